@@ -1,0 +1,3 @@
+from lr_ci.cli import main
+
+raise SystemExit(main())

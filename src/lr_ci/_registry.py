@@ -1,0 +1,49 @@
+"""The list of checks. Adding a check means adding one entry here; nothing else needs to know about it.
+
+Entries name their modules as strings so that ``lr-ci --help`` can list every check without importing any:
+start-up must stay fast because pre-commit runs lr-ci on every commit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    summary: str
+    command: str
+    """``module:attribute`` of the check's click command."""
+    settings: str | None = None
+    """``module:attribute`` of the pydantic model for the check's ``[name]`` table in ``lr-ci.toml``."""
+
+    def load_command(self) -> Any:
+        return _load(self.command)
+
+    def load_settings(self) -> Any:
+        return _load(self.settings) if self.settings else None
+
+
+def _load(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+CHECKS: dict[str, CheckSpec] = {
+    spec.name: spec
+    for spec in (
+        CheckSpec(
+            name="config",
+            summary="Validate lr-ci.toml, or print its JSON Schema.",
+            command="lr_ci.config_cli:config_group",
+        ),
+    )
+}
+
+
+def settings_tables() -> dict[str, str]:
+    """Table name -> settings model target, for every check that reads a table of ``lr-ci.toml``."""
+    return {name: spec.settings for name, spec in CHECKS.items() if spec.settings}

@@ -1,0 +1,153 @@
+"""Running one check: settings in, report out, and the exit code that agrees with it.
+
+Every check's click command ends in :func:`run_check`. It owns what every check must do the same way:
+timing, turning :class:`~lr_ci.errors.LrCiError` into exit 2 with one line on stderr, hiding tracebacks
+unless ``--verbose``, masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the
+report through the output layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import click
+
+from lr_ci.errors import LrCiError
+from lr_ci.output import OutputOptions, emit, parse_output_spec
+from lr_ci.redact import Redactor
+from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from lr_ci.config import ConfigFile
+
+    SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+@dataclass
+class GlobalOptions:
+    """The contract's global options; accepted before and after the check name (the later one wins)."""
+
+    config: Path | None = None
+    format: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    quiet: bool = False
+    verbose: bool = False
+
+    def resolved_format(self) -> str:
+        if self.format:
+            return self.format
+        return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+class RunContext:
+    """What a check body gets: its settings, the redactor, the working directory."""
+
+    def __init__(self, options: GlobalOptions) -> None:
+        self.options = options
+        self.format = options.resolved_format()
+        self.redactor = Redactor()
+        if self.format == "github":
+            self.redactor.on_credential = _print_add_mask
+        self.output = OutputOptions(
+            format=self.format,
+            outputs=tuple(parse_output_spec(spec) for spec in options.outputs),
+            color=self.format == "text" and _wants_color(),
+            quiet=options.quiet,
+            verbose=options.verbose,
+        )
+        self.cwd = Path.cwd()
+        self._config: ConfigFile | None = None
+
+    @property
+    def config(self) -> ConfigFile:
+        if self._config is None:
+            from lr_ci.config import load_config
+
+            self._config = load_config(self.options.config)
+        return self._config
+
+    def settings(self, table: str, model: type[SettingsT]) -> SettingsT:
+        """The check's validated ``[table]`` (defaults when absent); a bad value is exit 2 at file:line."""
+        from lr_ci.config import load_section
+
+        return load_section(self.config, table, model, self.redactor)
+
+
+def _wants_color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _print_add_mask(value: str) -> None:
+    from lr_ci.output._github import add_mask_lines
+
+    sys.stdout.write("".join(line + "\n" for line in add_mask_lines(value)))
+    sys.stdout.flush()
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.scrub_text(record.getMessage())
+        record.args = None
+        return True
+
+
+def _configure_logging(run: RunContext) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RedactingFilter(run.redactor))
+    handler.setFormatter(logging.Formatter("lr-ci: %(levelname)s: %(message)s"))
+    root = logging.getLogger("lr_ci")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if run.options.verbose else logging.WARNING)
+    root.propagate = False
+
+
+def error_line(check: str, message: str) -> str:
+    """The one stderr line of an exit-2 run."""
+    return f"lr-ci {check}: error: {' '.join(message.split())}"
+
+
+def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Report]) -> NoReturn:
+    """Run ``body`` and exit with the report's code (0 pass, 1 fail, 2 could not run)."""
+    options = ctx.ensure_object(GlobalOptions)
+    started_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock = time.perf_counter()
+    run: RunContext | None = None
+    try:
+        run = RunContext(options)
+        _configure_logging(run)
+        report = body(run)
+    except LrCiError as exc:
+        report = Report(check=check, error=exc.message)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --verbose
+        if options.verbose:
+            trace = traceback.format_exc()
+            click.echo(run.redactor.scrub_text(trace) if run else trace, err=True, nl=False)
+        detail = f"{type(exc).__name__}: {exc}"
+        report = Report(check=check, error=f"internal error: {detail} (--verbose shows the traceback)")
+    report.started_at = started_at
+    report.duration_s = time.perf_counter() - clock
+    redactor = run.redactor if run else Redactor()
+    if report.error is not None:
+        click.echo(redactor.scrub_text(error_line(check, report.error)), err=True)
+    if run is not None and not (report.error is not None and run.format == "text"):
+        try:
+            emit(report, run.output, redactor)
+        except LrCiError as exc:
+            click.echo(redactor.scrub_text(error_line(check, exc.message)), err=True)
+            ctx.exit(2)
+    ctx.exit(report.exit_code)

@@ -1,0 +1,158 @@
+"""Where each key of a TOML document is written, so that config errors can say ``file:line``.
+
+``tomllib`` returns values without positions. This scanner reads the same text line by line and records
+the line of every table header and every ``key =`` at the top level of a table (dotted and quoted keys
+included, ``[[array]]`` tables numbered as TOML numbers them). Keys inside inline tables and multi-line
+arrays are not recorded; an error there is reported at the line of the enclosing key, which is where the
+user looks anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+KeyPath = tuple[str | int, ...]
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _parse_key(text: str, pos: int) -> tuple[list[str], int]:
+    """Parse a (dotted) key starting at ``pos``; return its parts and the position after it."""
+    parts: list[str] = []
+    while True:
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text) and text[pos] in "\"'":
+            quote = text[pos]
+            end = pos + 1
+            while end < len(text) and text[end] != quote:
+                end += 2 if quote == '"' and text[end] == "\\" else 1
+            raw = text[pos + 1 : end]
+            parts.append(raw.encode().decode("unicode_escape") if quote == '"' and "\\" in raw else raw)
+            pos = end + 1
+        else:
+            match = _BARE_KEY.match(text, pos)
+            if not match:
+                return parts, pos
+            parts.append(match.group(0))
+            pos = match.end()
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text) and text[pos] == ".":
+            pos += 1
+            continue
+        return parts, pos
+
+
+class _ValueScanner:
+    """Tracks whether the scanner is inside a multi-line string or an open array/inline table."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.open_string: str | None = None
+
+    @property
+    def inside_value(self) -> bool:
+        return self.depth > 0 or self.open_string is not None
+
+    def feed(self, text: str) -> None:
+        i = 0
+        while i < len(text):
+            if self.open_string is not None:
+                end = self._string_end(text, i, self.open_string)
+                if end < 0:
+                    return
+                i, self.open_string = end, None
+                continue
+            ch = text[i]
+            if ch == "#":
+                return
+            if ch in "\"'":
+                delim = ch * 3 if text.startswith(ch * 3, i) else ch
+                end = self._string_end(text, i + len(delim), delim)
+                if end < 0:
+                    # Only triple-quoted strings may continue on the next line.
+                    self.open_string = delim if len(delim) == 3 else None
+                    return
+                i = end
+                continue
+            if ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth = max(0, self.depth - 1)
+            i += 1
+
+    @staticmethod
+    def _string_end(text: str, i: int, delim: str) -> int:
+        """The index just past the closing ``delim``, or -1 when the string goes on past this line."""
+        while i < len(text):
+            if delim[0] == '"' and text[i] == "\\":
+                i += 2
+                continue
+            if text.startswith(delim, i):
+                end = i + len(delim)
+                # A triple-quoted string may end with up to two extra quote characters.
+                while len(delim) == 3 and end < len(text) and text[end] == delim[0] and end - i < 5:
+                    end += 1
+                return end
+            i += 1
+        return -1
+
+
+class KeyLines:
+    """Maps key paths (as pydantic reports them) to the 1-based line where they are written."""
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[KeyPath, int] = {}
+        self._scan(text)
+
+    def _record(self, path: KeyPath, line: int) -> None:
+        self._lines.setdefault(path, line)
+
+    def _scan(self, text: str) -> None:
+        table: KeyPath = ()
+        array_counts: dict[KeyPath, int] = {}
+        values = _ValueScanner()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if values.inside_value:
+                values.feed(line)
+                continue
+            stripped = line.lstrip()
+            if stripped.startswith("[["):
+                parts, _ = _parse_key(stripped, 2)
+                key = self._resolve(parts[:-1], array_counts) + tuple(parts[-1:])
+                index = array_counts.get(key, -1) + 1
+                array_counts[key] = index
+                table = (*key, index)
+                for i in range(1, len(table) + 1):
+                    self._record(table[:i], number)
+            elif stripped.startswith("["):
+                table = self._resolve(_parse_key(stripped, 1)[0], array_counts)
+                for i in range(1, len(table) + 1):
+                    self._record(table[:i], number)
+            elif stripped and not stripped.startswith("#"):
+                parts, pos = _parse_key(stripped, 0)
+                if parts and stripped[pos : pos + 1] == "=":
+                    for i in range(1, len(parts) + 1):
+                        self._record((*table, *parts[:i]), number)
+                    values.feed(stripped[pos + 1 :])
+
+    @staticmethod
+    def _resolve(parts: list[str], array_counts: dict[KeyPath, int]) -> KeyPath:
+        """Insert the current index after each part that names an array of tables."""
+        resolved: KeyPath = ()
+        for part in parts:
+            resolved = (*resolved, part)
+            if resolved in array_counts:
+                resolved = (*resolved, array_counts[resolved])
+        return resolved
+
+    def line_for(self, path: Sequence[str | int]) -> int | None:
+        """The line of ``path``, or of its closest written ancestor (a missing key: its table)."""
+        key = tuple(path)
+        while key:
+            if key in self._lines:
+                return self._lines[key]
+            key = key[:-1]
+        return None

@@ -1,0 +1,92 @@
+"""The ``lr-ci`` command: one click group, checks loaded from the registry only when they are run.
+
+Start-up is on the hot path of every commit (pre-commit hooks), so this module imports only click and
+the registry; a check's module, pydantic and the output formats load when a check actually runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lr_ci import __version__
+from lr_ci._registry import CHECKS
+from lr_ci._run import GlobalOptions
+
+from lr_ci.output import FORMATS
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        options = ctx.ensure_object(GlobalOptions)
+        if attribute == "outputs":
+            options.outputs.extend(value)
+        elif value:  # unset options (None/False) must not undo what was given before the check name
+            setattr(options, attribute, value)
+        if options.quiet and options.verbose:
+            raise click.UsageError("--quiet and --verbose cannot be used together", ctx=ctx)
+
+    return callback
+
+
+def global_options(command: F) -> F:
+    """Add the contract's global options; every check and the group itself carry them."""
+    decorators = [
+        click.option("--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+                     callback=_store("config"), help="Use this lr-ci.toml instead of searching for one."),
+        click.option("--format", type=click.Choice(FORMATS), expose_value=False, callback=_store("format"),
+                     help="Report format on stdout (default: text; github inside GitHub Actions)."),
+        click.option("--output", "outputs", metavar="FMT:PATH", multiple=True, expose_value=False,
+                     callback=_store("outputs"), help="Also write the report as FMT to PATH (repeatable)."),
+        click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_store("quiet"),
+                     help="Print only what fails."),
+        click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_store("verbose"),
+                     help="Print everything, with debug logs and tracebacks."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are the registry's checks, imported only when one is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(CHECKS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = CHECKS.get(cmd_name)
+        return spec.load_command() if spec else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, CHECKS[name].summary) for name in self.list_commands(ctx)]
+        with formatter.section("Checks"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="lr-ci")
+@global_options
+def cli() -> None:
+    """Launch-readiness checks for small teams: run one with `lr-ci CHECK`.
+
+    Exit codes: 0 passed, 1 failed, 2 could not run (bad usage, config or input).
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="lr-ci",
+                          standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("lr-ci: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,244 @@
+"""The one config loader: find ``lr-ci.toml``, parse it, interpolate ``${NAME}``, validate with pydantic.
+
+Every error is a :class:`~lr_ci.errors.ConfigError` that names the file, the line and the key, with a
+"did you mean" for a misspelt key. Each check validates only its own table, so a check never pays for
+building the models of the others; ``lr-ci config check`` validates them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from lr_ci._registry import settings_tables
+from lr_ci._toml_lines import KeyLines
+from lr_ci.errors import ConfigError
+from lr_ci.redact import Redactor
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILENAME = "lr-ci.toml"
+_ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+class CheckSettings(BaseModel):
+    """Base of every check's settings: unknown keys are errors, and settings are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo)."""
+    start = start.resolve()
+    chain = [start, *start.parents]
+    root = next((d for d in chain if (d / ".git").exists()), None)
+    search = chain[: chain.index(root) + 1] if root is not None else [start]
+    return next((d / CONFIG_FILENAME for d in search if (d / CONFIG_FILENAME).is_file()), None)
+
+
+def display_path(path: Path) -> str:
+    """The path as the user knows it: relative to the working directory when under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class ConfigFile:
+    """A parsed ``lr-ci.toml`` (or none: ``path`` is ``None`` and every check runs on its defaults)."""
+
+    path: Path | None = None
+    tables: dict[str, Any] = field(default_factory=dict)
+    key_lines: KeyLines = field(default_factory=lambda: KeyLines(""))
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path) if self.path else CONFIG_FILENAME
+
+    def error(self, loc: tuple[str | int, ...], problem: str) -> ConfigError:
+        key = ".".join(str(part) for part in loc)
+        return ConfigError(self.display, self.key_lines.line_for(loc), key, problem)
+
+
+def load_config(explicit: Path | None = None, start: Path | None = None) -> ConfigFile:
+    """Read ``explicit`` (``--config``) or the file found from ``start``; check its table names."""
+    path = explicit if explicit is not None else find_config_file(start or Path.cwd())
+    if path is None:
+        return ConfigFile()
+    config = parse_config(path)
+    errors = list(unknown_tables(config))
+    if errors:
+        raise errors[0]
+    return config
+
+
+def parse_config(path: Path) -> ConfigFile:
+    display = display_path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(display, None, "", f"cannot read the config file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(display, line, "", "the file is not valid UTF-8") from None
+    try:
+        tables = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _TOML_POSITION.search(message)
+        line = int(position.group(1)) if position else None
+        problem = _TOML_POSITION.sub("", message)
+        raise ConfigError(display, line, "", f"invalid TOML: {problem}") from None
+    return ConfigFile(path=path, tables=tables, key_lines=KeyLines(text))
+
+
+def unknown_tables(config: ConfigFile) -> Iterator[ConfigError]:
+    known = settings_tables()
+    for name, value in config.tables.items():
+        if name not in known:
+            kind = "table" if isinstance(value, dict) else "key"
+            yield config.error((name,), f"unknown {kind}{_did_you_mean(name, known)}")
+        elif not isinstance(value, dict):
+            yield config.error((name,), f"must be a table ([{name}]), not a {type(value).__name__}")
+
+
+def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def interpolate(config: ConfigFile, loc: tuple[str | int, ...], value: Any, redactor: Redactor) -> Any:
+    """Replace ``${NAME}`` in every string with the environment variable (``$${`` is a literal ``${``).
+
+    Every value read this way is registered with ``redactor`` as a credential, so it is masked in all
+    output: secrets never live in the file, and a value from the environment may be one.
+    """
+    if isinstance(value, dict):
+        return {k: interpolate(config, (*loc, k), v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(config, (*loc, i), v, redactor) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "${" + match.group(2) + "}"
+        name = match.group(2)
+        if not _ENV_NAME.match(name):
+            raise config.error(loc, f"'${{{name}}}' is not a valid environment variable reference")
+        if name not in os.environ:
+            raise config.error(loc, f"environment variable {name} is not set")
+        redactor.add_credential(os.environ[name])
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def load_section(
+    config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor
+) -> SettingsT:
+    """Validate one table (``[table]``, missing means defaults) and return the check's settings."""
+    settings, errors = _validate_section(config, table, model, redactor)
+    if settings is None:
+        first = errors[0]
+        if len(errors) > 1:
+            first.message += f" (and {len(errors) - 1} more: run `lr-ci config check`)"
+        raise first
+    return settings
+
+
+def _validate_section(
+    config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor
+) -> tuple[SettingsT | None, list[ConfigError]]:
+    try:
+        raw = interpolate(config, (table,), config.tables.get(table, {}), redactor)
+    except ConfigError as exc:
+        return None, [exc]
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as exc:
+        return None, [_config_error(config, table, model, error) for error in exc.errors()]
+
+
+def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
+    """Every problem in the file, for ``lr-ci config check``."""
+    from lr_ci._registry import CHECKS
+
+    errors = list(unknown_tables(config))
+    for name in settings_tables():
+        if isinstance(config.tables.get(name, {}), dict):
+            errors += _validate_section(config, name, CHECKS[name].load_settings(), redactor)[1]
+    return sorted(errors, key=lambda e: (e.line or 0, e.key))
+
+
+def _config_error(config: ConfigFile, table: str, model: type[BaseModel], error: Any) -> ConfigError:
+    loc: tuple[str | int, ...] = (table, *error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(model, error["loc"][:-1])
+        fields = parent.model_fields if parent is not None else {}
+        problem = f"unknown key{_did_you_mean(str(loc[-1]), fields)}"
+    elif error["type"] == "missing":
+        problem = "required key is missing"
+    else:
+        problem = error["msg"]
+    return config.error(loc, problem)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that holds the keys at ``loc`` (walking lists, dicts and optionals), if there is one."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            info = current.model_fields.get(part)
+            if info is None:
+                return None
+            current = info.annotation
+        elif typing.get_origin(current) in (list, dict, tuple):
+            current = typing.get_args(current)[-1]
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Optional[X]`` / ``X | None`` -> ``X``; other annotations unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the whole ``lr-ci.toml``, for editors (Taplo, VS Code Even Better TOML)."""
+    from lr_ci._registry import CHECKS
+
+    fields: dict[str, Any] = {}
+    for name in settings_tables():
+        model = CHECKS[name].load_settings()
+        fields[name] = (model | None, None)
+    root = create_model("LrCiConfig", __config__=ConfigDict(extra="forbid"), **fields)
+    schema = root.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "lr-ci.toml"
+    return schema

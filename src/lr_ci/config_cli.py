@@ -1,0 +1,73 @@
+"""``lr-ci config check`` and ``lr-ci config schema``.
+
+``config check`` is a check like the others (it is the ``lr-config`` pre-commit hook): problems in the
+files it is asked to validate are findings with file and line (exit 1), so they show up as annotations
+and in SARIF. A file that cannot be read at all is exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lr_ci._run import RunContext, run_check
+from lr_ci.cli import global_options
+from lr_ci.errors import LrCiError
+from lr_ci.report import Finding, Location, Report, Severity
+
+RULE = "config-invalid"
+
+
+@click.group("config")
+@global_options
+def config_group() -> None:
+    """Validate lr-ci.toml, or print its JSON Schema."""
+
+
+@config_group.command("check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@global_options
+@click.pass_context
+def check_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Validate FILES (default: the lr-ci.toml this directory uses)."""
+    run_check(ctx, "config", lambda run: _check(run, files))
+
+
+def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
+    from lr_ci.config import find_config_file, parse_config, validate_all
+    from lr_ci.errors import ConfigError
+
+    targets = list(files) or [run.options.config or find_config_file(run.cwd)]
+    report = Report(check="config", fail_at=Severity.HIGH, rules={RULE: "lr-ci.toml is not valid"})
+    checked = 0
+    for target in targets:
+        if target is None:
+            report.findings.append(Finding(
+                rule="config-defaults", severity=Severity.INFO,
+                message="no lr-ci.toml found; every check runs on its built-in defaults",
+            ))
+            continue
+        if not target.is_file():
+            raise LrCiError(f"{target}: no such file")
+        checked += 1
+        try:
+            errors = validate_all(parse_config(target), run.redactor)
+        except ConfigError as exc:
+            errors = [exc]
+        report.findings += [
+            Finding(rule=RULE, severity=Severity.HIGH, message=f"{e.key}: {e.problem}" if e.key else e.problem,
+                    location=Location(path=e.path, line=e.line))
+            for e in errors
+        ]
+    report.metrics["files_checked"] = checked
+    return report
+
+
+@config_group.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of lr-ci.toml (for editor completion and validation)."""
+    from lr_ci.config import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,104 @@
+"""The one output layer: every format of the contract, and redaction applied on the way out.
+
+Checks return a :class:`~lr_ci.report.Report`; they never print it. :func:`emit` redacts the report once,
+renders it in the requested format on stdout and in every ``--output FMT:PATH`` file, and scrubs the
+rendered text again, so no format can leak a secret or a credential.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from lr_ci.errors import LrCiError
+from lr_ci.redact import Redactor
+from lr_ci.report import Report
+
+FORMATS = ("text", "json", "sarif", "junit", "markdown", "github")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str = "text"
+    outputs: tuple[tuple[str, Path], ...] = ()
+    color: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+
+def parse_output_spec(spec: str) -> tuple[str, Path]:
+    """``FMT:PATH`` from ``--output`` -> (format, path)."""
+    fmt, sep, path = spec.partition(":")
+    if not sep or not path:
+        raise LrCiError(f"--output {spec!r}: expected FMT:PATH, e.g. sarif:secrets.sarif")
+    if fmt not in FORMATS:
+        raise LrCiError(f"--output {spec!r}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    return fmt, Path(path)
+
+
+def render(report: Report, fmt: str, *, color: bool = False, verbose: bool = False,
+           quiet: bool = False) -> str:
+    """``report`` (already redacted) in one format. For ``github``, the stdout part only."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "sarif":
+        from lr_ci.output._sarif import render_sarif
+
+        return render_sarif(report)
+    if fmt == "junit":
+        from lr_ci.output._junit import render_junit
+
+        return render_junit(report)
+    if fmt == "markdown":
+        from lr_ci.output._markdown import render_markdown
+
+        return render_markdown(report)
+    if fmt == "github":
+        from lr_ci.output._github import render_github
+
+        return render_github(report)[0]
+    from lr_ci.output._text import render_text
+
+    return render_text(report, color=color, verbose=verbose, quiet=quiet)
+
+
+def emit(report: Report, options: OutputOptions, redactor: Redactor, stdout: TextIO | None = None) -> None:
+    """Write ``report`` everywhere it was asked for, redacted. Files are written before stdout."""
+    safe = report.redacted(redactor)
+    for fmt, path in options.outputs:
+        _write_file(path, redactor.scrub_text(render(safe, fmt)))
+    if options.format == "github":
+        from lr_ci.output._github import render_github
+
+        text, summary = render_github(safe)
+        _append_step_summary(redactor.scrub_text(summary))
+    else:
+        text = render(safe, options.format, color=options.color, verbose=options.verbose,
+                      quiet=options.quiet)
+    out = stdout or sys.stdout
+    out.write(redactor.scrub_text(text))
+    out.flush()
+
+
+def _write_file(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LrCiError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _append_step_summary(summary: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when GitHub set it (outside Actions there is nothing to do)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(summary)
+    except OSError as exc:
+        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {exc.strerror or exc}") from None

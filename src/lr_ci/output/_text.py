@@ -1,0 +1,63 @@
+"""Plain text for people at a terminal: a status line, then one line per finding."""
+
+from __future__ import annotations
+
+from lr_ci.report import Finding, Location, Report, Severity
+
+_COLORS = {"pass": "32", "fail": "31", "error": "35", "critical": "31;1", "high": "31", "medium": "33"}
+
+
+def location_text(location: Location) -> str:
+    parts = [location.path or location.url or ""]
+    if location.path and location.line:
+        parts.append(str(location.line))
+        if location.column:
+            parts.append(str(location.column))
+    text = ":".join(p for p in parts if p)
+    if location.commit:
+        text += f" @{location.commit[:12]}"
+    return text
+
+
+def _paint(text: str, key: str, color: bool) -> str:
+    code = _COLORS.get(key)
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+
+def _finding_line(finding: Finding, color: bool) -> str:
+    severity = _paint(f"{finding.severity.value:<8}", finding.severity.value, color)
+    where = location_text(finding.location)
+    return f"  {severity} {finding.rule:<24} {where + '  ' if where else ''}{finding.message}"
+
+
+def render_text(report: Report, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:
+    lines: list[str] = []
+    for index, current in enumerate(report.walk()):
+        lines += _report_lines(current, color=color, verbose=verbose, quiet=quiet, nested=index > 0)
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _report_lines(report: Report, *, color: bool, verbose: bool, quiet: bool, nested: bool) -> list[str]:
+    if quiet and report.status == "pass":
+        return []
+    shown = [
+        f for f in report.findings
+        if (verbose or f.severity is not Severity.INFO) and (not quiet or report.is_failing(f))
+    ]
+    counted = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    status = _paint(report.status.upper(), report.status, color)
+    head = f"{'  ' if nested else ''}lr-ci {report.check}: {status} ({counted}, {report.duration_s:.2f} s)"
+    lines = [head]
+    if report.error:
+        lines.append(f"  error: {report.error}")
+    lines += [_finding_line(f, color) for f in shown]
+    hidden = len(report.findings) - len(shown)
+    if hidden and not quiet:
+        lines.append(f"  ({hidden} info finding{'s' if hidden != 1 else ''} hidden; --verbose shows them)")
+    for case in report.cases:
+        if case.status != "pass" or verbose:
+            detail = f": {case.message}" if case.message else ""
+            lines.append(f"  [{_paint(case.status, case.status, color)}] {case.name}{detail}")
+    if verbose and report.metrics:
+        lines += [f"  {key} = {value}" for key, value in report.metrics.items()]
+    return lines

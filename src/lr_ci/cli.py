@@ -36,7 +36,7 @@ def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], No
 def global_options(command: F) -> F:
     """Add the contract's global options; every check and the group itself carry them."""
     decorators = [
-        click.option("--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+        click.option("--config", type=click.Path(path_type=Path), expose_value=False,
                      callback=_store("config"), help="Use this lr-ci.toml instead of searching for one."),
         click.option("--format", type=click.Choice(FORMATS), expose_value=False, callback=_store("format"),
                      help="Report format on stdout (default: text; github inside GitHub Actions)."),

@@ -1,0 +1,72 @@
+"""A small check used by the core's tests: registered through the same registry entry as real checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from lr_ci._run import RunContext, run_check
+from lr_ci.cli import global_options
+from lr_ci.config import CheckSettings
+from lr_ci.report import Case, Finding, Location, Report, Severity
+
+
+class Route(CheckSettings):
+    path: str
+    budget_ms: int = 300
+
+
+class Nested(CheckSettings):
+    level: int = 1
+    label: str = "x"
+
+
+class SampleSettings(CheckSettings):
+    fail_on: Severity = Severity.LOW
+    token: str | None = None
+    count: int = 3
+    routes: list[Route] = []
+    nested: Nested = Nested()
+
+
+@click.command("sample")
+@click.option("--finding", "findings", multiple=True, help="SEVERITY:PATH:LINE to report.")
+@click.option("--secret-env", help="Report the value of this environment variable as a found secret.")
+@click.option("--crash", is_flag=True)
+@click.option("--case", "cases", multiple=True, help="NAME:STATUS")
+@global_options
+@click.pass_context
+def command(
+    ctx: click.Context, findings: tuple[str, ...], secret_env: str | None, crash: bool, cases: tuple[str, ...]
+) -> None:
+    """A sample check for tests."""
+    run_check(ctx, "sample", lambda run: _body(run, findings, secret_env, crash, cases))
+
+
+def _body(
+    run: RunContext, findings: tuple[str, ...], secret_env: str | None, crash: bool, cases: tuple[str, ...]
+) -> Report:
+    settings = run.settings("sample", SampleSettings)
+    logging.getLogger("lr_ci.sample").debug("using token %s", settings.token)
+    if crash:
+        raise RuntimeError(f"boom with {settings.token}")
+    report = Report(check="sample", fail_at=settings.fail_on, metrics={"count": settings.count})
+    for spec in findings:
+        severity, path, line = spec.split(":")
+        report.findings.append(Finding(
+            rule="sample-rule", severity=Severity(severity), message=f"token is {settings.token}",
+            location=Location(path=path, line=int(line), column=3),
+        ))
+    if secret_env:
+        value = os.environ[secret_env]
+        report.findings.append(Finding(
+            rule="sample-secret", severity=Severity.CRITICAL, message=f"found {value} here",
+            location=Location(path="app/settings.py", line=7), data={"context": f"KEY = '{value}'"},
+            secret=value,
+        ))
+    for spec in cases:
+        name, status = spec.split(":")
+        report.cases.append(Case(name=name, status=status, message=f"{name} {status}"))  # type: ignore[arg-type]
+    return report

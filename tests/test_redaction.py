@@ -1,0 +1,112 @@
+"""No output of any format, log line or error message contains a secret or a credential."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from lr_ci.output import FORMATS, OutputOptions, emit
+from lr_ci.redact import Redactor, preview
+from reports import CREDENTIAL, SECRET, sample_report
+
+pytestmark = pytest.mark.usefixtures("sample_check")
+
+
+def forbidden(value: str) -> list[str]:
+    """The value and the spellings it would take when escaped for JSON, XML or a URL."""
+    return [value, json.dumps(value)[1:-1], html.escape(value), quote(value, safe="")]
+
+
+def assert_clean(text: str, *values: str) -> None:
+    for value in values:
+        for form in forbidden(value):
+            assert form not in text, f"{form!r} leaked"
+
+
+def test_preview_shows_at_most_four_characters() -> None:
+    assert preview("ghp_abcdefghijklmnopqrstuvwxyz0123456789") == "ghp_…(40 chars)"
+    assert preview("hunter22") == "hu…(8 chars)"
+    assert preview("abc") == "…(3 chars)"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_is_redacted(fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    redactor = Redactor()
+    redactor.add_credential(CREDENTIAL)
+    out_file = tmp_path / f"report.{fmt}"
+    emit(sample_report(cases=True), OutputOptions(format=fmt, outputs=((fmt, out_file),)), redactor)
+    printed = capsys.readouterr().out
+    credential_masks = [line for line in printed.splitlines() if line.startswith("::add-mask::")]
+    assert credential_masks == []  # add-mask lines are printed when a credential is read, not here
+    for text in (printed, out_file.read_text(), summary.read_text() if summary.exists() else ""):
+        assert_clean(text, SECRET, CREDENTIAL)
+    assert "ghp_…(44 chars)" in printed or fmt in ("junit",)
+
+
+def test_secret_is_masked_even_when_a_check_forgets(capsys: pytest.CaptureFixture[str]) -> None:
+    report = sample_report()
+    report.findings[0].data["copied"] = "".join(list(SECRET))  # the same value, copied by the check
+    report.metrics["oops"] = {"nested": [SECRET]}
+    emit(report, OutputOptions(format="json"), Redactor())
+    assert_clean(capsys.readouterr().out, SECRET)
+
+
+def test_multiline_secret_is_masked_line_by_line(capsys: pytest.CaptureFixture[str]) -> None:
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END KEY-----"
+    report = sample_report()
+    report.findings[0].secret = key
+    report.findings[0].message = "key body: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+    emit(report, OutputOptions(format="text"), Redactor())
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in capsys.readouterr().out
+
+
+ENV = {"SAMPLE_TOKEN": "tok-Zx81-secret-value", "SAMPLE_SECRET": "AKIAZ7Q3EXAMPLEVALUE9"}
+
+
+def write_config(repo: Path) -> None:
+    (repo / "lr-ci.toml").write_text("[sample]\ntoken = '${SAMPLE_TOKEN}'\n")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_credentials_from_the_environment_are_masked_end_to_end(
+    fmt: str, repo: Path, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    write_config(repo)
+    extra = tmp_path / "extra.json"
+    result = cli("sample", "--format", fmt, "--output", f"json:{extra}", "--finding", "high:a.py:3",
+                 "--secret-env", "SAMPLE_SECRET", "--case", "step:fail", "--verbose")
+    assert result.code == 1
+    outputs = [result.err, extra.read_text()]
+    if fmt == "github":
+        masks = [line for line in result.out.splitlines() if line.startswith("::add-mask::")]
+        assert masks == ["::add-mask::tok-Zx81-secret-value"]
+        outputs += [result.out.replace(masks[0], ""), (tmp_path / "summary.md").read_text()]
+    else:
+        outputs.append(result.out)
+    for text in outputs:
+        assert_clean(text, *ENV.values())
+    assert "token is ***" in extra.read_text()
+
+
+def test_credential_is_masked_in_logs_and_internal_errors(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])
+    write_config(repo)
+    result = cli("sample", "--crash", "--verbose")
+    assert result.code == 2
+    assert "using token ***" in result.err
+    assert "Traceback" in result.err and "RuntimeError: boom with ***" in result.err
+    assert_clean(result.err + result.out, ENV["SAMPLE_TOKEN"])
+    quiet = cli("sample", "--crash")
+    assert quiet.err.strip() == (
+        "lr-ci sample: error: internal error: RuntimeError: boom with *** (--verbose shows the traceback)"
+    )

@@ -38,8 +38,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def sample_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     checks = dict(_registry.CHECKS)
     checks["sample"] = CheckSpec(
-        name="sample", summary="A sample check for tests.",
-        command="sample_check:command", settings="sample_check:SampleSettings",
+        name="sample",
+        summary="A sample check for tests.",
+        command="sample_check:command",
+        settings="sample_check:SampleSettings",
     )
     monkeypatch.setattr(_registry, "CHECKS", checks)
     monkeypatch.setattr("lr_ci.cli.CHECKS", checks)
@@ -71,7 +73,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 

@@ -55,17 +55,26 @@ def _body(
     report = Report(check="sample", fail_at=settings.fail_on, metrics={"count": settings.count})
     for spec in findings:
         severity, path, line = spec.split(":")
-        report.findings.append(Finding(
-            rule="sample-rule", severity=Severity(severity), message=f"token is {settings.token}",
-            location=Location(path=path, line=int(line), column=3),
-        ))
+        report.findings.append(
+            Finding(
+                rule="sample-rule",
+                severity=Severity(severity),
+                message=f"token is {settings.token}",
+                location=Location(path=path, line=int(line), column=3),
+            )
+        )
     if secret_env:
         value = os.environ[secret_env]
-        report.findings.append(Finding(
-            rule="sample-secret", severity=Severity.CRITICAL, message=f"found {value} here",
-            location=Location(path="app/settings.py", line=7), data={"context": f"KEY = '{value}'"},
-            secret=value,
-        ))
+        report.findings.append(
+            Finding(
+                rule="sample-secret",
+                severity=Severity.CRITICAL,
+                message=f"found {value} here",
+                location=Location(path="app/settings.py", line=7),
+                data={"context": f"KEY = '{value}'"},
+                secret=value,
+            )
+        )
     for spec in cases:
         name, status = spec.split(":")
         report.cases.append(Case(name=name, status=status, message=f"{name} {status}"))  # type: ignore[arg-type]

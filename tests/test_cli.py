@@ -95,8 +95,15 @@ def test_no_colour_without_a_tty(repo: Path) -> None:
 
     def run(env: dict[str, str]) -> bytes:
         main_fd, child_fd = pty.openpty()
-        subprocess.run([lr_ci_executable(), "config", "check"], stdout=child_fd, stderr=child_fd, cwd=repo,
-                       env={**os.environ, **env}, check=False, timeout=60)
+        subprocess.run(
+            [lr_ci_executable(), "config", "check"],
+            stdout=child_fd,
+            stderr=child_fd,
+            cwd=repo,
+            env={**os.environ, **env},
+            check=False,
+            timeout=60,
+        )
         os.close(child_fd)
         data = os.read(main_fd, 65536)
         os.close(main_fd)
@@ -126,13 +133,21 @@ def test_start_up_imports_nothing_heavy(argv: list[str]) -> None:
         f"loaded = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
         "print('LOADED', loaded)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert result.stdout.strip().endswith("LOADED []")
 
 
 def test_console_script_and_module_entry_points(repo: Path) -> None:
     for argv in ([lr_ci_executable()], [sys.executable, "-m", "lr_ci"]):
-        result = subprocess.run([*argv, "config", "check", "--format", "json"], cwd=repo, capture_output=True,
-                                text=True, check=False, timeout=60)
+        result = subprocess.run(
+            [*argv, "config", "check", "--format", "json"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["status"] == "pass"

@@ -8,7 +8,6 @@ import pytest
 
 from conftest import git
 from lr_ci.config import find_config_file, load_config, load_section
-from lr_ci.errors import ConfigError
 from lr_ci.redact import Redactor
 from sample_check import SampleSettings
 
@@ -63,16 +62,31 @@ def test_explicit_config_overrides_search(repo: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[sample]\ncount = 1\n\n[sampel]\nx = 1\n", "lr-ci.toml:4: sampel: unknown table (did you mean 'sample'?)"),
-        ("[sample]\ncount = 1\ncuont = 2\n", "lr-ci.toml:3: sample.cuont: unknown key (did you mean 'count'?)"),
+        (
+            "[sample]\ncount = 1\n\n[sampel]\nx = 1\n",
+            "lr-ci.toml:4: sampel: unknown table (did you mean 'sample'?)",
+        ),
+        (
+            "[sample]\ncount = 1\ncuont = 2\n",
+            "lr-ci.toml:3: sample.cuont: unknown key (did you mean 'count'?)",
+        ),
         ("[sample]\ncount = 'many'\n", "lr-ci.toml:2: sample.count: Input should be a valid integer"),
-        ("[sample.nested]\nlevel = 2\nlabl = 'a'\n",
-         "lr-ci.toml:3: sample.nested.labl: unknown key (did you mean 'label'?)"),
-        ("[sample]\n\n[[sample.routes]]\npath = '/'\n[[sample.routes]]\nbudget_ms = 5\n",
-         "lr-ci.toml:5: sample.routes.1.path: required key is missing"),
-        ("[[sample.routes]]\npath = '/'\n[[sample.routes]]\npath = '/b'\nbuget_ms = 1\n",
-         "lr-ci.toml:5: sample.routes.1.buget_ms: unknown key (did you mean 'budget_ms'?)"),
-        ("[sample]\nroutes = [\n  {path = '/', zzz = 1},\n]\n", "lr-ci.toml:2: sample.routes.0.zzz: unknown key"),
+        (
+            "[sample.nested]\nlevel = 2\nlabl = 'a'\n",
+            "lr-ci.toml:3: sample.nested.labl: unknown key (did you mean 'label'?)",
+        ),
+        (
+            "[sample]\n\n[[sample.routes]]\npath = '/'\n[[sample.routes]]\nbudget_ms = 5\n",
+            "lr-ci.toml:5: sample.routes.1.path: required key is missing",
+        ),
+        (
+            "[[sample.routes]]\npath = '/'\n[[sample.routes]]\npath = '/b'\nbuget_ms = 1\n",
+            "lr-ci.toml:5: sample.routes.1.buget_ms: unknown key (did you mean 'budget_ms'?)",
+        ),
+        (
+            "[sample]\nroutes = [\n  {path = '/', zzz = 1},\n]\n",
+            "lr-ci.toml:2: sample.routes.0.zzz: unknown key",
+        ),
         ("[sample]\ncount = \n", "lr-ci.toml:2: invalid TOML: Invalid value"),
         ("sample = 3\n", "lr-ci.toml:1: sample: must be a table ([sample]), not a int"),
         ("[sample]\nfail_on = 'severe'\n", "lr-ci.toml:2: sample.fail_on: Input should be 'critical'"),
@@ -118,7 +132,10 @@ def test_missing_explicit_config_is_exit_2(repo: Path, cli) -> None:
 
 def test_env_interpolation(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLE_TOKEN", "tok-3f9a2c1bd00d")
-    write(repo / "lr-ci.toml", "[sample]\ntoken = 'Bearer ${SAMPLE_TOKEN}'\n[sample.nested]\nlabel = '$${LITERAL}'\n")
+    write(
+        repo / "lr-ci.toml",
+        "[sample]\ntoken = 'Bearer ${SAMPLE_TOKEN}'\n[sample.nested]\nlabel = '$${LITERAL}'\n",
+    )
     config = load_config()
     redactor = Redactor()
     settings = load_section(config, "sample", SampleSettings, redactor)
@@ -141,7 +158,10 @@ def test_invalid_env_reference(repo: Path, cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ntoken = '${not valid}'\n")
     result = cli("sample")
     assert result.code == 2
-    assert "lr-ci.toml:2: sample.token: '${not valid}' is not a valid environment variable reference" in result.err
+    assert (
+        "lr-ci.toml:2: sample.token: '${not valid}' is not a valid environment variable reference"
+        in result.err
+    )
 
 
 def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli) -> None:
@@ -152,7 +172,11 @@ def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli) -> Non
     assert report["status"] == "fail"
     located = [(f["location"]["path"], f["location"]["line"], f["message"]) for f in report["findings"]]
     assert located == [
-        ("lr-ci.toml", 2, "sample.count: Input should be a valid integer, unable to parse string as an integer"),
+        (
+            "lr-ci.toml",
+            2,
+            "sample.count: Input should be a valid integer, unable to parse string as an integer",
+        ),
         ("lr-ci.toml", 3, "sample.zz: unknown key"),
         ("lr-ci.toml", 4, "nope: unknown table"),
     ]

@@ -24,16 +24,27 @@ def redacted(report: Report) -> Report:
 
 
 def audit_report() -> Report:
-    child_error = Report(check="smoke", error="cannot reach https://ops.example.test", started_at="2026-11-29T10:00:00Z")
+    child_error = Report(
+        check="smoke", error="cannot reach https://ops.example.test", started_at="2026-11-29T10:00:00Z"
+    )
     return Report(
-        check="audit", checks=[sample_report(), child_error, Report(check="bundle", started_at="2026-11-29T10:00:00Z")],
+        check="audit",
+        checks=[sample_report(), child_error, Report(check="bundle", started_at="2026-11-29T10:00:00Z")],
         started_at="2026-11-29T10:00:00Z",
     )
 
 
-@pytest.mark.parametrize("report", [sample_report(), sample_report(cases=True), Report(check="x", started_at="2026-11-29T10:00:00Z"),
-                                    Report(check="x", error="boom", started_at="2026-11-29T10:00:00Z"), audit_report()],
-                         ids=["findings", "cases", "empty", "error", "audit"])
+@pytest.mark.parametrize(
+    "report",
+    [
+        sample_report(),
+        sample_report(cases=True),
+        Report(check="x", started_at="2026-11-29T10:00:00Z"),
+        Report(check="x", error="boom", started_at="2026-11-29T10:00:00Z"),
+        audit_report(),
+    ],
+    ids=["findings", "cases", "empty", "error", "audit"],
+)
 def test_json_matches_the_contract_schema(report: Report) -> None:
     document = json.loads(render(redacted(report), "json"))
     jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(document)
@@ -44,21 +55,44 @@ def test_json_matches_the_contract_schema(report: Report) -> None:
 def test_json_finding_fields() -> None:
     document = json.loads(render(redacted(sample_report()), "json"))
     first = document["findings"][0]
-    assert first["location"] == {"path": "src/app/settings.py", "line": 12, "column": 9, "commit": "a" * 40, "url": None}
+    assert first["location"] == {
+        "path": "src/app/settings.py",
+        "line": 12,
+        "column": 9,
+        "commit": "a" * 40,
+        "url": None,
+    }
     assert first["data"]["secret_preview"] == "ghp_…(44 chars)"
     assert len(first["data"]["secret_sha256"]) == 64
     assert document["status"] == "fail"
 
 
 def test_fingerprint_is_stable_and_ignores_the_line() -> None:
-    one = Finding(rule="r", severity=Severity.HIGH, message="m", location=Location(path="a.py", line=1), secret="s3cr3t!")
-    two = Finding(rule="r", severity=Severity.HIGH, message="other", location=Location(path="a.py", line=99), secret="s3cr3t!")
-    other_path = Finding(rule="r", severity=Severity.HIGH, message="m", location=Location(path="b.py"), secret="s3cr3t!")
+    one = Finding(
+        rule="r",
+        severity=Severity.HIGH,
+        message="m",
+        location=Location(path="a.py", line=1),
+        secret="s3cr3t!",
+    )
+    two = Finding(
+        rule="r",
+        severity=Severity.HIGH,
+        message="other",
+        location=Location(path="a.py", line=99),
+        secret="s3cr3t!",
+    )
+    other_path = Finding(
+        rule="r", severity=Severity.HIGH, message="m", location=Location(path="b.py"), secret="s3cr3t!"
+    )
     assert one.fingerprint == two.fingerprint != other_path.fingerprint
 
 
-@pytest.mark.parametrize("report", [sample_report(), Report(check="x", started_at="2026-11-29T10:00:00Z"), audit_report()],
-                         ids=["findings", "empty", "audit"])
+@pytest.mark.parametrize(
+    "report",
+    [sample_report(), Report(check="x", started_at="2026-11-29T10:00:00Z"), audit_report()],
+    ids=["findings", "empty", "audit"],
+)
 def test_sarif_is_valid_against_the_official_schema(report: Report) -> None:
     document = json.loads(render(redacted(report), "sarif"))
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
@@ -109,11 +143,17 @@ def test_junit_error_and_pass_and_audit() -> None:
     passed = ET.fromstring(render(Report(check="bundle"), "junit"))
     assert passed.get("tests") == "1" and passed.get("failures") == "0"
     audit = ET.fromstring(render(redacted(audit_report()), "junit"))
-    assert [s.get("name") for s in audit.findall("testsuite")] == ["lr-ci.secrets", "lr-ci.smoke", "lr-ci.bundle"]
+    assert [s.get("name") for s in audit.findall("testsuite")] == [
+        "lr-ci.secrets",
+        "lr-ci.smoke",
+        "lr-ci.bundle",
+    ]
 
 
 def test_junit_survives_control_characters() -> None:
-    report = Report(check="secrets", findings=[Finding(rule="r", severity=Severity.HIGH, message="bad \x00\x1b byte")])
+    report = Report(
+        check="secrets", findings=[Finding(rule="r", severity=Severity.HIGH, message="bad \x00\x1b byte")]
+    )
     root = ET.fromstring(render(report, "junit"))
     assert root.find("testsuite/testcase/failure") is not None
 
@@ -156,7 +196,10 @@ def test_text_colour_only_when_asked() -> None:
 
 def test_github_annotations_are_limited_per_level_and_counted() -> None:
     report = Report(check="secrets", fail_at=Severity.HIGH)
-    report.findings += [Finding(rule="r", severity=Severity.HIGH, message=f"m{i}", location=Location(path="a.py", line=i + 1)) for i in range(25)]
+    report.findings += [
+        Finding(rule="r", severity=Severity.HIGH, message=f"m{i}", location=Location(path="a.py", line=i + 1))
+        for i in range(25)
+    ]
     report.findings += [Finding(rule="w", severity=Severity.LOW, message=f"w{i}") for i in range(12)]
     stdout, summary = render_github(report)
     assert sum(line.startswith("::error ") for line in stdout.splitlines()) == ANNOTATIONS_PER_LEVEL
@@ -165,13 +208,23 @@ def test_github_annotations_are_limited_per_level_and_counted() -> None:
 
 
 def test_github_annotation_escaping_and_stop_commands() -> None:
-    report = Report(check="secrets", findings=[Finding(
-        rule="r", severity=Severity.HIGH, message="50% done\n::error::injected",
-        location=Location(path="dir,a:b.py", line=3, column=2),
-    )])
+    report = Report(
+        check="secrets",
+        findings=[
+            Finding(
+                rule="r",
+                severity=Severity.HIGH,
+                message="50% done\n::error::injected",
+                location=Location(path="dir,a:b.py", line=3, column=2),
+            )
+        ],
+    )
     stdout, _ = render_github(report)
     lines = stdout.splitlines()
-    assert lines[0] == "::error file=dir%2Ca%3Ab.py,line=3,col=2,title=lr-ci secrets%3A r::50%25 done%0A::error::injected"
+    assert (
+        lines[0]
+        == "::error file=dir%2Ca%3Ab.py,line=3,col=2,title=lr-ci secrets%3A r::50%25 done%0A::error::injected"
+    )
     start = lines[1]
     assert start.startswith("::stop-commands::")
     token = start.removeprefix("::stop-commands::")
@@ -179,7 +232,9 @@ def test_github_annotation_escaping_and_stop_commands() -> None:
     assert any(line.startswith("::error::injected") for line in lines[2:-1])
 
 
-def test_github_summary_is_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_github_summary_is_appended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("previous step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -190,7 +245,9 @@ def test_github_summary_is_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_outputs_write_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    targets = {fmt: tmp_path / "out" / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "text")}
+    targets = {
+        fmt: tmp_path / "out" / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "text")
+    }
     emit(sample_report(), OutputOptions(format="text", outputs=tuple(targets.items())), Redactor())
     assert json.loads(targets["json"].read_text())["check"] == "secrets"
     assert json.loads(targets["sarif"].read_text())["version"] == "2.1.0"

@@ -34,8 +34,9 @@ def test_preview_shows_at_most_four_characters() -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_format_is_redacted(fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_format_is_redacted(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     redactor = Redactor()
@@ -83,8 +84,20 @@ def test_credentials_from_the_environment_are_masked_end_to_end(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     write_config(repo)
     extra = tmp_path / "extra.json"
-    result = cli("sample", "--format", fmt, "--output", f"json:{extra}", "--finding", "high:a.py:3",
-                 "--secret-env", "SAMPLE_SECRET", "--case", "step:fail", "--verbose")
+    result = cli(
+        "sample",
+        "--format",
+        fmt,
+        "--output",
+        f"json:{extra}",
+        "--finding",
+        "high:a.py:3",
+        "--secret-env",
+        "SAMPLE_SECRET",
+        "--case",
+        "step:fail",
+        "--verbose",
+    )
     assert result.code == 1
     outputs = [result.err, extra.read_text()]
     if fmt == "github":
@@ -98,7 +111,9 @@ def test_credentials_from_the_environment_are_masked_end_to_end(
     assert "token is ***" in extra.read_text()
 
 
-def test_credential_is_masked_in_logs_and_internal_errors(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credential_is_masked_in_logs_and_internal_errors(
+    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])
     write_config(repo)
     result = cli("sample", "--crash", "--verbose")

@@ -47,3 +47,8 @@ CHECKS: dict[str, CheckSpec] = {
 def settings_tables() -> dict[str, str]:
     """Table name -> settings model target, for every check that reads a table of ``lr-ci.toml``."""
     return {name: spec.settings for name, spec in CHECKS.items() if spec.settings}
+
+
+def settings_model(name: str) -> Any:
+    """The settings model of check ``name`` (imported on first use)."""
+    return CHECKS[name].load_settings()

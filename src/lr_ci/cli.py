@@ -15,8 +15,8 @@ import click
 from lr_ci import __version__
 from lr_ci._registry import CHECKS
 from lr_ci._run import GlobalOptions
-
 from lr_ci.output import FORMATS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -36,16 +36,45 @@ def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], No
 def global_options(command: F) -> F:
     """Add the contract's global options; every check and the group itself carry them."""
     decorators = [
-        click.option("--config", type=click.Path(path_type=Path), expose_value=False,
-                     callback=_store("config"), help="Use this lr-ci.toml instead of searching for one."),
-        click.option("--format", type=click.Choice(FORMATS), expose_value=False, callback=_store("format"),
-                     help="Report format on stdout (default: text; github inside GitHub Actions)."),
-        click.option("--output", "outputs", metavar="FMT:PATH", multiple=True, expose_value=False,
-                     callback=_store("outputs"), help="Also write the report as FMT to PATH (repeatable)."),
-        click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_store("quiet"),
-                     help="Print only what fails."),
-        click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_store("verbose"),
-                     help="Print everything, with debug logs and tracebacks."),
+        click.option(
+            "--config",
+            type=click.Path(path_type=Path),
+            expose_value=False,
+            callback=_store("config"),
+            help="Use this lr-ci.toml instead of searching for one.",
+        ),
+        click.option(
+            "--format",
+            type=click.Choice(FORMATS),
+            expose_value=False,
+            callback=_store("format"),
+            help="Report format on stdout (default: text; github inside GitHub Actions).",
+        ),
+        click.option(
+            "--output",
+            "outputs",
+            metavar="FMT:PATH",
+            multiple=True,
+            expose_value=False,
+            callback=_store("outputs"),
+            help="Also write the report as FMT to PATH (repeatable).",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("quiet"),
+            help="Print only what fails.",
+        ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("verbose"),
+            help="Print everything, with debug logs and tracebacks.",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -81,8 +110,9 @@ def cli() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code."""
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="lr-ci",
-                          standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="lr-ci", standalone_mode=False
+        )
     except click.exceptions.Abort:
         click.echo("lr-ci: aborted", err=True)
         return 130

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from lr_ci._registry import settings_tables
+from lr_ci._registry import settings_model, settings_tables
 from lr_ci._toml_lines import KeyLines
 from lr_ci.errors import ConfigError
 from lr_ci.redact import Redactor
@@ -106,9 +106,10 @@ def parse_config(path: Path) -> ConfigFile:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _TOML_POSITION.search(message)
-        line = int(position.group(1)) if position else None
         problem = _TOML_POSITION.sub("", message)
-        raise ConfigError(display, line, "", f"invalid TOML: {problem}") from None
+        raise ConfigError(
+            display, int(position.group(1)) if position else None, "", f"invalid TOML: {problem}"
+        ) from None
     return ConfigFile(path=path, tables=tables, key_lines=KeyLines(text))
 
 
@@ -154,9 +155,7 @@ def interpolate(config: ConfigFile, loc: tuple[str | int, ...], value: Any, reda
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-def load_section(
-    config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor
-) -> SettingsT:
+def load_section(config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor) -> SettingsT:
     """Validate one table (``[table]``, missing means defaults) and return the check's settings."""
     settings, errors = _validate_section(config, table, model, redactor)
     if settings is None:
@@ -182,12 +181,10 @@ def _validate_section(
 
 def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
     """Every problem in the file, for ``lr-ci config check``."""
-    from lr_ci._registry import CHECKS
-
     errors = list(unknown_tables(config))
     for name in settings_tables():
         if isinstance(config.tables.get(name, {}), dict):
-            errors += _validate_section(config, name, CHECKS[name].load_settings(), redactor)[1]
+            errors += _validate_section(config, name, settings_model(name), redactor)[1]
     return sorted(errors, key=lambda e: (e.line or 0, e.key))
 
 
@@ -231,14 +228,11 @@ def _unwrap(annotation: Any) -> Any:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the whole ``lr-ci.toml``, for editors (Taplo, VS Code Even Better TOML)."""
-    from lr_ci._registry import CHECKS
-
     fields: dict[str, Any] = {}
     for name in settings_tables():
-        model = CHECKS[name].load_settings()
-        fields[name] = (model | None, None)
+        fields[name] = (settings_model(name) | None, None)
     root = create_model("LrCiConfig", __config__=ConfigDict(extra="forbid"), **fields)
-    schema = root.model_json_schema()
+    schema: dict[str, Any] = root.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lr-ci.toml"
     return schema

@@ -39,15 +39,18 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
     from lr_ci.config import find_config_file, parse_config, validate_all
     from lr_ci.errors import ConfigError
 
-    targets = list(files) or [run.options.config or find_config_file(run.cwd)]
+    targets: list[Path | None] = [*files] or [run.options.config or find_config_file(run.cwd)]
     report = Report(check="config", fail_at=Severity.HIGH, rules={RULE: "lr-ci.toml is not valid"})
     checked = 0
     for target in targets:
         if target is None:
-            report.findings.append(Finding(
-                rule="config-defaults", severity=Severity.INFO,
-                message="no lr-ci.toml found; every check runs on its built-in defaults",
-            ))
+            report.findings.append(
+                Finding(
+                    rule="config-defaults",
+                    severity=Severity.INFO,
+                    message="no lr-ci.toml found; every check runs on its built-in defaults",
+                )
+            )
             continue
         if not target.is_file():
             raise LrCiError(f"{target}: no such file")
@@ -57,8 +60,12 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
         except ConfigError as exc:
             errors = [exc]
         report.findings += [
-            Finding(rule=RULE, severity=Severity.HIGH, message=f"{e.key}: {e.problem}" if e.key else e.problem,
-                    location=Location(path=e.path, line=e.line))
+            Finding(
+                rule=RULE,
+                severity=Severity.HIGH,
+                message=f"{e.key}: {e.problem}" if e.key else e.problem,
+                location=Location(path=e.path, line=e.line),
+            )
             for e in errors
         ]
     report.metrics["files_checked"] = checked

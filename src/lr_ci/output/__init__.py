@@ -40,8 +40,9 @@ def parse_output_spec(spec: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
-def render(report: Report, fmt: str, *, color: bool = False, verbose: bool = False,
-           quiet: bool = False) -> str:
+def render(
+    report: Report, fmt: str, *, color: bool = False, verbose: bool = False, quiet: bool = False
+) -> str:
     """``report`` (already redacted) in one format. For ``github``, the stdout part only."""
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -77,8 +78,7 @@ def emit(report: Report, options: OutputOptions, redactor: Redactor, stdout: Tex
         text, summary = render_github(safe)
         _append_step_summary(redactor.scrub_text(summary))
     else:
-        text = render(safe, options.format, color=options.color, verbose=options.verbose,
-                      quiet=options.quiet)
+        text = render(safe, options.format, color=options.color, verbose=options.verbose, quiet=options.quiet)
     out = stdout or sys.stdout
     out.write(redactor.scrub_text(text))
     out.flush()

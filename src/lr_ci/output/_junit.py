@@ -52,7 +52,10 @@ def _suite(report: Report) -> ET.Element:
     )
     for case in cases:
         element = ET.SubElement(
-            suite, "testcase", classname=f"lr-ci.{report.check}", name=_clean(case.name),
+            suite,
+            "testcase",
+            classname=f"lr-ci.{report.check}",
+            name=_clean(case.name),
             time=f"{case.duration_s:.3f}",
         )
         tag = {"fail": "failure", "error": "error", "skip": "skipped"}.get(case.status)

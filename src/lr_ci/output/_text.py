@@ -41,7 +41,8 @@ def _report_lines(report: Report, *, color: bool, verbose: bool, quiet: bool, ne
     if quiet and report.status == "pass":
         return []
     shown = [
-        f for f in report.findings
+        f
+        for f in report.findings
         if (verbose or f.severity is not Severity.INFO) and (not quiet or report.is_failing(f))
     ]
     counted = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"

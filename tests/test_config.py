@@ -213,3 +213,14 @@ def test_schema_is_valid_json_schema_and_describes_tables(repo: Path, cli) -> No
     assert validator.is_valid({"sample": {"count": 2, "routes": [{"path": "/"}]}})
     assert not validator.is_valid({"sample": {"cuont": 2}})
     assert not validator.is_valid({"sampel": {}})
+
+
+def test_config_check_warns_about_unset_variables(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UNSET_FOR_CHECK", raising=False)
+    write(repo / "lr-ci.toml", "[sample]\ntoken = '${UNSET_FOR_CHECK}'\ncount = 'x'\n")
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 1
+    rules = [(f["rule"], f["severity"], f["location"]["line"]) for f in result.json()["findings"]]
+    assert rules == [("config-env-unset", "low", 2), ("config-invalid", "high", 3)]
+    write(repo / "lr-ci.toml", "[sample]\ntoken = '${UNSET_FOR_CHECK}'\n")
+    assert cli("config", "check").code == 0

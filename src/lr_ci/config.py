@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from lr_ci._registry import settings_model, settings_tables
 from lr_ci._toml_lines import KeyLines
-from lr_ci.errors import ConfigError
+from lr_ci.errors import ConfigError, UnsetVariableError
 from lr_ci.redact import Redactor
 
 if sys.version_info >= (3, 11):
@@ -73,9 +73,11 @@ class ConfigFile:
     def display(self) -> str:
         return display_path(self.path) if self.path else CONFIG_FILENAME
 
-    def error(self, loc: tuple[str | int, ...], problem: str) -> ConfigError:
+    def error(
+        self, loc: tuple[str | int, ...], problem: str, kind: type[ConfigError] = ConfigError
+    ) -> ConfigError:
         key = ".".join(str(part) for part in loc)
-        return ConfigError(self.display, self.key_lines.line_for(loc), key, problem)
+        return kind(self.display, self.key_lines.line_for(loc), key, problem)
 
 
 def load_config(explicit: Path | None = None, start: Path | None = None) -> ConfigFile:
@@ -128,16 +130,23 @@ def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def interpolate(config: ConfigFile, loc: tuple[str | int, ...], value: Any, redactor: Redactor) -> Any:
+def interpolate(
+    config: ConfigFile,
+    loc: tuple[str | int, ...],
+    value: Any,
+    redactor: Redactor,
+    unset: list[ConfigError] | None = None,
+) -> Any:
     """Replace ``${NAME}`` in every string with the environment variable (``$${`` is a literal ``${``).
 
     Every value read this way is registered with ``redactor`` as a credential, so it is masked in all
-    output: secrets never live in the file, and a value from the environment may be one.
+    output: secrets never live in the file, and a value from the environment may be one. An unset
+    variable raises, unless ``unset`` is given: then it is recorded there and the reference kept.
     """
     if isinstance(value, dict):
-        return {k: interpolate(config, (*loc, k), v, redactor) for k, v in value.items()}
+        return {k: interpolate(config, (*loc, k), v, redactor, unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(config, (*loc, i), v, redactor) for i, v in enumerate(value)]
+        return [interpolate(config, (*loc, i), v, redactor, unset) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -148,7 +157,11 @@ def interpolate(config: ConfigFile, loc: tuple[str | int, ...], value: Any, reda
         if not _ENV_NAME.match(name):
             raise config.error(loc, f"'${{{name}}}' is not a valid environment variable reference")
         if name not in os.environ:
-            raise config.error(loc, f"environment variable {name} is not set")
+            error = config.error(loc, f"environment variable {name} is not set", UnsetVariableError)
+            if unset is None:
+                raise error
+            unset.append(error)
+            return match.group(0)
         redactor.add_credential(os.environ[name])
         return os.environ[name]
 
@@ -167,10 +180,14 @@ def load_section(config: ConfigFile, table: str, model: type[SettingsT], redacto
 
 
 def _validate_section(
-    config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor
+    config: ConfigFile,
+    table: str,
+    model: type[SettingsT],
+    redactor: Redactor,
+    unset: list[ConfigError] | None = None,
 ) -> tuple[SettingsT | None, list[ConfigError]]:
     try:
-        raw = interpolate(config, (table,), config.tables.get(table, {}), redactor)
+        raw = interpolate(config, (table,), config.tables.get(table, {}), redactor, unset)
     except ConfigError as exc:
         return None, [exc]
     try:
@@ -180,11 +197,16 @@ def _validate_section(
 
 
 def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
-    """Every problem in the file, for ``lr-ci config check``."""
+    """Every problem in the file, for ``lr-ci config check``.
+
+    Unset environment variables come back as :class:`UnsetVariableError` instead of stopping the
+    validation: the machine that checks the file (a laptop, a pre-commit hook) is often not the one
+    that runs the check with its credentials.
+    """
     errors = list(unknown_tables(config))
     for name in settings_tables():
         if isinstance(config.tables.get(name, {}), dict):
-            errors += _validate_section(config, name, settings_model(name), redactor)[1]
+            errors += _validate_section(config, name, settings_model(name), redactor, errors)[1]
     return sorted(errors, key=lambda e: (e.line or 0, e.key))
 
 

@@ -14,10 +14,11 @@ import click
 
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
-from lr_ci.errors import LrCiError
+from lr_ci.errors import ConfigError, LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
 
 RULE = "config-invalid"
+UNSET_RULE = "config-env-unset"
 
 
 @click.group("config")
@@ -37,10 +38,17 @@ def check_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
     from lr_ci.config import find_config_file, parse_config, validate_all
-    from lr_ci.errors import ConfigError
+    from lr_ci.errors import UnsetVariableError
 
     targets: list[Path | None] = [*files] or [run.options.config or find_config_file(run.cwd)]
-    report = Report(check="config", fail_at=Severity.HIGH, rules={RULE: "lr-ci.toml is not valid"})
+    report = Report(
+        check="config",
+        fail_at=Severity.HIGH,
+        rules={
+            RULE: "lr-ci.toml is not valid",
+            UNSET_RULE: "an environment variable the config reads is not set here",
+        },
+    )
     checked = 0
     for target in targets:
         if target is None:
@@ -59,17 +67,21 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
             errors = validate_all(parse_config(target), run.redactor)
         except ConfigError as exc:
             errors = [exc]
-        report.findings += [
-            Finding(
-                rule=RULE,
-                severity=Severity.HIGH,
-                message=f"{e.key}: {e.problem}" if e.key else e.problem,
-                location=Location(path=e.path, line=e.line),
-            )
-            for e in errors
-        ]
+        report.findings += [_finding(e, isinstance(e, UnsetVariableError)) for e in errors]
     report.metrics["files_checked"] = checked
     return report
+
+
+def _finding(error: ConfigError, unset_variable: bool) -> Finding:
+    message = f"{error.key}: {error.problem}" if error.key else error.problem
+    if unset_variable:
+        message += " here (checks that read this table will need it at run time)"
+    return Finding(
+        rule=UNSET_RULE if unset_variable else RULE,
+        severity=Severity.LOW if unset_variable else Severity.HIGH,
+        message=message,
+        location=Location(path=error.path, line=error.line),
+    )
 
 
 @config_group.command("schema")

@@ -30,3 +30,7 @@ class ConfigError(LrCiError):
         self.line = line
         self.key = key
         self.problem = problem
+
+
+class UnsetVariableError(ConfigError):
+    """A ``${NAME}`` whose variable is not set: fatal for a run, a warning for ``config check``."""

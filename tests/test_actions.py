@@ -1,0 +1,165 @@
+"""The composite actions, run step by step with the environment GitHub gives them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions_runner import ActionRun, run_action
+from conftest import ROOT, git
+from lr_ci._registry import CHECKS
+
+pytestmark = pytest.mark.slow
+
+ACTION_FILES = [ROOT / "action.yml", *sorted((ROOT / "actions").glob("*/action.yml"))]
+WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
+
+
+@pytest.fixture(scope="module")
+def runner_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One RUNNER_TEMP for the module: the first action installs lr-ci, the others reuse it."""
+    return tmp_path_factory.mktemp("runner-temp")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    git(path, "init", "-q")
+    return path
+
+
+def run(action: str, inputs: dict[str, str], workspace: Path, runner_temp: Path, **kwargs: object) -> ActionRun:
+    result = run_action(ROOT / action, inputs, workspace, runner_temp, **kwargs)  # type: ignore[arg-type]
+    install = result.step("Install lr-ci")
+    assert install.code == 0, install.stdout + install.stderr
+    return result
+
+
+def test_root_action_reports_a_failing_check(workspace: Path, runner_temp: Path) -> None:
+    (workspace / "lr-ci.toml").write_text("[nope]\nx = 1\n")
+    result = run(".", {"check": "config"}, workspace, runner_temp)
+    assert result.outputs["status"] == "fail"
+    assert result.outputs["exit-code"] == "1"
+    assert result.outputs["findings"] == "1"
+    report = json.loads(Path(result.outputs["report-path"]).read_text())
+    assert report["status"] == "fail" and report["check"] == "config"
+    sarif = json.loads(Path(result.outputs["sarif-path"]).read_text())
+    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+    assert "::error file=lr-ci.toml,line=1,title=lr-ci config%3A config-invalid::nope: unknown table" in result.stdout
+    assert "### ❌ lr-ci config: fail" in result.summary
+    assert result.step("Upload SARIF").ran is False
+    verdict = result.step("Verdict")
+    assert verdict.ran and verdict.code == 1
+    assert result.failed
+
+
+def test_fail_false_keeps_the_step_green_and_sarif_upload_is_conditional(workspace: Path, runner_temp: Path) -> None:
+    (workspace / "lr-ci.toml").write_text("[nope]\n")
+    result = run(".", {"check": "config", "fail": "false", "upload-sarif": "true"}, workspace, runner_temp)
+    assert result.outputs["status"] == "fail"
+    assert not result.failed
+    upload = result.step("Upload SARIF")
+    assert upload.uses is not None and upload.uses.startswith("github/codeql-action/upload-sarif@")
+    # The runner would run it: its condition holds (the harness does not run `uses:` steps).
+    definition = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert "steps.run.outputs.sarif-path != ''" in definition["runs"]["steps"][2]["if"]
+
+
+def test_check_action_passes_and_exposes_its_numbers(workspace: Path, runner_temp: Path) -> None:
+    (workspace / "ops").mkdir()
+    (workspace / "ops" / "lr-ci.toml").write_text("# no tables: defaults\n")
+    result = run("actions/config", {"files": "ops/lr-ci.toml"}, workspace, runner_temp)
+    assert result.outputs["status"] == "pass"
+    assert result.outputs["files-checked"] == "1"
+    assert not result.failed
+    assert "### ✅ lr-ci config: pass" in result.summary
+
+
+def test_a_check_that_cannot_run_fails_the_step_even_with_fail_false(workspace: Path, runner_temp: Path) -> None:
+    result = run(".", {"check": "config", "args": "missing.toml", "fail": "false"}, workspace, runner_temp)
+    assert result.outputs["status"] == "error"
+    assert result.outputs["exit-code"] == "2"
+    assert result.step("Verdict").code == 2
+    assert "lr-ci config: error: missing.toml: no such file" in result.step("Run lr-ci").stderr
+
+
+def test_inputs_cannot_inject_shell(workspace: Path, runner_temp: Path) -> None:
+    result = run(".", {"check": "config", "args": "$(touch pwned) `touch pwned2`; touch pwned3"}, workspace,
+                 runner_temp)
+    assert not any((workspace / name).exists() for name in ("pwned", "pwned2", "pwned3"))
+    assert result.outputs["status"] == "error"
+
+
+@pytest.mark.parametrize("path", ACTION_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_action_scripts_take_inputs_only_through_env(path: Path) -> None:
+    definition = yaml.safe_load(path.read_text())
+    for step in definition["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step["name"]
+    outputs = definition["outputs"]
+    assert {"status", "report-path"} <= set(outputs)
+
+
+def test_every_check_has_its_action() -> None:
+    for name in CHECKS:
+        assert (ROOT / "actions" / name / "action.yml").is_file(), f"actions/{name}/action.yml is missing"
+
+
+def test_constraints_pin_every_runtime_dependency() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "actions" / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
+    for requirement in project["dependencies"]:
+        if "python_version < '3.11'" in requirement:
+            continue
+        name = requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        assert name in pinned, f"{name} is not pinned in actions/constraints.txt"
+
+
+def _tool(name: str) -> str:
+    import sys
+
+    return str(Path(sys.executable).with_name(name))
+
+
+def test_actions_validate_against_the_github_schema() -> None:
+    done = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions",
+                           *map(str, ACTION_FILES)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflows_validate_against_the_github_schema() -> None:
+    done = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           *map(str, WORKFLOWS)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_finds_nothing() -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run([_tool("zizmor"), "--offline", "--persona", "auditor", "--no-progress",
+                           *map(str, ACTION_FILES), *map(str, WORKFLOWS)],
+                          capture_output=True, text=True, check=False, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout + done.stderr
+
+
+def test_workflows_pin_actions_by_sha_and_declare_permissions() -> None:
+    for path in WORKFLOWS:
+        workflow = yaml.safe_load(path.read_text())
+        assert workflow["permissions"] == {}, path.name
+        for job in workflow["jobs"].values():
+            assert "permissions" in job
+            for step in job["steps"]:
+                if "uses" in step:
+                    ref = step["uses"].rsplit("@", 1)[1]
+                    assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step["uses"]

@@ -1,0 +1,143 @@
+"""The hooks, run by the real pre-commit framework and by git itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, git
+
+pytestmark = pytest.mark.slow
+
+GOOD = "# defaults for every check\n"
+BAD = "[nope]\nx = 1\n"
+
+
+def snapshot_of_this_checkout(target: Path) -> str:
+    """A git repository holding this checkout's files as they are now (committed or not); returns its HEAD."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    git(target, "init", "-q")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", "snapshot")
+    return git(target, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("lr-ci-snapshot")
+    return path, snapshot_of_this_checkout(path)
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def commit(repo: Path, env: dict[str, str], config_text: str) -> subprocess.CompletedProcess[str]:
+    (repo / "lr-ci.toml").write_text(config_text)
+    git(repo, "add", "lr-ci.toml")
+    return subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "change config"],
+        cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=600,
+    )
+
+
+def test_hooks_file_is_valid_and_ids_are_prefixed() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    for hook in hooks:
+        assert hook["id"].startswith("lr-")
+        assert hook["language"] == "python"
+        assert hook["entry"].startswith("lr-ci ")
+    pre_commit = str(Path(sys.executable).with_name("pre-commit"))
+    done = subprocess.run([pre_commit, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_pre_commit_framework_passes_and_blocks(tmp_path: Path, hook_repo: tuple[Path, str],
+                                                 pre_commit_home: Path) -> None:
+    source, rev = hook_repo
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    config = {"repos": [{"repo": str(source), "rev": rev, "hooks": [{"id": "lr-config"}]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    git(repo, "add", ".pre-commit-config.yaml")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)}
+    pre_commit = str(Path(sys.executable).with_name("pre-commit"))
+    subprocess.run([pre_commit, "install"], cwd=repo, env=env, check=True, capture_output=True)
+
+    passed = commit(repo, env, GOOD)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "lr-ci config check" in passed.stdout + passed.stderr
+
+    blocked = commit(repo, env, BAD)
+    assert blocked.returncode != 0
+    output = blocked.stdout + blocked.stderr
+    assert "lr-ci.toml:1" in output and "nope: unknown table" in output
+    assert git(repo, "log", "--format=%s").splitlines() == ["change config"]
+
+
+def plain_hook_env() -> dict[str, str]:
+    """lr-ci on PATH, as after `pip install lr-ci`."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_plain_pre_commit_hook(tmp_path: Path) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "core.hooksPath", str(ROOT / "hooks"))
+    env = plain_hook_env()
+    assert commit(repo, env, GOOD).returncode == 0
+    blocked = commit(repo, env, BAD)
+    assert blocked.returncode != 0
+    assert "lr-ci.toml:1" in blocked.stdout + blocked.stderr
+
+
+def test_plain_pre_commit_hook_without_lr_ci_says_so(tmp_path: Path) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "core.hooksPath", str(ROOT / "hooks"))
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    blocked = commit(repo, env, GOOD)
+    assert blocked.returncode != 0
+    assert "lr-ci is not installed" in blocked.stderr
+
+
+def test_plain_pre_push_hook(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "remote", "add", "origin", str(remote))
+    (repo / "lr-ci.toml").write_text(BAD)
+    git(repo, "add", "lr-ci.toml")
+    git(repo, "commit", "-q", "-m", "bad config")  # no pre-commit hook yet
+    git(repo, "config", "core.hooksPath", str(ROOT / "hooks"))
+    env = plain_hook_env()
+
+    def push() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, env=env,
+                              capture_output=True, text=True, check=False, timeout=120)
+
+    blocked = push()
+    assert blocked.returncode != 0
+    assert "nope: unknown table" in blocked.stdout + blocked.stderr
+    assert commit(repo, env, GOOD).returncode == 0
+    pushed = push()
+    assert pushed.returncode == 0, pushed.stderr

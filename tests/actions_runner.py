@@ -168,7 +168,12 @@ def run_action(
         cwd = workspace / context.render(step.get("working-directory", "."))
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=cwd, env=step_env, capture_output=True, text=True, timeout=600, check=False,
+            cwd=cwd,
+            env=step_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         result.steps.append(StepResult(name, True, done.returncode, done.stdout, done.stderr))
         job_env.update(_parse_command_file(github_env))
@@ -176,6 +181,8 @@ def run_action(
             context.step_outputs[step["id"]] = _parse_command_file(github_output)
         else:
             _parse_command_file(github_output)
-    result.outputs = {name: context.render(spec["value"]) for name, spec in definition.get("outputs", {}).items()}
+    result.outputs = {
+        name: context.render(spec["value"]) for name, spec in definition.get("outputs", {}).items()
+    }
     result.summary = summary.read_text()
     return result

@@ -34,7 +34,9 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
-def run(action: str, inputs: dict[str, str], workspace: Path, runner_temp: Path, **kwargs: object) -> ActionRun:
+def run(
+    action: str, inputs: dict[str, str], workspace: Path, runner_temp: Path, **kwargs: object
+) -> ActionRun:
     result = run_action(ROOT / action, inputs, workspace, runner_temp, **kwargs)  # type: ignore[arg-type]
     install = result.step("Install lr-ci")
     assert install.code == 0, install.stdout + install.stderr
@@ -51,7 +53,10 @@ def test_root_action_reports_a_failing_check(workspace: Path, runner_temp: Path)
     assert report["status"] == "fail" and report["check"] == "config"
     sarif = json.loads(Path(result.outputs["sarif-path"]).read_text())
     assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
-    assert "::error file=lr-ci.toml,line=1,title=lr-ci config%3A config-invalid::nope: unknown table" in result.stdout
+    assert (
+        "::error file=lr-ci.toml,line=1,title=lr-ci config%3A config-invalid::nope: unknown table"
+        in result.stdout
+    )
     assert "### ❌ lr-ci config: fail" in result.summary
     assert result.step("Upload SARIF").ran is False
     verdict = result.step("Verdict")
@@ -59,7 +64,9 @@ def test_root_action_reports_a_failing_check(workspace: Path, runner_temp: Path)
     assert result.failed
 
 
-def test_fail_false_keeps_the_step_green_and_sarif_upload_is_conditional(workspace: Path, runner_temp: Path) -> None:
+def test_fail_false_keeps_the_step_green_and_sarif_upload_is_conditional(
+    workspace: Path, runner_temp: Path
+) -> None:
     (workspace / "lr-ci.toml").write_text("[nope]\n")
     result = run(".", {"check": "config", "fail": "false", "upload-sarif": "true"}, workspace, runner_temp)
     assert result.outputs["status"] == "fail"
@@ -81,7 +88,9 @@ def test_check_action_passes_and_exposes_its_numbers(workspace: Path, runner_tem
     assert "### ✅ lr-ci config: pass" in result.summary
 
 
-def test_a_check_that_cannot_run_fails_the_step_even_with_fail_false(workspace: Path, runner_temp: Path) -> None:
+def test_a_check_that_cannot_run_fails_the_step_even_with_fail_false(
+    workspace: Path, runner_temp: Path
+) -> None:
     result = run(".", {"check": "config", "args": "missing.toml", "fail": "false"}, workspace, runner_temp)
     assert result.outputs["status"] == "error"
     assert result.outputs["exit-code"] == "2"
@@ -90,8 +99,12 @@ def test_a_check_that_cannot_run_fails_the_step_even_with_fail_false(workspace: 
 
 
 def test_inputs_cannot_inject_shell(workspace: Path, runner_temp: Path) -> None:
-    result = run(".", {"check": "config", "args": "$(touch pwned) `touch pwned2`; touch pwned3"}, workspace,
-                 runner_temp)
+    result = run(
+        ".",
+        {"check": "config", "args": "$(touch pwned) `touch pwned2`; touch pwned3"},
+        workspace,
+        runner_temp,
+    )
     assert not any((workspace / name).exists() for name in ("pwned", "pwned2", "pwned3"))
     assert result.outputs["status"] == "error"
 
@@ -133,22 +146,43 @@ def _tool(name: str) -> str:
 
 
 def test_actions_validate_against_the_github_schema() -> None:
-    done = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions",
-                           *map(str, ACTION_FILES)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", *map(str, ACTION_FILES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_workflows_validate_against_the_github_schema() -> None:
-    done = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           *map(str, WORKFLOWS)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_zizmor_finds_nothing() -> None:
     env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run([_tool("zizmor"), "--offline", "--persona", "auditor", "--no-progress",
-                           *map(str, ACTION_FILES), *map(str, WORKFLOWS)],
-                          capture_output=True, text=True, check=False, env=env, cwd=ROOT)
+    done = subprocess.run(
+        [
+            _tool("zizmor"),
+            "--offline",
+            "--persona",
+            "auditor",
+            "--no-progress",
+            *map(str, ACTION_FILES),
+            *map(str, WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout + done.stderr
 

@@ -21,8 +21,12 @@ BAD = "[nope]\nx = 1\n"
 
 def snapshot_of_this_checkout(target: Path) -> str:
     """A git repository holding this checkout's files as they are now (committed or not); returns its HEAD."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.decode().split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -50,7 +54,12 @@ def commit(repo: Path, env: dict[str, str], config_text: str) -> subprocess.Comp
     git(repo, "add", "lr-ci.toml")
     return subprocess.run(
         ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "change config"],
-        cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=600,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
 
 
@@ -61,13 +70,18 @@ def test_hooks_file_is_valid_and_ids_are_prefixed() -> None:
         assert hook["language"] == "python"
         assert hook["entry"].startswith("lr-ci ")
     pre_commit = str(Path(sys.executable).with_name("pre-commit"))
-    done = subprocess.run([pre_commit, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [pre_commit, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_pre_commit_framework_passes_and_blocks(tmp_path: Path, hook_repo: tuple[Path, str],
-                                                 pre_commit_home: Path) -> None:
+def test_pre_commit_framework_passes_and_blocks(
+    tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
     source, rev = hook_repo
     repo = tmp_path / "project"
     repo.mkdir()
@@ -132,8 +146,15 @@ def test_plain_pre_push_hook(tmp_path: Path) -> None:
     env = plain_hook_env()
 
     def push() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, env=env,
-                              capture_output=True, text=True, check=False, timeout=120)
+        return subprocess.run(
+            ["git", "push", "-q", "origin", "main"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
 
     blocked = push()
     assert blocked.returncode != 0

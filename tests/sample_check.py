@@ -48,7 +48,7 @@ def command(
 def _body(
     run: RunContext, findings: tuple[str, ...], secret_env: str | None, crash: bool, cases: tuple[str, ...]
 ) -> Report:
-    settings = run.settings("sample", SampleSettings)
+    settings = run.settings(SampleSettings)
     logging.getLogger("lr_ci.sample").debug("using token %s", settings.token)
     if crash:
         raise RuntimeError(f"boom with {settings.token}")

@@ -224,3 +224,18 @@ def test_config_check_warns_about_unset_variables(repo: Path, cli, monkeypatch: 
     assert rules == [("config-env-unset", "low", 2), ("config-invalid", "high", 3)]
     write(repo / "lr-ci.toml", "[sample]\ntoken = '${UNSET_FOR_CHECK}'\n")
     assert cli("config", "check").code == 0
+
+
+def test_config_check_paths_are_relative_to_the_repository_root(
+    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(repo / "lr-ci.toml", "[nope]\n")
+    (repo / "ops").mkdir()
+    write(repo / "ops" / "lr-ci.toml", "[nope]\n")
+    deep = repo / "web" / "src"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    result = cli("config", "check", "--format", "json")
+    assert [f["location"]["path"] for f in result.json()["findings"]] == ["lr-ci.toml"]
+    result = cli("config", "check", "../../ops/lr-ci.toml", "--format", "json")
+    assert [f["location"]["path"] for f in result.json()["findings"]] == ["ops/lr-ci.toml"]

@@ -53,7 +53,8 @@ class GlobalOptions:
 class RunContext:
     """What a check body gets: its settings, the redactor, the working directory."""
 
-    def __init__(self, options: GlobalOptions) -> None:
+    def __init__(self, check: str, options: GlobalOptions) -> None:
+        self.check = check
         self.options = options
         self.format = options.resolved_format()
         self.redactor = Redactor()
@@ -77,11 +78,15 @@ class RunContext:
             self._config = load_config(self.options.config)
         return self._config
 
-    def settings(self, table: str, model: type[SettingsT]) -> SettingsT:
-        """The check's validated ``[table]`` (defaults when absent); a bad value is exit 2 at file:line."""
+    def settings(self, model: type[SettingsT]) -> SettingsT:
+        """The check's validated table (defaults when absent); a bad value is exit 2 at file:line.
+
+        ``model`` is the settings class the registry names for this check; passing it keeps the
+        return type precise for the type checker.
+        """
         from lr_ci.config import load_section
 
-        return load_section(self.config, table, model, self.redactor)
+        return load_section(self.config, self.check, model, self.redactor)
 
 
 def _wants_color() -> bool:
@@ -128,7 +133,7 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
     clock = time.perf_counter()
     run: RunContext | None = None
     try:
-        run = RunContext(options)
+        run = RunContext(check, options)
         _configure_logging(run)
         report = body(run)
     except LrCiError as exc:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
 from lr_ci._toml_lines import KeyLines
 from lr_ci.errors import ConfigError, UnsetVariableError
@@ -48,7 +49,7 @@ def find_config_file(start: Path) -> Path | None:
     """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo)."""
     start = start.resolve()
     chain = [start, *start.parents]
-    root = next((d for d in chain if (d / ".git").exists()), None)
+    root = repository_root(start)
     search = chain[: chain.index(root) + 1] if root is not None else [start]
     return next((d / CONFIG_FILENAME for d in search if (d / CONFIG_FILENAME).is_file()), None)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from lr_ci._paths import report_path
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.errors import ConfigError, LrCiError
@@ -67,12 +68,13 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
             errors = validate_all(parse_config(target), run.redactor)
         except ConfigError as exc:
             errors = [exc]
-        report.findings += [_finding(e, isinstance(e, UnsetVariableError)) for e in errors]
+        path = report_path(target, run.cwd)
+        report.findings += [_finding(e, path, isinstance(e, UnsetVariableError)) for e in errors]
     report.metrics["files_checked"] = checked
     return report
 
 
-def _finding(error: ConfigError, unset_variable: bool) -> Finding:
+def _finding(error: ConfigError, path: str, unset_variable: bool) -> Finding:
     message = f"{error.key}: {error.problem}" if error.key else error.problem
     if unset_variable:
         message += " here (checks that read this table will need it at run time)"
@@ -80,7 +82,7 @@ def _finding(error: ConfigError, unset_variable: bool) -> Finding:
         rule=UNSET_RULE if unset_variable else RULE,
         severity=Severity.LOW if unset_variable else Severity.HIGH,
         message=message,
-        location=Location(path=error.path, line=error.line),
+        location=Location(path=path, line=error.line),
     )
 
 

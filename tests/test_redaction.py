@@ -125,3 +125,15 @@ def test_credential_is_masked_in_logs_and_internal_errors(
     assert quiet.err.strip() == (
         "lr-ci sample: error: internal error: RuntimeError: boom with *** (--verbose shows the traceback)"
     )
+
+
+def test_add_mask_goes_to_stderr_when_actions_asks_for_json(
+    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])
+    write_config(repo)
+    result = cli("sample", "--format", "json")
+    assert result.code == 0
+    assert json.loads(result.out)["check"] == "sample"
+    assert result.err.splitlines() == [f"::add-mask::{ENV['SAMPLE_TOKEN']}"]

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -58,8 +58,11 @@ class RunContext:
         self.options = options
         self.format = options.resolved_format()
         self.redactor = Redactor()
-        if self.format == "github":
-            self.redactor.on_credential = _print_add_mask
+        if self.format == "github" or os.environ.get("GITHUB_ACTIONS") == "true":
+            # The runner reads workflow commands on stdout and stderr; stderr keeps a JSON or SARIF
+            # stdout parseable when another format was asked for inside Actions.
+            stream = sys.stdout if self.format == "github" else sys.stderr
+            self.redactor.on_credential = lambda value: _print_add_mask(value, stream)
         self.output = OutputOptions(
             format=self.format,
             outputs=tuple(parse_output_spec(spec) for spec in options.outputs),
@@ -93,11 +96,11 @@ def _wants_color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _print_add_mask(value: str) -> None:
+def _print_add_mask(value: str, stream: TextIO) -> None:
     from lr_ci.output._github import add_mask_lines
 
-    sys.stdout.write("".join(line + "\n" for line in add_mask_lines(value)))
-    sys.stdout.flush()
+    stream.write("".join(line + "\n" for line in add_mask_lines(value)))
+    stream.flush()
 
 
 class _RedactingFilter(logging.Filter):

@@ -145,19 +145,14 @@ def _tool(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def test_actions_validate_against_the_github_schema() -> None:
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [("vendor.github-actions", ACTION_FILES), ("vendor.github-workflows", WORKFLOWS)],
+    ids=["actions", "workflows"],
+)
+def test_files_validate_against_the_github_schemas(schema: str, files: list[Path]) -> None:
     done = subprocess.run(
-        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", *map(str, ACTION_FILES)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_workflows_validate_against_the_github_schema() -> None:
-    done = subprocess.run(
-        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        [_tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
         capture_output=True,
         text=True,
         check=False,

@@ -49,6 +49,13 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+def new_repo(tmp_path: Path, hooks_path: Path | None = None) -> Path:
+    repo = new_repo(tmp_path)
+    if hooks_path is not None:
+        git(repo, "config", "core.hooksPath", str(hooks_path))
+    return repo
+
+
 def commit(repo: Path, env: dict[str, str], config_text: str) -> subprocess.CompletedProcess[str]:
     (repo / "lr-ci.toml").write_text(config_text)
     git(repo, "add", "lr-ci.toml")
@@ -83,9 +90,7 @@ def test_pre_commit_framework_passes_and_blocks(
     tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
 ) -> None:
     source, rev = hook_repo
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q")
+    repo = new_repo(tmp_path)
     config = {"repos": [{"repo": str(source), "rev": rev, "hooks": [{"id": "lr-config"}]}]}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     git(repo, "add", ".pre-commit-config.yaml")
@@ -110,10 +115,7 @@ def plain_hook_env() -> dict[str, str]:
 
 
 def test_plain_pre_commit_hook(tmp_path: Path) -> None:
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "config", "core.hooksPath", str(ROOT / "hooks"))
+    repo = new_repo(tmp_path, ROOT / "hooks")
     env = plain_hook_env()
     assert commit(repo, env, GOOD).returncode == 0
     blocked = commit(repo, env, BAD)
@@ -122,10 +124,7 @@ def test_plain_pre_commit_hook(tmp_path: Path) -> None:
 
 
 def test_plain_pre_commit_hook_without_lr_ci_says_so(tmp_path: Path) -> None:
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "config", "core.hooksPath", str(ROOT / "hooks"))
+    repo = new_repo(tmp_path, ROOT / "hooks")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     blocked = commit(repo, env, GOOD)
     assert blocked.returncode != 0
@@ -135,9 +134,7 @@ def test_plain_pre_commit_hook_without_lr_ci_says_so(tmp_path: Path) -> None:
 def test_plain_pre_push_hook(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
+    repo = new_repo(tmp_path)
     git(repo, "remote", "add", "origin", str(remote))
     (repo / "lr-ci.toml").write_text(BAD)
     git(repo, "add", "lr-ci.toml")

@@ -50,7 +50,9 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def new_repo(tmp_path: Path, hooks_path: Path | None = None) -> Path:
-    repo = new_repo(tmp_path)
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
     if hooks_path is not None:
         git(repo, "config", "core.hooksPath", str(hooks_path))
     return repo

@@ -254,3 +254,58 @@ def test_outputs_write_every_format(tmp_path: Path, capsys: pytest.CaptureFixtur
     ET.fromstring(targets["junit"].read_text())
     assert targets["markdown"].read_text().startswith("### ")
     assert capsys.readouterr().out == targets["text"].read_text()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown", "github"])
+def test_non_utf8_paths_are_written_escaped(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = b"caf\xe9 \xfe.py".decode("utf-8", "surrogateescape")
+    report = Report(
+        check="secrets",
+        findings=[
+            Finding(
+                rule="r", severity=Severity.HIGH, message=f"in {name}", location=Location(path=name, line=1)
+            )
+        ],
+    )
+    target = tmp_path / f"out.{fmt}"
+    emit(report, OutputOptions(format=fmt, outputs=((fmt, target),)), Redactor())
+    escaped = {"sarif": "caf%5Cxe9%20%5Cxfe.py", "json": "caf\\\\xe9 \\\\xfe.py"}.get(
+        fmt, "caf\\xe9 \\xfe.py"
+    )
+    for text in (target.read_text(encoding="utf-8"), capsys.readouterr().out):
+        assert escaped in text
+
+
+def test_non_utf8_config_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from conftest import lr_ci_executable
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").mkdir()
+    name = b"\xfe.toml"
+    with open(b"x/" + name, "wb") as handle:
+        handle.write(b"[nope]\n")
+    sarif = tmp_path / "out.sarif"
+    done = subprocess.run(
+        [
+            lr_ci_executable().encode(),
+            b"config",
+            b"check",
+            b"x/" + name,
+            b"--output",
+            f"sarif:{sarif}".encode(),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert (
+        json.loads(sarif.read_text())["runs"][0]["results"][0]["locations"][0]["physicalLocation"][
+            "artifactLocation"
+        ]["uri"]
+        == "x/%5Cxfe.toml"
+    )

@@ -6,6 +6,8 @@ the registry; a check's module, pydantic and the output formats load when a chec
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +111,10 @@ def cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show a character gets an escape, never a crash.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None, prog_name="lr-ci", standalone_mode=False

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 
 CREDENTIAL_MASK = "***"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Shorter values would mask ordinary words; no real credential or secret is this short.
 MIN_MASKED_LENGTH = 3
 
@@ -26,6 +27,20 @@ def preview(secret: str) -> str:
     """
     shown = secret[: min(4, len(secret) // 4)]
     return f"{shown}…({len(secret)} chars)"
+
+
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes (file names, file content read with ``surrogateescape``) as ``\\xNN``.
+
+    Lone surrogates cannot be written as UTF-8: left in, they crash the writer of a JSON or SARIF file.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _encoded_forms(value: str) -> set[str]:
@@ -84,10 +99,11 @@ class Redactor:
         return self._pattern
 
     def scrub_text(self, text: str) -> str:
+        """``text`` safe to write: every known value masked, undecodable bytes made :func:`printable`."""
         pattern = self._compiled()
-        if pattern is None:
-            return text
-        return pattern.sub(lambda match: self._replacements[match.group(0)], text)
+        if pattern is not None:
+            text = pattern.sub(lambda match: self._replacements[match.group(0)], text)
+        return printable(text)
 
     def scrub(self, value: object) -> object:
         """Scrub every string inside ``value`` (dicts, lists and tuples are walked; keys too)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from lr_ci import __version__
 from lr_ci.report import Finding, Report, Severity
@@ -41,7 +42,9 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     }
     location = finding.location
     if location.path:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": location.path, "uriBaseId": "%SRCROOT%"}}
+        # A URI reference: spaces, '#', '?' and non-ASCII characters are percent-encoded.
+        uri = quote(location.path, safe="/")
+        physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
         if location.line:
             physical["region"] = {"startLine": location.line}
             if location.column:

@@ -1,0 +1,36 @@
+"""Every rule's own true and false examples, one test case each."""
+
+from __future__ import annotations
+
+import pytest
+
+from lr_ci.checks.secrets.engine import default_rules, scan
+
+RULES = default_rules().rules
+TRUE = [(rule.id, example) for rule in RULES for example in rule.true_examples]
+FALSE = [(rule.id, example) for rule in RULES for example in rule.false_examples]
+
+
+def test_every_rule_has_true_and_false_examples() -> None:
+    for rule in RULES:
+        assert rule.true_examples, f"{rule.id} has no true example"
+        assert rule.false_examples, f"{rule.id} has no false example"
+        for example in rule.true_examples:
+            assert any(k in example.lower() for k in rule.keywords), f"{rule.id}: no keyword in {example!r}"
+
+
+def test_rule_ids_are_unique() -> None:
+    ids = [rule.id for rule in RULES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(("rule_id", "example"), TRUE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(TRUE)])
+def test_true_example_is_found_by_its_rule(rule_id: str, example: str) -> None:
+    hits = scan(example.encode(), "settings.cfg")
+    assert [h.rule.id for h in hits if h.rule.id == rule_id], [(h.rule.id, h.secret) for h in hits]
+
+
+@pytest.mark.parametrize(("rule_id", "example"), FALSE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FALSE)])
+def test_false_example_is_not_reported(rule_id: str, example: str) -> None:
+    hits = scan(example.encode(), "settings.cfg")
+    assert hits == [], [(h.rule.id, h.secret) for h in hits]

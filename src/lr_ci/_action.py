@@ -20,6 +20,8 @@ from typing import Any
 
 # Checks whose command is not simply their name.
 COMMANDS = {"config": ["config", "check"]}
+# Boolean inputs of a check's own action that become flags (input `history: true` -> `--history`).
+FLAG_INPUTS = {"secrets": {"HISTORY": "--history", "DEEPEN": "--deepen"}}
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 
@@ -52,7 +54,8 @@ def command_line(check: str, args: str, config: str, report: Path, sarif: Path) 
     options = ["--format", "github", "--output", f"json:{report}", "--output", f"sarif:{sarif}"]
     if config:
         options += ["--config", config]
-    return [sys.executable, "-m", "lr_ci", *words, *options, *shlex.split(args)]
+    flags = [flag for name, flag in FLAG_INPUTS.get(check, {}).items() if _env(name).lower() == "true"]
+    return [sys.executable, "-m", "lr_ci", *words, *options, *flags, *shlex.split(args)]
 
 
 def run() -> int:

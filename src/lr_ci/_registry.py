@@ -36,6 +36,12 @@ CHECKS: dict[str, CheckSpec] = {
     spec.name: spec
     for spec in (
         CheckSpec(
+            name="secrets",
+            summary="Find secrets in the working tree, staged files, a PR's commits or all history.",
+            command="lr_ci.checks.secrets.cli:command",
+            settings="lr_ci.checks.secrets.settings:SecretsSettings",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

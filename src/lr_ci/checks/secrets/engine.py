@@ -172,7 +172,9 @@ class RuleSet:
         """(rule index, byte offset) for every keyword occurrence, in order of offset."""
         hits = [
             (rule_index, start)
-            for keyword_index, start, _end in self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+            for keyword_index, start, _end in self._automaton.find_matches_as_indexes(
+                lowered, overlapping=True
+            )
             for rule_index in self._by_keyword[keyword_index]
         ]
         hits.sort(key=lambda hit: hit[1])
@@ -298,7 +300,7 @@ def scan(data: bytes, path: str, rules: RuleSet | None = None) -> list[Hit]:
 
 
 def _search(rules: RuleSet, rule: Rule, text: str, first_line: int, policy: PathPolicy) -> list[Hit]:
-    """Matches of ``rule`` in ``text`` (a line, or a whole file for multi-line rules) that pass the filters."""
+    """Matches of ``rule`` in ``text`` (a line, or a whole file for multi-line rules) passing the filters."""
     found = []
     for match in rule.regex.finditer(text):
         secret, at = _secret_of(match)

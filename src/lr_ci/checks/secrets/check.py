@@ -1,0 +1,307 @@
+"""``lr-ci secrets``: choose what to scan, refuse partial scans, and turn hits into the report.
+
+Failure is never silent: a git error, a range that reaches past a shallow clone's boundary or ``--history``
+in a shallow clone is exit 2 with the fix, never "no leaks found" on a partial scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lr_ci.checks.secrets import git
+from lr_ci.checks.secrets.baseline import (
+    Entry,
+    detect_secrets_hash,
+    read_baseline,
+    read_detect_secrets_baseline,
+    write_baseline,
+)
+from lr_ci.checks.secrets.engine import default_rules
+from lr_ci.checks.secrets.scan import (
+    ContentScanner,
+    Occurrence,
+    excluder,
+    scan_commits,
+    scan_files,
+    scan_staged,
+    walk,
+)
+from lr_ci.checks.secrets.settings import SecretsSettings
+from lr_ci.errors import LrCiError
+from lr_ci.report import Finding, Location, Report, Severity
+
+DEEPEN_STEP = 200
+DEEPEN_TRIES = 10
+SHALLOW_FIX = "fetch the history first (actions/checkout: fetch-depth: 0), or run again with --deepen"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked to scan."""
+
+    paths: tuple[Path, ...] = ()
+    staged: bool = False
+    range: str | None = None
+    history: bool = False
+    deepen: bool = False
+
+    @property
+    def mode(self) -> str:
+        if self.staged:
+            return "staged"
+        if self.range:
+            return "range"
+        if self.history:
+            return "history"
+        return "paths" if self.paths else "working-tree"
+
+    @property
+    def complete(self) -> bool:
+        """Whether every current secret is seen, so baseline entries that match none are stale."""
+        return self.mode in ("working-tree", "history")
+
+
+def validate(request: Request) -> None:
+    chosen = [
+        m for m in (request.staged, request.range is not None, request.history, bool(request.paths)) if m
+    ]
+    if len(chosen) > 1:
+        raise LrCiError("choose one of PATH..., --staged, --range and --history")
+
+
+def event_range(root: Path) -> str | None:
+    """The commits of this pull request or push, from GitHub's event payload (None: not such an event)."""
+    event_path = os.environ.get("GITHUB_EVENT_PATH")
+    name = os.environ.get("GITHUB_EVENT_NAME", "")
+    if not event_path or not Path(event_path).is_file():
+        return None
+    try:
+        event: dict[str, Any] = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LrCiError(f"GITHUB_EVENT_PATH {event_path}: cannot read the event: {exc}") from None
+    if name.startswith("pull_request") and "pull_request" in event:
+        pull = event["pull_request"]
+        return f"{pull['base']['sha']}..{pull['head']['sha']}"
+    if name == "push" and "after" in event:
+        before, after = event.get("before", git.ZERO_SHA), event["after"]
+        if after == git.ZERO_SHA:
+            return None  # a deleted branch: nothing new to scan
+        known = before != git.ZERO_SHA and _is_commit(root, before)
+        if known and not event.get("forced"):
+            return f"{before}..{after}"
+        # A new branch or a forced push: what the pushed commit adds to the default branch.
+        default = event.get("repository", {}).get("default_branch", "")
+        base = f"origin/{default}" if default and _is_commit(root, f"origin/{default}") else None
+        return f"{base}..{after}" if base else after
+    return None
+
+
+def _is_commit(root: Path, revision: str) -> bool:
+    out = git.run_git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False)
+    return bool(out.strip())
+
+
+def _deepen(root: Path, until: str | None) -> None:
+    """Fetch missing history: deeper step by step while ``until`` (a range) still hits the boundary."""
+    remotes = git.run_git(root, "remote").split()
+    if not remotes:
+        raise LrCiError("--deepen: this clone has no remote to fetch history from")
+    remote = "origin" if b"origin" in remotes else remotes[0].decode()
+    if until is not None:
+        for _ in range(DEEPEN_TRIES):
+            git.run_git(root, "fetch", "--quiet", f"--deepen={DEEPEN_STEP}", remote)
+            if not _range_hits_boundary(root, until):
+                return
+    if git.is_shallow(root):
+        git.run_git(root, "fetch", "--quiet", "--unshallow", remote)
+
+
+def _range_hits_boundary(root: Path, revision_range: str) -> bool:
+    boundary = git.shallow_boundary(root)
+    if not boundary:
+        return False
+    commits = git.run_git(root, "rev-list", *revision_range.split()).decode().split()
+    return any(commit in boundary for commit in commits)
+
+
+def _check_range(root: Path, revision_range: str, deepen: bool) -> list[str]:
+    if ".." in revision_range and "..." not in revision_range:
+        base, _, head = revision_range.partition("..")
+        revisions = [f"{git.resolve(root, base)}..{git.resolve(root, head or 'HEAD')}"]
+    else:
+        revisions = [git.resolve(root, revision_range)]
+    spec = " ".join(revisions)
+    if git.is_shallow(root) and _range_hits_boundary(root, spec):
+        if not deepen:
+            raise LrCiError(
+                f"the range {revision_range} reaches past the boundary of this shallow clone, so part of it "
+                f"cannot be scanned: {SHALLOW_FIX}"
+            )
+        _deepen(root, spec)
+    return revisions
+
+
+def collect(request: Request, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
+    """Run the scan the request asks for; returns the occurrences, a report with metrics, and the root."""
+    validate(request)
+    rules = default_rules().without(settings.disable_rules)
+    scanner = ContentScanner(rules, settings.max_file_bytes, excluder(settings.exclude))
+    root = git.repository_root(cwd)
+    mode = request.mode
+    if mode == "paths":
+        root = root or cwd
+        occurrences = scan_files(root, walk(request.paths, root), scanner)
+    elif root is None:
+        if mode != "working-tree":
+            raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")
+        occurrences = scan_files(cwd, walk([cwd], cwd), scanner)
+        root = cwd
+    elif mode == "staged":
+        occurrences = scan_staged(root, scanner)
+    elif mode == "working-tree":
+        occurrences = scan_files(root, git.working_tree_files(root), scanner)
+    else:
+        occurrences = _scan_history(root, request, scanner)
+    report = Report(
+        check="secrets", fail_at=settings.fail_on, rules={r.id: r.description for r in rules.rules}
+    )
+    report.metrics.update({"mode": mode, "rules": len(rules.rules)})
+    for key in (
+        "files_scanned",
+        "blobs_scanned",
+        "commits_scanned",
+        "bytes_scanned",
+        "skipped_binary",
+        "skipped_huge",
+        "skipped_by_type",
+        "excluded",
+    ):
+        report.metrics[key] = scanner.counts[key]
+    return occurrences, report, root
+
+
+def _scan_history(root: Path, request: Request, scanner: ContentScanner) -> list[Occurrence]:
+    if request.mode == "history":
+        if git.is_shallow(root):
+            if not request.deepen:
+                raise LrCiError(f"--history needs every commit, but this clone is shallow: {SHALLOW_FIX}")
+            _deepen(root, None)
+        if not git.has_commits(root) and not git.run_git(root, "for-each-ref").strip():
+            return []
+        return scan_commits(root, ["--all", "HEAD"] if git.has_commits(root) else ["--all"], scanner)
+    assert request.range is not None
+    return scan_commits(root, _check_range(root, request.range, request.deepen), scanner)
+
+
+def findings(occurrences: list[Occurrence]) -> tuple[list[Finding], int]:
+    """One finding per (rule, path, secret), the earliest occurrence; and how many were allowed inline."""
+    allowed = 0
+    seen: dict[str, Finding] = {}
+    for occurrence in occurrences:
+        hit = occurrence.hit
+        if hit.allowed:
+            allowed += 1
+            continue
+        commit = occurrence.commit
+        data = {"author": commit.author, "date": commit.date} if commit else {}
+        finding = Finding(
+            rule=hit.rule.id,
+            severity=hit.rule.severity,
+            message=hit.rule.description + (f" ({hit.key})" if hit.key else ""),
+            location=Location(
+                path=occurrence.path, line=hit.line, column=hit.column, commit=commit.sha if commit else None
+            ),
+            data=data,
+            secret=hit.secret,
+        )
+        seen.setdefault(finding.fingerprint, finding)
+    return list(seen.values()), allowed
+
+
+def suppress(
+    report: Report, found: list[Finding], settings: SecretsSettings, root: Path, complete: bool
+) -> None:
+    """Move baselined findings out of the report, counting them; list stale baseline entries."""
+    baseline = read_baseline(root / settings.baseline)
+    detect_secrets = read_detect_secrets_baseline(root / settings.detect_secrets_baseline)
+    kept: list[Finding] = []
+    matched: set[str] = set()
+    counts = {"baseline": 0, "detect_secrets": 0}
+    for finding in found:
+        if finding.fingerprint in baseline:
+            matched.add(finding.fingerprint)
+            counts["baseline"] += 1
+        elif (
+            detect_secrets
+            and finding.secret is not None
+            and (
+                finding.location.path or "",
+                detect_secrets_hash(finding.secret),
+            )
+            in detect_secrets
+        ):
+            counts["detect_secrets"] += 1
+        else:
+            kept.append(finding)
+    stale = [entry for fp, entry in sorted(baseline.items()) if fp not in matched] if complete else []
+    for entry in stale:
+        kept.append(
+            Finding(
+                rule="baseline-stale",
+                severity=Severity.INFO,
+                message=f"baseline entry for {entry.rule} matches no secret any more: remove it "
+                "(`lr-ci secrets baseline` rewrites the file)",
+                location=Location(path=entry.path),
+                fingerprint=entry.fingerprint,
+            )
+        )
+    report.findings = kept
+    report.rules["baseline-stale"] = "A baseline entry that matches no secret"
+    report.metrics.update(
+        {
+            "suppressed_baseline": counts["baseline"],
+            "suppressed_detect_secrets": counts["detect_secrets"],
+            "baseline_stale": len(stale),
+        }
+    )
+
+
+def run(request: Request, settings: SecretsSettings, cwd: Path) -> Report:
+    occurrences, report, root = collect(request, settings, cwd)
+    found, allowed = findings(occurrences)
+    report.metrics["allowed_inline"] = allowed
+    suppress(report, found, settings, root, request.complete)
+    return report
+
+
+def update_baseline(request: Request, settings: SecretsSettings, cwd: Path) -> Report:
+    """``lr-ci secrets baseline``: accept every current finding, keeping the reasons already written."""
+    occurrences, report, root = collect(request, settings, cwd)
+    found, allowed = findings(occurrences)
+    path = root / settings.baseline
+    previous = read_baseline(path)
+    entries = [
+        Entry(
+            f.fingerprint,
+            f.rule,
+            f.location.path or "",
+            previous.get(f.fingerprint, Entry("", "", "")).reason,
+        )
+        for f in found
+    ]
+    write_baseline(path, entries)
+    report.fail_at = None
+    report.metrics.update(
+        {
+            "allowed_inline": allowed,
+            "baseline_entries": len(entries),
+            "baseline_added": len({e.fingerprint for e in entries} - set(previous)),
+            "baseline_removed": len(set(previous) - {e.fingerprint for e in entries}),
+            "baseline_path": settings.baseline,
+        }
+    )
+    return report

@@ -1,0 +1,87 @@
+"""The ``lr-ci secrets`` command. Kept light: the scanner loads only when a scan runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lr_ci._run import RunContext, run_check
+from lr_ci.cli import global_options
+from lr_ci.report import Report
+
+
+@click.command("secrets")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--staged", is_flag=True, help="Scan what is about to be committed (the staged blobs).")
+@click.option("--range", "revision_range", metavar="BASE..HEAD", help="Scan the commits of a PR or push.")
+@click.option("--history", is_flag=True, help="Scan every commit reachable from every ref.")
+@click.option("--deepen", is_flag=True, help="In a shallow clone, fetch the history the scan needs.")
+@click.option("--list-rules", is_flag=True, help="Print the detection rules and exit.")
+@global_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    staged: bool,
+    revision_range: str | None,
+    history: bool,
+    deepen: bool,
+    list_rules: bool,
+) -> None:
+    """Find secrets: in the working tree (default), PATHS, the index, a commit range or all history.
+
+    `lr-ci secrets baseline` accepts every current finding into .lr-ci-secrets.json (a path literally
+    named `baseline` is written `./baseline`). Inline `lr-ci: allow-secret` and detect-secrets'
+    `pragma: allowlist secret` comments allow one line. Fails at severity `fail_on` (default medium).
+    """
+    if list_rules:
+        _print_rules()
+        return
+    write_baseline = bool(paths) and str(paths[0]) == "baseline"
+    targets = paths[1:] if write_baseline else paths
+    run_check(
+        ctx,
+        "secrets",
+        lambda run: _body(run, targets, staged, revision_range, history, deepen, write_baseline),
+    )
+
+
+def _body(
+    run: RunContext,
+    paths: tuple[Path, ...],
+    staged: bool,
+    revision_range: str | None,
+    history: bool,
+    deepen: bool,
+    write_baseline: bool,
+) -> Report:
+    from lr_ci.checks.secrets import check
+    from lr_ci.checks.secrets.settings import SecretsSettings
+
+    settings = run.settings(SecretsSettings)
+    request = check.Request(paths, staged, revision_range, history, deepen)
+    if request.mode == "working-tree" and not write_baseline:
+        from lr_ci.checks.secrets import git
+
+        root = git.repository_root(run.cwd)
+        derived = check.event_range(root) if root is not None and _in_actions() else None
+        if derived:
+            request = check.Request(range=derived, deepen=deepen)
+    if write_baseline:
+        return check.update_baseline(request, settings, run.cwd)
+    return check.run(request, settings, run.cwd)
+
+
+def _in_actions() -> bool:
+    import os
+
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _print_rules() -> None:
+    from lr_ci.checks.secrets.engine import default_rules
+
+    for rule in default_rules().rules:
+        kind = "generic" if rule.generic else "provider"
+        click.echo(f"{rule.id:<28} {rule.severity.value:<9} {kind:<9} {rule.description}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 
 from lr_ci.output._markdown import render_markdown
-from lr_ci.output._text import render_text
+from lr_ci.output._text import finding_message, render_text
 from lr_ci.report import Finding, Report, Severity
 
 ANNOTATIONS_PER_LEVEL = 10
@@ -45,7 +45,7 @@ def _annotation(level: str, report: Report, finding: Finding) -> str:
             properties.insert(1, f"line={location.line}")
             if location.column:
                 properties.insert(2, f"col={location.column}")
-    return f"::{level} {','.join(properties)}::{escape_data(finding.message)}"
+    return f"::{level} {','.join(properties)}::{escape_data(finding_message(finding))}"
 
 
 def render_github(report: Report) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from lr_ci.output._text import location_text
+from lr_ci.output._text import finding_message, location_text
 from lr_ci.report import Case, Report
 
 # XML 1.0 forbids these characters even when escaped; findings can quote arbitrary file bytes.
@@ -27,7 +27,7 @@ def _cases(report: Report) -> list[Case]:
         Case(
             name=f"{f.rule} {location_text(f.location)}".strip(),
             status="fail" if report.is_failing(f) else "pass",
-            message=f"{f.severity.value}: {f.message}",
+            message=f"{f.severity.value}: {finding_message(f)}",
         )
         for f in report.findings
     ]

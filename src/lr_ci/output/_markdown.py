@@ -6,7 +6,7 @@ budget; the rest are counted in a closing line that points at the full JSON repo
 
 from __future__ import annotations
 
-from lr_ci.output._text import location_text
+from lr_ci.output._text import finding_message, location_text
 from lr_ci.report import Report
 
 STATUS_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
@@ -50,7 +50,7 @@ def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
             for f in current.findings:
                 where = location_text(f.location)
                 add(
-                    f"| {f.severity.value} | `{cell(f.rule)}` | {cell(where)} | {cell(f.message)} |",
+                    f"| {f.severity.value} | `{cell(f.rule)}` | {cell(where)} | {cell(finding_message(f))} |",
                     optional=True,
                 )
             add("")

@@ -19,6 +19,12 @@ def location_text(location: Location) -> str:
     return text
 
 
+def finding_message(finding: Finding) -> str:
+    """The message as people read it: with the secret's redacted preview when there is one."""
+    shown = finding.data.get("secret_preview")
+    return f"{finding.message} [{shown}]" if shown else finding.message
+
+
 def _paint(text: str, key: str, color: bool) -> str:
     code = _COLORS.get(key)
     return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
@@ -27,7 +33,7 @@ def _paint(text: str, key: str, color: bool) -> str:
 def _finding_line(finding: Finding, color: bool) -> str:
     severity = _paint(f"{finding.severity.value:<8}", finding.severity.value, color)
     where = location_text(finding.location)
-    return f"  {severity} {finding.rule:<24} {where + '  ' if where else ''}{finding.message}"
+    return f"  {severity} {finding.rule:<24} {where + '  ' if where else ''}{finding_message(finding)}"
 
 
 def render_text(report: Report, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:

@@ -149,7 +149,9 @@ def collect(request: Request, settings: SecretsSettings, cwd: Path) -> tuple[lis
     """Run the scan the request asks for; returns the occurrences, a report with metrics, and the root."""
     validate(request)
     rules = default_rules().without(settings.disable_rules)
-    scanner = ContentScanner(rules, settings.max_file_bytes, excluder(settings.exclude))
+    # The baselines hold hashes of secrets, which look like secrets to the generic rules.
+    never = [*settings.exclude, settings.baseline, settings.detect_secrets_baseline]
+    scanner = ContentScanner(rules, settings.max_file_bytes, excluder(never))
     root = git.repository_root(cwd)
     mode = request.mode
     if mode == "paths":

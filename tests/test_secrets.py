@@ -67,9 +67,9 @@ def test_paths_outside_git(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch)
     (tmp_path / "dist" / "assets").mkdir(parents=True)
     (tmp_path / "dist" / "assets" / "index-BxQ2_9kd.js").write_text(f'const k="{GH}";\n')
     (tmp_path / "other.txt").write_text(f"{AWS}\n")
-    result, report = scan(cli, "dist")
+    _, report = scan(cli, "dist")
     assert rules_at(report) == [("github-token", "dist/assets/index-BxQ2_9kd.js", 1)]
-    result, report = scan(cli, "dist/assets/index-BxQ2_9kd.js", "other.txt")
+    _, report = scan(cli, "dist/assets/index-BxQ2_9kd.js", "other.txt")
     assert len(report["findings"]) == 2
 
 
@@ -279,7 +279,7 @@ def test_odd_file_names(repo: Path, cli) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "odd names")
     for args in ((), ("--history",)):
-        result, report = scan(cli, *args)
+        _, report = scan(cli, *args)
         paths = sorted(f["location"]["path"] for f in report["findings"])
         assert paths == sorted([*names, "bad\\xff name.env"]), args
     sarif = cli("secrets", "--format", "sarif")

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 GOOD = "# defaults for every check\n"
 BAD = "[nope]\nx = 1\n"
+TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 
 
 def snapshot_of_this_checkout(target: Path) -> str:
@@ -93,12 +94,20 @@ def test_pre_commit_framework_passes_and_blocks(
 ) -> None:
     source, rev = hook_repo
     repo = new_repo(tmp_path)
-    config = {"repos": [{"repo": str(source), "rev": rev, "hooks": [{"id": "lr-config"}]}]}
+    hooks = [{"id": "lr-config"}, {"id": "lr-secrets"}, {"id": "lr-secrets-history"}]
+    config = {"repos": [{"repo": str(source), "rev": rev, "hooks": hooks}]}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     git(repo, "add", ".pre-commit-config.yaml")
     env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)}
     pre_commit = str(Path(sys.executable).with_name("pre-commit"))
-    subprocess.run([pre_commit, "install"], cwd=repo, env=env, check=True, capture_output=True)
+    for hook_type in ("pre-commit", "pre-push"):
+        subprocess.run(
+            [pre_commit, "install", "--hook-type", hook_type],
+            cwd=repo,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     passed = commit(repo, env, GOOD)
     assert passed.returncode == 0, passed.stdout + passed.stderr
@@ -109,6 +118,45 @@ def test_pre_commit_framework_passes_and_blocks(
     output = blocked.stdout + blocked.stderr
     assert "lr-ci.toml:1" in output and "nope: unknown table" in output
     assert git(repo, "log", "--format=%s").splitlines() == ["change config"]
+
+    (repo / "lr-ci.toml").write_text(GOOD)
+    git(repo, "add", "lr-ci.toml")
+    (repo / "deploy.env").write_text(f"GITHUB_TOKEN={TOKEN}\n")
+    git(repo, "add", "deploy.env")
+    secret = run_git_commit(repo, env, "add deploy env")
+    assert secret.returncode != 0
+    assert "github-token" in secret.stdout + secret.stderr and TOKEN not in secret.stdout + secret.stderr
+
+    # Committed anyway (--no-verify): the pre-push hook scans the history and blocks the push.
+    assert run_git_commit(repo, env, "add deploy env", "--no-verify").returncode == 0
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    pushed = subprocess.run(
+        ["git", "push", "-q", "origin", "HEAD:main"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert pushed.returncode != 0
+    assert "github-token" in pushed.stdout + pushed.stderr
+
+
+def run_git_commit(
+    repo: Path, env: dict[str, str], message: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", message, *extra],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
 def plain_hook_env() -> dict[str, str]:
@@ -123,6 +171,11 @@ def test_plain_pre_commit_hook(tmp_path: Path) -> None:
     blocked = commit(repo, env, BAD)
     assert blocked.returncode != 0
     assert "lr-ci.toml:1" in blocked.stdout + blocked.stderr
+    commit(repo, env, GOOD)
+    (repo / "deploy.env").write_text(f"GITHUB_TOKEN={TOKEN}\n")
+    git(repo, "add", "deploy.env")
+    secret = run_git_commit(repo, env, "add deploy env")
+    assert secret.returncode != 0 and "deploy.env:1" in secret.stdout + secret.stderr
 
 
 def test_plain_pre_commit_hook_without_lr_ci_says_so(tmp_path: Path) -> None:
@@ -161,3 +214,10 @@ def test_plain_pre_push_hook(tmp_path: Path) -> None:
     assert commit(repo, env, GOOD).returncode == 0
     pushed = push()
     assert pushed.returncode == 0, pushed.stderr
+
+    # A secret committed past the pre-commit hook is caught on the way out, in the pushed commits only.
+    (repo / "deploy.env").write_text(f"GITHUB_TOKEN={TOKEN}\n")
+    git(repo, "add", "deploy.env")
+    assert run_git_commit(repo, env, "secret", "--no-verify").returncode == 0
+    blocked = push()
+    assert blocked.returncode != 0 and "github-token" in blocked.stdout + blocked.stderr

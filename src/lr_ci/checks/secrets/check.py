@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lr_ci.checks.secrets import git
 from lr_ci.checks.secrets.baseline import (
@@ -25,14 +25,15 @@ from lr_ci.checks.secrets.scan import (
     ContentScanner,
     Occurrence,
     excluder,
-    scan_commits,
     scan_files,
-    scan_staged,
+    scan_patches,
     walk,
 )
-from lr_ci.checks.secrets.settings import SecretsSettings
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
+
+if TYPE_CHECKING:  # pydantic loads while git already runs (see start)
+    from lr_ci.checks.secrets.settings import SecretsSettings
 
 DEEPEN_STEP = 200
 DEEPEN_TRIES = 10
@@ -145,36 +146,76 @@ def _check_range(root: Path, revision_range: str, deepen: bool) -> list[str]:
     return revisions
 
 
-def collect(request: Request, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
-    """Run the scan the request asks for; returns the occurrences, a report with metrics, and the root."""
+@dataclass
+class Started:
+    """A scan whose git side is already running: the root, and the patch git is writing (if any)."""
+
+    request: Request
+    root: Path | None
+    patches: git.PatchStream | None = None
+
+    def close(self) -> None:
+        if self.patches is not None:
+            self.patches.close()
+
+
+def start(request: Request, cwd: Path) -> Started:
+    """Check the request against the repository and start git: before the config and rules load.
+
+    Refusals (not a repository, a shallow clone, an unknown revision) happen here, before any scan.
+    """
     validate(request)
+    root = git.repository_root(cwd)
+    mode = request.mode
+    if root is None:
+        if mode not in ("paths", "working-tree"):
+            raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")
+        return Started(request, None)
+    if mode == "staged":
+        return Started(request, root, git.staged_patches(root))
+    if mode == "history":
+        if git.is_shallow(root):
+            if not request.deepen:
+                raise LrCiError(f"--history needs every commit, but this clone is shallow: {SHALLOW_FIX}")
+            _deepen(root, None)
+        if not git.run_git(root, "for-each-ref").strip() and not git.has_commits(root):
+            return Started(request, root)  # an empty repository has no history
+        revisions = ["--all", "HEAD"] if git.has_commits(root) else ["--all"]
+        return Started(request, root, git.commit_patches(root, revisions))
+    if mode == "range":
+        assert request.range is not None
+        return Started(
+            request, root, git.commit_patches(root, _check_range(root, request.range, request.deepen))
+        )
+    return Started(request, root)
+
+
+def collect(started: Started, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
+    """Run the scan; returns the occurrences, a report with metrics, and the root paths are relative to."""
     rules = default_rules().without(settings.disable_rules)
     # The baselines hold hashes of secrets, which look like secrets to the generic rules.
     never = [*settings.exclude, settings.baseline, settings.detect_secrets_baseline]
     scanner = ContentScanner(rules, settings.max_file_bytes, excluder(never))
-    root = git.repository_root(cwd)
-    mode = request.mode
-    if mode == "paths":
+    request, root = started.request, started.root
+    if started.patches is not None:
+        occurrences = scan_patches(started.patches, scanner)
+    elif request.mode == "paths":
         root = root or cwd
         occurrences = scan_files(root, walk(request.paths, root), scanner)
     elif root is None:
-        if mode != "working-tree":
-            raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")
-        occurrences = scan_files(cwd, walk([cwd], cwd), scanner)
         root = cwd
-    elif mode == "staged":
-        occurrences = scan_staged(root, scanner)
-    elif mode == "working-tree":
+        occurrences = scan_files(cwd, walk([cwd], cwd), scanner)
+    elif request.mode == "working-tree":
         occurrences = scan_files(root, git.working_tree_files(root), scanner)
     else:
-        occurrences = _scan_history(root, request, scanner)
+        occurrences = []  # the history of an empty repository
+    assert root is not None
     report = Report(
         check="secrets", fail_at=settings.fail_on, rules={r.id: r.description for r in rules.rules}
     )
-    report.metrics.update({"mode": mode, "rules": len(rules.rules)})
+    report.metrics.update({"mode": request.mode, "rules": len(rules.rules)})
     for key in (
         "files_scanned",
-        "blobs_scanned",
         "commits_scanned",
         "bytes_scanned",
         "skipped_binary",
@@ -184,19 +225,6 @@ def collect(request: Request, settings: SecretsSettings, cwd: Path) -> tuple[lis
     ):
         report.metrics[key] = scanner.counts[key]
     return occurrences, report, root
-
-
-def _scan_history(root: Path, request: Request, scanner: ContentScanner) -> list[Occurrence]:
-    if request.mode == "history":
-        if git.is_shallow(root):
-            if not request.deepen:
-                raise LrCiError(f"--history needs every commit, but this clone is shallow: {SHALLOW_FIX}")
-            _deepen(root, None)
-        if not git.has_commits(root) and not git.run_git(root, "for-each-ref").strip():
-            return []
-        return scan_commits(root, ["--all", "HEAD"] if git.has_commits(root) else ["--all"], scanner)
-    assert request.range is not None
-    return scan_commits(root, _check_range(root, request.range, request.deepen), scanner)
 
 
 def findings(occurrences: list[Occurrence]) -> tuple[list[Finding], int]:
@@ -272,17 +300,17 @@ def suppress(
     )
 
 
-def run(request: Request, settings: SecretsSettings, cwd: Path) -> Report:
-    occurrences, report, root = collect(request, settings, cwd)
+def run(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
+    occurrences, report, root = collect(started, settings, cwd)
     found, allowed = findings(occurrences)
     report.metrics["allowed_inline"] = allowed
-    suppress(report, found, settings, root, request.complete)
+    suppress(report, found, settings, root, started.request.complete)
     return report
 
 
-def update_baseline(request: Request, settings: SecretsSettings, cwd: Path) -> Report:
+def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
     """``lr-ci secrets baseline``: accept every current finding, keeping the reasons already written."""
-    occurrences, report, root = collect(request, settings, cwd)
+    occurrences, report, root = collect(started, settings, cwd)
     found, allowed = findings(occurrences)
     path = root / settings.baseline
     previous = read_baseline(path)

@@ -56,21 +56,24 @@ def _body(
     deepen: bool,
     write_baseline: bool,
 ) -> Report:
-    from lr_ci.checks.secrets import check
-    from lr_ci.checks.secrets.settings import SecretsSettings
+    from lr_ci.checks.secrets import check, git
 
-    settings = run.settings(SecretsSettings)
     request = check.Request(paths, staged, revision_range, history, deepen)
-    if request.mode == "working-tree" and not write_baseline:
-        from lr_ci.checks.secrets import git
-
+    if request.mode == "working-tree" and not write_baseline and _in_actions():
         root = git.repository_root(run.cwd)
-        derived = check.event_range(root) if root is not None and _in_actions() else None
+        derived = check.event_range(root) if root is not None else None
         if derived:
             request = check.Request(range=derived, deepen=deepen)
-    if write_baseline:
-        return check.update_baseline(request, settings, run.cwd)
-    return check.run(request, settings, run.cwd)
+    started = check.start(request, run.cwd)
+    try:
+        from lr_ci.checks.secrets.settings import SecretsSettings
+
+        settings = run.settings(SecretsSettings)
+        if write_baseline:
+            return check.update_baseline(started, settings, run.cwd)
+        return check.run(started, settings, run.cwd)
+    finally:
+        started.close()
 
 
 def _in_actions() -> bool:

@@ -1,12 +1,14 @@
 """Reading what to scan out of git: files, the index, commits and blobs. Every git failure is exit 2.
 
-Paths come from git NUL-separated (``-z``) and are decoded with ``surrogateescape``, so names with spaces,
-newlines or bytes that are not UTF-8 survive the round trip. Blobs are read through one long-lived
-``git cat-file --batch`` process, each unique blob once.
+Paths are decoded with ``surrogateescape`` (from ``-z`` lists, or unquoted from patches), so names with
+spaces, newlines or bytes that are not UTF-8 survive the round trip. Commits and the index are read as
+``-U0`` patches, streamed: git computes what each change added while Python scans what came before, and
+only added lines are scanned, as ``git log -p`` shows them.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -18,8 +20,6 @@ from lr_ci.errors import LrCiError
 
 ZERO_SHA = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_SKIPPED_MODES = ("160000", "120000")  # submodules (gitlinks) and symlinks hold no file content
-_READ_CHUNK = 1 << 16
 
 
 def _decode(raw: bytes) -> str:
@@ -85,164 +85,261 @@ class Commit:
 
 
 @dataclass
-class Change:
-    """A path whose content a commit (or the index) sets to ``new``; ``old`` are the parents' blobs."""
+class FileChange:
+    """What one commit (or the index) changed in one file.
+
+    ``added`` are runs of consecutive added lines (first line number, text); ``removed`` the removed lines.
+    For a merge, only lines that are in none of the parents count as added: content that first appears in
+    the merge resolution.
+    """
 
     path: str
-    new: str
-    old: list[str] = field(default_factory=list)
+    commit: Commit | None = None
+    added: list[tuple[int, bytes]] = field(default_factory=list)
+    removed: list[bytes] = field(default_factory=list)
 
 
-def _raw_records(tokens: Sequence[bytes], start: int) -> Iterator[tuple[int, bytes, bytes]]:
-    """(index of the path token, meta, path) for the raw diff records from ``tokens[start]`` on."""
-    i = start
-    while i + 1 < len(tokens) and tokens[i].lstrip(b"\n").startswith(b":"):
-        yield i + 1, tokens[i].lstrip(b"\n"), tokens[i + 1]
-        i += 2
+@dataclass
+class PatchStats:
+    commits: int = 0
+    binary: int = 0
 
 
-def _parse_meta(meta: bytes) -> tuple[str, str, str, str, str]:
-    """``:old_mode new_mode old_sha new_sha status`` -> its five fields."""
-    old_mode, new_mode, old_sha, new_sha, status = meta[1:].decode().split(" ")
-    return old_mode, new_mode, old_sha, new_sha, status[:1]
+_LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
+_READ_CHUNK = 1 << 20
+_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
-def staged_changes(root: Path) -> list[Change]:
-    """What the next commit would change: the staged blobs, and the blobs they replace in HEAD."""
-    base = "HEAD" if has_commits(root) else EMPTY_TREE
-    out = run_git(root, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", base)
-    tokens = out.split(b"\0")
-    changes = []
-    for _, meta, path in _raw_records(tokens, 0):
-        old_mode, new_mode, old_sha, new_sha, status = _parse_meta(meta)
-        if status == "D" or new_mode in _SKIPPED_MODES:
+def _unquote(raw: bytes) -> bytes:
+    """A path as git quotes it in patches (C-style, octal escapes for bytes), back to its bytes."""
+    if not raw.startswith(b'"'):
+        return raw
+    out = bytearray()
+    i, body = 0, raw[1:-1]
+    while i < len(body):
+        if body[i : i + 1] == b"\\":
+            following = body[i + 1 : i + 2]
+            if following.isdigit():
+                out.append(int(body[i + 1 : i + 4], 8))
+                i += 4
+                continue
+            out.append(_ESCAPES.get(following, following[0]))
+            i += 2
             continue
-        old = [old_sha] if old_sha != ZERO_SHA and old_mode not in _SKIPPED_MODES else []
-        changes.append(Change(_decode(path), new_sha, old))
-    return changes
+        out.append(body[i])
+        i += 1
+    return bytes(out)
 
 
-_LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI%x02"
+def _new_start(hunk_header: bytes) -> int:
+    """``@@ -a,b +c,d @@`` (or ``@@@ ... +c,d @@@`` for a merge) -> c, the first line on the new side."""
+    new_side = hunk_header.split(b" @@", 1)[0].rsplit(b"+", 1)[-1]
+    return int(new_side.split(b",")[0]) or 1
 
 
-def _nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
-    pending = b""
-    while chunk := stream.read(_READ_CHUNK):
-        pending += chunk
-        *complete, pending = pending.split(b"\0")
-        yield from complete
-    if pending:
-        yield pending
+def _strip_prefix(lines: bytes) -> bytes:
+    """``+a\\n+b\\n`` -> ``a\\nb``: drop the one-column prefix of every line (C speed, no Python loop)."""
+    return lines[1:].replace(b"\n" + lines[:1], b"\n").rstrip(b"\n")
 
 
-def commit_changes(root: Path, revisions: Sequence[str]) -> Iterator[tuple[Commit, list[Change]]]:
-    """Each commit of ``revisions`` (oldest first) with the paths whose content it introduced.
+def _simple_hunks(change: FileChange, body: bytes) -> None:
+    """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones."""
+    for hunk in (b"\n" + body).split(b"\n@@")[1:]:
+        header_end = hunk.find(b"\n")
+        if header_end < 0:
+            continue
+        lines = hunk[header_end + 1 :]
+        if b"\n\\" in b"\n" + lines:  # "\\ No newline at end of file"
+            lines = b"".join(line for line in lines.splitlines(keepends=True) if not line.startswith(b"\\"))
+        # -U0: the removed lines, then the added ones. A removed line starts with "-", so the first
+        # newline followed by "+" is where the added lines begin.
+        plus = 0 if lines.startswith(b"+") else (lines.find(b"\n+") + 1 or len(lines))
+        if plus:
+            change.removed.append(_strip_prefix(lines[:plus]))
+        if plus < len(lines):
+            change.added.append((_new_start(b"@@" + hunk[:header_end]), _strip_prefix(lines[plus:])))
 
-    A merge lists a path only when its content differs from every parent: content that first appears in
-    the merge resolution is included, content taken from one side is not (that side's commit has it).
+
+def _merge_hunks(change: FileChange, body: bytes, columns: int) -> None:
+    """A combined (``--cc``) diff: only lines that are in none of the parents (all columns ``+``) count."""
+    line = 0
+    run_start, run = 0, list[bytes]()
+
+    def close() -> None:
+        nonlocal run
+        if run:
+            change.added.append((run_start, b"\n".join(run)))
+        run = []
+
+    for text in body.split(b"\n"):
+        if text.startswith(b"@@"):
+            close()
+            line = _new_start(text)
+            continue
+        if not line:
+            continue
+        prefix = text[:columns]
+        if b"-" in prefix or prefix.startswith(b"\\"):
+            close()
+            continue
+        if prefix == b"+" * columns:
+            if not run:
+                run_start = line
+            run.append(text[columns:])
+        else:
+            close()
+        line += 1
+    close()
+
+
+def _file_change(section: bytes, commit: Commit | None, stats: PatchStats) -> FileChange | None:
+    """One ``diff --git``/``diff --cc`` section of a patch -> the file change (None: deleted or binary)."""
+    hunks_at = section.find(b"\n@@")
+    head = section if hunks_at < 0 else section[:hunks_at]
+    if b"\nBinary files " in head or head.startswith(b"Binary files "):
+        stats.binary += 1
+        return None
+    target = next((ln[4:] for ln in head.split(b"\n") if ln.startswith(b"+++ ")), None)
+    if target is None or hunks_at < 0:
+        return None
+    target = target.rstrip(b"\t")  # git ends a name that has spaces with a tab
+    if target == b"/dev/null":
+        return None  # a deleted file adds nothing
+    path = _unquote(target)
+    change = FileChange(_decode(path[2:] if path.startswith(b"b/") else path), commit)
+    body = section[hunks_at + 1 :]
+    if section.startswith(b"cc ") or section.startswith(b"combined "):
+        _merge_hunks(change, body, max(2, len(commit.parents) if commit else 2))
+    else:
+        _simple_hunks(change, body)
+    return change if change.added else None
+
+
+def _commit_block(block: bytes, stats: PatchStats) -> Iterator[FileChange]:
+    """A commit's header line and its patch (or, for the index, a patch without a header)."""
+    commit = None
+    if block.startswith(b"\x01"):
+        header, _, block = block.partition(b"\n")
+        sha, parents, author, date = header[1:].decode("utf-8", "replace").split("\x02")
+        commit = Commit(sha, tuple(parents.split()), author, date)
+        stats.commits += 1
+    for section in (b"\n" + block).split(b"\ndiff --")[1:]:
+        change = _file_change(section, commit, stats)
+        if change is not None:
+            yield change
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """A larger pipe lets git run ahead of the parser instead of waiting for it (Linux only)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_CHUNK)
+    except (ImportError, OSError):
+        pass
+
+
+def _split_blocks(text: bytes) -> list[bytes]:
+    """Text of whole commits -> one block per commit, each starting with its ``\\x01`` header line."""
+    first, *rest = text.split(b"\n\x01")
+    return [block for block in (first, *(b"\x01" + block for block in rest)) if block.strip()]
+
+
+class PatchStream:
+    """A running git process writing a patch, parsed commit by commit as it comes.
+
+    The process starts when the object is made, so git is already producing output while lr-ci loads
+    its config and rules; iterating yields the file changes, and the exit status is checked at the end.
     """
-    args = [
+
+    def __init__(self, argv: list[str], what: str) -> None:
+        self.what = what
+        self.stats = PatchStats()
+        self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._result: tuple[int, str] | None = None
+        assert self._process.stdout is not None
+        _widen_pipe(self._process.stdout)
+
+    def __iter__(self) -> Iterator[FileChange]:
+        stdout = self._process.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        pending = b""
+        try:
+            # read1: take what git has written so far, so git keeps writing while this parses.
+            while chunk := stdout.read1(_READ_CHUNK):
+                pending += chunk
+                cut = pending.rfind(b"\n\x01")
+                if cut > 0:
+                    ready, pending = pending[:cut], pending[cut + 1 :]
+                    for block in _split_blocks(ready):
+                        yield from _commit_block(block, self.stats)
+            for block in _split_blocks(pending):
+                yield from _commit_block(block, self.stats)
+        finally:
+            code, error = self.close()
+        if code != 0:
+            raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
+
+    def close(self) -> tuple[int, str]:
+        """Stop reading (git ends on the closed pipe) and return its exit code and error output."""
+        if self._result is None:
+            process = self._process
+            assert process.stdout is not None and process.stderr is not None
+            process.stdout.close()
+            code = process.wait()
+            error = process.stderr.read().decode("utf-8", "replace").strip()
+            process.stderr.close()
+            self._result = (code, error)
+        return self._result
+
+
+def _patch_options() -> list[str]:
+    settings = {
+        "core.quotePath": "true",
+        # A user's own settings must not change the patch format this parser reads.
+        "diff.noprefix": "false",
+        "diff.mnemonicPrefix": "false",
+        "diff.relative": "false",
+        "log.showSignature": "false",
+        "color.ui": "false",
+    }
+    return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+
+
+_PATCH_FLAGS = (
+    "-p",
+    "-U0",
+    "--no-renames",
+    "--ignore-submodules",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+)
+
+
+def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStream:
+    """Per commit of ``revisions`` (oldest first), per file: the lines it added and removed."""
+    argv = [
         "git",
         "-C",
         str(root),
+        *_patch_options(),
         "log",
-        "--raw",
-        "-z",
-        "-m",
-        "--no-renames",
-        "--no-abbrev",
+        *_PATCH_FLAGS,
+        "--cc",
         "--topo-order",
         "--reverse",
         f"--format={_LOG_FORMAT}",
         *revisions,
         "--",
     ]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None and process.stderr is not None
-    current: Commit | None = None
-    per_parent: list[dict[str, tuple[str, str]]] = []
-    tokens = _nul_tokens(process.stdout)
-    try:
-        pending_meta: bytes | None = None
-        for raw in tokens:
-            if pending_meta is not None:
-                meta, pending_meta = pending_meta, None
-                old_mode, new_mode, old_sha, new_sha, status = _parse_meta(meta)
-                if status != "D" and new_mode not in _SKIPPED_MODES:
-                    old = old_sha if old_sha != ZERO_SHA and old_mode not in _SKIPPED_MODES else ""
-                    per_parent[-1][_decode(raw)] = (new_sha, old)
-                continue
-            token = raw.lstrip(b"\n")
-            if token.startswith(b":"):
-                pending_meta = token
-            elif token.startswith(b"\x01"):
-                sha, parents, author, date, _ = token[1:].decode("utf-8", "replace").split("\x02")
-                if current is not None and current.sha == sha:
-                    per_parent.append({})  # the same merge again, diffed against its next parent
-                    continue
-                if current is not None:
-                    yield current, _introduced(current, per_parent)
-                current = Commit(sha, tuple(parents.split()), author, date)
-                per_parent = [{}]
-        if current is not None:
-            yield current, _introduced(current, per_parent)
-    finally:
-        process.stdout.close()
-        code = process.wait()
-        error = process.stderr.read().decode("utf-8", "replace").strip()
-        process.stderr.close()
-    if code != 0:
-        raise LrCiError(f"git log {' '.join(revisions)} failed: {error.splitlines()[-1] if error else code}")
+    return PatchStream(argv, f"git log {' '.join(revisions)}")
 
 
-def _introduced(commit: Commit, per_parent: list[dict[str, tuple[str, str]]]) -> list[Change]:
-    needed = max(1, len(commit.parents))
-    paths = per_parent[0].keys() if needed == 1 else set.intersection(*(set(d) for d in per_parent))
-    changes = []
-    for path in sorted(paths):
-        diffs = [d[path] for d in per_parent if path in d]
-        if len(diffs) < needed:
-            continue
-        changes.append(Change(path, diffs[0][0], [old for _, old in diffs if old]))
-    return changes
-
-
-class BlobReader:
-    """One ``git cat-file --batch`` process, asked for one blob at a time."""
-
-    def __init__(self, root: Path) -> None:
-        self._process = subprocess.Popen(
-            ["git", "-C", str(root), "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def read(self, sha: str) -> bytes | None:
-        """The blob's bytes, or ``None`` when the object is missing (a partial or shallow clone)."""
-        process = self._process
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(sha.encode() + b"\n")
-        process.stdin.flush()
-        header = process.stdout.readline()
-        if not header:
-            raise LrCiError("git cat-file stopped unexpectedly while reading blobs")
-        if header.endswith(b" missing\n"):
-            return None
-        size = int(header.split()[2])
-        data = process.stdout.read(size)
-        process.stdout.read(1)  # the newline after the content
-        return data
-
-    def close(self) -> None:
-        if self._process.stdin:
-            self._process.stdin.close()
-        if self._process.stdout:
-            self._process.stdout.close()
-        self._process.wait()
-
-    def __enter__(self) -> BlobReader:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+def staged_patches(root: Path) -> PatchStream:
+    """What the next commit would change, from the index (the staged blobs, not the working files)."""
+    base = "HEAD" if has_commits(root) else EMPTY_TREE
+    return PatchStream(
+        ["git", "-C", str(root), *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--"],
+        "git diff --cached",
+    )

@@ -1,8 +1,8 @@
 """The scan modes, all on one engine: working tree, given paths, the index, a commit range, all history.
 
-For the index and for commits, only secrets a change *introduces* are reported: a secret in the new blob
-that none of the blobs it replaces already had. So a commit touching a file with an accepted old secret is
-not blocked again, and content that first appears in a merge resolution is found.
+For the index and for commits, only secrets a change *introduces* are reported: a secret on a line it
+added that none of its removed lines had. So a commit touching a file with an accepted old secret is not
+blocked again, and content that first appears in a merge resolution is found.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -141,54 +141,22 @@ def _relative(path: Path, base: Path) -> str:
         return absolute.as_posix()
 
 
-class BlobScanner:
-    """Scans blobs by id, each (blob, path kind) once, and tells which secrets a change introduced."""
-
-    def __init__(self, reader: git.BlobReader, scanner: ContentScanner) -> None:
-        self.reader = reader
-        self.scanner = scanner
-        self._cache: dict[tuple[str, str, bool], tuple[Hit, ...]] = {}
-
-    def hits(self, sha: str, path: str) -> tuple[Hit, ...]:
-        policy = path_policy(path)
-        key = (sha, policy.scan, policy.code)
-        cached = self._cache.get(key)
-        if cached is None:
-            data = self.reader.read(sha)
-            if data is None:
-                raise LrCiError(
-                    f"blob {sha[:12]} of {path} is missing from this clone (partial clone?): fetch the "
-                    "full history (fetch-depth: 0) and run again"
-                )
-            self.scanner.counts["blobs_scanned"] += 1
-            cached = () if self.scanner.too_big(len(data)) else tuple(self.scanner.hits(data, path))
-            self._cache[key] = cached
-        return cached
-
-    def introduced(self, change: git.Change) -> list[Hit]:
-        if not self.scanner.wanted(change.path):
-            return []
-        new = self.hits(change.new, change.path)
-        if not new:
-            return []
-        before = {hit.secret for old in change.old for hit in self.hits(old, change.path)}
-        return [hit for hit in new if hit.secret not in before]
+def introduced(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
+    """Secrets in the lines a change added, except those its removed lines already had (a moved line)."""
+    if not scanner.wanted(change.path) or scanner.too_big(sum(len(text) for _, text in change.added)):
+        return []
+    hits = []
+    for first_line, text in change.added:
+        hits += [replace(hit, line=hit.line + first_line - 1) for hit in scanner.hits(text, change.path)]
+    if hits and change.removed:
+        before = {hit.secret for hit in scanner.hits(b"\n".join(change.removed), change.path)}
+        hits = [hit for hit in hits if hit.secret not in before]
+    return hits
 
 
-def scan_staged(root: Path, scanner: ContentScanner) -> list[Occurrence]:
-    changes = git.staged_changes(root)
-    with git.BlobReader(root) as reader:
-        blobs = BlobScanner(reader, scanner)
-        return [Occurrence(hit, change.path) for change in changes for hit in blobs.introduced(change)]
-
-
-def scan_commits(root: Path, revisions: list[str], scanner: ContentScanner) -> list[Occurrence]:
-    """Secrets introduced by the commits of ``revisions``, oldest commit first."""
-    found: list[Occurrence] = []
-    with git.BlobReader(root) as reader:
-        blobs = BlobScanner(reader, scanner)
-        for commit, changes in git.commit_changes(root, revisions):
-            scanner.counts["commits_scanned"] += 1
-            for change in changes:
-                found += [Occurrence(hit, change.path, commit) for hit in blobs.introduced(change)]
+def scan_patches(patches: git.PatchStream, scanner: ContentScanner) -> list[Occurrence]:
+    """Secrets introduced by the changes of a patch (the index, or commits oldest first)."""
+    found = [Occurrence(hit, c.path, c.commit) for c in patches for hit in introduced(c, scanner)]
+    scanner.counts["commits_scanned"] += patches.stats.commits
+    scanner.counts["skipped_binary"] += patches.stats.binary
     return found

@@ -1,0 +1,139 @@
+"""Secret scanner speed, against baselines measured in the same run.
+
+- history: `lr-ci secrets --history` on a generated history of 1,200 commits made of real source files
+  (this Python's standard library) with edits, vs `git log -p -U0 --all` on the same repository.
+  Target: at most 1.3x.
+- staged: `lr-ci secrets --staged` on a 2-file commit, wall time with interpreter start-up. Target: < 0.3 s.
+- working tree: `lr-ci secrets` vs `detect-secrets scan` on the final tree. Target: at least 20x faster.
+
+Usage: python benchmarks/bench_secrets.py [--commits N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+LR_CI = str(Path(sys.executable).with_name("lr-ci"))
+DETECT_SECRETS = str(Path(sys.executable).with_name("detect-secrets"))
+PLANTED = [
+    "GITHUB_TOKEN = 'ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d'",
+    "aws_access_key_id = AKIAZ7Q3WX5KD2LMNB4R",
+    "DATABASE_URL = 'postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops'",
+    "SLACK_BOT_TOKEN = 'xoxb-2048193847-4096128374650-z63FfkCzJr4i0B3JrTAwR4y9'",
+    "db_password = 'k8#Lm2$vQz9w'",
+]
+
+
+def source_files(limit: int) -> list[tuple[str, bytes]]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and "test" not in p.parts)
+    chosen = random.Random(1).sample(files, min(limit, len(files)))
+    return [(p.relative_to(stdlib).as_posix(), p.read_bytes()) for p in chosen]
+
+
+def build_history(repo: Path, commits: int) -> None:
+    """A repository of ``commits`` commits via git fast-import: files added, edited, some secrets planted."""
+    rng = random.Random(7)
+    files = source_files(400)
+    current: dict[str, bytes] = {}
+    stream = bytearray()
+    for number in range(1, commits + 1):
+        changes: list[tuple[str, bytes]] = []
+        if len(current) < len(files) and (number < 50 or rng.random() < 0.3):
+            path, content = files[len(current)]
+            changes.append((path, content))
+        for _ in range(rng.randint(1, 3)):
+            if current:
+                path = rng.choice(sorted(current))
+                lines = current[path].split(b"\n")
+                at = rng.randrange(len(lines))
+                lines.insert(at, f"# edit {number}: keep the invoice totals in sync".encode())
+                if number % 97 == 0:
+                    lines.insert(at, PLANTED[(number // 97) % len(PLANTED)].encode())
+                changes.append((path, b"\n".join(lines)))
+        if number % 150 == 0 and current:
+            path = rng.choice(sorted(current))
+            changes.append((path, b""))  # an emptied file
+        message = f"commit {number}".encode()
+        stamp = 1_700_000_000 + number * 60
+        stream += b"commit refs/heads/main\n"
+        stream += f"mark :{number}\nauthor Dev <dev@example.com> {stamp} +0000\n".encode()
+        stream += f"committer Dev <dev@example.com> {stamp} +0000\ndata {len(message)}\n".encode() + message + b"\n"
+        if number > 1:
+            stream += f"from :{number - 1}\n".encode()
+        for path, content in changes:
+            current[path] = content
+            stream += f"M 100644 inline {path}\ndata {len(content)}\n".encode() + content + b"\n"
+        stream += b"\n"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=bytes(stream), check=True)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
+
+
+def wall(argv: list[str], cwd: Path, runs: int, ok: tuple[int, ...] = (0, 1)) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        samples.append(time.perf_counter() - start)
+        if done.returncode not in ok:
+            raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commits", type=int, default=1200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="lr-ci-bench-"))
+    try:
+        repo = workdir / "repo"
+        build_history(repo, args.commits)
+        count = subprocess.run(["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True,
+                               check=True).stdout.strip()
+        print(f"history: {count} commits")
+        failed = False
+
+        log_s = wall(["git", "log", "-p", "-U0", "--all"], repo, args.runs)
+        scan_s = wall([LR_CI, "secrets", "--history", "--format", "json"], repo, args.runs)
+        ratio = scan_s / log_s
+        failed |= ratio > 1.3
+        print(f"  git log -p -U0 --all      {log_s:7.3f} s  (baseline)")
+        print(f"  lr-ci secrets --history   {scan_s:7.3f} s  {ratio:5.2f}x  target <= 1.3x  {'ok' if ratio <= 1.3 else 'OVER'}")
+
+        (repo / "a.py").write_text("x = 1\n")
+        (repo / "b.py").write_text("y = 2\n")
+        subprocess.run(["git", "add", "a.py", "b.py"], cwd=repo, check=True)
+        python_s = wall([sys.executable, "-c", "pass"], repo, 10)
+        staged_s = wall([LR_CI, "secrets", "--staged"], repo, 10)
+        failed |= staged_s >= 0.3
+        print(f"staged, 2-file commit: {staged_s:.3f} s wall (python -c pass: {python_s:.3f} s)  target < 0.3 s"
+              f"  {'ok' if staged_s < 0.3 else 'OVER'}")
+
+        tree_s = wall([LR_CI, "secrets", "--format", "json"], repo, args.runs)
+        if Path(DETECT_SECRETS).exists():
+            ds_s = wall([DETECT_SECRETS, "scan", "--all-files"], repo, 1)
+            speedup = ds_s / tree_s
+            failed |= speedup < 20
+            print(f"working tree ({sum(1 for _ in repo.rglob('*.py'))} files): lr-ci {tree_s:.3f} s, "
+                  f"detect-secrets scan {ds_s:.3f} s -> {speedup:.1f}x faster  target >= 20x  "
+                  f"{'ok' if speedup >= 20 else 'UNDER'}")
+        else:
+            print("working tree: detect-secrets is not installed; skipped")
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

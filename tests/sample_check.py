@@ -4,31 +4,39 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 
 import click
 
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
-from lr_ci.config import CheckSettings
+from lr_ci.config import SETTINGS_CONFIG
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
 
-class Route(CheckSettings):
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    __pydantic_config__ = SETTINGS_CONFIG
     path: str
     budget_ms: int = 300
 
 
-class Nested(CheckSettings):
+@dataclass(frozen=True, kw_only=True)
+class Nested:
+    __pydantic_config__ = SETTINGS_CONFIG
     level: int = 1
     label: str = "x"
 
 
-class SampleSettings(CheckSettings):
+@dataclass(frozen=True, kw_only=True)
+class SampleSettings:
+    __pydantic_config__ = SETTINGS_CONFIG
     fail_on: Severity = Severity.LOW
     token: str | None = None
+    """A token, usually from the environment."""
     count: int = 3
-    routes: list[Route] = []
-    nested: Nested = Nested()
+    routes: list[Route] = field(default_factory=list)
+    nested: Nested = field(default_factory=Nested)
 
 
 @click.command("sample")

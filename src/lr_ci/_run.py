@@ -27,11 +27,9 @@ from lr_ci.redact import Redactor
 from lr_ci.report import Report
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from lr_ci.config import ConfigFile
 
-    SettingsT = TypeVar("SettingsT", bound=BaseModel)
+SettingsT = TypeVar("SettingsT")
 
 
 @dataclass

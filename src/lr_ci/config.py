@@ -3,10 +3,15 @@
 Every error is a :class:`~lr_ci.errors.ConfigError` that names the file, the line and the key, with a
 "did you mean" for a misspelt key. Each check validates only its own table, so a check never pays for
 building the models of the others; ``lr-ci config check`` validates them all.
+
+A check's settings are a frozen standard-library dataclass carrying :data:`SETTINGS_CONFIG`: its defaults
+need no pydantic, which loads only to validate a table that is actually written (pre-commit hooks on a
+repository without a table start faster). Attribute docstrings become the JSON Schema's descriptions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -17,8 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
@@ -36,14 +39,13 @@ _ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
+SettingsT = TypeVar("SettingsT")
 
-
-class CheckSettings(BaseModel):
-    """Base of every check's settings: unknown keys are errors, and settings are read-only."""
-
-    # Built on first validation, not at import: a hook run without a table for its check never pays.
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+# Set as ``__pydantic_config__`` on every settings dataclass: unknown keys are errors.
+SETTINGS_CONFIG: dict[str, Any] = {"extra": "forbid", "use_attribute_docstrings": True}
+_UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
+_MISSING_KEY = ("missing", "missing_keyword_only_argument", "missing_argument")
+_FIELD_MESSAGE = re.compile(r"Value error, ([A-Za-z_][A-Za-z0-9_]*): (.*)", re.DOTALL)
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -173,8 +175,7 @@ def interpolate(
 def load_section(config: ConfigFile, table: str, model: type[SettingsT], redactor: Redactor) -> SettingsT:
     """Validate one table (``[table]``, missing means defaults) and return the check's settings."""
     if table not in config.tables:
-        # The defaults are valid by construction; skipping validation keeps pre-commit hooks fast.
-        return model.model_construct()
+        return model()  # the defaults, with no pydantic to load
     settings, errors = _validate_section(config, table, model, redactor)
     if settings is None:
         first = errors[0]
@@ -195,8 +196,10 @@ def _validate_section(
         raw = interpolate(config, (table,), config.tables.get(table, {}), redactor, unset)
     except ConfigError as exc:
         return None, [exc]
+    from pydantic import TypeAdapter, ValidationError
+
     try:
-        return model.model_validate(raw), []
+        return TypeAdapter(model).validate_python(raw), []
     except ValidationError as exc:
         return None, [_config_error(config, table, model, error) for error in exc.errors()]
 
@@ -215,37 +218,39 @@ def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
     return sorted(errors, key=lambda e: (e.line or 0, e.key))
 
 
-def _config_error(config: ConfigFile, table: str, model: type[BaseModel], error: Any) -> ConfigError:
+def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) -> ConfigError:
     loc: tuple[str | int, ...] = (table, *error["loc"])
-    if error["type"] == "extra_forbidden":
-        parent = _model_at(model, error["loc"][:-1])
-        fields = parent.model_fields if parent is not None else {}
+    problem = error["msg"]
+    if error["type"] in _UNKNOWN_KEY:
+        fields = _fields_at(model, tuple(error["loc"][:-1]))
         problem = f"unknown key{_did_you_mean(str(loc[-1]), fields)}"
-    elif error["type"] == "missing":
+    elif error["type"] in _MISSING_KEY:
         problem = "required key is missing"
-    else:
-        problem = error["msg"]
+    elif error["type"] == "value_error" and (named := _FIELD_MESSAGE.match(problem)):
+        # A settings __post_init__ names the field it rejects: "Value error, field: why".
+        loc, problem = (*loc, named.group(1)), f"Value error, {named.group(2)}"
     return config.error(loc, problem)
 
 
-def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model that holds the keys at ``loc`` (walking lists, dicts and optionals), if there is one."""
+def _fields_at(model: type[Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """The fields of the settings dataclass that holds the keys at ``loc`` (through lists and optionals)."""
     current: Any = model
     for part in loc:
         current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
-            info = current.model_fields.get(part)
-            if info is None:
-                return None
-            current = info.annotation
+        if dataclasses.is_dataclass(current) and isinstance(part, str):
+            current = typing.get_type_hints(current).get(part)
         elif typing.get_origin(current) in (list, dict, tuple):
             current = typing.get_args(current)[-1]
     current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    if isinstance(current, type) and dataclasses.is_dataclass(current):
+        return {f.name: f for f in dataclasses.fields(current)}
+    return {}
 
 
 def _unwrap(annotation: Any) -> Any:
-    """``Optional[X]`` / ``X | None`` -> ``X``; other annotations unchanged."""
+    """``Optional[X]``, ``X | None`` and ``Annotated[X, ...]`` -> ``X``; other annotations unchanged."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
@@ -255,11 +260,14 @@ def _unwrap(annotation: Any) -> Any:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the whole ``lr-ci.toml``, for editors (Taplo, VS Code Even Better TOML)."""
-    fields: dict[str, Any] = {}
-    for name in settings_tables():
-        fields[name] = (settings_model(name) | None, None)
-    root = create_model("LrCiConfig", __config__=ConfigDict(extra="forbid"), **fields)
-    schema: dict[str, Any] = root.model_json_schema()
+    from pydantic import TypeAdapter
+
+    tables = [
+        (name, settings_model(name) | None, dataclasses.field(default=None)) for name in settings_tables()
+    ]
+    root = dataclasses.make_dataclass("LrCiConfig", tables, kw_only=True)
+    root.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+    schema: dict[str, Any] = TypeAdapter(root).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lr-ci.toml"
     return schema

@@ -20,19 +20,11 @@ from lr_ci.checks.secrets.baseline import (
     read_detect_secrets_baseline,
     write_baseline,
 )
-from lr_ci.checks.secrets.engine import default_rules
-from lr_ci.checks.secrets.scan import (
-    ContentScanner,
-    Occurrence,
-    excluder,
-    scan_files,
-    scan_patches,
-    walk,
-)
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
 
-if TYPE_CHECKING:  # pydantic loads while git already runs (see start)
+if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already runs (see start)
+    from lr_ci.checks.secrets.scan import Occurrence
     from lr_ci.checks.secrets.settings import SecretsSettings
 
 DEEPEN_STEP = 200
@@ -152,7 +144,7 @@ class Started:
 
     request: Request
     root: Path | None
-    patches: git.PatchStream | None = None
+    patches: git.PatchStream | git.PatchStreams | None = None
 
     def close(self) -> None:
         if self.patches is not None:
@@ -165,23 +157,22 @@ def start(request: Request, cwd: Path) -> Started:
     Refusals (not a repository, a shallow clone, an unknown revision) happen here, before any scan.
     """
     validate(request)
-    root = git.repository_root(cwd)
+    found = git.repository(cwd)
     mode = request.mode
-    if root is None:
+    if found is None:
         if mode not in ("paths", "working-tree"):
             raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")
         return Started(request, None)
+    root, shallow = found
     if mode == "staged":
         return Started(request, root, git.staged_patches(root))
     if mode == "history":
-        if git.is_shallow(root):
+        if shallow:
             if not request.deepen:
                 raise LrCiError(f"--history needs every commit, but this clone is shallow: {SHALLOW_FIX}")
             _deepen(root, None)
-        if not git.run_git(root, "for-each-ref").strip() and not git.has_commits(root):
-            return Started(request, root)  # an empty repository has no history
-        revisions = ["--all", "HEAD"] if git.has_commits(root) else ["--all"]
-        return Started(request, root, git.commit_patches(root, revisions))
+        # --all is every ref and HEAD (also a detached one); in an empty repository it is nothing.
+        return Started(request, root, git.commit_patches(root, ["--all"]))
     if mode == "range":
         assert request.range is not None
         return Started(
@@ -192,6 +183,9 @@ def start(request: Request, cwd: Path) -> Started:
 
 def collect(started: Started, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
     """Run the scan; returns the occurrences, a report with metrics, and the root paths are relative to."""
+    from lr_ci.checks.secrets.engine import default_rules
+    from lr_ci.checks.secrets.scan import ContentScanner, excluder, scan_files, scan_patches, walk
+
     rules = default_rules().without(settings.disable_rules)
     # The baselines hold hashes of secrets, which look like secrets to the generic rules.
     never = [*settings.exclude, settings.baseline, settings.detect_secrets_baseline]

@@ -20,11 +20,6 @@ from typing import Any
 
 from lr_ci.report import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 BINARY_SNIFF_BYTES = 8000
 # A line this long is minified or generated: generic rules would only find noise in it.
 MINIFIED_LINE_BYTES = 1000
@@ -187,6 +182,11 @@ class RuleSet:
 @cache
 def default_rules() -> RuleSet:
     """The rules shipped in ``rules.toml`` (parsed and compiled once per process)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     text = resources.files("lr_ci.checks.secrets").joinpath("rules.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     rules = tuple(_rule(r) for r in data["rules"])

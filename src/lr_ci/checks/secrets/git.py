@@ -8,13 +8,14 @@ only added lines are scanned, as ``git log -p`` shows them.
 
 from __future__ import annotations
 
-import io
+import collections
+import contextlib
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from lr_ci.errors import LrCiError
 
@@ -38,11 +39,22 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     return done.stdout
 
 
-def repository_root(start: Path) -> Path | None:
+def repository(start: Path) -> tuple[Path, bool] | None:
+    """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
     done = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, check=False
+        ["git", "-C", str(start), "rev-parse", "--show-toplevel", "--is-shallow-repository"],
+        capture_output=True,
+        check=False,
     )
-    return Path(_decode(done.stdout.strip())) if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    root, shallow = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)
+    return Path(_decode(root)), shallow == b"true"
+
+
+def repository_root(start: Path) -> Path | None:
+    found = repository(start)
+    return found[0] if found else None
 
 
 def has_commits(root: Path) -> bool:
@@ -107,6 +119,9 @@ class PatchStats:
 
 _LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
 _READ_CHUNK = 1 << 20
+_QUEUED_BYTES = 64 << 20  # at most 64 MiB of patch waiting for the parser, per git process
+_PARALLEL_LOGS = os.cpu_count() or 1
+_COMMITS_PER_PART = 200
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
@@ -229,12 +244,12 @@ def _commit_block(block: bytes, stats: PatchStats) -> Iterator[FileChange]:
             yield change
 
 
-def _widen_pipe(stream: IO[bytes]) -> None:
-    """A larger pipe lets git run ahead of the parser instead of waiting for it (Linux only)."""
+def _widen_pipe(fd: int) -> None:
+    """Let git write ahead (1 MiB instead of 64 KiB) while Python holds the GIL elsewhere (Linux only)."""
     try:
         import fcntl
 
-        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_CHUNK)
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_CHUNK)
     except (ImportError, OSError):
         pass
 
@@ -245,28 +260,89 @@ def _split_blocks(text: bytes) -> list[bytes]:
     return [block for block in (first, *(b"\x01" + block for block in rest)) if block.strip()]
 
 
+class _ChunkQueue:
+    """Chunks from the reader thread to the parser; the reader waits while ``limit`` bytes are queued."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._queued = 0
+        self._chunks: collections.deque[bytes | None] = collections.deque()
+        self._discarding = False
+        self._condition = threading.Condition()
+
+    def put(self, chunk: bytes | None) -> None:
+        with self._condition:
+            while chunk is not None and self._queued > self._limit and not self._discarding:
+                self._condition.wait()
+            if not self._discarding:
+                self._chunks.append(chunk)
+                self._queued += len(chunk or b"")
+            self._condition.notify_all()
+
+    def get(self) -> bytes | None:
+        with self._condition:
+            while not self._chunks:
+                self._condition.wait()
+            chunk = self._chunks.popleft()
+            self._queued -= len(chunk or b"")
+            self._condition.notify_all()
+            return chunk
+
+    def discard(self) -> None:
+        """Drop what is queued and everything still to come (the parser stopped reading)."""
+        with self._condition:
+            self._discarding = True
+            self._chunks.clear()
+            self._queued = 0
+            self._condition.notify_all()
+
+
 class PatchStream:
     """A running git process writing a patch, parsed commit by commit as it comes.
 
     The process starts when the object is made, so git is already producing output while lr-ci loads
-    its config and rules; iterating yields the file changes, and the exit status is checked at the end.
+    its config and rules. A thread drains git's output into a bounded queue, so git never waits on the
+    parser (up to the bound, which keeps memory in check on huge histories).
     """
 
-    def __init__(self, argv: list[str], what: str) -> None:
+    def __init__(
+        self, argv: list[str], what: str, stdin: bytes | None = None, stats: PatchStats | None = None
+    ) -> None:
         self.what = what
-        self.stats = PatchStats()
-        self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stats = stats or PatchStats()
+        self._process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        if stdin is not None:
+            assert self._process.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.write(stdin)
+            self._process.stdin.close()
         self._result: tuple[int, str] | None = None
         assert self._process.stdout is not None
-        _widen_pipe(self._process.stdout)
+        _widen_pipe(self._process.stdout.fileno())
+        self._chunks = _ChunkQueue(_QUEUED_BYTES)
+        self._reader = threading.Thread(target=self._drain, name="git-patch-reader", daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            while chunk := os.read(stdout.fileno(), _READ_CHUNK):
+                self._chunks.put(chunk)
+        except OSError:
+            pass
+        finally:
+            self._chunks.put(None)
 
     def __iter__(self) -> Iterator[FileChange]:
-        stdout = self._process.stdout
-        assert isinstance(stdout, io.BufferedReader)
         pending = b""
         try:
-            # read1: take what git has written so far, so git keeps writing while this parses.
-            while chunk := stdout.read1(_READ_CHUNK):
+            while (chunk := self._chunks.get()) is not None:
                 pending += chunk
                 cut = pending.rfind(b"\n\x01")
                 if cut > 0:
@@ -281,13 +357,17 @@ class PatchStream:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
 
     def close(self) -> tuple[int, str]:
-        """Stop reading (git ends on the closed pipe) and return its exit code and error output."""
+        """Stop git if it is still running, and return its exit code and error output."""
         if self._result is None:
             process = self._process
-            assert process.stdout is not None and process.stderr is not None
-            process.stdout.close()
+            if process.poll() is None and self._reader.is_alive():
+                process.kill()  # the parse stopped early: nobody needs the rest
+            self._chunks.discard()  # unblock the reader if it waits for room
+            self._reader.join()
             code = process.wait()
+            assert process.stdout is not None and process.stderr is not None
             error = process.stderr.read().decode("utf-8", "replace").strip()
+            process.stdout.close()
             process.stderr.close()
             self._result = (code, error)
         return self._result
@@ -317,8 +397,36 @@ _PATCH_FLAGS = (
 )
 
 
-def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStream:
-    """Per commit of ``revisions`` (oldest first), per file: the lines it added and removed."""
+class PatchStreams:
+    """Several patch streams read one after the other, their git processes all running at once."""
+
+    def __init__(self, streams: list[PatchStream], stats: PatchStats) -> None:
+        self.streams = streams
+        self.stats = stats
+
+    def __iter__(self) -> Iterator[FileChange]:
+        try:
+            for stream in self.streams:
+                yield from stream
+        finally:
+            self.close()
+
+    def close(self) -> tuple[int, str]:
+        results = [stream.close() for stream in self.streams]
+        return next((r for r in results if r[0] != 0), (0, ""))
+
+
+def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStreams:
+    """Per commit of ``revisions`` (oldest first), per file: the lines it added and removed.
+
+    A long history is split into consecutive parts, each given to its own ``git log`` running in parallel
+    (diffing is git's work and the bulk of a history scan); the parts are read back in order.
+    """
+    what = f"git log {' '.join(revisions)}"
+    commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
+    parts = max(1, min(_PARALLEL_LOGS, len(commits) // _COMMITS_PER_PART))
+    size = -(-len(commits) // parts) if commits else 0
+    stats = PatchStats()
     argv = [
         "git",
         "-C",
@@ -327,13 +435,15 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStream:
         "log",
         *_PATCH_FLAGS,
         "--cc",
-        "--topo-order",
-        "--reverse",
+        "--no-walk=unsorted",
+        "--stdin",
         f"--format={_LOG_FORMAT}",
-        *revisions,
-        "--",
     ]
-    return PatchStream(argv, f"git log {' '.join(revisions)}")
+    streams = [
+        PatchStream(argv, what, stdin=b"\n".join(commits[i : i + size]) + b"\n", stats=stats)
+        for i in range(0, len(commits), size or 1)
+    ]
+    return PatchStreams(streams, stats)
 
 
 def staged_patches(root: Path) -> PatchStream:

@@ -154,7 +154,7 @@ def introduced(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
     return hits
 
 
-def scan_patches(patches: git.PatchStream, scanner: ContentScanner) -> list[Occurrence]:
+def scan_patches(patches: git.PatchStream | git.PatchStreams, scanner: ContentScanner) -> list[Occurrence]:
     """Secrets introduced by the changes of a patch (the index, or commits oldest first)."""
     found = [Occurrence(hit, c.path, c.commit) for c in patches for hit in introduced(c, scanner)]
     scanner.counts["commits_scanned"] += patches.stats.commits

@@ -1,37 +1,43 @@
-"""``[secrets]`` in lr-ci.toml. Everything has a default: the scanner needs no config at all."""
+"""``[secrets]`` in lr-ci.toml. Everything has a default: the scanner needs no config at all.
+
+A plain frozen dataclass (see :mod:`lr_ci.config`): pydantic loads only when the table is written.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from lr_ci.config import CheckSettings
+from annotated_types import Gt
+
+from lr_ci.config import SETTINGS_CONFIG
 from lr_ci.report import Severity
 
 
-class SecretsSettings(CheckSettings):
-    fail_on: Severity = Field(
-        Severity.MEDIUM, description="Findings at or above this severity fail the check (low: test keys)."
-    )
-    exclude: list[str] = Field(
-        default_factory=list,
-        description="Glob patterns of paths never scanned (gitignore-like: 'docs/**', '*.snap').",
-    )
-    disable_rules: list[str] = Field(default_factory=list, description="Rule ids to switch off.")
-    max_file_bytes: int = Field(5_000_000, gt=0, description="Larger files and blobs are skipped (counted).")
-    baseline: str = Field(
-        ".lr-ci-secrets.json", description="Accepted findings, written by `lr-ci secrets baseline`."
-    )
-    detect_secrets_baseline: str = Field(
-        ".secrets.baseline", description="A detect-secrets baseline whose audited entries are honoured."
-    )
+@dataclass(frozen=True, kw_only=True)
+class SecretsSettings:
+    __pydantic_config__ = SETTINGS_CONFIG
 
-    @field_validator("disable_rules")
-    @classmethod
-    def _known_rules(cls, value: list[str]) -> list[str]:
-        from lr_ci.checks.secrets.engine import default_rules
+    fail_on: Severity = Severity.MEDIUM
+    """Findings at or above this severity fail the check (test-mode keys are low)."""
+    exclude: list[str] = field(default_factory=list)
+    """Glob patterns of paths never scanned (gitignore-like: 'docs/**', '*.snap')."""
+    disable_rules: list[str] = field(default_factory=list)
+    """Rule ids to switch off (`lr-ci secrets --list-rules` shows them)."""
+    max_file_bytes: Annotated[int, Gt(0)] = 5_000_000
+    """Larger files (and larger changes in history) are skipped, and counted."""
+    baseline: str = ".lr-ci-secrets.json"
+    """Accepted findings, written by `lr-ci secrets baseline`."""
+    detect_secrets_baseline: str = ".secrets.baseline"
+    """A detect-secrets baseline whose entries (unless audited as real secrets) are honoured."""
 
-        known = default_rules().ids
-        unknown = [rule for rule in value if rule not in known]
-        if unknown:
-            raise ValueError(f"unknown rule id {unknown[0]!r} (lr-ci secrets --list-rules shows them)")
-        return value
+    def __post_init__(self) -> None:
+        if self.disable_rules:
+            from lr_ci.checks.secrets.engine import default_rules
+
+            known = default_rules().ids
+            unknown = [rule for rule in self.disable_rules if rule not in known]
+            if unknown:
+                raise ValueError(
+                    f"disable_rules: unknown rule id {unknown[0]!r} (lr-ci secrets --list-rules shows them)"
+                )

@@ -144,7 +144,7 @@ class Started:
 
     request: Request
     root: Path | None
-    patches: git.PatchStream | git.PatchStreams | None = None
+    patches: git.Patches | None = None
 
     def close(self) -> None:
         if self.patches is not None:

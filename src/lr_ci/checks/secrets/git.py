@@ -119,7 +119,7 @@ class PatchStats:
 
 _LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
 _READ_CHUNK = 1 << 20
-_QUEUED_BYTES = 64 << 20  # at most 64 MiB of patch waiting for the parser, per git process
+_QUEUED_BYTES = 64 << 20  # at most 64 MiB of patch waiting for the parser
 _PARALLEL_LOGS = os.cpu_count() or 1
 _COMMITS_PER_PART = 200
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
@@ -261,115 +261,128 @@ def _split_blocks(text: bytes) -> list[bytes]:
 
 
 class _ChunkQueue:
-    """Chunks from the reader thread to the parser; the reader waits while ``limit`` bytes are queued."""
+    """(part, chunk) from the reader threads to the parser; readers wait while ``limit`` bytes are queued."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._queued = 0
-        self._chunks: collections.deque[bytes | None] = collections.deque()
+        self._items: collections.deque[tuple[int, bytes | None]] = collections.deque()
         self._discarding = False
         self._condition = threading.Condition()
 
-    def put(self, chunk: bytes | None) -> None:
+    def put(self, part: int, chunk: bytes | None) -> None:
         with self._condition:
             while chunk is not None and self._queued > self._limit and not self._discarding:
                 self._condition.wait()
             if not self._discarding:
-                self._chunks.append(chunk)
+                self._items.append((part, chunk))
                 self._queued += len(chunk or b"")
             self._condition.notify_all()
 
-    def get(self) -> bytes | None:
+    def get(self) -> tuple[int, bytes | None]:
         with self._condition:
-            while not self._chunks:
+            while not self._items:
                 self._condition.wait()
-            chunk = self._chunks.popleft()
+            part, chunk = self._items.popleft()
             self._queued -= len(chunk or b"")
             self._condition.notify_all()
-            return chunk
+            return part, chunk
 
     def discard(self) -> None:
         """Drop what is queued and everything still to come (the parser stopped reading)."""
         with self._condition:
             self._discarding = True
-            self._chunks.clear()
+            self._items.clear()
             self._queued = 0
             self._condition.notify_all()
 
 
-class PatchStream:
-    """A running git process writing a patch, parsed commit by commit as it comes.
+class Patches:
+    """Running git processes writing patches, parsed commit by commit as output arrives.
 
-    The process starts when the object is made, so git is already producing output while lr-ci loads
-    its config and rules. A thread drains git's output into a bounded queue, so git never waits on the
-    parser (up to the bound, which keeps memory in check on huge histories).
+    The processes start when the object is made, so git already works while lr-ci loads its config and
+    rules. Reader threads drain git's output into a bounded queue, so git never waits on the parser (up
+    to 64 MiB, which keeps memory in check on huge histories). Iterating yields ``(part, change)``:
+    in order within a part, parts interleaved as their output arrives.
     """
 
-    def __init__(
-        self, argv: list[str], what: str, stdin: bytes | None = None, stats: PatchStats | None = None
-    ) -> None:
+    def __init__(self, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
         self.what = what
-        self.stats = stats or PatchStats()
-        self._process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        if stdin is not None:
-            assert self._process.stdin is not None
-            with contextlib.suppress(BrokenPipeError):
-                self._process.stdin.write(stdin)
-            self._process.stdin.close()
+        self.stats = PatchStats()
+        self._queue = _ChunkQueue(_QUEUED_BYTES)
         self._result: tuple[int, str] | None = None
-        assert self._process.stdout is not None
-        _widen_pipe(self._process.stdout.fileno())
-        self._chunks = _ChunkQueue(_QUEUED_BYTES)
-        self._reader = threading.Thread(target=self._drain, name="git-patch-reader", daemon=True)
-        self._reader.start()
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._readers: list[threading.Thread] = []
+        for part, (argv, stdin) in enumerate(commands):
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            _widen_pipe(process.stdout.fileno())
+            if stdin is not None:
+                assert process.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.write(stdin)
+                process.stdin.close()
+            reader = threading.Thread(target=self._drain, args=(part, process), daemon=True)
+            reader.start()
+            self._processes.append(process)
+            self._readers.append(reader)
 
-    def _drain(self) -> None:
-        stdout = self._process.stdout
-        assert stdout is not None
+    def _drain(self, part: int, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
         try:
-            while chunk := os.read(stdout.fileno(), _READ_CHUNK):
-                self._chunks.put(chunk)
+            while chunk := os.read(process.stdout.fileno(), _READ_CHUNK):
+                self._queue.put(part, chunk)
         except OSError:
             pass
         finally:
-            self._chunks.put(None)
+            self._queue.put(part, None)
 
-    def __iter__(self) -> Iterator[FileChange]:
-        pending = b""
+    def __iter__(self) -> Iterator[tuple[int, FileChange]]:
+        pending = [b""] * len(self._processes)
+        running = len(self._processes)
         try:
-            while (chunk := self._chunks.get()) is not None:
-                pending += chunk
-                cut = pending.rfind(b"\n\x01")
-                if cut > 0:
-                    ready, pending = pending[:cut], pending[cut + 1 :]
-                    for block in _split_blocks(ready):
-                        yield from _commit_block(block, self.stats)
-            for block in _split_blocks(pending):
-                yield from _commit_block(block, self.stats)
+            while running:
+                part, chunk = self._queue.get()
+                if chunk is None:
+                    running -= 1
+                    blocks, pending[part] = _split_blocks(pending[part]), b""
+                else:
+                    pending[part] += chunk
+                    cut = pending[part].rfind(b"\n\x01")
+                    if cut <= 0:
+                        continue
+                    blocks = _split_blocks(pending[part][:cut])
+                    pending[part] = pending[part][cut + 1 :]
+                for block in blocks:
+                    for change in _commit_block(block, self.stats):
+                        yield part, change
         finally:
             code, error = self.close()
         if code != 0:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
 
     def close(self) -> tuple[int, str]:
-        """Stop git if it is still running, and return its exit code and error output."""
+        """Stop git where it still runs, and return the first failure (exit code, error output)."""
         if self._result is None:
-            process = self._process
-            if process.poll() is None and self._reader.is_alive():
-                process.kill()  # the parse stopped early: nobody needs the rest
-            self._chunks.discard()  # unblock the reader if it waits for room
-            self._reader.join()
-            code = process.wait()
-            assert process.stdout is not None and process.stderr is not None
-            error = process.stderr.read().decode("utf-8", "replace").strip()
-            process.stdout.close()
-            process.stderr.close()
-            self._result = (code, error)
+            for process, reader in zip(self._processes, self._readers, strict=True):
+                if process.poll() is None and reader.is_alive():
+                    process.kill()  # the parse stopped early: nobody needs the rest
+            self._queue.discard()  # unblock readers that wait for room
+            results = []
+            for process, reader in zip(self._processes, self._readers, strict=True):
+                reader.join()
+                code = process.wait()
+                assert process.stdout is not None and process.stderr is not None
+                error = process.stderr.read().decode("utf-8", "replace").strip()
+                process.stdout.close()
+                process.stderr.close()
+                results.append((code, error))
+            self._result = next((r for r in results if r[0] != 0), (0, ""))
         return self._result
 
 
@@ -397,36 +410,15 @@ _PATCH_FLAGS = (
 )
 
 
-class PatchStreams:
-    """Several patch streams read one after the other, their git processes all running at once."""
-
-    def __init__(self, streams: list[PatchStream], stats: PatchStats) -> None:
-        self.streams = streams
-        self.stats = stats
-
-    def __iter__(self) -> Iterator[FileChange]:
-        try:
-            for stream in self.streams:
-                yield from stream
-        finally:
-            self.close()
-
-    def close(self) -> tuple[int, str]:
-        results = [stream.close() for stream in self.streams]
-        return next((r for r in results if r[0] != 0), (0, ""))
-
-
-def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStreams:
-    """Per commit of ``revisions`` (oldest first), per file: the lines it added and removed.
+def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
+    """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
     A long history is split into consecutive parts, each given to its own ``git log`` running in parallel
-    (diffing is git's work and the bulk of a history scan); the parts are read back in order.
+    (diffing is git's work and the bulk of a history scan).
     """
-    what = f"git log {' '.join(revisions)}"
     commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
     parts = max(1, min(_PARALLEL_LOGS, len(commits) // _COMMITS_PER_PART))
-    size = -(-len(commits) // parts) if commits else 0
-    stats = PatchStats()
+    size = max(1, -(-len(commits) // parts))
     argv = [
         "git",
         "-C",
@@ -439,17 +431,12 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> PatchStreams:
         "--stdin",
         f"--format={_LOG_FORMAT}",
     ]
-    streams = [
-        PatchStream(argv, what, stdin=b"\n".join(commits[i : i + size]) + b"\n", stats=stats)
-        for i in range(0, len(commits), size or 1)
-    ]
-    return PatchStreams(streams, stats)
+    commands = [(argv, b"\n".join(commits[i : i + size]) + b"\n") for i in range(0, len(commits), size)]
+    return Patches(commands, f"git log {' '.join(revisions)}")
 
 
-def staged_patches(root: Path) -> PatchStream:
+def staged_patches(root: Path) -> Patches:
     """What the next commit would change, from the index (the staged blobs, not the working files)."""
     base = "HEAD" if has_commits(root) else EMPTY_TREE
-    return PatchStream(
-        ["git", "-C", str(root), *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--"],
-        "git diff --cached",
-    )
+    argv = ["git", "-C", str(root), *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--"]
+    return Patches([(argv, None)], "git diff --cached")

@@ -154,9 +154,12 @@ def introduced(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
     return hits
 
 
-def scan_patches(patches: git.PatchStream | git.PatchStreams, scanner: ContentScanner) -> list[Occurrence]:
-    """Secrets introduced by the changes of a patch (the index, or commits oldest first)."""
-    found = [Occurrence(hit, c.path, c.commit) for c in patches for hit in introduced(c, scanner)]
+def scan_patches(patches: git.Patches, scanner: ContentScanner) -> list[Occurrence]:
+    """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
+    parts = [
+        (part, Occurrence(hit, c.path, c.commit)) for part, c in patches for hit in introduced(c, scanner)
+    ]
+    found = [occurrence for _, occurrence in sorted(parts, key=lambda item: item[0])]
     scanner.counts["commits_scanned"] += patches.stats.commits
     scanner.counts["skipped_binary"] += patches.stats.binary
     return found

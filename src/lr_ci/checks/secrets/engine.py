@@ -14,8 +14,8 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 from lr_ci.report import Severity
@@ -87,6 +87,7 @@ class PathPolicy:
     code: bool = False
 
 
+@lru_cache(maxsize=4096)
 def path_policy(path: str) -> PathPolicy:
     name = path.rsplit("/", 1)[-1].lower()
     dot = name.rfind(".")
@@ -187,7 +188,7 @@ def default_rules() -> RuleSet:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    text = resources.files("lr_ci.checks.secrets").joinpath("rules.toml").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("rules.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     rules = tuple(_rule(r) for r in data["rules"])
     return RuleSet(rules, _compile_all(data["placeholders"]["regexes"]))

@@ -6,9 +6,6 @@ A plain frozen dataclass (see :mod:`lr_ci.config`): pydantic loads only when the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
-
-from annotated_types import Gt
 
 from lr_ci.config import SETTINGS_CONFIG
 from lr_ci.report import Severity
@@ -24,7 +21,7 @@ class SecretsSettings:
     """Glob patterns of paths never scanned (gitignore-like: 'docs/**', '*.snap')."""
     disable_rules: list[str] = field(default_factory=list)
     """Rule ids to switch off (`lr-ci secrets --list-rules` shows them)."""
-    max_file_bytes: Annotated[int, Gt(0)] = 5_000_000
+    max_file_bytes: int = 5_000_000
     """Larger files (and larger changes in history) are skipped, and counted."""
     baseline: str = ".lr-ci-secrets.json"
     """Accepted findings, written by `lr-ci secrets baseline`."""
@@ -32,6 +29,8 @@ class SecretsSettings:
     """A detect-secrets baseline whose entries (unless audited as real secrets) are honoured."""
 
     def __post_init__(self) -> None:
+        if self.max_file_bytes <= 0:
+            raise ValueError("max_file_bytes: must be a positive number of bytes")
         if self.disable_rules:
             from lr_ci.checks.secrets.engine import default_rules
 

@@ -8,14 +8,15 @@ only added lines are scanned, as ``git log -p`` shows them.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import subprocess
-import threading
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from lr_ci.errors import LrCiError
 
@@ -119,7 +120,7 @@ class PatchStats:
 
 _LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
 _READ_CHUNK = 1 << 20
-_QUEUED_BYTES = 64 << 20  # at most 64 MiB of patch waiting for the parser
+_POLL_SECONDS = 0.002  # how long the parser waits when it has caught up with git
 _PARALLEL_LOGS = os.cpu_count() or 1
 _COMMITS_PER_PART = 200
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
@@ -244,145 +245,96 @@ def _commit_block(block: bytes, stats: PatchStats) -> Iterator[FileChange]:
             yield change
 
 
-def _widen_pipe(fd: int) -> None:
-    """Let git write ahead (1 MiB instead of 64 KiB) while Python holds the GIL elsewhere (Linux only)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_CHUNK)
-    except (ImportError, OSError):
-        pass
-
-
 def _split_blocks(text: bytes) -> list[bytes]:
     """Text of whole commits -> one block per commit, each starting with its ``\\x01`` header line."""
     first, *rest = text.split(b"\n\x01")
     return [block for block in (first, *(b"\x01" + block for block in rest)) if block.strip()]
 
 
-class _ChunkQueue:
-    """(part, chunk) from the reader threads to the parser; readers wait while ``limit`` bytes are queued."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._queued = 0
-        self._items: collections.deque[tuple[int, bytes | None]] = collections.deque()
-        self._discarding = False
-        self._condition = threading.Condition()
-
-    def put(self, part: int, chunk: bytes | None) -> None:
-        with self._condition:
-            while chunk is not None and self._queued > self._limit and not self._discarding:
-                self._condition.wait()
-            if not self._discarding:
-                self._items.append((part, chunk))
-                self._queued += len(chunk or b"")
-            self._condition.notify_all()
-
-    def get(self) -> tuple[int, bytes | None]:
-        with self._condition:
-            while not self._items:
-                self._condition.wait()
-            part, chunk = self._items.popleft()
-            self._queued -= len(chunk or b"")
-            self._condition.notify_all()
-            return part, chunk
-
-    def discard(self) -> None:
-        """Drop what is queued and everything still to come (the parser stopped reading)."""
-        with self._condition:
-            self._discarding = True
-            self._items.clear()
-            self._queued = 0
-            self._condition.notify_all()
-
-
 class Patches:
-    """Running git processes writing patches, parsed commit by commit as output arrives.
+    """Running git processes writing patches, parsed commit by commit as their output grows.
 
     The processes start when the object is made, so git already works while lr-ci loads its config and
-    rules. Reader threads drain git's output into a bounded queue, so git never waits on the parser (up
-    to 64 MiB, which keeps memory in check on huge histories). Iterating yields ``(part, change)``:
-    in order within a part, parts interleaved as their output arrives.
+    rules. Each writes into an unlinked temporary file rather than a pipe: git never waits for the
+    parser, no thread shuttles bytes, and memory stays small however long the history (the page cache
+    and the disk hold the patch). Iterating yields ``(part, change)``: in order within a part, parts
+    interleaved as their output arrives.
     """
 
     def __init__(self, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
         self.what = what
         self.stats = PatchStats()
-        self._queue = _ChunkQueue(_QUEUED_BYTES)
         self._result: tuple[int, str] | None = None
-        self._processes: list[subprocess.Popen[bytes]] = []
-        self._readers: list[threading.Thread] = []
-        for part, (argv, stdin) in enumerate(commands):
+        self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
+        for argv, stdin in commands:
+            # git writes through its own descriptor; the parser reads through another, with its own offset.
+            write_fd, path = tempfile.mkstemp(prefix="lr-ci-patch-")
+            output = open(path, "rb")  # noqa: SIM115 - closed in close()
+            errors = tempfile.TemporaryFile(prefix="lr-ci-patch-")  # noqa: SIM115 - closed in close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # POSIX keeps the open file; elsewhere it goes when closed
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=write_fd,
+                stderr=errors,
             )
-            assert process.stdout is not None
-            _widen_pipe(process.stdout.fileno())
+            os.close(write_fd)
             if stdin is not None:
                 assert process.stdin is not None
                 with contextlib.suppress(BrokenPipeError):
                     process.stdin.write(stdin)
                 process.stdin.close()
-            reader = threading.Thread(target=self._drain, args=(part, process), daemon=True)
-            reader.start()
-            self._processes.append(process)
-            self._readers.append(reader)
-
-    def _drain(self, part: int, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        try:
-            while chunk := os.read(process.stdout.fileno(), _READ_CHUNK):
-                self._queue.put(part, chunk)
-        except OSError:
-            pass
-        finally:
-            self._queue.put(part, None)
+            self._parts.append((process, output, errors))
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
-        pending = [b""] * len(self._processes)
-        running = len(self._processes)
+        pending = [bytearray() for _ in self._parts]
+        running = set(range(len(self._parts)))
         try:
             while running:
-                part, chunk = self._queue.get()
-                if chunk is None:
-                    running -= 1
-                    blocks, pending[part] = _split_blocks(pending[part]), b""
-                else:
-                    pending[part] += chunk
-                    cut = pending[part].rfind(b"\n\x01")
-                    if cut <= 0:
-                        continue
-                    blocks = _split_blocks(pending[part][:cut])
-                    pending[part] = pending[part][cut + 1 :]
-                for block in blocks:
-                    for change in _commit_block(block, self.stats):
-                        yield part, change
+                progressed = False
+                for part in sorted(running):
+                    process, output, _ = self._parts[part]
+                    finished = process.poll() is not None  # checked before reading: then all is written
+                    chunk = output.read(_READ_CHUNK)
+                    if chunk:
+                        progressed = True
+                        buffer = pending[part]
+                        searched = max(0, len(buffer) - 1)
+                        buffer += chunk
+                        cut = buffer.rfind(b"\n\x01", searched)
+                        if cut > 0:
+                            ready = bytes(buffer[:cut])
+                            del buffer[: cut + 1]
+                            yield from self._changes(part, ready)
+                    elif finished:
+                        running.discard(part)
+                        yield from self._changes(part, bytes(pending[part]))
+                if not progressed and running:
+                    time.sleep(_POLL_SECONDS)
         finally:
             code, error = self.close()
         if code != 0:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
 
+    def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
+        for block in _split_blocks(text):
+            for change in _commit_block(block, self.stats):
+                yield part, change
+
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
         if self._result is None:
-            for process, reader in zip(self._processes, self._readers, strict=True):
-                if process.poll() is None and reader.is_alive():
-                    process.kill()  # the parse stopped early: nobody needs the rest
-            self._queue.discard()  # unblock readers that wait for room
             results = []
-            for process, reader in zip(self._processes, self._readers, strict=True):
-                reader.join()
+            for process, output, errors in self._parts:
+                if process.poll() is None:
+                    process.kill()  # the parse stopped early: nobody needs the rest
                 code = process.wait()
-                assert process.stdout is not None and process.stderr is not None
-                error = process.stderr.read().decode("utf-8", "replace").strip()
-                process.stdout.close()
-                process.stderr.close()
-                results.append((code, error))
-            self._result = next((r for r in results if r[0] != 0), (0, ""))
+                errors.seek(0)
+                results.append((code, errors.read().decode("utf-8", "replace").strip()))
+                output.close()
+                errors.close()
+            self._result = next((r for r in results if r[0] != 0 and r[0] != -9), (0, ""))
         return self._result
 
 

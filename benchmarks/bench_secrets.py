@@ -35,7 +35,9 @@ PLANTED = [
 
 def source_files(limit: int) -> list[tuple[str, bytes]]:
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and "test" not in p.parts)
+    files = sorted(
+        p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and "test" not in p.parts
+    )
     chosen = random.Random(1).sample(files, min(limit, len(files)))
     return [(p.relative_to(stdlib).as_posix(), p.read_bytes()) for p in chosen]
 
@@ -67,7 +69,9 @@ def build_history(repo: Path, commits: int) -> None:
         stamp = 1_700_000_000 + number * 60
         stream += b"commit refs/heads/main\n"
         stream += f"mark :{number}\nauthor Dev <dev@example.com> {stamp} +0000\n".encode()
-        stream += f"committer Dev <dev@example.com> {stamp} +0000\ndata {len(message)}\n".encode() + message + b"\n"
+        stream += (
+            f"committer Dev <dev@example.com> {stamp} +0000\ndata {len(message)}\n".encode() + message + b"\n"
+        )
         if number > 1:
             stream += f"from :{number - 1}\n".encode()
         for path, content in changes:
@@ -99,8 +103,9 @@ def main() -> int:
     try:
         repo = workdir / "repo"
         build_history(repo, args.commits)
-        count = subprocess.run(["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True,
-                               check=True).stdout.strip()
+        count = subprocess.run(
+            ["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
         print(f"history: {count} commits")
         failed = False
 
@@ -109,7 +114,9 @@ def main() -> int:
         ratio = scan_s / log_s
         failed |= ratio > 1.3
         print(f"  git log -p -U0 --all      {log_s:7.3f} s  (baseline)")
-        print(f"  lr-ci secrets --history   {scan_s:7.3f} s  {ratio:5.2f}x  target <= 1.3x  {'ok' if ratio <= 1.3 else 'OVER'}")
+        print(
+            f"  lr-ci secrets --history   {scan_s:7.3f} s  {ratio:5.2f}x  target <= 1.3x  {'ok' if ratio <= 1.3 else 'OVER'}"
+        )
 
         (repo / "a.py").write_text("x = 1\n")
         (repo / "b.py").write_text("y = 2\n")
@@ -117,17 +124,21 @@ def main() -> int:
         python_s = wall([sys.executable, "-c", "pass"], repo, 10)
         staged_s = wall([LR_CI, "secrets", "--staged"], repo, 10)
         failed |= staged_s >= 0.3
-        print(f"staged, 2-file commit: {staged_s:.3f} s wall (python -c pass: {python_s:.3f} s)  target < 0.3 s"
-              f"  {'ok' if staged_s < 0.3 else 'OVER'}")
+        print(
+            f"staged, 2-file commit: {staged_s:.3f} s wall (python -c pass: {python_s:.3f} s)  target < 0.3 s"
+            f"  {'ok' if staged_s < 0.3 else 'OVER'}"
+        )
 
         tree_s = wall([LR_CI, "secrets", "--format", "json"], repo, args.runs)
         if Path(DETECT_SECRETS).exists():
             ds_s = wall([DETECT_SECRETS, "scan", "--all-files"], repo, 1)
             speedup = ds_s / tree_s
             failed |= speedup < 20
-            print(f"working tree ({sum(1 for _ in repo.rglob('*.py'))} files): lr-ci {tree_s:.3f} s, "
-                  f"detect-secrets scan {ds_s:.3f} s -> {speedup:.1f}x faster  target >= 20x  "
-                  f"{'ok' if speedup >= 20 else 'UNDER'}")
+            print(
+                f"working tree ({sum(1 for _ in repo.rglob('*.py'))} files): lr-ci {tree_s:.3f} s, "
+                f"detect-secrets scan {ds_s:.3f} s -> {speedup:.1f}x faster  target >= 20x  "
+                f"{'ok' if speedup >= 20 else 'UNDER'}"
+            )
         else:
             print("working tree: detect-secrets is not installed; skipped")
         return 1 if failed else 0

@@ -42,6 +42,9 @@ _VENDORED_DIRS = frozenset("vendor node_modules third_party third-party bower_co
 _MINIFIED = re.compile(r"\.min\.(?:js|css|mjs)$|[.-](?:bundle|chunk)\.min\.|\.svg$", re.IGNORECASE)
 _IDENTIFIER_WORDS = re.compile(r"^[/@]?[A-Za-z]+(?:[_\-./:][A-Za-z]+)*$")
 _EXPRESSION = re.compile(r"^[A-Za-z_$][\w$.]*[(\[]")
+# Values that name where a secret lives rather than holding one: URLs (credentials in URLs have their
+# own rule), file paths, cloud resource names.
+_REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://[^:@\s]+$|/[\w.\-]+(?:/[\w.\-]+)+$|arn:|projects/)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ALLOW_SAME_LINE = (b"lr-ci: allow-secret", b"pragma: allowlist secret")
 _ALLOW_NEXT_LINE = (b"lr-ci: allow-secret-next-line", b"pragma: allowlist nextline secret")
@@ -214,9 +217,10 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         key = groups.get("key")
         if key is not None and rule.key_words is not None and not rule.key_words.search(_normalized_key(key)):
             return False
-        if _IDENTIFIER_WORDS.match(secret) or _EXPRESSION.match(secret) or secret.isdigit():
+        unquoted = "q" in groups and groups["q"] is None
+        if _IDENTIFIER_WORDS.match(secret) or _REFERENCE.match(secret) or secret.isdigit():
             return False
-        if groups.get("q") == "" and policy.code:
+        if unquoted and (policy.code or _EXPRESSION.match(secret)):
             return False  # an unquoted value in code is an expression, not a literal
     return True
 

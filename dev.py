@@ -42,7 +42,9 @@ def ensure_venv(extra: str | None) -> None:
 def run() -> None:
     ensure_venv(None)
     step(BIN / "lr-ci", "--help")
-    step(BIN / "lr-ci", "config", "check", "--verbose")
+    step(BIN / "lr-ci", "config", "check")
+    step(BIN / "lr-ci", "secrets", "--verbose")
+    step(BIN / "lr-ci", "secrets", "--history")
 
 
 def test() -> None:

@@ -192,3 +192,30 @@ def test_workflows_pin_actions_by_sha_and_declare_permissions() -> None:
                 if "uses" in step:
                     ref = step["uses"].rsplit("@", 1)[1]
                     assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step["uses"]
+
+
+TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+
+
+def test_secrets_action_scans_the_pull_request(workspace: Path, runner_temp: Path) -> None:
+    (workspace / "README.md").write_text("ops\n")
+    git(workspace, "add", "README.md")
+    git(workspace, "commit", "-q", "-m", "base")
+    base = git(workspace, "rev-parse", "HEAD").strip()
+    (workspace / "deploy.env").write_text(f"GITHUB_TOKEN={TOKEN}\n")
+    git(workspace, "add", "deploy.env")
+    git(workspace, "commit", "-q", "-m", "add deploy env")
+    head = git(workspace, "rev-parse", "HEAD").strip()
+    event = {"pull_request": {"base": {"sha": base}, "head": {"sha": head}}}
+    result = run("actions/secrets", {}, workspace, runner_temp, event=event)
+    assert result.outputs["status"] == "fail"
+    assert result.outputs["findings"] == "1"
+    assert result.outputs["commits-scanned"] == "1"
+    assert "::error file=deploy.env,line=1,col=14,title=lr-ci secrets%3A github-token::" in result.stdout
+    assert TOKEN not in result.stdout + result.summary
+    assert result.step("Verdict").code == 1
+
+    history = run(
+        "actions/secrets", {"history": "true", "fail": "false"}, workspace, runner_temp, event=event
+    )
+    assert history.outputs["commits-scanned"] == "2" and not history.failed

@@ -517,3 +517,9 @@ def test_console_script_staged_run(repo: Path) -> None:
         [lr_ci_executable(), "secrets", "--staged"], cwd=repo, capture_output=True, text=True, check=False
     )
     assert done.returncode == 1 and "a.env:1" in done.stdout and GH not in done.stdout
+
+
+def test_missing_git_is_exit_2(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = cli("secrets", "--history")
+    assert result.code == 2 and result.err.strip() == "lr-ci secrets: error: git is not installed or not on PATH"

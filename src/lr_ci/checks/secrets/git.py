@@ -42,11 +42,14 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
 
 def repository(start: Path) -> tuple[Path, bool] | None:
     """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
-    done = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel", "--is-shallow-repository"],
-        capture_output=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "--show-toplevel", "--is-shallow-repository"],
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
     if done.returncode != 0:
         return None
     root, shallow = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)

@@ -21,6 +21,7 @@ CASES = {
     "lr-ci --help": [LR_CI, "--help"],
     "lr-ci config --help": [LR_CI, "config", "--help"],
     "lr-ci config check --help": [LR_CI, "config", "check", "--help"],
+    "lr-ci secrets --help": [LR_CI, "secrets", "--help"],
 }
 
 

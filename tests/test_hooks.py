@@ -59,18 +59,36 @@ def new_repo(tmp_path: Path, hooks_path: Path | None = None) -> Path:
     return repo
 
 
+def run_in(repo: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """A git command as a person runs it: the hooks fire, their output is captured."""
+    return subprocess.run(
+        list(argv), cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=600
+    )
+
+
+def run_git_commit(
+    repo: Path, env: dict[str, str], message: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_in(
+        repo,
+        env,
+        "git",
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "-m",
+        message,
+        *extra,
+    )
+
+
 def commit(repo: Path, env: dict[str, str], config_text: str) -> subprocess.CompletedProcess[str]:
     (repo / "lr-ci.toml").write_text(config_text)
     git(repo, "add", "lr-ci.toml")
-    return subprocess.run(
-        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "change config"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    return run_git_commit(repo, env, "change config")
 
 
 def test_hooks_file_is_valid_and_ids_are_prefixed() -> None:
@@ -132,31 +150,9 @@ def test_pre_commit_framework_passes_and_blocks(
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(repo, "remote", "add", "origin", str(remote))
-    pushed = subprocess.run(
-        ["git", "push", "-q", "origin", "HEAD:main"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    pushed = run_in(repo, env, "git", "push", "-q", "origin", "HEAD:main")
     assert pushed.returncode != 0
     assert "github-token" in pushed.stdout + pushed.stderr
-
-
-def run_git_commit(
-    repo: Path, env: dict[str, str], message: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", message, *extra],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def plain_hook_env() -> dict[str, str]:
@@ -198,15 +194,7 @@ def test_plain_pre_push_hook(tmp_path: Path) -> None:
     env = plain_hook_env()
 
     def push() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "push", "-q", "origin", "main"],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return run_in(repo, env, "git", "push", "-q", "origin", "main")
 
     blocked = push()
     assert blocked.returncode != 0

@@ -522,4 +522,6 @@ def test_console_script_staged_run(repo: Path) -> None:
 def test_missing_git_is_exit_2(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     result = cli("secrets", "--history")
-    assert result.code == 2 and result.err.strip() == "lr-ci secrets: error: git is not installed or not on PATH"
+    assert (
+        result.code == 2 and result.err.strip() == "lr-ci secrets: error: git is not installed or not on PATH"
+    )

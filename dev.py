@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LINTED = ("src", "tests", "benchmarks", "examples", "dev.py")
 
 
 def step(*argv: str | Path) -> None:
@@ -49,8 +50,8 @@ def run() -> None:
 
 def test() -> None:
     ensure_venv("dev")
-    step(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
-    step(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
+    step(BIN / "ruff", "check", *LINTED)
+    step(BIN / "ruff", "format", "--check", *LINTED)
     step(BIN / "mypy", "--strict", "src")
     step(BIN / "pytest", "-n", "2", "--dist", "loadfile", "-q")
 

@@ -83,3 +83,30 @@ def git(cwd: Path, *args: str) -> str:
 def lr_ci_executable() -> str:
     """The ``lr-ci`` script of the environment running the tests."""
     return str(Path(sys.executable).with_name("lr-ci"))
+
+
+@pytest.fixture
+def opsapp() -> Iterator[Any]:
+    """A factory: ``opsapp(latency_ms=50)`` starts the sample app with those knobs; all stop at the end."""
+    from opsapp_server import start_opsapp
+
+    started = []
+
+    def start(wait_ready: bool = True, **knobs: object) -> Any:
+        app = start_opsapp(wait_ready=wait_ready, **knobs)
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def opsapp_url() -> Iterator[str]:
+    """One sample app with default knobs, shared by the tests that only read from it or clean up after."""
+    from opsapp_server import start_opsapp
+
+    app = start_opsapp()
+    yield app.url
+    app.stop()

@@ -137,3 +137,12 @@ def test_add_mask_goes_to_stderr_when_actions_asks_for_json(
     assert result.code == 0
     assert json.loads(result.out)["check"] == "sample"
     assert result.err.splitlines() == [f"::add-mask::{ENV['SAMPLE_TOKEN']}"]
+
+
+def test_short_values_are_masked_as_whole_words_only() -> None:
+    redactor = Redactor()
+    redactor.add_credential("ops")
+    assert (
+        redactor.scrub_text("signed in as ops; cookie opsapp_session")
+        == "signed in as ***; cookie opsapp_session"
+    )

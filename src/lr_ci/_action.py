@@ -20,8 +20,10 @@ from typing import Any
 
 # Checks whose command is not simply their name.
 COMMANDS = {"config": ["config", "check"]}
-# Boolean inputs of a check's own action that become flags (input `history: true` -> `--history`).
+# Inputs of a check's own action that become options: booleans become flags (`history: true` ->
+# `--history`), others pass their value (`base-url: https://...` -> `--base-url https://...`).
 FLAG_INPUTS = {"secrets": {"HISTORY": "--history", "DEEPEN": "--deepen"}}
+VALUE_INPUTS = {"smoke": {"BASE_URL": "--base-url", "WAIT_FOR_VERSION": "--wait-for-version"}}
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 
@@ -55,6 +57,9 @@ def command_line(check: str, args: str, config: str, report: Path, sarif: Path) 
     if config:
         options += ["--config", config]
     flags = [flag for name, flag in FLAG_INPUTS.get(check, {}).items() if _env(name).lower() == "true"]
+    for name, option in VALUE_INPUTS.get(check, {}).items():
+        if _env(name):
+            flags += [option, _env(name)]
     return [sys.executable, "-m", "lr_ci", *words, *options, *flags, *shlex.split(args)]
 
 

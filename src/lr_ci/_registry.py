@@ -42,6 +42,12 @@ CHECKS: dict[str, CheckSpec] = {
             settings="lr_ci.checks.secrets.settings:SecretsSettings",
         ),
         CheckSpec(
+            name="smoke",
+            summary="Run post-deploy smoke flows (homepage, login, a workflow) against a live URL.",
+            command="lr_ci.checks.smoke.cli:command",
+            settings="lr_ci.checks.smoke.settings:SmokeSettings",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

@@ -233,18 +233,26 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
 
 
 def _fields_at(model: type[Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
-    """The fields of the settings dataclass that holds the keys at ``loc`` (through lists and optionals)."""
+    """The keys (as written in TOML) of the settings dataclass at ``loc``, through lists and optionals."""
     current: Any = model
     for part in loc:
         current = _unwrap(current)
-        if dataclasses.is_dataclass(current) and isinstance(part, str):
-            current = typing.get_type_hints(current).get(part)
+        if isinstance(current, type) and dataclasses.is_dataclass(current) and isinstance(part, str):
+            current = _keys(current).get(part)
         elif typing.get_origin(current) in (list, dict, tuple):
             current = typing.get_args(current)[-1]
     current = _unwrap(current)
-    if isinstance(current, type) and dataclasses.is_dataclass(current):
-        return {f.name: f for f in dataclasses.fields(current)}
-    return {}
+    return _keys(current) if isinstance(current, type) and dataclasses.is_dataclass(current) else {}
+
+
+def _keys(cls: type[Any]) -> dict[str, Any]:
+    """TOML key -> annotation: the field name, or its pydantic alias (``finally`` for ``finally_``)."""
+    keys = {}
+    for name, annotation in typing.get_type_hints(cls, include_extras=True).items():
+        metadata = getattr(annotation, "__metadata__", ())
+        alias = next((m.alias for m in metadata if getattr(m, "alias", None)), None)
+        keys[alias or name] = annotation
+    return keys
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 
 CREDENTIAL_MASK = "***"
+# A value this short (a user name like "ops") is masked only as a whole word, not inside other words.
+WHOLE_WORD_BELOW = 8
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Shorter values would mask ordinary words; no real credential or secret is this short.
 MIN_MASKED_LENGTH = 3
@@ -49,6 +51,13 @@ def _encoded_forms(value: str) -> set[str]:
     forms |= {quote(value, safe=""), quote_plus(value), json.dumps(value, ensure_ascii=True)[1:-1]}
     forms |= {line for line in value.splitlines() if len(line) >= MIN_MASKED_LENGTH}
     return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}
+
+
+def _alternative(value: str) -> str:
+    escaped = re.escape(value)
+    if len(value) < WHOLE_WORD_BELOW:
+        return rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])"
+    return escaped
 
 
 class Redactor:
@@ -95,7 +104,7 @@ class Redactor:
         if self._pattern is None and self._replacements:
             # Longest first, so a value that contains another is replaced whole.
             alternatives = sorted(self._replacements, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+            self._pattern = re.compile("|".join(_alternative(a) for a in alternatives))
         return self._pattern
 
     def scrub_text(self, text: str) -> str:

@@ -1,0 +1,172 @@
+"""``lr-ci smoke``: wait for the new version if asked, run the flows, report one case per step."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import httpx
+
+from lr_ci import _http
+from lr_ci.checks.smoke import _jsonpath
+from lr_ci.checks.smoke.runner import FlowResult, RunOptions, flow_order, run_flows
+from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
+from lr_ci.errors import LrCiError
+from lr_ci.report import Case, Finding, Location, Report, Severity
+
+WAIT_INTERVAL_S = 1.0
+# With no flows configured, the deployment must at least answer on its homepage.
+DEFAULT_FLOWS = {"homepage": Flow(steps=[Step(name="homepage", path="/", expect=Expect())])}
+
+
+@dataclass(frozen=True)
+class Request:
+    base_url: str | None = None
+    flows: tuple[str, ...] = ()
+    wait_for_version: str | None = None
+    wait_timeout_s: float = 300.0
+    resolve: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    run_timeout_s: float | None = None
+    insecure: bool = False
+
+
+def plan(request: Request, settings: SmokeSettings) -> tuple[SmokeSettings, list[str], RunOptions]:
+    """Validate what to run against what; every problem here is exit 2."""
+    base_url = request.base_url or settings.base_url
+    if not base_url:
+        raise LrCiError("no base URL: pass --base-url, or set base_url in [smoke]")
+    if not base_url.startswith(("http://", "https://")):
+        raise LrCiError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
+    if not settings.flows:
+        settings = replace(settings, flows=DEFAULT_FLOWS)
+    names = list(request.flows) or list(settings.flows)
+    for name in names:
+        try:
+            flow_order(settings.flows, name)
+        except ValueError as exc:
+            raise LrCiError(f"[smoke] flow {name!r}: {exc}") from None
+    if request.timeout_s is not None:
+        settings = replace(settings, timeout_s=request.timeout_s)
+    if request.run_timeout_s is not None:
+        settings = replace(settings, run_timeout_s=request.run_timeout_s)
+    verify: bool | ssl.SSLContext = settings.verify_tls and not request.insecure
+    if verify and settings.ca_bundle:
+        verify = _http.ca_bundle(settings.ca_bundle)
+    client = _http.ClientOptions(
+        timeout_s=settings.timeout_s,
+        verify=verify,
+        resolve=_http.parse_resolve(request.resolve),
+    )
+    options = RunOptions(base_url=base_url, client=client, deadline=time.monotonic() + settings.run_timeout_s)
+    return settings, names, options
+
+
+def wait_for_version(
+    settings: SmokeSettings, options: RunOptions, version: str, timeout_s: float
+) -> str | None:
+    """Poll the version endpoint until ``version`` answers; None when it did, else what was seen last."""
+    url = options.base_url.rstrip("/") + "/" + settings.version_path.lstrip("/")
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    with _http.client(options.client) as client:
+        while True:
+            try:
+                per_request = min(options.client.timeout_s, max(0.1, deadline - time.monotonic()))
+                response = client.get(url, timeout=per_request)
+                seen = _version_of(response, settings.version_field)
+                if seen == version or (seen is None and version in response.text):
+                    return None
+                last = (
+                    f"status {response.status_code}, version {seen!r}"
+                    if seen is not None
+                    else (f"status {response.status_code}")
+                )
+            except httpx.HTTPError as exc:
+                last = _http.describe_error(exc, options.client.timeout_s)
+            if time.monotonic() + WAIT_INTERVAL_S > deadline:
+                return f"version {version} did not answer at {url} within {timeout_s:g} s (last: {last})"
+            time.sleep(WAIT_INTERVAL_S)
+
+
+def _version_of(response: httpx.Response, field: str) -> str | None:
+    try:
+        value = _jsonpath.get(response.json(), field)
+    except (ValueError, LookupError):
+        return None
+    return str(value)
+
+
+def report(results: list[FlowResult], waited_s: float | None) -> Report:
+    report = Report(check="smoke", fail_at=Severity.HIGH, rules={"smoke-step": "A smoke test step failed"})
+    flows_metrics = {}
+    for flow in results:
+        steps = {}
+        for step in flow.steps:
+            report.cases.append(
+                Case(
+                    name=step.case_name,
+                    status=step.status,  # type: ignore[arg-type]
+                    duration_s=step.duration_s,
+                    message=step.message,
+                    details=f"{step.method} {step.url} -> {step.response_status}: {step.message}"
+                    if step.url
+                    else "",
+                )
+            )
+            steps[step.name] = {
+                "status": step.status,
+                "ms": round(step.duration_s * 1000, 1),
+                "http_status": step.response_status,
+                "attempts": step.attempts,
+            }
+            if step.status in ("fail", "error"):
+                report.findings.append(
+                    Finding(
+                        rule="smoke-step",
+                        severity=Severity.HIGH,
+                        message=f"flow {flow.name}, step {step.name}: {step.message}",
+                        location=Location(url=step.url or None),
+                    )
+                )
+        flows_metrics[flow.name] = {
+            "passed": flow.passed,
+            "duration_s": round(flow.duration_s, 3),
+            "steps": steps,
+        }
+    report.metrics = {
+        "flows": flows_metrics,
+        "flows_passed": sum(f.passed for f in results),
+        "flows_failed": sum(not f.passed for f in results),
+        "requests": sum(s.attempts for f in results for s in f.steps),
+    }
+    if waited_s is not None:
+        report.metrics["waited_for_version_s"] = round(waited_s, 2)
+    return report
+
+
+def run(request: Request, settings: SmokeSettings, on_secret: Callable[[str], None] | None = None) -> Report:
+    settings, names, options = plan(request, settings)
+    if on_secret is not None:
+        options = replace(options, on_secret=on_secret)
+    waited = None
+    if request.wait_for_version:
+        started = time.monotonic()
+        missing = wait_for_version(settings, options, request.wait_for_version, request.wait_timeout_s)
+        waited = time.monotonic() - started
+        if missing is not None:
+            failed = report([], waited)
+            failed.findings.append(
+                Finding(
+                    rule="smoke-version",
+                    severity=Severity.HIGH,
+                    message=missing,
+                    location=Location(url=options.base_url),
+                )
+            )
+            failed.rules["smoke-version"] = "The expected version did not answer"
+            return failed
+        options = replace(options, deadline=time.monotonic() + settings.run_timeout_s)
+    return report(run_flows(settings, options, names), waited)

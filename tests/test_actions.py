@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -219,3 +220,16 @@ def test_secrets_action_scans_the_pull_request(workspace: Path, runner_temp: Pat
         "actions/secrets", {"history": "true", "fail": "false"}, workspace, runner_temp, event=event
     )
     assert history.outputs["commits-scanned"] == "2" and not history.failed
+
+
+def test_smoke_action_after_a_deploy(workspace: Path, runner_temp: Path, opsapp_url: str) -> None:
+    shutil.copy(ROOT / "examples" / "opsapp" / "lr-ci.toml", workspace / "lr-ci.toml")
+    env = {"OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
+    result = run("actions/smoke", {"base-url": opsapp_url}, workspace, runner_temp, env=env)
+    assert result.outputs["status"] == "pass", result.stdout
+    assert result.outputs["flows-passed"] == "3" and result.outputs["flows-failed"] == "0"
+    assert "::add-mask::ops-demo-password" in result.stdout
+    assert "| login › submit | pass |" in result.summary
+    stale = run("actions/smoke", {"base-url": opsapp_url, "wait-for-version": "0.0.1", "args": "--wait-timeout 1"},
+                workspace, runner_temp, env=env)
+    assert stale.outputs["status"] == "fail" and stale.step("Verdict").code == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -442,3 +443,41 @@ def test_no_base_url_is_exit_2(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     result = cli("smoke")
     assert result.code == 2 and "no base URL" in result.err
+
+
+def test_captured_session_values_are_masked(opsapp_url: str, cli, tmp_path: Path) -> None:
+    config = write_config(tmp_path, """
+[[smoke.flows.login.steps]]
+path = "/login"
+capture = { csrf = { css = "input[name=csrf_token]", attr = "value" } }
+[[smoke.flows.login.steps]]
+name = "submit"
+method = "POST"
+path = "/login"
+form = { csrf_token = "{csrf}", username = "${OPS_USER}", password = "${OPS_PASSWORD}" }
+capture = { sid = { cookie = "opsapp_session" } }
+[[smoke.flows.login.steps]]
+name = "leaky"
+path = "/nope?sid={sid}&csrf={csrf}"
+""")
+    result = smoke(cli, opsapp_url, config=config)
+    assert result.code == 1
+    finding = result.json()["findings"][0]
+    assert finding["location"]["url"].endswith("/nope?sid=***&csrf=***")
+    assert "sid=***" in json.dumps(result.json()["cases"])
+
+
+def test_flows_run_from_python(opsapp_url: str) -> None:
+    from lr_ci.checks.smoke.runner import RunOptions, run_flow, run_flows
+    from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
+
+    settings = SmokeSettings(flows={
+        "health": Flow(steps=[Step(name="healthz", path="/healthz", expect=Expect(json={"$.status": "ok"}))]),
+        "broken": Flow(steps=[Step(name="missing", path="/missing")]),
+    })
+    options = RunOptions(base_url=opsapp_url)
+    health = run_flow(settings, "health", options)
+    assert health.passed and health.steps[0].response_status == 200
+    results = {r.name: r for r in run_flows(settings, options)}
+    assert not results["broken"].passed
+    assert results["broken"].steps[0].message.startswith("expected a 2xx or 3xx status, got 404")

@@ -230,6 +230,11 @@ def test_smoke_action_after_a_deploy(workspace: Path, runner_temp: Path, opsapp_
     assert result.outputs["flows-passed"] == "3" and result.outputs["flows-failed"] == "0"
     assert "::add-mask::ops-demo-password" in result.stdout
     assert "| login › submit | pass |" in result.summary
-    stale = run("actions/smoke", {"base-url": opsapp_url, "wait-for-version": "0.0.1", "args": "--wait-timeout 1"},
-                workspace, runner_temp, env=env)
+    stale = run(
+        "actions/smoke",
+        {"base-url": opsapp_url, "wait-for-version": "0.0.1", "args": "--wait-timeout 1"},
+        workspace,
+        runner_temp,
+        env=env,
+    )
     assert stale.outputs["status"] == "fail" and stale.step("Verdict").code == 1

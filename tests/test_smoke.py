@@ -446,7 +446,9 @@ def test_no_base_url_is_exit_2(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_captured_session_values_are_masked(opsapp_url: str, cli, tmp_path: Path) -> None:
-    config = write_config(tmp_path, """
+    config = write_config(
+        tmp_path,
+        """
 [[smoke.flows.login.steps]]
 path = "/login"
 capture = { csrf = { css = "input[name=csrf_token]", attr = "value" } }
@@ -459,7 +461,8 @@ capture = { sid = { cookie = "opsapp_session" } }
 [[smoke.flows.login.steps]]
 name = "leaky"
 path = "/nope?sid={sid}&csrf={csrf}"
-""")
+""",
+    )
     result = smoke(cli, opsapp_url, config=config)
     assert result.code == 1
     finding = result.json()["findings"][0]
@@ -471,10 +474,14 @@ def test_flows_run_from_python(opsapp_url: str) -> None:
     from lr_ci.checks.smoke.runner import RunOptions, run_flow, run_flows
     from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
 
-    settings = SmokeSettings(flows={
-        "health": Flow(steps=[Step(name="healthz", path="/healthz", expect=Expect(json={"$.status": "ok"}))]),
-        "broken": Flow(steps=[Step(name="missing", path="/missing")]),
-    })
+    settings = SmokeSettings(
+        flows={
+            "health": Flow(
+                steps=[Step(name="healthz", path="/healthz", expect=Expect(json={"$.status": "ok"}))]
+            ),
+            "broken": Flow(steps=[Step(name="missing", path="/missing")]),
+        }
+    )
     options = RunOptions(base_url=opsapp_url)
     health = run_flow(settings, "health", options)
     assert health.passed and health.steps[0].response_status == 200

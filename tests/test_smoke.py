@@ -488,3 +488,46 @@ def test_flows_run_from_python(opsapp_url: str) -> None:
     results = {r.name: r for r in run_flows(settings, options)}
     assert not results["broken"].passed
     assert results["broken"].steps[0].message.startswith("expected a 2xx or 3xx status, got 404")
+
+
+def test_header_and_regex_captures_and_file_upload(cli, tmp_path: Path) -> None:
+    upload = tmp_path / "invoice.csv"
+    upload.write_text("customer,amount\nACME,125\n")
+    received: dict[str, str] = {}
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        received[scope["path"]] = body.decode(errors="replace")
+        headers = [(b"x-request-id", b"req-4711"), (b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<p>Order <b>ORD-2931</b> received</p>"})
+
+    config = write_config(
+        tmp_path,
+        f"""
+[[smoke.flows.upload.steps]]
+path = "/start"
+capture = {{ request = {{ header = "x-request-id" }}, order = {{ regex = "Order <b>(ORD-[0-9]+)</b>" }} }}
+[[smoke.flows.upload.steps]]
+method = "POST"
+path = "/upload/{{order}}"
+headers = {{ X-Parent-Request = "{{request}}" }}
+files = {{ document = "{upload}" }}
+[[smoke.flows.upload.steps]]
+method = "POST"
+path = "/missing-file"
+files = {{ document = "{tmp_path / "nope.csv"}" }}
+""",
+    )
+    with serve(app) as url:
+        result = smoke(cli, url, config=config)
+    assert result.code == 1
+    assert "ACME,125" in received["/upload/ORD-2931"] and 'name="document"' in received["/upload/ORD-2931"]
+    assert "cannot read the file to upload" in result.json()["findings"][0]["message"]

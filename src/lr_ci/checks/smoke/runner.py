@@ -241,9 +241,12 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         url = session.fill(step.url)
     else:
         url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
-    files = {
-        name: (Path(path).name, Path(path).read_bytes()) for name, path in session.fill(step.files).items()
-    }
+    files = {}
+    for name, path in session.fill(step.files).items():
+        try:
+            files[name] = (Path(path).name, Path(path).read_bytes())
+        except OSError as exc:
+            raise StepFailure(f"cannot read the file to upload {path}: {exc.strerror or exc}") from None
     content_kwargs: dict[str, Any] = {}
     if step.json is not None:
         content_kwargs["json"] = session.fill(step.json)

@@ -48,6 +48,12 @@ CHECKS: dict[str, CheckSpec] = {
             settings="lr_ci.checks.smoke.settings:SmokeSettings",
         ),
         CheckSpec(
+            name="p95",
+            summary="Gate on staging p95 latency: fail at +20% against a baseline or over budget.",
+            command="lr_ci.checks.p95.cli:command",
+            settings="lr_ci.checks.p95.settings:P95Settings",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

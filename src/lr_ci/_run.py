@@ -79,15 +79,16 @@ class RunContext:
             self._config = load_config(self.options.config)
         return self._config
 
-    def settings(self, model: type[SettingsT]) -> SettingsT:
+    def settings(self, model: type[SettingsT], table: str | None = None) -> SettingsT:
         """The check's validated table (defaults when absent); a bad value is exit 2 at file:line.
 
         ``model`` is the settings class the registry names for this check; passing it keeps the
-        return type precise for the type checker.
+        return type precise for the type checker. ``table`` reads another check's table (p95 reuses
+        the login flow of ``[smoke]``).
         """
         from lr_ci.config import load_section
 
-        return load_section(self.config, self.check, model, self.redactor)
+        return load_section(self.config, table or self.check, model, self.redactor)
 
 
 def _wants_color() -> bool:

@@ -57,6 +57,10 @@ class FlowResult:
     name: str
     steps: list[StepResult] = field(default_factory=list)
     duration_s: float = 0.0
+    cookies: dict[str, str] = field(default_factory=dict)
+    """The session's cookies at the end (p95 reuses a login flow's session)."""
+    values: dict[str, str] = field(default_factory=dict)
+    """Everything the flow captured."""
 
     @property
     def passed(self) -> bool:
@@ -154,6 +158,8 @@ def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowRes
                 outcome = _run_step(session, step, label)
                 outcome.cleanup = True
                 result.steps.append(outcome)
+        result.cookies = {cookie.name: cookie.value or "" for cookie in client.cookies.jar}
+        result.values = dict(session.values)
     result.duration_s = time.monotonic() - started
     return result
 

@@ -1,0 +1,269 @@
+"""``lr-ci p95``: measure, decide, confirm, report. The I/O around :mod:`stats` and :mod:`load`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lr_ci.checks.p95.settings import P95Settings, Route
+from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide
+from lr_ci.errors import LrCiError
+from lr_ci.report import Case, Finding, Location, Report, Severity
+
+BASELINE_SCHEMA = "lr-ci.p95-baseline/1"
+# Below this share of the requested rate, the target or the load generator could not keep up.
+MIN_ACHIEVED_SHARE = 0.9
+RULES = {
+    "regression": ("p95-regression", "p95 latency regressed against the baseline"),
+    "over-budget": ("p95-budget", "p95 latency is over its budget"),
+    "errors": ("p95-errors", "too many requests failed under load"),
+    "inconclusive": (
+        "p95-inconclusive",
+        "the measurement cannot decide (too few samples, or load not sustained)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    baseline_url: str | None = None
+    candidate_url: str | None = None
+    baseline_file: Path | None = None
+    save_baseline: Path | None = None
+    rate: float | None = None
+    rounds: int | None = None
+    round_seconds: float | None = None
+
+
+def effective(settings: P95Settings, request: Request) -> P95Settings:
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("rate", request.rate),
+            ("rounds", request.rounds),
+            ("round_seconds", request.round_seconds),
+        )
+        if v is not None
+    }
+    if not settings.routes:
+        changes["routes"] = [Route(path="/", name="homepage")]
+    return replace(settings, **changes)
+
+
+def _url(value: str | None, what: str) -> str:
+    if not value:
+        raise LrCiError(
+            f"no {what}: pass --{what.replace(' ', '-')} or set {what.replace(' ', '_')} in [p95]"
+        )
+    if not value.startswith(("http://", "https://")):
+        raise LrCiError(f"--{what.replace(' ', '-')} {value!r}: expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _gate(settings: P95Settings) -> Gate:
+    return Gate(
+        max_ratio=settings.max_ratio,
+        min_increase_ms=settings.min_increase_ms,
+        alpha=settings.alpha,
+        budget_ms=settings.budget_ms,
+        max_error_rate=settings.max_error_rate,
+        min_samples=settings.min_samples,
+    )
+
+
+def read_baseline_file(path: Path) -> dict[str, list[Histogram]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot read the baseline: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise LrCiError(f"{path}: the baseline is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
+        raise LrCiError(f"{path}: not an lr-ci p95 baseline (schema {BASELINE_SCHEMA})")
+    return {
+        route: [Histogram.from_json(r) for r in data["rounds"]] for route, data in document["routes"].items()
+    }
+
+
+def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
+    document = {
+        "schema": BASELINE_SCHEMA,
+        "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "url": url,
+        "routes": {
+            route: {
+                "requests": side.count,
+                "errors": side.errors,
+                "rounds": [h.to_json() for h in side.histograms()],
+            }
+            for route, side in sides.items()
+        },
+    }
+    try:
+        path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
+
+
+def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | None = None) -> Report:
+    """Measure and decide. ``login(url)`` returns the (cookies, values) of the login flow, when configured."""
+    from lr_ci.checks.p95 import load
+
+    settings = effective(settings, request)
+    candidate_url = _url(request.candidate_url or settings.candidate_url, "candidate url")
+    stored = read_baseline_file(request.baseline_file) if request.baseline_file else None
+    targets = {"candidate": _target(candidate_url, login)}
+    if stored is None and request.save_baseline is None:
+        targets = {
+            "baseline": _target(_url(request.baseline_url or settings.baseline_url, "baseline url"), login),
+            **targets,
+        }
+    plan = load.Plan(
+        settings.routes,
+        settings.rate,
+        settings.users,
+        settings.rounds,
+        settings.round_seconds,
+        settings.warmup_seconds,
+        settings.timeout_s,
+    )
+    measurement = load.measure(targets, plan, settings.seed)
+    budgets = {r.label: r.budget_ms for r in settings.routes if r.budget_ms is not None}
+    if request.save_baseline is not None:
+        write_baseline_file(request.save_baseline, candidate_url, measurement.sides["candidate"])
+        gate = _gate(settings)
+        verdicts = [
+            absolute(route, side, gate, budgets.get(route, gate.budget_ms))
+            for route, side in measurement.sides["candidate"].items()
+        ]
+    else:
+        baseline = stored if stored is not None else measurement.sides["baseline"]
+        verdicts = decide(
+            baseline, measurement.sides["candidate"], _gate(settings), budgets, seed=settings.seed or 0
+        )
+        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement)
+        if settings.confirm and any(v.verdict == "regression" for v in verdicts):
+            verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets)
+    return _report(verdicts, measurement, settings, request)
+
+
+def _target(url: str, login: Callable[[str], Any] | None) -> Any:
+    from lr_ci.checks.p95.load import Target
+
+    if login is None:
+        return Target(url)
+    cookies, values = login(url)
+    return Target(url, cookies, values)
+
+
+def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
+    for verdict in verdicts:
+        first = measurement.first_errors.get("candidate", {}).get(verdict.route)
+        if first and verdict.verdict in ("errors", "inconclusive"):
+            verdict.reasons.append(f"first error: {first}")
+    return verdicts
+
+
+def _sustained(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
+    for side, achieved in measurement.achieved_rps.items():
+        if achieved < MIN_ACHIEVED_SHARE * measurement.requested_rps:
+            for verdict in verdicts:
+                if verdict.verdict in ("pass", "regression"):
+                    verdict.verdict = "inconclusive"
+                asked = measurement.requested_rps
+                verdict.reasons.append(
+                    f"the {side} side answered {achieved:.1f} of the {asked:g} requests/s asked: it (or the "
+                    "load generator) cannot sustain the load; lower rate or add --workers"
+                )
+    return verdicts
+
+
+def _confirm(
+    verdicts: list[RouteVerdict],
+    targets: dict[str, Any],
+    plan: Any,
+    settings: P95Settings,
+    stored: dict[str, list[Histogram]] | None,
+    budgets: dict[str, float],
+) -> list[RouteVerdict]:
+    """Re-measure the regressed routes once; a regression stands only if the second measurement agrees."""
+    from lr_ci.checks.p95 import load
+
+    failing = {v.route for v in verdicts if v.verdict == "regression"}
+    again_plan = replace(plan, routes=[r for r in plan.routes if r.label in failing])
+    again = load.measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
+    baseline = stored if stored is not None else again.sides["baseline"]
+    second = {
+        v.route: v
+        for v in decide(
+            baseline, again.sides["candidate"], _gate(settings), budgets, seed=(settings.seed or 0) + 1
+        )
+    }
+    for verdict in verdicts:
+        if verdict.route in failing and second[verdict.route].verdict != "regression":
+            verdict.verdict = "pass"
+            verdict.reasons = [
+                f"not confirmed: re-measured ratio x{second[verdict.route].ratio or math.nan:.2f}"
+            ]
+        elif verdict.route in failing:
+            verdict.reasons.append(
+                f"confirmed on re-measurement (x{second[verdict.route].ratio or math.nan:.2f})"
+            )
+    return verdicts
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, digits)
+
+
+def _report(
+    verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings, request: Request
+) -> Report:
+    report = Report(
+        check="p95",
+        fail_at=Severity.HIGH if settings.mode == "fail" else None,
+        rules={rule: text for rule, text in RULES.values()},
+    )
+    routes = {}
+    for v in verdicts:
+        routes[v.route] = {
+            "verdict": v.verdict,
+            "baseline_p95_ms": _round(v.baseline_p95),
+            "candidate_p95_ms": _round(v.candidate_p95),
+            "ratio": _round(v.ratio, 3),
+            "ratio_interval": [_round(v.ratio_low, 3), _round(v.ratio_high, 3)] if v.ratio_low else None,
+            "p_holm": _round(v.p_holm, 4),
+            "samples": {"baseline": v.baseline_samples, "candidate": v.candidate_samples},
+            "error_rate": {
+                "baseline": round(v.baseline_error_rate, 4),
+                "candidate": round(v.candidate_error_rate, 4),
+            },
+            "why": "; ".join(v.reasons),
+        }
+        message = "; ".join(v.reasons) or "within the gate"
+        report.cases.append(Case(name=v.route, status="pass" if not v.failed else "fail", message=message))
+        if v.failed:
+            rule, _ = RULES[v.verdict]
+            report.findings.append(
+                Finding(
+                    rule=rule,
+                    severity=Severity.HIGH,
+                    message=f"{v.route}: {message}",
+                    location=Location(url=request.candidate_url or settings.candidate_url),
+                )
+            )
+    if settings.mode == "warn":
+        report.cases = [replace(case, status="pass") for case in report.cases]
+    report.metrics = {
+        "routes": routes,
+        "requested_rps": measurement.requested_rps,
+        "achieved_rps": {side: round(rps, 1) for side, rps in measurement.achieved_rps.items()},
+        "duration_s": round(measurement.duration_s, 1),
+        "mode": settings.mode,
+    }
+    return report

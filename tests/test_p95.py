@@ -1,0 +1,157 @@
+"""lr-ci p95 end to end: locust against two instances of the sample app, in a subprocess.
+
+The command runs in its own process: locust monkey-patches the standard library with gevent, which must
+not reach the test process. Runs are short (about 8 s each); the gate's statistics are tested on synthetic
+samples in test_p95_stats.py and measured at full length in benchmarks/bench_p95.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, lr_ci_executable
+
+pytestmark = pytest.mark.slow
+
+SHORT = """
+[p95]
+rate = 40
+users = 8
+rounds = 2
+round_seconds = 1.5
+warmup_seconds = 0.5
+min_samples = 30
+confirm = false
+seed = 7
+"""
+
+
+def p95(
+    tmp_path: Path, *args: str, config: str = SHORT, env: dict[str, str] | None = None
+) -> tuple[int, Any, str]:
+    path = tmp_path / "lr-ci.toml"
+    path.write_text(config)
+    done = subprocess.run(
+        [lr_ci_executable(), "--config", str(path), "p95", "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else None
+    return done.returncode, report, done.stderr
+
+
+def test_identical_builds_pass(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=20, jitter_ms=5)
+    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url)
+    assert code == 0, (err, report)
+    route = report["metrics"]["routes"]["homepage"]
+    assert route["verdict"] == "pass" and route["samples"]["candidate"] >= 30
+    assert 0.8 < route["ratio"] < 1.25
+    assert report["metrics"]["achieved_rps"]["candidate"] > 30
+
+
+def test_a_slowed_candidate_fails_with_the_numbers(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
+    code, report, err = p95(
+        tmp_path,
+        "--baseline",
+        a.url,
+        "--candidate",
+        b.url,
+        config=SHORT.replace("confirm = false", "confirm = true"),
+    )
+    assert code == 1, (err, report)
+    finding = report["findings"][0]
+    assert finding["rule"] == "p95-regression" and "confirmed on re-measurement" in finding["message"]
+    assert report["metrics"]["routes"]["homepage"]["ratio"] > 1.5
+
+
+def test_warn_mode_reports_without_failing(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
+    code, report, _ = p95(
+        tmp_path, "--baseline", a.url, "--candidate", b.url, config=SHORT + 'mode = "warn"\n'
+    )
+    assert code == 0 and report["findings"][0]["rule"] == "p95-regression"
+
+
+def test_errors_under_load_fail(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(), opsapp(error_rate=0.5)
+    config = (
+        SHORT
+        + '[[p95.routes]]\npath = "/api/invoices"\nheaders = { Authorization = "Bearer opsapp-demo-token" }\n'
+    )
+    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, config=config)
+    assert code == 1, err
+    finding = report["findings"][0]
+    assert (
+        finding["rule"] == "p95-errors"
+        and "first error" in finding["message"]
+        and "500" in finding["message"]
+    )
+
+
+def test_an_unreachable_candidate_fails_clearly(opsapp, tmp_path: Path) -> None:
+    from asgi_server import unused_port_url
+
+    a = opsapp()
+    code, report, _ = p95(tmp_path, "--baseline", a.url, "--candidate", unused_port_url())
+    assert code == 1
+    message = report["findings"][0]["message"]
+    assert "error rate 100.0%" in message and "first error" in message
+
+
+def test_stored_baseline(opsapp, tmp_path: Path) -> None:
+    app = opsapp(latency_ms=20, jitter_ms=5)
+    stored = tmp_path / "p95-baseline.json"
+    code, _, err = p95(tmp_path, "--candidate", app.url, "--save-baseline", str(stored))
+    assert code == 0, err
+    document = json.loads(stored.read_text())
+    assert document["schema"] == "lr-ci.p95-baseline/1" and len(document["routes"]["homepage"]["rounds"]) == 2
+    code, report, err = p95(tmp_path, "--candidate", app.url, "--baseline-file", str(stored))
+    assert code == 0, (err, report)
+    assert report["metrics"]["routes"]["homepage"]["baseline_p95_ms"] is not None
+
+
+def test_routes_behind_login_reuse_the_smoke_flow(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(), opsapp()
+    login_flow = (
+        (ROOT / "examples" / "opsapp" / "lr-ci.toml").read_text().split("[[smoke.flows.approve-invoice")[0]
+    )
+    config = (
+        SHORT
+        + 'login_flow = "login"\n[[p95.routes]]\npath = "/dashboard"\n'
+        + login_flow.replace('base_url = "http://127.0.0.1:8000"\n', "")
+    )
+    env = {"OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
+    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, config=config, env=env)
+    assert code == 0, (err, report)
+    assert report["metrics"]["routes"]["GET /dashboard"]["error_rate"]["candidate"] == 0.0
+    assert "ops-demo-password" not in json.dumps(report) + err
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "message"),
+    [
+        ("[p95]\nrounds = 'many'\n", ["--candidate", "http://127.0.0.1:9"], "lr-ci.toml:2: p95.rounds"),
+        ("[p95]\n", [], "no candidate url"),
+        ("[p95]\n", ["--candidate", "ftp://x"], "expected an http:// or https:// URL"),
+        (
+            "[p95]\n",
+            ["--candidate", "http://127.0.0.1:9", "--baseline-file", "/nonexistent.json"],
+            "cannot read the baseline",
+        ),
+        ("[p95]\nlogin_flow = 'nope'\n", ["--candidate", "http://127.0.0.1:9"], "no such flow in [smoke]"),
+    ],
+)
+def test_bad_input_is_exit_2(tmp_path: Path, config: str, args: list[str], message: str) -> None:
+    code, _, err = p95(tmp_path, *args, config=config)
+    assert code == 2 and message in err, err

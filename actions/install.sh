@@ -7,8 +7,10 @@ set -euo pipefail
 source_dir=$(cd "${LR_CI_SOURCE:?}" && pwd -P)
 venv="${RUNNER_TEMP:?}/lr-ci-venv"
 python="${LR_CI_PYTHON:-python3}"
+extras="${LR_CI_EXTRAS:-}" # e.g. "load" for the p95 check (locust)
+package="$source_dir${extras:+[$extras]}"
 
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.lr-ci-source" 2>/dev/null)" != "$source_dir" ]; then
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.lr-ci-source" 2>/dev/null)" != "$package" ]; then
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
         echo "::error title=lr-ci::lr-ci needs Python 3.10 or newer; '$python' is $("$python" -V 2>&1)"
         exit 2
@@ -16,7 +18,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.lr-ci-source" 2>/dev/null)" !
     rm -rf "$venv"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --constraint "$source_dir/actions/constraints.txt" "$source_dir"
-    printf '%s' "$source_dir" > "$venv/.lr-ci-source"
+        --constraint "$source_dir/actions/constraints.txt" "$package"
+    printf '%s' "$package" > "$venv/.lr-ci-source"
 fi
 echo "LR_CI_PYTHON=$venv/bin/python" >> "${GITHUB_ENV:?}"

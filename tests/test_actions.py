@@ -117,6 +117,10 @@ def test_action_scripts_take_inputs_only_through_env(path: Path) -> None:
         assert "${{" not in step.get("run", ""), step["name"]
     outputs = definition["outputs"]
     assert {"status", "report-path"} <= set(outputs)
+    declared = {name.upper().replace("-", "_") for name in definition.get("inputs", {})}
+    run_step = next(step for step in definition["runs"]["steps"] if step.get("id") == "run")
+    passed = {name.removeprefix("INPUT_") for name in run_step["env"] if name.startswith("INPUT_")}
+    assert passed - {"CHECK", "ARGS"} <= declared, "the run step passes an input the action does not declare"
 
 
 def test_every_check_has_its_action() -> None:

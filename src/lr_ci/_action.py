@@ -23,7 +23,10 @@ COMMANDS = {"config": ["config", "check"]}
 # Inputs of a check's own action that become options: booleans become flags (`history: true` ->
 # `--history`), others pass their value (`base-url: https://...` -> `--base-url https://...`).
 FLAG_INPUTS = {"secrets": {"HISTORY": "--history", "DEEPEN": "--deepen"}}
-VALUE_INPUTS = {"smoke": {"BASE_URL": "--base-url", "WAIT_FOR_VERSION": "--wait-for-version"}}
+VALUE_INPUTS = {
+    "smoke": {"BASE_URL": "--base-url", "WAIT_FOR_VERSION": "--wait-for-version"},
+    "p95": {"BASELINE": "--baseline", "CANDIDATE": "--candidate", "BASELINE_FILE": "--baseline-file"},
+}
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 

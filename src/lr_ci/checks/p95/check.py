@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lr_ci.checks.p95.settings import P95Settings, Route
-from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide
+from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
@@ -244,6 +244,7 @@ def _report(
                 "candidate": round(v.candidate_error_rate, 4),
             },
             "why": "; ".join(v.reasons),
+            "round_p95_ms": _round_p95s(measurement, v.route),
         }
         message = "; ".join(v.reasons) or "within the gate"
         report.cases.append(Case(name=v.route, status="pass" if not v.failed else "fail", message=message))

@@ -1,0 +1,108 @@
+"""The p95 gate's false-alarm and detection rates, end to end, with the default gate settings.
+
+Each trial starts two instances of the sample app with the latency knob (baseline: 40 ms ± 10 ms), runs
+`lr-ci p95 --baseline A --candidate B` with no configuration (the defaults), and records the verdict.
+Kinds: identical builds; candidate slowed by exactly +20%; by +30%. The naive rule, "candidate p95 /
+baseline p95 > 1.2 from one run each", is judged on the same trials from the first measured round of each
+side (reported per round in the JSON metrics).
+
+Targets: identical builds fail in at most 5% of trials; +30% is caught in at least 90%; one default gate
+run (confirmation included) under 3 minutes. Results are appended as JSON lines, so an interrupted run
+keeps what it measured.
+
+Usage: python benchmarks/bench_p95.py [--trials 20] [--kinds identical,slow30,slow20] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
+
+LR_CI = str(Path(sys.executable).with_name("lr-ci"))
+BASE_LATENCY_MS, BASE_JITTER_MS = 40.0, 10.0
+KINDS = {"identical": 1.0, "slow20": 1.2, "slow30": 1.3}
+
+
+def trial(kind: str, workdir: Path) -> dict[str, object]:
+    factor = KINDS[kind]
+    baseline = start_opsapp(latency_ms=BASE_LATENCY_MS, jitter_ms=BASE_JITTER_MS)
+    candidate = start_opsapp(latency_ms=BASE_LATENCY_MS * factor, jitter_ms=BASE_JITTER_MS * factor)
+    try:
+        started = time.monotonic()
+        done = subprocess.run(
+            [LR_CI, "p95", "--baseline", baseline.url, "--candidate", candidate.url, "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            check=False,
+            timeout=600,
+        )
+        seconds = time.monotonic() - started
+    finally:
+        baseline.stop()
+        candidate.stop()
+    report = json.loads(done.stdout)
+    route = report["metrics"]["routes"]["homepage"]
+    rounds = route["round_p95_ms"]
+    naive = rounds["candidate"][0] / rounds["baseline"][0] > 1.2
+    return {
+        "kind": kind,
+        "exit": done.returncode,
+        "verdict": route["verdict"],
+        "ratio": route["ratio"],
+        "interval": route["ratio_interval"],
+        "naive_fails": naive,
+        "seconds": round(seconds, 1),
+        "achieved_rps": report["metrics"]["achieved_rps"],
+        "why": route["why"],
+    }
+
+
+def summarize(rows: list[dict[str, object]]) -> None:
+    print(f"{'kind':<10} {'trials':>6} {'gate fails':>11} {'naive fails':>12} {'median s':>9}")
+    for kind in KINDS:
+        subset = [r for r in rows if r["kind"] == kind]
+        if not subset:
+            continue
+        gate = sum(r["exit"] == 1 for r in subset)
+        naive = sum(bool(r["naive_fails"]) for r in subset)
+        seconds = sorted(float(r["seconds"]) for r in subset)[len(subset) // 2]  # type: ignore[arg-type]
+        print(
+            f"{kind:<10} {len(subset):>6} {gate:>5} ({gate / len(subset):4.0%}) {naive:>5} ({naive / len(subset):4.0%})"
+            f" {seconds:>9.1f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--kinds", default="identical,slow30,slow20")
+    parser.add_argument("--out", type=Path, default=Path("p95-trials.jsonl"))
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="lr-ci-p95-"))  # no lr-ci.toml: the default gate
+    rows = []
+    for kind in args.kinds.split(","):
+        for number in range(args.trials):
+            row = trial(kind, workdir)
+            rows.append(row)
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(
+                f"{kind} #{number + 1}: {row['verdict']} x{row['ratio']} naive={row['naive_fails']} {row['seconds']} s",
+                flush=True,
+            )
+    summarize(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

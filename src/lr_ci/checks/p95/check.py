@@ -221,6 +221,15 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None or math.isnan(value) else round(value, digits)
 
 
+def _round_p95s(measurement: Any, route: str) -> dict[str, list[float | None]]:
+    """Each round's own p95, per side: shows drift, and what a one-run comparison would have seen."""
+    return {
+        side: [_round(p95(r)) for r in routes[route].rounds]
+        for side, routes in measurement.sides.items()
+        if route in routes
+    }
+
+
 def _report(
     verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings, request: Request
 ) -> Report:

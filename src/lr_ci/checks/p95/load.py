@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,7 @@ class _Collector:
             self.times.setdefault(name, []).append(float(response_time))
 
 
-def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collector) -> int:
+def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collector) -> None:
     import logging
 
     import gevent
@@ -133,26 +133,39 @@ def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collecto
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
     runner.quit()
-    return sum(len(v) for v in collector.times.values()) + sum(collector.errors.values())
 
 
 def measure(targets: Mapping[str, Target], plan: Plan, seed: int | None = None) -> Measurement:
     """Warm each side up, then alternate measured rounds between the sides (A B B A A B ...)."""
     rng = random.Random(seed)
     users = {side: _user_class(plan, target, rng) for side, target in targets.items()}
+    by_url = {target.url: users[side] for side, target in targets.items()}
+
+    def one_round(target: Target | None, seconds: float) -> _Collector:
+        collector = _Collector()
+        if target is not None:
+            _run_round(by_url[target.url], plan, seconds, collector)
+        return collector
+
+    return _rounds(targets, plan, one_round)
+
+
+def _rounds(
+    targets: Mapping[str, Target], plan: Plan, one_round: Callable[[Target | None, float], _Collector]
+) -> Measurement:
+    """The schedule, whoever sends the load: warm-up per side, then rounds alternating A B B A ..."""
     sides: dict[str, dict[str, Side]] = {side: {r.label: Side([]) for r in plan.routes} for side in targets}
-    requests = dict.fromkeys(targets, 0)
     first_errors: dict[str, dict[str, str]] = {side: {} for side in targets}
+    requests = dict.fromkeys(targets, 0)
     measured_seconds = dict.fromkeys(targets, 0.0)
     started = time.monotonic()
-    for side in targets:
-        _run_round(users[side], plan, plan.warmup_seconds, _Collector())
+    for target in targets.values():
+        one_round(target, plan.warmup_seconds)
     names = list(targets)
     for index in range(plan.rounds):
-        order = names if index % 2 == 0 else list(reversed(names))
-        for side in order:
-            collector = _Collector()
-            requests[side] += _run_round(users[side], plan, plan.round_seconds, collector)
+        for side in names if index % 2 == 0 else list(reversed(names)):
+            collector = one_round(targets[side], plan.round_seconds)
+            requests[side] += sum(len(v) for v in collector.times.values()) + sum(collector.errors.values())
             measured_seconds[side] += max(0.001, plan.round_seconds - SETTLE_SECONDS)
             for route in plan.routes:
                 sides[side][route.label].rounds.append(collector.times.get(route.label, []))
@@ -161,3 +174,169 @@ def measure(targets: Mapping[str, Target], plan: Plan, seed: int | None = None) 
                     first_errors[side].setdefault(route.label, collector.first_error[route.label])
     achieved = {side: requests[side] / measured_seconds[side] for side in targets}
     return Measurement(sides, first_errors, achieved, plan.rate, time.monotonic() - started)
+
+
+# -- distributed mode ----------------------------------------------------------------------------------
+#
+# The master (this process) tells its workers which side to load before each round ("lrci_target"), starts
+# and stops the users as in local mode, and receives every raw response time from the workers in batches
+# ("lrci_samples"): locust's own distributed stats would only give it the rounded percentiles.
+
+TARGET_MESSAGE = "lrci_target"
+SAMPLES_MESSAGE = "lrci_samples"
+BATCH_SECONDS = 0.25
+WORKER_WAIT_SECONDS = 60.0
+
+
+class _DistributedCollector(_Collector):
+    """Master side: samples arrive in batches, tagged with the round they belong to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_id = 0
+
+    def on_batch(self, environment: Any, msg: Any, **_: Any) -> None:
+        data = msg.data or {}
+        if data.get("round") != self.round_id:
+            return  # late samples of an earlier round
+        for name, response_time in data.get("times", []):
+            self.times.setdefault(name, []).append(float(response_time))
+        for name, error in data.get("errors", []):
+            self.errors[name] = self.errors.get(name, 0) + 1
+            self.first_error.setdefault(name, error)
+
+
+def _distributed_user_class(plan: Plan, rng: random.Random) -> Any:
+    """A user class whose target is set by the master before each round (class attributes)."""
+    placeholder = Target("http://127.0.0.1")
+    user_class = _user_class(plan, placeholder, rng)
+    user_class.target = placeholder
+
+    def on_start(self: Any) -> None:
+        self.client.cookies.update(dict(type(self).target.cookies))
+
+    user_class.on_start = on_start
+    return user_class
+
+
+def measure_distributed(
+    targets: Mapping[str, Target],
+    plan: Plan,
+    workers: int,
+    port: int,
+    spawn: Callable[[int], list[Any]] | None = None,
+    seed: int | None = None,
+) -> Measurement:
+    """As :func:`measure`, with the users spread over ``workers`` worker processes.
+
+    ``spawn(port)`` starts local worker processes (``--workers N``); without it, the master waits for
+    workers started elsewhere (``--master``) to join on ``port``.
+    """
+    import gevent
+    from locust.env import Environment
+
+    rng = random.Random(seed)
+    user_class = _distributed_user_class(plan, rng)
+    environment = Environment(user_classes=[user_class], host="http://127.0.0.1", catch_exceptions=True)
+    runner: Any = environment.create_master_runner(master_bind_host="*", master_bind_port=port)
+    collector = _DistributedCollector()
+    runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
+    processes = spawn(port) if spawn is not None else []
+    try:
+        deadline = time.monotonic() + WORKER_WAIT_SECONDS
+        while runner.worker_count < workers:
+            if time.monotonic() > deadline:
+                raise _no_workers(runner.worker_count, workers, port)
+            gevent.sleep(0.1)
+        return _rounds(
+            targets,
+            plan,
+            lambda target, seconds: _distributed_round(runner, collector, plan, target, seconds),
+        )
+    finally:
+        runner.quit()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _no_workers(joined: int, wanted: int, port: int) -> Exception:
+    from lr_ci.errors import LrCiError
+
+    return LrCiError(
+        f"only {joined} of {wanted} locust workers joined on port {port} within "
+        f"{WORKER_WAIT_SECONDS:g} s: start them with `lr-ci p95 --worker --master-host HOST`"
+    )
+
+
+def _distributed_round(
+    runner: Any, collector: _DistributedCollector, plan: Plan, target: Target | None, seconds: float
+) -> _Collector:
+    import gevent
+
+    collector.round_id += 1
+    collector.times, collector.errors, collector.first_error = {}, {}, {}
+    if target is None:
+        return collector
+    runner.send_message(
+        TARGET_MESSAGE,
+        {
+            "round": collector.round_id,
+            "url": target.url,
+            "cookies": dict(target.cookies),
+            "values": dict(target.values),
+        },
+    )
+    gevent.sleep(0.2)  # the target reaches every worker before the spawn message
+    runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
+    gevent.sleep(seconds)
+    runner.stop()
+    gevent.sleep(BATCH_SECONDS * 3)  # the workers' last batches
+    return collector
+
+
+def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None = None) -> None:
+    """A worker process: load whatever target the master names, send back every raw time."""
+    import gevent
+    from locust.env import Environment
+
+    rng = random.Random(seed)
+    user_class = _distributed_user_class(plan, rng)
+    environment = Environment(user_classes=[user_class], host="http://127.0.0.1", catch_exceptions=True)
+    runner: Any = environment.create_worker_runner(master_host, master_port)
+    state: dict[str, Any] = {"round": 0, "settled_after": float("inf"), "times": [], "errors": []}
+
+    def on_target(environment: Any, msg: Any, **_: Any) -> None:
+        data = msg.data
+        user_class.host = data["url"]
+        user_class.target = Target(data["url"], data.get("cookies", {}), data.get("values", {}))
+        state.update(round=data["round"], settled_after=time.time() + SETTLE_SECONDS, times=[], errors=[])
+
+    def on_request(
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: Exception | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        if (start_time or time.time()) < state["settled_after"]:
+            return
+        if exception is not None:
+            state["errors"].append((name, f"{type(exception).__name__}: {exception}"[:200]))
+        else:
+            state["times"].append((name, float(response_time)))
+
+    def flush() -> None:
+        while True:
+            gevent.sleep(BATCH_SECONDS)
+            if state["times"] or state["errors"]:
+                batch = {"round": state["round"], "times": state["times"], "errors": state["errors"]}
+                state["times"], state["errors"] = [], []
+                runner.send_message(SAMPLES_MESSAGE, batch)
+
+    runner.register_message(TARGET_MESSAGE, on_target)
+    events: Any = environment.events
+    events.request.add_listener(on_request)
+    gevent.spawn(flush)
+    runner.greenlet.join()

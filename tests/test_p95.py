@@ -155,3 +155,32 @@ def test_routes_behind_login_reuse_the_smoke_flow(opsapp, tmp_path: Path) -> Non
 def test_bad_input_is_exit_2(tmp_path: Path, config: str, args: list[str], message: str) -> None:
     code, _, err = p95(tmp_path, *args, config=config)
     assert code == 2 and message in err, err
+
+
+def test_distributed_mode_with_two_local_workers(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
+    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, "--workers", "2")
+    assert code == 1, (err, report)
+    route = report["metrics"]["routes"]["homepage"]
+    assert route["verdict"] == "regression" and route["samples"]["candidate"] >= 30
+    assert 30 <= report["metrics"]["achieved_rps"]["candidate"] <= 50
+
+
+def test_master_without_workers_says_how_to_start_them(
+    opsapp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = opsapp()
+    config = SHORT
+    code, _, err = p95(
+        tmp_path,
+        "--candidate",
+        app.url,
+        "--save-baseline",
+        str(tmp_path / "b.json"),
+        "--master",
+        "--master-port",
+        "0",
+        config=config,
+        env={"LR_CI_P95_WORKER_WAIT": "1"},
+    )
+    assert code == 2 and "locust workers joined" in err and "--worker" in err

@@ -38,6 +38,14 @@ class Request:
     rate: float | None = None
     rounds: int | None = None
     round_seconds: float | None = None
+    workers: int = 0
+    """Local locust worker processes to spread the load over (distributed mode)."""
+    master: bool = False
+    """Be the master of workers started elsewhere (``--expect-workers`` of them, on ``master_port``)."""
+    expect_workers: int = 1
+    master_port: int = 5557
+    worker_command: tuple[str, ...] = ()
+    """How to start one local worker (``--master-port PORT`` is appended)."""
 
 
 def effective(settings: P95Settings, request: Request) -> P95Settings:
@@ -132,7 +140,8 @@ def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | N
         settings.warmup_seconds,
         settings.timeout_s,
     )
-    measurement = load.measure(targets, plan, settings.seed)
+    measure = _driver(request)
+    measurement = measure(targets, plan, settings.seed)
     budgets = {r.label: r.budget_ms for r in settings.routes if r.budget_ms is not None}
     if request.save_baseline is not None:
         write_baseline_file(request.save_baseline, candidate_url, measurement.sides["candidate"])
@@ -148,8 +157,61 @@ def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | N
         )
         verdicts = _sustained(_explain_errors(verdicts, measurement), measurement)
         if settings.confirm and any(v.verdict == "regression" for v in verdicts):
-            verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets)
+            verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets, measure)
     return _report(verdicts, measurement, settings, request)
+
+
+def _driver(request: Request) -> Callable[..., Any]:
+    """Local load, local workers (--workers N), or workers that join from elsewhere (--master)."""
+    from lr_ci.checks.p95 import load
+
+    if request.workers <= 0 and not request.master:
+        return load.measure
+    workers = request.workers if request.workers > 0 else request.expect_workers
+    port = _free_port() if request.workers > 0 else request.master_port
+
+    def spawn(master_port: int) -> list[Any]:
+        import subprocess
+
+        command = [*request.worker_command, "--master-port", str(master_port)]
+        return [
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(request.workers)
+        ]
+
+    def measure(targets: Any, plan: Any, seed: int | None) -> Any:
+        return load.measure_distributed(
+            targets, plan, workers, port, spawn if request.workers > 0 else None, seed
+        )
+
+    return measure
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def worker(settings: P95Settings, master_host: str, master_port: int) -> Report:
+    """``--worker``: serve a master until it quits."""
+    from lr_ci.checks.p95 import load
+
+    settings = effective(settings, Request())
+    plan = load.Plan(
+        settings.routes,
+        settings.rate,
+        settings.users,
+        settings.rounds,
+        settings.round_seconds,
+        settings.warmup_seconds,
+        settings.timeout_s,
+    )
+    load.run_worker(plan, master_host, master_port, settings.seed)
+    return Report(check="p95", metrics={"role": "worker", "master": f"{master_host}:{master_port}"})
 
 
 def _target(url: str, login: Callable[[str], Any] | None) -> Any:
@@ -190,13 +252,12 @@ def _confirm(
     settings: P95Settings,
     stored: dict[str, list[Histogram]] | None,
     budgets: dict[str, float],
+    measure: Callable[..., Any],
 ) -> list[RouteVerdict]:
     """Re-measure the regressed routes once; a regression stands only if the second measurement agrees."""
-    from lr_ci.checks.p95 import load
-
     failing = {v.route for v in verdicts if v.verdict == "regression"}
     again_plan = replace(plan, routes=[r for r in plan.routes if r.label in failing])
-    again = load.measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
+    again = measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
     baseline = stored if stored is not None else again.sides["baseline"]
     second = {
         v.route: v

@@ -8,6 +8,7 @@ read one rank high.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -185,7 +186,9 @@ def _rounds(
 TARGET_MESSAGE = "lrci_target"
 SAMPLES_MESSAGE = "lrci_samples"
 BATCH_SECONDS = 0.25
-WORKER_WAIT_SECONDS = 60.0
+TARGET_LEAD_SECONDS = 0.2
+# How long a master waits for its workers to join (LR_CI_P95_WORKER_WAIT overrides, for tests).
+WORKER_WAIT_SECONDS = float(os.environ.get("LR_CI_P95_WORKER_WAIT", "60"))
 
 
 class _DistributedCollector(_Collector):
@@ -237,7 +240,7 @@ def measure_distributed(
 
     rng = random.Random(seed)
     user_class = _distributed_user_class(plan, rng)
-    environment = Environment(user_classes=[user_class], host="http://127.0.0.1", catch_exceptions=True)
+    environment = Environment(user_classes=[user_class], catch_exceptions=True)
     runner: Any = environment.create_master_runner(master_bind_host="*", master_bind_port=port)
     collector = _DistributedCollector()
     runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
@@ -286,7 +289,7 @@ def _distributed_round(
             "values": dict(target.values),
         },
     )
-    gevent.sleep(0.2)  # the target reaches every worker before the spawn message
+    gevent.sleep(TARGET_LEAD_SECONDS)  # the target reaches every worker before the spawn message
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
     runner.stop()
@@ -301,7 +304,7 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
 
     rng = random.Random(seed)
     user_class = _distributed_user_class(plan, rng)
-    environment = Environment(user_classes=[user_class], host="http://127.0.0.1", catch_exceptions=True)
+    environment = Environment(user_classes=[user_class], catch_exceptions=True)
     runner: Any = environment.create_worker_runner(master_host, master_port)
     state: dict[str, Any] = {"round": 0, "settled_after": float("inf"), "times": [], "errors": []}
 
@@ -309,7 +312,8 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
         data = msg.data
         user_class.host = data["url"]
         user_class.target = Target(data["url"], data.get("cookies", {}), data.get("values", {}))
-        state.update(round=data["round"], settled_after=time.time() + SETTLE_SECONDS, times=[], errors=[])
+        settled = time.time() + TARGET_LEAD_SECONDS + SETTLE_SECONDS  # users spawn after the lead time
+        state.update(round=data["round"], settled_after=settled, times=[], errors=[])
 
     def on_request(
         request_type: str,

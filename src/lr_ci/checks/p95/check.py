@@ -282,6 +282,21 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None or math.isnan(value) else round(value, digits)
 
 
+def _numbers(v: RouteVerdict) -> str:
+    """The row of the PR comment: p95 on each side, the ratio and its interval, samples, errors."""
+    base = f"{v.baseline_p95:.1f}" if v.baseline_p95 is not None and not math.isnan(v.baseline_p95) else "–"
+    cand = f"{v.candidate_p95:.1f}" if not math.isnan(v.candidate_p95) else "–"
+    ratio = (
+        f"x{v.ratio:.2f} [{v.ratio_low:.2f}–{v.ratio_high:.2f}]"
+        if v.ratio and v.ratio_low and v.ratio_high
+        else "–"
+    )
+    return (
+        f"p95 {base} → {cand} ms, {ratio}, n={v.baseline_samples}/{v.candidate_samples}, "
+        f"errors {v.baseline_error_rate:.1%}/{v.candidate_error_rate:.1%}"
+    )
+
+
 def _round_p95s(measurement: Any, route: str) -> dict[str, list[float | None]]:
     """Each round's own p95, per side: shows drift, and what a one-run comparison would have seen."""
     return {
@@ -317,7 +332,13 @@ def _report(
             "round_p95_ms": _round_p95s(measurement, v.route),
         }
         message = "; ".join(v.reasons) or "within the gate"
-        report.cases.append(Case(name=v.route, status="pass" if not v.failed else "fail", message=message))
+        report.cases.append(
+            Case(
+                name=v.route,
+                status="pass" if not v.failed else "fail",
+                message=f"{v.verdict}: {_numbers(v)}" + (f" — {message}" if v.reasons else ""),
+            )
+        )
         if v.failed:
             rule, _ = RULES[v.verdict]
             report.findings.append(

@@ -184,3 +184,23 @@ def test_master_without_workers_says_how_to_start_them(
         env={"LR_CI_P95_WORKER_WAIT": "1"},
     )
     assert code == 2 and "locust workers joined" in err and "--worker" in err
+
+
+def test_a_users_locustfile(opsapp, tmp_path: Path) -> None:
+    a, b = opsapp(), opsapp()
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(
+        "from locust import HttpUser, constant_throughput, task\n\n"
+        "class Ops(HttpUser):\n"
+        "    wait_time = constant_throughput(5)\n\n"
+        "    @task(3)\n"
+        "    def health(self):\n"
+        "        self.client.get('/healthz', name='health')\n\n"
+        "    @task\n"
+        "    def home(self):\n"
+        "        self.client.get('/', name='home')\n"
+    )
+    config = SHORT.replace("min_samples = 30", "min_samples = 10") + f'locustfile = "{locustfile}"\n'
+    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, config=config)
+    assert code == 0, (err, report)
+    assert set(report["metrics"]["routes"]) == {"health", "home"}

@@ -46,6 +46,7 @@ class Request:
     master_port: int = 5557
     worker_command: tuple[str, ...] = ()
     """How to start one local worker (``--master-port PORT`` is appended)."""
+    locustfile_in_use: bool = False
 
 
 def effective(settings: P95Settings, request: Request) -> P95Settings:
@@ -58,7 +59,7 @@ def effective(settings: P95Settings, request: Request) -> P95Settings:
         )
         if v is not None
     }
-    if not settings.routes:
+    if not settings.routes and not settings.locustfile:
         changes["routes"] = [Route(path="/", name="homepage")]
     return replace(settings, **changes)
 
@@ -120,7 +121,6 @@ def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
 
 def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | None = None) -> Report:
     """Measure and decide. ``login(url)`` returns the (cookies, values) of the login flow, when configured."""
-    from lr_ci.checks.p95 import load
 
     settings = effective(settings, request)
     candidate_url = _url(request.candidate_url or settings.candidate_url, "candidate url")
@@ -131,16 +131,8 @@ def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | N
             "baseline": _target(_url(request.baseline_url or settings.baseline_url, "baseline url"), login),
             **targets,
         }
-    plan = load.Plan(
-        settings.routes,
-        settings.rate,
-        settings.users,
-        settings.rounds,
-        settings.round_seconds,
-        settings.warmup_seconds,
-        settings.timeout_s,
-    )
-    measure = _driver(request)
+    plan = _plan(settings)
+    measure = _driver(replace(request, locustfile_in_use=bool(settings.locustfile)))
     measurement = measure(targets, plan, settings.seed)
     budgets = {r.label: r.budget_ms for r in settings.routes if r.budget_ms is not None}
     if request.save_baseline is not None:
@@ -161,12 +153,29 @@ def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | N
     return _report(verdicts, measurement, settings, request)
 
 
+def _plan(settings: P95Settings) -> Any:
+    from lr_ci.checks.p95 import load
+
+    return load.Plan(
+        settings.routes,
+        settings.rate,
+        settings.users,
+        settings.rounds,
+        settings.round_seconds,
+        settings.warmup_seconds,
+        settings.timeout_s,
+        settings.locustfile,
+    )
+
+
 def _driver(request: Request) -> Callable[..., Any]:
     """Local load, local workers (--workers N), or workers that join from elsewhere (--master)."""
     from lr_ci.checks.p95 import load
 
     if request.workers <= 0 and not request.master:
         return load.measure
+    if request.locustfile_in_use:
+        raise LrCiError("a locustfile with --workers/--master is not supported yet: use [p95] routes")
     workers = request.workers if request.workers > 0 else request.expect_workers
     port = _free_port() if request.workers > 0 else request.master_port
 
@@ -201,15 +210,7 @@ def worker(settings: P95Settings, master_host: str, master_port: int) -> Report:
     from lr_ci.checks.p95 import load
 
     settings = effective(settings, Request())
-    plan = load.Plan(
-        settings.routes,
-        settings.rate,
-        settings.users,
-        settings.rounds,
-        settings.round_seconds,
-        settings.warmup_seconds,
-        settings.timeout_s,
-    )
+    plan = _plan(settings)
     load.run_worker(plan, master_host, master_port, settings.seed)
     return Report(check="p95", metrics={"role": "worker", "master": f"{master_host}:{master_port}"})
 

@@ -40,6 +40,8 @@ class Plan:
     round_seconds: float
     warmup_seconds: float
     timeout_s: float
+    locustfile: str | None = None
+    """A user's locustfile instead of routes: its request names are the routes."""
 
 
 @dataclass
@@ -59,8 +61,41 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return template
 
 
+def _locustfile_users(path: str, target: Target) -> list[Any]:
+    """The User classes a locustfile defines, pointed at ``target``."""
+    import importlib.util
+    import inspect
+
+    from locust import User
+
+    from lr_ci.errors import LrCiError
+
+    spec = importlib.util.spec_from_file_location("lr_ci_locustfile", path)
+    if spec is None or spec.loader is None:
+        raise LrCiError(f"locustfile {path}: cannot load it")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except (OSError, SyntaxError, ImportError) as exc:
+        raise LrCiError(f"locustfile {path}: {exc}") from None
+    found = [
+        value
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and issubclass(value, User)
+        and not getattr(value, "abstract", False)
+        and value.__module__ == module.__name__
+    ]
+    if not found:
+        raise LrCiError(f"locustfile {path}: defines no User class")
+    return [type(cls.__name__, (cls,), {"host": target.url, "abstract": False}) for cls in found]
+
+
 def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
     from locust import HttpUser, constant_throughput, task
+
+    if plan.locustfile:
+        return _locustfile_users(plan.locustfile, target)
 
     routes = list(plan.routes)
     weights = [max(1, route.weight) for route in routes]
@@ -126,7 +161,8 @@ def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collecto
     from locust.env import Environment
 
     logging.getLogger("locust").setLevel(logging.ERROR)  # its progress chatter is not lr-ci's output
-    environment = Environment(user_classes=[user_class], host=user_class.host, catch_exceptions=True)
+    classes = user_class if isinstance(user_class, list) else [user_class]
+    environment = Environment(user_classes=classes, host=classes[0].host, catch_exceptions=True)
     events: Any = environment.events
     events.request.add_listener(collector.on_request)
     runner = environment.create_local_runner()
@@ -155,25 +191,38 @@ def _rounds(
     targets: Mapping[str, Target], plan: Plan, one_round: Callable[[Target | None, float], _Collector]
 ) -> Measurement:
     """The schedule, whoever sends the load: warm-up per side, then rounds alternating A B B A ..."""
-    sides: dict[str, dict[str, Side]] = {side: {r.label: Side([]) for r in plan.routes} for side in targets}
-    first_errors: dict[str, dict[str, str]] = {side: {} for side in targets}
-    requests = dict.fromkeys(targets, 0)
-    measured_seconds = dict.fromkeys(targets, 0.0)
+    collected: dict[str, list[_Collector]] = {side: [] for side in targets}
     started = time.monotonic()
     for target in targets.values():
         one_round(target, plan.warmup_seconds)
     names = list(targets)
     for index in range(plan.rounds):
         for side in names if index % 2 == 0 else list(reversed(names)):
-            collector = one_round(targets[side], plan.round_seconds)
-            requests[side] += sum(len(v) for v in collector.times.values()) + sum(collector.errors.values())
-            measured_seconds[side] += max(0.001, plan.round_seconds - SETTLE_SECONDS)
-            for route in plan.routes:
-                sides[side][route.label].rounds.append(collector.times.get(route.label, []))
-                sides[side][route.label].errors += collector.errors.get(route.label, 0)
-                if route.label in collector.first_error:
-                    first_errors[side].setdefault(route.label, collector.first_error[route.label])
-    achieved = {side: requests[side] / measured_seconds[side] for side in targets}
+            collected[side].append(one_round(targets[side], plan.round_seconds))
+    # Routes: the configured ones, or (a locustfile) every request name seen.
+    routes = (
+        [r.label for r in plan.routes]
+        if not plan.locustfile
+        else sorted({name for rounds in collected.values() for c in rounds for name in (*c.times, *c.errors)})
+    )
+    sides = {
+        side: {
+            route: Side(
+                [c.times.get(route, []) for c in rounds], errors=sum(c.errors.get(route, 0) for c in rounds)
+            )
+            for route in routes
+        }
+        for side, rounds in collected.items()
+    }
+    first_errors = {
+        side: {route: e for c in rounds for route, e in c.first_error.items()}
+        for side, rounds in collected.items()
+    }
+    measured = max(0.001, plan.round_seconds - SETTLE_SECONDS) * plan.rounds
+    achieved = {
+        side: sum(sum(map(len, c.times.values())) + sum(c.errors.values()) for c in rounds) / measured
+        for side, rounds in collected.items()
+    }
     return Measurement(sides, first_errors, achieved, plan.rate, time.monotonic() - started)
 
 

@@ -38,6 +38,8 @@ class P95Settings:
     candidate_url: str | None = None
     routes: list[Route] = field(default_factory=list)
     """Core routes (default: GET /)."""
+    locustfile: str | None = None
+    """Your own locustfile instead of routes: its request names are the routes (budgets match by name)."""
     login_flow: str | None = None
     """A [smoke] flow run first against each side; its cookies and captured values are reused."""
     budget_ms: float = 300.0

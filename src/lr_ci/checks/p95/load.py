@@ -131,8 +131,18 @@ class _Collector:
         self.errors: dict[str, int] = {}
         self.first_error: dict[str, str] = {}
 
+    def snapshot(self) -> _Collector:
+        """A copy of what this round collected (the master's collector is reused for the next round)."""
+        copy = _Collector()
+        copy.times, copy.errors, copy.first_error = (
+            dict(self.times),
+            dict(self.errors),
+            dict(self.first_error),
+        )
+        return copy
+
     def open(self, settle: float) -> None:
-        self.times, self.errors = {}, {}
+        self.times, self.errors, self.first_error = {}, {}, {}
         self.accepting_after = time.time() + settle
 
     def on_request(
@@ -178,17 +188,16 @@ def measure(targets: Mapping[str, Target], plan: Plan, seed: int | None = None) 
     users = {side: _user_class(plan, target, rng) for side, target in targets.items()}
     by_url = {target.url: users[side] for side, target in targets.items()}
 
-    def one_round(target: Target | None, seconds: float) -> _Collector:
+    def one_round(target: Target, seconds: float) -> _Collector:
         collector = _Collector()
-        if target is not None:
-            _run_round(by_url[target.url], plan, seconds, collector)
+        _run_round(by_url[target.url], plan, seconds, collector)
         return collector
 
     return _rounds(targets, plan, one_round)
 
 
 def _rounds(
-    targets: Mapping[str, Target], plan: Plan, one_round: Callable[[Target | None, float], _Collector]
+    targets: Mapping[str, Target], plan: Plan, one_round: Callable[[Target, float], _Collector]
 ) -> Measurement:
     """The schedule, whoever sends the load: warm-up per side, then rounds alternating A B B A ..."""
     collected: dict[str, list[_Collector]] = {side: [] for side in targets}
@@ -251,10 +260,11 @@ class _DistributedCollector(_Collector):
         data = msg.data or {}
         if data.get("round") != self.round_id:
             return  # late samples of an earlier round
-        for name, response_time in data.get("times", []):
-            self.times.setdefault(name, []).append(float(response_time))
-        for name, error in data.get("errors", []):
-            self.errors[name] = self.errors.get(name, 0) + 1
+        for name, times in data.get("times", {}).items():
+            self.times.setdefault(name, []).extend(float(t) for t in times)
+        for name, count in data.get("errors", {}).items():
+            self.errors[name] = self.errors.get(name, 0) + int(count)
+        for name, error in data.get("first_error", {}).items():
             self.first_error.setdefault(name, error)
 
 
@@ -321,14 +331,12 @@ def _no_workers(joined: int, wanted: int, port: int) -> Exception:
 
 
 def _distributed_round(
-    runner: Any, collector: _DistributedCollector, plan: Plan, target: Target | None, seconds: float
+    runner: Any, collector: _DistributedCollector, plan: Plan, target: Target, seconds: float
 ) -> _Collector:
     import gevent
 
     collector.round_id += 1
     collector.times, collector.errors, collector.first_error = {}, {}, {}
-    if target is None:
-        return collector
     runner.send_message(
         TARGET_MESSAGE,
         {
@@ -343,7 +351,7 @@ def _distributed_round(
     gevent.sleep(seconds)
     runner.stop()
     gevent.sleep(BATCH_SECONDS * 3)  # the workers' last batches
-    return collector
+    return collector.snapshot()
 
 
 def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None = None) -> None:
@@ -355,41 +363,31 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
     user_class = _distributed_user_class(plan, rng)
     environment = Environment(user_classes=[user_class], catch_exceptions=True)
     runner: Any = environment.create_worker_runner(master_host, master_port)
-    state: dict[str, Any] = {"round": 0, "settled_after": float("inf"), "times": [], "errors": []}
+    collector = _Collector()
+    round_id = [0]
 
     def on_target(environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data
         user_class.host = data["url"]
         user_class.target = Target(data["url"], data.get("cookies", {}), data.get("values", {}))
-        settled = time.time() + TARGET_LEAD_SECONDS + SETTLE_SECONDS  # users spawn after the lead time
-        state.update(round=data["round"], settled_after=settled, times=[], errors=[])
-
-    def on_request(
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        exception: Exception | None = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        if (start_time or time.time()) < state["settled_after"]:
-            return
-        if exception is not None:
-            state["errors"].append((name, f"{type(exception).__name__}: {exception}"[:200]))
-        else:
-            state["times"].append((name, float(response_time)))
+        round_id[0] = data["round"]
+        collector.open(TARGET_LEAD_SECONDS + SETTLE_SECONDS)  # users spawn after the lead time
 
     def flush() -> None:
         while True:
             gevent.sleep(BATCH_SECONDS)
-            if state["times"] or state["errors"]:
-                batch = {"round": state["round"], "times": state["times"], "errors": state["errors"]}
-                state["times"], state["errors"] = [], []
+            if collector.times or collector.errors:
+                batch = {
+                    "round": round_id[0],
+                    "times": collector.times,
+                    "errors": collector.errors,
+                    "first_error": collector.first_error,
+                }
+                collector.times, collector.errors = {}, {}
                 runner.send_message(SAMPLES_MESSAGE, batch)
 
     runner.register_message(TARGET_MESSAGE, on_target)
     events: Any = environment.events
-    events.request.add_listener(on_request)
+    events.request.add_listener(collector.on_request)
     gevent.spawn(flush)
     runner.greenlet.join()

@@ -313,24 +313,28 @@ def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> 
         return ["body is not JSON"]
     problems = []
     for path, wanted in expect.json.items():
-        try:
-            actual = _jsonpath.get(document, path)
-        except LookupError:
-            problems.append(f"{path} is missing")
-            continue
-        if actual != session.fill(wanted):
+        actual, missing = _json_at(document, path)
+        if missing:
+            problems.append(missing)
+        elif actual != session.fill(wanted):
             problems.append(
                 f"{path} is {jsonlib.dumps(actual)}, expected {jsonlib.dumps(session.fill(wanted))}"
             )
     for path, pattern in expect.json_matches.items():
-        try:
-            actual = _jsonpath.get(document, path)
-        except LookupError:
-            problems.append(f"{path} is missing")
-            continue
-        if not re.search(session.fill(pattern), str(actual)):
+        actual, missing = _json_at(document, path)
+        if missing:
+            problems.append(missing)
+        elif not re.search(session.fill(pattern), str(actual)):
             problems.append(f"{path} is {jsonlib.dumps(actual)}, which does not match {pattern!r}")
     return problems
+
+
+def _json_at(document: Any, path: str) -> tuple[Any, str]:
+    """(value, "") at ``path``, or (None, why) when it is not there."""
+    try:
+        return _jsonpath.get(document, path), ""
+    except LookupError:
+        return None, f"{path} is missing"
 
 
 def _set_cookies(response: httpx.Response) -> dict[str, dict[str, str]]:

@@ -277,7 +277,7 @@ def decide(
         if verdict.ratio > gate.max_ratio and p_holm < gate.alpha and increase >= gate.min_increase_ms:
             verdict.verdict = "regression" if verdict.verdict == "pass" else verdict.verdict
             verdict.reasons.append(
-                f"p95 {verdict.baseline_p95:.1f} -> {verdict.candidate_p95:.1f} ms (x{verdict.ratio:.2f}, "
+                f"p95 {verdict.baseline_p95:.1f} → {verdict.candidate_p95:.1f} ms (x{verdict.ratio:.2f}, "
                 f"95% interval {verdict.ratio_low:.2f}-{verdict.ratio_high:.2f}, Holm p={p_holm:.3f})"
             )
     return verdicts

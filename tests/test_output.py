@@ -309,3 +309,18 @@ def test_non_utf8_config_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ]["uri"]
         == "x/%5Cxfe.toml"
     )
+
+
+def test_tables_render_in_markdown_and_json() -> None:
+    from lr_ci.report import Table
+
+    report = Report(
+        check="bundle",
+        started_at="2026-11-29T10:00:00Z",
+        tables=[Table("Sizes (gzip)", ["file", "now"], [["assets/index.js", "1.2 kB"]])],
+    )
+    text = render(redacted(report), "markdown")
+    assert "**Sizes (gzip)**" in text and "| assets/index.js | 1.2 kB |" in text
+    document = json.loads(render(redacted(report), "json"))
+    jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(document)
+    assert document["tables"][0]["rows"] == [["assets/index.js", "1.2 kB"]]

@@ -117,6 +117,18 @@ class Case:
 
 
 @dataclass
+class Table:
+    """A table for people (markdown in PR comments and step summaries): a bundle's sizes, p95 per route."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
 class Report:
     """What one check run produced. ``status`` is derived, so it cannot disagree with the findings.
 
@@ -132,6 +144,7 @@ class Report:
     cases: list[Case] = field(default_factory=list)
     checks: list[Report] = field(default_factory=list)
     rules: dict[str, str] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
     started_at: str = ""
     duration_s: float = 0.0
 
@@ -186,6 +199,8 @@ class Report:
             out["cases"] = [c.to_dict() for c in self.cases]
         if self.checks:
             out["checks"] = [child.to_dict() for child in self.checks]
+        if self.tables:
+            out["tables"] = [table.to_dict() for table in self.tables]
         return out
 
     def redacted(self, redactor: Redactor) -> Report:
@@ -228,4 +243,8 @@ class Report:
             cases=cases,
             checks=[child._redacted(redactor) for child in self.checks],
             rules={k: text(v) for k, v in self.rules.items()},
+            tables=[
+                Table(text(t.title), [text(c) for c in t.columns], [[text(v) for v in row] for row in t.rows])
+                for t in self.tables
+            ],
         )

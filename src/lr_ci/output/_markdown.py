@@ -54,6 +54,14 @@ def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
                     optional=True,
                 )
             add("")
+        for table in current.tables:
+            add(f"**{cell(table.title)}**")
+            add("")
+            add("| " + " | ".join(cell(c) for c in table.columns) + " |")
+            add("| " + " | ".join("---" for _ in table.columns) + " |")
+            for values in table.rows:
+                add("| " + " | ".join(cell(v) for v in values) + " |", optional=True)
+            add("")
         if current.cases:
             add("| Step | Result | Time | Detail |")
             add("| --- | --- | --- | --- |")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 
 
@@ -20,3 +23,35 @@ def report_path(path: Path, start: Path | None = None) -> str:
         return resolved.resolve().relative_to(root).as_posix()
     except ValueError:
         return resolved.resolve().as_posix()
+
+
+@cache
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A gitignore-like glob: ``*`` within a name, ``**`` across folders, no ``/`` means any folder."""
+    anchored = "/" in pattern.rstrip("/")
+    body = pattern.strip("/")
+    out = []
+    i = 0
+    while i < len(body):
+        if body.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif body.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif body[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif body[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(body[i]))
+            i += 1
+    prefix = "" if anchored else "(?:.*/)?"
+    return re.compile(f"{prefix}{''.join(out)}(?:/.*)?")
+
+
+def excluder(patterns: Iterable[str]) -> Callable[[str], bool]:
+    compiled = [glob_regex(p) for p in patterns]
+    return lambda path: any(p.fullmatch(path) for p in compiled)

@@ -54,6 +54,12 @@ CHECKS: dict[str, CheckSpec] = {
             settings="lr_ci.checks.p95.settings:P95Settings",
         ),
         CheckSpec(
+            name="bundle",
+            summary="Check a frontend build's compressed sizes against budgets and the base branch.",
+            command="lr_ci.checks.bundle.cli:command",
+            settings="lr_ci.checks.bundle.settings:BundleSettings",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

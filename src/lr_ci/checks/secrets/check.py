@@ -183,8 +183,9 @@ def start(request: Request, cwd: Path) -> Started:
 
 def collect(started: Started, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
     """Run the scan; returns the occurrences, a report with metrics, and the root paths are relative to."""
+    from lr_ci._paths import excluder
     from lr_ci.checks.secrets.engine import default_rules
-    from lr_ci.checks.secrets.scan import ContentScanner, excluder, scan_files, scan_patches, walk
+    from lr_ci.checks.secrets.scan import ContentScanner, scan_files, scan_patches, walk
 
     rules = default_rules().without(settings.disable_rules)
     # The baselines hold hashes of secrets, which look like secrets to the generic rules.

@@ -8,12 +8,10 @@ blocked again, and content that first appears in a merge resolution is found.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import cache
 from pathlib import Path
 
 from lr_ci.checks.secrets import git
@@ -28,38 +26,6 @@ class Occurrence:
     hit: Hit
     path: str
     commit: git.Commit | None = None
-
-
-@cache
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A gitignore-like glob: ``*`` within a name, ``**`` across folders, no ``/`` means any folder."""
-    anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
-    out = []
-    i = 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"{prefix}{''.join(out)}(?:/.*)?")
-
-
-def excluder(patterns: Iterable[str]) -> Callable[[str], bool]:
-    compiled = [_glob_regex(p) for p in patterns]
-    return lambda path: any(p.fullmatch(path) for p in compiled)
 
 
 class ContentScanner:

@@ -1,0 +1,255 @@
+"""``lr-ci bundle``: budgets, growth against a baseline, secrets shipped to browsers, public source maps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lr_ci._paths import excluder
+from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure
+from lr_ci.checks.bundle.settings import Budget, BundleSettings
+from lr_ci.checks.bundle.sizes import format_size, parse_size
+from lr_ci.errors import LrCiError
+from lr_ci.report import Finding, Location, Report, Severity, Table
+
+BASELINE_SCHEMA = "lr-ci.bundle-sizes/1"
+DEFAULT_BUDGETS = [Budget(name="js", files="**/*.js"), Budget(name="css", files="**/*.css")]
+RULES = {
+    "bundle-budget": "A bundle is over its size budget",
+    "bundle-growth": "A bundle grew too much against the base branch",
+    "bundle-source-map": "Source maps in the build would be deployed publicly",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    dirs: tuple[str, ...] = ()
+    baseline: Path | None = None
+    save_baseline: Path | None = None
+
+
+def read_baseline(path: Path) -> dict[str, dict[str, int]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot read the size baseline: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise LrCiError(f"{path}: the size baseline is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
+        raise LrCiError(f"{path}: not an lr-ci size baseline (schema {BASELINE_SCHEMA})")
+    files: dict[str, dict[str, int]] = document["files"]
+    return files
+
+
+def write_baseline(path: Path, files: list[BuiltFile]) -> None:
+    document = {
+        "schema": BASELINE_SCHEMA,
+        "files": {
+            f.stable: {"raw": f.raw, "gzip": f.gzip, "brotli": f.brotli}
+            for f in sorted(files, key=lambda f: f.stable)
+        },
+    }
+    try:
+        path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot write the size baseline: {exc.strerror or exc}") from None
+
+
+def _group_name(budget: Budget) -> str:
+    return budget.name or (budget.files if isinstance(budget.files, str) else ", ".join(budget.files))
+
+
+def run(request: Request, settings: BundleSettings, cwd: Path) -> Report:
+    dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
+    files = measure(dirs, settings.hash_pattern)
+    baseline = read_baseline(request.baseline) if request.baseline else None
+    if request.save_baseline:
+        write_baseline(request.save_baseline, files)
+    report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))
+    groups = _check_groups(report, files, baseline, settings)
+    if baseline is not None:
+        report.tables.append(_file_table(files, baseline, settings.compression))
+    maps = [f for f in files if f.path.endswith(".map")]
+    if maps and settings.source_maps == "warn":
+        report.findings.append(
+            Finding(
+                rule="bundle-source-map",
+                severity=Severity.MEDIUM,
+                message=f"{len(maps)} source map(s) in the build would be served publicly with your original "
+                f"source (e.g. {maps[0].path}): upload them to your error tracker and leave them out",
+                location=Location(path=maps[0].path),
+            )
+        )
+    if settings.scan_secrets:
+        report.findings += _secrets(dirs, files, report)
+    report.metrics = {
+        "files": len(files),
+        "total": {
+            "raw": sum(f.raw for f in files),
+            "gzip": sum(f.gzip for f in files),
+            "brotli": sum(f.brotli for f in files),
+        },
+        "groups": groups,
+        "new_files": sorted({f.stable for f in files} - set(baseline)) if baseline is not None else [],
+        "removed_files": sorted(set(baseline) - {f.stable for f in files}) if baseline is not None else [],
+    }
+    return report
+
+
+def _check_groups(
+    report: Report,
+    files: list[BuiltFile],
+    baseline: dict[str, dict[str, int]] | None,
+    settings: BundleSettings,
+) -> dict[str, Any]:
+    groups: dict[str, Any] = {}
+    rows = []
+    min_change = parse_size(settings.min_change)
+    for budget in settings.budgets or DEFAULT_BUDGETS:
+        name = _group_name(budget)
+        compression = budget.compression or settings.compression
+        matches = excluder([budget.files] if isinstance(budget.files, str) else budget.files)
+        members = [f for f in files if matches(f.stable)]
+        size = sum(f.size(compression) for f in members)
+        limit = parse_size(budget.limit) if budget.limit else None
+        entry: dict[str, Any] = {
+            "size": size,
+            "limit": limit,
+            "compression": compression,
+            "files": len(members),
+        }
+        if limit is not None:
+            over = (
+                [f for f in members if f.size(compression) > limit]
+                if budget.per_file
+                else (members if size > limit else [])
+            )
+            for file in over if budget.per_file else over[:1]:
+                shown = file.size(compression) if budget.per_file else size
+                what = file.stable if budget.per_file else f"group {name} ({len(members)} files)"
+                report.findings.append(
+                    Finding(
+                        rule="bundle-budget",
+                        severity=Severity.HIGH,
+                        message=f"{what}: {format_size(shown)} {compression}, over the {budget.limit} limit",
+                        location=Location(path=file.path if budget.per_file else None),
+                    )
+                )
+        base_size = None
+        if baseline is not None:
+            base_size = sum(
+                sizes.get(compression, sizes["raw"]) for stable, sizes in baseline.items() if matches(stable)
+            )
+            change = size - base_size
+            growth_limit = budget.max_growth if budget.max_growth is not None else settings.max_growth
+            entry.update(
+                base=base_size, change=change, pct=round(change / base_size, 4) if base_size else None
+            )
+            if base_size and change / base_size > growth_limit and change > min_change:
+                report.findings.append(
+                    Finding(
+                        rule="bundle-growth",
+                        severity=Severity.HIGH,
+                        message=f"group {name} grew {format_size(change)} ({change / base_size:+.1%}) to "
+                        f"{format_size(size)} {compression}: over the {growth_limit:.0%} growth allowed",
+                    )
+                )
+        rows.append(
+            [
+                name,
+                compression,
+                format_size(base_size) if base_size is not None else "–",
+                format_size(size),
+                _change(size, base_size),
+                format_size(limit) if limit else "–",
+            ]
+        )
+        groups[name] = entry
+    report.tables.append(
+        Table("Bundle groups", ["group", "compression", "base", "now", "change", "limit"], rows)
+    )
+    return groups
+
+
+def _change(now: int, base: int | None) -> str:
+    if base is None:
+        return "–"
+    pct = f" ({(now - base) / base:+.1%})" if base else ""
+    return f"{'+' if now >= base else '-'}{format_size(abs(now - base))}{pct}"
+
+
+def _file_table(files: list[BuiltFile], baseline: dict[str, dict[str, int]], compression: str) -> Table:
+    now = {f.stable: f.size(compression) for f in files}
+    base = {stable: sizes.get(compression, sizes["raw"]) for stable, sizes in baseline.items()}
+    rows = []
+    for stable in sorted(set(now) | set(base), key=lambda s: -max(now.get(s, 0), base.get(s, 0))):
+        before, after = base.get(stable), now.get(stable)
+        status = "new" if before is None else "removed" if after is None else ""
+        pct = f"{(after - before) / before:+.1%}" if before and after is not None else status
+        rows.append(
+            [
+                stable,
+                format_size(before) if before is not None else "–",
+                format_size(after) if after is not None else "–",
+                _change(after or 0, before) if before is not None and after is not None else status,
+                pct,
+            ]
+        )
+    return Table(f"Files ({compression})", ["file", "base", "now", "change", "%"], rows)
+
+
+def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[Finding]:
+    """Secrets in what every browser downloads, including the original sources inside source maps."""
+    from lr_ci.checks.secrets.engine import default_rules, is_binary, scan
+
+    rules = default_rules()
+    found = []
+    roots = {d.name: d for d in dirs}
+    for file in files:
+        full = _full_path(dirs, roots, file.path)
+        data = full.read_bytes()
+        if is_binary(data):
+            continue
+        texts = [(file.path, data)]
+        if file.path.endswith(".map"):
+            texts = list(_map_sources(file.path, data))
+        for path, text in texts:
+            for hit in scan(text, path, rules):
+                if hit.allowed:
+                    continue
+                report.rules.setdefault(hit.rule.id, hit.rule.description)
+                found.append(
+                    Finding(
+                        rule=hit.rule.id,
+                        severity=hit.rule.severity,
+                        message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
+                        location=Location(path=path, line=hit.line, column=hit.column),
+                        secret=hit.secret,
+                    )
+                )
+    return found
+
+
+def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:
+    if len(dirs) == 1:
+        return dirs[0] / relative
+    head, _, rest = relative.partition("/")
+    return roots[head] / rest
+
+
+def _map_sources(path: str, data: bytes) -> list[tuple[str, bytes]]:
+    """The original sources a source map carries (``sourcesContent``), each as its own text."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return [(path, data)]
+    sources = document.get("sources") or []
+    contents = document.get("sourcesContent") or []
+    out = [(path, data)]
+    for index, content in enumerate(contents):
+        if isinstance(content, str):
+            name = sources[index] if index < len(sources) and isinstance(sources[index], str) else str(index)
+            out.append((f"{path}!{name}", content.encode("utf-8", "surrogateescape")))
+    return out

@@ -242,3 +242,16 @@ def test_smoke_action_after_a_deploy(workspace: Path, runner_temp: Path, opsapp_
         env=env,
     )
     assert stale.outputs["status"] == "fail" and stale.step("Verdict").code == 1
+
+
+def test_bundle_action(workspace: Path, runner_temp: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "opsapp" / "dist", workspace / "dist")
+    first = run("actions/bundle", {"save-baseline": "sizes.json"}, workspace, runner_temp)
+    assert first.outputs["status"] == "pass" and first.outputs["files"] == "3"
+    assert (workspace / "sizes.json").is_file()
+    (workspace / "dist" / "assets" / "index-BxQ2_9kd.js").write_text(
+        os.urandom(20_000).hex()
+    )  # incompressible growth
+    second = run("actions/bundle", {"baseline-file": "sizes.json"}, workspace, runner_temp)
+    assert second.outputs["status"] == "fail"
+    assert "| js | gzip |" in second.summary

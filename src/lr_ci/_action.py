@@ -26,6 +26,7 @@ FLAG_INPUTS = {"secrets": {"HISTORY": "--history", "DEEPEN": "--deepen"}}
 VALUE_INPUTS = {
     "smoke": {"BASE_URL": "--base-url", "WAIT_FOR_VERSION": "--wait-for-version"},
     "p95": {"BASELINE": "--baseline", "CANDIDATE": "--candidate", "BASELINE_FILE": "--baseline-file"},
+    "bundle": {"BASELINE_FILE": "--baseline", "SAVE_BASELINE": "--save-baseline"},
 }
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 

@@ -63,12 +63,14 @@ def _group_name(budget: Budget) -> str:
 
 def run(request: Request, settings: BundleSettings, cwd: Path) -> Report:
     dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
-    files = measure(dirs, settings.hash_pattern)
+    budgets = settings.budgets or DEFAULT_BUDGETS
+    compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
+    files = measure(dirs, compressions, settings.hash_pattern)
     baseline = read_baseline(request.baseline) if request.baseline else None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))
-    groups = _check_groups(report, files, baseline, settings)
+    groups = _check_groups(report, files, baseline, settings, budgets)
     if baseline is not None:
         report.tables.append(_file_table(files, baseline, settings.compression))
     maps = [f for f in files if f.path.endswith(".map")]
@@ -86,11 +88,7 @@ def run(request: Request, settings: BundleSettings, cwd: Path) -> Report:
         report.findings += _secrets(dirs, files, report)
     report.metrics = {
         "files": len(files),
-        "total": {
-            "raw": sum(f.raw for f in files),
-            "gzip": sum(f.gzip for f in files),
-            "brotli": sum(f.brotli for f in files),
-        },
+        "total": {c: sum(f.size(c) for f in files) for c in sorted({"none", *compressions})},
         "groups": groups,
         "new_files": sorted({f.stable for f in files} - set(baseline)) if baseline is not None else [],
         "removed_files": sorted(set(baseline) - {f.stable for f in files}) if baseline is not None else [],
@@ -103,11 +101,12 @@ def _check_groups(
     files: list[BuiltFile],
     baseline: dict[str, dict[str, int]] | None,
     settings: BundleSettings,
+    budgets: list[Budget],
 ) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     rows = []
     min_change = parse_size(settings.min_change)
-    for budget in settings.budgets or DEFAULT_BUDGETS:
+    for budget in budgets:
         name = _group_name(budget)
         compression = budget.compression or settings.compression
         matches = excluder([budget.files] if isinstance(budget.files, str) else budget.files)
@@ -173,6 +172,15 @@ def _check_groups(
     return groups
 
 
+def _baseline_size(sizes: dict[str, int], compression: str) -> int:
+    key = "raw" if compression == "none" else compression
+    if key not in sizes:
+        raise LrCiError(
+            f"the size baseline has no {compression} sizes: save it again with this [bundle] config"
+        )
+    return sizes[key]
+
+
 def _change(now: int, base: int | None) -> str:
     if base is None:
         return "–"
@@ -182,7 +190,7 @@ def _change(now: int, base: int | None) -> str:
 
 def _file_table(files: list[BuiltFile], baseline: dict[str, dict[str, int]], compression: str) -> Table:
     now = {f.stable: f.size(compression) for f in files}
-    base = {stable: sizes.get(compression, sizes["raw"]) for stable, sizes in baseline.items()}
+    base = {stable: _baseline_size(sizes, compression) for stable, sizes in baseline.items()}
     rows = []
     for stable in sorted(set(now) | set(base), key=lambda s: -max(now.get(s, 0), base.get(s, 0))):
         before, after = base.get(stable), now.get(stable)

@@ -9,26 +9,31 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lr_ci.checks.bundle.sizes import compressed_sizes, stable_name
+from lr_ci.checks.bundle.sizes import brotli_size, gzip_size, stable_name
 from lr_ci.errors import LrCiError
 
 DEFAULT_DIRS = ("dist", "build", "out", ".next/static", "public/build")
 # Below this much data, starting worker processes costs more than it saves.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+COMPRESSORS = {"gzip": gzip_size, "brotli": brotli_size}
 
 
 @dataclass(frozen=True)
 class BuiltFile:
     path: str
-    """Relative to the build folder's parent, with /."""
+    """Relative to the build folder (prefixed by the folder when there are several), with /."""
     stable: str
     raw: int
-    gzip: int
-    brotli: int
+    gzip: int | None
+    brotli: int | None
+    """None: not measured (no budget asks for it; brotli at quality 11 is slow)."""
 
     def size(self, compression: str) -> int:
-        return {"gzip": self.gzip, "brotli": self.brotli}.get(compression, self.raw)
+        value = {"gzip": self.gzip, "brotli": self.brotli, "none": self.raw}[compression]
+        if value is None:
+            raise ValueError(f"{compression} size of {self.path} was not measured")
+        return value
 
 
 def find_dirs(requested: list[str], cwd: Path) -> list[Path]:
@@ -65,15 +70,16 @@ def _cache_path() -> Path:
     return Path(base) / "lr-ci" / "bundle-sizes.json"
 
 
-def _load_cache(path: Path) -> dict[str, list[int]]:
+def _load_cache(path: Path) -> dict[str, dict[str, int]]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return data.get("sizes", {}) if data.get("version") == CACHE_VERSION else {}
+    sizes: dict[str, dict[str, int]] = data.get("sizes", {}) if data.get("version") == CACHE_VERSION else {}
+    return sizes
 
 
-def _save_cache(path: Path, sizes: dict[str, list[int]]) -> None:
+def _save_cache(path: Path, sizes: dict[str, dict[str, int]]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"version": CACHE_VERSION, "sizes": sizes}))
@@ -81,35 +87,53 @@ def _save_cache(path: Path, sizes: dict[str, list[int]]) -> None:
         pass  # a cache that cannot be written only costs time
 
 
-def _sizes_of(path: str) -> tuple[int, int, int]:
-    return compressed_sizes(Path(path).read_bytes())
+def _sizes_of(job: tuple[str, tuple[str, ...]]) -> dict[str, int]:
+    path, compressions = job
+    data = Path(path).read_bytes()
+    return {name: COMPRESSORS[name](data) for name in compressions}
 
 
-def measure(dirs: list[Path], hash_pattern: str | None = None) -> list[BuiltFile]:
-    """Every file's sizes; compression runs in worker processes for large builds, once per content."""
+def measure(dirs: list[Path], compressions: set[str], hash_pattern: str | None = None) -> list[BuiltFile]:
+    """Every file's sizes in the asked ``compressions`` (gzip, brotli); compression runs in worker
+    processes for large builds, and once per content: results are cached by a hash of the bytes."""
+    wanted = tuple(sorted(c for c in compressions if c in COMPRESSORS))
     files = list_files(dirs)
     cache_path = _cache_path()
     cache = _load_cache(cache_path)
-    digests = {}
-    todo: list[Path] = []
+    digests: dict[Path, str] = {}
+    raw: dict[Path, int] = {}
+    jobs: list[tuple[str, tuple[str, ...]]] = []
     for full, _ in files:
-        digest = hashlib.blake2b(full.read_bytes(), digest_size=16).hexdigest()
+        data = full.read_bytes()
+        raw[full] = len(data)
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         digests[full] = digest
-        if digest not in cache:
-            todo.append(full)
-    pending_bytes = sum(p.stat().st_size for p in todo)
-    if todo and pending_bytes >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1:
+        missing = tuple(c for c in wanted if c not in cache.get(digest, {}))
+        if missing:
+            jobs.append((str(full), missing))
+    pending_bytes = sum(raw[Path(path)] for path, _ in jobs)
+    if jobs and pending_bytes >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1:
         with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-            results = list(pool.map(_sizes_of, [str(p) for p in todo], chunksize=8))
+            results = list(pool.map(_sizes_of, jobs, chunksize=16))
     else:
-        results = [_sizes_of(str(p)) for p in todo]
-    for full, sizes in zip(todo, results, strict=True):
-        cache[digests[full]] = list(sizes)
-    if todo:
+        results = [_sizes_of(job) for job in jobs]
+    for (path, _), sizes in zip(jobs, results, strict=True):
+        cache.setdefault(digests[Path(path)], {}).update(sizes)
+    if jobs:
         # Only this build's entries are kept: the cache serves the next run, and stays as small as a build.
-        _save_cache(cache_path, {digest: cache[digest] for digest in digests.values()})
+        _save_cache(
+            cache_path, {digest: cache[digest] for digest in set(digests.values()) if digest in cache}
+        )
     built = []
     for full, relative in files:
-        raw, gz, br = cache[digests[full]]
-        built.append(BuiltFile(relative, stable_name(relative, hash_pattern), raw, gz, br))
+        sizes = cache.get(digests[full], {})
+        built.append(
+            BuiltFile(
+                relative,
+                stable_name(relative, hash_pattern),
+                raw[full],
+                sizes.get("gzip"),
+                sizes.get("brotli"),
+            )
+        )
     return built

@@ -66,8 +66,3 @@ def brotli_size(data: bytes) -> int:
     import brotli
 
     return len(brotli.compress(data, quality=11, lgwin=22))  # the library's and Node's default window
-
-
-def compressed_sizes(data: bytes) -> tuple[int, int, int]:
-    """(raw, gzip, brotli) sizes of one file's bytes."""
-    return len(data), gzip_size(data), brotli_size(data)

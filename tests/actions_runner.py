@@ -56,6 +56,7 @@ class _Context:
         self.action_path = action_path
         self.runner_temp = runner_temp
         self.step_outputs: dict[str, dict[str, str]] = {}
+        self.event_name = "pull_request"
 
     def value(self, expression: str) -> str:
         expression = expression.strip()
@@ -73,6 +74,10 @@ class _Context:
             return str(self.action_path)
         if expression == "runner.temp":
             return str(self.runner_temp)
+        if expression == "github.event_name":
+            return self.event_name
+        if expression == "github.token":
+            return "ghs_test-token-from-the-runner"
         if parts[0] == "steps" and parts[2] == "outputs":
             return self.step_outputs.get(parts[1], {}).get(parts[3], "")
         raise ValueError(f"unsupported expression: {expression}")
@@ -83,7 +88,10 @@ class _Context:
     def condition(self, text: str | None) -> bool:
         if text is None:
             return True
-        for clause in _EXPRESSION.sub(lambda m: m.group(1), text).split("&&"):
+        return any(self._all(group) for group in _EXPRESSION.sub(lambda m: m.group(1), text).split("||"))
+
+    def _all(self, text: str) -> bool:
+        for clause in text.split("&&"):
             match = re.fullmatch(r"\s*(.+?)\s*(==|!=)\s*(.+?)\s*", clause)
             if match is None:
                 raise ValueError(f"unsupported condition: {clause}")
@@ -127,9 +135,9 @@ def run_action(
     unknown = set(inputs) - set(declared)
     if unknown:
         raise ValueError(f"inputs not declared by the action: {sorted(unknown)}")
-    values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
-    values.update(inputs)
-    context = _Context(values, action_dir, runner_temp)
+    context = _Context({}, action_dir, runner_temp)
+    context.inputs = {name: context.render(str(spec.get("default", ""))) for name, spec in declared.items()}
+    context.inputs.update(inputs)
 
     files = runner_temp / "_runner_files"
     files.mkdir(parents=True, exist_ok=True)

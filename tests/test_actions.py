@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,77 @@ def test_bundle_action(workspace: Path, runner_temp: Path) -> None:
     second = run("actions/bundle", {"baseline-file": "sizes.json"}, workspace, runner_temp)
     assert second.outputs["status"] == "fail"
     assert "| js | gzip |" in second.summary
+
+
+def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp_path: Path) -> None:
+    from asgi_server import serve
+    from fake_github import FakeGitHub
+
+    shutil.copytree(ROOT / "examples" / "opsapp" / "dist", workspace / "dist")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "base")
+    base = git(workspace, "rev-parse", "HEAD").strip()
+    saved = tmp_path / "sizes.json"
+    subprocess.run(
+        [str(Path(sys.executable).with_name("lr-ci")), "bundle", "--save-baseline", str(saved)],
+        cwd=workspace,
+        check=True,
+        capture_output=True,
+    )
+    (workspace / "dist" / "assets" / "index-BxQ2_9kd.js").write_text(os.urandom(20_000).hex())
+    git(workspace, "commit", "-q", "-am", "a heavier chart library")
+    github = FakeGitHub()
+    github.add_artifact(base, "bundle-sizes", {"sizes.json": saved.read_bytes()})
+    event = {"pull_request": {"number": 5, "base": {"sha": base}}}
+    with serve(github.app()) as api:
+        env = {"GITHUB_API_URL": api, "GITHUB_REPOSITORY": "acme/ops"}
+        first = run(
+            "actions/bundle",
+            {"baseline-artifact": "bundle-sizes"},
+            workspace,
+            runner_temp,
+            env=env,
+            event=event,
+        )
+        assert first.outputs["status"] == "fail", "\n".join(
+            f"{s.name} {s.ran} {s.code} {s.stdout[-300:]} {s.stderr[-300:]}" for s in first.steps[1:]
+        )
+        assert "lr-ci: baseline from the merge base" in first.stdout
+        assert len(github.comments) == 1 and str(github.comments[0]["body"]).startswith(
+            "<!-- lr-ci:bundle -->"
+        )
+        assert "| js | gzip |" in str(github.comments[0]["body"])
+        second = run(
+            "actions/bundle",
+            {"baseline-artifact": "bundle-sizes"},
+            workspace,
+            runner_temp,
+            env=env,
+            event=event,
+        )
+        assert "pull request comment updated" in second.stdout and len(github.comments) == 1
+
+        github.read_only = True  # a fork's pull request: the token cannot comment
+        forked = run(
+            "actions/bundle",
+            {"baseline-artifact": "bundle-sizes", "fail": "false"},
+            workspace,
+            runner_temp,
+            env=env,
+            event=event,
+        )
+        assert "cannot comment" in forked.stdout and not forked.failed
+        assert "### ❌ lr-ci bundle: fail" in forked.summary
+
+        no_artifact = {"pull_request": {"number": 5, "base": {"sha": "0" * 40}}}
+        absolute = run(
+            "actions/bundle",
+            {"baseline-artifact": "bundle-sizes"},
+            workspace,
+            runner_temp,
+            env=env,
+            event=no_artifact,
+        )
+        assert "checking absolute limits only" in absolute.stdout
+        assert absolute.outputs["status"] == "pass"
+    assert "ghs_test-token-from-the-runner" not in first.stdout + first.summary

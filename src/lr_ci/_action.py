@@ -55,15 +55,33 @@ def _metric_outputs(metrics: dict[str, Any]) -> dict[str, str]:
     return outputs
 
 
+# Where a value input may also come from an earlier step (a baseline fetched from the base branch's run).
+FETCHED = {"BASELINE_FILE": "LR_CI_FETCHED_BASELINE"}
+
+
+def _value(name: str) -> str:
+    return _env(name) or os.environ.get(FETCHED.get(name, ""), "").strip()
+
+
 def command_line(check: str, args: str, config: str, report: Path, sarif: Path) -> list[str]:
     words = COMMANDS.get(check, [check])
-    options = ["--format", "github", "--output", f"json:{report}", "--output", f"sarif:{sarif}"]
+    markdown = report.with_suffix(".md")
+    options = [
+        "--format",
+        "github",
+        "--output",
+        f"json:{report}",
+        "--output",
+        f"sarif:{sarif}",
+        "--output",
+        f"markdown:{markdown}",
+    ]
     if config:
         options += ["--config", config]
     flags = [flag for name, flag in FLAG_INPUTS.get(check, {}).items() if _env(name).lower() == "true"]
     for name, option in VALUE_INPUTS.get(check, {}).items():
-        if _env(name):
-            flags += [option, _env(name)]
+        if _value(name):
+            flags += [option, _value(name)]
     return [sys.executable, "-m", "lr_ci", *words, *options, *flags, *shlex.split(args)]
 
 
@@ -94,6 +112,8 @@ def run() -> int:
         outputs.update(_metric_outputs(document.get("metrics", {})))
     if sarif.is_file():
         outputs["sarif-path"] = str(sarif)
+    if report.with_suffix(".md").is_file():
+        outputs["markdown-path"] = str(report.with_suffix(".md"))
     _write_outputs(outputs)
     return 0
 
@@ -108,13 +128,96 @@ def verdict() -> int:
     return 0
 
 
+def _event() -> dict[str, Any]:
+    path = os.environ.get("GITHUB_EVENT_PATH", "")
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def comment() -> int:
+    """Create or update the check's PR comment (found by a hidden marker); never fails the job.
+
+    Where the token cannot comment (a fork's pull request gets a read-only token), the report is in the
+    step summary already, and a notice says so.
+    """
+    from lr_ci._github import GitHub, GitHubError
+
+    check, markdown = _env("CHECK"), os.environ.get("LR_CI_MARKDOWN_PATH", "")
+    number = _event().get("pull_request", {}).get("number")
+    if (
+        _env("COMMENT", "true").lower() != "true"
+        or not number
+        or not markdown
+        or not Path(markdown).is_file()
+    ):
+        return 0
+    github = GitHub.from_environment()
+    if github is None:
+        print(f"::notice title=lr-ci {check}::no token to comment with: the report is in the step summary")
+        return 0
+    try:
+        done = github.upsert_comment(
+            int(number), f"<!-- lr-ci:{check} -->", Path(markdown).read_text("utf-8")
+        )
+    except GitHubError as exc:
+        why = (
+            "this token cannot comment (a fork's pull request?)"
+            if exc.status in (401, 403, 404)
+            else str(exc)
+        )
+        print(f"::notice title=lr-ci {check}::{why}: the report is in the step summary")
+        return 0
+    print(f"lr-ci {check}: pull request comment {done}")
+    return 0
+
+
+def fetch_baseline() -> int:
+    """Fetch the base branch's saved baseline from the merge base's successful workflow run."""
+    import subprocess
+
+    from lr_ci._github import GitHub, GitHubError
+
+    artifact, filename = _env("BASELINE_ARTIFACT"), _env("BASELINE_NAME", "sizes.json")
+    base = _event().get("pull_request", {}).get("base", {}).get("sha")
+    if not artifact or not base or _env("BASELINE_FILE"):
+        return 0
+    merge_base = (
+        subprocess.run(
+            ["git", "merge-base", base, "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or base
+    )
+    github = GitHub.from_environment()
+    found = None
+    if github is not None:
+        try:
+            found = github.artifact_file(merge_base, artifact, filename)
+        except GitHubError as exc:
+            print(f"::notice title=lr-ci::cannot read the base branch's artifacts ({exc})")
+    if found is None:
+        print(
+            f"::notice title=lr-ci::no '{artifact}' artifact from a successful run on the merge base "
+            f"{merge_base[:12]}: checking absolute limits only"
+        )
+        return 0
+    target = Path(os.environ.get("RUNNER_TEMP") or ".") / "lr-ci-baseline" / filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(found)
+    with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as handle:
+        handle.write(f"LR_CI_FETCHED_BASELINE={target}\n")
+    print(f"lr-ci: baseline from the merge base {merge_base[:12]} ({artifact}/{filename})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["run"]:
-        return run()
-    if args == ["verdict"]:
-        return verdict()
-    print("usage: python -m lr_ci._action run|verdict", file=sys.stderr)
+    commands = {"run": run, "verdict": verdict, "comment": comment, "fetch-baseline": fetch_baseline}
+    if len(args) == 1 and args[0] in commands:
+        return commands[args[0]]()
+    print(f"usage: python -m lr_ci._action {'|'.join(commands)}", file=sys.stderr)
     return 2
 
 

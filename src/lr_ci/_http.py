@@ -48,7 +48,7 @@ class _ResolvingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def client(options: ClientOptions, **kwargs: Any) -> httpx.Client:
+def client(options: ClientOptions, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Client:
     transport: httpx.BaseTransport = httpx.HTTPTransport(verify=options.verify, retries=0)
     if options.resolve:
         transport = _ResolvingTransport(transport, options.resolve)
@@ -56,7 +56,7 @@ def client(options: ClientOptions, **kwargs: Any) -> httpx.Client:
         transport=transport,
         timeout=httpx.Timeout(options.timeout_s),
         follow_redirects=options.follow_redirects,
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
         **kwargs,
     )
 

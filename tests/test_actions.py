@@ -125,7 +125,7 @@ def test_action_scripts_take_inputs_only_through_env(path: Path) -> None:
 
 
 def test_every_check_has_its_action() -> None:
-    for name in CHECKS:
+    for name in set(CHECKS) - {"init", "demo"}:  # commands for a person at a terminal, not CI steps
         assert (ROOT / "actions" / name / "action.yml").is_file(), f"actions/{name}/action.yml is missing"
 
 

@@ -60,6 +60,11 @@ CHECKS: dict[str, CheckSpec] = {
             settings="lr_ci.checks.bundle.settings:BundleSettings",
         ),
         CheckSpec(
+            name="init",
+            summary="Write a commented lr-ci.toml for this repository (--workflows: CI and hooks too).",
+            command="lr_ci.checks.init.cli:command",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

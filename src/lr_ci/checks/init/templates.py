@@ -84,7 +84,7 @@ steps = [{ name = "homepage", path = "/", expect = { status = 200 } }]
     parts.append(LOGIN_FLOWS.get(repo.python_framework or "", GENERIC_LOGIN))
     parts.append("""
 [p95]
-# Staging latency gate: `lr-ci p95 --baseline STAGING_URL --candidate PREVIEW_URL` (pip install 'lr-ci[load]').
+# Latency gate: `lr-ci p95 --baseline STAGING_URL --candidate PREVIEW_URL` (pip install 'lr-ci[load]').
 budget_ms = 300
 max_ratio = 1.20
 # Core routes (default: GET /). Routes behind a login can reuse a smoke flow: login_flow = "login"
@@ -189,7 +189,7 @@ jobs:
 {bundle_job}"""
 
 
-PRE_COMMIT = """# Written by `lr-ci init --workflows`: secrets stop at commit time, history is checked before a push.
+PRE_COMMIT = """# Written by `lr-ci init --workflows`: secrets stop at commit, history is checked before a push.
 # Install: pip install pre-commit && pre-commit install --hook-type pre-commit --hook-type pre-push
 repos:
   - repo: https://github.com/lr-ci/lr-ci

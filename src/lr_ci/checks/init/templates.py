@@ -189,7 +189,7 @@ jobs:
 {bundle_job}"""
 
 
-PRE_COMMIT = """# Written by `lr-ci init --workflows`: secrets stop at commit, history is checked before a push.
+PRE_COMMIT = """# Written by `lr-ci init --workflows`: secrets stop at commit; history is checked at push.
 # Install: pip install pre-commit && pre-commit install --hook-type pre-commit --hook-type pre-push
 repos:
   - repo: https://github.com/lr-ci/lr-ci

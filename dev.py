@@ -41,11 +41,13 @@ def ensure_venv(extra: str | None) -> None:
 
 
 def run() -> None:
-    ensure_venv(None)
+    ensure_venv("demo")
     step(BIN / "lr-ci", "--help")
+    # lr-ci on this very repository, with its own lr-ci.toml...
     step(BIN / "lr-ci", "config", "check")
-    step(BIN / "lr-ci", "secrets", "--verbose")
     step(BIN / "lr-ci", "secrets", "--history")
+    # ...and every check against the bundled sample ops app, with a summary of what blocks a launch.
+    step(BIN / "lr-ci", "demo")
 
 
 def test() -> None:

@@ -65,6 +65,11 @@ CHECKS: dict[str, CheckSpec] = {
             command="lr_ci.checks.init.cli:command",
         ),
         CheckSpec(
+            name="demo",
+            summary="Run every check against the bundled sample ops app, and summarize what blocks a launch.",
+            command="lr_ci.checks.demo.cli:command",
+        ),
+        CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.config_cli:config_group",

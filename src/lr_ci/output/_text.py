@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lr_ci.report import Finding, Location, Report, Severity
+from lr_ci.report import Finding, Location, Report, Severity, Table
 
 _COLORS = {"pass": "32", "fail": "31", "error": "35", "critical": "31;1", "high": "31", "medium": "33"}
 
@@ -36,6 +36,17 @@ def _finding_line(finding: Finding, color: bool) -> str:
     return f"  {severity} {finding.rule:<24} {where + '  ' if where else ''}{finding_message(finding)}"
 
 
+def _table_lines(table: Table) -> list[str]:
+    widths = [
+        max(len(str(row[i])) for row in [table.columns, *table.rows]) for i in range(len(table.columns))
+    ]
+    widths[-1] = 0  # the last column is not padded
+    return [
+        "    " + "  ".join(str(value).ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in [table.columns, *table.rows]
+    ]
+
+
 def render_text(report: Report, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:
     lines: list[str] = []
     for index, current in enumerate(report.walk()):
@@ -65,6 +76,8 @@ def _report_lines(report: Report, *, color: bool, verbose: bool, quiet: bool, ne
         if case.status != "pass" or verbose:
             detail = f": {case.message}" if case.message else ""
             lines.append(f"  [{_paint(case.status, case.status, color)}] {case.name}{detail}")
+    for table in report.tables:
+        lines += [f"  {table.title}:", *_table_lines(table)]
     if verbose and report.metrics:
         lines += [f"  {key} = {value}" for key, value in report.metrics.items()]
     return lines

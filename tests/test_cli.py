@@ -151,3 +151,40 @@ def test_console_script_and_module_entry_points(repo: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["status"] == "pass"
+
+
+def test_progress_only_on_a_terminal_and_never_in_ci(repo: Path) -> None:
+    import os
+    import pty
+
+    from conftest import git
+
+    for index in range(30):
+        (repo / f"f{index}.txt").write_text(f"{index}\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"c{index}")
+
+    def run(env: dict[str, str], *extra: str) -> bytes:
+        main_fd, child_fd = pty.openpty()
+        subprocess.run(
+            [lr_ci_executable(), "secrets", "--history", *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=child_fd,
+            cwd=repo,
+            env={**os.environ, **env},
+            check=False,
+            timeout=60,
+        )
+        os.close(child_fd)
+        try:
+            return os.read(main_fd, 65536)
+        except OSError:
+            return b""
+        finally:
+            os.close(main_fd)
+
+    clean_env = {k: v for k, v in os.environ.items() if k != "CI"}
+    shown = run({**clean_env, "CI": ""})
+    assert b"scanning commits" in shown
+    assert b"scanning commits" not in run({"CI": "true"})
+    assert b"scanning commits" not in run({"CI": ""}, "--quiet")

@@ -27,6 +27,7 @@ from lr_ci.redact import Redactor
 from lr_ci.report import Report
 
 if TYPE_CHECKING:
+    from lr_ci._progress import Progress
     from lr_ci.config import ConfigFile
 
 SettingsT = TypeVar("SettingsT")
@@ -78,6 +79,12 @@ class RunContext:
 
             self._config = load_config(self.options.config)
         return self._config
+
+    def progress(self, label: str, total: int | None = None) -> Progress:
+        """A progress line for a long operation; drawn only on a terminal, never in CI or with --quiet."""
+        from lr_ci._progress import Progress, wanted
+
+        return Progress(label, total, enabled=wanted(self.options.quiet, self.format))
 
     def settings(self, model: type[SettingsT], table: str | None = None) -> SettingsT:
         """The check's validated table (defaults when absent); a bad value is exit 2 at file:line.

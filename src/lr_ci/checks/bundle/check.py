@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,13 @@ def _group_name(budget: Budget) -> str:
     return budget.name or (budget.files if isinstance(budget.files, str) else ", ".join(budget.files))
 
 
-def run(request: Request, settings: BundleSettings, cwd: Path) -> Report:
+def run(
+    request: Request, settings: BundleSettings, cwd: Path, progress: Callable[[int], None] | None = None
+) -> Report:
     dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
-    files = measure(dirs, compressions, settings.hash_pattern)
+    files = measure(dirs, compressions, settings.hash_pattern, progress)
     baseline = read_baseline(request.baseline) if request.baseline else None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)

@@ -36,4 +36,8 @@ def _body(
     from lr_ci.checks.bundle.settings import BundleSettings
 
     settings = run.settings(BundleSettings)
-    return check.run(check.Request(dirs, baseline, save_baseline), settings, run.cwd)
+    progress = run.progress("reading files")
+    try:
+        return check.run(check.Request(dirs, baseline, save_baseline), settings, run.cwd, progress)
+    finally:
+        progress.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,12 @@ def _sizes_of(job: tuple[str, tuple[str, ...]]) -> dict[str, int]:
     return {name: COMPRESSORS[name](data) for name in compressions}
 
 
-def measure(dirs: list[Path], compressions: set[str], hash_pattern: str | None = None) -> list[BuiltFile]:
+def measure(
+    dirs: list[Path],
+    compressions: set[str],
+    hash_pattern: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[BuiltFile]:
     """Every file's sizes in the asked ``compressions`` (gzip, brotli); compression runs in worker
     processes for large builds, and once per content: results are cached by a hash of the bytes."""
     wanted = tuple(sorted(c for c in compressions if c in COMPRESSORS))
@@ -103,7 +109,9 @@ def measure(dirs: list[Path], compressions: set[str], hash_pattern: str | None =
     digests: dict[Path, str] = {}
     raw: dict[Path, int] = {}
     jobs: list[tuple[str, tuple[str, ...]]] = []
-    for full, _ in files:
+    for count, (full, _) in enumerate(files, start=1):
+        if progress is not None:
+            progress(count)
         data = full.read_bytes()
         raw[full] = len(data)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()

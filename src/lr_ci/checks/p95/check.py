@@ -119,7 +119,12 @@ def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
         raise LrCiError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
 
 
-def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | None = None) -> Report:
+def run(
+    request: Request,
+    settings: P95Settings,
+    login: Callable[[str], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
     """Measure and decide. ``login(url)`` returns the (cookies, values) of the login flow, when configured."""
 
     settings = effective(settings, request)
@@ -133,7 +138,7 @@ def run(request: Request, settings: P95Settings, login: Callable[[str], Any] | N
         }
     plan = _plan(settings)
     measure = _driver(replace(request, locustfile_in_use=bool(settings.locustfile)))
-    measurement = measure(targets, plan, settings.seed)
+    measurement = measure(targets, plan, settings.seed, progress)
     budgets = {r.label: r.budget_ms for r in settings.routes if r.budget_ms is not None}
     if request.save_baseline is not None:
         write_baseline_file(request.save_baseline, candidate_url, measurement.sides["candidate"])

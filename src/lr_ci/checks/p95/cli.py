@@ -106,7 +106,12 @@ def _body(run: RunContext, request: object, join: tuple[str, int] | None) -> Rep
     if join is not None:
         return check.worker(settings, *join)
     login = _login(run, settings.login_flow) if settings.login_flow else None
-    return check.run(request, settings, login)
+    sides = 1 if request.baseline_file or request.save_baseline else 2
+    progress = run.progress("load rounds", sides * (settings.rounds + 1))
+    try:
+        return check.run(request, settings, login, progress)
+    finally:
+        progress.close()
 
 
 def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], dict[str, str]]]:

@@ -182,7 +182,12 @@ def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collecto
     runner.quit()
 
 
-def measure(targets: Mapping[str, Target], plan: Plan, seed: int | None = None) -> Measurement:
+def measure(
+    targets: Mapping[str, Target],
+    plan: Plan,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Measurement:
     """Warm each side up, then alternate measured rounds between the sides (A B B A A B ...)."""
     rng = random.Random(seed)
     users = {side: _user_class(plan, target, rng) for side, target in targets.items()}
@@ -193,21 +198,31 @@ def measure(targets: Mapping[str, Target], plan: Plan, seed: int | None = None) 
         _run_round(by_url[target.url], plan, seconds, collector)
         return collector
 
-    return _rounds(targets, plan, one_round)
+    return _rounds(targets, plan, one_round, progress)
 
 
 def _rounds(
-    targets: Mapping[str, Target], plan: Plan, one_round: Callable[[Target, float], _Collector]
+    targets: Mapping[str, Target],
+    plan: Plan,
+    one_round: Callable[[Target, float], _Collector],
+    progress: Callable[[int], None] | None = None,
 ) -> Measurement:
     """The schedule, whoever sends the load: warm-up per side, then rounds alternating A B B A ..."""
     collected: dict[str, list[_Collector]] = {side: [] for side in targets}
     started = time.monotonic()
+    done = 0
     for target in targets.values():
         one_round(target, plan.warmup_seconds)
+        done += 1
+        if progress is not None:
+            progress(done)
     names = list(targets)
     for index in range(plan.rounds):
         for side in names if index % 2 == 0 else list(reversed(names)):
             collected[side].append(one_round(targets[side], plan.round_seconds))
+            done += 1
+            if progress is not None:
+                progress(done)
     # Routes: the configured ones, or (a locustfile) every request name seen.
     routes = (
         [r.label for r in plan.routes]
@@ -288,6 +303,7 @@ def measure_distributed(
     port: int,
     spawn: Callable[[int], list[Any]] | None = None,
     seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Measurement:
     """As :func:`measure`, with the users spread over ``workers`` worker processes.
 
@@ -314,6 +330,7 @@ def measure_distributed(
             targets,
             plan,
             lambda target, seconds: _distributed_round(runner, collector, plan, target, seconds),
+            progress,
         )
     finally:
         runner.quit()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,7 +182,9 @@ def start(request: Request, cwd: Path) -> Started:
     return Started(request, root)
 
 
-def collect(started: Started, settings: SecretsSettings, cwd: Path) -> tuple[list[Occurrence], Report, Path]:
+def collect(
+    started: Started, settings: SecretsSettings, cwd: Path, progress: Callable[[int], None] | None = None
+) -> tuple[list[Occurrence], Report, Path]:
     """Run the scan; returns the occurrences, a report with metrics, and the root paths are relative to."""
     from lr_ci._paths import excluder
     from lr_ci.checks.secrets.engine import default_rules
@@ -193,7 +196,7 @@ def collect(started: Started, settings: SecretsSettings, cwd: Path) -> tuple[lis
     scanner = ContentScanner(rules, settings.max_file_bytes, excluder(never))
     request, root = started.request, started.root
     if started.patches is not None:
-        occurrences = scan_patches(started.patches, scanner)
+        occurrences = scan_patches(started.patches, scanner, progress)
     elif request.mode == "paths":
         root = root or cwd
         occurrences = scan_files(root, walk(request.paths, root), scanner)
@@ -295,8 +298,10 @@ def suppress(
     )
 
 
-def run(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
-    occurrences, report, root = collect(started, settings, cwd)
+def run(
+    started: Started, settings: SecretsSettings, cwd: Path, progress: Callable[[int], None] | None = None
+) -> Report:
+    occurrences, report, root = collect(started, settings, cwd, progress)
     found, allowed = findings(occurrences)
     report.metrics["allowed_inline"] = allowed
     suppress(report, found, settings, root, started.request.complete)

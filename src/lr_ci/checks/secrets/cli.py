@@ -71,7 +71,12 @@ def _body(
         settings = run.settings(SecretsSettings)
         if write_baseline:
             return check.update_baseline(started, settings, run.cwd)
-        return check.run(started, settings, run.cwd)
+        progress = run.progress("scanning commits") if request.mode in ("history", "range") else None
+        try:
+            return check.run(started, settings, run.cwd, progress)
+        finally:
+            if progress is not None:
+                progress.close()
     finally:
         started.close()
 

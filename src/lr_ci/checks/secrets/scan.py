@@ -120,11 +120,15 @@ def introduced(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
     return hits
 
 
-def scan_patches(patches: git.Patches, scanner: ContentScanner) -> list[Occurrence]:
+def scan_patches(
+    patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None = None
+) -> list[Occurrence]:
     """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
-    parts = [
-        (part, Occurrence(hit, c.path, c.commit)) for part, c in patches for hit in introduced(c, scanner)
-    ]
+    parts = []
+    for part, change in patches:
+        parts += [(part, Occurrence(hit, change.path, change.commit)) for hit in introduced(change, scanner)]
+        if progress is not None:
+            progress(patches.stats.commits)
     found = [occurrence for _, occurrence in sorted(parts, key=lambda item: item[0])]
     scanner.counts["commits_scanned"] += patches.stats.commits
     scanner.counts["skipped_binary"] += patches.stats.binary

@@ -193,9 +193,9 @@ def _driver(request: Request) -> Callable[..., Any]:
             for _ in range(request.workers)
         ]
 
-    def measure(targets: Any, plan: Any, seed: int | None) -> Any:
+    def measure(targets: Any, plan: Any, seed: int | None, progress: Any = None) -> Any:
         return load.measure_distributed(
-            targets, plan, workers, port, spawn if request.workers > 0 else None, seed
+            targets, plan, workers, port, spawn if request.workers > 0 else None, seed, progress
         )
 
     return measure

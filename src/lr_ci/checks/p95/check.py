@@ -182,7 +182,6 @@ def _driver(request: Request) -> Callable[..., Any]:
     if request.locustfile_in_use:
         raise LrCiError("a locustfile with --workers/--master is not supported yet: use [p95] routes")
     workers = request.workers if request.workers > 0 else request.expect_workers
-    port = _free_port() if request.workers > 0 else request.master_port
 
     def spawn(master_port: int) -> list[Any]:
         import subprocess
@@ -194,6 +193,8 @@ def _driver(request: Request) -> Callable[..., Any]:
         ]
 
     def measure(targets: Any, plan: Any, seed: int | None, progress: Any = None) -> Any:
+        # Local workers get a fresh port each time: the last master's may not be free yet (confirmation).
+        port = _free_port() if request.workers > 0 else request.master_port
         return load.measure_distributed(
             targets, plan, workers, port, spawn if request.workers > 0 else None, seed, progress
         )

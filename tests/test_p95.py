@@ -152,7 +152,7 @@ def test_routes_behind_login_reuse_the_smoke_flow(opsapp, tmp_path: Path) -> Non
         (
             "[p95]\n",
             ["--candidate", "http://127.0.0.1:9", "--baseline-file", "/nonexistent.json"],
-            "cannot read the baseline",
+            "cannot read the p95 baseline",
         ),
         ("[p95]\nlogin_flow = 'nope'\n", ["--candidate", "http://127.0.0.1:9"], "no such flow in [smoke]"),
     ],

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lr_ci._documents import read_json, write_json
 from lr_ci._paths import excluder
 from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
@@ -32,30 +33,16 @@ class Request:
 
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot read the size baseline: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise LrCiError(f"{path}: the size baseline is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
-        raise LrCiError(f"{path}: not an lr-ci size baseline (schema {BASELINE_SCHEMA})")
-    files: dict[str, dict[str, int]] = document["files"]
+    files: dict[str, dict[str, int]] = read_json(path, "size baseline", BASELINE_SCHEMA)["files"]
     return files
 
 
 def write_baseline(path: Path, files: list[BuiltFile]) -> None:
-    document = {
-        "schema": BASELINE_SCHEMA,
-        "files": {
-            f.stable: {"raw": f.raw, "gzip": f.gzip, "brotli": f.brotli}
-            for f in sorted(files, key=lambda f: f.stable)
-        },
+    sizes = {
+        f.stable: {k: v for k, v in (("raw", f.raw), ("gzip", f.gzip), ("brotli", f.brotli)) if v is not None}
+        for f in files
     }
-    try:
-        path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot write the size baseline: {exc.strerror or exc}") from None
+    write_json(path, {"schema": BASELINE_SCHEMA, "files": sizes}, "size baseline")
 
 
 def _group_name(budget: Budget) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lr_ci._documents import read_json, write_json
 from lr_ci.checks.p95.settings import P95Settings, Route
 from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError
@@ -86,14 +86,7 @@ def _gate(settings: P95Settings) -> Gate:
 
 
 def read_baseline_file(path: Path) -> dict[str, list[Histogram]]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot read the baseline: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise LrCiError(f"{path}: the baseline is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
-        raise LrCiError(f"{path}: not an lr-ci p95 baseline (schema {BASELINE_SCHEMA})")
+    document = read_json(path, "p95 baseline", BASELINE_SCHEMA)
     return {
         route: [Histogram.from_json(r) for r in data["rounds"]] for route, data in document["routes"].items()
     }
@@ -113,10 +106,7 @@ def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
             for route, side in sides.items()
         },
     }
-    try:
-        path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
+    write_json(path, document, "p95 baseline")
 
 
 def run(

@@ -7,11 +7,10 @@ edits that move a secret do not churn it; entries are sorted and carry no timest
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from lr_ci._documents import read_json, write_json
 from lr_ci.errors import LrCiError
 
 VERSION = 1
@@ -31,20 +30,11 @@ class Entry:
         return out
 
 
-def _load_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise LrCiError(f"{path}: the {what} is not valid JSON: {exc}") from None
-
-
 def read_baseline(path: Path) -> dict[str, Entry]:
     """Entries by fingerprint; a missing file is an empty baseline."""
     if not path.is_file():
         return {}
-    data = _load_json(path, "secrets baseline")
+    data = read_json(path, "secrets baseline")
     try:
         entries = [
             Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]
@@ -56,18 +46,14 @@ def read_baseline(path: Path) -> dict[str, Entry]:
 
 def write_baseline(path: Path, entries: list[Entry]) -> None:
     ordered = sorted(entries, key=lambda e: (e.path, e.rule, e.fingerprint))
-    document = {"version": VERSION, "entries": [e.to_dict() for e in ordered]}
-    try:
-        path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot write the secrets baseline: {exc.strerror or exc}") from None
+    write_json(path, {"version": VERSION, "entries": [e.to_dict() for e in ordered]}, "secrets baseline")
 
 
 def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
     """(path, sha1 of the secret) of every entry not audited as a real secret (``is_secret: true``)."""
     if not path.is_file():
         return set()
-    data = _load_json(path, "detect-secrets baseline")
+    data = read_json(path, "detect-secrets baseline")
     results = data.get("results", {}) if isinstance(data, dict) else {}
     return {
         (filename, entry["hashed_secret"])

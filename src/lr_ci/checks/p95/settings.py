@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lr_ci.checks.p95.stats import Gate
 from lr_ci.config import SETTINGS_CONFIG
 
 
@@ -42,14 +43,14 @@ class P95Settings:
     """Your own locustfile instead of routes: its request names are the routes (budgets match by name)."""
     login_flow: str | None = None
     """A [smoke] flow run first against each side; its cookies and captured values are reused."""
-    budget_ms: float = 300.0
-    max_ratio: float = 1.20
+    budget_ms: float = Gate.budget_ms
+    max_ratio: float = Gate.max_ratio
     """A route fails when its p95 grows by more than this factor (and the rest of the rule holds)."""
-    min_increase_ms: float = 10.0
+    min_increase_ms: float = Gate.min_increase_ms
     """...and by at least this much: a 2 ms route going to 3 ms is noise, not a regression."""
-    alpha: float = 0.05
+    alpha: float = Gate.alpha
     """Family-wise false-alarm level of the bootstrap test, Holm-corrected across routes."""
-    max_error_rate: float = 0.01
+    max_error_rate: float = Gate.max_error_rate
     rate: float = 60.0
     """Requests per second sent to the side being measured."""
     users: int = 12
@@ -58,7 +59,7 @@ class P95Settings:
     round_seconds: float = 6.0
     warmup_seconds: float = 4.0
     """Load sent to each side before measuring, then discarded (caches, connection pools, JIT)."""
-    min_samples: int = 400
+    min_samples: int = Gate.min_samples
     """Per route and side: with fewer, fewer than 20 requests lie above the p95 and it is not decidable."""
     confirm: bool = True
     """Re-measure routes that fail once more, and fail only if the second measurement agrees."""

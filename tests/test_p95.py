@@ -162,13 +162,36 @@ def test_bad_input_is_exit_2(tmp_path: Path, config: str, args: list[str], messa
     assert code == 2 and message in err, err
 
 
+API_LOGIN = """
+[[p95.routes]]
+path = "/"
+name = "homepage"
+[[p95.routes]]
+path = "/api/invoices"
+headers = { Authorization = "Bearer {token}" }
+
+[[smoke.flows.api.steps]]
+method = "POST"
+path = "/api/token"
+json = { username = "${OPS_USER}", password = "${OPS_PASSWORD}" }
+capture = { token = { json = "$.token" } }
+"""
+
+
 def test_distributed_mode_with_two_local_workers(opsapp, tmp_path: Path) -> None:
+    """Workers are re-aimed every round, with each side's own login (a bearer token captured per side)."""
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
-    code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, "--workers", "2")
+    config = SHORT.replace("min_samples = 30", "min_samples = 20") + 'login_flow = "api"\n' + API_LOGIN
+    env = {"OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
+    code, report, err = p95(
+        tmp_path, "--baseline", a.url, "--candidate", b.url, "--workers", "2", config=config, env=env
+    )
     assert code == 1, (err, report)
-    route = report["metrics"]["routes"]["homepage"]
-    assert route["verdict"] == "regression" and route["samples"]["candidate"] >= 30
+    routes = report["metrics"]["routes"]
+    assert routes["homepage"]["verdict"] == "regression" and routes["homepage"]["samples"]["candidate"] >= 20
+    assert routes["GET /api/invoices"]["error_rate"] == {"baseline": 0.0, "candidate": 0.0}
     assert 30 <= report["metrics"]["achieved_rps"]["candidate"] <= 50
+    assert "ops-demo-password" not in json.dumps(report) + err
 
 
 def test_master_without_workers_says_how_to_start_them(
@@ -191,21 +214,39 @@ def test_master_without_workers_says_how_to_start_them(
     assert code == 2 and "locust workers joined" in err and "--worker" in err
 
 
+LOCUSTFILE = (
+    "from locust import HttpUser, constant_throughput, task\n\n"
+    "class Ops(HttpUser):\n"
+    "    wait_time = constant_throughput(5)\n\n"
+    "    @task(3)\n"
+    "    def health(self):\n"
+    "        self.client.get('/healthz', name='health')\n\n"
+    "    @task\n"
+    "    def home(self):\n"
+    "        self.client.get('/', name='home')\n"
+)
+
+
 def test_a_users_locustfile(opsapp, tmp_path: Path) -> None:
     a, b = opsapp(), opsapp()
     locustfile = tmp_path / "locustfile.py"
-    locustfile.write_text(
-        "from locust import HttpUser, constant_throughput, task\n\n"
-        "class Ops(HttpUser):\n"
-        "    wait_time = constant_throughput(5)\n\n"
-        "    @task(3)\n"
-        "    def health(self):\n"
-        "        self.client.get('/healthz', name='health')\n\n"
-        "    @task\n"
-        "    def home(self):\n"
-        "        self.client.get('/', name='home')\n"
-    )
+    locustfile.write_text(LOCUSTFILE)
     config = SHORT.replace("min_samples = 30", "min_samples = 10") + f'locustfile = "{locustfile}"\n'
     code, report, err = p95(tmp_path, "--baseline", a.url, "--candidate", b.url, config=config)
     assert code == 0, (err, report)
     assert set(report["metrics"]["routes"]) == {"health", "home"}
+
+
+def test_a_users_locustfile_on_two_local_workers(opsapp, tmp_path: Path) -> None:
+    """The workers load the same locustfile (from the same config); the master names routes by request."""
+    a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    config = SHORT.replace("min_samples = 30", "min_samples = 10") + f'locustfile = "{locustfile}"\n'
+    code, report, err = p95(
+        tmp_path, "--baseline", a.url, "--candidate", b.url, "--workers", "2", config=config
+    )
+    assert code == 1, (err, report)
+    routes = report["metrics"]["routes"]
+    assert set(routes) == {"health", "home"}
+    assert routes["health"]["verdict"] == "regression" and routes["health"]["samples"]["candidate"] >= 10

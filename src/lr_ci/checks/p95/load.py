@@ -104,17 +104,20 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
     class RouteUser(HttpUser):
         host = target.url
         wait_time = constant_throughput(per_user)
+        # Read through the class, not the closure: in distributed mode the master re-aims it every round.
+        lr_ci_target = target
 
         def on_start(self) -> None:
-            self.client.cookies.update(dict(target.cookies))
+            self.client.cookies.update(dict(type(self).lr_ci_target.cookies))
 
         @task
         def request(self) -> None:
             route = rng.choices(routes, weights)[0]
-            headers = {k: _fill(v, target.values) for k, v in route.headers.items()}
+            values = type(self).lr_ci_target.values
+            headers = {k: _fill(v, values) for k, v in route.headers.items()}
             self.client.request(
                 route.method.upper(),
-                _fill(route.path, target.values),
+                _fill(route.path, values),
                 name=route.label,
                 headers=headers,
                 json=route.json,
@@ -283,17 +286,20 @@ class _DistributedCollector(_Collector):
             self.first_error.setdefault(name, error)
 
 
-def _distributed_user_class(plan: Plan, rng: random.Random) -> Any:
-    """A user class whose target is set by the master before each round (class attributes)."""
-    placeholder = Target("http://127.0.0.1")
-    user_class = _user_class(plan, placeholder, rng)
-    user_class.target = placeholder
+def _distributed_user_classes(plan: Plan, rng: random.Random) -> list[Any]:
+    """User classes the master re-aims before each round (see :func:`_aim`).
 
-    def on_start(self: Any) -> None:
-        self.client.cookies.update(dict(type(self).target.cookies))
+    A locustfile's classes keep their own ``on_start`` (their login is theirs); only their host changes.
+    """
+    made = _user_class(plan, Target("http://127.0.0.1"), rng)
+    return made if isinstance(made, list) else [made]
 
-    user_class.on_start = on_start
-    return user_class
+
+def _aim(user_classes: Sequence[Any], target: Target) -> None:
+    """Point every user class at ``target`` (users spawned from now on use it)."""
+    for user_class in user_classes:
+        user_class.host = target.url
+        user_class.lr_ci_target = target
 
 
 def measure_distributed(
@@ -314,8 +320,8 @@ def measure_distributed(
     from locust.env import Environment
 
     rng = random.Random(seed)
-    user_class = _distributed_user_class(plan, rng)
-    environment = Environment(user_classes=[user_class], catch_exceptions=True)
+    # The master needs the same classes as its workers: it tells them which classes to spawn, by name.
+    environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=True)
     runner: Any = environment.create_master_runner(master_bind_host="*", master_bind_port=port)
     collector = _DistributedCollector()
     runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
@@ -377,16 +383,15 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
     from locust.env import Environment
 
     rng = random.Random(seed)
-    user_class = _distributed_user_class(plan, rng)
-    environment = Environment(user_classes=[user_class], catch_exceptions=True)
+    user_classes = _distributed_user_classes(plan, rng)
+    environment = Environment(user_classes=user_classes, catch_exceptions=True)
     runner: Any = environment.create_worker_runner(master_host, master_port)
     collector = _Collector()
     round_id = [0]
 
     def on_target(environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data
-        user_class.host = data["url"]
-        user_class.target = Target(data["url"], data.get("cookies", {}), data.get("values", {}))
+        _aim(user_classes, Target(data["url"], data.get("cookies", {}), data.get("values", {})))
         round_id[0] = data["round"]
         collector.open(TARGET_LEAD_SECONDS + SETTLE_SECONDS)  # users spawn after the lead time
 

@@ -2,7 +2,8 @@
 
 Each trial starts two instances of the sample app with the latency knob (baseline: 40 ms ± 10 ms), runs
 `lr-ci p95 --baseline A --candidate B` with no configuration (the defaults), and records the verdict.
-Kinds: identical builds; candidate slowed by exactly +20%; by +30%. The naive rule, "candidate p95 /
+Kinds: identical builds; candidate's server time slowed by +20%, by +30%; and slowed so that the
+end-to-end p95 grows by exactly 20% ("e2e20"). The naive rule, "candidate p95 /
 baseline p95 > 1.2 from one run each", is judged on the same trials from the first measured round of each
 side (reported per round in the JSON metrics).
 
@@ -10,7 +11,7 @@ Targets: identical builds fail in at most 5% of trials; +30% is caught in at lea
 run (confirmation included) under 3 minutes. Results are appended as JSON lines, so an interrupted run
 keeps what it measured.
 
-Usage: python benchmarks/bench_p95.py [--trials 20] [--kinds identical,slow30,slow20] [--out FILE]
+Usage: python benchmarks/bench_p95.py [--trials 20] [--kinds identical,slow30,slow20,e2e20] [--out FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds th
 
 LR_CI = str(Path(sys.executable).with_name("lr-ci"))
 BASE_LATENCY_MS, BASE_JITTER_MS = 40.0, 10.0
-KINDS = {"identical": 1.0, "slow20": 1.2, "slow30": 1.3}
+# The knob scales the app's server time, not the fixed per-request cost (loopback, HTTP parsing), so
+# "+20% server-side" reads about x1.17 end to end on this machine and "+30%" about x1.25. "e2e20" is the
+# knob setting whose end-to-end p95 ratio is x1.20 (interpolated between those two measured slopes: the
+# ratio grows by 0.83 per unit of knob); the summary prints the median ratio actually measured.
+KINDS = {"identical": 1.0, "slow20": 1.2, "slow30": 1.3, "e2e20": 1.24}
 
 
 def trial(kind: str, workdir: Path) -> dict[str, object]:
@@ -68,7 +73,7 @@ def trial(kind: str, workdir: Path) -> dict[str, object]:
 
 
 def summarize(rows: list[dict[str, object]]) -> None:
-    print(f"{'kind':<10} {'trials':>6} {'gate fails':>11} {'naive fails':>12} {'median s':>9}")
+    print(f"{'kind':<10} {'trials':>6} {'gate fails':>11} {'naive fails':>12} {'median s':>9} {'ratios':>13}")
     for kind in KINDS:
         subset = [r for r in rows if r["kind"] == kind]
         if not subset:
@@ -76,16 +81,17 @@ def summarize(rows: list[dict[str, object]]) -> None:
         gate = sum(r["exit"] == 1 for r in subset)
         naive = sum(bool(r["naive_fails"]) for r in subset)
         seconds = sorted(float(r["seconds"]) for r in subset)[len(subset) // 2]  # type: ignore[arg-type]
+        ratios = sorted(float(r["ratio"]) for r in subset)  # type: ignore[arg-type]
         print(
             f"{kind:<10} {len(subset):>6} {gate:>5} ({gate / len(subset):4.0%}) {naive:>5} ({naive / len(subset):4.0%})"
-            f" {seconds:>9.1f}"
+            f" {seconds:>9.1f} {ratios[0]:.2f}-{ratios[-1]:.2f}"
         )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--kinds", default="identical,slow30,slow20")
+    parser.add_argument("--kinds", default="identical,slow30,slow20,e2e20")
     parser.add_argument("--out", type=Path, default=Path("p95-trials.jsonl"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lr-ci-p95-"))  # no lr-ci.toml: the default gate

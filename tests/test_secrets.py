@@ -213,6 +213,46 @@ def test_detached_head(repo: Path, cli) -> None:
     assert rules_at(report) == [("aws-access-key-id", "c.env", 1), ("github-token", "b.env", 1)]
 
 
+def test_three_dot_range_scans_only_what_the_branch_added(repo: Path, cli) -> None:
+    """``main...feature`` is GitHub's compare: main's own later commits are not the PR's."""
+    commit_file(repo, "a.txt", "a\n")
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit_file(repo, "feature.env", f"NEW={AWS}\n", "the PR's secret")
+    git(repo, "checkout", "-q", "main")
+    commit_file(repo, "main.env", f"TOKEN={GH}\n", "main moved on (not the PR's)")
+    _, report = scan(cli, "--range", "main...feature")
+    assert rules_at(report) == [("aws-access-key-id", "feature.env", 1)]
+    assert report["metrics"]["commits_scanned"] == 1
+
+
+def test_three_dot_range_without_common_history_is_exit_2(repo: Path, cli) -> None:
+    commit_file(repo, "a.txt", "a\n")
+    git(repo, "checkout", "-q", "--orphan", "other")
+    commit_file(repo, "b.txt", "b\n")
+    result = cli("secrets", "--range", "main...other")
+    assert result.code == 2 and "no merge base" in result.err and "share no history" in result.err
+
+
+def test_three_dot_range_in_a_shallow_clone_says_how_to_fetch(tmp_path: Path, cli, monkeypatch) -> None:
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    git(origin, "init", "-q", "-b", "main")
+    for i in range(3):
+        commit_file(origin, f"f{i}.txt", f"{i}\n")
+    git(origin, "checkout", "-q", "-b", "feature")
+    commit_file(origin, "feature.env", f"NEW={AWS}\n")
+    for i in range(3):
+        commit_file(origin, f"g{i}.txt", f"{i}\n")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{origin}", str(clone))
+    monkeypatch.chdir(clone)
+    result = cli("secrets", "--range", "origin/main...origin/feature")
+    assert result.code == 2 and "no merge base" in result.err and "--deepen" in result.err
+    result, report = scan(cli, "--range", "origin/main...origin/feature", "--deepen")
+    assert rules_at(report) == [("aws-access-key-id", "feature.env", 1)]
+    assert report["metrics"]["commits_scanned"] == 4
+
+
 def test_unknown_revision_is_exit_2_with_the_fix(repo: Path, cli) -> None:
     commit_file(repo, "a.txt", "a\n")
     result = cli("secrets", "--range", "deadbeef..HEAD")

@@ -123,7 +123,11 @@ def _range_hits_boundary(root: Path, revision_range: str) -> bool:
 
 
 def _check_range(root: Path, revision_range: str, deepen: bool) -> list[str]:
-    if ".." in revision_range and "..." not in revision_range:
+    if "..." in revision_range:
+        base, _, head = revision_range.partition("...")
+        head = git.resolve(root, head or "HEAD")
+        revisions = [f"{_merge_base(root, git.resolve(root, base or 'HEAD'), head, deepen)}..{head}"]
+    elif ".." in revision_range:
         base, _, head = revision_range.partition("..")
         revisions = [f"{git.resolve(root, base)}..{git.resolve(root, head or 'HEAD')}"]
     else:
@@ -137,6 +141,25 @@ def _check_range(root: Path, revision_range: str, deepen: bool) -> list[str]:
             )
         _deepen(root, spec)
     return revisions
+
+
+def _merge_base(root: Path, base: str, head: str, deepen: bool) -> str:
+    """Where HEAD's branch left BASE: ``A...B`` scans what B added since then, as GitHub's compare does.
+
+    (git's own ``A...B`` is the symmetric difference: it would also scan the base branch's new commits.)
+    """
+    found = git.run_git(root, "merge-base", base, head, check=False).strip()
+    if not found and git.is_shallow(root) and deepen:
+        _deepen(root, None)
+        found = git.run_git(root, "merge-base", base, head, check=False).strip()
+    if not found:
+        why = (
+            f"this shallow clone lacks their common history: {SHALLOW_FIX}"
+            if git.is_shallow(root)
+            else ("they share no history")
+        )
+        raise LrCiError(f"no merge base of {base[:12]} and {head[:12]}: {why}")
+    return found.decode()
 
 
 @dataclass

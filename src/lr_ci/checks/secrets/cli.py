@@ -14,7 +14,12 @@ from lr_ci.report import Report
 @click.command("secrets")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--staged", is_flag=True, help="Scan what is about to be committed (the staged blobs).")
-@click.option("--range", "revision_range", metavar="BASE..HEAD", help="Scan the commits of a PR or push.")
+@click.option(
+    "--range",
+    "revision_range",
+    metavar="BASE..HEAD",
+    help="Scan the commits of a PR or push (BASE...HEAD: since HEAD's branch left BASE).",
+)
 @click.option("--history", is_flag=True, help="Scan every commit reachable from every ref.")
 @click.option("--deepen", is_flag=True, help="In a shallow clone, fetch the history the scan needs.")
 @click.option("--list-rules", is_flag=True, help="Print the detection rules and exit.")

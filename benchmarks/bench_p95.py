@@ -68,6 +68,7 @@ def trial(kind: str, workdir: Path) -> dict[str, object]:
         "naive_fails": naive,
         "seconds": round(seconds, 1),
         "achieved_rps": report["metrics"]["achieved_rps"],
+        "requested_rps": report["metrics"]["requested_rps"],
         "why": route["why"],
     }
 
@@ -107,7 +108,31 @@ def main() -> int:
                 flush=True,
             )
     summarize(rows)
-    return 0
+    missed = targets_missed(rows)
+    for line in missed:
+        print(f"target missed: {line}")
+    return 1 if missed else 0
+
+
+def targets_missed(rows: list[dict[str, object]]) -> list[str]:
+    """The issue's targets, on the kinds that were run."""
+    missed = []
+    identical = [r for r in rows if r["kind"] == "identical"]
+    if identical and sum(r["exit"] == 1 for r in identical) > 0.05 * len(identical):
+        missed.append("identical builds failed the gate in more than 5% of trials")
+    slow30 = [r for r in rows if r["kind"] == "slow30"]
+    if slow30 and sum(r["exit"] == 1 for r in slow30) < 0.9 * len(slow30):
+        missed.append("+30% was caught in fewer than 90% of trials")
+    kept = min(
+        (float(rate) / float(r["requested_rps"]) for r in rows for rate in r["achieved_rps"].values()),  # type: ignore[arg-type, attr-defined]
+        default=1.0,
+    )
+    if kept < 0.9:
+        missed.append(f"the load generator kept only {kept:.0%} of the requested rate")
+    slowest = max((float(r["seconds"]) for r in rows), default=0.0)  # type: ignore[arg-type]
+    if slowest >= 180:
+        missed.append(f"a gate run took {slowest:.0f} s (target < 3 min)")
+    return missed
 
 
 if __name__ == "__main__":

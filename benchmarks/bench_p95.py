@@ -12,6 +12,7 @@ run (confirmation included) under 3 minutes. Results are appended as JSON lines,
 keeps what it measured.
 
 Usage: python benchmarks/bench_p95.py [--trials 20] [--kinds identical,slow30,slow20,e2e20] [--out FILE]
+       [--workers N]
 """
 
 from __future__ import annotations
@@ -37,14 +38,24 @@ BASE_LATENCY_MS, BASE_JITTER_MS = 40.0, 10.0
 KINDS = {"identical": 1.0, "slow20": 1.2, "slow30": 1.3, "e2e20": 1.24}
 
 
-def trial(kind: str, workdir: Path) -> dict[str, object]:
+def trial(kind: str, workdir: Path, extra: list[str]) -> dict[str, object]:
     factor = KINDS[kind]
     baseline = start_opsapp(latency_ms=BASE_LATENCY_MS, jitter_ms=BASE_JITTER_MS)
     candidate = start_opsapp(latency_ms=BASE_LATENCY_MS * factor, jitter_ms=BASE_JITTER_MS * factor)
     try:
         started = time.monotonic()
         done = subprocess.run(
-            [LR_CI, "p95", "--baseline", baseline.url, "--candidate", candidate.url, "--format", "json"],
+            [
+                LR_CI,
+                "p95",
+                "--baseline",
+                baseline.url,
+                "--candidate",
+                candidate.url,
+                "--format",
+                "json",
+                *extra,
+            ],
             capture_output=True,
             text=True,
             cwd=workdir,
@@ -94,12 +105,13 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--kinds", default="identical,slow30,slow20,e2e20")
     parser.add_argument("--out", type=Path, default=Path("p95-trials.jsonl"))
+    parser.add_argument("--workers", type=int, default=0, help="send the load from N local locust workers")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lr-ci-p95-"))  # no lr-ci.toml: the default gate
     rows = []
     for kind in args.kinds.split(","):
         for number in range(args.trials):
-            row = trial(kind, workdir)
+            row = trial(kind, workdir, ["--workers", str(args.workers)] if args.workers else [])
             rows.append(row)
             with args.out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")

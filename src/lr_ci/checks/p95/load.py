@@ -263,6 +263,7 @@ TARGET_MESSAGE = "lrci_target"
 SAMPLES_MESSAGE = "lrci_samples"
 BATCH_SECONDS = 0.25
 TARGET_LEAD_SECONDS = 0.2
+STOP_WAIT_SECONDS = 10.0
 # How long a master waits for its workers to join (LR_CI_P95_WORKER_WAIT overrides, for tests).
 WORKER_WAIT_SECONDS = float(os.environ.get("LR_CI_P95_WORKER_WAIT", "60"))
 
@@ -372,9 +373,35 @@ def _distributed_round(
     gevent.sleep(TARGET_LEAD_SECONDS)  # the target reaches every worker before the spawn message
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
-    runner.stop()
-    gevent.sleep(BATCH_SECONDS * 3)  # the workers' last batches
+    _stop_workers(runner)
     return collector.snapshot()
+
+
+def _stop_workers(runner: Any) -> None:
+    """Stop the users and wait until every worker is ready again, its last samples already sent.
+
+    locust's own ``MasterRunner.stop`` polls in whole seconds; this waits for the workers' "ready" instead
+    (a worker sends its last batch on stop, before it says so, and one socket keeps that order). Bounded:
+    a worker that never comes back leaves the next round to the others (the achieved rate then shows it).
+    """
+    import gevent
+
+    expected = runner.worker_count
+    back: list[str] = []
+    events: Any = runner.environment.events
+
+    def on_connect(client_id: str, **_: Any) -> None:
+        back.append(client_id)
+
+    events.worker_connect.add_listener(on_connect)
+    try:
+        runner.stop(send_stop_to_client=False)
+        runner.send_message("stop")
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while len(set(back)) < expected and time.monotonic() < deadline:
+            gevent.sleep(0.02)
+    finally:
+        events.worker_connect.remove_listener(on_connect)
 
 
 def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None = None) -> None:
@@ -395,21 +422,26 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
         round_id[0] = data["round"]
         collector.open(TARGET_LEAD_SECONDS + SETTLE_SECONDS)  # users spawn after the lead time
 
+    def send_batch(**_: Any) -> None:
+        if collector.times or collector.errors:
+            # Taken and reset before sending (sending may yield to the other caller).
+            batch = {
+                "round": round_id[0],
+                "times": collector.times,
+                "errors": collector.errors,
+                "first_error": collector.first_error,
+            }
+            collector.times, collector.errors = {}, {}
+            runner.send_message(SAMPLES_MESSAGE, batch)
+
     def flush() -> None:
         while True:
             gevent.sleep(BATCH_SECONDS)
-            if collector.times or collector.errors:
-                batch = {
-                    "round": round_id[0],
-                    "times": collector.times,
-                    "errors": collector.errors,
-                    "first_error": collector.first_error,
-                }
-                collector.times, collector.errors = {}, {}
-                runner.send_message(SAMPLES_MESSAGE, batch)
+            send_batch()
 
     runner.register_message(TARGET_MESSAGE, on_target)
     events: Any = environment.events
     events.request.add_listener(collector.on_request)
+    events.test_stop.add_listener(send_batch)  # the round's last samples, before "stopped" reaches the master
     gevent.spawn(flush)
     runner.greenlet.join()

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-LINTED = ("src", "tests", "benchmarks", "examples", "dev.py")
+LINTED = ("src", "tests", "benchmarks", "examples", "dev.py", "setup.py")
 
 
 def step(*argv: str | Path) -> None:

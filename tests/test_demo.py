@@ -3,25 +3,63 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import lr_ci_executable
+from conftest import ROOT, lr_ci_executable
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_every_check_and_summarizes(tmp_path: Path) -> None:
-    out = tmp_path / "reports"
-    done = subprocess.run(
-        [lr_ci_executable(), "demo", "--out", str(out)],
-        cwd=tmp_path,
+def _installed_wheel(tmp_path: Path) -> Path:
+    """lr-ci as `pip install` leaves it: the wheel built from a copy of this tree, unpacked."""
+    tree = tmp_path / "tree"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
         capture_output=True,
-        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            (tree / name).write_bytes(source.read_bytes())
+    wheels = tmp_path / "wheels"
+    build = ["pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(tree)]
+    subprocess.run(
+        [sys.executable, "-m", *build],
+        capture_output=True,
+        check=True,
         timeout=300,
-        check=False,
+    )
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(wheels.glob("lr_ci-*.whl"))) as wheel:
+        wheel.extractall(site)
+    return site
+
+
+@pytest.mark.parametrize("installed", ["source checkout", "wheel"])
+def test_demo_runs_every_check_and_summarizes(tmp_path: Path, installed: str) -> None:
+    """From a clone, and from a pip install (the sample app travels in the wheel)."""
+    out = tmp_path / "reports"
+    env = dict(os.environ)
+    command = [lr_ci_executable(), "demo", "--out", str(out)]
+    if installed == "wheel":
+        site = _installed_wheel(tmp_path)
+        assert (site / "lr_ci" / "_sample_app" / "opsapp" / "app.py").is_file()
+        env["PYTHONPATH"] = str(site)  # ahead of the editable install's path
+        where = [sys.executable, "-c", "from lr_ci.checks.demo import runner; print(runner.sample_app_dir())"]
+        found = subprocess.run(where, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        assert Path(found) == site / "lr_ci" / "_sample_app"
+        command = [sys.executable, "-m", "lr_ci", "demo", "--out", str(out)]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False, env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4/4 bundle" in done.stderr and f"reports in {out}" in done.stderr

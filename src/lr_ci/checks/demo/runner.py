@@ -83,13 +83,15 @@ limit = "50 kB"
 
 
 def sample_app_dir() -> Path:
-    found = Path(lr_ci.__file__).resolve().parents[2] / "examples" / "opsapp"
-    if not (found / "opsapp" / "app.py").is_file():
-        raise LrCiError(
-            "the demo runs the sample app of lr-ci's source checkout (examples/opsapp): "
-            "run it from a clone (python3 dev.py run)"
-        )
-    return found
+    """The sample app: in the wheel (``lr_ci/_sample_app``), or in a source checkout (examples/opsapp)."""
+    package = Path(lr_ci.__file__).resolve().parent
+    for found in (package / "_sample_app", package.parents[1] / "examples" / "opsapp"):
+        if (found / "opsapp" / "app.py").is_file():
+            return found
+    raise LrCiError(
+        "the sample app is missing from this install of lr-ci: reinstall it (pip install 'lr-ci[demo]') "
+        "or run the demo from a clone (python3 dev.py run)"
+    )
 
 
 @dataclass

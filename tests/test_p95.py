@@ -155,9 +155,29 @@ def test_routes_behind_login_reuse_the_smoke_flow(opsapp, tmp_path: Path) -> Non
             "cannot read the p95 baseline",
         ),
         ("[p95]\nlogin_flow = 'nope'\n", ["--candidate", "http://127.0.0.1:9"], "no such flow in [smoke]"),
+        (
+            "[p95]\nlocustfile = 'missing.py'\n",
+            ["--candidate", "http://127.0.0.1:9", "--save-baseline", "b.json"],
+            "locustfile missing.py: ",
+        ),
+        (
+            "[p95]\nlocustfile = 'broken.py'\n",
+            ["--candidate", "http://127.0.0.1:9", "--save-baseline", "b.json"],
+            "locustfile broken.py: NameError: name 'undefined_name' is not defined",
+        ),
+        (
+            "[p95]\nlocustfile = 'empty.py'\n",
+            ["--candidate", "http://127.0.0.1:9", "--save-baseline", "b.json"],
+            "locustfile empty.py: defines no User class",
+        ),
     ],
 )
-def test_bad_input_is_exit_2(tmp_path: Path, config: str, args: list[str], message: str) -> None:
+def test_bad_input_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a locustfile's path is relative to the working directory
+    (tmp_path / "broken.py").write_text("from locust import HttpUser\nundefined_name\n")
+    (tmp_path / "empty.py").write_text("X = 1\n")
     code, _, err = p95(tmp_path, *args, config=config)
     assert code == 2 and message in err, err
 

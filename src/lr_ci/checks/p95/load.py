@@ -76,8 +76,12 @@ def _locustfile_users(path: str, target: Target) -> list[Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except (OSError, SyntaxError, ImportError) as exc:
-        raise LrCiError(f"locustfile {path}: {exc}") from None
+    except FileNotFoundError:
+        raise LrCiError(
+            f"locustfile {path}: no such file (the path is relative to the working directory)"
+        ) from None
+    except Exception as exc:  # whatever the user's file raises is bad input, said in one line
+        raise LrCiError(f"locustfile {path}: {type(exc).__name__}: {exc}") from None
     found = [
         value
         for value in vars(module).values()

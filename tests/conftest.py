@@ -80,6 +80,23 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def copy_of_this_checkout(target: Path) -> None:
+    """This checkout's files as they are now (committed or not, ignored ones left out), copied to ``target``."""
+    import shutil
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
 def lr_ci_executable() -> str:
     """The ``lr-ci`` script of the environment running the tests."""
     return str(Path(sys.executable).with_name("lr-ci"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, lr_ci_executable
+from conftest import copy_of_this_checkout, lr_ci_executable
 
 pytestmark = pytest.mark.slow
 
@@ -19,17 +19,7 @@ pytestmark = pytest.mark.slow
 def _installed_wheel(tmp_path: Path) -> Path:
     """lr-ci as `pip install` leaves it: the wheel built from a copy of this tree, unpacked."""
     tree = tmp_path / "tree"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            (tree / name).write_bytes(source.read_bytes())
+    copy_of_this_checkout(tree)
     wheels = tmp_path / "wheels"
     build = ["pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(tree)]
     subprocess.run(

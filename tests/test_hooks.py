@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, git
+from conftest import ROOT, copy_of_this_checkout, git
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +21,7 @@ TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 
 def snapshot_of_this_checkout(target: Path) -> str:
     """A git repository holding this checkout's files as they are now (committed or not); returns its HEAD."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+    copy_of_this_checkout(target)
     git(target, "init", "-q")
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "snapshot")

@@ -156,7 +156,7 @@ def _merge_base(root: Path, base: str, head: str, deepen: bool) -> str:
         why = (
             f"this shallow clone lacks their common history: {SHALLOW_FIX}"
             if git.is_shallow(root)
-            else ("they share no history")
+            else "they share no history"
         )
         raise LrCiError(f"no merge base of {base[:12]} and {head[:12]}: {why}")
     return found.decode()

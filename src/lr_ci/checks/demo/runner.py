@@ -188,14 +188,14 @@ def run(out: Path, say: Callable[[str], None]) -> Report:
 
         with (
             _app(app_dir, latency_ms=20, jitter_ms=4) as app,
-            _app(app_dir, latency_ms=32, jitter_ms=6) as slow,
+            _app(app_dir, latency_ms=45, jitter_ms=9) as slow,
         ):
             say(f"2/4 smoke: the sample ops app at {app.url}: login works; its session cookie is not Secure")
             results["smoke"] = _lr_ci(
                 ["--config", str(config), "smoke", "--base-url", app.url], work, out, "smoke", env
             )
             cases.append(_expect("smoke: login passes, the cookie policy fails", results["smoke"], "fail"))
-            say(f"3/4 p95: {app.url} (baseline) against {slow.url} (a deploy that made requests +60% slower)")
+            say(f"3/4 p95: {app.url} (baseline) against {slow.url} (a deploy that made its requests more than twice as slow)")
             results["p95"] = _lr_ci(
                 ["--config", str(config), "p95", "--baseline", app.url, "--candidate", slow.url],
                 work,

@@ -195,7 +195,10 @@ def run(out: Path, say: Callable[[str], None]) -> Report:
                 ["--config", str(config), "smoke", "--base-url", app.url], work, out, "smoke", env
             )
             cases.append(_expect("smoke: login passes, the cookie policy fails", results["smoke"], "fail"))
-            say(f"3/4 p95: {app.url} (baseline) against {slow.url} (a deploy that made its requests more than twice as slow)")
+            say(
+                f"3/4 p95: {app.url} (baseline) against {slow.url} "
+                "(a deploy that made its requests more than twice as slow)"
+            )
             results["p95"] = _lr_ci(
                 ["--config", str(config), "p95", "--baseline", app.url, "--candidate", slow.url],
                 work,

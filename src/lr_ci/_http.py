@@ -6,11 +6,16 @@ user agent, TLS verification, ``--resolve`` and the wording of transport errors 
 
 from __future__ import annotations
 
+import contextlib
+import math
 import ssl
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 from lr_ci import __version__
@@ -48,8 +53,100 @@ class _ResolvingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+_deadlines = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Every socket operation of this thread's requests inside the block ends by ``at`` (time.monotonic()).
+
+    httpx's timeouts bound each connect, read or write on its own: a server that trickles one byte a
+    second resets the read timeout forever. Inside this block every operation gets at most the time left,
+    so a whole request (headers, body, redirects) cannot outlive ``at``: past it, the operation raises
+    ``httpx.ReadTimeout`` (or the connect/write timeout) like any other timeout. Blocks nest; the earlier
+    deadline wins.
+    """
+    outer: float = getattr(_deadlines, "at", math.inf)
+    _deadlines.at = min(outer, at)
+    try:
+        yield
+    finally:
+        _deadlines.at = outer
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` clamped to this thread's :func:`deadline`; ``error`` when it has passed."""
+    at: float = getattr(_deadlines, "at", math.inf)
+    if at == math.inf:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the thread's :func:`deadline`."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend with every stream bounded by the thread's :func:`deadline`."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, left, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _transport(verify: bool | str | ssl.SSLContext) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(verify=verify, retries=0)
+    # httpx takes no network backend of its own; its pool keeps the one it passes to every connection.
+    pool = transport._pool
+    pool._network_backend = _DeadlineBackend(pool._network_backend)
+    return transport
+
+
 def client(options: ClientOptions, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Client:
-    transport: httpx.BaseTransport = httpx.HTTPTransport(verify=options.verify, retries=0)
+    transport: httpx.BaseTransport = _transport(options.verify)
     if options.resolve:
         transport = _ResolvingTransport(transport, options.resolve)
     return httpx.Client(
@@ -59,6 +156,31 @@ def client(options: ClientOptions, headers: dict[str, str] | None = None, **kwar
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         **kwargs,
     )
+
+
+def read_capped(response: httpx.Response, max_bytes: int) -> bool:
+    """Read at most ``max_bytes`` of a streamed response's (decoded) body, then close it.
+
+    An endless or huge body would otherwise be held in memory whole. What was read becomes the response's
+    ``content`` (``text`` and ``json()`` work as usual); the return value says whether the body went on
+    past the cap and was cut, so a check can say that an expectation saw only part of it.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    cut = False
+    try:
+        for chunk in response.iter_bytes():
+            room = max_bytes - size
+            if len(chunk) > room:
+                chunks.append(chunk[:room])
+                cut = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(chunks)
+    return cut
 
 
 def describe_error(exc: httpx.HTTPError, timeout_s: float | None = None) -> str:

@@ -31,7 +31,7 @@ from lr_ci.checks.smoke.settings import (
     SmokeSettings,
     Step,
 )
-from lr_ci.checks.smoke.urls import display_url, same_site, without_userinfo
+from lr_ci.checks.smoke.urls import display_url, same_site, userinfo_credentials, without_userinfo
 
 EXCERPT_CHARS = 300
 MAX_USE_DEPTH = 32
@@ -432,6 +432,8 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         _check_form_target(session, step, url)
     elif step.url:
         url = session.fill(step.url)
+        for credential in userinfo_credentials(url):
+            session.options.on_secret(credential)
     else:
         url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
     files = {}

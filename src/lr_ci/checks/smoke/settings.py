@@ -35,6 +35,7 @@ MAX_TIMEOUT_S = 24 * 3600.0
 """No timeout of a smoke run is longer than a day: a bigger number is a typo (milliseconds for seconds)."""
 _CONDITION = re.compile(r"^\s*\{([A-Za-z_][\w-]*)\}\s*(?:(==|!=)\s*(.*?))?\s*$")
 _METHOD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 
 def _regex(pattern: str) -> str:
@@ -78,6 +79,19 @@ def _method(method: str) -> str:
     if _METHOD.match(method) is None:
         raise ValueError(f"{method!r} is not an HTTP method")
     return method
+
+
+def _header_name(name: str) -> str:
+    if _HEADER_NAME.match(name) is None:
+        raise ValueError(f"{name!r} is not an HTTP header name")
+    return name
+
+
+def _header_value(value: str) -> str:
+    # The value is not repeated: it may be a credential read from the environment.
+    if not value.isascii() or any(ch in value for ch in "\r\n\0"):
+        raise ValueError("a header value is ASCII text on one line")
+    return value
 
 
 def _http_url(url: str) -> str:
@@ -173,7 +187,9 @@ class Step:
     url: str | None = None
     """An absolute URL instead of a path."""
     query: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[
+        Annotated[str, AfterValidator(_header_name)], Annotated[str, AfterValidator(_header_value)]
+    ] = field(default_factory=dict)
     form: dict[str, str] | None = None
     json: Any = None
     files: dict[str, str] = field(default_factory=dict)

@@ -267,6 +267,7 @@ BAD_CONFIGS = {
     "float-max-body": ("[smoke]\nmax_body_bytes = 1.5\n", "max_body_bytes"),
     "zero-concurrency": ("[smoke]\nconcurrency = 0\n", "concurrency"),
     "ipv6-base-url": ('[smoke]\nbase_url = "http://[::1"\n', "base_url"),
+    "step-url": ('[smoke.flows.f]\nsteps = [{ url = "http://[zz]:80/" }]\n', "url"),
     "version-field": ('[smoke]\nversion_field = "$.["\n', "version_field"),
 }
 
@@ -290,6 +291,7 @@ BAD_OPTIONS = {
     "port-out-of-range": (["--base-url", "http://127.0.0.1:99999/"], "--base-url"),
     "space-in-host": (["--base-url", "http://exa mple.com/"], "--base-url"),
     "no-host": (["--base-url", "http://"], "--base-url"),
+    "resolve-not-an-ip": (["--resolve", "example.com:443:[zz"], "--resolve"),
     "password-in-bad-url": (["--base-url", f"http://ops:{quote(PASSWORD)}@[zz]/"], "--base-url"),
 }
 

@@ -213,19 +213,28 @@ def ca_bundle(path: str) -> ssl.SSLContext:
 
 
 def parse_resolve(specs: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """``host:ip`` (or ``host:port:ip``, as curl writes it) -> {host: ip}."""
+    """``host:ip`` (or ``host:port:ip``, as curl writes it; an IPv6 address in brackets) -> {host: ip}.
+
+    The address must be an IP address: anything else would fail (or go elsewhere) only mid-run.
+    """
+    import ipaddress
+
     from lr_ci.errors import LrCiError
 
     resolved = {}
     for spec in specs:
-        parts = spec.split(":")
-        if len(parts) == 2:
-            host, ip = parts
-        elif len(parts) == 3:
-            host, _port, ip = parts
-        else:
-            raise LrCiError(f"--resolve {spec!r}: expected HOST:IP (or HOST:PORT:IP)")
-        if not host or not ip:
-            raise LrCiError(f"--resolve {spec!r}: expected HOST:IP (or HOST:PORT:IP)")
+        host, _, rest = spec.partition(":")
+        port, sep, after = rest.partition(":")
+        if sep and port.isdigit() and not rest.startswith("["):
+            rest = after
+        ip = rest[1:-1] if rest.startswith("[") and rest.endswith("]") else rest
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            ip = ""
+        if not host or not ip or any(ch in host for ch in "/[]@ ") or not host.isprintable():
+            raise LrCiError(
+                f"--resolve {spec!r}: expected HOST:IP (or HOST:PORT:IP), IP an IPv4 or IPv6 address"
+            )
         resolved[host] = ip
     return resolved

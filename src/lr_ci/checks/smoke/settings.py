@@ -100,6 +100,11 @@ def _http_url(url: str) -> str:
     return check_http_url(url)
 
 
+def _step_url(url: str) -> str:
+    """A step's absolute URL, checked now unless a captured ``{value}`` completes it at run time."""
+    return url if "{" in url else _http_url(url)
+
+
 Regex = Annotated[str, AfterValidator(_regex)]
 JsonPath = Annotated[str, AfterValidator(_json_path)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False, strict=True)]
@@ -184,7 +189,7 @@ class Step:
     method: Annotated[str, AfterValidator(_method)] = "GET"
     path: str | None = None
     """Relative to the base URL."""
-    url: str | None = None
+    url: Annotated[str, AfterValidator(_step_url)] | None = None
     """An absolute URL instead of a path."""
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[

@@ -187,6 +187,9 @@ def recording_app(seen: list[dict[str, Any]], other: str = "") -> Any:
                 '<input type="password" name="password"></form>'
             )
             await _answer(send, 200, page.encode(), [(b"content-type", b"text/html")])
+        elif path == "/login":
+            cookie = [(b"set-cookie", b"sid=s3ss10n-value; Path=/; HttpOnly"), (b"location", b"/landing")]
+            await _answer(send, 303, b"", cookie)
         elif path == "/paren":
             await _answer(send, 200, b"(")
         elif path == "/euro":

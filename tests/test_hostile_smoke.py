@@ -87,6 +87,7 @@ def test_an_echoed_password_is_masked_in_every_spelling_and_format(tmp_path: Pat
     assert result.code == 1, result.err
     assert "body:" in result.files["json"] and "X-Echo" in result.files["json"]
     assert "***" in result.files["json"]
+    assert "x" * 290 + " ***" in result.files["json"]  # masked whole, though the excerpt is cut inside it
     basic = base64.b64encode(f"ops:{URL_PASSWORD}".encode()).decode()
     assert basic not in printed(result) and basic.rstrip("=") not in printed(result)
     assert_no_credential(result, PASSWORD, URL_PASSWORD)
@@ -113,6 +114,21 @@ def test_credential_headers_do_not_follow_a_redirect_to_another_host(tmp_path: P
     (same,) = [r for r in seen_here if r["path"] == "/landing"]
     assert same["headers"]["x-api-key"] == API_KEY  # the same origin keeps them
     assert_no_credential(result)
+
+
+def test_a_followed_redirect_keeps_the_session_on_the_same_host(tmp_path: Path) -> None:
+    """The redirects lr-ci now follows itself still carry the cookies set on the way, and POST -> GET."""
+    seen: list[dict[str, Any]] = []
+    config = "[smoke]\n" + flows(
+        login='{ method = "POST", path = "/login", form = { user = "ops" }, follow_redirects = true, '
+        'expect = { status = 200, redirect = "/landing", body_contains = ["landed"] } }'
+    )
+    with serve(recording_app(seen)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+    landing = seen[-1]
+    assert landing["path"] == "/landing" and "sid=s3ss10n-value" in landing["headers"]["cookie"]
+    assert landing["body"] == "" and "content-type" not in landing["headers"]  # 303: a GET without body
 
 
 def test_a_307_does_not_resend_a_credential_body_to_another_host(tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ from lr_ci.checks.smoke.settings import (
 from lr_ci.checks.smoke.urls import display_url, same_site, userinfo_credentials, without_userinfo
 
 EXCERPT_CHARS = 300
+_EXCERPT_MARGIN = 200
+_WORD = re.compile(r"\S+")
 MAX_USE_DEPTH = 32
 """How deeply flows may ``use`` each other (a login used by a setup used by a flow is 3)."""
 MAX_REDIRECTS = 20
@@ -685,10 +687,19 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
     how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
     """
-    text = session.shown(response.text)
-    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", text)
-    text = " ".join(text.split())
-    if len(text) > EXCERPT_CHARS:
+    masked = session.shown(response.text)
+    # Once every credential is masked, cutting is safe. Only the words that can reach the excerpt are
+    # collapsed (a 4 MiB body split into words would cost ten times its size), with room for the
+    # secret-looking ``key=value`` masking to see a whole value at the end.
+    words: list[str] = []
+    length = 0
+    for word in _WORD.finditer(masked):
+        words.append(word.group(0))
+        length += len(word.group(0)) + 1
+        if length > EXCERPT_CHARS + _EXCERPT_MARGIN:
+            break
+    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", " ".join(words))
+    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN:
         text = text[:EXCERPT_CHARS] + "…"
     return (
         f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"

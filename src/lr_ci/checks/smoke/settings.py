@@ -31,6 +31,9 @@ from lr_ci.config import SETTINGS_CONFIG
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Default for ``max_body_bytes``: more than any page or API answer a smoke step checks."""
+MAX_BODIES_HELD = 64 * 1024 * 1024
+"""concurrency x max_body_bytes at most: the bodies of the flows running at once, each held about three
+times (bytes, text, masked text), stay well inside the 256 MiB a run may use."""
 MAX_TIMEOUT_S = 24 * 3600.0
 """No timeout of a smoke run is longer than a day: a bigger number is a typo (milliseconds for seconds)."""
 _CONDITION = re.compile(r"^\s*\{([A-Za-z_][\w-]*)\}\s*(?:(==|!=)\s*(.*?))?\s*$")
@@ -246,3 +249,11 @@ class SmokeSettings:
     version_field: JsonPath = "$.version"
     """The JSON path of the version there (or the body must contain it)."""
     flows: dict[str, Flow] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        held = self.concurrency * self.max_body_bytes
+        if held > MAX_BODIES_HELD:
+            raise ValueError(
+                f"max_body_bytes: {self.concurrency} flows at once (concurrency) x {self.max_body_bytes} "
+                f"bytes is over {MAX_BODIES_HELD >> 20} MiB of bodies held at once; lower one of them"
+            )

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -74,6 +75,32 @@ def endless_body(connection: socket.socket, _head: bytes) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         connection.sendall(chunk)
+
+
+def gzip_bomb(connection: socket.socket, _head: bytes) -> None:
+    """200, Content-Encoding: gzip, a body of zeros without end: each KiB sent inflates to about a MiB."""
+    connection.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    zeros = b"0" * (1 << 24)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        connection.sendall(block)
+
+
+def brotli_body(connection: socket.socket, _head: bytes) -> None:
+    """200 with a Brotli body nobody asked for (lr-ci does not accept br: its decoder has no output bound)."""
+    import brotli
+
+    body = brotli.compress(b"hello " * 1000)
+    connection.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 def trickled_body(connection: socket.socket, _head: bytes) -> None:

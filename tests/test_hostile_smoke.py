@@ -17,8 +17,10 @@ import pytest
 from asgi_server import serve, unused_port_url
 from hostile import PEAK_RSS_LIMIT, Measured, assert_one_clear_line, run_measured
 from hostile_servers import (
+    brotli_body,
     echo_app,
     endless_body,
+    gzip_bomb,
     password_forms,
     raw_server,
     recording_app,
@@ -189,6 +191,22 @@ def test_endless_bodies_on_four_flows_at_once_stay_within_the_memory_bound(tmp_p
         result = smoke(tmp_path, config, "--base-url", url)
     assert result.code == 0, result.everything  # what was read holds the text: the rest is not needed
     assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_a_gzip_bomb_is_cut_after_decoding_not_after_inflating_it_all(tmp_path: Path) -> None:
+    config = "[smoke]\n" + flows(bomb='{ path = "/", expect = { body_not_contains = ["error"] } }')
+    with raw_server(gzip_bomb) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "max_body_bytes (4194304 bytes)" in result.files["json"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_an_unasked_brotli_body_fails_the_step_clearly(tmp_path: Path) -> None:
+    with raw_server(brotli_body) as url:
+        result = smoke(tmp_path, "", "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "encoded as 'br'" in result.files["json"]
 
 
 @pytest.mark.parametrize("server", [trickled_body, trickled_headers], ids=["body", "headers"])

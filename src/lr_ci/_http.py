@@ -11,6 +11,7 @@ import math
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ import httpx
 from lr_ci import __version__
 
 USER_AGENT = f"lr-ci/{__version__}"
+ACCEPT_ENCODING = "gzip, deflate"
+"""Not Brotli: its decoder (1.0.9) cannot bound its output, so a few bytes could inflate without limit."""
 
 
 @dataclass(frozen=True)
@@ -153,30 +156,74 @@ def client(options: ClientOptions, headers: dict[str, str] | None = None, **kwar
         transport=transport,
         timeout=httpx.Timeout(options.timeout_s),
         follow_redirects=options.follow_redirects,
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
         **kwargs,
     )
 
 
-def read_capped(response: httpx.Response, max_bytes: int) -> bool:
-    """Read at most ``max_bytes`` of a streamed response's (decoded) body, then close it.
+class _CappedDecoder:
+    """Undoes a body's Content-Encoding without ever producing more than asked for.
 
-    An endless or huge body would otherwise be held in memory whole. What was read becomes the response's
-    ``content`` (``text`` and ``json()`` work as usual); the return value says whether the body went on
-    past the cap and was cut, so a check can say that an expectation saw only part of it.
+    httpx decodes each chunk read whole: 64 KiB of gzip can inflate to 64 MiB, and a Brotli bomb to far
+    more, before any cap is looked at. This decoder takes the cap as zlib's ``max_length`` instead.
+    Only what lr-ci asks for (:data:`ACCEPT_ENCODING`) is decoded; another encoding is a DecodingError.
+    """
+
+    def __init__(self, content_encoding: str) -> None:
+        encoding = content_encoding.strip().lower()
+        self._deflate = encoding == "deflate"
+        self._raw_deflate_tried = False
+        self._produced = False
+        if encoding in ("", "identity"):
+            self._inflater: Any = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._inflater = zlib.decompressobj()
+        else:
+            raise httpx.DecodingError(
+                f"the body is encoded as {content_encoding!r}, which lr-ci does not ask for or read"
+            )
+
+    def decode(self, raw: bytes, limit: int) -> bytes:
+        """At most ``limit`` decoded bytes of ``raw`` (what did not fit is dropped: the caller stops)."""
+        if self._inflater is None:
+            return raw[:limit]
+        try:
+            data = bytes(self._inflater.decompress(raw, limit))
+        except zlib.error as exc:
+            if self._deflate and not self._raw_deflate_tried and not self._produced:
+                # "deflate" is often sent without its zlib header (httpx allows it too).
+                self._raw_deflate_tried = True
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(raw, limit)
+            raise httpx.DecodingError(f"cannot decode the body: {exc}") from None
+        self._produced = self._produced or bool(data)
+        return data
+
+
+def read_capped(response: httpx.Response, max_bytes: int) -> bool:
+    """Read at most ``max_bytes`` of a streamed response's decoded body, then close it.
+
+    An endless or huge body (or a small compressed one that inflates without end) would otherwise be held
+    in memory whole. What was read becomes the response's ``content`` (``text`` and ``json()`` work as
+    usual); the return value says whether the body went on past the cap and was cut, so a check can say
+    that an expectation saw only part of it.
     """
     chunks: list[bytes] = []
     size = 0
     cut = False
     try:
-        for chunk in response.iter_bytes():
+        decoder = _CappedDecoder(response.headers.get("content-encoding", ""))
+        for raw in response.iter_raw():
             room = max_bytes - size
-            if len(chunk) > room:
-                chunks.append(chunk[:room])
+            data = decoder.decode(raw, room + 1)
+            if len(data) > room:
+                chunks.append(data[:room])
                 cut = True
                 break
-            chunks.append(chunk)
-            size += len(chunk)
+            chunks.append(data)
+            size += len(data)
     finally:
         response.close()
     response._content = b"".join(chunks)

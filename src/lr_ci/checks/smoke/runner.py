@@ -698,7 +698,9 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
         length += len(word.group(0)) + 1
         if length > EXCERPT_CHARS + _EXCERPT_MARGIN:
             break
-    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", " ".join(words))
+    # Cut before the key=value mask: its pattern is quadratic on one long word (4 MiB of "0").
+    window = " ".join(words)[: EXCERPT_CHARS + _EXCERPT_MARGIN]
+    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
     if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN:
         text = text[:EXCERPT_CHARS] + "…"
     return (

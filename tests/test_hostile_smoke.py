@@ -255,12 +255,14 @@ def test_a_use_diamond_30_levels_deep_is_linear(tmp_path: Path) -> None:
     assert result.peak_rss <= PEAK_RSS_LIMIT
 
 
-def test_a_2000_deep_use_chain_is_one_line_at_file_line(tmp_path: Path) -> None:
-    config = "[smoke]\n" + "".join(f'[smoke.flows.f{i}]\nuse = ["f{i + 1}"]\n' for i in range(1999))
-    config += "[smoke.flows.f1999]\n"
+@pytest.mark.parametrize("leaf_first", [False, True], ids=["root-first", "leaf-first"])
+def test_a_2000_deep_use_chain_is_one_line_at_file_line(tmp_path: Path, leaf_first: bool) -> None:
+    """Also when the file lists the deepest flow first, so that memoised flows are met on the way down."""
+    tables = [f'[smoke.flows.f{i}]\nuse = ["f{i + 1}"]\n' for i in range(1999)] + ["[smoke.flows.f1999]\n"]
+    config = "[smoke]\n" + "".join(reversed(tables) if leaf_first else tables)
     result = smoke(tmp_path, config, "--base-url", unused_port_url(), timeout_s=20)
     assert result.code == 2
-    line = assert_one_clear_line(result, mentions=["lr-ci.toml:", "more than 32 deep", "f0 -> f1"])
+    line = assert_one_clear_line(result, mentions=["lr-ci.toml:", ".use:", "more than 32 deep", " -> … -> "])
     assert "RecursionError" not in line
 
 

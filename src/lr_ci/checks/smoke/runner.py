@@ -127,7 +127,7 @@ class _Session:
         self.flow = flow
         self.client = client
         self.options = options
-        self.options_max_body = max_body_bytes
+        self.max_body_bytes = max_body_bytes
         self.values: dict[str, str] = {}
         self.last: httpx.Response | None = None
         self.failed = False
@@ -152,17 +152,36 @@ class _Session:
         return self.values[name]
 
 
-def flow_order(flows: Mapping[str, Flow], name: str, memo: dict[str, list[str]] | None = None) -> list[str]:
+@dataclass
+class UseMemo:
+    """What :func:`flow_order` learnt about flows already ordered (shared across calls on the same flows)."""
+
+    order: dict[str, list[str]] = field(default_factory=dict)
+    height: dict[str, int] = field(default_factory=dict)
+    """Flows in the longest ``use`` chain from this flow down (1: it uses none)."""
+    deepest: dict[str, str | None] = field(default_factory=dict)
+    """The used flow that chain goes through (to name the chain in a message)."""
+
+    def chain(self, name: str) -> list[str]:
+        names: list[str] = []
+        current: str | None = name
+        while current is not None:
+            names.append(current)
+            current = self.deepest[current]
+        return names
+
+
+def flow_order(flows: Mapping[str, Flow], name: str, memo: UseMemo | None = None) -> list[str]:
     """``name`` preceded by the flows it uses (depth first, each once).
 
     Iterative and memoised: a diamond of ``use`` (each level using both flows of the level below) is
     ordered in linear time instead of expanding every path, and a long chain cannot exhaust Python's
-    stack. A cycle, an unknown flow and a chain deeper than :data:`MAX_USE_DEPTH` raise
-    :class:`FlowOrderError` naming the chain. ``memo`` may be shared across calls on the same flows.
+    stack. A cycle, an unknown flow and a chain of more than :data:`MAX_USE_DEPTH` flows (counted through
+    memoised flows too) raise :class:`FlowOrderError` naming the chain.
     """
-    memo = {} if memo is None else memo
-    if name in memo:
-        return memo[name]
+    memo = UseMemo() if memo is None else memo
+    if name in memo.order:
+        return memo.order[name]
     if name not in flows:
         raise FlowOrderError(f"unknown flow {name!r}", None)
     path, next_use, on_path = [name], [0], {name}
@@ -172,29 +191,31 @@ def flow_order(flows: Mapping[str, Flow], name: str, memo: dict[str, list[str]] 
         if next_use[-1] < len(uses):
             used = uses[next_use[-1]]
             next_use[-1] += 1
-            if used in memo:
-                continue
             if used in on_path:
                 raise FlowOrderError(f"flows use each other in a cycle: {_chain([*path, used])}", current)
             if used not in flows:
                 raise FlowOrderError(f"flow {current!r} uses unknown flow {used!r}", current)
-            if len(path) >= MAX_USE_DEPTH:
+            below = memo.chain(used) if used in memo.order else [used]
+            if len(path) + len(below) > MAX_USE_DEPTH:
                 raise FlowOrderError(
-                    f"flows use each other more than {MAX_USE_DEPTH} deep: {_chain([*path, used])}", current
+                    f"flows use each other more than {MAX_USE_DEPTH} deep: {_chain([*path, *below])}", current
                 )
-            path.append(used)
-            next_use.append(0)
-            on_path.add(used)
+            if used not in memo.order:
+                path.append(used)
+                next_use.append(0)
+                on_path.add(used)
             continue
         order: dict[str, None] = {}
         for used in uses:
-            order.update(dict.fromkeys(memo[used]))
+            order.update(dict.fromkeys(memo.order[used]))
         order[current] = None
-        memo[current] = list(order)
+        memo.order[current] = list(order)
+        memo.deepest[current] = max(uses, key=lambda u: memo.height[u], default=None)
+        memo.height[current] = 1 + max((memo.height[u] for u in uses), default=0)
         path.pop()
         next_use.pop()
         on_path.discard(current)
-    return memo[name]
+    return memo.order[name]
 
 
 def _chain(names: list[str]) -> str:
@@ -206,7 +227,7 @@ def _chain(names: list[str]) -> str:
 
 def check_uses(flows: Mapping[str, Flow]) -> None:
     """Every flow's ``use`` can be followed (FlowOrderError otherwise), in time linear in the flows."""
-    memo: dict[str, list[str]] = {}
+    memo = UseMemo()
     for name in flows:
         flow_order(flows, name, memo)
 
@@ -328,7 +349,7 @@ def _attempt(session: _Session, step: Step, result: StepResult) -> list[str]:
     if not problems:
         problems = _capture(session, step.capture, response)
     if cut and _needs_body(step):
-        cap = session.options_max_body
+        cap = session.max_body_bytes
         problems.append(
             f"the body is longer than max_body_bytes ({cap} bytes) and was cut there; this step's "
             f"{_needs_body(step)} needed all of it"
@@ -364,7 +385,7 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
     hops: list[httpx.Response] = []
     while True:
         response = session.client.send(request, stream=True)
-        cut = _http.read_capped(response, session.options_max_body)
+        cut = _http.read_capped(response, session.max_body_bytes)
         if not (step.follow_redirects and response.has_redirect_location):
             break
         if len(hops) >= MAX_REDIRECTS:

@@ -248,7 +248,11 @@ def run_flows(
 def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowResult:
     started = time.monotonic()
     result = FlowResult(name)
-    chain = flow_order(settings.flows, name)
+    try:
+        chain = flow_order(settings.flows, name)
+    except FlowOrderError as exc:  # callers that did not run check_uses first (p95's login) get a failure
+        result.steps.append(StepResult(name, "use", "error", message=str(exc)))
+        return result
     with _http.client(options.client) as client:
         session = _Session(name, client, options, settings.max_body_bytes)
         for flow_name in chain:

@@ -145,16 +145,6 @@ class Redactor:
         if self.on_credential is not None:
             self.on_credential(value)
 
-    def add_basic_auth(self, user: str, password: str) -> None:
-        """Register a user name and password sent as HTTP Basic: the password and the Basic token.
-
-        A server that echoes the Authorization header prints ``base64(user:password)``, a spelling of
-        the password that no character-wise encoding of it would catch.
-        """
-        token = basic_auth_token(user, password)
-        for value in (password, token, token.rstrip("="), token.replace("+", "-").replace("/", "_")):
-            self.add_credential(value)
-
     def add_secret(self, value: str) -> None:
         """Register a found secret; it is shown as its :func:`preview`."""
         if len(value) >= MIN_MASKED_LENGTH and value not in self._replacements:

@@ -7,11 +7,12 @@ re-encodes it and a re-encoded password is a spelling the masker would have to g
 
 from __future__ import annotations
 
-import base64
 import re
 from urllib.parse import unquote, urlsplit
 
 import httpx
+
+from lr_ci.redact import basic_auth_token
 
 _USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -68,11 +69,10 @@ def userinfo_credentials(url: str) -> list[str]:
         return [match.group(0)[:-1]] if match else []
     if not parts.password and not parts.username:
         return []
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    token = basic_auth_token(unquote(parts.username or ""), unquote(parts.password or ""))
     found = [token, token.rstrip("="), token.replace("+", "-").replace("/", "_")]
-    if password:
-        found += [password, parts.password or ""]
+    if parts.password:
+        found += [unquote(parts.password or ""), parts.password or ""]
     return found
 
 

@@ -7,6 +7,7 @@ handler pass everything they write through :meth:`Redactor.scrub`, so a check ca
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -53,11 +54,69 @@ def _encoded_forms(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}
 
 
-def _alternative(value: str) -> str:
-    escaped = re.escape(value)
+def _alternative(value: str, escaped: str | None = None) -> str:
+    escaped = re.escape(value) if escaped is None else escaped
     if len(value) < WHOLE_WORD_BELOW:
         return rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])"
     return escaped
+
+
+_NAMED_ESCAPES = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f", "\v": "v", "\0": "0"}
+_HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+# Repeated escaping (a repr() inside JSON inside a log line) puts up to this many backslashes before a char.
+_MAX_BACKSLASHES = 7
+
+
+def _hex(number: int, width: int) -> str:
+    """``number`` as ``width`` hex digits, matching either case (``%2f`` and ``%2F``)."""
+    digits = f"{number:0{width}x}"
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in digits)
+
+
+def _char_pattern(char: str) -> str:
+    """A regex for one character in any spelling the outputs and transports give it.
+
+    Raw; percent-encoded (each UTF-8 byte, either hex case; ``+`` for a space); JSON/JavaScript/Python
+    escapes (``\\u0027``, ``\\x27``, ``\\n``, a backslash before a quote); HTML/XML character references
+    (``&#39;``, ``&#x27;``, ``&apos;``). A mix of spellings in one value is matched too, as a URL encoder
+    that keeps some characters and encodes others produces.
+    """
+    code = ord(char)
+    spellings = [re.escape(char)]
+    encoded = char.encode("utf-8", "surrogatepass")
+    spellings.append("".join("%" + _hex(byte, 2) for byte in encoded))
+    if char == " ":
+        spellings.append(r"\+")
+    if code < 0x10000:
+        spellings.append(r"\\u" + _hex(code, 4))
+    else:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        spellings.append(r"\\u" + _hex(high, 4) + r"\\u" + _hex(low, 4))
+        spellings.append(r"\\U" + _hex(code, 8))
+    if code < 0x100:
+        spellings.append(r"\\x" + _hex(code, 2))
+    if char in _NAMED_ESCAPES:
+        spellings.append(r"\\" + _NAMED_ESCAPES[char])
+    spellings.append(f"&#0*{code};")
+    spellings.append("&#[xX]0*" + _hex(code, 1 if code < 16 else len(f"{code:x}")) + ";")
+    if char in _HTML_NAMES:
+        spellings.append(f"&{_HTML_NAMES[char]};")
+    # Quotes, backslashes and escapes get escaped again by repr(), JSON and shells, sometimes more than once.
+    return rf"\\{{0,{_MAX_BACKSLASHES}}}(?:" + "|".join(spellings) + ")"
+
+
+def credential_pattern(value: str) -> str:
+    """A regex matching ``value`` in every encoding it may take on its way to an output.
+
+    Each character may be spelt as :func:`_char_pattern` allows, so that a credential is masked however
+    a server echoed it or a report quoted it.
+    """
+    return "".join(_char_pattern(char) for char in value)
+
+
+def basic_auth_token(user: str, password: str) -> str:
+    """What HTTP Basic authentication sends for ``user:password``: a credential of its own."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 class Redactor:
@@ -67,6 +126,7 @@ class Redactor:
         self._replacements: dict[str, str] = {}
         self._credentials: list[str] = []
         self._pattern: re.Pattern[str] | None = None
+        self._credential_pattern: re.Pattern[str] | None = None
         self.on_credential: Callable[[str], None] | None = None
         """Called once per new credential (GitHub mode prints ``::add-mask::`` with it)."""
 
@@ -81,6 +141,7 @@ class Redactor:
             return
         self._credentials.append(value)
         self._add(value, CREDENTIAL_MASK)
+        self._credential_pattern = None
         if self.on_credential is not None:
             self.on_credential(value)
 
@@ -107,8 +168,23 @@ class Redactor:
             self._pattern = re.compile("|".join(_alternative(a) for a in alternatives))
         return self._pattern
 
+    def _compiled_credentials(self) -> re.Pattern[str] | None:
+        if self._credential_pattern is None and self._credentials:
+            alternatives = sorted(self._credentials, key=len, reverse=True)
+            self._credential_pattern = re.compile(
+                "|".join(_alternative(value, credential_pattern(value)) for value in alternatives)
+            )
+        return self._credential_pattern
+
     def scrub_text(self, text: str) -> str:
-        """``text`` safe to write: every known value masked, undecodable bytes made :func:`printable`."""
+        """``text`` safe to write: every known value masked, undecodable bytes made :func:`printable`.
+
+        Credentials are matched in any spelling first (:func:`credential_pattern`), then every known value
+        in its exact encoded forms (found secrets, and the lines of a multi-line credential).
+        """
+        credentials = self._compiled_credentials()
+        if credentials is not None:
+            text = credentials.sub(CREDENTIAL_MASK, text)
         pattern = self._compiled()
         if pattern is not None:
             text = pattern.sub(lambda match: self._replacements[match.group(0)], text)

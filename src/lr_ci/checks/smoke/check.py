@@ -12,8 +12,10 @@ import httpx
 from lr_ci import _http
 from lr_ci.checks.smoke import _jsonpath
 from lr_ci.checks.smoke.runner import FlowResult, RunOptions, flow_order, run_flows
-from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
+from lr_ci.checks.smoke.settings import MAX_TIMEOUT_S, Expect, Flow, SmokeSettings, Step
+from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.errors import LrCiError
+from lr_ci.redact import Redactor
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
 WAIT_INTERVAL_S = 1.0
@@ -33,13 +35,12 @@ class Request:
     insecure: bool = False
 
 
-def plan(request: Request, settings: SmokeSettings) -> tuple[SmokeSettings, list[str], RunOptions]:
+def plan(
+    request: Request, settings: SmokeSettings, redactor: Redactor | None = None
+) -> tuple[SmokeSettings, list[str], RunOptions]:
     """Validate what to run against what; every problem here is exit 2."""
-    base_url = request.base_url or settings.base_url
-    if not base_url:
-        raise LrCiError("no base URL: pass --base-url, or set base_url in [smoke]")
-    if not base_url.startswith(("http://", "https://")):
-        raise LrCiError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
+    base_url = _base_url(request, settings, redactor)
+    _check_seconds(request)
     if not settings.flows:
         settings = replace(settings, flows=DEFAULT_FLOWS)
     names = list(request.flows) or list(settings.flows)
@@ -60,41 +61,83 @@ def plan(request: Request, settings: SmokeSettings) -> tuple[SmokeSettings, list
         verify=verify,
         resolve=_http.parse_resolve(request.resolve),
     )
-    options = RunOptions(base_url=base_url, client=client, deadline=time.monotonic() + settings.run_timeout_s)
+    options = RunOptions(
+        base_url=base_url,
+        client=client,
+        deadline=time.monotonic() + settings.run_timeout_s,
+    )
+    if redactor is not None:
+        options = replace(options, scrub=redactor.scrub_text)
     return settings, names, options
+
+
+def _base_url(request: Request, settings: SmokeSettings, redactor: Redactor | None) -> str:
+    base_url = request.base_url or settings.base_url
+    if not base_url:
+        raise LrCiError("no base URL: pass --base-url, or set base_url in [smoke]")
+    if redactor is not None:
+        # Before anything can print it: a password in the URL's userinfo, and the Basic token httpx sends.
+        for credential in userinfo_credentials(base_url):
+            redactor.add_credential(credential)
+    try:
+        return check_http_url(base_url, "--base-url" if request.base_url else "[smoke] base_url")
+    except ValueError as exc:
+        raise LrCiError(str(exc)) from None
+
+
+def _check_seconds(request: Request) -> None:
+    """The timeout options: positive, finite, at most a day (click's float type lets NaN and -3 through)."""
+    for option, seconds in (
+        ("--timeout", request.timeout_s),
+        ("--run-timeout", request.run_timeout_s),
+        ("--wait-timeout", request.wait_timeout_s),
+    ):
+        if seconds is not None and not (0 < seconds <= MAX_TIMEOUT_S):  # also false for NaN
+            raise LrCiError(f"{option} {seconds!r}: expected a number of seconds above 0 and at most one day")
 
 
 def wait_for_version(
     settings: SmokeSettings, options: RunOptions, version: str, timeout_s: float
 ) -> str | None:
-    """Poll the version endpoint until ``version`` answers; None when it did, else what was seen last."""
+    """Poll the version endpoint until ``version`` answers; None when it did, else what was seen last.
+
+    Each poll reads at most ``max_body_bytes`` and ends by its own deadline and the wait's, so a server
+    that trickles or never ends its answer cannot hold the wait past ``timeout_s``.
+    """
     url = options.base_url.rstrip("/") + "/" + settings.version_path.lstrip("/")
+    shown = display_url(url)
     deadline = time.monotonic() + timeout_s
     last = "no answer yet"
     with _http.client(options.client) as client:
         while True:
+            started = time.monotonic()
+            per_request = min(options.client.timeout_s, max(0.1, deadline - started))
             try:
-                per_request = min(options.client.timeout_s, max(0.1, deadline - time.monotonic()))
-                response = client.get(url, timeout=per_request)
+                with _http.deadline(started + per_request):
+                    response = client.send(client.build_request("GET", url, timeout=per_request), stream=True)
+                    _http.read_capped(response, settings.max_body_bytes)
                 seen = _version_of(response, settings.version_field)
                 if seen == version or (seen is None and version in response.text):
                     return None
                 last = (
-                    f"status {response.status_code}, version {seen!r}"
+                    f"status {response.status_code}, version {options.scrub(seen)!r}"
                     if seen is not None
                     else (f"status {response.status_code}")
                 )
             except httpx.HTTPError as exc:
-                last = _http.describe_error(exc, options.client.timeout_s)
+                if isinstance(exc, httpx.TimeoutException):
+                    last = f"timed out after {per_request:g} s"
+                else:
+                    last = options.scrub(_http.describe_error(exc, per_request))
             if time.monotonic() + WAIT_INTERVAL_S > deadline:
-                return f"version {version} did not answer at {url} within {timeout_s:g} s (last: {last})"
+                return f"version {version} did not answer at {shown} within {timeout_s:g} s (last: {last})"
             time.sleep(WAIT_INTERVAL_S)
 
 
 def _version_of(response: httpx.Response, field: str) -> str | None:
     try:
         value = _jsonpath.get(response.json(), field)
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, RecursionError):
         return None
     return str(value)
 
@@ -147,8 +190,14 @@ def report(results: list[FlowResult], waited_s: float | None) -> Report:
     return report
 
 
-def run(request: Request, settings: SmokeSettings, on_secret: Callable[[str], None] | None = None) -> Report:
-    settings, names, options = plan(request, settings)
+def run(
+    request: Request,
+    settings: SmokeSettings,
+    on_secret: Callable[[str], None] | None = None,
+    redactor: Redactor | None = None,
+) -> Report:
+    """Run the smoke check; ``redactor`` masks credentials in messages before they are built."""
+    settings, names, options = plan(request, settings, redactor)
     if on_secret is not None:
         options = replace(options, on_secret=on_secret)
     waited = None
@@ -163,7 +212,7 @@ def run(request: Request, settings: SmokeSettings, on_secret: Callable[[str], No
                     rule="smoke-version",
                     severity=Severity.HIGH,
                     message=missing,
-                    location=Location(url=options.base_url),
+                    location=Location(url=display_url(options.base_url)),
                 )
             )
             failed.rules["smoke-version"] = "The expected version did not answer"

@@ -62,8 +62,15 @@ def command(
 
 def _body(run: RunContext, request: object) -> Report:
     from lr_ci.checks.smoke import check
+    from lr_ci.checks.smoke.runner import FlowOrderError, check_uses
     from lr_ci.checks.smoke.settings import SmokeSettings
 
     assert isinstance(request, check.Request)
     settings = run.settings(SmokeSettings)
-    return check.run(request, settings, on_secret=run.redactor.add_credential)
+    try:
+        check_uses(settings.flows)
+    except FlowOrderError as exc:
+        # At the line of the ``use`` that cannot be followed, like every other config error.
+        where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
+        raise run.config.error(where, str(exc)) from None
+    return check.run(request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor)

@@ -7,7 +7,9 @@ URL and returns a structured :class:`FlowResult` per flow, with a :class:`StepRe
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +22,29 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _html, _jsonpath
-from lr_ci.checks.smoke.settings import Capture, CookieExpect, Expect, Flow, SmokeSettings, Step
+from lr_ci.checks.smoke.settings import (
+    MAX_BODY_BYTES,
+    Capture,
+    CookieExpect,
+    Expect,
+    Flow,
+    SmokeSettings,
+    Step,
+)
+from lr_ci.checks.smoke.urls import display_url, same_site, userinfo_credentials, without_userinfo
 
 EXCERPT_CHARS = 300
+_EXCERPT_MARGIN = 200
+_WORD = re.compile(r"\S+")
+MAX_USE_DEPTH = 32
+"""How deeply flows may ``use`` each other (a login used by a setup used by a flow is 3)."""
+MAX_REDIRECTS = 20
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+"""A file a step uploads is read whole into the request: larger is a mistake (or /dev/zero)."""
+# Headers that always carry a credential; on a redirect to another origin they are never sent on.
+_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+# Headers rebuilt for every request of a redirect chain (the body or the host changes).
+_HOP_HEADERS = {"host", "content-length", "transfer-encoding", "cookie"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w-]*)\}")
 _SECRET_NAME = re.compile(r"token|csrf|session|secret|password|passwd|key|auth|cookie", re.IGNORECASE)
 # Values of JSON keys and form fields that name a secret, masked in body excerpts even when not captured.
@@ -67,30 +89,52 @@ class FlowResult:
         return not any(step.status in ("fail", "error") for step in self.steps)
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class RunOptions:
     base_url: str
     client: _http.ClientOptions = field(default_factory=_http.ClientOptions)
     deadline: float = float("inf")
-    """time.monotonic() after which no request starts and pending steps fail."""
+    """time.monotonic() after which no request starts, a running request is stopped, pending steps fail."""
     on_secret: Callable[[str], None] = lambda _value: None
     """Called with every captured value that must be masked."""
+    scrub: Callable[[str], str] = _unchanged
+    """Masks every known credential (``Redactor.scrub_text``). Response text goes through it before it is
+    collapsed, quoted or cut into a message: a transformed or half-cut password is no longer recognisable."""
 
 
 class StepFailure(Exception):
     pass
 
 
+class FlowOrderError(ValueError):
+    """A ``use`` that cannot be followed; ``flow`` is the flow whose ``use`` list is at fault (or None)."""
+
+    def __init__(self, message: str, flow: str | None) -> None:
+        super().__init__(message)
+        self.flow = flow
+
+
 class _Session:
     """One flow's state: its cookie jar (the client), captured values and the last page."""
 
-    def __init__(self, flow: str, client: httpx.Client, options: RunOptions) -> None:
+    def __init__(
+        self, flow: str, client: httpx.Client, options: RunOptions, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self.flow = flow
         self.client = client
         self.options = options
+        self.max_body_bytes = max_body_bytes
         self.values: dict[str, str] = {}
         self.last: httpx.Response | None = None
         self.failed = False
+
+    def shown(self, text: str) -> str:
+        """``text`` fit for a message: credentials masked, URLs without their userinfo."""
+        return without_userinfo(self.options.scrub(text))
 
     def fill(self, value: Any) -> Any:
         """``{name}`` -> the captured value, in strings, lists and tables."""
@@ -108,18 +152,84 @@ class _Session:
         return self.values[name]
 
 
-def flow_order(flows: Mapping[str, Flow], name: str, seen: tuple[str, ...] = ()) -> list[str]:
-    """``name`` preceded by the flows it uses (depth first, each once); a cycle is an error."""
-    if name in seen:
-        raise ValueError(f"flows use each other in a cycle: {' -> '.join((*seen, name))}")
+@dataclass
+class UseMemo:
+    """What :func:`flow_order` learnt about flows already ordered (shared across calls on the same flows)."""
+
+    order: dict[str, list[str]] = field(default_factory=dict)
+    height: dict[str, int] = field(default_factory=dict)
+    """Flows in the longest ``use`` chain from this flow down (1: it uses none)."""
+    deepest: dict[str, str | None] = field(default_factory=dict)
+    """The used flow that chain goes through (to name the chain in a message)."""
+
+    def chain(self, name: str) -> list[str]:
+        names: list[str] = []
+        current: str | None = name
+        while current is not None:
+            names.append(current)
+            current = self.deepest[current]
+        return names
+
+
+def flow_order(flows: Mapping[str, Flow], name: str, memo: UseMemo | None = None) -> list[str]:
+    """``name`` preceded by the flows it uses (depth first, each once).
+
+    Iterative and memoised: a diamond of ``use`` (each level using both flows of the level below) is
+    ordered in linear time instead of expanding every path, and a long chain cannot exhaust Python's
+    stack. A cycle, an unknown flow and a chain of more than :data:`MAX_USE_DEPTH` flows (counted through
+    memoised flows too) raise :class:`FlowOrderError` naming the chain.
+    """
+    memo = UseMemo() if memo is None else memo
+    if name in memo.order:
+        return memo.order[name]
     if name not in flows:
-        raise ValueError(f"unknown flow {name!r}")
-    order: list[str] = []
-    for used in flows[name].use:
-        for item in flow_order(flows, used, (*seen, name)):
-            if item not in order:
-                order.append(item)
-    return [*order, name]
+        raise FlowOrderError(f"unknown flow {name!r}", None)
+    path, next_use, on_path = [name], [0], {name}
+    while path:
+        current = path[-1]
+        uses = flows[current].use
+        if next_use[-1] < len(uses):
+            used = uses[next_use[-1]]
+            next_use[-1] += 1
+            if used in on_path:
+                raise FlowOrderError(f"flows use each other in a cycle: {_chain([*path, used])}", current)
+            if used not in flows:
+                raise FlowOrderError(f"flow {current!r} uses unknown flow {used!r}", current)
+            below = memo.chain(used) if used in memo.order else [used]
+            if len(path) + len(below) > MAX_USE_DEPTH:
+                raise FlowOrderError(
+                    f"flows use each other more than {MAX_USE_DEPTH} deep: {_chain([*path, *below])}", current
+                )
+            if used not in memo.order:
+                path.append(used)
+                next_use.append(0)
+                on_path.add(used)
+            continue
+        order: dict[str, None] = {}
+        for used in uses:
+            order.update(dict.fromkeys(memo.order[used]))
+        order[current] = None
+        memo.order[current] = list(order)
+        memo.deepest[current] = max(uses, key=lambda u: memo.height[u], default=None)
+        memo.height[current] = 1 + max((memo.height[u] for u in uses), default=0)
+        path.pop()
+        next_use.pop()
+        on_path.discard(current)
+    return memo.order[name]
+
+
+def _chain(names: list[str]) -> str:
+    """A ``use`` chain for a message: all of it when short, else its start and end."""
+    if len(names) <= 8:
+        return " -> ".join(names)
+    return " -> ".join([*names[:4], "…", *names[-3:]])
+
+
+def check_uses(flows: Mapping[str, Flow]) -> None:
+    """Every flow's ``use`` can be followed (FlowOrderError otherwise), in time linear in the flows."""
+    memo = UseMemo()
+    for name in flows:
+        flow_order(flows, name, memo)
 
 
 def step_name(step: Step) -> str:
@@ -138,9 +248,13 @@ def run_flows(
 def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowResult:
     started = time.monotonic()
     result = FlowResult(name)
-    chain = flow_order(settings.flows, name)
+    try:
+        chain = flow_order(settings.flows, name)
+    except FlowOrderError as exc:  # callers that did not run check_uses first (p95's login) get a failure
+        result.steps.append(StepResult(name, "use", "error", message=str(exc)))
+        return result
     with _http.client(options.client) as client:
-        session = _Session(name, client, options)
+        session = _Session(name, client, options, settings.max_body_bytes)
         for flow_name in chain:
             for step in settings.flows[flow_name].steps:
                 label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
@@ -198,7 +312,10 @@ def _run_step(session: _Session, step: Step, label: str) -> StepResult:
             tries = f" (after {attempt} attempts)" if attempt > 1 else ""
             raise StepFailure("; ".join(problems) + tries)
     except StepFailure as failure:
-        result.status, result.message = "fail", str(failure)
+        result.status, result.message = "fail", session.shown(str(failure))
+    except Exception as exc:  # any failure is this step's: the flow's finally steps still run
+        detail = str(exc) or type(exc).__name__
+        result.status, result.message = "error", session.shown(f"{type(exc).__name__}: {detail}")
     finally:
         result.duration_s = time.monotonic() - started
     return result
@@ -207,27 +324,123 @@ def _run_step(session: _Session, step: Step, label: str) -> StepResult:
 def _attempt(session: _Session, step: Step, result: StepResult) -> list[str]:
     """Send the step's request once; the list of what did not hold (empty: passed)."""
     request = _build(session, step)
-    result.url = str(request.url)
-    remaining = session.options.deadline - time.monotonic()
+    shown_url = display_url(request.url)
+    result.url = shown_url
+    started = time.monotonic()
+    remaining = session.options.deadline - started
     if remaining <= 0:
-        raise StepFailure("the run's time budget was used up before this step")
+        raise StepFailure("the run's time budget (run_timeout_s) was used up before this step")
     timeout = min(session.options.client.timeout_s, remaining)
     request.extensions = {**request.extensions, "timeout": httpx.Timeout(timeout).as_dict()}
     clock = time.perf_counter()
     try:
-        response = session.client.send(request, follow_redirects=step.follow_redirects)
-        response.read()
+        # The whole request (connect, headers, body, redirects) ends by this deadline, however slowly the
+        # server trickles: httpx's own timeouts restart with every byte read.
+        with _http.deadline(started + timeout):
+            response, cut = _send(session, step, request)
     except httpx.HTTPError as exc:
-        return [f"{request.method} {request.url}: {_http.describe_error(exc, timeout)}"]
+        if time.monotonic() >= session.options.deadline:
+            why = "stopped: the run's time budget (run_timeout_s) ran out during this request"
+        elif isinstance(exc, httpx.TimeoutException):
+            why = f"timed out after {timeout:g} s (the whole request: timeout_s)"
+        else:
+            why = _http.describe_error(exc, timeout)
+        return [f"{request.method} {shown_url}: {why}"]
     elapsed_ms = (time.perf_counter() - clock) * 1000
     result.response_status = response.status_code
     session.last = response
     problems = _check(step.expect, request, response, elapsed_ms, session)
     if not problems:
         problems = _capture(session, step.capture, response)
+    if cut and _needs_body(step):
+        cap = session.max_body_bytes
+        problems.append(
+            f"the body is longer than max_body_bytes ({cap} bytes) and was cut there; this step's "
+            f"{_needs_body(step)} needed all of it"
+        )
     if problems:
-        problems[-1] += f" · {_excerpt(response)} · {elapsed_ms:.0f} ms"
+        problems[-1] += f" · {_excerpt(response, session)} · {elapsed_ms:.0f} ms"
     return problems
+
+
+def _needs_body(step: Step) -> str:
+    """What in the step reads the whole body (expectations, captures), or "" when nothing does.
+
+    ``body_contains`` is not listed: a text found in the part that was read is there.
+    """
+    expect = step.expect
+    needs = ["body_not_contains"] if expect.body_not_contains else []
+    needs += ["json"] if expect.json or expect.json_matches else []
+    needs += [
+        f"capture {name}"
+        for name, capture in step.capture.items()
+        if capture.css is not None or capture.json is not None or capture.regex is not None
+    ]
+    return ", ".join(needs)
+
+
+def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.Response, bool]:
+    """Send ``request``, following redirects when the step asks; each body read up to the cap.
+
+    Redirects are followed here, not by httpx: httpx drops only Authorization (and cookies by domain) when
+    a redirect leaves the origin, and would send a custom credential header (``X-Api-Key``) to any host
+    the server names.
+    """
+    hops: list[httpx.Response] = []
+    while True:
+        response = session.client.send(request, stream=True)
+        cut = _http.read_capped(response, session.max_body_bytes)
+        if not (step.follow_redirects and response.has_redirect_location):
+            break
+        if len(hops) >= MAX_REDIRECTS:
+            raise StepFailure(f"more than {MAX_REDIRECTS} redirects, last to {display_url(request.url)}")
+        hops.append(response)
+        request = _redirected(session, step, request, response)
+    response.history = hops
+    return response, cut
+
+
+def _redirected(
+    session: _Session, step: Step, request: httpx.Request, response: httpx.Response
+) -> httpx.Request:
+    """The request a redirect asks for, without the credentials that must not go to another origin."""
+    location = response.headers["location"]
+    try:
+        url = request.url.join(location)
+    except httpx.InvalidURL:
+        raise StepFailure(
+            f"cannot follow the redirect to {session.shown(location)!r}: not a valid URL"
+        ) from None
+    if url.scheme not in ("http", "https"):
+        raise StepFailure(f"the redirect goes to a {url.scheme or 'relative'} URL, not http(s)")
+    method = request.method
+    if (response.status_code == 303 and method != "HEAD") or (
+        response.status_code in (301, 302) and method == "POST"
+    ):
+        method = "GET"
+    keeps_body = response.status_code in (307, 308)
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+    if not keeps_body:
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    body = request.content if keeps_body else b""
+    if not same_site(request.url, url):
+        headers = {k: v for k, v in headers.items() if not _carries_credential(session, k, v)}
+        if body and not step.allow_other_host:
+            raise StepFailure(
+                f"a {response.status_code} redirect to {display_url(url)} (another host) would resend the "
+                "request body there; set allow_other_host = true on this step if that is intended"
+            )
+    return session.client.build_request(method, url, headers=headers, content=body or None)
+
+
+def _carries_credential(session: _Session, name: str, value: str) -> bool:
+    """Whether a header must not follow a redirect to another origin."""
+    lowered = name.lower()
+    return (
+        lowered in _CREDENTIAL_HEADERS
+        or bool(_SECRET_NAME.search(lowered))
+        or session.options.scrub(value) != value
+    )
 
 
 def _build(session: _Session, step: Step) -> httpx.Request:
@@ -243,16 +456,16 @@ def _build(session: _Session, step: Step) -> httpx.Request:
             raise StepFailure(f"submit_form: no form found on {page.url}")
         form = {**found.fields, **session.fill(step.submit_form.fields)}
         url, method = found.action, found.method if step.method.upper() == "GET" else method
+        _check_form_target(session, step, url)
     elif step.url:
         url = session.fill(step.url)
+        for credential in userinfo_credentials(url):
+            session.options.on_secret(credential)
     else:
         url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
     files = {}
     for name, path in session.fill(step.files).items():
-        try:
-            files[name] = (Path(path).name, Path(path).read_bytes())
-        except OSError as exc:
-            raise StepFailure(f"cannot read the file to upload {path}: {exc.strerror or exc}") from None
+        files[name] = (Path(path).name, _upload(path))
     content_kwargs: dict[str, Any] = {}
     if step.json is not None:
         content_kwargs["json"] = session.fill(step.json)
@@ -269,6 +482,44 @@ def _build(session: _Session, step: Step) -> httpx.Request:
     )
 
 
+def _check_form_target(session: _Session, step: Step, action: str) -> None:
+    """A form's fields (a password among them) go only to the base URL's origin unless the step allows it."""
+    try:
+        target, base = httpx.URL(action), httpx.URL(session.options.base_url)
+    except httpx.InvalidURL:
+        raise StepFailure(
+            f"submit_form: the form's action {session.shown(action)!r} is not a valid URL"
+        ) from None
+    if not step.allow_other_host and not same_site(base, target):
+        raise StepFailure(
+            f"submit_form: the form sends to {display_url(target)}, another host than {display_url(base)}; "
+            "set allow_other_host = true on this step if that is intended"
+        )
+
+
+def _upload(path: str) -> bytes:
+    """A file to upload, read whole, when it is a regular file of at most :data:`MAX_UPLOAD_BYTES`."""
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise StepFailure(f"cannot upload {path}: not a regular file")
+            data = handle.read(MAX_UPLOAD_BYTES + 1)
+    except OSError as exc:
+        raise StepFailure(f"cannot read the file to upload {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise StepFailure(f"cannot upload {path}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def _search(pattern: str, text: str) -> re.Match[str] | None:
+    """``re.search``; a pattern that a filled-in value made invalid fails the step, not the run."""
+    try:
+        return re.search(pattern, text)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise StepFailure(f"the regular expression {pattern!r} is not valid ({exc})") from None
+
+
 def _check(
     expect: Expect, request: httpx.Request, response: httpx.Response, elapsed_ms: float, session: _Session
 ) -> list[str]:
@@ -281,8 +532,8 @@ def _check(
         value = response.headers.get(name)
         if value is None:
             problems.append(f"no {name} header")
-        elif not re.search(session.fill(pattern), value):
-            problems.append(f"header {name}: {value!r} does not match {pattern!r}")
+        elif not _search(session.fill(pattern), value):
+            problems.append(f"header {name}: {session.shown(value)!r} does not match {pattern!r}")
     cookies = _set_cookies(response)
     for name, wanted_cookie in expect.cookies.items():
         problems += _check_cookie(name, wanted_cookie, cookies.get(name))
@@ -311,6 +562,8 @@ def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> 
         document = response.json()
     except ValueError:
         return ["body is not JSON"]
+    except RecursionError:
+        return ["body is JSON nested too deeply to read"]
     problems = []
     for path, wanted in expect.json.items():
         actual, missing = _json_at(document, path)
@@ -318,15 +571,31 @@ def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> 
             problems.append(missing)
         elif actual != session.fill(wanted):
             problems.append(
-                f"{path} is {jsonlib.dumps(actual)}, expected {jsonlib.dumps(session.fill(wanted))}"
+                f"{path} is {_shown_json(session, actual)}, expected {jsonlib.dumps(session.fill(wanted))}"
             )
     for path, pattern in expect.json_matches.items():
         actual, missing = _json_at(document, path)
         if missing:
             problems.append(missing)
-        elif not re.search(session.fill(pattern), str(actual)):
-            problems.append(f"{path} is {jsonlib.dumps(actual)}, which does not match {pattern!r}")
+        elif not _search(session.fill(pattern), str(actual)):
+            problems.append(f"{path} is {_shown_json(session, actual)}, which does not match {pattern!r}")
     return problems
+
+
+def _shown_json(session: _Session, value: Any) -> str:
+    """A JSON value for a message: its strings scrubbed before they are JSON-escaped, then cut."""
+    text = jsonlib.dumps(_scrubbed(session, value))
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+def _scrubbed(session: _Session, value: Any) -> Any:
+    if isinstance(value, str):
+        return session.shown(value)
+    if isinstance(value, list):
+        return [_scrubbed(session, v) for v in value]
+    if isinstance(value, dict):
+        return {session.shown(k): _scrubbed(session, v) for k, v in value.items()}
+    return value
 
 
 def _json_at(document: Any, path: str) -> tuple[Any, str]:
@@ -383,8 +652,8 @@ def _check_redirect(wanted: str, request: httpx.Request, response: httpx.Respons
         actual = parts.path + (f"?{parts.query}" if parts.query else "")
         if wanted in (actual, parts.path):
             return []
-        return [f"redirects to {actual}, expected {wanted}"]
-    return [] if target == wanted else [f"redirects to {target}, expected {wanted}"]
+        return [f"redirects to {without_userinfo(actual)}, expected {wanted}"]
+    return [] if target == wanted else [f"redirects to {display_url(target)}, expected {wanted}"]
 
 
 def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx.Response) -> list[str]:
@@ -430,18 +699,34 @@ def _extract(capture: Capture, response: httpx.Response) -> str:
             raise LookupError(f"cookie {capture.cookie} is not set")
         return cookie[""]
     if capture.regex is not None:
-        match = re.search(capture.regex, response.text)
+        match = _search(capture.regex, response.text)
         if match is None:
             raise LookupError(f"{capture.regex!r} matches nothing")
         return match.group(1) if match.groups() else match.group(0)
     raise ValueError("say what to capture: css, json, header, cookie or regex")
 
 
-def _excerpt(response: httpx.Response) -> str:
-    """The start of the body, with values that name a secret masked, on one line."""
-    text = " ".join(response.text.split())
-    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", text)
-    if len(text) > EXCERPT_CHARS:
+def _excerpt(response: httpx.Response, session: _Session) -> str:
+    """The start of the body on one line, credentials and values that name a secret masked.
+
+    Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
+    how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
+    """
+    masked = session.shown(response.text)
+    # Once every credential is masked, cutting is safe. Only the words that can reach the excerpt are
+    # collapsed (a 4 MiB body split into words would cost ten times its size), with room for the
+    # secret-looking ``key=value`` masking to see a whole value at the end.
+    words: list[str] = []
+    length = 0
+    for word in _WORD.finditer(masked):
+        words.append(word.group(0))
+        length += len(word.group(0)) + 1
+        if length > EXCERPT_CHARS + _EXCERPT_MARGIN:
+            break
+    # Cut before the key=value mask: its pattern is quadratic on one long word (4 MiB of "0").
+    window = " ".join(words)[: EXCERPT_CHARS + _EXCERPT_MARGIN]
+    text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
+    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN:
         text = text[:EXCERPT_CHARS] + "…"
     return (
         f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"

@@ -1,0 +1,382 @@
+"""Issue 11, smoke slice: lr-ci smoke on hostile servers and broken input.
+
+Each test is one hostile input, run in a subprocess bounded in time (tests/hostile.py), asserting the exit
+code, one clear line for bad input, no credential in any of the six formats, and the peak memory of the
+process tree for the inputs that had no bound.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from asgi_server import serve, unused_port_url
+from hostile import PEAK_RSS_LIMIT, Measured, assert_one_clear_line, run_measured
+from hostile_servers import (
+    brotli_body,
+    echo_app,
+    endless_body,
+    gzip_bomb,
+    password_forms,
+    raw_server,
+    recording_app,
+    trickled_body,
+    trickled_headers,
+)
+
+PASSWORD = "it's a Secr3t pass!"
+"""Read from the environment (``${SMOKE_PASSWORD}``): a quote repr() escapes, spaces URLs encode."""
+URL_PASSWORD = "url pa$$w'rd/Ünï"
+"""Only in ``--base-url``'s userinfo: never in the environment, still a credential."""
+API_KEY = "k3y-0f-the-api-1234"
+
+
+def outputs(tmp_path: Path) -> dict[str, Path]:
+    """Every format but github (printed on stdout) as a file: six formats in one run."""
+    return {fmt: tmp_path / f"report.{fmt}" for fmt in ("text", "json", "sarif", "junit", "markdown")}
+
+
+def smoke(tmp_path: Path, config: str, *args: str, timeout_s: float = 30.0, **env: str) -> Measured:
+    (tmp_path / "lr-ci.toml").write_text(config)
+    return run_measured(
+        ["smoke", "--format", "github", *args],
+        cwd=tmp_path,
+        env={"SMOKE_PASSWORD": PASSWORD, "API_KEY": API_KEY, **env},
+        timeout_s=timeout_s,
+        outputs=outputs(tmp_path),
+    )
+
+
+def printed(result: Measured) -> str:
+    """Everything lr-ci wrote, but the ``::add-mask::`` lines, which hand the values to the runner to mask."""
+    return "\n".join(line for line in result.everything.splitlines() if not line.startswith("::add-mask::"))
+
+
+def assert_no_credential(result: Measured, *values: str) -> None:
+    shown = printed(result)
+    for value in values:
+        for name, form in password_forms(value).items():
+            assert form not in shown, (name, form)
+    for distinctive in ("Secr3t", "pa$$w", "pa%24%24w", API_KEY):
+        assert distinctive not in shown, distinctive
+
+
+def flows(**steps: str) -> str:
+    """``[smoke.flows.NAME]`` with one step each: NAME -> the step's inline table."""
+    return "".join(f"[smoke.flows.{name}]\nsteps = [{step}]\n" for name, step in steps.items())
+
+
+# 1. A credential echoed back is masked in every spelling, before the excerpt is collapsed, quoted or cut.
+
+
+def test_an_echoed_password_is_masked_in_every_spelling_and_format(tmp_path: Path) -> None:
+    config = "[smoke]\n" + flows(
+        echo='{ path = "/echo", headers = { X-Password = "${SMOKE_PASSWORD}" } }',
+        header='{ path = "/header", headers = { X-Password = "${SMOKE_PASSWORD}" }, '
+        'expect = { headers = { X-Echo = "^nothing like it$" } } }',
+        json='{ path = "/json", headers = { X-Password = "${SMOKE_PASSWORD}" }, '
+        'expect = { json = { "$.user.password" = "else" } } }',
+        redirect='{ path = "/redirect", headers = { X-Password = "${SMOKE_PASSWORD}" }, '
+        'expect = { redirect = "/elsewhere" } }',
+    )
+    with serve(echo_app(PASSWORD)) as url:
+        with_userinfo = url.replace("http://", f"http://ops:{quote(URL_PASSWORD, safe='')}@")
+        result = smoke(tmp_path, config, "--base-url", with_userinfo)
+    assert result.code == 1, result.err
+    assert "body:" in result.files["json"] and "X-Echo" in result.files["json"]
+    assert "***" in result.files["json"]
+    assert "x" * 290 + " ***" in result.files["json"]  # masked whole, though the excerpt is cut inside it
+    basic = base64.b64encode(f"ops:{URL_PASSWORD}".encode()).decode()
+    assert basic not in printed(result) and basic.rstrip("=") not in printed(result)
+    assert_no_credential(result, PASSWORD, URL_PASSWORD)
+
+
+# 2. Credentials stay with the origin they were meant for.
+
+
+def test_credential_headers_do_not_follow_a_redirect_to_another_host(tmp_path: Path) -> None:
+    seen_there: list[dict[str, Any]] = []
+    seen_here: list[dict[str, Any]] = []
+    headers = 'headers = { X-Api-Key = "${API_KEY}", Authorization = "Bearer ${API_KEY}", X-Trace = "t-1" }'
+    config = "[smoke]\n" + flows(
+        away=f'{{ path = "/go", follow_redirects = true, {headers} }}',
+        home=f'{{ path = "/same", follow_redirects = true, {headers} }}',
+    )
+    with serve(recording_app(seen_there)) as other, serve(recording_app(seen_here, other)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+    (landed,) = [r for r in seen_there if r["path"] == "/landing"]
+    assert "x-api-key" not in landed["headers"] and "authorization" not in landed["headers"]
+    assert API_KEY not in str(landed)
+    assert landed["headers"]["x-trace"] == "t-1"  # a header without a credential goes on
+    (same,) = [r for r in seen_here if r["path"] == "/landing"]
+    assert same["headers"]["x-api-key"] == API_KEY  # the same origin keeps them
+    assert_no_credential(result)
+
+
+def test_a_followed_redirect_keeps_the_session_on_the_same_host(tmp_path: Path) -> None:
+    """The redirects lr-ci now follows itself still carry the cookies set on the way, and POST -> GET."""
+    seen: list[dict[str, Any]] = []
+    config = "[smoke]\n" + flows(
+        login='{ method = "POST", path = "/login", form = { user = "ops" }, follow_redirects = true, '
+        'expect = { status = 200, redirect = "/landing", body_contains = ["landed"] } }'
+    )
+    with serve(recording_app(seen)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+    landing = seen[-1]
+    assert landing["path"] == "/landing" and "sid=s3ss10n-value" in landing["headers"]["cookie"]
+    assert landing["body"] == "" and "content-type" not in landing["headers"]  # 303: a GET without body
+
+
+def test_a_307_does_not_resend_a_credential_body_to_another_host(tmp_path: Path) -> None:
+    seen_there: list[dict[str, Any]] = []
+    config = "[smoke]\n" + flows(
+        keep='{ method = "POST", path = "/keep", follow_redirects = true, form = { password = "${SMOKE_PASSWORD}" } }'
+    )
+    with serve(recording_app(seen_there)) as other, serve(recording_app([], other)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1
+    assert "allow_other_host" in result.files["json"]
+    assert seen_there == []
+    assert_no_credential(result, PASSWORD)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_submit_form_to_another_host_needs_allow_other_host(tmp_path: Path, allowed: bool) -> None:
+    seen_there: list[dict[str, Any]] = []
+    allow = ", allow_other_host = true" if allowed else ""
+    config = (
+        "[smoke.flows.login]\nsteps = [\n"
+        '  { name = "page", path = "/form" },\n'
+        '  { name = "submit", submit_form = { fields = { username = "ops", password = "${SMOKE_PASSWORD}" } }'
+        f"{allow} }},\n]\n"
+    )
+    with serve(recording_app(seen_there)) as other, serve(recording_app([], other)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    if allowed:
+        assert result.code == 0, result.everything
+        assert [r["path"] for r in seen_there] == ["/steal"]
+    else:
+        assert result.code == 1
+        assert seen_there == []
+        assert "another host" in result.files["json"] and "allow_other_host = true" in result.files["json"]
+    assert_no_credential(result, PASSWORD)
+
+
+# 3. Every response is bounded in bytes and in time.
+
+
+def test_an_endless_body_is_cut_at_max_body_bytes(tmp_path: Path) -> None:
+    config = "[smoke]\nmax_body_bytes = 1048576\n" + flows(
+        endless='{ path = "/", expect = { body_not_contains = ["error"] } }'
+    )
+    with raw_server(endless_body) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "max_body_bytes (1048576 bytes)" in result.files["json"]
+    assert "body_not_contains" in result.files["json"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_endless_bodies_on_four_flows_at_once_stay_within_the_memory_bound(tmp_path: Path) -> None:
+    config = "[smoke]\n" + flows(
+        **{f"f{i}": '{ path = "/", expect = { body_contains = ["endless"] } }' for i in range(4)}
+    )
+    with raw_server(endless_body) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything  # what was read holds the text: the rest is not needed
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_a_gzip_bomb_is_cut_after_decoding_not_after_inflating_it_all(tmp_path: Path) -> None:
+    config = "[smoke]\n" + flows(bomb='{ path = "/", expect = { body_not_contains = ["error"] } }')
+    with raw_server(gzip_bomb) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "max_body_bytes (4194304 bytes)" in result.files["json"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_an_unasked_brotli_body_fails_the_step_clearly(tmp_path: Path) -> None:
+    with raw_server(brotli_body) as url:
+        result = smoke(tmp_path, "", "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "encoded as 'br'" in result.files["json"]
+
+
+@pytest.mark.parametrize("server", [trickled_body, trickled_headers], ids=["body", "headers"])
+def test_a_trickled_answer_ends_at_the_per_request_timeout(tmp_path: Path, server: Any) -> None:
+    with raw_server(server) as url:
+        result = smoke(tmp_path, "", "--base-url", url, "--timeout", "1.5", timeout_s=20)
+    assert result.code == 1, result.everything
+    assert "timed out after 1.5 s" in result.files["json"]
+    assert result.seconds < 8, result.seconds
+
+
+def test_the_run_timeout_stops_a_running_request(tmp_path: Path) -> None:
+    with raw_server(trickled_body) as url:
+        result = smoke(
+            tmp_path, "", "--base-url", url, "--timeout", "60", "--run-timeout", "1.5", timeout_s=20
+        )
+    assert result.code == 1, result.everything
+    assert "run_timeout_s" in result.files["json"]
+    assert result.seconds < 8, result.seconds
+
+
+def test_wait_for_version_does_not_hang_on_a_trickle(tmp_path: Path) -> None:
+    with raw_server(trickled_body) as url:
+        result = smoke(
+            tmp_path, "", "--base-url", url, "--wait-for-version", "1.2.3", "--wait-timeout", "2",
+            "--timeout", "60", timeout_s=20,
+        )  # fmt: skip
+    assert result.code == 1, result.everything
+    assert "did not answer" in result.files["json"]
+    assert result.seconds < 8, result.seconds
+
+
+# 4. `use` is followed in linear time, to a bounded depth.
+
+
+def test_a_use_diamond_30_levels_deep_is_linear(tmp_path: Path) -> None:
+    levels = 30
+    config = "[smoke]\n"
+    for level in range(levels):
+        below = [f"a{level + 1}", f"b{level + 1}"] if level + 1 < levels else []
+        for side in "ab":
+            config += f"[smoke.flows.{side}{level}]\nuse = {below!r}\n".replace("'", '"')
+    result = smoke(tmp_path, config, "--base-url", unused_port_url(), "--flow", "a0", timeout_s=20)
+    assert result.code == 0, result.everything
+    assert result.seconds < 10
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+@pytest.mark.parametrize("leaf_first", [False, True], ids=["root-first", "leaf-first"])
+def test_a_2000_deep_use_chain_is_one_line_at_file_line(tmp_path: Path, leaf_first: bool) -> None:
+    """Also when the file lists the deepest flow first, so that memoised flows are met on the way down."""
+    tables = [f'[smoke.flows.f{i}]\nuse = ["f{i + 1}"]\n' for i in range(1999)] + ["[smoke.flows.f1999]\n"]
+    config = "[smoke]\n" + "".join(reversed(tables) if leaf_first else tables)
+    result = smoke(tmp_path, config, "--base-url", unused_port_url(), timeout_s=20)
+    assert result.code == 2
+    line = assert_one_clear_line(result, mentions=["lr-ci.toml:", ".use:", "more than 32 deep", " -> … -> "])
+    assert "RecursionError" not in line
+
+
+def test_a_use_cycle_is_one_line_at_file_line(tmp_path: Path) -> None:
+    config = '[smoke.flows.a]\nuse = ["b"]\n[smoke.flows.b]\nuse = ["a"]\n'
+    result = smoke(tmp_path, config, "--base-url", unused_port_url())
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["lr-ci.toml:4", "smoke.flows.b.use", "cycle", "a -> b -> a"])
+
+
+# 5. Bad input is exit 2 and one line naming where; a failing step still runs `finally`.
+
+BAD_CONFIGS = {
+    "capture-regex": (
+        '[smoke.flows.f]\nsteps = [{ path = "/", capture = { v = { regex = "(" } } }]\n',
+        "regex",
+    ),
+    "header-regex": (
+        '[smoke.flows.f]\nsteps = [{ path = "/", expect = { headers = { X = "[a-" } } }]\n',
+        "headers",
+    ),
+    "json-matches-regex": (
+        '[smoke.flows.f]\nsteps = [{ path = "/", expect = { json_matches = { "$.a" = "*" } } }]\n',
+        "json_matches",
+    ),
+    "json-path": ('[smoke.flows.f]\nsteps = [{ path = "/", expect = { json = { "$..[" = 1 } } }]\n', "json"),
+    "css": ('[smoke.flows.f]\nsteps = [{ path = "/", capture = { v = { css = "a > >" } } }]\n', "css"),
+    "when": ('[smoke.flows.f]\nsteps = [{ path = "/", when = "maybe" }]\n', "when"),
+    "method": ('[smoke.flows.f]\nsteps = [{ path = "/", method = "GET /x" }]\n', "method"),
+    "header-name": ('[smoke.flows.f]\nsteps = [{ path = "/", headers = { "X Y" = "1" } }]\n', "headers"),
+    "header-value": (
+        '[smoke.flows.f]\nsteps = [{ path = "/", headers = { X = "a\\r\\nEvil: 1" } }]\n',
+        "headers",
+    ),
+    "status": ('[smoke.flows.f]\nsteps = [{ path = "/", expect = { status = 2000 } }]\n', "status"),
+    "retry-attempts": ('[smoke.flows.f]\nsteps = [{ path = "/", retry = { attempts = 0 } }]\n', "attempts"),
+    "negative-timeout": ("[smoke]\ntimeout_s = -1\n", "timeout_s"),
+    "nan-timeout": ("[smoke]\ntimeout_s = nan\n", "timeout_s"),
+    "inf-run-timeout": ("[smoke]\nrun_timeout_s = inf\n", "run_timeout_s"),
+    "bool-max-body": ("[smoke]\nmax_body_bytes = true\n", "max_body_bytes"),
+    "float-max-body": ("[smoke]\nmax_body_bytes = 1.5\n", "max_body_bytes"),
+    "zero-concurrency": ("[smoke]\nconcurrency = 0\n", "concurrency"),
+    "bodies-over-memory": ("[smoke]\nconcurrency = 64\nmax_body_bytes = 4194304\n", "max_body_bytes"),
+    "ipv6-base-url": ('[smoke]\nbase_url = "http://[::1"\n', "base_url"),
+    "step-url": ('[smoke.flows.f]\nsteps = [{ url = "http://[zz]:80/" }]\n', "url"),
+    "version-field": ('[smoke]\nversion_field = "$.["\n', "version_field"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CONFIGS))
+def test_bad_config_is_one_line_at_file_line(tmp_path: Path, name: str) -> None:
+    text, key = BAD_CONFIGS[name]
+    result = smoke(tmp_path, "\n" + text, "--base-url", unused_port_url(), timeout_s=20)
+    assert result.code == 2, result.everything
+    line = assert_one_clear_line(result, mentions=["lr-ci.toml:", key])
+    assert "lr-ci.toml:1:" not in line  # the line of the key, not the top of the file
+
+
+BAD_OPTIONS = {
+    "negative-timeout": (["--timeout", "-3"], "--timeout"),
+    "nan-timeout": (["--timeout", "nan"], "--timeout"),
+    "inf-run-timeout": (["--run-timeout", "inf"], "--run-timeout"),
+    "zero-wait-timeout": (["--wait-timeout", "0"], "--wait-timeout"),
+    "open-ipv6": (["--base-url", "http://[::1"], "--base-url"),
+    "bad-ipv6": (["--base-url", "http://[zz]:80/"], "--base-url"),
+    "port-out-of-range": (["--base-url", "http://127.0.0.1:99999/"], "--base-url"),
+    "space-in-host": (["--base-url", "http://exa mple.com/"], "--base-url"),
+    "no-host": (["--base-url", "http://"], "--base-url"),
+    "resolve-not-an-ip": (["--resolve", "example.com:443:[zz"], "--resolve"),
+    "password-in-bad-url": (["--base-url", f"http://ops:{quote(PASSWORD)}@[zz]/"], "--base-url"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_OPTIONS))
+def test_bad_option_is_one_line_naming_it(tmp_path: Path, name: str) -> None:
+    args, option = BAD_OPTIONS[name]
+    if "--base-url" not in args:
+        args = ["--base-url", unused_port_url(), *args]
+    result = smoke(tmp_path, "", *args, timeout_s=20)
+    assert result.code == 2, result.everything
+    assert_one_clear_line(result, mentions=[option])
+    assert_no_credential(result, PASSWORD)
+
+
+BROKEN_AT_RUN_TIME = {
+    # "{word}" is a valid regex; filled with the captured "(" it is not.
+    "filled-regex": (
+        '{ name = "broken", path = "/b", expect = { headers = { date = "{word}" } } }',
+        "not valid",
+    ),
+    # A captured "€" filled into a header: httpx cannot encode it, an exception outside httpx's own errors.
+    "filled-header-not-ascii": (
+        '{ name = "broken", path = "/b", headers = { X-Name = "{euro}" } }',
+        "encode",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN_AT_RUN_TIME))
+def test_a_step_that_breaks_at_run_time_still_runs_finally(tmp_path: Path, name: str) -> None:
+    seen: list[dict[str, Any]] = []
+    step, message = BROKEN_AT_RUN_TIME[name]
+    config = (
+        "[smoke.flows.f]\nsteps = [\n"
+        '  { name = "capture", path = "/paren", capture = { word = { regex = ".+" } } },\n'
+        '  { name = "capture euro", path = "/euro", capture = { euro = { regex = ".+" } } },\n'
+        f"  {step},\n"
+        '  { name = "after", path = "/after" },\n'
+        "]\n"
+        'finally = [{ name = "cleanup", path = "/cleanup" }]\n'
+    )
+    with serve(recording_app(seen)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert message in result.files["json"]
+    assert "/cleanup" in [r["path"] for r in seen] and "/after" not in [r["path"] for r in seen]
+    assert "Traceback" not in result.everything and "internal error" not in result.everything

@@ -82,6 +82,29 @@ def test_usage_errors_are_exit_2(repo: Path, cli) -> None:
     assert result.code == 2 and "--quiet and --verbose cannot be used together" in result.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["nosuchcheck"], "lr-ci: error: No such command 'nosuchcheck'. (see lr-ci --help)"),
+        (["--format", "pdf", "secrets"], "lr-ci: error: Invalid value for '--format': 'pdf' is not one of"),
+        (["secrets", "--bogus"], "lr-ci secrets: error: No such option '--bogus'."),
+        (
+            ["smoke", "--timeout", "abc"],
+            "lr-ci smoke: error: Invalid value for '--timeout': 'abc' is not a valid",
+        ),
+        (
+            ["p95", "--rounds", "x"],
+            "lr-ci p95: error: Invalid value for '--rounds': 'x' is not a valid integer",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_option(repo: Path, cli, argv: list[str], line: str) -> None:
+    result = cli(*argv)
+    assert result.code == 2
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith(line), result.err
+
+
 def test_default_format_is_github_inside_actions(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = cli("sample", "--finding", "high:a.py:4")

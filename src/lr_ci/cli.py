@@ -109,6 +109,17 @@ def cli() -> None:
     """
 
 
+def usage_error_line(exc: click.UsageError) -> str:
+    """A usage error as the contract's one line: what was wrong and where to read how it is used.
+
+    click prints a usage block and a blank line first; in a CI log the one line that matters is then the
+    third, so lr-ci says it first and alone (``lr-ci smoke: error: Invalid value for '--timeout' ...``).
+    """
+    command = exc.ctx.command_path if exc.ctx is not None else "lr-ci"
+    hint = f" (see {command} --help)" if exc.ctx is not None else ""
+    return f"{command}: error: {' '.join(exc.format_message().split())}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code."""
     for stream in (sys.stdout, sys.stderr):
@@ -122,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("lr-ci: aborted", err=True)
         return 130
+    except click.UsageError as exc:
+        click.echo(usage_error_line(exc), err=True)
+        return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"lr-ci: error: {' '.join(exc.format_message().split())}", err=True)
         return 2
     return result if isinstance(result, int) else 0

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lr_ci._documents import read_json, write_json
+from typing_extensions import NotRequired, TypedDict
+
+from lr_ci._documents import read_shaped, write_json
 from lr_ci._paths import excluder
-from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure
+from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
-from lr_ci.checks.bundle.sizes import format_size, parse_size
+from lr_ci.checks.bundle.sizes import (
+    BROTLI_BEST_MAX_BYTES,
+    BROTLI_LARGE_QUALITY,
+    format_size,
+    parse_size,
+)
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
@@ -22,7 +29,26 @@ RULES = {
     "bundle-budget": "A bundle is over its size budget",
     "bundle-growth": "A bundle grew too much against the base branch",
     "bundle-source-map": "Source maps in the build would be deployed publicly",
+    "bundle-brotli-estimate": "Large files measured at a faster brotli quality (an upper bound)",
 }
+SCAN_WINDOW_BYTES = 8 << 20
+"""A built file is scanned for secrets this many bytes at a time (whole, when smaller)..."""
+SCAN_OVERLAP_BYTES = 64 << 10
+"""...each window starting this far before the previous one ended, so a secret (or a private key block)
+across a window boundary is still found whole."""
+MAX_SOURCE_MAP_BYTES = 32 << 20
+"""A larger source map is scanned as text only, without parsing the sources inside it."""
+
+
+class _FileSizes(TypedDict):
+    raw: int
+    gzip: NotRequired[int]
+    brotli: NotRequired[int]
+
+
+class _Baseline(TypedDict):
+    schema: str
+    files: dict[str, _FileSizes]
 
 
 @dataclass(frozen=True)
@@ -33,7 +59,17 @@ class Request:
 
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
-    files: dict[str, dict[str, int]] = read_json(path, "size baseline", BASELINE_SCHEMA)["files"]
+    """The saved sizes; a field of the wrong type (``true``, ``"12"``, ``1.5``) or a negative size is
+    exit 2 naming the file and the field, not an internal error later (or a wrong comparison)."""
+    document = read_shaped(path, "size baseline", _Baseline, BASELINE_SCHEMA)
+    files: dict[str, dict[str, int]] = {
+        name: {kind: size for kind, size in sizes.items() if isinstance(size, int)}
+        for name, sizes in document["files"].items()
+    }
+    for name, sizes in files.items():
+        for kind, size in sizes.items():
+            if size < 0:
+                raise LrCiError(f"{path}: the size baseline is not valid: files.{name}.{kind}: negative size")
     return files
 
 
@@ -72,6 +108,19 @@ def run(
                 message=f"{len(maps)} source map(s) in the build would be served publicly with your original "
                 f"source (e.g. {maps[0].path}): upload them to your error tracker and leave them out",
                 location=Location(path=maps[0].path),
+            )
+        )
+    estimated = [f for f in files if f.brotli is not None and f.raw > BROTLI_BEST_MAX_BYTES]
+    if estimated:
+        report.findings.append(
+            Finding(
+                rule="bundle-brotli-estimate",
+                severity=Severity.INFO,
+                message=f"{len(estimated)} file(s) over {BROTLI_BEST_MAX_BYTES >> 20} MiB "
+                f"(e.g. {estimated[0].path}) were measured at brotli quality {BROTLI_LARGE_QUALITY}, "
+                "not 11 (which would take minutes): "
+                "their brotli sizes are upper bounds",
+                location=Location(path=estimated[0].path),
             )
         )
     if settings.scan_secrets:
@@ -203,31 +252,69 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     from lr_ci.checks.secrets.engine import default_rules, is_binary, scan
 
     rules = default_rules()
-    found = []
+    found: list[Finding] = []
     roots = {d.name: d for d in dirs}
     for file in files:
         full = _full_path(dirs, roots, file.path)
-        data = full.read_bytes()
-        if is_binary(data):
-            continue
-        texts = [(file.path, data)]
-        if file.path.endswith(".map"):
-            texts = list(_map_sources(file.path, data))
-        for path, text in texts:
-            for hit in scan(text, path, rules):
-                if hit.allowed:
-                    continue
-                report.rules.setdefault(hit.rule.id, hit.rule.description)
-                found.append(
-                    Finding(
+        for window, first_line, first_column in _windows(full, file.raw):
+            if first_line == 1 and first_column == 1 and is_binary(window):
+                break
+            texts = [(file.path, window)]
+            if file.path.endswith(".map") and file.raw <= SCAN_WINDOW_BYTES:
+                texts = list(_map_sources(file.path, window))
+            for path, text in texts:
+                for hit in scan(text, path, rules):
+                    if hit.allowed:
+                        continue
+                    line = hit.line + (first_line - 1 if path == file.path else 0)
+                    column = hit.column + (first_column - 1 if path == file.path and hit.line == 1 else 0)
+                    finding = Finding(
                         rule=hit.rule.id,
                         severity=hit.rule.severity,
                         message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
-                        location=Location(path=path, line=hit.line, column=hit.column),
+                        location=Location(path=path, line=line, column=column),
                         secret=hit.secret,
                     )
-                )
+                    if all(not _same(finding, seen) for seen in found[-64:]):
+                        report.rules.setdefault(hit.rule.id, hit.rule.description)
+                        found.append(finding)
     return found
+
+
+def _same(one: Finding, other: Finding) -> bool:
+    """The same secret found twice, in the overlap of two windows."""
+    return (one.rule, one.location, one.secret) == (other.rule, other.location, other.secret)
+
+
+def _windows(full: Path, size: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(window, line, column)``: the file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else
+    overlapping windows of that size (cut after a newline where there is one), each with the 1-based line
+    and column (in bytes) at which it starts, so that findings point into the file, not the window."""
+    if size <= SCAN_WINDOW_BYTES:
+        yield b"".join(read_chunks(full)), 1, 1
+        return
+    line, column = 1, 1
+    pending = bytearray()
+    chunks = read_chunks(full)
+    at_end = False
+    while True:
+        while len(pending) < SCAN_WINDOW_BYTES and not at_end:
+            chunk = next(chunks, None)
+            at_end = chunk is None
+            pending += chunk or b""
+        window = bytes(pending[:SCAN_WINDOW_BYTES])
+        yield window, line, column
+        if at_end and len(pending) <= SCAN_WINDOW_BYTES:
+            return
+        # The next window starts at a line start at least SCAN_OVERLAP_BYTES before this one ends, or
+        # inside a line when that would move less than half a window (a long minified line).
+        start = window.rfind(b"\n", 0, len(window) - SCAN_OVERLAP_BYTES) + 1
+        if start < len(window) // 2:
+            start = len(window) - SCAN_OVERLAP_BYTES
+        newlines = window.count(b"\n", 0, start)
+        column = start - window.rfind(b"\n", 0, start) if newlines else column + start
+        line += newlines
+        del pending[:start]
 
 
 def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:

@@ -122,7 +122,9 @@ def test_a_hash_pattern_that_is_not_a_regex_is_exit_2_at_its_line(
     (project / "lr-ci.toml").write_text(f"[bundle]\nmax_growth = 0.2\nhash_pattern = '{pattern}'\n")
     result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
     assert result.code == 2
-    assert_one_clear_line(result, mentions=["lr-ci.toml:3", "bundle.hash_pattern", "not a regular expression"])
+    assert_one_clear_line(
+        result, mentions=["lr-ci.toml:3", "bundle.hash_pattern", "not a regular expression"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,8 @@ SCAN_WINDOW_BYTES = 8 << 20
 """A built file is scanned for secrets this many bytes at a time (whole, when smaller)..."""
 SCAN_OVERLAP_BYTES = 64 << 10
 """...each window starting this far before the previous one ended, so a secret (or a private key block)
-across a window boundary is still found whole."""
-MAX_SOURCE_MAP_BYTES = 32 << 20
-"""A larger source map is scanned as text only, without parsing the sources inside it."""
+across a window boundary is still found whole. A source map larger than one window is scanned as text
+only, without parsing the sources inside it."""
 
 
 class _FileSizes(TypedDict):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hostile import MIB, PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
-from lr_ci._toml_lines import MAX_NESTING
-from lr_ci.config import MAX_CONFIG_BYTES
+from lr_ci._toml_lines import MAX_KEY_PARTS, MAX_NESTING
+from lr_ci.config import MAX_CONFIG_BYTES, MAX_CONFIG_VALUES
 
 DEEP = 100_000
 SECRET = "s3cr3t-Zq8Rt2Lm5Vx7Bn4Kc9Pw"
@@ -89,26 +89,64 @@ def test_an_unreadable_config(project: Path, tmp_path: Path) -> None:
     assert_config_error(bundle(project, tmp_path, str(locked)), "locked.toml", "Permission denied")
 
 
+NESTED = f"nested more than {MAX_NESTING} levels deep"
+LONG_KEY = f"a key of more than {MAX_KEY_PARTS} parts"
+
+
 @pytest.mark.parametrize(
-    ("name", "text", "line"),
+    ("name", "text", "problem"),
     [
-        ("array", "a = " + "[" * DEEP + "]" * DEEP, 3),
-        ("unclosed array", "a = " + "[" * DEEP, 3),
-        ("inline tables", "a = " + "{b=" * DEEP + "1" + "}" * DEEP, 3),
-        ("dotted key", "a" + ".a" * DEEP + " = 1", 3),
-        ("dotted key in an inline table", "a = {" + "b." * DEEP + "c = 1}", 3),
-        ("table header", "[a" + ".a" * DEEP + "]", 3),
-        ("array of tables", "[[a" + ".a" * DEEP + "]]", 3),
+        ("array", "a = " + "[" * DEEP + "]" * DEEP, NESTED),
+        ("unclosed array", "a = " + "[" * DEEP, NESTED),
+        ("inline tables", "a = " + "{b=" * DEEP + "1" + "}" * DEEP, NESTED),
+        ("dotted key", "a" + ".a" * DEEP + " = 1", LONG_KEY),
+        ("dotted key in an inline table", "a = {" + "b." * DEEP + "c = 1}", LONG_KEY),
+        ("table header", "[a" + ".a" * DEEP + "]", LONG_KEY),
+        ("array of tables", "[[a" + ".a" * DEEP + "]]", LONG_KEY),
     ],
 )
 def test_deep_nesting_is_exit_2_at_its_line(
-    project: Path, tmp_path: Path, name: str, text: str, line: int
+    project: Path, tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
     config = tmp_path / "deep.toml"
     config.write_text(f"[bundle]\nmax_growth = 0.2\n{text}\n")
     result = bundle(project, tmp_path, str(config))
-    assert_config_error(result, f"deep.toml:{line}", f"nested more than {MAX_NESTING} levels deep")
+    assert_config_error(result, "deep.toml:3", problem)
     assert result.peak_rss <= PEAK_RSS_LIMIT and result.seconds < 10, name
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        # 1 MiB of keys just under the part limit: tomllib keeps every prefix of every key.
+        ("long keys", "k{i}" + ".a" * (MAX_KEY_PARTS - 3) + " = 1"),
+        ("long table headers", "[k{i}" + ".a" * (MAX_KEY_PARTS - 2) + "]"),
+        # 1 MiB of inline tables just under the nesting limit: hundreds of thousands of tables.
+        ("nested tables", "x{i} = " + "{a=" * (MAX_NESTING - 2) + "1" + "}" * (MAX_NESTING - 2)),
+        ("many arrays", "x{i} = [" + "[], " * 200 + "]"),
+    ],
+)
+def test_a_megabyte_of_structure_stays_within_the_bound(
+    project: Path, tmp_path: Path, name: str, line: str
+) -> None:
+    config = tmp_path / "wide.toml"
+    lines, size, index = ["[bundle]"], 9, 0
+    while size < MAX_CONFIG_BYTES - 2000:
+        lines.append(line.replace("{i}", str(index)))
+        size, index = size + len(lines[-1]) + 1, index + 1
+    config.write_text("\n".join(lines) + "\n")
+    result = bundle(project, tmp_path, str(config))
+    assert result.code == 2, name
+    assert_one_clear_line(result, mentions=["wide.toml"])
+    print(name, f"{result.peak_rss / MIB:.0f} MiB", f"{result.seconds:.1f} s")
+    assert result.peak_rss <= PEAK_RSS_LIMIT and result.seconds < 15, (name, result.peak_rss / MIB)
+
+
+def test_more_values_than_the_limit(project: Path, tmp_path: Path) -> None:
+    config = tmp_path / "values.toml"
+    config.write_text("[bundle]\nmax_growth = 0.2\ndirs = [" + "'a', " * MAX_CONFIG_VALUES + "]\n")
+    result = bundle(project, tmp_path, str(config))
+    assert_config_error(result, "values.toml:1", f"more than {MAX_CONFIG_VALUES} values")
 
 
 def test_nesting_within_the_limit_is_not_refused(project: Path, tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ included, ``[[array]]`` tables numbered as TOML numbers them). Keys inside inlin
 arrays are not recorded; an error there is reported at the line of the enclosing key, which is where the
 user looks anyway.
 
-The scan runs before ``tomllib`` and bounds how deep the document nests (arrays, inline tables and the
-parts of keys and table headers together, :data:`MAX_NESTING`): ``tomllib`` recurses once per nested
-array or inline table and stores every prefix of a dotted key, so a 200 kB file could otherwise crash
-it or take gigabytes. The scan itself is linear in the length of the text and recurses nowhere.
+The scan runs before ``tomllib`` and bounds how deep the document nests: arrays and inline tables
+(:data:`MAX_NESTING`) and the parts of a key with its table header (:data:`MAX_KEY_PARTS`). ``tomllib``
+recurses once per nested array or inline table and stores every prefix of every key, so a 200 kB file
+could otherwise crash it or take gigabytes. The scan itself is linear in the text and recurses nowhere.
 """
 
 from __future__ import annotations
@@ -20,15 +20,29 @@ from collections.abc import Sequence
 KeyPath = tuple[str | int, ...]
 
 MAX_NESTING = 64
-"""The deepest a config may nest: lr-ci's own tables need fewer than ten levels."""
+"""The deepest arrays and inline tables may nest (``tomllib`` recurses once per level)."""
+MAX_KEY_PARTS = 16
+"""The most parts a key may have, table header and dotted key together (``smoke.flows.login.steps``
+is 4): ``tomllib`` keeps every prefix of every key, so its memory grows with the square of this."""
 
 
-class NestingTooDeep(Exception):
-    """A value or key nested deeper than :data:`MAX_NESTING`, first at ``line`` (1-based)."""
+class ShapeLimitExceeded(Exception):
+    """A value nested deeper than :data:`MAX_NESTING`, a key longer than :data:`MAX_KEY_PARTS` or more
+    than :data:`MAX_KEY_NAMES` key names, first at ``line`` (1-based); ``problem`` says which."""
 
-    def __init__(self, line: int) -> None:
-        super().__init__(f"line {line}: nested more than {MAX_NESTING} levels deep")
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
         self.line = line
+        self.problem = problem
+
+
+MAX_KEY_NAMES = 50_000
+"""Keys and table names a document may write, counting each part of a dotted key or header: each can
+create a table, and 1 MiB of 13-part keys would otherwise be half a million tables."""
+
+_TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
+_TOO_LONG = f"a key of more than {MAX_KEY_PARTS} parts (table header and dotted key together)"
+_TOO_MANY = f"more than {MAX_KEY_NAMES} keys and table names in one file"
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -57,15 +71,15 @@ def _parse_key(text: str, pos: int) -> tuple[list[str], int]:
         while pos < len(text) and text[pos] in " \t":
             pos += 1
         if pos < len(text) and text[pos] == ".":
-            if len(parts) > MAX_NESTING:
-                raise _TooDeep
+            if len(parts) > MAX_KEY_PARTS:
+                raise _OverLimit(_TOO_LONG)
             pos += 1
             continue
         return parts, pos
 
 
-class _TooDeep(Exception):
-    """Raised inside one line's scan; :class:`KeyLines` adds the line number."""
+class _OverLimit(Exception):
+    """Raised inside one line's scan with the problem; :class:`KeyLines` adds the line number."""
 
 
 def _unescape(raw: str) -> str:
@@ -113,13 +127,13 @@ class _ValueScanner:
             if ch in "[{":
                 self.depth += 1
                 if self.depth > MAX_NESTING:
-                    raise _TooDeep
+                    raise _OverLimit(_TOO_DEEP)
             elif ch in "]}":
                 self.depth = max(0, self.depth - 1)
             if ch == ".":
                 self.dots += 1
-                if self.dots > MAX_NESTING:
-                    raise _TooDeep
+                if self.dots >= MAX_KEY_PARTS:
+                    raise _OverLimit(_TOO_LONG)
             elif ch in "{,=":
                 self.dots = 0
             i += 1
@@ -145,8 +159,9 @@ class KeyLines:
     """Maps key paths (as pydantic reports them) to the 1-based line where they are written."""
 
     def __init__(self, text: str) -> None:
-        """Scan ``text``; raises :class:`NestingTooDeep` for a document nested too deeply."""
+        """Scan ``text``; raises :class:`ShapeLimitExceeded` for a document past one of the limits."""
         self._lines: dict[KeyPath, int] = {}
+        self._names = 0
         self._scan(text)
 
     def _record(self, path: KeyPath, line: int) -> None:
@@ -159,8 +174,8 @@ class KeyLines:
         for number, line in enumerate(text.splitlines(), start=1):
             try:
                 table = self._scan_line(line, number, table, array_counts, values)
-            except _TooDeep:
-                raise NestingTooDeep(number) from None
+            except _OverLimit as exc:
+                raise ShapeLimitExceeded(number, str(exc)) from None
 
     def _scan_line(
         self, line: str, number: int, table: KeyPath, array_counts: dict[KeyPath, int], values: _ValueScanner
@@ -190,8 +205,11 @@ class KeyLines:
 
     def _record_prefixes(self, path: KeyPath, number: int, start: int = 0) -> None:
         """Record every prefix of ``path`` longer than ``start`` parts (a key's tables included)."""
-        if len(path) > MAX_NESTING:
-            raise _TooDeep
+        if len(path) > MAX_KEY_PARTS:
+            raise _OverLimit(_TOO_LONG)
+        self._names += len(path) - max(start, 0)
+        if self._names > MAX_KEY_NAMES:
+            raise _OverLimit(_TOO_MANY)
         for i in range(max(start, 0) + 1, len(path) + 1):
             self._record(path[:i], number)
 

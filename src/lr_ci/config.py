@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
-from lr_ci._toml_lines import MAX_NESTING, KeyLines, NestingTooDeep
+from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
 from lr_ci.errors import ConfigError, UnsetVariableError
 from lr_ci.redact import Redactor
 
@@ -40,6 +40,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_FILENAME = "lr-ci.toml"
 MAX_CONFIG_BYTES = 1 << 20
 """A config file larger than this is not a config file (lr-ci's own commented template is 6 kB)."""
+MAX_CONFIG_VALUES = 50_000
+"""Values (tables, arrays and scalars) in one file at most: 1 MiB of deeply nested inline tables would
+otherwise become hundreds of MB once copied for ``${NAME}`` and validated."""
 _ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
@@ -147,9 +150,11 @@ def _file_kind(mode: int) -> str:
 def parse_config(path: Path) -> ConfigFile:
     """Read and parse one config file; every problem is a :class:`ConfigError` at ``file:line``.
 
-    The text is scanned for key positions before ``tomllib`` parses it: the scan also rejects values and
-    keys nested deeper than :data:`~lr_ci._toml_lines.MAX_NESTING`, which would otherwise exhaust
-    ``tomllib``'s recursion (a RecursionError) or its memory (a dotted key of 100,000 parts).
+    The text is scanned for key positions before ``tomllib`` parses it: the scan also rejects values
+    nested deeper than :data:`~lr_ci._toml_lines.MAX_NESTING` and keys longer than
+    :data:`~lr_ci._toml_lines.MAX_KEY_PARTS` (or too many of them), which would otherwise exhaust
+    ``tomllib``'s recursion (a RecursionError) or its memory (a dotted key of 100,000 parts). After
+    parsing, more than :data:`MAX_CONFIG_VALUES` values is an error too: each is copied and validated.
     """
     display = display_path(path)
     raw = read_config_bytes(path, display)
@@ -158,15 +163,14 @@ def parse_config(path: Path) -> ConfigFile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(display, line, "", "the file is not valid UTF-8") from None
-    too_deep = f"nested more than {MAX_NESTING} levels deep"
     try:
         key_lines = KeyLines(text)
-    except NestingTooDeep as exc:
-        raise ConfigError(display, exc.line, "", too_deep) from None
+    except ShapeLimitExceeded as exc:
+        raise ConfigError(display, exc.line, "", exc.problem) from None
     try:
         tables = tomllib.loads(text)
     except RecursionError:  # what the scan did not see as nesting still cannot be a crash
-        raise ConfigError(display, None, "", too_deep) from None
+        raise ConfigError(display, None, "", f"nested more than {MAX_NESTING} levels deep") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _TOML_POSITION.search(message)
@@ -174,7 +178,29 @@ def parse_config(path: Path) -> ConfigFile:
         raise ConfigError(
             display, int(position.group(1)) if position else None, "", f"invalid TOML: {problem}"
         ) from None
+    crowded = _past_value_limit(tables)
+    if crowded is not None:
+        raise ConfigError(
+            display, key_lines.line_for(crowded), "", f"more than {MAX_CONFIG_VALUES} values in one file"
+        )
     return ConfigFile(path=path, tables=tables, key_lines=key_lines)
+
+
+def _past_value_limit(tables: dict[str, Any]) -> tuple[str, ...] | None:
+    """The top-level key in which the document passes :data:`MAX_CONFIG_VALUES` values, if it does."""
+    count = 0
+    for name, value in tables.items():
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            count += 1
+            if count > MAX_CONFIG_VALUES:
+                return (name,)
+            if isinstance(item, dict):
+                pending += item.values()
+            elif isinstance(item, list):
+                pending += item
+    return None
 
 
 def unknown_tables(config: ConfigFile) -> Iterator[ConfigError]:

@@ -106,7 +106,7 @@ def test_scanning_windows_cover_every_byte_and_keep_positions(tmp_path: Path) ->
     path.write_bytes(data)
     line_starts = [0, data.index(b"\n") + 1]
     position, count = 0, 0
-    for window, line, column in _windows(path, len(data)):
+    for window, line, column in _windows(path):
         start = line_starts[line - 1] + column - 1
         assert data[start : start + len(window)] == window
         assert start <= position - SCAN_OVERLAP_BYTES or position == 0
@@ -176,3 +176,9 @@ def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: P
     result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
     assert result.code == 2
     assert_one_clear_line(result, mentions=["locked.js", "cannot read"])
+
+
+def test_a_small_file_is_one_window(tmp_path: Path) -> None:
+    path = tmp_path / "app.js"
+    path.write_bytes(b"let a = 1;\n" * 1000)
+    assert list(_windows(path)) == [(path.read_bytes(), 1, 1)]

@@ -90,8 +90,8 @@ def run(
     dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
+    baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast
     files = measure(dirs, compressions, settings.hash_pattern, progress)
-    baseline = read_baseline(request.baseline) if request.baseline else None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))
@@ -255,7 +255,7 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     roots = {d.name: d for d in dirs}
     for file in files:
         full = _full_path(dirs, roots, file.path)
-        for window, first_line, first_column in _windows(full, file.raw):
+        for window, first_line, first_column in _windows(full):
             if first_line == 1 and first_column == 1 and is_binary(window):
                 break
             texts = [(file.path, window)]
@@ -285,13 +285,11 @@ def _same(one: Finding, other: Finding) -> bool:
     return (one.rule, one.location, one.secret) == (other.rule, other.location, other.secret)
 
 
-def _windows(full: Path, size: int) -> Iterator[tuple[bytes, int, int]]:
+def _windows(full: Path) -> Iterator[tuple[bytes, int, int]]:
     """``(window, line, column)``: the file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else
     overlapping windows of that size (cut after a newline where there is one), each with the 1-based line
-    and column (in bytes) at which it starts, so that findings point into the file, not the window."""
-    if size <= SCAN_WINDOW_BYTES:
-        yield b"".join(read_chunks(full)), 1, 1
-        return
+    and column (in bytes) at which it starts, so that findings point into the file, not the window.
+    Never more than a window and a chunk in memory, even if the file grew since it was measured."""
     line, column = 1, 1
     pending = bytearray()
     chunks = read_chunks(full)

@@ -49,11 +49,15 @@ def write_large(path: Path, size: int, *, secret_at: int | None = None) -> None:
             written += len(piece)
 
 
-def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret_at", [SCAN_WINDOW_BYTES - 20, SCAN_WINDOW_BYTES - SCAN_OVERLAP_BYTES - 20])
+def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(
+    project: Path, tmp_path: Path, secret_at: int
+) -> None:
+    """The secret is across the end of the first scanning window, or where the second one starts: found
+    once, whole, at its real line and column."""
     big = project / "dist" / "vendor.js"
     size = 320 * MIB
-    # A secret right across the boundary of the first two scanning windows: found once, on its real line.
-    write_large(big, size, secret_at=SCAN_WINDOW_BYTES - 20)
+    write_large(big, size, secret_at=secret_at)
     (project / "lr-ci.toml").write_text(
         '[bundle]\n[[bundle.budgets]]\nfiles = "*.js"\nlimit = "1 kB"\n'
         '[[bundle.budgets]]\nfiles = "*.js"\nname = "br"\nlimit = "1 kB"\ncompression = "brotli"\n'
@@ -106,11 +110,17 @@ def test_scanning_windows_cover_every_byte_and_keep_positions(tmp_path: Path) ->
     path.write_bytes(data)
     line_starts = [0, data.index(b"\n") + 1]
     position, count = 0, 0
-    for window, line, column in _windows(path):
-        start = line_starts[line - 1] + column - 1
-        assert data[start : start + len(window)] == window
+    owned_until = 0
+    for window in _windows(path):
+        start = line_starts[window.line - 1] + window.column - 1
+        assert data[start : start + len(window.data)] == window.data
         assert start <= position - SCAN_OVERLAP_BYTES or position == 0
-        position, count = start + len(window), count + 1
+        assert start == owned_until  # every byte is some window's to report, exactly once
+        if window.next_at is not None:
+            next_line, next_column = window.next_at
+            window_line_start = 0 if next_line == 1 else window.data.index(b"\n") + 1
+            owned_until = start + window_line_start + next_column - 1
+        position, count = start + len(window.data), count + 1
     assert position == len(data) and count >= 3
 
 
@@ -181,4 +191,6 @@ def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: P
 def test_a_small_file_is_one_window(tmp_path: Path) -> None:
     path = tmp_path / "app.js"
     path.write_bytes(b"let a = 1;\n" * 1000)
-    assert list(_windows(path)) == [(path.read_bytes(), 1, 1)]
+    assert [(w.data, w.line, w.column, w.next_at) for w in _windows(path)] == [
+        (path.read_bytes(), 1, 1, None)
+    ]

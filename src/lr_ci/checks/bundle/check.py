@@ -255,18 +255,18 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     roots = {d.name: d for d in dirs}
     for file in files:
         full = _full_path(dirs, roots, file.path)
-        for window, first_line, first_column in _windows(full):
-            if first_line == 1 and first_column == 1 and is_binary(window):
+        for window in _windows(full):
+            if window.line == 1 and window.column == 1 and is_binary(window.data):
                 break
-            texts = [(file.path, window)]
-            if file.path.endswith(".map") and file.raw <= SCAN_WINDOW_BYTES:
-                texts = list(_map_sources(file.path, window))
+            texts = [(file.path, window.data)]
+            if file.path.endswith(".map") and window.next_at is None and window.line == 1:
+                texts = list(_map_sources(file.path, window.data))
             for path, text in texts:
                 for hit in scan(text, path, rules):
-                    if hit.allowed:
+                    if hit.allowed or (path == file.path and not window.owns(hit.line, hit.column)):
                         continue
-                    line = hit.line + (first_line - 1 if path == file.path else 0)
-                    column = hit.column + (first_column - 1 if path == file.path and hit.line == 1 else 0)
+                    line = hit.line + (window.line - 1 if path == file.path else 0)
+                    column = hit.column + (window.column - 1 if path == file.path and hit.line == 1 else 0)
                     finding = Finding(
                         rule=hit.rule.id,
                         severity=hit.rule.severity,
@@ -285,11 +285,26 @@ def _same(one: Finding, other: Finding) -> bool:
     return (one.rule, one.location, one.secret) == (other.rule, other.location, other.secret)
 
 
-def _windows(full: Path) -> Iterator[tuple[bytes, int, int]]:
-    """``(window, line, column)``: the file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else
-    overlapping windows of that size (cut after a newline where there is one), each with the 1-based line
-    and column (in bytes) at which it starts, so that findings point into the file, not the window.
-    Never more than a window and a chunk in memory, even if the file grew since it was measured."""
+@dataclass(frozen=True)
+class _Window:
+    """A part of a file to scan: ``data`` starts at ``line``:``column`` of the file (1-based, bytes)."""
+
+    data: bytes
+    line: int
+    column: int
+    next_at: tuple[int, int] | None
+    """Where (line, column in ``data``) the next window starts: a secret from there on is the next
+    window's to report, whole, rather than this one's, maybe cut short. None: the last window."""
+
+    def owns(self, line: int, column: int) -> bool:
+        return self.next_at is None or (line, column) < self.next_at
+
+
+def _windows(full: Path) -> Iterator[_Window]:
+    """The file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else overlapping windows of that size
+    (cut after a newline where there is one), each knowing where in the file it starts, so that findings
+    point into the file, not the window. Never more than a window and a chunk in memory, even if the file
+    grew since it was measured."""
     line, column = 1, 1
     pending = bytearray()
     chunks = read_chunks(full)
@@ -300,8 +315,8 @@ def _windows(full: Path) -> Iterator[tuple[bytes, int, int]]:
             at_end = chunk is None
             pending += chunk or b""
         window = bytes(pending[:SCAN_WINDOW_BYTES])
-        yield window, line, column
         if at_end and len(pending) <= SCAN_WINDOW_BYTES:
+            yield _Window(window, line, column, None)
             return
         # The next window starts at a line start at least SCAN_OVERLAP_BYTES before this one ends, or
         # inside a line when that would move less than half a window (a long minified line).
@@ -309,7 +324,9 @@ def _windows(full: Path) -> Iterator[tuple[bytes, int, int]]:
         if start < len(window) // 2:
             start = len(window) - SCAN_OVERLAP_BYTES
         newlines = window.count(b"\n", 0, start)
-        column = start - window.rfind(b"\n", 0, start) if newlines else column + start
+        in_line = start - window.rfind(b"\n", 0, start)  # 1-based column of ``start`` in its line
+        yield _Window(window, line, column, (1 + newlines, in_line))
+        column = in_line if newlines else column + start
         line += newlines
         del pending[:start]
 

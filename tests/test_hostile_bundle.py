@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
-from lr_ci.checks.bundle.check import SCAN_OVERLAP_BYTES, SCAN_WINDOW_BYTES, _windows
+from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_OVERLAP_BYTES, SCAN_WINDOW_BYTES, _windows
 from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
@@ -32,7 +32,7 @@ def env_for(tmp_path: Path) -> dict[str, str]:
     return {"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
 
 
-def write_large(path: Path, size: int, *, secret_at: int | None = None) -> None:
+def write_large(path: Path, size: int, *, secrets_at: tuple[int, ...] = ()) -> None:
     """``size`` bytes of minified-looking lines, written 1 MiB at a time: a 4 kB random line repeated, so
     that level-9 deflate runs fast (long matches) and the test takes seconds, not minutes."""
     line = random.Random(11).randbytes(2048).hex().encode() + b";\n"
@@ -41,23 +41,21 @@ def write_large(path: Path, size: int, *, secret_at: int | None = None) -> None:
         written = 0
         while written < size:
             piece = bytes(block[: min(MIB, size - written)])
-            if secret_at is not None and written <= secret_at < written + len(piece):
-                at = secret_at - written
-                line = f'\nconst t="{TOKEN}";\n'.encode()
-                piece = piece[:at] + line + piece[at + len(line) :]
+            for secret_at in secrets_at:
+                if written <= secret_at < written + len(piece):
+                    at = secret_at - written
+                    line = f'\nconst t="{TOKEN}";\n'.encode()
+                    piece = piece[:at] + line + piece[at + len(line) :]
             handle.write(piece)
             written += len(piece)
 
 
-@pytest.mark.parametrize("secret_at", [SCAN_WINDOW_BYTES - 20, SCAN_WINDOW_BYTES - SCAN_OVERLAP_BYTES - 20])
-def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(
-    project: Path, tmp_path: Path, secret_at: int
-) -> None:
-    """The secret is across the end of the first scanning window, or where the second one starts: found
-    once, whole, at its real line and column."""
+def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(project: Path, tmp_path: Path) -> None:
+    """Two secrets: across the end of the first scanning window, and where the second one starts. Each
+    is found once, whole, at its real line and column."""
     big = project / "dist" / "vendor.js"
     size = 320 * MIB
-    write_large(big, size, secret_at=secret_at)
+    write_large(big, size, secrets_at=(SCAN_WINDOW_BYTES - SCAN_OVERLAP_BYTES - 20, SCAN_WINDOW_BYTES - 20))
     (project / "lr-ci.toml").write_text(
         '[bundle]\n[[bundle.budgets]]\nfiles = "*.js"\nlimit = "1 kB"\n'
         '[[bundle.budgets]]\nfiles = "*.js"\nname = "br"\nlimit = "1 kB"\ncompression = "brotli"\n'
@@ -74,14 +72,15 @@ def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(
     report = json.loads(result.out)
     assert report["metrics"]["total"]["none"] == size
     rules = [f["rule"] for f in report["findings"]]
-    assert rules.count("github-token") == 1 and rules.count("bundle-budget") == 2
+    assert rules.count("github-token") == 2 and rules.count("bundle-budget") == 2
     assert "bundle-brotli-estimate" in rules
-    secret = next(f for f in report["findings"] if f["rule"] == "github-token")
+    secrets = [f["location"] for f in report["findings"] if f["rule"] == "github-token"]
     with big.open("rb") as handle:
         head = handle.read(SCAN_WINDOW_BYTES + 100)
-    offset = head.index(TOKEN.encode())
-    assert secret["location"]["line"] == head.count(b"\n", 0, offset) + 1
-    assert secret["location"]["column"] == offset - head.rfind(b"\n", 0, offset)
+    first = head.index(TOKEN.encode())
+    offsets = [first, head.index(TOKEN.encode(), first + 1)]
+    where = [(head.count(b"\n", 0, at) + 1, at - head.rfind(b"\n", 0, at)) for at in offsets]
+    assert sorted((s["line"], s["column"]) for s in secrets) == where
     assert TOKEN not in result.everything
 
 
@@ -175,6 +174,55 @@ def test_an_endless_baseline_is_exit_2_within_the_bound(project: Path, tmp_path:
     assert result.code == 2
     assert_one_clear_line(result, mentions=["/dev/zero"])
     assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+def test_a_fifo_as_baseline_does_not_hang(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    fifo = tmp_path / "sizes.fifo"
+    os.mkfifo(fifo)
+    result = run_measured(
+        ["bundle", "--baseline", str(fifo)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["sizes.fifo", "not a regular file"])
+
+
+def baseline_of(entries: int) -> str:
+    files = ", ".join(f'"assets/f{i}.js": {{"raw": 1, "gzip": 1}}' for i in range(entries))
+    return '{"schema": "lr-ci.bundle-sizes/1", "files": {' + files + "}}"
+
+
+def test_a_baseline_over_its_size_limit_is_refused_before_parsing(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    baseline.write_text(baseline_of(MAX_BASELINE_BYTES // 40 + 1000))
+    result = run_measured(
+        ["bundle", "--baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["sizes.json", f"larger than {MAX_BASELINE_BYTES >> 20} MiB"])
+    assert result.peak_rss <= PEAK_RSS_LIMIT and result.seconds < 10
+
+
+def test_the_largest_baseline_allowed_stays_within_the_bound(project: Path, tmp_path: Path) -> None:
+    """Parsed and validated, a baseline takes about 20 times its size: the limit keeps that under 256 MB."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    entries = MAX_BASELINE_BYTES // 43  # each entry is 41-45 bytes
+    text = baseline_of(entries)
+    while len(text) > MAX_BASELINE_BYTES:
+        entries -= 1000
+        text = baseline_of(entries)
+    baseline.write_text(text)
+    result = run_measured(
+        ["bundle", "--baseline", str(baseline), "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=60,
+    )
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)["metrics"]["removed_files"]) == entries
+    assert result.peak_rss <= PEAK_RSS_LIMIT, f"peak {result.peak_rss / MIB:.0f} MiB"
 
 
 def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_shaped, write_json
+from lr_ci._documents import read_bounded, read_shaped, write_json
 from lr_ci._paths import excluder
 from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
@@ -39,6 +40,11 @@ across a window boundary is still found whole. A source map larger than one wind
 only, without parsing the sources inside it."""
 
 
+MAX_BASELINE_BYTES = 4 << 20
+"""A size baseline is about 60 bytes per built file (a build of 10,000 files: 600 kB). A larger one is
+refused before it is parsed: parsed and validated, JSON takes about 20 times its size in memory."""
+
+
 class _FileSizes(TypedDict):
     raw: int
     gzip: NotRequired[int]
@@ -59,7 +65,16 @@ class Request:
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
     """The saved sizes; a field of the wrong type (``true``, ``"12"``, ``1.5``) or a negative size is
-    exit 2 naming the file and the field, not an internal error later (or a wrong comparison)."""
+    exit 2 naming the file and the field, not an internal error later (or a wrong comparison). Only a
+    regular file of at most :data:`MAX_BASELINE_BYTES` is read: a FIFO would block, a device such as
+    ``/dev/zero`` never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot read the size baseline: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise LrCiError(f"{path}: the size baseline is not a regular file")
+    read_bounded(path, "size baseline", MAX_BASELINE_BYTES)  # the size, before anything is parsed
     document = read_shaped(path, "size baseline", _Baseline, BASELINE_SCHEMA)
     files: dict[str, dict[str, int]] = {
         name: {kind: size for kind, size in sizes.items() if isinstance(size, int)}

@@ -242,3 +242,26 @@ def test_a_small_file_is_one_window(tmp_path: Path) -> None:
     assert [(w.data, w.line, w.column, w.next_at) for w in _windows(path)] == [
         (path.read_bytes(), 1, 1, None)
     ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 200_000 + "]" * 200_000,  # nested past the JSON parser's recursion
+        '["sourcesContent"]',
+        '{"sources": 3, "sourcesContent": {"a": 1}}',
+        '{"sources": ["a.ts"], "sourcesContent": "not a list"}',
+    ],
+)
+def test_a_broken_source_map_is_scanned_as_text(project: Path, tmp_path: Path, content: str) -> None:
+    (project / "dist" / "app.js.map").write_text(content + f'\nconst t="{TOKEN}";\n')
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["bundle-source-map", "github-token"]
+    assert TOKEN not in result.everything

@@ -354,13 +354,21 @@ def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:
 
 
 def _map_sources(path: str, data: bytes) -> list[tuple[str, bytes]]:
-    """The original sources a source map carries (``sourcesContent``), each as its own text."""
+    """The original sources a source map carries (``sourcesContent``), each as its own text.
+
+    A map is a built file like any other, maybe broken or hostile: anything but a JSON object with lists
+    (invalid JSON, nesting too deep to parse, another shape) is scanned as its text alone.
+    """
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [(path, data)]
-    sources = document.get("sources") or []
-    contents = document.get("sourcesContent") or []
+    if not isinstance(document, dict):
+        return [(path, data)]
+    sources = document.get("sources")
+    contents = document.get("sourcesContent")
+    sources = sources if isinstance(sources, list) else []
+    contents = contents if isinstance(contents, list) else []
     out = [(path, data)]
     for index, content in enumerate(contents):
         if isinstance(content, str):

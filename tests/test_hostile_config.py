@@ -65,6 +65,22 @@ def test_a_directory_as_config(project: Path, tmp_path: Path) -> None:
     assert_config_error(bundle(project, tmp_path, str(tmp_path / "conf.toml")), "conf.toml", "directory")
 
 
+@pytest.mark.parametrize("kind", ["directory", "FIFO", "dangling symlink"])
+def test_a_found_lr_ci_toml_that_is_no_file_is_not_skipped(project: Path, tmp_path: Path, kind: str) -> None:
+    """Skipping it would run the check on its defaults, silently: it is exit 2 naming it instead."""
+    found = project / "lr-ci.toml"
+    if kind == "directory":
+        found.mkdir()
+    elif kind == "FIFO":
+        os.mkfifo(found)
+    else:
+        found.symlink_to(tmp_path / "gone.toml")
+    result = run_measured(
+        ["bundle", "--format", "json"], cwd=project, env={"XDG_CACHE_HOME": str(tmp_path / "c")}, timeout_s=30
+    )
+    assert_config_error(result, "lr-ci.toml", "cannot read the config file")
+
+
 def test_a_config_over_the_size_limit(project: Path, tmp_path: Path) -> None:
     huge = tmp_path / "huge.toml"
     huge.write_bytes(b"[bundle]\n" + b"# padding padding padding\n" * (MAX_CONFIG_BYTES // 26 + 10))

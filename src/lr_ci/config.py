@@ -57,12 +57,20 @@ _FIELD_MESSAGE = re.compile(r"Value error, ([A-Za-z_][A-Za-z0-9_]*): (.*)", re.D
 
 
 def find_config_file(start: Path) -> Path | None:
-    """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo)."""
+    """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo).
+
+    Anything of that name counts, also a directory, a FIFO or a dangling symlink: reading it then says
+    what is wrong, where skipping it would silently run every check on its defaults instead.
+    """
     start = start.resolve()
     chain = [start, *start.parents]
     root = repository_root(start)
     search = chain[: chain.index(root) + 1] if root is not None else [start]
-    return next((d / CONFIG_FILENAME for d in search if (d / CONFIG_FILENAME).is_file()), None)
+    return next((d / CONFIG_FILENAME for d in search if _present(d / CONFIG_FILENAME)), None)
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def display_path(path: Path) -> str:

@@ -310,8 +310,9 @@ def _settings_validator(model: type[SettingsT]) -> Callable[[Any], SettingsT]:
     So the model's core schema is rewritten once: every ``int``, ``float``, ``bool`` and ``str`` becomes
     strict (a float field still takes an integer), every float rejects ``nan`` and ``inf`` (valid TOML,
     never a sensible duration, size or ratio) unless the field opts in with ``Field(allow_inf_nan=True)``,
-    and a value typed ``Any`` (a JSON body) is checked for non-finite numbers too. It applies to every
-    table, present and future, without each check's settings having to remember it.
+    and a value typed ``Any`` (a JSON body) is checked for non-finite numbers too. A field that truly
+    needs lax parsing says so with ``Field(strict=False)``. It applies to every table, present and
+    future, without each check's settings having to remember it.
     """
     validate = _VALIDATORS.get(model)
     if validate is None:
@@ -339,7 +340,7 @@ def _make_strict(schema: Any) -> None:
             continue
         kind = node.get("type")
         if kind in _STRICT_SCALARS:
-            node["strict"] = True
+            node.setdefault("strict", True)  # Field(strict=False) opts a field out
             if kind == "float" and "allow_inf_nan" not in node:
                 node["allow_inf_nan"] = False
         elif kind == "any":

@@ -277,9 +277,13 @@ def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp
     git(workspace, "commit", "-q", "-am", "a heavier chart library")
     github = FakeGitHub()
     github.add_artifact(base, "bundle-sizes", {"sizes.json": saved.read_bytes()})
-    event = {"pull_request": {"number": 5, "base": {"sha": base}}}
+    event = {"pull_request": {"number": 5, "base": {"sha": base, "ref": "main"}}}
     with serve(github.app()) as api:
-        env = {"GITHUB_API_URL": api, "GITHUB_REPOSITORY": "acme/ops"}
+        env = {
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": "acme/ops",
+            "GITHUB_WORKFLOW_REF": "acme/ops/.github/workflows/bundle.yml@refs/pull/5/merge",
+        }
         first = run(
             "actions/bundle",
             {"baseline-artifact": "bundle-sizes"},
@@ -318,7 +322,7 @@ def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp
         assert "cannot comment" in forked.stdout and not forked.failed
         assert "### ❌ lr-ci bundle: fail" in forked.summary
 
-        no_artifact = {"pull_request": {"number": 5, "base": {"sha": "0" * 40}}}
+        no_artifact = {"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}}
         absolute = run(
             "actions/bundle",
             {"baseline-artifact": "bundle-sizes"},
@@ -330,3 +334,119 @@ def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp
         assert "checking absolute limits only" in absolute.stdout
         assert absolute.outputs["status"] == "pass"
     assert "ghs_test-token-from-the-runner" not in first.stdout + first.summary
+
+
+def fetch_baseline(workspace: Path, tmp_path: Path, api: str, event: dict[str, object], **env: str) -> str:
+    """``python -m lr_ci._action fetch-baseline`` as the bundle action runs it; its stdout and what it
+    put in GITHUB_ENV."""
+    event_path, github_env = tmp_path / "event.json", tmp_path / "github_env"
+    event_path.write_text(json.dumps(event))
+    github_env.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lr_ci._action", "fetch-baseline"],
+        cwd=workspace,
+        env={
+            **os.environ,
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": "acme/ops",
+            "GITHUB_WORKFLOW_REF": "acme/ops/.github/workflows/bundle.yml@refs/pull/5/merge",
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_ENV": str(github_env),
+            "RUNNER_TEMP": str(tmp_path),
+            "LR_CI_GITHUB_TOKEN": "ghs_test-token-from-the-runner",
+            "INPUT_BASELINE_ARTIFACT": "bundle-sizes",
+            "INPUT_BASELINE_NAME": "sizes.json",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout + github_env.read_text()
+
+
+UNTRUSTED_RUNS = [
+    ("release.yml", "push", "main", "acme/ops"),  # another workflow of the repository
+    ("bundle.yml", "pull_request", "main", "acme/ops"),  # this workflow, running a pull request's code
+    ("bundle.yml", "pull_request_target", "main", "acme/ops"),
+    ("bundle.yml", "workflow_dispatch", "main", "acme/ops"),
+    ("bundle.yml", "push", "feature", "acme/ops"),  # a push to another branch at the same commit
+    ("bundle.yml", "push", "main", "mallory/ops"),  # a fork's run
+]
+
+
+@pytest.mark.parametrize("api_ignores_filters", [False, True])
+def test_fetch_baseline_trusts_only_this_workflows_push_to_the_base_branch(
+    workspace: Path, tmp_path: Path, api_ignores_filters: bool
+) -> None:
+    """Every other run at the merge base uploaded a planted baseline; none is used, also when the API
+    returns them all (the runs are checked again on this side)."""
+    from asgi_server import serve
+    from fake_github import FakeGitHub
+
+    (workspace / "a.txt").write_text("a\n")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "base")
+    base = git(workspace, "rev-parse", "HEAD").strip()
+    planted = b'{"schema": "lr-ci.bundle-sizes/1", "files": {}}'
+    github = FakeGitHub(ignore_run_filters=api_ignores_filters)
+    for workflow, event_name, branch, head_repository in UNTRUSTED_RUNS:
+        github.add_artifact(
+            base,
+            "bundle-sizes",
+            {"sizes.json": planted},
+            workflow=workflow,
+            event=event_name,
+            branch=branch,
+            head_repository=head_repository,
+        )
+    event = {"pull_request": {"number": 5, "base": {"sha": base, "ref": "main"}}}
+    with serve(github.app()) as api:
+        untrusted = fetch_baseline(workspace, tmp_path, api, event)
+        assert "LR_CI_FETCHED_BASELINE" not in untrusted and "checking absolute limits only" in untrusted
+        assert "push run of bundle.yml on main" in untrusted
+
+        github.add_artifact(base, "bundle-sizes", {"sizes.json": b'{"trusted": 1}'})
+        github.add_artifact(base, "bundle-sizes", {"sizes.json": planted}, event="pull_request")  # newer
+        trusted = fetch_baseline(workspace, tmp_path, api, event)
+    assert "LR_CI_FETCHED_BASELINE=" in trusted, trusted
+    assert (tmp_path / "lr-ci-baseline" / "sizes.json").read_bytes() == b'{"trusted": 1}'
+    if not api_ignores_filters:
+        assert any("/actions/workflows/bundle.yml/runs" in call for call in github.calls)
+
+
+def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
+    workspace: Path, tmp_path: Path
+) -> None:
+    from asgi_server import serve
+    from fake_github import FakeGitHub
+
+    (workspace / "a.txt").write_text("a\n")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "base")
+    base = git(workspace, "rev-parse", "HEAD").strip()
+    github = FakeGitHub()
+    github.add_artifact(base, "bundle-sizes", {"sizes.json": b"{}"})
+    with serve(github.app()) as api:
+        no_ref = fetch_baseline(
+            workspace,
+            tmp_path,
+            api,
+            {"pull_request": {"number": 5, "base": {"sha": base, "ref": "main"}}},
+            GITHUB_WORKFLOW_REF="",
+        )
+        no_branch = fetch_baseline(workspace, tmp_path, api, {"pull_request": {"base": {"sha": base}}})
+        other = fetch_baseline(
+            workspace,
+            tmp_path,
+            api,
+            {"pull_request": {"number": 5, "base": {"sha": base, "ref": "main"}}},
+            GITHUB_WORKFLOW_REF="",
+            INPUT_BASELINE_WORKFLOW="bundle.yml",
+        )
+    for output in (no_ref, no_branch):
+        assert "cannot tell which workflow" in output and "LR_CI_FETCHED_BASELINE" not in output
+    assert "LR_CI_FETCHED_BASELINE=" in other  # the baseline-workflow input names it
+    assert github.calls.count("GET /repos/acme/ops/actions/workflows/bundle.yml/runs") == 1

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 import jsonschema
 import pytest
+from pydantic import Field
 
 from conftest import git
-from lr_ci.config import find_config_file, load_config, load_section
+from lr_ci.config import SETTINGS_CONFIG, find_config_file, load_config, load_section
+from lr_ci.errors import ConfigError
 from lr_ci.redact import Redactor
+from lr_ci.report import Severity
 from sample_check import SampleSettings
 
 pytestmark = pytest.mark.usefixtures("sample_check")
@@ -175,7 +180,7 @@ def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli) -> Non
         (
             "lr-ci.toml",
             2,
-            "sample.count: Input should be a valid integer, unable to parse string as an integer",
+            "sample.count: Input should be a valid integer",
         ),
         ("lr-ci.toml", 3, "sample.zz: unknown key"),
         ("lr-ci.toml", 4, "nope: unknown table"),
@@ -239,3 +244,54 @@ def test_config_check_paths_are_relative_to_the_repository_root(
     assert [f["location"]["path"] for f in result.json()["findings"]] == ["lr-ci.toml"]
     result = cli("config", "check", "../../ops/lr-ci.toml", "--format", "json")
     assert [f["location"]["path"] for f in result.json()["findings"]] == ["ops/lr-ci.toml"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Shapes:
+    """Every kind of field the strictness must get right (see config._settings_validator)."""
+
+    __pydantic_config__ = SETTINGS_CONFIG
+    size: int = 1
+    ratio: float = 0.5
+    flag: bool = False
+    pair: tuple[int, int] = (1, 2)
+    severity: Severity = Severity.LOW
+    loose: Annotated[int, Field(strict=False)] = 0
+    unbounded: Annotated[float, Field(allow_inf_nan=True)] = 0.0
+    body: Any = None
+
+
+def _load_shapes(tmp_path: Path, body: str) -> _Shapes:
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(f"[sample]\n{body}\n")
+    return load_section(load_config(config), "sample", _Shapes, Redactor())
+
+
+def test_strictness_keeps_what_toml_cannot_say_otherwise(tmp_path: Path) -> None:
+    """A TOML array still fills a tuple, a string an Enum, an integer a float; opted-out fields are lax."""
+    shapes = _load_shapes(
+        tmp_path,
+        'pair = [3, 4]\nseverity = "high"\nratio = 2\nloose = "7"\nunbounded = inf\nbody = {a = [1, 2.5]}',
+    )
+    assert shapes.pair == (3, 4) and shapes.severity is Severity.HIGH and shapes.ratio == 2.0
+    assert shapes.loose == 7 and shapes.unbounded == float("inf") and shapes.body == {"a": [1, 2.5]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("size = true", "sample.size: Input should be a valid integer"),
+        ("size = 2.0", "sample.size: Input should be a valid integer"),
+        ('size = "2"', "sample.size: Input should be a valid integer"),
+        ("ratio = true", "sample.ratio: Input should be a valid number"),
+        ("ratio = nan", "sample.ratio: Input should be a finite number"),
+        ("flag = 1", "sample.flag: Input should be a valid boolean"),
+        ('flag = "true"', "sample.flag: Input should be a valid boolean"),
+        ("pair = [1, true]", "sample.pair.1: Input should be a valid integer"),
+        ("body = {a = [1, -inf]}", "sample.body: Value error, -inf is not a finite number"),
+    ],
+)
+def test_strict_scalars_and_finite_numbers(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load_shapes(tmp_path, body)
+    assert raised.value.message.endswith(f"lr-ci.toml:2: {message}"), raised.value.message

@@ -174,33 +174,60 @@ def comment() -> int:
     return 0
 
 
+def workflow_file() -> str:
+    """The running workflow's file name (``bundle.yml``), from ``GITHUB_WORKFLOW_REF``
+    (``owner/repo/.github/workflows/bundle.yml@refs/pull/5/merge``); empty when it cannot be told."""
+    path = os.environ.get("GITHUB_WORKFLOW_REF", "").partition("@")[0]
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    if repository and path.startswith(repository + "/"):
+        path = path[len(repository) + 1 :]
+    folder, _, name = path.rpartition("/")
+    return name if folder == ".github/workflows" and name else ""
+
+
 def fetch_baseline() -> int:
-    """Fetch the base branch's saved baseline from the merge base's successful workflow run."""
+    """Fetch the base branch's saved baseline from the merge base's successful workflow run.
+
+    Trusted only from a run of the same workflow (this one's file, or the ``baseline-workflow`` input)
+    triggered by a push to the pull request's base branch: any other run at that commit (another
+    workflow, a pull request's run of its own code, a fork's) could have uploaded an artifact of that
+    name with anything in it.
+    """
     import subprocess
+    import zipfile
 
     from lr_ci._github import GitHub, GitHubError
 
     artifact, filename = _env("BASELINE_ARTIFACT"), _env("BASELINE_NAME", "sizes.json")
-    base = _event().get("pull_request", {}).get("base", {}).get("sha")
-    if not artifact or not base or _env("BASELINE_FILE"):
+    base = _event().get("pull_request", {}).get("base", {})
+    base_sha, branch = base.get("sha"), base.get("ref")
+    if not artifact or not base_sha or _env("BASELINE_FILE"):
+        return 0
+    workflow = _env("BASELINE_WORKFLOW") or workflow_file()
+    if not workflow or not isinstance(branch, str) or not branch:
+        print(
+            "::notice title=lr-ci::cannot tell which workflow and branch saved the baseline "
+            "(GITHUB_WORKFLOW_REF or the pull request's base branch is missing): "
+            "checking absolute limits only"
+        )
         return 0
     merge_base = (
         subprocess.run(
-            ["git", "merge-base", base, "HEAD"], capture_output=True, text=True, check=False
+            ["git", "merge-base", base_sha, "HEAD"], capture_output=True, text=True, check=False
         ).stdout.strip()
-        or base
+        or base_sha
     )
     github = GitHub.from_environment()
     found = None
     if github is not None:
         try:
-            found = github.artifact_file(merge_base, artifact, filename)
-        except GitHubError as exc:
+            found = github.artifact_file(merge_base, artifact, filename, workflow=workflow, branch=branch)
+        except (GitHubError, zipfile.BadZipFile) as exc:
             print(f"::notice title=lr-ci::cannot read the base branch's artifacts ({exc})")
     if found is None:
         print(
-            f"::notice title=lr-ci::no '{artifact}' artifact from a successful run on the merge base "
-            f"{merge_base[:12]}: checking absolute limits only"
+            f"::notice title=lr-ci::no '{artifact}' artifact from a successful push run of {workflow} on "
+            f"{branch} at the merge base {merge_base[:12]}: checking absolute limits only"
         )
         return 0
     target = Path(os.environ.get("RUNNER_TEMP") or ".") / "lr-ci-baseline" / filename
@@ -208,7 +235,10 @@ def fetch_baseline() -> int:
     target.write_bytes(found)
     with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as handle:
         handle.write(f"LR_CI_FETCHED_BASELINE={target}\n")
-    print(f"lr-ci: baseline from the merge base {merge_base[:12]} ({artifact}/{filename})")
+    print(
+        f"lr-ci: baseline from the merge base {merge_base[:12]} ({artifact}/{filename}, "
+        f"push run of {workflow} on {branch})"
+    )
     return 0
 
 

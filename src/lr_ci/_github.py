@@ -18,6 +18,8 @@ from lr_ci import _http
 
 MAX_PAGES = 10
 MAX_RUNS = 20
+MAX_ARTIFACT_FILE_BYTES = 64 << 20
+"""A baseline in an artifact larger than this is not one lr-ci saved (and could be a zip bomb)."""
 
 
 class GitHubError(Exception):
@@ -90,16 +92,34 @@ class GitHub:
             )
             return "created"
 
-    def artifact_file(self, head_sha: str, artifact: str, filename: str) -> bytes | None:
-        """``filename`` from the ``artifact`` of the newest successful run for ``head_sha``, if any."""
+    def artifact_file(
+        self, head_sha: str, artifact: str, filename: str, *, workflow: str, branch: str, event: str = "push"
+    ) -> bytes | None:
+        """``filename`` from the ``artifact`` of the newest successful run of ``workflow`` (its file name
+        or id) triggered by ``event`` on ``branch`` at ``head_sha``, if any.
+
+        Only that workflow's runs are trusted: a run of another workflow, or of this one for a pull request
+        (which runs the pull request's code), could have uploaded anything under the artifact's name. The
+        filters are asked of the API and checked again on each run it returns.
+        """
+        from urllib.parse import quote
+
         with self._client() as client:
             runs = self._call(
                 client,
                 "GET",
-                f"/repos/{self.repository}/actions/runs",
-                params={"head_sha": head_sha, "status": "success", "per_page": MAX_RUNS},
+                f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/runs",
+                params={
+                    "head_sha": head_sha,
+                    "branch": branch,
+                    "event": event,
+                    "status": "success",
+                    "per_page": MAX_RUNS,
+                },
             )
             for run in runs.get("workflow_runs", [])[:MAX_RUNS]:
+                if not _trusted_run(run, self.repository, workflow, head_sha, branch, event):
+                    continue
                 listed = self._call(
                     client,
                     "GET",
@@ -114,5 +134,28 @@ class GitHub:
                     )
                     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
                         if filename in bundle.namelist():
+                            if bundle.getinfo(filename).file_size > MAX_ARTIFACT_FILE_BYTES:
+                                raise GitHubError(0, f"{artifact}/{filename} is larger than 64 MiB")
                             return bundle.read(filename)
         return None
+
+
+def _trusted_run(run: Any, repository: str, workflow: str, head_sha: str, branch: str, event: str) -> bool:
+    """The run is what was asked for: of ``workflow`` (file name or id) in this repository, for
+    ``event`` on ``branch`` at ``head_sha``."""
+    if not isinstance(run, dict):
+        return False
+    head_repository = run.get("head_repository")
+    same_workflow = (
+        str(run.get("workflow_id")) == workflow
+        if workflow.isdigit()
+        else str(run.get("path", "")).partition("@")[0] == f".github/workflows/{workflow}"
+    )
+    return (
+        same_workflow
+        and run.get("head_sha") == head_sha
+        and run.get("head_branch") == branch
+        and run.get("event") == event
+        and run.get("conclusion", "success") == "success"
+        and (not isinstance(head_repository, dict) or head_repository.get("full_name") == repository)
+    )

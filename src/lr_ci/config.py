@@ -11,21 +11,24 @@ repository without a table start faster). Attribute docstrings become the JSON S
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import math
 import os
 import re
+import stat
 import sys
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
-from lr_ci._toml_lines import KeyLines
+from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
 from lr_ci.errors import ConfigError, UnsetVariableError
 from lr_ci.redact import Redactor
 
@@ -35,6 +38,11 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 CONFIG_FILENAME = "lr-ci.toml"
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file larger than this is not a config file (lr-ci's own commented template is 6 kB)."""
+MAX_CONFIG_VALUES = 50_000
+"""Values (tables, arrays and scalars) in one file at most: 1 MiB of deeply nested inline tables would
+otherwise become hundreds of MB once copied for ``${NAME}`` and validated."""
 _ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
@@ -49,12 +57,20 @@ _FIELD_MESSAGE = re.compile(r"Value error, ([A-Za-z_][A-Za-z0-9_]*): (.*)", re.D
 
 
 def find_config_file(start: Path) -> Path | None:
-    """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo)."""
+    """The nearest ``lr-ci.toml`` from ``start`` up to the repository root (only ``start`` outside a repo).
+
+    Anything of that name counts, also a directory, a FIFO or a dangling symlink: reading it then says
+    what is wrong, where skipping it would silently run every check on its defaults instead.
+    """
     start = start.resolve()
     chain = [start, *start.parents]
     root = repository_root(start)
     search = chain[: chain.index(root) + 1] if root is not None else [start]
-    return next((d / CONFIG_FILENAME for d in search if (d / CONFIG_FILENAME).is_file()), None)
+    return next((d / CONFIG_FILENAME for d in search if _present(d / CONFIG_FILENAME)), None)
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def display_path(path: Path) -> str:
@@ -96,19 +112,73 @@ def load_config(explicit: Path | None = None, start: Path | None = None) -> Conf
     return config
 
 
-def parse_config(path: Path) -> ConfigFile:
-    display = display_path(path)
+class UnreadableConfigError(ConfigError):
+    """The file could not be read at all (missing, a directory, a device, too large): ``config check``
+    cannot list its problems, so it is exit 2 there too."""
+
+
+def read_config_bytes(path: Path, display: str) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_CONFIG_BYTES`; anything else is one clear error.
+
+    Opened non-blocking so that a FIFO without a writer cannot hang the run, and checked to be a regular
+    file before reading: ``/dev/zero``, ``/dev/stdin``, a FIFO or a directory is not a config file.
+    """
+
+    def unreadable(why: str) -> UnreadableConfigError:
+        return UnreadableConfigError(display, None, "", f"cannot read the config file: {why}")
+
     try:
-        raw = path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise ConfigError(display, None, "", f"cannot read the config file: {exc.strerror or exc}") from None
+        raise unreadable(exc.strerror or str(exc)) from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise unreadable("it is a directory")
+        if not stat.S_ISREG(mode):
+            raise unreadable(f"it is not a regular file (a {_file_kind(mode)})")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise unreadable(exc.strerror or str(exc)) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise unreadable(f"it is larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")]
+    return next(
+        (name for test, name in kinds if test(mode)), "socket" if stat.S_ISSOCK(mode) else "special file"
+    )
+
+
+def parse_config(path: Path) -> ConfigFile:
+    """Read and parse one config file; every problem is a :class:`ConfigError` at ``file:line``.
+
+    The text is scanned for key positions before ``tomllib`` parses it: the scan also rejects values
+    nested deeper than :data:`~lr_ci._toml_lines.MAX_NESTING` and keys longer than
+    :data:`~lr_ci._toml_lines.MAX_KEY_PARTS` (or too many of them), which would otherwise exhaust
+    ``tomllib``'s recursion (a RecursionError) or its memory (a dotted key of 100,000 parts). After
+    parsing, more than :data:`MAX_CONFIG_VALUES` values is an error too: each is copied and validated.
+    """
+    display = display_path(path)
+    raw = read_config_bytes(path, display)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(display, line, "", "the file is not valid UTF-8") from None
     try:
+        key_lines = KeyLines(text)
+    except ShapeLimitExceeded as exc:
+        raise ConfigError(display, exc.line, "", exc.problem) from None
+    try:
         tables = tomllib.loads(text)
+    except RecursionError:  # what the scan did not see as nesting still cannot be a crash
+        raise ConfigError(display, None, "", f"nested more than {MAX_NESTING} levels deep") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _TOML_POSITION.search(message)
@@ -116,7 +186,29 @@ def parse_config(path: Path) -> ConfigFile:
         raise ConfigError(
             display, int(position.group(1)) if position else None, "", f"invalid TOML: {problem}"
         ) from None
-    return ConfigFile(path=path, tables=tables, key_lines=KeyLines(text))
+    crowded = _past_value_limit(tables)
+    if crowded is not None:
+        raise ConfigError(
+            display, key_lines.line_for(crowded), "", f"more than {MAX_CONFIG_VALUES} values in one file"
+        )
+    return ConfigFile(path=path, tables=tables, key_lines=key_lines)
+
+
+def _past_value_limit(tables: dict[str, Any]) -> tuple[str, ...] | None:
+    """The top-level key in which the document passes :data:`MAX_CONFIG_VALUES` values, if it does."""
+    count = 0
+    for name, value in tables.items():
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            count += 1
+            if count > MAX_CONFIG_VALUES:
+                return (name,)
+            if isinstance(item, dict):
+                pending += item.values()
+            elif isinstance(item, list):
+                pending += item
+    return None
 
 
 def unknown_tables(config: ConfigFile) -> Iterator[ConfigError]:
@@ -196,12 +288,88 @@ def _validate_section(
         raw = interpolate(config, (table,), config.tables.get(table, {}), redactor, unset)
     except ConfigError as exc:
         return None, [exc]
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import ValidationError
 
     try:
-        return TypeAdapter(model).validate_python(raw), []
+        return _settings_validator(model)(raw), []
     except ValidationError as exc:
         return None, [_config_error(config, table, model, error) for error in exc.errors()]
+
+
+_VALIDATORS: dict[type[Any], Callable[[Any], Any]] = {}
+_STRICT_SCALARS = frozenset({"int", "float", "bool", "str"})
+_NOT_VALIDATION = frozenset({"serialization", "metadata", "ref", "function"})
+
+
+def _settings_validator(model: type[SettingsT]) -> Callable[[Any], SettingsT]:
+    """A validator for ``model`` whose scalars are strict and whose numbers are finite.
+
+    Pydantic's lax mode reads ``true`` as the size 1, ``2.0`` as the count 2 and ``"10"`` as 10: a typo
+    would configure something else instead of being an error. Strict mode for the whole model is not
+    the answer either, since it also rejects the TOML array for a tuple and the string for an Enum.
+    So the model's core schema is rewritten once: every ``int``, ``float``, ``bool`` and ``str`` becomes
+    strict (a float field still takes an integer), every float rejects ``nan`` and ``inf`` (valid TOML,
+    never a sensible duration, size or ratio) unless the field opts in with ``Field(allow_inf_nan=True)``,
+    and a value typed ``Any`` (a JSON body) is checked for non-finite numbers too. A field that truly
+    needs lax parsing says so with ``Field(strict=False)``. It applies to every table, present and
+    future, without each check's settings having to remember it.
+    """
+    validate = _VALIDATORS.get(model)
+    if validate is None:
+        from pydantic import TypeAdapter
+        from pydantic_core import SchemaValidator
+
+        schema = copy.deepcopy(TypeAdapter(model).core_schema)
+        _make_strict(schema)
+        validate = _VALIDATORS[model] = SchemaValidator(schema).validate_python
+    return typing.cast("Callable[[Any], SettingsT]", validate)
+
+
+def _make_strict(schema: Any) -> None:
+    """See :func:`_settings_validator`; iterative, so no schema is too deep for it."""
+    pending, seen = [schema], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, list):
+            pending += node
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind in _STRICT_SCALARS:
+            node.setdefault("strict", True)  # Field(strict=False) opts a field out
+            if kind == "float" and "allow_inf_nan" not in node:
+                node["allow_inf_nan"] = False
+        elif kind == "any":
+            inner = {"type": "any"}
+            seen.add(id(inner))
+            node.clear()
+            node.update(
+                {
+                    "type": "function-after",
+                    "function": {"type": "no-info", "function": _finite_only},
+                    "schema": inner,
+                }
+            )
+            continue
+        pending += [value for key, value in node.items() if key not in _NOT_VALIDATION]
+
+
+def _finite_only(value: Any) -> Any:
+    """``value`` unchanged when no number in it is ``nan`` or infinite (TOML allows both)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} is not a finite number")
+        if isinstance(item, dict):
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return value
 
 
 def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:

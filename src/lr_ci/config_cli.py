@@ -38,7 +38,7 @@ def check_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 
 def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
-    from lr_ci.config import find_config_file, parse_config, validate_all
+    from lr_ci.config import UnreadableConfigError, find_config_file, parse_config, validate_all
     from lr_ci.errors import UnsetVariableError
 
     targets: list[Path | None] = [*files] or [run.options.config or find_config_file(run.cwd)]
@@ -61,11 +61,13 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
                 )
             )
             continue
-        if not target.is_file():
+        if not target.exists():
             raise LrCiError(f"{target}: no such file")
         checked += 1
         try:
             errors = validate_all(parse_config(target), run.redactor)
+        except UnreadableConfigError:
+            raise  # a directory, a device, a FIFO or a huge file: nothing to list, exit 2
         except ConfigError as exc:
             errors = [exc]
         path = report_path(target, run.cwd)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lr_ci._documents import read_json, write_json
+from typing_extensions import NotRequired, TypedDict
+
+from lr_ci._documents import read_bounded, read_shaped, write_json
 from lr_ci._paths import excluder
-from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure
+from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
-from lr_ci.checks.bundle.sizes import format_size, parse_size
+from lr_ci.checks.bundle.sizes import (
+    BROTLI_BEST_MAX_BYTES,
+    BROTLI_LARGE_QUALITY,
+    format_size,
+    parse_size,
+)
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
@@ -22,7 +30,30 @@ RULES = {
     "bundle-budget": "A bundle is over its size budget",
     "bundle-growth": "A bundle grew too much against the base branch",
     "bundle-source-map": "Source maps in the build would be deployed publicly",
+    "bundle-brotli-estimate": "Large files measured at a faster brotli quality (an upper bound)",
 }
+SCAN_WINDOW_BYTES = 8 << 20
+"""A built file is scanned for secrets this many bytes at a time (whole, when smaller)..."""
+SCAN_OVERLAP_BYTES = 64 << 10
+"""...each window starting this far before the previous one ended, so a secret (or a private key block)
+across a window boundary is still found whole. A source map larger than one window is scanned as text
+only, without parsing the sources inside it."""
+
+
+MAX_BASELINE_BYTES = 4 << 20
+"""A size baseline is about 60 bytes per built file (a build of 10,000 files: 600 kB). A larger one is
+refused before it is parsed: parsed and validated, JSON takes about 20 times its size in memory."""
+
+
+class _FileSizes(TypedDict):
+    raw: int
+    gzip: NotRequired[int]
+    brotli: NotRequired[int]
+
+
+class _Baseline(TypedDict):
+    schema: str
+    files: dict[str, _FileSizes]
 
 
 @dataclass(frozen=True)
@@ -33,7 +64,26 @@ class Request:
 
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
-    files: dict[str, dict[str, int]] = read_json(path, "size baseline", BASELINE_SCHEMA)["files"]
+    """The saved sizes; a field of the wrong type (``true``, ``"12"``, ``1.5``) or a negative size is
+    exit 2 naming the file and the field, not an internal error later (or a wrong comparison). Only a
+    regular file of at most :data:`MAX_BASELINE_BYTES` is read: a FIFO would block, a device such as
+    ``/dev/zero`` never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot read the size baseline: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise LrCiError(f"{path}: the size baseline is not a regular file")
+    read_bounded(path, "size baseline", MAX_BASELINE_BYTES)  # the size, before anything is parsed
+    document = read_shaped(path, "size baseline", _Baseline, BASELINE_SCHEMA)
+    files: dict[str, dict[str, int]] = {
+        name: {kind: size for kind, size in sizes.items() if isinstance(size, int)}
+        for name, sizes in document["files"].items()
+    }
+    for name, sizes in files.items():
+        for kind, size in sizes.items():
+            if size < 0:
+                raise LrCiError(f"{path}: the size baseline is not valid: files.{name}.{kind}: negative size")
     return files
 
 
@@ -55,8 +105,8 @@ def run(
     dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
+    baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast
     files = measure(dirs, compressions, settings.hash_pattern, progress)
-    baseline = read_baseline(request.baseline) if request.baseline else None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))
@@ -72,6 +122,19 @@ def run(
                 message=f"{len(maps)} source map(s) in the build would be served publicly with your original "
                 f"source (e.g. {maps[0].path}): upload them to your error tracker and leave them out",
                 location=Location(path=maps[0].path),
+            )
+        )
+    estimated = [f for f in files if f.brotli is not None and f.raw > BROTLI_BEST_MAX_BYTES]
+    if estimated:
+        report.findings.append(
+            Finding(
+                rule="bundle-brotli-estimate",
+                severity=Severity.INFO,
+                message=f"{len(estimated)} file(s) over {BROTLI_BEST_MAX_BYTES >> 20} MiB "
+                f"(e.g. {estimated[0].path}) were measured at brotli quality {BROTLI_LARGE_QUALITY}, "
+                "not 11 (which would take minutes): "
+                "their brotli sizes are upper bounds",
+                location=Location(path=estimated[0].path),
             )
         )
     if settings.scan_secrets:
@@ -203,31 +266,84 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     from lr_ci.checks.secrets.engine import default_rules, is_binary, scan
 
     rules = default_rules()
-    found = []
+    found: list[Finding] = []
     roots = {d.name: d for d in dirs}
     for file in files:
         full = _full_path(dirs, roots, file.path)
-        data = full.read_bytes()
-        if is_binary(data):
-            continue
-        texts = [(file.path, data)]
-        if file.path.endswith(".map"):
-            texts = list(_map_sources(file.path, data))
-        for path, text in texts:
-            for hit in scan(text, path, rules):
-                if hit.allowed:
-                    continue
-                report.rules.setdefault(hit.rule.id, hit.rule.description)
-                found.append(
-                    Finding(
+        for window in _windows(full):
+            if window.line == 1 and window.column == 1 and is_binary(window.data):
+                break
+            texts = [(file.path, window.data)]
+            if file.path.endswith(".map") and window.next_at is None and window.line == 1:
+                texts = list(_map_sources(file.path, window.data))
+            for path, text in texts:
+                for hit in scan(text, path, rules):
+                    if hit.allowed or (path == file.path and not window.owns(hit.line, hit.column)):
+                        continue
+                    line = hit.line + (window.line - 1 if path == file.path else 0)
+                    column = hit.column + (window.column - 1 if path == file.path and hit.line == 1 else 0)
+                    finding = Finding(
                         rule=hit.rule.id,
                         severity=hit.rule.severity,
                         message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
-                        location=Location(path=path, line=hit.line, column=hit.column),
+                        location=Location(path=path, line=line, column=column),
                         secret=hit.secret,
                     )
-                )
+                    if all(not _same(finding, seen) for seen in found[-64:]):
+                        report.rules.setdefault(hit.rule.id, hit.rule.description)
+                        found.append(finding)
     return found
+
+
+def _same(one: Finding, other: Finding) -> bool:
+    """The same secret found twice, in the overlap of two windows."""
+    return (one.rule, one.location, one.secret) == (other.rule, other.location, other.secret)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A part of a file to scan: ``data`` starts at ``line``:``column`` of the file (1-based, bytes)."""
+
+    data: bytes
+    line: int
+    column: int
+    next_at: tuple[int, int] | None
+    """Where (line, column in ``data``) the next window starts: a secret from there on is the next
+    window's to report, whole, rather than this one's, maybe cut short. None: the last window."""
+
+    def owns(self, line: int, column: int) -> bool:
+        return self.next_at is None or (line, column) < self.next_at
+
+
+def _windows(full: Path) -> Iterator[_Window]:
+    """The file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else overlapping windows of that size
+    (cut after a newline where there is one), each knowing where in the file it starts, so that findings
+    point into the file, not the window. Never more than a window and a chunk in memory, even if the file
+    grew since it was measured."""
+    line, column = 1, 1
+    pending = bytearray()
+    chunks = read_chunks(full)
+    at_end = False
+    while True:
+        while len(pending) < SCAN_WINDOW_BYTES and not at_end:
+            chunk = next(chunks, None)
+            at_end = chunk is None
+            pending += chunk or b""
+        window = bytes(pending[:SCAN_WINDOW_BYTES])
+        if at_end and len(pending) <= SCAN_WINDOW_BYTES:
+            yield _Window(window, line, column, None)
+            return
+        # The next window starts at a line start at least SCAN_OVERLAP_BYTES before this one ends, or
+        # inside a line when that would move less than half a window (a long minified line).
+        start = window.rfind(b"\n", 0, len(window) - SCAN_OVERLAP_BYTES) + 1
+        if start < len(window) // 2:
+            start = len(window) - SCAN_OVERLAP_BYTES
+        newlines = window.count(b"\n", 0, start)
+        in_line = start - window.rfind(b"\n", 0, start)  # 1-based column of ``start`` in its line
+        yield _Window(window, line, column, (1 + newlines, in_line))
+        column = in_line if newlines else column + start
+        line += newlines
+        del pending[:start]
 
 
 def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:
@@ -238,13 +354,21 @@ def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:
 
 
 def _map_sources(path: str, data: bytes) -> list[tuple[str, bytes]]:
-    """The original sources a source map carries (``sourcesContent``), each as its own text."""
+    """The original sources a source map carries (``sourcesContent``), each as its own text.
+
+    A map is a built file like any other, maybe broken or hostile: anything but a JSON object with lists
+    (invalid JSON, nesting too deep to parse, another shape) is scanned as its text alone.
+    """
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [(path, data)]
-    sources = document.get("sources") or []
-    contents = document.get("sourcesContent") or []
+    if not isinstance(document, dict):
+        return [(path, data)]
+    sources = document.get("sources")
+    contents = document.get("sourcesContent")
+    sources = sources if isinstance(sources, list) else []
+    contents = contents if isinstance(contents, list) else []
     out = [(path, data)]
     for index, content in enumerate(contents):
         if isinstance(content, str):

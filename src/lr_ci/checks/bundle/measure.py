@@ -1,23 +1,31 @@
-"""Reading a build: which files, and their raw, gzip and brotli sizes (in parallel, cached by content)."""
+"""Reading a build: which files, and their raw, gzip and brotli sizes (in parallel, cached by content).
+
+Every file is read in :data:`~lr_ci.checks.bundle.sizes.CHUNK_BYTES` chunks, for its hash and for each
+compressor, so memory does not grow with a file's size; at most :data:`MAX_WORKERS` worker processes
+compress, started fresh (``spawn``) so that each holds only this module and its compressors, not a copy of
+the parent: the whole process tree stays under 256 MB on any build.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lr_ci.checks.bundle.sizes import brotli_size, gzip_size, stable_name
+from lr_ci.checks.bundle.sizes import CHUNK_BYTES, COUNTERS, compressed_sizes, stable_name
 from lr_ci.errors import LrCiError
 
 DEFAULT_DIRS = ("dist", "build", "out", ".next/static", "public/build")
 # Below this much data, starting worker processes costs more than it saves.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
-CACHE_VERSION = 2
-COMPRESSORS = {"gzip": gzip_size, "brotli": brotli_size}
+MAX_WORKERS = 2
+"""Compressing processes at most: each holds a brotli window and hash tree (about 50 MB at quality 11)."""
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,27 @@ def _save_cache(path: Path, sizes: dict[str, dict[str, int]]) -> None:
         pass  # a cache that cannot be written only costs time
 
 
-def _sizes_of(job: tuple[str, tuple[str, ...]]) -> dict[str, int]:
-    path, compressions = job
-    data = Path(path).read_bytes()
-    return {name: COMPRESSORS[name](data) for name in compressions}
+def read_chunks(path: Path) -> Iterator[bytes]:
+    """``path``'s bytes, :data:`CHUNK_BYTES` at a time; an unreadable file is exit 2 naming it."""
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+    except OSError as exc:
+        raise LrCiError(f"{path}: cannot read the built file: {exc.strerror or exc}") from None
+
+
+def _sizes_of(job: tuple[str, int, tuple[str, ...]]) -> dict[str, int]:
+    path, raw_size, compressions = job
+    return compressed_sizes(read_chunks(Path(path)), raw_size, compressions)
+
+
+def _hash_and_size(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.blake2b(digest_size=16), 0
+    for chunk in read_chunks(path):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def measure(
@@ -102,30 +127,30 @@ def measure(
 ) -> list[BuiltFile]:
     """Every file's sizes in the asked ``compressions`` (gzip, brotli); compression runs in worker
     processes for large builds, and once per content: results are cached by a hash of the bytes."""
-    wanted = tuple(sorted(c for c in compressions if c in COMPRESSORS))
+    wanted = tuple(sorted(c for c in compressions if c in COUNTERS))
     files = list_files(dirs)
     cache_path = _cache_path()
     cache = _load_cache(cache_path)
     digests: dict[Path, str] = {}
     raw: dict[Path, int] = {}
-    jobs: list[tuple[str, tuple[str, ...]]] = []
+    jobs: list[tuple[str, int, tuple[str, ...]]] = []
     for count, (full, _) in enumerate(files, start=1):
         if progress is not None:
             progress(count)
-        data = full.read_bytes()
-        raw[full] = len(data)
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        digest, raw[full] = _hash_and_size(full)
         digests[full] = digest
         missing = tuple(c for c in wanted if c not in cache.get(digest, {}))
         if missing:
-            jobs.append((str(full), missing))
-    pending_bytes = sum(raw[Path(path)] for path, _ in jobs)
-    if jobs and pending_bytes >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+            jobs.append((str(full), raw[full], missing))
+    pending_bytes = sum(size for _, size, _ in jobs)
+    workers = min(os.cpu_count() or 1, MAX_WORKERS, len(jobs))
+    if jobs and pending_bytes >= PARALLEL_FROM_BYTES and workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = list(pool.map(_sizes_of, jobs, chunksize=16))
     else:
         results = [_sizes_of(job) for job in jobs]
-    for (path, _), sizes in zip(jobs, results, strict=True):
+    for (path, _, _), sizes in zip(jobs, results, strict=True):
         cache.setdefault(digests[Path(path)], {}).update(sizes)
     if jobs:
         # Only this build's entries are kept: the cache serves the next run, and stays as small as a build.

@@ -47,7 +47,15 @@ class BundleSettings:
     """Source maps in the output would be deployed publicly: warn, or allow them."""
 
     def __post_init__(self) -> None:
+        import re
+
         from lr_ci.checks.bundle.sizes import parse_size
+
+        if self.hash_pattern is not None:
+            try:
+                re.compile(self.hash_pattern)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise ValueError(f"hash_pattern: not a regular expression: {exc}") from None
 
         for value, key in [(self.min_change, "min_change"), *((b.limit, "budgets") for b in self.budgets)]:
             if value is not None:

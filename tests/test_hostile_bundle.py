@@ -1,0 +1,267 @@
+"""Issue 11 against ``lr-ci bundle``: huge built files, a bad ``hash_pattern``, a baseline of wrong types.
+
+Each input runs lr-ci in a bounded subprocess (tests/hostile.py) and asserts the exit code, one clear line,
+no secret in any output format and, for the huge file, the 256 MB peak of the whole process tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
+from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_OVERLAP_BYTES, SCAN_WINDOW_BYTES, _windows
+from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
+
+# A GitHub token of the documented shape, split so this file does not trip the scanners.
+TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    (path / "dist").mkdir(parents=True)
+    return path
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
+
+
+def write_large(path: Path, size: int, *, secrets_at: tuple[int, ...] = ()) -> None:
+    """``size`` bytes of minified-looking lines, written 1 MiB at a time: a 4 kB random line repeated, so
+    that level-9 deflate runs fast (long matches) and the test takes seconds, not minutes."""
+    line = random.Random(11).randbytes(2048).hex().encode() + b";\n"
+    block = (line * (MIB // len(line) + 1))[:MIB]
+    with path.open("wb") as handle:
+        written = 0
+        while written < size:
+            piece = bytes(block[: min(MIB, size - written)])
+            for secret_at in secrets_at:
+                if written <= secret_at < written + len(piece):
+                    at = secret_at - written
+                    line = f'\nconst t="{TOKEN}";\n'.encode()
+                    piece = piece[:at] + line + piece[at + len(line) :]
+            handle.write(piece)
+            written += len(piece)
+
+
+def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(project: Path, tmp_path: Path) -> None:
+    """Two secrets: across the end of the first scanning window, and where the second one starts. Each
+    is found once, whole, at its real line and column."""
+    big = project / "dist" / "vendor.js"
+    size = 320 * MIB
+    write_large(big, size, secrets_at=(SCAN_WINDOW_BYTES - SCAN_OVERLAP_BYTES - 20, SCAN_WINDOW_BYTES - 20))
+    (project / "lr-ci.toml").write_text(
+        '[bundle]\n[[bundle.budgets]]\nfiles = "*.js"\nlimit = "1 kB"\n'
+        '[[bundle.budgets]]\nfiles = "*.js"\nname = "br"\nlimit = "1 kB"\ncompression = "brotli"\n'
+    )
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=120,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    assert result.peak_rss <= PEAK_RSS_LIMIT, f"peak {result.peak_rss / MIB:.0f} MiB"
+    report = json.loads(result.out)
+    assert report["metrics"]["total"]["none"] == size
+    rules = [f["rule"] for f in report["findings"]]
+    assert rules.count("github-token") == 2 and rules.count("bundle-budget") == 2
+    assert "bundle-brotli-estimate" in rules
+    secrets = [f["location"] for f in report["findings"] if f["rule"] == "github-token"]
+    with big.open("rb") as handle:
+        head = handle.read(SCAN_WINDOW_BYTES + 100)
+    first = head.index(TOKEN.encode())
+    offsets = [first, head.index(TOKEN.encode(), first + 1)]
+    where = [(head.count(b"\n", 0, at) + 1, at - head.rfind(b"\n", 0, at)) for at in offsets]
+    assert sorted((s["line"], s["column"]) for s in secrets) == where
+    assert TOKEN not in result.everything
+
+
+def test_streamed_sizes_equal_the_one_shot_sizes() -> None:
+    """Compressing chunk by chunk gives the bytes compressing at once gives (what the reference tools
+    are compared with in test_bundle.py), across chunk boundaries."""
+    import zlib
+
+    import brotli
+
+    rng = random.Random(5)
+    words = [rng.randbytes(rng.randint(1, 6)).hex() for _ in range(400)]
+    data = " ".join(rng.choice(words) for _ in range(40_000)).encode()[:200_017]
+    step = 65_536  # like CHUNK_BYTES, smaller: the same boundaries in a fraction of the time
+    chunks = [data[i : i + step] for i in range(0, len(data), step)]
+    streamed = compressed_sizes(chunks, len(data), ["gzip", "brotli"])
+    one_shot = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    assert streamed["gzip"] == gzip_size(data) == 18 + len(one_shot.compress(data) + one_shot.flush())
+    assert streamed["brotli"] == brotli_size(data) == len(brotli.compress(data, quality=11, lgwin=22))
+
+
+def test_scanning_windows_cover_every_byte_and_keep_positions(tmp_path: Path) -> None:
+    """Windows overlap, start where the file says (line, column), and cut one long line too."""
+    path = tmp_path / "min.js"
+    data = b"x" * (SCAN_WINDOW_BYTES + 3 * SCAN_OVERLAP_BYTES) + b"\n" + b"y" * SCAN_WINDOW_BYTES
+    path.write_bytes(data)
+    line_starts = [0, data.index(b"\n") + 1]
+    position, count = 0, 0
+    owned_until = 0
+    for window in _windows(path):
+        start = line_starts[window.line - 1] + window.column - 1
+        assert data[start : start + len(window.data)] == window.data
+        assert start <= position - SCAN_OVERLAP_BYTES or position == 0
+        assert start == owned_until  # every byte is some window's to report, exactly once
+        if window.next_at is not None:
+            next_line, next_column = window.next_at
+            window_line_start = 0 if next_line == 1 else window.data.index(b"\n") + 1
+            owned_until = start + window_line_start + next_column - 1
+        position, count = start + len(window.data), count + 1
+    assert position == len(data) and count >= 3
+
+
+@pytest.mark.parametrize("pattern", ["[unclosed", "(?P<x>a)(?P<x>b)", "a{2,1}", "*"])
+def test_a_hash_pattern_that_is_not_a_regex_is_exit_2_at_its_line(
+    project: Path, tmp_path: Path, pattern: str
+) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "lr-ci.toml").write_text(f"[bundle]\nmax_growth = 0.2\nhash_pattern = '{pattern}'\n")
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(
+        result, mentions=["lr-ci.toml:3", "bundle.hash_pattern", "not a regular expression"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "field"),
+    [
+        ({"app.js": {"raw": True, "gzip": 10}}, "files.app.js.raw"),
+        ({"app.js": {"raw": "120", "gzip": 10}}, "files.app.js.raw"),
+        ({"app.js": {"raw": 120, "gzip": 10.5}}, "files.app.js.gzip"),
+        ({"app.js": {"gzip": 10}}, "files.app.js.raw"),
+        ({"app.js": [120]}, "files.app.js"),
+        ({"app.js": {"raw": -5}}, "files.app.js.raw"),
+        ([1, 2], "files"),
+    ],
+)
+def test_a_baseline_with_wrong_types_is_exit_2_naming_the_field(
+    project: Path, tmp_path: Path, files: object, field: str
+) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    baseline.write_text(json.dumps({"schema": "lr-ci.bundle-sizes/1", "files": files}))
+    result = run_measured(
+        ["bundle", "--baseline", str(baseline), "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["sizes.json", field])
+    assert json.loads(result.out)["status"] == "error"
+
+
+def test_an_endless_baseline_is_exit_2_within_the_bound(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    result = run_measured(
+        ["bundle", "--baseline", "/dev/zero"], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["/dev/zero"])
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+def test_a_fifo_as_baseline_does_not_hang(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    fifo = tmp_path / "sizes.fifo"
+    os.mkfifo(fifo)
+    result = run_measured(
+        ["bundle", "--baseline", str(fifo)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["sizes.fifo", "not a regular file"])
+
+
+def baseline_of(entries: int) -> str:
+    files = ", ".join(f'"assets/f{i}.js": {{"raw": 1, "gzip": 1}}' for i in range(entries))
+    return '{"schema": "lr-ci.bundle-sizes/1", "files": {' + files + "}}"
+
+
+def test_a_baseline_over_its_size_limit_is_refused_before_parsing(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    baseline.write_text(baseline_of(MAX_BASELINE_BYTES // 40 + 1000))
+    result = run_measured(
+        ["bundle", "--baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["sizes.json", f"larger than {MAX_BASELINE_BYTES >> 20} MiB"])
+    assert result.peak_rss <= PEAK_RSS_LIMIT and result.seconds < 10
+
+
+def test_the_largest_baseline_allowed_stays_within_the_bound(project: Path, tmp_path: Path) -> None:
+    """Parsed and validated, a baseline takes about 20 times its size: the limit keeps that under 256 MB."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    entries = MAX_BASELINE_BYTES // 43  # each entry is 41-45 bytes
+    text = baseline_of(entries)
+    while len(text) > MAX_BASELINE_BYTES:
+        entries -= 1000
+        text = baseline_of(entries)
+    baseline.write_text(text)
+    result = run_measured(
+        ["bundle", "--baseline", str(baseline), "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=60,
+    )
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)["metrics"]["removed_files"]) == entries
+    assert result.peak_rss <= PEAK_RSS_LIMIT, f"peak {result.peak_rss / MIB:.0f} MiB"
+
+
+def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    locked = project / "dist" / "locked.js"
+    locked.write_text("let a = 1;\n")
+    locked.chmod(0)
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["locked.js", "cannot read"])
+
+
+def test_a_small_file_is_one_window(tmp_path: Path) -> None:
+    path = tmp_path / "app.js"
+    path.write_bytes(b"let a = 1;\n" * 1000)
+    assert [(w.data, w.line, w.column, w.next_at) for w in _windows(path)] == [
+        (path.read_bytes(), 1, 1, None)
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 200_000 + "]" * 200_000,  # nested past the JSON parser's recursion
+        '["sourcesContent"]',
+        '{"sources": 3, "sourcesContent": {"a": 1}}',
+        '{"sources": ["a.ts"], "sourcesContent": "not a list"}',
+    ],
+)
+def test_a_broken_source_map_is_scanned_as_text(project: Path, tmp_path: Path, content: str) -> None:
+    (project / "dist" / "app.js.map").write_text(content + f'\nconst t="{TOKEN}";\n')
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["bundle-source-map", "github-token"]
+    assert TOKEN not in result.everything

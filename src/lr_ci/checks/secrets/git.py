@@ -4,6 +4,18 @@ Paths are decoded with ``surrogateescape`` (from ``-z`` lists, or unquoted from 
 spaces, newlines or bytes that are not UTF-8 survive the round trip. Commits and the index are read as
 ``-U0`` patches, streamed: git computes what each change added while Python scans what came before, and
 only added lines are scanned, as ``git log -p`` shows them.
+
+Nothing in the repository or the user's config may change what lr-ci sees. Every setting that shapes the
+patch is pinned with ``-c`` (which outranks system, global and repository config), replace refs are
+ignored, and git's environment knobs for diffs are dropped. Attributes (``-diff``, ``binary``, a ``diff=``
+driver) and size (``core.bigFileThreshold``) can still make git print "Binary files differ" instead of the
+lines: such a file is then read from its blob, streamed, by lr-ci itself (:func:`stream_blob`), so a secret
+behind any attribute is found. Files above :data:`BLOB_STREAM_BYTES` take that road on purpose: git diffs a
+file in memory (about 2.4 times its size), a stream needs a window.
+
+The global and system config are not dropped wholesale (``GIT_CONFIG_GLOBAL=/dev/null``): they hold
+``safe.directory``, which git only reads from there, and CI runners (actions/checkout in a container) rely
+on it.
 """
 
 from __future__ import annotations
@@ -28,10 +40,27 @@ def _decode(raw: bytes) -> str:
     return os.fsdecode(raw) if os.name != "nt" else raw.decode("utf-8", "surrogateescape")
 
 
+BLOB_STREAM_BYTES = 4 << 20
+"""Files larger than this are not diffed by git (``core.bigFileThreshold``) but streamed from their blob."""
+# Environment variables that would change a diff behind lr-ci's back (the -c settings cover the config).
+_DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF", "GIT_REPLACE_REF_BASE", "GIT_GRAFT_FILE")
+
+
+def git_env() -> dict[str, str]:
+    """The environment for every git lr-ci runs: the user's, minus what changes what git shows."""
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"  # a replace ref must not hide a commit's real content
+    return env
+
+
+def git_argv(root: Path, *args: str) -> list[str]:
+    return ["git", "--no-replace-objects", "-C", str(root), *args]
+
+
 def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     """``git -C root ARGS``; a failure is exit 2 quoting git's own first line of complaint."""
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+        done = subprocess.run(git_argv(root, *args), capture_output=True, check=False, env=git_env())
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
     if check and done.returncode != 0:
@@ -44,9 +73,10 @@ def repository(start: Path) -> tuple[Path, bool] | None:
     """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(start), "rev-parse", "--show-toplevel", "--is-shallow-repository"],
+            git_argv(start, "rev-parse", "--show-toplevel", "--is-shallow-repository"),
             capture_output=True,
             check=False,
+            env=git_env(),
         )
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
@@ -94,9 +124,11 @@ def working_tree_files(root: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Commit:
+    """A commit as the patch header names it. The author is looked up only for commits with findings
+    (:func:`commit_authors`): a name may hold any byte, so it never travels inside the parsed stream."""
+
     sha: str
     parents: tuple[str, ...]
-    author: str
     date: str
 
 
@@ -106,25 +138,32 @@ class FileChange:
 
     ``added`` are runs of consecutive added lines (first line number, text); ``removed`` the removed lines.
     For a merge, only lines that are in none of the parents count as added: content that first appears in
-    the merge resolution.
+    the merge resolution. When git would not show the lines (an attribute, or a file larger than
+    :data:`BLOB_STREAM_BYTES`), ``blob`` is the new content's object id and ``old_blobs`` those it
+    replaced: the scanner reads the blobs itself.
     """
 
     path: str
     commit: Commit | None = None
     added: list[tuple[int, bytes]] = field(default_factory=list)
     removed: list[bytes] = field(default_factory=list)
+    blob: str | None = None
+    old_blobs: tuple[str, ...] = ()
 
 
 @dataclass
 class PatchStats:
     commits: int = 0
-    binary: int = 0
+    deleted: dict[str | None, set[str]] = field(default_factory=dict)
+    """Paths each commit (key: its sha; the index: None) deleted, to follow a baselined secret's rename."""
 
 
-_LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
+# Only hex and ISO dates in the header: nothing a commit's author can write collides with the separators.
+_LOG_FORMAT = "%x01%H%x02%P%x02%aI"
 _READ_CHUNK = 1 << 20
 _POLL_SECONDS = 0.002  # how long the parser waits when it has caught up with git
-_PARALLEL_LOGS = os.cpu_count() or 1
+# Each git diffs one file of at most BLOB_STREAM_BYTES at a time, in about 2.4 times that memory.
+_PARALLEL_LOGS = min(os.cpu_count() or 1, 4)
 _COMMITS_PER_PART = 200
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
@@ -211,47 +250,45 @@ def _merge_hunks(change: FileChange, body: bytes, columns: int) -> None:
     close()
 
 
+def _section_path(first_line: bytes) -> bytes:
+    """The path of ``git a/P b/P`` (both names equal: renames are off) or ``cc P``, quoted or not."""
+    if first_line.startswith(b"git "):
+        names = first_line[4:]
+        name = _unquote(names[: (len(names) - 1) // 2])
+        return name[2:] if name.startswith(b"a/") else name
+    return _unquote(first_line.split(b" ", 1)[-1])
+
+
+def _blobs(head: bytes) -> tuple[tuple[str, ...], str | None]:
+    """(old blob ids, new blob id) from the ``index A..B`` or ``index A,B..C`` line (``--full-index``)."""
+    for line in head.split(b"\n"):
+        if line.startswith(b"index "):
+            old, _, new = line[6:].split(b" ", 1)[0].partition(b"..")
+            olds = tuple(o.decode() for o in old.split(b",") if o.strip(b"0"))
+            return olds, new.decode() if new.strip(b"0") else None
+    return (), None
+
+
 def _file_change(section: bytes, commit: Commit | None, stats: PatchStats) -> FileChange | None:
-    """One ``diff --git``/``diff --cc`` section of a patch -> the file change (None: deleted or binary)."""
+    """One ``diff --git``/``diff --cc`` section of a patch -> the file change (None: deleted, or no lines)."""
     hunks_at = section.find(b"\n@@")
     head = section if hunks_at < 0 else section[:hunks_at]
-    if b"\nBinary files " in head or head.startswith(b"Binary files "):
-        stats.binary += 1
-        return None
-    target = next((ln[4:] for ln in head.split(b"\n") if ln.startswith(b"+++ ")), None)
-    if target is None or hunks_at < 0:
-        return None
-    target = target.rstrip(b"\t")  # git ends a name that has spaces with a tab
-    if target == b"/dev/null":
+    path = _decode(_section_path(head.split(b"\n", 1)[0]))
+    if b"\ndeleted file mode " in head:
+        stats.deleted.setdefault(commit.sha if commit else None, set()).add(path)
         return None  # a deleted file adds nothing
-    path = _unquote(target)
-    change = FileChange(_decode(path[2:] if path.startswith(b"b/") else path), commit)
+    if b"\nBinary files " in head or head.startswith(b"Binary files "):
+        old_blobs, blob = _blobs(head)
+        return FileChange(path, commit, blob=blob, old_blobs=old_blobs) if blob else None
+    if hunks_at < 0:
+        return None
+    change = FileChange(path, commit)
     body = section[hunks_at + 1 :]
     if section.startswith(b"cc ") or section.startswith(b"combined "):
         _merge_hunks(change, body, max(2, len(commit.parents) if commit else 2))
     else:
         _simple_hunks(change, body)
     return change if change.added else None
-
-
-def _commit_block(block: bytes, stats: PatchStats) -> Iterator[FileChange]:
-    """A commit's header line and its patch (or, for the index, a patch without a header)."""
-    commit = None
-    if block.startswith(b"\x01"):
-        header, _, block = block.partition(b"\n")
-        sha, parents, author, date = header[1:].decode("utf-8", "replace").split("\x02")
-        commit = Commit(sha, tuple(parents.split()), author, date)
-        stats.commits += 1
-    for section in (b"\n" + block).split(b"\ndiff --")[1:]:
-        change = _file_change(section, commit, stats)
-        if change is not None:
-            yield change
-
-
-def _split_blocks(text: bytes) -> list[bytes]:
-    """Text of whole commits -> one block per commit, each starting with its ``\\x01`` header line."""
-    first, *rest = text.split(b"\n\x01")
-    return [block for block in (first, *(b"\x01" + block for block in rest)) if block.strip()]
 
 
 class Patches:
@@ -264,9 +301,11 @@ class Patches:
     interleaved as their output arrives.
     """
 
-    def __init__(self, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
+    def __init__(self, root: Path, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
+        self.root = root
         self.what = what
         self.stats = PatchStats()
+        self._commit: list[Commit | None] = [None] * len(commands)
         self._result: tuple[int, str] | None = None
         self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
         for argv, stdin in commands:
@@ -281,6 +320,7 @@ class Patches:
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=errors,
+                env=git_env(),
             )
             os.close(write_fd)
             if stdin is not None:
@@ -303,9 +343,11 @@ class Patches:
                     if chunk:
                         progressed = True
                         buffer = pending[part]
-                        searched = max(0, len(buffer) - 1)
+                        searched = max(0, len(buffer) - len(b"\ndiff --"))
                         buffer += chunk
-                        cut = buffer.rfind(b"\n\x01", searched)
+                        # Cut at the last commit or file boundary: a huge commit is parsed file by file,
+                        # and git never writes more than about 2 * BLOB_STREAM_BYTES for one file.
+                        cut = max(buffer.rfind(b"\n\x01", searched), buffer.rfind(b"\ndiff --", searched))
                         if cut > 0:
                             ready = bytes(buffer[:cut])
                             del buffer[: cut + 1]
@@ -321,9 +363,18 @@ class Patches:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
 
     def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
-        for block in _split_blocks(text):
-            for change in _commit_block(block, self.stats):
-                yield part, change
+        """Parse complete commits or files; text that starts with ``diff --`` continues the last commit."""
+        for index, raw in enumerate(text.split(b"\n\x01")):
+            block = raw
+            if index > 0 or raw.startswith(b"\x01"):
+                header, _, block = raw.removeprefix(b"\x01").partition(b"\n")
+                sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
+                self._commit[part] = Commit(sha, tuple(parents.split()), date)
+                self.stats.commits += 1
+            for section in (b"\n" + block).split(b"\ndiff --")[1:]:
+                change = _file_change(section, self._commit[part], self.stats)
+                if change is not None:
+                    yield part, change
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
@@ -342,14 +393,20 @@ class Patches:
 
 
 def _patch_options() -> list[str]:
+    """``-c`` settings that outrank every config file: what the parser reads, whatever the user set."""
     settings = {
         "core.quotePath": "true",
-        # A user's own settings must not change the patch format this parser reads.
+        "core.bigFileThreshold": str(BLOB_STREAM_BYTES),  # larger files: streamed from the blob
+        "log.showRoot": "true",  # the first commit's patch too
         "diff.noprefix": "false",
         "diff.mnemonicPrefix": "false",
         "diff.relative": "false",
+        "diff.interHunkContext": "0",
+        "diff.suppressBlankEmpty": "false",
         "log.showSignature": "false",
+        "i18n.logOutputEncoding": "UTF-8",
         "color.ui": "false",
+        "color.diff": "false",
     }
     return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
 
@@ -362,6 +419,10 @@ _PATCH_FLAGS = (
     "--no-ext-diff",
     "--no-textconv",
     "--no-color",
+    "--full-index",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--no-relative",
 )
 
 
@@ -374,10 +435,8 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
     parts = max(1, min(_PARALLEL_LOGS, len(commits) // _COMMITS_PER_PART))
     size = max(1, -(-len(commits) // parts))
-    argv = [
-        "git",
-        "-C",
-        str(root),
+    argv = git_argv(
+        root,
         *_patch_options(),
         "log",
         *_PATCH_FLAGS,
@@ -385,13 +444,79 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
         "--no-walk=unsorted",
         "--stdin",
         f"--format={_LOG_FORMAT}",
-    ]
+    )
     commands = [(argv, b"\n".join(commits[i : i + size]) + b"\n") for i in range(0, len(commits), size)]
-    return Patches(commands, f"git log {' '.join(revisions)}")
+    return Patches(root, commands, f"git log {' '.join(revisions)}")
 
 
 def staged_patches(root: Path) -> Patches:
     """What the next commit would change, from the index (the staged blobs, not the working files)."""
     base = "HEAD" if has_commits(root) else EMPTY_TREE
-    argv = ["git", "-C", str(root), *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--"]
-    return Patches([(argv, None)], "git diff --cached")
+    argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
+    return Patches(root, [(argv, None)], "git diff --cached")
+
+
+def blob_size(root: Path, blob: str) -> int:
+    return int(run_git(root, "cat-file", "-s", blob).strip() or 0)
+
+
+def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterator[bytes]:
+    """A blob's content, streamed: git and lr-ci each hold one chunk of it, however large the file."""
+    try:
+        process = subprocess.Popen(
+            git_argv(root, "cat-file", "blob", blob),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        while chunk := process.stdout.read(chunk_bytes):
+            yield chunk
+        error = process.stderr.read(64 << 10).decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise LrCiError(f"git cat-file blob {blob[:12]} failed: {error or 'no output'}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def commit_authors(root: Path, shas: Sequence[str]) -> dict[str, str]:
+    """``Name <email>`` of each commit, read from the raw commit objects (length-prefixed: no byte of a
+    name can be taken for a separator)."""
+    if not shas:
+        return {}
+    try:
+        done = subprocess.run(
+            git_argv(root, "cat-file", "--batch"),
+            input="".join(f"{sha}\n" for sha in shas).encode(),
+            capture_output=True,
+            check=False,
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    out, at, authors = done.stdout, 0, {}
+    while at < len(out):
+        header_end = out.find(b"\n", at)
+        if header_end < 0:
+            break
+        fields = out[at:header_end].split(b" ")
+        if len(fields) != 3:  # "<sha> missing"
+            at = header_end + 1
+            continue
+        size = int(fields[2])
+        body = out[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+        for line in body.split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"author "):
+                ident = line[7:].rsplit(b" ", 2)[0]  # drop the timestamp and zone
+                authors[fields[0].decode()] = ident.decode("utf-8", "replace")
+                break
+    return authors

@@ -288,7 +288,7 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
         where = f" in {first.commit[:12]}" if first.commit else ""
         raise LrCiError(
             f"the scan is partial: {printable(first.path)}{where} was not read ({first.reason}){others}; "
-            "exclude it by name in [secrets] exclude, raise max_file_bytes, or set on_skipped = \"warn\""
+            'exclude it by name in [secrets] exclude, raise max_file_bytes, or set on_skipped = "warn"'
         )
     by_rule = {rule.id: rule for rule in scanner.rules.rules}
     for more in scanner.more():

@@ -33,7 +33,7 @@ from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, Hit, RuleSet, path_p
 from lr_ci.errors import LrCiError
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
-WINDOW_BYTES = 4 << 20
+WINDOW_BYTES = 1 << 20
 """How much content one engine call sees at most."""
 OVERLAP_BYTES = 64 << 10
 """How far consecutive windows overlap: a secret up to this long is seen whole by one window."""
@@ -208,15 +208,6 @@ class ContentScanner:
             return True
         return False
 
-    def hits(self, data: bytes, path: str) -> list[Hit]:
-        """Hits in a bounded piece of content (at most a window, or a run of a diff's lines)."""
-        decoder = Decoder(data)
-        if decoder.binary:
-            self.counts["decoded_binary"] += 1
-            data = decoder(data, final=True)
-        self.counts["bytes_scanned"] += len(data)
-        return scan(data, path, self.rules)
-
     def stream(self, chunks: Iterable[bytes], path: str, sink: Callable[[list[Hit]], None]) -> None:
         """Content of any size, in overlapping windows; hits go to ``sink``, each once."""
 
@@ -327,17 +318,53 @@ def _relative(path: Path, base: Path) -> str:
         return absolute.as_posix()
 
 
+class _Candidates:
+    """The secrets one file change adds, kept as :meth:`ContentScanner.take` would (one hit per secret, at
+    most :data:`FINDINGS_PER_RULE_PER_FILE` per rule), until what it removed is known."""
+
+    def __init__(self, scanner: ContentScanner, change: git.FileChange) -> None:
+        self.scanner = scanner
+        self.change = change
+        self.hits: dict[tuple[str, str], Hit] = {}
+        self.per_rule: Counter[str] = Counter()
+        self.old: set[str] = set()
+        self.first_line = 1
+
+    def add(self, hits: list[Hit]) -> None:
+        for hit in hits:
+            if hit.allowed:
+                self.scanner.counts["allowed_inline"] += 1
+                continue
+            key = (hit.rule.id, hit.secret)
+            if key in self.hits:
+                continue
+            if self.per_rule[hit.rule.id] >= FINDINGS_PER_RULE_PER_FILE:
+                self.scanner.count_more(self.change.path, hit.rule.id)  # old or new: an upper bound
+                continue
+            self.per_rule[hit.rule.id] += 1
+            self.hits[key] = replace(hit, line=hit.line + self.first_line - 1)
+
+    def forget(self, hits: list[Hit]) -> None:
+        """Secrets the change removed: a moved secret is not introduced."""
+        new = {secret for _, secret in self.hits}
+        self.old.update(hit.secret for hit in hits if hit.secret in new)
+
+    def introduced(self) -> list[Hit]:
+        kept = [hit for hit in self.hits.values() if hit.secret not in self.old]
+        return sorted(kept, key=lambda hit: (hit.line, hit.column))
+
+
 def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
     """Secrets in the lines a change added, except those its removed lines already had (a moved line)."""
     if scanner.too_big(sum(len(text) for _, text in change.added), change.path, change.commit):
         return []
-    hits = []
+    candidates = _Candidates(scanner, change)
     for first_line, text in change.added:
-        hits += [replace(hit, line=hit.line + first_line - 1) for hit in scanner.hits(text, change.path)]
-    if hits and change.removed:
-        before = {hit.secret for hit in scanner.hits(b"\n".join(change.removed), change.path)}
-        hits = [hit for hit in hits if hit.secret not in before]
-    return hits
+        candidates.first_line = first_line
+        scanner.stream([text], change.path, candidates.add)
+    if candidates.hits and change.removed:
+        scanner.stream([b"\n".join(change.removed)], change.path, candidates.forget)
+    return candidates.introduced()
 
 
 def _introduced_blob(change: git.FileChange, root: Path, scanner: ContentScanner) -> list[Hit]:
@@ -345,33 +372,13 @@ def _introduced_blob(change: git.FileChange, root: Path, scanner: ContentScanner
     assert change.blob is not None
     if scanner.too_big(git.blob_size(root, change.blob), change.path, change.commit):
         return []
-    candidates: dict[tuple[str, str], Hit] = {}
-    per_rule: Counter[str] = Counter()
-
-    def keep(hits: list[Hit]) -> None:
-        for hit in hits:
-            key = (hit.rule.id, hit.secret)
-            if key in candidates or hit.allowed:
-                continue
-            if per_rule[hit.rule.id] < FINDINGS_PER_RULE_PER_FILE:
-                per_rule[hit.rule.id] += 1
-                candidates[key] = hit
-            else:
-                scanner.count_more(change.path, hit.rule.id)  # old or new: an upper bound
-
-    scanner.stream(git.blob_chunks(root, change.blob), change.path, keep)
-    new_secrets = {hit.secret for hit in candidates.values()}
-    old_secrets: set[str] = set()
-
-    def forget(hits: list[Hit]) -> None:
-        old_secrets.update(hit.secret for hit in hits if hit.secret in new_secrets)
-
+    candidates = _Candidates(scanner, change)
+    scanner.stream(git.blob_chunks(root, change.blob), change.path, candidates.add)
     for old in change.old_blobs:
-        if not candidates or git.blob_size(root, old) > scanner.max_bytes:
+        if not candidates.hits or git.blob_size(root, old) > scanner.max_bytes:
             continue  # an old blob too big to read: its secrets count as new (reported, never hidden)
-        scanner.stream(git.blob_chunks(root, old), change.path, forget)
-    kept = [hit for hit in candidates.values() if hit.secret not in old_secrets]
-    return sorted(kept, key=lambda hit: (hit.line, hit.column))
+        scanner.stream(git.blob_chunks(root, old), change.path, candidates.forget)
+    return candidates.introduced()
 
 
 def scan_patches(

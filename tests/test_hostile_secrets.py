@@ -401,3 +401,33 @@ def test_a_committed_rename_keeps_the_baseline_in_a_range(tmp_path: Path) -> Non
     commit_all(repo, "rename")
     result = secrets(repo, tmp_path, "--range", "main..pr")
     assert result.code == 0, result.out
+
+
+def test_a_path_big_in_one_commit_is_read_from_its_blobs_in_every_commit(tmp_path: Path) -> None:
+    """A file git would load whole (added with more than 4 MiB) leaves the patch for every commit; each of
+    its changes is read from the blobs, and only what a change introduced is reported, at its commit."""
+    repo = new_repo(tmp_path)
+    line = b"INFO request served in 12 ms from cache; nothing to see here at all\n"
+    (repo / "app.cfg").write_bytes(f"TOKEN={GH}\n".encode())
+    commit_all(repo, "small")
+    first = sh_git(repo, "rev-parse", "HEAD").strip()
+    sh_git(repo, "rm", "-q", "app.cfg")
+    commit_all(repo, "gone")
+    write_repeated(repo / "app.cfg", line, 5 * MIB, tail=f"TOKEN={GH}\nOTHER={GH2}\n".encode())
+    commit_all(repo, "big again")
+    second = sh_git(repo, "rev-parse", "HEAD").strip()
+    (repo / "app.cfg").write_bytes(f"TOKEN={GH}\nAWS={AWS}\n".encode())
+    commit_all(repo, "small again")
+    third = sh_git(repo, "rev-parse", "HEAD").strip()
+    result = secrets(repo, tmp_path, "--history")
+    assert result.code == 1, result.err
+    report = json.loads(result.files["json"])
+    where = sorted((f["rule"], f["location"]["commit"], f["location"]["line"]) for f in report["findings"])
+    big_lines = (5 * MIB) // len(line)
+    assert where == sorted(
+        [
+            ("github-token", first, 1),
+            ("github-token", second, big_lines + 2),
+            ("aws-access-key-id", third, 2),
+        ]
+    )

@@ -69,6 +69,20 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     return done.stdout
 
 
+def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:
+    """``git -C root ARGS`` fed ``stdin``; a failure is exit 2 quoting git."""
+    try:
+        done = subprocess.run(
+            git_argv(root, *args), input=stdin, capture_output=True, check=False, env=git_env()
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {done.returncode}"]
+        raise LrCiError(f"git {' '.join(args[:2])} failed: {lines[-1]}")
+    return done.stdout
+
+
 def repository(start: Path) -> tuple[Path, bool] | None:
     """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
     try:
@@ -297,14 +311,26 @@ class Patches:
     The processes start when the object is made, so git already works while lr-ci loads its config and
     rules. Each writes into an unlinked temporary file rather than a pipe: git never waits for the
     parser, no thread shuttles bytes, and memory stays small however long the history (the page cache
-    and the disk hold the patch). Iterating yields ``(part, change)``: in order within a part, parts
-    interleaved as their output arrives.
+    and the disk hold the patch). Iterating yields ``(position of the commit, change)``: in order within a
+    part, parts interleaved as their output arrives; then every change of the paths that were too big
+    for git to diff (``big``: see :func:`_big_paths`), which the scanner reads from their blobs.
     """
 
-    def __init__(self, root: Path, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        commands: Sequence[tuple[list[str], bytes | None]],
+        what: str,
+        *,
+        order: dict[str, int] | None = None,
+        big: Sequence[FileChange] = (),
+    ) -> None:
         self.root = root
         self.what = what
         self.stats = PatchStats()
+        self.order = order or {}
+        """Each commit's position in the scan (oldest first): which occurrence of a secret is the first."""
+        self._big = big
         self._commit: list[Commit | None] = [None] * len(commands)
         self._result: tuple[int, str] | None = None
         self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
@@ -361,6 +387,11 @@ class Patches:
             code, error = self.close()
         if code != 0:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
+        for change in self._big:
+            yield self._position(change), change
+
+    def _position(self, change: FileChange) -> int:
+        return self.order.get(change.commit.sha, 0) if change.commit is not None else 0
 
     def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
         """Parse complete commits or files; text that starts with ``diff --`` continues the last commit."""
@@ -374,7 +405,7 @@ class Patches:
             for section in (b"\n" + block).split(b"\ndiff --")[1:]:
                 change = _file_change(section, self._commit[part], self.stats)
                 if change is not None:
-                    yield part, change
+                    yield self._position(change), change
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
@@ -420,10 +451,124 @@ _PATCH_FLAGS = (
     "--no-textconv",
     "--no-color",
     "--full-index",
+    "--irreversible-delete",  # git would load a deleted file whole to print "Binary files differ"
     "--src-prefix=a/",
     "--dst-prefix=b/",
     "--no-relative",
 )
+
+
+def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterator[tuple[bytes, FileChange]]:
+    """``--raw -z`` output of ``git ARGS``, streamed: each change that leaves content (not a deletion) as a
+    :class:`FileChange` naming its blobs; deletions are yielded with ``blob`` None. Never loads a blob."""
+    try:
+        process = subprocess.Popen(
+            git_argv(root, *args),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    assert process.stdout is not None and process.stderr is not None
+    if stdin is not None:
+        assert process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.write(stdin)
+        process.stdin.close()
+    commit: Commit | None = None
+    entry: list[bytes] | None = None
+    pending = b""
+    try:
+        while True:
+            chunk = process.stdout.read(_READ_CHUNK)
+            tokens = (pending + chunk).split(b"\0")
+            pending = tokens.pop() if chunk else b""
+            for raw in tokens:
+                token = raw.lstrip(b"\n")
+                if entry is not None:
+                    modes_and_blobs, status = entry
+                    fields = modes_and_blobs.split(b" ")
+                    blobs = [blob.decode() for blob in fields[len(fields) // 2 :]]
+                    new = blobs[-1] if blobs[-1].strip("0") else None
+                    olds = tuple(blob for blob in blobs[:-1] if blob.strip("0"))
+                    yield status, FileChange(_decode(raw), commit, blob=new, old_blobs=olds)
+                    entry = None
+                elif token.startswith(b"\x01"):
+                    sha, parents, date = token[1:].decode("ascii", "replace").split("\x02", 2)
+                    commit = Commit(sha, tuple(parents.split()), date)
+                elif token.startswith(b":"):
+                    head, _, status = token.lstrip(b":").rpartition(b" ")
+                    entry = [head, status]
+            if not chunk:
+                break
+        error = process.stderr.read(64 << 10).decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise LrCiError(f"git {' '.join(args[:2])} failed: {error or 'no output'}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _sizes(root: Path, blobs: Sequence[str]) -> dict[str, int]:
+    out = run_git_input(root, "".join(f"{blob}\n" for blob in blobs).encode(), "cat-file", "--batch-check")
+    sizes = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[2].isdigit():
+            sizes[fields[0]] = int(fields[2])
+    return sizes
+
+
+_SIZE_BATCH = 10_000
+
+
+def _big_paths(root: Path, raw_args: Sequence[str], stdin: bytes | None) -> list[str]:
+    """Paths a change adds with more than :data:`BLOB_STREAM_BYTES`. git loads a file it adds whole, even
+    to say "Binary files differ" (a modified or, with ``-D``, deleted one it does not): such paths are left
+    out of the patch and read from their blobs, streamed, in every commit that changes them."""
+    big: set[str] = set()
+    batch: dict[str, str] = {}
+
+    def check() -> None:
+        sizes = _sizes(root, list(batch))
+        big.update(path for blob, path in batch.items() if sizes.get(blob, 0) > BLOB_STREAM_BYTES)
+        batch.clear()
+
+    for status, change in _raw_changes(root, raw_args, stdin):
+        # Added (to at least one parent), or a symlink or submodule that became a file.
+        if change.blob is not None and (b"A" in status or b"T" in status):
+            batch[change.blob] = change.path
+            if len(batch) >= _SIZE_BATCH:
+                check()
+    if batch:
+        check()
+    return sorted(big)
+
+
+def _literal(paths: Sequence[str], exclude: bool) -> list[str]:
+    magic = ":(exclude,literal)" if exclude else ":(literal)"
+    return [magic + path for path in paths]
+
+
+def _big_changes(
+    root: Path, raw_args: Sequence[str], stdin: bytes | None, paths: Sequence[str], stats: PatchStats
+) -> list[FileChange]:
+    """Every change of ``paths`` (see :func:`_big_paths`), naming blobs; deletions recorded in ``stats``."""
+    changes = []
+    for _, change in _raw_changes(root, [*raw_args, "--", *_literal(paths, exclude=False)], stdin):
+        if change.blob is None:
+            stats.deleted.setdefault(change.commit.sha if change.commit else None, set()).add(change.path)
+        else:
+            changes.append(change)
+    return changes
+
+
+_RAW_FLAGS = ("--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules", "--no-relative")
 
 
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
@@ -433,27 +578,37 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     (diffing is git's work and the bulk of a history scan).
     """
     commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
+    order = {sha.decode(): index for index, sha in enumerate(commits)}
+    listed = b"\n".join(commits) + b"\n"
+    walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
+    raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
+    big = _big_paths(root, raw_args, listed) if commits else []
+    stats = PatchStats()
+    big_changes = _big_changes(root, raw_args, listed, big, stats) if big else []
     parts = max(1, min(_PARALLEL_LOGS, len(commits) // _COMMITS_PER_PART))
     size = max(1, -(-len(commits) // parts))
-    argv = git_argv(
-        root,
-        *_patch_options(),
-        "log",
-        *_PATCH_FLAGS,
-        "--cc",
-        "--no-walk=unsorted",
-        "--stdin",
-        f"--format={_LOG_FORMAT}",
-    )
+    argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
+    if big:
+        argv += ["--", *_literal(big, exclude=True)]
     commands = [(argv, b"\n".join(commits[i : i + size]) + b"\n") for i in range(0, len(commits), size)]
-    return Patches(root, commands, f"git log {' '.join(revisions)}")
+    patches = Patches(root, commands, f"git log {' '.join(revisions)}", order=order, big=big_changes)
+    patches.stats.deleted.update(stats.deleted)
+    return patches
 
 
 def staged_patches(root: Path) -> Patches:
     """What the next commit would change, from the index (the staged blobs, not the working files)."""
     base = "HEAD" if has_commits(root) else EMPTY_TREE
+    raw_args = [*_patch_options(), "diff", "--cached", *_RAW_FLAGS, base]
+    big = _big_paths(root, raw_args, None)
+    stats = PatchStats()
+    big_changes = _big_changes(root, raw_args, None, big, stats) if big else []
     argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
-    return Patches(root, [(argv, None)], "git diff --cached")
+    if big:
+        argv += _literal(big, exclude=True)
+    patches = Patches(root, [(argv, None)], "git diff --cached", big=big_changes)
+    patches.stats.deleted.update(stats.deleted)
+    return patches
 
 
 def blob_size(root: Path, blob: str) -> int:

@@ -226,8 +226,10 @@ class ContentScanner:
             windows.feed(decoder(b"", final=True))
         windows.close()
 
-    def take(self, hits: Iterable[Hit], path: str, commit: git.Commit | None = None, part: int = 0) -> None:
-        """Keep the earliest occurrence (by ``part``, then arrival) of each secret, at most
+    def take(
+        self, hits: Iterable[Hit], path: str, commit: git.Commit | None = None, position: int = 0
+    ) -> None:
+        """Keep the earliest occurrence (by commit ``position``, then arrival) of each secret, at most
         :data:`FINDINGS_PER_RULE_PER_FILE` secrets per rule and path; count the rest."""
         for hit in hits:
             if hit.allowed:
@@ -235,7 +237,7 @@ class ContentScanner:
                 continue
             key = (path, hit.rule.id, hit.secret)
             self._sequence += 1
-            order = (part, self._sequence)
+            order = (position, self._sequence)
             known = self._found.get(key)
             if known is None:
                 if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
@@ -385,14 +387,14 @@ def scan_patches(
     patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None = None
 ) -> None:
     """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
-    for part, change in patches:
+    for position, change in patches:
         if scanner.wanted(change.path):
             hits = (
                 _introduced_blob(change, patches.root, scanner)
                 if change.blob is not None
                 else _introduced_lines(change, scanner)
             )
-            scanner.take(hits, change.path, change.commit, part)
+            scanner.take(hits, change.path, change.commit, position)
         if progress is not None:
             progress(patches.stats.commits)
     scanner.counts["commits_scanned"] += patches.stats.commits

@@ -54,7 +54,8 @@ def git_env() -> dict[str, str]:
 
 
 def git_argv(root: Path, *args: str) -> list[str]:
-    return ["git", "--no-replace-objects", "-C", str(root), *args]
+    # A repository's core.fsmonitor would run a program of its choosing: reading needs none.
+    return ["git", "--no-replace-objects", "-c", "core.fsmonitor=false", "-C", str(root), *args]
 
 
 def run_git(root: Path, *args: str, check: bool = True) -> bytes:
@@ -555,8 +556,9 @@ def _big_paths(root: Path, raw_args: Sequence[str], stdin: bytes | None) -> list
         batch.clear()
 
     for status, change in _raw_changes(root, raw_args, stdin):
-        # Added (to at least one parent), or a symlink or submodule that became a file.
-        if change.blob is not None and (b"A" in status or b"T" in status):
+        # Added (to at least one parent), a symlink or submodule that became a file, or a merge's own
+        # version (a combined diff loads every parent's blob whole).
+        if change.blob is not None and (b"A" in status or b"T" in status or len(status) > 1):
             batch[change.blob] = change.path
             if len(batch) >= _SIZE_BATCH:
                 check()

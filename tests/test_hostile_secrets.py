@@ -431,3 +431,37 @@ def test_a_path_big_in_one_commit_is_read_from_its_blobs_in_every_commit(tmp_pat
             ("aws-access-key-id", third, 2),
         ]
     )
+
+
+def test_a_long_history_is_scanned_in_bounded_parts_and_reports_the_first_commit(tmp_path: Path) -> None:
+    """More commits than one git log is given (400): the secret is reported at the commit that first
+    added it, although a later part (scanned in parallel) adds it again after a deletion."""
+    repo = new_repo(tmp_path)
+    stream = bytearray()
+    for n in range(1000):
+        body = f"n = {n}\n" + (f"TOKEN={GH}\n" if n in (10, 900) else "")
+        stream += f"commit refs/heads/main\ncommitter A <a@example.com> {1700000000 + n} +0000\n".encode()
+        stream += f"data 2\nc\nM 100644 inline conf.env\ndata {len(body)}\n{body}\n".encode()
+    sh_git(repo, "fast-import", "--quiet", stdin=bytes(stream))
+    first = sh_git(repo, "rev-list", "--reverse", "main").split()[10]
+    result = secrets(repo, tmp_path, "--history")
+    assert result.code == 1, result.err
+    report = json.loads(result.files["json"])
+    assert [(f["rule"], f["location"]["commit"]) for f in report["findings"]] == [("github-token", first)]
+    assert report["metrics"]["commits_scanned"] == 1000
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+def test_a_rename_keeps_a_detect_secrets_baseline_entry(tmp_path: Path) -> None:
+    import hashlib
+
+    repo = new_repo(tmp_path)
+    (repo / "old.env").write_text(f"TOKEN={GH}\n")
+    digest = hashlib.sha1(GH.encode()).hexdigest()  # detect-secrets identifies a secret so
+    baseline = {"results": {"old.env": [{"type": "GitHub Token", "hashed_secret": digest, "line_number": 1}]}}
+    (repo / ".secrets.baseline").write_text(json.dumps(baseline))
+    commit_all(repo)
+    sh_git(repo, "mv", "old.env", "new.env")
+    result = secrets(repo, tmp_path, "--staged")
+    assert result.code == 0, result.out
+    assert json.loads(result.files["json"])["metrics"]["suppressed_detect_secrets"] == 1

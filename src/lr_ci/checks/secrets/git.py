@@ -477,17 +477,18 @@ _PATCH_FLAGS = (
 def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterator[tuple[bytes, FileChange]]:
     """``--raw -z`` output of ``git ARGS``, streamed: each change that leaves content (not a deletion) as a
     :class:`FileChange` naming its blobs; deletions are yielded with ``blob`` None. Never loads a blob."""
+    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
     try:
         process = subprocess.Popen(
             git_argv(root, *args),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
             env=git_env(),
         )
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     if stdin is not None:
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError):
@@ -519,7 +520,8 @@ def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterat
                     entry = [head, status]
             if not chunk:
                 break
-        error = process.stderr.read(64 << 10).decode("utf-8", "replace").strip()
+        errors.seek(0)
+        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
         if process.wait() != 0:
             raise LrCiError(f"git {' '.join(args[:2])} failed: {error or 'no output'}")
     finally:
@@ -527,7 +529,7 @@ def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterat
             process.kill()
         process.wait()
         process.stdout.close()
-        process.stderr.close()
+        errors.close()
 
 
 def _sizes(root: Path, blobs: Sequence[str]) -> dict[str, int]:
@@ -640,21 +642,23 @@ def blob_size(root: Path, blob: str) -> int:
 
 def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterator[bytes]:
     """A blob's content, streamed: git and lr-ci each hold one chunk of it, however large the file."""
+    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
     try:
         process = subprocess.Popen(
             git_argv(root, "cat-file", "blob", blob),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
             env=git_env(),
         )
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     try:
         while chunk := process.stdout.read(chunk_bytes):
             yield chunk
-        error = process.stderr.read(64 << 10).decode("utf-8", "replace").strip()
+        errors.seek(0)
+        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
         if process.wait() != 0:
             raise LrCiError(f"git cat-file blob {blob[:12]} failed: {error or 'no output'}")
     finally:
@@ -662,7 +666,7 @@ def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterat
             process.kill()
         process.wait()
         process.stdout.close()
-        process.stderr.close()
+        errors.close()
 
 
 def commit_authors(root: Path, shas: Sequence[str]) -> dict[str, str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from lr_ci.checks.secrets import git
 from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, Hit, RuleSet, path_policy, scan
 from lr_ci.errors import LrCiError
+from lr_ci.output._text import printable
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
 WINDOW_BYTES = 1 << 20
@@ -279,7 +280,7 @@ def scan_files(
         except FileNotFoundError:
             continue  # tracked but deleted in the working tree: nothing to scan
         except OSError as exc:
-            raise LrCiError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
         if not stat.S_ISREG(info.st_mode) or scanner.too_big(info.st_size, path):
             continue
         scanner.counts["files_scanned"] += 1
@@ -290,7 +291,7 @@ def scan_files(
         try:
             scanner.stream(_file_chunks(full), path, take)
         except OSError as exc:
-            raise LrCiError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
 
 
 def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]]:
@@ -301,7 +302,7 @@ def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]
     for target in targets:
         if not target.exists():
             why = "a broken symlink" if target.is_symlink() else "no such file or directory"
-            raise LrCiError(f"{target}: {why}")
+            raise LrCiError(f"{printable(str(target))}: {why}")
         if target.is_dir():
             for folder, dirs, names in os.walk(target):
                 dirs[:] = sorted(d for d in dirs if d not in ALWAYS_EXCLUDED_DIRS)

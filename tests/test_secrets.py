@@ -332,17 +332,25 @@ def test_non_utf8_content_is_scanned(repo: Path, cli) -> None:
     assert rules_at(report) == [("generic-password", "latin1.cfg", 2)]
 
 
-def test_binary_huge_and_symlinks_are_skipped_and_counted(repo: Path, cli) -> None:
-    (repo / "image.dat").write_bytes(b"\x89PNG\0\0" + GH.encode())
+def test_binary_looking_files_are_read_huge_ones_named_and_symlinks_not_followed(repo: Path, cli) -> None:
+    """Images are skipped by type; content that only looks binary is scanned (its printable runs); a file
+    over max_file_bytes is named as unread (a low finding: on_skipped is "warn" outside CI); a tracked
+    symlink is not followed (its target is scanned as itself)."""
+    (repo / "image.png").write_bytes(b"\x89PNG\0\0" + GH.encode())
     (repo / "blob.bin.txt").write_bytes(b"\0\1\2" + GH.encode())
     (repo / "big.txt").write_text(f"TOKEN={GH}\n" + "x" * 2000)
     (repo / "lr-ci.toml").write_text("[secrets]\nmax_file_bytes = 1000\n")
     (repo / "real.env").write_text(f"AWS={AWS}\n")
     (repo / "link.env").symlink_to("real.env")
     _, report = scan(cli)
-    assert rules_at(report) == [("aws-access-key-id", "real.env", 1)]
+    assert rules_at(report) == [
+        ("aws-access-key-id", "real.env", 1),
+        ("github-token", "blob.bin.txt", 1),
+        ("secrets-unread", "big.txt", None),
+    ]
     metrics = report["metrics"]
-    assert metrics["skipped_binary"] == 1 and metrics["skipped_huge"] == 1 and metrics["skipped_by_type"] == 1
+    assert metrics["decoded_binary"] == 1 and metrics["skipped_huge"] == 1 and metrics["skipped_by_type"] == 1
+    assert metrics["unread"] == 1
 
 
 def test_submodules_are_not_followed(tmp_path: Path, repo: Path, cli) -> None:

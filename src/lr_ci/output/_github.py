@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 
 from lr_ci.output._markdown import render_markdown
-from lr_ci.output._text import finding_message, render_text
+from lr_ci.output._text import finding_message, printable, render_text
 from lr_ci.report import Finding, Report, Severity
 
 ANNOTATIONS_PER_LEVEL = 10
@@ -40,7 +40,7 @@ def _annotation(level: str, report: Report, finding: Finding) -> str:
     properties = [f"title={escape_property(f'lr-ci {report.check}: {finding.rule}')}"]
     location = finding.location
     if location.path:
-        properties.insert(0, f"file={escape_property(location.path)}")
+        properties.insert(0, f"file={escape_property(printable(location.path))}")
         if location.line:
             properties.insert(1, f"line={location.line}")
             if location.column:

@@ -7,8 +7,34 @@ from lr_ci.report import Finding, Location, Report, Severity, Table
 _COLORS = {"pass": "32", "fail": "31", "error": "35", "critical": "31;1", "high": "31", "medium": "33"}
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal or a log would act on escaped: control characters
+    (a newline, ESC, NUL...), bidirectional overrides and other invisible formatting, line separators, and
+    the undecodable bytes of a file name (kept as surrogates) as ``\\xNN``/``\\uNNNN``. The one place
+    every path and author printed as text, markdown or GitHub annotations goes through."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        code = ord(char)
+        if char.isprintable():
+            out.append(char)
+        elif char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
 def location_text(location: Location) -> str:
-    parts = [location.path or location.url or ""]
+    parts = [printable(location.path or location.url or "")]
     if location.path and location.line:
         parts.append(str(location.line))
         if location.column:

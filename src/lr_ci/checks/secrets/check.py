@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,10 @@ from lr_ci.checks.secrets.baseline import (
     write_baseline,
 )
 from lr_ci.errors import LrCiError
-from lr_ci.report import Finding, Location, Report, Severity
+from lr_ci.report import Finding, Location, Report, Severity, fingerprint, sha256_hex
 
 if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already runs (see start)
-    from lr_ci.checks.secrets.scan import Occurrence
+    from lr_ci.checks.secrets.scan import ContentScanner, Occurrence
     from lr_ci.checks.secrets.settings import SecretsSettings
 
 DEEPEN_STEP = 200
@@ -65,6 +65,8 @@ def validate(request: Request) -> None:
     ]
     if len(chosen) > 1:
         raise LrCiError("choose one of PATH..., --staged, --range and --history")
+    if request.range is not None and not request.range.strip():
+        raise LrCiError("--range: the range is empty; give BASE..HEAD, BASE...HEAD or a revision")
 
 
 def event_range(root: Path) -> str | None:
@@ -207,8 +209,9 @@ def start(request: Request, cwd: Path) -> Started:
 
 def collect(
     started: Started, settings: SecretsSettings, cwd: Path, progress: Callable[[int], None] | None = None
-) -> tuple[list[Occurrence], Report, Path]:
-    """Run the scan; returns the occurrences, a report with metrics, and the root paths are relative to."""
+) -> tuple[ContentScanner, Report, Path]:
+    """Run the scan; returns the scanner (what it found and left unread), a report with metrics, and the
+    root paths are relative to."""
     from lr_ci._paths import excluder
     from lr_ci.checks.secrets.engine import default_rules
     from lr_ci.checks.secrets.scan import ContentScanner, scan_files, scan_patches, walk
@@ -219,17 +222,17 @@ def collect(
     scanner = ContentScanner(rules, settings.max_file_bytes, excluder(never))
     request, root = started.request, started.root
     if started.patches is not None:
-        occurrences = scan_patches(started.patches, scanner, progress)
+        scan_patches(started.patches, scanner, progress)
     elif request.mode == "paths":
         root = root or cwd
-        occurrences = scan_files(root, walk(request.paths, root), scanner)
+        files, named = walk(request.paths, root)
+        scan_files(root, files, scanner, follow=named)
     elif root is None:
         root = cwd
-        occurrences = scan_files(cwd, walk([cwd], cwd), scanner)
+        scan_files(cwd, walk([cwd], cwd)[0], scanner)
     elif request.mode == "working-tree":
-        occurrences = scan_files(root, git.working_tree_files(root), scanner)
-    else:
-        occurrences = []  # the history of an empty repository
+        scan_files(root, git.working_tree_files(root), scanner)
+    # else: the history of an empty repository
     assert root is not None
     report = Report(
         check="secrets", fail_at=settings.fail_on, rules={r.id: r.description for r in rules.rules}
@@ -239,26 +242,26 @@ def collect(
         "files_scanned",
         "commits_scanned",
         "bytes_scanned",
-        "skipped_binary",
+        "decoded_binary",
         "skipped_huge",
         "skipped_by_type",
         "excluded",
     ):
         report.metrics[key] = scanner.counts[key]
-    return occurrences, report, root
+    report.metrics["unread"] = len(scanner.unread)
+    report.metrics["allowed_inline"] = scanner.counts["allowed_inline"]
+    return scanner, report, root
 
 
-def findings(occurrences: list[Occurrence]) -> tuple[list[Finding], int]:
-    """One finding per (rule, path, secret), the earliest occurrence; and how many were allowed inline."""
-    allowed = 0
+def findings(occurrences: list[Occurrence], root: Path) -> list[Finding]:
+    """One finding per (rule, path, secret), the earliest occurrence, with its commit's author."""
+    shas = sorted({o.commit.sha for o in occurrences if o.commit is not None})
+    authors = git.commit_authors(root, shas) if shas else {}
     seen: dict[str, Finding] = {}
     for occurrence in occurrences:
         hit = occurrence.hit
-        if hit.allowed:
-            allowed += 1
-            continue
         commit = occurrence.commit
-        data = {"author": commit.author, "date": commit.date} if commit else {}
+        data = {"author": authors.get(commit.sha, ""), "date": commit.date} if commit else {}
         finding = Finding(
             rule=hit.rule.id,
             severity=hit.rule.severity,
@@ -270,30 +273,90 @@ def findings(occurrences: list[Occurrence]) -> tuple[list[Finding], int]:
             secret=hit.secret,
         )
         seen.setdefault(finding.fingerprint, finding)
-    return list(seen.values()), allowed
+    return list(seen.values())
+
+
+def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
+    """What was not fully read: more secrets than listed (a finding per rule and file), and unread
+    files, each a finding ("warn") or the whole run exit 2 naming them ("fail": a partial scan)."""
+    from lr_ci.checks.secrets.scan import FINDINGS_PER_RULE_PER_FILE
+    from lr_ci.output._text import printable
+
+    if scanner.unread and policy == "fail":
+        first = scanner.unread[0]
+        others = f" and {len(scanner.unread) - 1} more" if len(scanner.unread) > 1 else ""
+        where = f" in {first.commit[:12]}" if first.commit else ""
+        raise LrCiError(
+            f"the scan is partial: {printable(first.path)}{where} was not read ({first.reason}){others}; "
+            'exclude it by name in [secrets] exclude, raise max_file_bytes, or set on_skipped = "warn"'
+        )
+    by_rule = {rule.id: rule for rule in scanner.rules.rules}
+    for more in scanner.more():
+        rule = by_rule[more.rule]
+        report.findings.append(
+            Finding(
+                rule="secrets-more",
+                severity=rule.severity,
+                message=f"{more.count} more {more.rule} secrets in this file are not listed "
+                f"(the first {FINDINGS_PER_RULE_PER_FILE} per rule and file are)",
+                location=Location(path=more.path),
+            )
+        )
+    for unread in scanner.unread:
+        report.findings.append(
+            Finding(
+                rule="secrets-unread",
+                severity=Severity.LOW,
+                message=f"not scanned: {unread.reason}; exclude it by name or raise max_file_bytes",
+                location=Location(path=unread.path, commit=unread.commit),
+            )
+        )
+    report.rules["secrets-more"] = "More secrets of one rule in one file than the report lists"
+    report.rules["secrets-unread"] = "A file that was not scanned (on_skipped decides what it does)"
+
+
+def _renamed_from(finding: Finding, deleted: Mapping[str | None, set[str]]) -> list[str]:
+    """The paths the finding's commit (or the index) deleted: a secret accepted under one of them and
+    now found in an added file was moved, not introduced (a rename is a delete plus an add here)."""
+    gone = deleted.get(finding.location.commit)
+    return sorted(gone - {finding.location.path}) if gone else []
 
 
 def suppress(
-    report: Report, found: list[Finding], settings: SecretsSettings, root: Path, complete: bool
+    report: Report,
+    found: list[Finding],
+    settings: SecretsSettings,
+    root: Path,
+    complete: bool,
+    deleted: Mapping[str | None, set[str]] | None = None,
 ) -> None:
-    """Move baselined findings out of the report, counting them; list stale baseline entries."""
+    """Move baselined findings out of the report, counting them; list stale baseline entries.
+
+    A secret the baseline accepts under a path that the same commit (or the index) deletes is accepted
+    where it moved to: renaming a file must not fail on a secret already accepted. Only an exact match
+    of rule and secret hash counts, and only for paths that change removed.
+    """
+    deleted = deleted or {}
     baseline = read_baseline(root / settings.baseline)
     detect_secrets = read_detect_secrets_baseline(root / settings.detect_secrets_baseline)
     kept: list[Finding] = []
     matched: set[str] = set()
     counts = {"baseline": 0, "detect_secrets": 0}
     for finding in found:
-        if finding.fingerprint in baseline:
-            matched.add(finding.fingerprint)
+        paths = [finding.location.path or "", *_renamed_from(finding, deleted)]
+        secret = finding.secret
+        fingerprints = [
+            fingerprint(finding.rule, path, sha256_hex(secret)) if secret is not None else finding.fingerprint
+            for path in paths
+        ]
+        accepted = next((fp for fp in fingerprints if fp in baseline), None)
+        if accepted is not None:
+            matched.add(accepted)
             counts["baseline"] += 1
         elif (
             detect_secrets
-            and finding.secret is not None
-            and (
-                finding.location.path or "",
-                detect_secrets_hash(finding.secret),
-            )
-            in detect_secrets
+            and secret is not None
+            and any((path, detect_secrets_hash(secret)) in detect_secrets for path in paths)
         ):
             counts["detect_secrets"] += 1
         else:
@@ -324,17 +387,18 @@ def suppress(
 def run(
     started: Started, settings: SecretsSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> Report:
-    occurrences, report, root = collect(started, settings, cwd, progress)
-    found, allowed = findings(occurrences)
-    report.metrics["allowed_inline"] = allowed
-    suppress(report, found, settings, root, started.request.complete)
+    scanner, report, root = collect(started, settings, cwd, progress)
+    found = findings(scanner.occurrences(), root)
+    deleted = started.patches.stats.deleted if started.patches is not None else {}
+    suppress(report, found, settings, root, started.request.complete, deleted)
+    partial_scan(report, scanner, settings.skipped_policy)
     return report
 
 
 def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
     """``lr-ci secrets baseline``: accept every current finding, keeping the reasons already written."""
-    occurrences, report, root = collect(started, settings, cwd)
-    found, allowed = findings(occurrences)
+    scanner, report, root = collect(started, settings, cwd)
+    found = findings(scanner.occurrences(), root)
     path = root / settings.baseline
     previous = read_baseline(path)
     entries = [
@@ -350,7 +414,6 @@ def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> R
     report.fail_at = None
     report.metrics.update(
         {
-            "allowed_inline": allowed,
             "baseline_entries": len(entries),
             "baseline_added": len({e.fingerprint for e in entries} - set(previous)),
             "baseline_removed": len(set(previous) - {e.fingerprint for e in entries}),

@@ -321,11 +321,12 @@ def _resolve_overlaps(order: Sequence[Rule], hits: list[Hit]) -> list[Hit]:
     """One hit per secret occurrence: the earliest rule in ``rules.toml`` wins (providers before generic)."""
     rank = {rule.id: i for i, rule in enumerate(order)}
     kept: list[Hit] = []
-    taken: list[tuple[int, int, int]] = []  # (line, first column, last column)
+    taken: dict[int, list[tuple[int, int]]] = {}  # line -> (first column, last column): linear in hits
     for hit in sorted(hits, key=lambda h: (rank[h.rule.id], h.line, h.column)):
-        span = (hit.line, hit.column, hit.column + len(hit.secret) - 1)
-        if any(line == span[0] and not (end < span[1] or start > span[2]) for line, start, end in taken):
+        first, last = hit.column, hit.column + len(hit.secret) - 1
+        on_line = taken.setdefault(hit.line, [])
+        if any(not (end < first or start > last) for start, end in on_line):
             continue
-        taken.append(span)
+        on_line.append((first, last))
         kept.append(hit)
     return sorted(kept, key=lambda h: (h.line, h.column, rank[h.rule.id]))

@@ -4,6 +4,18 @@ Paths are decoded with ``surrogateescape`` (from ``-z`` lists, or unquoted from 
 spaces, newlines or bytes that are not UTF-8 survive the round trip. Commits and the index are read as
 ``-U0`` patches, streamed: git computes what each change added while Python scans what came before, and
 only added lines are scanned, as ``git log -p`` shows them.
+
+Nothing in the repository or the user's config may change what lr-ci sees. Every setting that shapes the
+patch is pinned with ``-c`` (which outranks system, global and repository config), replace refs are
+ignored, and git's environment knobs for diffs are dropped. Attributes (``-diff``, ``binary``, a ``diff=``
+driver) and size (``core.bigFileThreshold``) can still make git print "Binary files differ" instead of the
+lines: such a file is then read from its blob, streamed, by lr-ci itself (:func:`stream_blob`), so a secret
+behind any attribute is found. Files above :data:`BLOB_STREAM_BYTES` take that road on purpose: git diffs a
+file in memory (about 2.4 times its size), a stream needs a window.
+
+The global and system config are not dropped wholesale (``GIT_CONFIG_GLOBAL=/dev/null``): they hold
+``safe.directory``, which git only reads from there, and CI runners (actions/checkout in a container) rely
+on it.
 """
 
 from __future__ import annotations
@@ -28,10 +40,28 @@ def _decode(raw: bytes) -> str:
     return os.fsdecode(raw) if os.name != "nt" else raw.decode("utf-8", "surrogateescape")
 
 
+BLOB_STREAM_BYTES = 4 << 20
+"""Files larger than this are not diffed by git (``core.bigFileThreshold``) but streamed from their blob."""
+# Environment variables that would change a diff behind lr-ci's back (the -c settings cover the config).
+_DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF", "GIT_REPLACE_REF_BASE", "GIT_GRAFT_FILE")
+
+
+def git_env() -> dict[str, str]:
+    """The environment for every git lr-ci runs: the user's, minus what changes what git shows."""
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"  # a replace ref must not hide a commit's real content
+    return env
+
+
+def git_argv(root: Path, *args: str) -> list[str]:
+    # A repository's core.fsmonitor would run a program of its choosing: reading needs none.
+    return ["git", "--no-replace-objects", "-c", "core.fsmonitor=false", "-C", str(root), *args]
+
+
 def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     """``git -C root ARGS``; a failure is exit 2 quoting git's own first line of complaint."""
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+        done = subprocess.run(git_argv(root, *args), capture_output=True, check=False, env=git_env())
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
     if check and done.returncode != 0:
@@ -40,13 +70,28 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     return done.stdout
 
 
+def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:
+    """``git -C root ARGS`` fed ``stdin``; a failure is exit 2 quoting git."""
+    try:
+        done = subprocess.run(
+            git_argv(root, *args), input=stdin, capture_output=True, check=False, env=git_env()
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {done.returncode}"]
+        raise LrCiError(f"git {' '.join(args[:2])} failed: {lines[-1]}")
+    return done.stdout
+
+
 def repository(start: Path) -> tuple[Path, bool] | None:
     """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(start), "rev-parse", "--show-toplevel", "--is-shallow-repository"],
+            git_argv(start, "rev-parse", "--show-toplevel", "--is-shallow-repository"),
             capture_output=True,
             check=False,
+            env=git_env(),
         )
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
@@ -94,9 +139,11 @@ def working_tree_files(root: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Commit:
+    """A commit as the patch header names it. The author is looked up only for commits with findings
+    (:func:`commit_authors`): a name may hold any byte, so it never travels inside the parsed stream."""
+
     sha: str
     parents: tuple[str, ...]
-    author: str
     date: str
 
 
@@ -106,26 +153,33 @@ class FileChange:
 
     ``added`` are runs of consecutive added lines (first line number, text); ``removed`` the removed lines.
     For a merge, only lines that are in none of the parents count as added: content that first appears in
-    the merge resolution.
+    the merge resolution. When git would not show the lines (an attribute, or a file larger than
+    :data:`BLOB_STREAM_BYTES`), ``blob`` is the new content's object id and ``old_blobs`` those it
+    replaced: the scanner reads the blobs itself.
     """
 
     path: str
     commit: Commit | None = None
     added: list[tuple[int, bytes]] = field(default_factory=list)
     removed: list[bytes] = field(default_factory=list)
+    blob: str | None = None
+    old_blobs: tuple[str, ...] = ()
 
 
 @dataclass
 class PatchStats:
     commits: int = 0
-    binary: int = 0
+    deleted: dict[str | None, set[str]] = field(default_factory=dict)
+    """Paths each commit (key: its sha; the index: None) deleted, to follow a baselined secret's rename."""
 
 
-_LOG_FORMAT = "%x01%H%x02%P%x02%an <%ae>%x02%aI"
+# Only hex and ISO dates in the header: nothing a commit's author can write collides with the separators.
+_LOG_FORMAT = "%x01%H%x02%P%x02%aI"
 _READ_CHUNK = 1 << 20
 _POLL_SECONDS = 0.002  # how long the parser waits when it has caught up with git
-_PARALLEL_LOGS = os.cpu_count() or 1
-_COMMITS_PER_PART = 200
+# Each git diffs one file of at most BLOB_STREAM_BYTES at a time, in about 2.4 times that memory.
+_PARALLEL_LOGS = min(os.cpu_count() or 1, 4)
+_COMMITS_PER_PART = 400  # a git log holds about 35 KB per commit it was given (measured: 112 MB for 3000)
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
@@ -211,21 +265,39 @@ def _merge_hunks(change: FileChange, body: bytes, columns: int) -> None:
     close()
 
 
+def _section_path(first_line: bytes) -> bytes:
+    """The path of ``git a/P b/P`` (both names equal: renames are off) or ``cc P``, quoted or not."""
+    if first_line.startswith(b"git "):
+        names = first_line[4:]
+        name = _unquote(names[: (len(names) - 1) // 2])
+        return name[2:] if name.startswith(b"a/") else name
+    return _unquote(first_line.split(b" ", 1)[-1])
+
+
+def _blobs(head: bytes) -> tuple[tuple[str, ...], str | None]:
+    """(old blob ids, new blob id) from the ``index A..B`` or ``index A,B..C`` line (``--full-index``)."""
+    for line in head.split(b"\n"):
+        if line.startswith(b"index "):
+            old, _, new = line[6:].split(b" ", 1)[0].partition(b"..")
+            olds = tuple(o.decode() for o in old.split(b",") if o.strip(b"0"))
+            return olds, new.decode() if new.strip(b"0") else None
+    return (), None
+
+
 def _file_change(section: bytes, commit: Commit | None, stats: PatchStats) -> FileChange | None:
-    """One ``diff --git``/``diff --cc`` section of a patch -> the file change (None: deleted or binary)."""
+    """One ``diff --git``/``diff --cc`` section of a patch -> the file change (None: deleted, or no lines)."""
     hunks_at = section.find(b"\n@@")
     head = section if hunks_at < 0 else section[:hunks_at]
-    if b"\nBinary files " in head or head.startswith(b"Binary files "):
-        stats.binary += 1
-        return None
-    target = next((ln[4:] for ln in head.split(b"\n") if ln.startswith(b"+++ ")), None)
-    if target is None or hunks_at < 0:
-        return None
-    target = target.rstrip(b"\t")  # git ends a name that has spaces with a tab
-    if target == b"/dev/null":
+    path = _decode(_section_path(head.split(b"\n", 1)[0]))
+    if b"\ndeleted file mode " in head:
+        stats.deleted.setdefault(commit.sha if commit else None, set()).add(path)
         return None  # a deleted file adds nothing
-    path = _unquote(target)
-    change = FileChange(_decode(path[2:] if path.startswith(b"b/") else path), commit)
+    if b"\nBinary files " in head or head.startswith(b"Binary files "):
+        old_blobs, blob = _blobs(head)
+        return FileChange(path, commit, blob=blob, old_blobs=old_blobs) if blob else None
+    if hunks_at < 0:
+        return None
+    change = FileChange(path, commit)
     body = section[hunks_at + 1 :]
     if section.startswith(b"cc ") or section.startswith(b"combined "):
         _merge_hunks(change, body, max(2, len(commit.parents) if commit else 2))
@@ -234,64 +306,71 @@ def _file_change(section: bytes, commit: Commit | None, stats: PatchStats) -> Fi
     return change if change.added else None
 
 
-def _commit_block(block: bytes, stats: PatchStats) -> Iterator[FileChange]:
-    """A commit's header line and its patch (or, for the index, a patch without a header)."""
-    commit = None
-    if block.startswith(b"\x01"):
-        header, _, block = block.partition(b"\n")
-        sha, parents, author, date = header[1:].decode("utf-8", "replace").split("\x02")
-        commit = Commit(sha, tuple(parents.split()), author, date)
-        stats.commits += 1
-    for section in (b"\n" + block).split(b"\ndiff --")[1:]:
-        change = _file_change(section, commit, stats)
-        if change is not None:
-            yield change
-
-
-def _split_blocks(text: bytes) -> list[bytes]:
-    """Text of whole commits -> one block per commit, each starting with its ``\\x01`` header line."""
-    first, *rest = text.split(b"\n\x01")
-    return [block for block in (first, *(b"\x01" + block for block in rest)) if block.strip()]
-
-
 class Patches:
     """Running git processes writing patches, parsed commit by commit as their output grows.
 
     The processes start when the object is made, so git already works while lr-ci loads its config and
     rules. Each writes into an unlinked temporary file rather than a pipe: git never waits for the
     parser, no thread shuttles bytes, and memory stays small however long the history (the page cache
-    and the disk hold the patch). Iterating yields ``(part, change)``: in order within a part, parts
-    interleaved as their output arrives.
+    and the disk hold the patch). Iterating yields ``(position of the commit, change)``: in order within a
+    part, parts interleaved as their output arrives; then every change of the paths that were too big
+    for git to diff (``big``: see :func:`_big_paths`), which the scanner reads from their blobs.
     """
 
-    def __init__(self, commands: Sequence[tuple[list[str], bytes | None]], what: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        commands: Sequence[tuple[list[str], bytes | None]],
+        what: str,
+        *,
+        order: dict[str, int] | None = None,
+        big: Sequence[FileChange] = (),
+    ) -> None:
+        self.root = root
         self.what = what
         self.stats = PatchStats()
+        self.order = order or {}
+        """Each commit's position in the scan (oldest first): which occurrence of a secret is the first."""
+        self._big = big
+        self._commit: list[Commit | None] = [None] * len(commands)
         self._result: tuple[int, str] | None = None
+        self._commands = list(commands)
         self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
-        for argv, stdin in commands:
-            # git writes through its own descriptor; the parser reads through another, with its own offset.
-            write_fd, path = tempfile.mkstemp(prefix="lr-ci-patch-")
-            output = open(path, "rb")  # noqa: SIM115 - closed in close()
-            errors = tempfile.TemporaryFile(prefix="lr-ci-patch-")  # noqa: SIM115 - closed in close()
-            with contextlib.suppress(OSError):
-                os.unlink(path)  # POSIX keeps the open file; elsewhere it goes when closed
+        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)):
+            self._start_next()
+
+    def _start_next(self) -> int:
+        """Start the next command; returns its part number. At most ``_PARALLEL_LOGS`` run at once: a git
+        log's memory grows with the commits it was given, so a long history is many bounded parts."""
+        argv, stdin = self._commands[len(self._parts)]
+        # git writes through its own descriptor; the parser reads through another, with its own offset.
+        write_fd, path = tempfile.mkstemp(prefix="lr-ci-patch-")
+        output = open(path, "rb")  # noqa: SIM115 - closed in close()
+        errors = tempfile.TemporaryFile(prefix="lr-ci-patch-")  # noqa: SIM115 - closed in close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # POSIX keeps the open file; elsewhere it goes when closed
+        try:
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=errors,
+                env=git_env(),
             )
+        except FileNotFoundError:
+            raise LrCiError("git is not installed or not on PATH") from None
+        finally:
             os.close(write_fd)
-            if stdin is not None:
-                assert process.stdin is not None
-                with contextlib.suppress(BrokenPipeError):
-                    process.stdin.write(stdin)
-                process.stdin.close()
-            self._parts.append((process, output, errors))
+        if stdin is not None:
+            assert process.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.write(stdin)
+            process.stdin.close()
+        self._parts.append((process, output, errors))
+        return len(self._parts) - 1
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
-        pending = [bytearray() for _ in self._parts]
+        pending = [bytearray() for _ in self._commands]
         running = set(range(len(self._parts)))
         try:
             while running:
@@ -303,9 +382,11 @@ class Patches:
                     if chunk:
                         progressed = True
                         buffer = pending[part]
-                        searched = max(0, len(buffer) - 1)
+                        searched = max(0, len(buffer) - len(b"\ndiff --"))
                         buffer += chunk
-                        cut = buffer.rfind(b"\n\x01", searched)
+                        # Cut at the last commit or file boundary: a huge commit is parsed file by file,
+                        # and git never writes more than about 2 * BLOB_STREAM_BYTES for one file.
+                        cut = max(buffer.rfind(b"\n\x01", searched), buffer.rfind(b"\ndiff --", searched))
                         if cut > 0:
                             ready = bytes(buffer[:cut])
                             del buffer[: cut + 1]
@@ -313,17 +394,34 @@ class Patches:
                     elif finished:
                         running.discard(part)
                         yield from self._changes(part, bytes(pending[part]))
+                        pending[part] = bytearray()
+                        if len(self._parts) < len(self._commands):
+                            running.add(self._start_next())
                 if not progressed and running:
                     time.sleep(_POLL_SECONDS)
         finally:
             code, error = self.close()
         if code != 0:
             raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
+        for change in self._big:
+            yield self._position(change), change
+
+    def _position(self, change: FileChange) -> int:
+        return self.order.get(change.commit.sha, 0) if change.commit is not None else 0
 
     def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
-        for block in _split_blocks(text):
-            for change in _commit_block(block, self.stats):
-                yield part, change
+        """Parse complete commits or files; text that starts with ``diff --`` continues the last commit."""
+        for index, raw in enumerate(text.split(b"\n\x01")):
+            block = raw
+            if index > 0 or raw.startswith(b"\x01"):
+                header, _, block = raw.removeprefix(b"\x01").partition(b"\n")
+                sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
+                self._commit[part] = Commit(sha, tuple(parents.split()), date)
+                self.stats.commits += 1
+            for section in (b"\n" + block).split(b"\ndiff --")[1:]:
+                change = _file_change(section, self._commit[part], self.stats)
+                if change is not None:
+                    yield self._position(change), change
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
@@ -342,14 +440,20 @@ class Patches:
 
 
 def _patch_options() -> list[str]:
+    """``-c`` settings that outrank every config file: what the parser reads, whatever the user set."""
     settings = {
         "core.quotePath": "true",
-        # A user's own settings must not change the patch format this parser reads.
+        "core.bigFileThreshold": str(BLOB_STREAM_BYTES),  # larger files: streamed from the blob
+        "log.showRoot": "true",  # the first commit's patch too
         "diff.noprefix": "false",
         "diff.mnemonicPrefix": "false",
         "diff.relative": "false",
+        "diff.interHunkContext": "0",
+        "diff.suppressBlankEmpty": "false",
         "log.showSignature": "false",
+        "i18n.logOutputEncoding": "UTF-8",
         "color.ui": "false",
+        "color.diff": "false",
     }
     return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
 
@@ -362,36 +466,239 @@ _PATCH_FLAGS = (
     "--no-ext-diff",
     "--no-textconv",
     "--no-color",
+    "--full-index",
+    "--irreversible-delete",  # git would load a deleted file whole to print "Binary files differ"
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--no-relative",
 )
+
+
+def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterator[tuple[bytes, FileChange]]:
+    """``--raw -z`` output of ``git ARGS``, streamed: each change that leaves content (not a deletion) as a
+    :class:`FileChange` naming its blobs; deletions are yielded with ``blob`` None. Never loads a blob."""
+    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
+    try:
+        process = subprocess.Popen(
+            git_argv(root, *args),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    assert process.stdout is not None
+    if stdin is not None:
+        assert process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.write(stdin)
+        process.stdin.close()
+    commit: Commit | None = None
+    entry: list[bytes] | None = None
+    pending = b""
+    try:
+        while True:
+            chunk = process.stdout.read(_READ_CHUNK)
+            tokens = (pending + chunk).split(b"\0")
+            pending = tokens.pop() if chunk else b""
+            for raw in tokens:
+                token = raw.lstrip(b"\n")
+                if entry is not None:
+                    modes_and_blobs, status = entry
+                    fields = modes_and_blobs.split(b" ")
+                    blobs = [blob.decode() for blob in fields[len(fields) // 2 :]]
+                    new = blobs[-1] if blobs[-1].strip("0") else None
+                    olds = tuple(blob for blob in blobs[:-1] if blob.strip("0"))
+                    yield status, FileChange(_decode(raw), commit, blob=new, old_blobs=olds)
+                    entry = None
+                elif token.startswith(b"\x01"):
+                    sha, parents, date = token[1:].decode("ascii", "replace").split("\x02", 2)
+                    commit = Commit(sha, tuple(parents.split()), date)
+                elif token.startswith(b":"):
+                    head, _, status = token.lstrip(b":").rpartition(b" ")
+                    entry = [head, status]
+            if not chunk:
+                break
+        errors.seek(0)
+        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise LrCiError(f"git {' '.join(args[:2])} failed: {error or 'no output'}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        errors.close()
+
+
+def _sizes(root: Path, blobs: Sequence[str]) -> dict[str, int]:
+    out = run_git_input(root, "".join(f"{blob}\n" for blob in blobs).encode(), "cat-file", "--batch-check")
+    sizes = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[2].isdigit():
+            sizes[fields[0]] = int(fields[2])
+    return sizes
+
+
+_SIZE_BATCH = 10_000
+
+
+def _big_paths(root: Path, raw_args: Sequence[str], stdin: bytes | None) -> list[str]:
+    """Paths a change adds with more than :data:`BLOB_STREAM_BYTES`. git loads a file it adds whole, even
+    to say "Binary files differ" (a modified or, with ``-D``, deleted one it does not): such paths are left
+    out of the patch and read from their blobs, streamed, in every commit that changes them."""
+    big: set[str] = set()
+    batch: dict[str, str] = {}
+
+    def check() -> None:
+        sizes = _sizes(root, list(batch))
+        big.update(path for blob, path in batch.items() if sizes.get(blob, 0) > BLOB_STREAM_BYTES)
+        batch.clear()
+
+    for status, change in _raw_changes(root, raw_args, stdin):
+        # Added (to at least one parent), a symlink or submodule that became a file, or a merge's own
+        # version (a combined diff loads every parent's blob whole).
+        if change.blob is not None and (b"A" in status or b"T" in status or len(status) > 1):
+            batch[change.blob] = change.path
+            if len(batch) >= _SIZE_BATCH:
+                check()
+    if batch:
+        check()
+    return sorted(big)
+
+
+def _literal(paths: Sequence[str], exclude: bool) -> list[str]:
+    magic = ":(exclude,literal)" if exclude else ":(literal)"
+    return [magic + path for path in paths]
+
+
+def _big_changes(
+    root: Path, raw_args: Sequence[str], stdin: bytes | None, paths: Sequence[str], stats: PatchStats
+) -> list[FileChange]:
+    """Every change of ``paths`` (see :func:`_big_paths`), naming blobs; deletions recorded in ``stats``."""
+    changes = []
+    for _, change in _raw_changes(root, [*raw_args, "--", *_literal(paths, exclude=False)], stdin):
+        if change.blob is None:
+            stats.deleted.setdefault(change.commit.sha if change.commit else None, set()).add(change.path)
+        else:
+            changes.append(change)
+    return changes
+
+
+_RAW_FLAGS = ("--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules", "--no-relative")
 
 
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
-    A long history is split into consecutive parts, each given to its own ``git log`` running in parallel
-    (diffing is git's work and the bulk of a history scan).
+    A long history is split into consecutive parts of at most ``_COMMITS_PER_PART`` commits, each given to
+    its own ``git log``, ``_PARALLEL_LOGS`` of them running at once (diffing is git's work and the bulk of a
+    history scan; a git log's memory grows with the commits it is given).
     """
     commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
-    parts = max(1, min(_PARALLEL_LOGS, len(commits) // _COMMITS_PER_PART))
-    size = max(1, -(-len(commits) // parts))
-    argv = [
-        "git",
-        "-C",
-        str(root),
-        *_patch_options(),
-        "log",
-        *_PATCH_FLAGS,
-        "--cc",
-        "--no-walk=unsorted",
-        "--stdin",
-        f"--format={_LOG_FORMAT}",
+    order = {sha.decode(): index for index, sha in enumerate(commits)}
+    # Consecutive parts of at most _COMMITS_PER_PART commits: each git's memory stays bounded.
+    parts = [
+        b"\n".join(commits[i : i + _COMMITS_PER_PART]) + b"\n"
+        for i in range(0, len(commits), _COMMITS_PER_PART)
     ]
-    commands = [(argv, b"\n".join(commits[i : i + size]) + b"\n") for i in range(0, len(commits), size)]
-    return Patches(commands, f"git log {' '.join(revisions)}")
+    walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
+    raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
+    big = sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
+    stats = PatchStats()
+    big_changes = (
+        [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)] if big else []
+    )
+    argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
+    if big:
+        argv += ["--", *_literal(big, exclude=True)]
+    patches = Patches(
+        root, [(argv, part) for part in parts], f"git log {' '.join(revisions)}", order=order, big=big_changes
+    )
+    patches.stats.deleted.update(stats.deleted)
+    return patches
 
 
 def staged_patches(root: Path) -> Patches:
     """What the next commit would change, from the index (the staged blobs, not the working files)."""
     base = "HEAD" if has_commits(root) else EMPTY_TREE
-    argv = ["git", "-C", str(root), *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--"]
-    return Patches([(argv, None)], "git diff --cached")
+    raw_args = [*_patch_options(), "diff", "--cached", *_RAW_FLAGS, base]
+    big = _big_paths(root, raw_args, None)
+    stats = PatchStats()
+    big_changes = _big_changes(root, raw_args, None, big, stats) if big else []
+    argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
+    if big:
+        argv += _literal(big, exclude=True)
+    patches = Patches(root, [(argv, None)], "git diff --cached", big=big_changes)
+    patches.stats.deleted.update(stats.deleted)
+    return patches
+
+
+def blob_size(root: Path, blob: str) -> int:
+    return int(run_git(root, "cat-file", "-s", blob).strip() or 0)
+
+
+def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterator[bytes]:
+    """A blob's content, streamed: git and lr-ci each hold one chunk of it, however large the file."""
+    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
+    try:
+        process = subprocess.Popen(
+            git_argv(root, "cat-file", "blob", blob),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    assert process.stdout is not None
+    try:
+        while chunk := process.stdout.read(chunk_bytes):
+            yield chunk
+        errors.seek(0)
+        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise LrCiError(f"git cat-file blob {blob[:12]} failed: {error or 'no output'}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        errors.close()
+
+
+def commit_authors(root: Path, shas: Sequence[str]) -> dict[str, str]:
+    """``Name <email>`` of each commit, read from the raw commit objects (length-prefixed: no byte of a
+    name can be taken for a separator)."""
+    if not shas:
+        return {}
+    try:
+        done = subprocess.run(
+            git_argv(root, "cat-file", "--batch"),
+            input="".join(f"{sha}\n" for sha in shas).encode(),
+            capture_output=True,
+            check=False,
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    out, at, authors = done.stdout, 0, {}
+    while at < len(out):
+        header_end = out.find(b"\n", at)
+        if header_end < 0:
+            break
+        fields = out[at:header_end].split(b" ")
+        if len(fields) != 3:  # "<sha> missing"
+            at = header_end + 1
+            continue
+        size = int(fields[2])
+        body = out[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+        for line in body.split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"author "):
+                ident = line[7:].rsplit(b" ", 2)[0]  # drop the timestamp and zone
+                authors[fields[0].decode()] = ident.decode("utf-8", "replace")
+                break
+    return authors

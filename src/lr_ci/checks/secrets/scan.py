@@ -3,22 +3,49 @@
 For the index and for commits, only secrets a change *introduces* are reported: a secret on a line it
 added that none of its removed lines had. So a commit touching a file with an accepted old secret is not
 blocked again, and content that first appears in a merge resolution is found.
+
+Nothing that could hold a secret is skipped quietly, and nothing is read whole:
+
+- Content is read and scanned in windows of :data:`WINDOW_BYTES` that overlap by :data:`OVERLAP_BYTES`
+  (more than the longest secret a rule matches, multi-line private keys included), so a file of any size
+  is scanned in bounded memory, with the right line numbers, and each hit is reported once.
+- Content that looks binary is still read: UTF-16/UTF-32 (with a BOM, or by the pattern of its zero bytes)
+  is decoded, anything else has its control bytes blanked so the printable runs are scanned
+  (:class:`Decoder`). Files skipped by type (images, fonts, archives) stay skipped, and counted.
+- A file left unread (larger than ``max_file_bytes``) is recorded in :attr:`ContentScanner.unread`, so the
+  report names it and ``on_skipped`` decides what it does to the exit code.
+- At most :data:`FINDINGS_PER_RULE_PER_FILE` different secrets are kept per rule and file; the rest are
+  counted, so a report (and the memory holding it) cannot explode.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lr_ci.checks.secrets import git
-from lr_ci.checks.secrets.engine import Hit, RuleSet, is_binary, path_policy, scan
+from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, Hit, RuleSet, path_policy, scan
 from lr_ci.errors import LrCiError
+from lr_ci.output._text import printable
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
+WINDOW_BYTES = 1 << 20
+"""How much content one engine call sees at most."""
+OVERLAP_BYTES = 64 << 10
+"""How far consecutive windows overlap: a secret up to this long is seen whole by one window."""
+FINDINGS_PER_RULE_PER_FILE = 100
+"""Different secrets kept per rule and file; more are counted in one finding."""
+_READ_BYTES = 1 << 20
+_CONTEXT_LINE_BYTES = 4096  # the line before a window, for ``allow-secret-next-line`` comments
+# Control bytes (all but tab, newline, carriage return) -> space: the printable runs of binary content.
+_BLANK_CONTROLS = bytes(
+    32 if (byte < 32 and byte not in (9, 10, 13)) or byte == 127 else byte for byte in range(256)
+)
 
 
 @dataclass(frozen=True)
@@ -28,14 +55,142 @@ class Occurrence:
     commit: git.Commit | None = None
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A file whose content was not scanned, and why: the report names it (it could hold a secret)."""
+
+    path: str
+    reason: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class More:
+    """Secrets of ``rule`` in ``path`` beyond the first :data:`FINDINGS_PER_RULE_PER_FILE`, counted."""
+
+    path: str
+    rule: str
+    count: int
+
+
+def sniff(data: bytes) -> str:
+    """How to read content, from its first bytes: ``text``, a codec name, or ``printable`` (runs only)."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = data[:BINARY_SNIFF_BYTES]
+    if b"\0" not in sample:
+        return "text"
+    even, odd = sample[0::2], sample[1::2]
+    if len(sample) >= 8:
+        if odd.count(0) > 0.7 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.7 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
+    return "printable"
+
+
+class Decoder:
+    """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split)."""
+
+    def __init__(self, first: bytes) -> None:
+        self.kind = sniff(first)
+        self._codec = (
+            codecs.getincrementaldecoder(self.kind)(errors="replace")
+            if self.kind not in ("text", "printable")
+            else None
+        )
+
+    @property
+    def binary(self) -> bool:
+        return self.kind != "text"
+
+    def __call__(self, data: bytes, final: bool = False) -> bytes:
+        if self._codec is not None:
+            return self._codec.decode(data, final).encode("utf-8", "surrogateescape")
+        if self.kind == "printable":
+            return data.translate(_BLANK_CONTROLS)
+        return data
+
+
+class _Windows:
+    """Feeds contiguous content to ``sink`` window by window; each hit reaches ``sink`` once.
+
+    A window ends at a line end (or inside a line longer than half a window). The next window starts at
+    the line holding the point :data:`OVERLAP_BYTES` before that end (plus one line of context), and a
+    window keeps only the hits on lines before where the next one starts: a secret that starts there is
+    whole in the next window. Line numbers are absolute.
+    """
+
+    def __init__(self, scan_window: Callable[[bytes], list[Hit]], sink: Callable[[list[Hit]], None]) -> None:
+        self.scan_window = scan_window
+        self.sink = sink
+        self.buffer = bytearray()
+        self.line = 1  # the line number of buffer[0]
+        self.fresh_line = 1  # hits before this line were reported by the previous window
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= WINDOW_BYTES + OVERLAP_BYTES:
+            self._window(final=False)
+
+    def close(self) -> None:
+        if self.buffer:
+            self._window(final=True)
+
+    def _window(self, *, final: bool) -> None:
+        buffer = self.buffer
+        cut = len(buffer) if final else buffer.rfind(b"\n", 0, WINDOW_BYTES) + 1
+        if not final and cut < WINDOW_BYTES // 2:
+            cut = WINDOW_BYTES  # a line longer than half a window: cut inside it
+        window = bytes(buffer[:cut])
+        hits = self.scan_window(window)
+        inside_line = False
+        if final:
+            next_line = None
+            start = cut
+        else:
+            start = window.rfind(b"\n", 0, cut - OVERLAP_BYTES) + 1
+            if start < cut - 2 * OVERLAP_BYTES:
+                start, inside_line = cut - OVERLAP_BYTES, True
+            next_line = self.line + window.count(b"\n", 0, start)
+        kept = []
+        for hit in hits:
+            line = self.line + hit.line - 1
+            if line < self.fresh_line:
+                continue
+            if next_line is not None and (line > next_line or (line == next_line and not inside_line)):
+                continue
+            kept.append(replace(hit, line=line))
+        if kept:
+            self.sink(kept)
+        if next_line is None:
+            self.buffer.clear()
+            return
+        context = start
+        if not inside_line:
+            previous = window.rfind(b"\n", 0, max(0, start - 1)) + 1
+            if start - previous <= _CONTEXT_LINE_BYTES:
+                context = previous
+        self.line += window.count(b"\n", 0, context)
+        self.fresh_line = next_line
+        del self.buffer[:context]
+
+
 class ContentScanner:
-    """Scans contents with the path policy, size limit and exclusions, counting what it skips."""
+    """Scans contents with the path policy, size limit and exclusions; counts and names what it skips."""
 
     def __init__(self, rules: RuleSet, max_bytes: int, excluded: Callable[[str], bool]) -> None:
         self.rules = rules
         self.max_bytes = max_bytes
         self.excluded = excluded
         self.counts: Counter[str] = Counter()
+        self.unread: list[Unread] = []
+        self._found: dict[tuple[str, str, str], tuple[tuple[int, int], Occurrence]] = {}
+        self._secrets_per_rule: Counter[tuple[str, str]] = Counter()
+        self._more: Counter[tuple[str, str]] = Counter()
+        self._sequence = 0
 
     def wanted(self, path: str) -> bool:
         if self.excluded(path):
@@ -46,57 +201,116 @@ class ContentScanner:
             return False
         return True
 
-    def too_big(self, size: int) -> bool:
+    def too_big(self, size: int, path: str, commit: git.Commit | None = None) -> bool:
         if size > self.max_bytes:
             self.counts["skipped_huge"] += 1
+            reason = f"{size} bytes, larger than max_file_bytes ({self.max_bytes})"
+            self.unread.append(Unread(path, reason, commit.sha if commit else None))
             return True
         return False
 
-    def hits(self, data: bytes, path: str) -> list[Hit]:
-        if is_binary(data):
-            self.counts["skipped_binary"] += 1
-            return []
-        self.counts["bytes_scanned"] += len(data)
-        return scan(data, path, self.rules)
+    def stream(self, chunks: Iterable[bytes], path: str, sink: Callable[[list[Hit]], None]) -> None:
+        """Content of any size, in overlapping windows; hits go to ``sink``, each once."""
+
+        def scan_window(window: bytes) -> list[Hit]:
+            self.counts["bytes_scanned"] += len(window)
+            return scan(window, path, self.rules)
+
+        windows = _Windows(scan_window, sink)
+        decoder: Decoder | None = None
+        for chunk in chunks:
+            if decoder is None:
+                decoder = Decoder(chunk)
+                self.counts["decoded_binary"] += decoder.binary
+            windows.feed(decoder(chunk))
+        if decoder is not None:
+            windows.feed(decoder(b"", final=True))
+        windows.close()
+
+    def take(
+        self, hits: Iterable[Hit], path: str, commit: git.Commit | None = None, position: int = 0
+    ) -> None:
+        """Keep the earliest occurrence (by commit ``position``, then arrival) of each secret, at most
+        :data:`FINDINGS_PER_RULE_PER_FILE` secrets per rule and path; count the rest."""
+        for hit in hits:
+            if hit.allowed:
+                self.counts["allowed_inline"] += 1
+                continue
+            key = (path, hit.rule.id, hit.secret)
+            self._sequence += 1
+            order = (position, self._sequence)
+            known = self._found.get(key)
+            if known is None:
+                if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
+                    self._more[key[:2]] += 1
+                    continue
+                self._secrets_per_rule[key[:2]] += 1
+            elif known[0] <= order:
+                continue
+            self._found[key] = (order, Occurrence(hit, path, commit))
+
+    def count_more(self, path: str, rule: str) -> None:
+        self._more[(path, rule)] += 1
+
+    def occurrences(self) -> list[Occurrence]:
+        return [occurrence for _, occurrence in sorted(self._found.values(), key=lambda item: item[0])]
+
+    def more(self) -> list[More]:
+        return [More(path, rule, count) for (path, rule), count in sorted(self._more.items())]
 
 
-def scan_files(root: Path, paths: Iterable[str], scanner: ContentScanner) -> list[Occurrence]:
-    """Files on disk, ``paths`` relative to ``root``. Symlinks, sockets and submodules are not files."""
-    found: list[Occurrence] = []
+def _file_chunks(full: Path) -> Iterator[bytes]:
+    with full.open("rb") as handle:
+        while chunk := handle.read(_READ_BYTES):
+            yield chunk
+
+
+def scan_files(
+    root: Path, paths: Iterable[str], scanner: ContentScanner, follow: frozenset[str] = frozenset()
+) -> None:
+    """Files on disk, ``paths`` relative to ``root``. Sockets, FIFOs and submodules are not files; a
+    symlink is not followed (its target is scanned as itself) unless it was named on the command line
+    (``follow``)."""
     for path in paths:
         if not scanner.wanted(path):
             continue
         full = root / path
         try:
-            info = full.lstat()
+            info = full.stat() if path in follow else full.lstat()
         except FileNotFoundError:
             continue  # tracked but deleted in the working tree: nothing to scan
         except OSError as exc:
-            raise LrCiError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(info.st_mode) or scanner.too_big(info.st_size):
+            raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode) or scanner.too_big(info.st_size, path):
             continue
-        try:
-            data = full.read_bytes()
-        except OSError as exc:
-            raise LrCiError(f"{path}: cannot read: {exc.strerror or exc}") from None
         scanner.counts["files_scanned"] += 1
-        found += [Occurrence(hit, path) for hit in scanner.hits(data, path)]
-    return found
+
+        def take(hits: list[Hit], path: str = path) -> None:
+            scanner.take(hits, path)
+
+        try:
+            scanner.stream(_file_chunks(full), path, take)
+        except OSError as exc:
+            raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
 
 
-def walk(targets: Iterable[Path], base: Path) -> list[str]:
-    """Files under ``targets`` (files or folders), as paths relative to ``base`` with ``/``."""
+def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]]:
+    """Files under ``targets`` (files or folders, symlinks to them followed), as paths relative to
+    ``base`` with ``/``; and those of them named directly (to follow when they are symlinks)."""
     files: list[str] = []
+    named: set[str] = set()
     for target in targets:
-        if not target.exists() and not target.is_symlink():
-            raise LrCiError(f"{target}: no such file or directory")
-        if target.is_dir() and not target.is_symlink():
+        if not target.exists():
+            why = "a broken symlink" if target.is_symlink() else "no such file or directory"
+            raise LrCiError(f"{printable(str(target))}: {why}")
+        if target.is_dir():
             for folder, dirs, names in os.walk(target):
                 dirs[:] = sorted(d for d in dirs if d not in ALWAYS_EXCLUDED_DIRS)
                 files += [_relative(Path(folder) / name, base) for name in sorted(names)]
         else:
             files.append(_relative(target, base))
-    return files
+            named.add(files[-1])
+    return files, frozenset(named)
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -107,29 +321,81 @@ def _relative(path: Path, base: Path) -> str:
         return absolute.as_posix()
 
 
-def introduced(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
+class _Candidates:
+    """The secrets one file change adds, kept as :meth:`ContentScanner.take` would (one hit per secret, at
+    most :data:`FINDINGS_PER_RULE_PER_FILE` per rule), until what it removed is known."""
+
+    def __init__(self, scanner: ContentScanner, change: git.FileChange) -> None:
+        self.scanner = scanner
+        self.change = change
+        self.hits: dict[tuple[str, str], Hit] = {}
+        self.per_rule: Counter[str] = Counter()
+        self.old: set[str] = set()
+        self.first_line = 1
+
+    def add(self, hits: list[Hit]) -> None:
+        for hit in hits:
+            if hit.allowed:
+                self.scanner.counts["allowed_inline"] += 1
+                continue
+            key = (hit.rule.id, hit.secret)
+            if key in self.hits:
+                continue
+            if self.per_rule[hit.rule.id] >= FINDINGS_PER_RULE_PER_FILE:
+                self.scanner.count_more(self.change.path, hit.rule.id)  # old or new: an upper bound
+                continue
+            self.per_rule[hit.rule.id] += 1
+            self.hits[key] = replace(hit, line=hit.line + self.first_line - 1)
+
+    def forget(self, hits: list[Hit]) -> None:
+        """Secrets the change removed: a moved secret is not introduced."""
+        new = {secret for _, secret in self.hits}
+        self.old.update(hit.secret for hit in hits if hit.secret in new)
+
+    def introduced(self) -> list[Hit]:
+        kept = [hit for hit in self.hits.values() if hit.secret not in self.old]
+        return sorted(kept, key=lambda hit: (hit.line, hit.column))
+
+
+def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[Hit]:
     """Secrets in the lines a change added, except those its removed lines already had (a moved line)."""
-    if not scanner.wanted(change.path) or scanner.too_big(sum(len(text) for _, text in change.added)):
+    if scanner.too_big(sum(len(text) for _, text in change.added), change.path, change.commit):
         return []
-    hits = []
+    candidates = _Candidates(scanner, change)
     for first_line, text in change.added:
-        hits += [replace(hit, line=hit.line + first_line - 1) for hit in scanner.hits(text, change.path)]
-    if hits and change.removed:
-        before = {hit.secret for hit in scanner.hits(b"\n".join(change.removed), change.path)}
-        hits = [hit for hit in hits if hit.secret not in before]
-    return hits
+        candidates.first_line = first_line
+        scanner.stream([text], change.path, candidates.add)
+    if candidates.hits and change.removed:
+        scanner.stream([b"\n".join(change.removed)], change.path, candidates.forget)
+    return candidates.introduced()
+
+
+def _introduced_blob(change: git.FileChange, root: Path, scanner: ContentScanner) -> list[Hit]:
+    """A file git did not show as lines: the secrets of its new blob that none of its old blobs had."""
+    assert change.blob is not None
+    if scanner.too_big(git.blob_size(root, change.blob), change.path, change.commit):
+        return []
+    candidates = _Candidates(scanner, change)
+    scanner.stream(git.blob_chunks(root, change.blob), change.path, candidates.add)
+    for old in change.old_blobs:
+        if not candidates.hits or git.blob_size(root, old) > scanner.max_bytes:
+            continue  # an old blob too big to read: its secrets count as new (reported, never hidden)
+        scanner.stream(git.blob_chunks(root, old), change.path, candidates.forget)
+    return candidates.introduced()
 
 
 def scan_patches(
     patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None = None
-) -> list[Occurrence]:
+) -> None:
     """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
-    parts = []
-    for part, change in patches:
-        parts += [(part, Occurrence(hit, change.path, change.commit)) for hit in introduced(change, scanner)]
+    for position, change in patches:
+        if scanner.wanted(change.path):
+            hits = (
+                _introduced_blob(change, patches.root, scanner)
+                if change.blob is not None
+                else _introduced_lines(change, scanner)
+            )
+            scanner.take(hits, change.path, change.commit, position)
         if progress is not None:
             progress(patches.stats.commits)
-    found = [occurrence for _, occurrence in sorted(parts, key=lambda item: item[0])]
     scanner.counts["commits_scanned"] += patches.stats.commits
-    scanner.counts["skipped_binary"] += patches.stats.binary
-    return found

@@ -6,6 +6,7 @@ A plain frozen dataclass (see :mod:`lr_ci.config`): pydantic loads only when the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lr_ci.config import SETTINGS_CONFIG
 from lr_ci.report import Severity
@@ -21,8 +22,13 @@ class SecretsSettings:
     """Glob patterns of paths never scanned (gitignore-like: 'docs/**', '*.snap')."""
     disable_rules: list[str] = field(default_factory=list)
     """Rule ids to switch off (`lr-ci secrets --list-rules` shows them)."""
-    max_file_bytes: int = 5_000_000
-    """Larger files (and larger changes in history) are skipped, and counted."""
+    max_file_bytes: int = 512 << 20
+    """Larger files (and blobs in history) are not read: the report names each, `on_skipped` decides.
+    Smaller files of any size are scanned in overlapping 4 MiB windows, in bounded memory."""
+    on_skipped: Literal["warn", "fail"] | None = None
+    """What a file left unread (larger than max_file_bytes) does: "fail" is exit 2 naming it (a partial
+    scan), "warn" lists it and exits as the findings say. Default: "fail" when CI=true or
+    GITHUB_ACTIONS=true is set, "warn" elsewhere."""
     baseline: str = ".lr-ci-secrets.json"
     """Accepted findings, written by `lr-ci secrets baseline`."""
     detect_secrets_baseline: str = ".secrets.baseline"
@@ -40,3 +46,13 @@ class SecretsSettings:
                 raise ValueError(
                     f"disable_rules: unknown rule id {unknown[0]!r} (lr-ci secrets --list-rules shows them)"
                 )
+
+    @property
+    def skipped_policy(self) -> str:
+        """``on_skipped``, or its default for where lr-ci runs: in CI an unread file is a partial scan."""
+        if self.on_skipped is not None:
+            return self.on_skipped
+        import os
+
+        in_ci = os.environ.get("CI", "").lower() == "true" or os.environ.get("GITHUB_ACTIONS") == "true"
+        return "fail" if in_ci else "warn"

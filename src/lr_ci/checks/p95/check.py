@@ -159,6 +159,7 @@ def _plan(settings: P95Settings) -> Any:
         settings.warmup_seconds,
         settings.timeout_s,
         settings.locustfile,
+        settings.locustfile_timeout_s,
     )
 
 

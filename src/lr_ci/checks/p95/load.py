@@ -42,6 +42,8 @@ class Plan:
     timeout_s: float
     locustfile: str | None = None
     """A user's locustfile instead of routes: its request names are the routes."""
+    locustfile_timeout_s: float = 30.0
+    """How long importing the locustfile may take (exit 2 past it)."""
 
 
 @dataclass
@@ -61,8 +63,13 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return template
 
 
-def _locustfile_users(path: str, target: Target) -> list[Any]:
-    """The User classes a locustfile defines, pointed at ``target``."""
+def import_locustfile_here(path: str) -> list[Any]:
+    """Import the locustfile in this process; its User classes, or exit 2 saying what is wrong in one line.
+
+    Whatever the file raises is bad input, ``SystemExit`` and ``KeyboardInterrupt`` included (a file
+    that calls ``sys.exit()`` on import is broken, it did not pass): only a real Ctrl-C, seen by
+    :func:`interrupted`, stops the run as an interruption.
+    """
     import importlib.util
     import inspect
 
@@ -80,7 +87,9 @@ def _locustfile_users(path: str, target: Target) -> list[Any]:
         raise LrCiError(
             f"locustfile {path}: no such file (the path is relative to the working directory)"
         ) from None
-    except Exception as exc:  # whatever the user's file raises is bad input, said in one line
+    except BaseException as exc:  # noqa: BLE001 - whatever the user's file raises is bad input
+        if isinstance(exc, KeyboardInterrupt) and interrupted():
+            raise
         raise LrCiError(f"locustfile {path}: {type(exc).__name__}: {exc}") from None
     found = [
         value
@@ -92,20 +101,206 @@ def _locustfile_users(path: str, target: Target) -> list[Any]:
     ]
     if not found:
         raise LrCiError(f"locustfile {path}: defines no User class")
-    return [type(cls.__name__, (cls,), {"host": target.url, "abstract": False}) for cls in found]
+    return found
+
+
+def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
+    """The locustfile's User classes, its import bounded by ``timeout_s`` (exit 2 naming the file past it).
+
+    First imported in a throwaway process killed at the timeout (:mod:`._probe`): that bounds any file,
+    even one whose loop never lets a watchdog thread run. Then imported here, with a watchdog that ends
+    this process (exit 2, one line) should this second import not end although the first did.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    from lr_ci.errors import LrCiError
+
+    if not os.path.isfile(path):
+        raise LrCiError(f"locustfile {path}: no such file (the path is relative to the working directory)")
+    too_long = f"locustfile {path}: its import did not finish within {timeout_s:g} s (locustfile_timeout_s)"
+    with tempfile.TemporaryDirectory(prefix="lr-ci-p95-") as scratch:
+        result = os.path.join(scratch, "result")
+        probe = subprocess.Popen(
+            [sys.executable, "-m", "lr_ci.checks.p95._probe", path, result],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own group: killed with whatever it started
+        )
+        try:
+            probe.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise LrCiError(too_long) from None
+        finally:
+            if probe.poll() is None:
+                _kill_group(probe.pid)
+                probe.wait()
+        try:
+            with open(result, encoding="utf-8") as handle:
+                outcome = handle.read(4000)
+        except OSError:
+            outcome = f"locustfile {path}: importing it ended the process (exit code {probe.returncode})"
+    if outcome != "ok":
+        raise LrCiError(
+            outcome if outcome.startswith(f"locustfile {path}:") else f"locustfile {path}: {outcome}"
+        )
+    cancel = _watchdog(timeout_s, too_long)
+    try:
+        return import_locustfile_here(path)
+    finally:
+        cancel()
+
+
+def _kill_group(pid: int) -> None:
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass  # already gone
+
+
+def _watchdog(seconds: float, message: str) -> Callable[[], None]:
+    """End this process with exit 2 and ``message`` unless the returned cancel is called within ``seconds``.
+
+    A real OS thread (gevent's monkey-patching turns ``threading`` into greenlets, which a busy loop in the
+    main greenlet would never let run).
+    """
+    from gevent.monkey import get_original
+
+    from lr_ci._run import error_line
+
+    start_thread = get_original("_thread", "start_new_thread")
+    done = get_original("_thread", "allocate_lock")()
+    done.acquire()
+
+    def watch() -> None:
+        if not done.acquire(timeout=seconds):
+            os.write(2, (error_line("p95", message) + "\n").encode("utf-8", "replace"))
+            os._exit(2)
+
+    start_thread(watch, ())
+    return done.release
+
+
+def _locustfile_users(plan: Plan, target: Target) -> list[Any]:
+    """The User classes a locustfile defines, pointed at ``target``, every task failure recorded."""
+    assert plan.locustfile is not None
+    found = _import_locustfile(plan.locustfile, plan.locustfile_timeout_s)
+    return [
+        type(
+            cls.__name__,
+            (_Guarded, cls),
+            {"host": target.url, "abstract": False, "lr_ci_where": plan.locustfile},
+        )
+        for cls in found
+    ]
+
+
+# -- what a task may not do ------------------------------------------------------------------------------
+#
+# An exception that escapes a task (locust would log it and go on) or a SystemExit / KeyboardInterrupt
+# raised by the task's code (gevent would end the whole process with it, and an empty report passed): the
+# load did not run as written, so the run is exit 2 naming the file and the line, never a pass.
+
+_interrupted = [False]
+
+
+def interrupted() -> bool:
+    """Whether a real SIGINT (Ctrl-C) reached this process, as opposed to code raising KeyboardInterrupt."""
+    return _interrupted[0]
+
+
+def watch_interrupts() -> None:
+    """Note a real SIGINT before raising KeyboardInterrupt as Python does (see :func:`interrupted`)."""
+    import signal
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        _interrupted[0] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+@dataclass
+class _TaskFailures:
+    count: int = 0
+    first: str | None = None
+
+    def record(self, text: str, count: int = 1) -> None:
+        self.count += count
+        if self.first is None:
+            self.first = text
+
+    def check(self) -> None:
+        from lr_ci.errors import LrCiError
+
+        if self.first is not None:
+            times = f" ({self.count} times)" if self.count > 1 else ""
+            raise LrCiError(
+                f"{self.first}{times}: a task must not raise (report a failed response with "
+                "catch_response=True and response.failure() instead)"
+            )
+
+
+task_failures = _TaskFailures()
+"""This process's task failures (a worker sends its own to the master with its samples)."""
+
+
+def _describe_failure(exc: BaseException, where: str | None) -> str:
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if where and os.path.abspath(f.filename) == os.path.abspath(where)]
+    spot = mine[-1] if mine else (frames[-1] if frames else None)
+    at = f" at {os.path.basename(spot.filename)}:{spot.lineno} in {spot.name}" if spot else ""
+    what = f"locustfile {where}" if where else "p95 routes"
+    return f"{what}: a task raised {type(exc).__name__}: {exc}"[:300] + at
+
+
+class _Guarded:
+    """Mixed into every User class lr-ci runs: a task's escaping exception is recorded, not lost."""
+
+    lr_ci_where: str | None = None
+
+    def run(self) -> None:
+        from gevent import GreenletExit
+
+        try:
+            super().run()  # type: ignore[misc]
+        except GreenletExit:
+            raise  # the runner stopping its users
+        except BaseException as exc:  # noqa: BLE001 - see the section comment above
+            if isinstance(exc, KeyboardInterrupt) and interrupted():
+                raise
+            task_failures.record(_describe_failure(exc, type(self).lr_ci_where))
+
+
+def _quiet_locust_logging() -> None:
+    """locust's log lines (and its traceback per failed task) are not lr-ci's output: lr-ci reports them."""
+    import logging
+
+    locust_logger = logging.getLogger("locust")
+    locust_logger.handlers[:] = [logging.NullHandler()]
+    locust_logger.propagate = False
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())  # else Python's last-resort handler prints to stderr
 
 
 def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
     from locust import HttpUser, constant_throughput, task
 
     if plan.locustfile:
-        return _locustfile_users(plan.locustfile, target)
+        return _locustfile_users(plan, target)
 
     routes = list(plan.routes)
     weights = [max(1, route.weight) for route in routes]
     per_user = plan.rate / plan.users
 
-    class RouteUser(HttpUser):
+    class RouteUser(_Guarded, HttpUser):
         host = target.url
         wait_time = constant_throughput(per_user)
         # Read through the class, not the closure: in distributed mode the master re-aims it every round.
@@ -172,14 +367,12 @@ class _Collector:
 
 
 def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collector) -> None:
-    import logging
-
     import gevent
     from locust.env import Environment
 
-    logging.getLogger("locust").setLevel(logging.ERROR)  # its progress chatter is not lr-ci's output
+    _quiet_locust_logging()
     classes = user_class if isinstance(user_class, list) else [user_class]
-    environment = Environment(user_classes=classes, host=classes[0].host, catch_exceptions=True)
+    environment = Environment(user_classes=classes, host=classes[0].host, catch_exceptions=False)
     events: Any = environment.events
     events.request.add_listener(collector.on_request)
     runner = environment.create_local_runner()
@@ -187,6 +380,7 @@ def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collecto
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
     runner.quit()
+    task_failures.check()
 
 
 def measure(
@@ -326,7 +520,7 @@ def measure_distributed(
 
     rng = random.Random(seed)
     # The master needs the same classes as its workers: it tells them which classes to spawn, by name.
-    environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=True)
+    environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=False)
     runner: Any = environment.create_master_runner(master_bind_host="*", master_bind_port=port)
     collector = _DistributedCollector()
     runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
@@ -415,7 +609,7 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
 
     rng = random.Random(seed)
     user_classes = _distributed_user_classes(plan, rng)
-    environment = Environment(user_classes=user_classes, catch_exceptions=True)
+    environment = Environment(user_classes=user_classes, catch_exceptions=False)
     runner: Any = environment.create_worker_runner(master_host, master_port)
     collector = _Collector()
     round_id = [0]

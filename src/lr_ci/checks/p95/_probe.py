@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
         from lr_ci.checks.p95.load import import_locustfile_here
 
         import_locustfile_here(locustfile)
-    except BaseException as exc:  # noqa: BLE001 - SystemExit and the rest are the file's, said in one line
+    except BaseException as exc:
         outcome = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
     with open(result, "w", encoding="utf-8") as handle:
         handle.write(" ".join(str(outcome).split())[:2000])

@@ -87,7 +87,7 @@ def import_locustfile_here(path: str) -> list[Any]:
         raise LrCiError(
             f"locustfile {path}: no such file (the path is relative to the working directory)"
         ) from None
-    except BaseException as exc:  # noqa: BLE001 - whatever the user's file raises is bad input
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) and interrupted():
             raise
         raise LrCiError(f"locustfile {path}: {type(exc).__name__}: {exc}") from None
@@ -154,12 +154,11 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
 
 
 def _kill_group(pid: int) -> None:
+    import contextlib
     import signal
 
-    try:
+    with contextlib.suppress(OSError):  # already gone
         os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass  # already gone
 
 
 def _watchdog(seconds: float, message: str) -> Callable[[], None]:
@@ -182,7 +181,8 @@ def _watchdog(seconds: float, message: str) -> Callable[[], None]:
             os._exit(2)
 
     start_thread(watch, ())
-    return done.release
+    cancel: Callable[[], None] = done.release
+    return cancel
 
 
 def _locustfile_users(plan: Plan, target: Target) -> list[Any]:
@@ -265,17 +265,24 @@ class _Guarded:
 
     lr_ci_where: str | None = None
 
-    def run(self) -> None:
-        from gevent import GreenletExit
+    def start(self, group: Any) -> Any:
+        """As locust's ``User.start`` (one greenlet per user, the user its first argument), guarded."""
+        self._greenlet = group.spawn(_run_guarded, self)
+        self._group = group
+        return self._greenlet
 
-        try:
-            super().run()  # type: ignore[misc]
-        except GreenletExit:
-            raise  # the runner stopping its users
-        except BaseException as exc:  # noqa: BLE001 - see the section comment above
-            if isinstance(exc, KeyboardInterrupt) and interrupted():
-                raise
-            task_failures.record(_describe_failure(exc, type(self).lr_ci_where))
+
+def _run_guarded(user: Any) -> None:
+    from gevent import GreenletExit
+
+    try:
+        user.run()
+    except GreenletExit:
+        raise  # the runner stopping its users
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and interrupted():
+            raise
+        task_failures.record(_describe_failure(exc, type(user).lr_ci_where))
 
 
 def _quiet_locust_logging() -> None:

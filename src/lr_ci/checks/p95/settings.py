@@ -27,13 +27,16 @@ MIN_ROUND_SECONDS = 0.5
 """The first 0.5 s of every round are dropped (users spawning): a round must be longer to measure."""
 
 
-def _number(**bounds: float) -> Any:
-    """A float field: strict (no bool, no string), finite, within ``bounds`` (pydantic's gt/ge/lt/le)."""
-    return Field(strict=True, allow_inf_nan=False, **bounds)
+def _number(
+    *, gt: float | None = None, ge: float | None = None, lt: float | None = None, le: float | None = None
+) -> Any:
+    """A float field: strict (no bool, no string), finite, within the bounds (pydantic's gt/ge/lt/le)."""
+    return Field(strict=True, allow_inf_nan=False, gt=gt, ge=ge, lt=lt, le=le)
 
 
-def _count(**bounds: int) -> Any:
-    return Field(strict=True, **bounds)
+def _count(*, ge: int, le: int) -> Any:
+    """An int field: strict (``true`` is not 1, ``2.0`` is not 2), within ``ge``..``le``."""
+    return Field(strict=True, ge=ge, le=le)
 
 
 @dataclass(frozen=True, kw_only=True)

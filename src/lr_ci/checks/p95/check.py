@@ -251,26 +251,43 @@ def _plan(settings: P95Settings) -> Any:
 
 def _driver(request: Request) -> Callable[..., Any]:
     """Local load, local workers (--workers N), or workers that join from elsewhere (--master)."""
+    import secrets
+
     from lr_ci.checks.p95 import load
 
     if request.workers <= 0 and not request.master:
         return load.measure
     workers = request.workers if request.workers > 0 else request.expect_workers
+    local = request.workers > 0
+    # Local workers: a fresh secret for this run, handed down in their environment, and a master that
+    # listens on loopback only. A cluster: the secret its operator shares, and the bind address asked for.
+    secret = secrets.token_urlsafe(32) if local else load.cluster_secret("--master")
+    bind_host = load.LOCAL_BIND_HOST if local else request.master_bind
 
     def spawn(master_port: int) -> list[Any]:
+        import os
         import subprocess
 
         command = [*request.worker_command, "--master-port", str(master_port)]
+        environment = {**os.environ, load.CLUSTER_SECRET_ENV: secret}
         return [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
             for _ in range(request.workers)
         ]
 
     def measure(targets: Any, plan: Any, seed: int | None, progress: Any = None) -> Any:
         # Local workers get a fresh port each time: the last master's may not be free yet (confirmation).
-        port = _free_port() if request.workers > 0 else request.master_port
+        port = _free_port() if local else request.master_port
         return load.measure_distributed(
-            targets, plan, workers, port, spawn if request.workers > 0 else None, seed, progress
+            targets,
+            plan,
+            workers,
+            port,
+            spawn if local else None,
+            seed,
+            progress,
+            secret=secret,
+            bind_host=bind_host,
         )
 
     return measure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -177,6 +178,10 @@ def _body(run: RunContext, request: object, join: tuple[str, int] | None, proble
     from lr_ci.checks.p95.load import watch_interrupts
 
     watch_interrupts()
+    from lr_ci.checks.p95.load import CLUSTER_SECRET_ENV
+
+    if os.environ.get(CLUSTER_SECRET_ENV):
+        run.redactor.add_credential(os.environ[CLUSTER_SECRET_ENV])
     if join is not None:
         return check.worker(settings, *join)
     for url in (request.baseline_url, request.candidate_url, settings.baseline_url, settings.candidate_url):

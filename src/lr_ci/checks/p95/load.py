@@ -463,9 +463,27 @@ def _rounds(
 # The master (this process) tells its workers which side to load before each round ("lrci_target"), starts
 # and stops the users as in local mode, and receives every raw response time from the workers in batches
 # ("lrci_samples"): locust's own distributed stats would only give it the rounded percentiles.
+#
+# locust's master-worker protocol (ZeroMQ) has no authentication and no encryption: whoever reaches the
+# master's port joins as a worker, and every message crosses the network in clear. A round's target carries
+# the login flow's cookies and captured values, and the samples decide the gate. So lr-ci's own messages
+# are sealed with a secret the master and its workers share (LR_CI_P95_CLUSTER_SECRET; local --workers get
+# a fresh random one): a worker first proves the secret (a sealed answer to the master's challenge), only
+# proven workers get a target, only sealed samples count, and a worker that does not prove it stops the run
+# before anything is sent to it. Sealing: HMAC-SHA256 in counter mode as the key stream, then HMAC-SHA256
+# over nonce and ciphertext (encrypt-then-MAC), with keys derived from the secret; the standard library
+# only, as locust's workers must run anywhere lr-ci runs.
 
 TARGET_MESSAGE = "lrci_target"
 SAMPLES_MESSAGE = "lrci_samples"
+CHALLENGE_MESSAGE = "lrci_challenge"
+HELLO_MESSAGE = "lrci_hello"
+CLUSTER_SECRET_ENV = "LR_CI_P95_CLUSTER_SECRET"  # noqa: S105 - the variable's name, not a secret
+MIN_SECRET_LENGTH = 16
+LOCAL_BIND_HOST = "127.0.0.1"
+"""Where the master listens for local ``--workers``: nothing outside this machine can join."""
+HELLO_WAIT_SECONDS = 5.0
+"""How long a joined worker has to prove the secret before the run stops."""
 BATCH_SECONDS = 0.25
 TARGET_LEAD_SECONDS = 0.2
 STOP_WAIT_SECONDS = 10.0
@@ -473,23 +491,110 @@ STOP_WAIT_SECONDS = 10.0
 WORKER_WAIT_SECONDS = float(os.environ.get("LR_CI_P95_WORKER_WAIT", "60"))
 
 
-class _DistributedCollector(_Collector):
-    """Master side: samples arrive in batches, tagged with the round they belong to."""
+def cluster_secret(role: str) -> str:
+    """The shared secret of a cluster from the environment; missing or short is exit 2 naming it."""
+    from lr_ci.errors import LrCiError
 
-    def __init__(self) -> None:
+    secret = os.environ.get(CLUSTER_SECRET_ENV, "")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise LrCiError(
+            f"{role} needs {CLUSTER_SECRET_ENV} set to the same secret (at least {MIN_SECRET_LENGTH} "
+            "characters) on the master and every worker: locust's workers are not authenticated otherwise"
+        )
+    return secret
+
+
+class Seal:
+    """Encrypt-then-MAC of JSON values with a shared secret (see the section comment above)."""
+
+    def __init__(self, secret: str) -> None:
+        import hashlib
+        import hmac
+
+        key = secret.encode("utf-8")
+        self._encrypt_key = hmac.new(key, b"lr-ci p95 cluster: encrypt", hashlib.sha256).digest()
+        self._mac_key = hmac.new(key, b"lr-ci p95 cluster: authenticate", hashlib.sha256).digest()
+        self.seen: set[str] = set()
+        """Nonces opened already: a replayed message is refused."""
+
+    def _xor(self, nonce: bytes, data: bytes) -> bytes:
+        import hashlib
+        import hmac
+
+        blocks = (len(data) + 31) // 32
+        stream = b"".join(
+            hmac.new(self._encrypt_key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest()
+            for counter in range(blocks)
+        )[: len(data)]
+        return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+
+    def _tag(self, nonce: bytes, sealed: bytes) -> bytes:
+        import hashlib
+        import hmac
+
+        return hmac.new(self._mac_key, nonce + sealed, hashlib.sha256).digest()
+
+    def seal(self, value: Any) -> dict[str, str]:
+        import base64
+        import json
+
+        nonce = os.urandom(16)
+        sealed = self._xor(nonce, json.dumps(value).encode("utf-8"))
+        encode = base64.b64encode
+        return {
+            "nonce": encode(nonce).decode(),
+            "sealed": encode(sealed).decode(),
+            "tag": encode(self._tag(nonce, sealed)).decode(),
+        }
+
+    def open(self, box: Any) -> Any:
+        """The value sealed in ``box``; ValueError when it was not sealed with this secret, or replayed."""
+        import base64
+        import binascii
+        import hmac
+        import json
+
+        try:
+            nonce, sealed, tag = (
+                base64.b64decode(box[key], validate=True) for key in ("nonce", "sealed", "tag")
+            )
+        except (TypeError, KeyError, binascii.Error) as exc:
+            raise ValueError("not a sealed message") from exc
+        if not hmac.compare_digest(tag, self._tag(nonce, sealed)):
+            raise ValueError("not sealed with this secret")
+        if box["nonce"] in self.seen:
+            raise ValueError("replayed")
+        self.seen.add(box["nonce"])
+        return json.loads(self._xor(nonce, sealed))
+
+
+class _DistributedCollector(_Collector):
+    """Master side: samples arrive in sealed batches from proven workers, tagged with their round."""
+
+    def __init__(self, seal: Seal, trusted: set[str]) -> None:
         super().__init__()
         self.round_id = 0
+        self.seal = seal
+        self.trusted = trusted
 
     def on_batch(self, environment: Any, msg: Any, **_: Any) -> None:
-        data = msg.data or {}
-        if data.get("round") != self.round_id:
+        if msg.node_id not in self.trusted:
+            return
+        try:
+            data = self.seal.open(msg.data)
+        except ValueError:
+            return  # not from a worker that holds the secret
+        if not isinstance(data, dict) or data.get("round") != self.round_id:
             return  # late samples of an earlier round
         for name, times in data.get("times", {}).items():
             self.times.setdefault(name, []).extend(float(t) for t in times)
         for name, count in data.get("errors", {}).items():
             self.errors[name] = self.errors.get(name, 0) + int(count)
         for name, error in data.get("first_error", {}).items():
-            self.first_error.setdefault(name, error)
+            self.first_error.setdefault(name, str(error))
+        failure = data.get("task_failure")
+        if failure:
+            task_failures.record(str(failure), int(data.get("task_failures", 1)))
 
 
 def _distributed_user_classes(plan: Plan, rng: random.Random) -> list[Any]:
@@ -508,6 +613,64 @@ def _aim(user_classes: Sequence[Any], target: Target) -> None:
         user_class.lr_ci_target = target
 
 
+class _Gatekeeper:
+    """The master's side of the handshake: challenge every worker that joins, trust those that answer."""
+
+    def __init__(self, runner: Any, seal: Seal) -> None:
+        import secrets
+
+        self.runner = runner
+        self.seal = seal
+        self.trusted: set[str] = set()
+        self.challenges: dict[str, str] = {}
+        self.joined_at: dict[str, float] = {}
+        self._token = secrets.token_hex
+        events: Any = runner.environment.events
+        events.worker_connect.add_listener(self.on_connect)
+        runner.register_message(HELLO_MESSAGE, self.on_hello)
+
+    def on_connect(self, client_id: str, **_: Any) -> None:
+        if client_id in self.trusted:
+            return  # a proven worker ready again after a round
+        self.joined_at.setdefault(client_id, time.monotonic())
+        self.challenge(client_id)
+
+    def challenge(self, client_id: str) -> None:
+        """Ask ``client_id`` to prove the secret (again: a worker may get the first ask before it listens)."""
+        nonce = self.challenges.setdefault(client_id, self._token(16))
+        self.runner.send_message(CHALLENGE_MESSAGE, {"nonce": nonce}, client_id=client_id)
+
+    def on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
+        try:
+            answer = self.seal.open(msg.data)
+        except ValueError:
+            return
+        expected = self.challenges.get(msg.node_id)
+        if expected is not None and answer == {"nonce": expected, "client": msg.node_id}:
+            self.trusted.add(msg.node_id)
+
+    def proven(self) -> list[str]:
+        """The connected workers that proved the secret."""
+        return [client.id for client in self.runner.clients.all if client.id in self.trusted]
+
+    def check_strangers(self) -> None:
+        """Exit 2 when a worker joined and did not prove the secret in time (nothing was sent to it)."""
+        from lr_ci.errors import LrCiError
+
+        now = time.monotonic()
+        for client in self.runner.clients.all:
+            joined = self.joined_at.setdefault(client.id, now)
+            if client.id in self.trusted:
+                continue
+            self.challenge(client.id)
+            if now - joined > HELLO_WAIT_SECONDS:
+                raise LrCiError(
+                    f"a locust worker joined without proving {CLUSTER_SECRET_ENV} within "
+                    f"{HELLO_WAIT_SECONDS:g} s; the run stopped before sending it anything: start workers "
+                    f"with `lr-ci p95 --worker` and the master's {CLUSTER_SECRET_ENV}"
+                )
+
+
 def measure_distributed(
     targets: Mapping[str, Target],
     plan: Plan,
@@ -516,38 +679,57 @@ def measure_distributed(
     spawn: Callable[[int], list[Any]] | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    secret: str,
+    bind_host: str = LOCAL_BIND_HOST,
 ) -> Measurement:
     """As :func:`measure`, with the users spread over ``workers`` worker processes.
 
     ``spawn(port)`` starts local worker processes (``--workers N``); without it, the master waits for
-    workers started elsewhere (``--master``) to join on ``port``.
+    workers started elsewhere (``--master``) to join on ``bind_host:port``. Every worker must prove
+    ``secret`` before it counts.
     """
     import gevent
     from locust.env import Environment
 
+    _quiet_locust_logging()
     rng = random.Random(seed)
     # The master needs the same classes as its workers: it tells them which classes to spawn, by name.
     environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=False)
-    runner: Any = environment.create_master_runner(master_bind_host="*", master_bind_port=port)
-    collector = _DistributedCollector()
+    runner: Any = environment.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+    seal = Seal(secret)
+    gate = _Gatekeeper(runner, seal)
+    collector = _DistributedCollector(seal, gate.trusted)
     runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
     processes = spawn(port) if spawn is not None else []
     try:
         deadline = time.monotonic() + WORKER_WAIT_SECONDS
-        while runner.worker_count < workers:
+        while len(gate.proven()) < workers:
+            gate.check_strangers()
             if time.monotonic() > deadline:
-                raise _no_workers(runner.worker_count, workers, port)
-            gevent.sleep(0.1)
+                raise _no_workers(len(gate.proven()), workers, port)
+            gevent.sleep(0.2)
         return _rounds(
             targets,
             plan,
-            lambda target, seconds: _distributed_round(runner, collector, plan, target, seconds),
+            lambda target, seconds: _distributed_round(runner, gate, collector, plan, target, seconds),
             progress,
         )
     finally:
         runner.quit()
         for process in processes:
-            process.wait(timeout=30)
+            _reap(process)
+
+
+def _reap(process: Any) -> None:
+    """Wait for a local worker to end after the master quit; one that does not within 30 s is killed."""
+    import subprocess
+
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _no_workers(joined: int, wanted: int, port: int) -> Exception:
@@ -555,30 +737,40 @@ def _no_workers(joined: int, wanted: int, port: int) -> Exception:
 
     return LrCiError(
         f"only {joined} of {wanted} locust workers joined on port {port} within "
-        f"{WORKER_WAIT_SECONDS:g} s: start them with `lr-ci p95 --worker --master-host HOST`"
+        f"{WORKER_WAIT_SECONDS:g} s: start them with `lr-ci p95 --worker --master-host HOST` and the "
+        f"master's {CLUSTER_SECRET_ENV}"
     )
 
 
 def _distributed_round(
-    runner: Any, collector: _DistributedCollector, plan: Plan, target: Target, seconds: float
+    runner: Any,
+    gate: _Gatekeeper,
+    collector: _DistributedCollector,
+    plan: Plan,
+    target: Target,
+    seconds: float,
 ) -> _Collector:
     import gevent
 
+    gate.check_strangers()
+    while len(gate.proven()) < len(runner.clients.all):  # a worker that joined since: until it proves it
+        gevent.sleep(0.1)
+        gate.check_strangers()
     collector.round_id += 1
     collector.times, collector.errors, collector.first_error = {}, {}, {}
-    runner.send_message(
-        TARGET_MESSAGE,
-        {
-            "round": collector.round_id,
-            "url": target.url,
-            "cookies": dict(target.cookies),
-            "values": dict(target.values),
-        },
-    )
+    aim = {
+        "round": collector.round_id,
+        "url": target.url,
+        "cookies": dict(target.cookies),
+        "values": dict(target.values),
+    }
+    for client_id in gate.proven():  # sealed, and only to workers that proved the secret
+        runner.send_message(TARGET_MESSAGE, gate.seal.seal(aim), client_id=client_id)
     gevent.sleep(TARGET_LEAD_SECONDS)  # the target reaches every worker before the spawn message
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
     _stop_workers(runner)
+    task_failures.check()
     return collector.snapshot()
 
 
@@ -610,10 +802,13 @@ def _stop_workers(runner: Any) -> None:
 
 
 def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None = None) -> None:
-    """A worker process: load whatever target the master names, send back every raw time."""
+    """A worker process: prove the cluster secret, load whatever target the master names, send back every
+    raw time (sealed)."""
     import gevent
     from locust.env import Environment
 
+    seal = Seal(cluster_secret("--worker"))
+    _quiet_locust_logging()
     rng = random.Random(seed)
     user_classes = _distributed_user_classes(plan, rng)
     environment = Environment(user_classes=user_classes, catch_exceptions=False)
@@ -621,29 +816,40 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
     collector = _Collector()
     round_id = [0]
 
+    def on_challenge(environment: Any, msg: Any, **_: Any) -> None:
+        nonce = (msg.data or {}).get("nonce")
+        runner.send_message(HELLO_MESSAGE, seal.seal({"nonce": nonce, "client": runner.client_id}))
+
     def on_target(environment: Any, msg: Any, **_: Any) -> None:
-        data = msg.data
+        try:
+            data = seal.open(msg.data)
+        except ValueError:
+            return  # not from a master holding the secret
         _aim(user_classes, Target(data["url"], data.get("cookies", {}), data.get("values", {})))
         round_id[0] = data["round"]
         collector.open(TARGET_LEAD_SECONDS + SETTLE_SECONDS)  # users spawn after the lead time
 
     def send_batch(**_: Any) -> None:
-        if collector.times or collector.errors:
+        if collector.times or collector.errors or task_failures.first:
             # Taken and reset before sending (sending may yield to the other caller).
             batch = {
                 "round": round_id[0],
                 "times": collector.times,
                 "errors": collector.errors,
                 "first_error": collector.first_error,
+                "task_failure": task_failures.first,
+                "task_failures": task_failures.count,
             }
             collector.times, collector.errors = {}, {}
-            runner.send_message(SAMPLES_MESSAGE, batch)
+            task_failures.first, task_failures.count = None, 0
+            runner.send_message(SAMPLES_MESSAGE, seal.seal(batch))
 
     def flush() -> None:
         while True:
             gevent.sleep(BATCH_SECONDS)
             send_batch()
 
+    runner.register_message(CHALLENGE_MESSAGE, on_challenge)
     runner.register_message(TARGET_MESSAGE, on_target)
     events: Any = environment.events
     events.request.add_listener(collector.on_request)

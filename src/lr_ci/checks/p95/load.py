@@ -214,14 +214,25 @@ def interrupted() -> bool:
 
 
 def watch_interrupts() -> None:
-    """Note a real SIGINT before raising KeyboardInterrupt as Python does (see :func:`interrupted`)."""
+    """Deliver a real SIGINT to the main greenlet as KeyboardInterrupt, noted (see :func:`interrupted`).
+
+    Python's own handler raises it in whichever greenlet runs at that instant: a user's (where it would look
+    like the task's own doing), or one of locust's that swallows it, and the run went on to pass. Called
+    from the main greenlet.
+    """
     import signal
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        _interrupted[0] = True
-        raise KeyboardInterrupt
+    import gevent
 
-    signal.signal(signal.SIGINT, on_sigint)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return  # started with SIGINT ignored (a background job): it stays ignored, as Python leaves it
+    main: Any = gevent.getcurrent()
+
+    def on_sigint() -> None:
+        _interrupted[0] = True
+        main.throw(KeyboardInterrupt)
+
+    gevent.signal_handler(signal.SIGINT, on_sigint)
 
 
 @dataclass

@@ -396,3 +396,51 @@ def test_a_baseline_with_wrong_types_is_exit_2_naming_the_field(
     result = p95(tmp_path, "--candidate", UNREACHABLE, "--baseline-file", "stored.json")
     assert_error_report(result)
     assert_one_clear_line(result, mentions=["stored.json: the p95 baseline is not valid", where])
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_real_ctrl_c_is_exit_130_and_stops_the_workers(tmp_path: Path, opsapp_url: str) -> None:
+    """Only a real SIGINT is an interruption (a KeyboardInterrupt raised by a locustfile is exit 2)."""
+    import signal
+
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(TINY.replace("rounds = 1", "rounds = 20"))
+    command = [*lr_ci_argv(), "--config", str(config), "p95", "--candidate", opsapp_url, "--workers", "1"]
+    master = subprocess.Popen(
+        [*command, "--save-baseline", "b.json"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # SIGINT as from a terminal (a test runner may have it ignored, which children inherit).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    try:
+        deadline = time.monotonic() + 30
+        # Interrupt once the worker runs (it names the config file on its command line).
+        while len(_processes_mentioning(str(config))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        master.send_signal(signal.SIGINT)
+        _, err = master.communicate(timeout=45)
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    assert master.returncode == 130, err
+    assert "Traceback" not in err and "aborted" in err
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(config)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_mentioning(str(config))

@@ -713,6 +713,7 @@ def measure_distributed(
     collector = _DistributedCollector(seal, gate.trusted)
     runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
     processes = spawn(port) if spawn is not None else []
+    finished = False
     try:
         deadline = time.monotonic() + WORKER_WAIT_SECONDS
         while len(gate.proven()) < workers:
@@ -720,24 +721,29 @@ def measure_distributed(
             if time.monotonic() > deadline:
                 raise _no_workers(len(gate.proven()), workers, port)
             gevent.sleep(0.2)
-        return _rounds(
+        measurement = _rounds(
             targets,
             plan,
             lambda target, seconds: _distributed_round(runner, gate, collector, plan, target, seconds),
             progress,
         )
+        finished = True
+        return measurement
     finally:
         runner.quit()
         for process in processes:
-            _reap(process)
+            _reap(process, finished)
 
 
-def _reap(process: Any) -> None:
-    """Wait for a local worker to end after the master quit; one that does not within 30 s is killed."""
+def _reap(process: Any, finished: bool) -> None:
+    """End a local worker after the master quit: one that got the master's quit ends within seconds; on
+    an error or an interruption (``finished`` false) it may not even have joined yet, so it is stopped."""
     import subprocess
 
+    if not finished:
+        process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=10 if finished else 5)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

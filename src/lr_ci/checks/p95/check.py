@@ -163,17 +163,22 @@ def public_url(url: str) -> str:
 
 
 def url_credentials(url: str) -> list[str]:
-    """The credentials a URL carries (userinfo, query values), to mask wherever they might appear."""
+    """The credentials a URL carries, to mask wherever they might appear: the password of its userinfo (or
+    the user, when alone it is a token: ``https://TOKEN@host``), and query values long enough to be tokens
+    (masking ``?debug=true`` would mask every "true" of the report)."""
     from urllib.parse import parse_qsl, unquote, urlsplit
 
     try:
         parts = urlsplit(url)
     except ValueError:
         return []
-    found = [parts.password, parts.username] if parts.password else [parts.username]
-    found += [value for _, value in parse_qsl(parts.query)]
-    found += [unquote(value) for value in found if value]
-    return [value for value in found if value and len(value) >= 4]
+    userinfo = parts.password or parts.username or ""
+    found = [userinfo, unquote(userinfo)]  # as written, and as the server (and a message) sees it
+    found += [value for _, value in parse_qsl(parts.query) if len(value) >= MIN_QUERY_TOKEN_LENGTH]
+    return [value for value in found if value]
+
+
+MIN_QUERY_TOKEN_LENGTH = 8
 
 
 def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
@@ -367,6 +372,7 @@ def _confirm(
     failing = {v.route for v in verdicts if v.verdict == "regression"}
     again_plan = replace(plan, routes=[r for r in plan.routes if r.label in failing])
     again = measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
+    _something_measured(again, targets, settings)
     baseline = stored if stored is not None else again.sides["baseline"]
     second = {
         v.route: v

@@ -166,6 +166,25 @@ def test_a_locustfile_whose_import_never_ends_is_exit_2_in_bounded_time_and_memo
     assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["hog = []\nwhile True:\n    hog.append(bytearray(1 << 20))\n", "x = ' ' * 10**10\n"],
+    ids=["growing", "one-huge-allocation"],
+)
+def test_a_locustfile_whose_import_takes_all_memory_is_exit_2_within_the_bound(
+    tmp_path: Path, source: str
+) -> None:
+    config = with_locustfile(tmp_path, source, "locustfile_timeout_s = 20\n")
+    result = p95(
+        tmp_path, "--candidate", UNREACHABLE, "--save-baseline", "b.json", config=config, timeout_s=30
+    )
+    assert_error_report(result)
+    assert_one_clear_line(
+        result, mentions=["locustfile lf.py", "its import needs more than 128 MiB of memory"]
+    )
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
 # -- 3. no credential of a URL is written down ------------------------------------------------------------
 
 

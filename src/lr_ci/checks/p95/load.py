@@ -63,6 +63,10 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return template
 
 
+LOCUSTFILE_IMPORT_MEMORY = 128 << 20
+"""The data memory a locustfile's import may use in the import probe (locust itself needs about 40 MiB)."""
+
+
 def import_locustfile_here(path: str) -> list[Any]:
     """Import the locustfile in this process; its User classes, or exit 2 saying what is wrong in one line.
 
@@ -87,9 +91,12 @@ def import_locustfile_here(path: str) -> list[Any]:
         raise LrCiError(
             f"locustfile {path}: no such file (the path is relative to the working directory)"
         ) from None
-    except BaseException as exc:
+    except BaseException as exc:  # whatever the file raises is bad input, said in one line
         if isinstance(exc, KeyboardInterrupt) and interrupted():
             raise
+        if isinstance(exc, MemoryError):
+            limit = LOCUSTFILE_IMPORT_MEMORY >> 20
+            raise LrCiError(f"locustfile {path}: its import needs more than {limit} MiB of memory") from None
         raise LrCiError(f"locustfile {path}: {type(exc).__name__}: {exc}") from None
     found = [
         value

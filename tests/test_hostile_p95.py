@@ -185,6 +185,33 @@ def test_a_locustfile_whose_import_takes_all_memory_is_exit_2_within_the_bound(
     assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
 
 
+def test_a_task_that_never_yields_is_exit_2_in_bounded_time(tmp_path: Path) -> None:
+    """A task's busy loop never gives the load process back to gevent: the round's watchdog ends it."""
+    source = (
+        "from locust import HttpUser, constant, task\n\n"
+        "class Spinner(HttpUser):\n"
+        "    wait_time = constant(0.05)\n\n"
+        "    @task\n"
+        "    def spin(self):\n"
+        "        while True:\n"
+        "            pass\n"
+    )
+    config = with_locustfile(tmp_path, source)
+    result = p95(
+        tmp_path,
+        "--candidate",
+        UNREACHABLE,
+        "--save-baseline",
+        "b.json",
+        config=config,
+        env={"LR_CI_P95_ROUND_GRACE": "1.5"},
+        timeout_s=30,
+    )
+    assert result.code == 2, result.err
+    assert_one_clear_line(result, mentions=["locustfile lf.py: a round of load did not end within 1.7 s"])
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
 # -- 3. no credential of a URL is written down ------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ read one rank high.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -161,7 +162,6 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
 
 
 def _kill_group(pid: int) -> None:
-    import contextlib
     import signal
 
     with contextlib.suppress(OSError):  # already gone
@@ -172,8 +172,12 @@ def _watchdog(seconds: float, message: str) -> Callable[[], None]:
     """End this process with exit 2 and ``message`` unless the returned cancel is called within ``seconds``.
 
     A real OS thread (gevent's monkey-patching turns ``threading`` into greenlets, which a busy loop in the
-    main greenlet would never let run).
+    main greenlet would never let run). A loop in C that never releases the interpreter's lock stops that
+    thread too: for it, :mod:`faulthandler` (a C thread) ends the process BACKSTOP_SECONDS later, with
+    exit 1 and nothing printed, still never a pass.
     """
+    import faulthandler
+
     from gevent.monkey import get_original
 
     from lr_ci._run import error_line
@@ -181,15 +185,44 @@ def _watchdog(seconds: float, message: str) -> Callable[[], None]:
     start_thread = get_original("_thread", "start_new_thread")
     done = get_original("_thread", "allocate_lock")()
     done.acquire()
+    sink = open(os.devnull, "w")  # noqa: SIM115 - faulthandler writes to it until cancelled
+    faulthandler.dump_traceback_later(seconds + BACKSTOP_SECONDS, exit=True, file=sink)
 
     def watch() -> None:
         if not done.acquire(timeout=seconds):
             os.write(2, (error_line("p95", message) + "\n").encode("utf-8", "replace"))
+            _kill_children()
             os._exit(2)
 
+    def cancel() -> None:
+        faulthandler.cancel_dump_traceback_later()
+        sink.close()
+        done.release()
+
     start_thread(watch, ())
-    cancel: Callable[[], None] = done.release
     return cancel
+
+
+BACKSTOP_SECONDS = 10.0
+
+
+def _kill_children() -> None:
+    """SIGKILL this process's children (local workers) before it ends itself: none is left running."""
+    import signal
+
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                children = [int(pid) for pid in handle.read().split()]
+        except OSError:
+            continue
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _locustfile_users(plan: Plan, target: Target) -> list[Any]:
@@ -427,6 +460,33 @@ def measure(
     return _rounds(targets, plan, one_round, progress)
 
 
+ROUND_GRACE_SECONDS = float(os.environ.get("LR_CI_P95_ROUND_GRACE", "60"))
+"""Beyond its planned seconds, how long a round may take (spawning, stopping and waiting for workers,
+collecting) before lr-ci takes it for a task that blocks the load process (a loop that never yields to
+gevent). LR_CI_P95_ROUND_GRACE overrides it, for tests."""
+
+
+def _bounded(
+    one_round: Callable[[Target, float], _Collector], plan: Plan
+) -> Callable[[Target, float], _Collector]:
+    """``one_round`` under a watchdog: a round that does not end is exit 2, not a run without end."""
+    where = f"locustfile {plan.locustfile}" if plan.locustfile else "the routes' load"
+
+    def bounded(target: Target, seconds: float) -> _Collector:
+        limit = seconds + ROUND_GRACE_SECONDS
+        cancel = _watchdog(
+            limit,
+            f"{where}: a round of load did not end within {limit:g} s: a task blocks the load process "
+            "(a loop or a call that never yields to gevent)",
+        )
+        try:
+            return one_round(target, seconds)
+        finally:
+            cancel()
+
+    return bounded
+
+
 def _rounds(
     targets: Mapping[str, Target],
     plan: Plan,
@@ -437,6 +497,7 @@ def _rounds(
     collected: dict[str, list[_Collector]] = {side: [] for side in targets}
     started = time.monotonic()
     done = 0
+    one_round = _bounded(one_round, plan)
     for target in targets.values():
         one_round(target, plan.warmup_seconds)
         done += 1

@@ -142,9 +142,8 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
         except subprocess.TimeoutExpired:
             raise LrCiError(too_long) from None
         finally:
-            if probe.poll() is None:
-                _kill_group(probe.pid)
-                probe.wait()
+            _kill_group(probe.pid)  # also whatever the file started and left running
+            probe.wait()
         try:
             with open(result, encoding="utf-8") as handle:
                 outcome = handle.read(4000)

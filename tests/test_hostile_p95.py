@@ -356,6 +356,33 @@ def test_a_worker_without_the_secret_stops_the_run_before_it_gets_anything(
     assert not (tmp_path / "b.json").exists()
 
 
+@pytest.mark.parametrize("bind", ["127.0.0.1", "192.0.2.1"], ids=["port-in-use", "not-this-machine"])
+def test_a_master_address_it_cannot_take_is_exit_2_naming_it(tmp_path: Path, bind: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = p95(
+            tmp_path,
+            "--candidate",
+            UNREACHABLE,
+            "--save-baseline",
+            "b.json",
+            "--master",
+            "--master-bind",
+            bind,
+            "--master-port",
+            port,
+            env={"LR_CI_P95_CLUSTER_SECRET": SECRET},
+        )
+    assert_error_report(result)
+    assert_one_clear_line(
+        result, mentions=[f"--master-bind {bind} --master-port {port}: cannot listen there"]
+    )
+
+
 # -- 5. bad options, config values and baselines ---------------------------------------------------------
 
 

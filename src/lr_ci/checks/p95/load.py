@@ -774,7 +774,7 @@ def measure_distributed(
     rng = random.Random(seed)
     # The master needs the same classes as its workers: it tells them which classes to spawn, by name.
     environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=False)
-    runner: Any = environment.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+    runner = _listen(environment, bind_host, port)
     seal = Seal(secret)
     gate = _Gatekeeper(runner, seal)
     collector = _DistributedCollector(seal, gate.trusted)
@@ -800,6 +800,21 @@ def measure_distributed(
         runner.quit()
         for process in processes:
             _reap(process, finished)
+
+
+def _listen(environment: Any, bind_host: str, port: int) -> Any:
+    """The master runner listening on ``bind_host:port``; an address it cannot take is exit 2 naming it."""
+    from locust.exception import RPCError
+
+    from lr_ci.errors import LrCiError
+
+    try:
+        return environment.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+    except RPCError as exc:
+        reason = str(exc).split(" (addr=")[0]
+        raise LrCiError(
+            f"--master-bind {bind_host} --master-port {port}: cannot listen there: {reason}"
+        ) from None
 
 
 def _reap(process: Any, finished: bool) -> None:

@@ -383,6 +383,21 @@ def test_a_master_address_it_cannot_take_is_exit_2_naming_it(tmp_path: Path, bin
     )
 
 
+@pytest.mark.parametrize("host", ["not a host!", "999.1.1.1", ""])
+def test_a_worker_with_a_master_it_cannot_name_is_exit_2(tmp_path: Path, host: str) -> None:
+    result = p95(
+        tmp_path,
+        "--worker",
+        "--master-host",
+        host,
+        "--master-port",
+        "9",
+        env={"LR_CI_P95_CLUSTER_SECRET": SECRET},
+    )
+    assert_error_report(result)
+    assert_one_clear_line(result, mentions=[f"--master-host {host} --master-port 9: cannot resolve"])
+
+
 # -- 5. bad options, config values and baselines ---------------------------------------------------------
 
 

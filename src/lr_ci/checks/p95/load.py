@@ -900,6 +900,32 @@ def _stop_workers(runner: Any) -> None:
         events.worker_connect.remove_listener(on_connect)
 
 
+def _join(environment: Any, master_host: str, master_port: int) -> Any:
+    """The worker runner, connected to its master; a master that cannot be named or reached is exit 2.
+
+    Bounded like the master's wait for its workers (WORKER_WAIT_SECONDS) rather than locust's five minutes.
+    """
+    import socket
+
+    import zmq
+    from locust import runners
+
+    from lr_ci.errors import LrCiError
+
+    where = f"--master-host {master_host} --master-port {master_port}"
+    try:
+        socket.getaddrinfo(master_host, master_port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise LrCiError(f"{where}: cannot resolve the master's host: {exc}") from None
+    runners.CONNECT_RETRY_COUNT = max(1, int(WORKER_WAIT_SECONDS / runners.CONNECT_TIMEOUT))
+    try:
+        return environment.create_worker_runner(master_host, master_port)
+    except ConnectionError:
+        raise LrCiError(f"{where}: no master answered within {WORKER_WAIT_SECONDS:g} s") from None
+    except zmq.ZMQError as exc:
+        raise LrCiError(f"{where}: cannot connect: {exc}") from None
+
+
 def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None = None) -> None:
     """A worker process: prove the cluster secret, load whatever target the master names, send back every
     raw time (sealed)."""
@@ -911,7 +937,7 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
     rng = random.Random(seed)
     user_classes = _distributed_user_classes(plan, rng)
     environment = Environment(user_classes=user_classes, catch_exceptions=False)
-    runner: Any = environment.create_worker_runner(master_host, master_port)
+    runner = _join(environment, master_host, master_port)
     collector = _Collector()
     round_id = [0]
 

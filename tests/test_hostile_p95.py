@@ -395,7 +395,7 @@ def test_a_worker_with_a_master_it_cannot_name_is_exit_2(tmp_path: Path, host: s
         env={"LR_CI_P95_CLUSTER_SECRET": SECRET},
     )
     assert_error_report(result)
-    assert_one_clear_line(result, mentions=[f"--master-host {host} --master-port 9: cannot resolve"])
+    assert_one_clear_line(result, mentions=[f"--master-host {host!r} --master-port 9: cannot resolve"])
 
 
 # -- 5. bad options, config values and baselines ---------------------------------------------------------

@@ -912,7 +912,7 @@ def _join(environment: Any, master_host: str, master_port: int) -> Any:
 
     from lr_ci.errors import LrCiError
 
-    where = f"--master-host {master_host} --master-port {master_port}"
+    where = f"--master-host {master_host!r} --master-port {master_port}"
     try:
         socket.getaddrinfo(master_host, master_port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:

@@ -325,6 +325,8 @@ class _Guarded:
 def _run_guarded(user: Any) -> None:
     from gevent import GreenletExit
 
+    if not getattr(type(user), "lr_ci_armed", True):
+        return  # a worker's user before its master sent a sealed target: it sends nothing
     try:
         user.run()
     except GreenletExit:
@@ -689,6 +691,7 @@ def _aim(user_classes: Sequence[Any], target: Target) -> None:
     for user_class in user_classes:
         user_class.host = target.url
         user_class.lr_ci_target = target
+        user_class.lr_ci_armed = True
 
 
 class _Gatekeeper:
@@ -936,6 +939,8 @@ def run_worker(plan: Plan, master_host: str, master_port: int, seed: int | None 
     _quiet_locust_logging()
     rng = random.Random(seed)
     user_classes = _distributed_user_classes(plan, rng)
+    for user_class in user_classes:
+        user_class.lr_ci_armed = False  # until a target sealed with the secret names where to send load
     environment = Environment(user_classes=user_classes, catch_exceptions=False)
     runner = _join(environment, master_host, master_port)
     collector = _Collector()

@@ -214,6 +214,15 @@ def test_distributed_mode_with_two_local_workers(opsapp, tmp_path: Path) -> None
     assert "ops-demo-password" not in json.dumps(report) + err
 
 
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def test_master_without_workers_says_how_to_start_them(
     opsapp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -227,11 +236,12 @@ def test_master_without_workers_says_how_to_start_them(
         str(tmp_path / "b.json"),
         "--master",
         "--master-port",
-        "0",
+        str(unused_port()),
         config=config,
-        env={"LR_CI_P95_WORKER_WAIT": "1"},
+        env={"LR_CI_P95_WORKER_WAIT": "1", "LR_CI_P95_CLUSTER_SECRET": "a-cluster-secret-of-32-chars-xx"},
     )
     assert code == 2 and "locust workers joined" in err and "--worker" in err
+    assert "a-cluster-secret" not in err
 
 
 LOCUSTFILE = (

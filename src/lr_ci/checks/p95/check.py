@@ -7,10 +7,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from lr_ci._documents import read_json, write_json
-from lr_ci.checks.p95.settings import P95Settings, Route
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from lr_ci._documents import read_shaped, write_json
+from lr_ci.checks.p95.settings import MAX_ROUNDS, P95Settings, Route
 from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
@@ -27,6 +30,39 @@ RULES = {
         "the measurement cannot decide (too few samples, or load not sustained)",
     ),
 }
+
+
+MAX_BUCKET_COUNT = 1_000_000_000
+"""Requests in one histogram bucket of a stored baseline: more is not a file lr-ci wrote."""
+
+
+BucketIndex = Annotated[str, Field(pattern=r"^[0-9]{1,4}$")]
+"""A histogram bucket (0.5% wide from 0.05 ms): 4 digits reach beyond 10^20 ms."""
+BucketCount = Annotated[int, Field(ge=0, le=MAX_BUCKET_COUNT)]
+
+
+class BaselineRoute(TypedDict):
+    """One route of a stored baseline: what ``--save-baseline`` writes, checked field by field on read."""
+
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    rounds: Annotated[
+        list[
+            dict[
+                Annotated[str, Field(pattern=r"^[0-9]{1,4}$")],
+                Annotated[int, Field(ge=0, le=MAX_BUCKET_COUNT)],
+            ]
+        ],
+        Field(min_length=1, max_length=MAX_ROUNDS),
+    ]
+    """Per round, histogram bucket index (see :func:`~lr_ci.checks.p95.stats.bucket_of`) -> requests."""
+
+
+class BaselineDocument(TypedDict):
+    schema: str
+    created_at: str
+    url: str
+    routes: dict[str, BaselineRoute]
 
 
 @dataclass(frozen=True)
@@ -46,6 +82,8 @@ class Request:
     master_port: int = 5557
     worker_command: tuple[str, ...] = ()
     """How to start one local worker (``--master-port PORT`` is appended)."""
+    master_bind: str = "*"
+    """With ``master``: the address the master listens on (local workers: always 127.0.0.1)."""
 
 
 def effective(settings: P95Settings, request: Request) -> P95Settings:
@@ -69,7 +107,18 @@ def _url(value: str | None, what: str) -> str:
             f"no {what}: pass --{what.replace(' ', '-')} or set {what.replace(' ', '_')} in [p95]"
         )
     if not value.startswith(("http://", "https://")):
-        raise LrCiError(f"--{what.replace(' ', '-')} {value!r}: expected an http:// or https:// URL")
+        raise LrCiError(
+            f"--{what.replace(' ', '-')} {public_url(value)!r}: expected an http:// or https:// URL"
+        )
+    try:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError as exc:
+        raise LrCiError(f"--{what.replace(' ', '-')} {public_url(value)!r}: not a valid URL: {exc}") from None
+    if not parts.hostname:
+        raise LrCiError(f"--{what.replace(' ', '-')} {public_url(value)!r}: the URL has no host")
     return value.rstrip("/")
 
 
@@ -85,17 +134,58 @@ def _gate(settings: P95Settings) -> Gate:
 
 
 def read_baseline_file(path: Path) -> dict[str, list[Histogram]]:
-    document = read_json(path, "p95 baseline", BASELINE_SCHEMA)
+    """The stored rounds per route; a wrong type or a missing field anywhere is exit 2 naming it."""
+    document = read_shaped(path, "p95 baseline", BaselineDocument, BASELINE_SCHEMA)
     return {
         route: [Histogram.from_json(r) for r in data["rounds"]] for route, data in document["routes"].items()
     }
+
+
+def public_url(url: str) -> str:
+    """``url`` as it may be written down (baseline, report, message): no userinfo, no query, no fragment.
+
+    A deployment URL may carry a credential (``https://user:pass@host``, ``?token=...``); the URL is
+    written to files that are committed and to reports that are posted, so only scheme, host, port and
+    path are kept.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an invalid URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def url_credentials(url: str) -> list[str]:
+    """The credentials a URL carries, to mask wherever they might appear: the password of its userinfo (or
+    the user, when alone it is a token: ``https://TOKEN@host``), and query values long enough to be tokens
+    (masking ``?debug=true`` would mask every "true" of the report)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    userinfo = parts.password or parts.username or ""
+    found = [userinfo, unquote(userinfo)]  # as written, and as the server (and a message) sees it
+    found += [value for _, value in parse_qsl(parts.query) if len(value) >= MIN_QUERY_TOKEN_LENGTH]
+    return [value for value in found if value]
+
+
+MIN_QUERY_TOKEN_LENGTH = 8
 
 
 def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
     document = {
         "schema": BASELINE_SCHEMA,
         "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "url": url,
+        "url": public_url(url),
         "routes": {
             route: {
                 "requests": side.count,
@@ -128,6 +218,7 @@ def run(
     plan = _plan(settings)
     measure = _driver(request)
     measurement = measure(targets, plan, settings.seed, progress)
+    _something_measured(measurement, targets, settings)
     budgets = {r.label: r.budget_ms for r in settings.routes if r.budget_ms is not None}
     if request.save_baseline is not None:
         write_baseline_file(request.save_baseline, candidate_url, measurement.sides["candidate"])
@@ -159,31 +250,49 @@ def _plan(settings: P95Settings) -> Any:
         settings.warmup_seconds,
         settings.timeout_s,
         settings.locustfile,
+        settings.locustfile_timeout_s,
     )
 
 
 def _driver(request: Request) -> Callable[..., Any]:
     """Local load, local workers (--workers N), or workers that join from elsewhere (--master)."""
+    import secrets
+
     from lr_ci.checks.p95 import load
 
     if request.workers <= 0 and not request.master:
         return load.measure
     workers = request.workers if request.workers > 0 else request.expect_workers
+    local = request.workers > 0
+    # Local workers: a fresh secret for this run, handed down in their environment, and a master that
+    # listens on loopback only. A cluster: the secret its operator shares, and the bind address asked for.
+    secret = secrets.token_urlsafe(32) if local else load.cluster_secret("--master")
+    bind_host = load.LOCAL_BIND_HOST if local else request.master_bind
 
     def spawn(master_port: int) -> list[Any]:
+        import os
         import subprocess
 
         command = [*request.worker_command, "--master-port", str(master_port)]
+        environment = {**os.environ, load.CLUSTER_SECRET_ENV: secret}
         return [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
             for _ in range(request.workers)
         ]
 
     def measure(targets: Any, plan: Any, seed: int | None, progress: Any = None) -> Any:
         # Local workers get a fresh port each time: the last master's may not be free yet (confirmation).
-        port = _free_port() if request.workers > 0 else request.master_port
+        port = _free_port() if local else request.master_port
         return load.measure_distributed(
-            targets, plan, workers, port, spawn if request.workers > 0 else None, seed, progress
+            targets,
+            plan,
+            workers,
+            port,
+            spawn if local else None,
+            seed,
+            progress,
+            secret=secret,
+            bind_host=bind_host,
         )
 
     return measure
@@ -215,6 +324,17 @@ def _target(url: str, login: Callable[[str], Any] | None) -> Any:
         return Target(url)
     cookies, values = login(url)
     return Target(url, cookies, values)
+
+
+def _something_measured(measurement: Any, targets: dict[str, Any], settings: P95Settings) -> None:
+    """A side that got no request at all was not measured: exit 2, never an empty report that passes."""
+    for side, routes in measurement.sides.items():
+        if not any(route.count or route.errors for route in routes.values()):
+            source = f"locustfile {settings.locustfile}" if settings.locustfile else "the routes"
+            raise LrCiError(
+                f"no request reached the {side} ({public_url(targets[side].url)}): {source} sent none "
+                "in the measured rounds, so there is nothing to decide on"
+            )
 
 
 def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
@@ -252,6 +372,7 @@ def _confirm(
     failing = {v.route for v in verdicts if v.verdict == "regression"}
     again_plan = replace(plan, routes=[r for r in plan.routes if r.label in failing])
     again = measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
+    _something_measured(again, targets, settings)
     baseline = stored if stored is not None else again.sides["baseline"]
     second = {
         v.route: v
@@ -341,7 +462,7 @@ def _report(
                     rule=rule,
                     severity=Severity.HIGH,
                     message=f"{v.route}: {message}",
-                    location=Location(url=request.candidate_url or settings.candidate_url),
+                    location=Location(url=public_url(request.candidate_url or settings.candidate_url or "")),
                 )
             )
     if settings.mode == "warn":

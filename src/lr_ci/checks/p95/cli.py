@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,13 @@ from lr_ci.report import Report
 )
 @click.option("--master-port", type=int, default=5557, show_default=True, help="The master's port.")
 @click.option(
+    "--master-bind",
+    default="*",
+    show_default=True,
+    help="With --master: the address the master listens on (* is every interface; local --workers always "
+    "use 127.0.0.1).",
+)
+@click.option(
     "--worker", "worker_mode", is_flag=True, help="Join a master (--master-host) as a locust worker."
 )
 @click.option(
@@ -52,6 +60,7 @@ def command(
     master: bool,
     expect_workers: int,
     master_port: int,
+    master_bind: str,
     worker_mode: bool,
     master_host: str,
 ) -> None:
@@ -63,6 +72,15 @@ def command(
     """
     from lr_ci.checks.p95.check import Request
 
+    problems = _option_problems(
+        rate=rate,
+        rounds=rounds,
+        round_seconds=round_seconds,
+        workers=workers,
+        expect_workers=expect_workers,
+        master_port=master_port,
+        master_bind=master_bind,
+    )
     config = ctx.ensure_object(GlobalOptions).config
     worker_command = (
         sys.executable,
@@ -87,24 +105,88 @@ def command(
         expect_workers,
         master_port,
         worker_command,
+        master_bind,
     )
     join = (master_host, master_port) if worker_mode else None
-    run_check(ctx, "p95", lambda run: _body(run, request, join))
+    run_check(ctx, "p95", lambda run: _body(run, request, join, problems))
 
 
-def _body(run: RunContext, request: object, join: tuple[str, int] | None) -> Report:
+def _option_problems(
+    *,
+    rate: float | None,
+    rounds: int | None,
+    round_seconds: float | None,
+    workers: int,
+    expect_workers: int,
+    master_port: int,
+    master_bind: str,
+) -> list[str]:
+    """What is wrong with the options, each naming its option, checked against the bounds of ``[p95]``.
+
+    Checked in the run (not by click) so that a bad value is the contract's one ``error:`` line, exit 2.
+    """
+    import ipaddress
+    import math
+
+    from lr_ci.checks.p95 import settings as bounds
+
+    problems: list[str] = []
+
+    def number(name: str, value: float | None, low: float, high: float, *, low_open: bool) -> None:
+        if value is None:
+            return
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high):
+            side = "above" if low_open else "at least"
+            problems.append(f"{name} {value!r}: must be a number {side} {low:g} and at most {high:g}")
+
+    number("--rate", rate, 0, bounds.MAX_RATE, low_open=True)
+    number("--round-seconds", round_seconds, bounds.MIN_ROUND_SECONDS, bounds.MAX_SECONDS, low_open=True)
+    for name, count, low, high in (
+        ("--rounds", rounds, 1, bounds.MAX_ROUNDS),
+        ("--workers", workers, 0, MAX_LOCAL_WORKERS),
+        ("--expect-workers", expect_workers, 1, bounds.MAX_USERS),
+        ("--master-port", master_port, 1, 65535),
+    ):
+        if count is not None and not low <= count <= high:
+            problems.append(f"{name} {count}: must be a whole number from {low} to {high}")
+    if master_bind != "*":
+        try:
+            ipaddress.ip_address(master_bind)
+        except ValueError:
+            problems.append(f"--master-bind {master_bind!r}: must be * or an IP address of this machine")
+    return problems
+
+
+MAX_LOCAL_WORKERS = 256
+"""Local worker processes (about 60 MB each): more than a machine has cores is a mistake."""
+
+
+def _body(run: RunContext, request: object, join: tuple[str, int] | None, problems: list[str]) -> Report:
     from lr_ci.checks.p95 import check
     from lr_ci.checks.p95.settings import P95Settings
     from lr_ci.errors import LrCiError
 
     assert isinstance(request, check.Request)
+    if problems:
+        raise LrCiError(problems[0])
     settings = run.settings(P95Settings)
     try:
         import locust  # noqa: F401 - imported first, so gevent patches the standard library before anything else
     except ImportError:
         raise LrCiError("the p95 check needs locust: pip install 'lr-ci[load]'") from None
+    from lr_ci.checks.p95.load import watch_interrupts
+
+    watch_interrupts()
+    from lr_ci.checks.p95.load import CLUSTER_SECRET_ENV
+
+    if os.environ.get(CLUSTER_SECRET_ENV):
+        run.redactor.add_credential(os.environ[CLUSTER_SECRET_ENV])
     if join is not None:
         return check.worker(settings, *join)
+    for url in (request.baseline_url, request.candidate_url, settings.baseline_url, settings.candidate_url):
+        for credential in check.url_credentials(url or ""):
+            run.redactor.add_credential(credential)
     login = _login(run, settings.login_flow) if settings.login_flow else None
     sides = 1 if request.baseline_file or request.save_baseline else 2
     progress = run.progress("load rounds", sides * (settings.rounds + 1))
@@ -116,6 +198,7 @@ def _body(run: RunContext, request: object, join: tuple[str, int] | None) -> Rep
 
 def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], dict[str, str]]]:
     from lr_ci import _http
+    from lr_ci.checks.p95.check import public_url
     from lr_ci.checks.smoke.runner import RunOptions, run_flow
     from lr_ci.checks.smoke.settings import SmokeSettings
     from lr_ci.errors import LrCiError
@@ -133,7 +216,9 @@ def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], 
         result = run_flow(smoke, flow, options)
         if not result.passed:
             failed = next(s for s in result.steps if s.status in ("fail", "error"))
-            raise LrCiError(f"login flow {flow!r} failed on {url}: step {failed.name}: {failed.message}")
+            raise LrCiError(
+                f"login flow {flow!r} failed on {public_url(url)}: step {failed.name}: {failed.message}"
+            )
         return result.cookies, result.values
 
     return login

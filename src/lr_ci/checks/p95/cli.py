@@ -197,6 +197,8 @@ def _body(run: RunContext, request: object, join: tuple[str, int] | None, proble
 
 
 def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], dict[str, str]]]:
+    import time
+
     from lr_ci import _http
     from lr_ci.checks.p95.check import public_url
     from lr_ci.checks.smoke.runner import RunOptions, run_flow
@@ -211,7 +213,10 @@ def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], 
         options = RunOptions(
             base_url=url,
             client=_http.ClientOptions(timeout_s=smoke.timeout_s),
+            deadline=time.monotonic() + smoke.run_timeout_s,
             on_secret=run.redactor.add_credential,
+            # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
+            scrub=run.redactor.scrub_text,
         )
         result = run_flow(smoke, flow, options)
         if not result.passed:

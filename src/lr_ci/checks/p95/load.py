@@ -550,10 +550,10 @@ def _rounds(
 # are sealed with a secret the master and its workers share (LR_CI_P95_CLUSTER_SECRET; local --workers get
 # a fresh random one): a worker first proves the secret (a sealed answer to the master's challenge), only
 # proven workers get a target, only sealed samples count, and a worker that does not prove it stops the run
-# before anything is sent to it. Sealing: HMAC-SHA256 in counter mode as the key stream, then HMAC-SHA256
-# over nonce and ciphertext (encrypt-then-MAC), with keys derived from the secret; the standard library
-# only, as locust's workers must run anywhere lr-ci runs.
+# before anything is sent to it. Sealing is AES-256-GCM from the `cryptography` package (authenticated
+# encryption; a random 96-bit nonce per message) with the key derived from the secret by HKDF-SHA256.
 
+_SEAL_CONTEXT = b"lr-ci p95 cluster v1"
 TARGET_MESSAGE = "lrci_target"
 SAMPLES_MESSAGE = "lrci_samples"
 CHALLENGE_MESSAGE = "lrci_challenge"
@@ -585,67 +585,48 @@ def cluster_secret(role: str) -> str:
 
 
 class Seal:
-    """Encrypt-then-MAC of JSON values with a shared secret (see the section comment above)."""
+    """Authenticated encryption of JSON values with a shared secret (see the section comment above)."""
 
     def __init__(self, secret: str) -> None:
-        import hashlib
-        import hmac
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-        key = secret.encode("utf-8")
-        self._encrypt_key = hmac.new(key, b"lr-ci p95 cluster: encrypt", hashlib.sha256).digest()
-        self._mac_key = hmac.new(key, b"lr-ci p95 cluster: authenticate", hashlib.sha256).digest()
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_CONTEXT).derive(
+            secret.encode("utf-8")
+        )
+        self._aead = AESGCM(key)
         self.seen: set[str] = set()
         """Nonces opened already: a replayed message is refused."""
-
-    def _xor(self, nonce: bytes, data: bytes) -> bytes:
-        import hashlib
-        import hmac
-
-        blocks = (len(data) + 31) // 32
-        stream = b"".join(
-            hmac.new(self._encrypt_key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest()
-            for counter in range(blocks)
-        )[: len(data)]
-        return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
-
-    def _tag(self, nonce: bytes, sealed: bytes) -> bytes:
-        import hashlib
-        import hmac
-
-        return hmac.new(self._mac_key, nonce + sealed, hashlib.sha256).digest()
 
     def seal(self, value: Any) -> dict[str, str]:
         import base64
         import json
 
-        nonce = os.urandom(16)
-        sealed = self._xor(nonce, json.dumps(value).encode("utf-8"))
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, json.dumps(value).encode("utf-8"), _SEAL_CONTEXT)
         encode = base64.b64encode
-        return {
-            "nonce": encode(nonce).decode(),
-            "sealed": encode(sealed).decode(),
-            "tag": encode(self._tag(nonce, sealed)).decode(),
-        }
+        return {"nonce": encode(nonce).decode(), "sealed": encode(sealed).decode()}
 
     def open(self, box: Any) -> Any:
         """The value sealed in ``box``; ValueError when it was not sealed with this secret, or replayed."""
         import base64
         import binascii
-        import hmac
         import json
 
+        from cryptography.exceptions import InvalidTag
+
         try:
-            nonce, sealed, tag = (
-                base64.b64decode(box[key], validate=True) for key in ("nonce", "sealed", "tag")
-            )
+            nonce, sealed = (base64.b64decode(box[key], validate=True) for key in ("nonce", "sealed"))
+            opened = self._aead.decrypt(nonce, sealed, _SEAL_CONTEXT)
         except (TypeError, KeyError, binascii.Error) as exc:
             raise ValueError("not a sealed message") from exc
-        if not hmac.compare_digest(tag, self._tag(nonce, sealed)):
-            raise ValueError("not sealed with this secret")
+        except InvalidTag as exc:
+            raise ValueError("not sealed with this secret") from exc
         if box["nonce"] in self.seen:
             raise ValueError("replayed")
         self.seen.add(box["nonce"])
-        return json.loads(self._xor(nonce, sealed))
+        return json.loads(opened)
 
 
 class _DistributedCollector(_Collector):

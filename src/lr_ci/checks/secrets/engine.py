@@ -40,7 +40,7 @@ MAX_MULTILINE_MATCH_CHARS = 32_768
 # Merged keyword windows of one rule are cut at this size, so no single regex call sees more.
 MAX_WINDOW_BYTES = 65_536
 # Hits one call returns; the rest are counted in ``Hits.dropped``. No normal file comes near it.
-DEFAULT_MAX_HITS = 10_000
+DEFAULT_MAX_HITS = 1_000
 # Keywords are found, and hits resolved, a block at a time: memory follows the block, not the input.
 _BLOCK_BYTES = 256 * 1024
 _KEYWORD_SLICE_BYTES = 64 * 1024
@@ -406,7 +406,7 @@ class _Scan:
         """Search every rule around the keywords whose windows own a match start in the block.
 
         A window *owns* the start positions of the matches it reports: the whole line for a short line,
-        else the span from a rule's longest match before a keyword to the keyword's end. Owned spans of
+        else the span reaching a rule's longest match before and after a keyword. Owned spans of
         one rule are merged (so a line is searched once per rule however many keywords it holds) and cut
         at the block, so each match start belongs to exactly one window.
         """
@@ -415,25 +415,31 @@ class _Scan:
         scan_from = max(0, block_start - rules.longest_keyword)
         scan_to = min(size, block_end + reach)
         pending: dict[int, list[int]] = {}  # rule index -> [owned start, owned end, line start, line end]
+        # Per rule: skipped (generic rules in lock files, vendored and minified code), multi-line, reach.
+        plan = [
+            (rule.generic and self.policy.scan != "all", rule.multiline, rule.max_width * self.bytes_per_char)
+            for rule in rules.rules
+        ]
         for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to):
-            rule = rules.rules[rule_index]
-            if rule.generic and self.policy.scan != "all":
+            window = pending.get(rule_index)
+            if window is not None and offset + length <= window[1]:
+                continue  # the rule's window already owns this keyword: the common case, kept cheap
+            skipped, multiline, width = plan[rule_index]
+            if skipped:
                 continue
-            width = rule.max_width * self.bytes_per_char
-            if rule.multiline:
+            if multiline:
                 line_start, line_end = 0, size
-                owned_start, owned_end = offset - width, offset + length
+                owned_start, owned_end = offset - width, offset + length + width
             else:
                 line_start, line_end = self.keyword_lines.of(offset)
                 if line_end - line_start <= LONG_LINE_BYTES:
                     owned_start, owned_end = line_start, line_end
                 else:
-                    owned_start, owned_end = offset - width, offset + length
+                    owned_start, owned_end = offset - width, offset + length + width
             owned_start = self._sync(max(owned_start, line_start, block_start), line_end)
             owned_end = self._sync(min(owned_end, line_end, block_end), line_end)
             if owned_start >= owned_end:
                 continue
-            window = pending.get(rule_index)
             if window is not None:
                 if window[2] == line_start and owned_start <= window[1]:
                     if owned_end <= window[1]:

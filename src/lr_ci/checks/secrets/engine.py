@@ -370,7 +370,7 @@ class _Scan:
         self.hit_lines = _LineBounds(data)
         self.lines = _Lines(data)
         self.taken: dict[int, list[tuple[int, int]]] = {}  # line -> disjoint (first, last column), sorted
-        self.check_allows = any(marker in data for marker in _ALLOW_MARKERS)
+        self.check_allows: bool | None = None  # whether the data holds any allow marker, once a hit needs it
         self.allowed_lines: tuple[int, bool] = (0, False)
         self.column_at: tuple[int, int, int] = (-1, 0, 0)  # (line start, byte offset, characters before it)
 
@@ -427,17 +427,14 @@ class _Scan:
             skipped, multiline, width = plan[rule_index]
             if skipped:
                 continue
-            if multiline:
-                line_start, line_end = 0, size
+            line_start, line_end = (0, size) if multiline else self.keyword_lines.of(offset)
+            owned_start, owned_end = line_start, line_end
+            if multiline or line_end - line_start > LONG_LINE_BYTES:
                 owned_start, owned_end = offset - width, offset + length + width
-            else:
-                line_start, line_end = self.keyword_lines.of(offset)
-                if line_end - line_start <= LONG_LINE_BYTES:
-                    owned_start, owned_end = line_start, line_end
-                else:
-                    owned_start, owned_end = offset - width, offset + length + width
-            owned_start = self._sync(max(owned_start, line_start, block_start), line_end)
-            owned_end = self._sync(min(owned_end, line_end, block_end), line_end)
+            owned_start = max(owned_start, line_start, block_start)
+            owned_end = min(owned_end, line_end, block_end)
+            if not self.ascii:
+                owned_start, owned_end = self._sync(owned_start, line_end), self._sync(owned_end, line_end)
             if owned_start >= owned_end:
                 continue
             if window is not None:
@@ -464,24 +461,18 @@ class _Scan:
         it, so ``\\b`` and look-behinds see their context; ``^`` and ``$`` hold only at the real ends of the
         line (or of the data, for multi-line rules): a match that touches a cut end is not reported.
         """
-        data, rule = self.data, self.rules.rules[rule_index]
-        text_start = owned_start
-        if text_start > line_start:
-            text_start -= 1
-            for _ in range(3):
-                if self.ascii or text_start <= line_start or data[text_start] not in _CONTINUATION:
-                    break
-                text_start -= 1
-        text_end = self._sync(min(line_end, owned_end + rule.max_width * self.bytes_per_char + 1), line_end)
-        text = data[text_start:text_end].decode("utf-8", "surrogateescape")
+        rule = self.rules.rules[rule_index]
+        reach = rule.max_width * self.bytes_per_char
+        text_start, text_end = self._text_bounds(owned_start, owned_end + reach + 1, line_start, line_end)
+        text = self.data[text_start:text_end].decode("utf-8", "surrogateescape")
         ascii_text = text.isascii()
         if ascii_text:
             first, last = owned_start - text_start, owned_end - text_start
         else:
-            first = len(data[text_start:owned_start].decode("utf-8", "surrogateescape"))
-            last = first + len(data[owned_start:owned_end].decode("utf-8", "surrogateescape"))
+            first = len(self.data[text_start:owned_start].decode("utf-8", "surrogateescape"))
+            last = first + len(self.data[owned_start:owned_end].decode("utf-8", "surrogateescape"))
         cut = text_end < line_end
-        offsets = _ByteOffsets(text, text_start)
+        offsets = None if ascii_text else _ByteOffsets(text, text_start)
         in_context: bool | None = None
         for match in rule.regex.finditer(text, first):
             if match.start() >= last:
@@ -498,8 +489,18 @@ class _Scan:
                     continue
             if not _accept(self.rules, rule, match, secret, self.policy):
                 continue
-            offset = text_start + at if ascii_text else offsets.of(at)
+            offset = text_start + at if offsets is None else offsets.of(at)
             self.raw.append((offset, rule_index, secret, match.groupdict().get("key")))
+
+    def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:
+        """The bytes to decode for a window: one character of context before ``start``, whole characters."""
+        if start > line_start:
+            start -= 1
+            for _ in range(3):
+                if self.ascii or start <= line_start or self.data[start] not in _CONTINUATION:
+                    break
+                start -= 1
+        return start, self._sync(min(line_end, end), line_end)
 
     def _resolve(self) -> None:
         """The block's raw hits as hits: line and column, one per secret occurrence, inline allows."""
@@ -519,12 +520,15 @@ class _Scan:
             if self.max_hits is not None and len(self.result) >= self.max_hits:
                 self.result.dropped += 1
                 continue
-            if self.check_allows and self._allowed(hit.line, line_start):
-                hit = Hit(hit.rule, hit.secret, hit.line, hit.column, hit.key, allowed=True)
-            self.result.append(hit)
+            if self.check_allows is None:
+                self.check_allows = any(marker in self.data for marker in _ALLOW_MARKERS)
+            allowed = self.check_allows and self._allowed(hit.line, line_start)
+            self.result.append(
+                Hit(hit.rule, hit.secret, hit.line, hit.column, hit.key, True) if allowed else hit
+            )
 
     def _column(self, line_start: int, offset: int) -> int:
-        """The 1-based column, in characters, of the byte ``offset`` on the line starting at ``line_start``."""
+        """The 1-based column, in characters, of byte ``offset`` on the line starting at ``line_start``."""
         if self.ascii:
             return offset - line_start + 1
         start, at, chars = self.column_at

@@ -115,6 +115,8 @@ class Hits(list[Hit]):
     """
 
     dropped: int = 0
+    searched: int = 0
+    """Characters the rules' regexes were run on, in total: the engine's work, linear in the input."""
 
 
 @dataclass(frozen=True)
@@ -465,6 +467,7 @@ class _Scan:
         reach = rule.max_width * self.bytes_per_char
         text_start, text_end = self._text_bounds(owned_start, owned_end + reach + 1, line_start, line_end)
         text = self.data[text_start:text_end].decode("utf-8", "surrogateescape")
+        self.result.searched += len(text)
         ascii_text = text.isascii()
         if ascii_text:
             first, last = owned_start - text_start, owned_end - text_start

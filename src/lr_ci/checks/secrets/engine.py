@@ -409,7 +409,7 @@ class _Scan:
 
         A window *owns* the start positions of the matches it reports: the whole line for a short line,
         else the span reaching a rule's longest match before and after a keyword. Owned spans of
-        one rule are merged (so a line is searched once per rule however many keywords it holds) and cut
+        one rule are merged (so a rule reads a line a bounded number of times, whatever its keywords) and cut
         at the block, so each match start belongs to exactly one window.
         """
         rules, data, size = self.rules, self.data, len(self.data)

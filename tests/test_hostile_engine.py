@@ -104,9 +104,10 @@ def adversarial_inputs(rule: Rule, size: int = CASE_BYTES) -> dict[str, str]:
         cases[f"prefix-repeated-{number}"] = _one_line(_fill(head + alphabet[:5], size), size)
         lowered = match.lower()
         at, keyword = min(((lowered.find(k), k) for k in keywords if k in lowered), default=(0, ""))
-        if not keyword:  # the keyword is around the match (TWILIO_API_KEY=SK...), not in it
-            match, at, keyword = keywords[0] + match, 0, keywords[0]
-        cased, head = match[at : at + len(keyword)], match[: at + len(keyword)]
+        if keyword:
+            cased, head = match[at : at + len(keyword)], match[: at + len(keyword)]
+        else:  # the keyword is around the match (TWILIO_API_KEY=SK...), not in it
+            cased, head = keywords[0], keywords[0] + match[:4]
         per_separator = size // len(SEPARATORS)
         cases[f"cased-keyword-separators-{number}"] = _one_line(
             "".join(_fill(cased + sep, per_separator) for sep in SEPARATORS), size

@@ -286,6 +286,20 @@ def test_hits_are_capped_and_the_rest_counted() -> None:
     assert (len(everything), everything.dropped) == (DEFAULT_MAX_HITS + 250, 0)
 
 
+def test_keywords_are_streamed_not_listed() -> None:
+    """2 MB of keywords on one line allocate a few MB at most (a list of every keyword took ~60 MB)."""
+    import tracemalloc
+
+    data = _one_line(_fill("pass ", 2 << 20), 2 << 20).encode()
+    tracemalloc.start()
+    try:
+        scan(data, "settings.cfg")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
+
+
 def _password_lines(size: int) -> bytes:
     """``password=<random>`` lines: every line a keyword and a hit (the issue's 45 MB file, in small)."""
     random_part = os.urandom(size * 3 // 4 // 2).hex()

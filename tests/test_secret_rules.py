@@ -34,3 +34,19 @@ def test_true_example_is_found_by_its_rule(rule_id: str, example: str) -> None:
 def test_false_example_is_not_reported(rule_id: str, example: str) -> None:
     hits = scan(example.encode(), "settings.cfg")
     assert hits == [], [(h.rule.id, h.secret) for h in hits]
+
+
+@pytest.mark.parametrize(
+    "words", ["lorem ipsum ", "lorém ïpsum 日本 \udcff "], ids=["ascii", "utf8-and-invalid"]
+)
+@pytest.mark.parametrize(("rule_id", "example"), TRUE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(TRUE)])
+def test_true_example_is_found_in_the_middle_of_a_long_line(rule_id: str, example: str, words: str) -> None:
+    """A line over 4,096 bytes is searched in windows around keywords: the examples hold there too."""
+    filler = words * 500
+    first, _, rest = example.partition("\n")
+    text = f"{filler}{first}\n{rest} {filler}" if rest else f"{filler}{example} {filler}"
+    data = (text + "\n" * 100).encode("utf-8", "surrogateescape")  # not minified: generic rules run
+    hits = [h for h in scan(data, "settings.cfg") if h.rule.id == rule_id]
+    short = [h for h in scan(example.encode(), "settings.cfg") if h.rule.id == rule_id]
+    assert [(h.secret, h.line) for h in hits] == [(h.secret, h.line) for h in short]
+    assert [h.column for h in hits] == [h.column + (len(filler) if h.line == 1 else 0) for h in short]

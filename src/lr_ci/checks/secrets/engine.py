@@ -1,18 +1,26 @@
 """The detection engine: bytes and a path in, hits out. No I/O, no git, no config.
 
 Speed comes from the prefilter: one Aho-Corasick pass over the lower-cased bytes finds every rule keyword;
-a rule's regex then runs only on the lines around its keywords (multi-line rules on the whole text). Most
-text never meets a regex, and a file without any keyword costs one pass of a Rust automaton.
+a rule's regex then runs only on the lines around its keywords (multi-line rules on a window around each
+keyword). Most text never meets a regex, and a file without any keyword costs one pass of a Rust automaton.
+
+Bounds, so that hostile input costs time and memory linear in its size (docs/secrets.md, "Detection engine
+limits"): every rule's match has a maximum length (checked when the rules load); a line longer than
+:data:`LONG_LINE_BYTES` is searched only in windows around its keywords, each reaching that maximum on
+both sides and merged per rule, so a regex sees each byte of a line once however many keywords it holds;
+keywords are found and hits resolved in blocks of :data:`_BLOCK_BYTES`, so no list grows with the input;
+and one call returns at most ``max_hits`` hits, counting the rest.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import bisect
+import importlib
 import math
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -23,6 +31,21 @@ from lr_ci.report import Severity
 BINARY_SNIFF_BYTES = 8000
 # A line this long is minified or generated: generic rules would only find noise in it.
 MINIFIED_LINE_BYTES = 1000
+# A line longer than this is searched in windows around its keywords instead of whole.
+LONG_LINE_BYTES = 4096
+# The longest match a rule may have, in characters (the loader refuses a regex with a longer or unbounded
+# one): single-line rules, and multi-line ones (a PEM block of up to 16 KiB plus its markers).
+MAX_MATCH_CHARS = 16_384
+MAX_MULTILINE_MATCH_CHARS = 32_768
+# Merged keyword windows of one rule are cut at this size, so no single regex call sees more.
+MAX_WINDOW_BYTES = 65_536
+# Hits one call returns; the rest are counted in ``Hits.dropped``. No normal file comes near it.
+DEFAULT_MAX_HITS = 1_000
+# Keywords are found, and hits resolved, a block at a time: memory follows the block, not the input.
+_BLOCK_BYTES = 256 * 1024
+_KEYWORD_SLICE_BYTES = 64 * 1024
+# A UTF-8 byte that continues a character: a window never starts or ends on one.
+_CONTINUATION = range(0x80, 0xC0)
 
 _CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .jsx .ts .tsx .go .java .kt .kts .scala .rb .php .cs .rs .c .h .cc .cpp .hpp "
@@ -68,6 +91,8 @@ class Rule:
     allowlist: tuple[re.Pattern[str], ...] = ()
     true_examples: tuple[str, ...] = ()
     false_examples: tuple[str, ...] = ()
+    max_width: int = 0
+    """The longest match the regex can make, in characters: how far a window reaches from a keyword."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,18 @@ class Hit:
     column: int
     key: str | None = None
     allowed: bool = False
+
+
+class Hits(list[Hit]):
+    """The hits of one :func:`scan`, in order of position; ``dropped`` counts those past its ``max_hits``.
+
+    A caller that reports hits must say that ``dropped`` more exist (and must not pass a scan that dropped
+    any unless it fails anyway), since the dropped ones were never compared with a baseline.
+    """
+
+    dropped: int = 0
+    searched: int = 0
+    """Characters the rules' regexes were run on, in total: the engine's work, linear in the input."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +156,26 @@ def _compile_all(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+def max_match_width(pattern: re.Pattern[str]) -> int:
+    """The longest string ``pattern`` can match (a huge number when a repeat is unbounded)."""
+    parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+    return int(parser.parse(pattern.pattern, pattern.flags).getwidth()[1])
+
+
 def _rule(data: dict[str, Any]) -> Rule:
+    """A rule from its ``rules.toml`` table; a regex without a bounded match is refused (ValueError)."""
     examples = data.get("examples", {})
     key_words = data.get("key_words")
     context = data.get("context")
     regex = re.compile(data["regex"])
+    multiline = data.get("multiline", "\\s\\S" in data["regex"] or "[\\s\\S]" in data["regex"])
+    width = max_match_width(regex)
+    limit = MAX_MULTILINE_MATCH_CHARS if multiline else MAX_MATCH_CHARS
+    if width > limit:
+        raise ValueError(
+            f"{data['id']}: the regex has no bound on its match length, or one over {limit} characters "
+            "(use {m,n} instead of *, + or {m,})"
+        )
     return Rule(
         id=data["id"],
         description=data["description"],
@@ -132,12 +184,13 @@ def _rule(data: dict[str, Any]) -> Rule:
         keywords=tuple(k.lower() for k in data["keywords"]),
         entropy=data.get("entropy"),
         generic=data.get("generic", False),
-        multiline=data.get("multiline", "\\s\\S" in data["regex"] or "[\\s\\S]" in data["regex"]),
+        multiline=multiline,
         key_words=re.compile(key_words) if key_words else None,
         context=re.compile(context) if context else None,
         allowlist=_compile_all(data.get("allowlist", [])),
         true_examples=tuple(examples.get("true", [])),
         false_examples=tuple(examples.get("false", [])),
+        max_width=width,
     )
 
 
@@ -157,6 +210,9 @@ class RuleSet:
                 keywords.setdefault(keyword, []).append(index)
         self._keywords = list(keywords)
         self._by_keyword = [keywords[k] for k in self._keywords]
+        self._keyword_lengths = [len(k.encode()) for k in self._keywords]
+        self.longest_keyword = max(self._keyword_lengths, default=1)
+        self.widest_match = max((rule.max_width for rule in self.rules), default=0)
         self._automaton = ahocorasick_rs.BytesAhoCorasick([k.encode() for k in self._keywords])
 
     def without(self, rule_ids: Iterable[str]) -> RuleSet:
@@ -167,17 +223,25 @@ class RuleSet:
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
 
-    def keyword_hits(self, lowered: bytes) -> list[tuple[int, int]]:
-        """(rule index, byte offset) for every keyword occurrence, in order of offset."""
-        hits = [
-            (rule_index, start)
-            for keyword_index, start, _end in self._automaton.find_matches_as_indexes(
-                lowered, overlapping=True
+    def keywords_in(self, data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """(byte offset, keyword length, rule index) of each keyword starting in ``data[start:end]``.
+
+        In order of offset, found a slice at a time so that memory does not grow with the input (a line of
+        a million keywords would otherwise be a list of a million tuples).
+        """
+        reach = self.longest_keyword - 1
+        for slice_start in range(start, end, _KEYWORD_SLICE_BYTES):
+            slice_end = min(slice_start + _KEYWORD_SLICE_BYTES, end)
+            lowered = data[slice_start : slice_end + reach].lower()
+            inside = slice_end - slice_start
+            found = sorted(
+                (at, keyword)
+                for keyword, at, _end in self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+                if at < inside
             )
-            for rule_index in self._by_keyword[keyword_index]
-        ]
-        hits.sort(key=lambda hit: hit[1])
-        return hits
+            for at, keyword in found:
+                for rule_index in self._by_keyword[keyword]:
+                    yield slice_start + at, self._keyword_lengths[keyword], rule_index
 
     def is_placeholder(self, value: str) -> bool:
         return any(p.search(value) for p in self.placeholders)
@@ -203,7 +267,10 @@ def _normalized_key(key: str) -> str:
 
 
 def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, policy: PathPolicy) -> bool:
-    """The filters a regex match must pass to be reported (placeholders, entropy, context...)."""
+    """The filters a regex match must pass to be reported (placeholders, entropy, key words...).
+
+    The rule's ``context`` is checked by the caller, once per searched text rather than once per match.
+    """
     if rules.is_placeholder(secret) or any(a.search(match.group(0)) for a in rule.allowlist):
         return False
     if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
@@ -211,8 +278,6 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     groups = match.groupdict()
     if groups.get("user") is not None and groups["user"] == secret:
         return False  # postgres://postgres:postgres@... is a local default, not a leak
-    if rule.context is not None and not rule.context.search(match.string):
-        return False
     if rule.generic:
         key = groups.get("key")
         if key is not None and rule.key_words is not None and not rule.key_words.search(_normalized_key(key)):
@@ -233,20 +298,6 @@ def _secret_of(match: re.Match[str]) -> tuple[str, int]:
     return match.group(0), match.start()
 
 
-def _mark_allowed(data: bytes, hits: list[Hit]) -> list[Hit]:
-    """Set ``allowed`` on hits whose line (or the line before) carries an inline allow comment."""
-    if not hits or not any(marker in data for marker in _ALLOW_MARKERS):
-        return hits
-    lines = data.split(b"\n")
-
-    def allowed(line: int) -> bool:
-        same = lines[line - 1] if line - 1 < len(lines) else b""
-        previous = lines[line - 2] if line >= 2 else b""
-        return any(m in same for m in _ALLOW_SAME_LINE) or any(m in previous for m in _ALLOW_NEXT_LINE)
-
-    return [dataclasses.replace(hit, allowed=True) if allowed(hit.line) else hit for hit in hits]
-
-
 class _Lines:
     """Byte offset -> 1-based line number, counting newlines incrementally for offsets in order."""
 
@@ -263,70 +314,274 @@ class _Lines:
         return self.line
 
 
-def scan(data: bytes, path: str, rules: RuleSet | None = None) -> list[Hit]:
-    """Every secret in ``data`` (the content of ``path``), provider rules before generic ones.
+class _LineBounds:
+    """Byte offset -> (start, end) of its line, ``end`` at the newline; the last line is remembered.
+
+    Offsets mostly come in order, so each line is measured once: on a 4 MB line with a million keywords,
+    looking for the line's ends from every keyword would be quadratic.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.start = 0
+        self.end = -1
+
+    def of(self, offset: int) -> tuple[int, int]:
+        if not self.start <= offset <= self.end:
+            self.start = self.data.rfind(b"\n", 0, offset) + 1
+            end = self.data.find(b"\n", offset)
+            self.end = end if end >= 0 else len(self.data)
+        return self.start, self.end
+
+
+class _ByteOffsets:
+    """Character index in a decoded window -> byte offset in the data, for indexes in order."""
+
+    def __init__(self, text: str, base: int) -> None:
+        self.text = text
+        self.base = base
+        self.char = 0
+        self.byte = base
+
+    def of(self, char: int) -> int:
+        if char < self.char:
+            self.char, self.byte = 0, self.base
+        self.byte += len(self.text[self.char : char].encode("utf-8", "surrogateescape"))
+        self.char = char
+        return self.byte
+
+
+# A hit before its line and column are known: (byte offset of the secret, rule index, secret, key).
+_RawHit = tuple[int, int, str, "str | None"]
+
+
+class _Scan:
+    """One :func:`scan` call: keyword windows per rule, their matches, then hits resolved per block."""
+
+    def __init__(self, data: bytes, rules: RuleSet, policy: PathPolicy, max_hits: int | None) -> None:
+        self.data = data
+        self.rules = rules
+        self.policy = policy
+        self.max_hits = max_hits
+        # Windows are measured in bytes but a match's length in characters: a character is 1 to 4 bytes.
+        self.ascii = data.isascii()
+        self.bytes_per_char = 1 if self.ascii else 4
+        self.result = Hits()
+        self.raw: list[_RawHit] = []
+        self.keyword_lines = _LineBounds(data)
+        self.hit_lines = _LineBounds(data)
+        self.lines = _Lines(data)
+        self.taken: dict[int, list[tuple[int, int]]] = {}  # line -> disjoint (first, last column), sorted
+        self.check_allows: bool | None = None  # whether the data holds any allow marker, once a hit needs it
+        self.allowed_lines: tuple[int, bool] = (0, False)
+        self.column_at: tuple[int, int, int] = (-1, 0, 0)  # (line start, byte offset, characters before it)
+
+    def run(self) -> Hits:
+        size = len(self.data)
+        start = 0
+        while start < size:
+            end = self._block_end(start)
+            self._block(start, end)
+            self._resolve()
+            start = end
+        return self.result
+
+    def _block_end(self, start: int) -> int:
+        """A block ends after a newline past :data:`_BLOCK_BYTES`, or inside a long line."""
+        target = start + _BLOCK_BYTES
+        if target >= len(self.data):
+            return len(self.data)
+        newline = self.data.find(b"\n", target, target + LONG_LINE_BYTES)
+        return newline + 1 if newline >= 0 else target
+
+    def _sync(self, offset: int, limit: int) -> int:
+        """``offset``, moved forward off a UTF-8 continuation byte (at most 3), not past ``limit``."""
+        if self.ascii:
+            return offset
+        for _ in range(3):
+            if offset >= limit or self.data[offset] not in _CONTINUATION:
+                break
+            offset += 1
+        return offset
+
+    def _block(self, block_start: int, block_end: int) -> None:
+        """Search every rule around the keywords whose windows own a match start in the block.
+
+        A window *owns* the start positions of the matches it reports: the whole line for a short line,
+        else the span reaching a rule's longest match before and after a keyword. Owned spans of
+        one rule are merged (so a rule reads a line a bounded number of times, whatever its keywords) and cut
+        at the block, so each match start belongs to exactly one window.
+        """
+        rules, data, size = self.rules, self.data, len(self.data)
+        reach = rules.widest_match * self.bytes_per_char
+        scan_from = max(0, block_start - rules.longest_keyword)
+        scan_to = min(size, block_end + reach)
+        pending: dict[int, list[int]] = {}  # rule index -> [owned start, owned end, line start, line end]
+        # Per rule: skipped (generic rules in lock files, vendored and minified code), multi-line, reach.
+        plan = [
+            (rule.generic and self.policy.scan != "all", rule.multiline, rule.max_width * self.bytes_per_char)
+            for rule in rules.rules
+        ]
+        for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to):
+            window = pending.get(rule_index)
+            if window is not None and offset + length <= window[1]:
+                continue  # the rule's window already owns this keyword: the common case, kept cheap
+            skipped, multiline, width = plan[rule_index]
+            if skipped:
+                continue
+            line_start, line_end = (0, size) if multiline else self.keyword_lines.of(offset)
+            owned_start, owned_end = line_start, line_end
+            if multiline or line_end - line_start > LONG_LINE_BYTES:
+                owned_start, owned_end = offset - width, offset + length + width
+            owned_start = max(owned_start, line_start, block_start)
+            owned_end = min(owned_end, line_end, block_end)
+            if not self.ascii:
+                owned_start, owned_end = self._sync(owned_start, line_end), self._sync(owned_end, line_end)
+            if owned_start >= owned_end:
+                continue
+            if window is not None:
+                if window[2] == line_start and owned_start <= window[1]:
+                    if owned_end <= window[1]:
+                        continue
+                    if owned_end - window[0] <= MAX_WINDOW_BYTES:
+                        window[1] = owned_end
+                        continue
+                    self._search(rule_index, *window)
+                    pending[rule_index] = [window[1], owned_end, line_start, line_end]
+                    continue
+                self._search(rule_index, *window)
+            pending[rule_index] = [owned_start, owned_end, line_start, line_end]
+        for rule_index, window in pending.items():
+            self._search(rule_index, *window)
+
+    def _search(
+        self, rule_index: int, owned_start: int, owned_end: int, line_start: int, line_end: int
+    ) -> None:
+        """Matches of a rule that start in ``[owned_start, owned_end)``, passing the filters, as raw hits.
+
+        The searched text reaches the rule's longest match past the owned span, and one character before
+        it, so ``\\b`` and look-behinds see their context; ``^`` and ``$`` hold only at the real ends of the
+        line (or of the data, for multi-line rules): a match that touches a cut end is not reported.
+        """
+        rule = self.rules.rules[rule_index]
+        reach = rule.max_width * self.bytes_per_char
+        text_start, text_end = self._text_bounds(owned_start, owned_end + reach + 1, line_start, line_end)
+        text = self.data[text_start:text_end].decode("utf-8", "surrogateescape")
+        self.result.searched += len(text)
+        ascii_text = text.isascii()
+        if ascii_text:
+            first, last = owned_start - text_start, owned_end - text_start
+        else:
+            first = len(self.data[text_start:owned_start].decode("utf-8", "surrogateescape"))
+            last = first + len(self.data[owned_start:owned_end].decode("utf-8", "surrogateescape"))
+        cut = text_end < line_end
+        offsets = None if ascii_text else _ByteOffsets(text, text_start)
+        in_context: bool | None = None
+        for match in rule.regex.finditer(text, first):
+            if match.start() >= last:
+                break
+            if cut and match.end() >= len(text):
+                break
+            secret, at = _secret_of(match)
+            if not secret:
+                continue
+            if rule.context is not None:
+                if in_context is None:
+                    in_context = rule.context.search(text) is not None
+                if not in_context:
+                    continue
+            if not _accept(self.rules, rule, match, secret, self.policy):
+                continue
+            offset = text_start + at if offsets is None else offsets.of(at)
+            self.raw.append((offset, rule_index, secret, match.groupdict().get("key")))
+
+    def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:
+        """The bytes to decode for a window: one character of context before ``start``, whole characters."""
+        if start > line_start:
+            start -= 1
+            for _ in range(3):
+                if self.ascii or start <= line_start or self.data[start] not in _CONTINUATION:
+                    break
+                start -= 1
+        return start, self._sync(min(line_end, end), line_end)
+
+    def _resolve(self) -> None:
+        """The block's raw hits as hits: line and column, one per secret occurrence, inline allows."""
+        if not self.raw:
+            return
+        raw, self.raw = sorted(self.raw, key=lambda item: (item[0], item[1])), []
+        located: list[tuple[int, int, int, int, Hit]] = []  # (rule index, line, column, line start, hit)
+        for offset, rule_index, secret, key in raw:
+            line_start, _line_end = self.hit_lines.of(offset)
+            line = self.lines.line_of(line_start)
+            hit = Hit(self.rules.rules[rule_index], secret, line, self._column(line_start, offset), key)
+            located.append((rule_index, line, hit.column, line_start, hit))
+        kept = [item for item in sorted(located, key=lambda item: item[:3]) if self._take(item[4])]
+        last_line = located[-1][1]
+        self.taken = {line: spans for line, spans in self.taken.items() if line >= last_line}
+        for _rank, _line, _column, line_start, hit in sorted(kept, key=lambda item: item[1:3] + item[:1]):
+            if self.max_hits is not None and len(self.result) >= self.max_hits:
+                self.result.dropped += 1
+                continue
+            if self.check_allows is None:
+                self.check_allows = any(marker in self.data for marker in _ALLOW_MARKERS)
+            allowed = self.check_allows and self._allowed(hit.line, line_start)
+            self.result.append(
+                Hit(hit.rule, hit.secret, hit.line, hit.column, hit.key, True) if allowed else hit
+            )
+
+    def _column(self, line_start: int, offset: int) -> int:
+        """The 1-based column, in characters, of byte ``offset`` on the line starting at ``line_start``."""
+        if self.ascii:
+            return offset - line_start + 1
+        start, at, chars = self.column_at
+        if start != line_start or offset < at:
+            at, chars = line_start, 0
+        chars += len(self.data[at:offset].decode("utf-8", "surrogateescape"))
+        self.column_at = (line_start, offset, chars)
+        return chars + 1
+
+    def _take(self, hit: Hit) -> bool:
+        """Whether ``hit``'s span on its line is still free (the earliest rule in rules.toml wins)."""
+        first, last = hit.column, hit.column + len(hit.secret) - 1
+        spans = self.taken.setdefault(hit.line, [])
+        index = bisect.bisect_left(spans, (first, first))
+        if index > 0 and spans[index - 1][1] >= first:
+            return False
+        if index < len(spans) and spans[index][0] <= last:
+            return False
+        spans.insert(index, (first, last))
+        return True
+
+    def _allowed(self, line: int, start: int) -> bool:
+        """Whether ``line`` (starting at byte ``start``), or the line before, carries an inline allow."""
+        known, allowed = self.allowed_lines
+        if known == line:
+            return allowed
+        data = self.data
+        end = data.find(b"\n", start)
+        end = end if end >= 0 else len(data)
+        allowed = any(data.find(marker, start, end) >= 0 for marker in _ALLOW_SAME_LINE)
+        if not allowed and start > 0:
+            previous = data.rfind(b"\n", 0, start - 1) + 1
+            allowed = any(data.find(marker, previous, start - 1) >= 0 for marker in _ALLOW_NEXT_LINE)
+        self.allowed_lines = (line, allowed)
+        return allowed
+
+
+def scan(
+    data: bytes, path: str, rules: RuleSet | None = None, *, max_hits: int | None = DEFAULT_MAX_HITS
+) -> Hits:
+    """Every secret in ``data`` (the content of ``path``), in order of position, at most ``max_hits``.
 
     Binary content is the caller's to skip (:func:`is_binary`); this function assumes text and decodes it
-    as UTF-8 with undecodable bytes kept as surrogates.
+    as UTF-8 with undecodable bytes kept as surrogates. Time is linear in ``len(data)`` and memory a small
+    multiple of it plus ``max_hits`` hits; hits past ``max_hits`` are counted in ``Hits.dropped``.
     """
     rules = rules or default_rules()
     policy = path_policy(path)
     if policy.scan == "skip":
-        return []
-    lowered = data.lower()
-    keyword_hits = rules.keyword_hits(lowered)
-    if not keyword_hits:
-        return []
+        return Hits()
     if policy.scan == "all" and len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES:
         policy = PathPolicy("specific", policy.code)
-    text: str | None = None
-    lines = _Lines(data)
-    seen_windows: set[tuple[int, int]] = set()
-    hits: list[Hit] = []
-    for rule_index, offset in keyword_hits:
-        rule = rules.rules[rule_index]
-        if rule.generic and policy.scan != "all":
-            continue
-        if rule.multiline:
-            if (rule_index, -1) not in seen_windows:
-                seen_windows.add((rule_index, -1))
-                if text is None:
-                    text = data.decode("utf-8", "surrogateescape")
-                hits += _search(rules, rule, text, 1, policy)
-            continue
-        start = data.rfind(b"\n", 0, offset) + 1
-        if (rule_index, start) in seen_windows:
-            continue
-        seen_windows.add((rule_index, start))
-        end = data.find(b"\n", offset)
-        line_text = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogateescape")
-        hits += _search(rules, rule, line_text, lines.line_of(start), policy)
-    return _mark_allowed(data, _resolve_overlaps(rules.rules, hits))
-
-
-def _search(rules: RuleSet, rule: Rule, text: str, first_line: int, policy: PathPolicy) -> list[Hit]:
-    """Matches of ``rule`` in ``text`` (a line, or a whole file for multi-line rules) passing the filters."""
-    found = []
-    for match in rule.regex.finditer(text):
-        secret, at = _secret_of(match)
-        if not secret or not _accept(rules, rule, match, secret, policy):
-            continue
-        line = first_line + text.count("\n", 0, at)
-        column = at - (text.rfind("\n", 0, at) + 1) + 1
-        found.append(Hit(rule, secret, line, column, match.groupdict().get("key")))
-    return found
-
-
-def _resolve_overlaps(order: Sequence[Rule], hits: list[Hit]) -> list[Hit]:
-    """One hit per secret occurrence: the earliest rule in ``rules.toml`` wins (providers before generic)."""
-    rank = {rule.id: i for i, rule in enumerate(order)}
-    kept: list[Hit] = []
-    taken: dict[int, list[tuple[int, int]]] = {}  # line -> (first column, last column): linear in hits
-    for hit in sorted(hits, key=lambda h: (rank[h.rule.id], h.line, h.column)):
-        first, last = hit.column, hit.column + len(hit.secret) - 1
-        on_line = taken.setdefault(hit.line, [])
-        if any(not (end < first or start > last) for start, end in on_line):
-            continue
-        on_line.append((first, last))
-        kept.append(hit)
-    return sorted(kept, key=lambda h: (h.line, h.column, rank[h.rule.id]))
+    return _Scan(data, rules, policy, max_hits).run()

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
-from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_OVERLAP_BYTES, SCAN_WINDOW_BYTES, _windows
+from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_WINDOW_BYTES
 from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
+from lr_ci.checks.secrets.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
 TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
@@ -100,27 +101,6 @@ def test_streamed_sizes_equal_the_one_shot_sizes() -> None:
     one_shot = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
     assert streamed["gzip"] == gzip_size(data) == 18 + len(one_shot.compress(data) + one_shot.flush())
     assert streamed["brotli"] == brotli_size(data) == len(brotli.compress(data, quality=11, lgwin=22))
-
-
-def test_scanning_windows_cover_every_byte_and_keep_positions(tmp_path: Path) -> None:
-    """Windows overlap, start where the file says (line, column), and cut one long line too."""
-    path = tmp_path / "min.js"
-    data = b"x" * (SCAN_WINDOW_BYTES + 3 * SCAN_OVERLAP_BYTES) + b"\n" + b"y" * SCAN_WINDOW_BYTES
-    path.write_bytes(data)
-    line_starts = [0, data.index(b"\n") + 1]
-    position, count = 0, 0
-    owned_until = 0
-    for window in _windows(path):
-        start = line_starts[window.line - 1] + window.column - 1
-        assert data[start : start + len(window.data)] == window.data
-        assert start <= position - SCAN_OVERLAP_BYTES or position == 0
-        assert start == owned_until  # every byte is some window's to report, exactly once
-        if window.next_at is not None:
-            next_line, next_column = window.next_at
-            window_line_start = 0 if next_line == 1 else window.data.index(b"\n") + 1
-            owned_until = start + window_line_start + next_column - 1
-        position, count = start + len(window.data), count + 1
-    assert position == len(data) and count >= 3
 
 
 @pytest.mark.parametrize("pattern", ["[unclosed", "(?P<x>a)(?P<x>b)", "a{2,1}", "*"])
@@ -234,14 +214,6 @@ def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: P
     result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
     assert result.code == 2
     assert_one_clear_line(result, mentions=["locked.js", "cannot read"])
-
-
-def test_a_small_file_is_one_window(tmp_path: Path) -> None:
-    path = tmp_path / "app.js"
-    path.write_bytes(b"let a = 1;\n" * 1000)
-    assert [(w.data, w.line, w.column, w.next_at) for w in _windows(path)] == [
-        (path.read_bytes(), 1, 1, None)
-    ]
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -24,6 +24,10 @@ from lr_ci.checks.bundle.sizes import (
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
+if TYPE_CHECKING:
+    from lr_ci.checks.secrets.engine import RuleSet
+    from lr_ci.checks.secrets.windows import Window
+
 BASELINE_SCHEMA = "lr-ci.bundle-sizes/1"
 DEFAULT_BUDGETS = [Budget(name="js", files="**/*.js"), Budget(name="css", files="**/*.css")]
 RULES = {
@@ -31,13 +35,12 @@ RULES = {
     "bundle-growth": "A bundle grew too much against the base branch",
     "bundle-source-map": "Source maps in the build would be deployed publicly",
     "bundle-brotli-estimate": "Large files measured at a faster brotli quality (an upper bound)",
+    "bundle-secrets-unexamined": "A built file with more possible secrets than the scanner examines",
 }
 SCAN_WINDOW_BYTES = 8 << 20
-"""A built file is scanned for secrets this many bytes at a time (whole, when smaller)..."""
-SCAN_OVERLAP_BYTES = 64 << 10
-"""...each window starting this far before the previous one ended, so a secret (or a private key block)
-across a window boundary is still found whole. A source map larger than one window is scanned as text
-only, without parsing the sources inside it."""
+"""A built file is scanned for secrets this many bytes at a time (whole, when smaller; the windows overlap
+as the secret scanner's do). A source map larger than one window is scanned as text only, without parsing
+the sources inside it."""
 
 
 MAX_BASELINE_BYTES = 4 << 20
@@ -262,88 +265,58 @@ def _file_table(files: list[BuiltFile], baseline: dict[str, dict[str, int]], com
 
 
 def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[Finding]:
-    """Secrets in what every browser downloads, including the original sources inside source maps."""
-    from lr_ci.checks.secrets.engine import default_rules, is_binary, scan
+    """Secrets in what every browser downloads, including the original sources inside source maps.
+
+    Read in the secret scanner's windows (:mod:`~lr_ci.checks.secrets.windows`): a built file of any size
+    in bounded memory, each secret once at its line and column in the file (minified lines included).
+    """
+    from lr_ci.checks.secrets.engine import default_rules, is_binary
+    from lr_ci.checks.secrets.windows import windows
 
     rules = default_rules()
     found: list[Finding] = []
     roots = {d.name: d for d in dirs}
     for file in files:
-        full = _full_path(dirs, roots, file.path)
-        for window in _windows(full):
-            if window.line == 1 and window.column == 1 and is_binary(window.data):
+        for window in windows(read_chunks(_full_path(dirs, roots, file.path)), SCAN_WINDOW_BYTES):
+            first = window.start == (1, 1)
+            if first and is_binary(window.data):
                 break
             texts = [(file.path, window.data)]
-            if file.path.endswith(".map") and window.next_at is None and window.line == 1:
-                texts = list(_map_sources(file.path, window.data))
+            if file.path.endswith(".map") and first and window.last:
+                texts = _map_sources(file.path, window.data)
             for path, text in texts:
-                for hit in scan(text, path, rules):
-                    if hit.allowed or (path == file.path and not window.owns(hit.line, hit.column)):
-                        continue
-                    line = hit.line + (window.line - 1 if path == file.path else 0)
-                    column = hit.column + (window.column - 1 if path == file.path and hit.line == 1 else 0)
-                    finding = Finding(
-                        rule=hit.rule.id,
-                        severity=hit.rule.severity,
-                        message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
-                        location=Location(path=path, line=line, column=column),
-                        secret=hit.secret,
-                    )
-                    if all(not _same(finding, seen) for seen in found[-64:]):
-                        report.rules.setdefault(hit.rule.id, hit.rule.description)
-                        found.append(finding)
+                found += _text_secrets(path, text, window if path == file.path else None, rules, report)
     return found
 
 
-def _same(one: Finding, other: Finding) -> bool:
-    """The same secret found twice, in the overlap of two windows."""
-    return (one.rule, one.location, one.secret) == (other.rule, other.location, other.secret)
+def _text_secrets(
+    path: str, text: bytes, window: Window | None, rules: RuleSet, report: Report
+) -> list[Finding]:
+    """The findings of one text: a window of a built file (hits placed in the file), or a source."""
+    from lr_ci.checks.secrets.engine import DEFAULT_MAX_HITS, scan
 
-
-@dataclass(frozen=True)
-class _Window:
-    """A part of a file to scan: ``data`` starts at ``line``:``column`` of the file (1-based, bytes)."""
-
-    data: bytes
-    line: int
-    column: int
-    next_at: tuple[int, int] | None
-    """Where (line, column in ``data``) the next window starts: a secret from there on is the next
-    window's to report, whole, rather than this one's, maybe cut short. None: the last window."""
-
-    def owns(self, line: int, column: int) -> bool:
-        return self.next_at is None or (line, column) < self.next_at
-
-
-def _windows(full: Path) -> Iterator[_Window]:
-    """The file whole when it is at most :data:`SCAN_WINDOW_BYTES`, else overlapping windows of that size
-    (cut after a newline where there is one), each knowing where in the file it starts, so that findings
-    point into the file, not the window. Never more than a window and a chunk in memory, even if the file
-    grew since it was measured."""
-    line, column = 1, 1
-    pending = bytearray()
-    chunks = read_chunks(full)
-    at_end = False
-    while True:
-        while len(pending) < SCAN_WINDOW_BYTES and not at_end:
-            chunk = next(chunks, None)
-            at_end = chunk is None
-            pending += chunk or b""
-        window = bytes(pending[:SCAN_WINDOW_BYTES])
-        if at_end and len(pending) <= SCAN_WINDOW_BYTES:
-            yield _Window(window, line, column, None)
-            return
-        # The next window starts at a line start at least SCAN_OVERLAP_BYTES before this one ends, or
-        # inside a line when that would move less than half a window (a long minified line).
-        start = window.rfind(b"\n", 0, len(window) - SCAN_OVERLAP_BYTES) + 1
-        if start < len(window) // 2:
-            start = len(window) - SCAN_OVERLAP_BYTES
-        newlines = window.count(b"\n", 0, start)
-        in_line = start - window.rfind(b"\n", 0, start)  # 1-based column of ``start`` in its line
-        yield _Window(window, line, column, (1 + newlines, in_line))
-        column = in_line if newlines else column + start
-        line += newlines
-        del pending[:start]
+    hits = scan(text, path, rules)
+    found: list[Finding] = []
+    if hits.dropped:
+        message = (
+            f"more than {DEFAULT_MAX_HITS} possible secrets in one part: the rest of it was not examined"
+        )
+        found.append(Finding("bundle-secrets-unexamined", Severity.HIGH, message, Location(path=path)))
+    for hit in hits:
+        placed = window.place(hit) if window is not None else hit
+        if placed is None or placed.allowed:
+            continue
+        report.rules.setdefault(hit.rule.id, hit.rule.description)
+        found.append(
+            Finding(
+                rule=hit.rule.id,
+                severity=hit.rule.severity,
+                message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
+                location=Location(path=path, line=placed.line, column=placed.column),
+                secret=hit.secret,
+            )
+        )
+    return found
 
 
 def _full_path(dirs: list[Path], roots: dict[str, Path], relative: str) -> Path:

@@ -287,8 +287,8 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
         others = f" and {len(scanner.unread) - 1} more" if len(scanner.unread) > 1 else ""
         where = f" in {first.commit[:12]}" if first.commit else ""
         raise LrCiError(
-            f"the scan is partial: {printable(first.path)}{where} was not read ({first.reason}){others}; "
-            'exclude it by name in [secrets] exclude, raise max_file_bytes, or set on_skipped = "warn"'
+            f"the scan is partial: {printable(first.path)}{where} was not read in full ({first.reason})"
+            f'{others}; {first.remedy} ([secrets] exclude), or set on_skipped = "warn"'
         )
     by_rule = {rule.id: rule for rule in scanner.rules.rules}
     for more in scanner.more():
@@ -307,7 +307,7 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
             Finding(
                 rule="secrets-unread",
                 severity=Severity.LOW,
-                message=f"not scanned: {unread.reason}; exclude it by name or raise max_file_bytes",
+                message=f"not scanned in full: {unread.reason}; {unread.remedy}",
                 location=Location(path=unread.path, commit=unread.commit),
             )
         )

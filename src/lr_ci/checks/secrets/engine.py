@@ -108,7 +108,9 @@ class Hit:
 
 
 class Hits(list[Hit]):
-    """The hits of one :func:`scan`, in order of position; ``dropped`` counts those past its ``max_hits``.
+    """The hits of one :func:`scan`, in order of position; ``dropped`` counts those past its ``max_hits``
+    in the block where the cap was reached (the rest of the content is then not searched: at least that
+    many more exist).
 
     A caller that reports hits must say that ``dropped`` more exist (and must not pass a scan that dropped
     any unless it fails anyway), since the dropped ones were never compared with a baseline.
@@ -383,6 +385,8 @@ class _Scan:
             end = self._block_end(start)
             self._block(start, end)
             self._resolve()
+            if self.result.dropped:
+                break  # past the cap: the caller reports the content as not fully examined, at any count
             start = end
         return self.result
 

@@ -6,9 +6,8 @@ blocked again, and content that first appears in a merge resolution is found.
 
 Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 
-- Content is read and scanned in windows of :data:`WINDOW_BYTES` that overlap by :data:`OVERLAP_BYTES`
-  (more than the longest secret a rule matches, multi-line private keys included), so a file of any size
-  is scanned in bounded memory, with the right line numbers, and each hit is reported once.
+- Content is read and scanned in overlapping windows (:mod:`~lr_ci.checks.secrets.windows`), so a file
+  of any size is scanned in bounded memory, at the right lines and columns, and each hit is reported once.
 - Content that looks binary is still read: UTF-16/UTF-32 (with a BOM, or by the pattern of its zero bytes)
   is decoded, anything else has its control bytes blanked so the printable runs are scanned
   (:class:`Decoder`). Files skipped by type (images, fonts, archives) stay skipped, and counted.
@@ -29,19 +28,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lr_ci.checks.secrets import git
-from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, Hit, RuleSet, path_policy, scan
+from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, DEFAULT_MAX_HITS, Hit, RuleSet, path_policy
+from lr_ci.checks.secrets.windows import scan_windows
 from lr_ci.errors import LrCiError
 from lr_ci.output._text import printable
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
-WINDOW_BYTES = 1 << 20
-"""How much content one engine call sees at most."""
-OVERLAP_BYTES = 64 << 10
-"""How far consecutive windows overlap: a secret up to this long is seen whole by one window."""
 FINDINGS_PER_RULE_PER_FILE = 100
 """Different secrets kept per rule and file; more are counted in one finding."""
 _READ_BYTES = 1 << 20
-_CONTEXT_LINE_BYTES = 4096  # the line before a window, for ``allow-secret-next-line`` comments
 # Control bytes (all but tab, newline, carriage return) -> space: the printable runs of binary content.
 _BLANK_CONTROLS = bytes(
     32 if (byte < 32 and byte not in (9, 10, 13)) or byte == 127 else byte for byte in range(256)
@@ -62,6 +57,7 @@ class Unread:
     path: str
     reason: str
     commit: str | None = None
+    remedy: str = "exclude it by name or raise max_file_bytes"
 
 
 @dataclass(frozen=True)
@@ -114,70 +110,6 @@ class Decoder:
         return data
 
 
-class _Windows:
-    """Feeds contiguous content to ``sink`` window by window; each hit reaches ``sink`` once.
-
-    A window ends at a line end (or inside a line longer than half a window). The next window starts at
-    the line holding the point :data:`OVERLAP_BYTES` before that end (plus one line of context), and a
-    window keeps only the hits on lines before where the next one starts: a secret that starts there is
-    whole in the next window. Line numbers are absolute.
-    """
-
-    def __init__(self, scan_window: Callable[[bytes], list[Hit]], sink: Callable[[list[Hit]], None]) -> None:
-        self.scan_window = scan_window
-        self.sink = sink
-        self.buffer = bytearray()
-        self.line = 1  # the line number of buffer[0]
-        self.fresh_line = 1  # hits before this line were reported by the previous window
-
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= WINDOW_BYTES + OVERLAP_BYTES:
-            self._window(final=False)
-
-    def close(self) -> None:
-        if self.buffer:
-            self._window(final=True)
-
-    def _window(self, *, final: bool) -> None:
-        buffer = self.buffer
-        cut = len(buffer) if final else buffer.rfind(b"\n", 0, WINDOW_BYTES) + 1
-        if not final and cut < WINDOW_BYTES // 2:
-            cut = WINDOW_BYTES  # a line longer than half a window: cut inside it
-        window = bytes(buffer[:cut])
-        hits = self.scan_window(window)
-        inside_line = False
-        if final:
-            next_line = None
-            start = cut
-        else:
-            start = window.rfind(b"\n", 0, cut - OVERLAP_BYTES) + 1
-            if start < cut - 2 * OVERLAP_BYTES:
-                start, inside_line = cut - OVERLAP_BYTES, True
-            next_line = self.line + window.count(b"\n", 0, start)
-        kept = []
-        for hit in hits:
-            line = self.line + hit.line - 1
-            if line < self.fresh_line:
-                continue
-            if next_line is not None and (line > next_line or (line == next_line and not inside_line)):
-                continue
-            kept.append(replace(hit, line=line))
-        if kept:
-            self.sink(kept)
-        if next_line is None:
-            self.buffer.clear()
-            return
-        context = start
-        if not inside_line:
-            previous = window.rfind(b"\n", 0, max(0, start - 1)) + 1
-            if start - previous <= _CONTEXT_LINE_BYTES:
-                context = previous
-        self.line += window.count(b"\n", 0, context)
-        self.fresh_line = next_line
-        del self.buffer[:context]
-
-
 class ContentScanner:
     """Scans contents with the path policy, size limit and exclusions; counts and names what it skips."""
 
@@ -209,23 +141,43 @@ class ContentScanner:
             return True
         return False
 
-    def stream(self, chunks: Iterable[bytes], path: str, sink: Callable[[list[Hit]], None]) -> None:
-        """Content of any size, in overlapping windows; hits go to ``sink``, each once."""
+    def stream(
+        self,
+        chunks: Iterable[bytes],
+        path: str,
+        sink: Callable[[list[Hit]], None],
+        commit: git.Commit | None = None,
+        *,
+        old: bool = False,
+    ) -> None:
+        """Content of any size, decoded and scanned in overlapping windows; hits go to ``sink``, each once.
 
-        def scan_window(window: bytes) -> list[Hit]:
-            self.counts["bytes_scanned"] += len(window)
-            return scan(window, path, self.rules)
+        A window with more hits than the engine examines (its cap) makes the file partly unread: it is
+        named like a file too big to read, and ``on_skipped`` decides, since what the engine left out was
+        never compared with a baseline. Not so for ``old`` content (what a change removed): hits missed
+        there only make more of the new ones count as introduced.
+        """
+        dropped = 0
 
-        windows = _Windows(scan_window, sink)
-        decoder: Decoder | None = None
-        for chunk in chunks:
-            if decoder is None:
-                decoder = Decoder(chunk)
-                self.counts["decoded_binary"] += decoder.binary
-            windows.feed(decoder(chunk))
-        if decoder is not None:
-            windows.feed(decoder(b"", final=True))
-        windows.close()
+        def decoded() -> Iterator[bytes]:
+            decoder: Decoder | None = None
+            for chunk in chunks:
+                if decoder is None:
+                    decoder = Decoder(chunk)
+                    self.counts["decoded_binary"] += decoder.binary
+                yield decoder(chunk)
+            if decoder is not None:
+                yield decoder(b"", final=True)
+
+        for window, hits in scan_windows(decoded(), path, self.rules):
+            self.counts["bytes_scanned"] += len(window.data)
+            dropped += hits.dropped
+            if hits:
+                sink(hits)
+        if dropped and not old:
+            reason = f"more than {DEFAULT_MAX_HITS} possible secrets in one window, the rest not examined"
+            remedy = "exclude it by name if it is data"
+            self.unread.append(Unread(path, reason, commit.sha if commit else None, remedy))
 
     def take(
         self, hits: Iterable[Hit], path: str, commit: git.Commit | None = None, position: int = 0
@@ -364,9 +316,9 @@ def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[H
     candidates = _Candidates(scanner, change)
     for first_line, text in change.added:
         candidates.first_line = first_line
-        scanner.stream([text], change.path, candidates.add)
+        scanner.stream([text], change.path, candidates.add, change.commit)
     if candidates.hits and change.removed:
-        scanner.stream([b"\n".join(change.removed)], change.path, candidates.forget)
+        scanner.stream([b"\n".join(change.removed)], change.path, candidates.forget, old=True)
     return candidates.introduced()
 
 
@@ -376,11 +328,11 @@ def _introduced_blob(change: git.FileChange, root: Path, scanner: ContentScanner
     if scanner.too_big(git.blob_size(root, change.blob), change.path, change.commit):
         return []
     candidates = _Candidates(scanner, change)
-    scanner.stream(git.blob_chunks(root, change.blob), change.path, candidates.add)
+    scanner.stream(git.blob_chunks(root, change.blob), change.path, candidates.add, change.commit)
     for old in change.old_blobs:
         if not candidates.hits or git.blob_size(root, old) > scanner.max_bytes:
             continue  # an old blob too big to read: its secrets count as new (reported, never hidden)
-        scanner.stream(git.blob_chunks(root, old), change.path, candidates.forget)
+        scanner.stream(git.blob_chunks(root, old), change.path, candidates.forget, old=True)
     return candidates.introduced()
 
 

@@ -189,3 +189,23 @@ def test_masking_every_spelling_stays_linear() -> None:
     started = time.perf_counter()
     assert redactor.scrub_text(text) == text
     assert time.perf_counter() - started < 2
+
+
+def test_thousands_of_secrets_are_masked_in_one_pass() -> None:
+    """A report can hold thousands of found secrets: each is masked, the longer of two overlapping whole."""
+    redactor = Redactor()
+    secrets = [f"Zx9{n:010d}qQ7w" for n in range(5000)]
+    redactor.add_secrets(secrets)
+    redactor.add_secret(secrets[7] + "TAIL")
+    text = "\n".join(f"password = {s}" for s in secrets) + f"\nlonger = {secrets[7]}TAIL\n"
+    scrubbed = redactor.scrub_text(text)
+    assert not any(s in scrubbed for s in secrets)
+    assert scrubbed.count("Zx90…(17 chars)") == 5000 and "Zx90…(21 chars)" in scrubbed
+
+
+def test_undecodable_bytes_do_not_stop_masking() -> None:
+    redactor = Redactor()
+    redactor.add_secret("s3cr3t\udcffvalue")
+    redactor.add_credential("ops")
+    scrubbed = redactor.scrub_text("a \udcfe s3cr3t\udcffvalue by ops, not devops")
+    assert scrubbed == "a \\xfe s3c…(12 chars) by ***, not devops"

@@ -46,10 +46,22 @@ def printable(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def _escapable(value: str) -> bool:
+    try:
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _encoded_forms(value: str) -> set[str]:
     """The spellings a value takes inside JSON, XML/HTML and URLs, so each one is caught."""
     forms = {value, json.dumps(value)[1:-1], html.escape(value), html.escape(value, quote=False)}
-    forms |= {quote(value, safe=""), quote_plus(value), json.dumps(value, ensure_ascii=True)[1:-1]}
+    # Bytes, so a value holding undecodable bytes (surrogates) is percent-encoded as a URL would carry it.
+    raw = (
+        value.encode("utf-8", "surrogateescape") if not _SURROGATE.search(value) or _escapable(value) else b""
+    )
+    forms |= {quote(raw, safe=""), quote_plus(raw), json.dumps(value, ensure_ascii=True)[1:-1]}
     forms |= {line for line in value.splitlines() if len(line) >= MIN_MASKED_LENGTH}
     return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}
 
@@ -119,13 +131,55 @@ def basic_auth_token(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
+def _matchable(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes) as U+FFFD: the automaton reads UTF-8 only, and the
+    one-for-one swap keeps every index. Values that differ only there are masked alike (never less)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+class _ExactForms:
+    """Every known value's exact spellings, found in one pass (Aho-Corasick, leftmost-longest).
+
+    A report can hold thousands of found secrets; one regex alternation of them all costs the number of
+    values times the length of every string written. The automaton costs the length of the text, so a
+    value that contains another is still replaced whole, whatever the count. A form shorter than
+    :data:`WHOLE_WORD_BELOW` counts only as a whole word (a user name like "ops" inside "devops" is not
+    masked).
+    """
+
+    def __init__(self, forms: list[str]) -> None:
+        import ahocorasick_rs
+
+        self.forms = forms
+        self.automaton = ahocorasick_rs.AhoCorasick(
+            [_matchable(form) for form in forms], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        )
+
+    def replace(self, text: str, replacements: dict[str, str]) -> str:
+        pieces: list[str] = []
+        done = 0
+        for index, start, end in self.automaton.find_matches_as_indexes(_matchable(text)):
+            form = self.forms[index]
+            if len(form) < WHOLE_WORD_BELOW and (_word_at(text, start - 1) or _word_at(text, end)):
+                continue
+            pieces += [text[done:start], replacements[form]]
+            done = end
+        return "".join(pieces) + text[done:] if pieces else text
+
+
+def _word_at(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (
+        text[index].isascii() and (text[index].isalnum() or text[index] == "_")
+    )
+
+
 class Redactor:
     """Knows every sensitive value of one run and replaces it wherever it would be written."""
 
     def __init__(self) -> None:
         self._replacements: dict[str, str] = {}
         self._credentials: list[str] = []
-        self._pattern: re.Pattern[str] | None = None
+        self._pattern: _ExactForms | None = None
         self._credential_pattern: re.Pattern[str] | None = None
         self.on_credential: Callable[[str], None] | None = None
         """Called once per new credential (GitHub mode prints ``::add-mask::`` with it)."""
@@ -161,11 +215,9 @@ class Redactor:
                 self._replacements[form] = mask
         self._pattern = None
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self) -> _ExactForms | None:
         if self._pattern is None and self._replacements:
-            # Longest first, so a value that contains another is replaced whole.
-            alternatives = sorted(self._replacements, key=len, reverse=True)
-            self._pattern = re.compile("|".join(_alternative(a) for a in alternatives))
+            self._pattern = _ExactForms(list(self._replacements))
         return self._pattern
 
     def _compiled_credentials(self) -> re.Pattern[str] | None:
@@ -185,9 +237,9 @@ class Redactor:
         credentials = self._compiled_credentials()
         if credentials is not None:
             text = credentials.sub(CREDENTIAL_MASK, text)
-        pattern = self._compiled()
-        if pattern is not None:
-            text = pattern.sub(lambda match: self._replacements[match.group(0)], text)
+        exact = self._compiled()
+        if exact is not None:
+            text = exact.replace(text, self._replacements)
         return printable(text)
 
     def scrub(self, value: object) -> object:

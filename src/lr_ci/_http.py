@@ -142,7 +142,8 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 def _transport(verify: bool | str | ssl.SSLContext) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(verify=verify, retries=0)
-    # httpx takes no network backend of its own; its pool keeps the one it passes to every connection.
+    # httpx takes no network backend of its own; its pool keeps the one it passes to every connection
+    # (a private attribute of httpx 0.x, hence httpx<1 in pyproject.toml; the trickle tests catch a change).
     pool = transport._pool
     pool._network_backend = _DeadlineBackend(pool._network_backend)
     return transport

@@ -298,10 +298,17 @@ def normalise(path: str, extra_pattern: str | None = None) -> str:
     for rule in _FOLDER:
         name = rule.pattern.sub(rule.replacement, name)
     folder, slash, base = name.rpartition("/")
-    stripped = base
-    for rule in _BASE:
-        stripped = rule.pattern.sub(rule.replacement, stripped)
-    if stripped == base:
+    # Every rule reads the name as built, and what any of them matched is removed at once: a rule applied
+    # to what another left could see a hash's characters in a new context (``-00000000.<hash>.js``).
+    spans = sorted(match.span() for rule in _BASE for match in rule.pattern.finditer(base))
+    if spans:
+        kept, end = [], 0
+        for start, stop in spans:
+            kept.append(base[end:start] if start > end else "")
+            end = max(end, stop)
+        stripped = "".join(kept) + base[end:]
+    else:
+        stripped = base
         for rule in _LAST_RESORT:
             stripped = rule.pattern.sub(rule.replacement, stripped)
     return (folder + slash + stripped)[1:]

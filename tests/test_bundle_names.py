@@ -279,3 +279,30 @@ def test_colliding_files_are_kept_apart_in_a_report(project: Path, cli) -> None:
     assert sorted(saved) == ["assets/app.js", "assets/chunk-AAAA2345.js", "assets/chunk-BBBB2345.js"]
     sizes = cli("bundle", "--format", "json").json()["metrics"]["file_sizes"]
     assert sizes["assets/chunk-AAAA2345.js"]["raw"] == 100 and sizes["assets/chunk-BBBB2345.js"]["raw"] == 300
+
+
+def test_thousands_of_colliding_chunks_stay_apart_within_the_bound(tmp_path: Path) -> None:
+    """esbuild names every shared chunk chunk-[hash]: 5,000 of them are 5,000 files, each with its size,
+    in bounded time and memory (they all were one file, chunk.js, with the sizes added up)."""
+    from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+
+    assets = tmp_path / "project" / "dist" / "assets"
+    assets.mkdir(parents=True)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    for i in range(5000):
+        digest = "".join(alphabet[(i >> (5 * k)) & 31] for k in range(8))
+        (assets / f"chunk-{digest}.js").write_text(f"export const v{i} = {i};\n")
+    (assets / "app-ABCD2345.js").write_text("import './chunk-AAAAAAAA.js';\n")
+    result = run_measured(
+        ["bundle", "--format", "json", "--save-baseline", str(tmp_path / "base.json")],
+        cwd=tmp_path / "project",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"},
+        timeout_s=60,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 0, result.err
+    sizes = json.loads(result.out)["metrics"]["file_sizes"]
+    assert len(sizes) == 5001 and sizes["assets/app.js"]["path"] == "assets/app-ABCD2345.js"
+    assert all(name == entry["path"] for name, entry in sizes.items() if "chunk" in name)
+    assert len(json.loads((tmp_path / "base.json").read_text())["files"]) == 5001
+    assert result.peak_rss <= PEAK_RSS_LIMIT and result.seconds < 30

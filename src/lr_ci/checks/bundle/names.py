@@ -74,14 +74,15 @@ _BEFORE_DOT = r"(?=\.)"
 RULES: tuple[NameRule, ...] = (
     NameRule(
         "next-build-id",
-        "The folder of Next.js's _buildManifest.js / _ssgManifest.js is the build id (any format: a nanoid, "
-        "a git commit, or what generateBuildId returns)",
-        re.compile(r"(?<![^/])[^/]+(?=/_[A-Za-z]*Manifest\.js(?:on)?$)"),
+        "The folder of Next.js's _buildManifest.js, _ssgManifest.js or _clientMiddlewareManifest.json is "
+        "the build id (any format: a nanoid, a git commit, or what generateBuildId returns)",
+        re.compile(r"(?<![^/])[^/]+(?=/_(?:build|ssg|middleware|clientMiddleware)Manifest\.js(?:on)?$)"),
         BUILD_PLACEHOLDER,
         (
             ("static/Xa1b2C3d4E5f6G7h8I9j0/_buildManifest.js", "static/[build]/_buildManifest.js"),
             ("x-Fq3_9kd2Lm/_ssgManifest.js", "[build]/_ssgManifest.js"),
             ("static/chunks/main-3f9a2c1b9e8d7f6a.js", "static/chunks/main-3f9a2c1b9e8d7f6a.js"),
+            ("assets/_appManifest.js", "assets/_appManifest.js"),
         ),
     ),
     NameRule(

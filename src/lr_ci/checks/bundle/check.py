@@ -109,7 +109,7 @@ def run(
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
     baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast
-    files = measure(dirs, compressions, settings.hash_pattern, progress)
+    files = _distinct_names(measure(dirs, compressions, settings.hash_pattern, progress))
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))
@@ -148,8 +148,39 @@ def run(
         "groups": groups,
         "new_files": sorted({f.stable for f in files} - set(baseline)) if baseline is not None else [],
         "removed_files": sorted(set(baseline) - {f.stable for f in files}) if baseline is not None else [],
+        "file_sizes": _file_sizes(files, baseline),
     }
     return report
+
+
+def _distinct_names(files: list[BuiltFile]) -> list[BuiltFile]:
+    """Files whose stable names would be the same keep their own paths: one name, one file's size
+    (:func:`~lr_ci.checks.bundle.names.distinct_stable_names`)."""
+    from dataclasses import replace
+
+    from lr_ci.checks.bundle.names import distinct_stable_names
+
+    names = distinct_stable_names([(f.path, f.stable) for f in files])
+    return [f if f.stable == name else replace(f, stable=name) for f, name in zip(files, names, strict=True)]
+
+
+def _file_sizes(
+    files: list[BuiltFile], baseline: dict[str, dict[str, int]] | None
+) -> dict[str, dict[str, Any]]:
+    """This build's files' sizes by stable name, for dashboards and PR comments (the tables hold the same
+    as text): ``path`` as built, ``raw``/``gzip``/``brotli`` in bytes (null: not measured), and ``base``,
+    the baseline's sizes of the same stable name (null: no baseline, or a new file). Removed files are in
+    ``removed_files`` only: a baseline can name far more files than a build has."""
+    return {
+        f.stable: {
+            "path": f.path,
+            "raw": f.raw,
+            "gzip": f.gzip,
+            "brotli": f.brotli,
+            "base": baseline.get(f.stable) if baseline is not None else None,
+        }
+        for f in sorted(files, key=lambda f: f.stable)
+    }
 
 
 def _check_groups(

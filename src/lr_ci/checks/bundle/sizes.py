@@ -19,13 +19,6 @@ BROTLI_WINDOW_BITS = 22
 
 _UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-# Content hashes as bundlers write them, just before an extension:
-#   webpack/CRA/Parcel  main.3f9a2c1b.js, main.3f9a2c1b.chunk.js, chunk.8d1f.css (hex)
-#   Vite/Rollup/esbuild index-BxQ2_9kd.js, out-ABCD1234.js (8 base64url/base32 characters)
-#   Next.js             pages/index-3f9a2c1b9e8d7f6a.js (16 hex), .next/static/<build id>/...
-_HEX_HASH = re.compile(r"[.-][0-9a-f]{4,32}(?=\.)")
-_SHORT_HASH = re.compile(r"-[A-Za-z0-9_]{8}(?=\.[A-Za-z0-9]+$)")
-_BUILD_ID_DIR = re.compile(r"(?<=/)[A-Za-z0-9_-]{20,22}(?=/)")
 
 
 def parse_size(text: str | int) -> int:
@@ -47,24 +40,14 @@ def format_size(size: int) -> str:
     return f"{size / 1000**2:.2f} MB"
 
 
-def _looks_like_hash(text: str) -> bool:
-    """A random token has a digit or upper-case letter; a word like "-lodashes" does not."""
-    body = text[1:]
-    return any(c.isdigit() for c in body) or (
-        any(c.isupper() for c in body) and any(c.islower() for c in body)
-    )
-
-
 @lru_cache(maxsize=65536)
 def stable_name(path: str, extra_pattern: str | None = None) -> str:
-    """``assets/index-BxQ2_9kd.js`` -> ``assets/index.js``: the same file across builds, whatever its hash."""
-    name = "/" + path
-    if extra_pattern:
-        name = re.sub(extra_pattern, "", name)
-    name = _BUILD_ID_DIR.sub(lambda m: "[build]" if _looks_like_hash("-" + m.group(0)) else m.group(0), name)
-    name = _SHORT_HASH.sub(lambda m: "" if _looks_like_hash(m.group(0)) else m.group(0), name)
-    name = _HEX_HASH.sub(lambda m: "" if any(c.isdigit() for c in m.group(0)) else m.group(0), name)
-    return name[1:]
+    """``assets/index-BxQ2_9kd.js`` -> ``assets/index.js``: the same file across builds, whatever its hash.
+
+    The bundlers' hash formats are in :mod:`~lr_ci.checks.bundle.names`, with their examples."""
+    from lr_ci.checks.bundle.names import normalise
+
+    return normalise(path, extra_pattern)
 
 
 def brotli_quality(raw_size: int) -> int:

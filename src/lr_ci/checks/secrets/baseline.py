@@ -10,8 +10,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lr_ci._documents import read_json, write_json
-from lr_ci.errors import LrCiError
+from typing_extensions import NotRequired, TypedDict
+
+from lr_ci._documents import read_shaped, write_json
 
 VERSION = 1
 
@@ -30,17 +31,38 @@ class Entry:
         return out
 
 
+class _EntryShape(TypedDict):
+    fingerprint: str
+    rule: str
+    path: str
+    reason: NotRequired[str]
+
+
+class _BaselineShape(TypedDict):
+    version: NotRequired[int]
+    entries: list[_EntryShape]
+
+
+class _DetectSecretsEntry(TypedDict):
+    hashed_secret: str
+    is_secret: NotRequired[bool | None]
+
+
+class _DetectSecretsShape(TypedDict):
+    results: NotRequired[dict[str, list[_DetectSecretsEntry]]]
+
+
 def read_baseline(path: Path) -> dict[str, Entry]:
-    """Entries by fingerprint; a missing file is an empty baseline."""
+    """Entries by fingerprint; a missing file is an empty baseline.
+
+    Read strictly (:func:`~lr_ci._documents.read_shaped`): the file is hand-edited and merged, and a field
+    of another type (a number for a fingerprint, an object for a path) is exit 2 naming that field, not an
+    internal error later or an entry that silently matches nothing.
+    """
     if not path.is_file():
         return {}
-    data = read_json(path, "secrets baseline")
-    try:
-        entries = [
-            Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]
-        ]
-    except (KeyError, TypeError) as exc:
-        raise LrCiError(f"{path}: not an lr-ci secrets baseline (missing {exc})") from None
+    data = read_shaped(path, "secrets baseline", _BaselineShape)
+    entries = [Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]]
     return {entry.fingerprint: entry for entry in entries}
 
 
@@ -53,13 +75,12 @@ def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
     """(path, sha1 of the secret) of every entry not audited as a real secret (``is_secret: true``)."""
     if not path.is_file():
         return set()
-    data = read_json(path, "detect-secrets baseline")
-    results = data.get("results", {}) if isinstance(data, dict) else {}
+    data = read_shaped(path, "detect-secrets baseline", _DetectSecretsShape)
     return {
         (filename, entry["hashed_secret"])
-        for filename, entries in results.items()
+        for filename, entries in data.get("results", {}).items()
         for entry in entries
-        if isinstance(entry, dict) and "hashed_secret" in entry and entry.get("is_secret") is not True
+        if entry.get("is_secret") is not True
     }
 
 

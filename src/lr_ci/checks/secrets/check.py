@@ -6,12 +6,13 @@ in a shallow clone is exit 2 with the fix, never "no leaks found" on a partial s
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from typing_extensions import NotRequired, TypedDict
 
 from lr_ci.checks.secrets import git
 from lr_ci.checks.secrets.baseline import (
@@ -69,31 +70,61 @@ def validate(request: Request) -> None:
         raise LrCiError("--range: the range is empty; give BASE..HEAD, BASE...HEAD or a revision")
 
 
+class _Ref(TypedDict):
+    sha: str
+
+
+class _Pull(TypedDict):
+    base: _Ref
+    head: _Ref
+
+
+class _PullEvent(TypedDict):
+    pull_request: NotRequired[_Pull]
+
+
+class _Repository(TypedDict):
+    default_branch: NotRequired[str | None]
+
+
+class _PushEvent(TypedDict):
+    before: NotRequired[str | None]
+    after: NotRequired[str]
+    forced: NotRequired[bool | None]
+    repository: NotRequired[_Repository]
+
+
 def event_range(root: Path) -> str | None:
-    """The commits of this pull request or push, from GitHub's event payload (None: not such an event)."""
+    """The commits of this pull request or push, from GitHub's event payload (None: not such an event).
+
+    The payload is a file like any other: read with a size bound and validated strictly (only the fields
+    used, for the events used), so a broken or hostile one is exit 2 naming the field, never an internal
+    error or gigabytes of memory.
+    """
+    from lr_ci._documents import read_shaped
+
     event_path = os.environ.get("GITHUB_EVENT_PATH")
     name = os.environ.get("GITHUB_EVENT_NAME", "")
     if not event_path or not Path(event_path).is_file():
         return None
-    try:
-        event: dict[str, Any] = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LrCiError(f"GITHUB_EVENT_PATH {event_path}: cannot read the event: {exc}") from None
-    if name.startswith("pull_request") and "pull_request" in event:
-        pull = event["pull_request"]
-        return f"{pull['base']['sha']}..{pull['head']['sha']}"
-    if name == "push" and "after" in event:
-        before, after = event.get("before", git.ZERO_SHA), event["after"]
-        if after == git.ZERO_SHA:
-            return None  # a deleted branch: nothing new to scan
-        known = before != git.ZERO_SHA and _is_commit(root, before)
-        if known and not event.get("forced"):
-            return f"{before}..{after}"
-        # A new branch or a forced push: what the pushed commit adds to the default branch.
-        default = event.get("repository", {}).get("default_branch", "")
-        base = f"origin/{default}" if default and _is_commit(root, f"origin/{default}") else None
-        return f"{base}..{after}" if base else after
-    return None
+    what = "GitHub event (GITHUB_EVENT_PATH)"
+    if name.startswith("pull_request"):
+        pull = read_shaped(Path(event_path), what, _PullEvent).get("pull_request")
+        return f"{pull['base']['sha']}..{pull['head']['sha']}" if pull is not None else None
+    if name != "push":
+        return None
+    push = read_shaped(Path(event_path), what, _PushEvent)
+    after = push.get("after")
+    if after is None or after == git.ZERO_SHA:
+        return None  # not a push payload, or a deleted branch: nothing new to scan
+    before = push.get("before") or git.ZERO_SHA
+    known = before != git.ZERO_SHA and _is_commit(root, before)
+    if known and not push.get("forced"):
+        return f"{before}..{after}"
+    # A new branch or a forced push: what the pushed commit adds to the default branch.
+    default = push.get("repository", {}).get("default_branch") or ""
+    base = f"origin/{default}" if default and _is_commit(root, f"origin/{default}") else None
+    return f"{base}..{after}" if base else after
 
 
 def _is_commit(root: Path, revision: str) -> bool:

@@ -222,7 +222,8 @@ def scan_files(
 ) -> None:
     """Files on disk, ``paths`` relative to ``root``. Sockets, FIFOs and submodules are not files; a
     symlink is not followed (its target is scanned as itself) unless it was named on the command line
-    (``follow``)."""
+    (``follow``). A path named on the command line that is not a file (``/dev/stdin``, a FIFO, a device)
+    is exit 2: it cannot be read in bounded time (``/dev/zero``), and skipping it would pass unread."""
     for path in paths:
         if not scanner.wanted(path):
             continue
@@ -233,7 +234,15 @@ def scan_files(
             continue  # tracked but deleted in the working tree: nothing to scan
         except OSError as exc:
             raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(info.st_mode) or scanner.too_big(info.st_size, path):
+        if not stat.S_ISREG(info.st_mode):
+            if path in follow and not stat.S_ISDIR(info.st_mode):
+                # Named on the command line: passing it unread would be a pass on nothing.
+                raise LrCiError(
+                    f"{printable(path)}: not a regular file (a FIFO, socket or device): "
+                    "lr-ci scans files and folders; write the content to a file first"
+                )
+            continue
+        if scanner.too_big(info.st_size, path):
             continue
         scanner.counts["files_scanned"] += 1
 
@@ -256,13 +265,34 @@ def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]
             why = "a broken symlink" if target.is_symlink() else "no such file or directory"
             raise LrCiError(f"{printable(str(target))}: {why}")
         if target.is_dir():
-            for folder, dirs, names in os.walk(target):
-                dirs[:] = sorted(d for d in dirs if d not in ALWAYS_EXCLUDED_DIRS)
-                files += [_relative(Path(folder) / name, base) for name in sorted(names)]
+            files += _files_under(target, base)
         else:
             files.append(_relative(target, base))
             named.add(files[-1])
     return files, frozenset(named)
+
+
+def _files_under(folder: Path, base: Path) -> Iterator[str]:
+    """Every entry under ``folder`` but folders, in name order, relative to ``base``: as ``os.walk`` lists
+    them (a symlink to a folder is not entered), but with a stack instead of recursion, so a tree thousands
+    of folders deep is not a RecursionError, and a folder that cannot be listed is exit 2 naming it
+    (``os.walk`` skips it silently: a pass on what was never read)."""
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+            folders = []
+            for entry in entries:
+                if entry.is_dir():
+                    if not entry.is_symlink() and entry.name not in ALWAYS_EXCLUDED_DIRS:
+                        folders.append(Path(entry.path))
+                else:
+                    yield _relative(Path(entry.path), base)
+        except OSError as exc:
+            raise LrCiError(f"{printable(str(current))}: cannot list: {exc.strerror or exc}") from None
+        pending += reversed(folders)
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already 
     from lr_ci.checks.secrets.scan import ContentScanner, Occurrence
     from lr_ci.checks.secrets.settings import SecretsSettings
 
+LISTED_FINDINGS = 1_000
+"""Findings a report lists (the most severe first); the rest are counted per rule in one finding each. Six
+formats of 20,000 findings took 266 MiB to write."""
 DEEPEN_STEP = 200
 DEEPEN_TRIES = 10
 SHALLOW_FIX = "fetch the history first (actions/checkout: fetch-depth: 0), or run again with --deepen"
@@ -310,7 +313,7 @@ def findings(occurrences: list[Occurrence], root: Path) -> list[Finding]:
 def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
     """What was not fully read: more secrets than listed (a finding per rule and file), and unread
     files, each a finding ("warn") or the whole run exit 2 naming them ("fail": a partial scan)."""
-    from lr_ci.checks.secrets.scan import FINDINGS_PER_RULE_PER_FILE
+    from lr_ci.checks.secrets.scan import FINDINGS_PER_RULE_PER_FILE, SECRETS_PER_RUN
     from lr_ci.output._text import printable
 
     if scanner.unread and policy == "fail":
@@ -333,6 +336,15 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
                 location=Location(path=more.path),
             )
         )
+    for rule_id, count in sorted(scanner.beyond.items()):
+        report.findings.append(
+            Finding(
+                rule="secrets-more",
+                severity=by_rule[rule_id].severity,
+                message=f"{count} more {rule_id} secrets were found after the first {SECRETS_PER_RUN:,} "
+                "secrets of this run: not listed, and not compared with the baselines",
+            )
+        )
     for unread in scanner.unread:
         report.findings.append(
             Finding(
@@ -344,6 +356,35 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
         )
     report.rules["secrets-more"] = "More secrets of one rule in one file than the report lists"
     report.rules["secrets-unread"] = "A file that was not scanned (on_skipped decides what it does)"
+
+
+def cap(report: Report) -> None:
+    """List at most :data:`LISTED_FINDINGS` findings, the most severe first (in scan order within a
+    severity, counts without a path before the rest); each rule's others become one finding at the worst
+    severity among them, with their count. The exit code is unchanged: a finding that would fail the
+    check still does, counted."""
+    if len(report.findings) <= LISTED_FINDINGS:
+        return
+    # Counts without a path (secrets past the run's cap) first within a severity: they say the most.
+    ordered = sorted(report.findings, key=lambda f: (-f.severity.rank, f.location.path is not None))
+    report.findings = ordered[:LISTED_FINDINGS]
+    counts: dict[str, int] = {}
+    worst: dict[str, Severity] = {}
+    for finding in ordered[LISTED_FINDINGS:]:
+        counts[finding.rule] = counts.get(finding.rule, 0) + 1
+        if finding.rule not in worst or finding.severity.rank > worst[finding.rule].rank:
+            worst[finding.rule] = finding.severity
+    for rule_id, count in sorted(counts.items()):
+        report.findings.append(
+            Finding(
+                rule="findings-not-listed",
+                severity=worst[rule_id],
+                message=f"{count} more {rule_id} findings are not listed "
+                f"(a report lists the first {LISTED_FINDINGS:,}, the most severe first)",
+            )
+        )
+    report.rules["findings-not-listed"] = "Findings past the number a report lists, counted per rule"
+    report.metrics["findings_not_listed"] = sum(counts.values())
 
 
 def _renamed_from(finding: Finding, deleted: Mapping[str | None, set[str]]) -> list[str]:
@@ -421,14 +462,24 @@ def run(
     scanner, report, root = collect(started, settings, cwd, progress)
     found = findings(scanner.occurrences(), root)
     deleted = started.patches.stats.deleted if started.patches is not None else {}
-    suppress(report, found, settings, root, started.request.complete, deleted)
+    # Past the run's cap some secrets were never compared with the baseline: no entry is known stale.
+    complete = started.request.complete and not scanner.beyond
+    suppress(report, found, settings, root, complete, deleted)
     partial_scan(report, scanner, settings.skipped_policy)
+    cap(report)
     return report
 
 
 def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
     """``lr-ci secrets baseline``: accept every current finding, keeping the reasons already written."""
+    from lr_ci.checks.secrets.scan import SECRETS_PER_RUN
+
     scanner, report, root = collect(started, settings, cwd)
+    if scanner.beyond:
+        raise LrCiError(
+            f"more than {SECRETS_PER_RUN:,} different secrets: too many to accept into a baseline; "
+            "exclude the data files that hold them ([secrets] exclude)"
+        )
     found = findings(scanner.occurrences(), root)
     path = root / settings.baseline
     previous = read_baseline(path)

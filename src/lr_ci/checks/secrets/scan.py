@@ -13,8 +13,9 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
   (:class:`Decoder`). Files skipped by type (images, fonts, archives) stay skipped, and counted.
 - A file left unread (larger than ``max_file_bytes``) is recorded in :attr:`ContentScanner.unread`, so the
   report names it and ``on_skipped`` decides what it does to the exit code.
-- At most :data:`FINDINGS_PER_RULE_PER_FILE` different secrets are kept per rule and file; the rest are
-  counted, so a report (and the memory holding it) cannot explode.
+- At most :data:`FINDINGS_PER_RULE_PER_FILE` different secrets are kept per rule and file, and at most
+  :data:`SECRETS_PER_RUN` in a run; the rest are counted, so a report (and the memory holding it) cannot
+  explode.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from lr_ci.output._text import printable
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
 FINDINGS_PER_RULE_PER_FILE = 100
 """Different secrets kept per rule and file; more are counted in one finding."""
+SECRETS_PER_RUN = 10_000
+"""Different secrets kept in one run (about 3 KiB each until the report is written); more are counted per
+rule: a tree of 100,000 files with a token each must not hold them all, nor write them all in six formats."""
 _READ_BYTES = 1 << 20
 # Control bytes (all but tab, newline, carriage return) -> space: the printable runs of binary content.
 _BLANK_CONTROLS = bytes(
@@ -122,6 +126,8 @@ class ContentScanner:
         self._found: dict[tuple[str, str, str], tuple[tuple[int, int], Occurrence]] = {}
         self._secrets_per_rule: Counter[tuple[str, str]] = Counter()
         self._more: Counter[tuple[str, str]] = Counter()
+        self.beyond: Counter[str] = Counter()
+        """Secrets per rule not kept because the run already holds :data:`SECRETS_PER_RUN`."""
         self._sequence = 0
 
     def wanted(self, path: str) -> bool:
@@ -195,6 +201,9 @@ class ContentScanner:
             if known is None:
                 if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
                     self._more[key[:2]] += 1
+                    continue
+                if len(self._found) >= SECRETS_PER_RUN:
+                    self.beyond[hit.rule.id] += 1
                     continue
                 self._secrets_per_rule[key[:2]] += 1
             elif known[0] <= order:

@@ -270,17 +270,21 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     Read in the secret scanner's windows (:mod:`~lr_ci.checks.secrets.windows`): a built file of any size
     in bounded memory, each secret once at its line and column in the file (minified lines included).
     """
-    from lr_ci.checks.secrets.engine import default_rules, is_binary
+    from lr_ci.checks.secrets.engine import default_rules, path_policy
+    from lr_ci.checks.secrets.scan import decoded
     from lr_ci.checks.secrets.windows import windows
 
     rules = default_rules()
     found: list[Finding] = []
     roots = {d.name: d for d in dirs}
     for file in files:
-        for window in windows(read_chunks(_full_path(dirs, roots, file.path)), SCAN_WINDOW_BYTES):
+        if path_policy(file.path).scan == "skip":
+            continue  # images, fonts, archives, wasm: skipped by type, as the secret scanner does
+        # Read as the secret scanner reads: UTF-16/32 decoded, the printable runs of content with NUL
+        # bytes (a config.json saved as UTF-16, a script that starts with NULs) rather than skipped.
+        content = decoded(read_chunks(_full_path(dirs, roots, file.path)))
+        for window in windows(content, SCAN_WINDOW_BYTES):
             first = window.start == (1, 1)
-            if first and is_binary(window.data):
-                break
             texts = [(file.path, window.data)]
             if file.path.endswith(".map") and first and window.last:
                 texts = _map_sources(file.path, window.data)

@@ -114,6 +114,20 @@ class Decoder:
         return data
 
 
+def decoded(chunks: Iterable[bytes], sniffed: Callable[[Decoder], None] | None = None) -> Iterator[bytes]:
+    """``chunks`` as the bytes the rules read (:class:`Decoder`, chosen by the first chunk); ``sniffed``
+    is told which decoder that is. The secret scanner and ``lr-ci bundle`` read content this one way."""
+    decoder: Decoder | None = None
+    for chunk in chunks:
+        if decoder is None:
+            decoder = Decoder(chunk)
+            if sniffed is not None:
+                sniffed(decoder)
+        yield decoder(chunk)
+    if decoder is not None:
+        yield decoder(b"", final=True)
+
+
 class ContentScanner:
     """Scans contents with the path policy, size limit and exclusions; counts and names what it skips."""
 
@@ -165,17 +179,10 @@ class ContentScanner:
         """
         dropped = 0
 
-        def decoded() -> Iterator[bytes]:
-            decoder: Decoder | None = None
-            for chunk in chunks:
-                if decoder is None:
-                    decoder = Decoder(chunk)
-                    self.counts["decoded_binary"] += decoder.binary
-                yield decoder(chunk)
-            if decoder is not None:
-                yield decoder(b"", final=True)
+        def sniffed(decoder: Decoder) -> None:
+            self.counts["decoded_binary"] += decoder.binary
 
-        for window, hits in scan_windows(decoded(), path, self.rules):
+        for window, hits in scan_windows(decoded(chunks, sniffed), path, self.rules):
             self.counts["bytes_scanned"] += len(window.data)
             dropped += hits.dropped
             if hits:

@@ -12,9 +12,13 @@ from pathlib import Path
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_shaped, write_json
+from lr_ci._documents import read_bounded, read_shaped, write_json
 
 VERSION = 1
+MAX_BASELINE_BYTES = 16 << 20
+"""Either baseline, larger than this, is exit 2 before it is parsed (parsing takes about 7 times the file's
+size). lr-ci writes at most 10,000 entries (a few MB); a detect-secrets baseline of 16 MiB lists about
+50,000 secrets."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def read_baseline(path: Path) -> dict[str, Entry]:
     """
     if not path.is_file():
         return {}
+    read_bounded(path, "secrets baseline", MAX_BASELINE_BYTES)
     data = read_shaped(path, "secrets baseline", _BaselineShape)
     entries = [Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]]
     return {entry.fingerprint: entry for entry in entries}
@@ -75,6 +80,7 @@ def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
     """(path, sha1 of the secret) of every entry not audited as a real secret (``is_secret: true``)."""
     if not path.is_file():
         return set()
+    read_bounded(path, "detect-secrets baseline", MAX_BASELINE_BYTES)
     data = read_shaped(path, "detect-secrets baseline", _DetectSecretsShape)
     return {
         (filename, entry["hashed_secret"])

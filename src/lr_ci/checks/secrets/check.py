@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already 
 LISTED_FINDINGS = 1_000
 """Findings a report lists (the most severe first); the rest are counted per rule in one finding each. Six
 formats of 20,000 findings took 266 MiB to write."""
+MAX_EVENT_BYTES = 16 << 20
+"""A GitHub event payload larger than this is exit 2 (GitHub's own webhook payloads stop at 25 MB; a push or
+pull request event is a few KB)."""
 DEEPEN_STEP = 200
 DEEPEN_TRIES = 10
 SHALLOW_FIX = "fetch the history first (actions/checkout: fetch-depth: 0), or run again with --deepen"
@@ -104,13 +107,15 @@ def event_range(root: Path) -> str | None:
     used, for the events used), so a broken or hostile one is exit 2 naming the field, never an internal
     error or gigabytes of memory.
     """
-    from lr_ci._documents import read_shaped
+    from lr_ci._documents import read_bounded, read_shaped
 
     event_path = os.environ.get("GITHUB_EVENT_PATH")
     name = os.environ.get("GITHUB_EVENT_NAME", "")
     if not event_path or not Path(event_path).is_file():
         return None
     what = "GitHub event (GITHUB_EVENT_PATH)"
+    if name.startswith("pull_request") or name == "push":
+        read_bounded(Path(event_path), what, MAX_EVENT_BYTES)  # the size, before anything is parsed
     if name.startswith("pull_request"):
         pull = read_shaped(Path(event_path), what, _PullEvent).get("pull_request")
         return f"{pull['base']['sha']}..{pull['head']['sha']}" if pull is not None else None

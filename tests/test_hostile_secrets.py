@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -599,22 +600,36 @@ def _deep_tree(base: Path, depth: int, leaf: bytes) -> None:
         os.close(fd)
 
 
+@pytest.fixture
+def deep_trees(tmp_path: Path) -> Iterator[list[Path]]:
+    """Folders holding deep trees, removed after the test with rm (fts): pytest's own clean-up of old
+    temporary folders (shutil.rmtree) recurses, and would fail every later session on them."""
+    made: list[Path] = []
+    yield made
+    for top in made:
+        subprocess.run(["rm", "-rf", str(top / "d")], check=False, timeout=60)
+
+
 @pytest.mark.parametrize("inside_repo", [True, False])
-def test_a_tree_1500_folders_deep_is_walked(tmp_path: Path, inside_repo: bool) -> None:
+def test_a_tree_1500_folders_deep_is_walked(
+    tmp_path: Path, inside_repo: bool, deep_trees: list[Path]
+) -> None:
     """As PATH (in a repository) and as the folder scanned outside one: was a RecursionError in
     os.walk, an internal error."""
     base = new_repo(tmp_path) if inside_repo else tmp_path / "plain"
     base.mkdir(exist_ok=True)
+    deep_trees.append(base)
     _deep_tree(base, 1500, f"TOKEN={GH}\n".encode())
     result = secrets(base, tmp_path, *(["d"] if inside_repo else []))
     assert result.code == 1, result.err
     assert [rule for rule, _, _ in found(result)] == ["github-token"]
 
 
-def test_a_folder_that_cannot_be_listed_is_exit_2(tmp_path: Path) -> None:
+def test_a_folder_that_cannot_be_listed_is_exit_2(tmp_path: Path, deep_trees: list[Path]) -> None:
     """A tree deeper than PATH_MAX: os.walk skipped what it could not list, silently."""
     repo = tmp_path / "plain"
     repo.mkdir()
+    deep_trees.append(repo)
     _deep_tree(repo, 2100, f"TOKEN={GH}\n".encode())  # 'd/' * 2100: past the 4,096 bytes of a path
     result = secrets(repo, tmp_path)
     assert result.code == 2

@@ -49,3 +49,50 @@ def test_a_built_file_that_looks_binary_is_scanned(tmp_path: Path, case: str) ->
     report = json.loads(result.files["json"])
     found = [(f["rule"], f["location"]["path"], f["location"]["line"]) for f in report["findings"]]
     assert found == [("github-token", name, line)]
+
+
+def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path) -> None:
+    """Every source of a map and every line of a script held its own finding: 60,000 tokens took 947 MiB
+    to report. The first LISTED_SECRETS are listed, the rest counted per rule, still critical."""
+    import json
+    import random
+    import string
+
+    from hostile import PEAK_RSS_LIMIT
+    from lr_ci.checks.bundle.check import LISTED_SECRETS
+    from lr_ci.checks.secrets.engine import DEFAULT_MAX_HITS
+
+    pick = random.Random(7)
+    alphabet = string.ascii_letters + string.digits
+
+    def token() -> str:
+        return "ghp_" + "".join(pick.choice(alphabet) for _ in range(36))
+
+    project = tmp_path / "project"
+    (project / "dist").mkdir(parents=True)
+    sources = 3000
+    source_map = {
+        "version": 3,
+        "sources": [f"s{n}.js" for n in range(sources)],
+        "sourcesContent": [f't="{token()}"' for _ in range(sources)],
+        "mappings": "",
+    }
+    (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
+    result = run_measured(
+        ["bundle", "dist"],
+        cwd=project,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1", "CI": "", "GITHUB_ACTIONS": ""},
+        timeout_s=60,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    for content in source_map["sourcesContent"][:50]:
+        assert content[3:-1] not in result.everything
+    report = json.loads(result.files["json"])
+    secrets = [f for f in report["findings"] if f["rule"] == "github-token"]
+    more = [f for f in report["findings"] if f["rule"] == "bundle-secrets-more"]
+    assert LISTED_SECRETS - 1 <= len(secrets) <= LISTED_SECRETS  # one place may be an unexamined part
+    # Each source once, and the map's own text (which holds every source) up to the engine's hit cap.
+    assert [f["severity"] for f in more] == ["critical"]
+    assert int(more[0]["message"].split(" more")[0]) == sources + DEFAULT_MAX_HITS - len(secrets)
+    assert result.peak_rss <= PEAK_RSS_LIMIT

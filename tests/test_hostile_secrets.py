@@ -694,3 +694,23 @@ def test_a_git_complaint_is_one_line_without_the_token_it_quotes(tmp_path: Path)
     assert result.code == 2
     line = assert_one_clear_line(result, mentions=["git fetch failed", "127.0.0.1"])
     assert GH[:4] in line and GH not in line
+
+
+@pytest.mark.parametrize("across_a_piece", [False, True])
+def test_utf16_text_after_8_kb_of_ascii_is_scanned(tmp_path: Path, across_a_piece: bool) -> None:
+    """The first 8 KB decide how a file is read; UTF-16 text after them (a log that changes encoding,
+    strings in a file that looks binary) was read with its NUL bytes: the secret passed. Also when the
+    secret crosses the boundary of the 1 MiB pieces a file is read in."""
+    from lr_ci.checks.secrets.scan import _READ_BYTES
+
+    repo = new_repo(tmp_path)
+    head = b"x" * 10_000 + b"\n"
+    line = f'T="{GH}"\n'.encode("utf-16-le")
+    filler = b""
+    if across_a_piece:
+        # Odd on purpose: the UTF-16 run then starts at an odd offset, and the piece ends inside it.
+        filler = ("p" * ((_READ_BYTES - len(head) - 21) // 2)).encode("utf-16-le") + b"\0"
+    (repo / "app.log").write_bytes(head + filler + line + "done\n".encode("utf-16-le"))
+    result = secrets(repo, tmp_path)
+    assert result.code == 1, result.err
+    assert [(rule, path) for rule, path, _ in found(result)] == [("github-token", "app.log")]

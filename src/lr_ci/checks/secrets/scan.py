@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -91,8 +92,25 @@ def sniff(data: bytes) -> str:
     return "printable"
 
 
+# A run of at least 4 UTF-16 code units of ASCII (``t\0o\0k\0``): how Windows tools store strings.
+_UTF16_RUN = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){4,}")
+_HELD_BACK_BYTES = 64 << 10
+"""At most this much of a UTF-16 run at the end of one piece waits for the next (to stay aligned)."""
+
+
+def _collapse_utf16_runs(data: bytes) -> bytes:
+    return _UTF16_RUN.sub(lambda run: run[0][0::2], data)
+
+
 class Decoder:
-    """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split)."""
+    """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split).
+
+    The first piece decides (:func:`sniff`), but text can change under way: a log that turns to UTF-16
+    after its first 8 KB, UTF-16 strings in a file that looks binary. So in any piece with NUL bytes
+    that is not decoded as a whole, runs of UTF-16 ASCII are collapsed to their characters (as
+    ``strings -el`` finds them); a run that reaches the end of a piece waits for the next one, so a
+    secret across the boundary stays whole (columns after a collapsed run count its characters).
+    """
 
     def __init__(self, first: bytes) -> None:
         self.kind = sniff(first)
@@ -101,6 +119,7 @@ class Decoder:
             if self.kind not in ("text", "printable")
             else None
         )
+        self._held = b""
 
     @property
     def binary(self) -> bool:
@@ -109,9 +128,25 @@ class Decoder:
     def __call__(self, data: bytes, final: bool = False) -> bytes:
         if self._codec is not None:
             return self._codec.decode(data, final).encode("utf-8", "surrogateescape")
+        data, self._held = self._held + data, b""
+        if b"\0" in data:
+            if not final:
+                data, self._held = self._split_trailing_run(data)
+            data = _collapse_utf16_runs(data)
         if self.kind == "printable":
             return data.translate(_BLANK_CONTROLS)
         return data
+
+    @staticmethod
+    def _split_trailing_run(data: bytes) -> tuple[bytes, bytes]:
+        """``data`` cut before a UTF-16 run that reaches its end (if at most :data:`_HELD_BACK_BYTES`)."""
+        tail_from = max(0, len(data) - _HELD_BACK_BYTES)
+        last = None
+        for last in _UTF16_RUN.finditer(data, tail_from):  # noqa: B007 - the last one is wanted
+            pass
+        if last is not None and last.end() >= len(data) - 1 and last.start() > tail_from:
+            return data[: last.start()], data[last.start() :]
+        return data, b""
 
 
 def decoded(chunks: Iterable[bytes], sniffed: Callable[[Decoder], None] | None = None) -> Iterator[bytes]:

@@ -714,3 +714,32 @@ def test_utf16_text_after_8_kb_of_ascii_is_scanned(tmp_path: Path, across_a_piec
     result = secrets(repo, tmp_path)
     assert result.code == 1, result.err
     assert [(rule, path) for rule, path, _ in found(result)] == [("github-token", "app.log")]
+
+
+def test_a_baseline_symlink_is_not_written_through(tmp_path: Path) -> None:
+    """A pull request can commit ``.lr-ci-secrets.json`` as a symlink to any file of whoever runs
+    ``lr-ci secrets baseline``: it was overwritten with the baseline."""
+    repo = new_repo(tmp_path)
+    victim = tmp_path / "victim.sh"
+    victim.write_text("echo precious\n")
+    (repo / ".lr-ci-secrets.json").symlink_to(victim)
+    (repo / "a.env").write_text(f"TOKEN={GH}\n")
+    result = secrets(repo, tmp_path, "baseline")
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=[".lr-ci-secrets.json", "symlink"])
+    assert victim.read_text() == "echo precious\n"
+
+
+def test_a_file_is_read_up_to_max_file_bytes_whatever_its_size_said(tmp_path: Path) -> None:
+    """The size checked before reading is not the size read (a log another process appends to, a /proc
+    file of size 0): reading stops at the limit, and the rest is named unread."""
+    from lr_ci.checks.secrets.scan import _Limited
+
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"x" * 3000)
+    limited = _Limited(path, 1000)
+    assert sum(len(chunk) for chunk in limited) == 1000 and limited.cut
+    whole = _Limited(path, 3000)
+    assert sum(len(chunk) for chunk in whole) == 3000 and not whole.cut
+    environ = _Limited(Path("/proc/self/environ"), 1 << 20)  # size 0 on disk, content when read
+    assert sum(len(chunk) for chunk in environ) > 0 and not environ.cut

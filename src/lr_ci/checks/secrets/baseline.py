@@ -13,6 +13,7 @@ from pathlib import Path
 from typing_extensions import NotRequired, TypedDict
 
 from lr_ci._documents import read_bounded, read_shaped, write_json
+from lr_ci.errors import LrCiError
 
 VERSION = 1
 MAX_BASELINE_BYTES = 16 << 20
@@ -72,6 +73,11 @@ def read_baseline(path: Path) -> dict[str, Entry]:
 
 
 def write_baseline(path: Path, entries: list[Entry]) -> None:
+    """Sorted entries, no timestamp. Never through a symlink: a repository (a pull request) could point
+    ``.lr-ci-secrets.json`` at any file of whoever runs ``lr-ci secrets baseline``, which would be
+    overwritten."""
+    if path.is_symlink():
+        raise LrCiError(f"{path}: is a symlink; lr-ci does not write a baseline through one (remove it)")
     ordered = sorted(entries, key=lambda e: (e.path, e.rule, e.fingerprint))
     write_json(path, {"version": VERSION, "entries": [e.to_dict() for e in ordered]}, "secrets baseline")
 

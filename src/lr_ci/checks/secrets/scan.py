@@ -262,10 +262,26 @@ class ContentScanner:
         return [More(path, rule, count) for (path, rule), count in sorted(self._more.items())]
 
 
-def _file_chunks(full: Path) -> Iterator[bytes]:
-    with full.open("rb") as handle:
-        while chunk := handle.read(_READ_BYTES):
-            yield chunk
+class _Limited:
+    """A file's chunks up to ``limit`` bytes; ``cut`` says whether there was more.
+
+    The size checked before reading is not the size read: a log another process appends to, or a file
+    whose size the system does not know (``/proc``, 0 bytes), reads on for as long as it grows. Reading
+    stops at ``max_file_bytes``, and such a file is then unread like one too big from the start.
+    """
+
+    def __init__(self, full: Path, limit: int) -> None:
+        self.full = full
+        self.limit = limit
+        self.cut = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        left = self.limit
+        with self.full.open("rb") as handle:
+            while left > 0 and (chunk := handle.read(min(_READ_BYTES, left))):
+                left -= len(chunk)
+                yield chunk
+            self.cut = left <= 0 and bool(handle.read(1))
 
 
 def scan_files(
@@ -300,10 +316,15 @@ def scan_files(
         def take(hits: list[Hit], path: str = path) -> None:
             scanner.take(hits, path)
 
+        chunks = _Limited(full, scanner.max_bytes)
         try:
-            scanner.stream(_file_chunks(full), path, take)
+            scanner.stream(chunks, path, take)
         except OSError as exc:
             raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
+        if chunks.cut:
+            scanner.counts["skipped_huge"] += 1
+            reason = f"grew past max_file_bytes ({scanner.max_bytes}) while it was read; the rest not read"
+            scanner.unread.append(Unread(path, reason))
 
 
 def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]]:

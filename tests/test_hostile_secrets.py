@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -465,3 +466,280 @@ def test_a_rename_keeps_a_detect_secrets_baseline_entry(tmp_path: Path) -> None:
     result = secrets(repo, tmp_path, "--staged")
     assert result.code == 0, result.out
     assert json.loads(result.files["json"])["metrics"]["suppressed_detect_secrets"] == 1
+
+
+# -- round 2: more inputs of the same classes ---------------------------------------------------------
+
+BAD_BASELINES = {
+    "fingerprint-object": (
+        ".lr-ci-secrets.json",
+        {"entries": [{"fingerprint": {"x": 1}, "rule": "r", "path": "p"}]},
+        "entries.0.fingerprint",
+    ),
+    "fingerprint-number": (
+        ".lr-ci-secrets.json",
+        {"entries": [{"fingerprint": 1, "rule": "r", "path": "p"}]},
+        "entries.0.fingerprint",
+    ),
+    "reason-number": (
+        ".lr-ci-secrets.json",
+        {"entries": [{"fingerprint": "f", "rule": "r", "path": "p", "reason": 7}]},
+        "entries.0.reason",
+    ),
+    "entries-number": (".lr-ci-secrets.json", {"entries": 5}, "entries"),
+    "lr-ci-top-level-list": (".lr-ci-secrets.json", [], "top level"),
+    "results-list": (".secrets.baseline", {"results": []}, "results"),
+    "results-entry-number": (".secrets.baseline", {"results": {"a.env": 5}}, "results.a.env"),
+    "hashed-secret-list": (
+        ".secrets.baseline",
+        {"results": {"a.env": [{"hashed_secret": [1]}]}},
+        "results.a.env.0.hashed_secret",
+    ),
+    "is-secret-string": (
+        ".secrets.baseline",
+        {"results": {"a.env": [{"hashed_secret": "x", "is_secret": "yes"}]}},
+        "results.a.env.0.is_secret",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BASELINES))
+def test_a_baseline_with_wrong_types_is_exit_2_naming_the_field(tmp_path: Path, case: str) -> None:
+    """Both baselines are read strictly: was an internal error (an object as a fingerprint, a list of
+    results) or an entry of the wrong type silently matching nothing."""
+    name, document, field = BAD_BASELINES[case]
+    repo = new_repo(tmp_path)
+    (repo / "a.env").write_text(f"TOKEN={GH}\n")
+    (repo / name).write_text(json.dumps(document))
+    result = secrets(repo, tmp_path)
+    assert result.code == 2, result.err
+    assert_one_clear_line(result, mentions=[name, field])
+
+
+@pytest.mark.parametrize("name", [".lr-ci-secrets.json", ".secrets.baseline"])
+def test_a_baseline_over_16_mib_is_refused_before_parsing(tmp_path: Path, name: str) -> None:
+    """Parsing takes about 7 times a file's size (a 63 MB baseline peaked at 459 MiB)."""
+    from lr_ci.checks.secrets.baseline import MAX_BASELINE_BYTES
+
+    repo = new_repo(tmp_path)
+    with (repo / name).open("wb") as handle:
+        handle.write(b'{"entries": [' + b" " * MAX_BASELINE_BYTES + b"]}")
+    result = secrets(repo, tmp_path)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=[name, "16 MiB"])
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+BAD_EVENTS = {
+    "pull request without base": ("pull_request", {"pull_request": {"head": {"sha": "x"}}}, "base"),
+    "push with a number": ("push", {"after": 5, "before": None}, "after"),
+    "push as a list": ("push", [1], "top level"),
+    "too large": ("push", None, "16 MiB"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EVENTS))
+def test_a_broken_github_event_is_exit_2_naming_the_field(tmp_path: Path, case: str) -> None:
+    """The event payload is a file like any other: was an internal error (KeyError, AttributeError), or
+    read whole (a 300 MB event took 595 MiB)."""
+    from lr_ci.checks.secrets.check import MAX_EVENT_BYTES
+
+    name, document, mention = BAD_EVENTS[case]
+    repo = new_repo(tmp_path)
+    (repo / "README").write_text("hello\n")
+    commit_all(repo)
+    event = tmp_path / "event.json"
+    if document is None:
+        with event.open("wb") as handle:
+            handle.truncate(MAX_EVENT_BYTES + 1)  # sparse: zero bytes, never written
+    else:
+        event.write_text(json.dumps(document))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(event)}
+    result = secrets(repo, tmp_path, "--format", "text", env=env)
+    assert result.code == 2, result.err
+    assert_one_clear_line(result, mentions=["GITHUB_EVENT_PATH", mention])
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "/dev/stdin"])
+def test_a_path_that_is_not_a_file_is_exit_2(tmp_path: Path, kind: str) -> None:
+    """Named on the command line, a FIFO or device was skipped like a socket in a folder: a pass on
+    nothing (``cat .env | lr-ci secrets /dev/stdin`` passed). It cannot be read in bounded time either."""
+    repo = new_repo(tmp_path)
+    target = kind
+    if kind == "fifo":
+        os.mkfifo(repo / "pipe.env")
+        target = "pipe.env"
+    result = run_measured(
+        ["secrets", target],
+        cwd=repo,
+        env=LOCAL,
+        timeout_s=20,
+        stdin=f"TOKEN={GH}\n".encode(),
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=[target, "not a regular file"])
+    assert GH not in result.everything
+
+
+def _deep_tree(base: Path, depth: int, leaf: bytes) -> None:
+    """``depth`` nested folders ``d`` under ``base`` and a file ``s.env`` at the bottom (by descriptor:
+    the path grows past what os.makedirs handles)."""
+    fd = os.open(base, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        leaf_fd = os.open("s.env", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(leaf_fd, leaf)
+        os.close(leaf_fd)
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def deep_trees(tmp_path: Path) -> Iterator[list[Path]]:
+    """Folders holding deep trees, removed after the test with rm (fts): pytest's own clean-up of old
+    temporary folders (shutil.rmtree) recurses, and would fail every later session on them."""
+    made: list[Path] = []
+    yield made
+    for top in made:
+        subprocess.run(["rm", "-rf", str(top / "d")], check=False, timeout=60)
+
+
+@pytest.mark.parametrize("inside_repo", [True, False])
+def test_a_tree_1500_folders_deep_is_walked(
+    tmp_path: Path, inside_repo: bool, deep_trees: list[Path]
+) -> None:
+    """As PATH (in a repository) and as the folder scanned outside one: was a RecursionError in
+    os.walk, an internal error."""
+    base = new_repo(tmp_path) if inside_repo else tmp_path / "plain"
+    base.mkdir(exist_ok=True)
+    deep_trees.append(base)
+    _deep_tree(base, 1500, f"TOKEN={GH}\n".encode())
+    result = secrets(base, tmp_path, *(["d"] if inside_repo else []))
+    assert result.code == 1, result.err
+    assert [rule for rule, _, _ in found(result)] == ["github-token"]
+
+
+def test_a_folder_that_cannot_be_listed_is_exit_2(tmp_path: Path, deep_trees: list[Path]) -> None:
+    """A tree deeper than PATH_MAX: os.walk skipped what it could not list, silently."""
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    deep_trees.append(repo)
+    _deep_tree(repo, 2100, f"TOKEN={GH}\n".encode())  # 'd/' * 2100: past the 4,096 bytes of a path
+    result = secrets(repo, tmp_path)
+    assert result.code == 2
+    assert_one_clear_line(result)
+
+
+def test_tens_of_thousands_of_findings_are_capped_in_bounded_memory(tmp_path: Path) -> None:
+    """12,000 files with a different token each: at most SECRETS_PER_RUN kept, LISTED_FINDINGS listed,
+    the rest counted at their severity; still a failure. Six formats of 20,000 findings took 266 MiB."""
+    import random
+    import string
+
+    from lr_ci.checks.secrets.check import LISTED_FINDINGS
+    from lr_ci.checks.secrets.scan import SECRETS_PER_RUN
+
+    repo = new_repo(tmp_path)
+    (repo / "f").mkdir()
+    pick = random.Random(5)
+    alphabet = string.ascii_letters + string.digits
+    for n in range(SECRETS_PER_RUN + 2000):
+        token = "ghp_" + "".join(pick.choice(alphabet) for _ in range(36))
+        (repo / "f" / f"{n}.env").write_text(f"TOKEN={token}\n")
+    result = secrets(repo, tmp_path, timeout_s=120)
+    assert result.code == 1, result.err
+    report = json.loads(result.files["json"])
+    rules = [f["rule"] for f in report["findings"]]
+    assert len(rules) <= LISTED_FINDINGS + 2
+    assert rules[0] == "secrets-more" and "2000 more github-token" in report["findings"][0]["message"]
+    assert rules[-1] == "findings-not-listed"
+    assert report["metrics"]["findings_not_listed"] == SECRETS_PER_RUN - LISTED_FINDINGS + 1
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+    refused = secrets(repo, tmp_path, "baseline", timeout_s=120)
+    assert refused.code == 2
+    assert_one_clear_line(refused, mentions=["baseline"])
+    assert not (repo / ".lr-ci-secrets.json").exists()
+
+
+def test_a_range_that_selects_no_commit_is_exit_2(tmp_path: Path) -> None:
+    """rev-parse answers ``^HEAD`` with an exclusion: as a range it selected nothing and passed."""
+    repo = new_repo(tmp_path)
+    (repo / "a.env").write_text(f"TOKEN={GH}\n")
+    commit_all(repo)
+    for value in ("^HEAD", "HEAD..^HEAD"):
+        result = secrets(repo, tmp_path, "--range", value)
+        assert result.code == 2
+        assert_one_clear_line(result, mentions=["^HEAD", "not a commit"])
+
+
+def test_a_git_complaint_is_one_line_without_the_token_it_quotes(tmp_path: Path) -> None:
+    """--deepen fetches from a remote whose URL holds a token in its path (git hides only userinfo):
+    git's complaint quoted the URL whole."""
+    origin = new_repo(tmp_path)
+    for n in range(2):
+        (origin / "n.txt").write_text(f"{n}\n")
+        commit_all(origin)
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", origin.as_uri(), str(clone)], check=True, capture_output=True
+    )
+    sh_git(clone, "remote", "set-url", "origin", f"http://127.0.0.1:9/{GH}/repo.git")
+    result = secrets(clone, tmp_path, "--history", "--deepen")
+    assert result.code == 2
+    line = assert_one_clear_line(result, mentions=["git fetch failed", "127.0.0.1"])
+    assert GH[:4] in line and GH not in line
+
+
+@pytest.mark.parametrize("across_a_piece", [False, True])
+def test_utf16_text_after_8_kb_of_ascii_is_scanned(tmp_path: Path, across_a_piece: bool) -> None:
+    """The first 8 KB decide how a file is read; UTF-16 text after them (a log that changes encoding,
+    strings in a file that looks binary) was read with its NUL bytes: the secret passed. Also when the
+    secret crosses the boundary of the 1 MiB pieces a file is read in."""
+    from lr_ci.checks.secrets.scan import _READ_BYTES
+
+    repo = new_repo(tmp_path)
+    head = b"x" * 10_000 + b"\n"
+    line = f'T="{GH}"\n'.encode("utf-16-le")
+    filler = b""
+    if across_a_piece:
+        # Odd on purpose: the UTF-16 run then starts at an odd offset, and the piece ends inside it.
+        filler = ("p" * ((_READ_BYTES - len(head) - 21) // 2)).encode("utf-16-le") + b"\0"
+    (repo / "app.log").write_bytes(head + filler + line + "done\n".encode("utf-16-le"))
+    result = secrets(repo, tmp_path)
+    assert result.code == 1, result.err
+    assert [(rule, path) for rule, path, _ in found(result)] == [("github-token", "app.log")]
+
+
+def test_a_baseline_symlink_is_not_written_through(tmp_path: Path) -> None:
+    """A pull request can commit ``.lr-ci-secrets.json`` as a symlink to any file of whoever runs
+    ``lr-ci secrets baseline``: it was overwritten with the baseline."""
+    repo = new_repo(tmp_path)
+    victim = tmp_path / "victim.sh"
+    victim.write_text("echo precious\n")
+    (repo / ".lr-ci-secrets.json").symlink_to(victim)
+    (repo / "a.env").write_text(f"TOKEN={GH}\n")
+    result = secrets(repo, tmp_path, "baseline")
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=[".lr-ci-secrets.json", "symlink"])
+    assert victim.read_text() == "echo precious\n"
+
+
+def test_a_file_is_read_up_to_max_file_bytes_whatever_its_size_said(tmp_path: Path) -> None:
+    """The size checked before reading is not the size read (a log another process appends to, a /proc
+    file of size 0): reading stops at the limit, and the rest is named unread."""
+    from lr_ci.checks.secrets.scan import _Limited
+
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"x" * 3000)
+    limited = _Limited(path, 1000)
+    assert sum(len(chunk) for chunk in limited) == 1000 and limited.cut
+    whole = _Limited(path, 3000)
+    assert sum(len(chunk) for chunk in whole) == 3000 and not whole.cut
+    environ = _Limited(Path("/proc/self/environ"), 1 << 20)  # size 0 on disk, content when read
+    assert sum(len(chunk) for chunk in environ) > 0 and not environ.cut

@@ -10,10 +10,16 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lr_ci._documents import read_json, write_json
+from typing_extensions import NotRequired, TypedDict
+
+from lr_ci._documents import read_bounded, read_shaped, write_json
 from lr_ci.errors import LrCiError
 
 VERSION = 1
+MAX_BASELINE_BYTES = 16 << 20
+"""Either baseline, larger than this, is exit 2 before it is parsed (parsing takes about 7 times the file's
+size). lr-ci writes at most 10,000 entries (a few MB); a detect-secrets baseline of 16 MiB lists about
+50,000 secrets."""
 
 
 @dataclass(frozen=True)
@@ -30,21 +36,48 @@ class Entry:
         return out
 
 
+class _EntryShape(TypedDict):
+    fingerprint: str
+    rule: str
+    path: str
+    reason: NotRequired[str]
+
+
+class _BaselineShape(TypedDict):
+    version: NotRequired[int]
+    entries: list[_EntryShape]
+
+
+class _DetectSecretsEntry(TypedDict):
+    hashed_secret: str
+    is_secret: NotRequired[bool | None]
+
+
+class _DetectSecretsShape(TypedDict):
+    results: NotRequired[dict[str, list[_DetectSecretsEntry]]]
+
+
 def read_baseline(path: Path) -> dict[str, Entry]:
-    """Entries by fingerprint; a missing file is an empty baseline."""
+    """Entries by fingerprint; a missing file is an empty baseline.
+
+    Read strictly (:func:`~lr_ci._documents.read_shaped`): the file is hand-edited and merged, and a field
+    of another type (a number for a fingerprint, an object for a path) is exit 2 naming that field, not an
+    internal error later or an entry that silently matches nothing.
+    """
     if not path.is_file():
         return {}
-    data = read_json(path, "secrets baseline")
-    try:
-        entries = [
-            Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]
-        ]
-    except (KeyError, TypeError) as exc:
-        raise LrCiError(f"{path}: not an lr-ci secrets baseline (missing {exc})") from None
+    read_bounded(path, "secrets baseline", MAX_BASELINE_BYTES)
+    data = read_shaped(path, "secrets baseline", _BaselineShape)
+    entries = [Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]]
     return {entry.fingerprint: entry for entry in entries}
 
 
 def write_baseline(path: Path, entries: list[Entry]) -> None:
+    """Sorted entries, no timestamp. Never through a symlink: a repository (a pull request) could point
+    ``.lr-ci-secrets.json`` at any file of whoever runs ``lr-ci secrets baseline``, which would be
+    overwritten."""
+    if path.is_symlink():
+        raise LrCiError(f"{path}: is a symlink; lr-ci does not write a baseline through one (remove it)")
     ordered = sorted(entries, key=lambda e: (e.path, e.rule, e.fingerprint))
     write_json(path, {"version": VERSION, "entries": [e.to_dict() for e in ordered]}, "secrets baseline")
 
@@ -53,13 +86,13 @@ def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
     """(path, sha1 of the secret) of every entry not audited as a real secret (``is_secret: true``)."""
     if not path.is_file():
         return set()
-    data = read_json(path, "detect-secrets baseline")
-    results = data.get("results", {}) if isinstance(data, dict) else {}
+    read_bounded(path, "detect-secrets baseline", MAX_BASELINE_BYTES)
+    data = read_shaped(path, "detect-secrets baseline", _DetectSecretsShape)
     return {
         (filename, entry["hashed_secret"])
-        for filename, entries in results.items()
+        for filename, entries in data.get("results", {}).items()
         for entry in entries
-        if isinstance(entry, dict) and "hashed_secret" in entry and entry.get("is_secret") is not True
+        if entry.get("is_secret") is not True
     }
 
 

@@ -6,12 +6,13 @@ in a shallow clone is exit 2 with the fix, never "no leaks found" on a partial s
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from typing_extensions import NotRequired, TypedDict
 
 from lr_ci.checks.secrets import git
 from lr_ci.checks.secrets.baseline import (
@@ -28,6 +29,12 @@ if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already 
     from lr_ci.checks.secrets.scan import ContentScanner, Occurrence
     from lr_ci.checks.secrets.settings import SecretsSettings
 
+LISTED_FINDINGS = 1_000
+"""Findings a report lists (the most severe first); the rest are counted per rule in one finding each. Six
+formats of 20,000 findings took 266 MiB to write."""
+MAX_EVENT_BYTES = 16 << 20
+"""A GitHub event payload larger than this is exit 2 (GitHub's own webhook payloads stop at 25 MB; a push or
+pull request event is a few KB)."""
 DEEPEN_STEP = 200
 DEEPEN_TRIES = 10
 SHALLOW_FIX = "fetch the history first (actions/checkout: fetch-depth: 0), or run again with --deepen"
@@ -69,31 +76,63 @@ def validate(request: Request) -> None:
         raise LrCiError("--range: the range is empty; give BASE..HEAD, BASE...HEAD or a revision")
 
 
+class _Ref(TypedDict):
+    sha: str
+
+
+class _Pull(TypedDict):
+    base: _Ref
+    head: _Ref
+
+
+class _PullEvent(TypedDict):
+    pull_request: NotRequired[_Pull]
+
+
+class _Repository(TypedDict):
+    default_branch: NotRequired[str | None]
+
+
+class _PushEvent(TypedDict):
+    before: NotRequired[str | None]
+    after: NotRequired[str]
+    forced: NotRequired[bool | None]
+    repository: NotRequired[_Repository]
+
+
 def event_range(root: Path) -> str | None:
-    """The commits of this pull request or push, from GitHub's event payload (None: not such an event)."""
+    """The commits of this pull request or push, from GitHub's event payload (None: not such an event).
+
+    The payload is a file like any other: read with a size bound and validated strictly (only the fields
+    used, for the events used), so a broken or hostile one is exit 2 naming the field, never an internal
+    error or gigabytes of memory.
+    """
+    from lr_ci._documents import read_bounded, read_shaped
+
     event_path = os.environ.get("GITHUB_EVENT_PATH")
     name = os.environ.get("GITHUB_EVENT_NAME", "")
     if not event_path or not Path(event_path).is_file():
         return None
-    try:
-        event: dict[str, Any] = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LrCiError(f"GITHUB_EVENT_PATH {event_path}: cannot read the event: {exc}") from None
-    if name.startswith("pull_request") and "pull_request" in event:
-        pull = event["pull_request"]
-        return f"{pull['base']['sha']}..{pull['head']['sha']}"
-    if name == "push" and "after" in event:
-        before, after = event.get("before", git.ZERO_SHA), event["after"]
-        if after == git.ZERO_SHA:
-            return None  # a deleted branch: nothing new to scan
-        known = before != git.ZERO_SHA and _is_commit(root, before)
-        if known and not event.get("forced"):
-            return f"{before}..{after}"
-        # A new branch or a forced push: what the pushed commit adds to the default branch.
-        default = event.get("repository", {}).get("default_branch", "")
-        base = f"origin/{default}" if default and _is_commit(root, f"origin/{default}") else None
-        return f"{base}..{after}" if base else after
-    return None
+    what = "GitHub event (GITHUB_EVENT_PATH)"
+    if name.startswith("pull_request") or name == "push":
+        read_bounded(Path(event_path), what, MAX_EVENT_BYTES)  # the size, before anything is parsed
+    if name.startswith("pull_request"):
+        pull = read_shaped(Path(event_path), what, _PullEvent).get("pull_request")
+        return f"{pull['base']['sha']}..{pull['head']['sha']}" if pull is not None else None
+    if name != "push":
+        return None
+    push = read_shaped(Path(event_path), what, _PushEvent)
+    after = push.get("after")
+    if after is None or after == git.ZERO_SHA:
+        return None  # not a push payload, or a deleted branch: nothing new to scan
+    before = push.get("before") or git.ZERO_SHA
+    known = before != git.ZERO_SHA and _is_commit(root, before)
+    if known and not push.get("forced"):
+        return f"{before}..{after}"
+    # A new branch or a forced push: what the pushed commit adds to the default branch.
+    default = push.get("repository", {}).get("default_branch") or ""
+    base = f"origin/{default}" if default and _is_commit(root, f"origin/{default}") else None
+    return f"{base}..{after}" if base else after
 
 
 def _is_commit(root: Path, revision: str) -> bool:
@@ -279,7 +318,7 @@ def findings(occurrences: list[Occurrence], root: Path) -> list[Finding]:
 def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
     """What was not fully read: more secrets than listed (a finding per rule and file), and unread
     files, each a finding ("warn") or the whole run exit 2 naming them ("fail": a partial scan)."""
-    from lr_ci.checks.secrets.scan import FINDINGS_PER_RULE_PER_FILE
+    from lr_ci.checks.secrets.scan import FINDINGS_PER_RULE_PER_FILE, SECRETS_PER_RUN
     from lr_ci.output._text import printable
 
     if scanner.unread and policy == "fail":
@@ -302,6 +341,15 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
                 location=Location(path=more.path),
             )
         )
+    for rule_id, count in sorted(scanner.beyond.items()):
+        report.findings.append(
+            Finding(
+                rule="secrets-more",
+                severity=by_rule[rule_id].severity,
+                message=f"{count} more {rule_id} secrets were found after the first {SECRETS_PER_RUN:,} "
+                "secrets of this run: not listed, and not compared with the baselines",
+            )
+        )
     for unread in scanner.unread:
         report.findings.append(
             Finding(
@@ -313,6 +361,35 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
         )
     report.rules["secrets-more"] = "More secrets of one rule in one file than the report lists"
     report.rules["secrets-unread"] = "A file that was not scanned (on_skipped decides what it does)"
+
+
+def cap(report: Report) -> None:
+    """List at most :data:`LISTED_FINDINGS` findings, the most severe first (in scan order within a
+    severity, counts without a path before the rest); each rule's others become one finding at the worst
+    severity among them, with their count. The exit code is unchanged: a finding that would fail the
+    check still does, counted."""
+    if len(report.findings) <= LISTED_FINDINGS:
+        return
+    # Counts without a path (secrets past the run's cap) first within a severity: they say the most.
+    ordered = sorted(report.findings, key=lambda f: (-f.severity.rank, f.location.path is not None))
+    report.findings = ordered[:LISTED_FINDINGS]
+    counts: dict[str, int] = {}
+    worst: dict[str, Severity] = {}
+    for finding in ordered[LISTED_FINDINGS:]:
+        counts[finding.rule] = counts.get(finding.rule, 0) + 1
+        if finding.rule not in worst or finding.severity.rank > worst[finding.rule].rank:
+            worst[finding.rule] = finding.severity
+    for rule_id, count in sorted(counts.items()):
+        report.findings.append(
+            Finding(
+                rule="findings-not-listed",
+                severity=worst[rule_id],
+                message=f"{count} more {rule_id} findings are not listed "
+                f"(a report lists the first {LISTED_FINDINGS:,}, the most severe first)",
+            )
+        )
+    report.rules["findings-not-listed"] = "Findings past the number a report lists, counted per rule"
+    report.metrics["findings_not_listed"] = sum(counts.values())
 
 
 def _renamed_from(finding: Finding, deleted: Mapping[str | None, set[str]]) -> list[str]:
@@ -390,14 +467,24 @@ def run(
     scanner, report, root = collect(started, settings, cwd, progress)
     found = findings(scanner.occurrences(), root)
     deleted = started.patches.stats.deleted if started.patches is not None else {}
-    suppress(report, found, settings, root, started.request.complete, deleted)
+    # Past the run's cap some secrets were never compared with the baseline: no entry is known stale.
+    complete = started.request.complete and not scanner.beyond
+    suppress(report, found, settings, root, complete, deleted)
     partial_scan(report, scanner, settings.skipped_policy)
+    cap(report)
     return report
 
 
 def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> Report:
     """``lr-ci secrets baseline``: accept every current finding, keeping the reasons already written."""
+    from lr_ci.checks.secrets.scan import SECRETS_PER_RUN
+
     scanner, report, root = collect(started, settings, cwd)
+    if scanner.beyond:
+        raise LrCiError(
+            f"more than {SECRETS_PER_RUN:,} different secrets: too many to accept into a baseline; "
+            "exclude the data files that hold them ([secrets] exclude)"
+        )
     found = findings(scanner.occurrences(), root)
     path = root / settings.baseline
     previous = read_baseline(path)

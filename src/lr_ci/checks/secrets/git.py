@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,33 @@ def git_argv(root: Path, *args: str) -> list[str]:
     return ["git", "--no-replace-objects", "-c", "core.fsmonitor=false", "-C", str(root), *args]
 
 
+_USERINFO = re.compile(r"(://)[^/@\s]+@")
+_COMPLAINT_CHARS = 500
+
+
+def complaint(what: Sequence[str], stderr: bytes, code: int) -> str:
+    """``git SUBCOMMAND failed: LINE`` for an error: git's last ``fatal:``/``error:`` line (or its last
+    line), as one printable line of bounded length with anything that looks like a credential masked.
+
+    git quotes remote URLs, refs, paths and object names in its complaints, any of which may hold a token
+    (git itself hides only a URL's userinfo), and may write many lines; an lr-ci error is one line that
+    never shows a secret.
+    """
+    from lr_ci.checks.secrets.engine import scan
+    from lr_ci.output._text import printable
+    from lr_ci.redact import preview
+
+    options = iter(what)
+    subcommand = next((arg for arg in options if arg != "-c" or next(options, None) is None), "")
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines
+    line = said[-1][:_COMPLAINT_CHARS] if said else f"exit {code}"
+    line = _USERINFO.sub(r"\1***@", line)
+    for hit in scan(line.encode("utf-8", "surrogateescape"), "git-error"):
+        line = line.replace(hit.secret, preview(hit.secret))
+    return f"git {subcommand} failed: {printable(line)}"
+
+
 def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     """``git -C root ARGS``; a failure is exit 2 quoting git's own first line of complaint."""
     try:
@@ -65,8 +93,7 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
     if check and done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {done.returncode}"]
-        raise LrCiError(f"git {' '.join(args[:3])} failed: {lines[-1] if lines[-1] else lines[0]}")
+        raise LrCiError(complaint(args, done.stderr, done.returncode))
     return done.stdout
 
 
@@ -79,8 +106,7 @@ def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
     if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {done.returncode}"]
-        raise LrCiError(f"git {' '.join(args[:2])} failed: {lines[-1]}")
+        raise LrCiError(complaint(args, done.stderr, done.returncode))
     return done.stdout
 
 
@@ -121,9 +147,14 @@ def shallow_boundary(root: Path) -> set[str]:
     return set(path.read_text().split()) if path.is_file() else set()
 
 
+_OBJECT_ID = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
 def resolve(root: Path, revision: str) -> str:
+    """The commit id ``revision`` names; anything else is exit 2. Only a plain id counts: rev-parse also
+    answers ``^HEAD`` (with ``^id``, an exclusion), which as a range would select no commit and pass."""
     out = run_git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False).strip()
-    if not out:
+    if not _OBJECT_ID.fullmatch(out):
         raise LrCiError(
             f"{revision!r} is not a commit in this clone: fetch it first "
             "(in GitHub Actions: actions/checkout with fetch-depth: 0)"
@@ -402,7 +433,7 @@ class Patches:
         finally:
             code, error = self.close()
         if code != 0:
-            raise LrCiError(f"{self.what} failed: {error.splitlines()[-1] if error else f'exit {code}'}")
+            raise LrCiError(complaint([self.what], error.encode(), code))
         for change in self._big:
             yield self._position(change), change
 
@@ -521,9 +552,9 @@ def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterat
             if not chunk:
                 break
         errors.seek(0)
-        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
+        error = errors.read(64 << 10)
         if process.wait() != 0:
-            raise LrCiError(f"git {' '.join(args[:2])} failed: {error or 'no output'}")
+            raise LrCiError(complaint(args, error, process.returncode))
     finally:
         if process.poll() is None:
             process.kill()
@@ -614,9 +645,7 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
     if big:
         argv += ["--", *_literal(big, exclude=True)]
-    patches = Patches(
-        root, [(argv, part) for part in parts], f"git log {' '.join(revisions)}", order=order, big=big_changes
-    )
+    patches = Patches(root, [(argv, part) for part in parts], "log", order=order, big=big_changes)
     patches.stats.deleted.update(stats.deleted)
     return patches
 
@@ -631,7 +660,7 @@ def staged_patches(root: Path) -> Patches:
     argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
     if big:
         argv += _literal(big, exclude=True)
-    patches = Patches(root, [(argv, None)], "git diff --cached", big=big_changes)
+    patches = Patches(root, [(argv, None)], "diff", big=big_changes)
     patches.stats.deleted.update(stats.deleted)
     return patches
 
@@ -658,9 +687,9 @@ def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterat
         while chunk := process.stdout.read(chunk_bytes):
             yield chunk
         errors.seek(0)
-        error = errors.read(64 << 10).decode("utf-8", "replace").strip()
+        error = errors.read(64 << 10)
         if process.wait() != 0:
-            raise LrCiError(f"git cat-file blob {blob[:12]} failed: {error or 'no output'}")
+            raise LrCiError(complaint(["cat-file"], error, process.returncode))
     finally:
         if process.poll() is None:
             process.kill()

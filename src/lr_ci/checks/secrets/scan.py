@@ -13,14 +13,16 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
   (:class:`Decoder`). Files skipped by type (images, fonts, archives) stay skipped, and counted.
 - A file left unread (larger than ``max_file_bytes``) is recorded in :attr:`ContentScanner.unread`, so the
   report names it and ``on_skipped`` decides what it does to the exit code.
-- At most :data:`FINDINGS_PER_RULE_PER_FILE` different secrets are kept per rule and file; the rest are
-  counted, so a report (and the memory holding it) cannot explode.
+- At most :data:`FINDINGS_PER_RULE_PER_FILE` different secrets are kept per rule and file, and at most
+  :data:`SECRETS_PER_RUN` in a run; the rest are counted, so a report (and the memory holding it) cannot
+  explode.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +38,9 @@ from lr_ci.output._text import printable
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
 FINDINGS_PER_RULE_PER_FILE = 100
 """Different secrets kept per rule and file; more are counted in one finding."""
+SECRETS_PER_RUN = 10_000
+"""Different secrets kept in one run (about 3 KiB each until the report is written); more are counted per
+rule: a tree of 100,000 files with a token each must not hold them all, nor write them all in six formats."""
 _READ_BYTES = 1 << 20
 # Control bytes (all but tab, newline, carriage return) -> space: the printable runs of binary content.
 _BLANK_CONTROLS = bytes(
@@ -87,8 +92,25 @@ def sniff(data: bytes) -> str:
     return "printable"
 
 
+# A run of at least 4 UTF-16 code units of ASCII (``t\0o\0k\0``): how Windows tools store strings.
+_UTF16_RUN = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){4,}")
+_HELD_BACK_BYTES = 64 << 10
+"""At most this much of a UTF-16 run at the end of one piece waits for the next (to stay aligned)."""
+
+
+def _collapse_utf16_runs(data: bytes) -> bytes:
+    return _UTF16_RUN.sub(lambda run: run[0][0::2], data)
+
+
 class Decoder:
-    """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split)."""
+    """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split).
+
+    The first piece decides (:func:`sniff`), but text can change under way: a log that turns to UTF-16
+    after its first 8 KB, UTF-16 strings in a file that looks binary. So in any piece with NUL bytes
+    that is not decoded as a whole, runs of UTF-16 ASCII are collapsed to their characters (as
+    ``strings -el`` finds them); a run that reaches the end of a piece waits for the next one, so a
+    secret across the boundary stays whole (columns after a collapsed run count its characters).
+    """
 
     def __init__(self, first: bytes) -> None:
         self.kind = sniff(first)
@@ -97,6 +119,7 @@ class Decoder:
             if self.kind not in ("text", "printable")
             else None
         )
+        self._held = b""
 
     @property
     def binary(self) -> bool:
@@ -105,9 +128,39 @@ class Decoder:
     def __call__(self, data: bytes, final: bool = False) -> bytes:
         if self._codec is not None:
             return self._codec.decode(data, final).encode("utf-8", "surrogateescape")
+        data, self._held = self._held + data, b""
+        if b"\0" in data:
+            if not final:
+                data, self._held = self._split_trailing_run(data)
+            data = _collapse_utf16_runs(data)
         if self.kind == "printable":
             return data.translate(_BLANK_CONTROLS)
         return data
+
+    @staticmethod
+    def _split_trailing_run(data: bytes) -> tuple[bytes, bytes]:
+        """``data`` cut before a UTF-16 run that reaches its end (if at most :data:`_HELD_BACK_BYTES`)."""
+        tail_from = max(0, len(data) - _HELD_BACK_BYTES)
+        last = None
+        for last in _UTF16_RUN.finditer(data, tail_from):  # noqa: B007 - the last one is wanted
+            pass
+        if last is not None and last.end() >= len(data) - 1 and last.start() > tail_from:
+            return data[: last.start()], data[last.start() :]
+        return data, b""
+
+
+def decoded(chunks: Iterable[bytes], sniffed: Callable[[Decoder], None] | None = None) -> Iterator[bytes]:
+    """``chunks`` as the bytes the rules read (:class:`Decoder`, chosen by the first chunk); ``sniffed``
+    is told which decoder that is. The secret scanner and ``lr-ci bundle`` read content this one way."""
+    decoder: Decoder | None = None
+    for chunk in chunks:
+        if decoder is None:
+            decoder = Decoder(chunk)
+            if sniffed is not None:
+                sniffed(decoder)
+        yield decoder(chunk)
+    if decoder is not None:
+        yield decoder(b"", final=True)
 
 
 class ContentScanner:
@@ -122,6 +175,8 @@ class ContentScanner:
         self._found: dict[tuple[str, str, str], tuple[tuple[int, int], Occurrence]] = {}
         self._secrets_per_rule: Counter[tuple[str, str]] = Counter()
         self._more: Counter[tuple[str, str]] = Counter()
+        self.beyond: Counter[str] = Counter()
+        """Secrets per rule not kept because the run already holds :data:`SECRETS_PER_RUN`."""
         self._sequence = 0
 
     def wanted(self, path: str) -> bool:
@@ -159,17 +214,10 @@ class ContentScanner:
         """
         dropped = 0
 
-        def decoded() -> Iterator[bytes]:
-            decoder: Decoder | None = None
-            for chunk in chunks:
-                if decoder is None:
-                    decoder = Decoder(chunk)
-                    self.counts["decoded_binary"] += decoder.binary
-                yield decoder(chunk)
-            if decoder is not None:
-                yield decoder(b"", final=True)
+        def sniffed(decoder: Decoder) -> None:
+            self.counts["decoded_binary"] += decoder.binary
 
-        for window, hits in scan_windows(decoded(), path, self.rules):
+        for window, hits in scan_windows(decoded(chunks, sniffed), path, self.rules):
             self.counts["bytes_scanned"] += len(window.data)
             dropped += hits.dropped
             if hits:
@@ -196,6 +244,9 @@ class ContentScanner:
                 if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
                     self._more[key[:2]] += 1
                     continue
+                if len(self._found) >= SECRETS_PER_RUN:
+                    self.beyond[hit.rule.id] += 1
+                    continue
                 self._secrets_per_rule[key[:2]] += 1
             elif known[0] <= order:
                 continue
@@ -211,10 +262,26 @@ class ContentScanner:
         return [More(path, rule, count) for (path, rule), count in sorted(self._more.items())]
 
 
-def _file_chunks(full: Path) -> Iterator[bytes]:
-    with full.open("rb") as handle:
-        while chunk := handle.read(_READ_BYTES):
-            yield chunk
+class _Limited:
+    """A file's chunks up to ``limit`` bytes; ``cut`` says whether there was more.
+
+    The size checked before reading is not the size read: a log another process appends to, or a file
+    whose size the system does not know (``/proc``, 0 bytes), reads on for as long as it grows. Reading
+    stops at ``max_file_bytes``, and such a file is then unread like one too big from the start.
+    """
+
+    def __init__(self, full: Path, limit: int) -> None:
+        self.full = full
+        self.limit = limit
+        self.cut = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        left = self.limit
+        with self.full.open("rb") as handle:
+            while left > 0 and (chunk := handle.read(min(_READ_BYTES, left))):
+                left -= len(chunk)
+                yield chunk
+            self.cut = left <= 0 and bool(handle.read(1))
 
 
 def scan_files(
@@ -222,7 +289,8 @@ def scan_files(
 ) -> None:
     """Files on disk, ``paths`` relative to ``root``. Sockets, FIFOs and submodules are not files; a
     symlink is not followed (its target is scanned as itself) unless it was named on the command line
-    (``follow``)."""
+    (``follow``). A path named on the command line that is not a file (``/dev/stdin``, a FIFO, a device)
+    is exit 2: it cannot be read in bounded time (``/dev/zero``), and skipping it would pass unread."""
     for path in paths:
         if not scanner.wanted(path):
             continue
@@ -233,17 +301,30 @@ def scan_files(
             continue  # tracked but deleted in the working tree: nothing to scan
         except OSError as exc:
             raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(info.st_mode) or scanner.too_big(info.st_size, path):
+        if not stat.S_ISREG(info.st_mode):
+            if path in follow and not stat.S_ISDIR(info.st_mode):
+                # Named on the command line: passing it unread would be a pass on nothing.
+                raise LrCiError(
+                    f"{printable(path)}: not a regular file (a FIFO, socket or device): "
+                    "lr-ci scans files and folders; write the content to a file first"
+                )
+            continue
+        if scanner.too_big(info.st_size, path):
             continue
         scanner.counts["files_scanned"] += 1
 
         def take(hits: list[Hit], path: str = path) -> None:
             scanner.take(hits, path)
 
+        chunks = _Limited(full, scanner.max_bytes)
         try:
-            scanner.stream(_file_chunks(full), path, take)
+            scanner.stream(chunks, path, take)
         except OSError as exc:
             raise LrCiError(f"{printable(path)}: cannot read: {exc.strerror or exc}") from None
+        if chunks.cut:
+            scanner.counts["skipped_huge"] += 1
+            reason = f"grew past max_file_bytes ({scanner.max_bytes}) while it was read; the rest not read"
+            scanner.unread.append(Unread(path, reason))
 
 
 def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]]:
@@ -256,13 +337,34 @@ def walk(targets: Iterable[Path], base: Path) -> tuple[list[str], frozenset[str]
             why = "a broken symlink" if target.is_symlink() else "no such file or directory"
             raise LrCiError(f"{printable(str(target))}: {why}")
         if target.is_dir():
-            for folder, dirs, names in os.walk(target):
-                dirs[:] = sorted(d for d in dirs if d not in ALWAYS_EXCLUDED_DIRS)
-                files += [_relative(Path(folder) / name, base) for name in sorted(names)]
+            files += _files_under(target, base)
         else:
             files.append(_relative(target, base))
             named.add(files[-1])
     return files, frozenset(named)
+
+
+def _files_under(folder: Path, base: Path) -> Iterator[str]:
+    """Every entry under ``folder`` but folders, in name order, relative to ``base``: as ``os.walk`` lists
+    them (a symlink to a folder is not entered), but with a stack instead of recursion, so a tree thousands
+    of folders deep is not a RecursionError, and a folder that cannot be listed is exit 2 naming it
+    (``os.walk`` skips it silently: a pass on what was never read)."""
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+            folders = []
+            for entry in entries:
+                if entry.is_dir():
+                    if not entry.is_symlink() and entry.name not in ALWAYS_EXCLUDED_DIRS:
+                        folders.append(Path(entry.path))
+                else:
+                    yield _relative(Path(entry.path), base)
+        except OSError as exc:
+            raise LrCiError(f"{printable(str(current))}: cannot list: {exc.strerror or exc}") from None
+        pending += reversed(folders)
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -9,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -743,3 +744,45 @@ def test_a_file_is_read_up_to_max_file_bytes_whatever_its_size_said(tmp_path: Pa
     assert sum(len(chunk) for chunk in whole) == 3000 and not whole.cut
     environ = _Limited(Path("/proc/self/environ"), 1 << 20)  # size 0 on disk, content when read
     assert sum(len(chunk) for chunk in environ) > 0 and not environ.cut
+
+
+def test_deepen_against_a_remote_that_never_answers_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    """A remote that accepts the connection and says nothing: the fetch is stopped, exit 2 in one line."""
+    import socket
+
+    from lr_ci.checks.secrets import git as secrets_git
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        repo = tmp_path / "shallow"
+        repo.mkdir()
+        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+        (repo / "a.txt").write_text("a\n")
+        subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "a"],
+            check=True,
+        )
+        (repo / ".git" / "shallow").write_text(
+            subprocess.run(
+                ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        port = listener.getsockname()[1]
+        subprocess.run(
+            ["git", "-C", str(repo), "remote", "add", "origin", f"http://127.0.0.1:{port}/r.git"], check=True
+        )
+        monkeypatch.chdir(repo)
+        monkeypatch.setattr(secrets_git, "FETCH_TIMEOUT_S", 1.5)
+        result = cli("secrets", "--history", "--deepen")
+    finally:
+        listener.close()
+    assert result.code == 2, result.err
+    assert (
+        result.err.strip()
+        == "lr-ci secrets: error: git fetch did not finish within 2 s (is the remote reachable?)"
+    )

@@ -148,11 +148,11 @@ def _deepen(root: Path, until: str | None) -> None:
     remote = "origin" if b"origin" in remotes else remotes[0].decode()
     if until is not None:
         for _ in range(DEEPEN_TRIES):
-            git.run_git(root, "fetch", "--quiet", f"--deepen={DEEPEN_STEP}", remote)
+            git.fetch(root, f"--deepen={DEEPEN_STEP}", remote)
             if not _range_hits_boundary(root, until):
                 return
     if git.is_shallow(root):
-        git.run_git(root, "fetch", "--quiet", "--unshallow", remote)
+        git.fetch(root, "--unshallow", remote)
 
 
 def _range_hits_boundary(root: Path, revision_range: str) -> bool:

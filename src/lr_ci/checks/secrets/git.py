@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -86,6 +87,10 @@ def complaint(what: Sequence[str], stderr: bytes, code: int) -> str:
     return f"git {subcommand} failed: {printable(line)}"
 
 
+FETCH_TIMEOUT_S = 300.0
+"""How long one ``git fetch`` (``--deepen``) may take: a remote that never answers must not hang a run."""
+
+
 def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     """``git -C root ARGS``; a failure is exit 2 quoting git's own first line of complaint."""
     try:
@@ -95,6 +100,40 @@ def run_git(root: Path, *args: str, check: bool = True) -> bytes:
     if check and done.returncode != 0:
         raise LrCiError(complaint(args, done.stderr, done.returncode))
     return done.stdout
+
+
+def fetch(root: Path, *args: str) -> None:
+    """``git fetch ARGS`` from a remote, bounded by :data:`FETCH_TIMEOUT_S` and never asking for a password.
+
+    A network fetch is the one git call that waits on something outside the machine: a remote that
+    accepts the connection and never answers, or a credential prompt with nobody at the terminal, would
+    hang the run. git and its helpers (ssh, git-remote-https) run in their own process group, which is
+    killed whole at the deadline.
+    """
+    # A new session has no controlling terminal, so ssh cannot prompt either.
+    env = {**git_env(), "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        process = subprocess.Popen(
+            git_argv(root, "fetch", "--quiet", *args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    try:
+        _, stderr = process.communicate(timeout=FETCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise LrCiError(
+            f"git fetch did not finish within {FETCH_TIMEOUT_S:.0f} s (is the remote reachable?)"
+        ) from None
+    if process.returncode != 0:
+        raise LrCiError(complaint(("fetch", *args), stderr, process.returncode))
 
 
 def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:

@@ -85,11 +85,35 @@ def emit(report: Report, options: OutputOptions, redactor: Redactor, stdout: Tex
 
 
 def _write_file(path: Path, text: str) -> None:
+    """Write one ``--output`` file; anything that stops it is exit 2 naming the path, never a hang.
+
+    Opened non-blocking, so a FIFO that nobody reads is an error at once ("No such device or address")
+    instead of a run that never ends; once open (a regular file, or a pipe with a reader such as
+    ``/dev/stdout``), it writes blocking as usual.
+    """
+    data = text.encode("utf-8", "backslashreplace")  # a stray surrogate is escaped, never a crash
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        descriptor = os.open(path, flags, 0o666)
     except OSError as exc:
-        raise LrCiError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+        raise LrCiError(f"--output {path}: cannot write: {_why(exc)}") from None
+    try:
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise LrCiError(f"--output {path}: cannot write: {_why(exc)}") from None
+    finally:
+        os.close(descriptor)
+
+
+def _why(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENXIO:
+        return "it is a FIFO that nobody reads"
+    return exc.strerror or str(exc)
 
 
 def _append_step_summary(summary: str) -> None:

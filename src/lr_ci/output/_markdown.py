@@ -13,10 +13,40 @@ STATUS_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 DEFAULT_BUDGET = 1024 * 1024 - 4096  # the 1 MiB step-summary limit, less room for other steps' lines
 
 
+_MARKDOWN_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "|": "\\|",
+        "`": "'",
+        "[": "\\[",
+        "]": "\\]",
+        "*": "\\*",
+        "_": "\\_",
+        "~": "\\~",
+        "\\": "\\\\",
+    }
+)
+
+
 def cell(text: str) -> str:
-    """Text safe inside a table cell: no pipes, no newlines, no HTML."""
-    flat = " ".join(text.split())
-    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    """Text safe inside a table cell, shown as written: no pipes, no newlines, no HTML, no entity, and
+    no markdown that would turn a file name into a link or an image (loaded from anywhere by every
+    reader of the pull request; ``(`` and ``!`` matter only after a ``[``, which is escaped), emphasis
+    or strike-through. Control characters are escaped as in text output."""
+    from lr_ci.output._text import printable
+
+    flat = printable(" ".join(text.split()))
+    return flat.translate(_MARKDOWN_ESCAPES)
+
+
+def code_cell(text: str) -> str:
+    """Text inside a code span in a table cell: markdown is not read there, only ``|`` and the backtick
+    that would end the span need care."""
+    from lr_ci.output._text import printable
+
+    return printable(" ".join(text.split())).replace("|", "\\|").replace("`", "'")
 
 
 def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
@@ -49,8 +79,9 @@ def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
             add("| --- | --- | --- | --- |")
             for f in current.findings:
                 where = location_text(f.location)
+                rule = code_cell(f.rule)
                 add(
-                    f"| {f.severity.value} | `{cell(f.rule)}` | {cell(where)} | {cell(finding_message(f))} |",
+                    f"| {f.severity.value} | `{rule}` | {cell(where)} | {cell(finding_message(f))} |",
                     optional=True,
                 )
             add("")

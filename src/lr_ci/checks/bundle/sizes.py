@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -55,10 +58,61 @@ def _looks_like_hash(text: str) -> bool:
     )
 
 
+HASH_PATTERN_BUDGET_S = 2.0
+"""The time ``hash_pattern`` may take on all the names of a build (a plain pattern needs milliseconds for
+10,000 names): a pattern that backtracks, such as ``(a+)+$``, would otherwise run for years on one name."""
+
+
+class HashPatternTooSlow(Exception):
+    """``hash_pattern`` ran past :data:`HASH_PATTERN_BUDGET_S`; the command names the config line."""
+
+    def __init__(self, names: int) -> None:
+        super().__init__(
+            f"took more than {HASH_PATTERN_BUDGET_S:g} s on the {names} file names of the "
+            "build: a pattern that backtracks (such as (a+)+$)? Make it match the hash alone"
+        )
+
+
+class _TimeUp(BaseException):
+    """Raised by the SIGALRM handler inside the regex engine (it checks signals as it runs)."""
+
+
+@contextmanager
+def time_limit(seconds: float, error: Exception | None) -> Iterator[None]:
+    """Raise ``error`` when the block runs longer than ``seconds`` (no limit when ``error`` is None).
+
+    Python's regex engine cannot be given a timeout, but it checks for signals while it matches, so an
+    interval timer's SIGALRM stops even a catastrophic backtrack. Only the main thread receives signals;
+    elsewhere (lr-ci never measures there) the block runs unbounded.
+    """
+    if error is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeUp:
+        raise error from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @lru_cache(maxsize=65536)
 def stable_name(path: str, extra_pattern: str | None = None) -> str:
-    """``assets/index-BxQ2_9kd.js`` -> ``assets/index.js``: the same file across builds, whatever its hash."""
-    name = "/" + path
+    """``assets/index-BxQ2_9kd.js`` -> ``assets/index.js``: the same file across builds, whatever its hash.
+
+    A name that is not UTF-8 (kept as surrogates) or holds control characters is escaped first
+    (``\\xff``): stable names are the keys of the baseline JSON, which must be valid UTF-8.
+    """
+    from lr_ci.output._text import printable
+
+    name = "/" + printable(path)
     if extra_pattern:
         name = re.sub(extra_pattern, "", name)
     name = _BUILD_ID_DIR.sub(lambda m: "[build]" if _looks_like_hash("-" + m.group(0)) else m.group(0), name)

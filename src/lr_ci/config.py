@@ -226,23 +226,39 @@ def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+MAX_INTERPOLATED_BYTES = 4 << 20
+"""Characters that ``${NAME}`` references may bring into one table, all together: an environment value
+can be 128 kB, and 20,000 references to one took 3 GB and 70 s to copy and validate."""
+
+
+@dataclass
+class _Interpolated:
+    """How much ``${NAME}`` has brought into the table being read (see :data:`MAX_INTERPOLATED_BYTES`)."""
+
+    total: int = 0
+
+
 def interpolate(
     config: ConfigFile,
     loc: tuple[str | int, ...],
     value: Any,
     redactor: Redactor,
     unset: list[ConfigError] | None = None,
+    interpolated: _Interpolated | None = None,
 ) -> Any:
     """Replace ``${NAME}`` in every string with the environment variable (``$${`` is a literal ``${``).
 
     Every value read this way is registered with ``redactor`` as a credential, so it is masked in all
     output: secrets never live in the file, and a value from the environment may be one. An unset
-    variable raises, unless ``unset`` is given: then it is recorded there and the reference kept.
+    variable raises, unless ``unset`` is given: then it is recorded there and the reference kept. More
+    than :data:`MAX_INTERPOLATED_BYTES` brought in by all references together is an error at the key
+    that passes it.
     """
+    interpolated = interpolated if interpolated is not None else _Interpolated()
     if isinstance(value, dict):
-        return {k: interpolate(config, (*loc, k), v, redactor, unset) for k, v in value.items()}
+        return {k: interpolate(config, (*loc, k), v, redactor, unset, interpolated) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(config, (*loc, i), v, redactor, unset) for i, v in enumerate(value)]
+        return [interpolate(config, (*loc, i), v, redactor, unset, interpolated) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -258,8 +274,14 @@ def interpolate(
                 raise error
             unset.append(error)
             return match.group(0)
-        redactor.add_credential(os.environ[name])
-        return os.environ[name]
+        found = os.environ[name]
+        interpolated.total += len(found)
+        if interpolated.total > MAX_INTERPOLATED_BYTES:
+            raise config.error(
+                loc, f"${{NAME}} values add up to more than {MAX_INTERPOLATED_BYTES >> 20} MiB in one table"
+            )
+        redactor.add_credential(found)
+        return found
 
     return _ENV_REFERENCE.sub(substitute, value)
 

@@ -237,3 +237,93 @@ def test_a_broken_source_map_is_scanned_as_text(project: Path, tmp_path: Path, c
     assert result.code == 1, result.err
     assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["bundle-source-map", "github-token"]
     assert TOKEN not in result.everything
+
+
+# Round 3: links, a build that is not one, a backtracking hash_pattern, names that are not UTF-8.
+
+
+def test_a_link_to_a_file_with_a_secret_is_measured_and_scanned(project: Path, tmp_path: Path) -> None:
+    """A deploy ships what a link points to: skipping links let a secret (and its bytes) pass unseen."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "config.js").write_text(f'const t="{TOKEN}";\n')
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "dist" / "config.js").symlink_to(outside / "config.js")
+    (project / "dist" / "vendor").symlink_to(outside, target_is_directory=True)
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    report = json.loads(result.out)
+    assert report["metrics"]["files"] == 3
+    paths = sorted(f["location"]["path"] for f in report["findings"] if f["rule"] == "github-token")
+    assert paths == ["config.js", "vendor/config.js"]
+    assert TOKEN not in result.everything
+
+
+def test_a_link_loop_in_the_build_is_walked_once(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "dist" / "again").symlink_to(project / "dist", target_is_directory=True)
+    (project / "dist" / "dangling.js").symlink_to(tmp_path / "gone.js")
+    result = run_measured(["bundle", "--format", "json"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["metrics"]["files"] == 1
+
+
+def test_a_build_folder_that_is_not_a_build_is_exit_2_at_once(project: Path, tmp_path: Path) -> None:
+    """``dist -> /usr`` was walked, hashed and compressed for minutes; past the entry limit it is exit 2."""
+    from lr_ci.checks.bundle.measure import MAX_BUILD_ENTRIES
+
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for index in range(MAX_BUILD_ENTRIES + 1):
+        os.close(os.open(crowd / f"{index}.js", os.O_CREAT | os.O_WRONLY, 0o644))
+    (project / "dist").rmdir()
+    (project / "dist").symlink_to(crowd, target_is_directory=True)
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["dist", f"more than {MAX_BUILD_ENTRIES} files and folders"])
+    assert result.seconds < 15
+
+
+def test_a_backtracking_hash_pattern_is_stopped_and_named(project: Path, tmp_path: Path) -> None:
+    """``(a+)+$`` on a 40-character name would run for days: the pattern gets its time, then exit 2."""
+    from lr_ci.checks.bundle.sizes import HASH_PATTERN_BUDGET_S
+
+    (project / "dist" / ("a" * 40 + "!.js")).write_text("let a = 1;\n")
+    (project / "lr-ci.toml").write_text("[bundle]\nhash_pattern = '(a+)+$'\n")
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["lr-ci.toml:2", "bundle.hash_pattern", "took more than"])
+    assert json.loads(result.out)["status"] == "error"
+    assert result.seconds < HASH_PATTERN_BUDGET_S + 10
+
+
+def test_a_name_that_is_not_utf8_is_saved_and_compared(project: Path, tmp_path: Path) -> None:
+    """``--save-baseline`` was an internal error (and an empty baseline) on a name with a stray byte."""
+    name = os.fsencode(project / "dist") + b"/caf\xe9\n\x1b[31m.js"
+    with open(name, "wb") as handle:
+        handle.write(b"let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    saved = run_measured(
+        ["bundle", "--save-baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert saved.code == 0, saved.err
+    stable = json.loads(baseline.read_text(encoding="utf-8"))["files"]
+    assert "caf\\xe9\\n\\x1b[31m.js" in stable
+    compared = run_measured(
+        ["bundle", "--baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert compared.code == 0, compared.err
+    assert "\x1b" not in compared.out
+    assert "caf\\xe9\\n\\x1b[31m.js" in compared.out

@@ -450,3 +450,87 @@ def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
         assert "cannot tell which workflow" in output and "LR_CI_FETCHED_BASELINE" not in output
     assert "LR_CI_FETCHED_BASELINE=" in other  # the baseline-workflow input names it
     assert github.calls.count("GET /repos/acme/ops/actions/workflows/bundle.yml/runs") == 1
+
+
+def _action_run(workspace: Path, tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str]:
+    """``python -m lr_ci._action run`` as the action's "Run lr-ci" step runs it: outputs and stdout."""
+    github_output = tmp_path / "github_output"
+    github_output.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lr_ci._action", "run"],
+        cwd=workspace,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("INPUT_")},
+            "GITHUB_OUTPUT": str(github_output),
+            "RUNNER_TEMP": str(tmp_path),
+            **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    return outputs, result.stdout
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"check": "--version"},
+        {"check": "--help"},
+        {"check": "secrets --history"},
+        {"check": ""},
+        {"check": "config", "args": "--help"},
+        {"check": "secrets", "args": "--version"},
+    ],
+    ids=[
+        "check --version",
+        "check --help",
+        "check with spaces",
+        "empty check",
+        "args --help",
+        "args --version",
+    ],
+)
+def test_a_run_that_checks_nothing_is_never_a_pass(
+    workspace: Path, tmp_path: Path, inputs: dict[str, str]
+) -> None:
+    """lr-ci prints its help or version and exits 0: the step passed although nothing was checked."""
+    outputs, stdout = _action_run(workspace, tmp_path, **inputs)
+    assert outputs["status"] == "error" and outputs["exit-code"] == "2", (outputs, stdout)
+    assert "report-path" not in outputs
+
+
+@pytest.mark.parametrize(
+    "name", ["../../escaped.json", "/tmp/abs.json", "sizes.json\nNODE_OPTIONS=-r /x", ".."]
+)
+def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
+    workspace: Path, tmp_path: Path, name: str
+) -> None:
+    event_path, github_env = tmp_path / "event.json", tmp_path / "github_env"
+    event_path.write_text(
+        json.dumps({"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}})
+    )
+    github_env.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lr_ci._action", "fetch-baseline"],
+        cwd=workspace,
+        env={
+            **os.environ,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_ENV": str(github_env),
+            "RUNNER_TEMP": str(tmp_path / "runner"),
+            "INPUT_BASELINE_ARTIFACT": "bundle-sizes",
+            "INPUT_BASELINE_NAME": name,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "plain file name" in result.stdout
+    assert github_env.read_text() == ""
+    assert not (tmp_path / "escaped.json").exists() and not (tmp_path / "runner").exists()

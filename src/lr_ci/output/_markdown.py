@@ -13,32 +13,20 @@ STATUS_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 DEFAULT_BUDGET = 1024 * 1024 - 4096  # the 1 MiB step-summary limit, less room for other steps' lines
 
 
-_MARKDOWN_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "|": "\\|",
-        "`": "'",
-        "[": "\\[",
-        "]": "\\]",
-        "*": "\\*",
-        "_": "\\_",
-        "~": "\\~",
-        "\\": "\\\\",
-    }
-)
+_MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "'"})
 
 
 def cell(text: str) -> str:
-    """Text safe inside a table cell, shown as written: no pipes, no newlines, no HTML, no entity, and
-    no markdown that would turn a file name into a link or an image (loaded from anywhere by every
-    reader of the pull request; ``(`` and ``!`` matter only after a ``[``, which is escaped), emphasis
-    or strike-through. Control characters are escaped as in text output."""
+    """Text safe inside a table cell, shown as written: no pipes, no newlines, no HTML or entity, and no
+    link or image (one loaded from anywhere by every reader of the pull request). A link or image needs
+    ``](`` (this document defines no references, and no definition can start a line in it), so its
+    ``(`` becomes an entity; ``\\`` cannot escape an entity, so no backslash undoes that. Control
+    characters are escaped as in text output; other markdown can only style text and stays as written.
+    """
     from lr_ci.output._text import printable
 
     flat = printable(" ".join(text.split()))
-    return flat.translate(_MARKDOWN_ESCAPES)
+    return flat.translate(_MARKDOWN_ESCAPES).replace("](", "]&#40;")
 
 
 def code_cell(text: str) -> str:

@@ -327,3 +327,20 @@ def test_a_name_that_is_not_utf8_is_saved_and_compared(project: Path, tmp_path: 
     assert compared.code == 0, compared.err
     assert "\x1b" not in compared.out
     assert "caf\\xe9\\n\\x1b[31m.js" in compared.out
+
+
+def test_budget_globs_that_would_backtrack_finish_at_once(project: Path, tmp_path: Path) -> None:
+    """As regexes these globs never finished on a deep path or a long name (the secret scanner's
+    ``exclude`` shares the matcher); matched by component, they take milliseconds."""
+    deep = project / "dist" / "/".join(["a"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "x.css").write_text("a{}\n")
+    (project / "dist" / ("a" * 60 + ".js")).write_text("let a = 1;\n")
+    patterns = ["**/" * 12 + "*.js", "*a" * 12 + "*b", "a/**/**/a/**/a/**/*.css"]
+    budgets = "".join(f'[[bundle.budgets]]\nname = "g{i}"\nfiles = "{p}"\n' for i, p in enumerate(patterns))
+    (project / "lr-ci.toml").write_text(budgets)
+    result = run_measured(["bundle", "--format", "json"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 0, result.err
+    groups = json.loads(result.out)["metrics"]["groups"]
+    assert [groups[f"g{i}"]["files"] for i in range(3)] == [1, 0, 1]
+    assert result.seconds < 10

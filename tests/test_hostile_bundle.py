@@ -344,3 +344,22 @@ def test_budget_globs_that_would_backtrack_finish_at_once(project: Path, tmp_pat
     groups = json.loads(result.out)["metrics"]["groups"]
     assert [groups[f"g{i}"]["files"] for i in range(3)] == [1, 0, 1]
     assert result.seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ('[bundle]\nmin_change = "' + "1" * 400 + ' kB"\n', "bundle.min_change"),
+        ('[[bundle.budgets]]\nfiles = "*.js"\nlimit = "' + "9" * 5000 + '.5 B"\n', "bundle.budgets"),
+    ],
+    ids=["min_change", "budget limit"],
+)
+def test_a_size_too_large_for_a_float_is_exit_2_at_its_line(
+    project: Path, tmp_path: Path, config: str, key: str
+) -> None:
+    """400 digits are an infinity that crashed the rounding (an internal error)."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "lr-ci.toml").write_text(config)
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["lr-ci.toml:", key, "is not a size"])

@@ -20,6 +20,9 @@ BROTLI_LARGE_QUALITY = 5
 BROTLI_WINDOW_BITS = 22
 """The library's and Node's default window (4 MiB), as size-limit and most servers compress."""
 
+MAX_SIZE_BYTES = 1e18
+"""The largest size a budget may name (an exabyte): more digits than that are a typo, and 400 of them were
+an infinity that crashed the rounding."""
 _UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 # Content hashes as bundlers write them, just before an extension:
@@ -39,7 +42,10 @@ def parse_size(text: str | int) -> int:
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in ("", *_UNITS):
         raise ValueError(f'{text!r} is not a size: use B, kB, KiB, MB or MiB, e.g. "250 kB"')
-    return round(float(match.group(1)) * _UNITS.get(unit, 1))
+    size = float(match.group(1)) * _UNITS.get(unit, 1)
+    if not size < MAX_SIZE_BYTES:  # also inf: 400 digits do not fit a float
+        raise ValueError(f"{text!r} is not a size: more than {MAX_SIZE_BYTES:.0e} bytes")
+    return round(size)
 
 
 def format_size(size: int) -> str:

@@ -38,13 +38,14 @@ def parse_size(text: str | int) -> int:
     """ "250 kB" -> 250000, "1.5 KiB" -> 1536, "500" or "500 B" -> 500 (kB is 1000 bytes, KiB 1024)."""
     if isinstance(text, int):
         return text
+    shown = repr(text if len(text) <= 40 else text[:40] + "…")
     match = _SIZE.match(text)
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in ("", *_UNITS):
-        raise ValueError(f'{text!r} is not a size: use B, kB, KiB, MB or MiB, e.g. "250 kB"')
+        raise ValueError(f'{shown} is not a size: use B, kB, KiB, MB or MiB, e.g. "250 kB"')
     size = float(match.group(1)) * _UNITS.get(unit, 1)
     if not size < MAX_SIZE_BYTES:  # also inf: 400 digits do not fit a float
-        raise ValueError(f"{text!r} is not a size: more than {MAX_SIZE_BYTES:.0e} bytes")
+        raise ValueError(f"{shown} is not a size: more than {MAX_SIZE_BYTES:.0e} bytes")
     return round(size)
 
 

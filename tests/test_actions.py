@@ -534,3 +534,64 @@ def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
     assert "plain file name" in result.stdout
     assert github_env.read_text() == ""
     assert not (tmp_path / "escaped.json").exists() and not (tmp_path / "runner").exists()
+
+
+def _hostile_api(kind: str) -> object:
+    """An API that answers every call with HTML, JSON of the wrong shape, a broken zip, or without end."""
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        assert scope["type"] == "http"
+        path = str(scope["path"])
+        runs = {
+            "workflow_runs": [
+                {
+                    "id": 1,
+                    "path": ".github/workflows/bundle.yml",
+                    "head_sha": "0" * 40,
+                    "head_branch": "main",
+                    "event": "push",
+                    "conclusion": "success",
+                    "head_repository": {"full_name": "acme/ops"},
+                    "repository": {"full_name": "acme/ops"},
+                }
+            ]
+        }
+        artifacts = {"artifacts": [{"id": 7, "name": "bundle-sizes", "expired": False}]}
+        body: bytes
+        kind_here = kind
+        if kind == "wrong shape" or kind == "html":
+            body = b"<html>oops</html>" if kind == "html" else b'["not", "an", "object"]'
+        elif path.endswith("/runs"):
+            body, kind_here = json.dumps(runs).encode(), "json"
+        elif path.endswith("/artifacts"):
+            body, kind_here = json.dumps(artifacts).encode(), "json"
+        else:
+            body = b"PK\x03\x04 not really a zip"
+        content_type = b"text/html" if kind_here == "html" else b"application/json"
+        if path.endswith("/zip"):
+            content_type = b"application/zip"
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
+        )  # type: ignore[operator]
+        if kind == "endless" and path.endswith("/zip"):
+            chunk = b"\0" * (1 << 20)
+            for _ in range(200):  # 200 MiB at most: the cap must stop it long before
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    return app
+
+
+@pytest.mark.parametrize("kind", ["html", "wrong shape", "broken zip", "endless"])
+def test_fetch_baseline_survives_a_hostile_api(workspace: Path, tmp_path: Path, kind: str) -> None:
+    """A proxy's HTML page, JSON of another shape, a broken zip or an endless answer: a notice and the
+    absolute limits, never a traceback or all of memory."""
+    from asgi_server import serve
+
+    event = {"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}}
+    with serve(_hostile_api(kind)) as api:
+        output = fetch_baseline(workspace, tmp_path, api, event)
+    assert "LR_CI_FETCHED_BASELINE" not in output
+    assert "checking absolute limits only" in output
+    if kind in ("broken zip", "endless"):  # the trusted run was found, its artifact could not be read
+        assert "cannot read the base branch's artifacts" in output, output

@@ -276,3 +276,9 @@ def test_interpolated_values_past_the_limit_are_exit_2_within_the_bound(
     assert_config_error(result, f"lr-ci.toml:{3 + references}", "more than 4 MiB")
     assert result.peak_rss <= PEAK_RSS_LIMIT
     assert value not in result.everything
+
+
+def test_a_byte_order_mark_is_named(project: Path, tmp_path: Path) -> None:
+    (project / "lr-ci.toml").write_bytes(b"\xef\xbb\xbf[bundle]\nmax_growth = 0.2\n")
+    result = bundle(project, tmp_path, "lr-ci.toml")
+    assert_config_error(result, "lr-ci.toml:1", "byte order mark")

@@ -171,6 +171,10 @@ def parse_config(path: Path) -> ConfigFile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(display, line, "", "the file is not valid UTF-8") from None
+    if text.startswith("\ufeff"):  # TOML has no BOM; tomllib would say only "Invalid statement"
+        raise ConfigError(
+            display, 1, "", "the file starts with a byte order mark: save it as UTF-8 without BOM"
+        )
     try:
         key_lines = KeyLines(text)
     except ShapeLimitExceeded as exc:

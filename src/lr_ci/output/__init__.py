@@ -121,8 +121,16 @@ def _append_step_summary(summary: str) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(summary)
+        descriptor = os.open(target, flags, 0o666)  # non-blocking: a FIFO nobody reads is an error
     except OSError as exc:
-        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {exc.strerror or exc}") from None
+        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {_why(exc)}") from None
+    try:
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            handle.write(summary.encode("utf-8", "backslashreplace"))
+    except OSError as exc:
+        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {_why(exc)}") from None
+    finally:
+        os.close(descriptor)

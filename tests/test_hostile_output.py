@@ -140,3 +140,25 @@ def test_a_newline_and_workflow_command_in_a_message_stay_in_one_line(project: P
         assert not any(line.startswith("::error file=x") for line in result.out.splitlines())
         assert not CONTROL.search(result.out.replace("\n", ""))
         assert TOKEN not in result.out
+
+
+@pytest.mark.parametrize("dangling", [False, True], ids=["to a file", "dangling"])
+def test_an_output_path_that_is_a_link_is_not_written_through(
+    project: Path, tmp_path: Path, dangling: bool
+) -> None:
+    """A checked-out repository holding ``report.sarif -> ~/.bashrc`` must not pick what a report
+    overwrites; ``/dev/stdout`` (a link by nature) still works."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    victim = tmp_path / "victim"
+    if not dangling:
+        victim.write_text("precious\n")
+    (project / "report.sarif").symlink_to(victim)
+    result = run_measured(["bundle", "--output=sarif:report.sarif"], cwd=project, env=env_for(tmp_path))
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["--output report.sarif", "symbolic link"])
+    assert (victim.read_text() == "precious\n") if not dangling else not victim.exists()
+    streamed = run_measured(
+        ["bundle", "--format", "sarif", "--output=json:/dev/stdout"], cwd=project, env=env_for(tmp_path)
+    )
+    assert streamed.code == 0, streamed.err
+    assert '"schema": "lr-ci.report/1"' in streamed.out

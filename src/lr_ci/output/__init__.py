@@ -89,10 +89,14 @@ def _write_file(path: Path, text: str) -> None:
 
     Opened non-blocking, so a FIFO that nobody reads is an error at once ("No such device or address")
     instead of a run that never ends; once open (a regular file, or a pipe with a reader such as
-    ``/dev/stdout``), it writes blocking as usual.
+    ``/dev/stdout``), it writes blocking as usual. A symbolic link is not followed (outside ``/dev`` and
+    ``/proc``, whose ``stdout`` and ``fd/N`` are links by nature): a checked-out repository holding
+    ``report.sarif -> ~/.bashrc`` must not choose which file of the runner a report overwrites.
     """
     data = text.encode("utf-8", "backslashreplace")  # a stray surrogate is escaped, never a crash
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not str(path.absolute()).startswith(_STREAM_FOLDERS):
+        flags |= os.O_NOFOLLOW
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, flags, 0o666)
@@ -108,11 +112,16 @@ def _write_file(path: Path, text: str) -> None:
         os.close(descriptor)
 
 
+_STREAM_FOLDERS = ("/dev/", "/proc/")
+
+
 def _why(exc: OSError) -> str:
     import errno
 
     if exc.errno == errno.ENXIO:
         return "it is a FIFO that nobody reads"
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link (lr-ci does not write through one)"
     return exc.strerror or str(exc)
 
 

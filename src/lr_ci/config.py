@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import re
@@ -226,6 +227,10 @@ def unknown_tables(config: ConfigFile) -> Iterator[ConfigError]:
 
 
 def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
+    """A hint for a misspelt key; only for names a person could have meant to type (a key of thousands
+    of characters is not a typo of one of ours, and difflib's time grows with the product)."""
+    if len(name) > 64:
+        return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -416,7 +421,7 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
     loc: tuple[str | int, ...] = (table, *error["loc"])
     problem = error["msg"]
     if error["type"] in _UNKNOWN_KEY:
-        fields = _fields_at(model, tuple(error["loc"][:-1]))
+        fields = _fields_at(model, tuple(error["loc"][:-1]))  # type: ignore[arg-type]  # classes hash
         problem = f"unknown key{_did_you_mean(str(loc[-1]), fields)}"
     elif error["type"] in _MISSING_KEY:
         problem = "required key is missing"
@@ -426,6 +431,7 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
     return config.error(loc, problem)
 
 
+@functools.lru_cache(maxsize=1024)
 def _fields_at(model: type[Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
     """The keys (as written in TOML) of the settings dataclass at ``loc``, through lists and optionals."""
     current: Any = model

@@ -595,3 +595,25 @@ def test_fetch_baseline_survives_a_hostile_api(workspace: Path, tmp_path: Path, 
     assert "checking absolute limits only" in output
     if kind in ("broken zip", "endless"):  # the trusted run was found, its artifact could not be read
         assert "cannot read the base branch's artifacts" in output, output
+
+
+def test_install_error_is_one_line_whatever_the_python_input(tmp_path: Path) -> None:
+    """A newline in the `python` input must not start a workflow command of its own in the log."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "actions" / "install.sh")],
+        env={
+            **os.environ,
+            "LR_CI_SOURCE": str(ROOT),
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_ENV": str(tmp_path / "github_env"),
+            "LR_CI_PYTHON": "no-such-python\n::warning::forged",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = (result.stdout + result.stderr).splitlines()
+    assert not any(line.startswith("::warning") for line in lines), lines
+    assert any(line.startswith("::error title=lr-ci::lr-ci needs Python 3.10") for line in lines)

@@ -363,3 +363,33 @@ def test_a_size_too_large_for_a_float_is_exit_2_at_its_line(
     result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
     assert result.code == 2
     assert_one_clear_line(result, mentions=["lr-ci.toml:", key, "is not a size"])
+
+
+def test_a_source_map_of_many_secret_sources_is_listed_within_the_bound(
+    project: Path, tmp_path: Path
+) -> None:
+    """100,000 sources each holding a token (6 MB) made 100,000 findings: 1.2 GB and 24 s to write out."""
+    from lr_ci.checks.bundle.check import MAX_SECRET_FINDINGS
+
+    count = 20_000
+    source_map = {
+        "version": 3,
+        "sources": [f"src/s{i}.js" for i in range(count)],
+        "sourcesContent": [f'const t="{TOKEN}";' for _ in range(count)],
+        "mappings": "",
+    }
+    (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=60,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    findings = json.loads(result.out)["findings"]
+    secrets = [f for f in findings if f["rule"] == "github-token"]
+    assert len(secrets) == MAX_SECRET_FINDINGS
+    assert any("more possible secrets in the build are not listed" in f["message"] for f in findings)
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+    assert TOKEN not in result.everything

@@ -394,3 +394,22 @@ def test_a_source_map_of_many_secret_sources_is_listed_within_the_bound(
     assert "more findings are not listed" in findings[-1]["message"]
     assert result.peak_rss <= PEAK_RSS_LIMIT
     assert TOKEN not in result.everything
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "link"])
+def test_save_baseline_neither_hangs_nor_follows_a_link(project: Path, tmp_path: Path, kind: str) -> None:
+    """A FIFO nobody reads hung the run; a link put there by the repository chose what was overwritten."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    target, victim = project / "sizes.json", tmp_path / "victim"
+    if kind == "FIFO":
+        os.mkfifo(target)
+    else:
+        victim.write_text("precious\n")
+        target.symlink_to(victim)
+    result = run_measured(
+        ["bundle", "--save-baseline", "sizes.json"], cwd=project, env=env_for(tmp_path), timeout_s=20
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["--save-baseline sizes.json", "cannot write"])
+    if kind == "link":
+        assert victim.read_text() == "precious\n"

@@ -85,7 +85,12 @@ def emit(report: Report, options: OutputOptions, redactor: Redactor, stdout: Tex
 
 
 def _write_file(path: Path, text: str) -> None:
-    """Write one ``--output`` file; anything that stops it is exit 2 naming the path, never a hang.
+    write_file(path, text, "--output")
+
+
+def write_file(path: Path, text: str, option: str) -> None:
+    """Write a file lr-ci was asked to write (``--output``, ``--save-baseline``); anything that stops
+    it is exit 2 naming ``option`` and the path, never a hang.
 
     Opened non-blocking, so a FIFO that nobody reads is an error at once ("No such device or address")
     instead of a run that never ends; once open (a regular file, or a pipe with a reader such as
@@ -101,13 +106,13 @@ def _write_file(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, flags, 0o666)
     except OSError as exc:
-        raise LrCiError(f"--output {path}: cannot write: {_why(exc)}") from None
+        raise LrCiError(f"{option} {path}: cannot write: {_why(exc)}") from None
     try:
         os.set_blocking(descriptor, True)
         with os.fdopen(descriptor, "wb", closefd=False) as handle:
             handle.write(data)
     except OSError as exc:
-        raise LrCiError(f"--output {path}: cannot write: {_why(exc)}") from None
+        raise LrCiError(f"{option} {path}: cannot write: {_why(exc)}") from None
     finally:
         os.close(descriptor)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_bounded, read_shaped, write_json
+from lr_ci._documents import read_bounded, read_shaped
 from lr_ci._paths import excluder
 from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
@@ -99,7 +99,14 @@ def write_baseline(path: Path, files: list[BuiltFile]) -> None:
         f.stable: {k: v for k, v in (("raw", f.raw), ("gzip", f.gzip), ("brotli", f.brotli)) if v is not None}
         for f in files
     }
-    write_json(path, {"schema": BASELINE_SCHEMA, "files": sizes}, "size baseline")
+    from lr_ci.output import write_file
+
+    document = {"schema": BASELINE_SCHEMA, "files": sizes}
+    # As write_json writes it (sorted, one space), through the writer that neither blocks on a FIFO
+    # nor follows a link a checked-out repository could have put at the path.
+    write_file(
+        path, json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "--save-baseline"
+    )
 
 
 def _listed(found: list[Finding]) -> list[Finding]:

@@ -12,7 +12,9 @@ package="$source_dir${extras:+[$extras]}"
 
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.lr-ci-source" 2>/dev/null)" != "$package" ]; then
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
-        echo "::error title=lr-ci::lr-ci needs Python 3.10 or newer; '$python' is $("$python" -V 2>&1)"
+        # One line: a newline in the `python` input (or in what it prints) must not start a workflow command.
+        shown=$(printf '%s is %s' "$python" "$("$python" -V 2>&1 | head -c 200)" | tr '\r\n' '  ')
+        echo "::error title=lr-ci::lr-ci needs Python 3.10 or newer; $shown"
         exit 2
     }
     rm -rf "$venv"

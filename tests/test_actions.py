@@ -450,3 +450,170 @@ def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
         assert "cannot tell which workflow" in output and "LR_CI_FETCHED_BASELINE" not in output
     assert "LR_CI_FETCHED_BASELINE=" in other  # the baseline-workflow input names it
     assert github.calls.count("GET /repos/acme/ops/actions/workflows/bundle.yml/runs") == 1
+
+
+def _action_run(workspace: Path, tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str]:
+    """``python -m lr_ci._action run`` as the action's "Run lr-ci" step runs it: outputs and stdout."""
+    github_output = tmp_path / "github_output"
+    github_output.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lr_ci._action", "run"],
+        cwd=workspace,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("INPUT_")},
+            "GITHUB_OUTPUT": str(github_output),
+            "RUNNER_TEMP": str(tmp_path),
+            **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    return outputs, result.stdout
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"check": "--version"},
+        {"check": "--help"},
+        {"check": "secrets --history"},
+        {"check": ""},
+        {"check": "config", "args": "--help"},
+        {"check": "secrets", "args": "--version"},
+    ],
+    ids=[
+        "check --version",
+        "check --help",
+        "check with spaces",
+        "empty check",
+        "args --help",
+        "args --version",
+    ],
+)
+def test_a_run_that_checks_nothing_is_never_a_pass(
+    workspace: Path, tmp_path: Path, inputs: dict[str, str]
+) -> None:
+    """lr-ci prints its help or version and exits 0: the step passed although nothing was checked."""
+    outputs, stdout = _action_run(workspace, tmp_path, **inputs)
+    assert outputs["status"] == "error" and outputs["exit-code"] == "2", (outputs, stdout)
+    assert "report-path" not in outputs
+
+
+@pytest.mark.parametrize(
+    "name", ["../../escaped.json", "/tmp/abs.json", "sizes.json\nNODE_OPTIONS=-r /x", ".."]
+)
+def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
+    workspace: Path, tmp_path: Path, name: str
+) -> None:
+    event_path, github_env = tmp_path / "event.json", tmp_path / "github_env"
+    event_path.write_text(
+        json.dumps({"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}})
+    )
+    github_env.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lr_ci._action", "fetch-baseline"],
+        cwd=workspace,
+        env={
+            **os.environ,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_ENV": str(github_env),
+            "RUNNER_TEMP": str(tmp_path / "runner"),
+            "INPUT_BASELINE_ARTIFACT": "bundle-sizes",
+            "INPUT_BASELINE_NAME": name,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "plain file name" in result.stdout
+    assert github_env.read_text() == ""
+    assert not (tmp_path / "escaped.json").exists() and not (tmp_path / "runner").exists()
+
+
+def _hostile_api(kind: str) -> object:
+    """An API that answers every call with HTML, JSON of the wrong shape, a broken zip, or without end."""
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        assert scope["type"] == "http"
+        path = str(scope["path"])
+        runs = {
+            "workflow_runs": [
+                {
+                    "id": 1,
+                    "path": ".github/workflows/bundle.yml",
+                    "head_sha": "0" * 40,
+                    "head_branch": "main",
+                    "event": "push",
+                    "conclusion": "success",
+                    "head_repository": {"full_name": "acme/ops"},
+                    "repository": {"full_name": "acme/ops"},
+                }
+            ]
+        }
+        artifacts = {"artifacts": [{"id": 7, "name": "bundle-sizes", "expired": False}]}
+        body: bytes
+        kind_here = kind
+        if kind == "wrong shape" or kind == "html":
+            body = b"<html>oops</html>" if kind == "html" else b'["not", "an", "object"]'
+        elif path.endswith("/runs"):
+            body, kind_here = json.dumps(runs).encode(), "json"
+        elif path.endswith("/artifacts"):
+            body, kind_here = json.dumps(artifacts).encode(), "json"
+        else:
+            body = b"PK\x03\x04 not really a zip"
+        content_type = b"text/html" if kind_here == "html" else b"application/json"
+        if path.endswith("/zip"):
+            content_type = b"application/zip"
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
+        )  # type: ignore[operator]
+        if kind == "endless" and path.endswith("/zip"):
+            chunk = b"\0" * (1 << 20)
+            for _ in range(200):  # 200 MiB at most: the cap must stop it long before
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    return app
+
+
+@pytest.mark.parametrize("kind", ["html", "wrong shape", "broken zip", "endless"])
+def test_fetch_baseline_survives_a_hostile_api(workspace: Path, tmp_path: Path, kind: str) -> None:
+    """A proxy's HTML page, JSON of another shape, a broken zip or an endless answer: a notice and the
+    absolute limits, never a traceback or all of memory."""
+    from asgi_server import serve
+
+    event = {"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}}
+    with serve(_hostile_api(kind)) as api:
+        output = fetch_baseline(workspace, tmp_path, api, event)
+    assert "LR_CI_FETCHED_BASELINE" not in output
+    assert "checking absolute limits only" in output
+    if kind in ("broken zip", "endless"):  # the trusted run was found, its artifact could not be read
+        assert "cannot read the base branch's artifacts" in output, output
+
+
+def test_install_error_is_one_line_whatever_the_python_input(tmp_path: Path) -> None:
+    """A newline in the `python` input must not start a workflow command of its own in the log."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "actions" / "install.sh")],
+        env={
+            **os.environ,
+            "LR_CI_SOURCE": str(ROOT),
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_ENV": str(tmp_path / "github_env"),
+            "LR_CI_PYTHON": "no-such-python\n::warning::forged",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = (result.stdout + result.stderr).splitlines()
+    assert not any(line.startswith("::warning") for line in lines), lines
+    assert any(line.startswith("::error title=lr-ci::lr-ci needs Python 3.10") for line in lines)

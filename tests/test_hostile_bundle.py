@@ -237,3 +237,179 @@ def test_a_broken_source_map_is_scanned_as_text(project: Path, tmp_path: Path, c
     assert result.code == 1, result.err
     assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["bundle-source-map", "github-token"]
     assert TOKEN not in result.everything
+
+
+# Round 3: links, a build that is not one, a backtracking hash_pattern, names that are not UTF-8.
+
+
+def test_a_link_to_a_file_with_a_secret_is_measured_and_scanned(project: Path, tmp_path: Path) -> None:
+    """A deploy ships what a link points to: skipping links let a secret (and its bytes) pass unseen."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "config.js").write_text(f'const t="{TOKEN}";\n')
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "dist" / "config.js").symlink_to(outside / "config.js")
+    (project / "dist" / "vendor").symlink_to(outside, target_is_directory=True)
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    report = json.loads(result.out)
+    assert report["metrics"]["files"] == 3
+    paths = sorted(f["location"]["path"] for f in report["findings"] if f["rule"] == "github-token")
+    assert paths == ["config.js", "vendor/config.js"]
+    assert TOKEN not in result.everything
+
+
+def test_a_link_loop_in_the_build_is_walked_once(project: Path, tmp_path: Path) -> None:
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "dist" / "again").symlink_to(project / "dist", target_is_directory=True)
+    (project / "dist" / "dangling.js").symlink_to(tmp_path / "gone.js")
+    result = run_measured(["bundle", "--format", "json"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["metrics"]["files"] == 1
+
+
+def test_a_build_folder_that_is_not_a_build_is_exit_2_at_once(project: Path, tmp_path: Path) -> None:
+    """``dist -> /usr`` was walked, hashed and compressed for minutes; past the entry limit it is exit 2."""
+    from lr_ci.checks.bundle.measure import MAX_BUILD_ENTRIES
+
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for index in range(MAX_BUILD_ENTRIES + 1):
+        os.close(os.open(crowd / f"{index}.js", os.O_CREAT | os.O_WRONLY, 0o644))
+    (project / "dist").rmdir()
+    (project / "dist").symlink_to(crowd, target_is_directory=True)
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["dist", f"more than {MAX_BUILD_ENTRIES} files and folders"])
+    assert result.seconds < 15
+
+
+def test_a_backtracking_hash_pattern_is_stopped_and_named(project: Path, tmp_path: Path) -> None:
+    """``(a+)+$`` on a 40-character name would run for days: the pattern gets its time, then exit 2."""
+    from lr_ci.checks.bundle.sizes import HASH_PATTERN_BUDGET_S
+
+    (project / "dist" / ("a" * 40 + "!.js")).write_text("let a = 1;\n")
+    (project / "lr-ci.toml").write_text("[bundle]\nhash_pattern = '(a+)+$'\n")
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["lr-ci.toml:2", "bundle.hash_pattern", "took more than"])
+    assert json.loads(result.out)["status"] == "error"
+    assert result.seconds < HASH_PATTERN_BUDGET_S + 10
+
+
+def test_a_name_that_is_not_utf8_is_saved_and_compared(project: Path, tmp_path: Path) -> None:
+    """``--save-baseline`` was an internal error (and an empty baseline) on a name with a stray byte."""
+    name = os.fsencode(project / "dist") + b"/caf\xe9\n\x1b[31m.js"
+    with open(name, "wb") as handle:
+        handle.write(b"let a = 1;\n")
+    baseline = tmp_path / "sizes.json"
+    saved = run_measured(
+        ["bundle", "--save-baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert saved.code == 0, saved.err
+    stable = json.loads(baseline.read_text(encoding="utf-8"))["files"]
+    assert "caf\\xe9\\n\\x1b[31m.js" in stable
+    compared = run_measured(
+        ["bundle", "--baseline", str(baseline)], cwd=project, env=env_for(tmp_path), timeout_s=30
+    )
+    assert compared.code == 0, compared.err
+    assert "\x1b" not in compared.out
+    assert "caf\\xe9\\n\\x1b[31m.js" in compared.out
+
+
+def test_budget_globs_that_would_backtrack_finish_at_once(project: Path, tmp_path: Path) -> None:
+    """As regexes these globs never finished on a deep path or a long name (the secret scanner's
+    ``exclude`` shares the matcher); matched by component, they take milliseconds."""
+    deep = project / "dist" / "/".join(["a"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "x.css").write_text("a{}\n")
+    (project / "dist" / ("a" * 60 + ".js")).write_text("let a = 1;\n")
+    patterns = ["**/" * 12 + "*.js", "*a" * 12 + "*b", "a/**/**/a/**/a/**/*.css"]
+    budgets = "".join(f'[[bundle.budgets]]\nname = "g{i}"\nfiles = "{p}"\n' for i, p in enumerate(patterns))
+    (project / "lr-ci.toml").write_text(budgets)
+    result = run_measured(["bundle", "--format", "json"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 0, result.err
+    groups = json.loads(result.out)["metrics"]["groups"]
+    assert [groups[f"g{i}"]["files"] for i in range(3)] == [1, 0, 1]
+    assert result.seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ('[bundle]\nmin_change = "' + "1" * 400 + ' kB"\n', "bundle.min_change"),
+        ('[[bundle.budgets]]\nfiles = "*.js"\nlimit = "' + "9" * 5000 + '.5 B"\n', "bundle.budgets"),
+    ],
+    ids=["min_change", "budget limit"],
+)
+def test_a_size_too_large_for_a_float_is_exit_2_at_its_line(
+    project: Path, tmp_path: Path, config: str, key: str
+) -> None:
+    """400 digits are an infinity that crashed the rounding (an internal error)."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    (project / "lr-ci.toml").write_text(config)
+    result = run_measured(["bundle"], cwd=project, env=env_for(tmp_path), timeout_s=30)
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["lr-ci.toml:", key, "is not a size"])
+
+
+def test_a_source_map_of_many_secret_sources_is_listed_within_the_bound(
+    project: Path, tmp_path: Path
+) -> None:
+    """100,000 sources each holding a token (6 MB) made 100,000 findings: 1.2 GB and 24 s to write out."""
+    from lr_ci.checks.bundle.check import MAX_LISTED_FINDINGS
+
+    count = 20_000
+    source_map = {
+        "version": 3,
+        "sources": [f"src/s{i}.js" for i in range(count)],
+        "sourcesContent": [f'const t="{TOKEN}";' for _ in range(count)],
+        "mappings": "",
+    }
+    (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
+    result = run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=60,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    findings = json.loads(result.out)["findings"]
+    secrets = [f for f in findings if f["rule"] == "github-token"]
+    assert len(secrets) == MAX_LISTED_FINDINGS
+    assert findings[-1]["rule"] == "bundle-unlisted" and findings[-1]["severity"] == "critical"
+    assert "more findings are not listed" in findings[-1]["message"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+    assert TOKEN not in result.everything
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "link"])
+def test_save_baseline_neither_hangs_nor_follows_a_link(project: Path, tmp_path: Path, kind: str) -> None:
+    """A FIFO nobody reads hung the run; a link put there by the repository chose what was overwritten."""
+    (project / "dist" / "app.js").write_text("let a = 1;\n")
+    target, victim = project / "sizes.json", tmp_path / "victim"
+    if kind == "FIFO":
+        os.mkfifo(target)
+    else:
+        victim.write_text("precious\n")
+        target.symlink_to(victim)
+    result = run_measured(
+        ["bundle", "--save-baseline", "sizes.json"], cwd=project, env=env_for(tmp_path), timeout_s=20
+    )
+    assert result.code == 2
+    assert_one_clear_line(result, mentions=["--save-baseline sizes.json", "cannot write"])
+    if kind == "link":
+        assert victim.read_text() == "precious\n"

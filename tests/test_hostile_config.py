@@ -254,3 +254,50 @@ def test_peak_of_a_normal_config_run(project: Path, tmp_path: Path) -> None:
     config.write_text("[bundle]\nmax_growth = 0.2\n")
     result = bundle(project, tmp_path, str(config))
     assert result.code == 0 and result.peak_rss < PEAK_RSS_LIMIT / 2, result.peak_rss / MIB
+
+
+def test_interpolated_values_past_the_limit_are_exit_2_within_the_bound(
+    project: Path, tmp_path: Path
+) -> None:
+    """20,000 references to a 120 kB variable took 3 GB and 70 s; the values a table brings in are capped."""
+    from lr_ci.config import MAX_INTERPOLATED_BYTES
+
+    value = "v" * 4096
+    references = MAX_INTERPOLATED_BYTES // len(value) + 1
+    lines = "".join(f'h{i} = "${{BIG}}"\n' for i in range(references))
+    (project / "lr-ci.toml").write_text(f'[smoke]\nbase_url = "http://127.0.0.1:9"\n[smoke.headers]\n{lines}')
+    result = run_measured(
+        ["smoke", "--format", "json"],
+        cwd=project,
+        env={"BIG": value},
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert_config_error(result, f"lr-ci.toml:{3 + references}", "more than 4 MiB")
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+    assert value not in result.everything
+
+
+def test_a_byte_order_mark_is_named(project: Path, tmp_path: Path) -> None:
+    (project / "lr-ci.toml").write_bytes(b"\xef\xbb\xbf[bundle]\nmax_growth = 0.2\n")
+    result = bundle(project, tmp_path, "lr-ci.toml")
+    assert_config_error(result, "lr-ci.toml:1", "byte order mark")
+
+
+def test_config_check_lists_at_most_its_limit_of_problems(project: Path, tmp_path: Path) -> None:
+    """49,000 unknown keys made 49,000 findings: 60 MB of reports, an 18 s run and a 370 MB peak."""
+    from lr_ci.config_cli import MAX_LISTED_PROBLEMS
+
+    keys = MAX_LISTED_PROBLEMS * 10
+    (project / "lr-ci.toml").write_text("[bundle]\n" + "".join(f"k{i} = 1\n" for i in range(keys)))
+    result = run_measured(
+        ["config", "check", "--format", "json"],
+        cwd=project,
+        timeout_s=30,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err
+    findings = json.loads(result.out)["findings"]
+    assert len(findings) == MAX_LISTED_PROBLEMS + 1
+    assert f"{keys - MAX_LISTED_PROBLEMS} more problems are not listed" in findings[-1]["message"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT

@@ -29,6 +29,7 @@ VALUE_INPUTS = {
     "bundle": {"BASELINE_FILE": "--baseline", "SAVE_BASELINE": "--save-baseline"},
 }
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
 
 
 def _env(name: str, default: str = "") -> str:
@@ -36,8 +37,15 @@ def _env(name: str, default: str = "") -> str:
 
 
 def _write_outputs(values: dict[str, str]) -> None:
+    """Append ``key=value`` lines to ``$GITHUB_OUTPUT``. A value holding a line break (``\\n`` or ``\\r``)
+    is left out: written, it would end the line and set any output (or, in ``$GITHUB_ENV``, any
+    variable) that follows it."""
     target = os.environ.get("GITHUB_OUTPUT")
-    lines = "".join(f"{key}={value}\n" for key, value in values.items() if "\n" not in value)
+    lines = "".join(
+        f"{key}={value}\n"
+        for key, value in values.items()
+        if _OUTPUT_NAME.match(key) and not any(c in value for c in "\r\n")
+    )
     if target:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(lines)
@@ -86,16 +94,21 @@ def command_line(check: str, args: str, config: str, report: Path, sarif: Path) 
 
 
 def run() -> int:
+    from lr_ci._registry import CHECKS
+
     check = _env("CHECK")
-    if not check:
-        print("::error title=lr-ci::the action's `check` input is empty")
+    if check not in CHECKS:
+        # Not a check (empty, `--version`, `--help`, `secrets --history`): lr-ci would print something
+        # and exit 0 without checking anything, and the step would pass.
+        known = ", ".join(sorted(CHECKS))
+        print(f"::error title=lr-ci::the action's `check` input is not a check (one of {known})")
         _write_outputs({"status": "error", "exit-code": "2"})
         return 0
     reports = Path(os.environ.get("RUNNER_TEMP") or ".") / "lr-ci-reports"
     reports.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_-]", "-", check)
     report, sarif = reports / f"{stem}.json", reports / f"{stem}.sarif"
-    for stale in (report, sarif):
+    for stale in (report, sarif, report.with_suffix(".md")):
         stale.unlink(missing_ok=True)
     try:
         argv = command_line(check, _env("ARGS"), _env("CONFIG"), report, sarif)
@@ -104,18 +117,35 @@ def run() -> int:
         _write_outputs({"status": "error", "exit-code": "2"})
         return 0
     code = subprocess.run(argv, check=False).returncode
-    outputs = {"exit-code": str(code), "status": {0: "pass", 1: "fail"}.get(code, "error")}
-    if report.is_file():
-        document = json.loads(report.read_text(encoding="utf-8"))
+    document = _report(report)
+    status = {0: "pass", 1: "fail"}.get(code, "error")
+    if status != "error" and (document is None or document.get("status") != status):
+        # Exit 0 or 1 with no report that agrees (`args: --help` or `--version` printed and exited 0):
+        # nothing was checked, and that is never a pass.
+        print(f"::error title=lr-ci {check}::lr-ci exited {code} without a report: nothing was checked")
+        code, status = 2, "error"
+    outputs = {"exit-code": str(code), "status": status}
+    if document is not None:
+        findings = document.get("findings")
+        metrics = document.get("metrics")
         outputs["report-path"] = str(report)
-        outputs["findings"] = str(len(document.get("findings", [])))
-        outputs.update(_metric_outputs(document.get("metrics", {})))
+        outputs["findings"] = str(len(findings) if isinstance(findings, list) else 0)
+        outputs.update(_metric_outputs(metrics if isinstance(metrics, dict) else {}))
     if sarif.is_file():
         outputs["sarif-path"] = str(sarif)
     if report.with_suffix(".md").is_file():
         outputs["markdown-path"] = str(report.with_suffix(".md"))
     _write_outputs(outputs)
     return 0
+
+
+def _report(path: Path) -> dict[str, Any] | None:
+    """The JSON report lr-ci wrote, or None when there is none (or it is not a report)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def verdict() -> int:
@@ -199,6 +229,10 @@ def fetch_baseline() -> int:
     from lr_ci._github import GitHub, GitHubError
 
     artifact, filename = _env("BASELINE_ARTIFACT"), _env("BASELINE_NAME", "sizes.json")
+    if not _PLAIN_NAME.match(filename) or filename in (".", ".."):
+        # The name becomes a path under RUNNER_TEMP and a line of $GITHUB_ENV: no folder, no line break.
+        print("::error title=lr-ci::the baseline file name must be a plain file name (no / or line break)")
+        return 2
     base = _event().get("pull_request", {}).get("base", {})
     base_sha, branch = base.get("sha"), base.get("ref")
     if not artifact or not base_sha or _env("BASELINE_FILE"):

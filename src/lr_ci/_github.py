@@ -20,6 +20,15 @@ MAX_PAGES = 10
 MAX_RUNS = 20
 MAX_ARTIFACT_FILE_BYTES = 64 << 20
 """A baseline in an artifact larger than this is not one lr-ci saved (and could be a zip bomb)."""
+MAX_RESPONSE_BYTES = MAX_ARTIFACT_FILE_BYTES + (8 << 20)
+"""The most of one API answer that is read (the largest is an artifact's zip)."""
+
+
+def _shaped(value: Any, kind: type[Any], what: str) -> Any:
+    """``value`` when it is a ``kind`` (a dict or list from the API), else a :class:`GitHubError`."""
+    if not isinstance(value, kind):
+        raise GitHubError(0, f"{what}: the answer is not a JSON {kind.__name__}")
+    return value
 
 
 class GitHubError(Exception):
@@ -53,31 +62,53 @@ class GitHub:
         )
 
     def _call(self, client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call: its JSON (or bytes, for an archive). Read in chunks up to
+        :data:`MAX_RESPONSE_BYTES`, so an endless or huge answer is an error, not all of memory; a body
+        that is not the JSON it claims to be is an error too, never a traceback in the action's step."""
+        import json
+
         try:
-            response = client.request(method, f"{self.api}{path}", **kwargs)
+            with client.stream(method, f"{self.api}{path}", **kwargs) as response:
+                if response.status_code >= 400:
+                    raise GitHubError(response.status_code, f"{method} {path}: {response.status_code}")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_RESPONSE_BYTES:
+                        raise GitHubError(
+                            0, f"{method} {path}: the answer is larger than {MAX_RESPONSE_BYTES >> 20} MiB"
+                        )
+                    chunks.append(chunk)
+                content_type = response.headers.get("content-type", "")
         except httpx.HTTPError as exc:
             raise GitHubError(0, _http.describe_error(exc)) from None
-        if response.status_code >= 400:
-            raise GitHubError(response.status_code, f"{method} {path}: {response.status_code}")
-        return (
-            response.json()
-            if response.content and "json" in response.headers.get("content-type", "")
-            else (response.content)
-        )
+        content = b"".join(chunks)
+        if not content or "json" not in content_type:
+            return content
+        try:
+            return json.loads(content)
+        except (ValueError, RecursionError):
+            raise GitHubError(0, f"{method} {path}: the answer is not valid JSON") from None
 
     def upsert_comment(self, issue: int, marker: str, body: str) -> str:
         """Create the PR comment carrying ``marker``, or update it in place; returns "created"/"updated"."""
         text = f"{marker}\n{body}"
         with self._client() as client:
             for page in range(1, MAX_PAGES + 1):
-                comments = self._call(
-                    client,
-                    "GET",
-                    f"/repos/{self.repository}/issues/{issue}/comments",
-                    params={"per_page": 100, "page": page},
+                comments = _shaped(
+                    self._call(
+                        client,
+                        "GET",
+                        f"/repos/{self.repository}/issues/{issue}/comments",
+                        params={"per_page": 100, "page": page},
+                    ),
+                    list,
+                    "comments",
                 )
                 for comment in comments:
-                    if marker in (comment.get("body") or ""):
+                    if not isinstance(comment, dict) or "id" not in comment:
+                        continue
+                    if marker in str(comment.get("body") or ""):
                         self._call(
                             client,
                             "PATCH",
@@ -105,39 +136,62 @@ class GitHub:
         from urllib.parse import quote
 
         with self._client() as client:
-            runs = self._call(
-                client,
-                "GET",
-                f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/runs",
-                params={
-                    "head_sha": head_sha,
-                    "branch": branch,
-                    "event": event,
-                    "status": "success",
-                    "per_page": MAX_RUNS,
-                },
-            )
-            for run in runs.get("workflow_runs", [])[:MAX_RUNS]:
-                if not _trusted_run(run, self.repository, workflow, head_sha, branch, event):
-                    continue
-                listed = self._call(
+            runs = _shaped(
+                self._call(
                     client,
                     "GET",
-                    f"/repos/{self.repository}/actions/runs/{run['id']}/artifacts",
-                    params={"name": artifact},
+                    f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/runs",
+                    params={
+                        "head_sha": head_sha,
+                        "branch": branch,
+                        "event": event,
+                        "status": "success",
+                        "per_page": MAX_RUNS,
+                    },
+                ),
+                dict,
+                "workflow runs",
+            )
+            found = runs.get("workflow_runs")
+            for run in (found if isinstance(found, list) else [])[:MAX_RUNS]:
+                if not _trusted_run(run, self.repository, workflow, head_sha, branch, event):
+                    continue
+                listed = _shaped(
+                    self._call(
+                        client,
+                        "GET",
+                        f"/repos/{self.repository}/actions/runs/{run['id']}/artifacts",
+                        params={"name": artifact},
+                    ),
+                    dict,
+                    "artifacts",
                 )
-                for item in listed.get("artifacts", []):
-                    if item.get("name") != artifact or item.get("expired"):
+                items = listed.get("artifacts")
+                for item in items if isinstance(items, list) else []:
+                    if not isinstance(item, dict) or item.get("name") != artifact or item.get("expired"):
                         continue
                     archive = self._call(
-                        client, "GET", f"/repos/{self.repository}/actions/artifacts/{item['id']}/zip"
+                        client, "GET", f"/repos/{self.repository}/actions/artifacts/{item.get('id')}/zip"
                     )
-                    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
-                        if filename in bundle.namelist():
-                            if bundle.getinfo(filename).file_size > MAX_ARTIFACT_FILE_BYTES:
-                                raise GitHubError(0, f"{artifact}/{filename} is larger than 64 MiB")
-                            return bundle.read(filename)
+                    if not isinstance(archive, bytes):
+                        raise GitHubError(0, f"{artifact}: the artifact is not a zip archive")
+                    return _read_member(archive, artifact, filename)
         return None
+
+
+def _read_member(archive: bytes, artifact: str, filename: str) -> bytes | None:
+    """``filename`` from the zip ``archive``; a broken, encrypted or oversized one is a GitHubError."""
+    import zlib
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+            if filename not in bundle.namelist():
+                return None
+            if bundle.getinfo(filename).file_size > MAX_ARTIFACT_FILE_BYTES:
+                raise GitHubError(0, f"{artifact}/{filename} is larger than 64 MiB")
+            return bundle.read(filename)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, ValueError) as exc:
+        raise GitHubError(0, f"{artifact}: the artifact cannot be read ({exc})") from None
 
 
 def _trusted_run(run: Any, repository: str, workflow: str, head_sha: str, branch: str, event: str) -> bool:

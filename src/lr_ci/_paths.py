@@ -25,33 +25,80 @@ def report_path(path: Path, start: Path | None = None) -> str:
         return resolved.resolve().as_posix()
 
 
+_ANY_DEPTH = "**"
+"""A component that matches any number of folders (zero or more; one or more when it ends the pattern)."""
+
+
 @cache
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A gitignore-like glob: ``*`` within a name, ``**`` across folders, no ``/`` means any folder."""
+def _component_regex(glob: str) -> re.Pattern[str]:
+    """One path component's glob (``*`` and ``?``, no ``/``) as a regex that cannot backtrack.
+
+    ``*a*a*a*b`` as a plain regex backtracks polynomially in the name's length (a pattern of 12 stars
+    never finished on a 60-character name). As in CPython's ``fnmatch``, each ``*`` between two literal
+    parts takes the shortest run that reaches the next part, and a lookahead with a back-reference makes
+    that choice final: inside one component a later ``*`` can absorb anything, so the first occurrence
+    is always a right one, and matching is linear.
+    """
+    pieces = re.sub(r"\*+", "*", glob).split("*")
+
+    def literal(piece: str) -> str:
+        return "".join("." if char == "?" else re.escape(char) for char in piece)
+
+    if len(pieces) == 1:
+        return re.compile(literal(pieces[0]), re.DOTALL)
+    out = [literal(pieces[0])]
+    for index, piece in enumerate(pieces[1:-1]):
+        out.append(f"(?=(?P<g{index}>.*?{literal(piece)}))(?P=g{index})")
+    out.append(f".*{literal(pieces[-1])}")
+    return re.compile("".join(out), re.DOTALL)
+
+
+@cache
+def glob_components(pattern: str) -> tuple[re.Pattern[str] | str, ...]:
+    """A gitignore-like glob as components: ``*`` within a name, ``**`` across folders, no ``/`` means
+    any folder, and a match also covers everything under it (``dist`` excludes ``dist/app.js``)."""
     anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
-    out = []
-    i = 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
+    body = pattern.strip("/").split("/")
+    components: list[re.Pattern[str] | str] = [] if anchored else [_ANY_DEPTH]
+    for index, part in enumerate(body):
+        if part == "**" and index == len(body) - 1:  # a final ** is one or more folders
+            if components and components[-1] == _ANY_DEPTH:
+                components[-1] = "**+"
+            else:
+                components.append("**+")
+        elif part == "**":
+            if not (components and components[-1] == _ANY_DEPTH):  # **/**/** is one **
+                components.append(_ANY_DEPTH)
         else:
-            out.append(re.escape(body[i]))
-            i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"{prefix}{''.join(out)}(?:/.*)?")
+            components.append(_component_regex(part))
+    if components[-1] != "**+":
+        components.append(_ANY_DEPTH)  # and everything under it
+    return tuple(components)
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """Whether ``path`` (``/``-separated, relative) matches ``pattern``; time linear in the product of
+    their component counts, whatever the pattern (see :func:`_component_regex`)."""
+    components = glob_components(pattern)
+    names = path.split("/")
+    # after[j]: whether components[i + 1:] match names[j:]; built from the last component back.
+    after = [False] * len(names) + [True]
+    for component in reversed(components):
+        here = [False] * (len(names) + 1)
+        for j in range(len(names), -1, -1):
+            if component == _ANY_DEPTH:
+                here[j] = after[j] or (j < len(names) and here[j + 1])
+            elif component == "**+":
+                here[j] = j < len(names) and (after[j + 1] or here[j + 1])
+            else:
+                assert isinstance(component, re.Pattern)
+                here[j] = j < len(names) and after[j + 1] and component.fullmatch(names[j]) is not None
+        after = here
+    return after[0]
 
 
 def excluder(patterns: Iterable[str]) -> Callable[[str], bool]:
-    compiled = [glob_regex(p) for p in patterns]
-    return lambda path: any(p.fullmatch(path) for p in compiled)
+    listed = list(patterns)
+    for pattern in listed:
+        glob_components(pattern)  # parsed once, up front
+    return lambda path: any(glob_match(pattern, path) for pattern in listed)

@@ -115,9 +115,20 @@ class _RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor.scrub_text(record.getMessage())
+        message = self.redactor.scrub_text(record.getMessage())
+        # Escaped, not collapsed: a newline stays visible as \\n, yet never starts a line of its own.
+        record.msg = _printable_log(message)
         record.args = None
         return True
+
+
+def _printable_log(message: str) -> str:
+    from lr_ci.output._text import printable
+
+    shown = printable(message)
+    if len(shown) > MAX_LOG_CHARS:
+        shown = f"{shown[:MAX_LOG_CHARS]}… ({len(shown)} chars)"
+    return shown
 
 
 def _configure_logging(run: RunContext) -> None:
@@ -130,9 +141,33 @@ def _configure_logging(run: RunContext) -> None:
     root.propagate = False
 
 
+MAX_ERROR_CHARS = 2000
+"""The longest error message a run prints or reports: a message quotes what the user gave (a path, a
+key, a value) and that can be a megabyte; one line must stay one readable line (and a step summary small)."""
+MAX_LOG_CHARS = 8000
+"""The longest log message: longer ones are cut, with their length said."""
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` as one printable line of at most ``limit`` characters.
+
+    Whitespace runs (newlines too) become one space, every other control character is escaped (an ESC
+    from a file name must not drive the terminal, a newline must not start a line that GitHub Actions
+    would read as a workflow command), and a longer text is cut with its length said. Redact before
+    calling this: cutting first could leave half a credential that the masker no longer recognises.
+    """
+    from lr_ci.output._text import printable
+
+    flat = printable(" ".join(text.split()))
+    if len(flat) <= limit:
+        return flat
+    suffix = f"… ({len(flat)} chars)"
+    return flat[: limit - len(suffix)] + suffix
+
+
 def error_line(check: str, message: str) -> str:
-    """The one stderr line of an exit-2 run."""
-    return f"lr-ci {check}: error: {' '.join(message.split())}"
+    """The one stderr line of an exit-2 run (``message`` already redacted)."""
+    return f"lr-ci {check}: error: {one_line(message)}"
 
 
 def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Report]) -> NoReturn:
@@ -157,11 +192,13 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
     report.duration_s = time.perf_counter() - clock
     redactor = run.redactor if run else Redactor()
     if report.error is not None:
+        # Redacted before it is flattened and cut, so no part of a credential survives the cut.
+        report.error = one_line(redactor.scrub_text(report.error))
         click.echo(redactor.scrub_text(error_line(check, report.error)), err=True)
     if run is not None and not (report.error is not None and run.format == "text"):
         try:
             emit(report, run.output, redactor)
         except LrCiError as exc:
-            click.echo(redactor.scrub_text(error_line(check, exc.message)), err=True)
+            click.echo(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))), err=True)
             ctx.exit(2)
     ctx.exit(report.exit_code)

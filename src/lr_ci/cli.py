@@ -16,7 +16,7 @@ import click
 
 from lr_ci import __version__
 from lr_ci._registry import CHECKS
-from lr_ci._run import GlobalOptions
+from lr_ci._run import GlobalOptions, one_line
 from lr_ci.output import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,7 +117,7 @@ def usage_error_line(exc: click.UsageError) -> str:
     """
     command = exc.ctx.command_path if exc.ctx is not None else "lr-ci"
     hint = f" (see {command} --help)" if exc.ctx is not None else ""
-    return f"{command}: error: {' '.join(exc.format_message().split())}{hint}"
+    return f"{command}: error: {one_line(exc.format_message())}{hint}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(usage_error_line(exc), err=True)
         return 2
     except click.ClickException as exc:
-        click.echo(f"lr-ci: error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"lr-ci: error: {one_line(exc.format_message())}", err=True)
         return 2
     return result if isinstance(result, int) else 0

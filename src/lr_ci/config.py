@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import re
@@ -171,6 +172,10 @@ def parse_config(path: Path) -> ConfigFile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(display, line, "", "the file is not valid UTF-8") from None
+    if text.startswith("\ufeff"):  # TOML has no BOM; tomllib would say only "Invalid statement"
+        raise ConfigError(
+            display, 1, "", "the file starts with a byte order mark: save it as UTF-8 without BOM"
+        )
     try:
         key_lines = KeyLines(text)
     except ShapeLimitExceeded as exc:
@@ -222,8 +227,24 @@ def unknown_tables(config: ConfigFile) -> Iterator[ConfigError]:
 
 
 def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
+    """A hint for a misspelt key; only for names a person could have meant to type (a key of thousands
+    of characters is not a typo of one of ours, and difflib's time grows with the product)."""
+    if len(name) > 64:
+        return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+MAX_INTERPOLATED_BYTES = 4 << 20
+"""Characters that ``${NAME}`` references may bring into one table, all together: an environment value
+can be 128 kB, and 20,000 references to one took 3 GB and 70 s to copy and validate."""
+
+
+@dataclass
+class _Interpolated:
+    """How much ``${NAME}`` has brought into the table being read (see :data:`MAX_INTERPOLATED_BYTES`)."""
+
+    total: int = 0
 
 
 def interpolate(
@@ -232,17 +253,21 @@ def interpolate(
     value: Any,
     redactor: Redactor,
     unset: list[ConfigError] | None = None,
+    interpolated: _Interpolated | None = None,
 ) -> Any:
     """Replace ``${NAME}`` in every string with the environment variable (``$${`` is a literal ``${``).
 
     Every value read this way is registered with ``redactor`` as a credential, so it is masked in all
     output: secrets never live in the file, and a value from the environment may be one. An unset
-    variable raises, unless ``unset`` is given: then it is recorded there and the reference kept.
+    variable raises, unless ``unset`` is given: then it is recorded there and the reference kept. More
+    than :data:`MAX_INTERPOLATED_BYTES` brought in by all references together is an error at the key
+    that passes it.
     """
+    interpolated = interpolated if interpolated is not None else _Interpolated()
     if isinstance(value, dict):
-        return {k: interpolate(config, (*loc, k), v, redactor, unset) for k, v in value.items()}
+        return {k: interpolate(config, (*loc, k), v, redactor, unset, interpolated) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(config, (*loc, i), v, redactor, unset) for i, v in enumerate(value)]
+        return [interpolate(config, (*loc, i), v, redactor, unset, interpolated) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -258,8 +283,14 @@ def interpolate(
                 raise error
             unset.append(error)
             return match.group(0)
-        redactor.add_credential(os.environ[name])
-        return os.environ[name]
+        found = os.environ[name]
+        interpolated.total += len(found)
+        if interpolated.total > MAX_INTERPOLATED_BYTES:
+            raise config.error(
+                loc, f"${{NAME}} values add up to more than {MAX_INTERPOLATED_BYTES >> 20} MiB in one table"
+            )
+        redactor.add_credential(found)
+        return found
 
     return _ENV_REFERENCE.sub(substitute, value)
 
@@ -390,7 +421,7 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
     loc: tuple[str | int, ...] = (table, *error["loc"])
     problem = error["msg"]
     if error["type"] in _UNKNOWN_KEY:
-        fields = _fields_at(model, tuple(error["loc"][:-1]))
+        fields = _fields_at(model, tuple(error["loc"][:-1]))  # type: ignore[arg-type]  # classes hash
         problem = f"unknown key{_did_you_mean(str(loc[-1]), fields)}"
     elif error["type"] in _MISSING_KEY:
         problem = "required key is missing"
@@ -400,6 +431,7 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
     return config.error(loc, problem)
 
 
+@functools.lru_cache(maxsize=1024)
 def _fields_at(model: type[Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
     """The keys (as written in TOML) of the settings dataclass at ``loc``, through lists and optionals."""
     current: Any = model

@@ -20,11 +20,24 @@ class LrCiError(Exception):
         return self.message
 
 
+MAX_KEY_SHOWN = 120
+"""Characters of a config key an error shows: a key is written by the user and may be a megabyte long
+(a quoted key is any string), and an error line that long is no longer one readable line."""
+
+
+def shown_key(key: str) -> str:
+    """``key`` cut to :data:`MAX_KEY_SHOWN` characters (with ``…`` and its length when cut)."""
+    if len(key) <= MAX_KEY_SHOWN:
+        return key
+    return f"{key[:MAX_KEY_SHOWN]}…({len(key)} chars)"
+
+
 class ConfigError(LrCiError):
     """An invalid ``lr-ci.toml``; the message reads ``file:line: key: problem``."""
 
     def __init__(self, path: str, line: int | None, key: str, problem: str) -> None:
         where = f"{path}:{line}" if line else path
+        key = shown_key(key)
         super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
         self.path = path
         self.line = line

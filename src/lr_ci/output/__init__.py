@@ -85,11 +85,49 @@ def emit(report: Report, options: OutputOptions, redactor: Redactor, stdout: Tex
 
 
 def _write_file(path: Path, text: str) -> None:
+    write_file(path, text, "--output")
+
+
+def write_file(path: Path, text: str, option: str) -> None:
+    """Write a file lr-ci was asked to write (``--output``, ``--save-baseline``); anything that stops
+    it is exit 2 naming ``option`` and the path, never a hang.
+
+    Opened non-blocking, so a FIFO that nobody reads is an error at once ("No such device or address")
+    instead of a run that never ends; once open (a regular file, or a pipe with a reader such as
+    ``/dev/stdout``), it writes blocking as usual. A symbolic link is not followed (outside ``/dev`` and
+    ``/proc``, whose ``stdout`` and ``fd/N`` are links by nature): a checked-out repository holding
+    ``report.sarif -> ~/.bashrc`` must not choose which file of the runner a report overwrites.
+    """
+    data = text.encode("utf-8", "backslashreplace")  # a stray surrogate is escaped, never a crash
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not str(path.absolute()).startswith(_STREAM_FOLDERS):
+        flags |= os.O_NOFOLLOW
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        descriptor = os.open(path, flags, 0o666)
     except OSError as exc:
-        raise LrCiError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+        raise LrCiError(f"{option} {path}: cannot write: {_why(exc)}") from None
+    try:
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise LrCiError(f"{option} {path}: cannot write: {_why(exc)}") from None
+    finally:
+        os.close(descriptor)
+
+
+_STREAM_FOLDERS = ("/dev/", "/proc/")
+
+
+def _why(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENXIO:
+        return "it is a FIFO that nobody reads"
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link (lr-ci does not write through one)"
+    return exc.strerror or str(exc)
 
 
 def _append_step_summary(summary: str) -> None:
@@ -97,8 +135,16 @@ def _append_step_summary(summary: str) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(summary)
+        descriptor = os.open(target, flags, 0o666)  # non-blocking: a FIFO nobody reads is an error
     except OSError as exc:
-        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {exc.strerror or exc}") from None
+        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {_why(exc)}") from None
+    try:
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            handle.write(summary.encode("utf-8", "backslashreplace"))
+    except OSError as exc:
+        raise LrCiError(f"GITHUB_STEP_SUMMARY {target}: cannot write: {_why(exc)}") from None
+    finally:
+        os.close(descriptor)

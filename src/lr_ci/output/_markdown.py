@@ -13,10 +13,28 @@ STATUS_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 DEFAULT_BUDGET = 1024 * 1024 - 4096  # the 1 MiB step-summary limit, less room for other steps' lines
 
 
+_MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "'"})
+
+
 def cell(text: str) -> str:
-    """Text safe inside a table cell: no pipes, no newlines, no HTML."""
-    flat = " ".join(text.split())
-    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    """Text safe inside a table cell, shown as written: no pipes, no newlines, no HTML or entity, and no
+    link or image (one loaded from anywhere by every reader of the pull request). A link or image needs
+    ``](`` (this document defines no references, and no definition can start a line in it), so its
+    ``(`` becomes an entity; ``\\`` cannot escape an entity, so no backslash undoes that. Control
+    characters are escaped as in text output; other markdown can only style text and stays as written.
+    """
+    from lr_ci.output._text import printable
+
+    flat = printable(" ".join(text.split()))
+    return flat.translate(_MARKDOWN_ESCAPES).replace("](", "]&#40;")
+
+
+def code_cell(text: str) -> str:
+    """Text inside a code span in a table cell: markdown is not read there, only ``|`` and the backtick
+    that would end the span need care."""
+    from lr_ci.output._text import printable
+
+    return printable(" ".join(text.split())).replace("|", "\\|").replace("`", "'")
 
 
 def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
@@ -49,8 +67,9 @@ def render_markdown(report: Report, *, budget: int = DEFAULT_BUDGET) -> str:
             add("| --- | --- | --- | --- |")
             for f in current.findings:
                 where = location_text(f.location)
+                rule = code_cell(f.rule)
                 add(
-                    f"| {f.severity.value} | `{cell(f.rule)}` | {cell(where)} | {cell(finding_message(f))} |",
+                    f"| {f.severity.value} | `{rule}` | {cell(where)} | {cell(finding_message(f))} |",
                     optional=True,
                 )
             add("")

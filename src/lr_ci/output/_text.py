@@ -1,4 +1,8 @@
-"""Plain text for people at a terminal: a status line, then one line per finding."""
+"""Plain text for people at a terminal: a status line, then one line per finding.
+
+Every string that can come from outside (a path, a message quoting a file, a step's name, a table cell,
+a metric) goes through :func:`printable`: one finding is always one line, and nothing drives the terminal.
+"""
 
 from __future__ import annotations
 
@@ -59,17 +63,17 @@ def _paint(text: str, key: str, color: bool) -> str:
 def _finding_line(finding: Finding, color: bool) -> str:
     severity = _paint(f"{finding.severity.value:<8}", finding.severity.value, color)
     where = location_text(finding.location)
-    return f"  {severity} {finding.rule:<24} {where + '  ' if where else ''}{finding_message(finding)}"
+    message = printable(finding_message(finding))
+    return f"  {severity} {printable(finding.rule):<24} {where + '  ' if where else ''}{message}"
 
 
 def _table_lines(table: Table) -> list[str]:
-    widths = [
-        max(len(str(row[i])) for row in [table.columns, *table.rows]) for i in range(len(table.columns))
-    ]
+    cells = [[printable(str(value)) for value in row] for row in [table.columns, *table.rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(table.columns))]
     widths[-1] = 0  # the last column is not padded
     return [
-        "    " + "  ".join(str(value).ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
-        for row in [table.columns, *table.rows]
+        "    " + "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
     ]
 
 
@@ -93,17 +97,17 @@ def _report_lines(report: Report, *, color: bool, verbose: bool, quiet: bool, ne
     head = f"{'  ' if nested else ''}lr-ci {report.check}: {status} ({counted}, {report.duration_s:.2f} s)"
     lines = [head]
     if report.error:
-        lines.append(f"  error: {report.error}")
+        lines.append(f"  error: {printable(report.error)}")
     lines += [_finding_line(f, color) for f in shown]
     hidden = len(report.findings) - len(shown)
     if hidden and not quiet:
         lines.append(f"  ({hidden} info finding{'s' if hidden != 1 else ''} hidden; --verbose shows them)")
     for case in report.cases:
         if case.status != "pass" or verbose:
-            detail = f": {case.message}" if case.message else ""
-            lines.append(f"  [{_paint(case.status, case.status, color)}] {case.name}{detail}")
+            detail = f": {printable(case.message)}" if case.message else ""
+            lines.append(f"  [{_paint(case.status, case.status, color)}] {printable(case.name)}{detail}")
     for table in report.tables:
-        lines += [f"  {table.title}:", *_table_lines(table)]
+        lines += [f"  {printable(table.title)}:", *_table_lines(table)]
     if verbose and report.metrics:
-        lines += [f"  {key} = {value}" for key, value in report.metrics.items()]
+        lines += [f"  {printable(str(key))} = {printable(str(val))}" for key, val in report.metrics.items()]
     return lines

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_bounded, read_shaped, write_json
+from lr_ci._documents import read_bounded, read_shaped
 from lr_ci._paths import excluder
 from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
@@ -37,6 +37,7 @@ RULES = {
     "bundle-brotli-estimate": "Large files measured at a faster brotli quality (an upper bound)",
     "bundle-secrets-unexamined": "A built file with more possible secrets than the scanner examines",
     "bundle-secrets-more": "Secrets shipped in the build past the number a report lists, counted per rule",
+    "bundle-unlisted": "More findings than a report lists",
 }
 SCAN_WINDOW_BYTES = 8 << 20
 """A built file is scanned for secrets this many bytes at a time (whole, when smaller; the windows overlap
@@ -47,7 +48,8 @@ the sources inside it."""
 LISTED_SECRETS = 1_000
 """Secret findings a bundle report lists; the others are counted per rule in one finding each (60,000
 tokens in a source map and a minified file took 947 MiB as findings in six formats)."""
-
+MAX_LISTED_FINDINGS = 1000
+"""Findings a bundle report lists in all (see :func:`_listed`)."""
 
 MAX_BASELINE_BYTES = 4 << 20
 """A size baseline is about 60 bytes per built file (a build of 10,000 files: 600 kB). A larger one is
@@ -101,7 +103,31 @@ def write_baseline(path: Path, files: list[BuiltFile]) -> None:
         f.stable: {k: v for k, v in (("raw", f.raw), ("gzip", f.gzip), ("brotli", f.brotli)) if v is not None}
         for f in files
     }
-    write_json(path, {"schema": BASELINE_SCHEMA, "files": sizes}, "size baseline")
+    from lr_ci.output import write_file
+
+    document = {"schema": BASELINE_SCHEMA, "files": sizes}
+    # As write_json writes it (sorted, one space), through the writer that neither blocks on a FIFO
+    # nor follows a link a checked-out repository could have put at the path.
+    write_file(
+        path, json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "--save-baseline"
+    )
+
+
+def _listed(found: list[Finding]) -> list[Finding]:
+    """At most :data:`MAX_LISTED_FINDINGS` findings, the most severe first, and one more that counts the
+    rest at their highest severity: each is rendered in every format, and 100,000 of them (a 6 MB source
+    map of tokens, or a per-file budget over 49,000 files) took up to 1.2 GB to write out. The exit code
+    is the same as with all of them."""
+    if len(found) <= MAX_LISTED_FINDINGS:
+        return found
+    ordered = sorted(found, key=lambda f: -f.severity.rank)
+    kept, rest = ordered[:MAX_LISTED_FINDINGS], ordered[MAX_LISTED_FINDINGS:]
+    more = Finding(
+        "bundle-unlisted",
+        rest[0].severity,
+        f"{len(rest)} more findings are not listed (the first {MAX_LISTED_FINDINGS}, most severe first, are)",
+    )
+    return [*kept, more]
 
 
 def _group_name(budget: Budget) -> str:
@@ -148,6 +174,7 @@ def run(
         )
     if settings.scan_secrets:
         report.findings += _secrets(dirs, files, report)
+    report.findings = _listed(report.findings)
     report.metrics = {
         "files": len(files),
         "total": {c: sum(f.size(c) for f in files) for c in sorted({"none", *compressions})},

@@ -34,10 +34,13 @@ def _body(
 ) -> Report:
     from lr_ci.checks.bundle import check
     from lr_ci.checks.bundle.settings import BundleSettings
+    from lr_ci.checks.bundle.sizes import HashPatternTooSlow
 
     settings = run.settings(BundleSettings)
     progress = run.progress("reading files")
     try:
         return check.run(check.Request(dirs, baseline, save_baseline), settings, run.cwd, progress)
+    except HashPatternTooSlow as exc:  # the user's pattern: exit 2 at its line in lr-ci.toml
+        raise run.config.error(("bundle", "hash_pattern"), str(exc)) from None
     finally:
         progress.close()

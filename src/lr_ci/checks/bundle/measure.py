@@ -17,7 +17,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lr_ci.checks.bundle.sizes import CHUNK_BYTES, COUNTERS, compressed_sizes, stable_name
+from lr_ci.checks.bundle.sizes import (
+    CHUNK_BYTES,
+    COUNTERS,
+    HASH_PATTERN_BUDGET_S,
+    HashPatternTooSlow,
+    compressed_sizes,
+    stable_name,
+    time_limit,
+)
 from lr_ci.errors import LrCiError
 
 DEFAULT_DIRS = ("dist", "build", "out", ".next/static", "public/build")
@@ -58,16 +66,48 @@ def find_dirs(requested: list[str], cwd: Path) -> list[Path]:
     raise LrCiError(f"no build folder found here (looked for {', '.join(DEFAULT_DIRS)}): pass the folder")
 
 
+MAX_BUILD_ENTRIES = 50_000
+"""Files and folders a build may hold (a large Next.js build has a few thousand): a build folder that is,
+or links to, ``/`` or ``node_modules`` would otherwise be walked and compressed for hours."""
+
+
 def list_files(dirs: list[Path]) -> list[tuple[Path, str]]:
-    """(file, name): names relative to the build folder (prefixed by the folder when there are several)."""
+    """(file, name): names relative to the build folder (prefixed by the folder when there are several).
+
+    Symbolic links are followed, files and folders alike: a deploy (``aws s3 sync``, ``rsync -L``, a
+    static host) ships what a link points to, so its bytes count against the budget and are scanned for
+    secrets; skipping them let a link to a secret-bearing file pass unseen. A folder already walked (a
+    link loop) is not walked again. A folder that cannot be listed is exit 2, never a smaller build
+    passing; more than :data:`MAX_BUILD_ENTRIES` files and folders is exit 2 too.
+    """
     files = []
+    entries = 0
+
+    def unreadable(exc: OSError) -> None:
+        raise LrCiError(f"{exc.filename}: cannot list the build folder: {exc.strerror or exc}")
+
     for directory in dirs:
         base = directory if len(dirs) == 1 else directory.parent
-        for folder, subdirs, names in os.walk(directory):
+        walked: set[tuple[int, int]] = set()
+        for folder, subdirs, names in os.walk(directory, onerror=unreadable, followlinks=True):
+            try:
+                info = os.stat(folder)
+            except OSError as exc:
+                unreadable(exc)
+            if (info.st_dev, info.st_ino) in walked:
+                subdirs[:] = []
+                continue
+            walked.add((info.st_dev, info.st_ino))
             subdirs.sort()
+            entries += len(subdirs) + len(names)
+            if entries > MAX_BUILD_ENTRIES:
+                raise LrCiError(
+                    f"{directory}: more than {MAX_BUILD_ENTRIES} files and folders: not a build folder "
+                    "(does it link to a system folder or node_modules?)"
+                )
             for name in sorted(names):
                 full = Path(folder) / name
-                if full.is_file() and not full.is_symlink():
+                if full.is_file():  # a regular file, or a link to one; not a FIFO or device
                     files.append((full, full.relative_to(base).as_posix()))
     if not files:
         raise LrCiError(f"{', '.join(str(d) for d in dirs)}: the build folder is empty")
@@ -157,16 +197,10 @@ def measure(
         _save_cache(
             cache_path, {digest: cache[digest] for digest in set(digests.values()) if digest in cache}
         )
+    with time_limit(HASH_PATTERN_BUDGET_S, HashPatternTooSlow(len(files)) if hash_pattern else None):
+        stable = [stable_name(relative, hash_pattern) for _, relative in files]
     built = []
-    for full, relative in files:
+    for (full, relative), name in zip(files, stable, strict=True):
         sizes = cache.get(digests[full], {})
-        built.append(
-            BuiltFile(
-                relative,
-                stable_name(relative, hash_pattern),
-                raw[full],
-                sizes.get("gzip"),
-                sizes.get("brotli"),
-            )
-        )
+        built.append(BuiltFile(relative, name, raw[full], sizes.get("gzip"), sizes.get("brotli")))
     return built

@@ -389,8 +389,11 @@ def test_a_source_map_of_many_secret_sources_is_listed_within_the_bound(
     assert result.code == 1, result.err
     findings = json.loads(result.out)["findings"]
     secrets = [f for f in findings if f["rule"] == "github-token"]
-    assert len(secrets) == MAX_LISTED_FINDINGS
-    assert findings[-1]["rule"] == "bundle-unlisted" and findings[-1]["severity"] == "critical"
+    # The secrets past the first 1,000 are counted per rule; then the whole report lists at most 1,000
+    # findings, the most severe first, and counts the rest in one more.
+    assert MAX_LISTED_FINDINGS - 10 <= len(secrets) <= MAX_LISTED_FINDINGS
+    assert len(findings) <= MAX_LISTED_FINDINGS + 1
+    assert findings[-1]["rule"] == "bundle-unlisted"
     assert "more findings are not listed" in findings[-1]["message"]
     assert result.peak_rss <= PEAK_RSS_LIMIT
     assert TOKEN not in result.everything

@@ -62,3 +62,21 @@ def test_deep_nesting_is_one_clear_error(tmp_path: Path) -> None:
 def test_another_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LrCiError, match=r"not an lr-ci baseline \(schema s/1\)"):
         read_json(_write(tmp_path, '{"schema": "other/1"}'), "baseline", "s/1")
+
+
+def test_a_baseline_is_never_written_through_a_link_or_into_a_fifo(tmp_path: Path) -> None:
+    import os
+
+    from lr_ci._documents import write_json
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (tmp_path / "baseline.json").symlink_to(victim)
+    with pytest.raises(LrCiError, match="symbolic link"):
+        write_json(tmp_path / "baseline.json", {"a": 1}, "baseline")
+    assert victim.read_text() == "keep me\n"
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(LrCiError, match="FIFO that nobody reads"):
+        write_json(tmp_path / "fifo.json", {"a": 1}, "baseline")
+    write_json(tmp_path / "ok.json", {"b": 2, "a": 1}, "baseline")
+    assert (tmp_path / "ok.json").read_text() == '{\n "a": 1,\n "b": 2\n}\n'

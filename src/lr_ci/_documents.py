@@ -66,8 +66,11 @@ def read_shaped(path: Path, what: str, shape: type[ShapeT], schema: str | None =
 
 
 def write_json(path: Path, document: Any, what: str) -> None:
-    """Sorted keys and a final newline: the file diffs and merges cleanly when it is committed."""
-    try:
-        path.write_text(json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-    except OSError as exc:
-        raise LrCiError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+    """Sorted keys and a final newline: the file diffs and merges cleanly when it is committed.
+
+    Written as every file lr-ci is asked to write (:func:`lr_ci.output.write_file`): never through a
+    symbolic link a repository planted, never hanging on a FIFO.
+    """
+    from lr_ci.output import write_file
+
+    write_file(path, json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n", f"the {what}")

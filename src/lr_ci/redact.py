@@ -20,6 +20,10 @@ WHOLE_WORD_BELOW = 8
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Shorter values would mask ordinary words; no real credential or secret is this short.
 MIN_MASKED_LENGTH = 3
+MAX_SPELLED_LENGTH = 4096
+"""Credentials up to this long are matched in every spelling (:func:`credential_pattern`); longer ones (a
+value a hostile server hands a capture: 4 MiB of token) only in their exact encoded forms. The any-spelling
+regex grows with the value: compiling it for 4 MiB would take minutes and gigabytes."""
 
 
 def preview(secret: str) -> str:
@@ -145,17 +149,34 @@ class _ExactForms:
     value that contains another is still replaced whole, whatever the count. A form shorter than
     :data:`WHOLE_WORD_BELOW` counts only as a whole word (a user name like "ops" inside "devops" is not
     masked).
+
+    The automaton is a contiguous NFA, built in time linear in the forms: the library's default for few
+    patterns is a DFA, whose construction took 20 s for one 64 KiB form of a repeated character. Forms
+    longer than :data:`MAX_SPELLED_LENGTH` (a 4 MiB token a server handed a capture) are not in it at
+    all: each is replaced with ``str.replace`` first, longest first, which costs one linear search each.
     """
 
     def __init__(self, forms: list[str]) -> None:
         import ahocorasick_rs
 
-        self.forms = forms
-        self.automaton = ahocorasick_rs.AhoCorasick(
-            [_matchable(form) for form in forms], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        self.long_forms = sorted((f for f in forms if len(f) > MAX_SPELLED_LENGTH), key=len, reverse=True)
+        self.forms = [form for form in forms if len(form) <= MAX_SPELLED_LENGTH]
+        self.automaton = (
+            ahocorasick_rs.AhoCorasick(
+                [_matchable(form) for form in self.forms],
+                matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+                implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+            )
+            if self.forms
+            else None
         )
 
     def replace(self, text: str, replacements: dict[str, str]) -> str:
+        for form in self.long_forms:
+            if form in text:
+                text = text.replace(form, replacements[form])
+        if self.automaton is None:
+            return text
         pieces: list[str] = []
         done = 0
         for index, start, end in self.automaton.find_matches_as_indexes(_matchable(text)):
@@ -222,7 +243,10 @@ class Redactor:
 
     def _compiled_credentials(self) -> re.Pattern[str] | None:
         if self._credential_pattern is None and self._credentials:
-            alternatives = sorted(self._credentials, key=len, reverse=True)
+            spelled = [value for value in self._credentials if len(value) <= MAX_SPELLED_LENGTH]
+            if not spelled:
+                return None
+            alternatives = sorted(spelled, key=len, reverse=True)
             self._credential_pattern = re.compile(
                 "|".join(_alternative(value, credential_pattern(value)) for value in alternatives)
             )

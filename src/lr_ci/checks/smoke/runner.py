@@ -394,6 +394,9 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
             break
         if len(hops) >= MAX_REDIRECTS:
             raise StepFailure(f"more than {MAX_REDIRECTS} redirects, last to {display_url(request.url)}")
+        # A redirect's own body is never checked: holding 20 of them (4 MiB each, on 4 flows) would be
+        # 320 MiB. Only the last response's body is kept.
+        response._content = b""
         hops.append(response)
         request = _redirected(session, step, request, response)
     response.history = hops
@@ -500,7 +503,10 @@ def _check_form_target(session: _Session, step: Step, action: str) -> None:
 def _upload(path: str) -> bytes:
     """A file to upload, read whole, when it is a regular file of at most :data:`MAX_UPLOAD_BYTES`."""
     try:
-        with open(path, "rb") as handle:
+        # Opened without blocking: opening a FIFO for reading waits for a writer, forever and outside
+        # any request deadline. Only then is it known to be a regular file, and read as one.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise StepFailure(f"cannot upload {path}: not a regular file")

@@ -6,6 +6,7 @@ URL and returns a structured :class:`FlowResult` per flow, with a :class:`StepRe
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import os
 import re
@@ -22,6 +23,7 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _html, _jsonpath
+from lr_ci.checks.smoke._regex_box import Found, RegexBox, RegexFailed, RegexTimeout
 from lr_ci.checks.smoke.settings import (
     MAX_BODY_BYTES,
     Capture,
@@ -131,6 +133,8 @@ class _Session:
         self.values: dict[str, str] = {}
         self.last: httpx.Response | None = None
         self.failed = False
+        self.regexes = RegexBox()
+        """Where the user's regular expressions meet the server's text (killed at the deadline)."""
 
     def shown(self, text: str) -> str:
         """``text`` fit for a message: credentials masked, URLs without their userinfo."""
@@ -255,27 +259,33 @@ def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowRes
         return result
     with _http.client(options.client) as client:
         session = _Session(name, client, options, settings.max_body_bytes)
-        for flow_name in chain:
-            for step in settings.flows[flow_name].steps:
-                label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
-                if session.failed:
-                    result.steps.append(
-                        StepResult(name, label, "skip", message="skipped: an earlier step failed")
-                    )
-                    continue
-                outcome = _run_step(session, step, label)
-                session.failed = outcome.status in ("fail", "error")
-                result.steps.append(outcome)
-        for flow_name in reversed(chain):
-            for step in settings.flows[flow_name].finally_:
-                label = f"finally: {step_name(step)}"
-                outcome = _run_step(session, step, label)
-                outcome.cleanup = True
-                result.steps.append(outcome)
+        with contextlib.closing(session.regexes):
+            _run_steps(settings, chain, name, session, result)
         result.cookies = {cookie.name: cookie.value or "" for cookie in client.cookies.jar}
         result.values = dict(session.values)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _run_steps(
+    settings: SmokeSettings, chain: list[str], name: str, session: _Session, result: FlowResult
+) -> None:
+    """The chain's steps in order (skipped after a failure), then every ``finally`` step."""
+    for flow_name in chain:
+        for step in settings.flows[flow_name].steps:
+            label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
+            if session.failed:
+                skipped = StepResult(name, label, "skip", message="skipped: an earlier step failed")
+                result.steps.append(skipped)
+                continue
+            outcome = _run_step(session, step, label)
+            session.failed = outcome.status in ("fail", "error")
+            result.steps.append(outcome)
+    for flow_name in reversed(chain):
+        for step in settings.flows[flow_name].finally_:
+            outcome = _run_step(session, step, f"finally: {step_name(step)}")
+            outcome.cleanup = True
+            result.steps.append(outcome)
 
 
 def _condition_holds(session: _Session, condition: str) -> bool:
@@ -518,12 +528,28 @@ def _upload(path: str) -> bytes:
     return data
 
 
-def _search(pattern: str, text: str) -> re.Match[str] | None:
-    """``re.search``; a pattern that a filled-in value made invalid fails the step, not the run."""
+def _search(session: _Session, pattern: str, text: str) -> Found | None:
+    """``re.search``, ended by the step's time (``timeout_s``) and the run's deadline.
+
+    A pattern that a filled-in value made invalid fails the step, not the run; a search that backtracks
+    without end on the server's text fails it when the time is up (see :mod:`._regex_box`).
+    """
     try:
-        return re.search(pattern, text)
+        re.compile(pattern)
     except (re.error, OverflowError, RecursionError) as exc:
         raise StepFailure(f"the regular expression {pattern!r} is not valid ({exc})") from None
+    timeout = min(session.options.client.timeout_s, session.options.deadline - time.monotonic())
+    if timeout <= 0:
+        raise StepFailure("the run's time budget (run_timeout_s) was used up before this step's checks")
+    try:
+        return session.regexes.search(pattern, text, timeout)
+    except RegexTimeout:
+        raise StepFailure(
+            f"the regular expression {pattern!r} did not finish within {timeout:.1f} s on this response "
+            "(it backtracks without end on this text; timeout_s bounds it)"
+        ) from None
+    except RegexFailed as exc:
+        raise StepFailure(f"the regular expression {pattern!r} could not run: {exc}") from None
 
 
 def _check(
@@ -538,7 +564,7 @@ def _check(
         value = response.headers.get(name)
         if value is None:
             problems.append(f"no {name} header")
-        elif not _search(session.fill(pattern), value):
+        elif not _search(session, session.fill(pattern), value):
             problems.append(f"header {name}: {session.shown(value)!r} does not match {pattern!r}")
     cookies = _set_cookies(response)
     for name, wanted_cookie in expect.cookies.items():
@@ -583,7 +609,7 @@ def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> 
         actual, missing = _json_at(document, path)
         if missing:
             problems.append(missing)
-        elif not _search(session.fill(pattern), str(actual)):
+        elif not _search(session, session.fill(pattern), str(actual)):
             problems.append(f"{path} is {_shown_json(session, actual)}, which does not match {pattern!r}")
     return problems
 
@@ -666,7 +692,7 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
     problems = []
     for name, capture in captures.items():
         try:
-            value = _extract(capture, response)
+            value = _extract(capture, response, session)
         except (LookupError, ValueError, _html.SelectorError) as exc:
             problems.append(f"capture {name}: {exc}")
             continue
@@ -681,7 +707,7 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
     return problems
 
 
-def _extract(capture: Capture, response: httpx.Response) -> str:
+def _extract(capture: Capture, response: httpx.Response, session: _Session) -> str:
     if capture.css is not None:
         elements = _html.select(_html.parse(response.text), capture.css)
         if not elements:
@@ -705,10 +731,10 @@ def _extract(capture: Capture, response: httpx.Response) -> str:
             raise LookupError(f"cookie {capture.cookie} is not set")
         return cookie[""]
     if capture.regex is not None:
-        match = _search(capture.regex, response.text)
+        match = _search(session, capture.regex, response.text)
         if match is None:
             raise LookupError(f"{capture.regex!r} matches nothing")
-        return match.group(1) if match.groups() else match.group(0)
+        return match.first()
     raise ValueError("say what to capture: css, json, header, cookie or regex")
 
 

@@ -11,7 +11,7 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _jsonpath
-from lr_ci.checks.smoke.runner import FlowResult, RunOptions, flow_order, run_flows
+from lr_ci.checks.smoke.runner import PARSING, FlowResult, RunOptions, flow_order, json_body, run_flows
 from lr_ci.checks.smoke.settings import MAX_TIMEOUT_S, Expect, Flow, SmokeSettings, Step
 from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.errors import LrCiError
@@ -136,8 +136,9 @@ def wait_for_version(
 
 def _version_of(response: httpx.Response, field: str) -> str | None:
     try:
-        value = _jsonpath.get(response.json(), field)
-    except (ValueError, LookupError, RecursionError):
+        with PARSING:
+            value = _jsonpath.get(json_body(response), field)
+    except (ValueError, LookupError):
         return None
     return str(value)
 

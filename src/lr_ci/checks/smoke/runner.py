@@ -11,6 +11,7 @@ import json as jsonlib
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,26 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _CONDITION = re.compile(r"^\s*\{([A-Za-z_][\w-]*)\}\s*(?:(==|!=)\s*(.*?))?\s*$")
+MAX_JSON_VALUES = 1_000_000
+"""Values (and keys) of one JSON body lr-ci parses: about 70 MiB as Python objects at worst (a million
+empty objects). A 4 MiB body of ``{},`` is 1.4 million: 200 MiB for four flows at once."""
+PARSING = threading.Lock()
+"""Held while a body is parsed (JSON, HTML) and used: one parsed document at a time in the process, so
+concurrent flows cannot each hold one (a parsed body is many times its bytes)."""
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The body as JSON, at most :data:`MAX_JSON_VALUES` values; ValueError saying why not (hold PARSING)."""
+    content = response.content
+    tokens = sum(content.count(mark) for mark in (b",", b":", b"[", b"{"))
+    if tokens >= MAX_JSON_VALUES:
+        raise ValueError(f"body has more than {MAX_JSON_VALUES} JSON values; lr-ci reads at most that many")
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("body is JSON nested too deeply to read") from None
+    except ValueError:
+        raise ValueError("body is not JSON") from None
 
 
 @dataclass
@@ -464,9 +485,12 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         page = session.last
         if page is None:
             raise StepFailure("submit_form: no earlier step fetched a page to take the form from")
-        found = _html.find_form(_html.parse(page.text), str(page.url), step.submit_form.selector)
+        with PARSING:
+            document = _html.parse(page.text)
+            found = _html.find_form(document, str(page.url), step.submit_form.selector)
         if found is None:
-            raise StepFailure(f"submit_form: no form found on {page.url}")
+            cut = f" (the page has {document.cut})" if document.cut else ""
+            raise StepFailure(f"submit_form: no form found on {display_url(page.url)}{cut}")
         form = {**found.fields, **session.fill(step.submit_form.fields)}
         url, method = found.action, found.method if step.method.upper() == "GET" else method
         _check_form_target(session, step, url)
@@ -590,12 +614,15 @@ def _check_body(expect: Expect, text: str, session: _Session) -> list[str]:
 
 
 def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> list[str]:
-    try:
-        document = response.json()
-    except ValueError:
-        return ["body is not JSON"]
-    except RecursionError:
-        return ["body is JSON nested too deeply to read"]
+    with PARSING:
+        try:
+            document = json_body(response)
+        except ValueError as exc:
+            return [str(exc)]
+        return _check_document(expect, document, session)
+
+
+def _check_document(expect: Expect, document: Any, session: _Session) -> list[str]:
     problems = []
     for path, wanted in expect.json.items():
         actual, missing = _json_at(document, path)
@@ -709,18 +736,22 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
 
 def _extract(capture: Capture, response: httpx.Response, session: _Session) -> str:
     if capture.css is not None:
-        elements = _html.select(_html.parse(response.text), capture.css)
-        if not elements:
-            raise LookupError(f"{capture.css!r} matches nothing")
-        element = elements[0]
-        if capture.attr is None:
-            return element.text
-        if capture.attr not in element.attrs:
-            raise LookupError(f"{capture.css!r} has no {capture.attr} attribute")
-        return element.attrs[capture.attr]
+        with PARSING:
+            page = _html.parse(response.text)
+            elements = _html.select(page, capture.css)
+            if not elements:
+                cut = f" (the page has {page.cut})" if page.cut else ""
+                raise LookupError(f"{capture.css!r} matches nothing{cut}")
+            element = elements[0]
+            if capture.attr is None:
+                return element.text
+            if capture.attr not in element.attrs:
+                raise LookupError(f"{capture.css!r} has no {capture.attr} attribute")
+            return element.attrs[capture.attr]
     if capture.json is not None:
-        value = _jsonpath.get(response.json(), capture.json)
-        return value if isinstance(value, str) else jsonlib.dumps(value)
+        with PARSING:
+            value = _jsonpath.get(json_body(response), capture.json)
+            return value if isinstance(value, str) else jsonlib.dumps(value)
     if capture.header is not None:
         if capture.header not in response.headers:
             raise LookupError(f"no {capture.header} header")

@@ -64,6 +64,40 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return template
 
 
+_ALWAYS_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def _credentials_stay_home(session: Any, home: Callable[[], str], headers: set[str]) -> None:
+    """A redirect away from the target's origin carries no credential of the run.
+
+    requests follows redirects itself: it drops Authorization on another host, but resends the login
+    flow's cookies (set for no domain, so for every host) and every configured header (``X-Api-Key =
+    "{api_token}"``) to wherever the server points. ``rebuild_auth`` is the hook requests calls on every
+    redirect once the next request's cookies and headers are built; off the target's origin it now removes
+    Authorization, Proxy-Authorization, Cookie and every header a route configures.
+    """
+    rebuild_auth = session.rebuild_auth
+
+    def rebuild_auth_at_home(prepared: Any, response: Any) -> None:
+        rebuild_auth(prepared, response)
+        if _origin(prepared.url) != _origin(home()):
+            for name in [n for n in prepared.headers if n.lower() in _ALWAYS_CREDENTIALS | headers]:
+                del prepared.headers[name]
+
+    session.rebuild_auth = rebuild_auth_at_home
+
+
 LOCUSTFILE_IMPORT_MEMORY = 128 << 20
 """The data memory a locustfile's import may use in the import probe (locust itself needs about 40 MiB)."""
 
@@ -357,6 +391,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
 
     routes = list(plan.routes)
     weights = [max(1, route.weight) for route in routes]
+    credential_headers = {name.lower() for route in routes for name in route.headers}
     per_user = plan.rate / plan.users
 
     class RouteUser(_Guarded, HttpUser):
@@ -367,6 +402,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
 
         def on_start(self) -> None:
             self.client.cookies.update(dict(type(self).lr_ci_target.cookies))
+            _credentials_stay_home(self.client, lambda: type(self).lr_ci_target.url, credential_headers)
 
         @task
         def request(self) -> None:

@@ -8,6 +8,8 @@ process tree for the inputs that had no bound.
 from __future__ import annotations
 
 import base64
+import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +19,13 @@ import pytest
 from asgi_server import serve, unused_port_url
 from hostile import PEAK_RSS_LIMIT, Measured, assert_one_clear_line, run_measured
 from hostile_servers import (
+    BIG_TOKEN,
+    HOSTILE_PAGES,
     brotli_body,
     echo_app,
     endless_body,
     gzip_bomb,
+    heavy_app,
     password_forms,
     raw_server,
     recording_app,
@@ -380,3 +385,99 @@ def test_a_step_that_breaks_at_run_time_still_runs_finally(tmp_path: Path, name:
     assert message in result.files["json"]
     assert "/cleanup" in [r["path"] for r in seen] and "/after" not in [r["path"] for r in seen]
     assert "Traceback" not in result.everything and "internal error" not in result.everything
+
+
+# 6. Round 2: what a hostile server hands the checks after the body is read is bounded too.
+
+
+def test_a_4_mib_captured_token_is_masked_in_bounded_time(tmp_path: Path) -> None:
+    """Masking a credential compiled a regex per character (minutes for 4 MiB), then built a DFA (20 s)."""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/bigtoken", capture = { token = { json = "$.token" } } },'
+        ' { path = "/echo", expect = { status = 500 } }]\n'
+    )
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 1, result.everything
+    assert BIG_TOKEN[:64] not in printed(result)
+    assert result.seconds < 15 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)
+
+
+def test_redirect_hops_do_not_keep_their_bodies(tmp_path: Path) -> None:
+    """Four flows each followed 20 redirects with 4 MiB bodies, all held: 376 MiB."""
+    step = '{ path = "/hop0", follow_redirects = true, expect = { status = 200 } }'
+    config = "[smoke]\n" + flows(**{f"f{i}": step for i in range(4)})
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "more than 20 redirects" in result.files["json"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+@pytest.mark.parametrize("path", list(HOSTILE_PAGES))
+def test_a_page_many_times_its_size_once_parsed_stays_within_bounds(tmp_path: Path, path: str) -> None:
+    """Flows parse a 4 MiB page at once: four took 2.3 GB and 40 s for '<b>' x 1.4M before the bounds."""
+    check = (
+        'expect = { json = { "$.a" = 1 } }'
+        if path == "/dicts"
+        else 'submit_form = {}, method = "POST"'
+        if path == "/forms"
+        else 'capture = { v = { css = "x i" } }'
+    )
+    step = f'{{ path = "{path}", {check} }}'
+    if path == "/forms":  # the form is taken from the page the step before fetched
+        step = f'{{ path = "{path}" }}, {step}'
+    config = "[smoke]\n" + flows(**{f"f{i}": step for i in range(2 if path in ("/dicts", "/tags") else 1)})
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=40)
+    assert result.code in (0, 1), result.everything
+    assert "Traceback" not in result.everything and "internal error" not in result.everything
+    assert result.seconds < 25 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)
+
+
+def test_a_regex_that_backtracks_without_end_is_stopped_at_the_timeout(tmp_path: Path) -> None:
+    """``(a|aa)+$`` on 30,000 'a' held the interpreter lock past --run-timeout; finally steps still run."""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/aaa", capture = { v = { regex = "(a|aa)+$" } } }]\n'
+        'finally = [{ name = "cleanup", path = "/cleanup" }]\n'
+    )
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, "--timeout", "1.5", timeout_s=20)
+    assert result.code == 1, result.everything
+    assert "did not finish within 1.5 s" in result.files["json"]
+    assert '"finally: cleanup"' in result.files["json"] or "cleanup" in result.files["json"]
+    assert result.seconds < 10, result.seconds
+
+
+def test_uploading_a_fifo_fails_the_step_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "upload.fifo"
+    os.mkfifo(fifo)
+    config = f'[smoke.flows.f]\nsteps = [{{ method = "POST", path = "/up", files = {{ f = "{fifo}" }} }}]\n'
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=20)
+    assert result.code == 1, result.everything
+    assert "not a regular file" in result.files["json"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_a_ca_bundle_that_is_not_a_pem_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    """OpenSSL waited on a FIFO for ever and would read /dev/zero until memory ran out."""
+    path = {"fifo": tmp_path / "ca.fifo", "dev-zero": Path("/dev/zero"), "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    result = smoke(tmp_path, f'[smoke]\nca_bundle = "{path}"\n', "--base-url", "https://127.0.0.1:9/")
+    assert result.code == 2, result.everything
+    assert_one_clear_line(result, mentions=["ca_bundle", str(path)])
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT
+
+
+def test_nested_forms_are_searched_in_bounded_time() -> None:
+    """The first form with a password field: asking every nested form for its fields was 56 s."""
+    from lr_ci.checks.smoke import _html
+
+    started = time.monotonic()
+    page = _html.parse(HOSTILE_PAGES["/forms"].decode())
+    form = _html.find_form(page, "http://example.test/")
+    assert form is not None and "p" in form.fields
+    assert not _html.select(page, "x y input")
+    assert time.monotonic() - started < 10

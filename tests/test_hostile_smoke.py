@@ -481,3 +481,24 @@ def test_nested_forms_are_searched_in_bounded_time() -> None:
     assert form is not None and "p" in form.fields
     assert not _html.select(page, "x y input")
     assert time.monotonic() - started < 10
+
+
+def test_a_session_cookie_never_captured_is_still_masked(tmp_path: Path) -> None:
+    """A failed expectation on Set-Cookie printed the whole session id: every cookie set is a credential."""
+    from hostile_servers import _answer
+
+    cookie = "S3ss10nCookieValue42"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(b"set-cookie", f"session={cookie}; Path=/; HttpOnly".encode())]
+            await _answer(send, 200, f"your session is {cookie}".encode(), headers)
+
+    config = "[smoke]\n" + flows(
+        f='{ path = "/", expect = { headers = { set-cookie = "Secure" }, status = 201 } }'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "session=***" in result.files["json"]
+    assert cookie not in printed(result)

@@ -420,6 +420,7 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
     hops: list[httpx.Response] = []
     while True:
         response = session.client.send(request, stream=True)
+        _mask_cookies(session, response)
         cut = _http.read_capped(response, session.max_body_bytes)
         if not (step.follow_redirects and response.has_redirect_location):
             break
@@ -432,6 +433,18 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
         request = _redirected(session, step, request, response)
     response.history = hops
     return response, cut
+
+
+MIN_MASKED_COOKIE = 8
+"""Cookie values this long are session ids or tokens; shorter ones ("en", "1", "dark") are preferences."""
+
+
+def _mask_cookies(session: _Session, response: httpx.Response) -> None:
+    """Every cookie a server sets is a credential of this run, captured or not, from the moment it arrives:
+    a failed ``headers`` expectation on ``Set-Cookie`` printed the whole session id."""
+    for cookie in _set_cookies(response).values():
+        if len(cookie[""]) >= MIN_MASKED_COOKIE:
+            session.options.on_secret(cookie[""])
 
 
 def _redirected(

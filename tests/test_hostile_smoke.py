@@ -502,3 +502,23 @@ def test_a_session_cookie_never_captured_is_still_masked(tmp_path: Path) -> None
     assert result.code == 1, result.everything
     assert "session=***" in result.files["json"]
     assert cookie not in printed(result)
+
+
+def test_a_token_given_as_the_url_user_is_masked(tmp_path: Path) -> None:
+    """``https://TOKEN@host``: only a password was masked, so a server echoing the user printed the token."""
+    import base64 as b64
+
+    from hostile_servers import _answer, _header
+
+    token = "tok3nAsUserName0987654321"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            basic = _header(scope, b"authorization").removeprefix("Basic ")
+            await _answer(send, 401, f"unknown user {b64.b64decode(basic).decode()}".encode())
+
+    with serve(app) as url:
+        result = smoke(tmp_path, "", "--base-url", url.replace("http://", f"http://{token}@"))
+    assert result.code == 1, result.everything
+    assert "unknown user ***" in result.files["json"]
+    assert token not in printed(result)

@@ -155,6 +155,7 @@ class _Session:
         self.last: httpx.Response | None = None
         self.failed = False
         self.regexes = RegexBox()
+        self.masked_cookies: set[str] = set()
         """Where the user's regular expressions meet the server's text (killed at the deadline)."""
 
     def shown(self, text: str) -> str:
@@ -437,14 +438,22 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
 
 MIN_MASKED_COOKIE = 8
 """Cookie values this long are session ids or tokens; shorter ones ("en", "1", "dark") are preferences."""
+MAX_MASKED_COOKIES = 16
+"""Cookie values one flow registers as credentials. Each one makes every later masking dearer, and a
+server that rotates its session cookie on every answer, polled by ``retry`` 10,000 times, would otherwise
+make masking quadratic in the attempts."""
 
 
 def _mask_cookies(session: _Session, response: httpx.Response) -> None:
     """Every cookie a server sets is a credential of this run, captured or not, from the moment it arrives:
     a failed ``headers`` expectation on ``Set-Cookie`` printed the whole session id."""
     for cookie in _set_cookies(response).values():
-        if len(cookie[""]) >= MIN_MASKED_COOKIE:
-            session.options.on_secret(cookie[""])
+        value = cookie[""]
+        if len(value) >= MIN_MASKED_COOKIE and value not in session.masked_cookies:
+            if len(session.masked_cookies) >= MAX_MASKED_COOKIES:
+                return
+            session.masked_cookies.add(value)
+            session.options.on_secret(value)
 
 
 def _redirected(

@@ -522,3 +522,26 @@ def test_a_token_given_as_the_url_user_is_masked(tmp_path: Path) -> None:
     assert result.code == 1, result.everything
     assert "unknown user ***" in result.files["json"]
     assert token not in printed(result)
+
+
+def test_a_rotating_session_cookie_polled_by_retry_stays_fast(tmp_path: Path) -> None:
+    """Every cookie is masked; a new one per attempt made each excerpt mask 1 MiB against more of them."""
+    import itertools
+
+    from hostile_servers import _answer
+
+    counter = itertools.count()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            cookie = f"sid=rotating-{next(counter):012d}".encode()
+            await _answer(send, 200, b"x " * (512 * 1024), [(b"set-cookie", cookie)])
+
+    config = "[smoke]\n" + flows(
+        f='{ path = "/", retry = { attempts = 100, interval_s = 0 }, expect = { status = 201 } }'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "after 100 attempts" in result.files["json"]
+    assert result.seconds < 15, result.seconds

@@ -77,6 +77,9 @@ def _alternative(value: str, escaped: str | None = None) -> str:
     return escaped
 
 
+MAX_SPELLED_CHAR = 32
+"""The longest spelling of one character :func:`_char_pattern` is taken to have (7 backslashes and
+``\\ud83d\\ude00`` are 19; HTML references may pad zeros without end, counted up to this)."""
 _NAMED_ESCAPES = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f", "\v": "v", "\0": "0"}
 _HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 # Repeated escaping (a repr() inside JSON inside a log line) puts up to this many backslashes before a char.
@@ -202,6 +205,7 @@ class Redactor:
         self._credentials: list[str] = []
         self._pattern: _ExactForms | None = None
         self._credential_pattern: re.Pattern[str] | None = None
+        self._reach = 0
         self.on_credential: Callable[[str], None] | None = None
         """Called once per new credential (GitHub mode prints ``::add-mask::`` with it)."""
 
@@ -215,6 +219,8 @@ class Redactor:
         if len(value) < MIN_MASKED_LENGTH or value in self._credentials:
             return
         self._credentials.append(value)
+        if len(value) <= MAX_SPELLED_LENGTH:
+            self._reach = max(self._reach, len(value) * MAX_SPELLED_CHAR)
         self._add(value, CREDENTIAL_MASK)
         self._credential_pattern = None
         if self.on_credential is not None:
@@ -234,7 +240,14 @@ class Redactor:
             # A credential mask wins over a secret preview for the same text.
             if self._replacements.get(form) != CREDENTIAL_MASK:
                 self._replacements[form] = mask
+            self._reach = max(self._reach, len(form))
         self._pattern = None
+
+    @property
+    def reach(self) -> int:
+        """The longest text one known value may be spelt as: mask a text that much past where it will be
+        cut, and a value that starts before the cut is masked whole."""
+        return self._reach
 
     def _compiled(self) -> _ExactForms | None:
         if self._pattern is None and self._replacements:

@@ -75,7 +75,7 @@ def plan(
         deadline=time.monotonic() + settings.run_timeout_s,
     )
     if redactor is not None:
-        options = replace(options, scrub=redactor.scrub_text)
+        options = replace(options, scrub=redactor.scrub_text, reach=lambda: redactor.reach)
     return settings, names, options
 
 

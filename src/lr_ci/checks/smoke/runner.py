@@ -124,6 +124,9 @@ class RunOptions:
     """time.monotonic() after which no request starts, a running request is stopped, pending steps fail."""
     on_secret: Callable[[str], None] = lambda _value: None
     """Called with every captured value that must be masked."""
+    reach: Callable[[], int] = lambda: 0
+    """How far past a cut a value ``scrub`` masks may reach (``Redactor.reach``): text is masked that
+    much beyond what is shown, so a credential that starts inside is masked whole."""
     scrub: Callable[[str], str] = _unchanged
     """Masks every known credential (``Redactor.scrub_text``). Response text goes through it before it is
     collapsed, quoted or cut into a message: a transformed or half-cut password is no longer recognisable."""
@@ -797,7 +800,12 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
     how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
     """
-    masked = session.shown(response.text)
+    body = response.text
+    # Only the head of the body that can reach the excerpt is masked, with room for the longest spelling
+    # of a known value that starts inside it: masking 4 MiB to show 300 characters took seconds per
+    # failed attempt with a few dozen credentials.
+    head = body[: _window_end(body) + session.options.reach()]
+    masked = session.shown(head)
     # Once every credential is masked, cutting is safe. Only the words that can reach the excerpt are
     # collapsed (a 4 MiB body split into words would cost ten times its size), with room for the
     # secret-looking ``key=value`` masking to see a whole value at the end.
@@ -811,8 +819,19 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     # Cut before the key=value mask: its pattern is quadratic on one long word (4 MiB of "0").
     window = " ".join(words)[: EXCERPT_CHARS + _EXCERPT_MARGIN]
     text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
-    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN:
+    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN or len(head) < len(body):
         text = text[:EXCERPT_CHARS] + "…"
     return (
         f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"
     )
+
+
+def _window_end(body: str) -> int:
+    """Where the raw words that fill the excerpt's window end (a long word counts only its start)."""
+    length = 0
+    for word in _WORD.finditer(body):
+        room = EXCERPT_CHARS + _EXCERPT_MARGIN - length
+        if word.end() - word.start() >= room:
+            return word.start() + room
+        length += word.end() - word.start() + 1
+    return len(body)

@@ -78,6 +78,16 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
+def _on_target(path: str) -> str:
+    """A route's path, always on the side being measured.
+
+    requests sends a path that is an absolute URL (``https://other.example/x``, or a ``{value}`` the login
+    captured that fills in as one) to that host, with the login's cookies, which are set for no domain:
+    both sides would be measured on the same host and it would get the credentials. A path is a path.
+    """
+    return path if path.startswith("/") else "/" + path
+
+
 def _credentials_stay_home(session: Any, home: Callable[[], str], headers: set[str]) -> None:
     """A redirect away from the target's origin carries no credential of the run.
 
@@ -411,7 +421,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
             headers = {k: _fill(v, values) for k, v in route.headers.items()}
             self.client.request(
                 route.method.upper(),
-                _fill(route.path, values),
+                _on_target(_fill(route.path, values)),
                 name=route.label,
                 headers=headers,
                 json=route.json,

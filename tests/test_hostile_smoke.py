@@ -545,3 +545,19 @@ def test_a_rotating_session_cookie_polled_by_retry_stays_fast(tmp_path: Path) ->
     assert result.code == 1, result.everything
     assert "after 100 attempts" in result.files["json"]
     assert result.seconds < 15, result.seconds
+
+
+@pytest.mark.parametrize("charset", ["rot13", "zlib", "hex", "no-such-charset"])
+def test_a_charset_that_is_not_a_text_encoding_reads_as_utf8(tmp_path: Path, charset: str) -> None:
+    """``charset=rot13`` made reading a healthy page a TypeError about ``str.translate``."""
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            content_type = f"text/html; charset={charset}".encode()
+            await _answer(send, 200, "all is wéll".encode(), [(b"content-type", content_type)])
+
+    config = "[smoke]\n" + flows(f='{ path = "/", expect = { body_contains = ["all is wéll"] } }')
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything

@@ -227,7 +227,26 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bool:
     finally:
         response.close()
     response._content = b"".join(chunks)
+    if not _text_encoding(response.charset_encoding):
+        response.encoding = "utf-8"
     return cut
+
+
+def _text_encoding(charset: str | None) -> bool:
+    """Whether a response's ``charset`` names a codec that turns bytes into text.
+
+    Python's codec registry also holds ``rot13``, ``hex`` and ``zlib``: a server naming one made reading
+    the text a TypeError (a healthy page failed with a message about ``str.translate``). Such a charset,
+    like an unknown one, is read as UTF-8 (with replacement characters).
+    """
+    import codecs
+
+    if charset is None:
+        return True
+    try:
+        return bool(codecs.lookup(charset)._is_text_encoding)
+    except LookupError:
+        return False
 
 
 def describe_error(exc: httpx.HTTPError, timeout_s: float | None = None) -> str:

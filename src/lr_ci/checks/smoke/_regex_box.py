@@ -20,7 +20,14 @@ import time
 from dataclasses import dataclass
 
 _HELPER = r"""
-import json, re, struct, sys
+import json, re, resource, struct, sys
+try:  # killed with the thread that started it (lr-ci killed mid-search must not leave it running)
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+except Exception:
+    pass
+# A search's own memory (its backtracking stack) is bounded too: past it, MemoryError fails the step.
+resource.setrlimit(resource.RLIMIT_DATA, (%(data)d, %(data)d))
 read, write = sys.stdin.buffer.read, sys.stdout.buffer
 while True:
     head = read(8)
@@ -36,6 +43,11 @@ while True:
     write.write(struct.pack(">Q", len(data)) + data)
     write.flush()
 """
+
+
+HELPER_DATA_BYTES = 96 * 1024 * 1024
+"""The helper's data memory: a 4 MiB text arrives as JSON and is decoded (about 20 MiB), with room for a
+search's backtracking stack."""
 
 
 class RegexTimeout(Exception):
@@ -90,7 +102,7 @@ class RegexBox:
     def _started(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _HELPER],
+                [sys.executable, "-I", "-S", "-c", _HELPER % {"data": HELPER_DATA_BYTES}],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

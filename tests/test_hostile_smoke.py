@@ -561,3 +561,21 @@ def test_a_charset_that_is_not_a_text_encoding_reads_as_utf8(tmp_path: Path, cha
     with serve(app) as url:
         result = smoke(tmp_path, config, "--base-url", url)
     assert result.code == 0, result.everything
+
+
+def test_regex_helpers_are_shared_by_many_flows_within_the_memory_bound(tmp_path: Path) -> None:
+    """64 flows at once, each searching: one helper process per flow was 924 MiB; the pool holds four."""
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await _answer(send, 200, b"tok-123 " + b"a" * 200_000)
+
+    step = '{ path = "/", capture = { v = { regex = "tok-([0-9]+)" } } }'
+    config = "[smoke]\nconcurrency = 64\nmax_body_bytes = 1048576\n" + flows(
+        **{f"f{i}": step for i in range(64)}
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss

@@ -3,8 +3,9 @@
 A user's regular expression (``capture.regex``, ``expect.headers``, ``expect.json_matches``) meets text a
 server chose. Python's ``re`` backtracks: ``(a|aa)+$`` on 30,000 ``a`` runs for longer than the universe,
 inside one C call that holds the interpreter lock, so neither the run deadline nor another thread can stop
-it. The search therefore runs in a small helper process (one per flow, started on the first search, about
-10 MiB), which is killed when the search outlives the step's time; the next search starts a new one.
+it. The search therefore runs in a small helper process (about 10 MiB; at most :data:`MAX_HELPERS` in the
+process, started on the first searches), which is killed when the search outlives the step's time; the
+next search starts a new one.
 """
 
 from __future__ import annotations
@@ -137,3 +138,49 @@ class RegexBox:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+
+
+MAX_HELPERS = 4
+"""Helpers alive at once in the process, whatever ``concurrency`` is (256 flows, each with its own, would
+be 2.5 GiB): a flow waits for a free one, within its own time."""
+
+
+class RegexPool:
+    """Searches of every flow of the process, on at most :data:`MAX_HELPERS` helpers."""
+
+    def __init__(self, size: int = MAX_HELPERS) -> None:
+        import threading
+
+        self._free = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[RegexBox] = []
+
+    def search(self, pattern: str, text: str, timeout_s: float) -> Found | None:
+        """:meth:`RegexBox.search` on a free helper; waiting for one counts against ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        if not self._free.acquire(timeout=timeout_s):
+            raise RegexTimeout()
+        try:
+            with self._lock:
+                box = self._idle.pop() if self._idle else RegexBox()
+            try:
+                found = box.search(pattern, text, max(0.001, deadline - time.monotonic()))
+            except BaseException:
+                box.close()
+                raise
+            with self._lock:
+                self._idle.append(box)
+            return found
+        finally:
+            self._free.release()
+
+    def close(self) -> None:
+        """Stop the idle helpers (a search still running keeps its own until it ends)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for box in idle:
+            box.close()
+
+
+POOL = RegexPool()
+"""The process's helpers, shared by every flow."""

@@ -6,7 +6,6 @@ URL and returns a structured :class:`FlowResult` per flow, with a :class:`StepRe
 
 from __future__ import annotations
 
-import contextlib
 import json as jsonlib
 import os
 import re
@@ -24,7 +23,7 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _html, _jsonpath
-from lr_ci.checks.smoke._regex_box import Found, RegexBox, RegexFailed, RegexTimeout
+from lr_ci.checks.smoke._regex_box import POOL, Found, RegexFailed, RegexTimeout
 from lr_ci.checks.smoke.settings import (
     MAX_BODY_BYTES,
     Capture,
@@ -157,7 +156,6 @@ class _Session:
         self.values: dict[str, str] = {}
         self.last: httpx.Response | None = None
         self.failed = False
-        self.regexes = RegexBox()
         self.masked_cookies: set[str] = set()
         """Where the user's regular expressions meet the server's text (killed at the deadline)."""
 
@@ -270,8 +268,11 @@ def run_flows(
 ) -> list[FlowResult]:
     """Run the named flows (default: all) concurrently, each in its own session."""
     chosen = list(names) if names is not None else list(settings.flows)
-    with ThreadPoolExecutor(max_workers=max(1, min(settings.concurrency, len(chosen) or 1))) as pool:
-        return list(pool.map(lambda name: run_flow(settings, name, options), chosen))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(settings.concurrency, len(chosen) or 1))) as pool:
+            return list(pool.map(lambda name: run_flow(settings, name, options), chosen))
+    finally:
+        POOL.close()  # the regular expression helpers the flows started
 
 
 def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowResult:
@@ -284,8 +285,7 @@ def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowRes
         return result
     with _http.client(options.client) as client:
         session = _Session(name, client, options, settings.max_body_bytes)
-        with contextlib.closing(session.regexes):
-            _run_steps(settings, chain, name, session, result)
+        _run_steps(settings, chain, name, session, result)
         result.cookies = {cookie.name: cookie.value or "" for cookie in client.cookies.jar}
         result.values = dict(session.values)
     result.duration_s = time.monotonic() - started
@@ -591,7 +591,7 @@ def _search(session: _Session, pattern: str, text: str) -> Found | None:
     if timeout <= 0:
         raise StepFailure("the run's time budget (run_timeout_s) was used up before this step's checks")
     try:
-        return session.regexes.search(pattern, text, timeout)
+        return POOL.search(pattern, text, timeout)
     except RegexTimeout:
         raise StepFailure(
             f"the regular expression {pattern!r} did not finish within {timeout:.1f} s on this response "

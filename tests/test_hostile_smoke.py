@@ -254,8 +254,10 @@ def test_a_use_diamond_30_levels_deep_is_linear(tmp_path: Path) -> None:
         below = [f"a{level + 1}", f"b{level + 1}"] if level + 1 < levels else []
         for side in "ab":
             config += f"[smoke.flows.{side}{level}]\nuse = {below!r}\n".replace("'", '"')
+            config += f'steps = [{{ name = "{side}{level}", path = "/" }}]\n'
     result = smoke(tmp_path, config, "--base-url", unused_port_url(), "--flow", "a0", timeout_s=20)
-    assert result.code == 0, result.everything
+    assert result.code == 1, result.everything  # nothing answers at the unused port
+    assert "connection refused" in result.files["json"]
     assert result.seconds < 10
     assert result.peak_rss <= PEAK_RSS_LIMIT
 
@@ -314,6 +316,8 @@ BAD_CONFIGS = {
     "ipv6-base-url": ('[smoke]\nbase_url = "http://[::1"\n', "base_url"),
     "step-url": ('[smoke.flows.f]\nsteps = [{ url = "http://[zz]:80/" }]\n', "url"),
     "version-field": ('[smoke]\nversion_field = "$.["\n', "version_field"),
+    # It would pass having sent no request at all.
+    "flow-without-steps": ('[smoke.flows.f]\nsteps = []\n[smoke.flows.g]\nuse = ["f"]\n', "smoke.flows.f"),
 }
 
 

@@ -583,3 +583,33 @@ def test_regex_helpers_are_shared_by_many_flows_within_the_memory_bound(tmp_path
         result = smoke(tmp_path, config, "--base-url", url)
     assert result.code == 0, result.everything
     assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_a_server_cannot_choose_which_local_file_is_uploaded(tmp_path: Path) -> None:
+    """``files = { f = "{path}" }`` with ``path`` captured from the server sent it any local file."""
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("local-secret-content-42")
+    seen: list[dict[str, Any]] = []
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append({"path": scope["path"], "body": body})
+        await _answer(send, 200, str(secret_file).encode())
+
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/where", capture = { p = { regex = ".+" } } },\n'
+        '  { method = "POST", path = "/up", files = { f = "{p}" } }]\n'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "cannot read the file to upload {p}" in result.files["json"]
+    assert all(b"local-secret-content-42" not in r["body"] for r in seen)

@@ -526,7 +526,9 @@ def _build(session: _Session, step: Step) -> httpx.Request:
     else:
         url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
     files = {}
-    for name, path in session.fill(step.files).items():
+    # Paths as written, never filled in: a captured {value} would let the server choose which local file
+    # is sent to it (/proc/self/environ holds every credential of the run).
+    for name, path in step.files.items():
         files[name] = (Path(path).name, _upload(path))
     content_kwargs: dict[str, Any] = {}
     if step.json is not None:

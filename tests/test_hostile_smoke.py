@@ -613,3 +613,33 @@ def test_a_server_cannot_choose_which_local_file_is_uploaded(tmp_path: Path) -> 
     assert result.code == 1, result.everything
     assert "cannot read the file to upload {p}" in result.files["json"]
     assert all(b"local-secret-content-42" not in r["body"] for r in seen)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_url_a_server_completes_gets_credentials_only_at_home(tmp_path: Path, allowed: bool) -> None:
+    """``url = "{next}"`` with ``next`` captured: the server chose where X-Api-Key went."""
+    seen_there: list[dict[str, Any]] = []
+    from hostile_servers import _answer
+
+    def home(other: str) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                await _answer(send, 200, f"{other}/landing".encode())
+
+        return app
+
+    allow = ", allow_other_host = true" if allowed else ""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/next", capture = { next = { regex = ".+" } } },\n'
+        f'  {{ url = "{{next}}", headers = {{ X-Api-Key = "${{API_KEY}}" }}{allow} }}]\n'
+    )
+    with serve(recording_app(seen_there)) as other, serve(home(other)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    if allowed:
+        assert result.code == 0, result.everything
+        assert [r["headers"]["x-api-key"] for r in seen_there] == [API_KEY]
+    else:
+        assert result.code == 1, result.everything
+        assert "another host" in result.files["json"] and "(x-api-key)" in result.files["json"]
+        assert seen_there == []
+    assert_no_credential(result)

@@ -537,13 +537,35 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         content_kwargs["data"] = form
         if files:
             content_kwargs["files"] = files
-    return session.client.build_request(
+    request = session.client.build_request(
         method,
         url,
         params=session.fill(step.query) or None,
         headers=session.fill(step.headers) or None,
         **content_kwargs,
     )
+    if step.url and _PLACEHOLDER.search(step.url) and not step.allow_other_host:
+        _check_filled_target(session, request)
+    return request
+
+
+def _check_filled_target(session: _Session, request: httpx.Request) -> None:
+    """A URL a captured ``{value}`` completed goes where the server said: like a redirect, it gets the
+    step's credentials (headers that carry one, a body holding one) only on the base URL's origin."""
+    base = httpx.URL(session.options.base_url)
+    if same_site(base, request.url):
+        return
+    carried = [name for name, value in request.headers.items() if _carries_credential(session, name, value)]
+    if request.method != "GET" and request.content:
+        body = request.content.decode("utf-8", "replace")
+        if session.options.scrub(body) != body:
+            carried.append("the body")
+    if carried:
+        raise StepFailure(
+            f"the step's url, completed by a captured value, goes to {display_url(request.url)}, another "
+            f"host than {display_url(base)}, and would carry credentials there ({', '.join(carried)}); set "
+            "allow_other_host = true on this step if that is intended"
+        )
 
 
 def _check_form_target(session: _Session, step: Step, action: str) -> None:

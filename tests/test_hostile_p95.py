@@ -443,7 +443,10 @@ def test_a_bad_option_is_exit_2_naming_it(tmp_path: Path, args: list[str], optio
         ("confirm = 1", "p95.confirm: Input should be a valid boolean"),
         ('[[p95.routes]]\npath = "/"\nweight = 1.5', "p95.routes.0.weight: Input should be a valid integer"),
         ('[[p95.routes]]\npath = "/"\nbudget_ms = nan', "p95.routes.0.budget_ms: Input should be a finite"),
-        ('[[p95.routes]]\npath = "https://other.example/x"', "p95.routes.0.path: Value error, 'https://other"),
+        (
+            '[[p95.routes]]\npath = "https://other.example/x"',
+            "p95.routes.0.path: Value error, 'https://other",
+        ),
     ],
 )
 def test_a_bad_config_value_is_exit_2_at_its_line(tmp_path: Path, setting: str, where: str) -> None:

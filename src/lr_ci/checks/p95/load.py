@@ -169,6 +169,8 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
 
     from lr_ci.errors import LrCiError
 
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO, a device, a folder
+        raise LrCiError(f"locustfile {path}: not a regular file")
     if not os.path.isfile(path):
         raise LrCiError(f"locustfile {path}: no such file (the path is relative to the working directory)")
     too_long = f"locustfile {path}: its import did not finish within {timeout_s:g} s (locustfile_timeout_s)"

@@ -589,3 +589,14 @@ def test_a_baseline_path_that_is_not_a_regular_file_is_exit_2_before_any_load(
     assert result.code == 2, result.everything
     assert_one_clear_line(result, mentions=[flag, "not a regular file"])
     assert result.seconds < 10
+
+
+def test_an_endless_body_is_drained_not_held(tmp_path: Path) -> None:
+    """requests held every body whole before locust timed it: two users on an endless one took 987 MiB."""
+    from hostile_servers import endless_body, raw_server
+
+    with raw_server(endless_body) as url:
+        result = p95(tmp_path, "--candidate", url, "--save-baseline", "b.json")
+    assert result.code == 1, result.everything  # every request failed: over the error rate
+    assert "error rate" in result.everything
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss

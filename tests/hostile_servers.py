@@ -225,3 +225,39 @@ def recording_app(seen: list[dict[str, Any]], other: str = "") -> Any:
             await _answer(send, 200, b"landed")
 
     return app
+
+
+BIG_TOKEN = "T" * (4 * 1024 * 1024 - 20)
+"""A token as long as a whole body may be (4 MiB): a capture of it is a credential to mask."""
+_CAP = 4 * 1024 * 1024
+HOSTILE_PAGES = {
+    "/dicts": b"[" + b"{}," * (_CAP // 3 - 2) + b"{}]",
+    "/tags": b"<b>" * (_CAP // 3),
+    "/divs": b"<div>" * (_CAP // 5) + b"</p>" * 1000,
+    "/attrs": b"<a " + b"x=1 " * (_CAP // 4 - 2) + b">",
+    "/forms": b"<form><input type=password name=p>" * 30000,
+}
+"""Bodies of at most 4 MiB (max_body_bytes) that are many times their size once parsed, or slow to walk."""
+
+
+def heavy_app() -> Any:
+    """``/bigtoken``: JSON whose token is 4 MiB. ``/hopN``: a 302 to /hop(N+1) with a 4 MiB body.
+    ``/aaa``: 30,000 ``a`` and a ``!`` (a backtracking regex never ends on it). :data:`HOSTILE_PAGES`."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/bigtoken":
+            await _answer(send, 200, json.dumps({"token": BIG_TOKEN}).encode())
+        elif path.startswith("/hop"):
+            hop = int(path[len("/hop") :] or 0)
+            await _answer(send, 302, b"x" * _CAP, [(b"location", f"/hop{hop + 1}".encode())])
+        elif path == "/aaa":
+            await _answer(send, 200, b"a" * 30000 + b"!")
+        elif path in HOSTILE_PAGES:
+            await _answer(send, 200, HOSTILE_PAGES[path], [(b"content-type", b"text/html")])
+        else:
+            await _answer(send, 200, b"ok")
+
+    return app

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -442,6 +443,10 @@ def test_a_bad_option_is_exit_2_naming_it(tmp_path: Path, args: list[str], optio
         ("confirm = 1", "p95.confirm: Input should be a valid boolean"),
         ('[[p95.routes]]\npath = "/"\nweight = 1.5', "p95.routes.0.weight: Input should be a valid integer"),
         ('[[p95.routes]]\npath = "/"\nbudget_ms = nan', "p95.routes.0.budget_ms: Input should be a finite"),
+        (
+            '[[p95.routes]]\npath = "https://other.example/x"',
+            "p95.routes.0.path: Value error, 'https://other",
+        ),
     ],
 )
 def test_a_bad_config_value_is_exit_2_at_its_line(tmp_path: Path, setting: str, where: str) -> None:
@@ -532,3 +537,66 @@ def test_a_real_ctrl_c_is_exit_130_and_stops_the_workers(tmp_path: Path, opsapp_
     while _processes_mentioning(str(config)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _processes_mentioning(str(config))
+
+
+# Round 2.
+
+
+def test_a_redirect_to_another_host_gets_no_login_credential(tmp_path: Path) -> None:
+    """requests resent the login's cookies (set for no domain) and a route's X-Api-Key to any host."""
+    from asgi_server import serve
+    from hostile_servers import _answer, recording_app
+
+    seen_there: list[dict[str, Any]] = []
+    token, session = "t0k3n-from-login-123", "s3ss10n-cookie-456"
+
+    def home(other: str) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return
+            if scope["path"] == "/login":
+                body = json.dumps({"token": token}).encode()
+                await _answer(send, 200, body, [(b"set-cookie", f"sid={session}; Path=/".encode())])
+            else:
+                await _answer(send, 302, b"", [(b"location", f"{other}/landing".encode())])
+
+        return app
+
+    config = (
+        TINY
+        + 'login_flow = "login"\nroutes = [{ path = "/r", headers = { X-Api-Key = "{api_token}" } }]\n'
+        + '[smoke.flows.login]\nsteps = [{ path = "/login", capture = { api_token = { json = "$.token" } } }]\n'
+    )
+    with serve(recording_app(seen_there)) as other, serve(home(other)) as url:
+        result = p95(tmp_path, "--candidate", url, "--save-baseline", "b.json", config=config)
+    assert result.code == 0, result.err
+    assert seen_there, "the redirect was followed"
+    for request in seen_there:
+        assert "x-api-key" not in request["headers"] and "cookie" not in request["headers"], request
+    assert token not in result.everything and session not in result.everything
+
+
+@pytest.mark.parametrize("option", ["--baseline-file", "--save-baseline", "--save-baseline-folder"])
+def test_a_baseline_path_that_is_not_a_regular_file_is_exit_2_before_any_load(
+    tmp_path: Path, option: str
+) -> None:
+    """A FIFO hung the run for ever; a folder to save to failed only after the whole measurement."""
+    fifo = tmp_path / "baseline.fifo"
+    os.mkfifo(fifo)
+    path = tmp_path if option.endswith("-folder") else fifo
+    flag = option.removesuffix("-folder")
+    result = p95(tmp_path, "--candidate", UNREACHABLE, flag, str(path), timeout_s=20)
+    assert result.code == 2, result.everything
+    assert_one_clear_line(result, mentions=[flag, "not a regular file"])
+    assert result.seconds < 10
+
+
+def test_an_endless_body_is_drained_not_held(tmp_path: Path) -> None:
+    """requests held every body whole before locust timed it: two users on an endless one took 987 MiB."""
+    from hostile_servers import endless_body, raw_server
+
+    with raw_server(endless_body) as url:
+        result = p95(tmp_path, "--candidate", url, "--save-baseline", "b.json")
+    assert result.code == 1, result.everything  # every request failed: over the error rate
+    assert "error rate" in result.everything
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss

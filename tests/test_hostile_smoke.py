@@ -8,6 +8,8 @@ process tree for the inputs that had no bound.
 from __future__ import annotations
 
 import base64
+import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +19,13 @@ import pytest
 from asgi_server import serve, unused_port_url
 from hostile import PEAK_RSS_LIMIT, Measured, assert_one_clear_line, run_measured
 from hostile_servers import (
+    BIG_TOKEN,
+    HOSTILE_PAGES,
     brotli_body,
     echo_app,
     endless_body,
     gzip_bomb,
+    heavy_app,
     password_forms,
     raw_server,
     recording_app,
@@ -249,8 +254,10 @@ def test_a_use_diamond_30_levels_deep_is_linear(tmp_path: Path) -> None:
         below = [f"a{level + 1}", f"b{level + 1}"] if level + 1 < levels else []
         for side in "ab":
             config += f"[smoke.flows.{side}{level}]\nuse = {below!r}\n".replace("'", '"')
+            config += f'steps = [{{ name = "{side}{level}", path = "/" }}]\n'
     result = smoke(tmp_path, config, "--base-url", unused_port_url(), "--flow", "a0", timeout_s=20)
-    assert result.code == 0, result.everything
+    assert result.code == 1, result.everything  # nothing answers at the unused port
+    assert "connection refused" in result.files["json"]
     assert result.seconds < 10
     assert result.peak_rss <= PEAK_RSS_LIMIT
 
@@ -309,6 +316,8 @@ BAD_CONFIGS = {
     "ipv6-base-url": ('[smoke]\nbase_url = "http://[::1"\n', "base_url"),
     "step-url": ('[smoke.flows.f]\nsteps = [{ url = "http://[zz]:80/" }]\n', "url"),
     "version-field": ('[smoke]\nversion_field = "$.["\n', "version_field"),
+    # It would pass having sent no request at all.
+    "flow-without-steps": ('[smoke.flows.f]\nsteps = []\n[smoke.flows.g]\nuse = ["f"]\n', "smoke.flows.f"),
 }
 
 
@@ -380,3 +389,257 @@ def test_a_step_that_breaks_at_run_time_still_runs_finally(tmp_path: Path, name:
     assert message in result.files["json"]
     assert "/cleanup" in [r["path"] for r in seen] and "/after" not in [r["path"] for r in seen]
     assert "Traceback" not in result.everything and "internal error" not in result.everything
+
+
+# 6. Round 2: what a hostile server hands the checks after the body is read is bounded too.
+
+
+def test_a_4_mib_captured_token_is_masked_in_bounded_time(tmp_path: Path) -> None:
+    """Masking a credential compiled a regex per character (minutes for 4 MiB), then built a DFA (20 s)."""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/bigtoken", capture = { token = { json = "$.token" } } },'
+        ' { path = "/echo", expect = { status = 500 } }]\n'
+    )
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 1, result.everything
+    assert BIG_TOKEN[:64] not in printed(result)
+    assert result.seconds < 15 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)
+
+
+def test_redirect_hops_do_not_keep_their_bodies(tmp_path: Path) -> None:
+    """Four flows each followed 20 redirects with 4 MiB bodies, all held: 376 MiB."""
+    step = '{ path = "/hop0", follow_redirects = true, expect = { status = 200 } }'
+    config = "[smoke]\n" + flows(**{f"f{i}": step for i in range(4)})
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "more than 20 redirects" in result.files["json"]
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+@pytest.mark.parametrize("path", list(HOSTILE_PAGES))
+def test_a_page_many_times_its_size_once_parsed_stays_within_bounds(tmp_path: Path, path: str) -> None:
+    """Flows parse a 4 MiB page at once: four took 2.3 GB and 40 s for '<b>' x 1.4M before the bounds."""
+    check = (
+        'expect = { json = { "$.a" = 1 } }'
+        if path == "/dicts"
+        else 'submit_form = {}, method = "POST"'
+        if path == "/forms"
+        else 'capture = { v = { css = "x i" } }'
+    )
+    step = f'{{ path = "{path}", {check} }}'
+    if path == "/forms":  # the form is taken from the page the step before fetched
+        step = f'{{ path = "{path}" }}, {step}'
+    config = "[smoke]\n" + flows(**{f"f{i}": step for i in range(2 if path in ("/dicts", "/tags") else 1)})
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=40)
+    assert result.code in (0, 1), result.everything
+    assert "Traceback" not in result.everything and "internal error" not in result.everything
+    assert result.seconds < 25 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)
+
+
+def test_a_regex_that_backtracks_without_end_is_stopped_at_the_timeout(tmp_path: Path) -> None:
+    """``(a|aa)+$`` on 30,000 'a' held the interpreter lock past --run-timeout; finally steps still run."""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/aaa", capture = { v = { regex = "(a|aa)+$" } } }]\n'
+        'finally = [{ name = "cleanup", path = "/cleanup" }]\n'
+    )
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, "--timeout", "1.5", timeout_s=20)
+    assert result.code == 1, result.everything
+    assert "did not finish within 1.5 s" in result.files["json"]
+    assert '"finally: cleanup"' in result.files["json"] or "cleanup" in result.files["json"]
+    assert result.seconds < 10, result.seconds
+
+
+def test_uploading_a_fifo_fails_the_step_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "upload.fifo"
+    os.mkfifo(fifo)
+    config = f'[smoke.flows.f]\nsteps = [{{ method = "POST", path = "/up", files = {{ f = "{fifo}" }} }}]\n'
+    with serve(heavy_app()) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=20)
+    assert result.code == 1, result.everything
+    assert "not a regular file" in result.files["json"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_a_ca_bundle_that_is_not_a_pem_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    """OpenSSL waited on a FIFO for ever and would read /dev/zero until memory ran out."""
+    path = {"fifo": tmp_path / "ca.fifo", "dev-zero": Path("/dev/zero"), "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    result = smoke(tmp_path, f'[smoke]\nca_bundle = "{path}"\n', "--base-url", "https://127.0.0.1:9/")
+    assert result.code == 2, result.everything
+    assert_one_clear_line(result, mentions=["ca_bundle", str(path)])
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT
+
+
+def test_nested_forms_are_searched_in_bounded_time() -> None:
+    """The first form with a password field: asking every nested form for its fields was 56 s."""
+    from lr_ci.checks.smoke import _html
+
+    started = time.monotonic()
+    page = _html.parse(HOSTILE_PAGES["/forms"].decode())
+    form = _html.find_form(page, "http://example.test/")
+    assert form is not None and "p" in form.fields
+    assert not _html.select(page, "x y input")
+    assert time.monotonic() - started < 10
+
+
+def test_a_session_cookie_never_captured_is_still_masked(tmp_path: Path) -> None:
+    """A failed expectation on Set-Cookie printed the whole session id: every cookie set is a credential."""
+    from hostile_servers import _answer
+
+    cookie = "S3ss10nCookieValue42"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(b"set-cookie", f"session={cookie}; Path=/; HttpOnly".encode())]
+            await _answer(send, 200, f"your session is {cookie}".encode(), headers)
+
+    config = "[smoke]\n" + flows(
+        f='{ path = "/", expect = { headers = { set-cookie = "Secure" }, status = 201 } }'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "session=***" in result.files["json"]
+    assert cookie not in printed(result)
+
+
+def test_a_token_given_as_the_url_user_is_masked(tmp_path: Path) -> None:
+    """``https://TOKEN@host``: only a password was masked, so a server echoing the user printed the token."""
+    import base64 as b64
+
+    from hostile_servers import _answer, _header
+
+    token = "tok3nAsUserName0987654321"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            basic = _header(scope, b"authorization").removeprefix("Basic ")
+            await _answer(send, 401, f"unknown user {b64.b64decode(basic).decode()}".encode())
+
+    with serve(app) as url:
+        result = smoke(tmp_path, "", "--base-url", url.replace("http://", f"http://{token}@"))
+    assert result.code == 1, result.everything
+    assert "unknown user ***" in result.files["json"]
+    assert token not in printed(result)
+
+
+def test_a_rotating_session_cookie_polled_by_retry_stays_fast(tmp_path: Path) -> None:
+    """Every cookie is masked; a new one per attempt made each excerpt mask 1 MiB against more of them."""
+    import itertools
+
+    from hostile_servers import _answer
+
+    counter = itertools.count()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            cookie = f"sid=rotating-{next(counter):012d}".encode()
+            await _answer(send, 200, b"x " * (512 * 1024), [(b"set-cookie", cookie)])
+
+    config = "[smoke]\n" + flows(
+        f='{ path = "/", retry = { attempts = 100, interval_s = 0 }, expect = { status = 201 } }'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "after 100 attempts" in result.files["json"]
+    assert result.seconds < 15, result.seconds
+
+
+@pytest.mark.parametrize("charset", ["rot13", "zlib", "hex", "no-such-charset"])
+def test_a_charset_that_is_not_a_text_encoding_reads_as_utf8(tmp_path: Path, charset: str) -> None:
+    """``charset=rot13`` made reading a healthy page a TypeError about ``str.translate``."""
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            content_type = f"text/html; charset={charset}".encode()
+            await _answer(send, 200, "all is wéll".encode(), [(b"content-type", content_type)])
+
+    config = "[smoke]\n" + flows(f='{ path = "/", expect = { body_contains = ["all is wéll"] } }')
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+
+
+def test_regex_helpers_are_shared_by_many_flows_within_the_memory_bound(tmp_path: Path) -> None:
+    """64 flows at once, each searching: one helper process per flow was 924 MiB; the pool holds four."""
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await _answer(send, 200, b"tok-123 " + b"a" * 200_000)
+
+    step = '{ path = "/", capture = { v = { regex = "tok-([0-9]+)" } } }'
+    config = "[smoke]\nconcurrency = 64\nmax_body_bytes = 1048576\n" + flows(
+        **{f"f{i}": step for i in range(64)}
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 0, result.everything
+    assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+def test_a_server_cannot_choose_which_local_file_is_uploaded(tmp_path: Path) -> None:
+    """``files = { f = "{path}" }`` with ``path`` captured from the server sent it any local file."""
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("local-secret-content-42")
+    seen: list[dict[str, Any]] = []
+    from hostile_servers import _answer
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append({"path": scope["path"], "body": body})
+        await _answer(send, 200, str(secret_file).encode())
+
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/where", capture = { p = { regex = ".+" } } },\n'
+        '  { method = "POST", path = "/up", files = { f = "{p}" } }]\n'
+    )
+    with serve(app) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    assert result.code == 1, result.everything
+    assert "cannot read the file to upload {p}" in result.files["json"]
+    assert all(b"local-secret-content-42" not in r["body"] for r in seen)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_url_a_server_completes_gets_credentials_only_at_home(tmp_path: Path, allowed: bool) -> None:
+    """``url = "{next}"`` with ``next`` captured: the server chose where X-Api-Key went."""
+    seen_there: list[dict[str, Any]] = []
+    from hostile_servers import _answer
+
+    def home(other: str) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                await _answer(send, 200, f"{other}/landing".encode())
+
+        return app
+
+    allow = ", allow_other_host = true" if allowed else ""
+    config = (
+        '[smoke.flows.f]\nsteps = [{ path = "/next", capture = { next = { regex = ".+" } } },\n'
+        f'  {{ url = "{{next}}", headers = {{ X-Api-Key = "${{API_KEY}}" }}{allow} }}]\n'
+    )
+    with serve(recording_app(seen_there)) as other, serve(home(other)) as url:
+        result = smoke(tmp_path, config, "--base-url", url)
+    if allowed:
+        assert result.code == 0, result.everything
+        assert [r["headers"]["x-api-key"] for r in seen_there] == [API_KEY]
+    else:
+        assert result.code == 1, result.everything
+        assert "another host" in result.files["json"] and "(x-api-key)" in result.files["json"]
+        assert seen_there == []
+    assert_no_credential(result)

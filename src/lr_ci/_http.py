@@ -228,7 +228,26 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bool:
     finally:
         response.close()
     response._content = b"".join(chunks)
+    if not _text_encoding(response.charset_encoding):
+        response.encoding = "utf-8"
     return cut
+
+
+def _text_encoding(charset: str | None) -> bool:
+    """Whether a response's ``charset`` names a codec that turns bytes into text.
+
+    Python's codec registry also holds ``rot13``, ``hex`` and ``zlib``: a server naming one made reading
+    the text a TypeError (a healthy page failed with a message about ``str.translate``). Such a charset,
+    like an unknown one, is read as UTF-8 (with replacement characters).
+    """
+    import codecs
+
+    if charset is None:
+        return True
+    try:
+        return bool(codecs.lookup(charset)._is_text_encoding)
+    except LookupError:
+        return False
 
 
 def describe_error(exc: httpx.HTTPError, timeout_s: float | None = None) -> str:
@@ -250,14 +269,36 @@ def describe_error(exc: httpx.HTTPError, timeout_s: float | None = None) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
+"""A PEM file of CA certificates: the whole public Mozilla bundle is about 200 KiB."""
+
+
 def ca_bundle(path: str) -> ssl.SSLContext:
-    """A TLS context trusting the CA certificates in ``path`` (a PEM file), or exit 2 naming it."""
+    """A TLS context trusting the CA certificates in ``path`` (a PEM file), or exit 2 naming it.
+
+    Read by lr-ci, not OpenSSL: a regular file of at most :data:`MAX_CA_BUNDLE_BYTES`, opened without
+    blocking. OpenSSL would read ``/dev/zero`` until memory ran out and wait on a FIFO for ever.
+    """
+    import os
+    import stat
+
     from lr_ci.errors import LrCiError
 
     try:
-        return ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError) as exc:
-        raise LrCiError(f"ca_bundle {path}: cannot load CA certificates: {exc}") from None
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise LrCiError(f"ca_bundle {path}: not a regular file (a PEM file of CA certificates)")
+            pem = handle.read(MAX_CA_BUNDLE_BYTES + 1)
+    except OSError as exc:
+        raise LrCiError(f"ca_bundle {path}: cannot load CA certificates: {exc.strerror or exc}") from None
+    if len(pem) > MAX_CA_BUNDLE_BYTES:
+        raise LrCiError(f"ca_bundle {path}: larger than {MAX_CA_BUNDLE_BYTES >> 20} MiB, not a CA bundle")
+    try:
+        return ssl.create_default_context(cadata=pem.decode("ascii"))
+    except (UnicodeDecodeError, ValueError, ssl.SSLError) as exc:
+        why = "not ASCII PEM text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise LrCiError(f"ca_bundle {path}: cannot load CA certificates: {why}") from None
 
 
 def parse_resolve(specs: tuple[str, ...] | list[str]) -> dict[str, str]:

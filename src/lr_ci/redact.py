@@ -20,6 +20,10 @@ WHOLE_WORD_BELOW = 8
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Shorter values would mask ordinary words; no real credential or secret is this short.
 MIN_MASKED_LENGTH = 3
+MAX_SPELLED_LENGTH = 4096
+"""Credentials up to this long are matched in every spelling (:func:`credential_pattern`); longer ones (a
+value a hostile server hands a capture: 4 MiB of token) only in their exact encoded forms. The any-spelling
+regex grows with the value: compiling it for 4 MiB would take minutes and gigabytes."""
 
 
 def preview(secret: str) -> str:
@@ -73,6 +77,9 @@ def _alternative(value: str, escaped: str | None = None) -> str:
     return escaped
 
 
+MAX_SPELLED_CHAR = 32
+"""The longest spelling of one character :func:`_char_pattern` is taken to have (7 backslashes and
+``\\ud83d\\ude00`` are 19; HTML references may pad zeros without end, counted up to this)."""
 _NAMED_ESCAPES = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f", "\v": "v", "\0": "0"}
 _HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 # Repeated escaping (a repr() inside JSON inside a log line) puts up to this many backslashes before a char.
@@ -145,17 +152,34 @@ class _ExactForms:
     value that contains another is still replaced whole, whatever the count. A form shorter than
     :data:`WHOLE_WORD_BELOW` counts only as a whole word (a user name like "ops" inside "devops" is not
     masked).
+
+    The automaton is a contiguous NFA, built in time linear in the forms: the library's default for few
+    patterns is a DFA, whose construction took 20 s for one 64 KiB form of a repeated character. Forms
+    longer than :data:`MAX_SPELLED_LENGTH` (a 4 MiB token a server handed a capture) are not in it at
+    all: each is replaced with ``str.replace`` first, longest first, which costs one linear search each.
     """
 
     def __init__(self, forms: list[str]) -> None:
         import ahocorasick_rs
 
-        self.forms = forms
-        self.automaton = ahocorasick_rs.AhoCorasick(
-            [_matchable(form) for form in forms], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        self.long_forms = sorted((f for f in forms if len(f) > MAX_SPELLED_LENGTH), key=len, reverse=True)
+        self.forms = [form for form in forms if len(form) <= MAX_SPELLED_LENGTH]
+        self.automaton = (
+            ahocorasick_rs.AhoCorasick(
+                [_matchable(form) for form in self.forms],
+                matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+                implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+            )
+            if self.forms
+            else None
         )
 
     def replace(self, text: str, replacements: dict[str, str]) -> str:
+        for form in self.long_forms:
+            if form in text:
+                text = text.replace(form, replacements[form])
+        if self.automaton is None:
+            return text
         pieces: list[str] = []
         done = 0
         for index, start, end in self.automaton.find_matches_as_indexes(_matchable(text)):
@@ -181,6 +205,7 @@ class Redactor:
         self._credentials: list[str] = []
         self._pattern: _ExactForms | None = None
         self._credential_pattern: re.Pattern[str] | None = None
+        self._reach = 0
         self.on_credential: Callable[[str], None] | None = None
         """Called once per new credential (GitHub mode prints ``::add-mask::`` with it)."""
 
@@ -194,6 +219,8 @@ class Redactor:
         if len(value) < MIN_MASKED_LENGTH or value in self._credentials:
             return
         self._credentials.append(value)
+        if len(value) <= MAX_SPELLED_LENGTH:
+            self._reach = max(self._reach, len(value) * MAX_SPELLED_CHAR)
         self._add(value, CREDENTIAL_MASK)
         self._credential_pattern = None
         if self.on_credential is not None:
@@ -213,7 +240,14 @@ class Redactor:
             # A credential mask wins over a secret preview for the same text.
             if self._replacements.get(form) != CREDENTIAL_MASK:
                 self._replacements[form] = mask
+            self._reach = max(self._reach, len(form))
         self._pattern = None
+
+    @property
+    def reach(self) -> int:
+        """The longest text one known value may be spelt as: mask a text that much past where it will be
+        cut, and a value that starts before the cut is masked whole."""
+        return self._reach
 
     def _compiled(self) -> _ExactForms | None:
         if self._pattern is None and self._replacements:
@@ -222,7 +256,10 @@ class Redactor:
 
     def _compiled_credentials(self) -> re.Pattern[str] | None:
         if self._credential_pattern is None and self._credentials:
-            alternatives = sorted(self._credentials, key=len, reverse=True)
+            spelled = [value for value in self._credentials if len(value) <= MAX_SPELLED_LENGTH]
+            if not spelled:
+                return None
+            alternatives = sorted(spelled, key=len, reverse=True)
             self._credential_pattern = re.compile(
                 "|".join(_alternative(value, credential_pattern(value)) for value in alternatives)
             )

@@ -122,6 +122,26 @@ def _url(value: str | None, what: str) -> str:
     return value.rstrip("/")
 
 
+def _check_file(path: Path, option: str, *, must_exist: bool) -> None:
+    """A baseline path is a regular file (or, to be written, absent in a folder that exists), said before
+    any load is sent: opening a FIFO waits for ever for its other end, and a folder or a missing parent
+    found only when the baseline is written wastes the whole measurement."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if must_exist:
+            return  # read_shaped says so, as for every document
+        if not path.parent.is_dir():
+            raise LrCiError(f"{option} {path}: the folder {path.parent} does not exist") from None
+        return
+    except OSError as exc:
+        raise LrCiError(f"{option} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise LrCiError(f"{option} {path}: not a regular file")
+
+
 def _gate(settings: P95Settings) -> Gate:
     return Gate(
         max_ratio=settings.max_ratio,
@@ -208,6 +228,10 @@ def run(
 
     settings = effective(settings, request)
     candidate_url = _url(request.candidate_url or settings.candidate_url, "candidate url")
+    if request.baseline_file is not None:
+        _check_file(request.baseline_file, "--baseline-file", must_exist=True)
+    if request.save_baseline is not None:
+        _check_file(request.save_baseline, "--save-baseline", must_exist=False)
     stored = read_baseline_file(request.baseline_file) if request.baseline_file else None
     targets = {"candidate": _target(candidate_url, login)}
     if stored is None and request.save_baseline is None:

@@ -217,6 +217,7 @@ def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], 
             on_secret=run.redactor.add_credential,
             # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
             scrub=run.redactor.scrub_text,
+            reach=lambda: run.redactor.reach,
         )
         result = run_flow(smoke, flow, options)
         if not result.passed:

@@ -64,6 +64,77 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return template
 
 
+_ALWAYS_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+MAX_RESPONSE_BYTES = 64 << 20
+"""Bytes of one route's response read at most; more is an error of the route (a body that never ends)."""
+
+
+def _drain_body(response: Any, *_: Any, **__: Any) -> Any:
+    """Read a route's body to its end, keeping none of it; past :data:`MAX_RESPONSE_BYTES`, a failed request.
+
+    requests holds a whole body in memory before locust times it: two users on an endless body took
+    987 MiB in two seconds. This response hook runs before requests reads the body, and inside locust's
+    timing, so a response time still includes the whole body; the body is counted and dropped.
+    """
+    from requests.exceptions import RequestException
+
+    size = 0
+    try:
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise RequestException(f"the body is longer than {MAX_RESPONSE_BYTES >> 20} MiB")
+    except BaseException:
+        response.close()
+        raise
+    response._content = b""
+    response._content_consumed = True
+    return response
+
+
+def _on_target(path: str) -> str:
+    """A route's path, always on the side being measured.
+
+    requests sends a path that is an absolute URL (``https://other.example/x``, or a ``{value}`` the login
+    captured that fills in as one) to that host, with the login's cookies, which are set for no domain:
+    both sides would be measured on the same host and it would get the credentials. A path is a path.
+    """
+    return path if path.startswith("/") else "/" + path
+
+
+def _credentials_stay_home(session: Any, home: Callable[[], str], headers: set[str]) -> None:
+    """A redirect away from the target's origin carries no credential of the run.
+
+    requests follows redirects itself: it drops Authorization on another host, but resends the login
+    flow's cookies (set for no domain, so for every host) and every configured header (``X-Api-Key =
+    "{api_token}"``) to wherever the server points. ``rebuild_auth`` is the hook requests calls on every
+    redirect once the next request's cookies and headers are built; off the target's origin it now removes
+    Authorization, Proxy-Authorization, Cookie and every header a route configures.
+    """
+    rebuild_auth = session.rebuild_auth
+
+    def rebuild_auth_at_home(prepared: Any, response: Any) -> None:
+        rebuild_auth(prepared, response)
+        if _origin(prepared.url) != _origin(home()):
+            for name in [n for n in prepared.headers if n.lower() in _ALWAYS_CREDENTIALS | headers]:
+                del prepared.headers[name]
+
+    session.rebuild_auth = rebuild_auth_at_home
+
+
 LOCUSTFILE_IMPORT_MEMORY = 128 << 20
 """The data memory a locustfile's import may use in the import probe (locust itself needs about 40 MiB)."""
 
@@ -125,6 +196,8 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
 
     from lr_ci.errors import LrCiError
 
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO, a device, a folder
+        raise LrCiError(f"locustfile {path}: not a regular file")
     if not os.path.isfile(path):
         raise LrCiError(f"locustfile {path}: no such file (the path is relative to the working directory)")
     too_long = f"locustfile {path}: its import did not finish within {timeout_s:g} s (locustfile_timeout_s)"
@@ -357,6 +430,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
 
     routes = list(plan.routes)
     weights = [max(1, route.weight) for route in routes]
+    credential_headers = {name.lower() for route in routes for name in route.headers}
     per_user = plan.rate / plan.users
 
     class RouteUser(_Guarded, HttpUser):
@@ -367,6 +441,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
 
         def on_start(self) -> None:
             self.client.cookies.update(dict(type(self).lr_ci_target.cookies))
+            _credentials_stay_home(self.client, lambda: type(self).lr_ci_target.url, credential_headers)
 
         @task
         def request(self) -> None:
@@ -375,11 +450,12 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
             headers = {k: _fill(v, values) for k, v in route.headers.items()}
             self.client.request(
                 route.method.upper(),
-                _fill(route.path, values),
+                _on_target(_fill(route.path, values)),
                 name=route.label,
                 headers=headers,
                 json=route.json,
                 timeout=plan.timeout_s,
+                hooks={"response": _drain_body},
             )
 
     return RouteUser

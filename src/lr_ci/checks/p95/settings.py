@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from lr_ci.checks.p95.stats import Gate
 from lr_ci.config import SETTINGS_CONFIG
@@ -39,11 +39,21 @@ def _count(*, ge: int, le: int) -> Any:
     return Field(strict=True, ge=ge, le=le)
 
 
+def _path(path: str) -> str:
+    if "://" in path.split("?", 1)[0] or path.startswith("//"):
+        raise ValueError(
+            f"{path!r} is a URL: a route is a path on the side being measured (both sides are measured "
+            "with the same routes, and another host would get the login's credentials)"
+        )
+    return path
+
+
 @dataclass(frozen=True, kw_only=True)
 class Route:
     __pydantic_config__ = SETTINGS_CONFIG
 
-    path: Annotated[str, Field(strict=True)]
+    path: Annotated[str, Field(strict=True), AfterValidator(_path)]
+    """A path on the side being measured (``/api/items``), never a URL of another host."""
     name: Annotated[str | None, Field(strict=True)] = None
     """The route's name in reports (default: METHOD path)."""
     method: Annotated[str, Field(strict=True)] = "GET"

@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
+MAX_ELEMENTS = 50_000
+"""Elements read from one page; the rest is not parsed. A login page has hundreds; a hostile 4 MiB page of
+``<b>`` has 1.4 million, which took 2.3 GB and 40 s as a tree."""
+MAX_DEPTH = 256
+"""Nesting kept; deeper elements become children of the element at this depth (browsers cap it too)."""
+MAX_TAG_CHARS = 65_536
+"""One tag's length: the parser turns a whole tag into its attribute list before lr-ci sees any of it."""
+_LONG_TAG = re.compile(rf"<[^<>]{{{MAX_TAG_CHARS}}}")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _COMPOUND = re.compile(
     r"(?P<tag>[a-zA-Z][\w-]*|\*)|#(?P<id>[\w-]+)|\.(?P<cls>[\w-]+)"
@@ -20,17 +28,29 @@ _COMPOUND = re.compile(
 )
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Element:
     tag: str
     attrs: dict[str, str]
     parent: Element | None = None
     children: list[Element] = field(default_factory=list)
     text_parts: list[str] = field(default_factory=list)
+    depth: int = 0
+    cut: str = ""
+    """On the document: why the rest of the page was not read ("" when it all was)."""
 
     @property
     def text(self) -> str:
-        return "".join(self.text_parts + [child.text for child in self.children]).strip()
+        """This element's text and its descendants', in document order (iterative: no depth limit)."""
+        parts: list[str] = []
+        stack: list[Element | str] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+                continue
+            stack.extend(reversed([*item.text_parts, *item.children]))
+        return "".join(parts).strip()
 
     def ancestors(self) -> list[Element]:
         found, node = [], self.parent
@@ -40,10 +60,18 @@ class Element:
         return found
 
     def walk(self) -> list[Element]:
-        out = [self]
-        for child in self.children:
-            out += child.walk()
+        """This element and its descendants in document order (iterative: no depth limit)."""
+        out: list[Element] = []
+        stack = [self]
+        while stack:
+            element = stack.pop()
+            out.append(element)
+            stack.extend(reversed(element.children))
         return out
+
+
+class _Full(Exception):
+    """The page has more elements than lr-ci reads."""
 
 
 class _TreeBuilder(HTMLParser):
@@ -51,15 +79,24 @@ class _TreeBuilder(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.root = Element("#document", {})
         self.current = self.root
+        self.count = 0
+
+    def _add(self, tag: str, attrs: list[tuple[str, str | None]]) -> Element:
+        if self.count >= MAX_ELEMENTS:
+            raise _Full()
+        self.count += 1
+        parent = self.current
+        element = Element(tag, {k: v or "" for k, v in attrs}, parent=parent, depth=parent.depth + 1)
+        parent.children.append(element)
+        return element
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, {k: v or "" for k, v in attrs}, parent=self.current)
-        self.current.children.append(element)
-        if tag not in _VOID:
+        element = self._add(tag, attrs)
+        if tag not in _VOID and element.depth < MAX_DEPTH:
             self.current = element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.current.children.append(Element(tag, {k: v or "" for k, v in attrs}, parent=self.current))
+        self._add(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         node: Element | None = self.current
@@ -73,9 +110,18 @@ class _TreeBuilder(HTMLParser):
 
 
 def parse(html: str) -> Element:
+    """The page as a tree, bounded: :data:`MAX_ELEMENTS` elements, :data:`MAX_DEPTH` levels, tags of
+    :data:`MAX_TAG_CHARS`. What was not read is named in the document's ``cut``."""
     builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
+    long_tag = _LONG_TAG.search(html)
+    if long_tag is not None:
+        html = html[: long_tag.start()]
+        builder.root.cut = f"a tag longer than {MAX_TAG_CHARS} characters; the page was read up to it"
+    try:
+        builder.feed(html)
+        builder.close()
+    except _Full:
+        builder.root.cut = f"more than {MAX_ELEMENTS} elements; the first {MAX_ELEMENTS} were read"
     return builder.root
 
 
@@ -141,22 +187,22 @@ def _compile(selector: str) -> list[_Simple]:
 
 
 def select(root: Element, selector: str) -> list[Element]:
-    """Elements matching ``selector`` (compound selectors joined by descendant combinators)."""
+    """Elements matching ``selector`` (compound selectors joined by descendant combinators), in order.
+
+    One walk down the tree, each element tested once per compound at most: an element's state is how
+    many of the ancestor compounds its ancestors matched, taken greedily from the outermost (which finds
+    a match whenever there is one). Matching each element's ancestor chain anew cost elements x depth.
+    """
     *ancestors, last = _compile(selector)
     found = []
-    for element in root.walk()[1:]:
-        if not last.matches(element):
-            continue
-        chain = element.ancestors()
-        index = 0
-        for wanted in reversed(ancestors):
-            while index < len(chain) and not wanted.matches(chain[index]):
-                index += 1
-            if index == len(chain):
-                break
-            index += 1
-        else:
+    stack = [(child, 0) for child in reversed(root.children)]
+    while stack:
+        element, matched = stack.pop()
+        if matched == len(ancestors) and last.matches(element):
             found.append(element)
+        if matched < len(ancestors) and ancestors[matched].matches(element):
+            matched += 1
+        stack.extend((child, matched) for child in reversed(element.children))
     return found
 
 
@@ -175,8 +221,15 @@ def find_form(root: Element, page_url: str, selector: str | None = None) -> Form
     """
     forms = select(root, selector) if selector else select(root, "form")
     if not selector:
-        with_password = [f for f in forms if select(f, "input[type=password]")]
-        forms = with_password or forms
+        # Forms holding a password field, found from the fields up (at most MAX_DEPTH ancestors each):
+        # asking every form for its fields costs forms x elements on nested forms.
+        holding = {
+            id(ancestor)
+            for field in select(root, "input[type=password]")
+            for ancestor in field.ancestors()
+            if ancestor.tag == "form"
+        }
+        forms = [form for form in forms if id(form) in holding] or forms
     if not forms:
         return None
     form = forms[0]

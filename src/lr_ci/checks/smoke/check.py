@@ -11,7 +11,15 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _jsonpath
-from lr_ci.checks.smoke.runner import FlowResult, RunOptions, flow_order, run_flows
+from lr_ci.checks.smoke.runner import (
+    EXCERPT_CHARS,
+    PARSING,
+    FlowResult,
+    RunOptions,
+    flow_order,
+    json_body,
+    run_flows,
+)
 from lr_ci.checks.smoke.settings import MAX_TIMEOUT_S, Expect, Flow, SmokeSettings, Step
 from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.errors import LrCiError
@@ -67,7 +75,7 @@ def plan(
         deadline=time.monotonic() + settings.run_timeout_s,
     )
     if redactor is not None:
-        options = replace(options, scrub=redactor.scrub_text)
+        options = replace(options, scrub=redactor.scrub_text, reach=lambda: redactor.reach)
     return settings, names, options
 
 
@@ -120,7 +128,7 @@ def wait_for_version(
                 if seen == version or (seen is None and version in response.text):
                     return None
                 last = (
-                    f"status {response.status_code}, version {options.scrub(seen)!r}"
+                    f"status {response.status_code}, version {_cut(options.scrub(seen))!r}"
                     if seen is not None
                     else (f"status {response.status_code}")
                 )
@@ -134,10 +142,16 @@ def wait_for_version(
             time.sleep(WAIT_INTERVAL_S)
 
 
+def _cut(text: str) -> str:
+    """A value the server chose, short enough for a message (a 4 MiB version was 28 MB of report)."""
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
 def _version_of(response: httpx.Response, field: str) -> str | None:
     try:
-        value = _jsonpath.get(response.json(), field)
-    except (ValueError, LookupError, RecursionError):
+        with PARSING:
+            value = _jsonpath.get(json_body(response), field)
+    except (ValueError, LookupError):
         return None
     return str(value)
 

@@ -62,7 +62,7 @@ def command(
 
 def _body(run: RunContext, request: object) -> Report:
     from lr_ci.checks.smoke import check
-    from lr_ci.checks.smoke.runner import FlowOrderError, check_uses
+    from lr_ci.checks.smoke.runner import FlowOrderError, check_uses, flow_order
     from lr_ci.checks.smoke.settings import SmokeSettings
 
     assert isinstance(request, check.Request)
@@ -73,4 +73,11 @@ def _body(run: RunContext, request: object) -> Report:
         # At the line of the ``use`` that cannot be followed, like every other config error.
         where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
         raise run.config.error(where, str(exc)) from None
+    for name in settings.flows:
+        chain = flow_order(settings.flows, name)
+        if not any(settings.flows[f].steps or settings.flows[f].finally_ for f in chain):
+            # It would pass having sent nothing: a smoke test that tests nothing is a mistake, not a pass.
+            raise run.config.error(
+                ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
+            )
     return check.run(request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor)

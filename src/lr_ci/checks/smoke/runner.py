@@ -10,6 +10,7 @@ import json as jsonlib
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke import _html, _jsonpath
+from lr_ci.checks.smoke._regex_box import POOL, Found, RegexFailed, RegexTimeout
 from lr_ci.checks.smoke.settings import (
     MAX_BODY_BYTES,
     Capture,
@@ -54,6 +56,26 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _CONDITION = re.compile(r"^\s*\{([A-Za-z_][\w-]*)\}\s*(?:(==|!=)\s*(.*?))?\s*$")
+MAX_JSON_VALUES = 1_000_000
+"""Values (and keys) of one JSON body lr-ci parses: about 70 MiB as Python objects at worst (a million
+empty objects). A 4 MiB body of ``{},`` is 1.4 million: 200 MiB for four flows at once."""
+PARSING = threading.Lock()
+"""Held while a body is parsed (JSON, HTML) and used: one parsed document at a time in the process, so
+concurrent flows cannot each hold one (a parsed body is many times its bytes)."""
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The body as JSON, at most :data:`MAX_JSON_VALUES` values; ValueError saying why not (hold PARSING)."""
+    content = response.content
+    tokens = sum(content.count(mark) for mark in (b",", b":", b"[", b"{"))
+    if tokens >= MAX_JSON_VALUES:
+        raise ValueError(f"body has more than {MAX_JSON_VALUES} JSON values; lr-ci reads at most that many")
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("body is JSON nested too deeply to read") from None
+    except ValueError:
+        raise ValueError("body is not JSON") from None
 
 
 @dataclass
@@ -101,6 +123,9 @@ class RunOptions:
     """time.monotonic() after which no request starts, a running request is stopped, pending steps fail."""
     on_secret: Callable[[str], None] = lambda _value: None
     """Called with every captured value that must be masked."""
+    reach: Callable[[], int] = lambda: 0
+    """How far past a cut a value ``scrub`` masks may reach (``Redactor.reach``): text is masked that
+    much beyond what is shown, so a credential that starts inside is masked whole."""
     scrub: Callable[[str], str] = _unchanged
     """Masks every known credential (``Redactor.scrub_text``). Response text goes through it before it is
     collapsed, quoted or cut into a message: a transformed or half-cut password is no longer recognisable."""
@@ -131,6 +156,8 @@ class _Session:
         self.values: dict[str, str] = {}
         self.last: httpx.Response | None = None
         self.failed = False
+        self.masked_cookies: set[str] = set()
+        """Where the user's regular expressions meet the server's text (killed at the deadline)."""
 
     def shown(self, text: str) -> str:
         """``text`` fit for a message: credentials masked, URLs without their userinfo."""
@@ -241,8 +268,11 @@ def run_flows(
 ) -> list[FlowResult]:
     """Run the named flows (default: all) concurrently, each in its own session."""
     chosen = list(names) if names is not None else list(settings.flows)
-    with ThreadPoolExecutor(max_workers=max(1, min(settings.concurrency, len(chosen) or 1))) as pool:
-        return list(pool.map(lambda name: run_flow(settings, name, options), chosen))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(settings.concurrency, len(chosen) or 1))) as pool:
+            return list(pool.map(lambda name: run_flow(settings, name, options), chosen))
+    finally:
+        POOL.close()  # the regular expression helpers the flows started
 
 
 def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowResult:
@@ -255,27 +285,32 @@ def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowRes
         return result
     with _http.client(options.client) as client:
         session = _Session(name, client, options, settings.max_body_bytes)
-        for flow_name in chain:
-            for step in settings.flows[flow_name].steps:
-                label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
-                if session.failed:
-                    result.steps.append(
-                        StepResult(name, label, "skip", message="skipped: an earlier step failed")
-                    )
-                    continue
-                outcome = _run_step(session, step, label)
-                session.failed = outcome.status in ("fail", "error")
-                result.steps.append(outcome)
-        for flow_name in reversed(chain):
-            for step in settings.flows[flow_name].finally_:
-                label = f"finally: {step_name(step)}"
-                outcome = _run_step(session, step, label)
-                outcome.cleanup = True
-                result.steps.append(outcome)
+        _run_steps(settings, chain, name, session, result)
         result.cookies = {cookie.name: cookie.value or "" for cookie in client.cookies.jar}
         result.values = dict(session.values)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _run_steps(
+    settings: SmokeSettings, chain: list[str], name: str, session: _Session, result: FlowResult
+) -> None:
+    """The chain's steps in order (skipped after a failure), then every ``finally`` step."""
+    for flow_name in chain:
+        for step in settings.flows[flow_name].steps:
+            label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
+            if session.failed:
+                skipped = StepResult(name, label, "skip", message="skipped: an earlier step failed")
+                result.steps.append(skipped)
+                continue
+            outcome = _run_step(session, step, label)
+            session.failed = outcome.status in ("fail", "error")
+            result.steps.append(outcome)
+    for flow_name in reversed(chain):
+        for step in settings.flows[flow_name].finally_:
+            outcome = _run_step(session, step, f"finally: {step_name(step)}")
+            outcome.cleanup = True
+            result.steps.append(outcome)
 
 
 def _condition_holds(session: _Session, condition: str) -> bool:
@@ -389,15 +424,39 @@ def _send(session: _Session, step: Step, request: httpx.Request) -> tuple[httpx.
     hops: list[httpx.Response] = []
     while True:
         response = session.client.send(request, stream=True)
+        _mask_cookies(session, response)
         cut = _http.read_capped(response, session.max_body_bytes)
         if not (step.follow_redirects and response.has_redirect_location):
             break
         if len(hops) >= MAX_REDIRECTS:
             raise StepFailure(f"more than {MAX_REDIRECTS} redirects, last to {display_url(request.url)}")
+        # A redirect's own body is never checked: holding 20 of them (4 MiB each, on 4 flows) would be
+        # 320 MiB. Only the last response's body is kept.
+        response._content = b""
         hops.append(response)
         request = _redirected(session, step, request, response)
     response.history = hops
     return response, cut
+
+
+MIN_MASKED_COOKIE = 8
+"""Cookie values this long are session ids or tokens; shorter ones ("en", "1", "dark") are preferences."""
+MAX_MASKED_COOKIES = 16
+"""Cookie values one flow registers as credentials. Each one makes every later masking dearer, and a
+server that rotates its session cookie on every answer, polled by ``retry`` 10,000 times, would otherwise
+make masking quadratic in the attempts."""
+
+
+def _mask_cookies(session: _Session, response: httpx.Response) -> None:
+    """Every cookie a server sets is a credential of this run, captured or not, from the moment it arrives:
+    a failed ``headers`` expectation on ``Set-Cookie`` printed the whole session id."""
+    for cookie in _set_cookies(response).values():
+        value = cookie[""]
+        if len(value) >= MIN_MASKED_COOKIE and value not in session.masked_cookies:
+            if len(session.masked_cookies) >= MAX_MASKED_COOKIES:
+                return
+            session.masked_cookies.add(value)
+            session.options.on_secret(value)
 
 
 def _redirected(
@@ -451,9 +510,12 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         page = session.last
         if page is None:
             raise StepFailure("submit_form: no earlier step fetched a page to take the form from")
-        found = _html.find_form(_html.parse(page.text), str(page.url), step.submit_form.selector)
+        with PARSING:
+            document = _html.parse(page.text)
+            found = _html.find_form(document, str(page.url), step.submit_form.selector)
         if found is None:
-            raise StepFailure(f"submit_form: no form found on {page.url}")
+            cut = f" (the page has {document.cut})" if document.cut else ""
+            raise StepFailure(f"submit_form: no form found on {display_url(page.url)}{cut}")
         form = {**found.fields, **session.fill(step.submit_form.fields)}
         url, method = found.action, found.method if step.method.upper() == "GET" else method
         _check_form_target(session, step, url)
@@ -464,7 +526,9 @@ def _build(session: _Session, step: Step) -> httpx.Request:
     else:
         url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
     files = {}
-    for name, path in session.fill(step.files).items():
+    # Paths as written, never filled in: a captured {value} would let the server choose which local file
+    # is sent to it (/proc/self/environ holds every credential of the run).
+    for name, path in step.files.items():
         files[name] = (Path(path).name, _upload(path))
     content_kwargs: dict[str, Any] = {}
     if step.json is not None:
@@ -473,13 +537,35 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         content_kwargs["data"] = form
         if files:
             content_kwargs["files"] = files
-    return session.client.build_request(
+    request = session.client.build_request(
         method,
         url,
         params=session.fill(step.query) or None,
         headers=session.fill(step.headers) or None,
         **content_kwargs,
     )
+    if step.url and _PLACEHOLDER.search(step.url) and not step.allow_other_host:
+        _check_filled_target(session, request)
+    return request
+
+
+def _check_filled_target(session: _Session, request: httpx.Request) -> None:
+    """A URL a captured ``{value}`` completed goes where the server said: like a redirect, it gets the
+    step's credentials (headers that carry one, a body holding one) only on the base URL's origin."""
+    base = httpx.URL(session.options.base_url)
+    if same_site(base, request.url):
+        return
+    carried = [name for name, value in request.headers.items() if _carries_credential(session, name, value)]
+    if request.method != "GET" and request.content:
+        body = request.content.decode("utf-8", "replace")
+        if session.options.scrub(body) != body:
+            carried.append("the body")
+    if carried:
+        raise StepFailure(
+            f"the step's url, completed by a captured value, goes to {display_url(request.url)}, another "
+            f"host than {display_url(base)}, and would carry credentials there ({', '.join(carried)}); set "
+            "allow_other_host = true on this step if that is intended"
+        )
 
 
 def _check_form_target(session: _Session, step: Step, action: str) -> None:
@@ -500,7 +586,10 @@ def _check_form_target(session: _Session, step: Step, action: str) -> None:
 def _upload(path: str) -> bytes:
     """A file to upload, read whole, when it is a regular file of at most :data:`MAX_UPLOAD_BYTES`."""
     try:
-        with open(path, "rb") as handle:
+        # Opened without blocking: opening a FIFO for reading waits for a writer, forever and outside
+        # any request deadline. Only then is it known to be a regular file, and read as one.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise StepFailure(f"cannot upload {path}: not a regular file")
@@ -512,12 +601,28 @@ def _upload(path: str) -> bytes:
     return data
 
 
-def _search(pattern: str, text: str) -> re.Match[str] | None:
-    """``re.search``; a pattern that a filled-in value made invalid fails the step, not the run."""
+def _search(session: _Session, pattern: str, text: str) -> Found | None:
+    """``re.search``, ended by the step's time (``timeout_s``) and the run's deadline.
+
+    A pattern that a filled-in value made invalid fails the step, not the run; a search that backtracks
+    without end on the server's text fails it when the time is up (see :mod:`._regex_box`).
+    """
     try:
-        return re.search(pattern, text)
+        re.compile(pattern)
     except (re.error, OverflowError, RecursionError) as exc:
         raise StepFailure(f"the regular expression {pattern!r} is not valid ({exc})") from None
+    timeout = min(session.options.client.timeout_s, session.options.deadline - time.monotonic())
+    if timeout <= 0:
+        raise StepFailure("the run's time budget (run_timeout_s) was used up before this step's checks")
+    try:
+        return POOL.search(pattern, text, timeout)
+    except RegexTimeout:
+        raise StepFailure(
+            f"the regular expression {pattern!r} did not finish within {timeout:.1f} s on this response "
+            "(it backtracks without end on this text; timeout_s bounds it)"
+        ) from None
+    except RegexFailed as exc:
+        raise StepFailure(f"the regular expression {pattern!r} could not run: {exc}") from None
 
 
 def _check(
@@ -532,7 +637,7 @@ def _check(
         value = response.headers.get(name)
         if value is None:
             problems.append(f"no {name} header")
-        elif not _search(session.fill(pattern), value):
+        elif not _search(session, session.fill(pattern), value):
             problems.append(f"header {name}: {session.shown(value)!r} does not match {pattern!r}")
     cookies = _set_cookies(response)
     for name, wanted_cookie in expect.cookies.items():
@@ -558,12 +663,15 @@ def _check_body(expect: Expect, text: str, session: _Session) -> list[str]:
 
 
 def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> list[str]:
-    try:
-        document = response.json()
-    except ValueError:
-        return ["body is not JSON"]
-    except RecursionError:
-        return ["body is JSON nested too deeply to read"]
+    with PARSING:
+        try:
+            document = json_body(response)
+        except ValueError as exc:
+            return [str(exc)]
+        return _check_document(expect, document, session)
+
+
+def _check_document(expect: Expect, document: Any, session: _Session) -> list[str]:
     problems = []
     for path, wanted in expect.json.items():
         actual, missing = _json_at(document, path)
@@ -577,7 +685,7 @@ def _check_json(expect: Expect, response: httpx.Response, session: _Session) -> 
         actual, missing = _json_at(document, path)
         if missing:
             problems.append(missing)
-        elif not _search(session.fill(pattern), str(actual)):
+        elif not _search(session, session.fill(pattern), str(actual)):
             problems.append(f"{path} is {_shown_json(session, actual)}, which does not match {pattern!r}")
     return problems
 
@@ -660,7 +768,7 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
     problems = []
     for name, capture in captures.items():
         try:
-            value = _extract(capture, response)
+            value = _extract(capture, response, session)
         except (LookupError, ValueError, _html.SelectorError) as exc:
             problems.append(f"capture {name}: {exc}")
             continue
@@ -675,20 +783,24 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
     return problems
 
 
-def _extract(capture: Capture, response: httpx.Response) -> str:
+def _extract(capture: Capture, response: httpx.Response, session: _Session) -> str:
     if capture.css is not None:
-        elements = _html.select(_html.parse(response.text), capture.css)
-        if not elements:
-            raise LookupError(f"{capture.css!r} matches nothing")
-        element = elements[0]
-        if capture.attr is None:
-            return element.text
-        if capture.attr not in element.attrs:
-            raise LookupError(f"{capture.css!r} has no {capture.attr} attribute")
-        return element.attrs[capture.attr]
+        with PARSING:
+            page = _html.parse(response.text)
+            elements = _html.select(page, capture.css)
+            if not elements:
+                cut = f" (the page has {page.cut})" if page.cut else ""
+                raise LookupError(f"{capture.css!r} matches nothing{cut}")
+            element = elements[0]
+            if capture.attr is None:
+                return element.text
+            if capture.attr not in element.attrs:
+                raise LookupError(f"{capture.css!r} has no {capture.attr} attribute")
+            return element.attrs[capture.attr]
     if capture.json is not None:
-        value = _jsonpath.get(response.json(), capture.json)
-        return value if isinstance(value, str) else jsonlib.dumps(value)
+        with PARSING:
+            value = _jsonpath.get(json_body(response), capture.json)
+            return value if isinstance(value, str) else jsonlib.dumps(value)
     if capture.header is not None:
         if capture.header not in response.headers:
             raise LookupError(f"no {capture.header} header")
@@ -699,10 +811,10 @@ def _extract(capture: Capture, response: httpx.Response) -> str:
             raise LookupError(f"cookie {capture.cookie} is not set")
         return cookie[""]
     if capture.regex is not None:
-        match = _search(capture.regex, response.text)
+        match = _search(session, capture.regex, response.text)
         if match is None:
             raise LookupError(f"{capture.regex!r} matches nothing")
-        return match.group(1) if match.groups() else match.group(0)
+        return match.first()
     raise ValueError("say what to capture: css, json, header, cookie or regex")
 
 
@@ -712,7 +824,12 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
     how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
     """
-    masked = session.shown(response.text)
+    body = response.text
+    # Only the head of the body that can reach the excerpt is masked, with room for the longest spelling
+    # of a known value that starts inside it: masking 4 MiB to show 300 characters took seconds per
+    # failed attempt with a few dozen credentials.
+    head = body[: _window_end(body) + session.options.reach()]
+    masked = session.shown(head)
     # Once every credential is masked, cutting is safe. Only the words that can reach the excerpt are
     # collapsed (a 4 MiB body split into words would cost ten times its size), with room for the
     # secret-looking ``key=value`` masking to see a whole value at the end.
@@ -726,8 +843,19 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     # Cut before the key=value mask: its pattern is quadratic on one long word (4 MiB of "0").
     window = " ".join(words)[: EXCERPT_CHARS + _EXCERPT_MARGIN]
     text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
-    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN:
+    if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN or len(head) < len(body):
         text = text[:EXCERPT_CHARS] + "…"
     return (
         f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"
     )
+
+
+def _window_end(body: str) -> int:
+    """Where the raw words that fill the excerpt's window end (a long word counts only its start)."""
+    length = 0
+    for word in _WORD.finditer(body):
+        room = EXCERPT_CHARS + _EXCERPT_MARGIN - length
+        if word.end() - word.start() >= room:
+            return word.start() + room
+        length += word.end() - word.start() + 1
+    return len(body)

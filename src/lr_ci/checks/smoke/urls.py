@@ -57,7 +57,8 @@ def display_url(url: httpx.URL | str) -> str:
 
 
 def userinfo_credentials(url: str) -> list[str]:
-    """The secret spellings of ``url``'s userinfo: the password, raw and decoded, and the Basic token.
+    """The secret spellings of ``url``'s userinfo: the password (or a user given alone, which is a token),
+    raw and decoded, and the Basic token.
 
     httpx sends ``user:pass`` as ``Authorization: Basic base64(user:pass)``; a server that echoes the
     header would otherwise print a form of the password no masker recognises.
@@ -71,8 +72,9 @@ def userinfo_credentials(url: str) -> list[str]:
         return []
     token = basic_auth_token(unquote(parts.username or ""), unquote(parts.password or ""))
     found = [token, token.rstrip("="), token.replace("+", "-").replace("/", "_")]
-    if parts.password:
-        found += [unquote(parts.password or ""), parts.password or ""]
+    # A user without a password is a token (``https://TOKEN@host``, as GitHub and many APIs take it).
+    alone = parts.password or parts.username or ""
+    found += [unquote(alone), alone]
     return found
 
 

@@ -639,6 +639,43 @@ def _big_paths(root: Path, raw_args: Sequence[str], stdin: bytes | None) -> list
     return sorted(big)
 
 
+def _any_blob_over(root: Path, size: int) -> bool:
+    """Whether the object store holds any blob larger than ``size``: one streamed pass over the pack
+    indexes and loose objects, a fraction of what the per-commit pass of :func:`_big_paths` costs on a
+    long history (most repositories have no such blob at all). Stops at the first one; errs towards True
+    when git cannot say."""
+    try:
+        process = subprocess.Popen(
+            git_argv(
+                root,
+                "cat-file",
+                "--batch-all-objects",
+                "--unordered",
+                "--batch-check=%(objecttype) %(objectsize)",
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+    except FileNotFoundError:
+        raise LrCiError("git is not installed or not on PATH") from None
+    assert process.stdout is not None
+    found = False
+    try:
+        for line in process.stdout:
+            kind, _, length = line.rstrip(b"\n").partition(b" ")
+            if kind == b"blob" and length.isdigit() and int(length) > size:
+                found = True
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+        code = process.wait()
+    return found or code not in (0, -9)
+
+
 def _literal(paths: Sequence[str], exclude: bool) -> list[str]:
     magic = ":(exclude,literal)" if exclude else ":(literal)"
     return [magic + path for path in paths]
@@ -676,7 +713,11 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     ]
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
     raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
-    big = sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
+    big = (
+        sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
+        if _any_blob_over(root, BLOB_STREAM_BYTES)
+        else []
+    )
     stats = PatchStats()
     big_changes = (
         [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)] if big else []

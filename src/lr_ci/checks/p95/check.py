@@ -19,6 +19,9 @@ from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
 BASELINE_SCHEMA = "lr-ci.p95-baseline/1"
+USERS_HEADROOM = 1.5
+"""A user waits for each response, so it sends at most 1/latency requests per second: the rate needs at
+least rate x p95 latency users, and this much more so that the slow tail does not hold the rate back."""
 # Below this share of the requested rate, the target or the load generator could not keep up.
 MIN_ACHIEVED_SHARE = 0.9
 RULES = {
@@ -491,11 +494,45 @@ def _report(
             )
     if settings.mode == "warn":
         report.cases = [replace(case, status="pass") for case in report.cases]
+    warnings = _users_warnings(measurement, settings)
+    for warning in warnings:
+        report.findings.append(Finding(rule="p95-users", severity=Severity.LOW, message=warning))
+    if warnings:
+        report.rules["p95-users"] = "too few users to send the requested rate at the measured latency"
     report.metrics = {
         "routes": routes,
         "requested_rps": measurement.requested_rps,
         "achieved_rps": {side: round(rps, 1) for side, rps in measurement.achieved_rps.items()},
         "duration_s": round(measurement.duration_s, 1),
         "mode": settings.mode,
+        "users": settings.users,
+        "users_needed": _users_needed(measurement, settings.rate),
+        "arrivals": {
+            side: None if spread is None else spread.to_json()
+            for side, spread in getattr(measurement, "arrivals", {}).items()
+        },
     }
     return report
+
+
+def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
+    """Per side: the users the rate needs at its measured latency (rate x slowest route's p95 x headroom)."""
+    needed = {}
+    for side, routes in measurement.sides.items():
+        latencies = [p95(route.samples) for route in routes.values() if route.count]
+        if latencies:
+            needed[side] = max(1, math.ceil(rate * max(latencies) / 1000.0 * USERS_HEADROOM))
+    return needed
+
+
+def _users_warnings(measurement: Any, settings: P95Settings) -> list[str]:
+    """A clear warning per side whose latency the configured users cannot carry at the requested rate."""
+    warnings = []
+    for side, needed in _users_needed(measurement, settings.rate).items():
+        if settings.users < needed:
+            warnings.append(
+                f"users = {settings.users} is too few for rate = {settings.rate:g} at the {side}'s measured "
+                f"latency: each user waits for its response, so set users >= {needed} in [p95] "
+                f"(rate x p95 latency x {USERS_HEADROOM:g})"
+            )
+    return warnings

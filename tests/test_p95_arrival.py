@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import lr_ci_executable
-from lr_ci.checks.p95.arrival import EvenPacer, bucket_counts, peak_in_flight, spread
+from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule, bucket_counts, peak_in_flight, spread
 from lr_ci.checks.p95.stats import p95
 from sync_slots_server import SyncSlotsServer, start_sync_slots
 
@@ -187,3 +187,80 @@ def test_bursts_show_in_the_arrival_metrics() -> None:
     assert found.peak_in_flight == 12
     assert found.max_per_bucket == 12
     assert math.isclose(found.cv_per_bucket, 1.0, rel_tol=0.01)
+
+
+def test_poisson_arrivals_are_open_and_exponential() -> None:
+    rng = random.Random(3)
+    schedules = [PoissonSchedule(100.0 / 20, rng) for _ in range(20)]  # 20 users, 100 arrivals/s in all
+    sends = []
+    for schedule in schedules:
+        now = 0.0
+        while now < 50.0:
+            now += schedule.wait(now)  # answered at once: the arrivals are the process's own
+            sends.append(now)
+    sends = sorted(send for send in sends if send < 50.0)
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    mean = sum(gaps) / len(gaps)
+    stdev = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
+    assert abs(mean - 0.01) < 0.001 and abs(stdev / mean - 1) < 0.1  # exponential: CV 1
+
+
+def test_poisson_arrival_queues_on_sync_slots_by_design(
+    servers: dict[str, SyncSlotsServer], tmp_path: Path
+) -> None:
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(CONFIG + 'arrival = "poisson"\nmax_in_flight = 40\n')
+    done = subprocess.run(
+        [
+            lr_ci_executable(),
+            "--config",
+            str(config),
+            "p95",
+            "--format",
+            "json",
+            "--candidate",
+            servers["a"].url,
+            "--save-baseline",
+            str(tmp_path / "b.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)["metrics"]
+    measured = metrics["routes"]["homepage"]["candidate_p95_ms"]
+    print(f"poisson p95 {measured} ms, arrivals {metrics['arrivals']}")
+    assert metrics["arrival"] == "poisson" and metrics["users"] == 40
+    assert metrics["achieved_rps"]["candidate"] >= 0.9 * RATE
+    assert measured > SERVICE_MS * 1.1  # requests that arrive together queue on the 4 slots
+    assert metrics["arrivals"]["candidate"]["cv_per_100ms"] > 0.2  # Poisson counts: about 1/sqrt(10)
+
+
+@pytest.mark.parametrize(
+    ("line", "mentions"),
+    [('arrival = "bursty"', "arrival"), ("max_in_flight = 0", "max_in_flight")],
+)
+def test_a_bad_arrival_setting_is_exit_2_at_its_line(tmp_path: Path, line: str, mentions: str) -> None:
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(f"[p95]\nrate = 10\n{line}\n")
+    done = subprocess.run(
+        [
+            lr_ci_executable(),
+            "--config",
+            str(config),
+            "p95",
+            "--candidate",
+            "http://127.0.0.1:9",
+            "--save-baseline",
+            str(tmp_path / "b.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and mentions in lines[0] and "lr-ci.toml:3" in lines[0], done.stderr

@@ -61,6 +61,35 @@ class EvenPacer:
         return max(0.0, send_at - now)
 
 
+STALE_SECONDS = 1.0
+"""A Poisson arrival more than this far in the past (every slot was busy, or the last round ended) is
+dropped and the schedule restarts from now: a backlog is never sent as one burst."""
+
+
+class PoissonSchedule:
+    """``arrival = "poisson"``: one user's share of an open arrival process.
+
+    Each of the ``max_in_flight`` users sends on its own Poisson process of rate/users, on an absolute
+    schedule (an arrival is due at its instant whether or not this user's earlier requests returned; one
+    that came due while the user waited for a response is sent when it returns, the next ones stay on
+    schedule). The users' processes add up to one Poisson process at the rate asked, in any number of
+    processes (workers); at most ``max_in_flight`` requests are in flight: the cap.
+    """
+
+    def __init__(self, rate: float, rng: random.Random) -> None:
+        self.rate = rate
+        self.rng = rng
+        self.next_arrival: float | None = None
+
+    def wait(self, now: float) -> float:
+        """Seconds to wait, at monotonic time ``now``, before this user's next arrival."""
+        if self.next_arrival is None or self.next_arrival < now - STALE_SECONDS:
+            self.next_arrival = now + self.rng.expovariate(self.rate)
+        arrival = self.next_arrival
+        self.next_arrival = arrival + self.rng.expovariate(self.rate)
+        return max(0.0, arrival - now)
+
+
 @dataclass(frozen=True)
 class ArrivalSpread:
     """What one side's arrivals looked like over its measured rounds."""

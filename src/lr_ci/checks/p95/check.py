@@ -271,13 +271,14 @@ def _plan(settings: P95Settings) -> Any:
     return load.Plan(
         settings.routes,
         settings.rate,
-        settings.users,
+        settings.max_in_flight if settings.arrival == "poisson" else settings.users,
         settings.rounds,
         settings.round_seconds,
         settings.warmup_seconds,
         settings.timeout_s,
         settings.locustfile,
         settings.locustfile_timeout_s,
+        settings.arrival,
     )
 
 
@@ -505,7 +506,8 @@ def _report(
         "achieved_rps": {side: round(rps, 1) for side, rps in measurement.achieved_rps.items()},
         "duration_s": round(measurement.duration_s, 1),
         "mode": settings.mode,
-        "users": settings.users,
+        "arrival": settings.arrival,
+        "users": settings.max_in_flight if settings.arrival == "poisson" else settings.users,
         "users_needed": _users_needed(measurement, settings.rate),
         "arrivals": {
             side: None if spread is None else spread.to_json()
@@ -528,11 +530,19 @@ def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
 def _users_warnings(measurement: Any, settings: P95Settings) -> list[str]:
     """A clear warning per side whose latency the configured users cannot carry at the requested rate."""
     warnings = []
+    name, users = (
+        ("max_in_flight", settings.max_in_flight)
+        if settings.arrival == "poisson"
+        else (
+            "users",
+            settings.users,
+        )
+    )
     for side, needed in _users_needed(measurement, settings.rate).items():
-        if settings.users < needed:
+        if users < needed:
             warnings.append(
-                f"users = {settings.users} is too few for rate = {settings.rate:g} at the {side}'s measured "
-                f"latency: each user waits for its response, so set users >= {needed} in [p95] "
+                f"{name} = {users} is too few for rate = {settings.rate:g} at the {side}'s measured "
+                f"latency: each user waits for its response, so set {name} >= {needed} in [p95] "
                 f"(rate x p95 latency x {USERS_HEADROOM:g})"
             )
     return warnings

@@ -47,6 +47,9 @@ class Plan:
     """A user's locustfile instead of routes: its request names are the routes."""
     locustfile_timeout_s: float = 30.0
     """How long importing the locustfile may take (exit 2 past it)."""
+    arrival: str = "even"
+    """"even": each user on its own jittered grid; "poisson": an open arrival process, ``users`` the cap on
+    requests in flight (see :mod:`.arrival`)."""
 
 
 @dataclass
@@ -432,7 +435,7 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
     import gevent
     from locust import HttpUser, task
 
-    from lr_ci.checks.p95.arrival import EvenPacer
+    from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule
 
     if plan.locustfile:
         return _locustfile_users(plan, target)
@@ -455,11 +458,16 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
         def on_start(self) -> None:
             self.client.cookies.update(dict(type(self).lr_ci_target.cookies))
             _credentials_stay_home(self.client, lambda: type(self).lr_ci_target.url, credential_headers)
-            self.lr_ci_pacer = EvenPacer(period, next(numbering), plan.users, phase, pacing_rng)
-            gevent.sleep(self.lr_ci_pacer.wait(time.monotonic()))  # the first request on this user's grid
+            self.lr_ci_pacer: EvenPacer | PoissonSchedule = (
+                PoissonSchedule(plan.rate / plan.users, pacing_rng)
+                if plan.arrival == "poisson"
+                else EvenPacer(period, next(numbering), plan.users, phase, pacing_rng)
+            )
+            gevent.sleep(self.wait_time())  # the first request on this user's grid (or arrival it claimed)
 
         def wait_time(self) -> float:
-            """Until this user's next slot (see :class:`~lr_ci.checks.p95.arrival.EvenPacer`)."""
+            """Until this user's next slot (see :class:`~lr_ci.checks.p95.arrival.EvenPacer`), or the next
+            arrival of the open process it claims (``arrival = "poisson"``)."""
             return self.lr_ci_pacer.wait(time.monotonic())
 
         @task

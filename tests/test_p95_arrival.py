@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import lr_ci_executable
+from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
 from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule, bucket_counts, peak_in_flight, spread
 from lr_ci.checks.p95.stats import p95
 from sync_slots_server import SyncSlotsServer, start_sync_slots
@@ -264,3 +265,35 @@ def test_a_bad_arrival_setting_is_exit_2_at_its_line(tmp_path: Path, line: str, 
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and mentions in lines[0] and "lr-ci.toml:3" in lines[0], done.stderr
+
+
+def test_too_few_users_for_the_rate_is_a_clear_warning_and_never_a_pass(
+    servers: dict[str, SyncSlotsServer], tmp_path: Path
+) -> None:
+    # One user waits 20 ms per response: it cannot send 100 requests/s (it needs 100 x 0.02 x 1.5 = 3).
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(CONFIG + "users = 1\n")
+    result = run_measured(
+        [
+            "--config",
+            str(config),
+            "p95",
+            "--format",
+            "text",
+            "--candidate",
+            servers["a"].url,
+            "--save-baseline",
+            str(tmp_path / "b.json"),
+        ],
+        cwd=tmp_path,
+        timeout_s=60,
+        outputs=all_format_outputs(tmp_path),
+    )
+    assert result.code == 1, result.err  # the rate was not sustained: inconclusive, never a pass
+    report = json.loads(result.files["json"])
+    assert report["metrics"]["users_needed"]["candidate"] >= 3
+    assert report["metrics"]["routes"]["homepage"]["verdict"] == "inconclusive"
+    assert "users = 1 is too few for rate = 100" in result.out
+    for fmt, text in result.files.items():
+        assert "users = 1 is too few" in text, fmt
+    assert result.peak_rss <= PEAK_RSS_LIMIT

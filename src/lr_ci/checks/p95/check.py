@@ -254,12 +254,14 @@ def run(
             absolute(route, side, gate, budgets.get(route, gate.budget_ms))
             for route, side in measurement.sides["candidate"].items()
         ]
+        # A baseline of a load that was not sustained is not a pass either.
+        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement, settings)
     else:
         baseline = stored if stored is not None else measurement.sides["baseline"]
         verdicts = decide(
             baseline, measurement.sides["candidate"], _gate(settings), budgets, seed=settings.seed or 0
         )
-        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement)
+        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement, settings)
         if settings.confirm and any(v.verdict == "regression" for v in verdicts):
             verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets, measure)
     return _report(verdicts, measurement, settings, request)
@@ -373,18 +375,32 @@ def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[Rout
     return verdicts
 
 
-def _sustained(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
+def _sustained(verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings) -> list[RouteVerdict]:
+    """A side that answered under 90% of the rate asked makes every route inconclusive, saying why (too
+    few users for the measured latency, when that is the cause)."""
+    name, users = _user_setting(settings)
+    needed = _users_needed(measurement, settings.rate)
     for side, achieved in measurement.achieved_rps.items():
         if achieved < MIN_ACHIEVED_SHARE * measurement.requested_rps:
+            asked = measurement.requested_rps
+            if users < needed.get(side, 0):
+                cause = f"{name} = {users} is too few at its measured latency: set {name} >= {needed[side]}"
+            else:
+                cause = "it (or the load generator) cannot sustain the load; lower rate or add --workers"
             for verdict in verdicts:
                 if verdict.verdict in ("pass", "regression"):
                     verdict.verdict = "inconclusive"
-                asked = measurement.requested_rps
                 verdict.reasons.append(
-                    f"the {side} side answered {achieved:.1f} of the {asked:g} requests/s asked: it (or the "
-                    "load generator) cannot sustain the load; lower rate or add --workers"
+                    f"the {side} side answered {achieved:.1f} of the {asked:g} requests/s asked: {cause}"
                 )
     return verdicts
+
+
+def _user_setting(settings: P95Settings) -> tuple[str, int]:
+    """The setting that caps requests in flight, and its value: users, or max_in_flight (poisson)."""
+    if settings.arrival == "poisson":
+        return "max_in_flight", settings.max_in_flight
+    return "users", settings.users
 
 
 def _confirm(
@@ -507,7 +523,7 @@ def _report(
         "duration_s": round(measurement.duration_s, 1),
         "mode": settings.mode,
         "arrival": settings.arrival,
-        "users": settings.max_in_flight if settings.arrival == "poisson" else settings.users,
+        "users": _user_setting(settings)[1],
         "users_needed": _users_needed(measurement, settings.rate),
         "arrivals": {
             side: None if spread is None else spread.to_json()
@@ -530,14 +546,7 @@ def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
 def _users_warnings(measurement: Any, settings: P95Settings) -> list[str]:
     """A clear warning per side whose latency the configured users cannot carry at the requested rate."""
     warnings = []
-    name, users = (
-        ("max_in_flight", settings.max_in_flight)
-        if settings.arrival == "poisson"
-        else (
-            "users",
-            settings.users,
-        )
-    )
+    name, users = _user_setting(settings)
     for side, needed in _users_needed(measurement, settings.rate).items():
         if users < needed:
             warnings.append(

@@ -137,7 +137,7 @@ def test_half_again_the_service_time_fails_near_x1_5(
 ) -> None:
     code, report, err = run_p95(tmp_path, "--baseline", servers["a"].url, "--candidate", servers["slow"].url)
     route = report["metrics"]["routes"]["homepage"]
-    assert code == 1, (err, route)
+    assert code == 1, (err, route["why"], route)
     assert route["verdict"] == "regression"
     print(f"ratio x{route['ratio']}")
     assert 1.3 <= route["ratio"] <= 1.7, route

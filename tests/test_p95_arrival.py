@@ -43,8 +43,10 @@ round_seconds = 2.0
 warmup_seconds = 0.5
 min_samples = 100
 budget_ms = 300
+min_increase_ms = 5
 seed = 11
 """
+# min_increase_ms: a 20 ms service time grows by 10 ms at +50%, right at the default 10 ms floor.
 
 
 @pytest.fixture(scope="module")

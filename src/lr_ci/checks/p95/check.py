@@ -19,6 +19,9 @@ from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
 BASELINE_SCHEMA = "lr-ci.p95-baseline/1"
+USERS_HEADROOM = 1.5
+"""A user waits for each response, so it sends at most 1/latency requests per second: the rate needs at
+least rate x p95 latency users, and this much more so that the slow tail does not hold the rate back."""
 # Below this share of the requested rate, the target or the load generator could not keep up.
 MIN_ACHIEVED_SHARE = 0.9
 RULES = {
@@ -251,12 +254,14 @@ def run(
             absolute(route, side, gate, budgets.get(route, gate.budget_ms))
             for route, side in measurement.sides["candidate"].items()
         ]
+        # A baseline of a load that was not sustained is not a pass either.
+        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement, settings)
     else:
         baseline = stored if stored is not None else measurement.sides["baseline"]
         verdicts = decide(
             baseline, measurement.sides["candidate"], _gate(settings), budgets, seed=settings.seed or 0
         )
-        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement)
+        verdicts = _sustained(_explain_errors(verdicts, measurement), measurement, settings)
         if settings.confirm and any(v.verdict == "regression" for v in verdicts):
             verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets, measure)
     return _report(verdicts, measurement, settings, request)
@@ -268,13 +273,14 @@ def _plan(settings: P95Settings) -> Any:
     return load.Plan(
         settings.routes,
         settings.rate,
-        settings.users,
+        settings.max_in_flight if settings.arrival == "poisson" else settings.users,
         settings.rounds,
         settings.round_seconds,
         settings.warmup_seconds,
         settings.timeout_s,
         settings.locustfile,
         settings.locustfile_timeout_s,
+        settings.arrival,
     )
 
 
@@ -369,18 +375,32 @@ def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[Rout
     return verdicts
 
 
-def _sustained(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
+def _sustained(verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings) -> list[RouteVerdict]:
+    """A side that answered under 90% of the rate asked makes every route inconclusive, saying why (too
+    few users for the measured latency, when that is the cause)."""
+    name, users = _user_setting(settings)
+    needed = _users_needed(measurement, settings.rate)
     for side, achieved in measurement.achieved_rps.items():
         if achieved < MIN_ACHIEVED_SHARE * measurement.requested_rps:
+            asked = measurement.requested_rps
+            if users < needed.get(side, 0):
+                cause = f"{name} = {users} is too few at its measured latency: set {name} >= {needed[side]}"
+            else:
+                cause = "it (or the load generator) cannot sustain the load; lower rate or add --workers"
             for verdict in verdicts:
                 if verdict.verdict in ("pass", "regression"):
                     verdict.verdict = "inconclusive"
-                asked = measurement.requested_rps
                 verdict.reasons.append(
-                    f"the {side} side answered {achieved:.1f} of the {asked:g} requests/s asked: it (or the "
-                    "load generator) cannot sustain the load; lower rate or add --workers"
+                    f"the {side} side answered {achieved:.1f} of the {asked:g} requests/s asked: {cause}"
                 )
     return verdicts
+
+
+def _user_setting(settings: P95Settings) -> tuple[str, int]:
+    """The setting that caps requests in flight, and its value: users, or max_in_flight (poisson)."""
+    if settings.arrival == "poisson":
+        return "max_in_flight", settings.max_in_flight
+    return "users", settings.users
 
 
 def _confirm(
@@ -491,11 +511,47 @@ def _report(
             )
     if settings.mode == "warn":
         report.cases = [replace(case, status="pass") for case in report.cases]
+    warnings = _users_warnings(measurement, settings)
+    for warning in warnings:
+        report.findings.append(Finding(rule="p95-users", severity=Severity.LOW, message=warning))
+    if warnings:
+        report.rules["p95-users"] = "too few users to send the requested rate at the measured latency"
     report.metrics = {
         "routes": routes,
         "requested_rps": measurement.requested_rps,
         "achieved_rps": {side: round(rps, 1) for side, rps in measurement.achieved_rps.items()},
         "duration_s": round(measurement.duration_s, 1),
         "mode": settings.mode,
+        "arrival": settings.arrival,
+        "users": _user_setting(settings)[1],
+        "users_needed": _users_needed(measurement, settings.rate),
+        "arrivals": {
+            side: None if spread is None else spread.to_json()
+            for side, spread in getattr(measurement, "arrivals", {}).items()
+        },
     }
     return report
+
+
+def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
+    """Per side: the users the rate needs at its measured latency (rate x slowest route's p95 x headroom)."""
+    needed = {}
+    for side, routes in measurement.sides.items():
+        latencies = [p95(route.samples) for route in routes.values() if route.count]
+        if latencies:
+            needed[side] = max(1, math.ceil(rate * max(latencies) / 1000.0 * USERS_HEADROOM))
+    return needed
+
+
+def _users_warnings(measurement: Any, settings: P95Settings) -> list[str]:
+    """A clear warning per side whose latency the configured users cannot carry at the requested rate."""
+    warnings = []
+    name, users = _user_setting(settings)
+    for side, needed in _users_needed(measurement, settings.rate).items():
+        if users < needed:
+            warnings.append(
+                f"{name} = {users} is too few for rate = {settings.rate:g} at the {side}'s measured "
+                f"latency: each user waits for its response, so set {name} >= {needed} in [p95] "
+                f"(rate x p95 latency x {USERS_HEADROOM:g})"
+            )
+    return warnings

@@ -12,10 +12,12 @@ import contextlib
 import os
 import random
 import time
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lr_ci.checks.p95.arrival import ArrivalSpread, spread
 from lr_ci.checks.p95.settings import Route
 from lr_ci.checks.p95.stats import Side
 
@@ -45,6 +47,9 @@ class Plan:
     """A user's locustfile instead of routes: its request names are the routes."""
     locustfile_timeout_s: float = 30.0
     """How long importing the locustfile may take (exit 2 past it)."""
+    arrival: str = "even"
+    """"even": each user on its own jittered grid; "poisson": an open arrival process, ``users`` the cap on
+    requests in flight (see :mod:`.arrival`)."""
 
 
 @dataclass
@@ -56,6 +61,8 @@ class Measurement:
     achieved_rps: dict[str, float]
     requested_rps: float
     duration_s: float
+    arrivals: dict[str, ArrivalSpread | None] = field(default_factory=dict)
+    """side -> how evenly its measured requests arrived (None where not collected: distributed mode)."""
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
@@ -423,7 +430,12 @@ def _quiet_locust_logging() -> None:
 
 
 def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
-    from locust import HttpUser, constant_throughput, task
+    import itertools
+
+    import gevent
+    from locust import HttpUser, task
+
+    from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule
 
     if plan.locustfile:
         return _locustfile_users(plan, target)
@@ -431,17 +443,32 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
     routes = list(plan.routes)
     weights = [max(1, route.weight) for route in routes]
     credential_headers = {name.lower() for route in routes for name in route.headers}
-    per_user = plan.rate / plan.users
+    period = plan.users / plan.rate
+    # Users are numbered as they start, in this process; the phase makes another process's (a worker's)
+    # grids fall between these rather than on them.
+    numbering = itertools.count()
+    pacing_rng = random.Random(rng.random())
+    phase = pacing_rng.random()
 
     class RouteUser(_Guarded, HttpUser):
         host = target.url
-        wait_time = constant_throughput(per_user)
         # Read through the class, not the closure: in distributed mode the master re-aims it every round.
         lr_ci_target = target
 
         def on_start(self) -> None:
             self.client.cookies.update(dict(type(self).lr_ci_target.cookies))
             _credentials_stay_home(self.client, lambda: type(self).lr_ci_target.url, credential_headers)
+            self.lr_ci_pacer: EvenPacer | PoissonSchedule = (
+                PoissonSchedule(plan.rate / plan.users, pacing_rng)
+                if plan.arrival == "poisson"
+                else EvenPacer(period, next(numbering), plan.users, phase, pacing_rng)
+            )
+            gevent.sleep(self.wait_time())  # the first request on this user's grid (or arrival it claimed)
+
+        def wait_time(self) -> float:
+            """Until this user's next slot (see :class:`~lr_ci.checks.p95.arrival.EvenPacer`), or the next
+            arrival of the open process it claims (``arrival = "poisson"``)."""
+            return self.lr_ci_pacer.wait(time.monotonic())
 
         @task
         def request(self) -> None:
@@ -464,9 +491,15 @@ def _user_class(plan: Plan, target: Target, rng: random.Random) -> Any:
 class _Collector:
     def __init__(self) -> None:
         self.accepting_after = float("inf")
+        self.closed_at = float("inf")
         self.times: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
         self.first_error: dict[str, str] = {}
+        self.starts: array[float] = array("d")
+        """When each accepted request was sent and answered (epoch seconds), for the arrival metrics."""
+        self.ends: array[float] = array("d")
+        self.arrivals: tuple[int, list[int]] | None = None
+        """This round's peak in flight and per-100 ms counts, once closed (local mode)."""
 
     def snapshot(self) -> _Collector:
         """A copy of what this round collected (the master's collector is reused for the next round)."""
@@ -480,7 +513,19 @@ class _Collector:
 
     def open(self, settle: float) -> None:
         self.times, self.errors, self.first_error = {}, {}, {}
+        self.starts, self.ends = array("d"), array("d")
         self.accepting_after = time.time() + settle
+
+    def close(self) -> None:
+        """The round's load ends now: count its arrivals, and drop the raw start and end times."""
+        from lr_ci.checks.p95.arrival import bucket_counts, peak_in_flight
+
+        self.closed_at = time.time()
+        self.arrivals = (
+            peak_in_flight(self.starts, self.ends),
+            bucket_counts(self.starts, self.accepting_after, self.closed_at),
+        )
+        self.starts, self.ends = array("d"), array("d")
 
     def on_request(
         self,
@@ -492,8 +537,12 @@ class _Collector:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        if (start_time or time.time()) < self.accepting_after:
+        started = start_time or time.time()
+        if started < self.accepting_after:
             return
+        if self.arrivals is None:
+            self.starts.append(started)
+            self.ends.append(started + float(response_time or 0.0) / 1000.0)
         if exception is not None:
             self.errors[name] = self.errors.get(name, 0) + 1
             self.first_error.setdefault(name, f"{type(exception).__name__}: {exception}"[:200])
@@ -514,6 +563,7 @@ def _run_round(user_class: Any, plan: Plan, seconds: float, collector: _Collecto
     collector.open(SETTLE_SECONDS)
     runner.start(plan.users, spawn_rate=min(100, plan.users * 10))
     gevent.sleep(seconds)
+    collector.close()
     runner.quit()
     task_failures.check()
 
@@ -611,7 +661,13 @@ def _rounds(
         side: sum(sum(map(len, c.times.values())) + sum(c.errors.values()) for c in rounds) / measured
         for side, rounds in collected.items()
     }
-    return Measurement(sides, first_errors, achieved, plan.rate, time.monotonic() - started)
+    arrivals = {
+        side: spread(
+            [c.arrivals[0] for c in rounds if c.arrivals], [c.arrivals[1] for c in rounds if c.arrivals]
+        )
+        for side, rounds in collected.items()
+    }
+    return Measurement(sides, first_errors, achieved, plan.rate, time.monotonic() - started, arrivals)
 
 
 # -- distributed mode ----------------------------------------------------------------------------------

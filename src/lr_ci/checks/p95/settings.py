@@ -96,6 +96,13 @@ class P95Settings:
     rate: Annotated[float, _number(gt=0, le=MAX_RATE)] = 60.0
     """Requests per second sent to the side being measured."""
     users: Annotated[int, _count(ge=1, le=MAX_USERS)] = 12
+    """Concurrent users (arrival = "even"): each waits for its response, so users >= rate x p95 latency x
+    1.5 (a warning in the report says when the measured latency needed more)."""
+    arrival: Literal["even", "poisson"] = "even"
+    """even: requests spread evenly at the rate (the tightest A/B intervals); poisson: an open model,
+    exponential gaps, a request whether or not earlier ones returned (its p95 includes queueing)."""
+    max_in_flight: Annotated[int, _count(ge=1, le=MAX_USERS)] = 100
+    """arrival = "poisson": the most requests in flight at once (the users that carry the open arrivals)."""
     rounds: Annotated[int, _count(ge=1, le=MAX_ROUNDS)] = 5
     """Measured rounds per side, alternating between the sides so drift hits both equally."""
     round_seconds: Annotated[float, _number(gt=MIN_ROUND_SECONDS, le=MAX_SECONDS)] = 6.0

@@ -249,7 +249,8 @@ _READ_CHUNK = 1 << 20
 _POLL_SECONDS = 0.002  # how long the parser waits when it has caught up with git
 # Each git diffs one file of at most BLOB_STREAM_BYTES at a time, in about 2.4 times that memory.
 _PARALLEL_LOGS = min(os.cpu_count() or 1, 4)
-_COMMITS_PER_PART = 400  # a git log holds about 35 KB per commit it was given (measured: 112 MB for 3000)
+_COMMITS_PER_PART = 800  # at most: a git log holds about 35 KB per commit it was given (112 MB for 3000)
+_MIN_COMMITS_PER_PART = 200  # fewer: another git costs more than it saves
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
@@ -706,11 +707,12 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """
     commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
     order = {sha.decode(): index for index, sha in enumerate(commits)}
-    # Consecutive parts of at most _COMMITS_PER_PART commits: each git's memory stays bounded.
-    parts = [
-        b"\n".join(commits[i : i + _COMMITS_PER_PART]) + b"\n"
-        for i in range(0, len(commits), _COMMITS_PER_PART)
-    ]
+    # Consecutive parts of at most _COMMITS_PER_PART commits, so each git's memory stays bounded, and a
+    # multiple of _PARALLEL_LOGS of them, equal in size, so every wave of gits keeps every core busy.
+    waves = -(-len(commits) // (_PARALLEL_LOGS * _COMMITS_PER_PART))
+    count = max(1, min(_PARALLEL_LOGS * waves, len(commits) // _MIN_COMMITS_PER_PART))
+    size = max(1, -(-len(commits) // count))
+    parts = [b"\n".join(commits[i : i + size]) + b"\n" for i in range(0, len(commits), size)]
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
     raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
     big = (

@@ -21,13 +21,14 @@ on it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -545,62 +546,71 @@ _PATCH_FLAGS = (
 )
 
 
-def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterator[tuple[bytes, FileChange]]:
-    """``--raw -z`` output of ``git ARGS``, streamed: each change that leaves content (not a deletion) as a
-    :class:`FileChange` naming its blobs; deletions are yielded with ``blob`` None. Never loads a blob."""
+def _stream(
+    root: Path, args: Sequence[str], stdin: bytes | None = None, chunk_bytes: int = _READ_CHUNK
+) -> Generator[bytes, None, None]:
+    """The output of ``git ARGS``, chunk by chunk: git and lr-ci each hold one chunk, however long it is.
+
+    stderr goes to a file (git never blocks on a full pipe while lr-ci reads stdout); a failure is exit 2
+    quoting git. A generator closed early kills git: nobody needs the rest.
+    """
     errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
     try:
         process = subprocess.Popen(
             git_argv(root, *args),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
+            stderr=errors,
             env=git_env(),
         )
     except FileNotFoundError:
+        errors.close()
         raise LrCiError("git is not installed or not on PATH") from None
     assert process.stdout is not None
-    if stdin is not None:
-        assert process.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            process.stdin.write(stdin)
-        process.stdin.close()
-    commit: Commit | None = None
-    entry: list[bytes] | None = None
-    pending = b""
     try:
-        while True:
-            chunk = process.stdout.read(_READ_CHUNK)
-            tokens = (pending + chunk).split(b"\0")
-            pending = tokens.pop() if chunk else b""
-            for raw in tokens:
-                token = raw.lstrip(b"\n")
-                if entry is not None:
-                    modes_and_blobs, status = entry
-                    fields = modes_and_blobs.split(b" ")
-                    blobs = [blob.decode() for blob in fields[len(fields) // 2 :]]
-                    new = blobs[-1] if blobs[-1].strip("0") else None
-                    olds = tuple(blob for blob in blobs[:-1] if blob.strip("0"))
-                    yield status, FileChange(_decode(raw), commit, blob=new, old_blobs=olds)
-                    entry = None
-                elif token.startswith(b"\x01"):
-                    sha, parents, date = token[1:].decode("ascii", "replace").split("\x02", 2)
-                    commit = Commit(sha, tuple(parents.split()), date)
-                elif token.startswith(b":"):
-                    head, _, status = token.lstrip(b":").rpartition(b" ")
-                    entry = [head, status]
-            if not chunk:
-                break
+        if stdin is not None:
+            assert process.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.write(stdin)
+            process.stdin.close()
+        while chunk := process.stdout.read(chunk_bytes):
+            yield chunk
         errors.seek(0)
-        error = errors.read(64 << 10)
         if process.wait() != 0:
-            raise LrCiError(complaint(args, error, process.returncode))
+            raise LrCiError(complaint(args, errors.read(64 << 10), process.returncode))
     finally:
         if process.poll() is None:
             process.kill()
         process.wait()
         process.stdout.close()
         errors.close()
+
+
+def _raw_changes(root: Path, args: Sequence[str], stdin: bytes | None) -> Iterator[tuple[bytes, FileChange]]:
+    """``--raw -z`` output of ``git ARGS``, streamed: each change that leaves content (not a deletion) as a
+    :class:`FileChange` naming its blobs; deletions are yielded with ``blob`` None. Never loads a blob."""
+    commit: Commit | None = None
+    entry: list[bytes] | None = None
+    pending = b""
+    for chunk in itertools.chain(_stream(root, args, stdin), [b""]):  # the empty chunk: the last token
+        tokens = (pending + chunk).split(b"\0")
+        pending = tokens.pop() if chunk else b""
+        for raw in tokens:
+            token = raw.lstrip(b"\n")
+            if entry is not None:
+                modes_and_blobs, status = entry
+                fields = modes_and_blobs.split(b" ")
+                blobs = [blob.decode() for blob in fields[len(fields) // 2 :]]
+                new = blobs[-1] if blobs[-1].strip("0") else None
+                olds = tuple(blob for blob in blobs[:-1] if blob.strip("0"))
+                yield status, FileChange(_decode(raw), commit, blob=new, old_blobs=olds)
+                entry = None
+            elif token.startswith(b"\x01"):
+                sha, parents, date = token[1:].decode("ascii", "replace").split("\x02", 2)
+                commit = Commit(sha, tuple(parents.split()), date)
+            elif token.startswith(b":"):
+                head, _, status = token.lstrip(b":").rpartition(b" ")
+                entry = [head, status]
 
 
 def _sizes(root: Path, blobs: Sequence[str]) -> dict[str, int]:
@@ -645,36 +655,21 @@ def _any_blob_over(root: Path, size: int) -> bool:
     indexes and loose objects, a fraction of what the per-commit pass of :func:`_big_paths` costs on a
     long history (most repositories have no such blob at all). Stops at the first one; errs towards True
     when git cannot say."""
+    pending = b""
+    lines = _stream(
+        root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize)"]
+    )
     try:
-        process = subprocess.Popen(
-            git_argv(
-                root,
-                "cat-file",
-                "--batch-all-objects",
-                "--unordered",
-                "--batch-check=%(objecttype) %(objectsize)",
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=git_env(),
-        )
-    except FileNotFoundError:
-        raise LrCiError("git is not installed or not on PATH") from None
-    assert process.stdout is not None
-    found = False
-    try:
-        for line in process.stdout:
-            kind, _, length = line.rstrip(b"\n").partition(b" ")
-            if kind == b"blob" and length.isdigit() and int(length) > size:
-                found = True
-                break
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.stdout.close()
-        code = process.wait()
-    return found or code not in (0, -9)
+        with contextlib.closing(lines):
+            for chunk in lines:
+                *complete, pending = (pending + chunk).split(b"\n")
+                for line in complete:
+                    kind, _, length = line.partition(b" ")
+                    if kind == b"blob" and length.isdigit() and int(length) > size:
+                        return True
+    except LrCiError:
+        return True
+    return False
 
 
 def _literal(paths: Sequence[str], exclude: bool) -> list[str]:
@@ -753,31 +748,7 @@ def blob_size(root: Path, blob: str) -> int:
 
 def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterator[bytes]:
     """A blob's content, streamed: git and lr-ci each hold one chunk of it, however large the file."""
-    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
-    try:
-        process = subprocess.Popen(
-            git_argv(root, "cat-file", "blob", blob),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=errors,  # a file: git never blocks on a full stderr pipe while lr-ci reads stdout
-            env=git_env(),
-        )
-    except FileNotFoundError:
-        raise LrCiError("git is not installed or not on PATH") from None
-    assert process.stdout is not None
-    try:
-        while chunk := process.stdout.read(chunk_bytes):
-            yield chunk
-        errors.seek(0)
-        error = errors.read(64 << 10)
-        if process.wait() != 0:
-            raise LrCiError(complaint(["cat-file"], error, process.returncode))
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stdout.close()
-        errors.close()
+    return _stream(root, ["cat-file", "blob", blob], chunk_bytes=chunk_bytes)
 
 
 def commit_authors(root: Path, shas: Sequence[str]) -> dict[str, str]:

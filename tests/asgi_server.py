@@ -88,3 +88,13 @@ def unused_port_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+async def request_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request (test apps read small bodies whole)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

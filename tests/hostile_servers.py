@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from asgi_server import request_body
+
 Handler = Callable[[socket.socket, bytes], None]
 """Answers one connection, given the request head already read."""
 
@@ -193,12 +195,7 @@ def recording_app(seen: list[dict[str, Any]], other: str = "") -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         seen.append({"path": scope["path"], "headers": headers, "body": body.decode("latin-1")})
         path = scope["path"]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from asgi_server import serve, unused_port_url
+from asgi_server import request_body, serve, unused_port_url
 from hostile import PEAK_RSS_LIMIT, Measured, assert_one_clear_line, run_measured
 from hostile_servers import (
     BIG_TOKEN,
@@ -595,12 +595,7 @@ def test_a_server_cannot_choose_which_local_file_is_uploaded(tmp_path: Path) -> 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         seen.append({"path": scope["path"], "body": body})
         await _answer(send, 200, str(secret_file).encode())
 

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 import fake_frameworks
-from asgi_server import hanging_server, serve, unused_port_url
+from asgi_server import hanging_server, request_body, serve, unused_port_url
 from conftest import ROOT
 
 CONFIG = ROOT / "examples" / "opsapp" / "lr-ci.toml"
@@ -498,12 +498,7 @@ def test_header_and_regex_captures_and_file_upload(cli, tmp_path: Path) -> None:
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         received[scope["path"]] = body.decode(errors="replace")
         headers = [(b"x-request-id", b"req-4711"), (b"content-type", b"text/html")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -92,6 +92,8 @@ class StepResult:
     cleanup: bool = False
     config_error: bool = False
     """The step failed because of its configuration, not the server (see :class:`StepConfigError`)."""
+    where: tuple[str | int, ...] = ()
+    """The step in lr-ci.toml: ("smoke", "flows", flow, "steps" or "finally", index)."""
 
     @property
     def case_name(self) -> str:
@@ -304,19 +306,20 @@ def _run_steps(
 ) -> None:
     """The chain's steps in order (skipped after a failure), then every ``finally`` step."""
     for flow_name in chain:
-        for step in settings.flows[flow_name].steps:
+        for index, step in enumerate(settings.flows[flow_name].steps):
             label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
             if session.failed:
                 skipped = StepResult(name, label, "skip", message="skipped: an earlier step failed")
                 result.steps.append(skipped)
                 continue
             outcome = _run_step(session, step, label)
+            outcome.where = ("smoke", "flows", flow_name, "steps", index)
             session.failed = outcome.status in ("fail", "error")
             result.steps.append(outcome)
     for flow_name in reversed(chain):
-        for step in settings.flows[flow_name].finally_:
+        for index, step in enumerate(settings.flows[flow_name].finally_):
             outcome = _run_step(session, step, f"finally: {step_name(step)}")
-            outcome.cleanup = True
+            outcome.cleanup, outcome.where = True, ("smoke", "flows", flow_name, "finally", index)
             result.steps.append(outcome)
 
 
@@ -875,12 +878,39 @@ def _extract(capture: Capture, response: httpx.Response, session: _Session) -> s
 
 
 def _excerpt(response: httpx.Response, session: _Session) -> str:
-    """The start of the body on one line, credentials and values that name a secret masked.
+    """What a person looks for in the answer, on one line, credentials and values naming a secret masked.
 
-    Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
+    An HTML page shows its form errors first (Django's ``errorlist``, ``alert``, ``invalid-feedback``,
+    ``error``, ``role="alert"``), then its visible text (no head, scripts, styles or templates): the first
+    300 characters of a page's source are its ``<head>``. Anything else shows the start of the body.
+    """
+    status = response.status_code
+    if _is_html(response):
+        with PARSING:
+            errors, visible = _html.readable_text(_html.parse(response.text))
+        shown = []
+        if errors:
+            shown.append(f"form errors: {_masked_start(' · '.join(errors), session)!r}")
+        text = _masked_start(visible, session)
+        shown.append(f"page text: {text!r}" if text else "no visible text")
+        return f"got {status}, " + ", ".join(shown)
+    text = _masked_start(response.text, session)
+    return f"got {status}, body: {text!r}" if text else f"got {status}, empty body"
+
+
+def _is_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return True
+    return not content_type and response.text[:512].lstrip()[:14].lower() in ("<!doctype html", "<html")
+
+
+def _masked_start(body: str, session: _Session) -> str:
+    """The start of ``body`` on one line and cut at EXCERPT_CHARS, masked first.
+
+    Masking comes first, on the text as it came: collapsing whitespace, quoting and cutting all change
     how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
     """
-    body = response.text
     # Only the head of the body that can reach the excerpt is masked, with room for the longest spelling
     # of a known value that starts inside it: masking 4 MiB to show 300 characters took seconds per
     # failed attempt with a few dozen credentials.
@@ -901,9 +931,7 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
     if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN or len(head) < len(body):
         text = text[:EXCERPT_CHARS] + "…"
-    return (
-        f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"
-    )
+    return text
 
 
 def _window_end(body: str) -> int:

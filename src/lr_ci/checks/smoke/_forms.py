@@ -343,9 +343,9 @@ def _has_visible_control(document: _Document, form: LexborNode) -> bool:
 def choose_form(document: _Document, selector: str | None, filled: Mapping[str, str]) -> LexborNode:
     """The form to submit: ``selector``'s first form, else the default rule (see docs/smoke.md).
 
-    The default: the forms holding every field named in ``fields``; the only one of them with a password
-    field; else the only one with a control a person can see and fill (not hidden, not a button); else
-    the only form at all. A page after a Django admin login starts with a logout form holding a hidden
+    The default: the forms holding every field named in ``fields`` (all forms when none does); the only
+    one of them with a password field; else the only one with a control a person can see and fill (not
+    hidden, not a button); else the only candidate. A page after a Django admin login starts with a logout form holding a hidden
     CSRF input and a button: it is never taken while another form has something to fill in.
     """
     forms = document.forms
@@ -357,12 +357,8 @@ def choose_form(document: _Document, selector: str | None, filled: Mapping[str, 
         return chosen[0]
     if not forms:
         raise FormError(f"no form on the page{_cut(document)}")
-    holding = [form for form in forms if _holds(document, form, filled)]
-    if not holding:
-        names = ", ".join(sorted(filled))
-        raise FormError(
-            f"no form on the page has every field of submit_form.fields ({names}){_cut(document)}"
-        )
+    # Fields no form has are added at the end of the one chosen: then every form is a candidate.
+    holding = [form for form in forms if _holds(document, form, filled)] or forms
     for rule in (_has_password, _has_visible_control):
         matching = [form for form in holding if rule(document, form)]
         if len(matching) == 1:

@@ -580,7 +580,9 @@ def _submission(
             # On a page with forms, a selector that picks none is the configuration's fault (exit 2); on
             # a page without any (an error page), the server's.
             has_forms = bool(_html.select(document, "form"))
-            raise (StepConfigError if has_forms else StepFailure)(f"submit_form: {exc}") from None
+            if has_forms:
+                raise StepConfigError(str(exc)) from None
+            raise StepFailure(f"submit_form: {exc}") from None
     _check_form_target(session, step, found.action)
     entries = _with_uploads(found.entries, files)
     method = found.method if step.method.upper() == "GET" else step.method.upper()

@@ -288,7 +288,7 @@ def test_urlencoded_is_the_url_standards_serializer() -> None:
 
 
 def test_multipart_escapes_names_as_chromium_does() -> None:
-    body, content_type = _forms.multipart([_forms.Entry('a"b\nc', "v\nw")])
+    body, _type = _forms.multipart([_forms.Entry('a"b\nc', "v\nw")])
     assert b'name="a%22b%0D%0Ac"' in body and b"v\r\nw" in body
 
 
@@ -545,15 +545,15 @@ def test_public_env_shows_user_names_and_never_the_password(cli, tmp_path: Path,
     monkeypatch.setenv("OPS_USER", USER)
     monkeypatch.setenv("OPS_PASSWORD", PASSWORD)
     page = "<form method=post action=/login/><input name=u><input type=password name=p></form>"
-    config = f"""
+    config = """
 [smoke]
 public_env = ["OPS_USER"]
 [[smoke.flows.login.steps]]
 path = "/login/"
 [[smoke.flows.login.steps]]
-name = "as ${{OPS_USER}}"
-submit_form = {{ fields = {{ u = "${{OPS_USER}}", p = "${{OPS_PASSWORD}}" }} }}
-expect = {{ body_contains = ["welcome ${{OPS_USER}}", "${{OPS_PASSWORD}}"] }}
+name = "as ${OPS_USER}"
+submit_form = { fields = { u = "${OPS_USER}", p = "${OPS_PASSWORD}" } }
+expect = { body_contains = ["welcome ${OPS_USER}", "${OPS_PASSWORD}"] }
 """
     outputs = {
         fmt: tmp_path / f"out.{fmt}" for fmt in ("text", "json", "sarif", "junit", "markdown", "github")

@@ -345,8 +345,9 @@ def choose_form(document: _Document, selector: str | None, filled: Mapping[str, 
 
     The default: the forms holding every field named in ``fields`` (all forms when none does); the only
     one of them with a password field; else the only one with a control a person can see and fill (not
-    hidden, not a button); else the only candidate. A page after a Django admin login starts with a logout form holding a hidden
-    CSRF input and a button: it is never taken while another form has something to fill in.
+    hidden, not a button); else the only candidate. A page after a Django admin login starts with a
+    logout form holding a hidden CSRF input and a button: it is never taken while another form has
+    something to fill in.
     """
     forms = document.forms
     if selector:

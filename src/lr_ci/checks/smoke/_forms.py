@@ -13,8 +13,8 @@ once sent its first option and granted a Django group a permission nobody chose.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -496,7 +496,7 @@ def multipart(entries: list[Entry], files: Mapping[str, bytes] | None = None) ->
     A file entry with no file chosen is a part with ``filename=""`` and ``application/octet-stream``;
     ``files`` gives the content of file entries by name (the step's uploads).
     """
-    boundary = "----lrciFormBoundary" + secrets.token_hex(8)
+    boundary = "----lrciFormBoundary" + os.urandom(8).hex()
     chunks: list[bytes] = []
     for entry in entries:
         name = _escape_name(_crlf(entry.name))

@@ -194,12 +194,18 @@ class _Document:
 
 
 def _label(form: LexborNode, index: int) -> str:
+    """``form 2 id='group_form' action='/save/'``: how a message names a form (values the server chose,
+    cut at 80 characters)."""
     attrs = _attrs(form)
     parts = [f"form {index + 1}"]
     if attrs.get("id"):
-        parts.append(f"id={attrs['id']!r}")
-    parts.append(f"action={attrs.get('action', '')!r}")
+        parts.append(f"id={_short(attrs['id'])!r}")
+    parts.append(f"action={_short(attrs.get('action', ''))!r}")
     return " ".join(parts)
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 80 else value[:80] + "…"
 
 
 def _options(select: LexborNode) -> list[LexborNode]:

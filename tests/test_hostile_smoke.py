@@ -649,3 +649,28 @@ def test_a_url_a_server_completes_gets_credentials_only_at_home(tmp_path: Path, 
         assert "another host" in result.files["json"] and "(x-api-key)" in result.files["json"]
         assert seen_there == []
     assert_no_credential(result)
+
+
+def _page_app(page: bytes) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await request_body(receive)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]}
+        )
+        await send({"type": "http.response.body", "body": page})
+
+    return app
+
+
+def test_thousands_of_ambiguous_forms_are_one_bounded_line(tmp_path: Path) -> None:
+    """Issue 13: the ambiguous-default message names at most 8 forms, each action cut (the server chose them)."""
+    page = b"".join(b'<form action="/' + b"a" * 60_000 + b'"><input name=q></form>' for _ in range(60))
+    config = '[smoke.flows.f]\nsteps = [{ path = "/" }, { submit_form = {} }]\n'
+    with serve(_page_app(page)) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 2, result.everything
+    line = assert_one_clear_line(result, mentions=["set submit_form.selector", "and 52 more"])
+    assert len(line) < 2_000
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT

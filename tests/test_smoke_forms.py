@@ -191,16 +191,54 @@ def test_values_are_sanitized_by_input_type() -> None:
 
 
 def test_dirname_sends_the_direction() -> None:
-    html = "<form dir=rtl><input name=q value=x dirname=q.dir><textarea name=t dirname=t.dir dir=ltr></textarea></form>"
-    assert pairs(html) == [("q", "x"), ("q.dir", "rtl"), ("t", ""), ("t.dir", "ltr")]
+    html = (
+        "<form dir=rtl><input name=q value=x dirname=q.dir><textarea name=t dirname=t.dir dir=ltr></textarea>"
+        "<input type=search name=s dir=auto value=abc dirname=s.dir><input name=h dir=auto value=שלום dirname=h.dir>"
+        "</form>"
+    )
+    assert pairs(html) == [
+        ("q", "x"),
+        ("q.dir", "rtl"),
+        ("t", ""),
+        ("t.dir", "ltr"),
+        ("s", "abc"),
+        ("s.dir", "ltr"),
+        ("h", "שלום"),
+        ("h.dir", "rtl"),
+    ]
 
 
 def test_charset_hidden_field_and_datalist_and_nameless_controls() -> None:
+    """Controls inside a <datalist> are sent: Chromium sends them (the standard leaves them out)."""
     html = (
         "<form><input type=hidden name=_charset_ value=x><datalist><input name=in_datalist value=1></datalist>"
         "<input value=nameless><input name='' value=empty><output name=o>out</output></form>"
     )
-    assert pairs(html) == [("_charset_", "UTF-8")]
+    assert pairs(html) == [("_charset_", "UTF-8"), ("in_datalist", "1")]
+
+
+def test_an_input_submit_without_value_sends_its_label_as_chromium_does() -> None:
+    assert pairs("<form><input type=submit name=go></form>") == [("go", "Submit")]
+    assert pairs("<form><input type=submit name=go value=''></form>") == [("go", "")]
+    assert pairs("<form><button name=b>Label</button></form>") == [("b", "")]
+
+
+def test_dates_and_colors_are_sanitized_as_chromium_does() -> None:
+    html = (
+        "<form><input type=date name=d value=2020-13-45><input type=date name=d2 value=2020-01-05>"
+        "<input type=month name=m value=2020-00><input type=week name=w value=2020-W53>"
+        "<input type=time name=t value=23:59:59.5><input type=datetime-local name=l value=2020-02-30T10:00>"
+        "<input type=color name=c value=#ABC></form>"
+    )
+    assert pairs(html) == [
+        ("d", ""),
+        ("d2", "2020-01-05"),
+        ("m", ""),
+        ("w", "2020-W53"),
+        ("t", "23:59:59.5"),
+        ("l", ""),
+        ("c", "#aabbcc"),
+    ]
 
 
 def test_a_file_input_with_no_file_is_an_empty_file_entry() -> None:

@@ -39,6 +39,16 @@ _INPUT_TYPES = frozenset(
 _NOT_VISIBLE = frozenset({"hidden", "submit", "image", "reset", "button"})
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
+_SHORT_COLOR = re.compile(r"#[0-9a-fA-F]{3}\Z")
+_DATE_LIKE = {
+    "date": re.compile(r"(\d{4,})-(\d\d)-(\d\d)\Z"),
+    "month": re.compile(r"(\d{4,})-(\d\d)\Z"),
+    "week": re.compile(r"(\d{4,})-W(\d\d)\Z"),
+    "time": re.compile(r"([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,3})?)?\Z"),
+    "datetime-local": re.compile(
+        r"(\d{4,})-(\d\d)-(\d\d)[T ]([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,3})?)?\Z"
+    ),
+}
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
@@ -264,10 +274,37 @@ def _sanitized(kind: str, value: str, node: LexborNode) -> str:
     if kind == "number":
         return value if _NUMBER.match(value) else ""
     if kind == "color":
+        if _SHORT_COLOR.match(value):  # Chromium reads CSS colors: #abc is #aabbcc
+            return "#" + "".join(ch * 2 for ch in value[1:].lower())
         return value.lower() if _COLOR.match(value) else "#000000"
+    if kind in _DATE_LIKE:
+        return value if _valid_date_like(kind, value) else ""
     if kind == "range":
         return _range_value(value, node)
     return value
+
+
+def _valid_date_like(kind: str, value: str) -> bool:
+    """A date, month, week, time or local date-time value as the standard writes one (else it is empty)."""
+    import datetime
+
+    match = _DATE_LIKE[kind].match(value)
+    if match is None:
+        return False
+    if kind in ("date", "datetime-local"):
+        year, month, day = (int(part) for part in match.groups()[:3])
+        try:
+            datetime.date(year, month, day)
+        except ValueError:
+            return False
+        return year >= 1
+    if kind == "month":
+        return int(match.group(1)) >= 1 and 1 <= int(match.group(2)) <= 12
+    if kind == "week":
+        year, week = int(match.group(1)), int(match.group(2))
+        weeks = 53 if datetime.date(min(year, 9999), 12, 28).isocalendar()[1] == 53 else 52
+        return year >= 1 and 1 <= week <= weeks
+    return True
 
 
 def _number(text: str | None, default: float) -> float:
@@ -283,6 +320,24 @@ def _range_value(value: str, node: LexborNode) -> str:
     return f"{number:g}" if number != int(number) else str(int(number))
 
 
+def _direction(field: LexborNode, inherited: str) -> str:
+    """``ltr`` or ``rtl`` for ``dirname``: the control's own ``dir``, ``auto`` read from its value's first
+    strong character, else what its ancestors say."""
+    import unicodedata
+
+    declared = (field.attributes.get("dir") or "").strip().lower()
+    if declared != "auto":
+        return inherited
+    value = str(field.text(deep=True)) if field.tag == "textarea" else (field.attributes.get("value") or "")
+    for character in value:
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return "ltr"
+
+
 def _field_entries(field: LexborNode, kind: str, name: str, attrs: dict[str, str]) -> list[Entry]:
     """What one enabled, named, non-button control contributes (the standard's per-field steps)."""
     if field.tag == "select":
@@ -291,6 +346,8 @@ def _field_entries(field: LexborNode, kind: str, name: str, attrs: dict[str, str
         return [Entry(name, attrs.get("value", "on"))]
     if kind == "file":
         return [Entry(name, "", filename="")]
+    if kind == "submit" and "value" not in attrs:  # the label a browser shows is what it sends
+        return [Entry(name, "Submit")]
     if kind == "hidden" and name.lower() == "_charset_":
         return [Entry(name, "UTF-8")]
     if field.tag == "textarea":
@@ -303,7 +360,9 @@ def entry_list(document: _Document, form: LexborNode, submitter: LexborNode | No
     entries: list[Entry] = []
     for control in document.controls_of(form):
         field = control.node
-        if field.tag not in _SUBMITTABLE or control.in_datalist or control.disabled:
+        # Controls inside a <datalist> are submitted: Chromium does (the standard leaves them out), and
+        # lr-ci sends what the browser sends.
+        if field.tag not in _SUBMITTABLE or control.disabled:
             continue
         is_submitter = submitter is not None and field.mem_id == submitter.mem_id
         if _is_button(field) and not is_submitter:
@@ -322,7 +381,7 @@ def entry_list(document: _Document, form: LexborNode, submitter: LexborNode | No
         entries += _field_entries(field, kind, name, attrs)
         dirname = attrs.get("dirname", "")
         if dirname and (field.tag == "textarea" or kind in ("text", "search")):
-            entries.append(Entry(dirname, control.direction))
+            entries.append(Entry(dirname, _direction(field, control.direction)))
     return entries
 
 

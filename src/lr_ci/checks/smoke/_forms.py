@@ -123,15 +123,14 @@ class _Control:
     """The mem_id of its form owner (None: it has none)."""
     disabled: bool
     """Disabled itself, or inside a disabled ``<fieldset>`` but not inside that fieldset's first legend."""
-    in_datalist: bool
     direction: str
 
 
 class _Document:
     """A parsed page's forms and listed controls, each with its form owner.
 
-    One iterative walk down the tree carries the nearest form, disabled fieldsets, datalists and ``dir``:
-    asking each control for its ancestors costs controls x depth on a deep page.
+    One iterative walk down the tree carries the nearest form, disabled fieldsets and ``dir``: asking
+    each control for its ancestors costs controls x depth on a deep page.
     """
 
     def __init__(self, page: _html.Page) -> None:
@@ -143,12 +142,12 @@ class _Document:
         ids: dict[str, LexborNode] = {}
         named: list[tuple[int, str]] = []
         root = page.tree.root
-        # (node, nearest form, inside a disabled fieldset, inside a datalist, direction)
-        stack: list[tuple[LexborNode, int | None, bool, bool, str]] = (
-            [(root, None, False, False, "ltr")] if root is not None else []
+        # (node, nearest form, inside a disabled fieldset, direction)
+        stack: list[tuple[LexborNode, int | None, bool, str]] = (
+            [(root, None, False, "ltr")] if root is not None else []
         )
         while stack:
-            node, form, disabled, in_datalist, direction = stack.pop()
+            node, form, disabled, direction = stack.pop()
             attrs = node.attributes
             element_id = attrs.get("id")
             if element_id and element_id not in ids:
@@ -163,25 +162,17 @@ class _Document:
             elif tag in _LISTED:
                 if "form" in attrs:
                     named.append((len(self.controls), attrs.get("form") or ""))
-                self.controls.append(
-                    _Control(node, form, disabled or "disabled" in attrs, in_datalist, direction)
-                )
+                self.controls.append(_Control(node, form, disabled or "disabled" in attrs, direction))
             children = _element_children(node)
-            inside = (
-                node.mem_id if tag == "form" else form,
-                disabled,
-                in_datalist or tag == "datalist",
-                direction,
-            )
+            owner = node.mem_id if tag == "form" else form
             legend = None
             if tag == "fieldset" and "disabled" in attrs:
+                # Its first legend keeps the fieldset's own state; everything else inside is disabled.
                 legend = next((c for c in children if c.tag == "legend"), None)
-                inside = (inside[0], True, inside[2], inside[3])
+            inside_disabled = disabled or (tag == "fieldset" and "disabled" in attrs)
             for child in reversed(children):
-                if legend is not None and child.mem_id == legend.mem_id:
-                    stack.append((child, inside[0], disabled, inside[2], direction))
-                else:
-                    stack.append((child, *inside))
+                is_legend = legend is not None and child.mem_id == legend.mem_id
+                stack.append((child, owner, disabled if is_legend else inside_disabled, direction))
         for index, form_id in named:  # form="id": that form wherever it is, or none (not the ancestor)
             target = ids.get(form_id)
             owner = target.mem_id if target is not None and target.tag == "form" else None

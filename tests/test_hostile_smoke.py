@@ -674,3 +674,23 @@ def test_thousands_of_ambiguous_forms_are_one_bounded_line(tmp_path: Path) -> No
     line = assert_one_clear_line(result, mentions=["set submit_form.selector", "and 52 more"])
     assert len(line) < 2_000
     assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<div class=error>x" * 800_000,
+        b"<ul class=errorlist><li>" + b"e " * 2_000_000,
+        b"<p>" + b"t " * 2_000_000,
+    ],
+    ids=["nested-errors", "huge-error", "huge-text"],
+)
+def test_the_text_of_a_failing_page_is_bounded(tmp_path: Path, page: bytes) -> None:
+    """Issue 13: a failing HTML step shows form errors and visible text, cut at 300 characters each."""
+    config = '[smoke.flows.f]\nsteps = [{ path = "/", expect = { status = 302 } }]\n'
+    with serve(_page_app(page)) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 1, result.everything
+    message = result.files["json"]
+    assert "page text: " in message and len(message) < 20_000
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)

@@ -104,6 +104,12 @@ ERROR_SELECTOR = ".errorlist, .alert, .invalid-feedback, .error, [role=alert]"
 ``invalid-feedback``, Flask-WTF templates' ``error``, and ARIA's ``role="alert"``."""
 
 
+MAX_ERROR_ELEMENTS = 50
+"""Error elements read for a message: a page of 25,000 nested ``.error`` elements would otherwise read
+each one's text (quadratic)."""
+MAX_ERROR_CHARS = 2000
+
+
 def collapse(value: str) -> str:
     """Runs of whitespace as one space, none at the ends (the standard's "strip and collapse")."""
     return _WHITESPACE.sub(" ", value).strip()
@@ -117,10 +123,12 @@ def readable_text(page: Page) -> tuple[list[str], str]:
     """
     tree = page.tree
     errors: list[str] = []
-    for node in tree.css(ERROR_SELECTOR):
+    for node in tree.css(ERROR_SELECTOR)[:MAX_ERROR_ELEMENTS]:
         found = collapse(str(node.text(deep=True, separator=" ")))
         if found and not any(found in seen for seen in errors):
             errors.append(found)
+        if sum(len(error) for error in errors) > MAX_ERROR_CHARS:
+            break  # more than a message shows
     tree.strip_tags(_HIDDEN_TAGS)
     body = tree.body if tree.body is not None else tree.root
     visible = collapse(str(body.text(deep=True, separator=" "))) if body is not None else ""

@@ -582,7 +582,7 @@ USER, PASSWORD = "admin", "pa55-w0rd-secret"
 def test_public_env_shows_user_names_and_never_the_password(cli, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OPS_USER", USER)
     monkeypatch.setenv("OPS_PASSWORD", PASSWORD)
-    page = "<form method=post action=/login/><input name=u><input type=password name=p></form>"
+    page = "<form action=/login/><input name=u><input type=password name=p></form>"  # GET: both in the URL
     config = """
 [smoke]
 public_env = ["OPS_USER"]
@@ -592,6 +592,8 @@ path = "/login/"
 name = "as ${OPS_USER}"
 submit_form = { fields = { u = "${OPS_USER}", p = "${OPS_PASSWORD}" } }
 expect = { body_contains = ["welcome ${OPS_USER}", "${OPS_PASSWORD}"] }
+[[smoke.flows.profile.steps]]
+path = "/users/${OPS_USER}/"
 """
     outputs = {
         fmt: tmp_path / f"out.{fmt}" for fmt in ("text", "json", "sarif", "junit", "markdown", "github")
@@ -602,7 +604,8 @@ expect = { body_contains = ["welcome ${OPS_USER}", "${OPS_PASSWORD}"] }
     assert result.code == 1, result.out + result.err
     for fmt, path in outputs.items():
         text = path.read_text()
-        assert "as admin" in text and "welcome admin" in text, fmt
+        assert "as admin" in text and "welcome admin" in text and "/users/admin/" in text, fmt
+        assert "?u=admin&" in text.replace("&amp;", "&") and "p=***" in text, fmt
         assert PASSWORD not in text and "pa55" not in text, fmt
     assert PASSWORD not in result.out + result.err
 

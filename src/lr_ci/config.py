@@ -47,7 +47,7 @@ otherwise become hundreds of MB once copied for ``${NAME}`` and validated."""
 _ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 CREDENTIAL_NAME = re.compile(
-    r"PASS|PWD|TOKEN|SECRET|KEY|CRED|AUTH|COOKIE|SESSION|PRIVATE|CERT|SIGNATURE|SALT|PIN\b|OTP|DSN",
+    r"PASS|PWD|TOKEN|SECRET|KEY|CRED|AUTH|COOKIE|SESSION|PRIVATE|CERT|SIGNATURE|SALT|PIN(?:\b|_)|OTP|DSN",
     re.IGNORECASE,
 )
 """Environment variable names that say they hold a credential: never shown, even when listed in a

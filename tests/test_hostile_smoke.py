@@ -475,15 +475,26 @@ def test_a_ca_bundle_that_is_not_a_pem_file_is_one_line(tmp_path: Path, kind: st
     assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT
 
 
-def test_nested_forms_are_searched_in_bounded_time() -> None:
-    """The first form with a password field: asking every nested form for its fields was 56 s."""
-    from lr_ci.checks.smoke import _html
+@pytest.mark.parametrize(
+    "page",
+    [
+        HOSTILE_PAGES["/forms"].decode(),
+        "<form>" + "<div><input name=a>" * 25_000,  # controls 25,000 deep: asking each for its ancestors
+        "<form id=f></form>" * 5_000 + "<input form=f name=b>" * 20_000,
+        "<form><fieldset disabled><legend>" * 12_000 + "<input name=c>",
+    ],
+    ids=["nested-forms", "deep-controls", "many-forms", "deep-fieldsets"],
+)
+def test_forms_are_searched_in_bounded_time(page: str) -> None:
+    """The form, owners, fieldsets and entries in one walk: asking every nested form for its fields was 56 s."""
+    from lr_ci.checks.smoke import _forms
 
     started = time.monotonic()
-    page = _html.parse(HOSTILE_PAGES["/forms"].decode())
-    form = _html.find_form(page, "http://example.test/")
-    assert form is not None and "p" in form.fields
-    assert not _html.select(page, "x y input")
+    try:
+        found = _forms.find_submission(page, "http://example.test/", None, None, {})
+        assert found.entries
+    except _forms.FormError as exc:  # several forms: ambiguous, said in one line
+        assert "set submit_form.selector" in str(exc)
     assert time.monotonic() - started < 10
 
 
@@ -638,3 +649,48 @@ def test_a_url_a_server_completes_gets_credentials_only_at_home(tmp_path: Path, 
         assert "another host" in result.files["json"] and "(x-api-key)" in result.files["json"]
         assert seen_there == []
     assert_no_credential(result)
+
+
+def _page_app(page: bytes) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await request_body(receive)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]}
+        )
+        await send({"type": "http.response.body", "body": page})
+
+    return app
+
+
+def test_thousands_of_ambiguous_forms_are_one_bounded_line(tmp_path: Path) -> None:
+    """Issue 13: the ambiguous-default message names at most 8 forms, each action cut (the server chose them)."""
+    page = b"".join(b'<form action="/' + b"a" * 60_000 + b'"><input name=q></form>' for _ in range(60))
+    config = '[smoke.flows.f]\nsteps = [{ path = "/" }, { submit_form = {} }]\n'
+    with serve(_page_app(page)) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 2, result.everything
+    line = assert_one_clear_line(result, mentions=["set submit_form.selector", "and 52 more"])
+    assert len(line) < 2_000
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<div class=error>x" * 800_000,
+        b"<ul class=errorlist><li>" + b"e " * 2_000_000,
+        b"<p>" + b"t " * 2_000_000,
+    ],
+    ids=["nested-errors", "huge-error", "huge-text"],
+)
+def test_the_text_of_a_failing_page_is_bounded(tmp_path: Path, page: bytes) -> None:
+    """Issue 13: a failing HTML step shows form errors and visible text, cut at 300 characters each."""
+    config = '[smoke.flows.f]\nsteps = [{ path = "/", expect = { status = 302 } }]\n'
+    with serve(_page_app(page)) as url:
+        result = smoke(tmp_path, config, "--base-url", url, timeout_s=30)
+    assert result.code == 1, result.everything
+    message = result.files["json"]
+    assert "page text: " in message and len(message) < 20_000
+    assert result.seconds < 10 and result.peak_rss <= PEAK_RSS_LIMIT, (result.seconds, result.peak_rss)

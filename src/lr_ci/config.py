@@ -46,6 +46,12 @@ MAX_CONFIG_VALUES = 50_000
 otherwise become hundreds of MB once copied for ``${NAME}`` and validated."""
 _ENV_REFERENCE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+CREDENTIAL_NAME = re.compile(
+    r"PASS|PWD|TOKEN|SECRET|KEY|CRED|AUTH|COOKIE|SESSION|PRIVATE|CERT|SIGNATURE|SALT|PIN(?:\b|_)|OTP|DSN",
+    re.IGNORECASE,
+)
+"""Environment variable names that say they hold a credential: never shown, even when listed in a
+table's ``public_env`` (which is refused for them)."""
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
 SettingsT = TypeVar("SettingsT")
@@ -254,6 +260,7 @@ def interpolate(
     redactor: Redactor,
     unset: list[ConfigError] | None = None,
     interpolated: _Interpolated | None = None,
+    public: frozenset[str] = frozenset(),
 ) -> Any:
     """Replace ``${NAME}`` in every string with the environment variable (``$${`` is a literal ``${``).
 
@@ -261,13 +268,19 @@ def interpolate(
     output: secrets never live in the file, and a value from the environment may be one. An unset
     variable raises, unless ``unset`` is given: then it is recorded there and the reference kept. More
     than :data:`MAX_INTERPOLATED_BYTES` brought in by all references together is an error at the key
-    that passes it.
+    that passes it. Names in ``public`` (a table's ``public_env``: user names) are not registered.
     """
     interpolated = interpolated if interpolated is not None else _Interpolated()
     if isinstance(value, dict):
-        return {k: interpolate(config, (*loc, k), v, redactor, unset, interpolated) for k, v in value.items()}
+        return {
+            k: interpolate(config, (*loc, k), v, redactor, unset, interpolated, public)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(config, (*loc, i), v, redactor, unset, interpolated) for i, v in enumerate(value)]
+        return [
+            interpolate(config, (*loc, i), v, redactor, unset, interpolated, public)
+            for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -289,7 +302,8 @@ def interpolate(
             raise config.error(
                 loc, f"${{NAME}} values add up to more than {MAX_INTERPOLATED_BYTES >> 20} MiB in one table"
             )
-        redactor.add_credential(found)
+        if name not in public:
+            redactor.add_credential(found)
         return found
 
     return _ENV_REFERENCE.sub(substitute, value)
@@ -316,7 +330,9 @@ def _validate_section(
     unset: list[ConfigError] | None = None,
 ) -> tuple[SettingsT | None, list[ConfigError]]:
     try:
-        raw = interpolate(config, (table,), config.tables.get(table, {}), redactor, unset)
+        raw = interpolate(
+            config, (table,), config.tables.get(table, {}), redactor, unset, public=_public_env(config, table)
+        )
     except ConfigError as exc:
         return None, [exc]
     from pydantic import ValidationError
@@ -325,6 +341,16 @@ def _validate_section(
         return _settings_validator(model)(raw), []
     except ValidationError as exc:
         return None, [_config_error(config, table, model, error) for error in exc.errors()]
+
+
+def _public_env(config: ConfigFile, table: str) -> frozenset[str]:
+    """The table's ``public_env`` names whose values may be shown (never one that names a credential;
+    the table's model says why it refuses those)."""
+    section = config.tables.get(table, {})
+    names = section.get("public_env") if isinstance(section, dict) else None
+    if not isinstance(names, list):
+        return frozenset()
+    return frozenset(n for n in names if isinstance(n, str) and not CREDENTIAL_NAME.search(n))
 
 
 _VALIDATORS: dict[type[Any], Callable[[Any], Any]] = {}

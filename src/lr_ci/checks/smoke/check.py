@@ -211,6 +211,16 @@ def run(
     redactor: Redactor | None = None,
 ) -> Report:
     """Run the smoke check; ``redactor`` masks credentials in messages before they are built."""
+    return run_with_results(request, settings, on_secret, redactor)[0]
+
+
+def run_with_results(
+    request: Request,
+    settings: SmokeSettings,
+    on_secret: Callable[[str], None] | None = None,
+    redactor: Redactor | None = None,
+) -> tuple[Report, list[FlowResult]]:
+    """:func:`run`, with the flows' results (the command turns a step's config error into exit 2)."""
     settings, names, options = plan(request, settings, redactor)
     if on_secret is not None:
         options = replace(options, on_secret=on_secret)
@@ -230,6 +240,7 @@ def run(
                 )
             )
             failed.rules["smoke-version"] = "The expected version did not answer"
-            return failed
+            return failed, []
         options = replace(options, deadline=time.monotonic() + settings.run_timeout_s)
-    return report(run_flows(settings, options, names), waited)
+    results = run_flows(settings, options, names)
+    return report(results, waited), results

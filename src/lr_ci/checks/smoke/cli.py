@@ -80,4 +80,12 @@ def _body(run: RunContext, request: object) -> Report:
             raise run.config.error(
                 ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
             )
-    return check.run(request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor)
+    report, results = check.run_with_results(
+        request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor
+    )
+    for flow in results:
+        for step in flow.steps:
+            if step.config_error:
+                # The flows ran to the end (finally steps too); the step could not be done as configured.
+                raise run.config.error((*step.where, "submit_form"), step.message)
+    return report

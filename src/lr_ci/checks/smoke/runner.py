@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from lr_ci import _http
-from lr_ci.checks.smoke import _html, _jsonpath
+from lr_ci.checks.smoke import _forms, _html, _jsonpath
 from lr_ci.checks.smoke._regex_box import POOL, Found, RegexFailed, RegexTimeout
 from lr_ci.checks.smoke.settings import (
     MAX_BODY_BYTES,
@@ -90,6 +90,10 @@ class StepResult:
     response_status: int | None = None
     attempts: int = 0
     cleanup: bool = False
+    config_error: bool = False
+    """The step failed because of its configuration, not the server (see :class:`StepConfigError`)."""
+    where: tuple[str | int, ...] = ()
+    """The step in lr-ci.toml: ("smoke", "flows", flow, "steps" or "finally", index)."""
 
     @property
     def case_name(self) -> str:
@@ -133,6 +137,11 @@ class RunOptions:
 
 class StepFailure(Exception):
     pass
+
+
+class StepConfigError(StepFailure):
+    """The step cannot be done as configured (a form or submitter selector that picks nothing on a page
+    that has forms, a default form that is ambiguous): the run is exit 2, after ``finally`` steps ran."""
 
 
 class FlowOrderError(ValueError):
@@ -297,19 +306,20 @@ def _run_steps(
 ) -> None:
     """The chain's steps in order (skipped after a failure), then every ``finally`` step."""
     for flow_name in chain:
-        for step in settings.flows[flow_name].steps:
+        for index, step in enumerate(settings.flows[flow_name].steps):
             label = step_name(step) if flow_name == name else f"{flow_name}: {step_name(step)}"
             if session.failed:
                 skipped = StepResult(name, label, "skip", message="skipped: an earlier step failed")
                 result.steps.append(skipped)
                 continue
             outcome = _run_step(session, step, label)
+            outcome.where = ("smoke", "flows", flow_name, "steps", index)
             session.failed = outcome.status in ("fail", "error")
             result.steps.append(outcome)
     for flow_name in reversed(chain):
-        for step in settings.flows[flow_name].finally_:
+        for index, step in enumerate(settings.flows[flow_name].finally_):
             outcome = _run_step(session, step, f"finally: {step_name(step)}")
-            outcome.cleanup = True
+            outcome.cleanup, outcome.where = True, ("smoke", "flows", flow_name, "finally", index)
             result.steps.append(outcome)
 
 
@@ -346,6 +356,9 @@ def _run_step(session: _Session, step: Step, label: str) -> StepResult:
                 continue
             tries = f" (after {attempt} attempts)" if attempt > 1 else ""
             raise StepFailure("; ".join(problems) + tries)
+    except StepConfigError as failure:
+        result.status, result.message = "error", session.shown(str(failure))
+        result.config_error = True
     except StepFailure as failure:
         result.status, result.message = "fail", session.shown(str(failure))
     except Exception as exc:  # any failure is this step's: the flow's finally steps still run
@@ -360,7 +373,12 @@ def _attempt(session: _Session, step: Step, result: StepResult) -> list[str]:
     """Send the step's request once; the list of what did not hold (empty: passed)."""
     request = _build(session, step)
     shown_url = display_url(request.url)
-    result.url = shown_url
+    result.url, result.method = shown_url, request.method
+    if step.submit_form is not None and not step.name:
+        # Named after what the form really sent (the step's own method and path are not what was used).
+        default, used = step_name(step), f"{request.method} {request.url.path}"
+        if result.name.endswith(default):
+            result.name = result.name[: len(result.name) - len(default)] + used
     started = time.monotonic()
     remaining = session.options.deadline - started
     if remaining <= 0:
@@ -506,34 +524,28 @@ def _build(session: _Session, step: Step) -> httpx.Request:
     base = session.options.base_url
     method = step.method.upper()
     form = session.fill(step.form) if step.form is not None else None
-    if step.submit_form is not None:
-        page = session.last
-        if page is None:
-            raise StepFailure("submit_form: no earlier step fetched a page to take the form from")
-        with PARSING:
-            document = _html.parse(page.text)
-            found = _html.find_form(document, str(page.url), step.submit_form.selector)
-        if found is None:
-            cut = f" (the page has {document.cut})" if document.cut else ""
-            raise StepFailure(f"submit_form: no form found on {display_url(page.url)}{cut}")
-        form = {**found.fields, **session.fill(step.submit_form.fields)}
-        url, method = found.action, found.method if step.method.upper() == "GET" else method
-        _check_form_target(session, step, url)
-    elif step.url:
-        url = session.fill(step.url)
-        for credential in userinfo_credentials(url):
-            session.options.on_secret(credential)
-    else:
-        url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
     files = {}
     # Paths as written, never filled in: a captured {value} would let the server choose which local file
     # is sent to it (/proc/self/environ holds every credential of the run).
     for name, path in step.files.items():
         files[name] = (Path(path).name, _upload(path))
     content_kwargs: dict[str, Any] = {}
-    if step.json is not None:
+    headers = session.fill(step.headers) or {}
+    if step.submit_form is not None:
+        url, method, content_type, content = _submission(session, step, files)
+        if content is not None:
+            content_kwargs["content"] = content
+        if not any(name.lower() == "content-type" for name in headers):
+            headers = {"Content-Type": content_type, **headers} if content is not None else headers
+    elif step.url:
+        url = session.fill(step.url)
+        for credential in userinfo_credentials(url):
+            session.options.on_secret(credential)
+    else:
+        url = urljoin(base.rstrip("/") + "/", session.fill(step.path or "/").lstrip("/"))
+    if step.submit_form is None and step.json is not None:
         content_kwargs["json"] = session.fill(step.json)
-    elif form is not None or files:
+    elif step.submit_form is None and (form is not None or files):
         content_kwargs["data"] = form
         if files:
             content_kwargs["files"] = files
@@ -541,12 +553,60 @@ def _build(session: _Session, step: Step) -> httpx.Request:
         method,
         url,
         params=session.fill(step.query) or None,
-        headers=session.fill(step.headers) or None,
+        headers=headers or None,
         **content_kwargs,
     )
     if step.url and _PLACEHOLDER.search(step.url) and not step.allow_other_host:
         _check_filled_target(session, request)
     return request
+
+
+def _submission(
+    session: _Session, step: Step, files: Mapping[str, tuple[str, bytes]]
+) -> tuple[str, str, str, bytes | None]:
+    """(url, method, content type, body or None) of the form of the last page, as a browser sends it."""
+    assert step.submit_form is not None
+    page = session.last
+    if page is None:
+        raise StepFailure("submit_form: no earlier step fetched a page to take the form from")
+    chosen = step.submit_form
+    with PARSING:
+        document = _html.parse(page.text)
+        try:
+            found = _forms.submission(
+                document, str(page.url), chosen.selector, chosen.submitter, session.fill(chosen.fields)
+            )
+        except _forms.FormError as exc:
+            # On a page with forms, a selector that picks none is the configuration's fault (exit 2); on
+            # a page without any (an error page), the server's.
+            has_forms = bool(_html.select(document, "form"))
+            if has_forms:
+                raise StepConfigError(str(exc)) from None
+            raise StepFailure(f"submit_form: {exc}") from None
+    _check_form_target(session, step, found.action)
+    entries = _with_uploads(found.entries, files)
+    method = found.method if step.method.upper() == "GET" else step.method.upper()
+    if method == "GET":
+        return _forms.get_url(found.action, entries), method, "", None
+    if found.enctype == _forms.MULTIPART:
+        body, content_type = _forms.multipart(entries, {name: data for name, (_, data) in files.items()})
+        return found.action, method, content_type, body
+    if found.enctype == _forms.TEXT_PLAIN:
+        return found.action, method, _forms.TEXT_PLAIN, _forms.text_plain(entries)
+    return found.action, method, _forms.URLENCODED, _forms.urlencoded(entries).encode("ascii")
+
+
+def _with_uploads(entries: list[_forms.Entry], files: Mapping[str, tuple[str, bytes]]) -> list[_forms.Entry]:
+    """The step's ``files`` chosen in the form's file inputs (the first of each name; appended if none)."""
+    result = list(entries)
+    for name, (filename, _) in files.items():
+        chosen = _forms.Entry(name, "", filename=filename)
+        index = next((i for i, e in enumerate(result) if e.name == name and e.filename is not None), None)
+        if index is None:
+            result.append(chosen)
+        else:
+            result[index] = chosen
+    return result
 
 
 def _check_filled_target(session: _Session, request: httpx.Request) -> None:
@@ -769,7 +829,7 @@ def _capture(session: _Session, captures: Mapping[str, Capture], response: httpx
     for name, capture in captures.items():
         try:
             value = _extract(capture, response, session)
-        except (LookupError, ValueError, _html.SelectorError) as exc:
+        except (LookupError, ValueError) as exc:
             problems.append(f"capture {name}: {exc}")
             continue
         session.values[name] = value
@@ -793,10 +853,11 @@ def _extract(capture: Capture, response: httpx.Response, session: _Session) -> s
                 raise LookupError(f"{capture.css!r} matches nothing{cut}")
             element = elements[0]
             if capture.attr is None:
-                return element.text
-            if capture.attr not in element.attrs:
+                return _html.text(element)
+            attributes = _html.attributes(element)
+            if capture.attr not in attributes:
                 raise LookupError(f"{capture.css!r} has no {capture.attr} attribute")
-            return element.attrs[capture.attr]
+            return attributes[capture.attr]
     if capture.json is not None:
         with PARSING:
             value = _jsonpath.get(json_body(response), capture.json)
@@ -819,12 +880,39 @@ def _extract(capture: Capture, response: httpx.Response, session: _Session) -> s
 
 
 def _excerpt(response: httpx.Response, session: _Session) -> str:
-    """The start of the body on one line, credentials and values that name a secret masked.
+    """What a person looks for in the answer, on one line, credentials and values naming a secret masked.
 
-    Masking comes first, on the body as it came: collapsing whitespace, quoting and cutting all change
+    An HTML page shows its form errors first (Django's ``errorlist``, ``alert``, ``invalid-feedback``,
+    ``error``, ``role="alert"``), then its visible text (no head, scripts, styles or templates): the first
+    300 characters of a page's source are its ``<head>``. Anything else shows the start of the body.
+    """
+    status = response.status_code
+    if _is_html(response):
+        with PARSING:
+            errors, visible = _html.readable_text(_html.parse(response.text))
+        shown = []
+        if errors:
+            shown.append(f"form errors: {_masked_start(' · '.join(errors), session)!r}")
+        text = _masked_start(visible, session)
+        shown.append(f"page text: {text!r}" if text else "no visible text")
+        return f"got {status}, " + ", ".join(shown)
+    text = _masked_start(response.text, session)
+    return f"got {status}, body: {text!r}" if text else f"got {status}, empty body"
+
+
+def _is_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return True
+    return not content_type and response.text[:512].lstrip()[:14].lower() in ("<!doctype html", "<html")
+
+
+def _masked_start(body: str, session: _Session) -> str:
+    """The start of ``body`` on one line and cut at EXCERPT_CHARS, masked first.
+
+    Masking comes first, on the text as it came: collapsing whitespace, quoting and cutting all change
     how a credential is spelt (a quote escaped, half a password left), and the masker knows the original.
     """
-    body = response.text
     # Only the head of the body that can reach the excerpt is masked, with room for the longest spelling
     # of a known value that starts inside it: masking 4 MiB to show 300 characters took seconds per
     # failed attempt with a few dozen credentials.
@@ -845,9 +933,7 @@ def _excerpt(response: httpx.Response, session: _Session) -> str:
     text = _SECRET_VALUE.sub(lambda m: m.group("key") + "***", window)
     if len(text) > EXCERPT_CHARS or length > EXCERPT_CHARS + _EXCERPT_MARGIN or len(head) < len(body):
         text = text[:EXCERPT_CHARS] + "…"
-    return (
-        f"got {response.status_code}, body: {text!r}" if text else f"got {response.status_code}, empty body"
-    )
+    return text
 
 
 def _window_end(body: str) -> int:

@@ -66,10 +66,22 @@ def _css(selector: str) -> str:
     from lr_ci.checks.smoke import _html
 
     try:
-        _html.select(_html.Element("root", {}), selector)
+        return _html.check_selector(selector)
     except _html.SelectorError as exc:
         raise ValueError(str(exc)) from None
-    return selector
+
+
+def _public_env(names: list[str]) -> list[str]:
+    """Variable names whose values are shown; a name that says it holds a credential is refused."""
+    from lr_ci.config import CREDENTIAL_NAME
+
+    for name in names:
+        if CREDENTIAL_NAME.search(name):
+            raise ValueError(
+                f"{name!r} names a credential (password, token, secret, key, ...): its value stays masked; "
+                "public_env is for values such as user names"
+            )
+    return names
 
 
 def _condition(condition: str) -> str:
@@ -179,9 +191,13 @@ class SubmitForm:
     __pydantic_config__ = SETTINGS_CONFIG
 
     selector: Annotated[str, AfterValidator(_css)] | None = None
-    """Which form: a CSS selector. Unset: the first form with a password field, else the first form."""
+    """Which form: a CSS selector. Unset: of the forms holding every field of ``fields``, the one with a
+    password field, else the only one with a control a person fills in (docs/smoke.md)."""
+    submitter: Annotated[str, AfterValidator(_css)] | None = None
+    """The submit button a person clicks: a CSS selector. Unset: the form's default (first) submit
+    button, as pressing Enter does."""
     fields: dict[str, str] = field(default_factory=dict)
-    """Fields to fill in; the form's own values are kept for the others."""
+    """Values typed into fields by name (the first entry of that name); the form's own for the others."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,6 +264,9 @@ class SmokeSettings:
     """Where ``--wait-for-version`` looks for the deployed version."""
     version_field: JsonPath = "$.version"
     """The JSON path of the version there (or the body must contain it)."""
+    public_env: Annotated[list[str], AfterValidator(_public_env)] = field(default_factory=list)
+    """Environment variables whose ``${NAME}`` values are not masked (user names): every other value read
+    from the environment is. A name that says it holds a credential is a config error."""
     flows: dict[str, Flow] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -30,8 +30,12 @@ def require_chromium() -> None:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
     if missing:
         if os.environ.get("LR_CI_REQUIRE_REFERENCE_TOOLS"):
-            pytest.fail(f"missing the reference browser: {', '.join(missing)} (apt-get install chromium chromium-driver)")
-        pytest.skip(f"the browser comparison needs Debian's chromium and chromium-driver: {', '.join(missing)} missing")
+            pytest.fail(
+                f"missing the reference browser: {', '.join(missing)} (apt-get install chromium chromium-driver)"
+            )
+        pytest.skip(
+            f"the browser comparison needs Debian's chromium and chromium-driver: {', '.join(missing)} missing"
+        )
 
 
 @contextmanager

@@ -80,29 +80,49 @@ def browser_submits(driver: Any, server: RecordingServer, case: Case) -> Recorde
     return records[0]
 
 
-def lr_ci_submits(cli: Any, server: RecordingServer, case: Case, directory: Path) -> tuple[list[Recorded], Any]:
+def lr_ci_submits(
+    cli: Any, server: RecordingServer, case: Case, directory: Path
+) -> tuple[list[Recorded], Any]:
     server.clear()
     config = smoke_config(directory, server.url, case)
     result = cli("--config", str(config), "smoke", "--format", "json")
     return server.wait_for(1, 1), result
 
 
+def lines_of(record: Recorded) -> list[str]:
+    """A record as lines, one per entry, for a readable diff."""
+    shown = record.comparable()
+    head = [f"{key}: {shown[key]!r}" for key in ("method", "path", "content_type", "query")]
+    return head + [f"  {name!r} = {value!r}" for name, value in shown["entries"]]
+
+
+def difference(browser: Recorded, lr_ci: Recorded, result: Any) -> str:
+    import difflib
+
+    diff = difflib.unified_diff(lines_of(browser), lines_of(lr_ci), "chromium", "lr-ci", lineterm="", n=2)
+    return "\n".join([*diff, describe(result)])
+
+
 def describe(result: Any) -> str:
     """lr-ci's verdict for an assertion message: the exit code, stderr and each step's message."""
     lines = [f"lr-ci exit {result.code}: {result.err.strip()}"]
     try:
-        lines += [f"  {c['name']}: {c['status']} {c.get('message') or ''}" for c in result.json().get("cases", [])]
+        lines += [
+            f"  {c['name']}: {c['status']} {c.get('message') or ''}" for c in result.json().get("cases", [])
+        ]
     except (ValueError, AttributeError):
         lines.append(result.out[-2000:])
     return "\n".join(lines)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_lr_ci_submits_what_chromium_submits(case: Case, driver: Any, server: RecordingServer, cli: Any, tmp_path: Path) -> None:
+def test_lr_ci_submits_what_chromium_submits(
+    case: Case, driver: Any, server: RecordingServer, cli: Any, tmp_path: Path
+) -> None:
     expected = browser_submits(driver, server, case)
     records, result = lr_ci_submits(cli, server, case, tmp_path)
     assert len(records) == 1, f"lr-ci sent {len(records)} requests for the form, not 1\n{describe(result)}"
-    assert records[0].comparable() == expected.comparable(), describe(result)
+    assert records[0].comparable() == expected.comparable(), difference(expected, records[0], result)
 
 
 def test_corpus_ids_are_unique_and_every_page_exists(server: RecordingServer) -> None:
@@ -123,9 +143,15 @@ def test_the_reference_is_the_standard(driver: Any, server: RecordingServer) -> 
     submitter."""
     group_add = entries_of(driver, server, "django-group-add")
     assert [name for name, _ in group_add] == ["csrfmiddlewaretoken", "name", "_save"]
-    group_change = [value for name, value in entries_of(driver, server, "django-group-change") if name == "permissions"]
+    group_change = [
+        value for name, value in entries_of(driver, server, "django-group-change") if name == "permissions"
+    ]
     assert len(group_change) == 2
     selects = dict(entries_of(driver, server, "selects"))
-    assert "multi_none" not in selects and selects["single_none"] == "first" and selects["first_disabled"] == "real"
+    assert (
+        "multi_none" not in selects
+        and selects["single_none"] == "first"
+        and selects["first_disabled"] == "real"
+    )
     assert entries_of(driver, server, "no-submit-button") == [("q", "enter submits")]
     assert ("map.x", "0") in entries_of(driver, server, "image-named")

@@ -50,7 +50,13 @@ CASES: list[Case] = [
         fields={"username": "admin", "password": "corpus-password"},
         lr_ci_selector=False,
     ),
-    Case("django-group-add", "/admin/auth/group/add/", "#group_form", fields={"name": "auditors"}, lr_ci_selector=False),
+    Case(
+        "django-group-add",
+        "/admin/auth/group/add/",
+        "#group_form",
+        fields={"name": "auditors"},
+        lr_ci_selector=False,
+    ),
     Case(
         "django-group-add-and-continue",
         "/admin/auth/group/add/",
@@ -59,13 +65,31 @@ CASES: list[Case] = [
         fields={"name": "auditors"},
         lr_ci_selector=False,
     ),
-    Case("django-group-change", "/admin/auth/group/1/change/", "#group_form", fields={"name": "editors 2"}, lr_ci_selector=False),
-    Case("django-user-change", "/admin/auth/user/1/change/", "#user_form", fields={"first_name": "Ada"}, lr_ci_selector=False),
+    Case(
+        "django-group-change",
+        "/admin/auth/group/1/change/",
+        "#group_form",
+        fields={"name": "editors 2"},
+        lr_ci_selector=False,
+    ),
+    Case(
+        "django-user-change",
+        "/admin/auth/user/1/change/",
+        "#user_form",
+        fields={"first_name": "Ada"},
+        lr_ci_selector=False,
+    ),
     Case("django-logout", "/admin/auth/group/add/", "#logout-form"),
     # Flask-WTF forms rendered by Flask.
     Case("flask-profile", "/flask/profile", "#profile-form", fields={"name": "Grace", "password": "pw"}),
     Case("flask-profile-delete", "/flask/profile", "#profile-form", submitter="#delete"),
-    Case("flask-profile-default-form", "/flask/profile", "#profile-form", fields={"name": "Grace"}, lr_ci_selector=False),
+    Case(
+        "flask-profile-default-form",
+        "/flask/profile",
+        "#profile-form",
+        fields={"name": "Grace"},
+        lr_ci_selector=False,
+    ),
     Case("flask-upload", "/flask/upload", "#upload-form", fields={"title": "Q3"}),
     # Hand-written pages, one rule each (see the pages in pages/).
     Case("checkboxes-radios", corpus("checkboxes"), "#f", fields={"title": "typed"}),
@@ -83,7 +107,13 @@ CASES: list[Case] = [
     Case("formaction-relative", corpus("submitter_attributes"), "#f", submitter="#to-other"),
     Case("form-attribute-default", corpus("form_attribute"), "#f"),
     Case("form-attribute-submitter", corpus("form_attribute"), "#f", submitter="#outside-last"),
-    Case("form-attribute-fill-outside", corpus("form_attribute"), "#f", submitter="#inside-button", fields={"after": "filled"}),
+    Case(
+        "form-attribute-fill-outside",
+        corpus("form_attribute"),
+        "#f",
+        submitter="#inside-button",
+        fields={"after": "filled"},
+    ),
     Case("text-controls", corpus("text"), "#f", fields={"typed": "typed text", "untyped": "typed over"}),
     Case("dirname", corpus("dirname"), "#f", fields={"comment": "bonjour"}),
     Case("get-replaces-query", corpus("get_form"), "#f", fields={"q": "a b&c=d+e"}),
@@ -92,7 +122,13 @@ CASES: list[Case] = [
     Case("base-href-empty-action", corpus("base_href"), "#empty-action"),
     Case("base-href-no-action", corpus("base_href"), "#no-action"),
     Case("logout-form-first", corpus("two_forms"), "#edit", lr_ci_selector=False),
-    Case("logout-form-first-filled", corpus("two_forms"), "#edit", fields={"title": "Final"}, lr_ci_selector=False),
+    Case(
+        "logout-form-first-filled",
+        corpus("two_forms"),
+        "#edit",
+        fields={"title": "Final"},
+        lr_ci_selector=False,
+    ),
     Case("characters-post", corpus("characters"), "#post", fields={"typed": "café & crème = 1+1 ✓ 100%"}),
     Case("characters-get", corpus("characters"), "#get", fields={"typed": "café & crème = 1+1 ✓ 100%"}),
     Case("no-submit-button", corpus("no_button"), "#f"),
@@ -102,7 +138,9 @@ CASES: list[Case] = [
 
 
 def hand_written_pages() -> dict[str, str]:
-    return {corpus(path.stem): path.read_text(encoding="utf-8") for path in sorted(HAND_WRITTEN.glob("*.html"))}
+    return {
+        corpus(path.stem): path.read_text(encoding="utf-8") for path in sorted(HAND_WRITTEN.glob("*.html"))
+    }
 
 
 def django_pages(directory: Path) -> dict[str, str]:

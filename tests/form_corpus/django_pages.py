@@ -63,7 +63,9 @@ def main(directory: Path) -> None:
                 },
             }
         ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "db.sqlite3")}},
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "db.sqlite3")}
+        },
         STATIC_URL="/static/",
         USE_TZ=True,
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",

@@ -50,11 +50,19 @@ def render() -> dict[str, str]:
         password = PasswordField("Password")
         newsletter = BooleanField("Newsletter", default=True)
         terms = BooleanField("Terms")
-        plan = RadioField("Plan", choices=[SelectChoice("free", "Free"), SelectChoice("team", "Team")], default="team")
-        country = SelectField("Country", choices=[SelectChoice("fr", "France"), SelectChoice("de", "Germany")], default="de")
-        roles = SelectMultipleField("Roles", choices=[SelectChoice("admin", "Admin"), SelectChoice("editor", "Editor")])
+        plan = RadioField(
+            "Plan", choices=[SelectChoice("free", "Free"), SelectChoice("team", "Team")], default="team"
+        )
+        country = SelectField(
+            "Country", choices=[SelectChoice("fr", "France"), SelectChoice("de", "Germany")], default="de"
+        )
+        roles = SelectMultipleField(
+            "Roles", choices=[SelectChoice("admin", "Admin"), SelectChoice("editor", "Editor")]
+        )
         tags = SelectMultipleField(
-            "Tags", choices=[SelectChoice("a", "A"), SelectChoice("b", "B"), SelectChoice("c", "C")], default=["a", "c"]
+            "Tags",
+            choices=[SelectChoice("a", "A"), SelectChoice("b", "B"), SelectChoice("c", "C")],
+            default=["a", "c"],
         )
         bio = TextAreaField("Bio", default="first line\nsecond line")
         save = SubmitField("Save")
@@ -76,7 +84,9 @@ def render() -> dict[str, str]:
 
     @app.route(UPLOAD_PAGE, methods=["GET", "POST"])
     def upload() -> str:
-        return render_template_string(_PAGE, title="Upload", form=UploadForm(), form_id="upload-form", multipart=True)
+        return render_template_string(
+            _PAGE, title="Upload", form=UploadForm(), form_id="upload-form", multipart=True
+        )
 
     client = app.test_client()
     pages = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from browser import chromium, fill_and_submit, require_chromium
 from form_corpus.cases import CASES, Case, all_pages
 from recording_server import Recorded, RecordingServer

@@ -35,9 +35,9 @@ def render() -> dict[str, str]:
     from flask_wtf.file import FileField
     from wtforms import (
         BooleanField,
-        SelectChoice,
         PasswordField,
         RadioField,
+        SelectChoice,
         SelectField,
         SelectMultipleField,
         StringField,

@@ -1,9 +1,10 @@
 """Debian's Chromium, driven by selenium 4, submitting a form as a person would.
 
-Only the machine's own binaries are used: ``/usr/bin/chromium`` through ``/usr/bin/chromedriver``. Giving
-the driver's path to the ``Service`` makes selenium skip Selenium Manager (``DriverFinder`` logs "Skipping
-Selenium Manager" and never runs it), so nothing is downloaded; ``SE_OFFLINE=true`` is set as well in case
-a later selenium consults it anyway. Headless, and ``--no-sandbox`` because CI runs as root.
+Only the machine's own binaries are used: ``/usr/bin/chromium`` through ``/usr/bin/chromedriver``.
+Giving the driver's path to the ``Service`` makes selenium skip Selenium Manager (``DriverFinder`` logs
+"Skipping Selenium Manager" and never runs it; :func:`chromium` checks that it said so), so nothing is
+downloaded; ``SE_OFFLINE=true`` is set while the driver starts as well, in case a later selenium consults
+it anyway. Headless, and ``--no-sandbox`` because CI runs as root.
 
 Without Chromium the tests skip, unless ``LR_CI_REQUIRE_REFERENCE_TOOLS`` is set (``.ci/run`` sets it):
 then they fail, as tests/test_bundle_builds.py does for node and npm.
@@ -11,6 +12,7 @@ then they fail, as tests/test_bundle_builds.py does for node and npm.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,11 +40,25 @@ def require_chromium() -> None:
         )
 
 
+class _DriverFinderLog(logging.Handler):
+    """Collects what selenium's DriverFinder says while the driver starts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the ``with`` block; every wait inside it is bounded."""
+    """One headless Chromium for the ``with`` block; every wait inside it is bounded.
+
+    Raises if selenium did not say that it skipped Selenium Manager: the tool that would otherwise look
+    for (and download) a browser and driver must never run here.
+    """
     require_chromium()
-    os.environ.setdefault("SE_OFFLINE", "true")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -58,8 +74,23 @@ def chromium() -> Iterator[Any]:
         "--window-size=1280,2000",
     ):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    finder_logger = logging.getLogger("selenium.webdriver.common.driver_finder")
+    log, level, offline = _DriverFinderLog(), finder_logger.level, os.environ.get("SE_OFFLINE")
+    finder_logger.addHandler(log)
+    finder_logger.setLevel(logging.DEBUG)
+    os.environ["SE_OFFLINE"] = "true"
     try:
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    finally:
+        finder_logger.removeHandler(log)
+        finder_logger.setLevel(level)
+        if offline is None:
+            os.environ.pop("SE_OFFLINE", None)
+        else:
+            os.environ["SE_OFFLINE"] = offline
+    try:
+        if not any("Skipping Selenium Manager" in message for message in log.messages):
+            raise AssertionError(f"selenium may have run Selenium Manager (its log: {log.messages})")
         driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_S)
         driver.set_script_timeout(SCRIPT_TIMEOUT_S)
         yield driver

@@ -21,9 +21,12 @@ from typing import Any
 
 import pytest
 
+import browser
 from browser import chromium, fill_and_submit, require_chromium
 from form_corpus.cases import CASES, Case, all_pages
 from recording_server import Recorded, RecordingServer
+
+pytestmark = pytest.mark.slow
 
 SUBMIT_TIMEOUT_S = 10
 """How long a click may take to reach the recording server (it takes well under a second)."""
@@ -156,3 +159,14 @@ def test_the_reference_is_the_standard(driver: Any, server: RecordingServer) -> 
     )
     assert entries_of(driver, server, "no-submit-button") == [("q", "enter submits")]
     assert ("map.x", "0") in entries_of(driver, server, "image-named")
+
+
+def test_missing_chromium_skips_here_and_fails_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without Chromium skips the comparison; CI (``LR_CI_REQUIRE_REFERENCE_TOOLS``) fails it."""
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "chromium")
+    monkeypatch.delenv("LR_CI_REQUIRE_REFERENCE_TOOLS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        require_chromium()
+    monkeypatch.setenv("LR_CI_REQUIRE_REFERENCE_TOOLS", "1")
+    with pytest.raises(pytest.fail.Exception, match="missing the reference browser"):
+        require_chromium()

@@ -72,6 +72,8 @@ def chromium() -> Iterator[Any]:
         "--disable-extensions",
         "--no-first-run",
         "--window-size=1280,2000",
+        # The label an <input type=submit> without a value sends ("Submit") is the browser's language's.
+        "--lang=en-US",
     ):
         options.add_argument(argument)
     finder_logger = logging.getLogger("selenium.webdriver.common.driver_finder")
@@ -158,3 +160,12 @@ def fill_and_submit(
         driver.execute_script("arguments[0].click()", button)
     else:
         button.click()
+
+
+def wait_for_title(driver: Any, title: str, timeout_s: float) -> None:
+    """Wait until the page shown has ``title``: the navigation a submission started has finished, so the
+    next ``driver.get`` cannot race with it (a late commit of the answer page would replace the next
+    page, and its form would not be found)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout_s, poll_frequency=0.02).until(lambda shown: shown.title == title)

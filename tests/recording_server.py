@@ -32,7 +32,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 IGNORED_PREFIXES = ("/favicon.ico", "/static/", "/admin/jsi18n/")
 """Requests a browser makes around a page (icons, scripts, styles): not submissions, never recorded."""
 MAX_BODY_BYTES = 8 << 20
-ANSWER = b"<!doctype html><html><head><title>recorded</title></head><body><p>recorded</p></body></html>"
+ANSWER_TITLE = "recorded"
+ANSWER = f"<!doctype html><html><head><title>{ANSWER_TITLE}</title></head><body><p>recorded</p></body></html>".encode()
 
 FileEntry = tuple[str, str, bytes]
 """A file part: (filename, its Content-Type, content)."""

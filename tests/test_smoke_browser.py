@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 import browser
-from browser import chromium, fill_and_submit, require_chromium
+from browser import chromium, fill_and_submit, require_chromium, wait_for_title
 from form_corpus.cases import CASES, Case, all_pages
-from recording_server import Recorded, RecordingServer
+from recording_server import ANSWER_TITLE, Recorded, RecordingServer
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +81,7 @@ def browser_submits(driver: Any, server: RecordingServer, case: Case) -> Recorde
     fill_and_submit(driver, server.url + case.page, case.form, case.submitter, case.fields)
     records = server.wait_for(1, SUBMIT_TIMEOUT_S)
     assert len(records) == 1, f"Chromium's submission of {case.id} was not recorded (records: {records})"
+    wait_for_title(driver, ANSWER_TITLE, SUBMIT_TIMEOUT_S)
     return records[0]
 
 

@@ -128,6 +128,7 @@ def test_lr_ci_submits_what_chromium_submits(
     records, result = lr_ci_submits(cli, server, case, tmp_path)
     assert len(records) == 1, f"lr-ci sent {len(records)} requests for the form, not 1\n{describe(result)}"
     assert records[0].comparable() == expected.comparable(), difference(expected, records[0], result)
+    assert result.code == 0, describe(result)
 
 
 def test_corpus_ids_are_unique_and_every_page_exists(server: RecordingServer) -> None:
@@ -160,6 +161,41 @@ def test_the_reference_is_the_standard(driver: Any, server: RecordingServer) -> 
     )
     assert entries_of(driver, server, "no-submit-button") == [("q", "enter submits")]
     assert ("map.x", "0") in entries_of(driver, server, "image-named")
+
+
+def test_the_recorder_reads_bodies_as_sent(server: RecordingServer) -> None:
+    """The recording server on its own, with requests httpx builds: urlencoded and multipart entries in
+    order (file parts with filename, part type and content), a GET's query as its entries, and pages
+    loaded (not recorded) at their path whether or not the query is percent-encoded."""
+    import httpx
+
+    server.clear()
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        assert client.get("/admin/login/?next=%2Fadmin%2F").status_code == 200
+        client.post("/a?x=1", data={"b": "1 2", "a": ["3", "&="]})
+        client.post(
+            "/m",
+            data={"t": "é"},
+            files=[("f", ("a.bin", b"", "application/octet-stream")), ("g", ("n.txt", b"hi", "text/plain"))],
+        )
+        client.get("/g", params=[("q", "a b"), ("q", "")])
+        client.get("/static/admin/css/base.css")
+    urlencoded, multipart, get = server.wait_for(3, 5)
+    assert urlencoded.comparable() == {
+        "method": "POST",
+        "path": "/a",
+        "content_type": "application/x-www-form-urlencoded",
+        "entries": [("b", "1 2"), ("a", "3"), ("a", "&=")],
+        "query": [("x", "1")],
+    }
+    assert multipart.content_type == "multipart/form-data"
+    assert multipart.entries == [
+        ("t", "é"),
+        ("f", ("a.bin", "application/octet-stream", b"")),
+        ("g", ("n.txt", "text/plain", b"hi")),
+    ]
+    assert (get.method, get.content_type, get.entries) == ("GET", None, [("q", "a b"), ("q", "")])
+    assert len(server.records) == 3
 
 
 def test_missing_chromium_skips_here_and_fails_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

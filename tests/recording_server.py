@@ -8,8 +8,9 @@ code that shares the other's assumptions.
 - A GET whose path, query included, is exactly one of the pages' paths is answered with that page and not
   recorded: loading a page is not a submission. Pages keep the path they had in the app that rendered
   them, so ``action=""`` posts back to that path, as it would there.
-- Browser housekeeping (``/favicon.ico``, ``/static/...``, Django's ``/admin/jsi18n/``) is answered 404
-  and not recorded; it is never a form's target in the corpus.
+- Scripts and static files the pages load (Django admin's own, from the installed Django) are served and
+  not recorded; other browser housekeeping (``/favicon.ico``, any other ``/static/...``) is answered 404
+  and not recorded. Neither is ever a form's target in the corpus.
 - Every other request is recorded: method, path, query, content type without its parameters (the
   multipart boundary differs from sender to sender), and the entry list in order. For a body in
   ``application/x-www-form-urlencoded`` the entries are ``parse_qsl(keep_blank_values=True)`` of it; for
@@ -21,11 +22,13 @@ code that shares the other's assumptions.
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -120,8 +123,15 @@ def parse_request(method: str, target: str, content_type_header: str | None, bod
 class RecordingServer:
     """``with RecordingServer.running(pages) as server:`` serves ``pages`` (path -> HTML) on 127.0.0.1."""
 
-    def __init__(self, pages: dict[str, str]) -> None:
+    def __init__(
+        self,
+        pages: dict[str, str],
+        scripts: dict[str, str] | None = None,
+        static: dict[str, Path] | None = None,
+    ) -> None:
         self.pages = pages
+        self.scripts = scripts or {}
+        self.static = static or {}
         self.records: list[Recorded] = []
         self.errors: list[str] = []
         self._changed = threading.Condition()
@@ -131,8 +141,13 @@ class RecordingServer:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, pages: dict[str, str]) -> Iterator[RecordingServer]:
-        server = cls(pages)
+    def running(
+        cls,
+        pages: dict[str, str],
+        scripts: dict[str, str] | None = None,
+        static: dict[str, Path] | None = None,
+    ) -> Iterator[RecordingServer]:
+        server = cls(pages, scripts, static)
         thread = threading.Thread(target=server._httpd.serve_forever, kwargs={"poll_interval": 0.05})
         thread.daemon = True
         thread.start()
@@ -150,6 +165,19 @@ class RecordingServer:
         for path, html in self.pages.items():
             if unquote(path) == wanted:
                 return html
+        return None
+
+    def asset(self, target: str) -> tuple[str, bytes] | None:
+        """A script or static file the pages load (content type, bytes), if ``target`` names one."""
+        path = urlsplit(target).path
+        if path in self.scripts:
+            return "text/javascript; charset=utf-8", self.scripts[path].encode("utf-8")
+        for prefix, directory in self.static.items():
+            if path.startswith(prefix):
+                file = (directory / unquote(path[len(prefix) :])).resolve()
+                if file.is_relative_to(directory.resolve()) and file.is_file():
+                    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                    return kind, file.read_bytes()
         return None
 
     def clear(self) -> None:
@@ -187,9 +215,11 @@ class RecordingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the records are the log."""
 
-            def _answer(self, status: int, body: bytes) -> None:
+            def _answer(
+                self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8"
+            ) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
@@ -205,6 +235,10 @@ class RecordingServer:
                 page = server.page(self.path) if self.command == "GET" else None
                 if page is not None:
                     self._answer(200, page.encode("utf-8"))
+                    return
+                asset = server.asset(self.path) if self.command == "GET" else None
+                if asset is not None:
+                    self._answer(200, asset[1], asset[0])
                     return
                 if self.command == "GET" and self.path.startswith(IGNORED_PREFIXES):
                     self._answer(404, b"not found")

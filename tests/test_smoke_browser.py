@@ -23,7 +23,7 @@ import pytest
 
 import browser
 from browser import chromium, fill_and_submit, require_chromium, wait_for_title
-from form_corpus.cases import CASES, Case, all_pages
+from form_corpus.cases import CASES, Case, load
 from recording_server import ANSWER_TITLE, Recorded, RecordingServer
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,8 @@ SUBMIT_TIMEOUT_S = 10
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingServer]:
-    with RecordingServer.running(all_pages(tmp_path_factory.mktemp("django"))) as running:
+    corpus = load(tmp_path_factory.mktemp("django"))
+    with RecordingServer.running(corpus.pages, corpus.scripts, corpus.static) as running:
         yield running
 
 
@@ -161,6 +162,21 @@ def test_the_reference_is_the_standard(driver: Any, server: RecordingServer) -> 
     )
     assert entries_of(driver, server, "no-submit-button") == [("q", "enter submits")]
     assert ("map.x", "0") in entries_of(driver, server, "image-named")
+
+
+def test_django_admin_pages_run_their_own_javascript(driver: Any, server: RecordingServer) -> None:
+    """The Django pages are the real thing in the browser too: the admin's SelectFilter2 has built its
+    two-box widget (the chosen box carries the field's name), so the browser's request is what a person
+    using the admin sends."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(server.url + "/admin/auth/group/1/change/")
+    WebDriverWait(driver, SUBMIT_TIMEOUT_S).until(
+        lambda shown: shown.find_elements(By.ID, "id_permissions_to")
+    )
+    names = driver.execute_script("return Array.from(document.querySelectorAll('select'), (s) => s.name)")
+    assert names == ["permissions_old", "permissions"]
 
 
 def test_the_recorder_reads_bodies_as_sent(server: RecordingServer) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 HAND_WRITTEN = HERE / "pages"
@@ -147,7 +148,17 @@ def hand_written_pages() -> dict[str, str]:
     }
 
 
-def django_pages(directory: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Corpus:
+    pages: dict[str, str]
+    """Path (query included) -> HTML."""
+    scripts: dict[str, str]
+    """Path -> JavaScript the pages load (Django's translation catalog)."""
+    static: dict[str, Path]
+    """URL prefix -> directory of files the pages load (Django admin's scripts and styles)."""
+
+
+def django_pages(directory: Path) -> dict[str, Any]:
     """The real Django admin pages, rendered in their own process (tests/form_corpus/django_pages.py)."""
     done = subprocess.run(
         [sys.executable, str(HERE / "django_pages.py"), str(directory)],
@@ -157,12 +168,17 @@ def django_pages(directory: Path) -> dict[str, str]:
         check=False,
     )
     assert done.returncode == 0, f"rendering the Django pages failed:\n{done.stderr[-3000:]}"
-    pages: dict[str, str] = json.loads(done.stdout)
-    return pages
+    rendered: dict[str, Any] = json.loads(done.stdout)
+    return rendered
 
 
-def all_pages(directory: Path) -> dict[str, str]:
-    """Every page of the corpus, path -> HTML."""
+def load(directory: Path) -> Corpus:
+    """Every page of the corpus, and what the Django pages load."""
     from form_corpus.flask_pages import render
 
-    return {**hand_written_pages(), **django_pages(directory), **render()}
+    django = django_pages(directory)
+    return Corpus(
+        pages={**hand_written_pages(), **django["pages"], **render()},
+        scripts=django["scripts"],
+        static={"/static/admin/": Path(django["static_dir"]) / "admin"},
+    )

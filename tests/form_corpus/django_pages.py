@@ -12,8 +12,10 @@ group holding two permissions, and these pages are fetched with Django's test cl
 - ``/admin/auth/user/1/change/``: the user form (checkboxes, split date/time inputs, two multi-selects).
 
 Every page after login starts with the header's logout form (a CSRF input and a button). The output is
-``{path with query: html}``; the recording server serves each page at that same path, so ``action=""``
-posts back where it would in Django.
+JSON: ``pages`` (``{path with query: html}``), ``scripts`` (the admin's ``/admin/jsi18n/`` catalog) and
+``static_dir`` (Django's own admin static files). The recording server serves each page at that same path,
+so ``action=""`` posts back where it would in Django, and the admin's real JavaScript runs in the browser
+(SelectFilter2 turns each multi-select into the two-box widget and selects the chosen box on submit).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 
 PAGES_LOGGED_IN = ("/admin/auth/group/add/", "/admin/auth/group/1/change/", "/admin/auth/user/1/change/")
 LOGIN_PAGE = "/admin/login/?next=/admin/"
+SCRIPT_CATALOG = "/admin/jsi18n/"
+"""The admin's JavaScript translation catalog, which its widgets' scripts need."""
 
 
 def main(directory: Path) -> None:
@@ -92,7 +96,13 @@ def main(directory: Path) -> None:
         answer = client.get(path)
         assert answer.status_code == 200, (path, answer.status_code)
         pages[path] = answer.content.decode()
-    json.dump(pages, sys.stdout)
+    catalog = client.get(SCRIPT_CATALOG)
+    assert catalog.status_code == 200, (SCRIPT_CATALOG, catalog.status_code)
+    static = Path(django.__file__).resolve().parent / "contrib" / "admin" / "static"
+    json.dump(
+        {"pages": pages, "scripts": {SCRIPT_CATALOG: catalog.content.decode()}, "static_dir": str(static)},
+        sys.stdout,
+    )
 
 
 def _urlpatterns() -> list[object]:

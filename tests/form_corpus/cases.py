@@ -80,7 +80,32 @@ CASES: list[Case] = [
         fields={"first_name": "Ada"},
         lr_ci_selector=False,
     ),
+    Case(
+        "django-user-add",
+        "/admin/auth/user/add/",
+        "#user_form",
+        fields={"username": "grace", "password1": "a-long-passphrase", "password2": "a-long-passphrase"},
+        lr_ci_selector=False,
+    ),
     Case("django-logout", "/admin/auth/group/add/", "#logout-form"),
+    # The delete confirmation holds only hidden inputs and a button, like the logout form: chosen by a
+    # selector with :not().
+    Case("django-group-delete", "/admin/auth/group/1/delete/", "form:not(#logout-form)"),
+    Case(
+        "django-changelist-search",
+        "/admin/auth/group/",
+        "#changelist-search",
+        fields={"q": "edit"},
+        lr_ci_selector=False,
+    ),
+    Case(
+        "django-changelist-action",
+        "/admin/auth/group/",
+        "#changelist-form",
+        submitter="button[name=index]",
+        fields={"action": "delete_selected"},
+        lr_ci_selector=False,
+    ),
     # Flask-WTF forms rendered by Flask.
     Case("flask-profile", "/flask/profile", "#profile-form", fields={"name": "Grace", "password": "pw"}),
     Case("flask-profile-delete", "/flask/profile", "#profile-form", submitter="#delete"),

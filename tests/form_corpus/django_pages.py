@@ -9,6 +9,9 @@ group holding two permissions, and these pages are fetched with Django's test cl
 - ``/admin/auth/group/add/``: the group form, its permissions a ``<select multiple>`` with nothing selected
   (the issue's case: a browser sends no permission);
 - ``/admin/auth/group/1/change/``: the same form with two permissions selected;
+- ``/admin/auth/group/1/delete/``: the delete confirmation (a hidden ``post=yes`` and a button only);
+- ``/admin/auth/group/``: the change list, with its search form (GET) and the actions form;
+- ``/admin/auth/user/add/``: the user form with two password fields and the usable-password radios;
 - ``/admin/auth/user/1/change/``: the user form (checkboxes, split date/time inputs, two multi-selects).
 
 Every page after login starts with the header's logout form (a CSRF input and a button). The output is
@@ -24,7 +27,14 @@ import json
 import sys
 from pathlib import Path
 
-PAGES_LOGGED_IN = ("/admin/auth/group/add/", "/admin/auth/group/1/change/", "/admin/auth/user/1/change/")
+PAGES_LOGGED_IN = (
+    "/admin/auth/group/add/",
+    "/admin/auth/group/1/change/",
+    "/admin/auth/group/1/delete/",
+    "/admin/auth/group/",
+    "/admin/auth/user/add/",
+    "/admin/auth/user/1/change/",
+)
 LOGIN_PAGE = "/admin/login/?next=/admin/"
 SCRIPT_CATALOG = "/admin/jsi18n/"
 """The admin's JavaScript translation catalog, which its widgets' scripts need."""

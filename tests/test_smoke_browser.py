@@ -8,7 +8,8 @@ would (tests/browser.py), and by ``lr-ci smoke`` with a flow that fetches the pa
 the entries in order, and the action's query when there is a body — must be equal.
 
 One Chromium and one recording server serve the whole module; the Django pages are rendered once, in
-their own process. Without Chromium the module skips, unless ``LR_CI_REQUIRE_REFERENCE_TOOLS`` is set
+their own process, and run the admin's own JavaScript in Chromium (its static files come from the
+installed Django). Without Chromium the module skips, unless ``LR_CI_REQUIRE_REFERENCE_TOOLS`` is set
 (``.ci/run``): then it fails.
 """
 

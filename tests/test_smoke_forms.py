@@ -661,3 +661,28 @@ def test_json_of_a_submission_is_plain_data() -> None:
     assert json.loads(json.dumps(asdict(found)))["entries"][1] == {"name": "f", "value": "", "filename": ""}
     assert parse_qsl(_forms.urlencoded(found.entries), keep_blank_values=True) == [("a", "1"), ("f", "")]
     assert ROOT.exists()
+
+
+def test_a_range_value_goes_to_the_nearest_step_as_chromium_does() -> None:
+    html = (
+        "<form><input type=range name=a min=0 max=10 step=3 value=5><input type=range name=b min=0 max=10"
+        " step=3 value=10><input type=range name=c value=4.5><input type=range name=d step=any value=4.5>"
+        "<input type=range name=e min=1 max=2 step=0.1 value=1.25></form>"
+    )
+    # c: no min, so the grid starts at the value attribute (Chromium sends 4.5 too)
+    assert pairs(html) == [("a", "6"), ("b", "9"), ("c", "4.5"), ("d", "4.5"), ("e", "1.3")]
+
+
+def test_a_local_date_time_is_sent_normalized() -> None:
+    html = (
+        "<form><input type=datetime-local name=a value='2026-12-01 09:30'>"
+        "<input type=datetime-local name=b value=2026-12-01T09:30:00>"
+        "<input type=datetime-local name=c value=2026-12-01T09:30:05.120>"
+        "<input type=datetime-local name=d value=2026-12-01T09:30:00.000></form>"
+    )
+    assert pairs(html) == [
+        ("a", "2026-12-01T09:30"),
+        ("b", "2026-12-01T09:30"),
+        ("c", "2026-12-01T09:30:05.12"),
+        ("d", "2026-12-01T09:30"),
+    ]

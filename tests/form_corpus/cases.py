@@ -35,6 +35,8 @@ class Case:
     fields: dict[str, str] = field(default_factory=dict)
     lr_ci_selector: bool = True
     """Give lr-ci ``form`` as ``submit_form.selector``; ``False`` checks that lr-ci picks that form itself."""
+    known_gap: str | None = None
+    """Why lr-ci does not submit this one as Chromium does yet (a strict xfail: fixing it shows)."""
 
 
 def corpus(page: str) -> str:
@@ -160,7 +162,13 @@ CASES: list[Case] = [
     Case("input-values", corpus("input_values"), "#f"),
     Case("button-without-value", corpus("input_values"), "#f", submitter="#empty-button"),
     Case("parser-nested-form-template", corpus("parser"), "#outer"),
-    Case("parser-form-in-table", corpus("form_in_table"), "#f"),
+    Case(
+        "parser-form-in-table",
+        corpus("form_in_table"),
+        "#f",
+        known_gap="controls after a <form> misnested in a <table> belong to it through the HTML parser's form"
+        " pointer, which the parsed tree does not keep (docs/smoke.md, what is not covered)",
+    ),
     Case("no-submit-button", corpus("no_button"), "#f"),
     Case("method-case-and-bad-enctype", corpus("attribute_values"), "#f"),
     Case("unknown-method-is-get", corpus("attribute_values"), "#g"),

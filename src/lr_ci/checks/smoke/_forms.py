@@ -268,6 +268,8 @@ def _sanitized(kind: str, value: str, node: LexborNode) -> str:
         if _SHORT_COLOR.match(value):  # Chromium reads CSS colors: #abc is #aabbcc
             return "#" + "".join(ch * 2 for ch in value[1:].lower())
         return value.lower() if _COLOR.match(value) else "#000000"
+    if kind == "datetime-local":
+        return _normalized_local_datetime(value) if _valid_date_like(kind, value) else ""
     if kind in _DATE_LIKE:
         return value if _valid_date_like(kind, value) else ""
     if kind == "range":
@@ -303,12 +305,48 @@ def _number(text: str | None, default: float) -> float:
 
 
 def _range_value(value: str, node: LexborNode) -> str:
-    low = _number(node.attributes.get("min"), 0.0)
-    high = _number(node.attributes.get("max"), 100.0)
-    high = max(high, low)
-    number = _number(value, low + (high - low) / 2 if high >= low else low)
-    number = min(max(number, low), high)
+    """A range's value as the standard sanitizes it: clamped to [min, max], then on the step grid.
+
+    The grid starts at ``min`` (else the ``value`` attribute, else 0) with ``step`` (default 1, ``any`` for
+    none); a value between two steps goes to the nearest one, ties upwards, and a step past ``max`` goes
+    to the last step below it (``min=0 max=10 step=3 value=5`` sends 6, as Chromium does).
+    """
+    import math
+
+    attributes = node.attributes
+    low = _number(attributes.get("min"), 0.0)
+    high = max(_number(attributes.get("max"), 100.0), low)
+    number = min(max(_number(value, low + (high - low) / 2), low), high)
+    step_text = (attributes.get("step") or "").strip().lower()
+    step = None if step_text == "any" else _number(step_text or None, 1.0)
+    if step is not None and step > 0:
+        base = _number(attributes.get("min"), _number(attributes.get("value"), 0.0))
+        number = base + math.floor((number - base) / step + 0.5) * step
+        if number > high:
+            number = base + math.floor((high - base) / step) * step
+        if number < low:
+            number = base + math.ceil((low - base) / step) * step
+    number = round(number, 10)  # the grid's float error, not a digit a browser would send
     return f"{number:g}" if number != int(number) else str(int(number))
+
+
+_LOCAL_DATETIME_PARTS = re.compile(r"(.+-\d\d-\d\d)[T ](\d\d:\d\d)(?::(\d\d)(?:\.(\d{1,3}))?)?\Z")
+
+
+def _normalized_local_datetime(value: str) -> str:
+    """The standard's normalized local date-time: ``T`` between date and time, then the shortest time
+    (seconds and fractions only when not zero): ``2026-12-01 09:30:00`` is sent as ``2026-12-01T09:30``."""
+    match = _LOCAL_DATETIME_PARTS.match(value)
+    if match is None:
+        return value
+    date, hours_minutes, seconds, fraction = match.groups()
+    fraction = (fraction or "").rstrip("0")
+    time = hours_minutes
+    if fraction:
+        time += f":{seconds}.{fraction}"
+    elif seconds and seconds != "00":
+        time += f":{seconds}"
+    return f"{date}T{time}"
 
 
 def _direction(field: LexborNode, inherited: str) -> str:

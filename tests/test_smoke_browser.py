@@ -233,3 +233,29 @@ def test_missing_chromium_skips_here_and_fails_in_ci(tmp_path: Path, monkeypatch
     monkeypatch.setenv("LR_CI_REQUIRE_REFERENCE_TOOLS", "1")
     with pytest.raises(pytest.fail.Exception, match="missing the reference browser"):
         require_chromium()
+
+
+def test_the_comparison_catches_the_old_multi_select_rule(
+    driver: Any, server: RecordingServer, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mutation test of the comparison itself: with the rule lr-ci had before (a ``<select multiple>``
+    with nothing selected sent its first option, which granted a Django group a permission nobody chose),
+    the corpus's multi-select cases no longer match Chromium."""
+    from lr_ci.checks.smoke import _forms
+
+    original = _forms.select_values
+
+    def old_rule(select: Any) -> list[str]:
+        values = original(select)
+        if values or "multiple" not in select.attributes:
+            return values
+        first = select.css_first("option")
+        return [] if first is None else [first.attributes.get("value") or first.text()]
+
+    monkeypatch.setattr(_forms, "select_values", old_rule)
+    caught = []
+    for case in [case for case in CASES if case.id in ("django-group-add", "selects")]:
+        expected = browser_submits(driver, server, case)
+        records, _ = lr_ci_submits(cli, server, case, tmp_path)
+        caught.append(len(records) == 1 and records[0].comparable() != expected.comparable())
+    assert caught == [True, True]

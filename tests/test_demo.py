@@ -38,7 +38,9 @@ def _installed_wheel(tmp_path: Path) -> Path:
 def test_demo_runs_every_check_and_summarizes(tmp_path: Path, installed: str) -> None:
     """From a clone, and from a pip install (the sample app travels in the wheel)."""
     out = tmp_path / "reports"
-    env = dict(os.environ)
+    temp = tmp_path / "tmp"  # the demo's own temporary folder: another run on the machine has its own
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
     command = [lr_ci_executable(), "demo", "--out", str(out)]
     if installed == "wheel":
         site = _installed_wheel(tmp_path)
@@ -63,4 +65,4 @@ def test_demo_runs_every_check_and_summarizes(tmp_path: Path, installed: str) ->
     }
     assert statuses == {"secrets": "fail", "smoke": "fail", "p95": "fail", "bundle": "pass"}
     assert "ops-demo-password" not in done.stdout + done.stderr + (out / "smoke.json").read_text()
-    assert not list(Path("/tmp").glob("lr-ci-demo-*/demo-repo"))  # its temporary files are gone
+    assert not list(temp.glob("lr-ci-demo-*/demo-repo"))  # its temporary files are gone

@@ -40,3 +40,76 @@ def test_no_runtime_dependency_that_nothing_imports() -> None:
         assert module not in imported, f"src/ imports {module}"
         assert package not in runtime, f"{package} is still a runtime dependency"
         assert f"\n{package}==" not in constraints, f"actions/constraints.txt still pins {package}"
+
+
+# --- exit codes through one path ---------------------------------------------------------------------
+
+
+def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli, sample_check: None) -> None:
+    result = cli("sample", "--crash", "--format", "json")
+    assert result.code == 3
+    assert result.json()["status"] == "error"
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert "a bug in lr-ci" in result.err and "--verbose shows the traceback" in result.err
+    verbose = cli("sample", "--crash", "--verbose")
+    assert verbose.code == 3 and "Traceback" in verbose.err
+
+
+def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli, sample_check: None) -> None:
+    result = cli("sample", "--refuse", "--format", "json")
+    assert result.code == 2
+    assert result.json()["status"] == "error" and result.json()["error"] == "the input is wrong"
+    assert result.err == "lr-ci sample: error: the input is wrong\n"
+
+
+def test_lr_ci_error_exit_code_is_honoured(repo: Path, cli, sample_check: None, monkeypatch) -> None:
+    from lr_ci.errors import LrCiError
+
+    monkeypatch.setattr(LrCiError, "exit_code", 4)
+    assert cli("sample", "--refuse").code == 4
+
+
+def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli, monkeypatch) -> None:
+    """`config schema` runs no check: a bug there leaves through the same path."""
+
+    def broken() -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr("lr_ci.config.json_schema", broken)
+    result = cli("config", "schema")
+    assert result.code == 3
+    assert result.err == (
+        "lr-ci config: error: internal error, a bug in lr-ci: KeyError: 'boom' (--verbose shows the traceback)\n"
+    )
+    assert "Traceback" in cli("--verbose", "config", "schema").err
+
+
+def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    script = (
+        "import sys\nsys.path.insert(0, sys.argv[1])\n"
+        "from lr_ci import _registry, cli\n"
+        "from lr_ci._registry import CheckSpec\n"
+        "spec = CheckSpec(name='sample', summary='s', command='sample_check:command')\n"
+        "_registry.CHECKS['sample'] = spec\n"
+        "sys.exit(cli.main(['sample', '--hang']))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(ROOT / "tests")],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline() == "ready\n"
+        process.send_signal(signal.SIGINT)
+        err = process.stderr.read()
+        assert process.wait(timeout=30) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in err and "aborted" in err

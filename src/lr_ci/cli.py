@@ -16,8 +16,10 @@ import click
 
 from lr_ci import __version__
 from lr_ci._registry import CHECKS
-from lr_ci._run import GlobalOptions, one_line
+from lr_ci._run import GlobalOptions, error_line, internal_error, one_line
+from lr_ci.errors import LrCiError
 from lr_ci.output import FORMATS
+from lr_ci.report import INTERNAL_ERROR_EXIT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,6 +100,30 @@ class LazyGroup(click.Group):
         with formatter.section("Checks"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen command; an error that escapes it leaves through the same path as in a check run.
+
+        A check's own errors never get here (``run_check`` reports them); this catches what happens around
+        it: a command that is not a check (``config schema``), or a registry entry that does not load.
+        """
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own ways out: an exit code, Ctrl-C, a usage error
+        except LrCiError as exc:
+            click.echo(error_line(_command_name(ctx), exc.message), err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:
+            options = ctx.find_object(GlobalOptions)
+            message = internal_error(exc, options is not None and options.verbose)
+            click.echo(error_line(_command_name(ctx), message), err=True)
+            ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+def _command_name(ctx: click.Context) -> str:
+    """The command being run, as an error line names it (``config``; empty before one is chosen)."""
+    return ctx.invoked_subcommand or (ctx.protected_args[0] if ctx.protected_args else "")
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="lr-ci")
@@ -105,7 +131,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Launch-readiness checks for small teams: run one with `lr-ci CHECK`.
 
-    Exit codes: 0 passed, 1 failed, 2 could not run (bad usage, config or input).
+    Exit codes: 0 passed, 1 failed, 2 could not run (bad usage, config or input), 3 a bug in lr-ci,
+    130 interrupted.
     """
 
 
@@ -139,4 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"lr-ci: error: {one_line(exc.format_message())}", err=True)
         return 2
+    except Exception as exc:  # a bug before any command ran (parsing the global options)
+        verbose = any(arg in ("--verbose", "-v") for arg in (argv if argv is not None else sys.argv[1:]))
+        click.echo(error_line("", internal_error(exc, verbose)), err=True)
+        return INTERNAL_ERROR_EXIT
     return result if isinstance(result, int) else 0

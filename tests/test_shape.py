@@ -113,3 +113,55 @@ def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert "Traceback" not in err and "aborted" in err
+
+
+# --- the registry: checks and commands -----------------------------------------------------------------
+
+
+def test_help_lists_checks_and_commands_apart(cli) -> None:
+    from lr_ci._registry import CHECKS, names
+
+    out = cli("--help").out
+    checks, commands = out.index("\nChecks:\n"), out.index("\nCommands:\n")
+    assert checks < commands
+    for name in names("check"):
+        assert checks < out.index(f"\n  {name} ") < commands
+    for name in names("command"):
+        assert out.index(f"\n  {name} ") > commands
+    assert set(names("check")) | set(names("command")) == set(CHECKS)
+    assert {"init", "demo", "config"} == set(names("command"))
+
+
+def test_commands_live_apart_from_checks() -> None:
+    from lr_ci._registry import CHECKS
+
+    for spec in CHECKS.values():
+        package = "lr_ci.checks." if spec.kind == "check" else "lr_ci.commands."
+        assert spec.command.startswith(package + spec.name), spec
+
+
+def test_help_imports_no_check_or_command_module() -> None:
+    import subprocess
+
+    code = (
+        "import sys\nfrom lr_ci.cli import main\nmain(['--help'])\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('lr_ci.checks.', 'lr_ci.commands.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip().endswith("LOADED []")
+
+
+def test_a_registry_entry_that_is_not_a_command_is_a_clear_internal_error(cli, monkeypatch) -> None:
+    from lr_ci import _registry
+    from lr_ci._registry import CheckSpec
+
+    checks = {**_registry.CHECKS, "broken": CheckSpec("broken", "s", "lr_ci.report:Report")}
+    monkeypatch.setattr(_registry, "CHECKS", checks)
+    monkeypatch.setattr("lr_ci.cli.CHECKS", checks)
+    result = cli("broken")
+    assert result.code == 3
+    assert result.err.count("\n") == 1
+    assert (
+        "a bug in lr-ci: TypeError: registry entry 'broken': lr_ci.report:Report is a type, not a click command"
+        in result.err
+    )

@@ -1,14 +1,23 @@
-"""The list of checks. Adding a check means adding one entry here; nothing else needs to know about it.
+"""The list of checks and commands. Adding a check means adding one entry here; the rest is derived.
 
 Entries name their modules as strings so that ``lr-ci --help`` can list every check without importing any:
 start-up must stay fast because pre-commit runs lr-ci on every commit.
+
+A *check* (``kind="check"``) judges something and returns a report (exit 0/1/2/3); a *command* helps a
+person set lr-ci up or try it (``init``, ``demo``, ``config``): ``--help`` lists them apart, and their code
+lives in ``lr_ci.commands`` instead of ``lr_ci.checks``.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import click
+
+Kind = Literal["check", "command"]
 
 
 @dataclass(frozen=True)
@@ -19,9 +28,20 @@ class CheckSpec:
     """``module:attribute`` of the check's click command."""
     settings: str | None = None
     """``module:attribute`` of the pydantic model for the check's ``[name]`` table in ``lr-ci.toml``."""
+    kind: Kind = "check"
+    """``check`` or ``command`` (see the module's docstring)."""
 
-    def load_command(self) -> Any:
-        return _load(self.command)
+    def load_command(self) -> click.Command:
+        """The click command, imported now; an entry that names anything else is a bug in lr-ci (exit 3)."""
+        import click
+
+        command = _load(self.command)
+        if not isinstance(command, click.Command):
+            raise TypeError(
+                f"registry entry {self.name!r}: {self.command} is a {type(command).__name__}, "
+                "not a click command"
+            )
+        return command
 
     def load_settings(self) -> Any:
         return _load(self.settings) if self.settings else None
@@ -62,20 +82,28 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec(
             name="init",
             summary="Write a commented lr-ci.toml for this repository (--workflows: CI and hooks too).",
-            command="lr_ci.checks.init.cli:command",
+            command="lr_ci.commands.init.cli:command",
+            kind="command",
         ),
         CheckSpec(
             name="demo",
             summary="Run every check against the bundled sample ops app, and summarize what blocks a launch.",
-            command="lr_ci.checks.demo.cli:command",
+            command="lr_ci.commands.demo.cli:command",
+            kind="command",
         ),
         CheckSpec(
             name="config",
             summary="Validate lr-ci.toml, or print its JSON Schema.",
-            command="lr_ci.config_cli:config_group",
+            command="lr_ci.commands.config:config_group",
+            kind="command",
         ),
     )
 }
+
+
+def names(kind: Kind) -> list[str]:
+    """The registered names of one kind, sorted (``--help`` lists each kind in its own section)."""
+    return sorted(name for name, spec in CHECKS.items() if spec.kind == kind)
 
 
 def settings_tables() -> dict[str, str]:

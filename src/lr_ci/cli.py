@@ -93,12 +93,18 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         spec = CHECKS.get(cmd_name)
+        ctx.meta[_COMMAND_NAME] = cmd_name  # an error while loading it still names it
         return spec.load_command() if spec else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, CHECKS[name].summary) for name in self.list_commands(ctx)]
-        with formatter.section("Checks"):
-            formatter.write_dl(rows)
+        """Checks and commands in two sections, from the registry's summaries (no check is imported)."""
+        for title, kind in (("Checks", "check"), ("Commands", "command")):
+            rows = [
+                (name, CHECKS[name].summary) for name in self.list_commands(ctx) if CHECKS[name].kind == kind
+            ]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the chosen command; an error that escapes it leaves through the same path as in a check run.
@@ -122,7 +128,10 @@ class LazyGroup(click.Group):
 
 def _command_name(ctx: click.Context) -> str:
     """The command being run, as an error line names it (``config``; empty before one is chosen)."""
-    return ctx.invoked_subcommand or (ctx.protected_args[0] if ctx.protected_args else "")
+    return ctx.invoked_subcommand or str(ctx.meta.get(_COMMAND_NAME, ""))
+
+
+_COMMAND_NAME = "lr_ci.command_name"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lr_ci.checks.init.detect import Repository
+from lr_ci.commands.init.detect import Repository
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
 LR_CI_REF = "0000000000000000000000000000000000000000 # v0.1.0 (replace with the lr-ci commit you audited)"

@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from lr_ci.checks.init.detect import detect
-from lr_ci.checks.init.templates import PRE_COMMIT, lr_ci_toml, pr_workflow
+from lr_ci.commands.init.detect import detect
+from lr_ci.commands.init.templates import PRE_COMMIT, lr_ci_toml, pr_workflow
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
+import signal
+import subprocess
 import sys
+import zipfile
+from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 
@@ -85,8 +92,6 @@ def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli, monkeypatch) -> No
 
 
 def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
-    import signal
-    import subprocess
 
     script = (
         "import sys\nsys.path.insert(0, sys.argv[1])\n"
@@ -141,7 +146,6 @@ def test_commands_live_apart_from_checks() -> None:
 
 
 def test_help_imports_no_check_or_command_module() -> None:
-    import subprocess
 
     code = (
         "import sys\nfrom lr_ci.cli import main\nmain(['--help'])\n"
@@ -165,3 +169,68 @@ def test_a_registry_entry_that_is_not_a_command_is_a_clear_internal_error(cli, m
         "a bug in lr-ci: TypeError: registry entry 'broken': lr_ci.report:Report is a type, not a click command"
         in result.err
     )
+
+
+# --- pins: the commit this lr-ci was built from --------------------------------------------------------
+
+ZEROS = "0" * 40
+
+
+def _head() -> str:
+
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_init_workflows_pin_the_commit_lr_ci_was_built_from(repo: Path, cli) -> None:
+
+    assert cli("init", "--workflows").code == 0
+    workflow = (repo / ".github" / "workflows" / "lr-ci.yml").read_text()
+    hooks = (repo / ".pre-commit-config.yaml").read_text()
+    pins = re.findall(r"lr-ci/lr-ci/actions/\w+@([0-9a-f]+)", workflow)
+    assert pins and set(pins) == {_head()}
+    assert f"rev: {_head()}  # frozen: v" in hooks
+    assert ZEROS not in workflow + hooks
+
+
+def test_a_build_records_its_commit(tmp_path: Path) -> None:
+    """A wheel built from a clone carries lr_ci/_build_commit.py with the clone's HEAD."""
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(clone)], check=True)
+    if not (clone / "src" / "lr_ci" / "build_info.py").is_file():
+        pytest.skip("build_info.py is not committed yet")
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(clone),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    with zipfile.ZipFile(next(wheels.glob("lr_ci-*.whl"))) as wheel:
+        recorded = wheel.read("lr_ci/_build_commit.py").decode()
+    assert f'COMMIT = "{_head()}"' in recorded
+
+
+def test_example_workflows_pin_a_real_lr_ci_commit() -> None:
+    """Each example's lr-ci action is pinned to a commit of this repository that has that action."""
+
+    for path in sorted((ROOT / "examples" / "workflows").glob("*.yml")):
+        for action, commit in re.findall(r"uses: lr-ci/lr-ci/(actions/\w+)@(\S+)", path.read_text()):
+            assert commit != ZEROS and re.fullmatch(r"[0-9a-f]{40}", commit), (path.name, commit)
+            found = subprocess.run(
+                ["git", "cat-file", "-e", f"{commit}:{action}/action.yml"], cwd=ROOT, check=False
+            )
+            assert found.returncode == 0, f"{path.name}: {action}@{commit} is not in this repository"

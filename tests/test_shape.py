@@ -234,3 +234,64 @@ def test_example_workflows_pin_a_real_lr_ci_commit() -> None:
                 ["git", "cat-file", "-e", f"{commit}:{action}/action.yml"], cwd=ROOT, check=False
             )
             assert found.returncode == 0, f"{path.name}: {action}@{commit} is not in this repository"
+
+
+# --- generated actions and the tables that list the checks ---------------------------------------------
+
+
+def test_action_files_are_what_the_generator_writes(tmp_path: Path) -> None:
+    """Regenerated into a temporary copy, every action file is the same: a hand edit fails this."""
+    from lr_ci.github import generate
+
+    generate.write(tmp_path)
+    for path, text in generate.generated().items():
+        assert (tmp_path / path).read_text() == text
+        assert (ROOT / path).read_text(encoding="utf-8") == text, (
+            f"{path} differs from the generator's: run `python3 dev.py generate`"
+        )
+    assert generate.differences(ROOT) == []
+
+
+def test_a_hand_edit_of_an_action_file_is_found(tmp_path: Path) -> None:
+    from lr_ci.github import generate
+
+    generate.write(tmp_path)
+    assert generate.main(["--check", str(tmp_path)]) == 0
+    edited = tmp_path / "actions" / "secrets" / "action.yml"
+    edited.write_text(edited.read_text().replace('default: "false"', 'default: "true"', 1))
+    (tmp_path / "actions" / "stray").mkdir()
+    (tmp_path / "actions" / "stray" / "action.yml").write_text("name: stray\n")
+    assert generate.differences(tmp_path) == [
+        Path("actions/secrets/action.yml"),
+        Path("actions/stray/action.yml"),
+    ]
+    assert generate.main(["--check", str(tmp_path)]) == 1
+
+
+def test_action_inputs_come_from_the_click_options() -> None:
+    """Each input that passes an option has that option's kind: a flag is "false" by default."""
+    import yaml
+
+    from lr_ci._registry import with_actions
+    from lr_ci.github.action import option_inputs
+
+    for spec in with_actions():
+        declared = yaml.safe_load((ROOT / "actions" / spec.name / "action.yml").read_text())["inputs"]
+        for item in option_inputs(spec):
+            expected = "false" if item.is_flag else ""
+            assert declared[item.input.input_name].get("default", "") == expected, (spec.name, item)
+
+
+def test_the_tables_of_checks_list_the_registry() -> None:
+    """README's table and the docs index name every registered check and command, and nothing else
+    that is available; each has its docs page."""
+    from lr_ci._registry import CHECKS
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z0-9]+)` — .*\| available", readme, re.MULTILINE)
+    assert sorted(rows) == sorted(CHECKS)
+    index = (ROOT / "docs" / "README.md").read_text().split("\n\n", 2)[1]
+    linked = re.findall(r"\[([a-z0-9]+)\]\(([a-z0-9]+)\.md\)", index)
+    assert sorted(name for name, _ in linked) == sorted(CHECKS)
+    for name, page in linked:
+        assert name == page and (ROOT / "docs" / f"{page}.md").is_file()

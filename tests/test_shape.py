@@ -295,3 +295,22 @@ def test_the_tables_of_checks_list_the_registry() -> None:
     assert sorted(name for name, _ in linked) == sorted(CHECKS)
     for name, page in linked:
         assert name == page and (ROOT / "docs" / f"{page}.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("code", "fail", "expected"),
+    [
+        ("0", "true", 0),
+        ("1", "true", 1),
+        ("1", "false", 0),
+        ("2", "false", 2),
+        ("3", "false", 3),
+        ("", "true", 2),
+    ],
+)
+def test_the_actions_verdict_keeps_a_bug_apart(monkeypatch, code: str, fail: str, expected: int) -> None:
+    from lr_ci.github.action import verdict
+
+    monkeypatch.setenv("LR_CI_EXIT_CODE", code)
+    monkeypatch.setenv("INPUT_FAIL", fail)
+    assert verdict() == expected

@@ -15,63 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import click
 
+    from lr_ci.github.spec import ActionSpec
+
 Kind = Literal["check", "command"]
-
-
-@dataclass(frozen=True)
-class ActionInput:
-    """One input of a check's GitHub Action.
-
-    An input passes ``option`` of the check's click command: whether it is a flag (``history: true`` ->
-    ``--history``) or takes a value (``base-url: URL`` -> ``--base-url URL``) is read from the click
-    parameter itself, and the input is named after the option unless ``name`` says otherwise. The
-    ``args`` input has no option: it is split into the command's arguments.
-    """
-
-    description: str
-    option: str | None = None
-    name: str = ""
-    required: bool = False
-
-    @property
-    def input_name(self) -> str:
-        return self.name or (self.option or "").removeprefix("--")
-
-    @property
-    def env_name(self) -> str:
-        """The variable the action passes it in (``INPUT_BASELINE_FILE``), never ``${{ }}`` in a script."""
-        return "INPUT_" + self.input_name.upper().replace("-", "_")
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """What ``actions/<check>/action.yml`` says that the check's click command cannot: it is generated
-    from this and one template (``lr_ci.github.generate``), and ``lr_ci.github.action`` runs it."""
-
-    description: str
-    icon: str
-    color: str
-    args: ActionInput
-    """The input split into the command's arguments (``args``, or ``dirs`` / ``files``)."""
-    inputs: tuple[ActionInput, ...] = ()
-    outputs: tuple[tuple[str, str], ...] = ()
-    """The check's own numbers (report metrics, ``files_checked`` -> ``files-checked``) and what each is."""
-    command: tuple[str, ...] = ()
-    """The command words when they are not just the check's name (``config check``)."""
-    report: str = "Path of the JSON report."
-    findings: str = "Number of findings."
-    fail: str = "Fail the step when the check fails. A check that cannot run always fails it."
-    working_directory: str = "Directory to run in (where lr-ci.toml is found)."
-    extras: str = ""
-    """Package extras the action installs (``load`` brings locust)."""
-    upload_sarif: bool = False
-    """Offer the ``upload-sarif`` input, its step and the ``sarif-path`` output (file locations)."""
-    baseline_artifact: str = ""
-    """On a pull request, fetch the ``baseline-file`` input from the base branch's artifact (this file
-    name in it) and comment the report on the pull request; empty for neither. The inputs and steps
-    this needs come with it (``lr_ci.github.generate``)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +34,9 @@ class CheckSpec:
     """``module:attribute`` of the pydantic model for the check's ``[name]`` table in ``lr-ci.toml``."""
     kind: Kind = "check"
     """``check`` or ``command`` (see the module's docstring)."""
-    action: ActionSpec | None = None
-    """Its GitHub Action, ``actions/<name>/action.yml`` (None: a command for a person at a terminal)."""
+    action: Callable[[], ActionSpec] | None = None
+    """What its GitHub Action, ``actions/<name>/action.yml``, is made of (None: a command for a person at
+    a terminal); a function, so that the data is built only by the actions' code and their generator."""
 
     def load_command(self) -> click.Command:
         """The click command, imported now; an entry that names anything else is a bug in lr-ci (exit 3)."""
@@ -99,6 +50,9 @@ class CheckSpec:
             )
         return command
 
+    def load_action(self) -> ActionSpec | None:
+        return self.action() if self.action else None
+
     def load_settings(self) -> Any:
         return _load(self.settings) if self.settings else None
 
@@ -106,6 +60,154 @@ class CheckSpec:
 def _load(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+# The actions' data, built only when the actions' code asks (see CheckSpec.action).
+
+
+def _secrets_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Find secrets in a PR's or push's commits (default), the working tree, or all "
+        "history, with annotations on the lines.",
+        icon="lock",
+        color="red",
+        inputs=(
+            ActionInput(
+                "Scan every commit reachable from every ref (for scheduled runs) instead of this "
+                "event's commits.",
+                option="--history",
+            ),
+            ActionInput(
+                "In a shallow checkout, fetch the history the scan needs instead of failing.",
+                option="--deepen",
+            ),
+        ),
+        args=ActionInput(
+            "Extra arguments for `lr-ci secrets` (e.g. a path, or --range BASE..HEAD), split like a "
+            "shell would."
+        ),
+        outputs=(
+            ("commits-scanned", "Number of commits scanned."),
+            ("files-scanned", "Number of working-tree files scanned."),
+        ),
+        working_directory="Directory to run the scan in.",
+        fail="Fail the step when secrets are found. A scan that cannot run always fails it.",
+        upload_sarif=True,
+    )
+
+
+def _smoke_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Post-deploy smoke tests: run the [smoke] flows of lr-ci.toml against a live "
+        "URL, one JUnit case per step.",
+        icon="activity",
+        color="green",
+        inputs=(
+            ActionInput("Where the deployment answers (else [smoke] base_url).", option="--base-url"),
+            ActionInput(
+                "First poll the version endpoint until it reports this version (the new release).",
+                option="--wait-for-version",
+            ),
+        ),
+        args=ActionInput(
+            "Extra arguments for `lr-ci smoke` (e.g. --flow login --resolve host:ip), split like a "
+            "shell would."
+        ),
+        outputs=(
+            ("flows-passed", "Number of flows that passed."),
+            ("flows-failed", "Number of flows that failed."),
+        ),
+        report="Path of the JSON report (timings per step).",
+        findings="Number of failed steps.",
+        fail="Fail the step when a flow fails. A run that cannot start always fails it.",
+    )
+
+
+def _p95_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Staging latency gate: load the baseline and candidate deployments with locust "
+        "and fail when a core route's p95 regresses by more than 20% or passes its budget.",
+        icon="trending-up",
+        color="orange",
+        inputs=(
+            ActionInput(
+                "URL of the baseline deployment (e.g. staging of main). Leave empty with baseline-file.",
+                option="--baseline",
+            ),
+            ActionInput(
+                "URL of the candidate deployment (e.g. the PR's preview).",
+                option="--candidate",
+                required=True,
+            ),
+            ActionInput(
+                "A stored baseline (from --save-baseline) to compare the candidate with, instead of "
+                "a baseline URL.",
+                option="--baseline-file",
+            ),
+        ),
+        args=ActionInput("Extra arguments for `lr-ci p95`, split like a shell would."),
+        outputs=(("requested-rps", "Requests per second asked of each side."),),
+        report="Path of the JSON report (p95 per route, ratios, intervals, samples).",
+        findings="Number of failing routes.",
+        fail="Fail the step on a regression. A run that cannot start always fails it.",
+        extras="load",
+    )
+
+
+def _bundle_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Frontend bundle budget: compressed sizes against [bundle] budgets and against "
+        "the base branch's sizes, plus secrets shipped in the build.",
+        icon="package",
+        color="blue",
+        args=ActionInput(
+            "Build folders, space-separated (default: the first found of dist, build, out, "
+            ".next/static, public/build).",
+            name="dirs",
+        ),
+        inputs=(
+            ActionInput(
+                "Sizes of the base branch's build (written by save-baseline there) to compare with.",
+                option="--baseline",
+                name="baseline-file",
+            ),
+            ActionInput(
+                "Write this build's sizes to this file (on the base branch, then upload it as an artifact).",
+                option="--save-baseline",
+            ),
+        ),
+        outputs=(("files", "Number of files in the build."),),
+        report="Path of the JSON report (sizes per group and file).",
+        fail="Fail the step when a budget or the growth limit is exceeded.",
+        baseline_artifact="sizes.json",
+    )
+
+
+def _config_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Validate lr-ci.toml with lr-ci (unknown keys, wrong types, TOML syntax), with "
+        "annotations on the lines.",
+        icon="check-circle",
+        color="green",
+        command=("config", "check"),
+        args=ActionInput(
+            "Config files to validate, space-separated (default: the lr-ci.toml the working directory uses).",
+            name="files",
+        ),
+        outputs=(("files-checked", "Number of config files validated."),),
+        working_directory="Directory to run the check in.",
+        fail="Fail the step when the config is invalid.",
+    )
 
 
 CHECKS: dict[str, CheckSpec] = {
@@ -116,132 +218,28 @@ CHECKS: dict[str, CheckSpec] = {
             summary="Find secrets in the working tree, staged files, a PR's commits or all history.",
             command="lr_ci.checks.secrets.cli:command",
             settings="lr_ci.checks.secrets.settings:SecretsSettings",
-            action=ActionSpec(
-                description="Find secrets in a PR's or push's commits (default), the working tree, or all "
-                "history, with annotations on the lines.",
-                icon="lock",
-                color="red",
-                inputs=(
-                    ActionInput(
-                        "Scan every commit reachable from every ref (for scheduled runs) instead of this "
-                        "event's commits.",
-                        option="--history",
-                    ),
-                    ActionInput(
-                        "In a shallow checkout, fetch the history the scan needs instead of failing.",
-                        option="--deepen",
-                    ),
-                ),
-                args=ActionInput(
-                    "Extra arguments for `lr-ci secrets` (e.g. a path, or --range BASE..HEAD), split like a "
-                    "shell would."
-                ),
-                outputs=(
-                    ("commits-scanned", "Number of commits scanned."),
-                    ("files-scanned", "Number of working-tree files scanned."),
-                ),
-                working_directory="Directory to run the scan in.",
-                fail="Fail the step when secrets are found. A scan that cannot run always fails it.",
-                upload_sarif=True,
-            ),
+            action=_secrets_action,
         ),
         CheckSpec(
             name="smoke",
             summary="Run post-deploy smoke flows (homepage, login, a workflow) against a live URL.",
             command="lr_ci.checks.smoke.cli:command",
             settings="lr_ci.checks.smoke.settings:SmokeSettings",
-            action=ActionSpec(
-                description="Post-deploy smoke tests: run the [smoke] flows of lr-ci.toml against a live "
-                "URL, one JUnit case per step.",
-                icon="activity",
-                color="green",
-                inputs=(
-                    ActionInput("Where the deployment answers (else [smoke] base_url).", option="--base-url"),
-                    ActionInput(
-                        "First poll the version endpoint until it reports this version (the new release).",
-                        option="--wait-for-version",
-                    ),
-                ),
-                args=ActionInput(
-                    "Extra arguments for `lr-ci smoke` (e.g. --flow login --resolve host:ip), split like a "
-                    "shell would."
-                ),
-                outputs=(
-                    ("flows-passed", "Number of flows that passed."),
-                    ("flows-failed", "Number of flows that failed."),
-                ),
-                report="Path of the JSON report (timings per step).",
-                findings="Number of failed steps.",
-                fail="Fail the step when a flow fails. A run that cannot start always fails it.",
-            ),
+            action=_smoke_action,
         ),
         CheckSpec(
             name="p95",
             summary="Gate on staging p95 latency: fail at +20% against a baseline or over budget.",
             command="lr_ci.checks.p95.cli:command",
             settings="lr_ci.checks.p95.settings:P95Settings",
-            action=ActionSpec(
-                description="Staging latency gate: load the baseline and candidate deployments with locust "
-                "and fail when a core route's p95 regresses by more than 20% or passes its budget.",
-                icon="trending-up",
-                color="orange",
-                inputs=(
-                    ActionInput(
-                        "URL of the baseline deployment (e.g. staging of main). Leave empty with "
-                        "baseline-file.",
-                        option="--baseline",
-                    ),
-                    ActionInput(
-                        "URL of the candidate deployment (e.g. the PR's preview).",
-                        option="--candidate",
-                        required=True,
-                    ),
-                    ActionInput(
-                        "A stored baseline (from --save-baseline) to compare the candidate with, instead of "
-                        "a baseline URL.",
-                        option="--baseline-file",
-                    ),
-                ),
-                args=ActionInput("Extra arguments for `lr-ci p95`, split like a shell would."),
-                outputs=(("requested-rps", "Requests per second asked of each side."),),
-                report="Path of the JSON report (p95 per route, ratios, intervals, samples).",
-                findings="Number of failing routes.",
-                fail="Fail the step on a regression. A run that cannot start always fails it.",
-                extras="load",
-            ),
+            action=_p95_action,
         ),
         CheckSpec(
             name="bundle",
             summary="Check a frontend build's compressed sizes against budgets and the base branch.",
             command="lr_ci.checks.bundle.cli:command",
             settings="lr_ci.checks.bundle.settings:BundleSettings",
-            action=ActionSpec(
-                description="Frontend bundle budget: compressed sizes against [bundle] budgets and against "
-                "the base branch's sizes, plus secrets shipped in the build.",
-                icon="package",
-                color="blue",
-                args=ActionInput(
-                    "Build folders, space-separated (default: the first found of dist, build, out, "
-                    ".next/static, public/build).",
-                    name="dirs",
-                ),
-                inputs=(
-                    ActionInput(
-                        "Sizes of the base branch's build (written by save-baseline there) to compare with.",
-                        option="--baseline",
-                        name="baseline-file",
-                    ),
-                    ActionInput(
-                        "Write this build's sizes to this file (on the base branch, then upload it as an "
-                        "artifact).",
-                        option="--save-baseline",
-                    ),
-                ),
-                outputs=(("files", "Number of files in the build."),),
-                report="Path of the JSON report (sizes per group and file).",
-                fail="Fail the step when a budget or the growth limit is exceeded.",
-                baseline_artifact="sizes.json",
-            ),
+            action=_bundle_action,
         ),
         CheckSpec(
             name="init",
@@ -260,21 +258,7 @@ CHECKS: dict[str, CheckSpec] = {
             summary="Validate lr-ci.toml, or print its JSON Schema.",
             command="lr_ci.commands.config:config_group",
             kind="command",
-            action=ActionSpec(
-                description="Validate lr-ci.toml with lr-ci (unknown keys, wrong types, TOML syntax), with "
-                "annotations on the lines.",
-                icon="check-circle",
-                color="green",
-                command=("config", "check"),
-                args=ActionInput(
-                    "Config files to validate, space-separated (default: the lr-ci.toml the working "
-                    "directory uses).",
-                    name="files",
-                ),
-                outputs=(("files-checked", "Number of config files validated."),),
-                working_directory="Directory to run the check in.",
-                fail="Fail the step when the config is invalid.",
-            ),
+            action=_config_action,
         ),
     )
 }

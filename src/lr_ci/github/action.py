@@ -4,7 +4,7 @@
 environment variables (never interpolated into a script, so a crafted input cannot inject shell code),
 writes the step outputs and always exits 0 so that a SARIF upload step can still run. ``python -m
 lr_ci.github.action verdict`` then fails the step as the check's exit code and the ``fail`` input say.
-Which input is which option comes from the registry's :class:`~lr_ci._registry.ActionSpec` and the
+Which input is which option comes from the registry's :class:`~lr_ci.github.spec.ActionSpec` and the
 check's click command, the same data ``lr_ci.github.generate`` writes the action files from.
 """
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lr_ci._registry import ActionInput, CheckSpec
+from lr_ci._registry import CheckSpec
+from lr_ci.github.spec import ActionInput
 
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
@@ -77,7 +78,8 @@ class OptionInput:
 
 def command_words(spec: CheckSpec) -> list[str]:
     """``lr-ci`` words that run the check (``secrets``; ``config check``)."""
-    return list(spec.action.command if spec.action and spec.action.command else (spec.name,))
+    action = spec.load_action()
+    return list(action.command if action and action.command else (spec.name,))
 
 
 def option_inputs(spec: CheckSpec) -> list[OptionInput]:
@@ -94,7 +96,8 @@ def option_inputs(spec: CheckSpec) -> list[OptionInput]:
         command = sub
     params = {opt: param for param in command.params for opt in param.opts}
     found = []
-    for item in spec.action.inputs if spec.action else ():
+    action = spec.load_action()
+    for item in action.inputs if action else ():
         if item.option is None:
             continue
         param = params.get(item.option)
@@ -187,8 +190,11 @@ def _report(path: Path) -> dict[str, Any] | None:
 
 
 def verdict() -> int:
-    """Exit as the check did: 2 always fails the step, 1 fails it unless the ``fail`` input is false."""
+    """Exit as the check did: 2 and 3 (a bug) always fail the step, 1 fails it unless the ``fail`` input
+    is false; anything else (no exit code at all) is 2."""
     code = os.environ.get("LR_CI_EXIT_CODE", "")
+    if code == "3":
+        return 3
     if code not in ("0", "1"):
         return 2
     if code == "1" and _env("FAIL", "true").lower() != "false":

@@ -2,7 +2,7 @@
 
 A check's action used to be an ~80-line file copied from another check's and edited by hand, with its
 inputs listed a second time in tables of the actions' runtime. Now the registry entry's
-:class:`~lr_ci._registry.ActionSpec` and the check's click command are the one source: the template below
+:class:`~lr_ci.github.spec.ActionSpec` and the check's click command are the one source: the template below
 gives every action the same steps (install, run, verdict; SARIF upload, base-branch baseline and pull
 request comment where the entry asks), inputs that pass options take the option's kind from click (a flag
 defaults to ``"false"``), and every input reaches the scripts through ``env:`` only.
@@ -19,8 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lr_ci._registry import ActionInput, CheckSpec, with_actions
+from lr_ci._registry import CheckSpec, with_actions
 from lr_ci.github.action import command_words, option_inputs
+from lr_ci.github.spec import ActionInput
 
 RUNTIME = "lr_ci.github.action"
 UPLOAD_SARIF = "github/codeql-action/upload-sarif@8c78abb9b62512e3c45dea6559ffd924ed8549c8 # v3.28.0"
@@ -100,7 +101,7 @@ TOKEN_INPUT = ActionInput(
 
 def render(spec: CheckSpec) -> str:
     """The text of ``actions/<spec.name>/action.yml``."""
-    action = spec.action
+    action = spec.load_action()
     if action is None:
         raise ValueError(f"{spec.name} has no action")
     options = option_inputs(spec)

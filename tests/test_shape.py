@@ -314,3 +314,59 @@ def test_the_actions_verdict_keeps_a_bug_apart(monkeypatch, code: str, fail: str
     monkeypatch.setenv("LR_CI_EXIT_CODE", code)
     monkeypatch.setenv("INPUT_FAIL", fail)
     assert verdict() == expected
+
+
+# --- `lr-ci secrets baseline`: a subcommand, and a folder of that name can still be scanned ------------
+
+GH_TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+
+
+@pytest.fixture
+def baseline_folder(repo: Path) -> Path:
+    (repo / "baseline").mkdir()
+    (repo / "baseline" / "deploy.env").write_text(f"TOKEN={GH_TOKEN}\n")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["secrets", "./baseline"],
+        ["secrets", "--", "baseline"],
+        ["secrets", "baseline/"],
+        ["secrets", "--quiet", "./baseline"],
+    ],
+)
+def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli, argv: list[str]) -> None:
+    result = cli("--format", "json", *argv)
+    assert result.code == 1, result.err
+    assert result.json()["findings"][0]["location"]["path"] == "baseline/deploy.env"
+    assert not (baseline_folder / ".lr-ci-secrets.json").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["secrets", "baseline"],
+        ["secrets", "--format", "json", "baseline"],
+        ["--quiet", "secrets", "baseline", "--format", "json"],
+        ["secrets", "--config", "lr-ci.toml", "baseline"],
+    ],
+)
+def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli, argv: list[str]) -> None:
+    """The command lines that wrote the baseline before still do (options before or after the word)."""
+    (baseline_folder / "lr-ci.toml").write_text("")
+    result = cli(*argv)
+    assert result.code == 0, result.err
+    assert (baseline_folder / ".lr-ci-secrets.json").is_file()
+    assert cli("secrets", "--format", "json").code == 0  # the accepted finding is quiet now
+
+
+def test_secrets_baseline_has_its_own_help(cli) -> None:
+    from lr_ci.checks.secrets.cli import command
+
+    assert isinstance(command, __import__("click").Group) and "baseline" in command.commands
+    result = cli("secrets", "baseline", "--help")
+    assert result.code == 0 and result.out.startswith("Usage: lr-ci secrets baseline [OPTIONS] [PATHS]...")
+    assert "--list-rules" not in result.out
+    assert cli("secrets", "--help").out.startswith("Usage: lr-ci secrets [OPTIONS] [PATHS]...")

@@ -134,6 +134,57 @@ def _command_name(ctx: click.Context) -> str:
 _COMMAND_NAME = "lr_ci.command_name"
 
 
+class DefaultCommandGroup(click.Group):
+    """A command that does one thing by default and has named subcommands: ``lr-ci secrets [PATHS]``
+    scans, ``lr-ci secrets baseline [PATHS]`` writes the baseline.
+
+    A subcommand is chosen only by the first argument that is not an option, exactly as typed, before
+    any ``--``: so ``lr-ci secrets --format json baseline`` still writes the baseline, while a folder of
+    that name is scanned with ``lr-ci secrets ./baseline`` or ``lr-ci secrets -- baseline``. Anything
+    else runs :attr:`default`, under the group's own name (its usage and errors read ``lr-ci secrets``).
+    """
+
+    def __init__(self, default: click.Command, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default = default
+        self.help = default.help
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        index = _first_word(self.default, args)
+        if index is None or args[index] not in self.commands:
+            return self.default.make_context(info_name, args, parent=parent, **extra)
+        rest = [args[index], *args[:index], *args[index + 1 :]]
+        return super().make_context(info_name, rest, parent=parent, **extra)
+
+
+def _first_word(command: click.Command, args: Sequence[str]) -> int | None:
+    """Where the first argument that is not an option (nor an option's value) is in ``args``, if any
+    comes before ``--``; which options take a value is read from ``command``'s parameters."""
+    takes_value = {
+        opt
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for opt in param.opts
+    }
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            return None
+        if not word.startswith("-") or word == "-":
+            return index
+        index += 2 if word in takes_value else 1
+    return None
+
+
+def main_command(command: click.Command) -> click.Command:
+    """The command that does the work of ``command``: its default when it has one (the scan of
+    ``secrets``), else itself. The actions read their options from it."""
+    return command.default if isinstance(command, DefaultCommandGroup) else command
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="lr-ci")
 @global_options

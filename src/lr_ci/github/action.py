@@ -87,7 +87,9 @@ def option_inputs(spec: CheckSpec) -> list[OptionInput]:
     an option the command does not have is a bug in the registry, found here (and by the generator)."""
     import click
 
-    command: click.Command = spec.load_command()
+    from lr_ci.cli import main_command
+
+    command: click.Command = main_command(spec.load_command())
     for word in command_words(spec)[1:]:
         assert isinstance(command, click.Group), f"{spec.name}: {word} needs a group"
         sub = command.commands.get(word)

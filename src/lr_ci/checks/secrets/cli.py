@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from lr_ci._run import RunContext, run_check
-from lr_ci.cli import global_options
+from lr_ci.cli import DefaultCommandGroup, global_options
 from lr_ci.report import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _targets(command: F) -> F:
+    """What to scan: the same for a scan and for ``baseline`` (which accepts what that scan finds)."""
+    decorators = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--staged", is_flag=True, help="Scan what is about to be committed (the staged blobs)."),
+        click.option(
+            "--range",
+            "revision_range",
+            metavar="BASE..HEAD",
+            help="Scan the commits of a PR or push (BASE...HEAD: since HEAD's branch left BASE).",
+        ),
+        click.option("--history", is_flag=True, help="Scan every commit reachable from every ref."),
+        click.option("--deepen", is_flag=True, help="In a shallow clone, fetch the history the scan needs."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
 
 
 @click.command("secrets")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--staged", is_flag=True, help="Scan what is about to be committed (the staged blobs).")
-@click.option(
-    "--range",
-    "revision_range",
-    metavar="BASE..HEAD",
-    help="Scan the commits of a PR or push (BASE...HEAD: since HEAD's branch left BASE).",
-)
-@click.option("--history", is_flag=True, help="Scan every commit reachable from every ref.")
-@click.option("--deepen", is_flag=True, help="In a shallow clone, fetch the history the scan needs.")
+@_targets
 @click.option("--list-rules", is_flag=True, help="Print the detection rules and exit.")
 @global_options
 @click.pass_context
-def command(
+def scan_command(
     ctx: click.Context,
     paths: tuple[Path, ...],
     staged: bool,
@@ -36,20 +50,39 @@ def command(
 ) -> None:
     """Find secrets: in the working tree (default), PATHS, the index, a commit range or all history.
 
-    `lr-ci secrets baseline` accepts every current finding into .lr-ci-secrets.json (a path literally
-    named `baseline` is written `./baseline`). Inline `lr-ci: allow-secret` and detect-secrets'
-    `pragma: allowlist secret` comments allow one line. Fails at severity `fail_on` (default medium).
+    `lr-ci secrets baseline [PATHS]` accepts every current finding into .lr-ci-secrets.json; a folder
+    named `baseline` is scanned with `lr-ci secrets ./baseline`. Inline `lr-ci: allow-secret` and
+    detect-secrets' `pragma: allowlist secret` comments allow one line. Fails at severity `fail_on`
+    (default medium).
     """
     if list_rules:
         _print_rules()
         return
-    write_baseline = bool(paths) and str(paths[0]) == "baseline"
-    targets = paths[1:] if write_baseline else paths
-    run_check(
-        ctx,
-        "secrets",
-        lambda run: _body(run, targets, staged, revision_range, history, deepen, write_baseline),
-    )
+    request = (paths, staged, revision_range, history, deepen)
+    run_check(ctx, "secrets", lambda run: _body(run, *request, write_baseline=False))
+
+
+@click.command("baseline")
+@_targets
+@global_options
+@click.pass_context
+def baseline_command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    staged: bool,
+    revision_range: str | None,
+    history: bool,
+    deepen: bool,
+) -> None:
+    """Accept every current finding into the baseline (.lr-ci-secrets.json), keeping the reasons written.
+
+    Scans what `lr-ci secrets` with the same arguments would; the baseline's entries are then quiet.
+    """
+    request = (paths, staged, revision_range, history, deepen)
+    run_check(ctx, "secrets", lambda run: _body(run, *request, write_baseline=True))
+
+
+command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_command])
 
 
 def _body(
@@ -59,6 +92,7 @@ def _body(
     revision_range: str | None,
     history: bool,
     deepen: bool,
+    *,
     write_baseline: bool,
 ) -> Report:
     from lr_ci.checks.secrets import check, git

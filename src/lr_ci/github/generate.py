@@ -99,6 +99,12 @@ TOKEN_INPUT = ActionInput(
 )
 
 
+def _default(is_flag: bool, required: bool) -> str | None:
+    if is_flag:
+        return "false"
+    return None if required else ""
+
+
 def render(spec: CheckSpec) -> str:
     """The text of ``actions/<spec.name>/action.yml``."""
     action = spec.load_action()
@@ -109,13 +115,12 @@ def render(spec: CheckSpec) -> str:
     if action.baseline_artifact and "baseline-file" not in input_names:
         raise ValueError(f"{spec.name}: baseline_artifact needs an input named baseline-file")
 
+    # A flag's input is "true"/"false"; a required one has no default (GitHub then insists on it).
     inputs = "".join(
-        _input(i.input.input_name, i.input.description, None if i.input.required else "")
-        if not i.is_flag
-        else _input(i.input.input_name, i.input.description, "false")
+        _input(i.input.input_name, i.input.description, _default(i.is_flag, i.input.required))
         for i in options
     )
-    inputs += _input(action.args.input_name or "args", action.args.description, "")
+    inputs += _input(action.args.input_name, action.args.description, "")
     if action.baseline_artifact:
         inputs += "".join(_input(i.input_name, i.description, "") for i in BASELINE_INPUTS)
         inputs += _input(COMMENT_INPUT.input_name, COMMENT_INPUT.description, "true")
@@ -161,7 +166,7 @@ def render(spec: CheckSpec) -> str:
         )
     run_env = {
         "INPUT_CHECK": spec.name,
-        "INPUT_ARGS": f"${{{{ inputs.{action.args.input_name or 'args'} }}}}",
+        "INPUT_ARGS": f"${{{{ inputs.{action.args.input_name} }}}}",
     }
     run_env.update({i.input.env_name: f"${{{{ inputs.{i.input.input_name} }}}}" for i in options})
     steps += _step(

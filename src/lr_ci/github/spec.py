@@ -23,7 +23,8 @@ class ActionInput:
 
     @property
     def input_name(self) -> str:
-        return self.name or (self.option or "").removeprefix("--")
+        """``name``, else the option without ``--``; the arguments' input is ``args`` unless named."""
+        return self.name or (self.option.removeprefix("--") if self.option else "args")
 
     @property
     def env_name(self) -> str:

@@ -8,11 +8,15 @@ import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, Result
+
+CLI = Callable[..., Result]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,7 +56,7 @@ def test_no_runtime_dependency_that_nothing_imports() -> None:
 # --- exit codes through one path ---------------------------------------------------------------------
 
 
-def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli, sample_check: None) -> None:
+def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli: CLI, sample_check: None) -> None:
     result = cli("sample", "--crash", "--format", "json")
     assert result.code == 3
     assert result.json()["status"] == "error"
@@ -62,21 +66,23 @@ def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli, sample_check: 
     assert verbose.code == 3 and "Traceback" in verbose.err
 
 
-def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli, sample_check: None) -> None:
+def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli: CLI, sample_check: None) -> None:
     result = cli("sample", "--refuse", "--format", "json")
     assert result.code == 2
     assert result.json()["status"] == "error" and result.json()["error"] == "the input is wrong"
     assert result.err == "lr-ci sample: error: the input is wrong\n"
 
 
-def test_lr_ci_error_exit_code_is_honoured(repo: Path, cli, sample_check: None, monkeypatch) -> None:
+def test_lr_ci_error_exit_code_is_honoured(
+    repo: Path, cli: CLI, sample_check: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lr_ci.errors import LrCiError
 
     monkeypatch.setattr(LrCiError, "exit_code", 4)
     assert cli("sample", "--refuse").code == 4
 
 
-def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli, monkeypatch) -> None:
+def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     """`config schema` runs no check: a bug there leaves through the same path."""
 
     def broken() -> None:
@@ -123,7 +129,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
 # --- the registry: checks and commands -----------------------------------------------------------------
 
 
-def test_help_lists_checks_and_commands_apart(cli) -> None:
+def test_help_lists_checks_and_commands_apart(cli: CLI) -> None:
     from lr_ci._registry import CHECKS, names
 
     out = cli("--help").out
@@ -155,7 +161,9 @@ def test_help_imports_no_check_or_command_module() -> None:
     assert done.stdout.strip().endswith("LOADED []")
 
 
-def test_a_registry_entry_that_is_not_a_command_is_a_clear_internal_error(cli, monkeypatch) -> None:
+def test_a_registry_entry_that_is_not_a_command_is_a_clear_internal_error(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lr_ci import _registry
     from lr_ci._registry import CheckSpec
 
@@ -183,7 +191,7 @@ def _head() -> str:
     ).stdout.strip()
 
 
-def test_init_workflows_pin_the_commit_lr_ci_was_built_from(repo: Path, cli) -> None:
+def test_init_workflows_pin_the_commit_lr_ci_was_built_from(repo: Path, cli: CLI) -> None:
 
     assert cli("init", "--workflows").code == 0
     workflow = (repo / ".github" / "workflows" / "lr-ci.yml").read_text()
@@ -308,7 +316,9 @@ def test_the_tables_of_checks_list_the_registry() -> None:
         ("", "true", 2),
     ],
 )
-def test_the_actions_verdict_keeps_a_bug_apart(monkeypatch, code: str, fail: str, expected: int) -> None:
+def test_the_actions_verdict_keeps_a_bug_apart(
+    monkeypatch: pytest.MonkeyPatch, code: str, fail: str, expected: int
+) -> None:
     from lr_ci.github.action import verdict
 
     monkeypatch.setenv("LR_CI_EXIT_CODE", code)
@@ -337,7 +347,7 @@ def baseline_folder(repo: Path) -> Path:
         ["secrets", "--quiet", "./baseline"],
     ],
 )
-def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli, argv: list[str]) -> None:
+def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli: CLI, argv: list[str]) -> None:
     result = cli("--format", "json", *argv)
     assert result.code == 1, result.err
     assert result.json()["findings"][0]["location"]["path"] == "baseline/deploy.env"
@@ -353,7 +363,7 @@ def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli, argv: li
         ["secrets", "--config", "lr-ci.toml", "baseline"],
     ],
 )
-def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli, argv: list[str]) -> None:
+def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli: CLI, argv: list[str]) -> None:
     """The command lines that wrote the baseline before still do (options before or after the word)."""
     (baseline_folder / "lr-ci.toml").write_text("")
     result = cli(*argv)
@@ -362,10 +372,10 @@ def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli, argv: list
     assert cli("secrets", "--format", "json").code == 0  # the accepted finding is quiet now
 
 
-def test_secrets_baseline_has_its_own_help(cli) -> None:
+def test_secrets_baseline_has_its_own_help(cli: CLI) -> None:
     from lr_ci.checks.secrets.cli import command
 
-    assert isinstance(command, __import__("click").Group) and "baseline" in command.commands
+    assert isinstance(command, click.Group) and "baseline" in command.commands
     result = cli("secrets", "baseline", "--help")
     assert result.code == 0 and result.out.startswith("Usage: lr-ci secrets baseline [OPTIONS] [PATHS]...")
     assert "--list-rules" not in result.out

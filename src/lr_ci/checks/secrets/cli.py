@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,20 +35,23 @@ def _targets(command: F) -> F:
     return command
 
 
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    """What to scan, as the command line said it (``--range`` is ``revision_range``)."""
+
+    paths: tuple[Path, ...]
+    staged: bool
+    revision_range: str | None
+    history: bool
+    deepen: bool
+
+
 @click.command("secrets")
 @_targets
 @click.option("--list-rules", is_flag=True, help="Print the detection rules and exit.")
 @global_options
 @click.pass_context
-def scan_command(
-    ctx: click.Context,
-    paths: tuple[Path, ...],
-    staged: bool,
-    revision_range: str | None,
-    history: bool,
-    deepen: bool,
-    list_rules: bool,
-) -> None:
+def scan_command(ctx: click.Context, /, list_rules: bool, **targets: Any) -> None:
     """Find secrets: in the working tree (default), PATHS, the index, a commit range or all history.
 
     `lr-ci secrets baseline [PATHS]` accepts every current finding into .lr-ci-secrets.json; a folder
@@ -58,51 +62,37 @@ def scan_command(
     if list_rules:
         _print_rules()
         return
-    request = (paths, staged, revision_range, history, deepen)
-    run_check(ctx, "secrets", lambda run: _body(run, *request, write_baseline=False))
+    asked = Targets(**targets)
+    run_check(ctx, "secrets", lambda run: _body(run, asked, write_baseline=False))
 
 
 @click.command("baseline")
 @_targets
 @global_options
 @click.pass_context
-def baseline_command(
-    ctx: click.Context,
-    paths: tuple[Path, ...],
-    staged: bool,
-    revision_range: str | None,
-    history: bool,
-    deepen: bool,
-) -> None:
+def baseline_command(ctx: click.Context, /, **targets: Any) -> None:
     """Accept every current finding into the baseline (.lr-ci-secrets.json), keeping the reasons written.
 
     Scans what `lr-ci secrets` with the same arguments would; the baseline's entries are then quiet.
     """
-    request = (paths, staged, revision_range, history, deepen)
-    run_check(ctx, "secrets", lambda run: _body(run, *request, write_baseline=True))
+    asked = Targets(**targets)
+    run_check(ctx, "secrets", lambda run: _body(run, asked, write_baseline=True))
 
 
 command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_command])
 
 
-def _body(
-    run: RunContext,
-    paths: tuple[Path, ...],
-    staged: bool,
-    revision_range: str | None,
-    history: bool,
-    deepen: bool,
-    *,
-    write_baseline: bool,
-) -> Report:
+def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
     from lr_ci.checks.secrets import check, git
 
-    request = check.Request(paths, staged, revision_range, history, deepen)
+    request = check.Request(
+        targets.paths, targets.staged, targets.revision_range, targets.history, targets.deepen
+    )
     if request.mode == "working-tree" and not write_baseline and _in_actions():
         root = git.repository_root(run.cwd)
         derived = check.event_range(root) if root is not None else None
         if derived:
-            request = check.Request(range=derived, deepen=deepen)
+            request = check.Request(range=derived, deepen=targets.deepen)
     started = check.start(request, run.cwd)
     try:
         from lr_ci.checks.secrets.settings import SecretsSettings

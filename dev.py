@@ -4,7 +4,7 @@
 python3 dev.py run    install lr-ci into .venv and run it on this repository (no config needed)
 python3 dev.py test   install lr-ci with its dev tools into .venv; run ruff, mypy --strict and pytest
 python3 dev.py bench  run the benchmarks in benchmarks/ (prints ratios against same-run baselines)
-python3 dev.py generate  rewrite the files derived from the registry (actions/<check>/action.yml)
+python3 dev.py generate  rewrite the files derived from the registry (action.yml, actions/<check>/action.yml)
 """
 
 from __future__ import annotations

@@ -140,7 +140,8 @@ ROOT_ACTION = ActionSpec(
     color="green",
     args=ActionInput("Extra command-line arguments for the check, split like a shell would (no expansion)."),
     working_directory="Directory to run the check in.",
-    fail="Fail the step when the check fails (exit 1). A check that cannot run (exit 2) always fails it.",
+    fail="Fail the step when the check fails (exit 1). A check that cannot run (exit 2, or 3 for a bug) "
+    "always fails it.",
     upload_sarif=True,
 )
 

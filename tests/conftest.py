@@ -30,7 +30,14 @@ class Result:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run as they would on a developer machine, even when the suite itself runs in Actions."""
-    for name in ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_EVENT_PATH", "NO_COLOR"):
+    for name in (
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+        "GITHUB_EVENT_PATH",
+        "NO_COLOR",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

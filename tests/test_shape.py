@@ -380,3 +380,13 @@ def test_secrets_baseline_has_its_own_help(cli: CLI) -> None:
     assert result.code == 0 and result.out.startswith("Usage: lr-ci secrets baseline [OPTIONS] [PATHS]...")
     assert "--list-rules" not in result.out
     assert cli("secrets", "--help").out.startswith("Usage: lr-ci secrets [OPTIONS] [PATHS]...")
+
+
+def test_github_variables_are_read_in_one_place() -> None:
+    """GITHUB_ACTIONS and GITHUB_EVENT_PATH are read by lr_ci.github only (the demo merely unsets one)."""
+    for path in (ROOT / "src" / "lr_ci").rglob("*.py"):
+        if path == ROOT / "src" / "lr_ci" / "github" / "__init__.py":
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "environ" in line:
+                assert "GITHUB_EVENT_PATH" not in line and '.get("GITHUB_ACTIONS")' not in line, (path, line)

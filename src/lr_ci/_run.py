@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 import click
 
 from lr_ci.errors import LrCiError
+from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
 from lr_ci.redact import Redactor
 from lr_ci.report import INTERNAL_ERROR_EXIT, Report
@@ -48,7 +49,7 @@ class GlobalOptions:
     def resolved_format(self) -> str:
         if self.format:
             return self.format
-        return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+        return "github" if in_actions() else "text"
 
 
 class RunContext:
@@ -59,7 +60,7 @@ class RunContext:
         self.options = options
         self.format = options.resolved_format()
         self.redactor = Redactor()
-        if self.format == "github" or os.environ.get("GITHUB_ACTIONS") == "true":
+        if self.format == "github" or in_actions():
             # The runner reads workflow commands on stdout and stderr; stderr keeps a JSON or SARIF
             # stdout parseable when another format was asked for inside Actions.
             stream = sys.stdout if self.format == "github" else sys.stderr

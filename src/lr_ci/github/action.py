@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lr_ci._registry import CheckSpec
+from lr_ci.github import event_path
 from lr_ci.github.spec import ActionInput
 
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
@@ -205,9 +206,9 @@ def verdict() -> int:
 
 
 def _event() -> dict[str, Any]:
-    path = os.environ.get("GITHUB_EVENT_PATH", "")
+    path = event_path()
     try:
-        event = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+        event = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):
         return {}
     return event if isinstance(event, dict) else {}

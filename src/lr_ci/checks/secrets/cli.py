@@ -84,11 +84,12 @@ command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_c
 
 def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
     from lr_ci.checks.secrets import check, git
+    from lr_ci.github import in_actions
 
     request = check.Request(
         targets.paths, targets.staged, targets.revision_range, targets.history, targets.deepen
     )
-    if request.mode == "working-tree" and not write_baseline and _in_actions():
+    if request.mode == "working-tree" and not write_baseline and in_actions():
         root = git.repository_root(run.cwd)
         derived = check.event_range(root) if root is not None else None
         if derived:
@@ -108,12 +109,6 @@ def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
                 progress.close()
     finally:
         started.close()
-
-
-def _in_actions() -> bool:
-    import os
-
-    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def _print_rules() -> None:

@@ -56,5 +56,7 @@ class SecretsSettings:
             return self.on_skipped
         import os
 
-        in_ci = os.environ.get("CI", "").lower() == "true" or os.environ.get("GITHUB_ACTIONS") == "true"
+        from lr_ci.github import in_actions
+
+        in_ci = os.environ.get("CI", "").lower() == "true" or in_actions()
         return "fail" if in_ci else "warn"

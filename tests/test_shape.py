@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import signal
 import subprocess
@@ -390,3 +392,26 @@ def test_github_variables_are_read_in_one_place() -> None:
         for line in path.read_text(encoding="utf-8").splitlines():
             if "environ" in line:
                 assert "GITHUB_EVENT_PATH" not in line and '.get("GITHUB_ACTIONS")' not in line, (path, line)
+
+
+def test_list_rules_has_a_json_form(cli: CLI) -> None:
+    text = cli("secrets", "--list-rules").out.splitlines()
+    rules = json.loads(cli("secrets", "--list-rules", "--format", "json").out)
+    assert len(rules) == len(text) and {"id", "severity", "kind", "description"} == set(rules[0])
+    assert text[0].split()[0] == rules[0]["id"]
+
+
+def test_a_closed_pipe_is_not_a_bug(tmp_path: Path) -> None:
+    """`lr-ci secrets --list-rules | head -1`: the reader left; no traceback, no "internal error"."""
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run(
+        [sys.executable, "-m", "lr_ci", "secrets", "--list-rules"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    os.close(write)
+    assert done.returncode == 141 and done.stderr == ""

@@ -116,6 +116,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click's own ways out: an exit code, Ctrl-C, a usage error
+        except BrokenPipeError:
+            # The reader left (`lr-ci secrets --list-rules | head`): not a bug, and nothing more to say to
+            # it; exit as a process that SIGPIPE ended, the way shells expect from the left of a pipe.
+            _silence_stdout()
+            ctx.exit(SIGPIPE_EXIT)
         except LrCiError as exc:
             click.echo(error_line(_command_name(ctx), exc.message), err=True)
             ctx.exit(exc.exit_code)
@@ -132,6 +137,17 @@ def _command_name(ctx: click.Context) -> str:
 
 
 _COMMAND_NAME = "lr_ci.command_name"
+SIGPIPE_EXIT = 141
+"""128 + SIGPIPE: the exit of a command whose reader closed the pipe."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class DefaultCommandGroup(click.Group):

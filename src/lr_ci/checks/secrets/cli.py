@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lr_ci._run import RunContext, run_check
+from lr_ci._run import GlobalOptions, RunContext, run_check
 from lr_ci.cli import DefaultCommandGroup, global_options
 from lr_ci.report import Report
 
@@ -60,7 +60,7 @@ def scan_command(ctx: click.Context, /, list_rules: bool, **targets: Any) -> Non
     (default medium).
     """
     if list_rules:
-        _print_rules()
+        _print_rules(ctx.ensure_object(GlobalOptions).resolved_format())
         return
     asked = Targets(**targets)
     run_check(ctx, "secrets", lambda run: _body(run, asked, write_baseline=False))
@@ -111,9 +111,23 @@ def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
         started.close()
 
 
-def _print_rules() -> None:
+def _print_rules(output_format: str) -> None:
+    """The detection rules: a table for people, or with ``--format json`` a list a program can read."""
     from lr_ci.checks.secrets.engine import default_rules
 
-    for rule in default_rules().rules:
-        kind = "generic" if rule.generic else "provider"
-        click.echo(f"{rule.id:<28} {rule.severity.value:<9} {kind:<9} {rule.description}")
+    rules = [
+        {
+            "id": rule.id,
+            "severity": rule.severity.value,
+            "kind": "generic" if rule.generic else "provider",
+            "description": rule.description,
+        }
+        for rule in default_rules().rules
+    ]
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(rules, indent=2))
+        return
+    for rule in rules:
+        click.echo(f"{rule['id']:<28} {rule['severity']:<9} {rule['kind']:<9} {rule['description']}")

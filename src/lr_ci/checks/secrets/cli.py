@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -35,9 +34,10 @@ def _targets(command: F) -> F:
     return command
 
 
-@dataclass(frozen=True, kw_only=True)
-class Targets:
-    """What to scan, as the command line said it (``--range`` is ``revision_range``)."""
+class Targets(NamedTuple):
+    """What to scan, as the command line said it (``--range`` is ``revision_range``); built from click's
+    keyword arguments. A NamedTuple: immutable like a frozen dataclass, and a sixth of its cost to define
+    on the pre-commit hook's start-up path."""
 
     paths: tuple[Path, ...]
     staged: bool

@@ -4,6 +4,7 @@
 python3 dev.py run    install lr-ci into .venv and run it on this repository (no config needed)
 python3 dev.py test   install lr-ci with its dev tools into .venv; run ruff, mypy --strict and pytest
 python3 dev.py bench  run the benchmarks in benchmarks/ (prints ratios against same-run baselines)
+python3 dev.py generate  rewrite the files derived from the registry (action.yml, actions/<check>/action.yml)
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def bench() -> None:
         step(BIN / "python", script)
 
 
-COMMANDS = {"run": run, "test": test, "bench": bench}
+def generate() -> None:
+    ensure_venv(None)
+    step(BIN / "python", "-m", "lr_ci.github.generate", ROOT)
+
+
+COMMANDS = {"run": run, "test": test, "bench": bench, "generate": generate}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:

@@ -11,6 +11,7 @@ import click
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.config import SETTINGS_CONFIG
+from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
 
@@ -43,14 +44,39 @@ class SampleSettings:
 @click.option("--finding", "findings", multiple=True, help="SEVERITY:PATH:LINE to report.")
 @click.option("--secret-env", help="Report the value of this environment variable as a found secret.")
 @click.option("--crash", is_flag=True)
+@click.option("--refuse", is_flag=True, help="Raise LrCiError (the input is wrong).")
+@click.option("--hang", is_flag=True, help="Print 'ready' and sleep (for Ctrl-C tests).")
 @click.option("--case", "cases", multiple=True, help="NAME:STATUS")
 @global_options
 @click.pass_context
 def command(
-    ctx: click.Context, findings: tuple[str, ...], secret_env: str | None, crash: bool, cases: tuple[str, ...]
+    ctx: click.Context,
+    findings: tuple[str, ...],
+    secret_env: str | None,
+    crash: bool,
+    refuse: bool,
+    hang: bool,
+    cases: tuple[str, ...],
 ) -> None:
     """A sample check for tests."""
+    if refuse:
+        run_check(ctx, "sample", _refuse)
+    if hang:
+        run_check(ctx, "sample", _hang)
     run_check(ctx, "sample", lambda run: _body(run, findings, secret_env, crash, cases))
+
+
+def _refuse(run: RunContext) -> Report:
+    raise LrCiError("the input is wrong")
+
+
+def _hang(run: RunContext) -> Report:
+    import sys
+    import time
+
+    print("ready", file=sys.stderr, flush=True)
+    time.sleep(60)
+    raise AssertionError("not interrupted")
 
 
 def _body(

@@ -14,7 +14,7 @@ import yaml
 
 from actions_runner import ActionRun, run_action
 from conftest import ROOT, git
-from lr_ci._registry import CHECKS
+from lr_ci._registry import CHECKS, with_actions
 
 pytestmark = pytest.mark.slow
 
@@ -125,8 +125,13 @@ def test_action_scripts_take_inputs_only_through_env(path: Path) -> None:
 
 
 def test_every_check_has_its_action() -> None:
-    for name in set(CHECKS) - {"init", "demo"}:  # commands for a person at a terminal, not CI steps
-        assert (ROOT / "actions" / name / "action.yml").is_file(), f"actions/{name}/action.yml is missing"
+    """Every check, and every command the registry gives an action (``config``), has its action file."""
+    for spec in CHECKS.values():
+        assert spec.kind == "command" or spec.action is not None, f"the check {spec.name} has no action"
+    for spec in with_actions():
+        assert (ROOT / "actions" / spec.name / "action.yml").is_file(), (
+            f"actions/{spec.name}/action.yml is missing"
+        )
 
 
 def test_constraints_pin_every_runtime_dependency() -> None:
@@ -337,13 +342,13 @@ def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp
 
 
 def fetch_baseline(workspace: Path, tmp_path: Path, api: str, event: dict[str, object], **env: str) -> str:
-    """``python -m lr_ci._action fetch-baseline`` as the bundle action runs it; its stdout and what it
+    """``python -m lr_ci.github.action fetch-baseline`` as the bundle action runs it; its stdout and what it
     put in GITHUB_ENV."""
     event_path, github_env = tmp_path / "event.json", tmp_path / "github_env"
     event_path.write_text(json.dumps(event))
     github_env.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "lr_ci._action", "fetch-baseline"],
+        [sys.executable, "-m", "lr_ci.github.action", "fetch-baseline"],
         cwd=workspace,
         env={
             **os.environ,
@@ -453,11 +458,11 @@ def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
 
 
 def _action_run(workspace: Path, tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str]:
-    """``python -m lr_ci._action run`` as the action's "Run lr-ci" step runs it: outputs and stdout."""
+    """``python -m lr_ci.github.action run`` as the action's "Run lr-ci" step runs it: outputs and stdout."""
     github_output = tmp_path / "github_output"
     github_output.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "lr_ci._action", "run"],
+        [sys.executable, "-m", "lr_ci.github.action", "run"],
         cwd=workspace,
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("INPUT_")},
@@ -515,7 +520,7 @@ def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
     )
     github_env.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "lr_ci._action", "fetch-baseline"],
+        [sys.executable, "-m", "lr_ci.github.action", "fetch-baseline"],
         cwd=workspace,
         env={
             **os.environ,

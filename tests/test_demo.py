@@ -46,7 +46,11 @@ def test_demo_runs_every_check_and_summarizes(tmp_path: Path, installed: str) ->
         site = _installed_wheel(tmp_path)
         assert (site / "lr_ci" / "_sample_app" / "opsapp" / "app.py").is_file()
         env["PYTHONPATH"] = str(site)  # ahead of the editable install's path
-        where = [sys.executable, "-c", "from lr_ci.checks.demo import runner; print(runner.sample_app_dir())"]
+        where = [
+            sys.executable,
+            "-c",
+            "from lr_ci.commands.demo import runner; print(runner.sample_app_dir())",
+        ]
         found = subprocess.run(where, env=env, capture_output=True, text=True, check=True).stdout.strip()
         assert Path(found) == site / "lr_ci" / "_sample_app"
         command = [sys.executable, "-m", "lr_ci", "demo", "--out", str(out)]

@@ -286,7 +286,7 @@ def test_a_byte_order_mark_is_named(project: Path, tmp_path: Path) -> None:
 
 def test_config_check_lists_at_most_its_limit_of_problems(project: Path, tmp_path: Path) -> None:
     """49,000 unknown keys made 49,000 findings: 60 MB of reports, an 18 s run and a 370 MB peak."""
-    from lr_ci.config_cli import MAX_LISTED_PROBLEMS
+    from lr_ci.commands.config import MAX_LISTED_PROBLEMS
 
     keys = MAX_LISTED_PROBLEMS * 10
     (project / "lr-ci.toml").write_text("[bundle]\n" + "".join(f"k{i} = 1\n" for i in range(keys)))

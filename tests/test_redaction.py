@@ -118,13 +118,14 @@ def test_credential_is_masked_in_logs_and_internal_errors(
     monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])
     write_config(repo)
     result = cli("sample", "--crash", "--verbose")
-    assert result.code == 2
+    assert result.code == 3
     assert "using token ***" in result.err
     assert "Traceback" in result.err and "RuntimeError: boom with ***" in result.err
     assert_clean(result.err + result.out, ENV["SAMPLE_TOKEN"])
     quiet = cli("sample", "--crash")
     assert quiet.err.strip() == (
-        "lr-ci sample: error: internal error: RuntimeError: boom with *** (--verbose shows the traceback)"
+        "lr-ci sample: error: internal error, a bug in lr-ci: RuntimeError: boom with *** "
+        "(--verbose shows the traceback)"
     )
 
 

@@ -1,9 +1,11 @@
 """Running one check: settings in, report out, and the exit code that agrees with it.
 
 Every check's click command ends in :func:`run_check`. It owns what every check must do the same way:
-timing, turning :class:`~lr_ci.errors.LrCiError` into exit 2 with one line on stderr, hiding tracebacks
-unless ``--verbose``, masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the
-report through the output layer.
+timing, turning :class:`~lr_ci.errors.LrCiError` into its exit code (2) with one line on stderr, any other
+exception into exit 3 (:func:`internal_error`: a bug, said in one line, the traceback only with
+``--verbose``), masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the report
+through the output layer. Outside a check run (``lr-ci config schema``, loading a command) the CLI group
+sends errors through the same two functions, so there is one path from an exception to an exit code.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 import click
 
 from lr_ci.errors import LrCiError
+from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
 from lr_ci.redact import Redactor
-from lr_ci.report import Report
+from lr_ci.report import INTERNAL_ERROR_EXIT, Report
 
 if TYPE_CHECKING:
     from lr_ci._progress import Progress
@@ -46,7 +49,7 @@ class GlobalOptions:
     def resolved_format(self) -> str:
         if self.format:
             return self.format
-        return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+        return "github" if in_actions() else "text"
 
 
 class RunContext:
@@ -57,7 +60,7 @@ class RunContext:
         self.options = options
         self.format = options.resolved_format()
         self.redactor = Redactor()
-        if self.format == "github" or os.environ.get("GITHUB_ACTIONS") == "true":
+        if self.format == "github" or in_actions():
             # The runner reads workflow commands on stdout and stderr; stderr keeps a JSON or SARIF
             # stdout parseable when another format was asked for inside Actions.
             stream = sys.stdout if self.format == "github" else sys.stderr
@@ -166,12 +169,25 @@ def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def error_line(check: str, message: str) -> str:
-    """The one stderr line of an exit-2 run (``message`` already redacted)."""
-    return f"lr-ci {check}: error: {one_line(message)}"
+    """The one stderr line of a run that exits 2 or 3 (``message`` already redacted); ``check`` may be
+    empty when the error came before a command was chosen."""
+    return f"lr-ci{' ' + check if check else ''}: error: {one_line(message)}"
+
+
+def internal_error(exc: BaseException, verbose: bool, redactor: Redactor | None = None) -> str:
+    """The one-line message of a bug in lr-ci (exit 3); with ``verbose`` the traceback goes to stderr first.
+
+    The line says it is a bug, not the user's input, and how to see more; the traceback is redacted like
+    everything else (a credential can sit in an exception's message or a local repr).
+    """
+    if verbose:
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        click.echo(redactor.scrub_text(trace) if redactor else trace, err=True, nl=False)
+    return f"internal error, a bug in lr-ci: {type(exc).__name__}: {exc} (--verbose shows the traceback)"
 
 
 def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Report]) -> NoReturn:
-    """Run ``body`` and exit with the report's code (0 pass, 1 fail, 2 could not run)."""
+    """Run ``body`` and exit with the report's code (0 pass, 1 fail, 2 could not run, 3 a bug)."""
     options = ctx.ensure_object(GlobalOptions)
     started_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     clock = time.perf_counter()
@@ -181,13 +197,10 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
         _configure_logging(run)
         report = body(run)
     except LrCiError as exc:
-        report = Report(check=check, error=exc.message)
+        report = Report(check=check, error=exc.message, error_exit=exc.exit_code)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --verbose
-        if options.verbose:
-            trace = traceback.format_exc()
-            click.echo(run.redactor.scrub_text(trace) if run else trace, err=True, nl=False)
-        detail = f"{type(exc).__name__}: {exc}"
-        report = Report(check=check, error=f"internal error: {detail} (--verbose shows the traceback)")
+        message = internal_error(exc, options.verbose, run.redactor if run else None)
+        report = Report(check=check, error=message, error_exit=INTERNAL_ERROR_EXIT)
     report.started_at = started_at
     report.duration_s = time.perf_counter() - clock
     redactor = run.redactor if run else Redactor()
@@ -200,5 +213,5 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
             emit(report, run.output, redactor)
         except LrCiError as exc:
             click.echo(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))), err=True)
-            ctx.exit(2)
+            ctx.exit(exc.exit_code)
     ctx.exit(report.exit_code)

@@ -16,8 +16,10 @@ import click
 
 from lr_ci import __version__
 from lr_ci._registry import CHECKS
-from lr_ci._run import GlobalOptions, one_line
+from lr_ci._run import GlobalOptions, error_line, internal_error, one_line
+from lr_ci.errors import LrCiError
 from lr_ci.output import FORMATS
+from lr_ci.report import INTERNAL_ERROR_EXIT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,12 +93,112 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         spec = CHECKS.get(cmd_name)
+        ctx.meta[_COMMAND_NAME] = cmd_name  # an error while loading it still names it
         return spec.load_command() if spec else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, CHECKS[name].summary) for name in self.list_commands(ctx)]
-        with formatter.section("Checks"):
-            formatter.write_dl(rows)
+        """Checks and commands in two sections, from the registry's summaries (no check is imported)."""
+        for title, kind in (("Checks", "check"), ("Commands", "command")):
+            rows = [
+                (name, CHECKS[name].summary) for name in self.list_commands(ctx) if CHECKS[name].kind == kind
+            ]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen command; an error that escapes it leaves through the same path as in a check run.
+
+        A check's own errors never get here (``run_check`` reports them); this catches what happens around
+        it: a command that is not a check (``config schema``), or a registry entry that does not load.
+        """
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own ways out: an exit code, Ctrl-C, a usage error
+        except BrokenPipeError:
+            # The reader left (`lr-ci secrets --list-rules | head`): not a bug, and nothing more to say to
+            # it; exit as a process that SIGPIPE ended, the way shells expect from the left of a pipe.
+            _silence_stdout()
+            ctx.exit(SIGPIPE_EXIT)
+        except LrCiError as exc:
+            click.echo(error_line(_command_name(ctx), exc.message), err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:
+            options = ctx.find_object(GlobalOptions)
+            message = internal_error(exc, options is not None and options.verbose)
+            click.echo(error_line(_command_name(ctx), message), err=True)
+            ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+def _command_name(ctx: click.Context) -> str:
+    """The command being run, as an error line names it (``config``; empty before one is chosen)."""
+    return ctx.invoked_subcommand or str(ctx.meta.get(_COMMAND_NAME, ""))
+
+
+_COMMAND_NAME = "lr_ci.command_name"
+SIGPIPE_EXIT = 141
+"""128 + SIGPIPE: the exit of a command whose reader closed the pipe."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class DefaultCommandGroup(click.Group):
+    """A command that does one thing by default and has named subcommands: ``lr-ci secrets [PATHS]``
+    scans, ``lr-ci secrets baseline [PATHS]`` writes the baseline.
+
+    A subcommand is chosen only by the first argument that is not an option, exactly as typed, before
+    any ``--``: so ``lr-ci secrets --format json baseline`` still writes the baseline, while a folder of
+    that name is scanned with ``lr-ci secrets ./baseline`` or ``lr-ci secrets -- baseline``. Anything
+    else runs :attr:`default`, under the group's own name (its usage and errors read ``lr-ci secrets``).
+    """
+
+    def __init__(self, default: click.Command, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default = default
+        self.help = default.help
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        index = _first_word(self.default, args)
+        if index is None or args[index] not in self.commands:
+            return self.default.make_context(info_name, args, parent=parent, **extra)
+        rest = [args[index], *args[:index], *args[index + 1 :]]
+        return super().make_context(info_name, rest, parent=parent, **extra)
+
+
+def _first_word(command: click.Command, args: Sequence[str]) -> int | None:
+    """Where the first argument that is not an option (nor an option's value) is in ``args``, if any
+    comes before ``--``; which options take a value is read from ``command``'s parameters."""
+    takes_value = {
+        opt
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for opt in param.opts
+    }
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            return None
+        if not word.startswith("-") or word == "-":
+            return index
+        index += 2 if word in takes_value else 1
+    return None
+
+
+def main_command(command: click.Command) -> click.Command:
+    """The command that does the work of ``command``: its default when it has one (the scan of
+    ``secrets``), else itself. The actions read their options from it."""
+    return command.default if isinstance(command, DefaultCommandGroup) else command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +207,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Launch-readiness checks for small teams: run one with `lr-ci CHECK`.
 
-    Exit codes: 0 passed, 1 failed, 2 could not run (bad usage, config or input).
+    Exit codes: 0 passed, 1 failed, 2 could not run (bad usage, config or input), 3 a bug in lr-ci,
+    130 interrupted.
     """
 
 
@@ -139,4 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"lr-ci: error: {one_line(exc.format_message())}", err=True)
         return 2
+    except Exception as exc:  # a bug before any command ran (parsing the global options)
+        verbose = any(arg in ("--verbose", "-v") for arg in (argv if argv is not None else sys.argv[1:]))
+        click.echo(error_line("", internal_error(exc, verbose)), err=True)
+        return INTERNAL_ERROR_EXIT
     return result if isinstance(result, int) else 0

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
 from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
-from lr_ci.errors import ConfigError, UnsetVariableError
+from lr_ci.errors import ConfigError, FieldError, UnsetVariableError
 from lr_ci.redact import Redactor
 
 if sys.version_info >= (3, 11):
@@ -60,7 +60,6 @@ SettingsT = TypeVar("SettingsT")
 SETTINGS_CONFIG: dict[str, Any] = {"extra": "forbid", "use_attribute_docstrings": True}
 _UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
 _MISSING_KEY = ("missing", "missing_keyword_only_argument", "missing_argument")
-_FIELD_MESSAGE = re.compile(r"Value error, ([A-Za-z_][A-Za-z0-9_]*): (.*)", re.DOTALL)
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -451,9 +450,9 @@ def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) 
         problem = f"unknown key{_did_you_mean(str(loc[-1]), fields)}"
     elif error["type"] in _MISSING_KEY:
         problem = "required key is missing"
-    elif error["type"] == "value_error" and (named := _FIELD_MESSAGE.match(problem)):
-        # A settings __post_init__ names the field it rejects: "Value error, field: why".
-        loc, problem = (*loc, named.group(1)), f"Value error, {named.group(2)}"
+    elif isinstance(cause := error.get("ctx", {}).get("error"), FieldError):
+        # A settings __post_init__ rejected one field: point at that key, from the exception itself.
+        loc, problem = (*loc, cause.field), f"Value error, {cause.problem}"
     return config.error(loc, problem)
 
 

@@ -1,7 +1,8 @@
 """The one exception type that means "the check could not be run as asked" (exit code 2).
 
-Anything that raises :class:`LrCiError` ends the run with exit 2 and one line on stderr; anything else is a
-bug and is reported as an internal error (still exit 2, a traceback only with ``--verbose``).
+Anything that raises :class:`LrCiError` ends the run with its :attr:`~LrCiError.exit_code` (2) and one line
+on stderr; anything else is a bug in lr-ci and is reported as an internal error: exit 3, one line saying
+so, a traceback only with ``--verbose`` (``lr_ci._run.internal_error``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ class LrCiError(Exception):
     """A problem with the user's input or environment, reported as one line and exit code 2."""
 
     exit_code = 2
+    """The run's exit code; ``run_check`` and ``cli.main`` both honour it (the contract's 2 for every
+    subclass today: a subclass that means something else says so here, not at each place that catches)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -47,3 +50,17 @@ class ConfigError(LrCiError):
 
 class UnsetVariableError(ConfigError):
     """A ``${NAME}`` whose variable is not set: fatal for a run, a warning for ``config check``."""
+
+
+class FieldError(ValueError):
+    """A settings ``__post_init__`` rejecting one of its fields.
+
+    Pydantic reports it as the table's ``value_error`` and keeps this exception in the error's ``ctx``;
+    the config loader reads :attr:`field` from there to point at that key's line. Its text stays
+    ``field: problem``, so code that shows it as a plain ``ValueError`` reads the same.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem

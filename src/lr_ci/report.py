@@ -24,6 +24,8 @@ SCHEMA_ID = "lr-ci.report/1"
 Status = Literal["pass", "fail", "error"]
 CaseStatus = Literal["pass", "fail", "skip", "error"]
 EXIT_CODES: dict[Status, int] = {"pass": 0, "fail": 1, "error": 2}
+INTERNAL_ERROR_EXIT = 3
+"""The exit code of a bug in lr-ci (the report's ``status`` is ``error`` for it too, as for exit 2)."""
 
 
 class Severity(str, Enum):
@@ -147,6 +149,9 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     started_at: str = ""
     duration_s: float = 0.0
+    error_exit: int = EXIT_CODES["error"]
+    """The exit code when ``error`` is set: 2 (the check could not run as asked) or
+    :data:`INTERNAL_ERROR_EXIT` (a bug). Not in the JSON report, whose ``status`` is ``error`` for both."""
 
     @property
     def status(self) -> Status:
@@ -160,7 +165,11 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        if self.status != "error":
+            return EXIT_CODES[self.status]
+        if self.error is not None:
+            return self.error_exit
+        return max(child.exit_code for child in self.checks if child.status == "error")
 
     def is_failing(self, finding: Finding) -> bool:
         return self.fail_at is not None and finding.severity.at_least(self.fail_at)

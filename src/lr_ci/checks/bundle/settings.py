@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lr_ci.config import SETTINGS_CONFIG
+from lr_ci.errors import FieldError
 
 Compression = Literal["gzip", "brotli", "none"]
 
@@ -55,11 +56,11 @@ class BundleSettings:
             try:
                 re.compile(self.hash_pattern)
             except (re.error, RecursionError, OverflowError) as exc:
-                raise ValueError(f"hash_pattern: not a regular expression: {exc}") from None
+                raise FieldError("hash_pattern", f"not a regular expression: {exc}") from None
 
         for value, key in [(self.min_change, "min_change"), *((b.limit, "budgets") for b in self.budgets)]:
             if value is not None:
                 try:
                     parse_size(value)
                 except ValueError as exc:
-                    raise ValueError(f"{key}: {exc}") from None
+                    raise FieldError(key, str(exc)) from None

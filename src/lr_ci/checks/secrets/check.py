@@ -108,20 +108,21 @@ def event_range(root: Path) -> str | None:
     error or gigabytes of memory.
     """
     from lr_ci._documents import read_bounded, read_shaped
+    from lr_ci.github import event_path as github_event_path
 
-    event_path = os.environ.get("GITHUB_EVENT_PATH")
+    event_path = github_event_path()
     name = os.environ.get("GITHUB_EVENT_NAME", "")
-    if not event_path or not Path(event_path).is_file():
+    if event_path is None or not event_path.is_file():
         return None
     what = "GitHub event (GITHUB_EVENT_PATH)"
     if name.startswith("pull_request") or name == "push":
-        read_bounded(Path(event_path), what, MAX_EVENT_BYTES)  # the size, before anything is parsed
+        read_bounded(event_path, what, MAX_EVENT_BYTES)  # the size, before anything is parsed
     if name.startswith("pull_request"):
-        pull = read_shaped(Path(event_path), what, _PullEvent).get("pull_request")
+        pull = read_shaped(event_path, what, _PullEvent).get("pull_request")
         return f"{pull['base']['sha']}..{pull['head']['sha']}" if pull is not None else None
     if name != "push":
         return None
-    push = read_shaped(Path(event_path), what, _PushEvent)
+    push = read_shaped(event_path, what, _PushEvent)
     after = push.get("after")
     if after is None or after == git.ZERO_SHA:
         return None  # not a push payload, or a deleted branch: nothing new to scan

@@ -133,6 +133,12 @@ def fetch(root: Path, *args: str) -> None:
         raise LrCiError(
             f"git fetch did not finish within {FETCH_TIMEOUT_S:.0f} s (is the remote reachable?)"
         ) from None
+    except BaseException:
+        # Ctrl-C: git runs in a session of its own, so the terminal's SIGINT did not reach it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
     if process.returncode != 0:
         raise LrCiError(complaint(("fetch", *args), stderr, process.returncode))
 

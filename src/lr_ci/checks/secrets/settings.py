@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lr_ci.config import SETTINGS_CONFIG
+from lr_ci.errors import FieldError
 from lr_ci.report import Severity
 
 
@@ -36,15 +37,16 @@ class SecretsSettings:
 
     def __post_init__(self) -> None:
         if self.max_file_bytes <= 0:
-            raise ValueError("max_file_bytes: must be a positive number of bytes")
+            raise FieldError("max_file_bytes", "must be a positive number of bytes")
         if self.disable_rules:
             from lr_ci.checks.secrets.engine import default_rules
 
             known = default_rules().ids
             unknown = [rule for rule in self.disable_rules if rule not in known]
             if unknown:
-                raise ValueError(
-                    f"disable_rules: unknown rule id {unknown[0]!r} (lr-ci secrets --list-rules shows them)"
+                raise FieldError(
+                    "disable_rules",
+                    f"unknown rule id {unknown[0]!r} (lr-ci secrets --list-rules shows them)",
                 )
 
     @property
@@ -54,5 +56,7 @@ class SecretsSettings:
             return self.on_skipped
         import os
 
-        in_ci = os.environ.get("CI", "").lower() == "true" or os.environ.get("GITHUB_ACTIONS") == "true"
+        from lr_ci.github import in_actions
+
+        in_ci = os.environ.get("CI", "").lower() == "true" or in_actions()
         return "fail" if in_ci else "warn"

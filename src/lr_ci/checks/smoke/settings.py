@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from lr_ci.config import SETTINGS_CONFIG
+from lr_ci.errors import FieldError
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Default for ``max_body_bytes``: more than any page or API answer a smoke step checks."""
@@ -272,7 +273,8 @@ class SmokeSettings:
     def __post_init__(self) -> None:
         held = self.concurrency * self.max_body_bytes
         if held > MAX_BODIES_HELD:
-            raise ValueError(
-                f"max_body_bytes: {self.concurrency} flows at once (concurrency) x {self.max_body_bytes} "
-                f"bytes is over {MAX_BODIES_HELD >> 20} MiB of bodies held at once; lower one of them"
+            raise FieldError(
+                "max_body_bytes",
+                f"{self.concurrency} flows at once (concurrency) x {self.max_body_bytes} "
+                f"bytes is over {MAX_BODIES_HELD >> 20} MiB of bodies held at once; lower one of them",
             )

@@ -1,9 +1,11 @@
 """The logic of lr-ci's composite GitHub Actions, kept in Python so it is tested like the rest.
 
-``python -m lr_ci._action run`` runs one check with the inputs GitHub passes as ``INPUT_*`` environment
-variables (never interpolated into a script, so a crafted input cannot inject shell code), writes the
-step outputs and always exits 0 so that a SARIF upload step can still run. ``python -m lr_ci._action
-verdict`` then fails the step as the check's exit code and the ``fail`` input say.
+``python -m lr_ci.github.action run`` runs one check with the inputs GitHub passes as ``INPUT_*``
+environment variables (never interpolated into a script, so a crafted input cannot inject shell code),
+writes the step outputs and always exits 0 so that a SARIF upload step can still run. ``python -m
+lr_ci.github.action verdict`` then fails the step as the check's exit code and the ``fail`` input say.
+Which input is which option comes from the registry's :class:`~lr_ci.github.spec.ActionSpec` and the
+check's click command, the same data ``lr_ci.github.generate`` writes the action files from.
 """
 
 from __future__ import annotations
@@ -15,19 +17,14 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Checks whose command is not simply their name.
-COMMANDS = {"config": ["config", "check"]}
-# Inputs of a check's own action that become options: booleans become flags (`history: true` ->
-# `--history`), others pass their value (`base-url: https://...` -> `--base-url https://...`).
-FLAG_INPUTS = {"secrets": {"HISTORY": "--history", "DEEPEN": "--deepen"}}
-VALUE_INPUTS = {
-    "smoke": {"BASE_URL": "--base-url", "WAIT_FOR_VERSION": "--wait-for-version"},
-    "p95": {"BASELINE": "--baseline", "CANDIDATE": "--candidate", "BASELINE_FILE": "--baseline-file"},
-    "bundle": {"BASELINE_FILE": "--baseline", "SAVE_BASELINE": "--save-baseline"},
-}
+from lr_ci._registry import CheckSpec
+from lr_ci.github import event_path
+from lr_ci.github.spec import ActionInput
+
 _OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
 
@@ -64,15 +61,59 @@ def _metric_outputs(metrics: dict[str, Any]) -> dict[str, str]:
 
 
 # Where a value input may also come from an earlier step (a baseline fetched from the base branch's run).
-FETCHED = {"BASELINE_FILE": "LR_CI_FETCHED_BASELINE"}
+FETCHED = {"INPUT_BASELINE_FILE": "LR_CI_FETCHED_BASELINE"}
 
 
-def _value(name: str) -> str:
-    return _env(name) or os.environ.get(FETCHED.get(name, ""), "").strip()
+def _value(env_name: str) -> str:
+    return os.environ.get(env_name, "").strip() or os.environ.get(FETCHED.get(env_name, ""), "").strip()
 
 
-def command_line(check: str, args: str, config: str, report: Path, sarif: Path) -> list[str]:
-    words = COMMANDS.get(check, [check])
+@dataclass(frozen=True)
+class OptionInput:
+    """An action input that passes an option of the check's command, with the option's kind from click."""
+
+    input: ActionInput
+    option: str
+    is_flag: bool
+
+
+def command_words(spec: CheckSpec) -> list[str]:
+    """``lr-ci`` words that run the check (``secrets``; ``config check``)."""
+    action = spec.load_action()
+    return list(action.command if action and action.command else (spec.name,))
+
+
+def option_inputs(spec: CheckSpec) -> list[OptionInput]:
+    """The action's inputs that become options, each checked against the click command: an input naming
+    an option the command does not have is a bug in the registry, found here (and by the generator)."""
+    import click
+
+    from lr_ci.cli import main_command
+
+    command: click.Command = main_command(spec.load_command())
+    for word in command_words(spec)[1:]:
+        assert isinstance(command, click.Group), f"{spec.name}: {word} needs a group"
+        sub = command.commands.get(word)
+        if sub is None:
+            raise LookupError(f"{spec.name}: no subcommand {word!r}")
+        command = sub
+    params = {opt: param for param in command.params for opt in param.opts}
+    found = []
+    action = spec.load_action()
+    for item in action.inputs if action else ():
+        if item.option is None:
+            continue
+        param = params.get(item.option)
+        if not isinstance(param, click.Option):
+            raise LookupError(
+                f"{spec.name}: the action input {item.input_name} names no option {item.option}"
+            )
+        found.append(OptionInput(item, item.option, bool(param.is_flag)))
+    return found
+
+
+def command_line(spec: CheckSpec, args: str, config: str, report: Path, sarif: Path) -> list[str]:
+    words = command_words(spec)
     markdown = report.with_suffix(".md")
     options = [
         "--format",
@@ -86,10 +127,13 @@ def command_line(check: str, args: str, config: str, report: Path, sarif: Path) 
     ]
     if config:
         options += ["--config", config]
-    flags = [flag for name, flag in FLAG_INPUTS.get(check, {}).items() if _env(name).lower() == "true"]
-    for name, option in VALUE_INPUTS.get(check, {}).items():
-        if _value(name):
-            flags += [option, _value(name)]
+    flags = []
+    for item in option_inputs(spec):
+        value = _value(item.input.env_name)
+        if item.is_flag and value.lower() == "true":
+            flags.append(item.option)
+        elif not item.is_flag and value:
+            flags += [item.option, value]
     return [sys.executable, "-m", "lr_ci", *words, *options, *flags, *shlex.split(args)]
 
 
@@ -111,7 +155,7 @@ def run() -> int:
     for stale in (report, sarif, report.with_suffix(".md")):
         stale.unlink(missing_ok=True)
     try:
-        argv = command_line(check, _env("ARGS"), _env("CONFIG"), report, sarif)
+        argv = command_line(CHECKS[check], _env("ARGS"), _env("CONFIG"), report, sarif)
     except ValueError as exc:  # unbalanced quotes in `args`
         print(f"::error title=lr-ci::the action's `args` input cannot be split: {exc}")
         _write_outputs({"status": "error", "exit-code": "2"})
@@ -149,8 +193,11 @@ def _report(path: Path) -> dict[str, Any] | None:
 
 
 def verdict() -> int:
-    """Exit as the check did: 2 always fails the step, 1 fails it unless the ``fail`` input is false."""
+    """Exit as the check did: 2 and 3 (a bug) always fail the step, 1 fails it unless the ``fail`` input
+    is false; anything else (no exit code at all) is 2."""
     code = os.environ.get("LR_CI_EXIT_CODE", "")
+    if code == "3":
+        return 3
     if code not in ("0", "1"):
         return 2
     if code == "1" and _env("FAIL", "true").lower() != "false":
@@ -159,9 +206,9 @@ def verdict() -> int:
 
 
 def _event() -> dict[str, Any]:
-    path = os.environ.get("GITHUB_EVENT_PATH", "")
+    path = event_path()
     try:
-        event = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+        event = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):
         return {}
     return event if isinstance(event, dict) else {}
@@ -173,7 +220,7 @@ def comment() -> int:
     Where the token cannot comment (a fork's pull request gets a read-only token), the report is in the
     step summary already, and a notice says so.
     """
-    from lr_ci._github import GitHub, GitHubError
+    from lr_ci.github.api import GitHub, GitHubError
 
     check, markdown = _env("CHECK"), os.environ.get("LR_CI_MARKDOWN_PATH", "")
     number = _event().get("pull_request", {}).get("number")
@@ -226,7 +273,7 @@ def fetch_baseline() -> int:
     import subprocess
     import zipfile
 
-    from lr_ci._github import GitHub, GitHubError
+    from lr_ci.github.api import GitHub, GitHubError
 
     artifact, filename = _env("BASELINE_ARTIFACT"), _env("BASELINE_NAME", "sizes.json")
     if not _PLAIN_NAME.match(filename) or filename in (".", ".."):
@@ -281,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"run": run, "verdict": verdict, "comment": comment, "fetch-baseline": fetch_baseline}
     if len(args) == 1 and args[0] in commands:
         return commands[args[0]]()
-    print(f"usage: python -m lr_ci._action {'|'.join(commands)}", file=sys.stderr)
+    print(f"usage: python -m lr_ci.github.action {'|'.join(commands)}", file=sys.stderr)
     return 2
 
 

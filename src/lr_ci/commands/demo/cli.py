@@ -27,7 +27,7 @@ def command(ctx: click.Context, out: Path) -> None:
 
 
 def _body(run: RunContext, out: Path) -> Report:
-    from lr_ci.checks.demo.runner import run as run_demo
+    from lr_ci.commands.demo.runner import run as run_demo
 
     def say(text: str) -> None:
         if not run.options.quiet:

@@ -104,6 +104,7 @@ def _finding(error: ConfigError, path: str, unset_variable: bool) -> Finding:
 
 
 @config_group.command("schema")
+@global_options
 def schema_command() -> None:
     """Print the JSON Schema of lr-ci.toml (for editor completion and validation)."""
     from lr_ci.config import json_schema

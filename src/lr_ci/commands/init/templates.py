@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lr_ci.checks.init.detect import Repository
+from lr_ci import __version__
+from lr_ci.commands.init.detect import Repository
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
-LR_CI_REF = "0000000000000000000000000000000000000000 # v0.1.0 (replace with the lr-ci commit you audited)"
 
 LOGIN_FLOWS = {
     "django": """[[smoke.flows.login.steps]]
@@ -118,7 +118,9 @@ limit = "50 kB"
     return "".join(parts)
 
 
-def pr_workflow(repo: Repository) -> str:
+def pr_workflow(repo: Repository, commit: str) -> str:
+    """The pull-request workflow, its lr-ci actions pinned to ``commit`` (this lr-ci's own)."""
+    ref = pinned(commit)
     bundle_job = ""
     if repo.build_dir:
         bundle_job = f"""
@@ -137,7 +139,7 @@ def pr_workflow(repo: Repository) -> str:
           persist-credentials: false
       - name: Build
         run: npm ci && npm run build
-      - uses: lr-ci/lr-ci/actions/bundle@{LR_CI_REF}
+      - uses: lr-ci/lr-ci/actions/bundle@{ref}
         with:
           baseline-artifact: ${{{{ github.event_name == 'pull_request' && 'bundle-sizes' || '' }}}}
           save-baseline: ${{{{ github.event_name == 'push' && 'sizes.json' || '' }}}}
@@ -173,7 +175,7 @@ jobs:
         with:
           fetch-depth: 0
           persist-credentials: false
-      - uses: lr-ci/lr-ci/actions/secrets@{LR_CI_REF}
+      - uses: lr-ci/lr-ci/actions/secrets@{ref}
 
   config:
     name: lr-ci.toml is valid
@@ -185,15 +187,25 @@ jobs:
       - uses: {CHECKOUT}
         with:
           persist-credentials: false
-      - uses: lr-ci/lr-ci/actions/config@{LR_CI_REF}
+      - uses: lr-ci/lr-ci/actions/config@{ref}
 {bundle_job}"""
+
+
+def pinned(commit: str) -> str:
+    """A ``uses:`` ref: the commit, and the version it is, as a comment (what Dependabot and zizmor read)."""
+    return f"{commit} # v{__version__}"
+
+
+def pre_commit(commit: str) -> str:
+    """``.pre-commit-config.yaml`` with lr-ci's hooks at ``commit`` (frozen, as ``autoupdate --freeze``)."""
+    return PRE_COMMIT.format(rev=f"{commit}  # frozen: v{__version__}")
 
 
 PRE_COMMIT = """# Written by `lr-ci init --workflows`: secrets stop at commit; history is checked at push.
 # Install: pip install pre-commit && pre-commit install --hook-type pre-commit --hook-type pre-push
 repos:
   - repo: https://github.com/lr-ci/lr-ci
-    rev: v0.1.0
+    rev: {rev}
     hooks:
       - id: lr-secrets
       - id: lr-secrets-history

@@ -7,8 +7,9 @@ import os
 import stat
 from pathlib import Path
 
-from lr_ci.checks.init.detect import detect
-from lr_ci.checks.init.templates import PRE_COMMIT, lr_ci_toml, pr_workflow
+from lr_ci.build_info import built_from
+from lr_ci.commands.init.detect import detect
+from lr_ci.commands.init.templates import lr_ci_toml, pr_workflow, pre_commit
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
 
@@ -61,8 +62,15 @@ def run(root: Path, workflows: bool, force: bool) -> Report:
     repo = detect(root)
     planned = {Path("lr-ci.toml"): lr_ci_toml(repo)}
     if workflows:
-        planned[Path(".github/workflows/lr-ci.yml")] = pr_workflow(repo)
-        planned[Path(".pre-commit-config.yaml")] = PRE_COMMIT
+        commit = built_from()
+        if commit is None:
+            raise LrCiError(
+                "cannot tell which lr-ci commit this is (it was built outside a git checkout), and the "
+                "workflows must pin one: install lr-ci from a git checkout or a release, or run without "
+                "--workflows"
+            )
+        planned[Path(".github/workflows/lr-ci.yml")] = pr_workflow(repo, commit)
+        planned[Path(".pre-commit-config.yaml")] = pre_commit(commit)
     for path in planned:
         check_target(root, path)
     existing = [path for path in planned if (root / path).exists()]

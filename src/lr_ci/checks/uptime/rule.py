@@ -144,6 +144,9 @@ class Event:
     duration: float | None = None
     """For ``recovered``: from the first failed probe's start to the first successful probe's start of the
     run of successes that closed the incident."""
+    decided_by: float | None = None
+    """The start of the probe result that decided it (None for a reminder, which the clock decides): for
+    ``opened`` it is the incident's trigger, which a restart resumes after."""
 
     @property
     def key(self) -> str:
@@ -196,7 +199,9 @@ class MonitorRule:
                 self.incident = Incident(
                     incident_id(self.monitor, since), self.monitor, since, started, finished
                 )
-                events.append(Event("opened", self.monitor, self.incident.id, 1, finished, since))
+                events.append(
+                    Event("opened", self.monitor, self.incident.id, 1, finished, since, None, started)
+                )
         elif outcome == "up":
             self._successes += 1
             if self._first_success is None:
@@ -205,7 +210,9 @@ class MonitorRule:
                 incident, self.incident = self.incident, None
                 duration = self._first_success - incident.since
                 events.append(
-                    Event("recovered", self.monitor, incident.id, 1, finished, incident.since, duration)
+                    Event(
+                        "recovered", self.monitor, incident.id, 1, finished, incident.since, duration, started
+                    )
                 )
                 self._failures.clear()
         events.extend(self.tick(finished))

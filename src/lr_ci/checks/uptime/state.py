@@ -93,6 +93,7 @@ CREATE TABLE incidents (
     opened_at INTEGER NOT NULL,
     reminders INTEGER NOT NULL DEFAULT 0,
     recovered_at INTEGER,
+    recovered_by INTEGER,
     duration INTEGER
 );
 CREATE INDEX incidents_open ON incidents (monitor, recovered_at);
@@ -196,7 +197,10 @@ def _lock(path: Path) -> IO[str]:
     import fcntl
 
     lock_path = path.with_name(path.name + ".lock")
-    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the store's lifetime
+    except OSError as error:
+        raise StateError(f"{path}: cannot create the state file's lock ({error.strerror or error})") from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -426,18 +430,17 @@ class Store:
 
     def _apply(self, db: sqlite3.Connection, event: Event) -> None:
         if event.kind == "opened":
-            # The trigger is not in the event: it is the latest result of the monitor at or before the
-            # decision, which is the one just recorded.
-            monitor = self._monitor_id(db, event.monitor)
-            row = db.execute(
-                "SELECT max(started) FROM results WHERE monitor = ? AND started <= ?",
-                (monitor, to_ms(event.at)),
-            ).fetchone()
-            trigger = row[0] if row[0] is not None else to_ms(event.since)
+            trigger = event.since if event.decided_by is None else event.decided_by
             db.execute(
                 "INSERT OR IGNORE INTO incidents (id, monitor, since, trigger, opened_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (event.incident_id, monitor, to_ms(event.since), trigger, to_ms(event.at)),
+                (
+                    event.incident_id,
+                    self._monitor_id(db, event.monitor),
+                    to_ms(event.since),
+                    to_ms(trigger),
+                    to_ms(event.at),
+                ),
             )
         elif event.kind == "reminder":
             db.execute(
@@ -446,8 +449,14 @@ class Store:
             )
         else:
             db.execute(
-                "UPDATE incidents SET recovered_at = ?, duration = ? WHERE id = ? AND recovered_at IS NULL",
-                (to_ms(event.at), to_ms(event.duration or 0.0), event.incident_id),
+                "UPDATE incidents SET recovered_at = ?, recovered_by = ?, duration = ?"
+                " WHERE id = ? AND recovered_at IS NULL",
+                (
+                    to_ms(event.at),
+                    to_ms(event.at if event.decided_by is None else event.decided_by),
+                    to_ms(event.duration or 0.0),
+                    event.incident_id,
+                ),
             )
 
     # -- the outbox ------------------------------------------------------------------------------------
@@ -568,7 +577,8 @@ class Store:
     def rebuild(self, evaluator: Evaluator, control: str | None = None) -> Verdicts:
         """Bring a fresh evaluator to the state it had before the stop: open incidents are resumed and the
         results after each monitor's last decision point are replayed (after an open incident's trigger;
-        otherwise after the last recovery, within one window of the latest result). Returns what the
+        otherwise after the result that confirmed the last recovery, within one window of the latest
+        result). Returns what the
         replay decided; record it with :meth:`record`: keys already in the outbox are ignored."""
         for incident in self.open_incidents():
             if incident.monitor in evaluator.monitors:
@@ -580,7 +590,7 @@ class Store:
                 after = monitor_rule.incident.trigger
             else:
                 row = self._db.execute(
-                    "SELECT max(i.recovered_at), (SELECT max(started) FROM results r WHERE r.monitor = m.id)"
+                    "SELECT max(i.recovered_by), (SELECT max(started) FROM results r WHERE r.monitor = m.id)"
                     " FROM monitors m LEFT JOIN incidents i ON i.monitor = m.id WHERE m.name = ?",
                     (name,),
                 ).fetchone()

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -315,8 +316,25 @@ def test_another_sqlite_database_is_not_taken_over(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE users (name TEXT)")
+    before = path.read_bytes()
     with pytest.raises(StateCorruptError, match="not an lr-ci uptime state file"):
         open_store(path)
+    assert path.read_bytes() == before  # not even switched to WAL
+
+
+def test_a_round_is_all_or_nothing(tmp_path: Path) -> None:
+    def results_then_a_crash() -> Iterator[ProbeResult]:
+        yield ProbeResult("api", 0.0, 1.0, False, "down")
+        raise RuntimeError("the probe layer crashed mid-round")
+
+    with open_store(tmp_path / "uptime.db") as store:
+        with pytest.raises(RuntimeError):
+            store.record(
+                now=1.0, results=results_then_a_crash(), events=[Event("opened", "api", "i", 1, 1.0, 0.0)]
+            )
+        assert store.results("api") == [] and store.undelivered() == 0
+        store.record(now=2.0, results=[ProbeResult("api", 60.0, 61.0, True, "up")])  # the store still works
+        assert [r.started for r in store.results("api")] == [60.0]
 
 
 # -- credentials ---------------------------------------------------------------------------------------------

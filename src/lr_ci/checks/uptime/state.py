@@ -273,9 +273,6 @@ class Store:
         except sqlite3.Error as error:
             raise StateError(f"{path}: cannot open the state file ({error})") from None
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if existed and (application_id, version) == (0, 0):
@@ -288,6 +285,10 @@ class Store:
                 raise StateCorruptError(f"{path}: not an lr-ci uptime state file")
             if version > SCHEMA_VERSION:
                 raise StateError(f"{path}: written by a newer lr-ci (state schema {version}); upgrade lr-ci")
+            # Only now that the file is known to be ours (or new) is anything about it changed.
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             check = connection.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StateCorruptError(f"{path}: the state file is damaged ({str(check)[:120]})")
@@ -316,23 +317,43 @@ class Store:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _unusable(self, error: sqlite3.DatabaseError) -> StateError:
+        """A storage failure during the run, as one line: a damaged page, a full disk, a lock held too long.
+        An ``IntegrityError`` or ``ProgrammingError`` is a bug in lr-ci and is not wrapped."""
+        if type(error) is sqlite3.DatabaseError:
+            return StateCorruptError(f"{self.path}: the state file is damaged ({error})")
+        return StateError(f"{self.path}: cannot use the state file ({error})")
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken up front, so a concurrent writer
-        waits (up to the busy timeout) instead of failing after part of the work."""
+        waits (up to the busy timeout) instead of failing after part of the work; any failure rolls the
+        whole round back."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             raise StateLockedError(f"{self.path}: the state file stayed locked ({error})") from None
+        except sqlite3.DatabaseError as error:
+            raise self._unusable(error) from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        try:
             self._db.execute("COMMIT")
+        except BaseException as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._monitor_ids.clear()  # ids inserted by the rolled-back transaction are gone
+            if isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError:
+                raise self._unusable(error) from None
+            raise
+
+    def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
+        """Rows of a query; a storage failure is a :class:`StateError`, as for writes."""
+        try:
+            return self._db.execute(sql, parameters).fetchall()
         except sqlite3.DatabaseError as error:
-            raise StateCorruptError(f"{self.path}: could not write the state file ({error})") from None
+            if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+                raise
+            raise self._unusable(error) from None
 
     def _monitor_id(self, db: sqlite3.Connection, name: str) -> int:
         known = self._monitor_ids.get(name)
@@ -463,11 +484,11 @@ class Store:
 
     def due(self, now: float, limit: int = 100) -> list[Delivery]:
         """Undelivered outbox rows whose next attempt is due at ``now``, oldest first."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT key, target, kind, incident, body, attempts FROM outbox"
             " WHERE delivered_at IS NULL AND next_attempt <= ? ORDER BY created, key, target LIMIT ?",
             (to_ms(now), limit),
-        ).fetchall()
+        )
         return [
             Delivery(key, target, kind, incident, json.loads(body), attempts)
             for key, target, kind, incident, body, attempts in rows
@@ -501,24 +522,24 @@ class Store:
 
     def undelivered(self) -> int:
         """Outbox rows not delivered yet (the report shows it: an alert still owed)."""
-        return int(self._db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[0])
+        return int(self._read("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0][0])
 
     # -- incidents and history --------------------------------------------------------------------------
 
     def open_incidents(self) -> list[Incident]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT i.id, m.name, i.since, i.trigger, i.opened_at, i.reminders FROM incidents i"
             " JOIN monitors m ON m.id = i.monitor WHERE i.recovered_at IS NULL ORDER BY i.since"
-        ).fetchall()
+        )
         return [Incident(i, m, s / 1000, t / 1000, o / 1000, r) for i, m, s, t, o, r in rows]
 
     def results(self, monitor: str, after: float = -math.inf) -> list[ProbeResult]:
         """Raw results of ``monitor`` that started after ``after``, in start order."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT r.started, r.duration, r.outcome, r.status, r.error_class, r.error FROM results r"
             " JOIN monitors m ON m.id = r.monitor WHERE m.name = ? AND r.started > ? ORDER BY r.started",
             (monitor, -(2**62) if after == -math.inf else to_ms(after)),
-        ).fetchall()
+        )
         out = []
         for started, duration, outcome, status, error_class, error in rows:
             judged = None if outcome is None else _OUTCOMES[outcome]
@@ -537,19 +558,19 @@ class Store:
         return out
 
     def hourly(self, monitor: str) -> list[HourlyAggregate]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT h.hour, h.probes, h.failures, h.network, h.latency_sum, h.latency_max FROM hourly h"
             " JOIN monitors m ON m.id = h.monitor WHERE m.name = ? ORDER BY h.hour",
             (monitor,),
-        ).fetchall()
+        )
         return [
             HourlyAggregate(monitor, hour * 3600.0, p, f, n, total / 1000, peak / 1000)
             for hour, p, f, n, total, peak in rows
         ]
 
     def skipped(self, monitor: str) -> int:
-        row = self._db.execute("SELECT skipped FROM monitors WHERE name = ?", (monitor,)).fetchone()
-        return 0 if row is None else int(row[0])
+        rows = self._read("SELECT skipped FROM monitors WHERE name = ?", (monitor,))
+        return int(rows[0][0]) if rows else 0
 
     def compact(self, now: float, retention: float = DEFAULT_RETENTION_S) -> int:
         """Fold raw results older than ``retention`` (whole hours) into hourly aggregates, and drop
@@ -578,8 +599,8 @@ class Store:
         """Bring a fresh evaluator to the state it had before the stop: open incidents are resumed and the
         results after each monitor's last decision point are replayed (after an open incident's trigger;
         otherwise after the result that confirmed the last recovery, within one window of the latest
-        result). Returns what the
-        replay decided; record it with :meth:`record`: keys already in the outbox are ignored."""
+        result). Returns what the replay decided; record it with :meth:`record`: keys already in the
+        outbox are ignored."""
         for incident in self.open_incidents():
             if incident.monitor in evaluator.monitors:
                 evaluator.resume(incident)
@@ -589,12 +610,12 @@ class Store:
             if monitor_rule.incident is not None:
                 after = monitor_rule.incident.trigger
             else:
-                row = self._db.execute(
+                row = self._read(
                     "SELECT max(i.recovered_by), (SELECT max(started) FROM results r WHERE r.monitor = m.id)"
                     " FROM monitors m LEFT JOIN incidents i ON i.monitor = m.id WHERE m.name = ?",
                     (name,),
-                ).fetchone()
-                recovered, latest = (None, None) if row is None else row
+                )[0]
+                recovered, latest = row
                 after = max(
                     -math.inf if recovered is None else recovered / 1000,
                     -math.inf if latest is None else latest / 1000 - monitor_rule.rule.window,
@@ -616,5 +637,5 @@ class Store:
 
     def file_bytes(self) -> int:
         """The size of the database with its WAL checkpointed into it."""
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._read("PRAGMA wal_checkpoint(TRUNCATE)")
         return self.path.stat().st_size

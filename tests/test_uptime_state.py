@@ -499,3 +499,39 @@ def test_with_compaction_the_file_stops_growing_once_the_retention_is_full(tmp_p
                 sizes[(h + 1) // 24] = store.file_bytes()
     # Days 3 and 4 only add 5 x 24 hourly rows each (~3 KB); the raw rows' pages are reused.
     assert sizes[4] - sizes[2] <= 16 * 1024, sizes
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from lr_ci.checks.uptime.state import ProbeResult, Store
+
+    store = Store.open(sys.argv[1], str, lock=False)
+    for i in range(40):
+        t = i * 60.0
+        store.record(now=t, results=[ProbeResult(f"{sys.argv[2]}-{j}", t, t + 0.1, True, "up") for j in range(50)])
+    store.close()
+    """
+)
+
+
+def test_two_writers_without_the_run_lock_queue_and_lose_nothing(tmp_path: Path) -> None:
+    """The run lock keeps monitors apart; below it, ``BEGIN IMMEDIATE`` and the busy timeout make two
+    writing processes (a monitor and a maintenance command, say) take turns instead of corrupting."""
+    path = tmp_path / "uptime.db"
+    open_store(path).close()  # the schema exists before both start
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name]) for name in ("a", "b")]
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0]
+    with open_store(path), sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM results").fetchone()[0] == 2 * 40 * 50
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_core_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, lr_ci.checks.uptime.rule, lr_ci.checks.uptime.schedule, lr_ci.checks.uptime.state; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'pydantic', 'click', 'apprise', "
+        "'aiosmtpd', 'hypothesis', 'asyncio', 'lr_ci.config'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -392,3 +392,25 @@ def test_incidents_alternate_opened_and_recovered_whatever_the_results(
             if event.kind == "recovered":
                 open_id = None
     assert len({e.key for e in events}) == len(events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    interval=st.integers(1, 600),
+    failures=st.integers(1, 6),
+    window=st.integers(1, 3000),
+    phase=st.integers(0, 599),
+)
+def test_validate_rule_refuses_exactly_the_rules_that_never_fire(
+    interval: int, failures: int, window: int, phase: int
+) -> None:
+    """A service down for good, probed on the fixed schedule: the rule fires if and only if
+    ``validate_rule`` accepts it (times are whole seconds here, so the boundary is exact)."""
+    accepted = validate_rule(interval, interval, failures, window) is None
+    rule = MonitorRule("api", Rule(float(interval), float(interval), failures, float(window)))
+    events = [
+        e
+        for k in range(failures + 5)
+        for e in rule.observe(float(phase + k * interval), phase + k * interval + 1.0, "down")
+    ]
+    assert (kinds(events) == ["opened"]) == accepted

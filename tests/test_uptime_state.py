@@ -216,6 +216,13 @@ def test_a_target_down_for_three_rounds_gets_the_alert_once_in_the_fourth(tmp_pa
     assert sorted(t for _, t in sent) == ["slack", "webhook"] and len(set(sent)) == 2
 
 
+def test_skipped_slots_are_counted_per_monitor(tmp_path: Path) -> None:
+    with open_store(tmp_path / "uptime.db") as store:
+        store.record(now=600.0, skipped={"api": 9})
+        store.record(now=700.0, skipped={"api": 1, "home": 2})
+        assert (store.skipped("api"), store.skipped("home"), store.skipped("unknown")) == (10, 2, 0)
+
+
 def test_the_delivery_body_carries_the_idempotency_key_and_the_callers_details(tmp_path: Path) -> None:
     event = Event("opened", "api", "inc-1", 1, 61.0, 0.0)
     with open_store(tmp_path / "uptime.db") as store:

@@ -16,7 +16,10 @@ What the words mean here, precisely (the tests in ``tests/test_uptime_rule.py`` 
   at ``s`` is seen by the probe starting in ``[s, s + interval)``, the ``failures``-th failed probe starts
   ``(failures - 1) * interval`` later and reports within ``timeout``: the alert is due at most
   :meth:`Rule.alert_bound` = ``failures * interval + timeout`` after the outage starts (two intervals plus
-  the timeout with the default ``failures = 2``), a property tested with hypothesis.
+  the timeout with the default ``failures = 2``), a property tested with hypothesis. With a control
+  target, a failure waits for the control probe of its slot; the bound still holds when the control is
+  probed at least as often as the monitor and its timeout is no longer (the control probe covering a
+  failure started no later than it, so it reports no later).
 - One incident per outage: while an incident is open, failures open nothing; only ``recover_after``
   consecutive successes (by start order) close it. Flapping (down, up, down, up) keeps the incident open.
   After a recovery, only failures that start after it count, so one flake right after a recovery does

@@ -16,7 +16,7 @@ import pytest
 from hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
 from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_WINDOW_BYTES
 from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
-from lr_ci.checks.secrets.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES
+from lr_ci.secret_rules.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
 TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"

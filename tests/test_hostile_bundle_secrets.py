@@ -60,7 +60,7 @@ def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path
 
     from hostile import PEAK_RSS_LIMIT
     from lr_ci.checks.bundle.check import LISTED_SECRETS
-    from lr_ci.checks.secrets.engine import DEFAULT_MAX_HITS
+    from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS
 
     pick = random.Random(7)
     alphabet = string.ascii_letters + string.digits

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
-from lr_ci.checks.secrets.engine import (
+from lr_ci.secret_rules.engine import (
     DEFAULT_MAX_HITS,
     MAX_MATCH_CHARS,
     MAX_MULTILINE_MATCH_CHARS,
@@ -185,7 +185,7 @@ def test_every_rule_has_a_bounded_match_length() -> None:
 
 
 def test_a_rule_with_an_unbounded_match_is_refused() -> None:
-    from lr_ci.checks.secrets.engine import _rule
+    from lr_ci.secret_rules.engine import _rule
 
     data = {"id": "x", "description": "x", "severity": "high", "regex": r"tok_[a-z]+", "keywords": ["tok_"]}
     with pytest.raises(ValueError, match="x: the regex has no bound"):

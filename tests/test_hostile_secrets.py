@@ -250,7 +250,7 @@ def test_a_200_mb_file_is_scanned_in_windows(tmp_path: Path) -> None:
 
 def test_a_secret_across_a_window_boundary_is_found_once_with_its_line(tmp_path: Path) -> None:
     """Private keys (multi-line) and tokens placed around every multiple of the window size."""
-    from lr_ci.checks.secrets.windows import WINDOW_BYTES
+    from lr_ci.secret_rules.windows import WINDOW_BYTES
 
     repo = new_repo(tmp_path)
     filler = b"x" * 63 + b"\n"

@@ -487,7 +487,7 @@ def test_a_ca_bundle_that_is_not_a_pem_file_is_one_line(tmp_path: Path, kind: st
 )
 def test_forms_are_searched_in_bounded_time(page: str) -> None:
     """The form, owners, fieldsets and entries in one walk: asking every nested form for its fields was 56 s."""
-    from lr_ci.checks.smoke import _forms
+    from lr_ci.flows import _forms
 
     started = time.monotonic()
     try:

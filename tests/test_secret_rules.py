@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lr_ci.checks.secrets.engine import default_rules, scan
+from lr_ci.secret_rules.engine import default_rules, scan
 
 RULES = default_rules().rules
 TRUE = [(rule.id, example) for rule in RULES for example in rule.true_examples]

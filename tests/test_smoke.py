@@ -471,8 +471,9 @@ path = "/nope?sid={sid}&csrf={csrf}"
 
 
 def test_flows_run_from_python(opsapp_url: str) -> None:
-    from lr_ci.checks.smoke.runner import RunOptions, run_flow, run_flows
-    from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
+    from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.flows.model import Expect, Flow, Step
+    from lr_ci.flows.runner import RunOptions, run_flow, run_flows
 
     settings = SmokeSettings(
         flows={

@@ -241,7 +241,7 @@ def test_the_comparison_catches_the_old_multi_select_rule(
     """A mutation test of the comparison itself: with the rule lr-ci had before (a ``<select multiple>``
     with nothing selected sent its first option, which granted a Django group a permission nobody chose),
     the corpus's multi-select cases no longer match Chromium."""
-    from lr_ci.checks.smoke import _forms
+    from lr_ci.flows import _forms
 
     original = _forms.select_values
 

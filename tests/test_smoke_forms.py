@@ -18,7 +18,7 @@ import pytest
 
 from asgi_server import request_body, serve
 from conftest import ROOT
-from lr_ci.checks.smoke import _forms
+from lr_ci.flows import _forms
 
 PAGE = "http://app.test/accounts/edit/?next=/home"
 
@@ -88,7 +88,7 @@ def test_an_option_without_value_sends_its_text_with_whitespace_collapsed() -> N
 
 
 def test_select_values_is_the_one_place_of_the_select_rule() -> None:
-    from lr_ci.checks.smoke import _html
+    from lr_ci.flows import _html
 
     page = _html.parse("<select multiple><option>a</select><select><option>b<option>c</select>")
     multiple, single = _html.select(page, "select")
@@ -645,7 +645,7 @@ def test_the_staged_secrets_hook_does_not_import_the_html_parser(tmp_path: Path)
     code = (
         "import sys\nfrom lr_ci.cli import main\n"
         "try:\n    main(['secrets', '--staged'])\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('selectolax', 'lr_ci.checks.smoke'))))\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('selectolax', 'lr_ci.checks.smoke', 'lr_ci.flows'))))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=60

@@ -25,8 +25,8 @@ from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
 if TYPE_CHECKING:
-    from lr_ci.checks.secrets.engine import Hit, RuleSet
-    from lr_ci.checks.secrets.windows import Window
+    from lr_ci.secret_rules.engine import Hit, RuleSet
+    from lr_ci.secret_rules.windows import Window
 
 BASELINE_SCHEMA = "lr-ci.bundle-sizes/1"
 DEFAULT_BUDGETS = [Budget(name="js", files="**/*.js"), Budget(name="css", files="**/*.css")]
@@ -331,12 +331,12 @@ def _file_table(files: list[BuiltFile], baseline: dict[str, dict[str, int]], com
 def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[Finding]:
     """Secrets in what every browser downloads, including the original sources inside source maps.
 
-    Read in the secret scanner's windows (:mod:`~lr_ci.checks.secrets.windows`): a built file of any size
+    Read in the secret scanner's windows (:mod:`~lr_ci.secret_rules.windows`): a built file of any size
     in bounded memory, each secret once at its line and column in the file (minified lines included).
     """
-    from lr_ci.checks.secrets.engine import default_rules, path_policy
     from lr_ci.checks.secrets.scan import decoded
-    from lr_ci.checks.secrets.windows import windows
+    from lr_ci.secret_rules.engine import default_rules, path_policy
+    from lr_ci.secret_rules.windows import windows
 
     rules = default_rules()
     found: list[Finding] = []
@@ -390,7 +390,7 @@ def _text_secrets(
 ) -> list[Finding]:
     """The findings of one text, each hit ``place``d: in its built file (None: another window reports
     it), or in the source of a map it came from."""
-    from lr_ci.checks.secrets.engine import DEFAULT_MAX_HITS, scan
+    from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS, scan
 
     hits = scan(text, path, rules)
     found: list[Finding] = []
@@ -469,7 +469,7 @@ def _source_batches(path: str, data: bytes) -> Iterator[_SourceBatch]:
     A map is a built file like any other, maybe broken or hostile: anything but a JSON object with lists
     (invalid JSON, nesting too deep to parse, another shape) has no sources (its text is scanned).
     """
-    from lr_ci.checks.secrets.engine import PathPolicy, path_policy
+    from lr_ci.secret_rules.engine import PathPolicy, path_policy
 
     try:
         document = json.loads(data)

@@ -201,9 +201,9 @@ def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], 
 
     from lr_ci import _http
     from lr_ci.checks.p95.check import public_url
-    from lr_ci.checks.smoke.runner import RunOptions, run_flow
     from lr_ci.checks.smoke.settings import SmokeSettings
     from lr_ci.errors import LrCiError
+    from lr_ci.flows.runner import RunOptions, run_flow
 
     smoke = run.settings(SmokeSettings, table="smoke")
     if flow not in smoke.flows:

@@ -253,8 +253,8 @@ def collect(
     """Run the scan; returns the scanner (what it found and left unread), a report with metrics, and the
     root paths are relative to."""
     from lr_ci._paths import excluder
-    from lr_ci.checks.secrets.engine import default_rules
     from lr_ci.checks.secrets.scan import ContentScanner, scan_files, scan_patches, walk
+    from lr_ci.secret_rules.engine import default_rules
 
     rules = default_rules().without(settings.disable_rules)
     # The baselines hold hashes of secrets, which look like secrets to the generic rules.

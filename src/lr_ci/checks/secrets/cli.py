@@ -113,7 +113,7 @@ def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
 
 def _print_rules(output_format: str) -> None:
     """The detection rules: a table for people, or with ``--format json`` a list a program can read."""
-    from lr_ci.checks.secrets.engine import default_rules
+    from lr_ci.secret_rules.engine import default_rules
 
     rules = [
         {

@@ -73,9 +73,9 @@ def complaint(what: Sequence[str], stderr: bytes, code: int) -> str:
     (git itself hides only a URL's userinfo), and may write many lines; an lr-ci error is one line that
     never shows a secret.
     """
-    from lr_ci.checks.secrets.engine import scan
     from lr_ci.output._text import printable
     from lr_ci.redact import preview
+    from lr_ci.secret_rules.engine import scan
 
     options = iter(what)
     subcommand = next((arg for arg in options if arg != "-c" or next(options, None) is None), "")

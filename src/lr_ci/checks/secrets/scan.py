@@ -6,7 +6,7 @@ blocked again, and content that first appears in a merge resolution is found.
 
 Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 
-- Content is read and scanned in overlapping windows (:mod:`~lr_ci.checks.secrets.windows`), so a file
+- Content is read and scanned in overlapping windows (:mod:`~lr_ci.secret_rules.windows`), so a file
   of any size is scanned in bounded memory, at the right lines and columns, and each hit is reported once.
 - Content that looks binary is still read: UTF-16/UTF-32 (with a BOM, or by the pattern of its zero bytes)
   is decoded, anything else has its control bytes blanked so the printable runs are scanned
@@ -30,10 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lr_ci.checks.secrets import git
-from lr_ci.checks.secrets.engine import BINARY_SNIFF_BYTES, DEFAULT_MAX_HITS, Hit, RuleSet, path_policy
-from lr_ci.checks.secrets.windows import scan_windows
 from lr_ci.errors import LrCiError
 from lr_ci.output._text import printable
+from lr_ci.secret_rules.engine import BINARY_SNIFF_BYTES, DEFAULT_MAX_HITS, Hit, RuleSet, path_policy
+from lr_ci.secret_rules.windows import scan_windows
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
 FINDINGS_PER_RULE_PER_FILE = 100

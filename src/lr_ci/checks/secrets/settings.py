@@ -39,7 +39,7 @@ class SecretsSettings:
         if self.max_file_bytes <= 0:
             raise FieldError("max_file_bytes", "must be a positive number of bytes")
         if self.disable_rules:
-            from lr_ci.checks.secrets.engine import default_rules
+            from lr_ci.secret_rules.engine import default_rules
 
             known = default_rules().ids
             unknown = [rule for rule in self.disable_rules if rule not in known]

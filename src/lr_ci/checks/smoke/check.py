@@ -10,8 +10,11 @@ from dataclasses import dataclass, replace
 import httpx
 
 from lr_ci import _http
-from lr_ci.checks.smoke import _jsonpath
-from lr_ci.checks.smoke.runner import (
+from lr_ci.checks.smoke.settings import SmokeSettings
+from lr_ci.errors import LrCiError
+from lr_ci.flows import _jsonpath
+from lr_ci.flows.model import MAX_TIMEOUT_S, Expect, Flow, Step
+from lr_ci.flows.runner import (
     EXCERPT_CHARS,
     PARSING,
     FlowResult,
@@ -20,9 +23,7 @@ from lr_ci.checks.smoke.runner import (
     json_body,
     run_flows,
 )
-from lr_ci.checks.smoke.settings import MAX_TIMEOUT_S, Expect, Flow, SmokeSettings, Step
-from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
-from lr_ci.errors import LrCiError
+from lr_ci.flows.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.redact import Redactor
 from lr_ci.report import Case, Finding, Location, Report, Severity
 

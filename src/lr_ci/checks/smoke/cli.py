@@ -62,8 +62,8 @@ def command(
 
 def _body(run: RunContext, request: object) -> Report:
     from lr_ci.checks.smoke import check
-    from lr_ci.checks.smoke.runner import FlowOrderError, check_uses, flow_order
     from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.flows.runner import FlowOrderError, check_uses, flow_order
 
     assert isinstance(request, check.Request)
     settings = run.settings(SmokeSettings)

@@ -1,7 +1,9 @@
-"""Running smoke flows: requests in order, expectations checked, values captured, cleanup always run.
+"""Running flows: requests in order, expectations checked, values captured, cleanup always run.
 
-Usable from Python on its own (the uptime monitor reuses it): :func:`run_flows` takes settings and a base
-URL and returns a structured :class:`FlowResult` per flow, with a :class:`StepResult` per step.
+Shared by the checks that send flows (``smoke`` runs them, ``p95`` logs in with one, ``uptime`` monitors
+will probe with them): :func:`run_flows` takes a :class:`FlowSet` (``[smoke]`` settings are one) and
+:class:`RunOptions` with a base URL, and returns a structured :class:`FlowResult` per flow, with a
+:class:`StepResult` per step.
 """
 
 from __future__ import annotations
@@ -16,24 +18,16 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from lr_ci import _http
-from lr_ci.checks.smoke import _forms, _html, _jsonpath
-from lr_ci.checks.smoke._regex_box import POOL, Found, RegexFailed, RegexTimeout
-from lr_ci.checks.smoke.settings import (
-    MAX_BODY_BYTES,
-    Capture,
-    CookieExpect,
-    Expect,
-    Flow,
-    SmokeSettings,
-    Step,
-)
-from lr_ci.checks.smoke.urls import display_url, same_site, userinfo_credentials, without_userinfo
+from lr_ci.flows import _forms, _html, _jsonpath
+from lr_ci.flows._regex_box import POOL, Found, RegexFailed, RegexTimeout
+from lr_ci.flows.model import CONDITION, MAX_BODY_BYTES, Capture, CookieExpect, Expect, Flow, Step
+from lr_ci.flows.urls import display_url, same_site, userinfo_credentials, without_userinfo
 
 EXCERPT_CHARS = 300
 _EXCERPT_MARGIN = 200
@@ -55,13 +49,25 @@ _SECRET_VALUE = re.compile(
     r"""(?P<value>[^"'\s,&}<]{4,})""",
     re.IGNORECASE,
 )
-_CONDITION = re.compile(r"^\s*\{([A-Za-z_][\w-]*)\}\s*(?:(==|!=)\s*(.*?))?\s*$")
 MAX_JSON_VALUES = 1_000_000
 """Values (and keys) of one JSON body lr-ci parses: about 70 MiB as Python objects at worst (a million
 empty objects). A 4 MiB body of ``{},`` is 1.4 million: 200 MiB for four flows at once."""
 PARSING = threading.Lock()
 """Held while a body is parsed (JSON, HTML) and used: one parsed document at a time in the process, so
 concurrent flows cannot each hold one (a parsed body is many times its bytes)."""
+
+
+class FlowSet(Protocol):
+    """Flows by name and how to run them: ``[smoke]``'s settings are one."""
+
+    @property
+    def flows(self) -> Mapping[str, Flow]: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def concurrency(self) -> int:
+        """Flows run at the same time by :func:`run_flows`."""
+        ...
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -272,9 +278,7 @@ def step_name(step: Step) -> str:
     return step.name or f"{step.method.upper()} {step.path or step.url or '/'}"
 
 
-def run_flows(
-    settings: SmokeSettings, options: RunOptions, names: Iterable[str] | None = None
-) -> list[FlowResult]:
+def run_flows(settings: FlowSet, options: RunOptions, names: Iterable[str] | None = None) -> list[FlowResult]:
     """Run the named flows (default: all) concurrently, each in its own session."""
     chosen = list(names) if names is not None else list(settings.flows)
     try:
@@ -284,7 +288,7 @@ def run_flows(
         POOL.close()  # the regular expression helpers the flows started
 
 
-def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowResult:
+def run_flow(settings: FlowSet, name: str, options: RunOptions) -> FlowResult:
     started = time.monotonic()
     result = FlowResult(name)
     try:
@@ -301,9 +305,7 @@ def run_flow(settings: SmokeSettings, name: str, options: RunOptions) -> FlowRes
     return result
 
 
-def _run_steps(
-    settings: SmokeSettings, chain: list[str], name: str, session: _Session, result: FlowResult
-) -> None:
+def _run_steps(settings: FlowSet, chain: list[str], name: str, session: _Session, result: FlowResult) -> None:
     """The chain's steps in order (skipped after a failure), then every ``finally`` step."""
     for flow_name in chain:
         for index, step in enumerate(settings.flows[flow_name].steps):
@@ -324,7 +326,7 @@ def _run_steps(
 
 
 def _condition_holds(session: _Session, condition: str) -> bool:
-    match = _CONDITION.match(condition)
+    match = CONDITION.match(condition)
     if match is None:
         raise StepFailure(f"cannot read the condition {condition!r}: use '{{name}}', '{{name}} == x' or '!='")
     name, op, expected = match.groups()

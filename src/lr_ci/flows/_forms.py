@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from lr_ci.checks.smoke import _html
+from lr_ci.flows import _html
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborNode

@@ -1,6 +1,6 @@
 """Content of any size in overlapping windows: bounded memory, positions in the file, each hit once.
 
-The engine scans one bytes object at a time (:func:`~lr_ci.checks.secrets.engine.scan`); a 200 MB file,
+The engine scans one bytes object at a time (:func:`~lr_ci.secret_rules.engine.scan`); a 200 MB file,
 blob or built bundle must not be one. :func:`windows` cuts a stream of chunks into windows of at most
 ``size`` bytes that overlap by ``overlap`` (more than the longest match any rule allows, multi-line
 private keys included), and :meth:`Window.place` turns a hit's position in a window into its position in
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from lr_ci.checks.secrets.engine import Hit, Hits, RuleSet, scan
+from lr_ci.secret_rules.engine import Hit, Hits, RuleSet, scan
 
 WINDOW_BYTES = 1 << 20
 """How much content one engine call sees at most (its memory is a small multiple of this)."""
@@ -114,7 +114,7 @@ def scan_windows(
     """Each window of ``chunks`` with the hits it reports, placed in the file.
 
     ``Hits.dropped`` is what the engine left out of that window past its cap: the caller must say that the
-    content was not fully examined (see :class:`~lr_ci.checks.secrets.engine.Hits`).
+    content was not fully examined (see :class:`~lr_ci.secret_rules.engine.Hits`).
     """
     for window in windows(chunks):
         found = scan(window.data, path, rules)

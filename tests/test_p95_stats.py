@@ -5,10 +5,16 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import pytest
 
-from lr_ci.checks.p95.stats import Gate, Histogram, Side, decide, holm, naive_regression, p95
+from lr_ci.checks.p95.stats import Gate, Histogram, Side, decide, holm, p95
+
+
+def naive_regression(baseline: Sequence[float], candidate: Sequence[float], max_ratio: float = 1.20) -> bool:
+    """The common rule the gate is compared with: one run each, candidate p95 / baseline p95 > 1.2."""
+    return p95(candidate) / p95(baseline) > max_ratio
 
 
 def side(

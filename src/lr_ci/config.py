@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lr_ci._paths import repository_root
 from lr_ci._registry import settings_model, settings_tables
+from lr_ci._report_paths import repository_root
 from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
 from lr_ci.errors import ConfigError, FieldError, UnsetVariableError
 from lr_ci.redact import Redactor

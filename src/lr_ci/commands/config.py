@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from lr_ci._paths import report_path
+from lr_ci._report_paths import report_path
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.errors import ConfigError, LrCiError

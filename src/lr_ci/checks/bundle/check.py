@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_bounded, read_shaped
-from lr_ci._paths import excluder
+from lr_ci._globs import excluder
+from lr_ci._json_files import read_bounded, read_shaped
 from lr_ci.checks.bundle.measure import BuiltFile, find_dirs, measure, read_chunks
 from lr_ci.checks.bundle.settings import Budget, BundleSettings
 from lr_ci.checks.bundle.sizes import (

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from lr_ci._documents import read_shaped, write_json
+from lr_ci._json_files import read_shaped, write_json
 from lr_ci.checks.p95.settings import MAX_ROUNDS, P95Settings, Route
 from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError

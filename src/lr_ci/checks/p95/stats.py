@@ -281,8 +281,3 @@ def decide(
                 f"95% interval {verdict.ratio_low:.2f}-{verdict.ratio_high:.2f}, Holm p={p_holm:.3f})"
             )
     return verdicts
-
-
-def naive_regression(baseline: Sequence[float], candidate: Sequence[float], max_ratio: float = 1.20) -> bool:
-    """The common rule the gate is compared with: one run each, candidate p95 / baseline p95 > 1.2."""
-    return p95(candidate) / p95(baseline) > max_ratio

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typing_extensions import NotRequired, TypedDict
 
-from lr_ci._documents import read_bounded, read_shaped, write_json
+from lr_ci._json_files import read_bounded, read_shaped, write_json
 from lr_ci.errors import LrCiError
 
 VERSION = 1
@@ -60,7 +60,7 @@ class _DetectSecretsShape(TypedDict):
 def read_baseline(path: Path) -> dict[str, Entry]:
     """Entries by fingerprint; a missing file is an empty baseline.
 
-    Read strictly (:func:`~lr_ci._documents.read_shaped`): the file is hand-edited and merged, and a field
+    Read strictly (:func:`~lr_ci._json_files.read_shaped`): the file is hand-edited and merged, and a field
     of another type (a number for a fingerprint, an object for a path) is exit 2 naming that field, not an
     internal error later or an entry that silently matches nothing.
     """

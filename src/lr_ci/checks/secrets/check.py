@@ -107,7 +107,7 @@ def event_range(root: Path) -> str | None:
     used, for the events used), so a broken or hostile one is exit 2 naming the field, never an internal
     error or gigabytes of memory.
     """
-    from lr_ci._documents import read_bounded, read_shaped
+    from lr_ci._json_files import read_bounded, read_shaped
     from lr_ci.github import event_path as github_event_path
 
     event_path = github_event_path()
@@ -252,7 +252,7 @@ def collect(
 ) -> tuple[ContentScanner, Report, Path]:
     """Run the scan; returns the scanner (what it found and left unread), a report with metrics, and the
     root paths are relative to."""
-    from lr_ci._paths import excluder
+    from lr_ci._globs import excluder
     from lr_ci.checks.secrets.scan import ContentScanner, scan_files, scan_patches, walk
     from lr_ci.secret_rules.engine import default_rules
 

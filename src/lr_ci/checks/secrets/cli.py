@@ -83,14 +83,15 @@ command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_c
 
 
 def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
-    from lr_ci.checks.secrets import check, git
+    from lr_ci._report_paths import repository_root
+    from lr_ci.checks.secrets import check
     from lr_ci.github import in_actions
 
     request = check.Request(
         targets.paths, targets.staged, targets.revision_range, targets.history, targets.deepen
     )
     if request.mode == "working-tree" and not write_baseline and in_actions():
-        root = git.repository_root(run.cwd)
+        root = repository_root(run.cwd)
         derived = check.event_range(root) if root is not None else None
         if derived:
             request = check.Request(range=derived, deepen=targets.deepen)

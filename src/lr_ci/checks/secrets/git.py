@@ -173,11 +173,6 @@ def repository(start: Path) -> tuple[Path, bool] | None:
     return Path(_decode(root)), shallow == b"true"
 
 
-def repository_root(start: Path) -> Path | None:
-    found = repository(start)
-    return found[0] if found else None
-
-
 def has_commits(root: Path) -> bool:
     return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip())
 

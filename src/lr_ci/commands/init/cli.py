@@ -22,7 +22,7 @@ def command(ctx: click.Context, workflows: bool, force: bool) -> None:
 
 
 def _body(run: RunContext, workflows: bool, force: bool) -> Report:
-    from lr_ci._paths import repository_root
+    from lr_ci._report_paths import repository_root
     from lr_ci.commands.init import check
 
     return check.run(repository_root(run.cwd) or run.cwd, workflows, force)

@@ -1,4 +1,5 @@
-"""Baseline JSON files that checks keep between runs: read and written one way, errors say where.
+"""JSON files lr-ci reads and writes: the baselines checks keep between runs (secrets, bundle sizes, p95
+latencies) and the GitHub event payload, read and written one way, errors say where.
 
 A baseline is input like any other: it may be hand-edited, truncated, from another tool, or hostile. So it
 is read with a size limit (a huge file or ``/dev/zero`` is exit 2, not an out-of-memory), and a check that

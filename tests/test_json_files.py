@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typing_extensions import TypedDict
 
-from lr_ci._documents import read_json, read_shaped
+from lr_ci._json_files import read_json, read_shaped
 from lr_ci.errors import LrCiError
 
 
@@ -67,7 +67,7 @@ def test_another_schema_is_refused(tmp_path: Path) -> None:
 def test_a_baseline_is_never_written_through_a_link_or_into_a_fifo(tmp_path: Path) -> None:
     import os
 
-    from lr_ci._documents import write_json
+    from lr_ci._json_files import write_json
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")

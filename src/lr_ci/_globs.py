@@ -1,29 +1,12 @@
-"""Paths as reports show them: relative to the repository root, with ``/`` (the contract's rule)."""
+"""Gitignore-like globs (``*``, ``**``, a bare name matches in any folder) on ``/``-separated relative
+paths, matched in time linear in the path whatever the pattern: ``exclude`` in ``[secrets]``, budgets'
+``files`` in ``[bundle]``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
-from pathlib import Path
-
-
-def repository_root(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` holding ``.git`` (a directory; a file in worktrees)."""
-    start = start.resolve()
-    return next((d for d in (start, *start.parents) if (d / ".git").exists()), None)
-
-
-def report_path(path: Path, start: Path | None = None) -> str:
-    """``path`` relative to the repository root (or to the working directory outside a repository)."""
-    base = Path.cwd() if start is None else start
-    root = repository_root(base) or base.resolve()
-    resolved = path if path.is_absolute() else base / path
-    try:
-        return resolved.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return resolved.resolve().as_posix()
-
 
 _ANY_DEPTH = "**"
 """A component that matches any number of folders (zero or more; one or more when it ends the pattern)."""

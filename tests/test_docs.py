@@ -58,6 +58,8 @@ def test_nothing_documented_is_missing_from_the_cli() -> None:
     names = {name.split()[0] for name in commands()}
     for page in DOCS.glob("*.md"):
         text = page.read_text()
+        if page.name == "architecture.md":  # its example check exists in test_architecture.py's copy only
+            text = text.split("## Add a check in four steps")[0]
         for option in set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text)):
             if option in {"--hook-type", "--hook-stage", "--unshallow"}:  # other tools' options
                 continue

@@ -252,3 +252,44 @@ def test_the_example_is_clean_code(tree: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- the rules of "where each kind of code lives" ---------------------------------------------------------
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_a_check_imports_no_other_checks_code() -> None:
+    """Shared code lives outside ``checks/``; a check may read another check's table through its settings."""
+    checks = ROOT / "src" / "lr_ci" / "checks"
+    for package in sorted(p for p in checks.iterdir() if (p / "__init__.py").is_file()):
+        for path in package.rglob("*.py"):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[:2] == ["lr_ci", "checks"] and len(parts) > 2 and parts[2] != package.name:
+                    assert parts[3:4] == ["settings"], f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_the_shared_engines_import_no_check() -> None:
+    for engine in ("secret_rules", "flows"):
+        for path in (ROOT / "src" / "lr_ci" / engine).rglob("*.py"):
+            assert not any(name.startswith("lr_ci.checks") for name in _imports(path)), path
+
+
+def test_help_loads_no_engine() -> None:
+    code = (
+        "import sys\nfrom lr_ci.cli import main\nmain(['--help'])\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('lr_ci.flows', 'lr_ci.secret_rules'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip().endswith("LOADED []"), done.stdout

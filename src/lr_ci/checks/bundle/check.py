@@ -334,7 +334,7 @@ def _secrets(dirs: list[Path], files: list[BuiltFile], report: Report) -> list[F
     Read in the secret scanner's windows (:mod:`~lr_ci.secret_rules.windows`): a built file of any size
     in bounded memory, each secret once at its line and column in the file (minified lines included).
     """
-    from lr_ci.checks.secrets.scan import decoded
+    from lr_ci.secret_rules.decoding import decoded
     from lr_ci.secret_rules.engine import default_rules, path_policy
     from lr_ci.secret_rules.windows import windows
 

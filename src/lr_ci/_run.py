@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
@@ -30,10 +30,13 @@ from lr_ci.redact import Redactor
 from lr_ci.report import INTERNAL_ERROR_EXIT, Report
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from lr_ci._progress import Progress
     from lr_ci.config import ConfigFile
 
-SettingsT = TypeVar("SettingsT")
+SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
+"""A check's settings: a frozen dataclass (pydantic validates it without being imported to define it)."""
 
 
 @dataclass
@@ -89,16 +92,27 @@ class RunContext:
 
         return Progress(label, total, enabled=wanted(self.options.quiet, self.format))
 
-    def settings(self, model: type[SettingsT], table: str | None = None) -> SettingsT:
-        """The check's validated table (defaults when absent); a bad value is exit 2 at file:line.
+    def settings(
+        self, model: type[SettingsT], table: str | None = None, *, overrides: Mapping[str, object] | None = None
+    ) -> SettingsT:
+        """The check's validated table (defaults when absent), with the command line's values over it.
 
-        ``model`` is the settings class the registry names for this check; passing it keeps the
-        return type precise for the type checker. ``table`` reads another check's table (p95 reuses
-        the login flow of ``[smoke]``).
+        This is the one place where flags are merged over ``[table]`` settings: ``overrides`` maps a field
+        of ``model`` to the value its option was given, None meaning the option was not given (the table's
+        value, or the default, stays). The table is validated first (a bad value is exit 2 at file:line);
+        the options' values are the command's to check (their messages name the option). ``model`` is the
+        settings class the registry names for this check; passing it keeps the return type precise for
+        the type checker. ``table`` reads another check's table (p95 reuses the login flow of ``[smoke]``).
         """
         from lr_ci.config import load_section
 
-        return load_section(self.config, table or self.check, model, self.redactor)
+        settings = load_section(self.config, table or self.check, model, self.redactor)
+        given = {name: value for name, value in (overrides or {}).items() if value is not None}
+        if not given:
+            return settings
+        import dataclasses
+
+        return dataclasses.replace(settings, **given)
 
 
 def _wants_color() -> bool:

@@ -67,11 +67,14 @@ class _Baseline(TypedDict):
     files: dict[str, _FileSizes]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
-    dirs: tuple[str, ...] = ()
+    """What the command line asks beyond ``[bundle]`` (``DIRS`` replace ``dirs`` in the settings)."""
+
     baseline: Path | None = None
+    """Sizes of the base branch's build to compare with."""
     save_baseline: Path | None = None
+    """Where to write this build's sizes."""
 
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
@@ -137,7 +140,7 @@ def _group_name(budget: Budget) -> str:
 def run(
     request: Request, settings: BundleSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> Report:
-    dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
+    dirs = find_dirs(list(settings.dirs), cwd)
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
     baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast

@@ -20,7 +20,7 @@ from lr_ci.checks.smoke.runner import (
     json_body,
     run_flows,
 )
-from lr_ci.checks.smoke.settings import MAX_TIMEOUT_S, Expect, Flow, SmokeSettings, Step
+from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
 from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.errors import LrCiError
 from lr_ci.redact import Redactor
@@ -31,24 +31,25 @@ WAIT_INTERVAL_S = 1.0
 DEFAULT_FLOWS = {"homepage": Flow(steps=[Step(name="homepage", path="/", expect=Expect())])}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
-    base_url: str | None = None
+    """What the command line asks beyond ``[smoke]`` (``--base-url``, ``--timeout``, ``--run-timeout`` and
+    ``--insecure`` replace settings instead, in :meth:`lr_ci._run.RunContext.settings`)."""
+
     flows: tuple[str, ...] = ()
+    """Run only these flows (default: every flow of ``[smoke]``)."""
     wait_for_version: str | None = None
+    """First poll the version endpoint until it says this version."""
     wait_timeout_s: float = 300.0
     resolve: tuple[str, ...] = ()
-    timeout_s: float | None = None
-    run_timeout_s: float | None = None
-    insecure: bool = False
+    """``HOST:IP`` pairs: send HOST's requests to IP."""
 
 
-def plan(
+def _prepare(
     request: Request, settings: SmokeSettings, redactor: Redactor | None = None
 ) -> tuple[SmokeSettings, list[str], RunOptions]:
-    """Validate what to run against what; every problem here is exit 2."""
-    base_url = _base_url(request, settings, redactor)
-    _check_seconds(request)
+    """The flows to run and how to send their requests; every problem here is exit 2."""
+    base_url = _base_url(settings, redactor)
     if not settings.flows:
         settings = replace(settings, flows=DEFAULT_FLOWS)
     names = list(request.flows) or list(settings.flows)
@@ -57,11 +58,7 @@ def plan(
             flow_order(settings.flows, name)
         except ValueError as exc:
             raise LrCiError(f"[smoke] flow {name!r}: {exc}") from None
-    if request.timeout_s is not None:
-        settings = replace(settings, timeout_s=request.timeout_s)
-    if request.run_timeout_s is not None:
-        settings = replace(settings, run_timeout_s=request.run_timeout_s)
-    verify: bool | ssl.SSLContext = settings.verify_tls and not request.insecure
+    verify: bool | ssl.SSLContext = settings.verify_tls
     if verify and settings.ca_bundle:
         verify = _http.ca_bundle(settings.ca_bundle)
     client = _http.ClientOptions(
@@ -79,8 +76,8 @@ def plan(
     return settings, names, options
 
 
-def _base_url(request: Request, settings: SmokeSettings, redactor: Redactor | None) -> str:
-    base_url = request.base_url or settings.base_url
+def _base_url(settings: SmokeSettings, redactor: Redactor | None) -> str:
+    base_url = settings.base_url
     if not base_url:
         raise LrCiError("no base URL: pass --base-url, or set base_url in [smoke]")
     if redactor is not None:
@@ -88,20 +85,11 @@ def _base_url(request: Request, settings: SmokeSettings, redactor: Redactor | No
         for credential in userinfo_credentials(base_url):
             redactor.add_credential(credential)
     try:
-        return check_http_url(base_url, "--base-url" if request.base_url else "[smoke] base_url")
+        # The table's URL was checked when it was read, and --base-url by the command: this one is a
+        # settings object made in code.
+        return check_http_url(base_url, "[smoke] base_url")
     except ValueError as exc:
         raise LrCiError(str(exc)) from None
-
-
-def _check_seconds(request: Request) -> None:
-    """The timeout options: positive, finite, at most a day (click's float type lets NaN and -3 through)."""
-    for option, seconds in (
-        ("--timeout", request.timeout_s),
-        ("--run-timeout", request.run_timeout_s),
-        ("--wait-timeout", request.wait_timeout_s),
-    ):
-        if seconds is not None and not (0 < seconds <= MAX_TIMEOUT_S):  # also false for NaN
-            raise LrCiError(f"{option} {seconds!r}: expected a number of seconds above 0 and at most one day")
 
 
 def wait_for_version(
@@ -221,7 +209,7 @@ def run_with_results(
     redactor: Redactor | None = None,
 ) -> tuple[Report, list[FlowResult]]:
     """:func:`run`, with the flows' results (the command turns a step's config error into exit 2)."""
-    settings, names, options = plan(request, settings, redactor)
+    settings, names, options = _prepare(request, settings, redactor)
     if on_secret is not None:
         options = replace(options, on_secret=on_secret)
     waited = None

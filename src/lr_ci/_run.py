@@ -93,7 +93,11 @@ class RunContext:
         return Progress(label, total, enabled=wanted(self.options.quiet, self.format))
 
     def settings(
-        self, model: type[SettingsT], table: str | None = None, *, overrides: Mapping[str, object] | None = None
+        self,
+        model: type[SettingsT],
+        table: str | None = None,
+        *,
+        overrides: Mapping[str, object] | None = None,
     ) -> SettingsT:
         """The check's validated table (defaults when absent), with the command line's values over it.
 

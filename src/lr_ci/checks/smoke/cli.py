@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from lr_ci.checks.smoke.check import Request
 
 
+class Overrides(TypedDict):
+    """The options that replace a ``[smoke]`` setting (None: not given)."""
+
+    base_url: str | None
+    timeout_s: float | None
+    run_timeout_s: float | None
+    verify_tls: bool | None
+
+
 @click.command("smoke")
 @click.option("--base-url", metavar="URL", help="Where the deployment answers (else [smoke] base_url).")
 @click.option("--flow", "flows", multiple=True, metavar="NAME", help="Run only this flow (repeatable).")
@@ -69,15 +78,6 @@ def command(
         verify_tls=False if insecure else None,
     )
     run_check(ctx, "smoke", lambda run: _body(run, request, overrides))
-
-
-class Overrides(TypedDict):
-    """The options that replace a ``[smoke]`` setting (None: not given)."""
-
-    base_url: str | None
-    timeout_s: float | None
-    run_timeout_s: float | None
-    verify_tls: bool | None
 
 
 def _option_problems(request: Request, overrides: Overrides) -> list[str]:

@@ -225,3 +225,10 @@ def test_a_bad_option_value_is_said_before_the_config_is_read(
     result = cli(*argv)
     assert result.code == 2
     assert said in result.err and "not_a_key" not in result.err
+
+
+def test_the_sample_check_shows_the_shape(repo: Path, cli: CLI, sample_check: None) -> None:
+    """The core's toy check is written as every check is: a frozen request, an option over its table."""
+    (repo / "lr-ci.toml").write_text("[sample]\ncount = 4\n")
+    assert cli("sample", "--format", "json").json()["metrics"]["count"] == 4
+    assert cli("sample", "--count", "7", "--format", "json").json()["metrics"]["count"] == 7

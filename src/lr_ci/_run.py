@@ -6,6 +6,11 @@ exception into exit 3 (:func:`internal_error`: a bug, said in one line, the trac
 ``--verbose``), masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the report
 through the output layer. Outside a check run (``lr-ci config schema``, loading a command) the CLI group
 sends errors through the same two functions, so there is one path from an exception to an exit code.
+
+A check's command (its ``cli.py``) parses its arguments into a frozen request, then in the run reads its
+settings with :meth:`RunContext.settings`: the ``[table]`` of lr-ci.toml with the options that replace a
+setting merged over it, the one place where that happens, and opens what must be closed again (a progress
+line, a started scan) as context managers before it calls the check.
 """
 
 from __future__ import annotations

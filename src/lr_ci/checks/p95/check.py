@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -19,6 +19,10 @@ from lr_ci.checks.p95.settings import MAX_ROUNDS, P95Settings, Route
 from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
+
+if TYPE_CHECKING:
+    from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.redact import Redactor
 
 BASELINE_SCHEMA = "lr-ci.p95-baseline/1"
 USERS_HEADROOM = 1.5
@@ -99,6 +103,38 @@ Measure = Callable[
     [Mapping[str, load.Target], load.Plan, int | None, Callable[[int], None] | None], load.Measurement
 ]
 """Sends the plan's load to the targets: here, or spread over locust workers."""
+
+
+def login_with(smoke: SmokeSettings, flow: str, redactor: Redactor) -> Login:
+    """``login(url)`` for each side: the ``[smoke]`` flow ``flow`` run against it, its cookies and captured
+    values kept; a flow that fails is exit 2 naming the step."""
+    import time
+
+    from lr_ci import _http
+    from lr_ci.checks.smoke.runner import RunOptions, run_flow
+
+    if flow not in smoke.flows:
+        raise LrCiError(f"[p95] login_flow {flow!r}: no such flow in [smoke]")
+
+    def login(url: str) -> tuple[dict[str, str], dict[str, str]]:
+        options = RunOptions(
+            base_url=url,
+            client=_http.ClientOptions(timeout_s=smoke.timeout_s),
+            deadline=time.monotonic() + smoke.run_timeout_s,
+            on_secret=redactor.add_credential,
+            # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
+            scrub=redactor.scrub_text,
+            reach=lambda: redactor.reach,
+        )
+        result = run_flow(smoke, flow, options)
+        if not result.passed:
+            failed = next(s for s in result.steps if s.status in ("fail", "error"))
+            raise LrCiError(
+                f"login flow {flow!r} failed on {public_url(url)}: step {failed.name}: {failed.message}"
+            )
+        return result.cookies, result.values
+
+    return login
 
 
 def _routes_or_homepage(settings: P95Settings) -> P95Settings:

@@ -14,7 +14,7 @@ from lr_ci.cli import global_options
 from lr_ci.report import Report
 
 if TYPE_CHECKING:
-    from lr_ci.checks.p95.check import Login, Request
+    from lr_ci.checks.p95.check import Request
 
 
 class Overrides(TypedDict):
@@ -190,41 +190,12 @@ def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     for url in (settings.baseline_url, settings.candidate_url):
         for credential in check.url_credentials(url or ""):
             run.redactor.add_credential(credential)
-    login = _login(run, settings.login_flow) if settings.login_flow else None
+    login = None
+    if settings.login_flow:
+        from lr_ci.checks.smoke.settings import SmokeSettings
+
+        smoke = run.settings(SmokeSettings, table="smoke")
+        login = check.login_with(smoke, settings.login_flow, run.redactor)
     sides = 1 if request.baseline_file or request.save_baseline else 2
     with run.progress("load rounds", sides * (settings.rounds + 1)) as progress:
         return check.run(request, settings, login, progress)
-
-
-def _login(run: RunContext, flow: str) -> Login:
-    import time
-
-    from lr_ci import _http
-    from lr_ci.checks.p95.check import public_url
-    from lr_ci.checks.smoke.runner import RunOptions, run_flow
-    from lr_ci.checks.smoke.settings import SmokeSettings
-    from lr_ci.errors import LrCiError
-
-    smoke = run.settings(SmokeSettings, table="smoke")
-    if flow not in smoke.flows:
-        raise LrCiError(f"[p95] login_flow {flow!r}: no such flow in [smoke]")
-
-    def login(url: str) -> tuple[dict[str, str], dict[str, str]]:
-        options = RunOptions(
-            base_url=url,
-            client=_http.ClientOptions(timeout_s=smoke.timeout_s),
-            deadline=time.monotonic() + smoke.run_timeout_s,
-            on_secret=run.redactor.add_credential,
-            # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
-            scrub=run.redactor.scrub_text,
-            reach=lambda: run.redactor.reach,
-        )
-        result = run_flow(smoke, flow, options)
-        if not result.passed:
-            failed = next(s for s in result.steps if s.status in ("fail", "error"))
-            raise LrCiError(
-                f"login flow {flow!r} failed on {public_url(url)}: step {failed.name}: {failed.message}"
-            )
-        return result.cookies, result.values
-
-    return login

@@ -232,3 +232,22 @@ def test_the_sample_check_shows_the_shape(repo: Path, cli: CLI, sample_check: No
     (repo / "lr-ci.toml").write_text("[sample]\ncount = 4\n")
     assert cli("sample", "--format", "json").json()["metrics"]["count"] == 4
     assert cli("sample", "--count", "7", "--format", "json").json()["metrics"]["count"] == 7
+
+
+def test_a_setting_found_unusable_in_the_run_is_a_config_error_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI
+) -> None:
+    """Checks raise ``SettingError(key, problem)``; the run harness alone turns it into file:line (no
+    command maps errors to the config itself)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lr-ci.toml").write_text(
+        '[smoke]\nbase_url = "http://127.0.0.1:9/"\n\n[smoke.flows.empty]\nsteps = []\n'
+    )
+    result = cli("smoke")
+    assert result.code == 2
+    assert result.err == (
+        "lr-ci smoke: error: lr-ci.toml:4: smoke.flows.empty: flow 'empty' has no steps "
+        "(nor does any flow it uses)\n"
+    )
+    for name in CHECKS_WITH_A_COMMAND:
+        assert "config.error(" not in (CHECKS / name / "cli.py").read_text(), name

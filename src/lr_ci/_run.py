@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 import click
 
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
 from lr_ci.redact import Redactor
@@ -220,6 +220,8 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
         _configure_logging(run)
         report = body(run)
     except LrCiError as exc:
+        if isinstance(exc, SettingError) and run is not None:
+            exc = run.config.error(exc.where, exc.problem)  # at the key's line in lr-ci.toml
         report = Report(check=check, error=exc.message, error_exit=exc.exit_code)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --verbose
         message = internal_error(exc, options.verbose, run.redactor if run else None)

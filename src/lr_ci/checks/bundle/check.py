@@ -18,10 +18,11 @@ from lr_ci.checks.bundle.settings import Budget, BundleSettings
 from lr_ci.checks.bundle.sizes import (
     BROTLI_BEST_MAX_BYTES,
     BROTLI_LARGE_QUALITY,
+    HashPatternTooSlow,
     format_size,
     parse_size,
 )
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
 if TYPE_CHECKING:
@@ -144,7 +145,10 @@ def run(
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
     baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast
-    files = _distinct_names(measure(dirs, compressions, settings.hash_pattern, progress))
+    try:
+        files = _distinct_names(measure(dirs, compressions, settings.hash_pattern, progress))
+    except HashPatternTooSlow as exc:  # the user's pattern: exit 2 at its line in lr-ci.toml
+        raise SettingError(("bundle", "hash_pattern"), str(exc)) from None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))

@@ -14,15 +14,17 @@ from lr_ci.checks.smoke import _jsonpath
 from lr_ci.checks.smoke.runner import (
     EXCERPT_CHARS,
     PARSING,
+    FlowOrderError,
     FlowResult,
     RunOptions,
+    check_uses,
     flow_order,
     json_body,
     run_flows,
 )
 from lr_ci.checks.smoke.settings import Expect, Flow, SmokeSettings, Step
 from lr_ci.checks.smoke.urls import check_http_url, display_url, userinfo_credentials
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.redact import Redactor
 from lr_ci.report import Case, Finding, Location, Report, Severity
 
@@ -198,17 +200,44 @@ def run(
     on_secret: Callable[[str], None] | None = None,
     redactor: Redactor | None = None,
 ) -> Report:
-    """Run the smoke check; ``redactor`` masks credentials in messages before they are built."""
-    return run_with_results(request, settings, on_secret, redactor)[0]
+    """Run the smoke check; ``redactor`` masks credentials in messages before they are built.
+
+    A flow that cannot be run as configured is a :class:`~lr_ci.errors.SettingError` at its key (exit 2 at
+    that line of lr-ci.toml): a ``use`` that cannot be followed or a flow with no steps, found before
+    anything is sent, and a step that cannot be done as configured, found when the flows ran to the end
+    (finally steps too).
+    """
+    _check_flows(settings)
+    report, results = _run_flows(request, settings, on_secret, redactor)
+    for flow in results:
+        for step in flow.steps:
+            if step.config_error:
+                raise SettingError((*step.where, "submit_form"), step.message)
+    return report
 
 
-def run_with_results(
+def _check_flows(settings: SmokeSettings) -> None:
+    try:
+        check_uses(settings.flows)
+    except FlowOrderError as exc:
+        # At the line of the ``use`` that cannot be followed, like every other config error.
+        where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
+        raise SettingError(where, str(exc)) from None
+    for name in settings.flows:
+        chain = flow_order(settings.flows, name)
+        if not any(settings.flows[f].steps or settings.flows[f].finally_ for f in chain):
+            # It would pass having sent nothing: a smoke test that tests nothing is a mistake, not a pass.
+            raise SettingError(
+                ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
+            )
+
+
+def _run_flows(
     request: Request,
     settings: SmokeSettings,
-    on_secret: Callable[[str], None] | None = None,
-    redactor: Redactor | None = None,
+    on_secret: Callable[[str], None] | None,
+    redactor: Redactor | None,
 ) -> tuple[Report, list[FlowResult]]:
-    """:func:`run`, with the flows' results (the command turns a step's config error into exit 2)."""
     settings, names, options = _prepare(request, settings, redactor)
     if on_secret is not None:
         options = replace(options, on_secret=on_secret)

@@ -105,7 +105,6 @@ def _option_problems(request: Request, overrides: Overrides) -> list[str]:
 
 def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     from lr_ci.checks.smoke import check
-    from lr_ci.checks.smoke.runner import FlowOrderError, check_uses, flow_order
     from lr_ci.checks.smoke.settings import SmokeSettings
     from lr_ci.checks.smoke.urls import userinfo_credentials
     from lr_ci.errors import LrCiError
@@ -117,25 +116,4 @@ def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     if problems:
         raise LrCiError(problems[0])
     settings = run.settings(SmokeSettings, overrides=overrides)
-    try:
-        check_uses(settings.flows)
-    except FlowOrderError as exc:
-        # At the line of the ``use`` that cannot be followed, like every other config error.
-        where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
-        raise run.config.error(where, str(exc)) from None
-    for name in settings.flows:
-        chain = flow_order(settings.flows, name)
-        if not any(settings.flows[f].steps or settings.flows[f].finally_ for f in chain):
-            # It would pass having sent nothing: a smoke test that tests nothing is a mistake, not a pass.
-            raise run.config.error(
-                ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
-            )
-    report, results = check.run_with_results(
-        request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor
-    )
-    for flow in results:
-        for step in flow.steps:
-            if step.config_error:
-                # The flows ran to the end (finally steps too); the step could not be done as configured.
-                raise run.config.error((*step.where, "submit_form"), step.message)
-    return report
+    return check.run(request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor)

@@ -40,6 +40,16 @@ class SampleSettings:
     nested: Nested = field(default_factory=Nested)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """What the command line asks beyond ``[sample]`` (``--count`` replaces ``count`` instead)."""
+
+    findings: tuple[str, ...] = ()
+    secret_env: str | None = None
+    crash: bool = False
+    cases: tuple[str, ...] = ()
+
+
 @click.command("sample")
 @click.option("--finding", "findings", multiple=True, help="SEVERITY:PATH:LINE to report.")
 @click.option("--secret-env", help="Report the value of this environment variable as a found secret.")
@@ -47,6 +57,7 @@ class SampleSettings:
 @click.option("--refuse", is_flag=True, help="Raise LrCiError (the input is wrong).")
 @click.option("--hang", is_flag=True, help="Print 'ready' and sleep (for Ctrl-C tests).")
 @click.option("--case", "cases", multiple=True, help="NAME:STATUS")
+@click.option("--count", type=int, help="Replaces [sample] count.")
 @global_options
 @click.pass_context
 def command(
@@ -57,13 +68,15 @@ def command(
     refuse: bool,
     hang: bool,
     cases: tuple[str, ...],
+    count: int | None,
 ) -> None:
     """A sample check for tests."""
     if refuse:
         run_check(ctx, "sample", _refuse)
     if hang:
         run_check(ctx, "sample", _hang)
-    run_check(ctx, "sample", lambda run: _body(run, findings, secret_env, crash, cases))
+    request = Request(findings=findings, secret_env=secret_env, crash=crash, cases=cases)
+    run_check(ctx, "sample", lambda run: _body(run, request, count=count))
 
 
 def _refuse(run: RunContext) -> Report:
@@ -79,15 +92,13 @@ def _hang(run: RunContext) -> Report:
     raise AssertionError("not interrupted")
 
 
-def _body(
-    run: RunContext, findings: tuple[str, ...], secret_env: str | None, crash: bool, cases: tuple[str, ...]
-) -> Report:
-    settings = run.settings(SampleSettings)
+def _body(run: RunContext, request: Request, *, count: int | None) -> Report:
+    settings = run.settings(SampleSettings, overrides={"count": count})
     logging.getLogger("lr_ci.sample").debug("using token %s", settings.token)
-    if crash:
+    if request.crash:
         raise RuntimeError(f"boom with {settings.token}")
     report = Report(check="sample", fail_at=settings.fail_on, metrics={"count": settings.count})
-    for spec in findings:
+    for spec in request.findings:
         severity, path, line = spec.split(":")
         report.findings.append(
             Finding(
@@ -97,8 +108,8 @@ def _body(
                 location=Location(path=path, line=int(line), column=3),
             )
         )
-    if secret_env:
-        value = os.environ[secret_env]
+    if request.secret_env:
+        value = os.environ[request.secret_env]
         report.findings.append(
             Finding(
                 rule="sample-secret",
@@ -109,7 +120,7 @@ def _body(
                 secret=value,
             )
         )
-    for spec in cases:
+    for spec in request.cases:
         name, status = spec.split(":")
         report.cases.append(Case(name=name, status=status, message=f"{name} {status}"))  # type: ignore[arg-type]
     return report

@@ -15,6 +15,9 @@ _MIN_INTERVAL_S = 0.1
 
 
 class Progress:
+    """A progress line; a context manager (``with run.progress(...) as progress:``) that clears it at the end,
+    also when the operation fails."""
+
     def __init__(
         self, label: str, total: int | None = None, *, enabled: bool = True, stream: TextIO | None = None
     ) -> None:
@@ -42,6 +45,12 @@ class Progress:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self._shown = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def wanted(quiet: bool, output_format: str, stream: TextIO | None = None) -> bool:

@@ -6,6 +6,11 @@ exception into exit 3 (:func:`internal_error`: a bug, said in one line, the trac
 ``--verbose``), masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the report
 through the output layer. Outside a check run (``lr-ci config schema``, loading a command) the CLI group
 sends errors through the same two functions, so there is one path from an exception to an exit code.
+
+A check's command (its ``cli.py``) parses its arguments into a frozen request, then in the run reads its
+settings with :meth:`RunContext.settings`: the ``[table]`` of lr-ci.toml with the options that replace a
+setting merged over it, the one place where that happens, and opens what must be closed again (a progress
+line, a started scan) as context managers before it calls the check.
 """
 
 from __future__ import annotations
@@ -16,24 +21,27 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 import click
 
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
 from lr_ci.redact import Redactor
 from lr_ci.report import INTERNAL_ERROR_EXIT, Report
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from lr_ci._progress import Progress
     from lr_ci.config import ConfigFile
 
-SettingsT = TypeVar("SettingsT")
+SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
+"""A check's settings: a frozen dataclass (pydantic validates it without being imported to define it)."""
 
 
 @dataclass
@@ -89,16 +97,31 @@ class RunContext:
 
         return Progress(label, total, enabled=wanted(self.options.quiet, self.format))
 
-    def settings(self, model: type[SettingsT], table: str | None = None) -> SettingsT:
-        """The check's validated table (defaults when absent); a bad value is exit 2 at file:line.
+    def settings(
+        self,
+        model: type[SettingsT],
+        table: str | None = None,
+        *,
+        overrides: Mapping[str, object] | None = None,
+    ) -> SettingsT:
+        """The check's validated table (defaults when absent), with the command line's values over it.
 
-        ``model`` is the settings class the registry names for this check; passing it keeps the
-        return type precise for the type checker. ``table`` reads another check's table (p95 reuses
-        the login flow of ``[smoke]``).
+        This is the one place where flags are merged over ``[table]`` settings: ``overrides`` maps a field
+        of ``model`` to the value its option was given, None meaning the option was not given (the table's
+        value, or the default, stays). The table is validated first (a bad value is exit 2 at file:line);
+        the options' values are the command's to check (their messages name the option). ``model`` is the
+        settings class the registry names for this check; passing it keeps the return type precise for
+        the type checker. ``table`` reads another check's table (p95 reuses the login flow of ``[smoke]``).
         """
         from lr_ci.config import load_section
 
-        return load_section(self.config, table or self.check, model, self.redactor)
+        settings = load_section(self.config, table or self.check, model, self.redactor)
+        given = {name: value for name, value in (overrides or {}).items() if value is not None}
+        if not given:
+            return settings
+        import dataclasses
+
+        return dataclasses.replace(settings, **given)
 
 
 def _wants_color() -> bool:
@@ -197,6 +220,8 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
         _configure_logging(run)
         report = body(run)
     except LrCiError as exc:
+        if isinstance(exc, SettingError) and run is not None:
+            exc = run.config.error(exc.where, exc.problem)  # at the key's line in lr-ci.toml
         report = Report(check=check, error=exc.message, error_exit=exc.exit_code)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --verbose
         message = internal_error(exc, options.verbose, run.redactor if run else None)

@@ -48,6 +48,18 @@ class ConfigError(LrCiError):
         self.problem = problem
 
 
+class SettingError(LrCiError):
+    """A value of lr-ci.toml that a check finds unusable only as it runs (a flow whose ``use`` cannot be
+    followed, a hash pattern too slow for the build). The check names the key (``where``, a path into the
+    tables); the run harness turns it into the :class:`ConfigError` at that key's line, like every other
+    config error."""
+
+    def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
+        super().__init__(problem)
+        self.where = where
+        self.problem = problem
+
+
 class UnsetVariableError(ConfigError):
     """A ``${NAME}`` whose variable is not set: fatal for a run, a warning for ``config check``."""
 

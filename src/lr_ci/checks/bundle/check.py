@@ -18,10 +18,11 @@ from lr_ci.checks.bundle.settings import Budget, BundleSettings
 from lr_ci.checks.bundle.sizes import (
     BROTLI_BEST_MAX_BYTES,
     BROTLI_LARGE_QUALITY,
+    HashPatternTooSlow,
     format_size,
     parse_size,
 )
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.report import Finding, Location, Report, Severity, Table
 
 if TYPE_CHECKING:
@@ -67,11 +68,14 @@ class _Baseline(TypedDict):
     files: dict[str, _FileSizes]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
-    dirs: tuple[str, ...] = ()
+    """What the command line asks beyond ``[bundle]`` (``DIRS`` replace ``dirs`` in the settings)."""
+
     baseline: Path | None = None
+    """Sizes of the base branch's build to compare with."""
     save_baseline: Path | None = None
+    """Where to write this build's sizes."""
 
 
 def read_baseline(path: Path) -> dict[str, dict[str, int]]:
@@ -137,11 +141,14 @@ def _group_name(budget: Budget) -> str:
 def run(
     request: Request, settings: BundleSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> Report:
-    dirs = find_dirs(list(request.dirs or settings.dirs), cwd)
+    dirs = find_dirs(list(settings.dirs), cwd)
     budgets = settings.budgets or DEFAULT_BUDGETS
     compressions: set[str] = {settings.compression, *(b.compression for b in budgets if b.compression)}
     baseline = read_baseline(request.baseline) if request.baseline else None  # a bad one fails fast
-    files = _distinct_names(measure(dirs, compressions, settings.hash_pattern, progress))
+    try:
+        files = _distinct_names(measure(dirs, compressions, settings.hash_pattern, progress))
+    except HashPatternTooSlow as exc:  # the user's pattern: exit 2 at its line in lr-ci.toml
+        raise SettingError(("bundle", "hash_pattern"), str(exc)) from None
     if request.save_baseline:
         write_baseline(request.save_baseline, files)
     report = Report(check="bundle", fail_at=Severity.HIGH, rules=dict(RULES))

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import click
 
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from lr_ci.checks.bundle.check import Request
+
+
+class Overrides(TypedDict):
+    """The options that replace a ``[bundle]`` setting (None: not given)."""
+
+    dirs: list[str] | None
 
 
 @click.command("bundle")
@@ -26,21 +36,17 @@ def command(
 
     DIRS default to the first of dist, build, out, .next/static, public/build found here.
     """
-    run_check(ctx, "bundle", lambda run: _body(run, dirs, baseline, save_baseline))
+    from lr_ci.checks.bundle.check import Request
+
+    request = Request(baseline=baseline, save_baseline=save_baseline)
+    overrides = Overrides(dirs=list(dirs) or None)
+    run_check(ctx, "bundle", lambda run: _body(run, request, overrides))
 
 
-def _body(
-    run: RunContext, dirs: tuple[str, ...], baseline: Path | None, save_baseline: Path | None
-) -> Report:
+def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     from lr_ci.checks.bundle import check
     from lr_ci.checks.bundle.settings import BundleSettings
-    from lr_ci.checks.bundle.sizes import HashPatternTooSlow
 
-    settings = run.settings(BundleSettings)
-    progress = run.progress("reading files")
-    try:
-        return check.run(check.Request(dirs, baseline, save_baseline), settings, run.cwd, progress)
-    except HashPatternTooSlow as exc:  # the user's pattern: exit 2 at its line in lr-ci.toml
-        raise run.config.error(("bundle", "hash_pattern"), str(exc)) from None
-    finally:
-        progress.close()
+    settings = run.settings(BundleSettings, overrides=overrides)
+    with run.progress("reading files") as progress:
+        return check.run(request, settings, run.cwd, progress)

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 from typing_extensions import TypedDict
 
 from lr_ci._json_files import read_shaped, write_json
+from lr_ci.checks.p95 import load
 from lr_ci.checks.p95.settings import MAX_ROUNDS, P95Settings, Route
 from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, absolute, decide, p95
 from lr_ci.errors import LrCiError
 from lr_ci.report import Case, Finding, Location, Report, Severity
+
+if TYPE_CHECKING:
+    from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.redact import Redactor
 
 BASELINE_SCHEMA = "lr-ci.p95-baseline/1"
 USERS_HEADROOM = 1.5
@@ -68,15 +74,15 @@ class BaselineDocument(TypedDict):
     routes: dict[str, BaselineRoute]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
-    baseline_url: str | None = None
-    candidate_url: str | None = None
+    """What the command line asks beyond ``[p95]`` (``--baseline``, ``--candidate``, ``--rate``, ``--rounds``
+    and ``--round-seconds`` replace settings instead, in :meth:`lr_ci._run.RunContext.settings`)."""
+
     baseline_file: Path | None = None
+    """Compare the candidate with this stored baseline instead of a baseline deployment."""
     save_baseline: Path | None = None
-    rate: float | None = None
-    rounds: int | None = None
-    round_seconds: float | None = None
+    """Measure the candidate and store it here."""
     workers: int = 0
     """Local locust worker processes to spread the load over (distributed mode)."""
     master: bool = False
@@ -87,21 +93,55 @@ class Request:
     """How to start one local worker (``--master-port PORT`` is appended)."""
     master_bind: str = "*"
     """With ``master``: the address the master listens on (local workers: always 127.0.0.1)."""
+    join: tuple[str, int] | None = None
+    """``--worker``: the (host, port) of the master to join and serve until it quits."""
 
 
-def effective(settings: P95Settings, request: Request) -> P95Settings:
-    changes: dict[str, Any] = {
-        k: v
-        for k, v in (
-            ("rate", request.rate),
-            ("rounds", request.rounds),
-            ("round_seconds", request.round_seconds),
+Login = Callable[[str], tuple[dict[str, str], dict[str, str]]]
+"""``login(url)``: the cookies and captured values the login flow left on that side."""
+Measure = Callable[
+    [Mapping[str, load.Target], load.Plan, int | None, Callable[[int], None] | None], load.Measurement
+]
+"""Sends the plan's load to the targets: here, or spread over locust workers."""
+
+
+def login_with(smoke: SmokeSettings, flow: str, redactor: Redactor) -> Login:
+    """``login(url)`` for each side: the ``[smoke]`` flow ``flow`` run against it, its cookies and captured
+    values kept; a flow that fails is exit 2 naming the step."""
+    import time
+
+    from lr_ci import _http
+    from lr_ci.flows.runner import RunOptions, run_flow
+
+    if flow not in smoke.flows:
+        raise LrCiError(f"[p95] login_flow {flow!r}: no such flow in [smoke]")
+
+    def login(url: str) -> tuple[dict[str, str], dict[str, str]]:
+        options = RunOptions(
+            base_url=url,
+            client=_http.ClientOptions(timeout_s=smoke.timeout_s),
+            deadline=time.monotonic() + smoke.run_timeout_s,
+            on_secret=redactor.add_credential,
+            # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
+            scrub=redactor.scrub_text,
+            reach=lambda: redactor.reach,
         )
-        if v is not None
-    }
-    if not settings.routes and not settings.locustfile:
-        changes["routes"] = [Route(path="/", name="homepage")]
-    return replace(settings, **changes)
+        result = run_flow(smoke, flow, options)
+        if not result.passed:
+            failed = next(s for s in result.steps if s.status in ("fail", "error"))
+            raise LrCiError(
+                f"login flow {flow!r} failed on {public_url(url)}: step {failed.name}: {failed.message}"
+            )
+        return result.cookies, result.values
+
+    return login
+
+
+def _routes_or_homepage(settings: P95Settings) -> P95Settings:
+    """Without routes and without a locustfile, the homepage is the route measured."""
+    if settings.routes or settings.locustfile:
+        return settings
+    return replace(settings, routes=[Route(path="/", name="homepage")])
 
 
 def _url(value: str | None, what: str) -> str:
@@ -224,13 +264,13 @@ def write_baseline_file(path: Path, url: str, sides: dict[str, Side]) -> None:
 def run(
     request: Request,
     settings: P95Settings,
-    login: Callable[[str], Any] | None = None,
+    login: Login | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Measure and decide. ``login(url)`` returns the (cookies, values) of the login flow, when configured."""
 
-    settings = effective(settings, request)
-    candidate_url = _url(request.candidate_url or settings.candidate_url, "candidate url")
+    settings = _routes_or_homepage(settings)
+    candidate_url = _url(settings.candidate_url, "candidate url")
     if request.baseline_file is not None:
         _check_file(request.baseline_file, "--baseline-file", must_exist=True)
     if request.save_baseline is not None:
@@ -239,7 +279,7 @@ def run(
     targets = {"candidate": _target(candidate_url, login)}
     if stored is None and request.save_baseline is None:
         targets = {
-            "baseline": _target(_url(request.baseline_url or settings.baseline_url, "baseline url"), login),
+            "baseline": _target(_url(settings.baseline_url, "baseline url"), login),
             **targets,
         }
     plan = _plan(settings)
@@ -264,31 +304,27 @@ def run(
         verdicts = _sustained(_explain_errors(verdicts, measurement), measurement, settings)
         if settings.confirm and any(v.verdict == "regression" for v in verdicts):
             verdicts = _confirm(verdicts, targets, plan, settings, stored, budgets, measure)
-    return _report(verdicts, measurement, settings, request)
+    return _report(verdicts, measurement, settings)
 
 
-def _plan(settings: P95Settings) -> Any:
-    from lr_ci.checks.p95 import load
-
+def _plan(settings: P95Settings) -> load.Plan:
     return load.Plan(
-        settings.routes,
-        settings.rate,
-        settings.max_in_flight if settings.arrival == "poisson" else settings.users,
-        settings.rounds,
-        settings.round_seconds,
-        settings.warmup_seconds,
-        settings.timeout_s,
-        settings.locustfile,
-        settings.locustfile_timeout_s,
-        settings.arrival,
+        routes=settings.routes,
+        rate=settings.rate,
+        users=settings.max_in_flight if settings.arrival == "poisson" else settings.users,
+        rounds=settings.rounds,
+        round_seconds=settings.round_seconds,
+        warmup_seconds=settings.warmup_seconds,
+        timeout_s=settings.timeout_s,
+        locustfile=settings.locustfile,
+        locustfile_timeout_s=settings.locustfile_timeout_s,
+        arrival=settings.arrival,
     )
 
 
-def _driver(request: Request) -> Callable[..., Any]:
+def _driver(request: Request) -> Measure:
     """Local load, local workers (--workers N), or workers that join from elsewhere (--master)."""
     import secrets
-
-    from lr_ci.checks.p95 import load
 
     if request.workers <= 0 and not request.master:
         return load.measure
@@ -299,9 +335,8 @@ def _driver(request: Request) -> Callable[..., Any]:
     secret = secrets.token_urlsafe(32) if local else load.cluster_secret("--master")
     bind_host = load.LOCAL_BIND_HOST if local else request.master_bind
 
-    def spawn(master_port: int) -> list[Any]:
+    def spawn(master_port: int) -> list[subprocess.Popen[bytes]]:
         import os
-        import subprocess
 
         command = [*request.worker_command, "--master-port", str(master_port)]
         environment = {**os.environ, load.CLUSTER_SECRET_ENV: secret}
@@ -310,7 +345,12 @@ def _driver(request: Request) -> Callable[..., Any]:
             for _ in range(request.workers)
         ]
 
-    def measure(targets: Any, plan: Any, seed: int | None, progress: Any = None) -> Any:
+    def measure(
+        targets: Mapping[str, load.Target],
+        plan: load.Plan,
+        seed: int | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> load.Measurement:
         # Local workers get a fresh port each time: the last master's may not be free yet (confirmation).
         port = _free_port() if local else request.master_port
         return load.measure_distributed(
@@ -339,24 +379,21 @@ def _free_port() -> int:
 
 def worker(settings: P95Settings, master_host: str, master_port: int) -> Report:
     """``--worker``: serve a master until it quits."""
-    from lr_ci.checks.p95 import load
-
-    settings = effective(settings, Request())
-    plan = _plan(settings)
+    plan = _plan(_routes_or_homepage(settings))
     load.run_worker(plan, master_host, master_port, settings.seed)
     return Report(check="p95", metrics={"role": "worker", "master": f"{master_host}:{master_port}"})
 
 
-def _target(url: str, login: Callable[[str], Any] | None) -> Any:
-    from lr_ci.checks.p95.load import Target
-
+def _target(url: str, login: Login | None) -> load.Target:
     if login is None:
-        return Target(url)
+        return load.Target(url)
     cookies, values = login(url)
-    return Target(url, cookies, values)
+    return load.Target(url, cookies, values)
 
 
-def _something_measured(measurement: Any, targets: dict[str, Any], settings: P95Settings) -> None:
+def _something_measured(
+    measurement: load.Measurement, targets: Mapping[str, load.Target], settings: P95Settings
+) -> None:
     """A side that got no request at all was not measured: exit 2, never an empty report that passes."""
     for side, routes in measurement.sides.items():
         if not any(route.count or route.errors for route in routes.values()):
@@ -367,7 +404,7 @@ def _something_measured(measurement: Any, targets: dict[str, Any], settings: P95
             )
 
 
-def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[RouteVerdict]:
+def _explain_errors(verdicts: list[RouteVerdict], measurement: load.Measurement) -> list[RouteVerdict]:
     for verdict in verdicts:
         first = measurement.first_errors.get("candidate", {}).get(verdict.route)
         if first and verdict.verdict in ("errors", "inconclusive"):
@@ -375,7 +412,9 @@ def _explain_errors(verdicts: list[RouteVerdict], measurement: Any) -> list[Rout
     return verdicts
 
 
-def _sustained(verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings) -> list[RouteVerdict]:
+def _sustained(
+    verdicts: list[RouteVerdict], measurement: load.Measurement, settings: P95Settings
+) -> list[RouteVerdict]:
     """A side that answered under 90% of the rate asked makes every route inconclusive, saying why (too
     few users for the measured latency, when that is the cause)."""
     name, users = _user_setting(settings)
@@ -405,17 +444,17 @@ def _user_setting(settings: P95Settings) -> tuple[str, int]:
 
 def _confirm(
     verdicts: list[RouteVerdict],
-    targets: dict[str, Any],
-    plan: Any,
+    targets: Mapping[str, load.Target],
+    plan: load.Plan,
     settings: P95Settings,
     stored: dict[str, list[Histogram]] | None,
     budgets: dict[str, float],
-    measure: Callable[..., Any],
+    measure: Measure,
 ) -> list[RouteVerdict]:
     """Re-measure the regressed routes once; a regression stands only if the second measurement agrees."""
     failing = {v.route for v in verdicts if v.verdict == "regression"}
     again_plan = replace(plan, routes=[r for r in plan.routes if r.label in failing])
-    again = measure(targets, again_plan, None if settings.seed is None else settings.seed + 1)
+    again = measure(targets, again_plan, None if settings.seed is None else settings.seed + 1, None)
     _something_measured(again, targets, settings)
     baseline = stored if stored is not None else again.sides["baseline"]
     second = {
@@ -457,7 +496,7 @@ def _numbers(v: RouteVerdict) -> str:
     )
 
 
-def _round_p95s(measurement: Any, route: str) -> dict[str, list[float | None]]:
+def _round_p95s(measurement: load.Measurement, route: str) -> dict[str, list[float | None]]:
     """Each round's own p95, per side: shows drift, and what a one-run comparison would have seen."""
     return {
         side: [_round(p95(r)) for r in routes[route].rounds]
@@ -466,9 +505,7 @@ def _round_p95s(measurement: Any, route: str) -> dict[str, list[float | None]]:
     }
 
 
-def _report(
-    verdicts: list[RouteVerdict], measurement: Any, settings: P95Settings, request: Request
-) -> Report:
+def _report(verdicts: list[RouteVerdict], measurement: load.Measurement, settings: P95Settings) -> Report:
     report = Report(
         check="p95",
         fail_at=Severity.HIGH if settings.mode == "fail" else None,
@@ -506,7 +543,7 @@ def _report(
                     rule=rule,
                     severity=Severity.HIGH,
                     message=f"{v.route}: {message}",
-                    location=Location(url=public_url(request.candidate_url or settings.candidate_url or "")),
+                    location=Location(url=public_url(settings.candidate_url or "")),
                 )
             )
     if settings.mode == "warn":
@@ -527,13 +564,13 @@ def _report(
         "users_needed": _users_needed(measurement, settings.rate),
         "arrivals": {
             side: None if spread is None else spread.to_json()
-            for side, spread in getattr(measurement, "arrivals", {}).items()
+            for side, spread in measurement.arrivals.items()
         },
     }
     return report
 
 
-def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
+def _users_needed(measurement: load.Measurement, rate: float) -> dict[str, int]:
     """Per side: the users the rate needs at its measured latency (rate x slowest route's p95 x headroom)."""
     needed = {}
     for side, routes in measurement.sides.items():
@@ -543,7 +580,7 @@ def _users_needed(measurement: Any, rate: float) -> dict[str, int]:
     return needed
 
 
-def _users_warnings(measurement: Any, settings: P95Settings) -> list[str]:
+def _users_warnings(measurement: load.Measurement, settings: P95Settings) -> list[str]:
     """A clear warning per side whose latency the configured users cannot carry at the requested rate."""
     warnings = []
     name, users = _user_setting(settings)

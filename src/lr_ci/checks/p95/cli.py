@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import click
 
 from lr_ci._run import GlobalOptions, RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from lr_ci.checks.p95.check import Request
+
+
+class Overrides(TypedDict):
+    """The options that replace a ``[p95]`` setting (None: not given)."""
+
+    baseline_url: str | None
+    candidate_url: str | None
+    rate: float | None
+    rounds: int | None
+    round_seconds: float | None
 
 
 @click.command("p95")
@@ -72,15 +85,6 @@ def command(
     """
     from lr_ci.checks.p95.check import Request
 
-    problems = _option_problems(
-        rate=rate,
-        rounds=rounds,
-        round_seconds=round_seconds,
-        workers=workers,
-        expect_workers=expect_workers,
-        master_port=master_port,
-        master_bind=master_bind,
-    )
     config = ctx.ensure_object(GlobalOptions).config
     worker_command = (
         sys.executable,
@@ -93,34 +97,27 @@ def command(
         "127.0.0.1",
     )
     request = Request(
-        baseline_url,
-        candidate_url,
-        baseline_file,
-        save_baseline,
-        rate,
-        rounds,
-        round_seconds,
-        workers,
-        master,
-        expect_workers,
-        master_port,
-        worker_command,
-        master_bind,
+        baseline_file=baseline_file,
+        save_baseline=save_baseline,
+        workers=workers,
+        master=master,
+        expect_workers=expect_workers,
+        master_port=master_port,
+        worker_command=worker_command,
+        master_bind=master_bind,
+        join=(master_host, master_port) if worker_mode else None,
     )
-    join = (master_host, master_port) if worker_mode else None
-    run_check(ctx, "p95", lambda run: _body(run, request, join, problems))
+    overrides = Overrides(
+        baseline_url=baseline_url or None,
+        candidate_url=candidate_url or None,
+        rate=rate,
+        rounds=rounds,
+        round_seconds=round_seconds,
+    )
+    run_check(ctx, "p95", lambda run: _body(run, request, overrides))
 
 
-def _option_problems(
-    *,
-    rate: float | None,
-    rounds: int | None,
-    round_seconds: float | None,
-    workers: int,
-    expect_workers: int,
-    master_port: int,
-    master_bind: str,
-) -> list[str]:
+def _option_problems(request: Request, overrides: Overrides) -> list[str]:
     """What is wrong with the options, each naming its option, checked against the bounds of ``[p95]``.
 
     Checked in the run (not by click) so that a bad value is the contract's one ``error:`` line, exit 2.
@@ -140,21 +137,29 @@ def _option_problems(
             side = "above" if low_open else "at least"
             problems.append(f"{name} {value!r}: must be a number {side} {low:g} and at most {high:g}")
 
-    number("--rate", rate, 0, bounds.MAX_RATE, low_open=True)
-    number("--round-seconds", round_seconds, bounds.MIN_ROUND_SECONDS, bounds.MAX_SECONDS, low_open=True)
+    number("--rate", overrides["rate"], 0, bounds.MAX_RATE, low_open=True)
+    number(
+        "--round-seconds",
+        overrides["round_seconds"],
+        bounds.MIN_ROUND_SECONDS,
+        bounds.MAX_SECONDS,
+        low_open=True,
+    )
     for name, count, low, high in (
-        ("--rounds", rounds, 1, bounds.MAX_ROUNDS),
-        ("--workers", workers, 0, MAX_LOCAL_WORKERS),
-        ("--expect-workers", expect_workers, 1, bounds.MAX_USERS),
-        ("--master-port", master_port, 1, 65535),
+        ("--rounds", overrides["rounds"], 1, bounds.MAX_ROUNDS),
+        ("--workers", request.workers, 0, MAX_LOCAL_WORKERS),
+        ("--expect-workers", request.expect_workers, 1, bounds.MAX_USERS),
+        ("--master-port", request.master_port, 1, 65535),
     ):
         if count is not None and not low <= count <= high:
             problems.append(f"{name} {count}: must be a whole number from {low} to {high}")
-    if master_bind != "*":
+    if request.master_bind != "*":
         try:
-            ipaddress.ip_address(master_bind)
+            ipaddress.ip_address(request.master_bind)
         except ValueError:
-            problems.append(f"--master-bind {master_bind!r}: must be * or an IP address of this machine")
+            problems.append(
+                f"--master-bind {request.master_bind!r}: must be * or an IP address of this machine"
+            )
     return problems
 
 
@@ -162,69 +167,35 @@ MAX_LOCAL_WORKERS = 256
 """Local worker processes (about 60 MB each): more than a machine has cores is a mistake."""
 
 
-def _body(run: RunContext, request: object, join: tuple[str, int] | None, problems: list[str]) -> Report:
+def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     from lr_ci.checks.p95 import check
     from lr_ci.checks.p95.settings import P95Settings
     from lr_ci.errors import LrCiError
 
-    assert isinstance(request, check.Request)
+    problems = _option_problems(request, overrides)
     if problems:
         raise LrCiError(problems[0])
-    settings = run.settings(P95Settings)
+    settings = run.settings(P95Settings, overrides=overrides)
     try:
         import locust  # noqa: F401 - imported first, so gevent patches the standard library before anything else
     except ImportError:
         raise LrCiError("the p95 check needs locust: pip install 'lr-ci[load]'") from None
-    from lr_ci.checks.p95.load import watch_interrupts
+    from lr_ci.checks.p95.load import CLUSTER_SECRET_ENV, watch_interrupts
 
     watch_interrupts()
-    from lr_ci.checks.p95.load import CLUSTER_SECRET_ENV
-
     if os.environ.get(CLUSTER_SECRET_ENV):
         run.redactor.add_credential(os.environ[CLUSTER_SECRET_ENV])
-    if join is not None:
-        return check.worker(settings, *join)
-    for url in (request.baseline_url, request.candidate_url, settings.baseline_url, settings.candidate_url):
+    if request.join is not None:
+        return check.worker(settings, *request.join)
+    for url in (settings.baseline_url, settings.candidate_url):
         for credential in check.url_credentials(url or ""):
             run.redactor.add_credential(credential)
-    login = _login(run, settings.login_flow) if settings.login_flow else None
+    login = None
+    if settings.login_flow:
+        from lr_ci.checks.smoke.settings import SmokeSettings
+
+        smoke = run.settings(SmokeSettings, table="smoke")
+        login = check.login_with(smoke, settings.login_flow, run.redactor)
     sides = 1 if request.baseline_file or request.save_baseline else 2
-    progress = run.progress("load rounds", sides * (settings.rounds + 1))
-    try:
+    with run.progress("load rounds", sides * (settings.rounds + 1)) as progress:
         return check.run(request, settings, login, progress)
-    finally:
-        progress.close()
-
-
-def _login(run: RunContext, flow: str) -> Callable[[str], tuple[dict[str, str], dict[str, str]]]:
-    import time
-
-    from lr_ci import _http
-    from lr_ci.checks.p95.check import public_url
-    from lr_ci.checks.smoke.settings import SmokeSettings
-    from lr_ci.errors import LrCiError
-    from lr_ci.flows.runner import RunOptions, run_flow
-
-    smoke = run.settings(SmokeSettings, table="smoke")
-    if flow not in smoke.flows:
-        raise LrCiError(f"[p95] login_flow {flow!r}: no such flow in [smoke]")
-
-    def login(url: str) -> tuple[dict[str, str], dict[str, str]]:
-        options = RunOptions(
-            base_url=url,
-            client=_http.ClientOptions(timeout_s=smoke.timeout_s),
-            deadline=time.monotonic() + smoke.run_timeout_s,
-            on_secret=run.redactor.add_credential,
-            # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
-            scrub=run.redactor.scrub_text,
-            reach=lambda: run.redactor.reach,
-        )
-        result = run_flow(smoke, flow, options)
-        if not result.passed:
-            failed = next(s for s in result.steps if s.status in ("fail", "error"))
-            raise LrCiError(
-                f"login flow {flow!r} failed on {public_url(url)}: step {failed.name}: {failed.message}"
-            )
-        return result.cookies, result.values
-
-    return login

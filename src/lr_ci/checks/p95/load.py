@@ -13,7 +13,7 @@ import os
 import random
 import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,11 +233,8 @@ def _import_locustfile(path: str, timeout_s: float) -> list[Any]:
         raise LrCiError(
             outcome if outcome.startswith(f"locustfile {path}:") else f"locustfile {path}: {outcome}"
         )
-    cancel = _watchdog(timeout_s, too_long)
-    try:
+    with _watchdog(timeout_s, too_long):
         return import_locustfile_here(path)
-    finally:
-        cancel()
 
 
 def _kill_group(pid: int) -> None:
@@ -247,8 +244,9 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _watchdog(seconds: float, message: str) -> Callable[[], None]:
-    """End this process with exit 2 and ``message`` unless the returned cancel is called within ``seconds``.
+@contextlib.contextmanager
+def _watchdog(seconds: float, message: str) -> Iterator[None]:
+    """End this process with exit 2 and ``message`` unless the ``with`` block ends within ``seconds``.
 
     A real OS thread (gevent's monkey-patching turns ``threading`` into greenlets, which a busy loop in the
     main greenlet would never let run). A loop in C that never releases the interpreter's lock stops that
@@ -273,13 +271,13 @@ def _watchdog(seconds: float, message: str) -> Callable[[], None]:
             _kill_children()
             os._exit(2)
 
-    def cancel() -> None:
+    start_thread(watch, ())
+    try:
+        yield
+    finally:
         faulthandler.cancel_dump_traceback_later()
         sink.close()
         done.release()
-
-    start_thread(watch, ())
-    return cancel
 
 
 BACKSTOP_SECONDS = 10.0
@@ -601,15 +599,12 @@ def _bounded(
 
     def bounded(target: Target, seconds: float) -> _Collector:
         limit = seconds + ROUND_GRACE_SECONDS
-        cancel = _watchdog(
+        with _watchdog(
             limit,
             f"{where}: a round of load did not end within {limit:g} s: a task blocks the load process "
             "(a loop or a call that never yields to gevent)",
-        )
-        try:
+        ):
             return one_round(target, seconds)
-        finally:
-            cancel()
 
     return bounded
 
@@ -890,28 +885,42 @@ def measure_distributed(
     rng = random.Random(seed)
     # The master needs the same classes as its workers: it tells them which classes to spawn, by name.
     environment = Environment(user_classes=_distributed_user_classes(plan, rng), catch_exceptions=False)
-    runner = _listen(environment, bind_host, port)
-    seal = Seal(secret)
-    gate = _Gatekeeper(runner, seal)
-    collector = _DistributedCollector(seal, gate.trusted)
-    runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
-    processes = spawn(port) if spawn is not None else []
-    finished = False
-    try:
+    with _master(environment, bind_host, port) as (runner, local_workers):
+        seal = Seal(secret)
+        gate = _Gatekeeper(runner, seal)
+        collector = _DistributedCollector(seal, gate.trusted)
+        runner.register_message(SAMPLES_MESSAGE, collector.on_batch)
+        # Started once the master listens for them: their hello must not come before the gatekeeper.
+        if spawn is not None:
+            local_workers.extend(spawn(port))
         deadline = time.monotonic() + WORKER_WAIT_SECONDS
         while len(gate.proven()) < workers:
             gate.check_strangers()
             if time.monotonic() > deadline:
                 raise _no_workers(len(gate.proven()), workers, port)
             gevent.sleep(0.2)
-        measurement = _rounds(
+        return _rounds(
             targets,
             plan,
             lambda target, seconds: _distributed_round(runner, gate, collector, plan, target, seconds),
             progress,
         )
+
+
+@contextlib.contextmanager
+def _master(environment: Any, bind_host: str, port: int) -> Iterator[tuple[Any, list[Any]]]:
+    """The master runner listening on ``bind_host:port``, and a list for the local worker processes the
+    caller starts for it.
+
+    On the way out the master quits first (a worker that got its quit ends within seconds), then each
+    local worker is waited for; after an error or an interruption they are stopped instead.
+    """
+    runner = _listen(environment, bind_host, port)
+    processes: list[Any] = []
+    finished = False
+    try:
+        yield runner, processes
         finished = True
-        return measurement
     finally:
         runner.quit()
         for process in processes:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lr_ci._run import GlobalOptions, RunContext, run_check
 from lr_ci.cli import DefaultCommandGroup, global_options
 from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from lr_ci.checks.secrets.check import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,18 +37,6 @@ def _targets(command: F) -> F:
     return command
 
 
-class Targets(NamedTuple):
-    """What to scan, as the command line said it (``--range`` is ``revision_range``); built from click's
-    keyword arguments. A NamedTuple: immutable like a frozen dataclass, and a sixth of its cost to define
-    on the pre-commit hook's start-up path."""
-
-    paths: tuple[Path, ...]
-    staged: bool
-    revision_range: str | None
-    history: bool
-    deepen: bool
-
-
 @click.command("secrets")
 @_targets
 @click.option("--list-rules", is_flag=True, help="Print the detection rules and exit.")
@@ -62,8 +53,10 @@ def scan_command(ctx: click.Context, /, list_rules: bool, **targets: Any) -> Non
     if list_rules:
         _print_rules(ctx.ensure_object(GlobalOptions).resolved_format())
         return
-    asked = Targets(**targets)
-    run_check(ctx, "secrets", lambda run: _body(run, asked, write_baseline=False))
+    from lr_ci.checks.secrets.check import Request
+
+    request = Request(**targets)
+    run_check(ctx, "secrets", lambda run: _body(run, request, write_baseline=False))
 
 
 @click.command("baseline")
@@ -75,41 +68,35 @@ def baseline_command(ctx: click.Context, /, **targets: Any) -> None:
 
     Scans what `lr-ci secrets` with the same arguments would; the baseline's entries are then quiet.
     """
-    asked = Targets(**targets)
-    run_check(ctx, "secrets", lambda run: _body(run, asked, write_baseline=True))
+    from lr_ci.checks.secrets.check import Request
+
+    request = Request(**targets)
+    run_check(ctx, "secrets", lambda run: _body(run, request, write_baseline=True))
 
 
 command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_command])
 
 
-def _body(run: RunContext, targets: Targets, *, write_baseline: bool) -> Report:
+def _body(run: RunContext, request: Request, *, write_baseline: bool) -> Report:
     from lr_ci._report_paths import repository_root
     from lr_ci.checks.secrets import check
     from lr_ci.github import in_actions
 
-    request = check.Request(
-        targets.paths, targets.staged, targets.revision_range, targets.history, targets.deepen
-    )
     if request.mode == "working-tree" and not write_baseline and in_actions():
         root = repository_root(run.cwd)
         derived = check.event_range(root) if root is not None else None
         if derived:
-            request = check.Request(range=derived, deepen=targets.deepen)
-    started = check.start(request, run.cwd)
-    try:
+            request = request._replace(revision_range=derived)
+    with check.start(request, run.cwd) as started:
         from lr_ci.checks.secrets.settings import SecretsSettings
 
         settings = run.settings(SecretsSettings)
         if write_baseline:
             return check.update_baseline(started, settings, run.cwd)
-        progress = run.progress("scanning commits") if request.mode in ("history", "range") else None
-        try:
-            return check.run(started, settings, run.cwd, progress)
-        finally:
-            if progress is not None:
-                progress.close()
-    finally:
-        started.close()
+        with run.progress("scanning commits") as progress:
+            # Drawn for commits only: a staged or working-tree scan is over before a line would help.
+            shown = progress if request.mode in ("history", "range") else None
+            return check.run(started, settings, run.cwd, shown)
 
 
 def _print_rules(output_format: str) -> None:

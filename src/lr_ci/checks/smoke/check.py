@@ -11,14 +11,16 @@ import httpx
 
 from lr_ci import _http
 from lr_ci.checks.smoke.settings import SmokeSettings
-from lr_ci.errors import LrCiError
+from lr_ci.errors import LrCiError, SettingError
 from lr_ci.flows import _jsonpath
-from lr_ci.flows.model import MAX_TIMEOUT_S, Expect, Flow, Step
+from lr_ci.flows.model import Expect, Flow, Step
 from lr_ci.flows.runner import (
     EXCERPT_CHARS,
     PARSING,
+    FlowOrderError,
     FlowResult,
     RunOptions,
+    check_uses,
     flow_order,
     json_body,
     run_flows,
@@ -32,24 +34,25 @@ WAIT_INTERVAL_S = 1.0
 DEFAULT_FLOWS = {"homepage": Flow(steps=[Step(name="homepage", path="/", expect=Expect())])}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
-    base_url: str | None = None
+    """What the command line asks beyond ``[smoke]`` (``--base-url``, ``--timeout``, ``--run-timeout`` and
+    ``--insecure`` replace settings instead, in :meth:`lr_ci._run.RunContext.settings`)."""
+
     flows: tuple[str, ...] = ()
+    """Run only these flows (default: every flow of ``[smoke]``)."""
     wait_for_version: str | None = None
+    """First poll the version endpoint until it says this version."""
     wait_timeout_s: float = 300.0
     resolve: tuple[str, ...] = ()
-    timeout_s: float | None = None
-    run_timeout_s: float | None = None
-    insecure: bool = False
+    """``HOST:IP`` pairs: send HOST's requests to IP."""
 
 
-def plan(
+def _prepare(
     request: Request, settings: SmokeSettings, redactor: Redactor | None = None
 ) -> tuple[SmokeSettings, list[str], RunOptions]:
-    """Validate what to run against what; every problem here is exit 2."""
-    base_url = _base_url(request, settings, redactor)
-    _check_seconds(request)
+    """The flows to run and how to send their requests; every problem here is exit 2."""
+    base_url = _base_url(settings, redactor)
     if not settings.flows:
         settings = replace(settings, flows=DEFAULT_FLOWS)
     names = list(request.flows) or list(settings.flows)
@@ -58,11 +61,7 @@ def plan(
             flow_order(settings.flows, name)
         except ValueError as exc:
             raise LrCiError(f"[smoke] flow {name!r}: {exc}") from None
-    if request.timeout_s is not None:
-        settings = replace(settings, timeout_s=request.timeout_s)
-    if request.run_timeout_s is not None:
-        settings = replace(settings, run_timeout_s=request.run_timeout_s)
-    verify: bool | ssl.SSLContext = settings.verify_tls and not request.insecure
+    verify: bool | ssl.SSLContext = settings.verify_tls
     if verify and settings.ca_bundle:
         verify = _http.ca_bundle(settings.ca_bundle)
     client = _http.ClientOptions(
@@ -80,8 +79,8 @@ def plan(
     return settings, names, options
 
 
-def _base_url(request: Request, settings: SmokeSettings, redactor: Redactor | None) -> str:
-    base_url = request.base_url or settings.base_url
+def _base_url(settings: SmokeSettings, redactor: Redactor | None) -> str:
+    base_url = settings.base_url
     if not base_url:
         raise LrCiError("no base URL: pass --base-url, or set base_url in [smoke]")
     if redactor is not None:
@@ -89,20 +88,11 @@ def _base_url(request: Request, settings: SmokeSettings, redactor: Redactor | No
         for credential in userinfo_credentials(base_url):
             redactor.add_credential(credential)
     try:
-        return check_http_url(base_url, "--base-url" if request.base_url else "[smoke] base_url")
+        # The table's URL was checked when it was read, and --base-url by the command: this one is a
+        # settings object made in code.
+        return check_http_url(base_url, "[smoke] base_url")
     except ValueError as exc:
         raise LrCiError(str(exc)) from None
-
-
-def _check_seconds(request: Request) -> None:
-    """The timeout options: positive, finite, at most a day (click's float type lets NaN and -3 through)."""
-    for option, seconds in (
-        ("--timeout", request.timeout_s),
-        ("--run-timeout", request.run_timeout_s),
-        ("--wait-timeout", request.wait_timeout_s),
-    ):
-        if seconds is not None and not (0 < seconds <= MAX_TIMEOUT_S):  # also false for NaN
-            raise LrCiError(f"{option} {seconds!r}: expected a number of seconds above 0 and at most one day")
 
 
 def wait_for_version(
@@ -211,18 +201,45 @@ def run(
     on_secret: Callable[[str], None] | None = None,
     redactor: Redactor | None = None,
 ) -> Report:
-    """Run the smoke check; ``redactor`` masks credentials in messages before they are built."""
-    return run_with_results(request, settings, on_secret, redactor)[0]
+    """Run the smoke check; ``redactor`` masks credentials in messages before they are built.
+
+    A flow that cannot be run as configured is a :class:`~lr_ci.errors.SettingError` at its key (exit 2 at
+    that line of lr-ci.toml): a ``use`` that cannot be followed or a flow with no steps, found before
+    anything is sent, and a step that cannot be done as configured, found when the flows ran to the end
+    (finally steps too).
+    """
+    _check_flows(settings)
+    report, results = _run_flows(request, settings, on_secret, redactor)
+    for flow in results:
+        for step in flow.steps:
+            if step.config_error:
+                raise SettingError((*step.where, "submit_form"), step.message)
+    return report
 
 
-def run_with_results(
+def _check_flows(settings: SmokeSettings) -> None:
+    try:
+        check_uses(settings.flows)
+    except FlowOrderError as exc:
+        # At the line of the ``use`` that cannot be followed, like every other config error.
+        where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
+        raise SettingError(where, str(exc)) from None
+    for name in settings.flows:
+        chain = flow_order(settings.flows, name)
+        if not any(settings.flows[f].steps or settings.flows[f].finally_ for f in chain):
+            # It would pass having sent nothing: a smoke test that tests nothing is a mistake, not a pass.
+            raise SettingError(
+                ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
+            )
+
+
+def _run_flows(
     request: Request,
     settings: SmokeSettings,
-    on_secret: Callable[[str], None] | None = None,
-    redactor: Redactor | None = None,
+    on_secret: Callable[[str], None] | None,
+    redactor: Redactor | None,
 ) -> tuple[Report, list[FlowResult]]:
-    """:func:`run`, with the flows' results (the command turns a step's config error into exit 2)."""
-    settings, names, options = plan(request, settings, redactor)
+    settings, names, options = _prepare(request, settings, redactor)
     if on_secret is not None:
         options = replace(options, on_secret=on_secret)
     waited = None

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 import click
 
 from lr_ci._run import RunContext, run_check
 from lr_ci.cli import global_options
 from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from lr_ci.checks.smoke.check import Request
+
+
+class Overrides(TypedDict):
+    """The options that replace a ``[smoke]`` setting (None: not given)."""
+
+    base_url: str | None
+    timeout_s: float | None
+    run_timeout_s: float | None
+    verify_tls: bool | None
 
 
 @click.command("smoke")
@@ -55,37 +69,51 @@ def command(
     from lr_ci.checks.smoke.check import Request
 
     request = Request(
-        base_url, flows, wait_for_version, wait_timeout, resolve, timeout, run_timeout, insecure
+        flows=flows, wait_for_version=wait_for_version, wait_timeout_s=wait_timeout, resolve=resolve
     )
-    run_check(ctx, "smoke", lambda run: _body(run, request))
+    overrides = Overrides(
+        base_url=base_url or None,
+        timeout_s=timeout,
+        run_timeout_s=run_timeout,
+        verify_tls=False if insecure else None,
+    )
+    run_check(ctx, "smoke", lambda run: _body(run, request, overrides))
 
 
-def _body(run: RunContext, request: object) -> Report:
+def _option_problems(request: Request, overrides: Overrides) -> list[str]:
+    """What is wrong with the options' values, each naming its option (lr-ci.toml's values were checked
+    when it was read). Checked in the run, not by click, so that each is the contract's one line, exit 2."""
+    from lr_ci.flows.model import MAX_TIMEOUT_S
+    from lr_ci.flows.urls import check_http_url
+
+    problems = []
+    if overrides["base_url"] is not None:
+        try:
+            check_http_url(overrides["base_url"], "--base-url")
+        except ValueError as exc:
+            problems.append(str(exc))
+    # Positive, finite, at most a day (click's float type lets NaN and -3 through).
+    for option, seconds in (
+        ("--timeout", overrides["timeout_s"]),
+        ("--run-timeout", overrides["run_timeout_s"]),
+        ("--wait-timeout", request.wait_timeout_s),
+    ):
+        if seconds is not None and not (0 < seconds <= MAX_TIMEOUT_S):  # also false for NaN
+            problems.append(f"{option} {seconds!r}: expected a number of seconds above 0 and at most one day")
+    return problems
+
+
+def _body(run: RunContext, request: Request, overrides: Overrides) -> Report:
     from lr_ci.checks.smoke import check
     from lr_ci.checks.smoke.settings import SmokeSettings
-    from lr_ci.flows.runner import FlowOrderError, check_uses, flow_order
+    from lr_ci.errors import LrCiError
+    from lr_ci.flows.urls import userinfo_credentials
 
-    assert isinstance(request, check.Request)
-    settings = run.settings(SmokeSettings)
-    try:
-        check_uses(settings.flows)
-    except FlowOrderError as exc:
-        # At the line of the ``use`` that cannot be followed, like every other config error.
-        where = ("smoke", "flows", exc.flow, "use") if exc.flow is not None else ("smoke", "flows")
-        raise run.config.error(where, str(exc)) from None
-    for name in settings.flows:
-        chain = flow_order(settings.flows, name)
-        if not any(settings.flows[f].steps or settings.flows[f].finally_ for f in chain):
-            # It would pass having sent nothing: a smoke test that tests nothing is a mistake, not a pass.
-            raise run.config.error(
-                ("smoke", "flows", name), f"flow {name!r} has no steps (nor does any flow it uses)"
-            )
-    report, results = check.run_with_results(
-        request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor
-    )
-    for flow in results:
-        for step in flow.steps:
-            if step.config_error:
-                # The flows ran to the end (finally steps too); the step could not be done as configured.
-                raise run.config.error((*step.where, "submit_form"), step.message)
-    return report
+    # Before anything can print it: a password in the URL's userinfo, and the Basic token httpx sends.
+    for credential in userinfo_credentials(overrides["base_url"] or ""):
+        run.redactor.add_credential(credential)
+    problems = _option_problems(request, overrides)
+    if problems:
+        raise LrCiError(problems[0])
+    settings = run.settings(SmokeSettings, overrides=overrides)
+    return check.run(request, settings, on_secret=run.redactor.add_credential, redactor=run.redactor)

@@ -27,7 +27,7 @@ from lr_ci.flows.runner import (
 )
 from lr_ci.flows.urls import check_http_url, display_url, userinfo_credentials
 from lr_ci.redact import Redactor
-from lr_ci.report import Case, Finding, Location, Report, Severity
+from lr_ci.report import Case, Finding, Location, Report, Severity, fingerprint
 
 WAIT_INTERVAL_S = 1.0
 # With no flows configured, the deployment must at least answer on its homepage.
@@ -177,6 +177,9 @@ def report(results: list[FlowResult], waited_s: float | None) -> Report:
                         severity=Severity.HIGH,
                         message=f"flow {flow.name}, step {step.name}: {step.message}",
                         location=Location(url=step.url or None),
+                        # The step is the finding's identity: its message carries timings, which
+                        # would give the same broken step a new fingerprint on every run.
+                        fingerprint=fingerprint("smoke-step", None, f"{flow.name}\0{step.name}"),
                     )
                 )
         flows_metrics[flow.name] = {

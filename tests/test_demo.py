@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_of_this_checkout, lr_ci_executable
+from load_sensitive import LOAD_SENSITIVE
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,7 @@ def _installed_wheel(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("installed", ["source checkout", "wheel"])
+@LOAD_SENSITIVE
 def test_demo_runs_every_check_and_summarizes(tmp_path: Path, installed: str) -> None:
     """From a clone, and from a pip install (the sample app travels in the wheel)."""
     out = tmp_path / "reports"

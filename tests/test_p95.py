@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT, lr_ci_executable
+from load_sensitive import LOAD_SENSITIVE
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,7 @@ def p95(
     return done.returncode, report, done.stderr
 
 
+@LOAD_SENSITIVE
 def test_identical_builds_pass(opsapp, tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=20, jitter_ms=5)
     # Short rounds on a busy test machine are noisy: the confirmation (on in SHORT) keeps the gate quiet.
@@ -65,6 +67,7 @@ def test_identical_builds_pass(opsapp, tmp_path: Path) -> None:
     assert report["metrics"]["achieved_rps"]["candidate"] > 30
 
 
+@LOAD_SENSITIVE
 def test_a_slowed_candidate_fails_with_the_numbers(opsapp, tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     code, report, err = p95(
@@ -80,6 +83,7 @@ def test_a_slowed_candidate_fails_with_the_numbers(opsapp, tmp_path: Path) -> No
     assert report["metrics"]["routes"]["homepage"]["ratio"] > 1.5
 
 
+@LOAD_SENSITIVE
 def test_warn_mode_reports_without_failing(opsapp, tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     code, report, _ = p95(
@@ -198,6 +202,7 @@ capture = { token = { json = "$.token" } }
 """
 
 
+@LOAD_SENSITIVE
 def test_distributed_mode_with_two_local_workers(opsapp, tmp_path: Path) -> None:
     """Workers are re-aimed every round, with each side's own login (a bearer token captured per side)."""
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)

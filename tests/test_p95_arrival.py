@@ -27,6 +27,7 @@ import pytest
 
 from conftest import lr_ci_executable
 from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+from load_sensitive import LOAD_SENSITIVE
 from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule, bucket_counts, peak_in_flight, spread
 from lr_ci.checks.p95.stats import p95
 from sync_slots_server import SyncSlotsServer, start_sync_slots
@@ -111,6 +112,7 @@ def run_p95(tmp_path: Path, *args: str) -> tuple[int, Any, str]:
     return done.returncode, report, done.stderr
 
 
+@LOAD_SENSITIVE
 def test_default_arrival_matches_an_evenly_paced_client_on_sync_slots(
     servers: dict[str, SyncSlotsServer], tmp_path: Path
 ) -> None:
@@ -128,12 +130,14 @@ def test_default_arrival_matches_an_evenly_paced_client_on_sync_slots(
     assert report["metrics"]["achieved_rps"]["candidate"] >= 0.9 * RATE
 
 
+@LOAD_SENSITIVE
 def test_identical_sync_slot_servers_pass(servers: dict[str, SyncSlotsServer], tmp_path: Path) -> None:
     code, report, err = run_p95(tmp_path, "--baseline", servers["a"].url, "--candidate", servers["b"].url)
     assert code == 0, (err, report and report["metrics"]["routes"])
     assert report["metrics"]["routes"]["homepage"]["verdict"] == "pass"
 
 
+@LOAD_SENSITIVE
 def test_half_again_the_service_time_fails_near_x1_5(
     servers: dict[str, SyncSlotsServer], tmp_path: Path
 ) -> None:
@@ -208,6 +212,7 @@ def test_poisson_arrivals_are_open_and_exponential() -> None:
     assert abs(mean - 0.01) < 0.001 and abs(stdev / mean - 1) < 0.1  # exponential: CV 1
 
 
+@LOAD_SENSITIVE
 def test_poisson_arrival_queues_on_sync_slots_by_design(
     servers: dict[str, SyncSlotsServer], tmp_path: Path
 ) -> None:

@@ -366,6 +366,9 @@ class _SmtpSession:
     def converse(self) -> None:
         settings = self.settings
         self.smtp = smtplib.SMTP(timeout=self._left(), local_hostname=settings.helo_name)
+        # The name STARTTLS verifies the certificate against (smtplib sets it only when the constructor
+        # connects, which would leave ``step`` unknown on failure).
+        self.smtp._host = settings.server_name or settings.host  # type: ignore[attr-defined]
         self.smtp.connect(settings.host, settings.port)
         code, reply = self._at("EHLO").ehlo()
         if code != 250:
@@ -376,7 +379,7 @@ class _SmtpSession:
             smtp = self._at("AUTH")
             if not smtp.has_extn("auth"):
                 raise _SmtpStepError("auth", "the server does not offer AUTH")
-            smtp.login(settings.username or "", settings.password or "")
+            self._login(smtp)
         if settings.rcpt_to is not None:
             code, reply = self._at("MAIL FROM").mail(settings.mail_from)
             if code != 250:
@@ -390,6 +393,17 @@ class _SmtpSession:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             smtp.quit()  # the checks passed; a server that drops the line on QUIT still works
         self.smtp = None
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        """AUTH PLAIN (or LOGIN) once. ``smtplib.login`` tries every mechanism in turn after a refusal,
+        and a server that stalls a client after a failed attempt makes a wrong password look like a hang."""
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+        if mechanism is None:
+            raise _SmtpStepError("auth", f"the server offers no AUTH lr-ci speaks (PLAIN, LOGIN): {offered}")
+        smtp.user, smtp.password = self.settings.username or "", self.settings.password or ""
+        method = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
+        smtp.auth(mechanism, method, initial_response_ok=True)
 
     def _starttls(self) -> None:
         smtp = self._at("STARTTLS")
@@ -414,6 +428,8 @@ def _smtp_failure(exc: Exception, step: str, timeout_s: float) -> tuple[str, str
         return "auth", f"AUTH refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code
     if isinstance(exc, smtplib.SMTPResponseException):
         return "rejected", f"{step} refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc):
+        return "timeout", f"timed out after {timeout_s:g} s ({step})", None
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "protocol", f"{step}: the server closed the connection ({exc})", None
     if isinstance(exc, smtplib.SMTPException):

@@ -94,6 +94,7 @@ def url_secrets(url: str) -> list[str]:
     userinfo, _, hostport = netloc.rpartition("@")
     for piece in (netloc, hostport, split.path, split.query, split.fragment):
         parts.add(piece)
+    parts.update(hostport.split(":"))  # some schemes hold a token where a port would be
     if userinfo:
         user, _, password = userinfo.partition(":")
         parts.update({userinfo, user, password, unquote(user), unquote(password)})
@@ -111,11 +112,21 @@ def public(url: str) -> str:
     return f"{scheme}://***" if scheme.isalnum() and len(scheme) <= 20 else "***"
 
 
-def masked_reason(reason: str, url: str, mask: Mask = _keep) -> str:
-    """``reason`` with every part of ``url`` and every known credential masked, on one short line."""
-    for secret in url_secrets(url):
-        reason = reason.replace(secret, "***")
-    reason = " ".join(mask(reason).split())
+_KNOWN_URLS: set[str] = set()
+"""Every target URL this process has sent to: apprise logs from its own worker threads, so a reason built
+from its log may hold another target's message; every known URL's parts are masked in every reason."""
+_KNOWN_LOCK = threading.Lock()
+
+
+def masked_reason(reason: str, url: str, mask: Mask = _keep, *, prefix: str = "") -> str:
+    """``prefix`` (the target's :func:`public` name, already safe) then ``reason`` with every part of
+    ``url`` and of every other known target URL, and every known credential masked, on one short line."""
+    with _KNOWN_LOCK:
+        urls = [url, *(known for known in _KNOWN_URLS if known != url)]
+    for one in urls:
+        for secret in url_secrets(one):
+            reason = reason.replace(secret, "***")
+    reason = prefix + " ".join(mask(reason).split())
     return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
 
 
@@ -126,7 +137,8 @@ def deliver(delivery: Delivery, target: Target, mask: Mask = _keep) -> Sent:
             return _webhook(delivery, target, mask)
         return _apprise(delivery, target, mask)
     except Exception as exc:  # a sender's bug is a failed delivery, retried, not a crash
-        return Sent(False, masked_reason(f"{type(exc).__name__}: {exc}", target.url, mask))
+        why = f"{type(exc).__name__}: {exc}"
+        return Sent(False, masked_reason(why, target.url, mask, prefix=f"{public(target.url)}: "))
 
 
 def payload(delivery: Delivery) -> dict[str, Any]:
@@ -210,12 +222,14 @@ def _webhook(delivery: Delivery, target: WebhookTarget, mask: Mask) -> Sent:
             response = client.post(target.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         why = _http.describe_error(exc, target.timeout_s)
-        return Sent(False, masked_reason(f"webhook {public(target.url)}: {why}", target.url, mask))
+        return Sent(False, masked_reason(why, target.url, mask, prefix=f"webhook {public(target.url)}: "))
     if 200 <= response.status_code < 300:
         return Sent(True)
     return Sent(
         False,
-        masked_reason(f"webhook {public(target.url)}: HTTP {response.status_code}", target.url, mask),
+        masked_reason(
+            f"HTTP {response.status_code}", target.url, mask, prefix=f"webhook {public(target.url)}: "
+        ),
     )
 
 
@@ -225,23 +239,26 @@ def _apprise(delivery: Delivery, target: AppriseTarget, mask: Mask) -> Sent:
     import apprise
 
     name = public(target.url)
+    with _KNOWN_LOCK:
+        _KNOWN_URLS.add(target.url)
     notifier = apprise.Apprise()
     if not notifier.add(target.url):
         return Sent(
             False,
             masked_reason(
-                f"{name}: not a valid apprise URL (unknown scheme, or a needed part missing or malformed)",
+                "not a valid apprise URL (unknown scheme, or a needed part missing or malformed)",
                 target.url,
                 mask,
+                prefix=f"{name}: ",
             ),
         )
     title, text = summary(delivery)
     outcome: dict[str, Any] = {}
 
     def send() -> None:
-        # apprise says why it failed only in its log. apprise's LogCapture would also collect what other
-        # threads log (another target's URL, unmasked here): this handler keeps this thread's records only.
-        handler = _ThreadLog(threading.get_ident())
+        # apprise says why it failed only in its log, written from its own worker threads (so records of
+        # concurrent sends mix: masked_reason masks every known target's URL, not only this one).
+        handler = _Log()
         logger = logging.getLogger("apprise")
         logger.addHandler(handler)
         restore = logger.level
@@ -260,23 +277,25 @@ def _apprise(delivery: Delivery, target: AppriseTarget, mask: Mask) -> Sent:
     thread.start()
     thread.join(target.timeout_s)
     if thread.is_alive():
-        return Sent(False, masked_reason(f"{name}: timed out after {target.timeout_s:g} s", target.url, mask))
+        return Sent(
+            False,
+            masked_reason(f"timed out after {target.timeout_s:g} s", target.url, mask, prefix=f"{name}: "),
+        )
     if "error" in outcome:
-        return Sent(False, masked_reason(f"{name}: {outcome['error']}", target.url, mask))
+        return Sent(False, masked_reason(str(outcome["error"]), target.url, mask, prefix=f"{name}: "))
     if outcome.get("ok"):
         return Sent(True)
     log = " ".join(str(outcome.get("log", "")).split()) or "apprise reported a failure"
-    return Sent(False, masked_reason(f"{name}: not delivered: {log}", target.url, mask))
+    return Sent(False, masked_reason(f"not delivered: {log}", target.url, mask, prefix=f"{name}: "))
 
 
-class _ThreadLog(logging.Handler):
-    """Keeps the messages one thread logs at WARNING or above (at most a few dozen)."""
+class _Log(logging.Handler):
+    """Keeps the messages apprise logs at WARNING or above (at most a few dozen)."""
 
-    def __init__(self, thread: int) -> None:
+    def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.thread = thread
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread and len(self.lines) < 50:
+        if len(self.lines) < 50:
             self.lines.append(record.getMessage())

@@ -10,6 +10,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -20,6 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from asgi_server import hanging_server
 from lr_ci.checks.uptime.notify import (
     EVENT_HEADER,
     KEY_HEADER,
@@ -250,3 +252,15 @@ def test_summary_says_what_failed_since_when_and_who_owns_it() -> None:
         "api is still down since 2026-05-28 20:26:40Z: status 500, HTTP 500, expected 200, 12 ms. "
         "Owner: team-payments. (key inc-abc:reminder:2)"
     )
+
+
+def test_a_hanging_receiver_is_a_bounded_failure_for_both_senders() -> None:
+    """A receiver that accepts and never answers must not hold the monitor's round."""
+    with hanging_server() as url:
+        webhook = deliver(delivery(), WebhookTarget(f"{url}/hook", SECRET, timeout_s=0.4))
+        started = time.monotonic()
+        via_apprise = deliver(delivery(), AppriseTarget(url.replace("http://", "json://"), timeout_s=0.5))
+        took = time.monotonic() - started
+    assert (webhook.delivered, webhook.reason) == (False, "webhook http://***: timed out after 0.4 s")
+    assert (via_apprise.delivered, via_apprise.reason) == (False, "json://***: timed out after 0.5 s")
+    assert took < 5  # bounded (not a timing test: only "it did not wait for apprise's own timeouts")

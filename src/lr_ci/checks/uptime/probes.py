@@ -29,9 +29,13 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lr_ci.flows import _jsonpath
+
+if TYPE_CHECKING:
+    from lr_ci.flows.runner import FlowSet
+    from lr_ci.redact import Redactor
 
 MAX_ERROR_CHARS = 200
 DEFAULT_TIMEOUT_S = 10.0
@@ -237,33 +241,34 @@ class FlowProbe:
     verify: bool | str | ssl.SSLContext = True
 
 
-def probe_flow(settings: FlowProbe, flows: Any, redactor: Any = None) -> ProbeResult:
+def probe_flow(settings: FlowProbe, flows: FlowSet, redactor: Redactor | None = None) -> ProbeResult:
     """The smoke flow ``settings.flow`` from ``flows`` (a :class:`~lr_ci.flows.runner.FlowSet`, e.g. the
     ``[smoke]`` settings) run once, the whole flow bounded by the timeout. Values it captures (a session
     token, a CSRF token) are registered with ``redactor`` as credentials before any text leaves, so an
     alert about a broken login never shows the password or the session."""
+    from dataclasses import replace
+
     from lr_ci import _http
     from lr_ci.flows.runner import RunOptions, run_flow
     from lr_ci.flows.urls import userinfo_credentials
 
     started = time.monotonic()
-    mask: Mask = _keep if redactor is None else redactor.scrub_text
-    if redactor is not None:
-        for credential in userinfo_credentials(settings.base_url):
-            redactor.add_credential(credential)
     options = RunOptions(
         base_url=settings.base_url,
         client=_http.ClientOptions(timeout_s=settings.timeout_s, verify=settings.verify),
         deadline=started + settings.timeout_s,
     )
+    mask: Mask = _keep
     if redactor is not None:
-        options = RunOptions(
-            base_url=options.base_url,
-            client=options.client,
-            deadline=options.deadline,
+        for credential in userinfo_credentials(settings.base_url):
+            redactor.add_credential(credential)
+        mask = redactor.scrub_text
+        # Response text is masked before it is cut into a message, as in `lr-ci smoke`.
+        options = replace(
+            options,
             on_secret=redactor.add_credential,
             scrub=redactor.scrub_text,
-            reach=lambda: int(redactor.reach),
+            reach=lambda: redactor.reach,
         )
     if settings.flow not in flows.flows:
         return _failed(started, "config", f"no flow named {settings.flow!r}", mask)

@@ -54,6 +54,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/close":
             self.close_connection = True
             return
+        if path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/health")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/slow":
             time.sleep(0.3)
         if path == "/500":
@@ -224,6 +230,14 @@ def test_http_slow_answer_over_max_ms() -> None:
         result = probe_http(HttpProbe(f"{url}/slow", max_ms=100, timeout_s=3))
     assert not result.ok and result.error_class == "slow" and result.status == 200
     assert "over max_ms 100" in (result.error or "")
+
+
+def test_http_redirect_is_a_failure_unless_followed() -> None:
+    with http_server() as url:
+        stopped = probe_http(HttpProbe(f"{url}/moved", timeout_s=2))
+        followed = probe_http(HttpProbe(f"{url}/moved", follow_redirects=True, timeout_s=2))
+    assert (stopped.ok, stopped.status, stopped.error) == (False, 302, "HTTP 302, expected 200")
+    assert (followed.ok, followed.status) == (True, 200)
 
 
 def test_http_hang_is_bounded_by_the_timeout() -> None:

@@ -20,6 +20,7 @@ Why they are shaped this way:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import re
@@ -159,6 +160,7 @@ class HttpProbe:
     timeout_s: float = DEFAULT_TIMEOUT_S
     verify: bool | str | ssl.SSLContext = True
     max_body_bytes: int = MAX_BODY_BYTES
+    follow_redirects: bool = False
 
 
 def probe_http(settings: HttpProbe, mask: Mask = _keep) -> ProbeResult:
@@ -172,7 +174,11 @@ def probe_http(settings: HttpProbe, mask: Mask = _keep) -> ProbeResult:
 
     started = time.monotonic()
     secrets = tuple(userinfo_credentials(settings.url))
-    options = _http.ClientOptions(timeout_s=settings.timeout_s, verify=settings.verify)
+    options = _http.ClientOptions(
+        timeout_s=settings.timeout_s,
+        verify=_verify(settings.verify),
+        follow_redirects=settings.follow_redirects,
+    )
     try:
         with _http.deadline(started + settings.timeout_s), _http.client(options) as client:
             request = client.build_request(settings.method, settings.url, headers=dict(settings.headers))
@@ -211,6 +217,17 @@ def probe_http(settings: HttpProbe, mask: Mask = _keep) -> ProbeResult:
             status=code,
         )
     return ProbeResult(True, elapsed, code)
+
+
+@functools.cache
+def _system_context() -> ssl.SSLContext:
+    """The system's CA certificates, loaded once per process: building a context reads the whole bundle
+    (milliseconds), which 500 HTTPS monitors would otherwise pay on every probe."""
+    return ssl.create_default_context()
+
+
+def _verify(verify: bool | str | ssl.SSLContext) -> bool | str | ssl.SSLContext:
+    return _system_context() if verify is True else verify
 
 
 def _http_error_class(exc: Exception) -> str:
@@ -255,7 +272,7 @@ def probe_flow(settings: FlowProbe, flows: FlowSet, redactor: Redactor | None = 
     started = time.monotonic()
     options = RunOptions(
         base_url=settings.base_url,
-        client=_http.ClientOptions(timeout_s=settings.timeout_s, verify=settings.verify),
+        client=_http.ClientOptions(timeout_s=settings.timeout_s, verify=_verify(settings.verify)),
         deadline=started + settings.timeout_s,
     )
     mask: Mask = _keep
@@ -458,7 +475,7 @@ def _text(reply: bytes | str) -> str:
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
     if ca_file is None:
-        return ssl.create_default_context()
+        return _system_context()
     from lr_ci import _http
 
     return _http.ca_bundle(ca_file)

@@ -9,21 +9,33 @@ import functools
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import trustme
+
 from lr_ci.checks.uptime.monitor import Monitor, run_round, send_deliveries
 from lr_ci.checks.uptime.notify import Sent, WebhookTarget, deliver
-from lr_ci.checks.uptime.probes import HttpProbe, JsonCondition, ProbeResult, probe_http
+from lr_ci.checks.uptime.probes import (
+    HttpProbe,
+    JsonCondition,
+    ProbeResult,
+    SmtpProbe,
+    probe_http,
+    probe_smtp,
+)
 from lr_ci.checks.uptime.rule import ControlGuard, Evaluator, Rule
 from lr_ci.checks.uptime.state import Delivery, Store
 from lr_ci.redact import Redactor
 from test_uptime_notify import SECRET, free_port, webhook_receiver
+from test_uptime_probes import SINK, SMTP_USER, ca, ca_file, smtp_server
 
 RULE = Rule(interval=60, timeout=10, failures=2, window=300, recover_after=2)
 T0 = 1_780_000_000.0
 HEALTHY = JsonCondition.parse('$.database == "ok"')
+__all__ = ["ca", "ca_file"]  # fixtures shared with test_uptime_probes
 
 
 class Service:
@@ -217,3 +229,26 @@ def test_a_notifier_that_raises_is_a_failed_attempt_retried_later(tmp_path: Path
         assert later.delivered == [(calls[0], "pager")] and store.undelivered() == 0
         store.close()
     assert len(calls) == 2 and calls[0] == calls[1]
+
+
+def test_an_smtp_monitor_pages_without_its_credentials_anywhere(
+    tmp_path: Path, ca: trustme.CA, ca_file: str
+) -> None:
+    """The mail server starts refusing the probe's login: an alert that says so, and the password is in
+    neither the state file nor the alert."""
+    password = "smtp-monitor-pa55-91"
+    settings = SmtpProbe(
+        "127.0.0.1", 0, username=SMTP_USER, password=password, rcpt_to=SINK, ca_file=ca_file, timeout_s=3
+    )
+    with smtp_server(ca) as (port, _sink), webhook_receiver() as (hook, receiver):
+        probe = replace(settings, port=port)
+        rounds = Rounds(tmp_path / "state.db", hook, [Monitor("mail", lambda: probe_smtp(probe), "ops")])
+        reports = [rounds.round() for _ in range(3)]
+        rounds.store.file_bytes()  # checkpoints the WAL into the file
+        rounds.store.close()
+    assert [e.kind for r in reports for e in r.verdicts.events] == ["opened"]
+    alert = next(iter(receiver.accepted.values()))
+    assert alert["monitor"] == "mail" and alert["failure"]["error_class"] == "auth"
+    assert alert["failure"]["error"] == "AUTH refused: 535 5.7.8 Authentication credentials invalid"
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert password.encode() not in stored and password not in json.dumps(receiver.accepted)

@@ -28,6 +28,7 @@ from lr_ci.checks.uptime.notify import (
     SIGNATURE_HEADER,
     AppriseTarget,
     WebhookTarget,
+    apprise_url_problem,
     deliver,
     masked_reason,
     summary,
@@ -205,6 +206,7 @@ def test_apprise_mailto_reaches_a_real_smtp_server() -> None:
         url = f"mailto://127.0.0.1:{port}?to=oncall@example.com&from=alerts@example.com"
         sent = deliver(delivery(), AppriseTarget(url, timeout_s=10))
     assert sent.delivered, sent.reason
+    assert apprise_url_problem(url) is None
     assert [envelope.rcpt_tos for envelope in inbox.messages] == [["oncall@example.com"]]
     message = message_from_bytes(inbox.messages[0].original_content or b"")
     assert message["Subject"] == "[lr-ci uptime] DOWN: api"
@@ -230,6 +232,7 @@ def test_malformed_apprise_url_is_a_clear_failure(url: str) -> None:
     sent = deliver(delivery(), AppriseTarget(url, timeout_s=3))
     assert not sent.delivered
     assert "not a valid apprise URL" in (sent.reason or "")
+    assert apprise_url_problem(url) == sent.reason
     assert "token-abcdef" not in (sent.reason or "")
 
 

@@ -233,6 +233,19 @@ def _webhook(delivery: Delivery, target: WebhookTarget, mask: Mask) -> Sent:
     )
 
 
+INVALID_APPRISE_URL = "not a valid apprise URL (unknown scheme, or a needed part missing or malformed)"
+
+
+def apprise_url_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url`` (masked: it names the scheme only), or None: the config layer
+    refuses such a target at start-up (exit 2 at its key) instead of failing every alert later."""
+    import apprise
+
+    if apprise.Apprise().add(url):
+        return None
+    return f"{public(url)}: {INVALID_APPRISE_URL}"
+
+
 def _apprise(delivery: Delivery, target: AppriseTarget, mask: Mask) -> Sent:
     """One apprise URL, in a thread bounded by the target's timeout (a plugin's own socket timeouts are
     its business; the monitor's round is not held longer than this whatever a plugin does)."""
@@ -246,7 +259,7 @@ def _apprise(delivery: Delivery, target: AppriseTarget, mask: Mask) -> Sent:
         return Sent(
             False,
             masked_reason(
-                "not a valid apprise URL (unknown scheme, or a needed part missing or malformed)",
+                INVALID_APPRISE_URL,
                 target.url,
                 mask,
                 prefix=f"{name}: ",

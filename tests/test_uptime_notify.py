@@ -21,7 +21,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from asgi_server import hanging_server
 from lr_ci.checks.uptime.notify import (
     EVENT_HEADER,
     KEY_HEADER,
@@ -35,6 +34,7 @@ from lr_ci.checks.uptime.notify import (
     url_secrets,
 )
 from lr_ci.checks.uptime.state import Delivery
+from test_uptime_probes import hanging_server
 
 SECRET = "webhook-signing-secret-0123"
 

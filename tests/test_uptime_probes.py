@@ -22,7 +22,6 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from asgi_server import hanging_server
 from lr_ci.checks.uptime.probes import (
     FlowProbe,
     HttpProbe,
@@ -92,6 +91,32 @@ def http_server(database: str = "ok") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def hanging_server() -> Iterator[str]:
+    """Accepts connections and never answers a byte (a hung backend; a listen backlog alone would do,
+    but accepting keeps the kernel from refusing once the backlog is full)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ Each trial starts two instances of the sample app with the latency knob (baselin
 `lr-ci p95 --baseline A --candidate B` with no configuration (the defaults), and records the verdict.
 Kinds: identical builds; candidate's server time slowed by +20%, by +30%; and slowed so that the
 end-to-end p95 grows by exactly 20% ("e2e20"). The `sync-` kinds target a server with exactly 4 sync
-worker slots instead (tests/sync_slots_server.py, like gunicorn's sync workers: one request per slot, a
+worker slots instead (tests/helpers/sync_slots_server.py, like gunicorn's sync workers: one request per slot, a
 burst queues), 37 ms service time, so the default 60 req/s is 56% of its capacity: the stack where the
 old bursty load read a 40-90 ms p95 as 430-483 ms. Their rows also print the absolute p95 measured, to
 compare with the service time. The naive rule, "candidate p95 /
@@ -33,8 +33,8 @@ from typing import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
-from sync_slots_server import start_sync_slots  # noqa: E402
+from helpers.opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
+from helpers.sync_slots_server import start_sync_slots  # noqa: E402
 
 LR_CI = str(Path(sys.executable).with_name("lr-ci"))
 BASE_LATENCY_MS, BASE_JITTER_MS = 40.0, 10.0

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions_runner import ActionRun, run_action
-from conftest import ROOT, git
+from helpers.actions_runner import ActionRun, run_action
+from helpers.cli import ROOT
+from helpers.git import git
 from lr_ci._registry import CHECKS, with_actions
 
 pytestmark = pytest.mark.slow
@@ -264,8 +265,8 @@ def test_bundle_action(workspace: Path, runner_temp: Path) -> None:
 
 
 def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp_path: Path) -> None:
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     shutil.copytree(ROOT / "examples" / "opsapp" / "dist", workspace / "dist")
     git(workspace, "add", "-A")
@@ -388,8 +389,8 @@ def test_fetch_baseline_trusts_only_this_workflows_push_to_the_base_branch(
 ) -> None:
     """Every other run at the merge base uploaded a planted baseline; none is used, also when the API
     returns them all (the runs are checked again on this side)."""
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     (workspace / "a.txt").write_text("a\n")
     git(workspace, "add", "-A")
@@ -425,8 +426,8 @@ def test_fetch_baseline_trusts_only_this_workflows_push_to_the_base_branch(
 def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
     workspace: Path, tmp_path: Path
 ) -> None:
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     (workspace / "a.txt").write_text("a\n")
     git(workspace, "add", "-A")
@@ -591,7 +592,7 @@ def _hostile_api(kind: str) -> object:
 def test_fetch_baseline_survives_a_hostile_api(workspace: Path, tmp_path: Path, kind: str) -> None:
     """A proxy's HTML page, JSON of another shape, a broken zip or an endless answer: a notice and the
     absolute limits, never a traceback or all of memory."""
-    from asgi_server import serve
+    from helpers.asgi_server import serve
 
     event = {"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}}
     with serve(_hostile_api(kind)) as api:

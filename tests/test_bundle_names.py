@@ -284,7 +284,7 @@ def test_colliding_files_are_kept_apart_in_a_report(project: Path, cli) -> None:
 def test_thousands_of_colliding_chunks_stay_apart_within_the_bound(tmp_path: Path) -> None:
     """esbuild names every shared chunk chunk-[hash]: 5,000 of them are 5,000 files, each with its size,
     in bounded time and memory (they all were one file, chunk.js, with the sizes added up)."""
-    from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+    from helpers.hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
 
     assets = tmp_path / "project" / "dist" / "assets"
     assets.mkdir(parents=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, lr_ci_executable
+from helpers.cli import ROOT, lr_ci_executable
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 
@@ -180,7 +180,7 @@ def test_progress_only_on_a_terminal_and_never_in_ci(repo: Path) -> None:
     import os
     import pty
 
-    from conftest import git
+    from helpers.git import git
 
     for index in range(30):
         (repo / f"f{index}.txt").write_text(f"{index}\n")

@@ -9,12 +9,12 @@ import jsonschema
 import pytest
 from pydantic import Field
 
-from conftest import git
+from helpers.git import git
+from helpers.sample_check import SampleSettings
 from lr_ci.config import SETTINGS_CONFIG, find_config_file, load_config, load_section
 from lr_ci.errors import ConfigError
 from lr_ci.redact import Redactor
 from lr_ci.report import Severity
-from sample_check import SampleSettings
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_of_this_checkout, lr_ci_executable
+from helpers.cli import lr_ci_executable
+from helpers.git import copy_of_this_checkout
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
 
 GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"

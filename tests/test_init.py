@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from helpers.git import git
 
 
 def tool(name: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, lr_ci_executable
+from helpers.cli import ROOT, lr_ci_executable
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def test_errors_under_load_fail(opsapp, tmp_path: Path) -> None:
 
 
 def test_an_unreachable_candidate_fails_clearly(opsapp, tmp_path: Path) -> None:
-    from asgi_server import unused_port_url
+    from helpers.asgi_server import unused_port_url
 
     a = opsapp()
     code, report, _ = p95(tmp_path, "--baseline", a.url, "--candidate", unused_port_url())

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, Result, git
+from helpers.cli import ROOT, Result
+from helpers.git import git
 
 REPORTS = Path(__file__).resolve().parent / "fixtures" / "reports"
 OPSAPP_CONFIG = ROOT / "examples" / "opsapp" / "lr-ci.toml"

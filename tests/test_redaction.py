@@ -10,9 +10,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from helpers.reports import CREDENTIAL, SECRET, sample_report
 from lr_ci.output import FORMATS, OutputOptions, emit
 from lr_ci.redact import Redactor, preview
-from reports import CREDENTIAL, SECRET, sample_report
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers.cli import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import secret_corpus

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, lr_ci_executable
+from helpers.cli import lr_ci_executable
+from helpers.git import git
 
 GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"

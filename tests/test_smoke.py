@@ -11,9 +11,9 @@ import httpx
 import pytest
 import trustme
 
-import fake_frameworks
-from asgi_server import hanging_server, request_body, serve, unused_port_url
-from conftest import ROOT
+from helpers import fake_frameworks
+from helpers.asgi_server import hanging_server, request_body, serve, unused_port_url
+from helpers.cli import ROOT
 
 CONFIG = ROOT / "examples" / "opsapp" / "lr-ci.toml"
 CREDENTIALS = {"OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}

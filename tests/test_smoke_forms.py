@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from asgi_server import request_body, serve
-from conftest import ROOT
+from helpers.asgi_server import request_body, serve
+from helpers.cli import ROOT
 from lr_ci.flows import _forms
 
 PAGE = "http://app.test/accounts/edit/?next=/home"

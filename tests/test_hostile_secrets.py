@@ -366,7 +366,7 @@ def test_control_characters_in_file_names_are_escaped(tmp_path: Path) -> None:
             assert "\x1b" not in result.out and "\x07" not in result.out and "new\nline" not in result.out
         assert "\x1b" not in result.files["markdown"] and "new\nline" not in result.files["markdown"]
         # JSON keeps the real names (escaped by JSON itself)
-        assert sorted(p for _, p, _ in found(result)) == sorted(names)
+        assert sorted(str(p) for _, p, _ in found(result)) == sorted(names)
 
 
 # -- 7. a staged rename keeps a secret the baseline accepts --------------------------------------------

@@ -3,7 +3,7 @@
 Every case of the corpus (tests/form_corpus/cases.py: real Django admin pages, Flask-WTF forms, and
 hand-written pages for each rule of the HTML standard's form submission) is submitted twice to the same
 recording server on loopback (tests/helpers/recording_server.py): by Chromium, filled and clicked as a person
-would (tests/browser.py), and by ``lr-ci smoke`` with a flow that fetches the page and then
+would (tests/helpers/browser.py), and by ``lr-ci smoke`` with a flow that fetches the page and then
 ``submit_form = { selector, submitter, fields }``. The two recorded requests — method, path, content type,
 the entries in order, and the action's query when there is a body — must be equal.
 

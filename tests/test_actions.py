@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,9 +40,14 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run(
-    action: str, inputs: dict[str, str], workspace: Path, runner_temp: Path, **kwargs: object
+    action: str,
+    inputs: dict[str, str],
+    workspace: Path,
+    runner_temp: Path,
+    env: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
 ) -> ActionRun:
-    result = run_action(ROOT / action, inputs, workspace, runner_temp, **kwargs)  # type: ignore[arg-type]
+    result = run_action(ROOT / action, inputs, workspace, runner_temp, env=env, event=event)
     install = result.step("Install lr-ci")
     assert install.code == 0, install.stdout + install.stderr
     return result
@@ -549,7 +555,7 @@ def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
 def _hostile_api(kind: str) -> object:
     """An API that answers every call with HTML, JSON of the wrong shape, a broken zip, or without end."""
 
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
         path = str(scope["path"])
         runs = {
@@ -582,12 +588,12 @@ def _hostile_api(kind: str) -> object:
             content_type = b"application/zip"
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
-        )  # type: ignore[operator]
+        )
         if kind == "endless" and path.endswith("/zip"):
             chunk = b"\0" * (1 << 20)
             for _ in range(200):  # 200 MiB at most: the cap must stop it long before
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": body})
 
     return app
 

@@ -133,7 +133,9 @@ def test_junit_uses_cases_when_the_check_has_steps() -> None:
     root = ET.fromstring(render(redacted(sample_report(cases=True)), "junit"))
     cases = root.findall("testsuite/testcase")
     assert [c.get("name") for c in cases] == ["login: GET /login", "login: POST /login", "cleanup"]
-    assert cases[1].find("failure").get("message") == "expected 302, got 403"  # type: ignore[union-attr]
+    failure = cases[1].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "expected 302, got 403"
     assert cases[2].find("skipped") is not None
 
 

@@ -7,6 +7,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -316,7 +317,7 @@ def test_tls(cli: Cli, tmp_path: Path) -> None:
 def test_resolve_sends_the_real_host_name(cli: Cli, tmp_path: Path) -> None:
     seen: list[str] = []
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             seen.append(dict(scope["headers"])[b"host"].decode())
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -499,7 +500,7 @@ def test_header_and_regex_captures_and_file_upload(cli: Cli, tmp_path: Path) -> 
     upload.write_text("customer,amount\nACME,125\n")
     received: dict[str, str] = {}
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         body = await request_body(receive)

@@ -55,7 +55,7 @@ def test() -> None:
     ensure_venv("dev")
     step(BIN / "ruff", "check", *LINTED)
     step(BIN / "ruff", "format", "--check", *LINTED)
-    step(BIN / "mypy", "--strict", "src")
+    step(BIN / "mypy", "--strict", "src", "tests", "benchmarks")
     step(BIN / "pytest", "-n", "2", "--dist", "loadfile", "-q")
 
 

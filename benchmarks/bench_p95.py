@@ -4,7 +4,7 @@ Each trial starts two instances of the sample app with the latency knob (baselin
 `lr-ci p95 --baseline A --candidate B` with no configuration (the defaults), and records the verdict.
 Kinds: identical builds; candidate's server time slowed by +20%, by +30%; and slowed so that the
 end-to-end p95 grows by exactly 20% ("e2e20"). The `sync-` kinds target a server with exactly 4 sync
-worker slots instead (tests/sync_slots_server.py, like gunicorn's sync workers: one request per slot, a
+worker slots instead (tests/helpers/sync_slots_server.py, like gunicorn's sync workers: one request per slot, a
 burst queues), 37 ms service time, so the default 60 req/s is 56% of its capacity: the stack where the
 old bursty load read a 40-90 ms p95 as 430-483 ms. Their rows also print the absolute p95 measured, to
 compare with the service time. The naive rule, "candidate p95 /
@@ -29,12 +29,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
-from sync_slots_server import start_sync_slots  # noqa: E402
+from helpers.opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
+from helpers.sync_slots_server import start_sync_slots  # noqa: E402
 
 LR_CI = str(Path(sys.executable).with_name("lr-ci"))
 BASE_LATENCY_MS, BASE_JITTER_MS = 40.0, 10.0
@@ -66,7 +66,24 @@ def start_target(kind: str, factor: float) -> _Target:
     return start_opsapp(latency_ms=BASE_LATENCY_MS * factor, jitter_ms=BASE_JITTER_MS * factor)
 
 
-def trial(kind: str, workdir: Path, extra: list[str]) -> dict[str, object]:
+class Trial(TypedDict):
+    """One trial's row, as printed and written to ``--out`` (one JSON object a line)."""
+
+    kind: str
+    exit: int
+    verdict: str
+    ratio: float
+    interval: list[float]
+    naive_fails: bool
+    seconds: float
+    p95_ms: list[float]
+    achieved_rps: dict[str, float]
+    arrivals: dict[str, Any] | None
+    requested_rps: float
+    why: str
+
+
+def trial(kind: str, workdir: Path, extra: list[str]) -> Trial:
     factor = KINDS[kind]
     baseline = start_target(kind, 1.0)
     candidate = start_target(kind, factor)
@@ -114,7 +131,7 @@ def trial(kind: str, workdir: Path, extra: list[str]) -> dict[str, object]:
     }
 
 
-def summarize(rows: list[dict[str, object]]) -> None:
+def summarize(rows: list[Trial]) -> None:
     print(
         f"{'kind':<15} {'trials':>6} {'gate fails':>11} {'naive fails':>12} {'median s':>9} {'ratios':>13}"
         f" {'p95 ms (base)':>15}"
@@ -125,9 +142,9 @@ def summarize(rows: list[dict[str, object]]) -> None:
             continue
         gate = sum(r["exit"] == 1 for r in subset)
         naive = sum(bool(r["naive_fails"]) for r in subset)
-        seconds = sorted(float(r["seconds"]) for r in subset)[len(subset) // 2]  # type: ignore[arg-type]
-        ratios = sorted(float(r["ratio"]) for r in subset)  # type: ignore[arg-type]
-        base_p95 = sorted(float(r["p95_ms"][0]) for r in subset)  # type: ignore[index]
+        seconds = sorted(float(r["seconds"]) for r in subset)[len(subset) // 2]
+        ratios = sorted(float(r["ratio"]) for r in subset)
+        base_p95 = sorted(float(r["p95_ms"][0]) for r in subset)
         print(
             f"{kind:<15} {len(subset):>6} {gate:>5} ({gate / len(subset):4.0%}) {naive:>5} ({naive / len(subset):4.0%})"
             f" {seconds:>9.1f} {ratios[0]:.2f}-{ratios[-1]:.2f} {base_p95[0]:>7.1f}-{base_p95[-1]:.1f}"
@@ -142,7 +159,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="send the load from N local locust workers")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lr-ci-p95-"))  # no lr-ci.toml: the default gate
-    rows = []
+    rows: list[Trial] = []
     for kind in args.kinds.split(","):
         for number in range(args.trials):
             row = trial(kind, workdir, ["--workers", str(args.workers)] if args.workers else [])
@@ -160,7 +177,7 @@ def main() -> int:
     return 1 if missed else 0
 
 
-def targets_missed(rows: list[dict[str, object]]) -> list[str]:
+def targets_missed(rows: list[Trial]) -> list[str]:
     """The issue's targets, on the kinds that were run."""
     missed = []
     for kind in KINDS:
@@ -171,12 +188,12 @@ def targets_missed(rows: list[dict[str, object]]) -> list[str]:
         if kind.endswith("slow30") and subset and failed < 0.9 * len(subset):
             missed.append(f"{kind}: +30% was caught in fewer than 90% of trials")
     kept = min(
-        (float(rate) / float(r["requested_rps"]) for r in rows for rate in r["achieved_rps"].values()),  # type: ignore[arg-type, attr-defined]
+        (float(rate) / float(r["requested_rps"]) for r in rows for rate in r["achieved_rps"].values()),
         default=1.0,
     )
     if kept < 0.9:
         missed.append(f"the load generator kept only {kept:.0%} of the requested rate")
-    slowest = max((float(r["seconds"]) for r in rows), default=0.0)  # type: ignore[arg-type]
+    slowest = max((float(r["seconds"]) for r in rows), default=0.0)
     if slowest >= 180:
         missed.append(f"a gate run took {slowest:.0f} s (target < 3 min)")
     return missed

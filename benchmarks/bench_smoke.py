@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
+from helpers.opsapp_server import start_opsapp  # noqa: E402 - the tests folder holds the app launcher
 
 LR_CI = str(Path(sys.executable).with_name("lr-ci"))
 RUNS = 7

@@ -1,30 +1,16 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from helpers.cli import Cli, Result
+from helpers.git import git
+from helpers.opsapp_server import RunningApp, start_opsapp
 from lr_ci import _registry
 from lr_ci._registry import CheckSpec
 from lr_ci.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +33,8 @@ def sample_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     checks["sample"] = CheckSpec(
         name="sample",
         summary="A sample check for tests.",
-        command="sample_check:command",
-        settings="sample_check:SampleSettings",
+        command="helpers.sample_check:command",
+        settings="helpers.sample_check:SampleSettings",
     )
     monkeypatch.setattr(_registry, "CHECKS", checks)
     monkeypatch.setattr("lr_ci.cli.CHECKS", checks)
@@ -56,7 +42,7 @@ def sample_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``lr-ci`` in-process and return its exit code, stdout and stderr."""
 
     def run(*argv: str) -> Result:
@@ -77,46 +63,12 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-def copy_of_this_checkout(target: Path) -> None:
-    """This checkout's files as they are now (committed or not, ignored ones left out), copied to ``target``."""
-    import shutil
-
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
-def lr_ci_executable() -> str:
-    """The ``lr-ci`` script of the environment running the tests."""
-    return str(Path(sys.executable).with_name("lr-ci"))
-
-
 @pytest.fixture
-def opsapp() -> Iterator[Any]:
+def opsapp() -> Iterator[Callable[..., RunningApp]]:
     """A factory: ``opsapp(latency_ms=50)`` starts the sample app with those knobs; all stop at the end."""
-    from opsapp_server import start_opsapp
+    started: list[RunningApp] = []
 
-    started = []
-
-    def start(wait_ready: bool = True, **knobs: object) -> Any:
+    def start(wait_ready: bool = True, **knobs: object) -> RunningApp:
         app = start_opsapp(wait_ready=wait_ready, **knobs)
         started.append(app)
         return app
@@ -129,8 +81,6 @@ def opsapp() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def opsapp_url() -> Iterator[str]:
     """One sample app with default knobs, shared by the tests that only read from it or clean up after."""
-    from opsapp_server import start_opsapp
-
     app = start_opsapp()
     yield app.url
     app.stop()

@@ -7,13 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from actions_runner import ActionRun, run_action
-from conftest import ROOT, git
+from helpers.actions_runner import ActionRun, run_action
+from helpers.cli import ROOT
+from helpers.git import git
 from lr_ci._registry import CHECKS, with_actions
 
 pytestmark = pytest.mark.slow
@@ -37,9 +40,14 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run(
-    action: str, inputs: dict[str, str], workspace: Path, runner_temp: Path, **kwargs: object
+    action: str,
+    inputs: dict[str, str],
+    workspace: Path,
+    runner_temp: Path,
+    env: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
 ) -> ActionRun:
-    result = run_action(ROOT / action, inputs, workspace, runner_temp, **kwargs)  # type: ignore[arg-type]
+    result = run_action(ROOT / action, inputs, workspace, runner_temp, env=env, event=event)
     install = result.step("Install lr-ci")
     assert install.code == 0, install.stdout + install.stderr
     return result
@@ -135,7 +143,10 @@ def test_every_check_has_its_action() -> None:
 
 
 def test_constraints_pin_every_runtime_dependency() -> None:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pinned = {
@@ -264,8 +275,8 @@ def test_bundle_action(workspace: Path, runner_temp: Path) -> None:
 
 
 def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp_path: Path) -> None:
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     shutil.copytree(ROOT / "examples" / "opsapp" / "dist", workspace / "dist")
     git(workspace, "add", "-A")
@@ -341,7 +352,7 @@ def test_bundle_action_on_a_pull_request(workspace: Path, runner_temp: Path, tmp
     assert "ghs_test-token-from-the-runner" not in first.stdout + first.summary
 
 
-def fetch_baseline(workspace: Path, tmp_path: Path, api: str, event: dict[str, object], **env: str) -> str:
+def fetch_baseline(workspace: Path, tmp_path: Path, api: str, event: Mapping[str, object], **env: str) -> str:
     """``python -m lr_ci.github.action fetch-baseline`` as the bundle action runs it; its stdout and what it
     put in GITHUB_ENV."""
     event_path, github_env = tmp_path / "event.json", tmp_path / "github_env"
@@ -388,8 +399,8 @@ def test_fetch_baseline_trusts_only_this_workflows_push_to_the_base_branch(
 ) -> None:
     """Every other run at the merge base uploaded a planted baseline; none is used, also when the API
     returns them all (the runs are checked again on this side)."""
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     (workspace / "a.txt").write_text("a\n")
     git(workspace, "add", "-A")
@@ -425,8 +436,8 @@ def test_fetch_baseline_trusts_only_this_workflows_push_to_the_base_branch(
 def test_fetch_baseline_without_a_workflow_ref_or_base_branch_trusts_nothing(
     workspace: Path, tmp_path: Path
 ) -> None:
-    from asgi_server import serve
-    from fake_github import FakeGitHub
+    from helpers.asgi_server import serve
+    from helpers.fake_github import FakeGitHub
 
     (workspace / "a.txt").write_text("a\n")
     git(workspace, "add", "-A")
@@ -544,7 +555,7 @@ def test_fetch_baseline_refuses_a_name_that_is_not_a_plain_file_name(
 def _hostile_api(kind: str) -> object:
     """An API that answers every call with HTML, JSON of the wrong shape, a broken zip, or without end."""
 
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
         path = str(scope["path"])
         runs = {
@@ -577,12 +588,12 @@ def _hostile_api(kind: str) -> object:
             content_type = b"application/zip"
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
-        )  # type: ignore[operator]
+        )
         if kind == "endless" and path.endswith("/zip"):
             chunk = b"\0" * (1 << 20)
             for _ in range(200):  # 200 MiB at most: the cap must stop it long before
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": body})
 
     return app
 
@@ -591,7 +602,7 @@ def _hostile_api(kind: str) -> object:
 def test_fetch_baseline_survives_a_hostile_api(workspace: Path, tmp_path: Path, kind: str) -> None:
     """A proxy's HTML page, JSON of another shape, a broken zip or an endless answer: a notice and the
     absolute limits, never a traceback or all of memory."""
-    from asgi_server import serve
+    from helpers.asgi_server import serve
 
     event = {"pull_request": {"number": 5, "base": {"sha": "0" * 40, "ref": "main"}}}
     with serve(_hostile_api(kind)) as api:

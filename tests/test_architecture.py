@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_of_this_checkout, git
+from helpers.cli import ROOT
+from helpers.git import copy_of_this_checkout, git
 
 pytestmark = pytest.mark.slow
 
@@ -189,9 +190,9 @@ def test_a_working_generated_action(tree: Path, project: Path, tmp_path: Path) -
     check = run_in(tree, tree, "-m", "lr_ci.github.generate", "--check", str(tree))
     assert check.returncode == 0, check.stderr
 
-    # The whole action, as the runner runs it (tests/actions_runner.py), with the copy's lr-ci already
+    # The whole action, as the runner runs it (tests/helpers/actions_runner.py), with the copy's lr-ci already
     # "installed": its install step finds a virtualenv of this source (a wrapper around this Python).
-    from actions_runner import run_action
+    from helpers.actions_runner import run_action
 
     venv = tmp_path / "runner" / "lr-ci-venv"
     (venv / "bin").mkdir(parents=True)

@@ -10,9 +10,11 @@ import shutil
 import string
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from helpers.cli import Cli, Result
 from lr_ci.checks.bundle.sizes import brotli_size, gzip_size, parse_size, stable_name
 
 ALPHABET = string.ascii_letters + string.digits + "_"
@@ -53,13 +55,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def bundle(cli, *args: str):
+def bundle(cli: Cli, *args: str) -> tuple[Result, Any]:
     result = cli("bundle", "--format", "json", *args)
     assert result.code in (0, 1), result.err
     return result, result.json()
 
 
-def test_hashed_names_match_across_builds(project: Path, cli) -> None:
+def test_hashed_names_match_across_builds(project: Path, cli: Cli) -> None:
     build(project, seed=1)
     assert cli("bundle", "--save-baseline", "base.json").code == 0
     build(project, seed=2)  # new hashes, same content
@@ -90,7 +92,7 @@ def test_stable_names(path: str, stable: str) -> None:
     assert stable_name(path) == stable
 
 
-def test_custom_hash_pattern(project: Path, cli) -> None:
+def test_custom_hash_pattern(project: Path, cli: Cli) -> None:
     (project / "dist").mkdir()
     (project / "dist" / "app~v1a2b.js").write_text("x")
     (project / "lr-ci.toml").write_text('[bundle]\nhash_pattern = "~v[0-9a-z]+"\n')
@@ -100,7 +102,7 @@ def test_custom_hash_pattern(project: Path, cli) -> None:
     assert list(json.loads((project / "b.json").read_text())["files"]) == ["app.js"]
 
 
-def test_growth_thresholds_and_the_min_change_floor(project: Path, cli) -> None:
+def test_growth_thresholds_and_the_min_change_floor(project: Path, cli: Cli) -> None:
     build(project, seed=1, app_size=400)
     cli("bundle", "--save-baseline", "base.json")
     build(project, seed=3, app_size=640)  # the app chunk grows by more than half
@@ -114,7 +116,7 @@ def test_growth_thresholds_and_the_min_change_floor(project: Path, cli) -> None:
     assert bundle(cli, "--baseline", "base.json")[0].code == 0  # over 1%, but under the 50 kB floor
 
 
-def test_new_and_removed_files(project: Path, cli) -> None:
+def test_new_and_removed_files(project: Path, cli: Cli) -> None:
     build(project, seed=1)
     cli("bundle", "--save-baseline", "base.json")
     dist = build(project, seed=2, extra={"assets/charts-Zq81Lm3x.js": js(50, 9)})
@@ -130,7 +132,7 @@ def test_new_and_removed_files(project: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("limit", "passes"), [("100 B", False), ("2 kB", False), ("64 KiB", True), ("1 MB", True)]
 )
-def test_limits_in_units(project: Path, cli, limit: str, passes: bool) -> None:
+def test_limits_in_units(project: Path, cli: Cli, limit: str, passes: bool) -> None:
     build(project, seed=1)
     (project / "lr-ci.toml").write_text(
         f'[[bundle.budgets]]\nname = "app"\nfiles = "assets/*.js"\nlimit = "{limit}"\n'
@@ -141,7 +143,7 @@ def test_limits_in_units(project: Path, cli, limit: str, passes: bool) -> None:
         assert f"over the {limit} limit" in report["findings"][0]["message"]
 
 
-def test_per_file_budgets_and_brotli(project: Path, cli) -> None:
+def test_per_file_budgets_and_brotli(project: Path, cli: Cli) -> None:
     build(project, seed=1)
     (project / "lr-ci.toml").write_text(
         '[[bundle.budgets]]\nfiles = "assets/*.js"\nlimit = "1 kB"\nper_file = true\ncompression = "brotli"\n'
@@ -151,14 +153,14 @@ def test_per_file_budgets_and_brotli(project: Path, cli) -> None:
     assert over == ["assets/index", "assets/vendor"] and "brotli" in report["findings"][0]["message"]
 
 
-def test_bad_limit_is_a_config_error(project: Path, cli) -> None:
+def test_bad_limit_is_a_config_error(project: Path, cli: Cli) -> None:
     build(project, seed=1)
     (project / "lr-ci.toml").write_text('[[bundle.budgets]]\nfiles = "*.js"\nlimit = "250 kilos"\n')
     result = cli("bundle")
     assert result.code == 2 and "is not a size" in result.err
 
 
-def test_secrets_in_chunks_and_source_maps(project: Path, cli) -> None:
+def test_secrets_in_chunks_and_source_maps(project: Path, cli: Cli) -> None:
     token = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
     source_map = {
         "version": 3,
@@ -183,7 +185,7 @@ def test_secrets_in_chunks_and_source_maps(project: Path, cli) -> None:
     assert token not in result.out
 
 
-def test_missing_and_empty_build_folders(project: Path, cli) -> None:
+def test_missing_and_empty_build_folders(project: Path, cli: Cli) -> None:
     result = cli("bundle")
     assert result.code == 2 and "no build folder found here" in result.err
     result = cli("bundle", "nope")

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from helpers.cli import Cli
 from lr_ci.checks.bundle.names import (
     BUILD_PLACEHOLDER,
     FORMATS,
@@ -236,7 +237,7 @@ def write_build(project: Path, files: dict[str, str]) -> None:
         (assets / name).write_text(text)
 
 
-def test_the_issue_chunk_is_measured_as_grown_not_removed_and_added(project: Path, cli) -> None:
+def test_the_issue_chunk_is_measured_as_grown_not_removed_and_added(project: Path, cli: Cli) -> None:
     write_build(
         project,
         {"index-BxQ2_9kd.js": "import('./Dashboard-5Fva3MBD.js');\n", "Dashboard-5Fva3MBD.js": "a" * 2000},
@@ -256,7 +257,7 @@ def test_the_issue_chunk_is_measured_as_grown_not_removed_and_added(project: Pat
     assert rows["assets/Dashboard.js"][4] not in ("new", "removed")
 
 
-def test_file_sizes_in_the_json_metrics(project: Path, cli) -> None:
+def test_file_sizes_in_the_json_metrics(project: Path, cli: Cli) -> None:
     write_build(project, {"index-BxQ2_9kd.js": "let a = 1;\n" * 50, "logo-wuw-H5XK.svg": "<svg/>"})
     (project / "lr-ci.toml").write_text('[bundle]\ncompression = "brotli"\n')
     report = cli("bundle", "--format", "json").json()
@@ -269,7 +270,7 @@ def test_file_sizes_in_the_json_metrics(project: Path, cli) -> None:
     assert report["metrics"]["files"] == 2
 
 
-def test_colliding_files_are_kept_apart_in_a_report(project: Path, cli) -> None:
+def test_colliding_files_are_kept_apart_in_a_report(project: Path, cli: Cli) -> None:
     """Two esbuild chunks would both be chunk.js: each keeps its name, with its own size."""
     write_build(
         project, {"chunk-AAAA2345.js": "a" * 100, "chunk-BBBB2345.js": "b" * 300, "app-CCCC2345.js": "c"}
@@ -284,7 +285,7 @@ def test_colliding_files_are_kept_apart_in_a_report(project: Path, cli) -> None:
 def test_thousands_of_colliding_chunks_stay_apart_within_the_bound(tmp_path: Path) -> None:
     """esbuild names every shared chunk chunk-[hash]: 5,000 of them are 5,000 files, each with its size,
     in bounded time and memory (they all were one file, chunk.js, with the sizes added up)."""
-    from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+    from helpers.hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
 
     assets = tmp_path / "project" / "dist" / "assets"
     assets.mkdir(parents=True)

@@ -7,30 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, lr_ci_executable
+from helpers.cli import ROOT, Cli, lr_ci_executable
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 
 
-def test_exit_0_when_the_check_passes(repo: Path, cli) -> None:
+def test_exit_0_when_the_check_passes(repo: Path, cli: Cli) -> None:
     result = cli("sample", "--finding", "info:a.py:1", "--format", "json")
     assert result.code == 0 and result.json()["status"] == "pass"
 
 
-def test_exit_1_when_a_finding_reaches_the_failing_severity(repo: Path, cli) -> None:
+def test_exit_1_when_a_finding_reaches_the_failing_severity(repo: Path, cli: Cli) -> None:
     (repo / "lr-ci.toml").write_text("[sample]\nfail_on = 'high'\n")
     assert cli("sample", "--finding", "medium:a.py:1").code == 0
     result = cli("sample", "--finding", "high:a.py:1", "--format", "json")
     assert result.code == 1 and result.json()["status"] == "fail"
 
 
-def test_exit_1_when_a_case_fails(repo: Path, cli) -> None:
+def test_exit_1_when_a_case_fails(repo: Path, cli: Cli) -> None:
     result = cli("sample", "--case", "login:pass", "--case", "report:fail", "--format", "json")
     assert result.code == 1
     assert [c["status"] for c in result.json()["cases"]] == ["pass", "fail"]
 
 
-def test_exit_2_reports_status_error_in_json(repo: Path, cli) -> None:
+def test_exit_2_reports_status_error_in_json(repo: Path, cli: Cli) -> None:
     (repo / "lr-ci.toml").write_text("[sample]\nbogus = 1\n")
     result = cli("sample", "--format", "json")
     assert result.code == 2
@@ -48,13 +48,13 @@ def test_exit_2_reports_status_error_in_json(repo: Path, cli) -> None:
         ["--format", "text", "sample", "--format", "json"],
     ],
 )
-def test_global_options_before_or_after_the_check(repo: Path, cli, argv: list[str]) -> None:
+def test_global_options_before_or_after_the_check(repo: Path, cli: Cli, argv: list[str]) -> None:
     result = cli(*argv)
     assert result.code == 0
     assert result.json()["check"] == "sample"
 
 
-def test_outputs_given_before_and_after_are_all_written(repo: Path, cli) -> None:
+def test_outputs_given_before_and_after_are_all_written(repo: Path, cli: Cli) -> None:
     result = cli("--output", "json:a.json", "sample", "--output", "junit:b.xml")
     assert result.code == 0
     assert json.loads((repo / "a.json").read_text())["check"] == "sample"
@@ -69,13 +69,13 @@ def test_outputs_given_before_and_after_are_all_written(repo: Path, cli) -> None
         (["sample", "--output", "json:/proc/forbidden/x.json"], "cannot write"),
     ],
 )
-def test_bad_output_is_exit_2_in_one_line(repo: Path, cli, argv: list[str], message: str) -> None:
+def test_bad_output_is_exit_2_in_one_line(repo: Path, cli: Cli, argv: list[str], message: str) -> None:
     result = cli(*argv)
     assert result.code == 2
     assert len(result.err.strip().splitlines()) == 1 and message in result.err
 
 
-def test_usage_errors_are_exit_2(repo: Path, cli) -> None:
+def test_usage_errors_are_exit_2(repo: Path, cli: Cli) -> None:
     assert cli("nosuchcheck").code == 2
     assert cli("sample", "--format", "pdf").code == 2
     result = cli("sample", "--quiet", "--verbose")
@@ -98,14 +98,18 @@ def test_usage_errors_are_exit_2(repo: Path, cli) -> None:
         ),
     ],
 )
-def test_a_usage_error_is_one_line_naming_the_option(repo: Path, cli, argv: list[str], line: str) -> None:
+def test_a_usage_error_is_one_line_naming_the_option(
+    repo: Path, cli: Cli, argv: list[str], line: str
+) -> None:
     result = cli(*argv)
     assert result.code == 2
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert result.err.startswith(line), result.err
 
 
-def test_default_format_is_github_inside_actions(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_format_is_github_inside_actions(
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = cli("sample", "--finding", "high:a.py:4")
     assert result.out.startswith("::error file=a.py,line=4,col=3,title=lr-ci sample%3A sample-rule::")
@@ -136,7 +140,7 @@ def test_no_colour_without_a_tty(repo: Path) -> None:
     assert b"\x1b[" not in run({"NO_COLOR": "1"})
 
 
-def test_help_lists_checks_and_version(cli) -> None:
+def test_help_lists_checks_and_version(cli: Cli) -> None:
     result = cli("--help")
     assert result.code == 0
     assert "sample" in result.out and "config" in result.out
@@ -180,7 +184,7 @@ def test_progress_only_on_a_terminal_and_never_in_ci(repo: Path) -> None:
     import os
     import pty
 
-    from conftest import git
+    from helpers.git import git
 
     for index in range(30):
         (repo / f"f{index}.txt").write_text(f"{index}\n")

@@ -7,17 +7,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Result
+from helpers.cli import ROOT, Cli
 from lr_ci._progress import Progress
 from lr_ci._run import GlobalOptions, RunContext
 from lr_ci.checks.bundle.settings import BundleSettings
 
-CLI = Callable[..., Result]
 CHECKS = ROOT / "src" / "lr_ci" / "checks"
 CHECKS_WITH_A_COMMAND = sorted(path.parent.name for path in CHECKS.glob("*/cli.py"))
 
@@ -182,7 +181,7 @@ def test_the_secrets_commands_end_their_lifecycles_with_with() -> None:
 
 
 def test_bundle_dirs_on_the_command_line_replace_the_tables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lr-ci.toml").write_text('[bundle]\ndirs = ["not-built"]\nscan_secrets = false\n')
@@ -196,7 +195,7 @@ def test_bundle_dirs_on_the_command_line_replace_the_tables(
 
 
 def test_smoke_options_replace_the_tables_values(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     """--base-url over base_url, --timeout over timeout_s: the run says which one it used."""
     monkeypatch.chdir(tmp_path)
@@ -217,7 +216,7 @@ def test_smoke_options_replace_the_tables_values(
     ],
 )
 def test_a_bad_option_value_is_said_before_the_config_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI, argv: list[str], said: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, argv: list[str], said: str
 ) -> None:
     """Like click's own checks of an option's type: the command line first, then lr-ci.toml."""
     monkeypatch.chdir(tmp_path)
@@ -227,7 +226,7 @@ def test_a_bad_option_value_is_said_before_the_config_is_read(
     assert said in result.err and "not_a_key" not in result.err
 
 
-def test_the_sample_check_shows_the_shape(repo: Path, cli: CLI, sample_check: None) -> None:
+def test_the_sample_check_shows_the_shape(repo: Path, cli: Cli, sample_check: None) -> None:
     """The core's toy check is written as every check is: a frozen request, an option over its table."""
     (repo / "lr-ci.toml").write_text("[sample]\ncount = 4\n")
     assert cli("sample", "--format", "json").json()["metrics"]["count"] == 4
@@ -235,7 +234,7 @@ def test_the_sample_check_shows_the_shape(repo: Path, cli: CLI, sample_check: No
 
 
 def test_a_setting_found_unusable_in_the_run_is_a_config_error_at_its_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     """Checks raise ``SettingError(key, problem)``; the run harness alone turns it into file:line (no
     command maps errors to the config itself)."""

@@ -9,12 +9,13 @@ import jsonschema
 import pytest
 from pydantic import Field
 
-from conftest import git
+from helpers.cli import Cli
+from helpers.git import git
+from helpers.sample_check import SampleSettings
 from lr_ci.config import SETTINGS_CONFIG, find_config_file, load_config, load_section
 from lr_ci.errors import ConfigError
 from lr_ci.redact import Redactor
 from lr_ci.report import Severity
-from sample_check import SampleSettings
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 
@@ -56,7 +57,7 @@ def test_outside_a_repository_only_the_start_directory_counts(tmp_path: Path) ->
     assert find_config_file(tmp_path) == (tmp_path / "lr-ci.toml").resolve()
 
 
-def test_explicit_config_overrides_search(repo: Path, cli) -> None:
+def test_explicit_config_overrides_search(repo: Path, cli: Cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ncount = 5\n")
     other = write(repo / "other.toml", "[sample]\ncount = 9\n")
     assert cli("sample", "--format", "json").json()["metrics"]["count"] == 5
@@ -97,7 +98,7 @@ def test_explicit_config_overrides_search(repo: Path, cli) -> None:
         ("[sample]\nfail_on = 'severe'\n", "lr-ci.toml:2: sample.fail_on: Input should be 'critical'"),
     ],
 )
-def test_errors_name_file_line_and_key(repo: Path, cli, text: str, expected: str) -> None:
+def test_errors_name_file_line_and_key(repo: Path, cli: Cli, text: str, expected: str) -> None:
     write(repo / "lr-ci.toml", text)
     result = cli("sample")
     assert result.code == 2
@@ -108,34 +109,34 @@ def test_errors_name_file_line_and_key(repo: Path, cli, text: str, expected: str
     assert "Traceback" not in result.err
 
 
-def test_several_errors_are_counted(repo: Path, cli) -> None:
+def test_several_errors_are_counted(repo: Path, cli: Cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ncount = 'a'\nzz = 1\n")
     result = cli("sample")
     assert result.code == 2
     assert "(and 1 more: run `lr-ci config check`)" in result.err
 
 
-def test_non_utf8_config_names_the_line(repo: Path, cli) -> None:
+def test_non_utf8_config_names_the_line(repo: Path, cli: Cli) -> None:
     (repo / "lr-ci.toml").write_bytes(b"[sample]\n# caf\xe9\ncount = 1\n")
     result = cli("sample")
     assert result.code == 2
     assert "lr-ci.toml:2: the file is not valid UTF-8" in result.err
 
 
-def test_unreadable_config_is_exit_2(repo: Path, cli) -> None:
+def test_unreadable_config_is_exit_2(repo: Path, cli: Cli) -> None:
     (repo / "lr-ci.toml").mkdir()
     result = cli("--config", "lr-ci.toml", "sample")
     assert result.code == 2
     assert "lr-ci.toml: cannot read the config file" in result.err
 
 
-def test_missing_explicit_config_is_exit_2(repo: Path, cli) -> None:
+def test_missing_explicit_config_is_exit_2(repo: Path, cli: Cli) -> None:
     result = cli("--config", "nope.toml", "sample")
     assert result.code == 2
     assert "nope.toml" in result.err
 
 
-def test_env_interpolation(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_interpolation(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLE_TOKEN", "tok-3f9a2c1bd00d")
     write(
         repo / "lr-ci.toml",
@@ -149,7 +150,7 @@ def test_env_interpolation(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> 
     assert redactor.credentials == ("tok-3f9a2c1bd00d",)
 
 
-def test_missing_env_variable_is_named(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_env_variable_is_named(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     write(repo / "lr-ci.toml", "[sample]\ncount = 1\n\ntoken = '${NOT_SET_ANYWHERE}'\n")
     result = cli("sample")
@@ -159,7 +160,7 @@ def test_missing_env_variable_is_named(repo: Path, cli, monkeypatch: pytest.Monk
     )
 
 
-def test_invalid_env_reference(repo: Path, cli) -> None:
+def test_invalid_env_reference(repo: Path, cli: Cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ntoken = '${not valid}'\n")
     result = cli("sample")
     assert result.code == 2
@@ -169,7 +170,7 @@ def test_invalid_env_reference(repo: Path, cli) -> None:
     )
 
 
-def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli) -> None:
+def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli: Cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ncount = 'a'\nzz = 1\n[nope]\n")
     result = cli("config", "check", "--format", "json")
     assert result.code == 1
@@ -187,7 +188,7 @@ def test_config_check_reports_every_problem_as_a_finding(repo: Path, cli) -> Non
     ]
 
 
-def test_config_check_passes_a_valid_file_and_several_files(repo: Path, cli) -> None:
+def test_config_check_passes_a_valid_file_and_several_files(repo: Path, cli: Cli) -> None:
     write(repo / "lr-ci.toml", "[sample]\ncount = 4\n")
     bad = write(repo / "bad.toml", "[sample\n")
     assert cli("config", "check").code == 0
@@ -197,19 +198,19 @@ def test_config_check_passes_a_valid_file_and_several_files(repo: Path, cli) -> 
     assert result.json()["metrics"]["files_checked"] == 2
 
 
-def test_config_check_without_any_file_passes(repo: Path, cli) -> None:
+def test_config_check_without_any_file_passes(repo: Path, cli: Cli) -> None:
     result = cli("config", "check", "--format", "json")
     assert result.code == 0
     assert result.json()["findings"][0]["rule"] == "config-defaults"
 
 
-def test_config_check_missing_file_is_exit_2(repo: Path, cli) -> None:
+def test_config_check_missing_file_is_exit_2(repo: Path, cli: Cli) -> None:
     result = cli("config", "check", "missing.toml")
     assert result.code == 2
     assert result.err.strip() == "lr-ci config: error: missing.toml: no such file"
 
 
-def test_schema_is_valid_json_schema_and_describes_tables(repo: Path, cli) -> None:
+def test_schema_is_valid_json_schema_and_describes_tables(repo: Path, cli: Cli) -> None:
     result = cli("config", "schema")
     assert result.code == 0
     schema = json.loads(result.out)
@@ -220,7 +221,9 @@ def test_schema_is_valid_json_schema_and_describes_tables(repo: Path, cli) -> No
     assert not validator.is_valid({"sampel": {}})
 
 
-def test_config_check_warns_about_unset_variables(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_check_warns_about_unset_variables(
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("UNSET_FOR_CHECK", raising=False)
     write(repo / "lr-ci.toml", "[sample]\ntoken = '${UNSET_FOR_CHECK}'\ncount = 'x'\n")
     result = cli("config", "check", "--format", "json")
@@ -232,7 +235,7 @@ def test_config_check_warns_about_unset_variables(repo: Path, cli, monkeypatch: 
 
 
 def test_config_check_paths_are_relative_to_the_repository_root(
-    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(repo / "lr-ci.toml", "[nope]\n")
     (repo / "ops").mkdir()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_of_this_checkout, lr_ci_executable
-from load_sensitive import LOAD_SENSITIVE
+from helpers.cli import lr_ci_executable
+from helpers.git import copy_of_this_checkout
+from helpers.load_sensitive import LOAD_SENSITIVE
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import re
 import click
 import pytest
 
-from conftest import ROOT
+from helpers.cli import ROOT
 from lr_ci.cli import DefaultCommandGroup, cli
 
 DOCS = ROOT / "docs"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, copy_of_this_checkout, git
+from helpers.cli import ROOT
+from helpers.git import copy_of_this_checkout, git
 
 pytestmark = pytest.mark.slow
 

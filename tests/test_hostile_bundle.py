@@ -1,6 +1,6 @@
 """Issue 11 against ``lr-ci bundle``: huge built files, a bad ``hash_pattern``, a baseline of wrong types.
 
-Each input runs lr-ci in a bounded subprocess (tests/hostile.py) and asserts the exit code, one clear line,
+Each input runs lr-ci in a bounded subprocess (tests/helpers/hostile.py) and asserts the exit code, one clear line,
 no secret in any output format and, for the huge file, the 256 MB peak of the whole process tree.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
 from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_WINDOW_BYTES
 from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
 from lr_ci.secret_rules.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES

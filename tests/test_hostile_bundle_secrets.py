@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import all_format_outputs, run_measured
+from helpers.hostile import all_format_outputs, run_measured
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
 TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
@@ -58,7 +58,7 @@ def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path
     import random
     import string
 
-    from hostile import PEAK_RSS_LIMIT
+    from helpers.hostile import PEAK_RSS_LIMIT
     from lr_ci.checks.bundle.check import LISTED_SECRETS
     from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS
 
@@ -71,10 +71,11 @@ def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path
     project = tmp_path / "project"
     (project / "dist").mkdir(parents=True)
     sources = 3000
+    contents = [f't="{token()}"' for _ in range(sources)]
     source_map = {
         "version": 3,
         "sources": [f"s{n}.js" for n in range(sources)],
-        "sourcesContent": [f't="{token()}"' for _ in range(sources)],
+        "sourcesContent": contents,
         "mappings": "",
     }
     (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
@@ -86,7 +87,7 @@ def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path
         outputs=all_format_outputs(tmp_path),
     )
     assert result.code == 1, result.err
-    for content in source_map["sourcesContent"][:50]:
+    for content in contents[:50]:
         assert content[3:-1] not in result.everything
     report = json.loads(result.files["json"])
     secrets = [f for f in report["findings"] if f["rule"] == "github-token"]
@@ -103,7 +104,7 @@ def test_a_map_of_a_million_tiny_sources_is_scanned_in_batches_within_the_bound(
     one of them is still reported in its source, at its line."""
     import json
 
-    from hostile import PEAK_RSS_LIMIT
+    from helpers.hostile import PEAK_RSS_LIMIT
 
     project = tmp_path / "project"
     (project / "dist").mkdir(parents=True)

@@ -1,6 +1,6 @@
 """Issue 11 against the config loader: endless, special and huge files, deep nesting, loose types.
 
-Each input runs lr-ci in a bounded subprocess (tests/hostile.py): exit 2, one clear line naming the file
+Each input runs lr-ci in a bounded subprocess (tests/helpers/hostile.py): exit 2, one clear line naming the file
 (and line and key where there is one), nothing secret in any format, and the 256 MB peak for the inputs
 that used to read or build without bound.
 """
@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from hostile import MIB, PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import (
+    MIB,
+    PEAK_RSS_LIMIT,
+    Measured,
+    all_format_outputs,
+    assert_one_clear_line,
+    run_measured,
+)
 from lr_ci._toml_lines import MAX_KEY_PARTS, MAX_NESTING
 from lr_ci.config import MAX_CONFIG_BYTES, MAX_CONFIG_VALUES
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+from helpers.hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
 from lr_ci.secret_rules.engine import (
     DEFAULT_MAX_HITS,
     MAX_MATCH_CHARS,

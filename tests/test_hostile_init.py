@@ -2,7 +2,7 @@
 
 Manifests that never end, block or nest too deep must not hang, fill memory or crash detection; links
 placed where init writes must not make it write anywhere else. Each input runs lr-ci in a bounded
-subprocess (tests/hostile.py).
+subprocess (tests/helpers/hostile.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 A path, a config key or an option value can hold control characters, a newline followed by a GitHub
 workflow command, markdown that would become a link or an image, or a megabyte of text. Each input runs
-lr-ci in a bounded subprocess (tests/hostile.py) and asserts the exit code, one clear line, and that no
+lr-ci in a bounded subprocess (tests/helpers/hostile.py) and asserts the exit code, one clear line, and that no
 format lets the string act as anything but text.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import all_format_outputs, assert_one_clear_line, run_measured
 from lr_ci._run import MAX_ERROR_CHARS
 
 TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"

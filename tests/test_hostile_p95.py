@@ -1,6 +1,6 @@
 """Issue 11, the p95 gate: hostile locustfiles, options, configs and baselines, and the cluster's exposure.
 
-Every test runs lr-ci in a bounded subprocess (tests/hostile.py) and asserts the exit code, one clear
+Every test runs lr-ci in a bounded subprocess (tests/helpers/hostile.py) and asserts the exit code, one clear
 ``error:`` line (never a traceback), no credential in any output format, and for the input that could run
 without bound (a locustfile whose import never ends) the process tree's peak memory. Runs that load a
 target are kept to about a second of load.
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hostile import (
+from helpers.hostile import (
     PEAK_RSS_LIMIT,
     Measured,
     all_format_outputs,
@@ -323,7 +323,7 @@ def test_a_worker_without_the_secret_stops_the_run_before_it_gets_anything(
     tmp_path: Path, opsapp_url: str
 ) -> None:
     """A stranger that reaches the master's port is challenged, fails, and the master stops (exit 2)."""
-    from asgi_server import unused_port_url
+    from helpers.asgi_server import unused_port_url
 
     port = unused_port_url().rsplit(":", 1)[1].rstrip("/")
     (tmp_path / "worker.toml").write_text(TINY)
@@ -544,8 +544,8 @@ def test_a_real_ctrl_c_is_exit_130_and_stops_the_workers(tmp_path: Path, opsapp_
 
 def test_a_redirect_to_another_host_gets_no_login_credential(tmp_path: Path) -> None:
     """requests resent the login's cookies (set for no domain) and a route's X-Api-Key to any host."""
-    from asgi_server import serve
-    from hostile_servers import _answer, recording_app
+    from helpers.asgi_server import serve
+    from helpers.hostile_servers import _answer, recording_app
 
     seen_there: list[dict[str, Any]] = []
     token, session = "t0k3n-from-login-123", "s3ss10n-cookie-456"
@@ -593,7 +593,7 @@ def test_a_baseline_path_that_is_not_a_regular_file_is_exit_2_before_any_load(
 
 def test_an_endless_body_is_drained_not_held(tmp_path: Path) -> None:
     """requests held every body whole before locust timed it: two users on an endless one took 987 MiB."""
-    from hostile_servers import endless_body, raw_server
+    from helpers.hostile_servers import endless_body, raw_server
 
     with raw_server(endless_body) as url:
         result = p95(tmp_path, "--candidate", url, "--save-baseline", "b.json")

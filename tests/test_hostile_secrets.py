@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
 
 GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"
@@ -366,7 +366,7 @@ def test_control_characters_in_file_names_are_escaped(tmp_path: Path) -> None:
             assert "\x1b" not in result.out and "\x07" not in result.out and "new\nline" not in result.out
         assert "\x1b" not in result.files["markdown"] and "new\nline" not in result.files["markdown"]
         # JSON keeps the real names (escaped by JSON itself)
-        assert sorted(p for _, p, _ in found(result)) == sorted(names)
+        assert sorted(str(p) for _, p, _ in found(result)) == sorted(names)
 
 
 # -- 7. a staged rename keeps a secret the baseline accepts --------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from helpers.cli import Cli
+from helpers.git import git
 
 
 def tool(name: str) -> str:
@@ -41,7 +42,7 @@ def django_app(repo: Path) -> Path:
     return repo
 
 
-def test_vite_app(vite_app: Path, cli) -> None:
+def test_vite_app(vite_app: Path, cli: Cli) -> None:
     result = cli("init", "--workflows", "--format", "json")
     assert result.code == 0, result.err
     report = result.json()
@@ -57,7 +58,7 @@ def test_vite_app(vite_app: Path, cli) -> None:
     assert "bundle:" in (vite_app / ".github" / "workflows" / "lr-ci.yml").read_text()
 
 
-def test_django_app(django_app: Path, cli) -> None:
+def test_django_app(django_app: Path, cli: Cli) -> None:
     assert cli("init").code == 0
     config = (django_app / "lr-ci.toml").read_text()
     assert 'path = "/accounts/login/?next=/"' in config and "submit_form" in config
@@ -68,13 +69,13 @@ def test_django_app(django_app: Path, cli) -> None:
     assert {f["rule"] for f in result.json()["findings"]} == {"config-env-unset"}  # ${OPS_USER}: set in CI
 
 
-def test_empty_repository(repo: Path, cli) -> None:
+def test_empty_repository(repo: Path, cli: Cli) -> None:
     assert cli("init", "--workflows").code == 0
     assert cli("config", "check").code == 0
     assert "bundle:" not in (repo / ".github" / "workflows" / "lr-ci.yml").read_text()
 
 
-def test_never_overwrites_without_force(vite_app: Path, cli) -> None:
+def test_never_overwrites_without_force(vite_app: Path, cli: Cli) -> None:
     (vite_app / "lr-ci.toml").write_text("# mine\n")
     result = cli("init")
     assert result.code == 2 and "never overwrites a file (--force does)" in result.err
@@ -95,7 +96,7 @@ def test_never_overwrites_without_force(vite_app: Path, cli) -> None:
 
 
 @pytest.mark.slow
-def test_written_workflows_pass_the_schema_and_zizmor(vite_app: Path, cli) -> None:
+def test_written_workflows_pass_the_schema_and_zizmor(vite_app: Path, cli: Cli) -> None:
     assert cli("init", "--workflows").code == 0
     workflow = vite_app / ".github" / "workflows" / "lr-ci.yml"
     schema = subprocess.run(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import httpx
+
+from helpers.opsapp_server import RunningApp
 
 API = {"Authorization": "Bearer opsapp-demo-token"}
 
@@ -86,12 +89,12 @@ def test_token_endpoint(opsapp_url: str) -> None:
         assert client.get("/api/invoices", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def test_healthz_reports_the_version(opsapp) -> None:
+def test_healthz_reports_the_version(opsapp: Callable[..., RunningApp]) -> None:
     app = opsapp(version="2.0.0")
     assert httpx.get(f"{app.url}/healthz").json() == {"status": "ok", "database": "ok", "version": "2.0.0"}
 
 
-def test_knobs(opsapp) -> None:
+def test_knobs(opsapp: Callable[..., RunningApp]) -> None:
     down = opsapp(db_down=1)
     assert httpx.get(f"{down.url}/healthz").status_code == 503
     assert httpx.get(f"{down.url}/api/invoices", headers=API).status_code == 503
@@ -106,7 +109,7 @@ def test_knobs(opsapp) -> None:
     assert time.perf_counter() - start >= 0.12
 
 
-def test_slow_start(opsapp) -> None:
+def test_slow_start(opsapp: Callable[..., RunningApp]) -> None:
     start = time.perf_counter()
     app = opsapp(slow_start_s=1, wait_ready=False)
     response = httpx.get(f"{app.url}/healthz", timeout=10)

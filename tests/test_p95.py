@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ROOT, lr_ci_executable
-from load_sensitive import LOAD_SENSITIVE
+from helpers.cli import ROOT, lr_ci_executable
+from helpers.load_sensitive import LOAD_SENSITIVE
+from helpers.opsapp_server import RunningApp
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +53,7 @@ def p95(
 
 
 @LOAD_SENSITIVE
-def test_identical_builds_pass(opsapp, tmp_path: Path) -> None:
+def test_identical_builds_pass(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=20, jitter_ms=5)
     # Short rounds on a busy test machine are noisy: the confirmation (on in SHORT) keeps the gate quiet.
     code, report, err = p95(
@@ -68,7 +70,7 @@ def test_identical_builds_pass(opsapp, tmp_path: Path) -> None:
 
 
 @LOAD_SENSITIVE
-def test_a_slowed_candidate_fails_with_the_numbers(opsapp, tmp_path: Path) -> None:
+def test_a_slowed_candidate_fails_with_the_numbers(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     code, report, err = p95(
         tmp_path,
@@ -84,7 +86,7 @@ def test_a_slowed_candidate_fails_with_the_numbers(opsapp, tmp_path: Path) -> No
 
 
 @LOAD_SENSITIVE
-def test_warn_mode_reports_without_failing(opsapp, tmp_path: Path) -> None:
+def test_warn_mode_reports_without_failing(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     code, report, _ = p95(
         tmp_path, "--baseline", a.url, "--candidate", b.url, config=SHORT + 'mode = "warn"\n'
@@ -92,7 +94,7 @@ def test_warn_mode_reports_without_failing(opsapp, tmp_path: Path) -> None:
     assert code == 0 and report["findings"][0]["rule"] == "p95-regression"
 
 
-def test_errors_under_load_fail(opsapp, tmp_path: Path) -> None:
+def test_errors_under_load_fail(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(), opsapp(error_rate=0.5)
     config = (
         SHORT
@@ -108,8 +110,8 @@ def test_errors_under_load_fail(opsapp, tmp_path: Path) -> None:
     )
 
 
-def test_an_unreachable_candidate_fails_clearly(opsapp, tmp_path: Path) -> None:
-    from asgi_server import unused_port_url
+def test_an_unreachable_candidate_fails_clearly(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
+    from helpers.asgi_server import unused_port_url
 
     a = opsapp()
     code, report, _ = p95(tmp_path, "--baseline", a.url, "--candidate", unused_port_url())
@@ -118,7 +120,7 @@ def test_an_unreachable_candidate_fails_clearly(opsapp, tmp_path: Path) -> None:
     assert "error rate 100.0%" in message and "first error" in message
 
 
-def test_stored_baseline(opsapp, tmp_path: Path) -> None:
+def test_stored_baseline(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     app = opsapp(latency_ms=20, jitter_ms=5)
     stored = tmp_path / "p95-baseline.json"
     code, _, err = p95(tmp_path, "--candidate", app.url, "--save-baseline", str(stored))
@@ -130,7 +132,7 @@ def test_stored_baseline(opsapp, tmp_path: Path) -> None:
     assert report["metrics"]["routes"]["homepage"]["baseline_p95_ms"] is not None
 
 
-def test_routes_behind_login_reuse_the_smoke_flow(opsapp, tmp_path: Path) -> None:
+def test_routes_behind_login_reuse_the_smoke_flow(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(), opsapp()
     login_flow = (
         (ROOT / "examples" / "opsapp" / "lr-ci.toml").read_text().split("[[smoke.flows.approve-invoice")[0]
@@ -203,7 +205,7 @@ capture = { token = { json = "$.token" } }
 
 
 @LOAD_SENSITIVE
-def test_distributed_mode_with_two_local_workers(opsapp, tmp_path: Path) -> None:
+def test_distributed_mode_with_two_local_workers(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     """Workers are re-aimed every round, with each side's own login (a bearer token captured per side)."""
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     config = SHORT.replace("min_samples = 30", "min_samples = 20") + 'login_flow = "api"\n' + API_LOGIN
@@ -229,7 +231,7 @@ def unused_port() -> int:
 
 
 def test_master_without_workers_says_how_to_start_them(
-    opsapp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    opsapp: Callable[..., RunningApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = opsapp()
     config = SHORT
@@ -262,7 +264,7 @@ LOCUSTFILE = (
 )
 
 
-def test_a_users_locustfile(opsapp, tmp_path: Path) -> None:
+def test_a_users_locustfile(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(), opsapp()
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(LOCUSTFILE)
@@ -272,7 +274,8 @@ def test_a_users_locustfile(opsapp, tmp_path: Path) -> None:
     assert set(report["metrics"]["routes"]) == {"health", "home"}
 
 
-def test_a_users_locustfile_on_two_local_workers(opsapp, tmp_path: Path) -> None:
+@LOAD_SENSITIVE
+def test_a_users_locustfile_on_two_local_workers(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     """The workers load the same locustfile (from the same config); the master names routes by request."""
     a, b = opsapp(latency_ms=20, jitter_ms=5), opsapp(latency_ms=40, jitter_ms=10)
     locustfile = tmp_path / "locustfile.py"

@@ -1,6 +1,6 @@
 """Issue 12: the p95 gate's load arrives at a steady rate, so it measures the server, not its own bursts.
 
-A server with exactly 4 sync worker slots (tests/sync_slots_server.py, 20 ms service time, capacity
+A server with exactly 4 sync worker slots (tests/helpers/sync_slots_server.py, 20 ms service time, capacity
 200 requests/s) is driven at 50% of its capacity with lr-ci's default arrival, and by an evenly paced
 reference client in the same test: the two p95s agree within 20%. Bursty load (every user sending in the
 same instant, as locust's ``constant_throughput`` did) queued on the 4 slots and read about 3x the service
@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import lr_ci_executable
-from hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
-from load_sensitive import LOAD_SENSITIVE
+from helpers.cli import lr_ci_executable
+from helpers.hostile import PEAK_RSS_LIMIT, all_format_outputs, run_measured
+from helpers.load_sensitive import LOAD_SENSITIVE
+from helpers.sync_slots_server import SyncSlotsServer, start_sync_slots
 from lr_ci.checks.p95.arrival import EvenPacer, PoissonSchedule, bucket_counts, peak_in_flight, spread
 from lr_ci.checks.p95.stats import p95
-from sync_slots_server import SyncSlotsServer, start_sync_slots
 
 SLOTS = 4
 SERVICE_MS = 20.0

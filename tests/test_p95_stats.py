@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from lr_ci.checks.p95.stats import Gate, Histogram, Side, decide, holm, p95
+from lr_ci.checks.p95.stats import Gate, Histogram, RouteVerdict, Side, decide, holm, p95
 
 
 def naive_regression(baseline: Sequence[float], candidate: Sequence[float], max_ratio: float = 1.20) -> bool:
@@ -33,11 +33,11 @@ def side(
     return Side(out)
 
 
-def verdict(rng: random.Random, scale: float, **gate: object):
+def verdict(rng: random.Random, scale: float) -> RouteVerdict:
     return decide(
         {"/api": side(rng)},
         {"/api": side(rng, scale)},
-        Gate(resamples=400, **gate),
+        Gate(resamples=400),
         seed=rng.randrange(10**6),
     )[0]
 
@@ -88,6 +88,8 @@ def test_drift_between_rounds_widens_the_interval() -> None:
     drifting = decide({"/api": side(rng, drift=0.15)}, {"/api": side(rng, drift=0.15)}, Gate(resamples=400))[
         0
     ]
+    assert drifting.ratio_high is not None and drifting.ratio_low is not None
+    assert steady.ratio_high is not None and steady.ratio_low is not None
     assert (drifting.ratio_high - drifting.ratio_low) > 1.3 * (steady.ratio_high - steady.ratio_low)
 
 

@@ -10,9 +10,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from helpers.cli import Cli
+from helpers.reports import CREDENTIAL, SECRET, sample_report
 from lr_ci.output import FORMATS, OutputOptions, emit
 from lr_ci.redact import Redactor, preview
-from reports import CREDENTIAL, SECRET, sample_report
 
 pytestmark = pytest.mark.usefixtures("sample_check")
 
@@ -78,7 +79,7 @@ def write_config(repo: Path) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_credentials_from_the_environment_are_masked_end_to_end(
-    fmt: str, repo: Path, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fmt: str, repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
@@ -113,7 +114,7 @@ def test_credentials_from_the_environment_are_masked_end_to_end(
 
 
 def test_credential_is_masked_in_logs_and_internal_errors(
-    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])
     write_config(repo)
@@ -130,7 +131,7 @@ def test_credential_is_masked_in_logs_and_internal_errors(
 
 
 def test_add_mask_goes_to_stderr_when_actions_asks_for_json(
-    repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("SAMPLE_TOKEN", ENV["SAMPLE_TOKEN"])

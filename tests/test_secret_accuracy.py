@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers.cli import ROOT, Cli
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import secret_corpus
 
 
-def test_recall_and_false_positive_rate(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recall_and_false_positive_rate(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     cases = secret_corpus.build(tmp_path)
     monkeypatch.chdir(tmp_path)
     result = cli("secrets", ".", "--format", "json")

@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import git, lr_ci_executable
+from helpers.cli import Cli, Result, lr_ci_executable
+from helpers.git import git
 
 GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
 GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"
@@ -28,20 +30,20 @@ def commit_file(repo: Path, name: str, text: str, message: str = "change") -> st
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-def scan(cli, *args: str):
+def scan(cli: Cli, *args: str) -> tuple[Result, Any]:
     result = cli("secrets", "--format", "json", *args)
     assert result.code in (0, 1), result.err
     return result, result.json()
 
 
-def rules_at(report: dict) -> list[tuple[str, str, int | None]]:
+def rules_at(report: dict[str, Any]) -> list[tuple[str, str, int | None]]:
     return sorted((f["rule"], f["location"]["path"], f["location"]["line"]) for f in report["findings"])
 
 
 # -- working tree and paths -----------------------------------------------------------------------------
 
 
-def test_working_tree_scans_tracked_and_untracked_but_not_ignored(repo: Path, cli) -> None:
+def test_working_tree_scans_tracked_and_untracked_but_not_ignored(repo: Path, cli: Cli) -> None:
     commit_file(repo, "app/settings.py", f'GITHUB_TOKEN = "{GH}"\n')
     (repo / "notes.txt").write_text(f"aws key {AWS}\n")
     (repo / ".gitignore").write_text("local.env\n")
@@ -56,13 +58,13 @@ def test_working_tree_scans_tracked_and_untracked_but_not_ignored(repo: Path, cl
     assert report["metrics"]["files_scanned"] == 3
 
 
-def test_clean_tree_passes(repo: Path, cli) -> None:
+def test_clean_tree_passes(repo: Path, cli: Cli) -> None:
     commit_file(repo, "app.py", "import os\nTOKEN = os.environ['GITHUB_TOKEN']\n")
     result, report = scan(cli)
     assert result.code == 0 and report["findings"] == []
 
 
-def test_paths_outside_git(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_outside_git(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dist" / "assets").mkdir(parents=True)
     (tmp_path / "dist" / "assets" / "index-BxQ2_9kd.js").write_text(f'const k="{GH}";\n')
@@ -73,14 +75,14 @@ def test_paths_outside_git(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch)
     assert len(report["findings"]) == 2
 
 
-def test_missing_path_is_exit_2(repo: Path, cli) -> None:
+def test_missing_path_is_exit_2(repo: Path, cli: Cli) -> None:
     result = cli("secrets", "nope/")
     assert result.code == 2
     assert result.err.strip() == "lr-ci secrets: error: nope: no such file or directory"
 
 
 def test_working_tree_outside_git_scans_the_directory(
-    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.env").write_text(f"TOKEN={GH}\n")
@@ -88,13 +90,13 @@ def test_working_tree_outside_git_scans_the_directory(
     assert rules_at(report) == [("github-token", "a.env", 1)]
 
 
-def test_staged_outside_git_is_exit_2(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staged_outside_git_is_exit_2(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = cli("secrets", "--staged")
     assert result.code == 2 and "not a git repository" in result.err
 
 
-def test_modes_are_exclusive(repo: Path, cli) -> None:
+def test_modes_are_exclusive(repo: Path, cli: Cli) -> None:
     result = cli("secrets", "--staged", "--history")
     assert result.code == 2 and "choose one of" in result.err
 
@@ -102,7 +104,7 @@ def test_modes_are_exclusive(repo: Path, cli) -> None:
 # -- staged ---------------------------------------------------------------------------------------------
 
 
-def test_staged_scans_the_index_not_the_working_file(repo: Path, cli) -> None:
+def test_staged_scans_the_index_not_the_working_file(repo: Path, cli: Cli) -> None:
     commit_file(repo, "README.md", "hello\n")
     (repo / "config.env").write_text(f"TOKEN={GH}\n")
     git(repo, "add", "config.env")
@@ -113,7 +115,7 @@ def test_staged_scans_the_index_not_the_working_file(repo: Path, cli) -> None:
     assert rules_at(report) == [("github-token", "config.env", 1)]
 
 
-def test_staged_reports_only_what_the_commit_introduces(repo: Path, cli) -> None:
+def test_staged_reports_only_what_the_commit_introduces(repo: Path, cli: Cli) -> None:
     commit_file(repo, "config.env", f"TOKEN={GH}\n")  # already committed (and, say, baselined)
     (repo / "config.env").write_text(f"TOKEN={GH}\nOTHER=1\nAWS={AWS}\n")
     git(repo, "add", "config.env")
@@ -121,14 +123,14 @@ def test_staged_reports_only_what_the_commit_introduces(repo: Path, cli) -> None
     assert rules_at(report) == [("aws-access-key-id", "config.env", 3)]
 
 
-def test_staged_in_an_empty_repository(repo: Path, cli) -> None:
+def test_staged_in_an_empty_repository(repo: Path, cli: Cli) -> None:
     (repo / "first.env").write_text(f"TOKEN={GH}\n")
     git(repo, "add", "first.env")
     _, report = scan(cli, "--staged")
     assert rules_at(report) == [("github-token", "first.env", 1)]
 
 
-def test_nothing_staged_passes(repo: Path, cli) -> None:
+def test_nothing_staged_passes(repo: Path, cli: Cli) -> None:
     commit_file(repo, "a.txt", "a\n")
     result, report = scan(cli, "--staged")
     assert result.code == 0 and report["findings"] == []
@@ -137,7 +139,7 @@ def test_nothing_staged_passes(repo: Path, cli) -> None:
 # -- range and history ----------------------------------------------------------------------------------
 
 
-def test_range_finds_what_the_pr_introduces(repo: Path, cli) -> None:
+def test_range_finds_what_the_pr_introduces(repo: Path, cli: Cli) -> None:
     base = commit_file(repo, "config.env", f"OLD={GH}\n", "old secret, already on main")
     git(repo, "checkout", "-q", "-b", "feature")
     commit_file(repo, "config.env", f"OLD={GH}\nNEW={AWS}\n", "add aws")
@@ -147,7 +149,7 @@ def test_range_finds_what_the_pr_introduces(repo: Path, cli) -> None:
     assert report["metrics"]["commits_scanned"] == 2
 
 
-def test_range_includes_content_first_seen_in_a_merge_resolution(repo: Path, cli) -> None:
+def test_range_includes_content_first_seen_in_a_merge_resolution(repo: Path, cli: Cli) -> None:
     base = commit_file(repo, "app.cfg", "value = 1\n")
     git(repo, "checkout", "-q", "-b", "feature")
     commit_file(repo, "app.cfg", "value = 2\n", "feature side")
@@ -163,7 +165,7 @@ def test_range_includes_content_first_seen_in_a_merge_resolution(repo: Path, cli
     assert report["findings"][0]["location"]["commit"] == merge
 
 
-def test_merge_taking_one_side_does_not_blame_the_merge(repo: Path, cli) -> None:
+def test_merge_taking_one_side_does_not_blame_the_merge(repo: Path, cli: Cli) -> None:
     commit_file(repo, "base.txt", "base\n")
     git(repo, "checkout", "-q", "-b", "feature")
     side = commit_file(repo, "feature.env", f"TOKEN={GH}\n", "feature adds a token")
@@ -174,7 +176,7 @@ def test_merge_taking_one_side_does_not_blame_the_merge(repo: Path, cli) -> None
     assert [f["location"]["commit"] for f in report["findings"]] == [side]
 
 
-def test_history_names_the_commit_author_and_date_even_when_deleted(repo: Path, cli) -> None:
+def test_history_names_the_commit_author_and_date_even_when_deleted(repo: Path, cli: Cli) -> None:
     commit_file(repo, "README.md", "hi\n")
     introduced = commit_file(repo, "deploy/.env", f"GITHUB_TOKEN={GH}\n", "add deploy env")
     git(repo, "rm", "-q", "deploy/.env")
@@ -189,7 +191,7 @@ def test_history_names_the_commit_author_and_date_even_when_deleted(repo: Path, 
     assert cli("secrets").code == 0  # the working tree is clean now
 
 
-def test_history_covers_every_ref(repo: Path, cli) -> None:
+def test_history_covers_every_ref(repo: Path, cli: Cli) -> None:
     commit_file(repo, "a.txt", "a\n")
     git(repo, "checkout", "-q", "-b", "experiment")
     commit_file(repo, "exp.env", f"KEY={AWS}\n")
@@ -199,12 +201,12 @@ def test_history_covers_every_ref(repo: Path, cli) -> None:
     assert rules_at(report) == [("aws-access-key-id", "exp.env", 1)]
 
 
-def test_history_of_an_empty_repository_passes(repo: Path, cli) -> None:
+def test_history_of_an_empty_repository_passes(repo: Path, cli: Cli) -> None:
     result, report = scan(cli, "--history")
     assert result.code == 0 and report["metrics"]["commits_scanned"] == 0
 
 
-def test_detached_head(repo: Path, cli) -> None:
+def test_detached_head(repo: Path, cli: Cli) -> None:
     first = commit_file(repo, "a.txt", "a\n")
     commit_file(repo, "b.env", f"T={GH}\n")
     git(repo, "checkout", "-q", "--detach", first)
@@ -213,7 +215,7 @@ def test_detached_head(repo: Path, cli) -> None:
     assert rules_at(report) == [("aws-access-key-id", "c.env", 1), ("github-token", "b.env", 1)]
 
 
-def test_three_dot_range_scans_only_what_the_branch_added(repo: Path, cli) -> None:
+def test_three_dot_range_scans_only_what_the_branch_added(repo: Path, cli: Cli) -> None:
     """``main...feature`` is GitHub's compare: main's own later commits are not the PR's."""
     commit_file(repo, "a.txt", "a\n")
     git(repo, "checkout", "-q", "-b", "feature")
@@ -225,7 +227,7 @@ def test_three_dot_range_scans_only_what_the_branch_added(repo: Path, cli) -> No
     assert report["metrics"]["commits_scanned"] == 1
 
 
-def test_three_dot_range_without_common_history_is_exit_2(repo: Path, cli) -> None:
+def test_three_dot_range_without_common_history_is_exit_2(repo: Path, cli: Cli) -> None:
     commit_file(repo, "a.txt", "a\n")
     git(repo, "checkout", "-q", "--orphan", "other")
     commit_file(repo, "b.txt", "b\n")
@@ -233,7 +235,9 @@ def test_three_dot_range_without_common_history_is_exit_2(repo: Path, cli) -> No
     assert result.code == 2 and "no merge base" in result.err and "share no history" in result.err
 
 
-def test_three_dot_range_in_a_shallow_clone_says_how_to_fetch(tmp_path: Path, cli, monkeypatch) -> None:
+def test_three_dot_range_in_a_shallow_clone_says_how_to_fetch(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     origin = tmp_path / "origin"
     origin.mkdir()
     git(origin, "init", "-q", "-b", "main")
@@ -253,7 +257,7 @@ def test_three_dot_range_in_a_shallow_clone_says_how_to_fetch(tmp_path: Path, cl
     assert report["metrics"]["commits_scanned"] == 4
 
 
-def test_unknown_revision_is_exit_2_with_the_fix(repo: Path, cli) -> None:
+def test_unknown_revision_is_exit_2_with_the_fix(repo: Path, cli: Cli) -> None:
     commit_file(repo, "a.txt", "a\n")
     result = cli("secrets", "--range", "deadbeef..HEAD")
     assert result.code == 2
@@ -277,13 +281,13 @@ def shallow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list
     return clone, shas
 
 
-def test_history_in_a_shallow_clone_is_exit_2(shallow: tuple[Path, list[str]], cli) -> None:
+def test_history_in_a_shallow_clone_is_exit_2(shallow: tuple[Path, list[str]], cli: Cli) -> None:
     result = cli("secrets", "--history")
     assert result.code == 2
     assert "shallow" in result.err and "fetch-depth: 0" in result.err and "--deepen" in result.err
 
 
-def test_range_past_the_shallow_boundary_is_exit_2(shallow: tuple[Path, list[str]], cli) -> None:
+def test_range_past_the_shallow_boundary_is_exit_2(shallow: tuple[Path, list[str]], cli: Cli) -> None:
     clone, shas = shallow
     git(clone, "fetch", "-q", "--depth", "1", "origin", shas[0])  # the base exists, its path does not
     result = cli("secrets", "--range", f"{shas[0]}..HEAD")
@@ -291,13 +295,13 @@ def test_range_past_the_shallow_boundary_is_exit_2(shallow: tuple[Path, list[str
     assert "reaches past the boundary of this shallow clone" in result.err
 
 
-def test_range_inside_the_shallow_part_works(shallow: tuple[Path, list[str]], cli) -> None:
+def test_range_inside_the_shallow_part_works(shallow: tuple[Path, list[str]], cli: Cli) -> None:
     _, shas = shallow
     result, report = scan(cli, "--range", f"{shas[-2]}..{shas[-1]}")
     assert result.code == 0 and report["metrics"]["commits_scanned"] == 1
 
 
-def test_deepen_fetches_what_is_missing(shallow: tuple[Path, list[str]], cli) -> None:
+def test_deepen_fetches_what_is_missing(shallow: tuple[Path, list[str]], cli: Cli) -> None:
     clone, shas = shallow
     result, report = scan(cli, "--history", "--deepen")
     assert result.code == 1
@@ -308,7 +312,7 @@ def test_deepen_fetches_what_is_missing(shallow: tuple[Path, list[str]], cli) ->
 # -- odd content and names --------------------------------------------------------------------------------
 
 
-def test_odd_file_names(repo: Path, cli) -> None:
+def test_odd_file_names(repo: Path, cli: Cli) -> None:
     names = ["with space.env", "new\nline.env", "ünï cödé.env", "dir with space/x.env"]
     for name in names:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -326,13 +330,15 @@ def test_odd_file_names(repo: Path, cli) -> None:
     assert sarif.code == 1 and "bad%5Cxff%20name.env" in sarif.out
 
 
-def test_non_utf8_content_is_scanned(repo: Path, cli) -> None:
+def test_non_utf8_content_is_scanned(repo: Path, cli: Cli) -> None:
     (repo / "latin1.cfg").write_bytes(b"# caf\xe9\npassword = Xk9mP2vLq7Rt\n")
     _, report = scan(cli)
     assert rules_at(report) == [("generic-password", "latin1.cfg", 2)]
 
 
-def test_binary_looking_files_are_read_huge_ones_named_and_symlinks_not_followed(repo: Path, cli) -> None:
+def test_binary_looking_files_are_read_huge_ones_named_and_symlinks_not_followed(
+    repo: Path, cli: Cli
+) -> None:
     """Images are skipped by type; content that only looks binary is scanned (its printable runs); a file
     over max_file_bytes is named as unread (a low finding: on_skipped is "warn" outside CI); a tracked
     symlink is not followed (its target is scanned as itself)."""
@@ -353,7 +359,7 @@ def test_binary_looking_files_are_read_huge_ones_named_and_symlinks_not_followed
     assert metrics["unread"] == 1
 
 
-def test_submodules_are_not_followed(tmp_path: Path, repo: Path, cli) -> None:
+def test_submodules_are_not_followed(tmp_path: Path, repo: Path, cli: Cli) -> None:
     inner = tmp_path / "inner"
     inner.mkdir()
     git(inner, "init", "-q")
@@ -365,7 +371,7 @@ def test_submodules_are_not_followed(tmp_path: Path, repo: Path, cli) -> None:
         assert result.code == 0, (args, report["findings"])
 
 
-def test_lock_and_minified_files_skip_generic_rules_only(repo: Path, cli) -> None:
+def test_lock_and_minified_files_skip_generic_rules_only(repo: Path, cli: Cli) -> None:
     (repo / "uv.lock").write_text(f'password = "{PASSWORD}"\nurl = "x"\ntoken = "{GH}"\n')
     (repo / "static").mkdir()
     (repo / "static" / "vendor.min.js").write_text(f'var password="{PASSWORD}";var t="{AWS}";')
@@ -379,7 +385,7 @@ def test_lock_and_minified_files_skip_generic_rules_only(repo: Path, cli) -> Non
 # -- suppression ----------------------------------------------------------------------------------------
 
 
-def test_inline_allow_comments_are_counted(repo: Path, cli) -> None:
+def test_inline_allow_comments_are_counted(repo: Path, cli: Cli) -> None:
     (repo / "fixtures.py").write_text(
         f'A = "{GH}"  # lr-ci: allow-secret\n'
         f'B = "{AWS}"  # pragma: allowlist secret\n'
@@ -391,7 +397,7 @@ def test_inline_allow_comments_are_counted(repo: Path, cli) -> None:
     assert report["metrics"]["allowed_inline"] == 3
 
 
-def test_baseline_survives_edits_and_lists_stale_entries(repo: Path, cli) -> None:
+def test_baseline_survives_edits_and_lists_stale_entries(repo: Path, cli: Cli) -> None:
     (repo / "fixtures.env").write_text(f"TOKEN={GH}\nKEY={AWS}\n")
     result = cli("secrets", "baseline", "--format", "json")
     assert result.code == 0 and result.json()["metrics"]["baseline_entries"] == 2
@@ -419,7 +425,7 @@ def test_baseline_survives_edits_and_lists_stale_entries(repo: Path, cli) -> Non
     assert scan(cli)[0].code == 1  # a re-added secret is not accepted any more
 
 
-def test_baseline_in_history_mode(repo: Path, cli) -> None:
+def test_baseline_in_history_mode(repo: Path, cli: Cli) -> None:
     commit_file(repo, "old.env", f"TOKEN={GH}\n")
     assert cli("secrets", "baseline").code == 0
     git(repo, "rm", "-q", "old.env")
@@ -428,7 +434,7 @@ def test_baseline_in_history_mode(repo: Path, cli) -> None:
     assert result.code == 0 and report["metrics"]["suppressed_baseline"] == 1
 
 
-def test_detect_secrets_baseline_is_honoured(repo: Path, cli) -> None:
+def test_detect_secrets_baseline_is_honoured(repo: Path, cli: Cli) -> None:
     (repo / "settings.env").write_text(f"DB_PASSWORD={PASSWORD}\nTOKEN={GH}\n")
     sha1 = {value: hashlib.sha1(value.encode()).hexdigest() for value in (PASSWORD, GH)}
     document = {
@@ -460,7 +466,7 @@ def test_detect_secrets_baseline_is_honoured(repo: Path, cli) -> None:
     assert report["metrics"]["suppressed_detect_secrets"] == 1
 
 
-def test_broken_baseline_is_exit_2(repo: Path, cli) -> None:
+def test_broken_baseline_is_exit_2(repo: Path, cli: Cli) -> None:
     (repo / ".lr-ci-secrets.json").write_text("{not json")
     result = cli("secrets")
     assert result.code == 2 and ".lr-ci-secrets.json: the secrets baseline is not valid JSON" in result.err
@@ -469,7 +475,7 @@ def test_broken_baseline_is_exit_2(repo: Path, cli) -> None:
 # -- config -------------------------------------------------------------------------------------------
 
 
-def test_config_excludes_disables_rules_and_sets_the_failing_severity(repo: Path, cli) -> None:
+def test_config_excludes_disables_rules_and_sets_the_failing_severity(repo: Path, cli: Cli) -> None:
     (repo / "docs").mkdir()
     (repo / "docs" / "example.md").write_text(f"token {GH}\n")
     (repo / "app.env").write_text(f"STRIPE={STRIPE_TEST}\nAWS={AWS}\n")
@@ -483,14 +489,14 @@ def test_config_excludes_disables_rules_and_sets_the_failing_severity(repo: Path
     assert cli("secrets").code == 1
 
 
-def test_unknown_rule_id_is_a_config_error(repo: Path, cli) -> None:
+def test_unknown_rule_id_is_a_config_error(repo: Path, cli: Cli) -> None:
     (repo / "lr-ci.toml").write_text('[secrets]\n\ndisable_rules = ["github-tokn"]\n')
     result = cli("secrets")
     assert result.code == 2
     assert "lr-ci.toml:3: secrets.disable_rules: Value error, unknown rule id 'github-tokn'" in result.err
 
 
-def test_list_rules(cli) -> None:
+def test_list_rules(cli: Cli) -> None:
     result = cli("secrets", "--list-rules")
     assert result.code == 0 and "github-token" in result.out and "generic-password" in result.out
 
@@ -498,7 +504,9 @@ def test_list_rules(cli) -> None:
 # -- GitHub Actions event ranges ----------------------------------------------------------------------------
 
 
-def write_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, payload: dict) -> None:
+def write_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, payload: dict[str, object]
+) -> None:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload))
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -506,7 +514,9 @@ def write_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, payl
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
 
 
-def test_pull_request_event_scans_the_pr_commits(repo: Path, tmp_path: Path, cli, monkeypatch) -> None:
+def test_pull_request_event_scans_the_pr_commits(
+    repo: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = commit_file(repo, "old.env", f"T={GH}\n")
     head = commit_file(repo, "new.env", f"K={AWS}\n")
     write_event(
@@ -521,7 +531,9 @@ def test_pull_request_event_scans_the_pr_commits(repo: Path, tmp_path: Path, cli
 
 
 @pytest.mark.parametrize("kind", ["push", "forced", "new-branch"])
-def test_push_events(repo: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+def test_push_events(
+    repo: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
     before = commit_file(repo, "old.env", f"T={GH}\n")
     git(repo, "update-ref", "refs/remotes/origin/main", before)
     after = commit_file(repo, "new.env", f"K={AWS}\n")
@@ -543,7 +555,9 @@ def test_push_events(repo: Path, tmp_path: Path, cli, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown", "github"])
-def test_secret_values_never_appear_in_output(repo: Path, cli, fmt: str, tmp_path: Path, monkeypatch) -> None:
+def test_secret_values_never_appear_in_output(
+    repo: Path, cli: Cli, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     (repo / "all.env").write_text(f"TOKEN={GH}\nKEY={AWS}\nDB_PASSWORD={PASSWORD}\n")
     result = cli("secrets", "--format", fmt, "--verbose")
@@ -567,7 +581,7 @@ def test_console_script_staged_run(repo: Path) -> None:
     assert done.returncode == 1 and "a.env:1" in done.stdout and GH not in done.stdout
 
 
-def test_missing_git_is_exit_2(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_git_is_exit_2(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     result = cli("secrets", "--history")
     assert (

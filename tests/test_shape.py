@@ -10,15 +10,12 @@ import signal
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
 
-from conftest import ROOT, Result
-
-CLI = Callable[..., Result]
+from helpers.cli import ROOT, Cli
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,7 +55,7 @@ def test_no_runtime_dependency_that_nothing_imports() -> None:
 # --- exit codes through one path ---------------------------------------------------------------------
 
 
-def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli: CLI, sample_check: None) -> None:
+def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli: Cli, sample_check: None) -> None:
     result = cli("sample", "--crash", "--format", "json")
     assert result.code == 3
     assert result.json()["status"] == "error"
@@ -68,7 +65,7 @@ def test_an_internal_error_is_exit_3_in_one_line(repo: Path, cli: CLI, sample_ch
     assert verbose.code == 3 and "Traceback" in verbose.err
 
 
-def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli: CLI, sample_check: None) -> None:
+def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli: Cli, sample_check: None) -> None:
     result = cli("sample", "--refuse", "--format", "json")
     assert result.code == 2
     assert result.json()["status"] == "error" and result.json()["error"] == "the input is wrong"
@@ -76,7 +73,7 @@ def test_bad_input_stays_exit_2_with_status_error(repo: Path, cli: CLI, sample_c
 
 
 def test_lr_ci_error_exit_code_is_honoured(
-    repo: Path, cli: CLI, sample_check: None, monkeypatch: pytest.MonkeyPatch
+    repo: Path, cli: Cli, sample_check: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lr_ci.errors import LrCiError
 
@@ -84,7 +81,7 @@ def test_lr_ci_error_exit_code_is_honoured(
     assert cli("sample", "--refuse").code == 4
 
 
-def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_outside_a_check_run_is_exit_3(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """`config schema` runs no check: a bug there leaves through the same path."""
 
     def broken() -> None:
@@ -105,7 +102,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
         "import sys\nsys.path.insert(0, sys.argv[1])\n"
         "from lr_ci import _registry, cli\n"
         "from lr_ci._registry import CheckSpec\n"
-        "spec = CheckSpec(name='sample', summary='s', command='sample_check:command')\n"
+        "spec = CheckSpec(name='sample', summary='s', command='helpers.sample_check:command')\n"
         "_registry.CHECKS['sample'] = spec\n"
         "sys.exit(cli.main(['sample', '--hang']))\n"
     )
@@ -131,7 +128,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
 # --- the registry: checks and commands -----------------------------------------------------------------
 
 
-def test_help_lists_checks_and_commands_apart(cli: CLI) -> None:
+def test_help_lists_checks_and_commands_apart(cli: Cli) -> None:
     from lr_ci._registry import CHECKS, names
 
     out = cli("--help").out
@@ -164,7 +161,7 @@ def test_help_imports_no_check_or_command_module() -> None:
 
 
 def test_a_registry_entry_that_is_not_a_command_is_a_clear_internal_error(
-    cli: CLI, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lr_ci import _registry
     from lr_ci._registry import CheckSpec
@@ -193,7 +190,7 @@ def _head() -> str:
     ).stdout.strip()
 
 
-def test_init_workflows_pin_the_commit_lr_ci_was_built_from(repo: Path, cli: CLI) -> None:
+def test_init_workflows_pin_the_commit_lr_ci_was_built_from(repo: Path, cli: Cli) -> None:
 
     assert cli("init", "--workflows").code == 0
     workflow = (repo / ".github" / "workflows" / "lr-ci.yml").read_text()
@@ -349,7 +346,7 @@ def baseline_folder(repo: Path) -> Path:
         ["secrets", "--quiet", "./baseline"],
     ],
 )
-def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli: CLI, argv: list[str]) -> None:
+def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli: Cli, argv: list[str]) -> None:
     result = cli("--format", "json", *argv)
     assert result.code == 1, result.err
     assert result.json()["findings"][0]["location"]["path"] == "baseline/deploy.env"
@@ -365,7 +362,7 @@ def test_a_folder_named_baseline_is_scanned(baseline_folder: Path, cli: CLI, arg
         ["secrets", "--config", "lr-ci.toml", "baseline"],
     ],
 )
-def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli: CLI, argv: list[str]) -> None:
+def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli: Cli, argv: list[str]) -> None:
     """The command lines that wrote the baseline before still do (options before or after the word)."""
     (baseline_folder / "lr-ci.toml").write_text("")
     result = cli(*argv)
@@ -374,7 +371,7 @@ def test_secrets_baseline_is_a_subcommand(baseline_folder: Path, cli: CLI, argv:
     assert cli("secrets", "--format", "json").code == 0  # the accepted finding is quiet now
 
 
-def test_secrets_baseline_has_its_own_help(cli: CLI) -> None:
+def test_secrets_baseline_has_its_own_help(cli: Cli) -> None:
     from lr_ci.checks.secrets.cli import command
 
     assert isinstance(command, click.Group) and "baseline" in command.commands
@@ -394,7 +391,7 @@ def test_github_variables_are_read_in_one_place() -> None:
                 assert "GITHUB_EVENT_PATH" not in line and '.get("GITHUB_ACTIONS")' not in line, (path, line)
 
 
-def test_list_rules_has_a_json_form(cli: CLI) -> None:
+def test_list_rules_has_a_json_form(cli: Cli) -> None:
     text = cli("secrets", "--list-rules").out.splitlines()
     rules = json.loads(cli("secrets", "--list-rules", "--format", "json").out)
     assert len(rules) == len(text) and {"id", "severity", "kind", "description"} == set(rules[0])

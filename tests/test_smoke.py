@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trustme
+from starlette.applications import Starlette
 
-import fake_frameworks
-from asgi_server import hanging_server, request_body, serve, unused_port_url
-from conftest import ROOT
+from helpers import fake_frameworks
+from helpers.asgi_server import hanging_server, request_body, serve, unused_port_url
+from helpers.cli import ROOT, Cli, Result
+from helpers.opsapp_server import RunningApp
 
 CONFIG = ROOT / "examples" / "opsapp" / "lr-ci.toml"
 CREDENTIALS = {"OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
@@ -26,11 +30,11 @@ def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def smoke(cli, url: str, *args: str, config: Path = CONFIG):
+def smoke(cli: Cli, url: str, *args: str, config: Path = CONFIG) -> Result:
     return cli("--config", str(config), "smoke", "--base-url", url, "--format", "json", *args)
 
 
-def cases(result) -> dict[str, tuple[str, str]]:
+def cases(result: Result) -> dict[str, tuple[str, str]]:
     return {c["name"]: (c["status"], c["message"]) for c in result.json()["cases"]}
 
 
@@ -40,7 +44,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_three_flows_pass(opsapp_url: str, cli) -> None:
+def test_the_three_flows_pass(opsapp_url: str, cli: Cli) -> None:
     result = smoke(cli, opsapp_url)
     assert result.code == 0, result.out
     report = result.json()
@@ -51,7 +55,7 @@ def test_the_three_flows_pass(opsapp_url: str, cli) -> None:
     assert all(isinstance(step["ms"], float) for step in steps.values())
 
 
-def test_junit_has_one_case_per_step(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_junit_has_one_case_per_step(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     junit = tmp_path / "smoke.xml"
     result = cli("--config", str(CONFIG), "smoke", "--base-url", opsapp_url, "--output", f"junit:{junit}")
     assert result.code == 0
@@ -60,7 +64,7 @@ def test_junit_has_one_case_per_step(opsapp_url: str, cli, tmp_path: Path) -> No
     assert len(names) == 12
 
 
-def test_broken_login_says_which_flow_and_step(opsapp, cli) -> None:
+def test_broken_login_says_which_flow_and_step(opsapp: Callable[..., RunningApp], cli: Cli) -> None:
     app = opsapp(broken_login=1)
     result = smoke(cli, app.url)
     assert result.code == 1
@@ -72,7 +76,7 @@ def test_broken_login_says_which_flow_and_step(opsapp, cli) -> None:
     assert cases(result)["homepage › home"][0] == "pass"
 
 
-def test_down_database_and_error_rate(opsapp, cli) -> None:
+def test_down_database_and_error_rate(opsapp: Callable[..., RunningApp], cli: Cli) -> None:
     down = smoke(cli, opsapp(db_down=1).url)
     assert down.code == 1
     assert "step create: expected status 201, got 503" in " ".join(
@@ -82,7 +86,7 @@ def test_down_database_and_error_rate(opsapp, cli) -> None:
     assert failing.code == 1 and "got 500" in " ".join(f["message"] for f in failing.json()["findings"])
 
 
-def test_response_time_budget(opsapp, cli, tmp_path: Path) -> None:
+def test_response_time_budget(opsapp: Callable[..., RunningApp], cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path, '[smoke.flows.home]\nsteps = [{ path = "/healthz", expect = { max_ms = 50 } }]\n'
     )
@@ -91,7 +95,7 @@ def test_response_time_budget(opsapp, cli, tmp_path: Path) -> None:
     assert "over the 50 ms budget" in result.json()["findings"][0]["message"]
 
 
-def test_csrf_rejection_when_the_token_is_not_sent(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_csrf_rejection_when_the_token_is_not_sent(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -111,7 +115,7 @@ expect = { status = 303 }
     assert "step submit without token: expected status 303, got 403" in message and "CSRF" in message
 
 
-def test_cookie_attributes(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_cookie_attributes(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -134,7 +138,7 @@ expect = { cookies = { opsapp_session = { secure = true, http_only = true, same_
     assert "HttpOnly" not in message
 
 
-def test_cleanup_runs_after_a_mid_flow_failure(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_cleanup_runs_after_a_mid_flow_failure(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -174,7 +178,7 @@ expect = { status = 204 }
     assert "Cleanup Check" not in [i["customer"] for i in remaining]
 
 
-def test_conditions_skip_steps(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_conditions_skip_steps(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -198,7 +202,7 @@ when = "{db} != down"
 
 
 def test_secrets_are_masked_in_every_format(
-    opsapp, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    opsapp: Callable[..., RunningApp], cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     app = opsapp(broken_login=1)
@@ -234,7 +238,7 @@ expect = { body_contains = ["{api_token}"] }
     assert tokens.status_code == 200  # a real token exists in that flow's responses; none was printed above
 
 
-def test_hanging_server_times_out_within_the_bound(cli, tmp_path: Path) -> None:
+def test_hanging_server_times_out_within_the_bound(cli: Cli, tmp_path: Path) -> None:
     with hanging_server() as url:
         start = time.monotonic()
         result = cli("smoke", "--base-url", url, "--timeout", "0.5", "--format", "json")
@@ -244,7 +248,7 @@ def test_hanging_server_times_out_within_the_bound(cli, tmp_path: Path) -> None:
     assert took < 5
 
 
-def test_run_timeout_bounds_the_whole_run(cli, tmp_path: Path) -> None:
+def test_run_timeout_bounds_the_whole_run(cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -271,13 +275,13 @@ steps = [{ path = "/a" }, { path = "/b" }, { path = "/c" }, { path = "/d" }]
     assert result.code == 1 and took < 5
 
 
-def test_unreachable_host_is_a_failure(cli) -> None:
+def test_unreachable_host_is_a_failure(cli: Cli) -> None:
     result = cli("smoke", "--base-url", unused_port_url(), "--format", "json")
     assert result.code == 1
     assert "connection refused" in result.json()["findings"][0]["message"]
 
 
-def test_tls(cli, tmp_path: Path) -> None:
+def test_tls(cli: Cli, tmp_path: Path) -> None:
     ca = trustme.CA()
     certificate = ca.issue_cert("127.0.0.1", "ops.example.test")
     bundle = tmp_path / "ca.pem"
@@ -310,10 +314,10 @@ def test_tls(cli, tmp_path: Path) -> None:
         assert smoke(cli, url, "--insecure", config=untrusting).code == 0
 
 
-def test_resolve_sends_the_real_host_name(cli, tmp_path: Path) -> None:
+def test_resolve_sends_the_real_host_name(cli: Cli, tmp_path: Path) -> None:
     seen: list[str] = []
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             seen.append(dict(scope["headers"])[b"host"].decode())
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -332,7 +336,7 @@ def test_resolve_sends_the_real_host_name(cli, tmp_path: Path) -> None:
     assert seen == [f"ops.new-deploy.test:{port}"]
 
 
-def test_wait_for_version(opsapp, cli, tmp_path: Path) -> None:
+def test_wait_for_version(opsapp: Callable[..., RunningApp], cli: Cli, tmp_path: Path) -> None:
     app = opsapp(slow_start_s=1.5, version="2.1.0", wait_ready=False)
     result = smoke(cli, app.url, "--wait-for-version", "2.1.0", "--flow", "homepage")
     assert result.code == 0
@@ -368,11 +372,11 @@ def test_wait_for_version(opsapp, cli, tmp_path: Path) -> None:
     ids=["django", "rails", "flask-wtf"],
 )
 def test_login_against_real_framework_forms(
-    app,
+    app: Callable[[], Starlette],
     login_path: str,
     fields: dict[str, str],
     after: str,
-    cli,
+    cli: Cli,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -403,7 +407,7 @@ expect = {{ status = 200 }}
         assert smoke(cli, url, config=broken).code == 1
 
 
-def test_rails_meta_csrf_capture(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rails_meta_csrf_capture(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FW_PASSWORD", fake_frameworks.PASSWORD)
     config = write_config(
         tmp_path,
@@ -433,19 +437,19 @@ expect = {{ status = 302, redirect = "/" }}
         ),
     ],
 )
-def test_bad_config_is_exit_2(cli, tmp_path: Path, config: str, message: str) -> None:
+def test_bad_config_is_exit_2(cli: Cli, tmp_path: Path, config: str, message: str) -> None:
     path = write_config(tmp_path, config)
     result = cli("--config", str(path), "smoke", "--base-url", "http://127.0.0.1:9")
     assert result.code == 2 and message in result.err, result.err
 
 
-def test_no_base_url_is_exit_2(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_base_url_is_exit_2(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = cli("smoke")
     assert result.code == 2 and "no base URL" in result.err
 
 
-def test_captured_session_values_are_masked(opsapp_url: str, cli, tmp_path: Path) -> None:
+def test_captured_session_values_are_masked(opsapp_url: str, cli: Cli, tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         """
@@ -491,12 +495,12 @@ def test_flows_run_from_python(opsapp_url: str) -> None:
     assert results["broken"].steps[0].message.startswith("expected a 2xx or 3xx status, got 404")
 
 
-def test_header_and_regex_captures_and_file_upload(cli, tmp_path: Path) -> None:
+def test_header_and_regex_captures_and_file_upload(cli: Cli, tmp_path: Path) -> None:
     upload = tmp_path / "invoice.csv"
     upload.write_text("customer,amount\nACME,125\n")
     received: dict[str, str] = {}
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         body = await request_body(receive)

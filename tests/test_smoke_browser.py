@@ -2,8 +2,8 @@
 
 Every case of the corpus (tests/form_corpus/cases.py: real Django admin pages, Flask-WTF forms, and
 hand-written pages for each rule of the HTML standard's form submission) is submitted twice to the same
-recording server on loopback (tests/recording_server.py): by Chromium, filled and clicked as a person
-would (tests/browser.py), and by ``lr-ci smoke`` with a flow that fetches the page and then
+recording server on loopback (tests/helpers/recording_server.py): by Chromium, filled and clicked as a person
+would (tests/helpers/browser.py), and by ``lr-ci smoke`` with a flow that fetches the page and then
 ``submit_form = { selector, submitter, fields }``. The two recorded requests — method, path, content type,
 the entries in order, and the action's query when there is a body — must be equal.
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-import browser
-from browser import chromium, fill_and_submit, require_chromium, wait_for_title
 from form_corpus.cases import CASES, Case, load
-from recording_server import ANSWER_TITLE, Recorded, RecordingServer
+from helpers import browser
+from helpers.browser import chromium, fill_and_submit, require_chromium, wait_for_title
+from helpers.recording_server import ANSWER_TITLE, Recorded, RecordingServer
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from asgi_server import request_body, serve
-from conftest import ROOT
+from helpers.asgi_server import request_body, serve
+from helpers.cli import ROOT, Cli, Result
 from lr_ci.flows import _forms
 
 PAGE = "http://app.test/accounts/edit/?next=/home"
@@ -416,7 +416,7 @@ def recording_app(pages: dict[str, str], seen: list[dict[str, Any]]) -> Any:
     return app
 
 
-def run_smoke(cli, tmp_path: Path, url: str, config: str, *args: str):
+def run_smoke(cli: Cli, tmp_path: Path, url: str, config: str, *args: str) -> Result:
     path = tmp_path / "lr-ci.toml"
     path.write_text(config)
     return cli("--config", str(path), "smoke", "--base-url", url, "--format", "json", *args)
@@ -436,7 +436,7 @@ world</textarea>
 </form></body></html>"""
 
 
-def test_a_post_form_is_sent_as_a_browser_sends_it_and_reported_as_such(cli, tmp_path: Path) -> None:
+def test_a_post_form_is_sent_as_a_browser_sends_it_and_reported_as_such(cli: Cli, tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
     config = """
 [[smoke.flows.edit.steps]]
@@ -458,7 +458,7 @@ submit_form = { submitter = "button[name=_continue]", fields = { name = "smoke" 
     assert result.json()["metrics"]["flows"]["edit"]["steps"]["POST /save/"]["status"] == "pass"
 
 
-def test_a_multipart_form_keeps_the_entry_order_and_uploads(cli, tmp_path: Path) -> None:
+def test_a_multipart_form_keeps_the_entry_order_and_uploads(cli: Cli, tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
     page = (
         '<form method=post enctype="multipart/form-data" action=/up>'
@@ -491,7 +491,7 @@ files = {{ doc = "{upload}" }}
     assert b"file content" in parts[2] and parts[3].endswith(b"application/octet-stream\r\n\r\n\r\n")
 
 
-def test_a_get_form_puts_the_entries_in_the_query(cli, tmp_path: Path) -> None:
+def test_a_get_form_puts_the_entries_in_the_query(cli: Cli, tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
     page = "<form action='/search?old=1'><input name=q value='a b'><select name=s multiple></select></form>"
     config = '[[smoke.flows.s.steps]]\npath = "/"\n[[smoke.flows.s.steps]]\nsubmit_form = {}\n'
@@ -507,7 +507,7 @@ def test_a_get_form_puts_the_entries_in_the_query(cli, tmp_path: Path) -> None:
     assert result.json()["cases"][1]["name"] == "s › GET /search"
 
 
-def test_an_explicit_step_method_still_overrides_the_forms(cli, tmp_path: Path) -> None:
+def test_an_explicit_step_method_still_overrides_the_forms(cli: Cli, tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
     config = (
         '[[smoke.flows.s.steps]]\npath = "/"\n[[smoke.flows.s.steps]]\nmethod = "PUT"\nsubmit_form = {}\n'
@@ -520,7 +520,7 @@ def test_an_explicit_step_method_still_overrides_the_forms(cli, tmp_path: Path) 
     assert (seen[-1]["method"], seen[-1]["body"]) == ("PUT", b"q=1")
 
 
-def test_a_failed_submit_reports_the_method_and_url_used(cli, tmp_path: Path) -> None:
+def test_a_failed_submit_reports_the_method_and_url_used(cli: Cli, tmp_path: Path) -> None:
     page = "<form method=post action=/login/><input name=u><input type=password name=p></form>"
     config = (
         '[[smoke.flows.login.steps]]\npath = "/login/"\n[[smoke.flows.login.steps]]\nname = "submit"\n'
@@ -543,7 +543,7 @@ def test_a_failed_submit_reports_the_method_and_url_used(cli, tmp_path: Path) ->
     ],
 )
 def test_a_form_choice_that_cannot_be_made_is_exit_2_after_finally(
-    cli, tmp_path: Path, submit_form: str, mentions: str
+    cli: Cli, tmp_path: Path, submit_form: str, mentions: str
 ) -> None:
     seen: list[dict[str, Any]] = []
     page = "<form id=a><input name=q><button>go</button></form><form id=b><input name=q></form>"
@@ -560,7 +560,7 @@ def test_a_form_choice_that_cannot_be_made_is_exit_2_after_finally(
     assert seen[-1]["path"] == "/cleanup"
 
 
-def test_a_failing_html_step_shows_form_errors_and_visible_text(cli, tmp_path: Path) -> None:
+def test_a_failing_html_step_shows_form_errors_and_visible_text(cli: Cli, tmp_path: Path) -> None:
     page = (
         "<html><head><title>Log in</title><style>body{color:red}</style><script>var x = 1;</script>"
         "<meta name=description content='" + "x" * 400 + "'></head><body><h1>Log in</h1>"
@@ -579,7 +579,9 @@ def test_a_failing_html_step_shows_form_errors_and_visible_text(cli, tmp_path: P
 USER, PASSWORD = "admin", "pa55-w0rd-secret"
 
 
-def test_public_env_shows_user_names_and_never_the_password(cli, tmp_path: Path, monkeypatch) -> None:
+def test_public_env_shows_user_names_and_never_the_password(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPS_USER", USER)
     monkeypatch.setenv("OPS_PASSWORD", PASSWORD)
     page = "<form action=/login/><input name=u><input type=password name=p></form>"  # GET: both in the URL
@@ -610,7 +612,9 @@ path = "/users/${OPS_USER}/"
     assert PASSWORD not in result.out + result.err
 
 
-def test_without_public_env_a_user_name_is_masked(cli, tmp_path: Path, monkeypatch) -> None:
+def test_without_public_env_a_user_name_is_masked(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPS_USER", USER)
     config = '[[smoke.flows.f.steps]]\nname = "as ${OPS_USER}"\npath = "/"\nexpect = { status = 302 }\n'
     with serve(recording_app({"/": "x"}, [])) as url:
@@ -620,7 +624,7 @@ def test_without_public_env_a_user_name_is_masked(cli, tmp_path: Path, monkeypat
 
 @pytest.mark.parametrize("name", ["OPS_PASSWORD", "API_TOKEN", "DJANGO_SECRET_KEY", "session_cookie"])
 def test_public_env_refuses_a_name_that_says_it_is_a_credential(
-    cli, tmp_path: Path, monkeypatch, name: str
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     monkeypatch.setenv(name, PASSWORD)
     config = f'[smoke]\npublic_env = ["{name}"]\n[[smoke.flows.f.steps]]\npath = "/${{{name}}}"\n'
@@ -631,7 +635,7 @@ def test_public_env_refuses_a_name_that_says_it_is_a_credential(
     assert PASSWORD not in result.out + result.err
 
 
-def test_a_selector_the_engine_cannot_read_is_a_config_error(cli, tmp_path: Path) -> None:
+def test_a_selector_the_engine_cannot_read_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
     config = '[[smoke.flows.f.steps]]\npath = "/"\nsubmit_form = { submitter = "button::after" }\n'
     result = run_smoke(cli, tmp_path, "http://127.0.0.1:9", config)
     assert result.code == 2 and "lr-ci.toml:3" in result.err and "submitter" in result.err

@@ -1,6 +1,6 @@
 """The cases of the browser comparison: which form of which page is submitted, with which button, filled how.
 
-Each case is submitted once by Chromium (tests/browser.py) and once by ``lr-ci smoke`` (a flow that fetches
+Each case is submitted once by Chromium (tests/helpers/browser.py) and once by ``lr-ci smoke`` (a flow that fetches
 the page, then ``submit_form = { selector, submitter, fields }``), to the recording server; the two requests
 must be equal. ``form`` is the form a person would use (the browser fills and submits it); ``lr_ci_selector``
 says whether lr-ci is given that selector or must choose the form itself (its default: the forms holding

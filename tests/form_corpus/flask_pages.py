@@ -33,7 +33,7 @@ def render() -> dict[str, str]:
     from flask import Flask, render_template_string
     from flask_wtf import FlaskForm
     from flask_wtf.file import FileField
-    from wtforms import (
+    from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is WTForms 3.3; types-WTForms stops at 3.2
         BooleanField,
         PasswordField,
         RadioField,

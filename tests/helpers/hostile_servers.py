@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from asgi_server import request_body
+from helpers.asgi_server import request_body
 
 Handler = Callable[[socket.socket, bytes], None]
 """Answers one connection, given the request head already read."""

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-OPSAPP_DIR = Path(__file__).resolve().parent.parent / "examples" / "opsapp"
+from helpers.cli import ROOT
+
+OPSAPP_DIR = ROOT / "examples" / "opsapp"
 START_TIMEOUT_S = 30.0
 
 

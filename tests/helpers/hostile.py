@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.cli import ROOT
+
 MIB = 1 << 20
 PEAK_RSS_LIMIT = 256 * MIB
 """The documented bound for every input of issue 11's "No bound on time or memory" section."""
@@ -101,7 +103,7 @@ def run_measured(
     """
     extra = [f"--output={fmt}:{path}" for fmt, path in (outputs or {}).items()]
     full_env = {**os.environ, **(env or {})}
-    full_env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent / "src"))
+    full_env.setdefault("PYTHONPATH", str(ROOT / "src"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     process = subprocess.Popen(

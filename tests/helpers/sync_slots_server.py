@@ -2,7 +2,7 @@
 
 Each slot handles one request at a time; its service time is a ``time.sleep`` (CPU contention on a busy
 test machine does not change it); a request that finds every slot busy waits for one, so a burst queues.
-Run as ``python tests/sync_slots_server.py --slots 4 --service-ms 20``: it prints ``listening on URL`` and
+Run as ``python tests/helpers/sync_slots_server.py --slots 4 --service-ms 20``: it prints ``listening on URL`` and
 serves until killed. :func:`start_sync_slots` starts one in its own process (its threads never compete
 with the test's own reference client for the test process's interpreter lock).
 """

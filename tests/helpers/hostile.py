@@ -104,7 +104,6 @@ def run_measured(
     extra = [f"--output={fmt}:{path}" for fmt, path in (outputs or {}).items()]
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("PYTHONPATH", str(ROOT / "src"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     process = subprocess.Popen(
         [*lr_ci_argv(), *argv, *extra],
@@ -115,6 +114,9 @@ def run_measured(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    # Taken after Popen: Popen first reaps the earlier children of this test process that were left
+    # running (a browser, a server of another test), whose peaks would otherwise count as this run's.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak = 0
     stop = threading.Event()
 

@@ -3,7 +3,7 @@
 - history: `lr-ci secrets --history` on a generated history of 1,200 commits made of real source files
   (this Python's standard library) with edits, vs `git log -p -U0 --all` on the same repository.
   Target: at most 1.3x.
-- staged: `lr-ci secrets --staged` on a 2-file commit, wall time with interpreter start-up. Target: < 0.3 s.
+- staged: `lr-ci secrets --staged` on a 2-file commit, wall time with interpreter start-up. Target: at most 0.1 s (issue 15).
 - working tree: `lr-ci secrets` vs `detect-secrets scan` on the final tree. Target: at least 20x faster.
 
 Usage: python benchmarks/bench_secrets.py [--commits N]
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 LR_CI = str(Path(sys.executable).with_name("lr-ci"))
+STAGED_TARGET_S = 0.1  # the pre-commit hook runs on every commit (issue 15: at most 0.1 s)
 DETECT_SECRETS = str(Path(sys.executable).with_name("detect-secrets"))
 PLANTED = [
     "GITHUB_TOKEN = 'ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d'",
@@ -123,10 +124,10 @@ def main() -> int:
         subprocess.run(["git", "add", "a.py", "b.py"], cwd=repo, check=True)
         python_s = wall([sys.executable, "-c", "pass"], repo, 10)
         staged_s = wall([LR_CI, "secrets", "--staged"], repo, 10)
-        failed |= staged_s >= 0.3
+        failed |= staged_s > STAGED_TARGET_S
         print(
-            f"staged, 2-file commit: {staged_s:.3f} s wall (python -c pass: {python_s:.3f} s)  target < 0.3 s"
-            f"  {'ok' if staged_s < 0.3 else 'OVER'}"
+            f"staged, 2-file commit: {staged_s:.3f} s wall (python -c pass: {python_s:.3f} s)  target <= {STAGED_TARGET_S} s"
+            f"  {'ok' if staged_s <= STAGED_TARGET_S else 'OVER'}"
         )
 
         tree_s = wall([LR_CI, "secrets", "--format", "json"], repo, args.runs)

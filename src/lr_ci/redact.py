@@ -8,7 +8,6 @@ handler pass everything they write through :meth:`Redactor.scrub`, so a check ca
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -60,6 +59,8 @@ def _escapable(value: str) -> bool:
 
 def _encoded_forms(value: str) -> set[str]:
     """The spellings a value takes inside JSON, XML/HTML and URLs, so each one is caught."""
+    import html  # here, not at the top: the staged hook's start-up
+
     forms = {value, json.dumps(value)[1:-1], html.escape(value), html.escape(value, quote=False)}
     # Bytes, so a value holding undecodable bytes (surrogates) is percent-encoded as a URL would carry it.
     raw = (

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from typing_extensions import NotRequired, TypedDict
-
 from lr_ci.checks.secrets import git
 from lr_ci.checks.secrets.baseline import (
     Entry,
@@ -79,30 +77,6 @@ def validate(request: Request) -> None:
         raise LrCiError("--range: the range is empty; give BASE..HEAD, BASE...HEAD or a revision")
 
 
-class _Ref(TypedDict):
-    sha: str
-
-
-class _Pull(TypedDict):
-    base: _Ref
-    head: _Ref
-
-
-class _PullEvent(TypedDict):
-    pull_request: NotRequired[_Pull]
-
-
-class _Repository(TypedDict):
-    default_branch: NotRequired[str | None]
-
-
-class _PushEvent(TypedDict):
-    before: NotRequired[str | None]
-    after: NotRequired[str]
-    forced: NotRequired[bool | None]
-    repository: NotRequired[_Repository]
-
-
 def event_range(root: Path) -> str | None:
     """The commits of this pull request or push, from GitHub's event payload (None: not such an event).
 
@@ -112,6 +86,7 @@ def event_range(root: Path) -> str | None:
     """
     from lr_ci._json_files import read_bounded, read_shaped
     from lr_ci.github import event_path as github_event_path
+    from lr_ci.github.events import PullRequestEvent, PushEvent
 
     event_path = github_event_path()
     name = os.environ.get("GITHUB_EVENT_NAME", "")
@@ -121,11 +96,11 @@ def event_range(root: Path) -> str | None:
     if name.startswith("pull_request") or name == "push":
         read_bounded(event_path, what, MAX_EVENT_BYTES)  # the size, before anything is parsed
     if name.startswith("pull_request"):
-        pull = read_shaped(event_path, what, _PullEvent).get("pull_request")
+        pull = read_shaped(event_path, what, PullRequestEvent).get("pull_request")
         return f"{pull['base']['sha']}..{pull['head']['sha']}" if pull is not None else None
     if name != "push":
         return None
-    push = read_shaped(event_path, what, _PushEvent)
+    push = read_shaped(event_path, what, PushEvent)
     after = push.get("after")
     if after is None or after == git.ZERO_SHA:
         return None  # not a push payload, or a deleted branch: nothing new to scan

@@ -7,15 +7,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import trustme
 
+from helpers.uptime_servers import (
+    SECRET,
+    SINK,
+    SMTP_USER,
+    free_port,
+    serve_handler,
+    smtp_server,
+    webhook_receiver,
+)
 from lr_ci.checks.uptime.monitor import Monitor, run_round, send_deliveries
 from lr_ci.checks.uptime.notify import Sent, WebhookTarget, deliver
 from lr_ci.checks.uptime.probes import (
@@ -29,13 +37,10 @@ from lr_ci.checks.uptime.probes import (
 from lr_ci.checks.uptime.rule import ControlGuard, Evaluator, Rule
 from lr_ci.checks.uptime.state import Delivery, Store
 from lr_ci.redact import Redactor
-from test_uptime_notify import SECRET, free_port, webhook_receiver
-from test_uptime_probes import SINK, SMTP_USER, ca, ca_file, smtp_server
 
 RULE = Rule(interval=60, timeout=10, failures=2, window=300, recover_after=2)
 T0 = 1_780_000_000.0
 HEALTHY = JsonCondition.parse('$.database == "ok"')
-__all__ = ["ca", "ca_file"]  # fixtures shared with test_uptime_probes
 
 
 class Service:
@@ -62,16 +67,8 @@ def service() -> Iterator[tuple[str, Service]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_handler(Handler) as url:
+        yield f"{url}/health", state
 
 
 def http_monitor(name: str, url: str, owner: str | None = "team-core") -> Monitor:

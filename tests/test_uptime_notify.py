@@ -4,27 +4,15 @@ unreachable target and a malformed apprise URL as clear, masked failure reasons.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
-import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from helpers.asgi_server import hanging_server
+from helpers.uptime_servers import SECRET, free_port, mail_receiver, webhook_receiver
 from lr_ci.checks.uptime.notify import (
-    EVENT_HEADER,
-    KEY_HEADER,
-    SIGNATURE_HEADER,
     AppriseTarget,
     WebhookTarget,
     apprise_url_problem,
@@ -34,9 +22,6 @@ from lr_ci.checks.uptime.notify import (
     url_secrets,
 )
 from lr_ci.checks.uptime.state import Delivery
-from test_uptime_probes import hanging_server
-
-SECRET = "webhook-signing-secret-0123"
 
 
 def delivery(kind: str = "opened", key: str = "inc-abc:opened:1", **body: Any) -> Delivery:
@@ -64,94 +49,6 @@ def delivery(kind: str = "opened", key: str = "inc-abc:opened:1", **body: Any) -
         },
         0,
     )
-
-
-@dataclass
-class Receiver:
-    """What the webhook receiver saw: every request, the bodies it accepted (once per key), rejections."""
-
-    secret: str
-    status: int = 200
-    requests: int = 0
-    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
-    duplicates: list[str] = field(default_factory=list)
-    bad_signatures: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@contextlib.contextmanager
-def webhook_receiver(secret: str = SECRET) -> Iterator[tuple[str, Receiver]]:
-    """A real HTTP receiver as a team would write one: verify the signature over the raw body in constant
-    time (401 otherwise), then drop a key it has seen (200, not processed twice)."""
-    state = Receiver(secret)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            expected = "sha256=" + hmac.new(state.secret.encode(), raw, hashlib.sha256).hexdigest()
-            with state.lock:
-                state.requests += 1
-                if state.status != 200:
-                    self._answer(state.status)
-                    return
-                if not hmac.compare_digest(expected, self.headers.get(SIGNATURE_HEADER, "")):
-                    state.bad_signatures += 1
-                    self._answer(401)
-                    return
-                key = self.headers[KEY_HEADER]
-                body = json.loads(raw)
-                assert body["key"] == key and self.headers[EVENT_HEADER] == body["kind"]
-                if key in state.accepted:
-                    state.duplicates.append(key)
-                else:
-                    state.accepted[key] = body
-            self._answer(200)
-
-        def _answer(self, status: int) -> None:
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/lr-ci", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Inbox:
-    messages: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 queued"
-
-
-@contextlib.contextmanager
-def mail_receiver() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=5)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
 
 
 # -- the signed webhook -----------------------------------------------------------------------------------

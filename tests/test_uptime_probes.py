@@ -7,21 +7,25 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import socket
-import ssl
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from helpers.asgi_server import hanging_server
+from helpers.uptime_servers import (
+    SINK,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    free_port,
+    serve_handler,
+    smtp_server,
+    tls_server,
+)
 from lr_ci.checks.uptime.probes import (
     FlowProbe,
     HttpProbe,
@@ -36,9 +40,6 @@ from lr_ci.checks.uptime.probes import (
 from lr_ci.redact import Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
-SMTP_USER = "probe-user"
-SMTP_PASSWORD = "smtp-pa55word-do-not-show"
-SINK = "sink@example.com"
 
 
 # -- servers -----------------------------------------------------------------------------------------------
@@ -46,7 +47,9 @@ SINK = "sink@example.com"
 
 class _Handler(BaseHTTPRequestHandler):
     """``/health`` (JSON with the database's state), ``/500``, ``/slow`` (300 ms), ``/close`` (drops the
-    connection without an answer); the server's ``database`` attribute says what /health reports."""
+    connection without an answer); the class's ``database`` says what /health reports."""
+
+    database = "ok"
 
     def do_GET(self) -> None:
         path = self.path
@@ -64,8 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/500":
             self._send(500, b"internal error")
             return
-        database = getattr(self.server, "database", "ok")
-        self._send(200, json.dumps({"status": "up", "checks": {"database": database, "queue": 3}}).encode())
+        checks = {"database": self.database, "queue": 3}
+        self._send(200, json.dumps({"status": "up", "checks": checks}).encode())
 
     def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -80,145 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def http_server(database: str = "ok") -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.database = database  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@contextlib.contextmanager
-def hanging_server() -> Iterator[str]:
-    """Accepts connections and never answers a byte (a hung backend; a listen backlog alone would do,
-    but accepting keeps the kernel from refusing once the backlog is full)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for connection in held:
-            connection.close()
-        listener.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@dataclass
-class MailSink:
-    """An aiosmtpd handler that accepts mail for ``SINK`` only and keeps what it received."""
-
-    messages: list[Envelope] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address != SINK:
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 queued"
-
-
-def _authenticate(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == SMTP_USER.encode()
-        and auth_data.password == SMTP_PASSWORD.encode()
-    )
-    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
-
-
-@contextlib.contextmanager
-def smtp_server(ca: trustme.CA | None, **parameters: Any) -> Iterator[tuple[int, MailSink]]:
-    """aiosmtpd on 127.0.0.1: with ``ca``, STARTTLS with a certificate for 127.0.0.1, required, and AUTH
-    (after TLS) with the test user; without, plain SMTP and no AUTH."""
-    sink = MailSink()
-    port = free_port()
-    if ca is not None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        parameters = {
-            "tls_context": context,
-            "require_starttls": True,
-            "authenticator": _authenticate,
-            "auth_required": True,
-            **parameters,
-        }
-    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=5, **parameters)
-    controller.start()
-    try:
-        yield port, sink
-    finally:
-        controller.stop()
-
-
-@contextlib.contextmanager
-def tls_server(certificate: trustme.LeafCert) -> Iterator[int]:
-    """Accepts TLS connections with ``certificate``, completes the handshake and closes."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    certificate.configure_cert(context)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                continue
-            with contextlib.suppress(OSError), connection:
-                connection.settimeout(2)
-                with context.wrap_socket(connection, server_side=True):
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with serve_handler(type("HealthHandler", (_Handler,), {"database": database})) as url:
+        yield url
 
 
 # -- HTTP --------------------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing_extensions import NotRequired, TypedDict
-
 from lr_ci._json_files import read_bounded, read_shaped, write_json
 from lr_ci.errors import LrCiError
 
@@ -36,27 +34,6 @@ class Entry:
         return out
 
 
-class _EntryShape(TypedDict):
-    fingerprint: str
-    rule: str
-    path: str
-    reason: NotRequired[str]
-
-
-class _BaselineShape(TypedDict):
-    version: NotRequired[int]
-    entries: list[_EntryShape]
-
-
-class _DetectSecretsEntry(TypedDict):
-    hashed_secret: str
-    is_secret: NotRequired[bool | None]
-
-
-class _DetectSecretsShape(TypedDict):
-    results: NotRequired[dict[str, list[_DetectSecretsEntry]]]
-
-
 def read_baseline(path: Path) -> dict[str, Entry]:
     """Entries by fingerprint; a missing file is an empty baseline.
 
@@ -67,7 +44,9 @@ def read_baseline(path: Path) -> dict[str, Entry]:
     if not path.is_file():
         return {}
     read_bounded(path, "secrets baseline", MAX_BASELINE_BYTES)
-    data = read_shaped(path, "secrets baseline", _BaselineShape)
+    from lr_ci.checks.secrets.baseline_shapes import BaselineShape
+
+    data = read_shaped(path, "secrets baseline", BaselineShape)
     entries = [Entry(e["fingerprint"], e["rule"], e["path"], e.get("reason", "")) for e in data["entries"]]
     return {entry.fingerprint: entry for entry in entries}
 
@@ -87,7 +66,9 @@ def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
     if not path.is_file():
         return set()
     read_bounded(path, "detect-secrets baseline", MAX_BASELINE_BYTES)
-    data = read_shaped(path, "detect-secrets baseline", _DetectSecretsShape)
+    from lr_ci.checks.secrets.baseline_shapes import DetectSecretsShape
+
+    data = read_shaped(path, "detect-secrets baseline", DetectSecretsShape)
     return {
         (filename, entry["hashed_secret"])
         for filename, entries in data.get("results", {}).items()

@@ -120,6 +120,7 @@ def test_an_unreachable_candidate_fails_clearly(opsapp: Callable[..., RunningApp
     assert "error rate 100.0%" in message and "first error" in message
 
 
+@LOAD_SENSITIVE
 def test_stored_baseline(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     app = opsapp(latency_ms=20, jitter_ms=5)
     stored = tmp_path / "p95-baseline.json"
@@ -132,6 +133,7 @@ def test_stored_baseline(opsapp: Callable[..., RunningApp], tmp_path: Path) -> N
     assert report["metrics"]["routes"]["homepage"]["baseline_p95_ms"] is not None
 
 
+@LOAD_SENSITIVE
 def test_routes_behind_login_reuse_the_smoke_flow(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(), opsapp()
     login_flow = (
@@ -264,6 +266,7 @@ LOCUSTFILE = (
 )
 
 
+@LOAD_SENSITIVE
 def test_a_users_locustfile(opsapp: Callable[..., RunningApp], tmp_path: Path) -> None:
     a, b = opsapp(), opsapp()
     locustfile = tmp_path / "locustfile.py"

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers.hostile import MIB, PEAK_RSS_LIMIT, all_format_outputs, assert_one_clear_line, run_measured
+from helpers.hostile import (
+    MIB,
+    PEAK_RSS_LIMIT,
+    Measured,
+    all_format_outputs,
+    assert_one_clear_line,
+    run_measured,
+)
 from lr_ci.checks.bundle.check import MAX_BASELINE_BYTES, SCAN_WINDOW_BYTES
 from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
 from lr_ci.secret_rules.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES
@@ -31,6 +38,17 @@ def project(tmp_path: Path) -> Path:
 
 def env_for(tmp_path: Path) -> dict[str, str]:
     return {"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
+
+
+def bundle_json(project: Path, tmp_path: Path, timeout_s: float) -> Measured:
+    """``lr-ci bundle --format json`` in ``project``, measured, every format written beside."""
+    return run_measured(
+        ["bundle", "--format", "json"],
+        cwd=project,
+        env=env_for(tmp_path),
+        timeout_s=timeout_s,
+        outputs=all_format_outputs(tmp_path),
+    )
 
 
 def write_large(path: Path, size: int, *, secrets_at: tuple[int, ...] = ()) -> None:
@@ -61,13 +79,7 @@ def test_a_320_mb_file_is_measured_and_scanned_within_256_mb(project: Path, tmp_
         '[bundle]\n[[bundle.budgets]]\nfiles = "*.js"\nlimit = "1 kB"\n'
         '[[bundle.budgets]]\nfiles = "*.js"\nname = "br"\nlimit = "1 kB"\ncompression = "brotli"\n'
     )
-    result = run_measured(
-        ["bundle", "--format", "json"],
-        cwd=project,
-        env=env_for(tmp_path),
-        timeout_s=120,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_json(project, tmp_path, timeout_s=120)
     assert result.code == 1, result.err
     assert result.peak_rss <= PEAK_RSS_LIMIT, f"peak {result.peak_rss / MIB:.0f} MiB"
     report = json.loads(result.out)
@@ -227,13 +239,7 @@ def test_an_unreadable_built_file_is_exit_2_naming_it(project: Path, tmp_path: P
 )
 def test_a_broken_source_map_is_scanned_as_text(project: Path, tmp_path: Path, content: str) -> None:
     (project / "dist" / "app.js.map").write_text(content + f'\nconst t="{TOKEN}";\n')
-    result = run_measured(
-        ["bundle", "--format", "json"],
-        cwd=project,
-        env=env_for(tmp_path),
-        timeout_s=30,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_json(project, tmp_path, timeout_s=30)
     assert result.code == 1, result.err
     assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["bundle-source-map", "github-token"]
     assert TOKEN not in result.everything
@@ -250,13 +256,7 @@ def test_a_link_to_a_file_with_a_secret_is_measured_and_scanned(project: Path, t
     (project / "dist" / "app.js").write_text("let a = 1;\n")
     (project / "dist" / "config.js").symlink_to(outside / "config.js")
     (project / "dist" / "vendor").symlink_to(outside, target_is_directory=True)
-    result = run_measured(
-        ["bundle", "--format", "json"],
-        cwd=project,
-        env=env_for(tmp_path),
-        timeout_s=30,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_json(project, tmp_path, timeout_s=30)
     assert result.code == 1, result.err
     report = json.loads(result.out)
     assert report["metrics"]["files"] == 3
@@ -296,13 +296,7 @@ def test_a_backtracking_hash_pattern_is_stopped_and_named(project: Path, tmp_pat
 
     (project / "dist" / ("a" * 40 + "!.js")).write_text("let a = 1;\n")
     (project / "lr-ci.toml").write_text("[bundle]\nhash_pattern = '(a+)+$'\n")
-    result = run_measured(
-        ["bundle", "--format", "json"],
-        cwd=project,
-        env=env_for(tmp_path),
-        timeout_s=30,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_json(project, tmp_path, timeout_s=30)
     assert result.code == 2
     assert_one_clear_line(result, mentions=["lr-ci.toml:2", "bundle.hash_pattern", "took more than"])
     assert json.loads(result.out)["status"] == "error"
@@ -379,13 +373,7 @@ def test_a_source_map_of_many_secret_sources_is_listed_within_the_bound(
         "mappings": "",
     }
     (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
-    result = run_measured(
-        ["bundle", "--format", "json"],
-        cwd=project,
-        env=env_for(tmp_path),
-        timeout_s=60,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_json(project, tmp_path, timeout_s=60)
     assert result.code == 1, result.err
     findings = json.loads(result.out)["findings"]
     secrets = [f for f in findings if f["rule"] == "github-token"]

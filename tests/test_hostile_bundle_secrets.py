@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.hostile import all_format_outputs, run_measured
+from helpers.hostile import Measured, all_format_outputs, run_measured
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
 TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
@@ -28,6 +28,17 @@ BUILT = {
 }
 
 
+def bundle_dist(project: Path, tmp_path: Path, timeout_s: float) -> Measured:
+    """``lr-ci bundle dist`` in ``project`` as a developer runs it, every format written beside."""
+    return run_measured(
+        ["bundle", "dist"],
+        cwd=project,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1", "CI": "", "GITHUB_ACTIONS": ""},
+        timeout_s=timeout_s,
+        outputs=all_format_outputs(tmp_path),
+    )
+
+
 @pytest.mark.parametrize("case", list(BUILT))
 def test_a_built_file_that_looks_binary_is_scanned(tmp_path: Path, case: str) -> None:
     import json
@@ -37,13 +48,7 @@ def test_a_built_file_that_looks_binary_is_scanned(tmp_path: Path, case: str) ->
     (project / "dist").mkdir(parents=True)
     (project / "dist" / name).write_bytes(content)
     (project / "dist" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + TOKEN.encode())  # skipped by type
-    result = run_measured(
-        ["bundle", "dist"],
-        cwd=project,
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1", "CI": "", "GITHUB_ACTIONS": ""},
-        timeout_s=30,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_dist(project, tmp_path, timeout_s=30)
     assert result.code == 1, result.err
     assert TOKEN not in result.everything
     report = json.loads(result.files["json"])
@@ -79,13 +84,7 @@ def test_thousands_of_secrets_in_a_build_are_listed_up_to_the_cap(tmp_path: Path
         "mappings": "",
     }
     (project / "dist" / "app.js.map").write_text(json.dumps(source_map))
-    result = run_measured(
-        ["bundle", "dist"],
-        cwd=project,
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1", "CI": "", "GITHUB_ACTIONS": ""},
-        timeout_s=60,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_dist(project, tmp_path, timeout_s=60)
     assert result.code == 1, result.err
     for content in contents[:50]:
         assert content[3:-1] not in result.everything
@@ -114,13 +113,7 @@ def test_a_map_of_a_million_tiny_sources_is_scanned_in_batches_within_the_bound(
     # No names (a source is then named by its index): the map stays within one scanning window (8 MiB).
     document = {"version": 3, "sources": [], "sourcesContent": contents, "mappings": ""}
     (project / "dist" / "app.js.map").write_text(json.dumps(document, separators=(",", ":")))
-    result = run_measured(
-        ["bundle", "dist"],
-        cwd=project,
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1", "CI": "", "GITHUB_ACTIONS": ""},
-        timeout_s=60,
-        outputs=all_format_outputs(tmp_path),
-    )
+    result = bundle_dist(project, tmp_path, timeout_s=60)
     assert result.code == 1, result.err
     assert TOKEN not in result.everything
     report = json.loads(result.files["json"])

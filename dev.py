@@ -4,7 +4,8 @@
 python3 dev.py run    install lr-ci into .venv and run it on this repository (no config needed)
 python3 dev.py test   install lr-ci with its dev tools into .venv; run ruff, mypy --strict and pytest
 python3 dev.py bench  run the benchmarks in benchmarks/ (prints ratios against same-run baselines)
-python3 dev.py generate  rewrite the files derived from the registry (action.yml, actions/<check>/action.yml)
+python3 dev.py generate  rewrite the generated files: action.yml and actions/<check>/action.yml (from the
+                         registry), lr_ci/secret_rules/_rules_data.py (from rules.toml)
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def bench() -> None:
 def generate() -> None:
     ensure_venv(None)
     step(BIN / "python", "-m", "lr_ci.github.generate", ROOT)
+    step(BIN / "python", "-m", "lr_ci.secret_rules.generate")
 
 
 COMMANDS = {"run": run, "test": test, "bench": bench, "generate": generate}

@@ -185,11 +185,11 @@ def test_every_rule_has_a_bounded_match_length() -> None:
 
 
 def test_a_rule_with_an_unbounded_match_is_refused() -> None:
-    from lr_ci.secret_rules.engine import _rule
+    from lr_ci.secret_rules.engine import rule_data
 
     data = {"id": "x", "description": "x", "severity": "high", "regex": r"tok_[a-z]+", "keywords": ["tok_"]}
     with pytest.raises(ValueError, match="x: the regex has no bound"):
-        _rule(data)
+        rule_data(data)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])

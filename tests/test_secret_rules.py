@@ -24,6 +24,43 @@ def test_rule_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_the_generated_rules_module_is_what_rules_toml_generates() -> None:
+    """A scan imports ``_rules_data.py``; an edit of ``rules.toml`` without regenerating fails here."""
+    from lr_ci.secret_rules import generate
+
+    expected = generate.render(generate.SOURCE.read_text(encoding="utf-8"))
+    assert generate.TARGET.read_text(encoding="utf-8") == expected, "run `python3 dev.py generate`"
+    assert generate.main(["--check"]) == 0
+
+
+def test_the_generator_refuses_a_duplicated_id_and_a_regex_that_does_not_compile() -> None:
+    from lr_ci.secret_rules.generate import render
+
+    table = 'id = "x"\ndescription = "x"\nseverity = "high"\nkeywords = ["tok_"]\n'
+    twice = f'[placeholders]\nregexes = []\n[[rules]]\n{table}regex = "tok_a"\n[[rules]]\n{table}regex = "tok_b"\n'
+    with pytest.raises(ValueError, match="used twice: x"):
+        render(twice)
+    with pytest.raises(Exception, match=r"unterminated|missing"):
+        render(f'[placeholders]\nregexes = []\n[[rules]]\n{table}regex = "tok_(a"\n')
+
+
+def test_a_commit_without_keywords_compiles_no_rule() -> None:
+    """The staged hook's start-up: regexes compile when a keyword first needs them, not at load."""
+    import subprocess
+    import sys
+
+    code = (
+        "from lr_ci.secret_rules.engine import default_rules, scan\n"
+        "rules = default_rules()\n"
+        "scan(b'x = 1\\n', 'a.py', rules)\n"
+        "print(sum('regex' in vars(rule) for rule in rules.rules))\n"
+        "scan(b'token = ghp_' + b'a' * 36, 'a.py', rules)\n"
+        "print(sum('regex' in vars(rule) for rule in rules.rules) > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "True"]
+
+
 @pytest.mark.parametrize(("rule_id", "example"), TRUE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(TRUE)])
 def test_true_example_is_found_by_its_rule(rule_id: str, example: str) -> None:
     hits = scan(example.encode(), "settings.cfg")

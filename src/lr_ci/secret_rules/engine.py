@@ -22,8 +22,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from lr_ci.report import Severity
@@ -76,23 +75,44 @@ _ALLOW_MARKERS = (b"lr-ci: allow-secret", b"pragma: allowlist")
 
 @dataclass(frozen=True)
 class Rule:
-    """One detection rule, loaded from ``rules.toml`` (see the comment at its top)."""
+    """One detection rule, loaded from ``rules.toml`` (see the comment at its top).
+
+    Its regular expressions are kept as text and compiled on first use: a rule runs only where one of its
+    keywords is found, so a commit without any keyword compiles nothing (the staged hook's start-up).
+    """
 
     id: str
     description: str
     severity: Severity
-    regex: re.Pattern[str]
+    pattern: str
+    """The rule's regex, as written in ``rules.toml``: :attr:`regex` compiles it when first searched."""
     keywords: tuple[str, ...]
+    max_width: int
+    """The longest match the regex can make, in characters: how far a window reaches from a keyword."""
     entropy: float | None = None
     generic: bool = False
     multiline: bool = False
-    key_words: re.Pattern[str] | None = None
-    context: re.Pattern[str] | None = None
-    allowlist: tuple[re.Pattern[str], ...] = ()
+    key_words_pattern: str | None = None
+    context_pattern: str | None = None
+    allowlist_patterns: tuple[str, ...] = ()
     true_examples: tuple[str, ...] = ()
     false_examples: tuple[str, ...] = ()
-    max_width: int = 0
-    """The longest match the regex can make, in characters: how far a window reaches from a keyword."""
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    @cached_property
+    def key_words(self) -> re.Pattern[str] | None:
+        return re.compile(self.key_words_pattern) if self.key_words_pattern else None
+
+    @cached_property
+    def context(self) -> re.Pattern[str] | None:
+        return re.compile(self.context_pattern) if self.context_pattern else None
+
+    @cached_property
+    def allowlist(self) -> tuple[re.Pattern[str], ...]:
+        return _compile_all(self.allowlist_patterns)
 
 
 @dataclass(frozen=True)
@@ -164,35 +184,45 @@ def max_match_width(pattern: re.Pattern[str]) -> int:
     return int(parser.parse(pattern.pattern, pattern.flags).getwidth()[1])
 
 
-def _rule(data: dict[str, Any]) -> Rule:
-    """A rule from its ``rules.toml`` table; a regex without a bounded match is refused (ValueError)."""
-    examples = data.get("examples", {})
-    key_words = data.get("key_words")
-    context = data.get("context")
-    regex = re.compile(data["regex"])
-    multiline = data.get("multiline", "\\s\\S" in data["regex"] or "[\\s\\S]" in data["regex"])
+def rule_data(table: dict[str, Any]) -> dict[str, Any]:
+    """A rule's ``rules.toml`` table, checked and completed: ``multiline`` and ``max_width`` filled in.
+
+    A regex that does not compile, or has no bounded match, is refused (ValueError naming the rule). The
+    shipped rules go through this once, when ``python3 dev.py generate`` writes :mod:`._rules_data`.
+    """
+    regex = re.compile(table["regex"])
+    multiline = table.get("multiline", "\\s\\S" in table["regex"] or "[\\s\\S]" in table["regex"])
     width = max_match_width(regex)
     limit = MAX_MULTILINE_MATCH_CHARS if multiline else MAX_MATCH_CHARS
     if width > limit:
         raise ValueError(
-            f"{data['id']}: the regex has no bound on its match length, or one over {limit} characters "
+            f"{table['id']}: the regex has no bound on its match length, or one over {limit} characters "
             "(use {m,n} instead of *, + or {m,})"
         )
+    for extra in (table.get("key_words"), table.get("context"), *table.get("allowlist", [])):
+        if extra:
+            re.compile(extra)
+    return {**table, "multiline": multiline, "max_width": width}
+
+
+def _rule(data: dict[str, Any]) -> Rule:
+    """A rule from :func:`rule_data`'s dict (nothing is compiled here)."""
+    examples = data.get("examples", {})
     return Rule(
         id=data["id"],
         description=data["description"],
         severity=Severity(data["severity"]),
-        regex=regex,
+        pattern=data["regex"],
         keywords=tuple(k.lower() for k in data["keywords"]),
+        max_width=data["max_width"],
         entropy=data.get("entropy"),
         generic=data.get("generic", False),
-        multiline=multiline,
-        key_words=re.compile(key_words) if key_words else None,
-        context=re.compile(context) if context else None,
-        allowlist=_compile_all(data.get("allowlist", [])),
+        multiline=data["multiline"],
+        key_words_pattern=data.get("key_words"),
+        context_pattern=data.get("context"),
+        allowlist_patterns=tuple(data.get("allowlist", [])),
         true_examples=tuple(examples.get("true", [])),
         false_examples=tuple(examples.get("false", [])),
-        max_width=width,
     )
 
 
@@ -251,16 +281,16 @@ class RuleSet:
 
 @cache
 def default_rules() -> RuleSet:
-    """The rules shipped in ``rules.toml`` (parsed and compiled once per process)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    """The rules shipped in ``rules.toml``, read from the module generated from it (once per process).
 
-    text = Path(__file__).with_name("rules.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    rules = tuple(_rule(r) for r in data["rules"])
-    return RuleSet(rules, _compile_all(data["placeholders"]["regexes"]))
+    Importing a generated module (its bytecode cached) costs a fraction of parsing the TOML and measuring
+    every regex's width at each start-up; ``tests/test_secret_rules.py`` regenerates it and fails on any
+    difference, so the two never disagree.
+    """
+    from lr_ci.secret_rules import _rules_data
+
+    rules = tuple(_rule(r) for r in _rules_data.RULES)
+    return RuleSet(rules, _compile_all(_rules_data.PLACEHOLDERS))
 
 
 def _normalized_key(key: str) -> str:

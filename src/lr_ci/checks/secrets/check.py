@@ -215,9 +215,9 @@ def start(request: Request, cwd: Path) -> Started:
         if mode not in ("paths", "working-tree"):
             raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")
         return Started(request, None)
-    root, shallow = found
+    root, shallow = found.root, found.shallow
     if mode == "staged":
-        return Started(request, root, git.staged_patches(root))
+        return Started(request, root, git.staged_patches(root, found.head))
     if mode == "history":
         if shallow:
             if not request.deepen:

@@ -156,25 +156,34 @@ def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:
     return done.stdout
 
 
-def repository(start: Path) -> tuple[Path, bool] | None:
-    """(root, whether the clone is shallow) for the repository around ``start``; None outside one."""
+@dataclass(frozen=True)
+class Repository:
+    root: Path
+    shallow: bool
+    """Whether the clone is shallow (a history scan then needs ``--deepen``)."""
+    head: str | None
+    """The commit HEAD names; None before the first commit."""
+
+
+def repository(start: Path) -> Repository | None:
+    """The repository around ``start``, found with one git process (the staged hook's start-up); None
+    outside one."""
     try:
         done = subprocess.run(
-            git_argv(start, "rev-parse", "--show-toplevel", "--is-shallow-repository"),
+            git_argv(
+                start, "rev-parse", "--show-toplevel", "--is-shallow-repository", "--verify", "-q", "HEAD"
+            ),
             capture_output=True,
             check=False,
             env=git_env(),
         )
     except FileNotFoundError:
         raise LrCiError("git is not installed or not on PATH") from None
-    if done.returncode != 0:
-        return None
-    root, shallow = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)
-    return Path(_decode(root)), shallow == b"true"
-
-
-def has_commits(root: Path) -> bool:
-    return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip())
+    lines = done.stdout.rstrip(b"\n").split(b"\n")
+    if done.returncode not in (0, 1) or len(lines) < 2:
+        return None  # 128: not a repository; 1 with both lines: HEAD has no commit yet
+    head = lines[2].decode() if done.returncode == 0 and len(lines) > 2 else None
+    return Repository(Path(_decode(lines[0])), lines[1] == b"true", head)
 
 
 def is_shallow(root: Path) -> bool:
@@ -728,9 +737,10 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     return patches
 
 
-def staged_patches(root: Path) -> Patches:
-    """What the next commit would change, from the index (the staged blobs, not the working files)."""
-    base = "HEAD" if has_commits(root) else EMPTY_TREE
+def staged_patches(root: Path, head: str | None) -> Patches:
+    """What the next commit would change, from the index (the staged blobs, not the working files), compared
+    with ``head`` (None: an empty repository's first commit)."""
+    base = head or EMPTY_TREE
     raw_args = [*_patch_options(), "diff", "--cached", *_RAW_FLAGS, base]
     big = _big_paths(root, raw_args, None)
     stats = PatchStats()

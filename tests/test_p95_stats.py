@@ -80,6 +80,11 @@ def test_budget_errors_and_too_few_samples() -> None:
     assert errors.verdict == "errors"
     few = decide({"/r": side(rng, n=20)}, {"/r": side(rng, n=20)}, Gate(resamples=200))[0]
     assert few.verdict == "inconclusive" and "under the 400 needed" in few.reasons[0]
+    # Every request failed: no sample succeeded, and that is a failure, not "measure longer".
+    down = side(rng, n=0)
+    down.errors = 500
+    failed = decide({"/r": side(rng)}, {"/r": down}, Gate(resamples=200))[0]
+    assert failed.verdict == "errors" and failed.reasons == ["candidate error rate 100.0% is over 1%"]
 
 
 def test_drift_between_rounds_widens_the_interval() -> None:

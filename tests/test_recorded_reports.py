@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,66 @@ def test_config_check(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     recorded("config-check", report_of(result, tmp_path))
     result = cli("config", "check", "--format", "json", "good.toml", "bad.toml")
     recorded("config-check-invalid", report_of(result, tmp_path))
+
+
+P95_CONFIG = """
+[p95]
+rate = 40
+users = 8
+rounds = 1
+round_seconds = 1.0
+warmup_seconds = 0.2
+min_samples = 10
+seed = 7
+
+[[p95.routes]]
+path = "/api/invoices"
+headers = { Authorization = "Bearer opsapp-demo-token" }
+"""
+NUMBER = re.compile(r"\d+(\.\d+)?")
+
+
+def p95_report(result: Result, tmp: Path) -> Any:
+    """Everything a user reads but the numbers that were measured under load: the metrics' shape (every
+    number there is measured), the findings' and cases' rule, severity, location and text, numbers masked."""
+    report = report_of(result, tmp)
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        if isinstance(value, str):
+            return NUMBER.sub("<n>", value)
+        return "<measured>" if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    report["metrics"] = shape(report["metrics"])
+    for item in (*report["findings"], *report["cases"]):
+        item["message"] = NUMBER.sub("<n>", item["message"] or "")
+    return report
+
+
+@pytest.mark.slow
+def test_p95(opsapp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate whose API answers 500 to every request, and one that does not answer at: findings that
+    do not depend on how fast this machine is (the gate's timing verdicts are tested in test_p95.py)."""
+    from helpers.asgi_server import unused_port_url
+    from helpers.cli import lr_ci_executable
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lr-ci.toml").write_text(P95_CONFIG)
+    baseline = opsapp().url
+    for name, candidate in (
+        ("p95-errors", opsapp(error_rate=1.0).url),
+        ("p95-unreachable", unused_port_url()),
+    ):
+        done = subprocess.run(
+            [lr_ci_executable(), "p95", "--format", "json", "--baseline", baseline, "--candidate", candidate],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        result = Result(done.returncode, done.stdout, done.stderr)
+        assert result.code == 1, result.err
+        recorded(name, p95_report(result, tmp_path))

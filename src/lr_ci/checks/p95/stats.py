@@ -253,6 +253,8 @@ def decide(
                     merged.counts[index] = merged.counts.get(index, 0) + count
             verdict.baseline_p95 = merged.quantile(0.95)
         if base_total == 0 or min(side.count, base_total) < gate.min_samples:
+            if verdict.verdict == "errors":
+                continue  # a candidate that fails its requests has failed, however few succeeded
             verdict.verdict = "inconclusive"
             verdict.reasons.append(
                 f"{min(side.count, base_total)} samples on one side, under the {gate.min_samples} needed: "

@@ -191,6 +191,36 @@ def _bundle_action() -> ActionSpec:
     )
 
 
+def _uptime_action() -> ActionSpec:
+    from lr_ci.github.spec import ActionInput, ActionSpec
+
+    return ActionSpec(
+        description="Uptime monitors from a schedule: one round of every [uptime] monitor, the alerts due "
+        "sent, exit 1 while an incident is open (keep the state file in the Actions cache).",
+        icon="heart",
+        color="red",
+        command=("uptime", "check", "--once"),
+        inputs=(
+            ActionInput(
+                "The SQLite state file carried between runs (else [uptime] state).", option="--state"
+            ),
+            ActionInput(
+                "Also open a GitHub issue per incident in this repository (needs GITHUB_TOKEN with "
+                "issues: write).",
+                option="--github-issues",
+            ),
+        ),
+        args=ActionInput("Extra arguments for `lr-ci uptime check --once`, split like a shell would."),
+        outputs=(
+            ("open-incidents", "Number of monitors with an open incident."),
+            ("undelivered", "Notifications not delivered yet (retried on the next run)."),
+        ),
+        report="Path of the JSON report (per monitor: ok, latency, status, error; deliveries).",
+        findings="Number of findings (open incidents, a lost network, owed notifications).",
+        fail="Fail the step while an incident is open. A run that cannot start always fails it.",
+    )
+
+
 def _config_action() -> ActionSpec:
     from lr_ci.github.spec import ActionInput, ActionSpec
 
@@ -240,6 +270,13 @@ CHECKS: dict[str, CheckSpec] = {
             command="lr_ci.checks.bundle.cli:command",
             settings="lr_ci.checks.bundle.settings:BundleSettings",
             action=_bundle_action,
+        ),
+        CheckSpec(
+            name="uptime",
+            summary="Uptime monitors: HTTP, login flow, SMTP, TLS; an alert after N failures in a window.",
+            command="lr_ci.checks.uptime.cli:command",
+            settings="lr_ci.checks.uptime.settings:UptimeSettings",
+            action=_uptime_action,
         ),
         CheckSpec(
             name="init",

@@ -92,6 +92,8 @@ def option_inputs(spec: CheckSpec) -> list[OptionInput]:
 
     command: click.Command = main_command(spec.load_command())
     for word in command_words(spec)[1:]:
+        if word.startswith("-"):  # a fixed option of the command (`uptime check --once`)
+            continue
         assert isinstance(command, click.Group), f"{spec.name}: {word} needs a group"
         sub = command.commands.get(word)
         if sub is None:

@@ -1,0 +1,203 @@
+"""The ``lr-ci uptime`` commands: ``check --once`` (one round, for schedulers), ``run`` (a long-running
+monitor) and ``test-alert`` (the alert path, tested in one command).
+
+Each parses its options, then runs in :func:`~lr_ci._run.run_check` like every check: the plan is built
+from ``[uptime]`` first (every config problem is exit 2 at file:line before anything is probed, stored or
+sent), then the state file is opened (locked) and the work done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from lr_ci._run import RunContext, run_check
+from lr_ci.cli import global_options
+from lr_ci.report import Report
+
+if TYPE_CHECKING:
+    from lr_ci.checks.uptime.plan import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plan_options(command: F) -> F:
+    """What every uptime command reads beyond ``[uptime]``: the state file, flows' base URL, Actions mode."""
+    decorators = [
+        click.option(
+            "--state",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="PATH",
+            help="The SQLite state file (else [uptime] state, .lr-ci/uptime.sqlite beside lr-ci.toml).",
+        ),
+        click.option("--base-url", metavar="URL", help="Where flow monitors run (else [uptime] base_url)."),
+        click.option(
+            "--github-issues",
+            is_flag=True,
+            help="Also open a GitHub issue per incident in GITHUB_REPOSITORY, with GITHUB_TOKEN (Actions).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+@click.group("uptime")
+@global_options
+def command() -> None:
+    """Uptime monitors: probes on a fixed schedule, an alert after N failures in a window.
+
+    `lr-ci uptime check --once` runs one round (a scheduler's job, state carried in a file; exit 1 while an
+    incident is open); `lr-ci uptime run` monitors until stopped; `lr-ci uptime test-alert` sends a test
+    notification to every target.
+    """
+
+
+@command.command("check")
+@click.option("--once", is_flag=True, help="Run one round of every monitor (required: `run` loops).")
+@click.option(
+    "--lock-wait",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another run holding the state file, then exit 2.",
+)
+@_plan_options
+@global_options
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    once: bool,
+    lock_wait: float,
+    state: Path | None,
+    base_url: str | None,
+    github_issues: bool,
+) -> None:
+    """Probe every monitor once, send the alerts due, and report; exit 1 while any incident is open."""
+
+    def body(run: RunContext) -> Report:
+        from lr_ci.checks.uptime import check
+        from lr_ci.errors import LrCiError
+
+        if not once:
+            raise LrCiError(
+                "lr-ci uptime check needs --once (one round, for a scheduler); "
+                "use `lr-ci uptime run` for a long-running monitor"
+            )
+        if not (0 <= lock_wait <= 86_400):  # also false for NaN
+            raise LrCiError(f"--lock-wait {lock_wait!r}: expected a number of seconds from 0 to one day")
+        plan = load_plan(run, state=state, base_url=base_url, github_issues=github_issues)
+        return check.run_once(plan, lock_wait=lock_wait)
+
+    run_check(ctx, "uptime", body)
+
+
+@command.command("run")
+@_plan_options
+@global_options
+@click.pass_context
+def run_command(ctx: click.Context, state: Path | None, base_url: str | None, github_issues: bool) -> None:
+    """Monitor until stopped (SIGTERM or Ctrl-C: exit 0), one line on stderr per incident event."""
+    run_check(ctx, "uptime", lambda run: _serve(run, state, base_url, github_issues))
+
+
+@command.command("test-alert")
+@_plan_options
+@global_options
+@click.pass_context
+def test_alert_command(
+    ctx: click.Context, state: Path | None, base_url: str | None, github_issues: bool
+) -> None:
+    """Send a test notification to every target; exit 1 when any was not delivered, 2 when none is set."""
+
+    def body(run: RunContext) -> Report:
+        from lr_ci.checks.uptime import check
+
+        plan = load_plan(
+            run, state=state, base_url=base_url, github_issues=github_issues, needs_monitors=False
+        )
+        return check.send_test_alert(plan)
+
+    run_check(ctx, "uptime", body)
+
+
+def load_plan(
+    run: RunContext,
+    *,
+    state: Path | None,
+    base_url: str | None,
+    github_issues: bool,
+    needs_monitors: bool = True,
+) -> Plan:
+    """``[uptime]`` (and ``[smoke]``'s flows when a monitor uses one) with the options over it."""
+    from lr_ci.checks.uptime.settings import PlanOptions, UptimeSettings, build_plan
+    from lr_ci.errors import LrCiError
+    from lr_ci.flows.urls import check_http_url, userinfo_credentials
+
+    if base_url is not None:
+        for credential in userinfo_credentials(base_url):
+            run.redactor.add_credential(credential)
+        try:
+            check_http_url(base_url, "--base-url")
+        except ValueError as exc:
+            raise LrCiError(str(exc)) from None
+    settings = run.settings(UptimeSettings)
+    smoke = None
+    if any(monitor.flow is not None for monitor in settings.monitors):
+        from lr_ci.checks.smoke.settings import SmokeSettings
+
+        smoke = run.settings(SmokeSettings, table="smoke")
+    options = PlanOptions(state=state, base_url=base_url, github_issues=github_issues)
+    plan = build_plan(settings, config=run.config, smoke=smoke, redactor=run.redactor, options=options)
+    if not plan.monitors and needs_monitors:
+        raise LrCiError("no monitors: add [[uptime.monitors]] to lr-ci.toml (see docs/uptime.md)")
+    return plan
+
+
+def _serve(run: RunContext, state: Path | None, base_url: str | None, github_issues: bool) -> Report:
+    """Open the store, resume, and hand the plan to the runner until SIGTERM or SIGINT sets ``stop``."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    from lr_ci.checks.uptime import check, runner
+
+    plan = load_plan(run, state=state, base_url=base_url, github_issues=github_issues)
+    stop = threading.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.getsignal(number) for number in signals}
+    received: list[str] = []
+
+    def on_signal(number: int, _frame: object) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
+    def log(line: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sys.stderr.write(f"lr-ci uptime: {stamp} {run.redactor.scrub_text(' '.join(line.split()))}\n")
+        sys.stderr.flush()
+
+    started = time.time()
+    for number in signals:
+        signal.signal(number, on_signal)
+    try:
+        with check.open_store(plan, lock_wait=0.0) as store:
+            check.resume(plan, store, time.time())
+            log(f"monitoring {len(plan.monitors)} monitor(s), state in {plan.state_path}")
+            runner.serve(plan, store, stop=stop, log=log)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    report = Report(check="uptime")
+    report.metrics = {
+        "monitors": len(plan.monitors),
+        "ran_s": round(time.time() - started, 1),
+        "stopped_by": received[0] if received else None,
+        "state_file": str(plan.state_path),
+    }
+    return report

@@ -1,0 +1,645 @@
+"""``[uptime]`` in lr-ci.toml, and the :class:`~lr_ci.checks.uptime.plan.Plan` built from it.
+
+```toml
+[uptime]
+state = ".lr-ci/uptime.sqlite"   # relative to the config file's folder; --state overrides
+owner = "ops team <ops@example.com>"
+interval = "60s"                 # defaults of every monitor: seconds, or "90s" / "5m" / "1h" / "2d"
+failures = 2
+window = "5m"
+
+[[uptime.monitors]]
+name = "homepage"
+url = "https://ops.example.com/"
+
+[[uptime.notify]]
+url = "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#ops"
+```
+
+Why it is shaped this way:
+
+- **One model, checked twice.** The pydantic model refuses what one table can say is wrong (a monitor
+  with two kinds or none, a key of another kind of probe, a JSON condition that does not parse, a bad
+  duration): ``lr-ci config check`` finds those too. What needs the whole table, the environment or
+  another table (the rule with the table's defaults, duplicate names, an unknown ``[smoke]`` flow, an
+  apprise URL apprise cannot use, a literal password) is refused by :func:`build_plan` before anything
+  starts, as a :class:`~lr_ci.errors.SettingError` the run turns into exit 2 at that monitor's line.
+- **An impossible rule is refused, never run.** A monitor whose rule can never fire would stay silent
+  through every outage for months: :meth:`Rule.problem` says why, at the monitor's line.
+- **Credentials come from the environment, and only from there.** ``password`` and ``secret`` must be a
+  ``${NAME}`` reference (a literal one would be committed with the file); every expanded value is
+  registered with the run's redactor by the loader, and so are the parts of URLs that carry credentials
+  (userinfo, apprise tokens) and credential headers, so no report, log, alert or state row shows them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+
+from lr_ci.config import SETTINGS_CONFIG
+from lr_ci.errors import FieldError, LrCiError, SettingError
+from lr_ci.flows.model import HttpUrl
+
+if TYPE_CHECKING:
+    from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.checks.uptime.notify import Sent
+    from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
+    from lr_ci.checks.uptime.state import Delivery
+    from lr_ci.config import ConfigFile
+    from lr_ci.redact import Redactor
+
+MAX_DURATION_S = 366 * 86_400.0
+"""No duration of a monitor is longer than a year: a bigger number is a typo (milliseconds for seconds)."""
+CONTROL_NAME = "(control)"
+"""The control target's name in the state file: parentheses keep it apart from any monitor's name."""
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*\Z")
+_ENV_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string ``"90s"`` / ``"5m"`` / ``"1h"`` / ``"2d"``; ValueError saying why
+    not (the loader turns it into exit 2 at the key)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string such as '90s', '5m', '1h', '2d'")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(
+                f"{value[:40]!r} is not a duration: write a number of seconds or '90s', '5m', '1h', '2d'"
+            )
+        seconds = float(match[1]) * _UNITS[match[2]]
+    else:
+        raise ValueError("a duration is a number of seconds or a string such as '90s', '5m', '1h', '2d'")
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration is above 0 and at most a year, not {seconds:g} s")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhd]\s*$"},
+            ]
+        }
+    ),
+]
+"""Seconds: a number, or a string with a unit (``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``)."""
+Count = Annotated[int, Field(ge=1, le=10_000, strict=True)]
+Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+
+
+def _condition(text: str) -> str:
+    from lr_ci.checks.uptime.probes import JsonCondition
+
+    JsonCondition.parse(text)  # ValueError says why
+    return text
+
+
+def _host_port(text: str) -> str:
+    host, port = split_host_port(text, 1)
+    if not host:
+        raise ValueError(f"{text[:80]!r}: write host:port (the port may be left out)")
+    return text
+
+
+def split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``"mail.example.com:587"`` -> (host, port); ``[::1]:25`` for IPv6; the port defaults."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65_536:
+        raise ValueError(f"{text[:80]!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+Kind = Literal["url", "flow", "smtp", "tls"]
+KINDS: tuple[Kind, ...] = ("url", "flow", "smtp", "tls")
+_KIND_NAMES = {"url": "HTTP", "flow": "flow", "smtp": "SMTP", "tls": "TLS"}
+_KIND_KEYS: dict[str, tuple[Kind, ...]] = {
+    "method": ("url",),
+    "status": ("url",),
+    "body_contains": ("url",),
+    "json": ("url",),
+    "max_ms": ("url",),
+    "headers": ("url",),
+    "verify": ("url", "flow"),
+    "starttls": ("smtp",),
+    "implicit_tls": ("smtp",),
+    "username": ("smtp",),
+    "password": ("smtp",),
+    "mail_from": ("smtp",),
+    "rcpt_to": ("smtp",),
+    "send_data": ("smtp",),
+    "ca_file": ("smtp", "tls"),
+    "min_days": ("tls",),
+}
+"""Which kinds of monitor each probe key applies to: a key of another kind is a mistake, said at once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorSettings:
+    """One ``[[uptime.monitors]]``: exactly one of ``url``, ``flow``, ``smtp``, ``tls`` says its kind."""
+
+    __pydantic_config__ = SETTINGS_CONFIG
+
+    name: Name
+    """Unique; alerts, reports and the state file name the monitor by it."""
+    url: HttpUrl | None = None
+    """An HTTP probe of this URL."""
+    flow: Annotated[str | None, Field(min_length=1, strict=True)] = None
+    """A flow of ``[smoke]`` used as a monitor (logs in every interval, its credentials masked)."""
+    smtp: Annotated[str | None, AfterValidator(lambda v: v if v is None else _host_port(v))] = None
+    """An SMTP probe of ``host:port`` (port 587 by default, 465 with ``implicit_tls``)."""
+    tls: Annotated[str | None, AfterValidator(lambda v: v if v is None else _host_port(v))] = None
+    """A TLS certificate probe of ``host:port`` (port 443 by default)."""
+    owner: Annotated[str | None, Field(strict=True)] = None
+    """Named in alerts (default: ``[uptime] owner``)."""
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    failures: Count | None = None
+    window: Duration | None = None
+    recover_after: Count | None = None
+    renotify: Duration | None = None
+    # HTTP
+    method: Annotated[str | None, Field(pattern=r"^[A-Za-z]+$", strict=True)] = None
+    """HTTP method (default GET)."""
+    status: Annotated[int, Field(ge=100, le=599)] | list[Annotated[int, Field(ge=100, le=599)]] | None = None
+    """The status (or statuses) that count as up (default 200)."""
+    body_contains: Annotated[str | None, Field(strict=True)] = None
+    json: list[Annotated[str, AfterValidator(_condition)]] | None = None
+    """Conditions on the JSON body, e.g. ``$.checks.database == "ok"``."""
+    max_ms: Annotated[float | None, Field(gt=0, le=MAX_DURATION_S * 1000)] = None
+    """Slower than this is a failure."""
+    headers: dict[str, str] | None = None
+    """Request headers; values may be ``${NAME}`` (masked everywhere)."""
+    verify: bool | str | None = None
+    """Verify TLS (default true), or the path of a CA bundle to trust, or false."""
+    # SMTP
+    starttls: Literal["required", "optional", "off"] | None = None
+    implicit_tls: bool | None = None
+    """TLS from the first byte (SMTPS, port 465 by default)."""
+    username: Annotated[str | None, Field(strict=True)] = None
+    password: Annotated[str | None, Field(strict=True)] = None
+    """Must be ``${NAME}``: credentials come from environment variables."""
+    mail_from: Annotated[str | None, Field(strict=True)] = None
+    rcpt_to: Annotated[str | None, Field(strict=True)] = None
+    """A sink address the server must accept (RCPT TO)."""
+    send_data: bool | None = None
+    """Also send a small test message to ``rcpt_to``."""
+    ca_file: Annotated[str | None, Field(strict=True)] = None
+    """A PEM file of CA certificates to trust (relative to the config file's folder)."""
+    # TLS
+    min_days: Annotated[float | None, Field(ge=0, le=3650)] = None
+    """Fail when the certificate expires in fewer days (default 14)."""
+
+    @property
+    def kind(self) -> Kind:
+        return next(k for k in KINDS if getattr(self, k) is not None)
+
+    def __post_init__(self) -> None:
+        given = [k for k in KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            said = " and ".join(given) if given else "none of them"
+            raise ValueError(f"monitor {self.name!r}: give exactly one of url, flow, smtp, tls (it has {said})")
+        kind = given[0]
+        for key, kinds in _KIND_KEYS.items():
+            if getattr(self, key) is not None and kind not in kinds:
+                applies = " and ".join(_KIND_NAMES[k] for k in kinds)
+                raise FieldError(
+                    key, f"applies to {applies} monitors; {self.name!r} is a {_KIND_NAMES[kind]} monitor"
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlSettings:
+    """``[uptime.control]``: a target declared always up; when it fails too, the monitor lost its network."""
+
+    __pydantic_config__ = SETTINGS_CONFIG
+
+    url: HttpUrl
+    """Probed like an HTTP monitor that passes on any HTTP answer (status < 500)."""
+    interval: Duration | None = None
+    """Default: the smallest monitor interval."""
+    timeout: Duration | None = None
+    """Default: that monitor's timeout."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifySettings:
+    """One ``[[uptime.notify]]``: exactly one of ``url`` (apprise), ``webhook`` (signed), ``github_issues``."""
+
+    __pydantic_config__ = SETTINGS_CONFIG
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200, strict=True)] = None
+    """A label for reports and the outbox (default: derived from the URL, without credentials)."""
+    url: Annotated[str | None, Field(min_length=1, strict=True)] = None
+    """Any apprise URL: slack://, msteams://, discord://, mailto://, ntfy://, pagerduty://, json://, ..."""
+    webhook: HttpUrl | None = None
+    """lr-ci's webhook: a JSON POST signed with HMAC-SHA256 (header X-Lr-Ci-Signature)."""
+    secret: Annotated[str | None, Field(strict=True)] = None
+    """The webhook's signing secret: must be ``${NAME}``."""
+    github_issues: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")] | bool | None = None
+    """``owner/repo``, or true for ``GITHUB_REPOSITORY``: one issue per incident (token: GITHUB_TOKEN)."""
+    labels: list[str] = field(default_factory=list)
+    """Labels of the issues opened (github_issues)."""
+    timeout: Duration = 10.0
+    """Per delivery attempt."""
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("url", "webhook", "github_issues") if getattr(self, k) not in (None, False)]
+        if len(given) != 1:
+            said = " and ".join(given) if given else "none of them"
+            raise ValueError(f"give exactly one of url, webhook, github_issues (this target has {said})")
+        if self.secret is not None and given[0] != "webhook":
+            raise FieldError("secret", "only a webhook target is signed with a secret")
+        if given[0] == "webhook" and self.secret is None:
+            raise FieldError("webhook", "a webhook needs a secret = \"${NAME}\" to sign its requests with")
+        if self.labels and given[0] != "github_issues":
+            raise FieldError("labels", "labels apply to github_issues targets only")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UptimeSettings:
+    __pydantic_config__ = SETTINGS_CONFIG
+
+    state: Annotated[str, Field(min_length=1, strict=True)] = ".lr-ci/uptime.sqlite"
+    """The SQLite state file, relative to the config file's folder; ``--state`` overrides."""
+    owner: Annotated[str | None, Field(strict=True)] = None
+    """The owner alerts name (a monitor's ``owner`` overrides)."""
+    base_url: HttpUrl | None = None
+    """Where flow monitors run (else ``[smoke] base_url``; ``--base-url`` overrides)."""
+    interval: Duration = 60.0
+    """A probe starts every interval (each monitor may override this and every default below)."""
+    timeout: Duration = 10.0
+    """A probe is stopped after this; never longer than the interval."""
+    failures: Count = 2
+    """Alert when at least this many probes failed within ``window``, consecutive or not."""
+    window: Duration = 300.0
+    recover_after: Count = 2
+    """Consecutive successes that close an incident (the recovery notice says how long it lasted)."""
+    renotify: Duration | None = None
+    """A reminder this often while an incident is open (unset: none)."""
+    retention: Duration = 2 * 86_400.0
+    """Raw results are kept this long, then folded into hourly aggregates."""
+    control: ControlSettings | None = None
+    monitors: list[MonitorSettings] = field(default_factory=list)
+    notify: list[NotifySettings] = field(default_factory=list)
+
+
+# -- the plan ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the command line adds to ``[uptime]``."""
+
+    state: Path | None = None
+    """``--state`` (relative to the working directory)."""
+    base_url: str | None = None
+    """``--base-url`` for flow monitors."""
+    github_issues: bool = False
+    """``--github-issues``: a target for GITHUB_REPOSITORY with GITHUB_TOKEN (the Actions mode)."""
+
+
+def _where(*loc: str | int) -> tuple[str | int, ...]:
+    return ("uptime", *loc)
+
+
+def _literal_credential(raw: Mapping[str, Any], loc: tuple[str | int, ...], key: str) -> SettingError | None:
+    """A ``password`` / ``secret`` written in the file instead of read from the environment."""
+    section: Any = raw
+    for part in loc[1:]:
+        try:
+            section = section[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    value = section.get(key) if isinstance(section, dict) else None
+    if isinstance(value, str) and not _ENV_ONLY.match(value):
+        return SettingError(
+            (*loc, key),
+            f'credentials come from environment variables: write {key} = "${{NAME}}" and set NAME '
+            "(a value in the file would be committed with it)",
+        )
+    return None
+
+
+def _resolve(path: str, folder: Path) -> str:
+    candidate = Path(path).expanduser()
+    return str(candidate if candidate.is_absolute() else folder / candidate)
+
+
+def build_plan(
+    settings: UptimeSettings,
+    *,
+    config: ConfigFile,
+    smoke: SmokeSettings | None,
+    redactor: Redactor,
+    options: PlanOptions = PlanOptions(),
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan the runners take: every probe bound to its settings, rules checked, targets built.
+
+    Every problem is a :class:`SettingError` at the key's line (or an :class:`LrCiError` for an option),
+    raised before anything is probed, stored or sent.
+    """
+    from lr_ci.checks.uptime.monitor import Monitor
+    from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
+    from lr_ci.checks.uptime.rule import Rule
+
+    environ = os.environ if environ is None else environ
+    raw: Mapping[str, Any] = config.tables.get("uptime", {})
+    folder = config.path.resolve().parent if config.path is not None else Path.cwd()
+    mask = redactor.scrub_text
+
+    planned: list[PlannedMonitor] = []
+    seen: dict[str, int] = {}
+    for index, monitor in enumerate(settings.monitors):
+        loc = _where("monitors", index)
+        if monitor.name in seen:
+            raise SettingError(
+                (*loc, "name"), f"two monitors are named {monitor.name!r} (also monitor {seen[monitor.name] + 1})"
+            )
+        if monitor.name == CONTROL_NAME:
+            raise SettingError((*loc, "name"), f"{CONTROL_NAME!r} is the control target's name")
+        seen[monitor.name] = index
+        if monitor.password is not None:
+            literal = _literal_credential(raw, loc, "password")
+            if literal is not None:
+                raise literal
+        rule = Rule(
+            interval=_pick(monitor.interval, settings.interval),
+            timeout=_pick(monitor.timeout, settings.timeout),
+            failures=_pick(monitor.failures, settings.failures),
+            window=_pick(monitor.window, settings.window),
+            recover_after=_pick(monitor.recover_after, settings.recover_after),
+            renotify=monitor.renotify if monitor.renotify is not None else settings.renotify,
+        )
+        problem = rule.problem()
+        if problem is not None:
+            raise SettingError(loc, f"monitor {monitor.name!r}: {problem}")
+        probe, target, kind = _bind_probe(
+            monitor, rule, loc, settings=settings, smoke=smoke, redactor=redactor, options=options, folder=folder
+        )
+        owner = monitor.owner if monitor.owner is not None else settings.owner
+        planned.append(PlannedMonitor(Monitor(monitor.name, probe, owner), rule, kind, mask(target)))
+
+    control = _control(settings, planned, redactor) if settings.control is not None else None
+    targets = _targets(settings, raw, redactor, options, environ)
+    state = options.state if options.state is not None else Path(_resolve(settings.state, folder))
+
+    def notify(delivery: Delivery) -> Sent:
+        from lr_ci.checks.uptime import notify as notifier
+
+        target = targets.get(delivery.target)
+        if target is None:
+            return notifier.Sent(False, f"{delivery.target}: no such notification target in the config any more")
+        return notifier.deliver(delivery, target, mask)
+
+    return Plan(
+        monitors=tuple(planned),
+        control=control,
+        targets=tuple(targets),
+        notify=notify,
+        mask=mask,
+        state_path=state,
+        retention_s=settings.retention,
+    )
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _bind_probe(
+    monitor: MonitorSettings,
+    rule: Any,
+    loc: tuple[str | int, ...],
+    *,
+    settings: UptimeSettings,
+    smoke: SmokeSettings | None,
+    redactor: Redactor,
+    options: PlanOptions,
+    folder: Path,
+) -> tuple[Callable[[], Any], str, Literal["http", "flow", "smtp", "tls"]]:
+    """The monitor's probe as a closure over its settings, what it probes (for reports), its kind."""
+    from lr_ci.checks.uptime import probes
+    from lr_ci.config import CREDENTIAL_NAME
+    from lr_ci.flows.urls import userinfo_credentials, without_userinfo
+
+    mask = redactor.scrub_text
+    timeout = rule.timeout
+    if monitor.url is not None:
+        for credential in userinfo_credentials(monitor.url):
+            redactor.add_credential(credential)
+        headers = dict(monitor.headers or {})
+        for header, value in headers.items():
+            if CREDENTIAL_NAME.search(header) or header.lower() in ("cookie", "proxy-authorization"):
+                redactor.add_credential(value)
+                scheme, _, token = value.partition(" ")
+                if token and scheme.isalpha():
+                    redactor.add_credential(token)
+        status = monitor.status if monitor.status is not None else 200
+        verify = monitor.verify if monitor.verify is not None else True
+        http = probes.HttpProbe(
+            monitor.url,
+            method=(monitor.method or "GET").upper(),
+            status=tuple(status) if isinstance(status, list) else status,
+            body_contains=monitor.body_contains,
+            json=tuple(probes.JsonCondition.parse(c) for c in monitor.json or ()),
+            max_ms=monitor.max_ms,
+            headers=headers,
+            timeout_s=timeout,
+            verify=_resolve(verify, folder) if isinstance(verify, str) else verify,
+        )
+        return (lambda: probes.probe_http(http, mask)), without_userinfo(monitor.url), "http"
+    if monitor.flow is not None:
+        if smoke is None or monitor.flow not in smoke.flows:
+            known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
+            raise SettingError(
+                (*loc, "flow"), f"no flow named {monitor.flow!r} in [smoke] (its flows: {known})"
+            )
+        base_url = options.base_url or settings.base_url or smoke.base_url
+        if base_url is None:
+            raise SettingError(
+                (*loc, "flow"),
+                "a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url, or pass --base-url",
+            )
+        for credential in userinfo_credentials(base_url):
+            redactor.add_credential(credential)
+        verify: bool | str = smoke.verify_tls if smoke.ca_bundle is None else smoke.ca_bundle
+        if monitor.verify is not None:
+            verify = _resolve(monitor.verify, folder) if isinstance(monitor.verify, str) else monitor.verify
+        flow = probes.FlowProbe(monitor.flow, base_url, timeout_s=timeout, verify=verify)
+        flows = smoke
+        target = f"{without_userinfo(base_url)} (flow {monitor.flow})"
+        return (lambda: probes.probe_flow(flow, flows, redactor)), target, "flow"
+    if monitor.smtp is not None:
+        host, port = split_host_port(monitor.smtp, 465 if monitor.implicit_tls else 587)
+        extra: dict[str, Any] = {}
+        if monitor.implicit_tls:
+            if "implicit_tls" not in {f.name for f in dataclasses.fields(probes.SmtpProbe)}:
+                raise SettingError((*loc, "implicit_tls"), "implicit TLS (SMTPS) is not available in this lr-ci yet")
+            extra["implicit_tls"] = True
+        for credential in (monitor.password,):
+            if credential:
+                redactor.add_credential(credential)
+        smtp = probes.SmtpProbe(
+            host,
+            port,
+            starttls=monitor.starttls or "required",
+            username=monitor.username,
+            password=monitor.password,
+            mail_from=monitor.mail_from or "lr-ci-uptime@localhost",
+            rcpt_to=monitor.rcpt_to,
+            send_data=bool(monitor.send_data),
+            timeout_s=timeout,
+            ca_file=_resolve(monitor.ca_file, folder) if monitor.ca_file else None,
+            **extra,
+        )
+        return (lambda: probes.probe_smtp(smtp, mask)), f"smtp://{host}:{port}", "smtp"
+    assert monitor.tls is not None
+    host, port = split_host_port(monitor.tls, 443)
+    tls = probes.TlsProbe(
+        host,
+        port,
+        min_days=monitor.min_days if monitor.min_days is not None else 14.0,
+        timeout_s=timeout,
+        ca_file=_resolve(monitor.ca_file, folder) if monitor.ca_file else None,
+    )
+    return (lambda: probes.probe_tls(tls, mask)), f"tls://{host}:{port}", "tls"
+
+
+def _control(settings: UptimeSettings, planned: Sequence[PlannedMonitor], redactor: Redactor) -> PlannedMonitor:
+    """The always-up target: an HTTP probe that passes on any answer below 500, probed at least as often as
+    the most frequent monitor (so the alert bound holds with it, ``rule.py``)."""
+    from lr_ci.checks.uptime import probes
+    from lr_ci.checks.uptime.monitor import Monitor
+    from lr_ci.checks.uptime.plan import PlannedMonitor
+    from lr_ci.checks.uptime.rule import Rule
+    from lr_ci.flows.urls import userinfo_credentials, without_userinfo
+
+    control = settings.control
+    assert control is not None
+    fastest = min(planned, key=lambda m: m.rule.interval, default=None)
+    interval = control.interval or (fastest.rule.interval if fastest else settings.interval)
+    timeout = control.timeout or (fastest.rule.timeout if fastest else settings.timeout)
+    rule = Rule(interval=interval, timeout=timeout, failures=1, window=interval)
+    problem = rule.problem()
+    if problem is not None:
+        raise SettingError(_where("control"), f"the control target: {problem}")
+    for credential in userinfo_credentials(control.url):
+        redactor.add_credential(credential)
+    http = probes.HttpProbe(control.url, status=tuple(range(100, 500)), timeout_s=timeout)
+    mask = redactor.scrub_text
+    return PlannedMonitor(
+        Monitor(CONTROL_NAME, lambda: probes.probe_http(http, mask)),
+        rule,
+        "http",
+        mask(without_userinfo(control.url)),
+    )
+
+
+def _targets(
+    settings: UptimeSettings,
+    raw: Mapping[str, Any],
+    redactor: Redactor,
+    options: PlanOptions,
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    """Target id -> what :func:`notify.deliver` sends to; ids unique and free of credentials."""
+    from urllib.parse import urlsplit
+
+    from lr_ci.checks.uptime import notify
+
+    targets: dict[str, Any] = {}
+    github: list[tuple[tuple[str | int, ...], NotifySettings | None]] = []
+    for index, entry in enumerate(settings.notify):
+        loc = _where("notify", index)
+        target: Any
+        if entry.url is not None:
+            redactor.add_credential(entry.url)  # its tokens from ${NAME} are registered by the loader
+            problem = notify.apprise_url_problem(entry.url)
+            if problem is not None:
+                raise SettingError((*loc, "url"), problem)
+            target = notify.AppriseTarget(entry.url, timeout_s=entry.timeout)
+            default_id = notify.public(entry.url)
+        elif entry.webhook is not None:
+            literal = _literal_credential(raw, loc, "secret")
+            if literal is not None:
+                raise literal
+            assert entry.secret is not None
+            redactor.add_credential(entry.secret)
+            from lr_ci.flows.urls import userinfo_credentials
+
+            for credential in userinfo_credentials(entry.webhook):
+                redactor.add_credential(credential)
+            target = notify.WebhookTarget(entry.webhook, entry.secret, timeout_s=entry.timeout)
+            split = urlsplit(entry.webhook)
+            default_id = f"webhook:{split.hostname}{f':{split.port}' if split.port else ''}"
+        else:
+            github.append((loc, entry))
+            continue
+        _add_target(targets, entry.name or default_id, target, loc)
+    if options.github_issues:
+        github.append((_where(), None))
+    for loc, github_entry in github:
+        repository = github_entry.github_issues if github_entry is not None else True
+        if repository is True:
+            repository = environ.get("GITHUB_REPOSITORY", "")
+            if not _REPOSITORY.match(repository):
+                raise _github_problem(loc, github_entry, "GITHUB_REPOSITORY is not set to owner/repo")
+        token = environ.get("GITHUB_TOKEN", "")
+        if not token:
+            raise _github_problem(loc, github_entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
+        redactor.add_credential(token)
+        issues_target = getattr(notify, "GithubIssuesTarget", None)
+        if issues_target is None:  # TODO(lead): remove once notify.GithubIssuesTarget has landed
+            raise _github_problem(loc, github_entry, "GitHub issue targets are not available in this lr-ci yet")
+        labels = tuple(github_entry.labels) if github_entry is not None else ("uptime",)
+        target = issues_target(repository=str(repository), token=token, labels=labels)
+        name = github_entry.name if github_entry is not None and github_entry.name else f"github:{repository}"
+        if github_entry is None and name in targets:
+            continue  # --github-issues for the repository [uptime.notify] already names
+        _add_target(targets, name, target, loc)
+    return targets
+
+
+def _github_problem(
+    loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str
+) -> LrCiError:
+    if entry is None:
+        return LrCiError(f"--github-issues: {problem}")
+    return SettingError((*loc, "github_issues"), problem)
+
+
+def _add_target(targets: dict[str, Any], name: str, target: Any, loc: tuple[str | int, ...]) -> None:
+    if name in targets:
+        raise SettingError(
+            loc, f"two notification targets are called {name!r}: give each a different name = \"...\""
+        )
+    targets[name] = target
+

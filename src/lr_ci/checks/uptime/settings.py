@@ -390,11 +390,18 @@ def build_plan(
             literal = _literal_credential(raw, loc, "password")
             if literal is not None:
                 raise literal
+        interval = _pick(monitor.interval, settings.interval)
+        failures = _pick(monitor.failures, settings.failures)
+        window = _pick(monitor.window, settings.window)
+        if monitor.window is None and monitor.interval is not None and (failures - 1) * interval >= window:
+            # The table's window is a default for monitors at the table's pace: a monitor that sets a
+            # slower interval of its own (a certificate checked hourly) gets a window its failures fit in.
+            window = failures * interval
         rule = Rule(
-            interval=_pick(monitor.interval, settings.interval),
+            interval=interval,
             timeout=_pick(monitor.timeout, settings.timeout),
-            failures=_pick(monitor.failures, settings.failures),
-            window=_pick(monitor.window, settings.window),
+            failures=failures,
+            window=window,
             recover_after=_pick(monitor.recover_after, settings.recover_after),
             renotify=monitor.renotify if monitor.renotify is not None else settings.renotify,
         )

@@ -165,9 +165,11 @@ def _serve(run: RunContext, state: Path | None, base_url: str | None, github_iss
     import threading
     import time
 
-    from lr_ci.checks.uptime import check, runner
+    from lr_ci.checks.uptime import check
 
     plan = load_plan(run, state=state, base_url=base_url, github_issues=github_issues)
+    from lr_ci.checks.uptime import runner  # after the plan: a bad config is exit 2 before anything starts
+
     stop = threading.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
     previous = {number: signal.getsignal(number) for number in signals}

@@ -1,0 +1,454 @@
+"""``lr-ci uptime check --once``, ``run`` and ``test-alert`` end to end: real HTTP servers on loopback that
+go down (the listening socket closed) and come back, the real signed-webhook receiver that drops duplicate
+idempotency keys, real aiosmtpd, the real SQLite file, real ``lr-ci`` processes and signals."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from helpers.cli import Cli, lr_ci_executable
+from helpers.opsapp_server import RunningApp
+from helpers.uptime_servers import (
+    SECRET,
+    SINK,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Receiver,
+    free_port,
+    smtp_server,
+    webhook_receiver,
+)
+from lr_ci.checks.uptime.state import Store
+
+ENV = {"HOOK_SECRET": SECRET, "SMTP_PASSWORD": SMTP_PASSWORD, "OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
+
+
+class Service:
+    """An HTTP health endpoint on a fixed port that can be taken down (its listening socket closed) and
+    brought back on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.hits = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def up(self) -> None:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                service.hits += 1
+                body = b'{"database": "ok"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=5)
+            self._server = None
+
+
+@contextlib.contextmanager
+def service() -> Iterator[Service]:
+    running = Service()
+    running.up()
+    try:
+        yield running
+    finally:
+        running.down()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def config(tmp_path: Path, url: str, hook: str, *, extra: str = "", rule: str = "failures = 1") -> Path:
+    path = tmp_path / "lr-ci.toml"
+    path.write_text(
+        f"""
+[uptime]
+state = "state/uptime.sqlite"
+owner = "ops team"
+timeout = 2
+{rule}
+
+[[uptime.monitors]]
+name = "api"
+url = "{url}"
+json = ['$.database == "ok"']
+
+[[uptime.notify]]
+name = "hook"
+webhook = "{hook}"
+secret = "${{HOOK_SECRET}}"
+{extra}
+"""
+    )
+    return path
+
+
+def once(cli: Cli, path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = cli("--config", str(path), "uptime", "check", "--once", "--format", "json", *args)
+    assert result.code in (0, 1), result.err
+    return result.code, result.json()
+
+
+def kinds(receiver: Receiver) -> list[str]:
+    return [body["kind"] for body in receiver.accepted.values()]
+
+
+def test_an_outage_across_once_runs_is_one_alert_and_one_recovery(tmp_path: Path, cli: Cli) -> None:
+    with service() as api, webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, api.url, hook)
+        codes = [once(cli, path)[0]]
+        api.down()
+        code, down = once(cli, path)
+        codes.append(code)
+        api.up()
+        codes.append(once(cli, path)[0])  # one success: recover_after = 2 keeps it open
+        code, back = once(cli, path)
+        codes.append(code)
+        codes.append(once(cli, path)[0])
+    assert codes == [0, 1, 1, 0, 0]
+    assert kinds(receiver) == ["opened", "recovered"]
+    assert receiver.duplicates == [] and receiver.bad_signatures == 0
+    opened = next(iter(receiver.accepted.values()))
+    assert opened["monitor"] == "api" and opened["owner"] == "ops team"
+    assert opened["failure"]["error"] == "connection refused"
+    finding = down["findings"][0]
+    assert finding["rule"] == "uptime-down" and finding["severity"] == "high"
+    assert finding["location"]["url"] == api.url
+    assert "api is down since" in finding["message"] and "connection refused" in finding["message"]
+    assert "Owner: ops team" in finding["message"]
+    metrics = down["metrics"]
+    assert metrics["open_incidents"] == 1 and metrics["delivered"] == 1 and metrics["undelivered"] == 0
+    monitor = metrics["per_monitor"]["api"]
+    assert monitor["ok"] is False and monitor["error_class"] == "refused" and monitor["incident_since"]
+    assert [c["status"] for c in down["cases"]] == ["fail"]
+    assert back["findings"] == [] and back["metrics"]["per_monitor"]["api"]["ok"] is True
+
+
+def test_the_junit_report_has_one_case_per_monitor(tmp_path: Path, cli: Cli) -> None:
+    with service() as api, webhook_receiver() as (hook, _receiver):
+        path = config(
+            tmp_path, api.url, hook, extra=f'[[uptime.monitors]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}/"\n'
+        )
+        junit = tmp_path / "uptime.xml"
+        result = cli("--config", str(path), "uptime", "check", "--once", "--output", f"junit:{junit}")
+    assert result.code == 1
+    text = junit.read_text()
+    assert text.count("<testcase") == 2 and 'name="api"' in text and 'name="gone"' in text
+
+
+def test_a_second_run_waits_for_the_lock_then_names_the_holder(tmp_path: Path, cli: Cli) -> None:
+    with service() as api, webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, api.url, hook)
+        state = tmp_path / "state" / "uptime.sqlite"
+        state.parent.mkdir()
+        with Store.open(state, lambda text: text):
+            started = time.monotonic()
+            result = cli("--config", str(path), "uptime", "check", "--once", "--lock-wait", "0.5")
+            waited = time.monotonic() - started
+        assert result.code == 2 and len(result.err.splitlines()) == 1, result.err
+        assert f"(pid {os.getpid()})" in result.err and "waited 0.5 s" in result.err
+        assert waited >= 0.5
+        assert receiver.requests == 0
+
+
+def test_overlapping_once_runs_never_deliver_twice(tmp_path: Path) -> None:
+    """Four real processes started at once on one state file during an outage: they queue on the lock,
+    and the receiver gets exactly one "opened"."""
+    down = f"http://127.0.0.1:{free_port()}/health"
+    with webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, down, hook)
+        env = {**os.environ, **ENV}
+        command = [lr_ci_executable(), "--config", str(path), "uptime", "check", "--once", "--format", "json"]
+        processes = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        outputs = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [1, 1, 1, 1], [err for _out, err in outputs]
+    assert kinds(receiver) == ["opened"] and receiver.requests == 1 and receiver.duplicates == []
+    delivered = [json.loads(out)["metrics"]["delivered"] for out, _err in outputs]
+    assert sorted(delivered) == [0, 0, 0, 1]
+
+
+def test_a_target_down_for_three_runs_gets_the_alert_once_after(tmp_path: Path, cli: Cli) -> None:
+    down = f"http://127.0.0.1:{free_port()}/health"
+    with webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, down, hook)
+        receiver.status = 503
+        failed = [once(cli, path)[1] for _ in range(3)]
+        receiver.status = 200
+        after = once(cli, path)[1]
+        again = once(cli, path)[1]
+    assert [r["metrics"]["undelivered"] for r in failed] == [1, 1, 1]
+    assert failed[0]["metrics"]["deliveries"]["failed"][0]["reason"] == "webhook http://***: HTTP 503"
+    assert any(f["rule"] == "uptime-undelivered" for f in failed[-1]["findings"])
+    assert after["metrics"]["delivered"] == 1 and after["metrics"]["undelivered"] == 0
+    assert again["metrics"]["delivered"] == 0
+    assert receiver.requests == 4 and kinds(receiver) == ["opened"] and receiver.duplicates == []
+
+
+def test_a_lost_network_is_reported_as_such_not_as_every_monitor_down(tmp_path: Path, cli: Cli) -> None:
+    closed = free_port()
+    with webhook_receiver() as (hook, receiver):
+        path = config(
+            tmp_path,
+            f"http://127.0.0.1:{closed}/health",
+            hook,
+            extra=f'[[uptime.monitors]]\nname = "web"\nurl = "http://127.0.0.1:{closed}/"\n\n'
+            f'[uptime.control]\nurl = "http://127.0.0.1:{closed}/always-up"\n',
+        )
+        reports = [once(cli, path) for _ in range(3)]
+    assert [code for code, _ in reports] == [0, 0, 0]
+    last = reports[-1][1]
+    assert [f["rule"] for f in last["findings"]] == ["uptime-network-lost"]
+    assert last["metrics"]["network_lost_since"] is not None and last["metrics"]["open_incidents"] == 0
+    assert {c["status"] for c in last["cases"]} == {"skip"}
+    assert receiver.requests == 0
+
+
+def test_credentials_never_leave(
+    tmp_path: Path, cli: Cli, opsapp: Any, ca: trustme.CA, ca_file: str
+) -> None:
+    """A login flow (its password sent, and expected in a body so that the failure would quote it) and an
+    SMTP probe with AUTH: neither password, nor the webhook's secret, appears in any format, the log, the
+    alert or the state file's bytes."""
+    app: RunningApp = opsapp()
+    with smtp_server(ca) as (smtp_port, sink), webhook_receiver() as (hook, receiver):
+        path = tmp_path / "lr-ci.toml"
+        path.write_text(
+            f"""
+[smoke]
+base_url = "{app.url}"
+[[smoke.flows.login.steps]]
+name = "form"
+path = "/login"
+capture = {{ csrf = {{ css = "input[name=csrf_token]", attr = "value" }} }}
+[[smoke.flows.login.steps]]
+name = "submit"
+method = "POST"
+path = "/login"
+form = {{ csrf_token = "{{csrf}}", username = "${{OPS_USER}}", password = "${{OPS_PASSWORD}}" }}
+expect = {{ status = 303, body_contains = ["${{OPS_PASSWORD}}"] }}
+
+[uptime]
+failures = 1
+timeout = 5
+
+[[uptime.monitors]]
+name = "login works"
+flow = "login"
+
+[[uptime.monitors]]
+name = "outgoing mail"
+smtp = "127.0.0.1:{smtp_port}"
+username = "{SMTP_USER}"
+password = "${{SMTP_PASSWORD}}"
+rcpt_to = "{SINK}"
+send_data = true
+ca_file = "{ca_file}"
+
+[[uptime.monitors]]
+name = "mail, wrong user"
+smtp = "127.0.0.1:{smtp_port}"
+username = "nobody"
+password = "${{SMTP_PASSWORD}}"
+ca_file = "{ca_file}"
+
+[[uptime.notify]]
+webhook = "{hook}"
+secret = "${{HOOK_SECRET}}"
+"""
+        )
+        outputs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "github")}
+        args = [f"--output={fmt}:{file}" for fmt, file in outputs.items()]
+        result = cli("--config", str(path), "uptime", "check", "--once", "--verbose", *args)
+        text = cli("--config", str(path), "uptime", "check", "--once", "--verbose")
+    assert result.code == 1, result.err
+    report = json.loads(outputs["json"].read_text())
+    monitors = report["metrics"]["per_monitor"]
+    assert monitors["outgoing mail"]["ok"] is True and len(sink.messages) >= 1
+    assert monitors["login works"]["ok"] is False and "***" in (monitors["login works"]["error"] or "")
+    assert monitors["mail, wrong user"]["error_class"] == "auth"
+    assert sorted(kinds(receiver)) == ["opened", "opened"]
+    state = tmp_path / ".lr-ci" / "uptime.sqlite"
+    everything = [
+        result.out,
+        result.err,
+        text.out,
+        text.err,
+        *(file.read_text() for file in outputs.values()),
+        json.dumps(list(receiver.accepted.values())),
+    ]
+    stored = b"".join(p.read_bytes() for p in state.parent.iterdir() if p.is_file())
+    for credential in ("ops-demo-password", SMTP_PASSWORD, SECRET):
+        for number, output in enumerate(everything):
+            assert credential not in output, (credential, number)
+        assert credential.encode() not in stored, credential
+
+
+def test_test_alert_reports_each_target(tmp_path: Path, cli: Cli) -> None:
+    with webhook_receiver() as (hook, receiver):
+        path = tmp_path / "lr-ci.toml"
+        path.write_text(
+            f"""
+[[uptime.notify]]
+name = "hook"
+webhook = "{hook}"
+secret = "${{HOOK_SECRET}}"
+
+[[uptime.notify]]
+url = "json://127.0.0.1:{free_port()}/alerts"
+"""
+        )
+        result = cli("--config", str(path), "uptime", "test-alert", "--format", "json")
+    assert result.code == 1, result.err
+    cases = {c["name"]: c for c in result.json()["cases"]}
+    assert cases["hook"]["status"] == "pass" and cases["hook"]["message"] == "delivered"
+    assert cases["json://***"]["status"] == "fail" and cases["json://***"]["message"].startswith("json://***")
+    assert kinds(receiver) == ["test"]
+    body = next(iter(receiver.accepted.values()))
+    assert body["key"].startswith("test-") and body["target"] == "hook"
+    assert result.json()["metrics"]["delivered"] == 1 and result.json()["metrics"]["failed"] == 1
+
+
+def test_test_alert_with_every_target_delivered_and_with_none(tmp_path: Path, cli: Cli) -> None:
+    with webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, "http://127.0.0.1:9/", hook)
+        result = cli("--config", str(path), "uptime", "test-alert")
+    assert result.code == 0, result.err
+    assert kinds(receiver) == ["test"]
+    empty = tmp_path / "empty.toml"
+    empty.write_text("[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\n")
+    result = cli("--config", str(empty), "uptime", "test-alert")
+    assert result.code == 2 and "no notification target" in result.err
+
+
+# -- lr-ci uptime run -----------------------------------------------------------------------------------
+
+needs_runner = pytest.mark.skipif(
+    importlib.util.find_spec("lr_ci.checks.uptime.runner") is None,
+    reason="runner.serve (the lead's runner.py) is not on this branch yet",
+)
+
+
+def start_run(path: Path, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], Path]:
+    log = tmp_path / f"{name}.log"
+    command = [lr_ci_executable(), "--config", str(path), "uptime", "run", "--format", "json"]
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            command, env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=handle, text=True
+        )
+    return process, log
+
+
+def wait_for(condition: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+FAST = "interval = 0.5\ntimeout = 0.4\nfailures = 2\nwindow = 2\nrecover_after = 2"
+
+
+@needs_runner
+def test_run_alerts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with service() as api, webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, api.url, hook, rule=FAST)
+        process, log = start_run(path, tmp_path, "run")
+        try:
+            wait_for(lambda: api.hits >= 2)
+            api.down()
+            went_down = time.monotonic()
+            wait_for(lambda: "opened" in kinds(receiver))
+            took = time.monotonic() - went_down
+            process.send_signal(signal.SIGTERM)
+            out, _ = process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, log.read_text()
+    assert took < 2 * 0.5 + 0.4 + 1.0  # the alert bound, plus delivery and process overhead
+    assert kinds(receiver) == ["opened"] and receiver.duplicates == []
+    assert json.loads(out)["status"] == "pass"
+    lines = log.read_text().splitlines()
+    assert any("opened" in line for line in lines), lines
+    assert len(lines) < 20, lines  # one line per event, no progress spam
+
+
+@needs_runner
+def test_run_killed_mid_incident_resumes_without_a_second_alert(tmp_path: Path) -> None:
+    with service() as api, webhook_receiver() as (hook, receiver):
+        path = config(tmp_path, api.url, hook, rule=FAST)
+        api.down()
+        first, _log = start_run(path, tmp_path, "first")
+        try:
+            wait_for(lambda: "opened" in kinds(receiver))
+        finally:
+            first.kill()  # SIGKILL: no clean-up at all
+            first.wait(timeout=10)
+        second, log = start_run(path, tmp_path, "second")
+        try:
+            time.sleep(1.5)  # still down: the restarted monitor must not open it again
+            api.up()
+            wait_for(lambda: "recovered" in kinds(receiver))
+            second.send_signal(signal.SIGTERM)
+            second.communicate(timeout=10)
+        finally:
+            if second.poll() is None:
+                second.kill()
+    assert second.returncode == 0, log.read_text()
+    assert kinds(receiver) == ["opened", "recovered"] and receiver.duplicates == []
+
+
+def test_run_with_a_bad_config_exits_2_before_starting(tmp_path: Path) -> None:
+    path = tmp_path / "lr-ci.toml"
+    path.write_text("[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\ninterval = 1\ntimeout = 5\n")
+    result = subprocess.run(
+        [lr_ci_executable(), "--config", str(path), "uptime", "run"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **ENV},
+    )
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "lr-ci.toml:1" in result.stderr and not (tmp_path / ".lr-ci").exists()

@@ -34,7 +34,12 @@ from helpers.uptime_servers import (
 )
 from lr_ci.checks.uptime.state import Store
 
-ENV = {"HOOK_SECRET": SECRET, "SMTP_PASSWORD": SMTP_PASSWORD, "OPS_USER": "ops", "OPS_PASSWORD": "ops-demo-password"}
+ENV = {
+    "HOOK_SECRET": SECRET,
+    "SMTP_PASSWORD": SMTP_PASSWORD,
+    "OPS_USER": "ops",
+    "OPS_PASSWORD": "ops-demo-password",
+}
 
 
 class Service:
@@ -69,7 +74,9 @@ class Service:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:
@@ -166,7 +173,10 @@ def test_an_outage_across_once_runs_is_one_alert_and_one_recovery(tmp_path: Path
 def test_the_junit_report_has_one_case_per_monitor(tmp_path: Path, cli: Cli) -> None:
     with service() as api, webhook_receiver() as (hook, _receiver):
         path = config(
-            tmp_path, api.url, hook, extra=f'[[uptime.monitors]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}/"\n'
+            tmp_path,
+            api.url,
+            hook,
+            extra=f'[[uptime.monitors]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}/"\n',
         )
         junit = tmp_path / "uptime.xml"
         result = cli("--config", str(path), "uptime", "check", "--once", "--output", f"junit:{junit}")
@@ -245,9 +255,7 @@ def test_a_lost_network_is_reported_as_such_not_as_every_monitor_down(tmp_path: 
     assert receiver.requests == 0
 
 
-def test_credentials_never_leave(
-    tmp_path: Path, cli: Cli, opsapp: Any, ca: trustme.CA, ca_file: str
-) -> None:
+def test_credentials_never_leave(tmp_path: Path, cli: Cli, opsapp: Any, ca: trustme.CA, ca_file: str) -> None:
     """A login flow (its password sent, and expected in a body so that the failure would quote it) and an
     SMTP probe with AUTH: neither password, nor the webhook's secret, appears in any format, the log, the
     alert or the state file's bytes."""
@@ -298,7 +306,9 @@ webhook = "{hook}"
 secret = "${{HOOK_SECRET}}"
 """
         )
-        outputs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "github")}
+        outputs = {
+            fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "github")
+        }
         args = [f"--output={fmt}:{file}" for fmt, file in outputs.items()]
         result = cli("--config", str(path), "uptime", "check", "--once", "--verbose", *args)
         text = cli("--config", str(path), "uptime", "check", "--once", "--verbose")
@@ -442,12 +452,15 @@ def test_run_killed_mid_incident_resumes_without_a_second_alert(tmp_path: Path) 
 
 def test_run_with_a_bad_config_exits_2_before_starting(tmp_path: Path) -> None:
     path = tmp_path / "lr-ci.toml"
-    path.write_text("[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\ninterval = 1\ntimeout = 5\n")
+    path.write_text(
+        "[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\ninterval = 1\ntimeout = 5\n"
+    )
     result = subprocess.run(
         [lr_ci_executable(), "--config", str(path), "uptime", "run"],
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
         env={**os.environ, **ENV},
     )
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr

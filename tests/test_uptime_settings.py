@@ -90,7 +90,8 @@ def test_a_monitor_of_no_kind_and_a_key_of_another_kind_are_refused(tmp_path: Pa
     line = refused(cli, write(tmp_path, "[[uptime.monitors]]\nname = 'nothing'\n"))
     assert ":1: uptime.monitors.0" in line and "(it has none of them)" in line
     line = refused(
-        cli, write(tmp_path, "[[uptime.monitors]]\nname = 'web'\nurl = 'http://127.0.0.1:9/'\nstarttls = 'off'\n")
+        cli,
+        write(tmp_path, "[[uptime.monitors]]\nname = 'web'\nurl = 'http://127.0.0.1:9/'\nstarttls = 'off'\n"),
     )
     assert ":4: uptime.monitors.0.starttls" in line and "applies to SMTP monitors" in line, line
 
@@ -340,7 +341,7 @@ url = "json://127.0.0.1:{port}/hook"
     }
     assert plan.control is not None and plan.control.name == CONTROL_NAME
     assert (plan.control.rule.interval, plan.control.rule.timeout) == (30.0, 5.0)  # the fastest monitor's
-    assert plan.targets == (f"webhook:127.0.0.1:9", "json-sink")
+    assert plan.targets == ("webhook:127.0.0.1:9", "json-sink")
     assert plan.state_path == tmp_path / "var" / "uptime.sqlite"
     for credential in ("smtp-password-xyz", "health-token-abc", "url-pass-123", "hook-secret-value-42"):
         assert credential in redactor.credentials, credential

@@ -177,8 +177,8 @@ def build_report(
             report.findings.append(_down(planned, incident, last_failure.get(planned.name)))
     if network_lost is not None and plan.control is not None:
         message = (
-            f"the control target {plan.control.target} has been failing since {iso(network_lost)}: the monitor "
-            f"lost its own network; failures of the monitors meanwhile are not counted as outages"
+            f"the control target {plan.control.target} has been failing since {iso(network_lost)}: the "
+            "monitor lost its own network; failures of the monitors meanwhile are not counted as outages"
         )
         report.findings.append(
             Finding(
@@ -227,7 +227,9 @@ def _case(planned: PlannedMonitor, entry: dict[str, Any], incident: Any, network
     if entry["ok"]:
         return Case(planned.name, "pass", latency)
     if network_lost is not None:
-        return Case(planned.name, "skip", latency, "the monitor lost its own network (control target failing)")
+        return Case(
+            planned.name, "skip", latency, "the monitor lost its own network (control target failing)"
+        )
     # One failed probe is not an outage yet: the rule decides (failures within the window).
     what = str(entry["error"] or "failed")
     return Case(planned.name, "pass", latency, f"probe failed, no incident (yet): {what}")

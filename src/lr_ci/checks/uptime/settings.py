@@ -113,7 +113,7 @@ def _condition(text: str) -> str:
 
 
 def _host_port(text: str) -> str:
-    host, port = split_host_port(text, 1)
+    host, _port = split_host_port(text, 1)
     if not host:
         raise ValueError(f"{text[:80]!r}: write host:port (the port may be left out)")
     return text
@@ -224,7 +224,9 @@ class MonitorSettings:
         given = [k for k in KINDS if getattr(self, k) is not None]
         if len(given) != 1:
             said = " and ".join(given) if given else "none of them"
-            raise ValueError(f"monitor {self.name!r}: give exactly one of url, flow, smtp, tls (it has {said})")
+            raise ValueError(
+                f"monitor {self.name!r}: give exactly one of url, flow, smtp, tls (it has {said})"
+            )
         kind = given[0]
         for key, kinds in _KIND_KEYS.items():
             if getattr(self, key) is not None and kind not in kinds:
@@ -250,7 +252,7 @@ class ControlSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class NotifySettings:
-    """One ``[[uptime.notify]]``: exactly one of ``url`` (apprise), ``webhook`` (signed), ``github_issues``."""
+    """One ``[[uptime.notify]]``: one of ``url`` (apprise), ``webhook`` (signed), ``github_issues``."""
 
     __pydantic_config__ = SETTINGS_CONFIG
 
@@ -277,7 +279,7 @@ class NotifySettings:
         if self.secret is not None and given[0] != "webhook":
             raise FieldError("secret", "only a webhook target is signed with a secret")
         if given[0] == "webhook" and self.secret is None:
-            raise FieldError("webhook", "a webhook needs a secret = \"${NAME}\" to sign its requests with")
+            raise FieldError("webhook", 'a webhook needs a secret = "${NAME}" to sign its requests with')
         if self.labels and given[0] != "github_issues":
             raise FieldError("labels", "labels apply to github_issues targets only")
 
@@ -375,13 +377,15 @@ def build_plan(
     folder = config.path.resolve().parent if config.path is not None else Path.cwd()
     mask = redactor.scrub_text
 
+    context = _Context(settings, smoke, redactor, options, folder)
     planned: list[PlannedMonitor] = []
     seen: dict[str, int] = {}
     for index, monitor in enumerate(settings.monitors):
         loc = _where("monitors", index)
         if monitor.name in seen:
             raise SettingError(
-                (*loc, "name"), f"two monitors are named {monitor.name!r} (also monitor {seen[monitor.name] + 1})"
+                (*loc, "name"),
+                f"two monitors are named {monitor.name!r} (also monitor {seen[monitor.name] + 1})",
             )
         if monitor.name == CONTROL_NAME:
             raise SettingError((*loc, "name"), f"{CONTROL_NAME!r} is the control target's name")
@@ -408,9 +412,7 @@ def build_plan(
         problem = rule.problem()
         if problem is not None:
             raise SettingError(loc, f"monitor {monitor.name!r}: {problem}")
-        probe, target, kind = _bind_probe(
-            monitor, rule, loc, settings=settings, smoke=smoke, redactor=redactor, options=options, folder=folder
-        )
+        probe, target, kind = _bind_probe(monitor, rule, loc, context)
         owner = monitor.owner if monitor.owner is not None else settings.owner
         planned.append(PlannedMonitor(Monitor(monitor.name, probe, owner), rule, kind, mask(target)))
 
@@ -423,7 +425,9 @@ def build_plan(
 
         target = targets.get(delivery.target)
         if target is None:
-            return notifier.Sent(False, f"{delivery.target}: no such notification target in the config any more")
+            return notifier.Sent(
+                False, f"{delivery.target}: no such notification target in the config any more"
+            )
         return notifier.deliver(delivery, target, mask)
 
     return Plan(
@@ -441,106 +445,147 @@ def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+ProbeKind = Literal["http", "flow", "smtp", "tls"]
+BoundProbe = tuple[Callable[[], Any], str, ProbeKind]
+"""The monitor's probe as a closure over its settings, what it probes (for reports), its kind."""
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What binding a probe needs beside the monitor's own keys."""
+
+    settings: UptimeSettings
+    smoke: SmokeSettings | None
+    redactor: Redactor
+    options: PlanOptions
+    folder: Path
+
+
 def _bind_probe(
-    monitor: MonitorSettings,
-    rule: Any,
-    loc: tuple[str | int, ...],
-    *,
-    settings: UptimeSettings,
-    smoke: SmokeSettings | None,
-    redactor: Redactor,
-    options: PlanOptions,
-    folder: Path,
-) -> tuple[Callable[[], Any], str, Literal["http", "flow", "smtp", "tls"]]:
-    """The monitor's probe as a closure over its settings, what it probes (for reports), its kind."""
+    monitor: MonitorSettings, rule: Any, loc: tuple[str | int, ...], context: _Context
+) -> BoundProbe:
+    binders = {"url": _http_probe, "flow": _flow_probe, "smtp": _smtp_probe, "tls": _tls_probe}
+    return binders[monitor.kind](monitor, rule.timeout, loc, context)
+
+
+def _http_probe(
+    monitor: MonitorSettings, timeout: float, loc: tuple[str | int, ...], context: _Context
+) -> BoundProbe:
     from lr_ci.checks.uptime import probes
     from lr_ci.config import CREDENTIAL_NAME
     from lr_ci.flows.urls import userinfo_credentials, without_userinfo
 
-    mask = redactor.scrub_text
-    timeout = rule.timeout
-    if monitor.url is not None:
-        for credential in userinfo_credentials(monitor.url):
-            redactor.add_credential(credential)
-        headers = dict(monitor.headers or {})
-        for header, value in headers.items():
-            if CREDENTIAL_NAME.search(header) or header.lower() in ("cookie", "proxy-authorization"):
-                redactor.add_credential(value)
-                scheme, _, token = value.partition(" ")
-                if token and scheme.isalpha():
-                    redactor.add_credential(token)
-        status = monitor.status if monitor.status is not None else 200
-        verify = monitor.verify if monitor.verify is not None else True
-        http = probes.HttpProbe(
-            monitor.url,
-            method=(monitor.method or "GET").upper(),
-            status=tuple(status) if isinstance(status, list) else status,
-            body_contains=monitor.body_contains,
-            json=tuple(probes.JsonCondition.parse(c) for c in monitor.json or ()),
-            max_ms=monitor.max_ms,
-            headers=headers,
-            timeout_s=timeout,
-            verify=_resolve(verify, folder) if isinstance(verify, str) else verify,
+    assert monitor.url is not None
+    redactor, mask = context.redactor, context.redactor.scrub_text
+    for credential in userinfo_credentials(monitor.url):
+        redactor.add_credential(credential)
+    headers = dict(monitor.headers or {})
+    for header, value in headers.items():
+        if CREDENTIAL_NAME.search(header) or header.lower() in ("cookie", "proxy-authorization"):
+            redactor.add_credential(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.isalpha():
+                redactor.add_credential(token)
+    status = monitor.status if monitor.status is not None else 200
+    verify = monitor.verify if monitor.verify is not None else True
+    http = probes.HttpProbe(
+        monitor.url,
+        method=(monitor.method or "GET").upper(),
+        status=tuple(status) if isinstance(status, list) else status,
+        body_contains=monitor.body_contains,
+        json=tuple(probes.JsonCondition.parse(c) for c in monitor.json or ()),
+        max_ms=monitor.max_ms,
+        headers=headers,
+        timeout_s=timeout,
+        verify=_resolve(verify, context.folder) if isinstance(verify, str) else verify,
+    )
+    return (lambda: probes.probe_http(http, mask)), without_userinfo(monitor.url), "http"
+
+
+def _flow_probe(
+    monitor: MonitorSettings, timeout: float, loc: tuple[str | int, ...], context: _Context
+) -> BoundProbe:
+    from lr_ci.checks.uptime import probes
+    from lr_ci.flows.urls import userinfo_credentials, without_userinfo
+
+    smoke, redactor = context.smoke, context.redactor
+    assert monitor.flow is not None
+    if smoke is None or monitor.flow not in smoke.flows:
+        known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
+        raise SettingError((*loc, "flow"), f"no flow named {monitor.flow!r} in [smoke] (its flows: {known})")
+    base_url = context.options.base_url or context.settings.base_url or smoke.base_url
+    if base_url is None:
+        raise SettingError(
+            (*loc, "flow"),
+            "a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url (or --base-url)",
         )
-        return (lambda: probes.probe_http(http, mask)), without_userinfo(monitor.url), "http"
-    if monitor.flow is not None:
-        if smoke is None or monitor.flow not in smoke.flows:
-            known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
-            raise SettingError(
-                (*loc, "flow"), f"no flow named {monitor.flow!r} in [smoke] (its flows: {known})"
-            )
-        base_url = options.base_url or settings.base_url or smoke.base_url
-        if base_url is None:
-            raise SettingError(
-                (*loc, "flow"),
-                "a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url, or pass --base-url",
-            )
-        for credential in userinfo_credentials(base_url):
-            redactor.add_credential(credential)
-        verify: bool | str = smoke.verify_tls if smoke.ca_bundle is None else smoke.ca_bundle
-        if monitor.verify is not None:
-            verify = _resolve(monitor.verify, folder) if isinstance(monitor.verify, str) else monitor.verify
-        flow = probes.FlowProbe(monitor.flow, base_url, timeout_s=timeout, verify=verify)
-        flows = smoke
-        target = f"{without_userinfo(base_url)} (flow {monitor.flow})"
-        return (lambda: probes.probe_flow(flow, flows, redactor)), target, "flow"
-    if monitor.smtp is not None:
-        host, port = split_host_port(monitor.smtp, 465 if monitor.implicit_tls else 587)
-        extra: dict[str, Any] = {}
-        if monitor.implicit_tls:
-            if "implicit_tls" not in {f.name for f in dataclasses.fields(probes.SmtpProbe)}:
-                raise SettingError((*loc, "implicit_tls"), "implicit TLS (SMTPS) is not available in this lr-ci yet")
-            extra["implicit_tls"] = True
-        for credential in (monitor.password,):
-            if credential:
-                redactor.add_credential(credential)
-        smtp = probes.SmtpProbe(
-            host,
-            port,
-            starttls=monitor.starttls or "required",
-            username=monitor.username,
-            password=monitor.password,
-            mail_from=monitor.mail_from or "lr-ci-uptime@localhost",
-            rcpt_to=monitor.rcpt_to,
-            send_data=bool(monitor.send_data),
-            timeout_s=timeout,
-            ca_file=_resolve(monitor.ca_file, folder) if monitor.ca_file else None,
-            **extra,
+    for credential in userinfo_credentials(base_url):
+        redactor.add_credential(credential)
+    verify: bool | str = smoke.verify_tls if smoke.ca_bundle is None else smoke.ca_bundle
+    if monitor.verify is not None:
+        verify = (
+            _resolve(monitor.verify, context.folder) if isinstance(monitor.verify, str) else monitor.verify
         )
-        return (lambda: probes.probe_smtp(smtp, mask)), f"smtp://{host}:{port}", "smtp"
+    flow = probes.FlowProbe(monitor.flow, base_url, timeout_s=timeout, verify=verify)
+    flows = smoke
+    target = f"{without_userinfo(base_url)} (flow {monitor.flow})"
+    return (lambda: probes.probe_flow(flow, flows, redactor)), target, "flow"
+
+
+def _smtp_probe(
+    monitor: MonitorSettings, timeout: float, loc: tuple[str | int, ...], context: _Context
+) -> BoundProbe:
+    from lr_ci.checks.uptime import probes
+
+    assert monitor.smtp is not None
+    mask = context.redactor.scrub_text
+    host, port = split_host_port(monitor.smtp, 465 if monitor.implicit_tls else 587)
+    extra: dict[str, Any] = {}
+    if monitor.implicit_tls:
+        if "implicit_tls" not in {f.name for f in dataclasses.fields(probes.SmtpProbe)}:
+            raise SettingError(
+                (*loc, "implicit_tls"), "implicit TLS (SMTPS) is not available in this lr-ci yet"
+            )
+        extra["implicit_tls"] = True
+    if monitor.password:
+        context.redactor.add_credential(monitor.password)
+    smtp = probes.SmtpProbe(
+        host,
+        port,
+        starttls=monitor.starttls or "required",
+        username=monitor.username,
+        password=monitor.password,
+        mail_from=monitor.mail_from or "lr-ci-uptime@localhost",
+        rcpt_to=monitor.rcpt_to,
+        send_data=bool(monitor.send_data),
+        timeout_s=timeout,
+        ca_file=_resolve(monitor.ca_file, context.folder) if monitor.ca_file else None,
+        **extra,
+    )
+    return (lambda: probes.probe_smtp(smtp, mask)), f"smtp://{host}:{port}", "smtp"
+
+
+def _tls_probe(
+    monitor: MonitorSettings, timeout: float, loc: tuple[str | int, ...], context: _Context
+) -> BoundProbe:
+    from lr_ci.checks.uptime import probes
+
     assert monitor.tls is not None
+    mask = context.redactor.scrub_text
     host, port = split_host_port(monitor.tls, 443)
     tls = probes.TlsProbe(
         host,
         port,
         min_days=monitor.min_days if monitor.min_days is not None else 14.0,
         timeout_s=timeout,
-        ca_file=_resolve(monitor.ca_file, folder) if monitor.ca_file else None,
+        ca_file=_resolve(monitor.ca_file, context.folder) if monitor.ca_file else None,
     )
     return (lambda: probes.probe_tls(tls, mask)), f"tls://{host}:{port}", "tls"
 
 
-def _control(settings: UptimeSettings, planned: Sequence[PlannedMonitor], redactor: Redactor) -> PlannedMonitor:
+def _control(
+    settings: UptimeSettings, planned: Sequence[PlannedMonitor], redactor: Redactor
+) -> PlannedMonitor:
     """The always-up target: an HTTP probe that passes on any answer below 500, probed at least as often as
     the most frequent monitor (so the alert bound holds with it, ``rule.py``)."""
     from lr_ci.checks.uptime import probes
@@ -578,66 +623,79 @@ def _targets(
     environ: Mapping[str, str],
 ) -> dict[str, Any]:
     """Target id -> what :func:`notify.deliver` sends to; ids unique and free of credentials."""
-    from urllib.parse import urlsplit
-
-    from lr_ci.checks.uptime import notify
-
     targets: dict[str, Any] = {}
     github: list[tuple[tuple[str | int, ...], NotifySettings | None]] = []
     for index, entry in enumerate(settings.notify):
         loc = _where("notify", index)
-        target: Any
-        if entry.url is not None:
-            redactor.add_credential(entry.url)  # its tokens from ${NAME} are registered by the loader
-            problem = notify.apprise_url_problem(entry.url)
-            if problem is not None:
-                raise SettingError((*loc, "url"), problem)
-            target = notify.AppriseTarget(entry.url, timeout_s=entry.timeout)
-            default_id = notify.public(entry.url)
-        elif entry.webhook is not None:
-            literal = _literal_credential(raw, loc, "secret")
-            if literal is not None:
-                raise literal
-            assert entry.secret is not None
-            redactor.add_credential(entry.secret)
-            from lr_ci.flows.urls import userinfo_credentials
-
-            for credential in userinfo_credentials(entry.webhook):
-                redactor.add_credential(credential)
-            target = notify.WebhookTarget(entry.webhook, entry.secret, timeout_s=entry.timeout)
-            split = urlsplit(entry.webhook)
-            default_id = f"webhook:{split.hostname}{f':{split.port}' if split.port else ''}"
-        else:
+        if entry.github_issues not in (None, False):
             github.append((loc, entry))
             continue
+        default_id, target = _sender(entry, loc, raw, redactor)
         _add_target(targets, entry.name or default_id, target, loc)
     if options.github_issues:
         github.append((_where(), None))
     for loc, github_entry in github:
-        repository = github_entry.github_issues if github_entry is not None else True
-        if repository is True:
-            repository = environ.get("GITHUB_REPOSITORY", "")
-            if not _REPOSITORY.match(repository):
-                raise _github_problem(loc, github_entry, "GITHUB_REPOSITORY is not set to owner/repo")
-        token = environ.get("GITHUB_TOKEN", "")
-        if not token:
-            raise _github_problem(loc, github_entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
-        redactor.add_credential(token)
-        issues_target = getattr(notify, "GithubIssuesTarget", None)
-        if issues_target is None:  # TODO(lead): remove once notify.GithubIssuesTarget has landed
-            raise _github_problem(loc, github_entry, "GitHub issue targets are not available in this lr-ci yet")
-        labels = tuple(github_entry.labels) if github_entry is not None else ("uptime",)
-        target = issues_target(repository=str(repository), token=token, labels=labels)
-        name = github_entry.name if github_entry is not None and github_entry.name else f"github:{repository}"
+        name, target = _github_target(loc, github_entry, redactor, environ)
         if github_entry is None and name in targets:
             continue  # --github-issues for the repository [uptime.notify] already names
         _add_target(targets, name, target, loc)
     return targets
 
 
-def _github_problem(
-    loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str
-) -> LrCiError:
+def _sender(
+    entry: NotifySettings, loc: tuple[str | int, ...], raw: Mapping[str, Any], redactor: Redactor
+) -> tuple[str, Any]:
+    """(default id, target) of an apprise URL or a signed webhook."""
+    from urllib.parse import urlsplit
+
+    from lr_ci.checks.uptime import notify
+    from lr_ci.flows.urls import userinfo_credentials
+
+    if entry.url is not None:
+        redactor.add_credential(entry.url)  # its tokens from ${NAME} are registered by the loader
+        problem = notify.apprise_url_problem(entry.url)
+        if problem is not None:
+            raise SettingError((*loc, "url"), problem)
+        return notify.public(entry.url), notify.AppriseTarget(entry.url, timeout_s=entry.timeout)
+    assert entry.webhook is not None and entry.secret is not None
+    literal = _literal_credential(raw, loc, "secret")
+    if literal is not None:
+        raise literal
+    redactor.add_credential(entry.secret)
+    for credential in userinfo_credentials(entry.webhook):
+        redactor.add_credential(credential)
+    split = urlsplit(entry.webhook)
+    default_id = f"webhook:{split.hostname}{f':{split.port}' if split.port else ''}"
+    return default_id, notify.WebhookTarget(entry.webhook, entry.secret, timeout_s=entry.timeout)
+
+
+def _github_target(
+    loc: tuple[str | int, ...],
+    entry: NotifySettings | None,
+    redactor: Redactor,
+    environ: Mapping[str, str],
+) -> tuple[str, Any]:
+    """(id, target) of a GitHub issues target: ``[[uptime.notify]] github_issues`` or ``--github-issues``."""
+    from lr_ci.checks.uptime import notify
+
+    repository = entry.github_issues if entry is not None else True
+    if repository is True:
+        repository = environ.get("GITHUB_REPOSITORY", "")
+        if not _REPOSITORY.match(repository):
+            raise _github_problem(loc, entry, "GITHUB_REPOSITORY is not set to owner/repo")
+    token = environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise _github_problem(loc, entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
+    redactor.add_credential(token)
+    issues_target = getattr(notify, "GithubIssuesTarget", None)
+    if issues_target is None:  # TODO(lead): drop this branch once notify.GithubIssuesTarget has landed
+        raise _github_problem(loc, entry, "GitHub issue targets are not available in this lr-ci yet")
+    labels = tuple(entry.labels) if entry is not None else ("uptime",)
+    name = entry.name if entry is not None and entry.name else f"github:{repository}"
+    return name, issues_target(repository=str(repository), token=token, labels=labels)
+
+
+def _github_problem(loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str) -> LrCiError:
     if entry is None:
         return LrCiError(f"--github-issues: {problem}")
     return SettingError((*loc, "github_issues"), problem)
@@ -646,7 +704,6 @@ def _github_problem(
 def _add_target(targets: dict[str, Any], name: str, target: Any, loc: tuple[str | int, ...]) -> None:
     if name in targets:
         raise SettingError(
-            loc, f"two notification targets are called {name!r}: give each a different name = \"...\""
+            loc, f'two notification targets are called {name!r}: give each a different name = "..."'
         )
     targets[name] = target
-

@@ -12,7 +12,6 @@ from helpers.cli import Cli
 from helpers.uptime_servers import free_port
 from lr_ci.checks.uptime.settings import (
     CONTROL_NAME,
-    PlanOptions,
     UptimeSettings,
     build_plan,
     parse_duration,
@@ -322,7 +321,7 @@ url = "json://127.0.0.1:{port}/hook"
     config = load_config(config_path)
     redactor = Redactor()
     settings = load_section(config, "uptime", UptimeSettings, redactor)
-    plan = build_plan(settings, config=config, smoke=None, redactor=redactor, options=PlanOptions())
+    plan = build_plan(settings, config=config, smoke=None, redactor=redactor)
     rules = {m.name: m.rule for m in plan.monitors}
     assert (rules["api"].interval, rules["api"].timeout, rules["api"].renotify) == (30.0, 5.0, 14400.0)
     assert (rules["mail"].interval, rules["mail"].failures, rules["mail"].window) == (120.0, 2, 300.0)
@@ -348,10 +347,6 @@ url = "json://127.0.0.1:{port}/hook"
     # The probes are bound: nothing listens on the port, so each fails with a masked error.
     result = plan.monitors[0].monitor.probe()
     assert not result.ok and result.error_class == "refused"
-    state = PlanOptions(state=tmp_path / "elsewhere.sqlite")
-    assert build_plan(settings, config=config, smoke=None, redactor=redactor, options=state).state_path == (
-        tmp_path / "elsewhere.sqlite"
-    )
 
 
 def test_config_check_reports_the_table_problems_too(tmp_path: Path, cli: Cli) -> None:

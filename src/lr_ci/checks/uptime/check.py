@@ -34,6 +34,20 @@ if TYPE_CHECKING:
     from lr_ci.checks.uptime.state import Delivery, Store
 
 CHECK = "uptime"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """What the command line asks of an uptime command beyond ``[uptime]``."""
+
+    once: bool = False
+    """``check --once``: required for ``check`` (a bare ``check`` would look like it keeps monitoring)."""
+    lock_wait_s: float = 30.0
+    """How long ``check --once`` waits for another run holding the state file."""
+    github_issues: bool = False
+    """``--github-issues``: a GitHub issues target for GITHUB_REPOSITORY (the Actions mode)."""
+
+
 LOCK_POLL_S = 0.1
 RULES = {
     "uptime-down": "A monitor has an open incident: it failed as often as its rule allows within its window",
@@ -114,11 +128,21 @@ def retry_owed(plan: Plan, store: Store, clock: Callable[[], float] = time.time)
     return owed
 
 
-def run_once(plan: Plan, *, lock_wait: float = 30.0, clock: Callable[[], float] = time.time) -> Report:
+def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.time) -> Report:
     """One round of every monitor against the state file, and the report of the contract."""
     from lr_ci.checks.uptime.monitor import run_round
+    from lr_ci.errors import LrCiError
 
-    with open_store(plan, lock_wait) as store:
+    if not request.once:
+        raise LrCiError(
+            "lr-ci uptime check needs --once (one round, for a scheduler); "
+            "use `lr-ci uptime run` for a long-running monitor"
+        )
+    if not (0 <= request.lock_wait_s <= 86_400):  # also false for NaN
+        raise LrCiError(
+            f"--lock-wait {request.lock_wait_s!r}: expected a number of seconds from 0 to one day"
+        )
+    with open_store(plan, request.lock_wait_s) as store:
         now = clock()
         evaluator = resume(plan, store, now)
         owed = retry_owed(plan, store, clock)

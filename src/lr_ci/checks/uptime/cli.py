@@ -1,9 +1,10 @@
 """The ``lr-ci uptime`` commands: ``check --once`` (one round, for schedulers), ``run`` (a long-running
 monitor) and ``test-alert`` (the alert path, tested in one command).
 
-Each parses its options, then runs in :func:`~lr_ci._run.run_check` like every check: the plan is built
-from ``[uptime]`` first (every config problem is exit 2 at file:line before anything is probed, stored or
-sent), then the state file is opened (locked) and the work done.
+Each parses its options into a :class:`~lr_ci.checks.uptime.check.Request`, then runs in
+:func:`~lr_ci._run.run_check` like every check: the plan is built from ``[uptime]`` with the options merged
+over it first (every config problem is exit 2 at file:line before anything is probed, stored or sent),
+then the state file is opened (locked) and the work done.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lr_ci.cli import global_options
 from lr_ci.report import Report
 
 if TYPE_CHECKING:
+    from lr_ci.checks.uptime.check import Request
     from lr_ci.checks.uptime.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,20 +80,15 @@ def check_command(
     github_issues: bool,
 ) -> None:
     """Probe every monitor once, send the alerts due, and report; exit 1 while any incident is open."""
+    from lr_ci.checks.uptime.check import Request
+
+    request = Request(once=once, lock_wait_s=lock_wait, github_issues=github_issues)
 
     def body(run: RunContext) -> Report:
         from lr_ci.checks.uptime import check
-        from lr_ci.errors import LrCiError
 
-        if not once:
-            raise LrCiError(
-                "lr-ci uptime check needs --once (one round, for a scheduler); "
-                "use `lr-ci uptime run` for a long-running monitor"
-            )
-        if not (0 <= lock_wait <= 86_400):  # also false for NaN
-            raise LrCiError(f"--lock-wait {lock_wait!r}: expected a number of seconds from 0 to one day")
-        plan = load_plan(run, state=state, base_url=base_url, github_issues=github_issues)
-        return check.run_once(plan, lock_wait=lock_wait)
+        plan = load_plan(run, request, state=state, base_url=base_url)
+        return check.run_once(plan, request)
 
     run_check(ctx, "uptime", body)
 
@@ -102,7 +99,10 @@ def check_command(
 @click.pass_context
 def run_command(ctx: click.Context, state: Path | None, base_url: str | None, github_issues: bool) -> None:
     """Monitor until stopped (SIGTERM or Ctrl-C: exit 0), one line on stderr per incident event."""
-    run_check(ctx, "uptime", lambda run: _serve(run, state, base_url, github_issues))
+    from lr_ci.checks.uptime.check import Request
+
+    request = Request(github_issues=github_issues)
+    run_check(ctx, "uptime", lambda run: _serve(run, request, state=state, base_url=base_url))
 
 
 @command.command("test-alert")
@@ -113,13 +113,14 @@ def test_alert_command(
     ctx: click.Context, state: Path | None, base_url: str | None, github_issues: bool
 ) -> None:
     """Send a test notification to every target; exit 1 when any was not delivered, 2 when none is set."""
+    from lr_ci.checks.uptime.check import Request
+
+    request = Request(github_issues=github_issues)
 
     def body(run: RunContext) -> Report:
         from lr_ci.checks.uptime import check
 
-        plan = load_plan(
-            run, state=state, base_url=base_url, github_issues=github_issues, needs_monitors=False
-        )
+        plan = load_plan(run, request, state=state, base_url=base_url, needs_monitors=False)
         return check.send_test_alert(plan)
 
     run_check(ctx, "uptime", body)
@@ -127,14 +128,15 @@ def test_alert_command(
 
 def load_plan(
     run: RunContext,
+    request: Request,
     *,
     state: Path | None,
     base_url: str | None,
-    github_issues: bool,
     needs_monitors: bool = True,
 ) -> Plan:
-    """``[uptime]`` (and ``[smoke]``'s flows when a monitor uses one) with the options over it."""
-    from lr_ci.checks.uptime.settings import PlanOptions, UptimeSettings, build_plan
+    """``[uptime]`` with ``--state`` and ``--base-url`` merged over it (and ``[smoke]``'s flows when a
+    monitor uses one), built into the plan the runners take."""
+    from lr_ci.checks.uptime.settings import UptimeSettings, build_plan
     from lr_ci.errors import LrCiError
     from lr_ci.flows.urls import check_http_url, userinfo_credentials
 
@@ -145,29 +147,33 @@ def load_plan(
             check_http_url(base_url, "--base-url")
         except ValueError as exc:
             raise LrCiError(str(exc)) from None
-    settings = run.settings(UptimeSettings)
+    # --state is relative to the working directory, [uptime] state to the config file's folder.
+    overrides = {"state": str(run.cwd / state) if state is not None else None, "base_url": base_url}
+    settings = run.settings(UptimeSettings, overrides=overrides)
     smoke = None
     if any(monitor.flow is not None for monitor in settings.monitors):
         from lr_ci.checks.smoke.settings import SmokeSettings
 
         smoke = run.settings(SmokeSettings, table="smoke")
-    options = PlanOptions(state=state, base_url=base_url, github_issues=github_issues)
-    plan = build_plan(settings, config=run.config, smoke=smoke, redactor=run.redactor, options=options)
+    plan = build_plan(
+        settings, config=run.config, smoke=smoke, redactor=run.redactor, github_issues=request.github_issues
+    )
     if not plan.monitors and needs_monitors:
         raise LrCiError("no monitors: add [[uptime.monitors]] to lr-ci.toml (see docs/uptime.md)")
     return plan
 
 
-def _serve(run: RunContext, state: Path | None, base_url: str | None, github_issues: bool) -> Report:
+def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: str | None) -> Report:
     """Open the store, resume, and hand the plan to the runner until SIGTERM or SIGINT sets ``stop``."""
     import signal
     import sys
     import threading
     import time
+    import types
 
     from lr_ci.checks.uptime import check
 
-    plan = load_plan(run, state=state, base_url=base_url, github_issues=github_issues)
+    plan = load_plan(run, request, state=state, base_url=base_url)
     from lr_ci.checks.uptime import runner  # after the plan: a bad config is exit 2 before anything starts
 
     stop = threading.Event()
@@ -175,7 +181,7 @@ def _serve(run: RunContext, state: Path | None, base_url: str | None, github_iss
     previous = {number: signal.getsignal(number) for number in signals}
     received: list[str] = []
 
-    def on_signal(number: int, _frame: object) -> None:
+    def on_signal(number: int, _frame: types.FrameType | None) -> None:
         received.append(signal.Signals(number).name)
         stop.set()
 

@@ -293,7 +293,7 @@ class UptimeSettings:
     owner: Annotated[str | None, Field(strict=True)] = None
     """The owner alerts name (a monitor's ``owner`` overrides)."""
     base_url: HttpUrl | None = None
-    """Where flow monitors run (else ``[smoke] base_url``; ``--base-url`` overrides)."""
+    """Where flow monitors run (else ``[smoke] base_url``); ``--base-url`` overrides."""
     interval: Duration = 60.0
     """A probe starts every interval (each monitor may override this and every default below)."""
     timeout: Duration = 10.0
@@ -313,18 +313,6 @@ class UptimeSettings:
 
 
 # -- the plan ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """What the command line adds to ``[uptime]``."""
-
-    state: Path | None = None
-    """``--state`` (relative to the working directory)."""
-    base_url: str | None = None
-    """``--base-url`` for flow monitors."""
-    github_issues: bool = False
-    """``--github-issues``: a target for GITHUB_REPOSITORY with GITHUB_TOKEN (the Actions mode)."""
 
 
 def _where(*loc: str | int) -> tuple[str | int, ...]:
@@ -360,7 +348,7 @@ def build_plan(
     config: ConfigFile,
     smoke: SmokeSettings | None,
     redactor: Redactor,
-    options: PlanOptions = PlanOptions(),
+    github_issues: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan the runners take: every probe bound to its settings, rules checked, targets built.
@@ -377,7 +365,7 @@ def build_plan(
     folder = config.path.resolve().parent if config.path is not None else Path.cwd()
     mask = redactor.scrub_text
 
-    context = _Context(settings, smoke, redactor, options, folder)
+    context = _Context(settings, smoke, redactor, folder)
     planned: list[PlannedMonitor] = []
     seen: dict[str, int] = {}
     for index, monitor in enumerate(settings.monitors):
@@ -417,8 +405,8 @@ def build_plan(
         planned.append(PlannedMonitor(Monitor(monitor.name, probe, owner), rule, kind, mask(target)))
 
     control = _control(settings, planned, redactor) if settings.control is not None else None
-    targets = _targets(settings, raw, redactor, options, environ)
-    state = options.state if options.state is not None else Path(_resolve(settings.state, folder))
+    targets = _targets(settings, raw, redactor, github_issues, environ)
+    state = Path(_resolve(settings.state, folder))
 
     def notify(delivery: Delivery) -> Sent:
         from lr_ci.checks.uptime import notify as notifier
@@ -457,7 +445,6 @@ class _Context:
     settings: UptimeSettings
     smoke: SmokeSettings | None
     redactor: Redactor
-    options: PlanOptions
     folder: Path
 
 
@@ -513,7 +500,7 @@ def _flow_probe(
     if smoke is None or monitor.flow not in smoke.flows:
         known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
         raise SettingError((*loc, "flow"), f"no flow named {monitor.flow!r} in [smoke] (its flows: {known})")
-    base_url = context.options.base_url or context.settings.base_url or smoke.base_url
+    base_url = context.settings.base_url or smoke.base_url
     if base_url is None:
         raise SettingError(
             (*loc, "flow"),
@@ -619,7 +606,7 @@ def _targets(
     settings: UptimeSettings,
     raw: Mapping[str, Any],
     redactor: Redactor,
-    options: PlanOptions,
+    github_issues: bool,
     environ: Mapping[str, str],
 ) -> dict[str, Any]:
     """Target id -> what :func:`notify.deliver` sends to; ids unique and free of credentials."""
@@ -632,7 +619,7 @@ def _targets(
             continue
         default_id, target = _sender(entry, loc, raw, redactor)
         _add_target(targets, entry.name or default_id, target, loc)
-    if options.github_issues:
+    if github_issues:
         github.append((_where(), None))
     for loc, github_entry in github:
         name, target = _github_target(loc, github_entry, redactor, environ)

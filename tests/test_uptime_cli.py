@@ -104,14 +104,15 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def config(tmp_path: Path, url: str, hook: str, *, extra: str = "", rule: str = "failures = 1") -> Path:
+def config(
+    tmp_path: Path, url: str, hook: str, *, extra: str = "", rule: str = "failures = 1\ntimeout = 2"
+) -> Path:
     path = tmp_path / "lr-ci.toml"
     path.write_text(
         f"""
 [uptime]
 state = "state/uptime.sqlite"
 owner = "ops team"
-timeout = 2
 {rule}
 
 [[uptime.monitors]]
@@ -465,3 +466,15 @@ def test_run_with_a_bad_config_exits_2_before_starting(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "lr-ci.toml:1" in result.stderr and not (tmp_path / ".lr-ci").exists()
+
+
+def test_runs_too_far_apart_for_the_rule_are_reported(tmp_path: Path, cli: Cli) -> None:
+    """A rule of 2 failures within 1 s, run by a "scheduler" every 1.2 s, could never alert: said."""
+    with service() as api, webhook_receiver() as (hook, _receiver):
+        path = config(tmp_path, api.url, hook, rule="interval = 0.5\ntimeout = 0.4\nfailures = 2\nwindow = 1")
+        first = once(cli, path)[1]
+        time.sleep(1.2)
+        code, second = once(cli, path)
+    assert [f["rule"] for f in first["findings"]] == []
+    assert code == 0 and [f["rule"] for f in second["findings"]] == ["uptime-schedule-too-slow"]
+    assert "api: runs 1 s apart" in second["findings"][0]["message"]

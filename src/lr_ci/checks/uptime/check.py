@@ -19,6 +19,7 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,7 @@ RULES = {
     "uptime-down": "A monitor has an open incident: it failed as often as its rule allows within its window",
     "uptime-network-lost": "The control target failed too: the monitor lost its own network",
     "uptime-undelivered": "Notifications are owed: their targets did not accept them yet (retried)",
+    "uptime-schedule-too-slow": "Runs too far apart for the rule to fire: the monitor would stay silent",
 }
 
 
@@ -165,7 +167,38 @@ def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.tim
             name: next((r for r in reversed(store.results(name, incident.since - 1e-3)) if not r.up), None)
             for name, incident in incidents.items()
         }
-    return build_report(plan, round_report, incidents, last_failure)
+        too_slow = schedule_too_slow(plan, store)
+    report = build_report(plan, round_report, incidents, last_failure)
+    if too_slow:
+        shown = "; ".join(f"{name}: runs {gap:.0f} s apart" for name, gap in sorted(too_slow.items()))
+        report.findings.append(
+            Finding(
+                rule="uptime-schedule-too-slow",
+                severity=Severity.MEDIUM,
+                message=f"these monitors can never alert at this pace, their failures cannot fit in their "
+                f"window ({shown[:400]}): run more often, or widen window / lower failures",
+                data={"gaps_s": {name: round(gap, 1) for name, gap in too_slow.items()}},
+                fingerprint=fingerprint("uptime-schedule-too-slow", None, ",".join(sorted(too_slow))),
+            )
+        )
+    return report
+
+
+def schedule_too_slow(plan: Plan, store: Store) -> dict[str, float]:
+    """Monitors whose last two ``--once`` runs were too far apart for their rule to ever fire: a scheduler
+    that runs every 5 minutes (or is late) with ``failures = 2`` in a 5 minute window would stay silent
+    through every outage. Name -> the gap between the two runs, in seconds."""
+    slow: dict[str, float] = {}
+    for planned in plan.monitors:
+        rule = planned.rule
+        if rule.failures < 2:
+            continue
+        recent = store.results(planned.name, -math.inf)[-2:]
+        if len(recent) == 2:
+            gap = recent[1].started - recent[0].started
+            if (rule.failures - 1) * gap >= rule.window:
+                slow[planned.name] = gap
+    return slow
 
 
 def build_report(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
 import math
 import os
@@ -32,11 +31,6 @@ from lr_ci._report_paths import repository_root
 from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
 from lr_ci.errors import ConfigError, FieldError, UnsetVariableError
 from lr_ci.redact import Redactor
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 CONFIG_FILENAME = "lr-ci.toml"
 MAX_CONFIG_BYTES = 1 << 20
@@ -185,6 +179,10 @@ def parse_config(path: Path) -> ConfigFile:
         key_lines = KeyLines(text)
     except ShapeLimitExceeded as exc:
         raise ConfigError(display, exc.line, "", exc.problem) from None
+    if sys.version_info >= (3, 11):  # imported here: a run without a config file never needs it
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         tables = tomllib.loads(text)
     except RecursionError:  # what the scan did not see as nesting still cannot be a crash
@@ -236,6 +234,8 @@ def _did_you_mean(name: str, candidates: typing.Iterable[str]) -> str:
     of characters is not a typo of one of ours, and difflib's time grows with the product)."""
     if len(name) > 64:
         return ""
+    import difflib  # only when a key is unknown
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

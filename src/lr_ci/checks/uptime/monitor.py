@@ -62,7 +62,8 @@ class RoundReport:
     """Names of the monitors with an open incident after the round."""
 
 
-def _run_probe(monitor: Monitor, mask: Callable[[str], str]) -> ProbeResult:
+def run_probe(monitor: Monitor, mask: Callable[[str], str]) -> ProbeResult:
+    """The monitor's probe; a probe that raises (a bug in lr-ci) is a recorded failure, never a dead loop."""
     started = time.monotonic()
     try:
         return monitor.probe()
@@ -100,42 +101,81 @@ def run_round(
     if everything:
         workers = max(1, min(max_workers, len(everything)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lr-ci-probe") as pool:
-            outcomes = list(pool.map(lambda m: _run_probe(m, mask), everything))
+            outcomes = list(pool.map(lambda m: run_probe(m, mask), everything))
         report.results = {m.name: result for m, result in zip(everything, outcomes, strict=True)}
+    finished = [Finished(m.name, now, report.results[m.name]) for m in everything]
+    settle(
+        finished,
+        store,
+        evaluator,
+        control=control.name if control is not None else None,
+        owners={m.name: m.owner for m in monitors},
+        targets=targets,
+        report=report,
+    )
+    send_deliveries(store, notify, clock, report)
+    if compact:
+        store.compact(max([now, *(f.finished for f in finished)]), retention)
+    report.undelivered = store.undelivered()
+    return report
 
+
+@dataclass(frozen=True)
+class Finished:
+    """A probe that has finished: the monitor, the start of its slot, and what it saw."""
+
+    monitor: str
+    started: float
+    result: ProbeResult
+
+    @property
+    def finished(self) -> float:
+        return self.started + self.result.elapsed_s
+
+
+def settle(
+    finished: Sequence[Finished],
+    store: Store,
+    evaluator: Evaluator,
+    *,
+    control: str | None,
+    owners: Mapping[str, str | None],
+    targets: Sequence[str],
+    report: RoundReport | None = None,
+    skipped: Mapping[str, int] | None = None,
+) -> RoundReport:
+    """Judge finished probes (the control's first, so the failures waiting for it are released), tick the
+    evaluator at the latest finish, and record everything with the outbox rows of the events in one
+    transaction. The one place results become decisions: a round (:func:`run_round`) and the long-running
+    loop (``runner.serve``, whose probes of different slots finish at different times) both call it.
+    """
+    report = report if report is not None else RoundReport()
+    for item in finished:
+        report.results.setdefault(item.monitor, item.result)
     verdicts = Verdicts()
     stored: list[StoredResult] = []
-    latest_finish = now
-    if control is not None:
-        result = report.results[control.name]
-        finished = now + result.elapsed_s
-        latest_finish = max(latest_finish, finished)
-        verdicts.extend(evaluator.observe_control(now, finished, result.ok))
-        stored.append(_stored(control.name, now, finished, result))
-    for monitor in monitors:
-        result = report.results[monitor.name]
-        finished = now + result.elapsed_s
-        latest_finish = max(latest_finish, finished)
-        verdicts.extend(evaluator.observe(monitor.name, now, finished, result.ok))
-        stored.append(_stored(monitor.name, now, finished, result))
-    verdicts.extend(evaluator.tick(latest_finish))
-    report.verdicts = verdicts
-
-    owners = {m.name: m.owner for m in monitors}
-    details = {event.key: _details(event, report.results, owners, store) for event in verdicts.events}
+    latest = max((item.finished for item in finished), default=None)
+    ordered = sorted(finished, key=lambda item: (item.monitor != control, item.finished, item.started))
+    for item in ordered:
+        if item.monitor == control:
+            verdicts.extend(evaluator.observe_control(item.started, item.finished, item.result.ok))
+        else:
+            verdicts.extend(evaluator.observe(item.monitor, item.started, item.finished, item.result.ok))
+        stored.append(_stored(item.monitor, item.started, item.finished, item.result))
+    if latest is not None:
+        verdicts.extend(evaluator.tick(latest))
+    report.verdicts.extend(verdicts)
+    results = {item.monitor: item.result for item in finished}
+    details = {event.key: _details(event, results, owners, store) for event in verdicts.events}
     store.record(
-        now=latest_finish,
+        now=latest if latest is not None else 0.0,
         results=stored,
         judged=verdicts.judged,
         events=verdicts.events,
         targets=targets,
         details=details,
+        skipped=skipped,
     )
-
-    send_deliveries(store, notify, clock, report)
-    if compact:
-        store.compact(latest_finish, retention)
-    report.undelivered = store.undelivered()
     if evaluator.control is not None:
         report.network_lost_since = evaluator.control.lost_since
     report.open_incidents = sorted(

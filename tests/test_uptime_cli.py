@@ -5,7 +5,6 @@ idempotency keys, real aiosmtpd, the real SQLite file, real ``lr-ci`` processes 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -375,11 +374,6 @@ def test_test_alert_with_every_target_delivered_and_with_none(tmp_path: Path, cl
 
 # -- lr-ci uptime run -----------------------------------------------------------------------------------
 
-needs_runner = pytest.mark.skipif(
-    importlib.util.find_spec("lr_ci.checks.uptime.runner") is None,
-    reason="runner.serve (the lead's runner.py) is not on this branch yet",
-)
-
 
 def start_run(path: Path, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], Path]:
     log = tmp_path / f"{name}.log"
@@ -401,7 +395,6 @@ def wait_for(condition: Any, timeout: float = 15.0) -> None:
 FAST = "interval = 0.5\ntimeout = 0.4\nfailures = 2\nwindow = 2\nrecover_after = 2"
 
 
-@needs_runner
 def test_run_alerts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     with service() as api, webhook_receiver() as (hook, receiver):
         path = config(tmp_path, api.url, hook, rule=FAST)
@@ -426,7 +419,6 @@ def test_run_alerts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert len(lines) < 20, lines  # one line per event, no progress spam
 
 
-@needs_runner
 def test_run_killed_mid_incident_resumes_without_a_second_alert(tmp_path: Path) -> None:
     with service() as api, webhook_receiver() as (hook, receiver):
         path = config(tmp_path, api.url, hook, rule=FAST)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lr_ci.checks.uptime.monitor import RoundReport
     from lr_ci.checks.uptime.notify import Sent
     from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
+    from lr_ci.checks.uptime.rule import Evaluator
     from lr_ci.checks.uptime.state import Delivery, Store
 
 CHECK = "uptime"
@@ -83,7 +84,7 @@ def open_store(plan: Plan, lock_wait: float, sleep: Callable[[float], None] = ti
         sleep(LOCK_POLL_S)
 
 
-def resume(plan: Plan, store: Store, now: float) -> Any:
+def resume(plan: Plan, store: Store, now: float) -> Evaluator:
     """A fresh evaluator brought to the stored state; what the replay decided again is recorded (the
     outbox keeps one row per key and target, so nothing is sent twice)."""
     evaluator = plan.evaluator()

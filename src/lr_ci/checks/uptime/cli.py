@@ -195,15 +195,20 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
         signal.signal(number, on_signal)
     try:
         with check.open_store(plan, lock_wait=0.0) as store:
-            check.resume(plan, store, time.time())
+            evaluator = check.resume(plan, store, time.time())
             log(f"monitoring {len(plan.monitors)} monitor(s), state in {plan.state_path}")
-            runner.serve(plan, store, stop=stop, log=log)
+            stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
     report = Report(check="uptime")
     report.metrics = {
         "monitors": len(plan.monitors),
+        "probes": stats.probes,
+        "skipped": stats.skipped,
+        "delivered": stats.delivered,
+        "delivery_failures": stats.failed,
+        "events": len(stats.events),
         "ran_s": round(time.time() - started, 1),
         "stopped_by": received[0] if received else None,
         "state_file": str(plan.state_path),

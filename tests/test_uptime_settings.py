@@ -354,3 +354,36 @@ def test_config_check_reports_the_table_problems_too(tmp_path: Path, cli: Cli) -
     result = cli("config", "check", str(config))
     assert result.code == 1 or result.code == 2
     assert "give exactly one of url, flow, smtp, tls" in result.out + result.err
+
+
+def test_github_issues_targets(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--github-issues`` and ``github_issues = ...`` need a repository and GITHUB_TOKEN (exit 2 naming
+    what is missing); the token is a credential. Until notify.GithubIssuesTarget lands they are refused."""
+    from lr_ci.checks.uptime import notify
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    plain = write(tmp_path, "[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\n")
+    line = refused(cli, plain, "--github-issues")
+    assert line.endswith("--github-issues: GITHUB_REPOSITORY is not set to owner/repo"), line
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/ops")
+    line = refused(cli, plain, "--github-issues")
+    assert "GITHUB_TOKEN is not set" in line, line
+    configured = write(
+        tmp_path,
+        "[[uptime.monitors]]\nname = 'a'\nurl = 'http://127.0.0.1:9/'\n\n"
+        "[[uptime.notify]]\ngithub_issues = true\nlabels = ['uptime', 'ops']\n",
+    )
+    line = refused(cli, configured)
+    assert ":6: uptime.notify.0.github_issues: GITHUB_TOKEN is not set" in line, line
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_token_value_0123456789")
+    config = load_config(configured)
+    redactor = Redactor()
+    settings = load_section(config, "uptime", UptimeSettings, redactor)
+    if not hasattr(notify, "GithubIssuesTarget"):
+        line = refused(cli, configured)
+        assert "GitHub issue targets are not available in this lr-ci yet" in line
+        return
+    plan = build_plan(settings, config=config, smoke=None, redactor=redactor, github_issues=True)
+    assert plan.targets == ("github:acme/ops",)  # --github-issues for the same repository adds nothing
+    assert "ghs_token_value_0123456789" in redactor.credentials

@@ -470,3 +470,52 @@ def test_runs_too_far_apart_for_the_rule_are_reported(tmp_path: Path, cli: Cli) 
     assert [f["rule"] for f in first["findings"]] == []
     assert code == 0 and [f["rule"] for f in second["findings"]] == ["uptime-schedule-too-slow"]
     assert "api: runs 1 s apart" in second["findings"][0]["message"]
+
+
+def test_a_smoke_flow_and_a_certificate_are_monitors(
+    tmp_path: Path, cli: Cli, opsapp_url: str, ca: trustme.CA, ca_file: str
+) -> None:
+    """The example app's ``[smoke]`` login flow proves login in one round (its base URL from --base-url);
+    a certificate 5 days from expiry with min_days 14 opens an incident whose alert says so."""
+    import datetime
+
+    from helpers.cli import ROOT
+    from helpers.uptime_servers import tls_server
+
+    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=5)
+    certificate = ca.issue_cert("127.0.0.1", not_after=not_after)
+    with tls_server(certificate) as port, webhook_receiver() as (hook, receiver):
+        path = tmp_path / "lr-ci.toml"
+        smoke = (ROOT / "examples" / "opsapp" / "lr-ci.toml").read_text()  # [smoke] only
+        assert "\n[uptime" not in smoke
+        path.write_text(
+            smoke
+            + f"""
+[uptime]
+failures = 1
+
+[[uptime.monitors]]
+name = "login works"
+flow = "login"
+
+[[uptime.monitors]]
+name = "certificate"
+tls = "127.0.0.1:{port}"
+ca_file = "{ca_file}"
+min_days = 14
+interval = "1h"
+
+[[uptime.notify]]
+webhook = "{hook}"
+secret = "${{HOOK_SECRET}}"
+"""
+        )
+        code, report = once(cli, path, "--base-url", opsapp_url)
+    monitors = report["metrics"]["per_monitor"]
+    assert monitors["login works"]["ok"] is True, monitors["login works"]
+    assert monitors["login works"]["target"] == f"{opsapp_url} (flow login)"
+    assert monitors["certificate"]["ok"] is False and monitors["certificate"]["error_class"] == "expiring"
+    assert 4.8 <= monitors["certificate"]["detail"]["days_left"] <= 5
+    assert code == 1 and [f["data"]["monitor"] for f in report["findings"]] == ["certificate"]
+    alert = next(iter(receiver.accepted.values()))
+    assert alert["monitor"] == "certificate" and "under min_days 14" in alert["failure"]["error"]

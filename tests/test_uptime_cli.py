@@ -517,3 +517,26 @@ secret = "${{HOOK_SECRET}}"
     assert code == 1 and [f["data"]["monitor"] for f in report["findings"]] == ["certificate"]
     alert = next(iter(receiver.accepted.values()))
     assert alert["monitor"] == "certificate" and "under min_days 14" in alert["failure"]["error"]
+
+
+@pytest.mark.slow
+def test_the_uptime_action_runs_one_round(tmp_path: Path) -> None:
+    """actions/uptime (generated) runs `lr-ci uptime check --once` with the state input; its outputs are
+    the report's numbers, and the incident fails the step."""
+    from helpers.actions_runner import run_action
+    from helpers.cli import ROOT
+    from helpers.git import git
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    git(workspace, "init", "-q")
+    with webhook_receiver() as (hook, receiver):
+        config(workspace, f"http://127.0.0.1:{free_port()}/health", hook)
+        inputs = {"state": str(tmp_path / "cache" / "uptime.sqlite")}
+        result = run_action(ROOT / "actions" / "uptime", inputs, workspace, tmp_path / "runner", env=ENV)
+    assert result.step("Install lr-ci").code == 0
+    assert result.outputs["status"] == "fail", result.stdout
+    assert result.outputs["open-incidents"] == "1" and result.outputs["undelivered"] == "0"
+    assert (tmp_path / "cache" / "uptime.sqlite").exists()
+    assert f"::add-mask::{SECRET}" in result.stdout and result.step("Verdict").code == 1
+    assert kinds(receiver) == ["opened"]

@@ -41,7 +41,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
@@ -52,10 +52,13 @@ from lr_ci.flows.model import HttpUrl
 if TYPE_CHECKING:
     from lr_ci.checks.smoke.settings import SmokeSettings
     from lr_ci.checks.uptime.notify import Sent
-    from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
+    from lr_ci.checks.uptime.plan import Plan, PlannedMonitor, ProbeKind
+    from lr_ci.checks.uptime.rule import Rule
     from lr_ci.checks.uptime.state import Delivery
     from lr_ci.config import ConfigFile
     from lr_ci.redact import Redactor
+
+T = TypeVar("T")
 
 MAX_DURATION_S = 366 * 86_400.0
 """No duration of a monitor is longer than a year: a bigger number is a typo (milliseconds for seconds)."""
@@ -429,12 +432,12 @@ def build_plan(
     )
 
 
-def _pick(value: Any, default: Any) -> Any:
+def _pick(value: T | None, default: T) -> T:
+    """A monitor's own value, else the table's default."""
     return default if value is None else value
 
 
-ProbeKind = Literal["http", "flow", "smtp", "tls"]
-BoundProbe = tuple[Callable[[], Any], str, ProbeKind]
+BoundProbe = tuple[Callable[[], Any], str, "ProbeKind"]
 """The monitor's probe as a closure over its settings, what it probes (for reports), its kind."""
 
 
@@ -449,7 +452,7 @@ class _Context:
 
 
 def _bind_probe(
-    monitor: MonitorSettings, rule: Any, loc: tuple[str | int, ...], context: _Context
+    monitor: MonitorSettings, rule: Rule, loc: tuple[str | int, ...], context: _Context
 ) -> BoundProbe:
     binders = {"url": _http_probe, "flow": _flow_probe, "smtp": _smtp_probe, "tls": _tls_probe}
     return binders[monitor.kind](monitor, rule.timeout, loc, context)

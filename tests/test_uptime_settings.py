@@ -387,3 +387,40 @@ def test_github_issues_targets(tmp_path: Path, cli: Cli, monkeypatch: pytest.Mon
     plan = build_plan(settings, config=config, smoke=None, redactor=redactor, github_issues=True)
     assert plan.targets == ("github:acme/ops",)  # --github-issues for the same repository adds nothing
     assert "ghs_token_value_0123456789" in redactor.credentials
+
+
+def test_the_documented_table_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/uptime.md's [uptime] example, as written there, becomes a plan (with its variables set)."""
+    import re
+
+    from helpers.cli import ROOT
+    from lr_ci.checks.smoke.settings import SmokeSettings
+    from lr_ci.checks.uptime import notify
+
+    page = (ROOT / "docs" / "uptime.md").read_text()
+    table = next(block for block in re.findall(r"```toml\n(.*?)```", page, re.DOTALL) if "[uptime]" in block)
+    if not hasattr(notify, "GithubIssuesTarget"):
+        table = table.split("[[uptime.notify]]         # GitHub issues")[0]
+    smoke = '[smoke]\n[smoke.flows.login]\nsteps = [{ path = "/login" }]\n\n'
+    variables = {
+        "OPS_HEALTH_TOKEN": "health-token-123",
+        "SMTP_USER": "probe",
+        "SMTP_PASSWORD": "smtp-password-123",
+        "SLACK_TOKEN_A": "T1JJ3T3L2",
+        "SLACK_TOKEN_B": "A1BRTD4JD",
+        "SLACK_TOKEN_C": "TIiajkdnlazkcOXrIdevi7FQ",
+        "UPTIME_WEBHOOK_SECRET": "webhook-secret-123",
+        "GITHUB_TOKEN": "ghs_documented_0123456789",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    config = load_config(write(tmp_path, smoke + table))
+    redactor = Redactor()
+    settings = load_section(config, "uptime", UptimeSettings, redactor)
+    flows = load_section(config, "smoke", SmokeSettings, redactor)
+    plan = build_plan(settings, config=config, smoke=flows, redactor=redactor)
+    assert [m.name for m in plan.monitors] == ["homepage", "login works", "outgoing mail", "certificate"]
+    assert plan.targets[:2] == ("slack", "webhook:hooks.example.com")
+    assert {m.name: m.rule.window for m in plan.monitors}["certificate"] == 7200.0
+    for name, value in variables.items():
+        assert value in redactor.credentials or (name == "GITHUB_TOKEN" and "github" not in table), name

@@ -682,7 +682,8 @@ def _github_target(
         raise _github_problem(loc, entry, "GitHub issue targets are not available in this lr-ci yet")
     labels = tuple(entry.labels) if entry is not None else ("uptime",)
     name = entry.name if entry is not None and entry.name else f"github:{repository}"
-    return name, issues_target(repository=str(repository), token=token, labels=labels)
+    api_url = environ.get("GITHUB_API_URL") or "https://api.github.com"  # GitHub Enterprise sets it
+    return name, issues_target(repository=str(repository), token=token, labels=labels, api_url=api_url)
 
 
 def _github_problem(loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str) -> LrCiError:

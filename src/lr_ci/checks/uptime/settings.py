@@ -66,7 +66,8 @@ CONTROL_NAME = "(control)"
 """The control target's name in the state file: parentheses keep it apart from any monitor's name."""
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*\Z")
-_ENV_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
+_ENV_ONLY = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+\Z")
+"""A credential's value as the file may hold it: ``${NAME}`` references only (``${USER_PART}${KEY}`` too)."""
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 
 

@@ -97,6 +97,8 @@ def resume(plan: Plan, store: Store, now: float) -> Evaluator:
 
 @dataclass
 class Owed:
+    """What :func:`retry_owed` sent: (key, target) delivered, (key, target, masked reason) failed."""
+
     delivered: list[tuple[str, str]]
     failed: list[tuple[str, str, str]]
 
@@ -131,9 +133,8 @@ def retry_owed(plan: Plan, store: Store, clock: Callable[[], float] = time.time)
     return owed
 
 
-def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.time) -> Report:
-    """One round of every monitor against the state file, and the report of the contract."""
-    from lr_ci.checks.uptime.monitor import run_round
+def check_request(request: Request) -> None:
+    """The options' own problems, before the config is read (exit 2 naming the option)."""
     from lr_ci.errors import LrCiError
 
     if not request.once:
@@ -145,6 +146,13 @@ def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.tim
         raise LrCiError(
             f"--lock-wait {request.lock_wait_s!r}: expected a number of seconds from 0 to one day"
         )
+
+
+def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.time) -> Report:
+    """One round of every monitor against the state file, and the report of the contract."""
+    from lr_ci.checks.uptime.monitor import run_round
+
+    check_request(request)
     with open_store(plan, request.lock_wait_s) as store:
         now = clock()
         evaluator = resume(plan, store, now)

@@ -87,6 +87,7 @@ def check_command(
     def body(run: RunContext) -> Report:
         from lr_ci.checks.uptime import check
 
+        check.check_request(request)
         plan = load_plan(run, request, state=state, base_url=base_url)
         return check.run_once(plan, request)
 

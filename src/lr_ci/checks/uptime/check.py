@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from lr_ci.checks.uptime.notify import Sent
     from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
     from lr_ci.checks.uptime.rule import Evaluator
-    from lr_ci.checks.uptime.state import Delivery, Store
+    from lr_ci.checks.uptime.state import Store
 
 CHECK = "uptime"
 
@@ -95,44 +95,6 @@ def resume(plan: Plan, store: Store, now: float) -> Evaluator:
     return evaluator
 
 
-@dataclass
-class Owed:
-    """What :func:`retry_owed` sent: (key, target) delivered, (key, target, masked reason) failed."""
-
-    delivered: list[tuple[str, str]]
-    failed: list[tuple[str, str, str]]
-
-
-def retry_owed(plan: Plan, store: Store, clock: Callable[[], float] = time.time) -> Owed:
-    """Send every undelivered notification now, whatever its backoff (see the module's docstring)."""
-    from lr_ci.checks.uptime.state import RETRY_CAP_S
-
-    owed = Owed([], [])
-    due = store.due(clock() + RETRY_CAP_S, limit=1000)
-    if not due:
-        return owed
-
-    def attempt(delivery: Delivery) -> Sent:
-        from lr_ci.checks.uptime.notify import Sent
-
-        try:
-            return plan.notify(delivery)
-        except Exception as exc:  # retried like any failed delivery
-            return Sent(False, f"the notifier failed inside lr-ci: {type(exc).__name__}")
-
-    with ThreadPoolExecutor(max_workers=min(8, len(due)), thread_name_prefix="lr-ci-notify") as pool:
-        sent = list(pool.map(attempt, due))
-    for delivery, outcome in zip(due, sent, strict=True):
-        if outcome.delivered:
-            store.delivered(delivery.key, delivery.target, clock())
-            owed.delivered.append((delivery.key, delivery.target))
-        else:
-            reason = outcome.reason or "not delivered"
-            store.failed(delivery.key, delivery.target, clock(), reason)
-            owed.failed.append((delivery.key, delivery.target, plan.mask(reason)))
-    return owed
-
-
 def check_request(request: Request) -> None:
     """The options' own problems, before the config is read (exit 2 naming the option)."""
     from lr_ci.errors import LrCiError
@@ -150,13 +112,13 @@ def check_request(request: Request) -> None:
 
 def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.time) -> Report:
     """One round of every monitor against the state file, and the report of the contract."""
-    from lr_ci.checks.uptime.monitor import run_round
+    from lr_ci.checks.uptime.monitor import run_round, send_deliveries
 
     check_request(request)
     with open_store(plan, request.lock_wait_s) as store:
         now = clock()
         evaluator = resume(plan, store, now)
-        owed = retry_owed(plan, store, clock)
+        owed = send_deliveries(store, plan.notify, clock, limit=1000, ignore_backoff=True, mask=plan.mask)
         round_report = run_round(
             [m.monitor for m in plan.monitors],
             store,
@@ -341,12 +303,9 @@ def send_test_alert(plan: Plan, clock: Callable[[], float] = time.time) -> Repor
     }
 
     def send(target: str) -> Sent:
-        from lr_ci.checks.uptime.notify import Sent
+        from lr_ci.checks.uptime.monitor import attempt
 
-        try:
-            return plan.notify(Delivery(key, target, "test", key, {**body, "target": target}, 0))
-        except Exception as exc:  # a notifier's bug is this target's failure, not the command's
-            return Sent(False, f"the notifier failed inside lr-ci: {type(exc).__name__}")
+        return attempt(plan.notify, Delivery(key, target, "test", key, {**body, "target": target}, 0))
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(8, len(plan.targets)), thread_name_prefix="lr-ci-notify") as pool:

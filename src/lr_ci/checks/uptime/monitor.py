@@ -113,7 +113,7 @@ def run_round(
         targets=targets,
         report=report,
     )
-    send_deliveries(store, notify, clock, report)
+    send_deliveries(store, notify, clock, report, mask=mask)
     if compact:
         store.compact(max([now, *(f.finished for f in finished)]), retention)
     report.undelivered = store.undelivered()
@@ -184,6 +184,15 @@ def settle(
     return report
 
 
+def attempt(notify: Callable[[Delivery], Sent], delivery: Delivery) -> Sent:
+    """``notify(delivery)``, which should never raise; if it does (a bug in a notifier), that is a failed
+    attempt too, retried like any other: never a lost alert, never a dead monitor."""
+    try:
+        return notify(delivery)
+    except Exception as exc:
+        return Sent(False, f"the notifier failed inside lr-ci: {type(exc).__name__}")
+
+
 def send_deliveries(
     store: Store,
     notify: Callable[[Delivery], Sent],
@@ -192,31 +201,31 @@ def send_deliveries(
     *,
     max_workers: int = 8,
     limit: int = 100,
+    ignore_backoff: bool = False,
+    mask: Callable[[str], str] = lambda text: text,
 ) -> RoundReport:
     """Send every outbox row due at ``clock()`` (at most ``limit``), concurrently, and mark each delivered
-    or failed in the store from this thread. ``notify`` should never raise; if it does, that is a failed
-    attempt too (retried), never a lost alert."""
+    or failed in the store from this thread; the report's reasons are masked.
+
+    ``ignore_backoff`` sends every undelivered row now: ``check --once`` runs minutes apart, so the store's
+    backoff (seconds to minutes, for a monitor that runs all the time) would only delay a retry a run.
+    """
+    from lr_ci.checks.uptime.state import RETRY_CAP_S
+
     report = report if report is not None else RoundReport()
-    due = store.due(clock(), limit)
+    due = store.due(clock() + (RETRY_CAP_S if ignore_backoff else 0.0), limit)
     if not due:
         return report
-
-    def attempt(delivery: Delivery) -> Sent:
-        try:
-            return notify(delivery)
-        except Exception as exc:  # retried like any failed delivery
-            return Sent(False, f"the notifier failed inside lr-ci: {type(exc).__name__}")
-
     with ThreadPoolExecutor(
         max_workers=max(1, min(max_workers, len(due))), thread_name_prefix="lr-ci-notify"
     ) as pool:
-        sent = list(pool.map(attempt, due))
+        sent = list(pool.map(lambda delivery: attempt(notify, delivery), due))
     for delivery, outcome in zip(due, sent, strict=True):
         if outcome.delivered:
             store.delivered(delivery.key, delivery.target, clock())
             report.delivered.append((delivery.key, delivery.target))
         else:
-            reason = outcome.reason or "not delivered"
+            reason = mask(outcome.reason or "not delivered")
             store.failed(delivery.key, delivery.target, clock(), reason)
             report.failed.append((delivery.key, delivery.target, reason))
     return report

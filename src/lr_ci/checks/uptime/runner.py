@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lr_ci.checks.uptime.monitor import Finished, RoundReport, run_probe, settle
+from lr_ci.checks.uptime.monitor import Finished, RoundReport, attempt, run_probe, settle
 from lr_ci.checks.uptime.notify import Sent
 from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
 from lr_ci.checks.uptime.rule import Evaluator
@@ -146,11 +146,7 @@ class _Loop:
         self.inbox.put((Finished(planned.name, started, result), None, None))
 
     def _send(self, delivery: Delivery) -> None:
-        try:
-            sent = self.plan.notify(delivery)
-        except Exception as exc:  # retried like any failed delivery
-            sent = Sent(False, f"the notifier failed inside lr-ci: {type(exc).__name__}")
-        self.inbox.put((None, delivery, sent))
+        self.inbox.put((None, delivery, attempt(self.plan.notify, delivery)))
 
     @staticmethod
     def _spawn(target: Callable[..., None], *args: object) -> None:

@@ -167,7 +167,9 @@ def summary(delivery: Delivery) -> tuple[str, str]:
         line = f"{monitor} is back up{took} (down since {since})"
         if body.get("removed") is True:  # Store.close_removed: nothing will probe it again
             lasted = f" for {_duration(duration)}" if isinstance(duration, (int, float)) else ""
-            line = f"{monitor} was removed from the configuration: incident closed (down{lasted} since {since})"
+            line = (
+                f"{monitor} was removed from the configuration: incident closed (down{lasted} since {since})"
+            )
     else:
         title = f"{kind.upper()}: {monitor}"
         line = str(body.get("message", f"{kind} for {monitor}"))

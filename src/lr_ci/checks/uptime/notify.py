@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -66,7 +66,25 @@ class WebhookTarget:
     """False, a CA bundle path or an SSL context, as for :class:`lr_ci._http.ClientOptions`."""
 
 
-Target = AppriseTarget | WebhookTarget
+@dataclass(frozen=True)
+class GithubIssuesTarget:
+    """One GitHub issue per incident in ``repository`` (``owner/name``): opened on the incident, commented
+    on reminders, commented and closed on recovery (``github_issues.py`` says how it stays one issue)."""
+
+    repository: str
+    token: str = field(repr=False)
+    labels: tuple[str, ...] = ()
+    api_url: str = "https://api.github.com"
+    timeout_s: float = 30.0
+    """The whole delivery (a lookup of a few pages, a create or comment, a close) ends within this."""
+
+    @property
+    def name(self) -> str:
+        """The target id the outbox stores: no credential in it."""
+        return f"github:{self.repository}"
+
+
+Target = AppriseTarget | WebhookTarget | GithubIssuesTarget
 
 
 @dataclass(frozen=True)
@@ -133,11 +151,17 @@ def masked_reason(reason: str, url: str, mask: Mask = _keep, *, prefix: str = ""
 def deliver(delivery: Delivery, target: Target, mask: Mask = _keep) -> Sent:
     """Send ``delivery`` to ``target``, bounded by the target's timeout; never raises."""
     try:
+        if isinstance(target, GithubIssuesTarget):
+            from lr_ci.checks.uptime import github_issues
+
+            return github_issues.deliver(delivery, target, mask)
         if isinstance(target, WebhookTarget):
             return _webhook(delivery, target, mask)
         return _apprise(delivery, target, mask)
     except Exception as exc:  # a sender's bug is a failed delivery, retried, not a crash
         why = f"{type(exc).__name__}: {exc}"
+        if isinstance(target, GithubIssuesTarget):
+            return Sent(False, masked_reason(why, target.token, mask, prefix=f"{target.name}: "))
         return Sent(False, masked_reason(why, target.url, mask, prefix=f"{public(target.url)}: "))
 
 

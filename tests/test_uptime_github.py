@@ -1,0 +1,301 @@
+"""One GitHub issue per incident, against the fake GitHub API (a real HTTP server on 127.0.0.1): opened once
+whatever is retried, a comment per reminder, a comment and closed on recovery, every failure a masked
+reason the outbox retries. The deliveries go through ``notify.deliver`` and, where the outbox matters, a
+real state file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.asgi_server import hanging_server, serve
+from helpers.fake_github import TOKEN, FakeGitHub
+from helpers.uptime_servers import free_port
+from lr_ci.checks.uptime.github_issues import incident_marker, key_marker
+from lr_ci.checks.uptime.monitor import send_deliveries
+from lr_ci.checks.uptime.notify import GithubIssuesTarget, Sent, deliver
+from lr_ci.checks.uptime.rule import Event, incident_id
+from lr_ci.checks.uptime.state import Delivery, Store, retry_delay
+from lr_ci.redact import Redactor
+
+REPOSITORY = "acme/ops"
+INCIDENT = incident_id("api", 1_780_000_000.0)
+SINCE = time.time() - 600  # the outage started ten minutes ago (the lookup asks for recent issues)
+
+
+def event(kind: str = "opened", sequence: int = 1, **body: Any) -> Delivery:
+    key = f"{INCIDENT}:{kind}:{sequence}"
+    return Delivery(
+        key,
+        f"github:{REPOSITORY}",
+        kind,
+        INCIDENT,
+        {
+            "key": key,
+            "kind": kind,
+            "monitor": "api",
+            "incident": INCIDENT,
+            "sequence": sequence,
+            "since": SINCE,
+            "at": SINCE + 130,
+            "duration": 420.0 if kind == "recovered" else None,
+            "owner": "payments team <pay@example.com>",
+            "failure": {
+                "status": 500,
+                "error_class": "status",
+                "error": "HTTP 500, expected 200",
+                "latency_ms": 12.0,
+            },
+            **body,
+        },
+        0,
+    )
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, GithubIssuesTarget]]:
+    fake = FakeGitHub()
+    with serve(fake.app()) as api:
+        yield fake, GithubIssuesTarget(REPOSITORY, TOKEN, ("uptime",), api_url=api, timeout_s=5)
+
+
+def test_an_incident_opens_one_issue_gets_a_comment_per_reminder_and_closes_on_recovery(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    sequence = [event("opened"), event("reminder", 1), event("reminder", 2), event("recovered")]
+    for delivery in sequence:
+        assert deliver(delivery, target) == Sent(True)
+    [issue] = fake.issues
+    assert (issue.title, issue.labels, issue.state, issue.state_reason) == (
+        "api is down",
+        ["uptime"],
+        "closed",
+        "completed",
+    )
+    assert incident_marker(INCIDENT) in issue.body and key_marker(f"{INCIDENT}:opened:1") in issue.body
+    assert (
+        "api is down since" in issue.body
+        and "status 500, status, HTTP 500, expected 200, 12 ms" in issue.body
+    )
+    assert "**Owner:** payments team &lt;pay@\u200bexample.com&gt;" in issue.body  # no mention, no tag
+    assert f"`{INCIDENT}:opened:1`" in issue.body  # the idempotency key, readable
+    bodies = [str(c["body"]) for c in issue.comments]
+    assert [b.split(":**")[0] for b in bodies] == ["**Still down", "**Still down", "**Recovered"]
+    assert "api is back up after 7 min" in bodies[2]
+    for delivery in sequence:  # every event delivered again (a crash before marking each): nothing changes
+        assert deliver(delivery, target) == Sent(True)
+    assert len(fake.issues) == 1 and len(fake.issues[0].comments) == 3
+
+
+def test_opened_whose_answer_was_lost_after_the_write_is_retried_into_the_same_issue(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    fake.fail_after_create = 502
+    first = deliver(event(), target)
+    assert first.delivered is False and first.reason == "github:acme/ops: GitHub answered 502; retried"
+    assert deliver(event(), target) == Sent(True)
+    assert len(fake.issues) == 1
+
+
+def test_a_crash_between_create_and_mark_sends_again_and_finds_the_issue(
+    tmp_path: Path, github: tuple[FakeGitHub, GithubIssuesTarget]
+) -> None:
+    """The outbox row is sent, the issue created, and the monitor dies before marking it delivered: the
+    restarted monitor sends the same row again, and it lands on the same issue."""
+    fake, target = github
+    path = tmp_path / "uptime.db"
+    opened = Event("opened", "api", INCIDENT, 1, SINCE + 130, SINCE, None, SINCE + 60)
+    with Store.open(path, lambda text: text) as store:
+        store.record(now=SINCE + 130, events=[opened], targets=[target.name], details={})
+        [row] = store.due(SINCE + 130)
+        assert deliver(row, target).delivered  # ... and SIGKILL here, before store.delivered()
+    with Store.open(path, lambda text: text) as store:
+        [again] = store.due(SINCE + 131)
+        assert again.key == row.key
+        report = send_deliveries(store, lambda d: deliver(d, target), clock=lambda: SINCE + 131)
+        assert report.delivered == [(row.key, target.name)] and store.undelivered() == 0
+    assert len(fake.issues) == 1
+
+
+def test_a_500_from_the_api_fails_the_delivery_the_outbox_retries_it_and_there_is_still_one_issue(
+    tmp_path: Path, github: tuple[FakeGitHub, GithubIssuesTarget]
+) -> None:
+    fake, target = github
+    redactor = Redactor()
+    redactor.add_credential(TOKEN)
+    path = tmp_path / "uptime.db"
+    opened = Event("opened", "api", INCIDENT, 1, SINCE + 130, SINCE, None, SINCE + 60)
+    recovered = Event("recovered", "api", INCIDENT, 1, SINCE + 600, SINCE, 420.0, SINCE + 540)
+
+    def notify(delivery: Delivery) -> Sent:
+        return deliver(delivery, target, redactor.scrub_text)
+
+    with Store.open(path, redactor.scrub_text) as store:
+        store.record(now=SINCE + 130, events=[opened], targets=[target.name], details={})
+        fake.fail_next = [500]
+        down = send_deliveries(store, notify, clock=lambda: SINCE + 130)
+        assert [(key, reason) for key, _, reason in down.failed] == [
+            (opened.key, "github:acme/ops: GitHub answered 500; retried")
+        ]
+        assert fake.issues == []
+        early = send_deliveries(store, notify, clock=lambda: SINCE + 131)
+        assert (early.delivered, early.failed) == ([], [])  # not due before its backoff
+        later = SINCE + 130 + retry_delay(1)
+        assert send_deliveries(store, notify, clock=lambda: later).delivered == [(opened.key, target.name)]
+        store.record(now=SINCE + 600, events=[recovered], targets=[target.name], details={})
+        fake.fail_next = [503, 503]
+        assert send_deliveries(store, notify, clock=lambda: SINCE + 600).failed
+        after = SINCE + 600 + retry_delay(2)
+        assert send_deliveries(store, notify, clock=lambda: after).failed  # the second 503
+        final = SINCE + 600 + 2 * retry_delay(3)
+        assert send_deliveries(store, notify, clock=lambda: final).delivered == [(recovered.key, target.name)]
+        assert store.undelivered() == 0
+    [issue] = fake.issues
+    assert issue.state == "closed" and len(issue.comments) == 1
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("uptime.db"))
+    assert TOKEN.encode() not in raw
+
+
+def test_every_failure_is_a_reason_in_words_without_the_token(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    wrong = GithubIssuesTarget(REPOSITORY, "ghs_wrong-token-0123456789", api_url=target.api_url, timeout_s=5)
+    reasons = {"401": deliver(event(), wrong).reason}
+    fake.read_only = True
+    reasons["403"] = deliver(event(), target).reason
+    fake.read_only = False
+    fake.fail_next = [404]
+    reasons["404"] = deliver(event(), target).reason
+    fake.has_issues = False
+    reasons["410"] = deliver(event(), target).reason
+    unreachable = GithubIssuesTarget(
+        REPOSITORY, TOKEN, api_url=f"http://127.0.0.1:{free_port()}", timeout_s=2
+    )
+    reasons["refused"] = deliver(event(), unreachable).reason
+    with hanging_server() as url:
+        hung = GithubIssuesTarget(REPOSITORY, TOKEN, api_url=url, timeout_s=0.5)
+        started = time.monotonic()
+        reasons["hang"] = deliver(event(), hung).reason
+        assert time.monotonic() - started < 3
+    assert reasons == {
+        "401": "github:acme/ops: GitHub refused the token (401 Bad credentials)",
+        "403": "github:acme/ops: the token may not do this (403: give the workflow `permissions: issues: write`;"
+        " or a rate limit, retried)",
+        "404": "github:acme/ops: acme/ops not found, or the token cannot see it (404)",
+        "410": "github:acme/ops: issues are disabled in acme/ops (410)",
+        "refused": "github:acme/ops: GitHub API: connection refused",
+        "hang": "github:acme/ops: GitHub API: timed out",
+    }
+    assert fake.issues == []
+    for reason in reasons.values():
+        assert TOKEN not in str(reason) and "ghs_wrong" not in str(reason)
+    assert TOKEN not in repr(target)
+
+
+def test_whichever_event_comes_first_creates_the_issue_and_the_opened_one_never_adds_a_second(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    """The outbox retries each row on its own backoff: a recovery can get through before the opened
+    event that kept failing. It creates the issue, closed; the late opened event finds it."""
+    fake, target = github
+    assert deliver(event("recovered"), target) == Sent(True)
+    assert deliver(event("opened"), target) == Sent(True)
+    [issue] = fake.issues
+    assert issue.state == "closed" and issue.comments == [] and "api is back up" in issue.body
+
+
+def test_a_reminder_before_the_opened_event_creates_the_issue_once(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    assert deliver(event("reminder", 1), target) == Sent(True)
+    assert deliver(event("opened"), target) == Sent(True)
+    assert deliver(event("reminder", 1), target) == Sent(True)
+    assert deliver(event("reminder", 2), target) == Sent(True)
+    [issue] = fake.issues
+    assert issue.state == "open" and "api is still down" in issue.body
+    assert [key_marker(f"{INCIDENT}:reminder:2") in str(c["body"]) for c in issue.comments] == [True]
+
+
+def test_the_issue_is_found_again_when_github_dropped_its_labels_and_past_two_pages(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    """A token without push access gets its labels dropped silently: the lookup does not filter by label.
+    250 newer issues and a pull request carrying the same marker later, it is on the third page."""
+    fake, target = github
+    fake.drop_labels = True
+    assert deliver(event("opened"), target) == Sent(True)
+    assert fake.issues[0].labels == []
+    for number in range(250):
+        fake.add_issue(f"another issue {number}", "unrelated")
+    fake.add_issue("a pull request quoting the marker", incident_marker(INCIDENT), pull_request=True)
+    fake.calls.clear()
+    assert deliver(event("recovered"), target) == Sent(True)
+    assert fake.issues[0].state == "closed" and len(fake.open_issues()) == 250
+    assert not any(issue.comments for issue in fake.issues[1:])
+    assert fake.calls.count("GET /repos/acme/ops/issues") == 3
+
+
+def test_an_old_closed_issue_of_another_incident_is_not_reused(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    fake.add_issue("api is down", incident_marker(incident_id("api", 1.0)), age_days=400)
+    fake.issues[0].state = "closed"
+    assert deliver(event("opened"), target) == Sent(True)
+    assert len(fake.issues) == 2 and fake.issues[1].state == "open"
+
+
+def test_a_removed_monitor_s_recovery_comments_that_and_closes_the_issue(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    assert deliver(event("opened"), target) == Sent(True)
+    assert deliver(event("recovered", removed=True), target) == Sent(True)
+    [issue] = fake.issues
+    assert issue.state == "closed"
+    assert "api was removed from the configuration: incident closed" in str(issue.comments[0]["body"])
+
+
+def test_a_test_alert_opens_no_issue_and_checks_the_token_can_read_the_repository(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    test = Delivery("test-1:test:1", target.name, "test", "test-1", {"monitor": "lr-ci uptime"}, 0)
+    assert deliver(test, target) == Sent(True)
+    assert fake.issues == [] and fake.calls == ["GET /repos/acme/ops"]
+    wrong = GithubIssuesTarget(REPOSITORY, "ghs_not-the-token", api_url=target.api_url, timeout_s=5)
+    assert deliver(test, wrong).reason == "github:acme/ops: GitHub refused the token (401 Bad credentials)"
+    fake.has_issues = False
+    disabled = deliver(test, target)
+    assert disabled.delivered is False and "issues are disabled" in str(disabled.reason)
+
+
+def test_text_from_a_probed_server_cannot_ping_people_or_close_the_marker(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    failure = {"status": 500, "error": "boom @everyone --> `x`", "error_class": "status", "latency_ms": 3.0}
+    assert deliver(event(failure=failure, owner="@acme/oncall"), target) == Sent(True)
+    body = fake.issues[0].body
+    assert "@everyone" not in body and "@acme/oncall" not in body and "-->" not in body.split("<!--")[0]
+    assert body.count("<!--") == 2
+
+
+def test_the_issue_logic_is_not_imported_until_a_github_target_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import lr_ci.checks.uptime.notify; "
+        "print(any(m in sys.modules for m in ('httpx', 'lr_ci.github.api', 'lr_ci.checks.uptime.github_issues')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"

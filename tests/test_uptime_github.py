@@ -299,3 +299,35 @@ def test_the_issue_logic_is_not_imported_until_a_github_target_is_used() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_concurrent_events_of_one_incident_open_one_issue(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    """The outbox sends due rows on 8 threads: an opened event retried with its first reminder and the
+    recovery, all at once, still make one issue with one comment each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake, target = github
+    events = [event("opened"), event("reminder", 1), event("recovered"), event("opened")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sent = list(pool.map(lambda d: deliver(d, target), events))
+    assert sent == [Sent(True)] * 4
+    [issue] = fake.issues
+    assert issue.state == "closed"
+    markers = [key_marker(f"{INCIDENT}:{kind}") for kind in ("reminder:1", "recovered:1")]
+    texts = [issue.body, *(str(c["body"]) for c in issue.comments)]
+    reminders, recoveries = (sum(marker in text for text in texts) for marker in markers)
+    assert (recoveries, reminders <= 1) == (1, True)  # a reminder after the recovery is skipped
+
+
+def test_a_reminder_on_an_issue_a_person_closed_adds_nothing(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    fake, target = github
+    assert deliver(event("opened"), target) == Sent(True)
+    fake.issues[0].state = "closed"
+    assert deliver(event("reminder", 1), target) == Sent(True)
+    assert fake.issues[0].comments == [] and len(fake.issues) == 1
+    assert deliver(event("recovered"), target) == Sent(True)  # the recovery is still said, once
+    assert len(fake.issues[0].comments) == 1

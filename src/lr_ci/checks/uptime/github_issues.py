@@ -16,6 +16,7 @@ Why it is shaped this way:
   reminder or the recovery can be sent before the "opened" row finally gets through. Whichever event
   comes first creates the issue (with its own text and key marker); the others then find it. Within one
   process, deliveries to one repository are serialised, so two events of one incident never both create.
+  A reminder that finds the issue closed (the recovery went first, or a person closed it) adds nothing.
 - **Through the one GitHub module** (:mod:`lr_ci.github.api`, the one HTTP wrapper), bounded as a whole
   by the target's timeout (:func:`lr_ci._http.deadline`). A refused token, a missing repository, a 5xx or
   an unreachable API is ``Sent(False, reason)``, retried by the outbox; the reason names the repository
@@ -72,8 +73,11 @@ def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
 
     github = GitHub(target.api_url.rstrip("/"), target.repository, target.token, timeout_s=target.timeout_s)
     prefix = f"{target.name}: "
+    lock = _lock(target.repository)
+    if not lock.acquire(timeout=target.timeout_s):  # bounded: the round is never held longer than this
+        return Sent(False, f"{prefix}another delivery to this repository is still running; retried")
     try:
-        with _lock(target.repository), _http.deadline(time.monotonic() + target.timeout_s):
+        with _http.deadline(time.monotonic() + target.timeout_s):
             if delivery.kind == "test":
                 _check_access(github)
             else:
@@ -82,6 +86,8 @@ def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
         return Sent(False, masked_reason(_why(exc, target), target.token, mask, prefix=prefix))
     except _NotYet as exc:
         return Sent(False, masked_reason(str(exc), target.token, mask, prefix=prefix))
+    finally:
+        lock.release()
     return Sent(True)
 
 
@@ -110,6 +116,8 @@ def _apply(github: GitHub, delivery: Delivery, target: GithubIssuesTarget, mask:
     number = int(found["number"])
     if delivery.kind == "opened":
         return  # found: this incident's issue exists already (a retry, or a later event came first)
+    if delivery.kind == "reminder" and found.get("state") == "closed":
+        return  # closed by the recovery (sent first) or by a person: a reminder there is only noise
     marker = key_marker(delivery.key)
     if marker not in str(found.get("body") or "") and not github.has_comment(number, marker):
         github.comment(number, comment_body(delivery, mask))

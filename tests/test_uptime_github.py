@@ -331,3 +331,21 @@ def test_a_reminder_on_an_issue_a_person_closed_adds_nothing(
     assert fake.issues[0].comments == [] and len(fake.issues) == 1
     assert deliver(event("recovered"), target) == Sent(True)  # the recovery is still said, once
     assert len(fake.issues[0].comments) == 1
+
+
+def test_a_registered_credential_in_an_alert_is_masked_in_the_issue_and_its_comments(
+    github: tuple[FakeGitHub, GithubIssuesTarget],
+) -> None:
+    """The outbox body was masked when it was stored; what a probe said after that (or a body built by
+    hand) is masked again on the way to GitHub, and the token is in nothing GitHub keeps."""
+    fake, target = github
+    password = "flow-pa55word-registered"
+    redactor = Redactor()
+    redactor.add_credential(password)
+    failure = {"status": 401, "error": f"login refused for password {password}", "error_class": "status"}
+    for delivery in (event(failure=failure), event("reminder", 1, message=password), event("recovered")):
+        assert deliver(delivery, target, redactor.scrub_text) == Sent(True)
+    [issue] = fake.issues
+    everything = " ".join([issue.title, issue.body, *(str(c["body"]) for c in issue.comments)])
+    assert password not in everything and "login refused for password" in everything
+    assert TOKEN not in everything

@@ -5,6 +5,7 @@ real state file."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -349,3 +350,59 @@ def test_a_registered_credential_in_an_alert_is_masked_in_the_issue_and_its_comm
     everything = " ".join([issue.title, issue.body, *(str(c["body"]) for c in issue.comments)])
     assert password not in everything and "login refused for password" in everything
     assert TOKEN not in everything
+
+
+def test_through_the_rounds_an_outage_is_one_issue_closed_on_recovery_and_a_removed_monitor_s_too(
+    tmp_path: Path, github: tuple[FakeGitHub, GithubIssuesTarget]
+) -> None:
+    """``run_round`` with the real store: two monitors go down (one issue each, opened in the round that
+    decided it), one recovers (its issue closed), the other is removed from the configuration while down:
+    at the next start ``Store.close_removed`` closes its incident and its issue says why."""
+    from lr_ci.checks.uptime.monitor import Monitor, run_round
+    from lr_ci.checks.uptime.probes import ProbeResult
+    from lr_ci.checks.uptime.rule import Evaluator, Rule
+
+    fake, target = github
+    rule = Rule(interval=60, timeout=10, failures=2, window=300, recover_after=2)
+    up = {"api": False, "web": False}
+
+    def monitor(name: str) -> Monitor:
+        def probe() -> ProbeResult:
+            if up[name]:
+                return ProbeResult(True, 0.01, 200)
+            return ProbeResult(False, 0.01, 503, "status", "HTTP 503, expected 200")
+
+        return Monitor(name, probe, owner="team-core")
+
+    def notify(delivery: Delivery) -> Sent:
+        return deliver(delivery, target)
+
+    path = tmp_path / "uptime.db"
+    with Store.open(path, lambda text: text) as store:
+        evaluator = Evaluator({"api": rule, "web": rule})
+        monitors = [monitor("api"), monitor("web")]
+        for index in range(4):
+            now = SINCE + 60 * index
+            if index == 2:
+                up["api"] = True
+            report = run_round(
+                monitors,
+                store,
+                evaluator,
+                now,
+                notify=notify,
+                targets=[target.name],
+                clock=functools.partial(float, now + 1),  # after the probes
+            )
+            assert report.failed == [], report.failed
+        issues = {issue.title: issue for issue in fake.issues}  # sent concurrently: either may be first
+        assert sorted(issues) == ["api is down", "web is down"]
+        assert (issues["api is down"].state, issues["web is down"].state) == ("closed", "open")
+        web = issues["web is down"]
+        assert "HTTP 503, expected 200" in web.body and "team-core" in web.body
+    with Store.open(path, lambda text: text) as store:  # restarted with "web" removed from lr-ci.toml
+        assert [e.monitor for e in store.close_removed(["api"], SINCE + 600, [target.name])] == ["web"]
+        assert send_deliveries(store, notify, clock=lambda: SINCE + 600).failed == []
+        assert store.open_incidents() == [] and store.undelivered() == 0
+    assert [issue.state for issue in fake.issues] == ["closed", "closed"] and len(fake.issues) == 2
+    assert "web was removed from the configuration" in str(web.comments[-1]["body"])

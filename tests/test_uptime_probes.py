@@ -301,6 +301,25 @@ def test_smtps_implicit_tls_auth_and_a_test_message(ca: trustme.CA, ca_file: str
     assert [envelope.rcpt_tos for envelope in sink.messages] == [[SINK]]
 
 
+def test_smtps_wrong_password_is_an_auth_failure_without_the_password(ca: trustme.CA, ca_file: str) -> None:
+    wrong = "not-the-smtps-pa55word"
+    with smtp_server(ca, implicit_tls=True) as (port, sink):
+        result = probe_smtp(
+            SmtpProbe(
+                "127.0.0.1",
+                port,
+                implicit_tls=True,
+                username=SMTP_USER,
+                password=wrong,
+                rcpt_to=SINK,
+                ca_file=ca_file,
+                timeout_s=5,
+            )
+        )
+    assert (result.ok, result.error_class, result.status) == (False, "auth", 535)
+    assert wrong not in repr(result) and SMTP_USER not in repr(result) and sink.messages == []
+
+
 def test_smtps_checks_the_certificate_and_its_name(ca: trustme.CA, ca_file: str) -> None:
     with smtp_server(ca, implicit_tls=True) as (port, _sink):
         untrusted = probe_smtp(SmtpProbe("127.0.0.1", port, implicit_tls=True, timeout_s=5))

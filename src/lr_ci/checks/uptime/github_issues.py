@@ -61,8 +61,8 @@ def _lock(repository: str) -> threading.Lock:
         return _LOCKS.setdefault(repository.lower(), threading.Lock())
 
 
-class _NotYet(Exception):
-    """Nothing to do yet, said as a failed delivery (retried later)."""
+class _Unusable(Exception):
+    """The repository cannot take issues though GitHub answered 200 (issues disabled): a failed delivery."""
 
 
 def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
@@ -84,7 +84,7 @@ def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
                 _apply(github, delivery, target, mask)
     except GitHubError as exc:
         return Sent(False, masked_reason(_why(exc, target), target.token, mask, prefix=prefix))
-    except _NotYet as exc:
+    except _Unusable as exc:
         return Sent(False, masked_reason(str(exc), target.token, mask, prefix=prefix))
     finally:
         lock.release()
@@ -94,7 +94,7 @@ def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
 def _check_access(github: GitHub) -> None:
     info = github.repository_info()
     if info.get("has_issues") is False:
-        raise _NotYet("issues are disabled in this repository (Settings > General > Features > Issues)")
+        raise _Unusable("issues are disabled in this repository (Settings > General > Features > Issues)")
 
 
 def _apply(github: GitHub, delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> None:

@@ -6,9 +6,11 @@ Why it is shaped this way:
   the round driver marks the outbox row delivered or failed, and the store retries a failed row with
   backoff across rounds and restarts. A target that is down, a malformed URL, a bug in a plugin: each is a
   reason in the report, never a crash of the monitor that would silence every other alert.
-- **apprise for everything but one.** Slack, Teams, Discord, email, ntfy, PagerDuty, Opsgenie, ... are one
-  URL each through apprise (imported lazily: only a monitor that sends pays for it). The one sender
-  written here is lr-ci's generic webhook, signed with HMAC-SHA256 because apprise does not sign.
+- **apprise for everything but two.** Slack, Teams, Discord, email, ntfy, PagerDuty, Opsgenie, ... are one
+  URL each through apprise (imported lazily: only a monitor that sends pays for it). The senders written
+  here are lr-ci's generic webhook, signed with HMAC-SHA256 because apprise does not sign, and GitHub
+  issues (``github_issues.py``), because an issue per incident is a conversation (found again, commented,
+  closed), not a message.
 - **The idempotency key everywhere.** Delivery is at least once (a crash between sending and marking
   sends again), so every notification carries ``key`` (incident, event, sequence) in its body and, for the
   webhook, in the ``Idempotency-Key`` header: a receiver drops a duplicate.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -406,3 +407,15 @@ def test_through_the_rounds_an_outage_is_one_issue_closed_on_recovery_and_a_remo
         assert store.open_incidents() == [] and store.undelivered() == 0
     assert [issue.state for issue in fake.issues] == ["closed", "closed"] and len(fake.issues) == 2
     assert "web was removed from the configuration" in str(web.comments[-1]["body"])
+
+
+def test_labels_github_refuses_do_not_stop_the_alert(github: tuple[FakeGitHub, GithubIssuesTarget]) -> None:
+    """A label that does not exist and a token that may not create it: the issue opens without it."""
+    fake, target = github
+    fake.refuse_new_labels = True
+    assert deliver(event("opened"), target) == Sent(True)
+    assert [(issue.title, issue.labels) for issue in fake.issues] == [("api is down", [])]
+    fake.read_only = True  # a token that may not write issues at all is still a failure, said so
+    other = replace(event("opened"), incident="inc-other")
+    refused = deliver(other, target)
+    assert refused.delivered is False and "403" in str(refused.reason) and len(fake.issues) == 1

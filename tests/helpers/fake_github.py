@@ -95,6 +95,9 @@ class FakeGitHub:
     fail_after_create: int | None = None
     """Create the next issue, then answer with this status (the answer lost after the write), once."""
     has_issues: bool = True
+    refuse_new_labels: bool = False
+    """Answer 403 to an issue created with labels, as GitHub does when they do not exist yet and the token
+    may not create labels."""
 
     def open_issues(self) -> list[FakeIssue]:
         return [issue for issue in self.issues if issue.state == "open" and not issue.pull_request]
@@ -212,6 +215,8 @@ class FakeGitHub:
             if not self.has_issues:
                 return JSONResponse({"message": "Issues are disabled for this repo"}, 410)
             payload = await request.json()
+            if self.refuse_new_labels and payload.get("labels"):
+                return JSONResponse({"message": "You do not have permission to create labels"}, 403)
             now = datetime.datetime.now(datetime.timezone.utc)
             labels = [] if self.drop_labels else list(payload.get("labels", []))
             created = FakeIssue(

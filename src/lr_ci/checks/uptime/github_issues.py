@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lr_ci.checks.uptime.notify import GithubIssuesTarget, Mask, Sent, masked_reason, summary
 from lr_ci.checks.uptime.state import Delivery
@@ -105,12 +105,7 @@ def _apply(github: GitHub, delivery: Delivery, target: GithubIssuesTarget, mask:
         after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(max(0.0, since - LOOKUP_MARGIN_S)))
     found = github.find_issue(incident_marker(delivery.incident), since=after)
     if found is None:
-        monitor = str(body.get("monitor", "?"))
-        found = github.create_issue(
-            mask(f"{monitor} is down"),
-            issue_body(delivery, mask),
-            tuple(mask(label) for label in target.labels),
-        )
+        found = _create(github, delivery, target, mask)
         if delivery.kind != "recovered":
             return  # the issue's body is this event (its key marker is in it)
     number = int(found["number"])
@@ -123,6 +118,22 @@ def _apply(github: GitHub, delivery: Delivery, target: GithubIssuesTarget, mask:
         github.comment(number, comment_body(delivery, mask))
     if delivery.kind == "recovered" and found.get("state") != "closed":
         github.close_issue(number)
+
+
+def _create(github: GitHub, delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> dict[str, Any]:
+    """Create the incident's issue with the target's labels; when GitHub refuses the labels (a label that
+    does not exist yet and a token that may not create labels: 403 or 422), create it without them: the
+    alert matters more than its label."""
+    from lr_ci.github.api import GitHubError
+
+    title, text = mask(f"{delivery.body.get('monitor', '?')} is down"), issue_body(delivery, mask)
+    labels = tuple(mask(label) for label in target.labels)
+    try:
+        return github.create_issue(title, text, labels)
+    except GitHubError as exc:
+        if not labels or exc.status not in (403, 422):
+            raise
+    return github.create_issue(title, text)
 
 
 def issue_body(delivery: Delivery, mask: Mask) -> str:

@@ -5,7 +5,11 @@ real state file."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -419,3 +423,99 @@ def test_labels_github_refuses_do_not_stop_the_alert(github: tuple[FakeGitHub, G
     other = replace(event("opened"), incident="inc-other")
     refused = deliver(other, target)
     assert refused.delivered is False and "403" in str(refused.reason) and len(fake.issues) == 1
+
+
+def test_without_an_api_url_the_target_uses_github_api_url_as_actions_sets_it(
+    monkeypatch: pytest.MonkeyPatch, github: tuple[FakeGitHub, GithubIssuesTarget]
+) -> None:
+    fake, target = github
+    monkeypatch.setenv("GITHUB_API_URL", f"{target.api_url}/")
+    assert deliver(event(), GithubIssuesTarget(REPOSITORY, TOKEN)) == Sent(True)
+    assert len(fake.issues) == 1
+
+
+def _uptime_cli_is_there() -> bool:
+    from lr_ci._registry import CHECKS
+
+    return "uptime" in CHECKS
+
+
+@pytest.mark.skipif(not _uptime_cli_is_there(), reason="lr-ci uptime (the CLI) is not on this branch yet")
+def test_check_once_with_github_issues_opens_one_issue_and_closes_it_across_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, github: tuple[FakeGitHub, GithubIssuesTarget]
+) -> None:
+    """``lr-ci uptime check --once --github-issues`` as the example workflow runs it, with the environment
+    Actions gives it: the outage is one issue across runs, closed when the service is back; the token is
+    in no output and not in the state file."""
+    from http.server import BaseHTTPRequestHandler
+
+    from helpers.cli import lr_ci_executable
+
+    fake, target = github
+    assert target.api_url is not None
+    port = free_port()
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(
+        f'[uptime]\nstate = "state/uptime.sqlite"\nfailures = 1\ntimeout = "2s"\n\n'
+        f'[[uptime.monitors]]\nname = "api"\nurl = "http://127.0.0.1:{port}/health"\n'
+    )
+    env = {
+        **os.environ,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_API_URL": target.api_url,
+        "NO_COLOR": "1",
+    }
+    outputs: list[str] = []
+
+    def once() -> int:
+        done = subprocess.run(
+            [lr_ci_executable(), "--config", str(config), "uptime", "check", "--once", "--github-issues"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outputs.append(done.stdout + done.stderr)
+        return done.returncode
+
+    codes = [once(), once()]  # down twice: one incident, one issue
+    assert [(issue.title, issue.state, issue.labels) for issue in fake.issues] == [
+        ("api is down", "open", ["uptime"])
+    ]
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with _on_port(port, Health):
+        codes += [once(), once()]  # recover_after = 2
+    assert codes == [1, 1, 1, 0], outputs
+    [issue] = fake.issues
+    assert issue.state == "closed" and "api is back up" in str(issue.comments[-1]["body"])
+    assert all(TOKEN not in text for text in outputs)
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "state").iterdir())
+    assert TOKEN.encode() not in raw
+
+
+@contextlib.contextmanager
+def _on_port(port: int, handler: type[Any]) -> Iterator[None]:
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

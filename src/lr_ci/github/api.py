@@ -25,6 +25,15 @@ MAX_RESPONSE_BYTES = MAX_ARTIFACT_FILE_BYTES + (8 << 20)
 """The most of one API answer that is read (the largest is an artifact's zip)."""
 
 
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def api_url_from_environment() -> str:
+    """The REST API's base URL: ``GITHUB_API_URL`` as Actions sets it (GitHub Enterprise Server has its
+    own), else github.com's."""
+    return (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+
+
 def _shaped(value: Any, kind: type[Any], what: str) -> Any:
     """``value`` when it is a ``kind`` (a dict or list from the API), else a :class:`GitHubError`."""
     if not isinstance(value, kind):
@@ -52,7 +61,7 @@ class GitHub:
         repository = os.environ.get("GITHUB_REPOSITORY", "")
         if not token or not repository:
             return None
-        return cls(os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"), repository, token)
+        return cls(api_url_from_environment(), repository, token)
 
     def _client(self) -> httpx.Client:
         return _http.client(

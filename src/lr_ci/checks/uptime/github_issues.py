@@ -69,9 +69,10 @@ def deliver(delivery: Delivery, target: GithubIssuesTarget, mask: Mask) -> Sent:
     """Apply ``delivery`` (opened, reminder, recovered, test) to ``target``'s repository; never raises for
     GitHub's answers (a bug in lr-ci is caught by ``notify.deliver``)."""
     from lr_ci import _http
-    from lr_ci.github.api import GitHub, GitHubError
+    from lr_ci.github.api import GitHub, GitHubError, api_url_from_environment
 
-    github = GitHub(target.api_url.rstrip("/"), target.repository, target.token, timeout_s=target.timeout_s)
+    api = target.api_url.rstrip("/") if target.api_url else api_url_from_environment()
+    github = GitHub(api, target.repository, target.token, timeout_s=target.timeout_s)
     prefix = f"{target.name}: "
     lock = _lock(target.repository)
     if not lock.acquire(timeout=target.timeout_s):  # bounded: the round is never held longer than this

@@ -76,7 +76,9 @@ class GithubIssuesTarget:
     repository: str
     token: str = field(repr=False)
     labels: tuple[str, ...] = ()
-    api_url: str = "https://api.github.com"
+    api_url: str | None = None
+    """The REST API's base URL; None: ``GITHUB_API_URL`` (set by Actions, GitHub Enterprise Server's own),
+    else https://api.github.com, read when a delivery is sent."""
     timeout_s: float = 30.0
     """The whole delivery (a lookup of a few pages, a create or comment, a close) ends within this."""
 

@@ -278,6 +278,83 @@ def test_smtp_refused_and_hanging_server() -> None:
     assert hung.elapsed_s < 3
 
 
+# -- SMTPS (implicit TLS) -----------------------------------------------------------------------------------
+
+
+def test_smtps_implicit_tls_auth_and_a_test_message(ca: trustme.CA, ca_file: str) -> None:
+    """TLS from the first byte (port 465 in real life), verified against the internal CA, then AUTH."""
+    with smtp_server(ca, implicit_tls=True) as (port, sink):
+        result = probe_smtp(
+            SmtpProbe(
+                "127.0.0.1",
+                port,
+                implicit_tls=True,
+                username=SMTP_USER,
+                password=SMTP_PASSWORD,
+                rcpt_to=SINK,
+                send_data=True,
+                ca_file=ca_file,
+                timeout_s=5,
+            )
+        )
+    assert result.ok, result.error
+    assert [envelope.rcpt_tos for envelope in sink.messages] == [[SINK]]
+
+
+def test_smtps_wrong_password_is_an_auth_failure_without_the_password(ca: trustme.CA, ca_file: str) -> None:
+    wrong = "not-the-smtps-pa55word"
+    with smtp_server(ca, implicit_tls=True) as (port, sink):
+        result = probe_smtp(
+            SmtpProbe(
+                "127.0.0.1",
+                port,
+                implicit_tls=True,
+                username=SMTP_USER,
+                password=wrong,
+                rcpt_to=SINK,
+                ca_file=ca_file,
+                timeout_s=5,
+            )
+        )
+    assert (result.ok, result.error_class, result.status) == (False, "auth", 535)
+    assert wrong not in repr(result) and SMTP_USER not in repr(result) and sink.messages == []
+
+
+def test_smtps_checks_the_certificate_and_its_name(ca: trustme.CA, ca_file: str) -> None:
+    with smtp_server(ca, implicit_tls=True) as (port, _sink):
+        untrusted = probe_smtp(SmtpProbe("127.0.0.1", port, implicit_tls=True, timeout_s=5))
+        wrong_name = probe_smtp(
+            SmtpProbe(
+                "127.0.0.1", port, implicit_tls=True, ca_file=ca_file, server_name="mail.example", timeout_s=5
+            )
+        )
+        right_name = probe_smtp(
+            SmtpProbe(
+                "127.0.0.1", port, implicit_tls=True, ca_file=ca_file, server_name="localhost", timeout_s=5
+            )
+        )
+    assert (untrusted.ok, untrusted.error_class) == (False, "tls"), untrusted.error
+    assert "certificate not accepted" in (untrusted.error or "")
+    assert (wrong_name.ok, wrong_name.error_class) == (False, "tls"), wrong_name.error
+    assert right_name.ok, right_name.error
+
+
+def test_smtps_against_a_plain_smtp_server_is_a_tls_failure(ca_file: str) -> None:
+    with smtp_server(None) as (port, _sink):
+        result = probe_smtp(SmtpProbe("127.0.0.1", port, implicit_tls=True, ca_file=ca_file, timeout_s=3))
+    assert (result.ok, result.error_class) == (False, "tls"), result.error
+    assert (result.error or "").startswith("connect (implicit TLS): TLS failed")
+    assert result.elapsed_s < 3
+
+
+def test_smtps_to_a_hanging_server_times_out_within_its_timeout() -> None:
+    with hanging_server() as url:
+        port = int(url.rsplit(":", 1)[1])
+        hung = probe_smtp(SmtpProbe("127.0.0.1", port, implicit_tls=True, timeout_s=0.4))
+    assert (hung.ok, hung.error_class) == (False, "timeout"), hung.error
+    assert hung.elapsed_s < 3
+
+
 # -- TLS ---------------------------------------------------------------------------------------------------
 
 

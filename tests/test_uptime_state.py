@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -542,3 +542,70 @@ def test_the_core_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- monitors removed from the configuration --------------------------------------------------------------
+
+
+def test_a_removed_monitor_s_open_incident_is_closed_with_one_recovery_per_target(tmp_path: Path) -> None:
+    """A monitor removed while down is never probed again: without this its incident (and GitHub issue)
+    would stay open forever. The recovery is queued once, with the key a normal recovery would have, and
+    survives a restart without a second row."""
+    from lr_ci.checks.uptime.notify import summary
+
+    path = tmp_path / "uptime.db"
+    with open_store(path) as store:
+        ev = Evaluator({"api": RULE, "web": RULE})
+        probe(store, ev, "api", 0.0, False)
+        opened = probe(store, ev, "api", 60.0, False).events[0]
+        probe(store, ev, "web", 0.0, False)
+        web_opened = probe(store, ev, "web", 60.0, False).events[0]
+    with open_store(path) as store:  # the next start: "api" is gone from lr-ci.toml, "web" is still there
+        closed = store.close_removed(["web"], 600.0, TARGETS)
+        assert [(e.kind, e.monitor, e.incident_id, e.key, e.duration) for e in closed] == [
+            ("recovered", "api", opened.incident_id, f"{opened.incident_id}:recovered:1", 600.0)
+        ]
+        assert [i.monitor for i in store.open_incidents()] == ["web"]
+        rows = [d for d in store.due(600.0) if d.kind == "recovered"]
+        assert [(d.key, d.target) for d in rows] == [(closed[0].key, t) for t in TARGETS]
+        assert rows[0].body["removed"] is True and rows[0].body["monitor"] == "api"
+        title, text = summary(rows[0])
+        assert "api was removed from the configuration: incident closed" in text
+        assert title == "[lr-ci uptime] RECOVERED: api"
+    with open_store(path) as store:  # a restart with the same config queues nothing more
+        assert store.close_removed(["web"], 900.0, TARGETS) == []
+        ev = Evaluator({"web": RULE})
+        assert store.rebuild(ev).events == []
+        resumed = ev.monitors["web"].incident
+        assert resumed is not None and resumed.id == web_opened.incident_id
+    assert outbox_keys(path).count((closed[0].key, "slack")) == 1
+    assert len(outbox_keys(path)) == 3 * len(TARGETS)
+
+
+def test_closing_removed_monitors_is_one_transaction(tmp_path: Path) -> None:
+    """A storage failure half-way leaves every incident open and no outbox row: the next start retries."""
+    path = tmp_path / "uptime.db"
+    with open_store(path) as store:
+        ev = Evaluator({"api": RULE, "web": RULE})
+        for name in ("api", "web"):
+            probe(store, ev, name, 0.0, False)
+            probe(store, ev, name, 60.0, False)
+    with open_store(path) as store:
+        before = outbox_keys(path)
+
+        class Broken(Sequence[str]):
+            """Targets whose second row cannot be written (a full disk, as the store sees it)."""
+
+            def __len__(self) -> int:
+                return 2
+
+            def __getitem__(self, index: int) -> str:  # type: ignore[override]
+                if index == 1:
+                    raise sqlite3.OperationalError("database or disk is full")
+                return "slack"
+
+        with pytest.raises(LrCiError, match="disk is full"):
+            store.close_removed([], 600.0, Broken())
+        assert sorted(i.monitor for i in store.open_incidents()) == ["api", "web"]
+        assert outbox_keys(path) == before
+        assert [e.monitor for e in store.close_removed([], 600.0, TARGETS)] == ["api", "web"]

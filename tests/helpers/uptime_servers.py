@@ -66,21 +66,26 @@ def _authenticate(
 
 
 @contextlib.contextmanager
-def smtp_server(ca: trustme.CA | None, **parameters: Any) -> Iterator[tuple[int, MailSink]]:
+def smtp_server(
+    ca: trustme.CA | None, *, implicit_tls: bool = False, **parameters: Any
+) -> Iterator[tuple[int, MailSink]]:
     """aiosmtpd on 127.0.0.1: with ``ca``, STARTTLS with a certificate for 127.0.0.1, required, and AUTH
-    (after TLS) with the test user; without, plain SMTP and no AUTH."""
+    (after TLS) with the test user; with ``implicit_tls`` too, TLS from the first byte instead (SMTPS:
+    aiosmtpd's ``ssl_context``); without ``ca``, plain SMTP and no AUTH."""
     sink = MailSink()
     port = free_port()
     if ca is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        parameters = {
-            "tls_context": context,
-            "require_starttls": True,
-            "authenticator": _authenticate,
-            "auth_required": True,
-            **parameters,
-        }
+        # aiosmtpd counts only STARTTLS as TLS for AUTH (``_tls_protocol``), not an implicit-TLS listener:
+        # auth_require_tls=False offers AUTH on the line that is encrypted from the first byte (and AUTH
+        # is then offered, not required: aiosmtpd warns about requiring AUTH without requiring TLS).
+        tls: dict[str, Any] = (
+            {"ssl_context": context, "auth_require_tls": False, "auth_required": False}
+            if implicit_tls
+            else {"tls_context": context, "require_starttls": True, "auth_required": True}
+        )
+        parameters = {**tls, "authenticator": _authenticate, **parameters}
     controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=5, **parameters)
     controller.start()
     try:

@@ -1,4 +1,5 @@
-"""The GitHub REST calls the actions make: a PR comment updated in place, and a base branch's artifact.
+"""The GitHub REST calls lr-ci makes: a PR comment updated in place, a base branch's artifact (the actions),
+and an issue per uptime incident found again by a hidden marker, commented and closed (``uptime``).
 
 Through the one HTTP client wrapper; the token comes from the environment and is never printed. Every
 loop over pages or runs is bounded.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -22,6 +23,15 @@ MAX_ARTIFACT_FILE_BYTES = 64 << 20
 """A baseline in an artifact larger than this is not one lr-ci saved (and could be a zip bomb)."""
 MAX_RESPONSE_BYTES = MAX_ARTIFACT_FILE_BYTES + (8 << 20)
 """The most of one API answer that is read (the largest is an artifact's zip)."""
+
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def api_url_from_environment() -> str:
+    """The REST API's base URL: ``GITHUB_API_URL`` as Actions sets it (GitHub Enterprise Server has its
+    own), else github.com's."""
+    return (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 def _shaped(value: Any, kind: type[Any], what: str) -> Any:
@@ -41,7 +51,9 @@ class GitHubError(Exception):
 class GitHub:
     api: str
     repository: str
-    token: str
+    token: str = field(repr=False)
+    timeout_s: float = 30.0
+    """Each connect, read or write of a call (a caller bounds a whole sequence with ``_http.deadline``)."""
 
     @classmethod
     def from_environment(cls) -> GitHub | None:
@@ -49,11 +61,11 @@ class GitHub:
         repository = os.environ.get("GITHUB_REPOSITORY", "")
         if not token or not repository:
             return None
-        return cls(os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"), repository, token)
+        return cls(api_url_from_environment(), repository, token)
 
     def _client(self) -> httpx.Client:
         return _http.client(
-            _http.ClientOptions(timeout_s=30, follow_redirects=True),
+            _http.ClientOptions(timeout_s=self.timeout_s, follow_redirects=True),
             headers={
                 "Authorization": f"Bearer {self.token}",
                 "Accept": "application/vnd.github+json",
@@ -122,6 +134,96 @@ class GitHub:
                 client, "POST", f"/repos/{self.repository}/issues/{issue}/comments", json={"body": text}
             )
             return "created"
+
+    # -- issues (uptime: one issue per incident) ----------------------------------------------------------
+
+    def repository_info(self) -> dict[str, Any]:
+        """``GET /repos/{repository}``: proves the token can read the repository (``uptime test-alert``)."""
+        with self._client() as client:
+            info = _shaped(self._call(client, "GET", f"/repos/{self.repository}"), dict, "repository")
+        return dict(info)
+
+    def find_issue(self, marker: str, *, since: str | None = None) -> dict[str, Any] | None:
+        """The newest issue, open or closed, whose body holds ``marker``, or None; pull requests (which the
+        issues list includes) are skipped. ``since`` (ISO 8601) asks only for issues updated after it, which
+        keeps the bounded listing (:data:`MAX_PAGES` pages of 100) to the recent ones.
+
+        Not filtered by label: GitHub silently drops the labels of an issue created by a token without
+        push access, and a label filter would then never find the issue again (and open a second one)."""
+        params: dict[str, str | int] = {
+            "state": "all",
+            "sort": "created",
+            "direction": "desc",
+            "per_page": 100,
+        }
+        if since is not None:
+            params["since"] = since
+        with self._client() as client:
+            for page in range(1, MAX_PAGES + 1):
+                issues = _shaped(
+                    self._call(
+                        client, "GET", f"/repos/{self.repository}/issues", params={**params, "page": page}
+                    ),
+                    list,
+                    "issues",
+                )
+                for issue in issues:
+                    if (
+                        isinstance(issue, dict)
+                        and isinstance(issue.get("number"), int)
+                        and "pull_request" not in issue
+                        and marker in str(issue.get("body") or "")
+                    ):
+                        return issue
+                if len(issues) < 100:
+                    break
+        return None
+
+    def create_issue(self, title: str, body: str, labels: tuple[str, ...] = ()) -> dict[str, Any]:
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            payload["labels"] = list(labels)
+        with self._client() as client:
+            issue = _shaped(
+                self._call(client, "POST", f"/repos/{self.repository}/issues", json=payload), dict, "issue"
+            )
+        return dict(issue)
+
+    def has_comment(self, issue: int, marker: str) -> bool:
+        """Whether a comment of ``issue`` holds ``marker`` (at most :data:`MAX_PAGES` pages of 100)."""
+        with self._client() as client:
+            for page in range(1, MAX_PAGES + 1):
+                comments = _shaped(
+                    self._call(
+                        client,
+                        "GET",
+                        f"/repos/{self.repository}/issues/{issue}/comments",
+                        params={"per_page": 100, "page": page},
+                    ),
+                    list,
+                    "comments",
+                )
+                if any(isinstance(c, dict) and marker in str(c.get("body") or "") for c in comments):
+                    return True
+                if len(comments) < 100:
+                    return False
+        return False
+
+    def comment(self, issue: int, body: str) -> None:
+        with self._client() as client:
+            self._call(
+                client, "POST", f"/repos/{self.repository}/issues/{issue}/comments", json={"body": body}
+            )
+
+    def close_issue(self, issue: int) -> None:
+        """Close ``issue`` as completed (closing a closed issue again is harmless)."""
+        with self._client() as client:
+            self._call(
+                client,
+                "PATCH",
+                f"/repos/{self.repository}/issues/{issue}",
+                json={"state": "closed", "state_reason": "completed"},
+            )
 
     def artifact_file(
         self, head_sha: str, artifact: str, filename: str, *, workflow: str, branch: str, event: str = "push"

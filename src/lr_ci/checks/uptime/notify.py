@@ -6,9 +6,11 @@ Why it is shaped this way:
   the round driver marks the outbox row delivered or failed, and the store retries a failed row with
   backoff across rounds and restarts. A target that is down, a malformed URL, a bug in a plugin: each is a
   reason in the report, never a crash of the monitor that would silence every other alert.
-- **apprise for everything but one.** Slack, Teams, Discord, email, ntfy, PagerDuty, Opsgenie, ... are one
-  URL each through apprise (imported lazily: only a monitor that sends pays for it). The one sender
-  written here is lr-ci's generic webhook, signed with HMAC-SHA256 because apprise does not sign.
+- **apprise for everything but two.** Slack, Teams, Discord, email, ntfy, PagerDuty, Opsgenie, ... are one
+  URL each through apprise (imported lazily: only a monitor that sends pays for it). The senders written
+  here are lr-ci's generic webhook, signed with HMAC-SHA256 because apprise does not sign, and GitHub
+  issues (``github_issues.py``), because an issue per incident is a conversation (found again, commented,
+  closed), not a message.
 - **The idempotency key everywhere.** Delivery is at least once (a crash between sending and marking
   sends again), so every notification carries ``key`` (incident, event, sequence) in its body and, for the
   webhook, in the ``Idempotency-Key`` header: a receiver drops a duplicate.
@@ -26,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -66,7 +68,27 @@ class WebhookTarget:
     """False, a CA bundle path or an SSL context, as for :class:`lr_ci._http.ClientOptions`."""
 
 
-Target = AppriseTarget | WebhookTarget
+@dataclass(frozen=True)
+class GithubIssuesTarget:
+    """One GitHub issue per incident in ``repository`` (``owner/name``): opened on the incident, commented
+    on reminders, commented and closed on recovery (``github_issues.py`` says how it stays one issue)."""
+
+    repository: str
+    token: str = field(repr=False)
+    labels: tuple[str, ...] = ()
+    api_url: str | None = None
+    """The REST API's base URL; None: ``GITHUB_API_URL`` (set by Actions, GitHub Enterprise Server's own),
+    else https://api.github.com, read when a delivery is sent."""
+    timeout_s: float = 30.0
+    """The whole delivery (a lookup of a few pages, a create or comment, a close) ends within this."""
+
+    @property
+    def name(self) -> str:
+        """The target id the outbox stores: no credential in it."""
+        return f"github:{self.repository}"
+
+
+Target = AppriseTarget | WebhookTarget | GithubIssuesTarget
 
 
 @dataclass(frozen=True)
@@ -133,11 +155,17 @@ def masked_reason(reason: str, url: str, mask: Mask = _keep, *, prefix: str = ""
 def deliver(delivery: Delivery, target: Target, mask: Mask = _keep) -> Sent:
     """Send ``delivery`` to ``target``, bounded by the target's timeout; never raises."""
     try:
+        if isinstance(target, GithubIssuesTarget):
+            from lr_ci.checks.uptime import github_issues
+
+            return github_issues.deliver(delivery, target, mask)
         if isinstance(target, WebhookTarget):
             return _webhook(delivery, target, mask)
         return _apprise(delivery, target, mask)
     except Exception as exc:  # a sender's bug is a failed delivery, retried, not a crash
         why = f"{type(exc).__name__}: {exc}"
+        if isinstance(target, GithubIssuesTarget):
+            return Sent(False, masked_reason(why, target.token, mask, prefix=f"{target.name}: "))
         return Sent(False, masked_reason(why, target.url, mask, prefix=f"{public(target.url)}: "))
 
 
@@ -165,6 +193,11 @@ def summary(delivery: Delivery) -> tuple[str, str]:
         took = f" after {_duration(duration)}" if isinstance(duration, (int, float)) else ""
         title = f"RECOVERED: {monitor}"
         line = f"{monitor} is back up{took} (down since {since})"
+        if body.get("removed") is True:  # Store.close_removed: nothing will probe it again
+            lasted = f" for {_duration(duration)}" if isinstance(duration, (int, float)) else ""
+            line = (
+                f"{monitor} was removed from the configuration: incident closed (down{lasted} since {since})"
+            )
     else:
         title = f"{kind.upper()}: {monitor}"
         line = str(body.get("message", f"{kind} for {monitor}"))

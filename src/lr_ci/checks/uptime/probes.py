@@ -333,6 +333,9 @@ class SmtpProbe:
     server_name: str | None = None
     """The name the certificate must match (default ``host``)."""
     helo_name: str | None = None
+    implicit_tls: bool = False
+    """TLS from the first byte (SMTPS, port 465), verified against ``ca_file``/``server_name`` as STARTTLS
+    is; ``starttls`` is then not asked (the line is already encrypted)."""
 
 
 class _SmtpStepError(Exception):
@@ -387,15 +390,25 @@ class _SmtpSession:
 
     def converse(self) -> None:
         settings = self.settings
-        self.smtp = smtplib.SMTP(timeout=self._left(), local_hostname=settings.helo_name)
-        # The name STARTTLS verifies the certificate against (smtplib sets it only when the constructor
+        if settings.implicit_tls:
+            # SMTPS: the handshake is part of connecting; a server that speaks plain SMTP there answers
+            # the ClientHello with its banner, which fails the handshake (error class ``tls``).
+            self.step = "connect (implicit TLS)"
+            self.smtp = smtplib.SMTP_SSL(
+                timeout=self._left(),
+                local_hostname=settings.helo_name,
+                context=_tls_context(settings.ca_file),
+            )
+        else:
+            self.smtp = smtplib.SMTP(timeout=self._left(), local_hostname=settings.helo_name)
+        # The name TLS verifies the certificate against (smtplib sets it only when the constructor
         # connects, which would leave ``step`` unknown on failure).
         self.smtp._host = settings.server_name or settings.host  # type: ignore[attr-defined]
         self.smtp.connect(settings.host, settings.port)
         code, reply = self._at("EHLO").ehlo()
         if code != 250:
             raise _SmtpStepError("protocol", f"EHLO refused: {code} {_text(reply)}", code)
-        if settings.starttls != "off":
+        if settings.starttls != "off" and not settings.implicit_tls:
             self._starttls()
         if settings.username is not None or settings.password is not None:
             smtp = self._at("AUTH")

@@ -424,32 +424,72 @@ class Store:
                         to_ms(verdict.started),
                     ),
                 )
-            for event in events:
-                self._apply(db, event)
-                body = {
-                    "key": event.key,
-                    "kind": event.kind,
-                    "monitor": event.monitor,
-                    "incident": event.incident_id,
-                    "sequence": event.sequence,
-                    "at": event.at,
-                    "since": event.since,
-                    "duration": event.duration,
-                    **dict((details or {}).get(event.key, {})),
-                }
-                text = json.dumps(self._masked_value(body), sort_keys=True)
-                for target in targets:
-                    db.execute(
-                        "INSERT OR IGNORE INTO outbox"
-                        " (key, target, kind, incident, body, created, next_attempt)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (event.key, target, event.kind, event.incident_id, text, to_ms(now), to_ms(now)),
-                    )
+            self._write_events(db, now, events, targets, details)
             for monitor, count in (skipped or {}).items():
                 db.execute(
                     "UPDATE monitors SET skipped = skipped + ? WHERE id = ?",
                     (count, self._monitor_id(db, monitor)),
                 )
+
+    def _write_events(
+        self,
+        db: sqlite3.Connection,
+        now: float,
+        events: Iterable[Event],
+        targets: Sequence[str],
+        details: Mapping[str, Mapping[str, object]] | None,
+    ) -> None:
+        """Apply each event to its incident and queue one outbox row per target (kept if already there)."""
+        for event in events:
+            self._apply(db, event)
+            body = {
+                "key": event.key,
+                "kind": event.kind,
+                "monitor": event.monitor,
+                "incident": event.incident_id,
+                "sequence": event.sequence,
+                "at": event.at,
+                "since": event.since,
+                "duration": event.duration,
+                **dict((details or {}).get(event.key, {})),
+            }
+            text = json.dumps(self._masked_value(body), sort_keys=True)
+            for target in targets:
+                db.execute(
+                    "INSERT OR IGNORE INTO outbox"
+                    " (key, target, kind, incident, body, created, next_attempt)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (event.key, target, event.kind, event.incident_id, text, to_ms(now), to_ms(now)),
+                )
+
+    def close_removed(self, monitors: Iterable[str], now: float, targets: Sequence[str]) -> list[Event]:
+        """Close the open incidents of monitors not in ``monitors`` (removed from the configuration) at
+        ``now``, each with a ``recovered`` event (``removed: true`` in its body) queued for every target,
+        in one transaction; returns those events.
+
+        Why: a removed monitor is never probed again, so nothing would ever close its incident: it would
+        stay open (``check --once`` exiting 1 forever, a GitHub issue never closed). The event's key is the
+        one a normal recovery of that incident would have (``<incident>:recovered:1``): it is derived from
+        the stored incident, so a crash and restart queue it once (``INSERT OR IGNORE``), and a receiver
+        sees one recovery per incident whatever closed it. Call it at start-up, before the first round.
+        """
+        keep = set(monitors)
+        closed: list[Event] = []
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT i.id, m.name, i.since FROM incidents i JOIN monitors m ON m.id = i.monitor"
+                " WHERE i.recovered_at IS NULL ORDER BY i.since"
+            ).fetchall()
+            for incident, monitor, since_ms in rows:
+                if monitor in keep:
+                    continue
+                since = since_ms / 1000
+                closed.append(
+                    Event("recovered", monitor, incident, 1, now, since, max(0.0, now - since), None)
+                )
+            details = {event.key: {"removed": True} for event in closed}
+            self._write_events(db, now, closed, targets, details)
+        return closed
 
     def _apply(self, db: sqlite3.Connection, event: Event) -> None:
         if event.kind == "opened":

@@ -171,6 +171,21 @@ def test_an_outage_across_once_runs_is_one_alert_and_one_recovery(tmp_path: Path
     assert back["findings"] == [] and back["metrics"]["per_monitor"]["api"]["ok"] is True
 
 
+def test_a_monitor_removed_while_down_has_its_incident_closed_once(tmp_path: Path, cli: Cli) -> None:
+    """Removed from lr-ci.toml mid-outage, a monitor is never probed again: the next run closes its
+    incident with one recovery (``removed``) instead of exiting 1 forever."""
+    with service() as api, webhook_receiver() as (hook, receiver):
+        gone = f'[[uptime.monitors]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}/"\n'
+        path = config(tmp_path, api.url, hook, extra=gone)
+        assert once(cli, path)[0] == 1
+        path = config(tmp_path, api.url, hook)
+        codes = [once(cli, path)[0], once(cli, path)[0]]
+    assert codes == [0, 0]
+    assert kinds(receiver) == ["opened", "recovered"] and receiver.duplicates == []
+    recovered = list(receiver.accepted.values())[1]
+    assert recovered["monitor"] == "gone" and recovered["removed"] is True
+
+
 def test_the_junit_report_has_one_case_per_monitor(tmp_path: Path, cli: Cli) -> None:
     with service() as api, webhook_receiver() as (hook, _receiver):
         path = config(

@@ -434,13 +434,6 @@ def test_without_an_api_url_the_target_uses_github_api_url_as_actions_sets_it(
     assert len(fake.issues) == 1
 
 
-def _uptime_cli_is_there() -> bool:
-    from lr_ci._registry import CHECKS
-
-    return "uptime" in CHECKS
-
-
-@pytest.mark.skipif(not _uptime_cli_is_there(), reason="lr-ci uptime (the CLI) is not on this branch yet")
 def test_check_once_with_github_issues_opens_one_issue_and_closes_it_across_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, github: tuple[FakeGitHub, GithubIssuesTarget]
 ) -> None:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from lr_ci.checks.uptime.monitor import RoundReport
     from lr_ci.checks.uptime.notify import Sent
     from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
-    from lr_ci.checks.uptime.rule import Evaluator
     from lr_ci.checks.uptime.state import Store
 
 CHECK = "uptime"
@@ -84,17 +83,6 @@ def open_store(plan: Plan, lock_wait: float, sleep: Callable[[float], None] = ti
         sleep(LOCK_POLL_S)
 
 
-def resume(plan: Plan, store: Store, now: float) -> Evaluator:
-    """A fresh evaluator brought to the stored state; what the replay decided again is recorded (the
-    outbox keeps one row per key and target, so nothing is sent twice)."""
-    evaluator = plan.evaluator()
-    control = plan.control.name if plan.control is not None else None
-    verdicts = store.rebuild(evaluator, control)
-    if verdicts.events or verdicts.judged:
-        store.record(now=now, judged=verdicts.judged, events=verdicts.events, targets=plan.targets)
-    return evaluator
-
-
 def check_request(request: Request) -> None:
     """The options' own problems, before the config is read (exit 2 naming the option)."""
     from lr_ci.errors import LrCiError
@@ -117,7 +105,7 @@ def run_once(plan: Plan, request: Request, clock: Callable[[], float] = time.tim
     check_request(request)
     with open_store(plan, request.lock_wait_s) as store:
         now = clock()
-        evaluator = resume(plan, store, now)
+        evaluator = plan.resume(store, now)
         owed = send_deliveries(store, plan.notify, clock, limit=1000, ignore_backoff=True, mask=plan.mask)
         round_report = run_round(
             [m.monitor for m in plan.monitors],

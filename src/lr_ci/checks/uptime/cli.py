@@ -196,7 +196,7 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
         signal.signal(number, on_signal)
     try:
         with check.open_store(plan, lock_wait=0.0) as store:
-            evaluator = check.resume(plan, store, time.time())
+            evaluator = plan.resume(store, time.time())
             log(f"monitoring {len(plan.monitors)} monitor(s), state in {plan.state_path}")
             stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator)
     finally:

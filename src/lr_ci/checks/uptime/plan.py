@@ -17,7 +17,7 @@ from typing import Literal
 from lr_ci.checks.uptime.monitor import Monitor
 from lr_ci.checks.uptime.notify import Sent
 from lr_ci.checks.uptime.rule import ControlGuard, Evaluator, Rule
-from lr_ci.checks.uptime.state import DEFAULT_RETENTION_S, Delivery
+from lr_ci.checks.uptime.state import DEFAULT_RETENTION_S, Delivery, Store
 
 ProbeKind = Literal["http", "flow", "smtp", "tls"]
 
@@ -56,8 +56,25 @@ class Plan:
         return {m.name: m.rule for m in self.monitors}
 
     def evaluator(self) -> Evaluator:
-        """A fresh evaluator for these monitors (``Store.rebuild`` then brings it to the stored state)."""
+        """A fresh evaluator for these monitors (:meth:`resume` brings one to the stored state)."""
         guard = None
         if self.control is not None:
             guard = ControlGuard(self.control.rule.interval, self.control.rule.timeout)
         return Evaluator(self.rules(), guard)
+
+    def resume(self, store: Store, now: float) -> Evaluator:
+        """An evaluator where the previous run left it, for both ways to run (``check --once``, ``run``).
+
+        First the open incidents of monitors no longer configured are closed (a removed monitor is never
+        probed again: its incident, and its GitHub issue, would stay open forever), each with one
+        recovery per target; then open incidents resume and recent results are replayed
+        (:meth:`Store.rebuild`). What the replay decides again is already in the outbox under the same
+        keys, so nothing is sent twice; what a crash lost is added.
+        """
+        store.close_removed([m.name for m in self.monitors], now, self.targets)
+        evaluator = self.evaluator()
+        control = self.control.name if self.control is not None else None
+        verdicts = store.rebuild(evaluator, control)
+        if verdicts.events or verdicts.judged:
+            store.record(now=now, judged=verdicts.judged, events=verdicts.events, targets=self.targets)
+        return evaluator

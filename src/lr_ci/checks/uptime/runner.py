@@ -87,14 +87,11 @@ def serve(
 ) -> ServeStats:
     """Run ``plan`` until ``stop`` is set; returns within about :data:`MAX_SLEEP_S` of it.
 
-    ``evaluator`` is the plan's evaluator brought to the stored state (``Store.rebuild``); when None, one is
-    built and rebuilt here, so a restart resumes open incidents and never re-sends what was delivered.
+    ``evaluator`` is the plan's evaluator brought to the stored state (:meth:`Plan.resume`); when None, it
+    is resumed here, so a restart resumes open incidents and never re-sends what was delivered.
     """
     if evaluator is None:
-        evaluator = plan.evaluator()
-        control_name = plan.control.name if plan.control is not None else None
-        replayed = store.rebuild(evaluator, control_name)
-        store.record(now=clock(), judged=replayed.judged, events=replayed.events, targets=plan.targets)
+        evaluator = plan.resume(store, clock())
     loop = _Loop(plan, store, evaluator, clock, log)
     loop.run(stop)
     return loop.stats

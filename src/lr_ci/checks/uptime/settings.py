@@ -34,7 +34,6 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -533,10 +532,6 @@ def _smtp_probe(
     host, port = split_host_port(monitor.smtp, 465 if monitor.implicit_tls else 587)
     extra: dict[str, Any] = {}
     if monitor.implicit_tls:
-        if "implicit_tls" not in {f.name for f in dataclasses.fields(probes.SmtpProbe)}:
-            raise SettingError(
-                (*loc, "implicit_tls"), "implicit TLS (SMTPS) is not available in this lr-ci yet"
-            )
         extra["implicit_tls"] = True
     if monitor.password:
         context.redactor.add_credential(monitor.password)
@@ -678,13 +673,10 @@ def _github_target(
     if not token:
         raise _github_problem(loc, entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
     redactor.add_credential(token)
-    issues_target = getattr(notify, "GithubIssuesTarget", None)
-    if issues_target is None:  # TODO(lead): drop this branch once notify.GithubIssuesTarget has landed
-        raise _github_problem(loc, entry, "GitHub issue targets are not available in this lr-ci yet")
     labels = tuple(entry.labels) if entry is not None else ("uptime",)
     name = entry.name if entry is not None and entry.name else f"github:{repository}"
     api_url = environ.get("GITHUB_API_URL") or "https://api.github.com"  # GitHub Enterprise sets it
-    return name, issues_target(repository=str(repository), token=token, labels=labels, api_url=api_url)
+    return name, notify.GithubIssuesTarget(str(repository), token, labels=labels, api_url=api_url)
 
 
 def _github_problem(loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str) -> LrCiError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,30 +107,15 @@ class GitHub:
         """Create the PR comment carrying ``marker``, or update it in place; returns "created"/"updated"."""
         text = f"{marker}\n{body}"
         with self._client() as client:
-            for page in range(1, MAX_PAGES + 1):
-                comments = _shaped(
+            for comment in self._comments(client, issue):
+                if "id" in comment and marker in str(comment.get("body") or ""):
                     self._call(
                         client,
-                        "GET",
-                        f"/repos/{self.repository}/issues/{issue}/comments",
-                        params={"per_page": 100, "page": page},
-                    ),
-                    list,
-                    "comments",
-                )
-                for comment in comments:
-                    if not isinstance(comment, dict) or "id" not in comment:
-                        continue
-                    if marker in str(comment.get("body") or ""):
-                        self._call(
-                            client,
-                            "PATCH",
-                            f"/repos/{self.repository}/issues/comments/{comment['id']}",
-                            json={"body": text},
-                        )
-                        return "updated"
-                if len(comments) < 100:
-                    break
+                        "PATCH",
+                        f"/repos/{self.repository}/issues/comments/{comment['id']}",
+                        json={"body": text},
+                    )
+                    return "updated"
             self._call(
                 client, "POST", f"/repos/{self.repository}/issues/{issue}/comments", json={"body": text}
             )
@@ -192,22 +178,24 @@ class GitHub:
     def has_comment(self, issue: int, marker: str) -> bool:
         """Whether a comment of ``issue`` holds ``marker`` (at most :data:`MAX_PAGES` pages of 100)."""
         with self._client() as client:
-            for page in range(1, MAX_PAGES + 1):
-                comments = _shaped(
-                    self._call(
-                        client,
-                        "GET",
-                        f"/repos/{self.repository}/issues/{issue}/comments",
-                        params={"per_page": 100, "page": page},
-                    ),
-                    list,
-                    "comments",
-                )
-                if any(isinstance(c, dict) and marker in str(c.get("body") or "") for c in comments):
-                    return True
-                if len(comments) < 100:
-                    return False
-        return False
+            return any(marker in str(c.get("body") or "") for c in self._comments(client, issue))
+
+    def _comments(self, client: httpx.Client, issue: int) -> Iterator[dict[str, Any]]:
+        """The comments of ``issue``, a page of 100 at a time, at most :data:`MAX_PAGES` pages."""
+        for page in range(1, MAX_PAGES + 1):
+            comments = _shaped(
+                self._call(
+                    client,
+                    "GET",
+                    f"/repos/{self.repository}/issues/{issue}/comments",
+                    params={"per_page": 100, "page": page},
+                ),
+                list,
+                "comments",
+            )
+            yield from (comment for comment in comments if isinstance(comment, dict))
+            if len(comments) < 100:
+                return
 
     def comment(self, issue: int, body: str) -> None:
         with self._client() as client:

@@ -4,6 +4,7 @@ a good table becomes a plan whose probes, rules and targets are what the file sa
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -359,7 +360,6 @@ def test_config_check_reports_the_table_problems_too(tmp_path: Path, cli: Cli) -
 def test_github_issues_targets(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--github-issues`` and ``github_issues = ...`` need a repository and GITHUB_TOKEN (exit 2 naming
     what is missing); the token is a credential. Until notify.GithubIssuesTarget lands they are refused."""
-    from lr_ci.checks.uptime import notify
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
@@ -380,10 +380,6 @@ def test_github_issues_targets(tmp_path: Path, cli: Cli, monkeypatch: pytest.Mon
     config = load_config(configured)
     redactor = Redactor()
     settings = load_section(config, "uptime", UptimeSettings, redactor)
-    if not hasattr(notify, "GithubIssuesTarget"):
-        line = refused(cli, configured)
-        assert "GitHub issue targets are not available in this lr-ci yet" in line
-        return
     plan = build_plan(settings, config=config, smoke=None, redactor=redactor, github_issues=True)
     assert plan.targets == ("github:acme/ops",)  # --github-issues for the same repository adds nothing
     assert "ghs_token_value_0123456789" in redactor.credentials
@@ -424,3 +420,22 @@ def test_the_documented_table_is_valid(tmp_path: Path, monkeypatch: pytest.Monke
     assert {m.name: m.rule.window for m in plan.monitors}["certificate"] == 7200.0
     for name, value in variables.items():
         assert value in redactor.credentials or (name == "GITHUB_TOKEN" and "github" not in table), name
+
+
+def test_without_the_uptime_extra_an_apprise_url_says_how_to_install_it(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apprise is the ``uptime`` extra: without it an apprise URL is exit 2 saying what to install, and a
+    webhook target (lr-ci's own sender) needs nothing more."""
+    monkeypatch.setitem(sys.modules, "apprise", None)  # `import apprise` raises ImportError
+    monitor = "[[uptime.monitors]]\nname = 'api'\nurl = 'http://127.0.0.1:9/'\n\n"
+    config = write(tmp_path, monitor + "[[uptime.notify]]\nurl = 'json://127.0.0.1:9/'\n")
+    line = refused(cli, config)
+    assert ":6: uptime.notify.0.url: json://***: apprise URLs need apprise" in line, line
+    assert "pip install 'lr-ci[uptime]'" in line
+    webhook_only = write(tmp_path, monitor + "[[uptime.notify]]\n" + HOOK)
+    loaded = load_config(webhook_only)
+    redactor = Redactor()
+    settings = load_section(loaded, "uptime", UptimeSettings, redactor)
+    plan = build_plan(settings, config=loaded, smoke=None, redactor=redactor)
+    assert plan.targets == ("webhook:127.0.0.1:9",)

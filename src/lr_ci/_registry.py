@@ -218,6 +218,7 @@ def _uptime_action() -> ActionSpec:
         report="Path of the JSON report (per monitor: ok, latency, status, error; deliveries).",
         findings="Number of findings (open incidents, a lost network, owed notifications).",
         fail="Fail the step while an incident is open. A run that cannot start always fails it.",
+        extras="uptime",
     )
 
 

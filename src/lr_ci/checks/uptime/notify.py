@@ -269,11 +269,25 @@ def _webhook(delivery: Delivery, target: WebhookTarget, mask: Mask) -> Sent:
 INVALID_APPRISE_URL = "not a valid apprise URL (unknown scheme, or a needed part missing or malformed)"
 
 
+APPRISE_MISSING = "apprise URLs need apprise, which is not installed: pip install 'lr-ci[uptime]'"
+
+
+def _import_apprise() -> Any:
+    """The apprise module, or None when the ``uptime`` extra is not installed (a webhook or GitHub issues
+    target needs nothing more, so its absence is a problem only for an apprise URL)."""
+    try:
+        import apprise
+    except ImportError:
+        return None
+    return apprise
+
+
 def apprise_url_problem(url: str) -> str | None:
     """Why apprise cannot use ``url`` (masked: it names the scheme only), or None: the config layer
     refuses such a target at start-up (exit 2 at its key) instead of failing every alert later."""
-    import apprise
-
+    apprise = _import_apprise()
+    if apprise is None:
+        return f"{public(url)}: {APPRISE_MISSING}"
     if apprise.Apprise().add(url):
         return None
     return f"{public(url)}: {INVALID_APPRISE_URL}"
@@ -282,9 +296,10 @@ def apprise_url_problem(url: str) -> str | None:
 def _apprise(delivery: Delivery, target: AppriseTarget, mask: Mask) -> Sent:
     """One apprise URL, in a thread bounded by the target's timeout (a plugin's own socket timeouts are
     its business; the monitor's round is not held longer than this whatever a plugin does)."""
-    import apprise
-
     name = public(target.url)
+    apprise = _import_apprise()
+    if apprise is None:
+        return Sent(False, f"{name}: {APPRISE_MISSING}")
     with _KNOWN_LOCK:
         _KNOWN_URLS.add(target.url)
     notifier = apprise.Apprise()

@@ -114,6 +114,9 @@ class Receiver:
     duplicates: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def arrived(self, kind: str, monitor: str, after: float) -> Callable[[], bool]:
+        return lambda: self.find(kind, monitor, after) is not None
+
     def find(self, kind: str, monitor: str, after: float) -> Alert | None:
         with self.lock:
             return next(
@@ -503,11 +506,7 @@ def measure_latency(kind: str, trials: int, kit: Kit) -> list[float]:
             latencies.append(latency)
             target.up()
             up_at = time.time()
-            wait_until(
-                lambda up_at=up_at: kit.receiver.find("recovered", name, up_at) is not None,
-                30,
-                f"{kind}: the recovery alert",
-            )
+            wait_until(kit.receiver.arrived("recovered", name, up_at), 30, f"{kind}: the recovery alert")
             kit.write(
                 {
                     "part": "latency",

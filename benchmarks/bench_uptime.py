@@ -68,8 +68,11 @@ SECRET = "bench-webhook-signing-secret-5309"
 INTERVAL_S, TIMEOUT_S, FAILURES, WINDOW_S = 1.0, 0.5, 2, 5.0
 BOUND_S = FAILURES * INTERVAL_S + TIMEOUT_S
 LATENCY_KINDS = ("http-refused", "http-hang", "flow", "smtp")
-LOAD_KINDS = ("idle", "http", "flow", "tls")
-LOAD_MONITORS = {"idle": 0, "http": 500, "flow": 50, "tls": 50}
+LOAD_KINDS = ("idle", "http", "flow", "tls", "soak")
+LOAD_MONITORS = {"idle": 0, "http": 500, "flow": 50, "tls": 50, "soak": 500}
+SOAK_INTERVAL_S, SOAK_INTERVALS = 5.0, 24
+"""``soak``: the 500 HTTP monitors at 5 s for 2 minutes, as many probes as 24 minutes at 60 s: does memory
+stay flat while results pile up?"""
 CPU_TARGET_PCT = 10.0
 START_TIMEOUT_S = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -608,7 +611,7 @@ def load_monitors(
     entries: list[dict[str, Any]] = []
     for n in range(count):
         name = f"{kind}-{n:03d}"
-        if kind == "http":
+        if kind in ("http", "soak"):
             entries.append({"name": name, "kind": "http", "url": f"http://127.0.0.1:{farm[0]}/health/{n}"})
         elif kind == "tls":
             entries.append(
@@ -634,6 +637,8 @@ def measure_load(
     kit: Kit,
     profile: str | None,
 ) -> None:
+    if kind == "soak":
+        interval, warmup, measured = SOAK_INTERVAL_S, 2, SOAK_INTERVALS if measured > 2 else 6
     app = OpsApp() if kind == "flow" else None
     if app is not None:
         app.up()
@@ -662,7 +667,9 @@ def measure_load(
             rss.append(monitor.memory_mib()["VmRSS"])
         cpu1, stats1, t1 = monitor.cpu_s(), monitor.stats(), time.monotonic()
         mem1 = monitor.memory_mib()
-        db_bytes = (folder / "uptime.sqlite").stat().st_size
+        db_bytes = sum(
+            path.stat().st_size for path in folder.iterdir() if path.name.startswith("uptime.sqlite")
+        )  # the WAL too
     finally:
         done = monitor.stop()
         if app is not None:
@@ -693,6 +700,7 @@ def measure_load(
         "rss_start_mib": mem0["VmRSS"],
         "rss_end_mib": mem1["VmRSS"],
         "rss_max_in_window_mib": max(rss, default=mem1["VmRSS"]),
+        "rss_samples_mib": rss,
         "threads_end": mem1.get("Threads"),
         "state_file_bytes": db_bytes,
         "skipped": done.get("skipped"),
@@ -707,7 +715,7 @@ def measure_load(
         kit.over.append(f"load http: {probes - ok} of {probes} probes failed against the farm")
     cost = f"{per_probe_ms:6.2f} ms CPU/probe" if per_probe_ms is not None else " " * 18
     print(
-        f"{kind:5s} {len(entries):4d} monitors  {pct:6.2f}% of one core  {cost}  "
+        f"{kind:5s} {len(entries):4d} monitors at {interval:2g} s  {pct:6.2f}% of one core  {cost}  "
         f"probes {probes}/{round(expected)} ({ok} ok)  peak RSS {mem1['VmHWM']:.0f} MiB, "
         f"RSS {mem0['VmRSS']:.0f}->{mem1['VmRSS']:.0f} MiB  "
         f"{'target < 10% ' + verdict if target else ''}  (load {load1()})"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from helpers.asgi_server import hanging_server
 from helpers.cli import ROOT
 from helpers.uptime_servers import serve_handler
 from lr_ci.checks.smoke.settings import SmokeSettings
@@ -82,3 +83,15 @@ def test_a_session_the_run_received_is_masked_in_its_failure(
         assert not result.ok and result.error_class == "flow"
         assert "your session is ***" in (result.error or ""), result.error
     assert redactor.credentials == ()
+
+
+def test_a_flow_whose_target_hangs_is_a_timeout_within_its_budget(tmp_path: Path) -> None:
+    """The flow's time budget is the monitor's timeout: a target that accepts and never answers is
+    grouped with the other probes' ``timeout`` failures, not as a broken flow."""
+    config = tmp_path / "lr-ci.toml"
+    config.write_text('[smoke]\n[smoke.flows.page]\nsteps = [ { name = "page", path = "/" } ]\n')
+    redactor = Redactor()
+    with hanging_server() as url:
+        result = probe_flow(FlowProbe("page", url, timeout_s=0.5), _smoke(config, redactor), redactor)
+    assert (result.ok, result.error_class) == (False, "timeout"), result.error
+    assert result.elapsed_s < 3  # bounded (generously: not a timing test)

@@ -308,7 +308,7 @@ def probe_flow(settings: FlowProbe, flows: FlowSet, redactor: Redactor | None = 
     lowered = broken.message.lower()
     error_class = (
         "timeout"
-        if "timed out" in lowered or "deadline" in lowered
+        if "timed out" in lowered or "deadline" in lowered or "time budget" in lowered
         else "refused"
         if "refused" in lowered
         else "flow"

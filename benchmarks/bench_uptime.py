@@ -84,6 +84,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def source_commit() -> str:
+    """The commit measured (``+`` when the work tree had changes), so a row says which code it timed."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "src") else "")
+
+
 def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -459,10 +469,12 @@ class Kit:
     out: Path
     date: str
     over: list[str] = field(default_factory=list)
+    commit: str = field(default_factory=source_commit)
 
     def write(self, row: dict[str, Any]) -> None:
+        head = {"bench": "uptime", "date": self.date, "commit": self.commit, "load1": load1()}
         with self.out.open("a") as handle:
-            handle.write(json.dumps({"bench": "uptime", "date": self.date, "load1": load1(), **row}) + "\n")
+            handle.write(json.dumps({**head, **row}) + "\n")
 
 
 def latency_target(kind: str, kit: Kit) -> tuple[Target, dict[str, Any]]:
@@ -657,8 +669,15 @@ def measure_load(
     warmup_s, measured_s = (5.0, 30.0) if kind == "idle" else (warmup * interval, measured * interval)
     monitor = MonitorProcess(spec, folder)
     rss: list[float] = []
+    startup: list[dict[str, float]] = []
     try:
-        time.sleep(warmup_s)
+        # The first seconds sampled closely: every monitor whose current slot began less than a quarter
+        # interval ago starts at once (the schedule runs a slot still on time), the peak RSS is made here.
+        warm_end = time.monotonic() + warmup_s
+        while time.monotonic() < warm_end and len(startup) < 40:  # 10 s at most
+            startup.append(monitor.memory_mib())
+            time.sleep(0.25)
+        time.sleep(max(0.0, warm_end - time.monotonic()))
         cpu0, stats0, t0 = monitor.cpu_s(), monitor.stats(), time.monotonic()
         mem0 = monitor.memory_mib()
         end = t0 + measured_s
@@ -701,6 +720,8 @@ def measure_load(
         "rss_end_mib": mem1["VmRSS"],
         "rss_max_in_window_mib": max(rss, default=mem1["VmRSS"]),
         "rss_samples_mib": rss,
+        "rss_startup_max_mib": max((m["VmRSS"] for m in startup), default=None),
+        "threads_startup_max": max((m.get("Threads", 0) for m in startup), default=None),
         "threads_end": mem1.get("Threads"),
         "state_file_bytes": db_bytes,
         "skipped": done.get("skipped"),

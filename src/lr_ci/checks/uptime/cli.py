@@ -204,6 +204,7 @@ def _serve(
         sys.stderr.write(f"lr-ci uptime: {stamp} {run.redactor.scrub_text(' '.join(line.split()))}\n")
         sys.stderr.flush()
 
+    metrics, listener = _bind_listener(plan, address)  # a port in use is exit 2 before anything starts
     started = time.time()
     for number in signals:
         signal.signal(number, on_signal)
@@ -211,13 +212,14 @@ def _serve(
         with check.open_store(plan, lock_wait=0.0) as store:
             evaluator = plan.resume(store, time.time())
             log(f"monitoring {len(plan.monitors)} monitor(s), state in {plan.state_path}")
-            metrics, listener = _start_listener(plan, address, log)
-            try:
-                stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator, observer=metrics)
-            finally:
-                if listener is not None:
-                    listener.stop()
+            if listener is not None and address is not None:
+                listener.start()
+                exposed = "" if address.loopback else " (beyond loopback, without authentication)"
+                log(f"serving /metrics on {listener.address.url}/metrics{exposed}")
+            stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator, observer=metrics)
     finally:
+        if listener is not None:
+            listener.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
     report = Report(check="uptime")
@@ -251,10 +253,8 @@ def _listen_address(run: RunContext, listen: str | None) -> ListenAddress | None
         raise LrCiError(f"--listen {exc}") from None
 
 
-def _start_listener(
-    plan: Plan, address: ListenAddress | None, log: Callable[[str], None]
-) -> tuple[UptimeMetrics | None, Listener | None]:
-    """The metrics and the listener serving them, bound before the loop starts (a port in use: exit 2)."""
+def _bind_listener(plan: Plan, address: ListenAddress | None) -> tuple[UptimeMetrics | None, Listener | None]:
+    """The run's metrics and the listener that will serve them, its socket bound (not serving yet)."""
     if address is None:
         return None, None
     from lr_ci.checks.uptime.listener import Listener
@@ -263,14 +263,10 @@ def _start_listener(
 
     metrics = UptimeMetrics.for_plan(plan)
     # TODO(lead, issue 18): route "/", "/status.json" and "/badges/*" to lr_ci.checks.uptime.page.site
-    # (summary) once page.py is merged; until then those paths are 404.
+    # (summary) once page.py is merged (site=...; the listener's threads must only read what the loop
+    # published); until then those paths are 404.
     try:
-        listener = Listener(address, metrics.render, site=None)
+        return metrics, Listener(address, metrics.render, site=None)
     except OSError as exc:
-        raise LrCiError(
-            f"--listen {address.host}:{address.port}: cannot listen there: {exc.strerror}"
-        ) from None
-    listener.start()
-    exposed = "" if address.loopback else " (beyond loopback: no authentication, see docs/uptime.md)"
-    log(f"serving /metrics on {listener.address.url}/metrics{exposed}")
-    return metrics, listener
+        where = address.url.removeprefix("http://")
+        raise LrCiError(f"cannot listen on {where}: {exc.strerror or exc}") from None

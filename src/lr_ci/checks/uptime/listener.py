@@ -77,7 +77,7 @@ def parse_listen(text: str) -> ListenAddress:
     if text.isdigit():
         text = f":{text}"
     host, port = split_host_port(text, 0)
-    if port == 0 and not text.endswith(":0"):
+    if port == 0:
         raise ValueError(f"{text[:80]!r}: write HOST:PORT or PORT (127.0.0.1:9310, 9310)")
     host = host or DEFAULT_HOST
     if host != "localhost":
@@ -95,7 +95,7 @@ class Listener:
     """``/metrics`` and the page routes on ``address``, served from daemon threads until :meth:`stop`.
 
     The socket is bound in the constructor, so an address in use is an error at start-up (``OSError``),
-    before the monitor starts; port 0 takes a free port (:attr:`address` says which).
+    before the monitor's loop starts.
     """
 
     def __init__(self, address: ListenAddress, metrics: Callable[[], bytes], site: Site | None = None):
@@ -125,8 +125,9 @@ class Listener:
 def _handler(metrics: Callable[[], bytes], site: Site | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = REQUEST_TIMEOUT_S
-        server_version = "lr-ci-uptime"
-        sys_version = ""
+
+        def version_string(self) -> str:
+            return "lr-ci-uptime"
 
         def do_GET(self) -> None:
             self._answer(send_body=True)

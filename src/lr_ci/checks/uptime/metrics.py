@@ -39,8 +39,11 @@ class UptimeMetrics:
 
     def __init__(self, monitors: Iterable[tuple[str, str]], mask: Callable[[str], str] = lambda text: text):
         """``monitors``: (name, kind) of every monitor, as the plan has them."""
-        from prometheus_client import CollectorRegistry, Counter, Gauge
+        from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
+        # No ``*_created`` gauge beside each counter: a series per counter nobody alerts on. The switch is
+        # the library's, process-wide; ``lr-ci uptime run`` has no other prometheus-client user.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
         self._labels = {name: (mask(name), kind) for name, kind in monitors}
 

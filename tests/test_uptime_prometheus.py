@@ -40,9 +40,14 @@ from helpers.uptime_servers import (
 )
 from lr_ci.checks.uptime.listener import ListenAddress, Listener, Page, parse_listen
 from lr_ci.checks.uptime.metrics import UptimeMetrics
-from lr_ci.checks.uptime.monitor import Finished
+from lr_ci.checks.uptime.monitor import Finished, Monitor
+from lr_ci.checks.uptime.notify import Sent
+from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
 from lr_ci.checks.uptime.probes import ProbeResult
-from lr_ci.checks.uptime.rule import Judged
+from lr_ci.checks.uptime.rule import Judged, Rule
+from lr_ci.checks.uptime.runner import serve
+from lr_ci.checks.uptime.settings import CONTROL_NAME
+from lr_ci.checks.uptime.state import Delivery, Store
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 USERINFO_PASSWORD = "userinfo-pa55-not-shown"
@@ -125,6 +130,67 @@ def test_two_runs_in_one_process_do_not_share_series() -> None:
     first, second = UptimeMetrics([("api", "http")]), UptimeMetrics([("api", "http")])
     first.settled([Finished("api", 1.0, ProbeResult(True, 0.1))], [], [], 0)
     assert samples(second.render().decode())["lr_ci_uptime_probes_total", "api"] == 0
+
+
+def test_the_loop_feeds_the_metrics_and_a_lost_network_is_not_a_failure(tmp_path: Path) -> None:
+    """``runner.serve`` with the metrics as its observer, real time at 0.2 s: a service down while the
+    control target answers is counted as failures and opens an incident; once the control target fails too,
+    the service's failures are the monitor's own network: probes go on, failures do not; the alert a target
+    refused shows as undelivered."""
+    rule = Rule(interval=0.2, timeout=0.1, failures=2, window=1.0, recover_after=2)
+    control_up = threading.Event()
+    control_up.set()
+
+    def down() -> ProbeResult:
+        return ProbeResult(False, 0.001, 503, "status", "HTTP 503")
+
+    def control() -> ProbeResult:
+        return (
+            ProbeResult(True, 0.001)
+            if control_up.is_set()
+            else ProbeResult(False, 0.001, None, "connect", "refused")
+        )
+
+    def notify(_delivery: Delivery) -> Sent:
+        return Sent(False, "target down")  # retried with a 15 s backoff: owed for the whole test
+
+    plan = Plan(
+        monitors=(PlannedMonitor(Monitor("api", down), rule, "http", "scripted://api"),),
+        control=PlannedMonitor(Monitor(CONTROL_NAME, control), rule, "http", "scripted://control"),
+        targets=("inbox",),
+        notify=notify,
+        mask=lambda text: text,
+        state_path=tmp_path / "uptime.sqlite",
+    )
+    metrics = UptimeMetrics.for_plan(plan)
+    stop = threading.Event()
+
+    def value(name: str) -> float:
+        return samples(metrics.render().decode())[f"lr_ci_uptime_{name}", "api"]
+
+    def work() -> None:
+        with Store.open(plan.state_path, plan.mask) as store:
+            serve(plan, store, stop=stop, observer=metrics)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: value("incident_open") == 1, 10, "the incident")
+        assert value("probe_failures_total") >= 2 and value("probe_success") == 0
+        wait_for(
+            lambda: samples(metrics.render().decode())["lr_ci_uptime_undelivered_notifications", ""] == 1,
+            10,
+            "owed",
+        )
+        control_up.clear()
+        time.sleep(0.5)  # failures judged before the control failed may still arrive
+        failures, probes = value("probe_failures_total"), value("probes_total")
+        wait_for(lambda: value("probes_total") >= probes + 5, 10, "five more probes")
+        assert value("probe_failures_total") == failures, "a lost network counted as failures"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 # -- the listener -------------------------------------------------------------------------------------------

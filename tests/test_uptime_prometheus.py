@@ -336,10 +336,28 @@ class Service:
             self._server = None
 
 
+def documented_yaml(holding: str) -> str:
+    """The one YAML block of docs/uptime.md's Prometheus section that holds ``holding``."""
+    section = (ROOT / "docs" / "uptime.md").read_text().split("\n## Prometheus\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [str(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL) if holding in b]
+    assert len(blocks) == 1, f"docs/uptime.md, Prometheus: one yaml block with {holding}"
+    return blocks[0]
+
+
+def documented_scrape_config(target: str) -> str:
+    """The scrape config of docs/uptime.md as written, scraping ``target`` every second, its rules file
+    beside it, evaluated every second."""
+    config = yaml.safe_load(documented_yaml("scrape_configs:"))
+    (job,) = config["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:9310"]}]
+    job["static_configs"], job["scrape_interval"] = [{"targets": [target]}], "1s"
+    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    return yaml.safe_dump(config)
+
+
 def documented_rules(window: str) -> str:
     """The alerting rules block of docs/uptime.md's Prometheus section, as written, with ``[5m]`` -> ``window``."""
-    section = (ROOT / "docs" / "uptime.md").read_text().split("\n## Prometheus\n", 1)[1].split("\n## ", 1)[0]
-    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL) if "alert:" in b]
+    blocks = [documented_yaml("alert:")]
     assert len(blocks) == 1 and blocks[0].count("[5m]") == 1, "docs/uptime.md: one rules block, one [5m]"
     text = str(blocks[0]).replace("[5m]", f"[{window}]")
     rules = yaml.safe_load(text)["groups"][0]["rules"]
@@ -404,7 +422,7 @@ def test_a_real_prometheus_fires_the_documented_rule_in_an_outage_and_resolves_i
 [uptime]
 state = "uptime.sqlite"
 interval = 1
-timeout = 0.5
+timeout = 0.9
 failures = 2
 window = "10s"
 
@@ -427,13 +445,8 @@ webhook = "{hook}"
 secret = "${{HOOK_SECRET}}"
 """
         )
-        (tmp_path / "rules.yml").write_text(documented_rules("10s"))
-        (tmp_path / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "rule_files: [rules.yml]\n"
-            f"scrape_configs:\n  - job_name: lr-ci-uptime\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{metrics_port}']\n"
-        )
+        (tmp_path / "lr-ci-uptime.rules.yml").write_text(documented_rules("10s"))
+        (tmp_path / "prometheus.yml").write_text(documented_scrape_config(f"127.0.0.1:{metrics_port}"))
         env = {**os.environ, "HOOK_SECRET": SECRET, "SMTP_PASSWORD": SMTP_PASSWORD}
         lr_ci = [
             lr_ci_executable(),

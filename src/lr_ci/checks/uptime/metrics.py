@@ -72,6 +72,7 @@ class UptimeMetrics:
             "Notifications decided but not delivered yet (retried with backoff).",
             registry=self.registry,
         )
+        self._open: set[str] = set()
         for labels in self._labels.values():
             self.probes.labels(*labels)
             self.failures.labels(*labels)
@@ -101,10 +102,11 @@ class UptimeMetrics:
             labels = self._labels.get(verdict.monitor)
             if labels is not None and verdict.outcome == "down":
                 self.failures.labels(*labels).inc()
-        opened = set(open_incidents)
-        for name, labels in self._labels.items():
-            self.incident_open.labels(*labels).set(1 if name in opened else 0)
-        self.open_incidents.set(len(opened & self._labels.keys()))
+        opened = set(open_incidents) & self._labels.keys()
+        for name in opened ^ self._open:  # only what changed: a settle per probe, hundreds of monitors
+            self.incident_open.labels(*self._labels[name]).set(1 if name in opened else 0)
+        self._open = opened
+        self.open_incidents.set(len(opened))
         self.undelivered.set(undelivered)
 
     def render(self) -> bytes:

@@ -290,6 +290,22 @@ def test_an_address_in_use_is_exit_2_before_monitoring(tmp_path: Path, cli: Cli)
     assert result.err.count("error") == 1 and "Traceback" not in result.err
 
 
+def test_uptime_listen_in_the_config_serves_metrics_until_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    path = _config(tmp_path, f'listen = "127.0.0.1:{port}"\ninterval = 1\ntimeout = 0.5')
+    with running(
+        [lr_ci_executable(), "--config", str(path), "uptime", "run"], tmp_path / "run.log"
+    ) as process:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/metrics")[0] == 200, 15, "the listener")
+        wait_for(lambda: api_sample(f"http://127.0.0.1:{port}/metrics", "probes_total") >= 1, 10, "a probe")
+        assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    log = (tmp_path / "run.log").read_text()
+    assert f"serving /metrics on http://127.0.0.1:{port}/metrics\n" in log, log
+    assert get(f"http://127.0.0.1:{port}/metrics")[0] == 0, "the listener stopped with the monitor"
+
+
 # -- a real Prometheus scraping a real lr-ci uptime run ------------------------------------------------------
 
 

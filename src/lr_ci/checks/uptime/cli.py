@@ -21,6 +21,8 @@ from lr_ci.report import Report
 
 if TYPE_CHECKING:
     from lr_ci.checks.uptime.check import Request
+    from lr_ci.checks.uptime.listener import ListenAddress, Listener
+    from lr_ci.checks.uptime.metrics import UptimeMetrics
     from lr_ci.checks.uptime.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,15 +97,22 @@ def check_command(
 
 
 @command.command("run")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve /metrics (Prometheus) and the live page here, e.g. 127.0.0.1:9310 (else [uptime] listen).",
+)
 @_plan_options
 @global_options
 @click.pass_context
-def run_command(ctx: click.Context, state: Path | None, base_url: str | None, github_issues: bool) -> None:
+def run_command(
+    ctx: click.Context, listen: str | None, state: Path | None, base_url: str | None, github_issues: bool
+) -> None:
     """Monitor until stopped (SIGTERM or Ctrl-C: exit 0), one line on stderr per incident event."""
     from lr_ci.checks.uptime.check import Request
 
     request = Request(github_issues=github_issues)
-    run_check(ctx, "uptime", lambda run: _serve(run, request, state=state, base_url=base_url))
+    run_check(ctx, "uptime", lambda run: _serve(run, request, state=state, base_url=base_url, listen=listen))
 
 
 @command.command("test-alert")
@@ -164,8 +173,11 @@ def load_plan(
     return plan
 
 
-def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: str | None) -> Report:
-    """Open the store, resume, and hand the plan to the runner until SIGTERM or SIGINT sets ``stop``."""
+def _serve(
+    run: RunContext, request: Request, *, state: Path | None, base_url: str | None, listen: str | None = None
+) -> Report:
+    """Open the store, resume, and hand the plan to the runner until SIGTERM or SIGINT sets ``stop``; with
+    ``--listen`` (or ``[uptime] listen``) serve /metrics and the live page beside it until then."""
     import signal
     import sys
     import threading
@@ -174,6 +186,7 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
 
     from lr_ci.checks.uptime import check
 
+    address = _listen_address(run, listen)
     plan = load_plan(run, request, state=state, base_url=base_url)
     from lr_ci.checks.uptime import runner  # after the plan: a bad config is exit 2 before anything starts
 
@@ -191,6 +204,7 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
         sys.stderr.write(f"lr-ci uptime: {stamp} {run.redactor.scrub_text(' '.join(line.split()))}\n")
         sys.stderr.flush()
 
+    metrics, listener = _bind_listener(plan, address)  # a port in use is exit 2 before anything starts
     started = time.time()
     for number in signals:
         signal.signal(number, on_signal)
@@ -198,8 +212,14 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
         with check.open_store(plan, lock_wait=0.0) as store:
             evaluator = plan.resume(store, time.time())
             log(f"monitoring {len(plan.monitors)} monitor(s), state in {plan.state_path}")
-            stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator)
+            if listener is not None and address is not None:
+                listener.start()
+                exposed = "" if address.loopback else " (beyond loopback, without authentication)"
+                log(f"serving /metrics on {listener.address.url}/metrics{exposed}")
+            stats = runner.serve(plan, store, stop=stop, log=log, evaluator=evaluator, observer=metrics)
     finally:
+        if listener is not None:
+            listener.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
     report = Report(check="uptime")
@@ -215,3 +235,38 @@ def _serve(run: RunContext, request: Request, *, state: Path | None, base_url: s
         "state_file": str(plan.state_path),
     }
     return report
+
+
+def _listen_address(run: RunContext, listen: str | None) -> ListenAddress | None:
+    """``--listen`` (checked here, naming the option) over ``[uptime] listen`` (checked at file:line)."""
+    from lr_ci.checks.uptime.listener import parse_listen
+    from lr_ci.checks.uptime.settings import UptimeSettings
+    from lr_ci.errors import LrCiError
+
+    if listen is None:
+        listen = run.settings(UptimeSettings).listen
+        if listen is None:
+            return None
+    try:
+        return parse_listen(listen)
+    except ValueError as exc:
+        raise LrCiError(f"--listen {exc}") from None
+
+
+def _bind_listener(plan: Plan, address: ListenAddress | None) -> tuple[UptimeMetrics | None, Listener | None]:
+    """The run's metrics and the listener that will serve them, its socket bound (not serving yet)."""
+    if address is None:
+        return None, None
+    from lr_ci.checks.uptime.listener import Listener
+    from lr_ci.checks.uptime.metrics import UptimeMetrics
+    from lr_ci.errors import LrCiError
+
+    metrics = UptimeMetrics.for_plan(plan)
+    # TODO(lead, issue 18): route "/", "/status.json" and "/badges/*" to lr_ci.checks.uptime.page.site
+    # (summary) once page.py is merged (site=...; the listener's threads must only read what the loop
+    # published); until then those paths are 404.
+    try:
+        return metrics, Listener(address, metrics.render, site=None)
+    except OSError as exc:
+        where = address.url.removeprefix("http://")
+        raise LrCiError(f"cannot listen on {where}: {exc.strerror or exc}") from None

@@ -19,6 +19,9 @@ time. Why the loop is shaped this way:
 - **Stopping is prompt.** ``stop`` (set by SIGTERM/SIGINT in the CLI) is checked at least every
   :data:`MAX_SLEEP_S`; probes still in flight are abandoned (daemon threads: the process does not wait
   for their timeouts), their slots simply not recorded, exactly like a SIGKILL, which the store survives.
+- **What was settled can be watched**: an optional :class:`Observer` (the Prometheus metrics,
+  ``metrics.py``) is told, from this thread, what each settle decided; it must only update thread-safe
+  values, never block.
 - **History stays bounded**: :meth:`Store.compact` runs every :data:`COMPACT_EVERY_S`, not every round
   (it scans), and the clock is injected, so tests drive the loop without waiting.
 """
@@ -29,13 +32,14 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from lr_ci.checks.uptime.monitor import Finished, RoundReport, attempt, run_probe, settle
 from lr_ci.checks.uptime.notify import Sent
 from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
-from lr_ci.checks.uptime.rule import Evaluator
+from lr_ci.checks.uptime.rule import Evaluator, Judged
 from lr_ci.checks.uptime.schedule import Schedule, phase_for
 from lr_ci.checks.uptime.state import Delivery, Store
 
@@ -50,6 +54,18 @@ Log = Callable[[str], None]
 
 def _quiet(_line: str) -> None:
     pass
+
+
+class Observer(Protocol):
+    """Told by the loop's thread what it settled: at start, after each settle and after deliveries."""
+
+    def settled(
+        self,
+        finished: Sequence[Finished],
+        judged: Sequence[Judged],
+        open_incidents: Sequence[str],
+        undelivered: int,
+    ) -> None: ...
 
 
 @dataclass
@@ -84,6 +100,7 @@ def serve(
     clock: Callable[[], float] = time.time,
     log: Log = _quiet,
     evaluator: Evaluator | None = None,
+    observer: Observer | None = None,
 ) -> ServeStats:
     """Run ``plan`` until ``stop`` is set; returns within about :data:`MAX_SLEEP_S` of it.
 
@@ -92,14 +109,23 @@ def serve(
     """
     if evaluator is None:
         evaluator = plan.resume(store, clock())
-    loop = _Loop(plan, store, evaluator, clock, log)
+    loop = _Loop(plan, store, evaluator, clock, log, observer)
     loop.run(stop)
     return loop.stats
 
 
 class _Loop:
-    def __init__(self, plan: Plan, store: Store, evaluator: Evaluator, clock: Callable[[], float], log: Log):
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        evaluator: Evaluator,
+        clock: Callable[[], float],
+        log: Log,
+        observer: Observer | None = None,
+    ):
         self.plan, self.store, self.evaluator, self.clock, self.log = plan, store, evaluator, clock, log
+        self.observer = observer
         everything = [*plan.monitors, *([plan.control] if plan.control is not None else [])]
         self.slots = [
             _Slots(m, Schedule(m.rule.interval, phase_for(m.name, m.rule.interval))) for m in everything
@@ -113,6 +139,7 @@ class _Loop:
 
     def run(self, stop: threading.Event) -> None:
         last_compact = self.clock()
+        self._observe([], [])
         while not stop.is_set():
             now = self.clock()
             wake_at = self._start_due(now)
@@ -172,12 +199,20 @@ class _Loop:
                 finished.append(probe)
             elif delivery is not None and outcome is not None:
                 sent.append((delivery, outcome))
+        judged: list[Judged] = []
         if finished:
-            self._record(finished)
+            judged = self._record(finished)
         for delivery, outcome in sent:
             self._mark(delivery, outcome)
+        if finished or sent:
+            self._observe(finished, judged)
 
-    def _record(self, finished: list[Finished]) -> None:
+    def _observe(self, finished: Sequence[Finished], judged: Sequence[Judged]) -> None:
+        if self.observer is not None:
+            incidents = [name for name, rule in self.evaluator.monitors.items() if rule.incident is not None]
+            self.observer.settled(finished, judged, incidents, self.store.undelivered())
+
+    def _record(self, finished: list[Finished]) -> list[Judged]:
         by_name = {s.planned.name: s for s in self.slots}
         for item in finished:
             by_name[item.monitor].in_flight = False
@@ -209,6 +244,7 @@ class _Loop:
                 if lost
                 else "the control target answers again: network back"
             )
+        return report.verdicts.judged
 
     def _mark(self, delivery: Delivery, outcome: Sent) -> None:
         self.sending.discard((delivery.key, delivery.target))

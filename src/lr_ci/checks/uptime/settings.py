@@ -122,6 +122,13 @@ def _host_port(text: str) -> str:
     return text
 
 
+def _listen(text: str) -> str:
+    from lr_ci.checks.uptime.listener import parse_listen
+
+    parse_listen(text)  # ValueError says why
+    return text
+
+
 def split_host_port(text: str, default_port: int) -> tuple[str, int]:
     """``"mail.example.com:587"`` -> (host, port); ``[::1]:25`` for IPv6; the port defaults."""
     text = text.strip()
@@ -310,6 +317,11 @@ class UptimeSettings:
     """A reminder this often while an incident is open (unset: none)."""
     retention: Duration = 2 * 86_400.0
     """Raw results are kept this long, then folded into hourly aggregates."""
+    listen: Annotated[
+        str | None, Field(strict=True), AfterValidator(lambda v: v if v is None else _listen(v))
+    ] = None
+    """``lr-ci uptime run`` serves /metrics and the live page here (``127.0.0.1:9310``; no authentication);
+    ``--listen`` overrides. Unset: no listener."""
     control: ControlSettings | None = None
     monitors: list[MonitorSettings] = field(default_factory=list)
     notify: list[NotifySettings] = field(default_factory=list)

@@ -127,6 +127,67 @@ def test_alert_command(
     run_check(ctx, "uptime", body)
 
 
+@command.command("page")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write index.html, status.json and badges/<monitor>.svg into this folder (created if needed).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="The SQLite state file (else [uptime] state); read only, also while `lr-ci uptime run` writes it.",
+)
+@global_options
+@click.pass_context
+def page_command(ctx: click.Context, out: Path, state: Path | None) -> None:
+    """Write the static status page, its badges and status.json from the state file (for GitHub Pages)."""
+
+    def body(run: RunContext) -> Report:
+        import os
+        import time
+
+        from lr_ci.checks.uptime import page, summary
+        from lr_ci.checks.uptime.check import Request
+        from lr_ci.checks.uptime.state import Store
+        from lr_ci.errors import LrCiError
+
+        plan = load_plan(run, Request(), state=state, base_url=None)
+        path = plan.state_path
+        if not path.is_file() or path.stat().st_size == 0:  # opening it would create it
+            raise LrCiError(f"no state file at {path}: run `lr-ci uptime check --once` or `run` first")
+        # Without the run lock: a running `lr-ci uptime run` holds it, and WAL lets this read meanwhile.
+        with Store.open(path, plan.mask, lock=False) as store:
+            shown = summary.read(plan.monitors, store, time.time(), plan.mask)
+        folder = run.cwd / out
+        written = []
+        for site_path, (_type, content) in page.site(shown).items():
+            target = folder / page.file_name(site_path)
+            partial = target.with_name(f".{target.name}.partial")
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_bytes(content)
+                os.replace(partial, target)  # a reader (Pages, a browser) never sees half a file
+            except OSError as exc:
+                raise LrCiError(f"{target}: cannot write the status page ({exc.strerror or exc})") from None
+            written.append(page.file_name(site_path))
+        report = Report(check="uptime")
+        report.metrics = {
+            "out": str(folder),
+            "files": written,
+            "monitors": len(shown.monitors),
+            "down": sum(view.state == "down" for view in shown.monitors),
+            "incidents": len(shown.incidents),
+            "state_file": str(path),
+        }
+        return report
+
+    run_check(ctx, "uptime", body)
+
+
 def load_plan(
     run: RunContext,
     request: Request,

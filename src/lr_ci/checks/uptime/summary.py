@@ -73,8 +73,8 @@ class Uptime:
         points = self.basis_points
         if points is None:
             return "no data"
-        if points == 10_000:
-            return "100%"
+        if points in (0, 10_000):
+            return f"{points // 100}%"
         return f"{points // 100}.{points % 100:02d}%"
 
 

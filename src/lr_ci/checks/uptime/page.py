@@ -17,9 +17,10 @@ Why it is shaped this way:
   longest window (90 d, or what the store holds). Green from 99.9%, yellow from 99%, red below or while
   down, grey with no data or a lost network. Text widths are estimated from Verdana's metrics, as
   shields.io does; nothing is measured at render time.
-- **The chart** is a polyline per run of 5-minute buckets that had a successful probe (mean response
-  time), broken where there was none; buckets with a failure get a red tick on the time axis (grey for a
-  lost network). Axis labels: the response-time scale in ms and the times (UTC).
+- **The chart** is a polyline through the 5-minute buckets that had a successful probe (their mean
+  response time), broken where a bucket had only failures; buckets without any probe do not break it
+  (probes may be further apart than a bucket). A bucket with a failure gets a red tick on the time axis
+  (grey for a lost network). Axis labels: the response-time scale in ms and the times (UTC).
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ def chart_svg(view: MonitorView, now: float) -> str:
         if mean is not None:
             run.append(f"{x(index):.1f},{y(mean):.1f}")
             continue
+        if index < CHART_BUCKETS and index not in marks:
+            continue  # no probe in this bucket (probes further apart than a bucket): the line goes on
         if len(run) == 1:
             cx, cy = run[0].split(",")
             lines.append(f'<circle cx="{cx}" cy="{cy}" r="1.8" class="line-dot"/>')
@@ -309,6 +312,8 @@ def _monitor_html(view: MonitorView, now: float) -> str:
     if view.state == "up" and view.last_failed:
         reason = f": {view.last_error}" if view.last_error else ""
         details.append(esc(f"the latest probe failed{reason} (not an outage yet)"))
+    elif view.state == "down" and view.last_error:
+        details.append(esc(f"latest error: {view.last_error}"))
     if view.open_incident is not None:
         details.append(esc(f"down for {duration_text(now - view.open_incident.since)}"))
     uptime = "".join(

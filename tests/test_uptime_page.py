@@ -584,7 +584,9 @@ def test_the_pages_workflow_writes_the_page_after_the_round_and_deploys_it() -> 
     upload = steps[uses.index("actions/upload-pages-artifact")]
     assert upload["with"]["path"] == "site" and upload["if"] == "always()"
     assert deploy["needs"] == "uptime" and deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    assert deploy["environment"]["name"] == "github-pages"
+    assert deploy["environment"]["name"] == "github-pages" and deploy["if"] == "${{ !cancelled() }}"
+    # The page reads the config, so it gets the credentials the round gets (job-level env, masked).
+    assert "SMTP_PASSWORD" in uptime["env"] and "env" not in page_step
     assert [str(s["uses"]).split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
 
 

@@ -30,7 +30,7 @@ from helpers.uptime_servers import SECRET, SINK, SMTP_PASSWORD, SMTP_USER, smtp_
 from lr_ci.checks.uptime import page
 from lr_ci.checks.uptime.monitor import Monitor
 from lr_ci.checks.uptime.plan import PlannedMonitor, ProbeKind
-from lr_ci.checks.uptime.rule import Evaluator, Rule
+from lr_ci.checks.uptime.rule import Evaluator, Outcome, Rule
 from lr_ci.checks.uptime.state import ProbeResult, Store
 from lr_ci.checks.uptime.summary import Summary, Uptime, percentile, read, slugs
 
@@ -98,8 +98,10 @@ def build_store(path: Path) -> None:
                     status = 200 if up else 503
                     results.append(ProbeResult(name, at, done, up, "up" if up else "down", status))
                 if k >= LOGIN_FROM:
-                    outcome = "network" if k in LOGIN_NETWORK else "down" if k in LOGIN_DOWN else "up"
-                    results.append(ProbeResult(LOGIN, at, at + 0.2, outcome == "up", outcome))  # type: ignore[arg-type]
+                    outcome: Outcome = (
+                        "network" if k in LOGIN_NETWORK else "down" if k in LOGIN_DOWN else "up"
+                    )
+                    results.append(ProbeResult(LOGIN, at, at + 0.2, outcome == "up", outcome))
             if results:
                 store.record(
                     now=results[-1].finished,
@@ -361,7 +363,9 @@ def test_the_command_writes_the_site_and_reports_it(written: Written) -> None:
     assert [m["state"] for m in status["monitors"]] == ["up", "down", "network", "unknown"]
 
 
-def test_the_page_is_read_while_a_run_holds_the_state_file(tmp_path: Path, cli: Cli, state_file: Path) -> None:
+def test_the_page_is_read_while_a_run_holds_the_state_file(
+    tmp_path: Path, cli: Cli, state_file: Path
+) -> None:
     """``lr-ci uptime run`` holds the run lock for as long as it runs: the page reads without it."""
     state = tmp_path / "uptime.sqlite"
     state.write_bytes(state_file.read_bytes())
@@ -466,9 +470,7 @@ def test_the_status_page_in_headless_chromium(written: Written, tmp_path: Path) 
             {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
         )
         driver.get(url)
-        widths = driver.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth]"
-        )
+        widths = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[1] == 390 and widths[0] <= widths[1], widths
         phone = driver.get_screenshot_as_png()
         (tmp_path / "status-page-phone.png").write_bytes(phone)
@@ -592,7 +594,9 @@ def test_the_pages_workflow_writes_the_page_after_the_round_and_deploys_it() -> 
 
 def test_every_action_of_the_pages_workflow_is_pinned_by_commit_sha() -> None:
     workflow = _workflow()
-    pinned = [str(step["uses"]) for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step]
+    pinned = [
+        str(step["uses"]) for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step
+    ]
     assert len(pinned) == 6
     text = WORKFLOW.read_text()
     for uses in pinned:

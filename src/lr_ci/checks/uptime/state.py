@@ -650,6 +650,27 @@ class Store:
             for i, m, s, o, r, rec, d in rows
         ]
 
+    def judged_counts(self, monitor: str, start: float, end: float) -> tuple[int, int]:
+        """``(up, judged)``: probes of ``monitor`` from ``start`` to ``end`` judged up, and judged at all,
+        from the raw results that started inside and the hourly aggregates of the hours that overlap it
+        (the status page's uptime). ``network`` outcomes are in neither; a failure still waiting for the
+        control's verdict is judged down, as the aggregates count it. Counted by SQLite: a year of
+        history is never loaded into Python for one number."""
+        start_ms, end_ms = to_ms(start), to_ms(end)
+        raw = self._read(
+            "SELECT coalesce(sum(r.outcome = 0), 0), count(*) - coalesce(sum(r.outcome = 2), 0)"
+            " FROM results r JOIN monitors m ON m.id = r.monitor"
+            " WHERE m.name = ? AND r.started >= ? AND r.started <= ?",
+            (monitor, start_ms, end_ms),
+        )[0]
+        hourly = self._read(
+            "SELECT coalesce(sum(h.probes - h.network - h.failures), 0),"
+            " coalesce(sum(h.probes - h.network), 0) FROM hourly h JOIN monitors m ON m.id = h.monitor"
+            " WHERE m.name = ? AND (h.hour + 1) * ? > ? AND h.hour * ? <= ?",
+            (monitor, HOUR_MS, start_ms, HOUR_MS, end_ms),
+        )[0]
+        return int(raw[0]) + int(hourly[0]), int(raw[1]) + int(hourly[1])
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside the block see one state of the file: a round that ``run`` commits meanwhile (WAL

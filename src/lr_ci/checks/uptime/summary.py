@@ -12,13 +12,15 @@ Why the numbers are what they are:
   judged probe is "no data", never 100%.
 - **An aggregated hour counts whole** when it overlaps the window: the first hour of a 7 d or 90 d window
   may reach up to an hour further back than the window. Raw results count when they started inside it.
+  SQLite counts them (:meth:`Store.judged_counts`): 90 days of history are never loaded for one number.
 - **Percentages are floored, from the counts** (:meth:`Uptime.text`): one failure in 10 000 probes shows
   "99.99%", never a rounded "100%" that hides it.
 - **Response times are those of probes that succeeded** (a timeout's duration is the timeout, not the
   service's speed): p50 and p95 by nearest rank over the last 24 h, and the chart's series.
 - **The state** is ``down`` while the monitor has an open incident (since the outage's start), ``network``
-  when its latest probe was judged a lost network (since the first of that run), ``unknown`` before any
-  probe, else ``up`` (a single failed probe that has not met the rule yet is still up, and says so).
+  when its latest probe was judged a lost network (since the first of that run, within the last 24 h),
+  ``unknown`` before any probe, else ``up`` (a single failed probe that has not met the rule yet is
+  still up, and says so).
 - **Every text is masked** with the run's redactor here (names, targets, owners, error texts), so no
   renderer can show a credential whatever it is given; ``page.py`` escapes for HTML, SVG and JSON.
 - **Read only, one snapshot**: :meth:`Store.snapshot` makes every read see the same committed state of a
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from lr_ci.checks.uptime.plan import PlannedMonitor
-    from lr_ci.checks.uptime.state import HourlyAggregate, IncidentRecord, Store
+    from lr_ci.checks.uptime.state import IncidentRecord, Store
     from lr_ci.checks.uptime.state import ProbeResult as StoredResult
 
 State = Literal["up", "down", "unknown", "network"]
@@ -171,28 +173,29 @@ def read(monitors: Sequence[PlannedMonitor], store: Store, now: float, mask: Cal
     names = [planned.name for planned in monitors]
     wanted = set(names)
     oldest = now - max(seconds for _key, seconds in WINDOWS)
+    series_start = now - SERIES_S
+    read_back = []
     with store.snapshot():
         every = [i for i in store.incident_history(oldest) if i.monitor in wanted]
         open_now = {i.monitor: i for i in every if i.recovered_at is None}
-        views = []
         for planned, slug in zip(monitors, slugs([mask(name) for name in names]), strict=True):
-            raw = store.results(planned.name, oldest - 1e-3)
-            hourly = store.hourly(planned.name)
-            views.append((planned, slug, raw, hourly))
+            uptime = {key: Uptime(*store.judged_counts(planned.name, now - s, now)) for key, s in WINDOWS}
+            recent = [r for r in store.results(planned.name, series_start - 1e-3) if r.started <= now]
+            if not recent:  # not probed for a day: its state is what its latest probe said
+                recent = [r for r in store.results(planned.name) if r.started <= now][-1:]
+            read_back.append((planned, slug, uptime, recent))
     incidents = {i.id: _incident(i, now, mask) for i in every[:MAX_INCIDENTS]}
     out = []
-    for planned, slug, raw, hourly in views:
-        uptime = {key: _uptime(raw, hourly, now - seconds, now) for key, seconds in WINDOWS}
-        series_start = now - SERIES_S
+    for planned, slug, uptime, recent in read_back:
         samples = tuple(
             Sample(r.started, r.latency * 1000.0, r.outcome or "down")
-            for r in raw
-            if series_start <= r.started <= now
+            for r in recent
+            if series_start <= r.started
         )
         latencies = [s.latency_ms for s in samples if s.outcome == "up"]
-        latest = next((r for r in reversed(raw) if r.started <= now), None)
+        latest = recent[-1] if recent else None
         incident = open_now.get(planned.name)
-        state, since = _state(raw, latest, incident)
+        state, since = _state(recent, latest, incident)
         open_view = None
         if incident is not None:
             open_view = incidents.get(incident.id) or _incident(incident, now, mask)
@@ -217,24 +220,6 @@ def read(monitors: Sequence[PlannedMonitor], store: Store, now: float, mask: Cal
             )
         )
     return Summary(now, tuple(out), tuple(incidents.values()))
-
-
-def _uptime(
-    raw: Sequence[StoredResult], hourly: Sequence[HourlyAggregate], start: float, now: float
-) -> Uptime:
-    """Judged probes from ``start`` to ``now``: raw results that started inside, aggregated hours that
-    overlap it; network outcomes in neither count."""
-    up = counted = 0
-    for result in raw:
-        if start <= result.started <= now and result.outcome != "network":
-            counted += 1
-            up += result.outcome == "up"
-    for hour in hourly:
-        if hour.hour + HOUR_S > start and hour.hour <= now:
-            judged = hour.probes - hour.network
-            counted += judged
-            up += judged - hour.failures
-    return Uptime(up, counted)
 
 
 def _state(

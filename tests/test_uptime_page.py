@@ -11,11 +11,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+import signal
+import sqlite3
 import struct
+import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,7 @@ import trustme
 import yaml
 
 from helpers.browser import chromium
-from helpers.cli import Cli
+from helpers.cli import Cli, lr_ci_executable
 from helpers.opsapp_server import RunningApp
 from helpers.uptime_servers import SECRET, SINK, SMTP_PASSWORD, SMTP_USER, smtp_server, webhook_receiver
 from lr_ci.checks.uptime import page
@@ -374,6 +379,100 @@ def test_the_page_is_read_while_a_run_holds_the_state_file(
         result = cli("--config", str(config), "uptime", "page", "--out", str(tmp_path / "site"))
     assert result.code == 0, result.err
     assert (tmp_path / "site" / "index.html").stat().st_size > 0
+
+
+def test_the_page_is_read_while_a_writer_is_inside_a_transaction(
+    tmp_path: Path, cli: Cli, state_file: Path
+) -> None:
+    """WAL: a round being written (a write transaction open, not committed) neither blocks the page nor
+    shows on it half-done."""
+    state = tmp_path / "uptime.sqlite"
+    state.write_bytes(state_file.read_bytes())
+    config = config_for_the_constructed_store(tmp_path, state)
+    writer = sqlite3.connect(state, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM incidents")  # uncommitted: the page still sees the open incident
+        result = cli("--config", str(config), "uptime", "page", "--out", str(tmp_path / "site"))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert result.code == 0, result.err
+    status = json.loads((tmp_path / "site" / "status.json").read_text())
+    assert status["monitors"][1]["state"] == "down" and len(status["incidents"]) == 3
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _wait_for_state(cli: Cli, config: Path, out: Path, state: str, timeout_s: float = 15.0) -> dict[str, Any]:
+    """Write the page until the monitor shows ``state`` (bounded), and return its status.json."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = cli("--config", str(config), "uptime", "page", "--out", str(out))
+        if result.code == 0:
+            status: dict[str, Any] = json.loads((out / "status.json").read_text())
+            if status["monitors"][0]["state"] == state:
+                return status
+        else:
+            assert "no state file" in result.err, result.err  # before the run's first round only
+        assert time.monotonic() < deadline, f"the page never showed {state!r}: {result.err}"
+        time.sleep(0.2)
+
+
+def test_the_page_of_a_running_monitor_follows_it(tmp_path: Path, cli: Cli) -> None:
+    """A real ``lr-ci uptime run`` probing a real server every 0.5 s holds the state file; the page is
+    written from it meanwhile: up, then down with its incident once the server is gone."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(
+        f"""
+[uptime]
+interval = 0.5
+timeout = 0.4
+failures = 2
+window = 2
+
+[[uptime.monitors]]
+name = "api"
+url = "http://127.0.0.1:{server.server_address[1]}/health"
+"""
+    )
+    log = tmp_path / "run.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [lr_ci_executable(), "--config", str(config), "uptime", "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        out = tmp_path / "site"
+        up = _wait_for_state(cli, config, out, "up")
+        assert up["monitors"][0]["uptime"]["24h"]["percent"] == 100.0
+        server.shutdown()
+        server.server_close()
+        down = _wait_for_state(cli, config, out, "down")
+        assert down["incidents"][0]["open"] is True and down["monitors"][0]["open_incident"] is not None
+        assert "Down since" in (out / "index.html").read_text()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        server.server_close()
+    assert process.returncode == 0, log.read_text()
 
 
 def test_no_state_file_yet_is_exit_2_saying_what_to_run(tmp_path: Path, cli: Cli) -> None:

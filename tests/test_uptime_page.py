@@ -246,6 +246,14 @@ def test_the_site_has_the_page_the_json_and_a_valid_badge_per_monitor(summary: S
     assert api.get("aria-label") == "API <health> & co: down 99.95%"  # escaped in the file, parsed back
     assert "#e05d44" in files["/badges/api-health-co.svg"][1].decode()
     assert b"&lt;health&gt; &amp; co" in files["/"][1] and b"<health>" not in files["/"][1]
+    # Nothing that could make a request: no script, no reference but a data: URL, a relative link and
+    # SVG fragments (the browser test proves it with the network log).
+    for path, (_type, body) in files.items():
+        text = body.decode()
+        assert "<script" not in text and "@import" not in text and "srcset" not in text, path
+        assert set(re.findall(r'(?:src|href)="([^"]*)"', text)) <= {"data:,", "status.json"}, path
+        assert set(re.findall(r"url\(([^)]*)\)", text)) <= {"#r", "#s"}, path
+    assert "default-src 'none'" in files["/"][1].decode()  # and the browser is told so
 
 
 def test_status_json_has_the_documented_keys(summary: Summary) -> None:

@@ -372,6 +372,16 @@ def test_the_command_writes_the_site_and_reports_it(written: Written) -> None:
     assert report["status"] == "pass" and report["check"] == "uptime"
     assert report["metrics"]["monitors"] == 4 and report["metrics"]["down"] == 1
     assert sorted(report["metrics"]["files"]) == names
+    [table] = report["tables"]  # the markdown step summary shows it in Actions
+    assert [row[:2] for row in table["rows"]] == [
+        [HOMEPAGE, "Up"],
+        [API, f"Down since {page.when(started(LAST - 3))}"],
+        [
+            LOGIN,
+            f"Network lost since {page.when(started(LAST - 2))} (the monitor's own network, not the service)",
+        ],
+        [MAIL, "Unknown (not probed yet)"],
+    ]
     status = json.loads((written.out / "status.json").read_text())
     assert [m["state"] for m in status["monitors"]] == ["up", "down", "network", "unknown"]
 

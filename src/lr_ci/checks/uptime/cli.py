@@ -154,6 +154,7 @@ def page_command(ctx: click.Context, out: Path, state: Path | None) -> None:
         from lr_ci.checks.uptime.check import Request
         from lr_ci.checks.uptime.state import Store
         from lr_ci.errors import LrCiError
+        from lr_ci.report import Table
 
         plan = load_plan(run, Request(), state=state, base_url=None)
         path = plan.state_path
@@ -183,6 +184,13 @@ def page_command(ctx: click.Context, out: Path, state: Path | None) -> None:
             "incidents": len(shown.incidents),
             "state_file": str(path),
         }
+        rows = [
+            [view.name, page.state_text(view), *(view.uptime[key].text for key in ("24h", "7d", "90d"))]
+            for view in shown.monitors
+        ]
+        report.tables.append(
+            Table(f"Status page: {folder}", ["monitor", "state", "24 h", "7 d", "90 d"], rows)
+        )
         return report
 
     run_check(ctx, "uptime", body)

@@ -164,8 +164,8 @@ def badge_for(view: MonitorView) -> str:
 
 # -- the chart ---------------------------------------------------------------------------------------------
 
-_W, _H = 600, 150
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 592, 12, 118
+_W, _H = 600, 164
+_LEFT, _RIGHT, _TOP, _BOTTOM = 72, 592, 12, 122
 
 
 def _nice_ceiling(value: float) -> float:
@@ -228,14 +228,14 @@ def chart_svg(view: MonitorView, now: float) -> str:
         for index, color in sorted(marks.items())
     )
     label = f"Response time of {view.name} over the last 24 hours (UTC)"
-    axis_text = 'font-size="11" fill="currentColor"'
+    axis_text = 'font-size="14" fill="currentColor"'
     y_labels = "".join(
         f'<text x="{_LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" {axis_text}>{esc(_ms(value))}</text>'
         f'<line x1="{_LEFT}" x2="{_RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
         for value in (0.0, top / 2, top)
     )
     x_labels = "".join(
-        f'<text x="{_LEFT + (_RIGHT - _LEFT) * fraction:.1f}" y="{_H - 14}" text-anchor="{anchor}" '
+        f'<text x="{_LEFT + (_RIGHT - _LEFT) * fraction:.1f}" y="{_H - 20}" text-anchor="{anchor}" '
         f"{axis_text}>{esc(time.strftime('%H:%M', time.gmtime(start + 86_400.0 * fraction)))}</text>"
         for fraction, anchor in (
             (0.0, "start"),
@@ -254,7 +254,7 @@ def chart_svg(view: MonitorView, now: float) -> str:
     return (
         f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" aria-label="{esc(label)}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{esc(label)}</title>{y_labels}{x_labels}'
-        f'<text x="{_RIGHT}" y="{_H - 1}" text-anchor="end" font-size="10" fill="currentColor">UTC</text>'
+        f'<text x="{_RIGHT}" y="{_H - 3}" text-anchor="end" font-size="12" fill="currentColor">UTC</text>'
         f"{''.join(lines)}{ticks}{empty}</svg>"
     )
 
@@ -287,7 +287,7 @@ h2 { font-size: 1.2rem; margin: 0 0 .4rem; }
 .uptime dt { color: var(--muted); font-size: .8rem; } .uptime dd { margin: 0; font-size: 1.15rem;
   font-weight: 600; }
 figure { margin: .5rem 0 0; }
-.chart { width: 100%; height: auto; display: block; color: var(--muted); }
+.chart { width: 100%; max-width: 40rem; height: auto; display: block; color: var(--muted); }
 .chart .line { fill: none; stroke: var(--line); stroke-width: 1.6; stroke-linejoin: round; }
 .chart .line-dot { fill: var(--line); }
 .chart .grid { stroke: var(--border); stroke-width: 1; }

@@ -493,6 +493,37 @@ url = "http://127.0.0.1:{server.server_address[1]}/health"
     assert process.returncode == 0, log.read_text()
 
 
+def test_flow_monitors_are_shown_at_the_base_url_given_as_to_check(
+    tmp_path: Path, cli: Cli, state_file: Path
+) -> None:
+    state = tmp_path / "uptime.sqlite"
+    state.write_bytes(state_file.read_bytes())
+    config = tmp_path / "lr-ci.toml"
+    config.write_text(
+        f"""
+[[smoke.flows.login.steps]]
+path = "/login"
+
+[uptime]
+state = "{state}"
+
+[[uptime.monitors]]
+name = "{LOGIN}"
+flow = "login"
+"""
+    )
+    out = tmp_path / "site"
+    missing = cli("--config", str(config), "uptime", "page", "--out", str(out))
+    assert missing.code == 2 and "base URL" in missing.err and len(missing.err.splitlines()) == 1
+    given = "https://probe:base-url-pa55@ops.example.com"
+    result = cli("--config", str(config), "uptime", "page", "--out", str(out), "--base-url", given)
+    assert result.code == 0, result.err
+    status = json.loads((out / "status.json").read_text())
+    target = status["monitors"][0]["target"]
+    assert target.startswith("https://") and target.endswith("ops.example.com (flow login)"), target
+    assert all(b"base-url-pa55" not in p.read_bytes() for p in out.rglob("*") if p.is_file())
+
+
 def test_no_state_file_yet_is_exit_2_saying_what_to_run(tmp_path: Path, cli: Cli) -> None:
     state = tmp_path / "nothing" / "uptime.sqlite"
     config = config_for_the_constructed_store(tmp_path, state)

@@ -141,9 +141,10 @@ def test_alert_command(
     metavar="PATH",
     help="The SQLite state file (else [uptime] state); read only, also while `lr-ci uptime run` writes it.",
 )
+@click.option("--base-url", metavar="URL", help="Flow monitors' base URL, as the page shows their target.")
 @global_options
 @click.pass_context
-def page_command(ctx: click.Context, out: Path, state: Path | None) -> None:
+def page_command(ctx: click.Context, out: Path, state: Path | None, base_url: str | None) -> None:
     """Write the static status page, its badges and status.json from the state file (for GitHub Pages)."""
 
     def body(run: RunContext) -> Report:
@@ -156,7 +157,7 @@ def page_command(ctx: click.Context, out: Path, state: Path | None) -> None:
         from lr_ci.errors import LrCiError
         from lr_ci.report import Table
 
-        plan = load_plan(run, Request(), state=state, base_url=None)
+        plan = load_plan(run, Request(), state=state, base_url=base_url)
         path = plan.state_path
         if not path.is_file() or path.stat().st_size == 0:  # opening it would create it
             raise LrCiError(f"no state file at {path}: run `lr-ci uptime check --once` or `run` first")

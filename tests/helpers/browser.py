@@ -52,8 +52,10 @@ class _DriverFinderLog(logging.Handler):
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the ``with`` block; every wait inside it is bounded.
+def chromium(*, performance_log: bool = False) -> Iterator[Any]:
+    """One headless Chromium for the ``with`` block; every wait inside it is bounded. With
+    ``performance_log``, ``driver.get_log("performance")`` returns the DevTools events (``Network.*``:
+    every request the page made).
 
     Raises if selenium did not say that it skipped Selenium Manager: the tool that would otherwise look
     for (and download) a browser and driver must never run here.
@@ -76,6 +78,8 @@ def chromium() -> Iterator[Any]:
         "--lang=en-US",
     ):
         options.add_argument(argument)
+    if performance_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     finder_logger = logging.getLogger("selenium.webdriver.common.driver_finder")
     log, level, offline = _DriverFinderLog(), finder_logger.level, os.environ.get("SE_OFFLINE")
     finder_logger.addHandler(log)

@@ -21,7 +21,7 @@ from lr_ci.report import Report
 
 if TYPE_CHECKING:
     from lr_ci.checks.uptime.check import Request
-    from lr_ci.checks.uptime.listener import ListenAddress, Listener
+    from lr_ci.checks.uptime.listener import ListenAddress, Listener, Site
     from lr_ci.checks.uptime.metrics import UptimeMetrics
     from lr_ci.checks.uptime.plan import Plan
 
@@ -132,6 +132,76 @@ def test_alert_command(
 
         plan = load_plan(run, request, state=state, base_url=base_url, needs_monitors=False)
         return check.send_test_alert(plan)
+
+    run_check(ctx, "uptime", body)
+
+
+@command.command("page")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write index.html, status.json and badges/<monitor>.svg into this folder (created if needed).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="The SQLite state file (else [uptime] state); read only, also while `lr-ci uptime run` writes it.",
+)
+@click.option("--base-url", metavar="URL", help="Flow monitors' base URL, as the page shows their target.")
+@global_options
+@click.pass_context
+def page_command(ctx: click.Context, out: Path, state: Path | None, base_url: str | None) -> None:
+    """Write the static status page, its badges and status.json from the state file (for GitHub Pages)."""
+
+    def body(run: RunContext) -> Report:
+        import os
+        import time
+
+        from lr_ci.checks.uptime import page, summary
+        from lr_ci.checks.uptime.check import Request
+        from lr_ci.checks.uptime.state import Store
+        from lr_ci.errors import LrCiError
+        from lr_ci.report import Table
+
+        plan = load_plan(run, Request(), state=state, base_url=base_url)
+        path = plan.state_path
+        if not path.is_file() or path.stat().st_size == 0:  # opening it would create it
+            raise LrCiError(f"no state file at {path}: run `lr-ci uptime check --once` or `run` first")
+        # Without the run lock: a running `lr-ci uptime run` holds it, and WAL lets this read meanwhile.
+        with Store.open(path, plan.mask, lock=False) as store:
+            shown = summary.read(plan.monitors, store, time.time(), plan.mask)
+        folder = run.cwd / out
+        written = []
+        for site_path, (_type, content) in page.site(shown).items():
+            target = folder / page.file_name(site_path)
+            partial = target.with_name(f".{target.name}.partial")
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_bytes(content)
+                os.replace(partial, target)  # a reader (Pages, a browser) never sees half a file
+            except OSError as exc:
+                raise LrCiError(f"{target}: cannot write the status page ({exc.strerror or exc})") from None
+            written.append(page.file_name(site_path))
+        report = Report(check="uptime")
+        report.metrics = {
+            "out": str(folder),
+            "files": written,
+            "monitors": len(shown.monitors),
+            "down": sum(view.state == "down" for view in shown.monitors),
+            "incidents": len(shown.incidents),
+            "state_file": str(path),
+        }
+        rows = [
+            [view.name, page.state_text(view), *(view.uptime[key].text for key in ("24h", "7d", "90d"))]
+            for view in shown.monitors
+        ]
+        report.tables.append(
+            Table(f"Status page: {folder}", ["monitor", "state", "24 h", "7 d", "90 d"], rows)
+        )
+        return report
 
     run_check(ctx, "uptime", body)
 
@@ -253,6 +323,43 @@ def _listen_address(run: RunContext, listen: str | None) -> ListenAddress | None
         raise LrCiError(f"--listen {exc}") from None
 
 
+LIVE_PAGE_MAX_AGE_S = 5.0
+"""The live page is read again from the state file at most this often, however often it is requested."""
+
+
+def _live_site(plan: Plan) -> Site:
+    """The status page of the running monitor, the same files ``lr-ci uptime page`` writes.
+
+    Read from the state file through the listener thread's own connection (a connection belongs to its
+    thread; WAL lets it read while the loop writes, without the run lock), at most every
+    :data:`LIVE_PAGE_MAX_AGE_S`, so a page reloaded in a loop costs the monitor nothing.
+    """
+    import math
+    import threading
+    import time
+
+    from lr_ci.checks.uptime import page, summary
+    from lr_ci.checks.uptime.listener import Page
+    from lr_ci.checks.uptime.state import Store
+
+    lock = threading.Lock()
+    cached: dict[str, tuple[str, bytes]] = {}
+    read_at = [-math.inf]
+
+    def site(path: str) -> Page | None:
+        with lock:
+            if time.monotonic() - read_at[0] > LIVE_PAGE_MAX_AGE_S:
+                with Store.open(plan.state_path, plan.mask, lock=False) as store:
+                    shown = summary.read(plan.monitors, store, time.time(), plan.mask)
+                cached.clear()
+                cached.update(page.site(shown))
+                read_at[0] = time.monotonic()
+            found = cached.get(path)
+        return None if found is None else Page(200, found[0], found[1])
+
+    return site
+
+
 def _bind_listener(plan: Plan, address: ListenAddress | None) -> tuple[UptimeMetrics | None, Listener | None]:
     """The run's metrics and the listener that will serve them, its socket bound (not serving yet)."""
     if address is None:
@@ -262,11 +369,8 @@ def _bind_listener(plan: Plan, address: ListenAddress | None) -> tuple[UptimeMet
     from lr_ci.errors import LrCiError
 
     metrics = UptimeMetrics.for_plan(plan)
-    # TODO(lead, issue 18): route "/", "/status.json" and "/badges/*" to lr_ci.checks.uptime.page.site
-    # (summary) once page.py is merged (site=...; the listener's threads must only read what the loop
-    # published); until then those paths are 404.
     try:
-        return metrics, Listener(address, metrics.render, site=None)
+        return metrics, Listener(address, metrics.render, site=_live_site(plan))
     except OSError as exc:
         where = address.url.removeprefix("http://")
         raise LrCiError(f"cannot listen on {where}: {exc.strerror or exc}") from None

@@ -194,6 +194,25 @@ class HourlyAggregate:
     latency_max: float
 
 
+@dataclass(frozen=True)
+class IncidentRecord:
+    """An incident as the history shows it, open or closed. ``duration`` is the outage's length (first
+    failed probe's start to the start of the first success that closed it); None while it is open."""
+
+    id: str
+    monitor: str
+    since: float
+    opened_at: float
+    reminders: int
+    recovered_at: float | None
+    duration: float | None
+
+    @property
+    def ended(self) -> float | None:
+        """When the service was back (the first success of the run that closed it), None while open."""
+        return None if self.duration is None else self.since + self.duration
+
+
 def _lock(path: Path) -> IO[str]:
     """An exclusive, non-blocking lock on ``<file>.lock`` holding this process's pid."""
     import fcntl
@@ -609,6 +628,63 @@ class Store:
             HourlyAggregate(monitor, hour * 3600.0, p, f, n, total / 1000, peak / 1000)
             for hour, p, f, n, total, peak in rows
         ]
+
+    def incident_history(self, after: float) -> list[IncidentRecord]:
+        """Incidents open now or recovered after ``after``, the newest outage first (the status page)."""
+        rows = self._read(
+            "SELECT i.id, m.name, i.since, i.opened_at, i.reminders, i.recovered_at, i.duration"
+            " FROM incidents i JOIN monitors m ON m.id = i.monitor"
+            " WHERE i.recovered_at IS NULL OR i.recovered_at > ? ORDER BY i.since DESC, i.id",
+            (-(2**62) if after == -math.inf else to_ms(after),),
+        )
+        return [
+            IncidentRecord(
+                i,
+                m,
+                s / 1000,
+                o / 1000,
+                r,
+                None if rec is None else rec / 1000,
+                None if d is None else d / 1000,
+            )
+            for i, m, s, o, r, rec, d in rows
+        ]
+
+    def judged_counts(self, monitor: str, start: float, end: float) -> tuple[int, int]:
+        """``(up, judged)``: probes of ``monitor`` from ``start`` to ``end`` judged up, and judged at all,
+        from the raw results that started inside and the hourly aggregates of the hours that overlap it
+        (the status page's uptime). ``network`` outcomes are in neither; a failure still waiting for the
+        control's verdict is judged down, as the aggregates count it. Counted by SQLite: a year of
+        history is never loaded into Python for one number."""
+        start_ms, end_ms = to_ms(start), to_ms(end)
+        raw = self._read(
+            "SELECT coalesce(sum(r.outcome = 0), 0), count(*) - coalesce(sum(r.outcome = 2), 0)"
+            " FROM results r JOIN monitors m ON m.id = r.monitor"
+            " WHERE m.name = ? AND r.started >= ? AND r.started <= ?",
+            (monitor, start_ms, end_ms),
+        )[0]
+        hourly = self._read(
+            "SELECT coalesce(sum(h.probes - h.network - h.failures), 0),"
+            " coalesce(sum(h.probes - h.network), 0) FROM hourly h JOIN monitors m ON m.id = h.monitor"
+            " WHERE m.name = ? AND (h.hour + 1) * ? > ? AND h.hour * ? <= ?",
+            (monitor, HOUR_MS, start_ms, HOUR_MS, end_ms),
+        )[0]
+        return int(raw[0]) + int(hourly[0]), int(raw[1]) + int(hourly[1])
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see one state of the file: a round that ``run`` commits meanwhile (WAL
+        lets it write while this reads) is seen whole or not at all, never half (a status page whose
+        incident list and states disagree). Read only: nothing is written in it."""
+        try:
+            self._db.execute("BEGIN DEFERRED")
+        except sqlite3.DatabaseError as error:
+            raise self._unusable(error) from None
+        try:
+            yield
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
 
     def skipped(self, monitor: str) -> int:
         rows = self._read("SELECT skipped FROM monitors WHERE name = ?", (monitor,))

@@ -35,12 +35,15 @@ class RunningApp:
                 stream.close()
 
 
-def start_opsapp(wait_ready: bool = True, **knobs: object) -> RunningApp:
-    """Start the app with ``OPSAPP_<KNOB>`` set from ``knobs``; returns once it listens (and answers)."""
+def start_opsapp(wait_ready: bool = True, port: int = 0, **knobs: object) -> RunningApp:
+    """Start the app with ``OPSAPP_<KNOB>`` set from ``knobs``; returns once it listens (and answers).
+
+    ``port`` 0 picks a free one; a given port restarts an app that was stopped there (the whole app down,
+    then back, at the address its monitors probe)."""
     env = {**os.environ, "PYTHONPATH": str(OPSAPP_DIR), "PYTHONUNBUFFERED": "1"}
     env.update({f"OPSAPP_{name.upper()}": str(value) for name, value in knobs.items()})
     process = subprocess.Popen(
-        [sys.executable, "-m", "opsapp", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "opsapp", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

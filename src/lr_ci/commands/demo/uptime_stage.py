@@ -189,10 +189,10 @@ def _database_outage(app: App, token: str, inbox: Inbox, say: Callable[[str], No
     outage = Outage("the database", ("health",), {}, {}, {})
     down_at = time.monotonic()
     _admin(app, token, db_down=True)
-    say(f"  {_clock()} the app's database went down (the homepage still loads; /healthz answers 503)")
+    say(f"  {_clock()} the app's database went down: the homepage still loads, /healthz answers 503")
     _await(inbox, first, "opened", outage, down_at, say)
     _admin(app, token, db_down=False)
-    say(f"  {_clock()} the database is back")
+    say(f"  {_clock()} the database is back (through the app's admin knobs, while it runs)")
     _await(inbox, first, "recovered", outage, down_at, say)
     return outage
 
@@ -203,7 +203,7 @@ def _whole_app_outage(
     first = len(inbox.snapshot())
     outage = Outage("the whole app", MONITORS, {}, {}, {})
     down_at = time.monotonic()
-    say(f"  {_clock()} the app stopped: every connection is refused")
+    say(f"  {_clock()} the whole app stopped: every connection is refused")
     _await(inbox, first, "opened", outage, down_at, say)
     running.append(restart())
     say(f"  {_clock()} the app started again on the same port")
@@ -214,7 +214,8 @@ def _whole_app_outage(
 def _await(
     inbox: Inbox, first: int, kind: str, outage: Outage, down_at: float, say: Callable[[str], None]
 ) -> None:
-    """Wait (bounded) until every expected monitor's ``kind`` notice arrived; narrate what came when."""
+    """Wait (bounded) until every expected monitor's ``kind`` notice arrived; narrate what came when
+    (seconds counted from the takedown, and the outage's length as the recovery notice states it)."""
 
     def arrived(notices: list[Notice]) -> dict[str, Notice]:
         return {n.monitor: n for n in notices[first:] if n.kind == kind and n.monitor in outage.expected}
@@ -227,15 +228,28 @@ def _await(
         if kind == "recovered" and isinstance(notice.body.get("duration"), (int, float)):
             outage.durations[monitor] = round(float(notice.body["duration"]), 1)
     missing = [m for m in outage.expected if m not in got]
-    label = "alert" if kind == "opened" else "recovery notice"
-    if got:
-        when = ", ".join(f"{m} after {seen[m]} s" for m in outage.expected if m in seen)
-        lasted = ""
-        if kind == "recovered" and outage.durations:
-            lasted = "; down for " + ", ".join(f"{m} {s} s" for m, s in outage.durations.items())
-        say(f"  {_clock()} {label} received (signature verified): {when} since it went down{lasted}")
+    order = [m for m in outage.expected if m in got]
+    if got and kind == "opened":
+        what = ", ".join(f"{m} ({_failure(got[m])}) after {seen[m]} s" for m in order)
+        say(f"  {_clock()} alert received, signature verified: {what}")
+    elif got:
+        back = ", ".join(f"{m} after {seen[m]} s" for m in order)
+        lasted = ", ".join(f"{outage.durations[m]} s ({m})" for m in order if m in outage.durations)
+        say(
+            f"  {_clock()} recovery notice received: {back}"
+            + (f"; the outage lasted {lasted} by the monitor's probes" if lasted else "")
+        )
     if missing:
+        label = "alert" if kind == "opened" else "recovery notice"
         say(f"  no {label} for {', '.join(missing)} within {EVENT_WAIT_S:.0f} s")
+
+
+def _failure(notice: Notice) -> str:
+    """What the alert says failed: its error text, else its status."""
+    failure = notice.body.get("failure")
+    if isinstance(failure, dict):
+        return str(failure.get("error") or f"status {failure.get('status')}")
+    return "failed"
 
 
 def _stop(monitor: subprocess.Popen[str]) -> int | None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers.opsapp_server import RunningApp, start_opsapp
+from helpers.cli import Cli
+from helpers.opsapp_server import OPSAPP_DIR, RunningApp, start_opsapp
 
 API = {"Authorization": "Bearer opsapp-demo-token"}
 
@@ -221,3 +222,40 @@ def test_the_whole_app_down_refuses_connections_and_comes_back_on_the_same_port(
         assert invoice.json()["customer"] == "ACME"
     finally:
         again.stop()
+
+
+def test_the_apps_uptime_monitors_pass_against_it_and_see_its_database_go_down(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/opsapp/lr-ci.toml's [uptime] is valid, and its three monitors (homepage, the login flow,
+    /healthz with its dependencies) pass one round against the running app, then name the database."""
+    app = start_opsapp(admin_token=ADMIN_TOKEN)
+    try:
+        config = tmp_path / "lr-ci.toml"
+        example = (OPSAPP_DIR / "lr-ci.toml").read_text()
+        config.write_text(example.replace("http://127.0.0.1:8000", app.url))
+        monkeypatch.setenv("OPS_USER", "ops")
+        monkeypatch.setenv("OPS_PASSWORD", "ops-demo-password")
+        assert cli("--config", str(config), "config", "check").code == 0
+        once = ("--config", str(config), "uptime", "check", "--once", "--format", "json")
+        round_one = cli(*once)
+        assert round_one.code == 0, round_one.err
+        per_monitor = round_one.json()["metrics"]["per_monitor"]
+        assert {name: m["ok"] for name, m in per_monitor.items()} == {
+            "homepage": True,
+            "login": True,
+            "health": True,
+        }
+        admin(app, db_down=True)
+        round_two = cli(*once)
+        per_monitor = round_two.json()["metrics"]["per_monitor"]
+        assert {name: m["ok"] for name, m in per_monitor.items()} == {
+            "homepage": True,
+            "login": True,
+            "health": False,
+        }
+        assert per_monitor["health"]["status"] == 503
+        assert "ops-demo-password" not in round_one.out + round_two.out + round_two.err
+        assert ADMIN_TOKEN not in round_two.out
+    finally:
+        app.stop()

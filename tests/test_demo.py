@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -88,16 +89,20 @@ def assert_the_uptime_stage(narration: str, out: Path) -> None:
     def line_after(start: int, text: str) -> int:
         return next(n for n in range(start, len(lines)) if text in lines[n])
 
+    alerted = "alert received (signature verified), seconds after it went down: "
+    notice = "recovery notice received, seconds after it went down: "
     database_down = line_after(0, "database went down")
-    alert = line_after(database_down, "alert received, signature verified: health (HTTP 503")
-    recovered = line_after(alert, "recovery notice received: health after")
-    assert "the outage lasted" in lines[recovered]
+    alert = line_after(database_down, alerted + "health ")
+    assert re.search(r"health [\d.]+ s \(HTTP 503", lines[alert]), lines[alert]
+    recovered = line_after(alert, notice + "health ")
+    assert re.search(r"the outage lasted, by the monitor's probes: health [\d.]+ s", lines[recovered])
     app_down = line_after(recovered, "the whole app stopped")
-    alerts = line_after(app_down, "alert received, signature verified: homepage (connection refused)")
-    assert "login (" in lines[alerts] and "health (" in lines[alerts]
+    alerts = line_after(app_down, alerted + "homepage ")
+    for monitor in ("homepage", "login", "health"):
+        assert re.search(rf"{monitor} [\d.]+ s \([^)]*connection refused", lines[alerts]), lines[alerts]
     restarted = line_after(alerts, "started again on the same port")
-    back = line_after(restarted, "recovery notice received: homepage after")
-    assert "login after" in lines[back] and "health after" in lines[back]
+    back = line_after(restarted, notice + "homepage ")
+    assert "login " in lines[back] and "health " in lines[back]
     assert "stopped on SIGTERM with exit 0" in lines[line_after(back, "the monitor stopped")]
     assert "0 bad signature(s)" in stage
     notices = json.loads((out / "uptime-alerts.json").read_text())

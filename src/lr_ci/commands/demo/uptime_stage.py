@@ -230,14 +230,14 @@ def _await(
     missing = [m for m in outage.expected if m not in got]
     order = [m for m in outage.expected if m in got]
     if got and kind == "opened":
-        what = ", ".join(f"{m} ({_failure(got[m])}) after {seen[m]} s" for m in order)
-        say(f"  {_clock()} alert received, signature verified: {what}")
+        what = ", ".join(f"{m} {seen[m]} s ({_failure(got[m])})" for m in order)
+        say(f"  {_clock()} alert received (signature verified), seconds after it went down: {what}")
     elif got:
-        back = ", ".join(f"{m} after {seen[m]} s" for m in order)
-        lasted = ", ".join(f"{outage.durations[m]} s ({m})" for m in order if m in outage.durations)
+        back = ", ".join(f"{m} {seen[m]} s" for m in order)
+        lasted = ", ".join(f"{m} {outage.durations[m]} s" for m in order if m in outage.durations)
         say(
-            f"  {_clock()} recovery notice received: {back}"
-            + (f"; the outage lasted {lasted} by the monitor's probes" if lasted else "")
+            f"  {_clock()} recovery notice received, seconds after it went down: {back}"
+            + (f"; the outage lasted, by the monitor's probes: {lasted}" if lasted else "")
         )
     if missing:
         label = "alert" if kind == "opened" else "recovery notice"

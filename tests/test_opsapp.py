@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -278,3 +281,23 @@ def test_the_apps_uptime_monitors_pass_against_it_and_see_its_database_go_down(
         assert ADMIN_TOKEN not in round_two.out
     finally:
         app.stop()
+
+
+def test_admin_refuses_a_client_that_is_not_on_loopback() -> None:
+    """The admin endpoint answers loopback clients only: Starlette's test client connects as the host
+    ``testclient``, which is not a loopback address (run in the app's own environment, in a subprocess)."""
+    script = f"""
+from starlette.testclient import TestClient
+from opsapp.app import create_app
+from opsapp.knobs import Knobs
+with TestClient(create_app(Knobs(admin_token={ADMIN_TOKEN!r}))) as client:
+    auth = {{"Authorization": "Bearer {ADMIN_TOKEN}"}}
+    print(client.post("/admin/knobs", json={{"db_down": True}}, headers=auth).status_code)
+    print(client.get("/healthz").status_code)
+"""
+    env = {**os.environ, "PYTHONPATH": str(OPSAPP_DIR)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["403", "200"]  # refused, and the database is still up

@@ -80,3 +80,30 @@ def test_a_github_folder_linking_outside_is_not_written_into(repo_dir: Path, tmp
     assert_one_clear_line(result, mentions=["lr-ci.yml", "outside the repository"])
     assert list(elsewhere.iterdir()) == []
     assert not (repo_dir / "lr-ci.toml").exists()  # checked before anything is written
+
+
+def test_a_hostile_source_tree_does_not_hang_or_mislead_the_health_route_search(
+    repo_dir: Path, tmp_path: Path
+) -> None:
+    """Looking for a health route reads source files: a FIFO, ``/dev/zero``, a folder linking to ``/`` or
+    back to itself, a route in a linked file, and a deep tree of folders are skipped or bounded."""
+    os.mkfifo(repo_dir / "server.py")
+    (repo_dir / "main.py").symlink_to("/dev/zero")
+    (repo_dir / "everything").symlink_to("/", target_is_directory=True)
+    (repo_dir / "loop").symlink_to(repo_dir, target_is_directory=True)
+    outside = tmp_path / "outside.py"
+    outside.write_text('app.get("/healthz")\n')
+    (repo_dir / "routes.py").symlink_to(outside)
+    deep = repo_dir
+    for _ in range(40):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "app.py").write_text('app.get("/healthz")\n')  # past the depth bound: not read
+    result = init(repo_dir, tmp_path)
+    assert result.code == 0, result.err
+    assert result.peak_rss <= PEAK_RSS_LIMIT
+    report = json.loads(result.out)
+    assert report["metrics"]["detected"]["health"] is None
+    unread = [f for f in report["findings"] if f["rule"] == "init-unread"]
+    assert unread == []  # a source file left unread is skipped quietly: it is not a manifest
+    assert '\nname = "health"' not in (repo_dir / "lr-ci.toml").read_text()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import pytest
 
-from helpers.opsapp_server import RunningApp
+from helpers.cli import Cli
+from helpers.opsapp_server import OPSAPP_DIR, RunningApp, start_opsapp
 
 API = {"Authorization": "Bearer opsapp-demo-token"}
 
@@ -89,15 +95,22 @@ def test_token_endpoint(opsapp_url: str) -> None:
         assert client.get("/api/invoices", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def test_healthz_reports_the_version(opsapp: Callable[..., RunningApp]) -> None:
+def test_healthz_reports_its_dependencies_and_the_version(opsapp: Callable[..., RunningApp]) -> None:
     app = opsapp(version="2.0.0")
-    assert httpx.get(f"{app.url}/healthz").json() == {"status": "ok", "database": "ok", "version": "2.0.0"}
+    health = httpx.get(f"{app.url}/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}, "version": "2.0.0"}
 
 
 def test_knobs(opsapp: Callable[..., RunningApp]) -> None:
     down = opsapp(db_down=1)
-    assert httpx.get(f"{down.url}/healthz").status_code == 503
+    health = httpx.get(f"{down.url}/healthz")
+    assert health.status_code == 503
+    assert health.json()["status"] == "degraded"
+    assert health.json()["checks"] == {"database": "down", "queue": "ok"}
     assert httpx.get(f"{down.url}/api/invoices", headers=API).status_code == 503
+    stuck = opsapp(queue_down=1)
+    assert httpx.get(f"{stuck.url}/healthz").json()["checks"] == {"database": "ok", "queue": "down"}
     broken = opsapp(broken_login=1)
     with httpx.Client(base_url=broken.url) as client:
         assert login(client).status_code == 500
@@ -114,3 +127,177 @@ def test_slow_start(opsapp: Callable[..., RunningApp]) -> None:
     app = opsapp(slow_start_s=1, wait_ready=False)
     response = httpx.get(f"{app.url}/healthz", timeout=10)
     assert response.status_code == 200 and time.perf_counter() - start >= 1.0
+
+
+ADMIN_TOKEN = "admin-token-for-the-opsapp-tests-0123"  # a test's own, on loopback
+
+
+def admin(app: RunningApp, **knobs: object) -> httpx.Response:
+    return httpx.post(
+        f"{app.url}/admin/knobs", json=knobs, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5
+    )
+
+
+def report_status(client: httpx.Client, report_id: int) -> str:
+    status: str = client.get(f"/api/reports/{report_id}").json()["status"]
+    return status
+
+
+def wait_for_report(client: httpx.Client, report_id: int) -> str:
+    status = "running"
+    for _ in range(100):  # at most 5 s
+        status = report_status(client, report_id)
+        if status == "done":
+            break
+        time.sleep(0.05)
+    return status
+
+
+def test_admin_knobs_take_the_running_app_down_and_bring_it_back(opsapp: Callable[..., RunningApp]) -> None:
+    """One process: its database, then its report queue, go down and come back while it serves."""
+    app = opsapp(admin_token=ADMIN_TOKEN, report_seconds=0.1)
+    health = f"{app.url}/healthz"
+    changed = admin(app, db_down=True)
+    assert changed.status_code == 200 and changed.json()["db_down"] is True
+    assert httpx.get(health).status_code == 503
+    assert httpx.get(health).json()["checks"] == {"database": "down", "queue": "ok"}
+    assert httpx.get(f"{app.url}/api/invoices", headers=API).status_code == 503
+    assert admin(app, db_down=False).json()["db_down"] is False
+    assert httpx.get(health).status_code == 200
+    with httpx.Client(base_url=app.url, headers=API) as client:
+        assert admin(app, queue_down=True).status_code == 200
+        assert httpx.get(health).json() == {
+            "status": "degraded",
+            "checks": {"database": "ok", "queue": "down"},
+            "version": "1.4.2",
+        }
+        stuck = client.post("/api/reports").json()["id"]
+        time.sleep(0.3)  # three times the job's length: a working queue would have finished it
+        assert report_status(client, stuck) == "running"
+        admin(app, queue_down=False)
+        assert wait_for_report(client, stuck) == "done"  # the job waited, it was not lost
+        assert httpx.get(health).status_code == 200
+    slowed = admin(app, latency_ms=150)
+    assert slowed.json()["latency_ms"] == 150
+    start = time.perf_counter()
+    httpx.get(health)
+    assert time.perf_counter() - start >= 0.15
+    admin(app, latency_ms=0)
+
+
+def test_admin_is_closed_without_the_token(opsapp: Callable[..., RunningApp]) -> None:
+    closed = opsapp()
+    assert httpx.post(f"{closed.url}/admin/knobs", json={"db_down": True}).status_code == 404
+    assert httpx.get(f"{closed.url}/healthz").status_code == 200
+    app = opsapp(admin_token=ADMIN_TOKEN)
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}):
+        refused = httpx.post(f"{app.url}/admin/knobs", json={"db_down": True}, headers=header)
+        assert refused.status_code == 401 and ADMIN_TOKEN not in refused.text
+    assert httpx.get(f"{app.url}/healthz").status_code == 200
+    for bad in ({"admin_token": "x"}, {"db_down": "yes"}, {"latency_ms": -1}, {"latency_ms": True}):
+        rejected = admin(app, **bad)
+        assert rejected.status_code == 422, bad
+        assert ADMIN_TOKEN not in rejected.text
+    state = httpx.get(f"{app.url}/admin/knobs", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert state.json()["db_down"] is False and ADMIN_TOKEN not in state.text
+
+
+def test_the_whole_app_down_refuses_connections_and_comes_back_on_the_same_port(tmp_path: Path) -> None:
+    """Down as a crash is: the socket closed. Restarted on the same port with the same SQLite file, it
+    answers where its monitors look, with its data."""
+    database = tmp_path / "ops.db"
+    app = start_opsapp(database=database)
+    try:
+        port = int(app.url.rsplit(":", 1)[1])
+        created = httpx.post(
+            f"{app.url}/api/invoices", json={"customer": "ACME", "amount_cents": 1}, headers=API
+        )
+        assert created.status_code == 201
+    finally:
+        app.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{app.url}/healthz", timeout=2)
+    again = start_opsapp(port=port, database=database)
+    try:
+        assert again.url == app.url
+        assert httpx.get(f"{again.url}/healthz").json()["checks"] == {"database": "ok", "queue": "ok"}
+        invoice = httpx.get(f"{again.url}/api/invoices/{created.json()['id']}", headers=API)
+        assert invoice.json()["customer"] == "ACME"
+    finally:
+        again.stop()
+
+
+UPTIME = """
+[uptime]
+base_url = "{url}"
+
+[[uptime.monitors]]
+name = "homepage"
+url = "{url}/"
+body_contains = "Ops Console"
+
+[[uptime.monitors]]
+name = "login"
+flow = "login"
+
+[[uptime.monitors]]
+name = "health"
+url = "{url}/healthz"
+json = ['$.checks.database == "ok"', '$.checks.queue == "ok"']
+"""
+
+
+def test_the_apps_uptime_monitors_pass_against_it_and_see_its_database_go_down(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The three monitors the demo runs (homepage, the example's login flow, /healthz with its
+    dependencies) pass one round against the running app; with its database down, only health fails."""
+    app = start_opsapp(admin_token=ADMIN_TOKEN)
+    try:
+        config = tmp_path / "lr-ci.toml"
+        config.write_text((OPSAPP_DIR / "lr-ci.toml").read_text() + UPTIME.format(url=app.url))
+        monkeypatch.setenv("OPS_USER", "ops")
+        monkeypatch.setenv("OPS_PASSWORD", "ops-demo-password")
+        assert cli("--config", str(config), "config", "check").code == 0
+        once = ("--config", str(config), "uptime", "check", "--once", "--format", "json")
+        round_one = cli(*once)
+        assert round_one.code == 0, round_one.err
+        per_monitor = round_one.json()["metrics"]["per_monitor"]
+        assert {name: m["ok"] for name, m in per_monitor.items()} == {
+            "homepage": True,
+            "login": True,
+            "health": True,
+        }
+        admin(app, db_down=True)
+        round_two = cli(*once)
+        per_monitor = round_two.json()["metrics"]["per_monitor"]
+        assert {name: m["ok"] for name, m in per_monitor.items()} == {
+            "homepage": True,
+            "login": True,
+            "health": False,
+        }
+        assert per_monitor["health"]["status"] == 503
+        assert "ops-demo-password" not in round_one.out + round_two.out + round_two.err
+        assert ADMIN_TOKEN not in round_two.out
+    finally:
+        app.stop()
+
+
+def test_admin_refuses_a_client_that_is_not_on_loopback() -> None:
+    """The admin endpoint answers loopback clients only: Starlette's test client connects as the host
+    ``testclient``, which is not a loopback address (run in the app's own environment, in a subprocess)."""
+    script = f"""
+from starlette.testclient import TestClient
+from opsapp.app import create_app
+from opsapp.knobs import Knobs
+with TestClient(create_app(Knobs(admin_token={ADMIN_TOKEN!r}))) as client:
+    auth = {{"Authorization": "Bearer {ADMIN_TOKEN}"}}
+    print(client.post("/admin/knobs", json={{"db_down": True}}, headers=auth).status_code)
+    print(client.get("/healthz").status_code)
+"""
+    env = {**os.environ, "PYTHONPATH": str(OPSAPP_DIR)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["403", "200"]  # refused, and the database is still up

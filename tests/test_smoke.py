@@ -184,7 +184,7 @@ def test_conditions_skip_steps(opsapp_url: str, cli: Cli, tmp_path: Path) -> Non
         """
 [[smoke.flows.health.steps]]
 path = "/healthz"
-capture = { db = { json = "$.database" } }
+capture = { db = { json = "$.checks.database" } }
 [[smoke.flows.health.steps]]
 name = "only when the database is down"
 path = "/nope"

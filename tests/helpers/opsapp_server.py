@@ -36,11 +36,15 @@ class RunningApp:
 
 
 def start_opsapp(wait_ready: bool = True, **knobs: object) -> RunningApp:
-    """Start the app with ``OPSAPP_<KNOB>`` set from ``knobs``; returns once it listens (and answers)."""
+    """Start the app with ``OPSAPP_<KNOB>`` set from ``knobs``; returns once it listens (and answers).
+
+    ``port`` is not a knob but the port to listen on: 0 (the default) picks a free one; a given port
+    restarts an app that was stopped there (the whole app down, then back where its monitors probe)."""
+    port = knobs.pop("port", 0)
     env = {**os.environ, "PYTHONPATH": str(OPSAPP_DIR), "PYTHONUNBUFFERED": "1"}
     env.update({f"OPSAPP_{name.upper()}": str(value) for name, value in knobs.items()})
     process = subprocess.Popen(
-        [sys.executable, "-m", "opsapp", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "opsapp", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

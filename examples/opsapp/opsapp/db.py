@@ -19,13 +19,14 @@ CREATE TABLE IF NOT EXISTS invoices (
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
-    started_at REAL NOT NULL
+    started_at REAL NOT NULL,
+    done_at REAL
 );
 """
 
 
 class DatabaseDown(Exception):
-    """The database cannot be reached (the ``OPSAPP_DB_DOWN`` knob)."""
+    """The database cannot be reached (the ``db_down`` knob, from the environment or ``/admin/knobs``)."""
 
 
 class Database:

@@ -95,22 +95,26 @@ def sample_app_dir() -> Path:
 
 
 @dataclass
-class _App:
+class App:
+    """A running sample app: where it answers, and its process."""
+
     url: str
     process: subprocess.Popen[str]
 
 
-@contextmanager
-def _app(directory: Path, **knobs: object) -> Iterator[_App]:
+def start_app(directory: Path, port: int = 0, **knobs: Any) -> App:
+    """The sample app in its own process, listening on ``port`` (0: a free one), with ``OPSAPP_<KNOB>``
+    set from ``knobs``; returns once it listens. Stop it with :func:`stop_app`."""
     env = {**os.environ, "PYTHONPATH": str(directory), "PYTHONUNBUFFERED": "1"}
     env.update({f"OPSAPP_{k.upper()}": str(v) for k, v in knobs.items()})
     process = subprocess.Popen(
-        [sys.executable, "-m", "opsapp", "--port", "0"],
+        [sys.executable, "-m", "opsapp", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env=env,
     )
+    app = App("", process)
     try:
         assert process.stdout is not None
         selector = selectors.DefaultSelector()
@@ -118,13 +122,32 @@ def _app(directory: Path, **knobs: object) -> Iterator[_App]:
         line = process.stdout.readline().strip() if selector.select(timeout=START_TIMEOUT_S) else ""
         if not line.startswith("opsapp listening on "):
             raise LrCiError("the sample app did not start (pip install 'lr-ci[demo]' brings its packages)")
-        yield _App(line.removeprefix("opsapp listening on "), process)
+    except BaseException:
+        stop_app(app)
+        raise
+    app.url = line.removeprefix("opsapp listening on ")
+    return app
+
+
+def stop_app(app: App) -> None:
+    """SIGTERM, then SIGKILL after 10 s: the app's socket is closed when this returns."""
+    app.process.terminate()
+    try:
+        app.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+        app.process.wait(timeout=10)
+    if app.process.stdout is not None:
+        app.process.stdout.close()
+
+
+@contextmanager
+def _app(directory: Path, **knobs: Any) -> Iterator[App]:
+    app = start_app(directory, **knobs)
+    try:
+        yield app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_app(app)
 
 
 def _demo_repository(root: Path) -> Path:
@@ -151,14 +174,17 @@ def _demo_repository(root: Path) -> Path:
     return repo
 
 
+def report_outputs(reports: Path, name: str) -> list[str]:
+    """``--output`` options for the four report files of a stage (JSON, markdown, JUnit, SARIF)."""
+    options = []
+    for fmt, ext in (("json", "json"), ("markdown", "md"), ("junit", "junit.xml"), ("sarif", "sarif")):
+        options += ["--output", f"{fmt}:{reports / f'{name}.{ext}'}"]
+    return options
+
+
 def _lr_ci(args: list[str], cwd: Path, reports: Path, name: str, env: dict[str, str]) -> dict[str, Any]:
-    outputs = [
-        f"{fmt}:{reports / f'{name}.{ext}'}"
-        for fmt, ext in (("json", "json"), ("markdown", "md"), ("junit", "junit.xml"), ("sarif", "sarif"))
-    ]
     command = [sys.executable, "-m", "lr_ci", *args[:2], *args[2:], "--format", "text", "--quiet"]
-    for output in outputs:
-        command += ["--output", output]
+    command += report_outputs(reports, name)
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
     report_path = reports / f"{name}.json"
     if not report_path.is_file():
@@ -179,7 +205,7 @@ def run(out: Path, say: Callable[[str], None]) -> Report:
     results: dict[str, dict[str, Any]] = {}
     cases: list[Case] = []
     try:
-        say("1/4 secrets: a small repository whose history holds an AWS key a later commit deleted")
+        say("1/5 secrets: a small repository whose history holds an AWS key a later commit deleted")
         repo = _demo_repository(work)
         results["secrets"] = _lr_ci(
             ["--config", str(config), "secrets", "--history"], repo, out, "secrets", env
@@ -190,13 +216,13 @@ def run(out: Path, say: Callable[[str], None]) -> Report:
             _app(app_dir, latency_ms=20, jitter_ms=4) as app,
             _app(app_dir, latency_ms=45, jitter_ms=9) as slow,
         ):
-            say(f"2/4 smoke: the sample ops app at {app.url}: login works; its session cookie is not Secure")
+            say(f"2/5 smoke: the sample ops app at {app.url}: login works; its session cookie is not Secure")
             results["smoke"] = _lr_ci(
                 ["--config", str(config), "smoke", "--base-url", app.url], work, out, "smoke", env
             )
             cases.append(_expect("smoke: login passes, the cookie policy fails", results["smoke"], "fail"))
             say(
-                f"3/4 p95: {app.url} (baseline) against {slow.url} "
+                f"3/5 p95: {app.url} (baseline) against {slow.url} "
                 "(a deploy that made its requests more than twice as slow)"
             )
             results["p95"] = _lr_ci(
@@ -207,9 +233,22 @@ def run(out: Path, say: Callable[[str], None]) -> Report:
                 env,
             )
             cases.append(_expect("p95 catches the slowdown", results["p95"], "fail"))
-        say("4/4 bundle: the app's built frontend (dist/) against its budgets")
+        say("4/5 bundle: the app's built frontend (dist/) against its budgets")
         results["bundle"] = _lr_ci(["--config", str(config), "bundle"], work, out, "bundle", env)
         cases.append(_expect("bundle is within budget", results["bundle"], "pass"))
+
+        from lr_ci.commands.demo import uptime_stage
+
+        results["uptime"], uptime_cases = uptime_stage.run(
+            app_dir,
+            work,
+            out,
+            config.read_text(),
+            env,
+            lambda name: report_outputs(out, name),
+            say,
+        )
+        cases += uptime_cases
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = Report(check="demo", fail_at=None, cases=cases)

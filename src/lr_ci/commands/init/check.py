@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lr_ci.build_info import built_from
 from lr_ci.commands.init.detect import detect
-from lr_ci.commands.init.templates import lr_ci_toml, pr_workflow, pre_commit
+from lr_ci.commands.init.templates import lr_ci_toml, pr_workflow, pre_commit, uptime_workflow
 from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity
 
@@ -60,7 +60,7 @@ def write_inside(root: Path, relative: Path, text: str) -> None:
 
 def run(root: Path, workflows: bool, force: bool) -> Report:
     repo = detect(root)
-    planned = {Path("lr-ci.toml"): lr_ci_toml(repo)}
+    planned = {Path("lr-ci.toml"): lr_ci_toml(repo, scheduled=workflows)}
     if workflows:
         commit = built_from()
         if commit is None:
@@ -70,6 +70,7 @@ def run(root: Path, workflows: bool, force: bool) -> Report:
                 "--workflows"
             )
         planned[Path(".github/workflows/lr-ci.yml")] = pr_workflow(repo, commit)
+        planned[Path(".github/workflows/lr-ci-uptime.yml")] = uptime_workflow(repo, commit)
         planned[Path(".pre-commit-config.yaml")] = pre_commit(commit)
     for path in planned:
         check_target(root, path)
@@ -115,7 +116,8 @@ def run(root: Path, workflows: bool, force: bool) -> Report:
             "framework": repo.python_framework,
             "secrets_baseline": repo.has_secrets_baseline,
             "workflows": repo.has_workflows,
+            "health": repo.health_path,
         },
-        "next": "lr-ci config check; lr-ci secrets; lr-ci smoke --base-url URL",
+        "next": "lr-ci config check; lr-ci secrets; lr-ci smoke --base-url URL; lr-ci uptime test-alert",
     }
     return report

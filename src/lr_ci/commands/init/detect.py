@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,10 @@ class Repository:
     has_secrets_baseline: bool = False
     has_workflows: bool = False
     has_pre_commit: bool = False
+    health_path: str | None = None
+    """A health endpoint's path found in the source (``/healthz``), for an uptime monitor."""
+    health_source: str | None = None
+    """The file it was found in, relative to the root (said in the comment of the monitor)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -113,4 +118,62 @@ def detect(root: Path) -> Repository:
     repo.has_secrets_baseline = (root / ".secrets.baseline").is_file()
     repo.has_workflows = (root / ".github" / "workflows").is_dir()
     repo.has_pre_commit = (root / ".pre-commit-config.yaml").is_file()
+    health = detect_health_route(root)
+    if health is not None:
+        repo.health_path, repo.health_source = health
     return repo
+
+
+HEALTH_ROUTE = re.compile(
+    r"""["']/?((?:api/(?:v\d+/)?)?(?:healthz|health|healthcheck|health-check|_health|livez|readyz))/?["']"""
+)
+"""A route string naming a health endpoint, as frameworks write them: ``"/healthz"`` (Starlette, FastAPI,
+Flask, Express), ``'health/'`` (Django's ``path``), ``"/api/v1/health"``. Quotes only: a path in a
+docstring's backticks or in prose is not a route."""
+SOURCE_SUFFIXES = frozenset({".py", ".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx", ".rb", ".go", ".php"})
+SKIPPED_DIRS = frozenset(
+    ".git node_modules .venv venv env __pycache__ dist build .next vendor".split()
+    + "tests test spec fixtures examples docs".split()  # not the app itself: its tests, samples and docs
+)
+MAX_SOURCE_FILES = 2000
+"""The most source files read while looking for a health route: detection stays quick in a monorepo, and a
+repository cannot make it walk forever."""
+MAX_SOURCE_DEPTH = 8
+MAX_WALKED_ENTRIES = 50_000
+
+
+def _source_files(root: Path) -> Iterator[Path]:
+    """Source files under ``root`` in a stable order (sorted), never following a link, skipping
+    dependencies, builds and tests: at most :data:`MAX_SOURCE_FILES` of them, out of at most
+    :data:`MAX_WALKED_ENTRIES` names looked at."""
+    read = walked = 0
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        depth = len(Path(folder).relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and depth < MAX_SOURCE_DEPTH)
+        walked += len(dirs) + len(files)
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.suffix in SOURCE_SUFFIXES and not path.is_symlink():
+                yield path
+                read += 1
+                if read >= MAX_SOURCE_FILES:
+                    return
+        if walked >= MAX_WALKED_ENTRIES:
+            return
+
+
+def detect_health_route(root: Path) -> tuple[str, str] | None:
+    """The path of a health endpoint the app defines (``/healthz``) and the file that defines it, or None.
+
+    Best effort and bounded like every read of ``init``: regular files of at most 1 MiB (through
+    :func:`read_manifest`; a file it leaves unread is skipped quietly, it is not a manifest), at most
+    :data:`MAX_SOURCE_FILES` of them.
+    """
+    for path in _source_files(root):
+        text = read_manifest(path, [])
+        if text is None:
+            continue
+        found = HEALTH_ROUTE.search(text)
+        if found:
+            return "/" + found.group(1), path.relative_to(root).as_posix()
+    return None

@@ -55,7 +55,9 @@ GENERIC_LOGIN = """# A login flow, once you know your login page (see `lr-ci smo
 """
 
 
-def lr_ci_toml(repo: Repository) -> str:
+def lr_ci_toml(repo: Repository, scheduled: bool = False) -> str:
+    """The commented configuration; ``scheduled``: the uptime workflow is written too (its runs are
+    5 minutes apart or more, so the uptime window is widened to fit two of them)."""
     parts = [
         """# lr-ci configuration, written by `lr-ci init`. Every table is optional: a check without one runs
 # on its defaults. Validate with `lr-ci config check`; `lr-ci config schema` gives editors completion.
@@ -114,6 +116,90 @@ limit = "50 kB"
 # [bundle]: no frontend build detected (package.json with vite, webpack, next...). When you have one:
 # [bundle]
 # dirs = ["dist"]
+""")
+    parts.append(uptime_table(repo, scheduled))
+    return "".join(parts)
+
+
+UPTIME_BASE_URL = "https://ops.example.com"
+
+
+def uptime_table(repo: Repository, scheduled: bool) -> str:
+    """``[uptime]``: the homepage, the login flow when one is generated, the health endpoint when one was
+    found in the source, and where alerts go (commented: the targets need the team's own URLs)."""
+    if scheduled:
+        window = """# .github/workflows/lr-ci-uptime.yml runs one round every 5 minutes or later: 2 failures
+# fit in a 15-minute window, never in a 5-minute one. Running `lr-ci uptime run` as a service
+# instead? Set window = "5m": it probes every interval and alerts within minutes.
+window = "15m"
+"""
+    else:
+        window = """# From a schedule (cron, GitHub Actions: runs 5 minutes apart or later) set
+# window = "15m"; `lr-ci uptime run` as a service probes every interval and keeps this one.
+window = "5m"
+"""
+    parts = [
+        f"""
+[uptime]
+# Uptime monitors: `lr-ci uptime run` as a service (alerts within minutes), or `lr-ci uptime check --once`
+# from a scheduler. An alert when a monitor failed `failures` times within `window` (consecutive or not),
+# once per outage, and a notice when it recovers. Test the alert path: `lr-ci uptime test-alert`.
+state = ".lr-ci/uptime.sqlite"
+owner = "ops team <ops@example.com>"   # named in every alert
+interval = "60s"
+timeout = "10s"
+failures = 2
+{window}
+[[uptime.monitors]]
+name = "homepage"
+url = "{UPTIME_BASE_URL}/"
+status = 200
+"""
+    ]
+    if repo.python_framework in LOGIN_FLOWS:
+        parts.append("""
+[[uptime.monitors]]
+# The [smoke] login flow above, as a monitor: login still works (its credentials masked everywhere).
+name = "login"
+flow = "login"
+interval = "2m"
+""")
+    else:
+        parts.append("""
+# Once [smoke] has a login flow, watch it too:
+# [[uptime.monitors]]
+# name = "login"
+# flow = "login"
+# interval = "2m"
+""")
+    if repo.health_path:
+        parts.append(f"""
+[[uptime.monitors]]
+# {repo.health_path} is defined in {repo.health_source}. If it reports its dependencies, name them:
+# json = ['$.checks.database == "ok"']
+name = "health"
+url = "{UPTIME_BASE_URL}{repo.health_path}"
+status = 200
+max_ms = 2000
+""")
+    else:
+        parts.append(f"""
+# No health endpoint found in the source. When the app has one (its database, its queue):
+# [[uptime.monitors]]
+# name = "health"
+# url = "{UPTIME_BASE_URL}/healthz"
+# json = ['$.checks.database == "ok"']
+""")
+    parts.append("""
+# Where alerts go: uncomment one or more. Credentials come from the environment (${NAME}), never this file.
+# lr-ci's own webhook, signed with HMAC-SHA256 (header X-Lr-Ci-Signature):
+# [[uptime.notify]]
+# webhook = "https://hooks.example.com/lr-ci"
+# secret = "${UPTIME_WEBHOOK_SECRET}"
+#
+# Slack, Teams, Discord, email, ntfy, PagerDuty... through apprise (pip install 'lr-ci[uptime]'):
+# [[uptime.notify]]
+# url = "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#ops"
 """)
     return "".join(parts)
 
@@ -210,4 +296,77 @@ repos:
       - id: lr-secrets
       - id: lr-secrets-history
       - id: lr-config
+"""
+
+
+CACHE_RESTORE = "actions/cache/restore@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3"
+CACHE_SAVE = "actions/cache/save@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3"
+
+
+def uptime_workflow(repo: Repository, commit: str) -> str:
+    """The scheduled uptime workflow: one round every 5 minutes, the state file carried in the Actions
+    cache, one run at a time, lr-ci's uptime action pinned to ``commit`` like the other workflows."""
+    credentials = ""
+    if repo.python_framework in LOGIN_FLOWS:
+        credentials = (
+            "          # The login monitor's flow reads these (masked in every output and alert).\n"
+            "          OPS_USER: ${{ secrets.OPS_USER }}\n"
+            "          OPS_PASSWORD: ${{ secrets.OPS_PASSWORD }}\n"
+        )
+    return f"""# lr-ci uptime from a schedule, written by `lr-ci init --workflows`: one round of every
+# [uptime] monitor every 5 minutes, a GitHub issue per incident (commented on reminders, closed on
+# recovery), and the alerts of lr-ci.toml's [[uptime.notify]].
+#
+# Schedules in GitHub Actions are best effort: runs start minutes late, never more often than every
+# 5 minutes (hence [uptime] window = "15m"). For alerts within minutes run `lr-ci uptime run` as a service.
+# The state file (open incidents, alerts already sent) goes from run to run through the Actions cache; the
+# concurrency group queues runs so two never share it.
+name: lr-ci uptime
+
+on:
+  schedule:
+    - cron: "*/5 * * * *"
+  workflow_dispatch:
+
+permissions: {{}}
+
+concurrency:
+  group: lr-ci-uptime
+  cancel-in-progress: false
+
+jobs:
+  uptime:
+    name: Uptime round
+    runs-on: ubuntu-24.04
+    timeout-minutes: 10
+    environment: uptime # the monitors' and alert targets' credentials are this environment's secrets
+    permissions:
+      contents: read
+      issues: write # one issue per incident, with GITHUB_TOKEN
+    steps:
+      - uses: {CHECKOUT}
+        with:
+          persist-credentials: false
+      - name: Restore the state file
+        uses: {CACHE_RESTORE}
+        with:
+          path: .lr-ci
+          key: lr-ci-uptime-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}
+          restore-keys: lr-ci-uptime-
+      - name: One round of every monitor
+        uses: lr-ci/lr-ci/actions/uptime@{pinned(commit)}
+        with:
+          state: .lr-ci/uptime.sqlite
+          github-issues: "true"
+        env:
+          GITHUB_TOKEN: ${{{{ github.token }}}}
+{credentials}          # UPTIME_WEBHOOK_SECRET: ${{{{ secrets.UPTIME_WEBHOOK_SECRET }}}}
+      # Saved even when the round failed (an open incident fails the job): the next run must see the
+      # incident and the alerts already sent, or it would alert again.
+      - name: Save the state file
+        if: always()
+        uses: {CACHE_SAVE}
+        with:
+          path: .lr-ci
+          key: lr-ci-uptime-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}
 """

@@ -114,11 +114,11 @@ def assert_the_uptime_stage(narration: str, out: Path) -> None:
     assert len({n["key"] for n in notices}) == len(notices)
     report = json.loads((out / "uptime.json").read_text())
     assert report["metrics"]["stopped_by"] == "SIGTERM" and report["metrics"]["delivered"] == len(notices)
-    if "status page: skipped" in stage:  # lr-ci uptime page is not on this branch yet
-        assert "`lr-ci uptime page` is not in this version" in stage
-    else:
-        assert (out / "status" / "index.html").is_file()
-        assert f"status page: {out / 'status' / 'index.html'}" in stage
+    assert (out / "status" / "index.html").is_file()
+    assert f"status page: {out / 'status' / 'index.html'}" in stage
+    status = json.loads((out / "status" / "status.json").read_text())
+    assert {m["name"] for m in status["monitors"]} == {"homepage", "login", "health"}
+    assert len(status["incidents"]) == 4  # health twice (the database, then the app), homepage, login
 
 
 def test_the_receiver_accepts_lr_ci_s_signed_alert_once_and_refuses_a_forged_one(

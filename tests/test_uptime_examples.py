@@ -59,8 +59,8 @@ def test_the_workflow_runs_on_a_schedule_one_run_at_a_time_with_issue_permission
     [job] = workflow["jobs"].values()
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     [run] = [step for step in job["steps"] if str(step.get("uses", "")).startswith("lr-ci/lr-ci")]
-    assert run["with"]["check"] == "uptime"  # the action runs `lr-ci uptime check --once` with the args
-    assert run["with"]["args"].split()[0] == "--github-issues"
+    assert str(run["uses"]).startswith("lr-ci/lr-ci/actions/uptime@")  # `lr-ci uptime check --once`
+    assert run["with"] == {"state": ".lr-ci/uptime.sqlite", "github-issues": True}
     assert run["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
 
 
@@ -70,7 +70,7 @@ def test_the_workflow_carries_the_state_file_in_the_cache_under_a_key_per_run() 
     uses = [str(step.get("uses", "")).split("@")[0] for step in steps]
     restore, run, save = (
         uses.index("actions/cache/restore"),
-        uses.index("lr-ci/lr-ci"),
+        uses.index("lr-ci/lr-ci/actions/uptime"),
         uses.index("actions/cache/save"),
     )
     assert restore < run < save
@@ -78,7 +78,7 @@ def test_the_workflow_carries_the_state_file_in_the_cache_under_a_key_per_run() 
     assert "${{ github.run_id }}" in key and steps[save]["with"]["key"] == key
     assert key.startswith(steps[restore]["with"]["restore-keys"])
     assert steps[restore]["with"]["path"] == steps[save]["with"]["path"] == ".lr-ci"
-    assert ".lr-ci/uptime.sqlite" in steps[run]["with"]["args"]
+    assert steps[run]["with"]["state"] == ".lr-ci/uptime.sqlite"
     assert steps[save]["if"] == "always()"  # an open incident fails the round; its state must be kept
 
 

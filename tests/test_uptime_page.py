@@ -742,8 +742,8 @@ def test_the_pages_workflow_writes_the_page_after_the_round_and_deploys_it() -> 
     uptime, deploy = workflow["jobs"]["uptime"], workflow["jobs"]["deploy"]
     steps = list(_steps(uptime))
     uses = [str(step.get("uses", "")).split("@")[0] for step in steps]
-    check = uses.index("lr-ci/lr-ci")
-    assert steps[check]["with"]["check"] == "uptime"
+    check = uses.index("lr-ci/lr-ci/actions/uptime")
+    assert steps[check]["with"]["state"] == ".lr-ci/uptime.sqlite"
     [page_step] = [step for step in steps if "uptime page" in str(step.get("run", ""))]
     index = steps.index(page_step)
     assert check < index < uses.index("actions/upload-pages-artifact")

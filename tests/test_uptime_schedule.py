@@ -49,11 +49,24 @@ def test_a_stall_that_ends_late_in_a_slot_gives_that_slot_up_too() -> None:
     assert (nxt.run, nxt.skipped) == (11, 0)
 
 
-def test_the_first_call_runs_the_current_slot_only_when_on_time() -> None:
-    assert Schedule(60, phase=10).step(12.0, None).run == 0
+def test_the_first_call_runs_the_current_slot_only_when_it_just_began() -> None:
+    """No burst at start-up: a monitor whose slot began more than a second ago waits for its next one."""
+    assert Schedule(60, phase=10).step(10.5, None).run == 0
+    waits = Schedule(60, phase=10).step(12.0, None)  # within max_lateness (15 s), but not just begun
+    assert (waits.run, waits.skipped, waits.wake_at) == (None, 0, 70.0)
     late = Schedule(60, phase=10).step(40.0, None)
     assert (late.run, late.skipped, late.wake_at) == (None, 0, 70.0)
     assert Schedule(60, max_lateness=0.5).step(0.6, None).run is None
+
+
+def test_500_monitors_started_at_once_spread_their_first_probes_over_the_interval() -> None:
+    from lr_ci.checks.uptime.schedule import phase_for
+
+    schedules = [Schedule(60, phase=phase_for(f"m{i}", 60)) for i in range(500)]
+    first = [schedule.step(1000.0, None) for schedule in schedules]
+    assert sum(step.run is not None for step in first) <= 25  # those whose slot began in the last second
+    starts = sorted(step.wake_at for step in first if step.run is None)
+    assert starts[-1] - 1000.0 <= 60 and max(b - a for a, b in zip(starts, starts[1:], strict=False)) < 5
 
 
 def test_phases_are_stable_and_spread_500_monitors_over_the_interval() -> None:

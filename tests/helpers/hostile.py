@@ -7,14 +7,12 @@ resident set size of the whole process tree (lr-ci and every git, worker or comp
 
 The peak is sampled: a watcher thread sums the RSS of every descendant every few milliseconds from
 ``/proc``. A spike shorter than the sampling period could be missed, so the result is also never lower
-than the largest single process's own peak (``ru_maxrss`` of the children), which the kernel tracks
-exactly.
+than lr-ci's own peak since its exec (``VmHWM``), which the kernel tracks exactly.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -78,6 +76,18 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _high_water(pid: int) -> int:
+    """The peak RSS of ``pid`` since its exec (``VmHWM``: exact, kept by the kernel), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def tree_rss(pid: int) -> int:
     """The summed resident set size of ``pid`` and all its descendants, now."""
     return sum(_rss(p) for p in [pid, *_children(pid)])
@@ -114,16 +124,14 @@ def run_measured(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    # Taken after Popen: Popen first reaps the earlier children of this test process that were left
-    # running (a browser, a server of another test), whose peaks would otherwise count as this run's.
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak = 0
+    peak = high_water = 0
     stop = threading.Event()
 
     def watch() -> None:
-        nonlocal peak
+        nonlocal peak, high_water
         while not stop.is_set():
             peak = max(peak, tree_rss(process.pid))
+            high_water = max(high_water, _high_water(process.pid))
             stop.wait(_SAMPLE_S)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -138,9 +146,9 @@ def run_measured(
         stop.set()
         watcher.join()
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss only grows; when it grew, the largest child of this run had that peak (KiB on Linux).
-    single = after * 1024 if after > before else 0
+    # lr-ci's own high-water mark, not RUSAGE_CHILDREN: that also counted a browser or a server of an
+    # earlier test reaped while this one ran, and the copy of the test process a fork starts as.
+    single = high_water
     files = {fmt: path.read_text(errors="replace") for fmt, path in (outputs or {}).items() if path.exists()}
     return Measured(
         process.returncode,

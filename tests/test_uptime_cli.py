@@ -24,10 +24,9 @@ from helpers.cli import Cli, lr_ci_executable
 from helpers.opsapp_server import RunningApp
 from helpers.uptime_servers import (
     SECRET,
-    SINK,
     SMTP_PASSWORD,
-    SMTP_USER,
     Receiver,
+    credentials_config,
     free_port,
     smtp_server,
     webhook_receiver,
@@ -278,50 +277,7 @@ def test_credentials_never_leave(tmp_path: Path, cli: Cli, opsapp: Any, ca: trus
     app: RunningApp = opsapp()
     with smtp_server(ca) as (smtp_port, sink), webhook_receiver() as (hook, receiver):
         path = tmp_path / "lr-ci.toml"
-        path.write_text(
-            f"""
-[smoke]
-base_url = "{app.url}"
-[[smoke.flows.login.steps]]
-name = "form"
-path = "/login"
-capture = {{ csrf = {{ css = "input[name=csrf_token]", attr = "value" }} }}
-[[smoke.flows.login.steps]]
-name = "submit"
-method = "POST"
-path = "/login"
-form = {{ csrf_token = "{{csrf}}", username = "${{OPS_USER}}", password = "${{OPS_PASSWORD}}" }}
-expect = {{ status = 303, body_contains = ["${{OPS_PASSWORD}}"] }}
-
-[uptime]
-failures = 1
-timeout = 5
-
-[[uptime.monitors]]
-name = "login works"
-flow = "login"
-
-[[uptime.monitors]]
-name = "outgoing mail"
-smtp = "127.0.0.1:{smtp_port}"
-username = "{SMTP_USER}"
-password = "${{SMTP_PASSWORD}}"
-rcpt_to = "{SINK}"
-send_data = true
-ca_file = "{ca_file}"
-
-[[uptime.monitors]]
-name = "mail, wrong user"
-smtp = "127.0.0.1:{smtp_port}"
-username = "nobody"
-password = "${{SMTP_PASSWORD}}"
-ca_file = "{ca_file}"
-
-[[uptime.notify]]
-webhook = "{hook}"
-secret = "${{HOOK_SECRET}}"
-"""
-        )
+        path.write_text(credentials_config(app.url, smtp_port, hook, ca_file))
         outputs = {
             fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "github")
         }

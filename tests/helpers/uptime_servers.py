@@ -211,3 +211,52 @@ def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def credentials_config(app_url: str, smtp_port: int, hook: str, ca_file: str) -> str:
+    """An ``lr-ci.toml`` whose monitors hold every kind of credential: the sample app's login flow (its
+    password sent, and expected in a body so that the failure would quote it), SMTP probes with AUTH (one
+    refused), the signed webhook's secret; the tests that prove none of them leaves share it. Needs
+    ``OPS_USER``, ``OPS_PASSWORD``, ``SMTP_PASSWORD`` and ``HOOK_SECRET`` set."""
+    return f"""
+[smoke]
+base_url = "{app_url}"
+[[smoke.flows.login.steps]]
+name = "form"
+path = "/login"
+capture = {{ csrf = {{ css = "input[name=csrf_token]", attr = "value" }} }}
+[[smoke.flows.login.steps]]
+name = "submit"
+method = "POST"
+path = "/login"
+form = {{ csrf_token = "{{csrf}}", username = "${{OPS_USER}}", password = "${{OPS_PASSWORD}}" }}
+expect = {{ status = 303, body_contains = ["${{OPS_PASSWORD}}"] }}
+
+[uptime]
+failures = 1
+timeout = 5
+
+[[uptime.monitors]]
+name = "login works"
+flow = "login"
+
+[[uptime.monitors]]
+name = "outgoing mail"
+smtp = "127.0.0.1:{smtp_port}"
+username = "{SMTP_USER}"
+password = "${{SMTP_PASSWORD}}"
+rcpt_to = "{SINK}"
+send_data = true
+ca_file = "{ca_file}"
+
+[[uptime.monitors]]
+name = "mail, wrong user"
+smtp = "127.0.0.1:{smtp_port}"
+username = "nobody"
+password = "${{SMTP_PASSWORD}}"
+ca_file = "{ca_file}"
+
+[[uptime.notify]]
+webhook = "{hook}"
+secret = "${{HOOK_SECRET}}"
+"""

@@ -6,7 +6,6 @@ edits that move a secret do not churn it; entries are sorted and carry no timest
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,4 +78,6 @@ def read_detect_secrets_baseline(path: Path) -> set[tuple[str, str]]:
 
 def detect_secrets_hash(secret: str) -> str:
     """How detect-secrets identifies a secret in its baseline."""
+    import hashlib  # lazy: the staged hook without findings never hashes
+
     return hashlib.sha1(secret.encode("utf-8", "surrogateescape")).hexdigest()  # noqa: S324

@@ -5,7 +5,7 @@ python3 dev.py run    install lr-ci into .venv and run it on this repository (no
 python3 dev.py test   install lr-ci with its dev tools into .venv; run ruff, mypy --strict and pytest
 python3 dev.py bench  run the benchmarks in benchmarks/ (prints ratios against same-run baselines)
 python3 dev.py generate  rewrite the generated files: action.yml and actions/<check>/action.yml (from the
-                         registry), lr_ci/secret_rules/_rules_data.py (from rules.toml)
+                         registry), lr_ci/secret_rules/_rules_data.py (from secret_rules/rules/*.toml)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The secret detection engine on adversarial input: linear in time, bounded in memory (issue 11).
 
-Every rule in ``rules.toml`` gets the same inputs, generated from its own keywords and true examples, so a
+Every rule in ``rules/*.toml`` gets the same inputs, generated from its own keywords and true examples, so a
 rule added later is covered without touching this file: its keywords repeated on one line and with every
 separator, its match without the last character (a prefix repeated with no terminator), its prefix
 followed by a run of its own alphabet, and the first line of a multi-line example repeated (``BEGIN`` lines

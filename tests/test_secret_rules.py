@@ -24,11 +24,11 @@ def test_rule_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_the_generated_rules_module_is_what_rules_toml_generates() -> None:
-    """A scan imports ``_rules_data.py``; an edit of ``rules.toml`` without regenerating fails here."""
+def test_the_generated_rules_module_is_what_the_rules_files_generate() -> None:
+    """A scan imports ``_rules_data.py``; an edit of ``rules/*.toml`` without regenerating fails here."""
     from lr_ci.secret_rules import generate
 
-    expected = generate.render(generate.SOURCE.read_text(encoding="utf-8"))
+    expected = generate.render(generate.sources())
     assert generate.TARGET.read_text(encoding="utf-8") == expected, "run `python3 dev.py generate`"
     assert generate.main(["--check"]) == 0
 
@@ -39,9 +39,16 @@ def test_the_generator_refuses_a_duplicated_id_and_a_regex_that_does_not_compile
     table = 'id = "x"\ndescription = "x"\nseverity = "high"\nkeywords = ["tok_"]\n'
     twice = f'[placeholders]\nregexes = []\n[[rules]]\n{table}regex = "tok_a"\n[[rules]]\n{table}regex = "tok_b"\n'
     with pytest.raises(ValueError, match="used twice: x"):
-        render(twice)
+        render([("a.toml", twice)])
+    with pytest.raises(ValueError, match="used twice: x"):  # across files too
+        once = f'[[rules]]\n{table}regex = "tok_a"\n'
+        render([("a.toml", "[placeholders]\nregexes = []\n" + once), ("b.toml", once)])
     with pytest.raises(Exception, match=r"unterminated|missing"):
-        render(f'[placeholders]\nregexes = []\n[[rules]]\n{table}regex = "tok_(a"\n')
+        render([("a.toml", f'[placeholders]\nregexes = []\n[[rules]]\n{table}regex = "tok_(a"\n')])
+    with pytest.raises(ValueError, match=r"rules/b.toml: .*line 1"):
+        render([("a.toml", "[placeholders]\nregexes = []\n"), ("b.toml", "[[rules]\n")])
+    with pytest.raises(ValueError, match=r"exactly one file"):
+        render([("a.toml", f'[[rules]]\n{table}regex = "tok_a"\n')])
 
 
 def test_a_commit_without_keywords_compiles_no_rule() -> None:

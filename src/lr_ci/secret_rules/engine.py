@@ -75,7 +75,7 @@ _ALLOW_MARKERS = (b"lr-ci: allow-secret", b"pragma: allowlist")
 
 @dataclass(frozen=True)
 class Rule:
-    """One detection rule, loaded from ``rules.toml`` (see the comment at its top).
+    """One detection rule, loaded from ``rules/*.toml`` (see the comment atop ``00-placeholders.toml``).
 
     Its regular expressions are kept as text and compiled on first use: a rule runs only where one of its
     keywords is found, so a commit without any keyword compiles nothing (the staged hook's start-up).
@@ -85,7 +85,7 @@ class Rule:
     description: str
     severity: Severity
     pattern: str
-    """The rule's regex, as written in ``rules.toml``: :attr:`regex` compiles it when first searched."""
+    """The rule's regex, as written in its rules file: :attr:`regex` compiles it when first searched."""
     keywords: tuple[str, ...]
     max_width: int
     """The longest match the regex can make, in characters: how far a window reaches from a keyword."""
@@ -185,7 +185,7 @@ def max_match_width(pattern: re.Pattern[str]) -> int:
 
 
 def rule_data(table: dict[str, Any]) -> dict[str, Any]:
-    """A rule's ``rules.toml`` table, checked and completed: ``multiline`` and ``max_width`` filled in.
+    """A rule's table from ``rules/*.toml``, checked and completed: ``multiline`` and ``max_width`` filled in.
 
     A regex that does not compile, or has no bounded match, is refused (ValueError naming the rule). The
     shipped rules go through this once, when ``python3 dev.py generate`` writes :mod:`._rules_data`.
@@ -281,7 +281,7 @@ class RuleSet:
 
 @cache
 def default_rules() -> RuleSet:
-    """The rules shipped in ``rules.toml``, read from the module generated from it (once per process).
+    """The rules shipped in ``rules/*.toml``, read from the module generated from it (once per process).
 
     Importing a generated module (its bytecode cached) costs a fraction of parsing the TOML and measuring
     every regex's width at each start-up; ``tests/test_secret_rules.py`` regenerates it and fails on any
@@ -576,7 +576,7 @@ class _Scan:
         return chars + 1
 
     def _take(self, hit: Hit) -> bool:
-        """Whether ``hit``'s span on its line is still free (the earliest rule in rules.toml wins)."""
+        """Whether ``hit``'s span on its line is still free (the earliest rule in rules/*.toml wins)."""
         first, last = hit.column, hit.column + len(hit.secret) - 1
         spans = self.taken.setdefault(hit.line, [])
         index = bisect.bisect_left(spans, (first, first))

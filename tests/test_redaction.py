@@ -70,6 +70,27 @@ def test_multiline_secret_is_masked_line_by_line(capsys: pytest.CaptureFixture[s
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_secret_with_an_indented_blank_line_leaves_the_report_readable(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PGP block under a YAML ``key: |`` has a blank line of indentation: only its text is masked.
+
+    Masking the line as it is (four spaces) masked every indentation of the report: JSON that did not parse.
+    """
+    body = "lQOYBGVzZWNyZXQtYm9keS1mb3ItdGVzdHMtb25seQ"
+    key = f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n    \n    {body}\n    -----END PGP PRIVATE KEY BLOCK-----"
+    report = sample_report()
+    report.findings[0].secret = key
+    emit(report, OutputOptions(format=fmt), Redactor())
+    out = capsys.readouterr().out
+    assert body not in out
+    if fmt == "json":
+        assert json.loads(out)["findings"]
+    if fmt in ("text", "json"):
+        assert "\n    " in out or "\n  " in out  # indentation survives
+
+
 ENV = {"SAMPLE_TOKEN": "tok-Zx81-secret-value", "SAMPLE_SECRET": "AKIAZ7Q3EXAMPLEVALUE9"}
 
 

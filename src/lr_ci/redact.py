@@ -67,7 +67,10 @@ def _encoded_forms(value: str) -> set[str]:
         value.encode("utf-8", "surrogateescape") if not _SURROGATE.search(value) or _escapable(value) else b""
     )
     forms |= {quote(raw, safe=""), quote_plus(raw), json.dumps(value, ensure_ascii=True)[1:-1]}
-    forms |= {line for line in value.splitlines() if len(line) >= MIN_MASKED_LENGTH}
+    # Each line of a multi-line secret (a PEM block) is masked on its own, its indentation left out: a
+    # blank line of a PGP block under a YAML `key: |` is four spaces, and masking every run of four spaces
+    # would mask the report's own indentation (a JSON report that no longer parses).
+    forms |= {line.strip() for line in value.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH}
     return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}
 
 

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         positives = sum(c.kind == "secret" for c in cases)
         print(
             f"corpus ({args.half} half): {len({c.path for c in cases})} files, {positives} secrets of "
-            f"{len(secret_eval_corpus.providers(cases))} providers, {len(cases) - positives} look-alikes"
+            f"{len(secret_eval_corpus.providers(cases))} providers, {sum(c.kind == 'benign' for c in cases)} look-alikes"
         )
         tools: dict[str, Callable[[], set[tuple[str, int]]]] = {
             "lr-ci": lambda: lr_ci_lines(args.lr_ci, corpus)

@@ -91,7 +91,7 @@ class Case:
 
     path: str
     line: int
-    kind: str  # "secret" or "benign"
+    kind: str  # "secret", "benign", or "any" (beside a secret: a finding there neither counts nor hurts)
     family: str  # provider (secrets) or look-alike family (benign)
     label: str  # what it is, for --show
     text: str
@@ -214,13 +214,29 @@ def fill(spec: str, rng: random.Random) -> str:
     return "".join(out)
 
 
-_PLACEHOLDER_STYLES = ("x", "seq", "pair", "zero")
+_PLACEHOLDER_STYLES = ("x", "seq", "pair", "zero", "ellipsis", "here", "a")
+"""x-runs, sequential characters, "a1b2c3...", zeros, ``prefix...abc123xyz``, ``prefixYourAccessTokenHere``-
+style words, and a run of one letter after the prefix (``AIzaaaaaaa...``)."""
 
 
-def placeholder(spec: str, style: str) -> str:
-    """The spec's shape with every random piece filled by a placeholder pattern (never random)."""
-    out = []
-    for kind, text, _lo, hi in _pieces(spec):
+def placeholder(spec: str, style: str, provider: str = "") -> str:
+    """The spec's shape with every random piece filled by a placeholder pattern (never random).
+
+    ``ellipsis`` and ``here`` keep only the literal prefix: ``sk-ant-...abc123xyz``,
+    ``shpat_YourShopifyAccessTokenHere`` (what docs and READMEs write instead of a value)."""
+    pieces = list(_pieces(spec))
+    prefix = pieces[0][1] if pieces[0][0] == "lit" else ""
+    if style == "ellipsis":
+        return prefix + ("..." if prefix else "abc123...") + "abc123xyz"
+    if style == "here":
+        return (
+            prefix
+            + "Your"
+            + "".join(w.capitalize() for w in re.split(r"[^a-z0-9]+", provider.lower()) if w)
+            + "AccessTokenHere"
+        )
+    out: list[str] = []
+    for kind, text, _lo, hi in pieces:
         if kind == "lit":
             out.append(text)
             continue
@@ -229,12 +245,15 @@ def placeholder(spec: str, style: str) -> str:
                 {
                     "x": "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
                     "zero": "00000000-0000-0000-0000-000000000000",
+                    "a": "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa",
                 }.get(style, "12345678-1234-1234-1234-123456789012")
             )
             continue
         alphabet = ALPHABETS[text]
         n = hi
-        if style == "x" and "x" in alphabet:
+        if style == "a" and "a" in alphabet:
+            body = "a" * n
+        elif style == "x" and "x" in alphabet:
             body = "x" * n
         elif style == "x" and "X" in alphabet:
             body = "X" * n
@@ -243,9 +262,7 @@ def placeholder(spec: str, style: str) -> str:
         elif style == "zero" and "0" in alphabet:
             body = "0" * n
         else:
-            order = "".join(
-                c for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c in alphabet
-            )
+            order = "".join(c for c in B36L + UPPER if c in alphabet)
             body = (order * (n // len(order) + 1))[:n]
         out.append(body)
     return "".join(out)
@@ -1194,6 +1211,225 @@ SECRET_SYNTAXES: tuple[Syntax, ...] = (
 )
 
 
+def _ipynb(n: dict[str, str], v: str) -> list[str]:
+    return [
+        "   {",
+        '   "cell_type": "code",',
+        '   "source": [',
+        '    "import os\\n",',
+        f'    "os.environ[\\"{n["UP"]}\\"] = \\"{v}\\"\\n"',
+        "   ]",
+        "   },",
+    ]
+
+
+MORE_SYNTAXES: tuple[Syntax, ...] = (
+    Syntax(
+        "spring-default",
+        "{d}/src/main/resources/application.yml",
+        _lines(
+            ["spring:", "  application:", "    name: orders"],
+            lambda n, v: [f"{n['word']}:", f"  {n['kebab']}: ${{{n['UP']}:{v}}}"],
+            [],
+        ),
+    ),
+    Syntax("rust", "{d}/src/config.rs", _lines([], lambda n, v: [f'pub const {n["UP"]}: &str = "{v}";'], [])),
+    Syntax(
+        "kotlin",
+        "{d}/app/src/main/kotlin/Config.kt",
+        _lines(["object Config {"], lambda n, v: [f'    val {n["camel"]} = "{v}"'], ["}"]),
+    ),
+    Syntax(
+        "swift",
+        "{d}/Sources/App/Keys.swift",
+        _lines(["enum Keys {"], lambda n, v: [f'    static let {n["camel"]} = "{v}"'], ["}"]),
+    ),
+    Syntax("powershell", "{d}/ops/setup.ps1", _lines([], lambda n, v: [f'$env:{n["UP"]} = "{v}"'], [])),
+    Syntax("batch", "{d}/scripts/env.cmd", _lines(["@echo off"], lambda n, v: [f"set {n['UP']}={v}"], [])),
+    Syntax(
+        "makefile",
+        "{d}/Makefile",
+        _lines([".PHONY: deploy"], lambda n, v: [f"{n['UP']} ?= {v}"], ["deploy:", "\t./deploy.sh"]),
+    ),
+    Syntax(
+        "requests-header",
+        "{d}/app/api_client.py",
+        _lines(
+            ["import requests", ""],
+            lambda n, v: [f'resp = requests.get(URL, headers={{"X-{n["Pascal"]}": "{v}"}}, timeout=10)'],
+            [],
+        ),
+    ),
+    Syntax(
+        "curl-header",
+        "{d}/scripts/sync.sh",
+        _lines(
+            ["#!/usr/bin/env bash"],
+            lambda n, v: [f'curl -fsS -H "X-{n["kebab"]}: {v}" https://hooks.acme-corp.io/sync'],
+            [],
+        ),
+    ),
+    Syntax(
+        "url-query",
+        "{d}/config/endpoints.yaml",
+        _lines(
+            ["endpoints:"],
+            lambda n, v: [f"  {n['word']}: https://api.acme-corp.io/v2/feed?{n['low']}={v}&format=json"],
+            [],
+        ),
+    ),
+    Syntax(
+        "ipynb",
+        "{d}/notebooks/explore.ipynb",
+        lambda items: [
+            "{",
+            ' "cells": [',
+            *[ln for n, v in items for ln in _ipynb(n, v)],
+            '   {"cell_type": "markdown", "source": []}',
+            " ]",
+            "}",
+        ],
+    ),
+    Syntax(
+        "ansible",
+        "{d}/ansible/group_vars/prod.yml",
+        _lines(["---"], lambda n, v: [f'{n["low"]}: "{v}"'], ["deploy_user: ansible"]),
+    ),
+    Syntax(
+        "helm-values",
+        "{d}/charts/app/values-prod.yaml",
+        _lines(["replicaCount: 2", "env:"], lambda n, v: [f"  - name: {n['UP']}", f'    value: "{v}"'], []),
+    ),
+    Syntax(
+        "github-actions-with",
+        "{d}/.github/workflows/release.yml",
+        _lines(
+            ["jobs:", "  release:", "    runs-on: ubuntu-latest", "    steps:"],
+            lambda n, v: [
+                f"      - uses: acme/{n['kebab']}-action@v2",
+                "        with:",
+                f"          {n['low']}: {v}",
+            ],
+            [],
+        ),
+    ),
+    Syntax(
+        "terraform-variable",
+        "{d}/terraform/variables.tf",
+        _lines(
+            [],
+            lambda n, v: [
+                f'variable "{n["low"]}" {{',
+                "  type      = string",
+                "  sensitive = true",
+                f'  default   = "{v}"',
+                "}",
+            ],
+            [],
+        ),
+    ),
+    Syntax(
+        "csharp-dictionary",
+        "{d}/src/Startup.cs",
+        _lines(
+            ["var settings = new Dictionary<string, string> {"],
+            lambda n, v: [f'    ["{n["Pascal"]}"] = "{v}",'],
+            ["};"],
+        ),
+    ),
+    Syntax(
+        "yaml-sequence-map",
+        "{d}/.circleci/config.yml",
+        _lines(
+            [
+                "version: 2.1",
+                "jobs:",
+                "  build:",
+                "    docker:",
+                "      - image: cimg/base:2024.01",
+                "        environment:",
+            ],
+            lambda n, v: [f"          {n['UP']}: {v}"],
+            [],
+        ),
+    ),
+    Syntax(
+        "bare-in-prose",
+        "{d}/docs/runbook.md",
+        _lines(
+            ["# Runbook", ""],
+            lambda n, v: [f"The rotation job failed; the old key `{v}` was still live."],
+            [],
+        ),
+        keyword=False,
+    ),
+    Syntax(
+        "csv",
+        "{d}/exports/keys.csv",
+        lambda items: [
+            "service,created,token",
+            *[f"svc-{i},2026-10-0{i + 1},{v}" for i, (_n, v) in enumerate(items)],
+        ],
+        keyword=False,
+    ),
+)
+"""More syntaxes users write (Spring defaults, notebooks, Helm values, CI configs, other languages)."""
+
+ALL_SYNTAXES = SECRET_SYNTAXES + MORE_SYNTAXES
+
+EXTRA_SYNTAXES: dict[str, tuple[Syntax, ...]] = {
+    "npm": (
+        Syntax(
+            "npmrc",
+            "{d}/.npmrc",
+            _lines(
+                ["registry=https://registry.npmjs.org/"],
+                lambda n, v: [f"//registry.npmjs.org/:_authToken={v}"],
+                [],
+            ),
+        ),
+    ),
+    "pypi": (
+        Syntax(
+            "pypirc",
+            "{d}/.pypirc",
+            _lines(
+                ["[distutils]", "index-servers =", "    pypi", "    testpypi", ""],
+                lambda n, v: ["[pypi]", "username = __token__", f"password = {v}", ""],
+                [],
+            ),
+        ),
+    ),
+    "github": (
+        Syntax(
+            "git-credentials",
+            "{d}/.git-credentials",
+            _lines([], lambda n, v: [f"https://x-access-token:{v}@github.com"], []),
+        ),
+        Syntax(
+            "gh-hosts",
+            "{d}/.config/gh/hosts.yml",
+            _lines(
+                ["github.com:"],
+                lambda n, v: [f"    oauth_token: {v}", "    user: acme-bot", "    git_protocol: https"],
+                [],
+            ),
+        ),
+    ),
+    "dockerhub": (
+        Syntax(
+            "docker-login-stdin",
+            "{d}/ci/push.sh",
+            _lines(
+                ["#!/bin/sh"], lambda n, v: [f'echo "{v}" | docker login -u acmebot --password-stdin'], []
+            ),
+        ),
+    ),
+}
+EXTRA_SYNTAXES["testpypi"] = EXTRA_SYNTAXES["pypi"]
+"""Syntaxes only one provider's tokens are written in (.npmrc, .pypirc, .git-credentials...)."""
+
+
 def _generic_secrets() -> list[tuple[str, str, Callable[[random.Random], tuple[list[str], str]]]]:
     """Passwords and keys that only a keyword or a syntax gives away: (label, path, make) where make
     returns (file lines, the text to label) and the labelled line is the first one holding the text."""
@@ -1494,6 +1730,69 @@ def _private_keys() -> list[tuple[str, str]]:
     ]
 
 
+def _key_pem_file(block: list[str], path: str) -> tuple[list[str], str]:
+    return (block, block[0])
+
+
+def _key_json(block: list[str], path: str) -> tuple[list[str], str]:
+    """A cloud service-account JSON: the PEM on one line with escaped newlines."""
+    value = "\\n".join(block) + "\\n"
+    return (
+        [
+            "{",
+            '  "type": "service_account",',
+            '  "project_id": "acme-prod-331207",',
+            '  "private_key_id": "' + hashlib.sha1(value.encode()).hexdigest() + '",',
+            f'  "private_key": "{value}",',
+            '  "client_email": "deployer@acme-prod-331207.iam.gserviceaccount.com"',
+            "}",
+        ],
+        value[:60],
+    )
+
+
+def _key_yaml_block(block: list[str], path: str) -> tuple[list[str], str]:
+    return (["tls:", "  enabled: true", "  key: |", *[f"    {ln}" for ln in block], "  port: 8443"], block[0])
+
+
+def _key_k8s_b64(block: list[str], path: str) -> tuple[list[str], str]:
+    value = base64.b64encode(("\n".join(block) + "\n").encode()).decode()
+    return (
+        [
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata:",
+            "  name: ingress-tls",
+            "type: kubernetes.io/tls",
+            "data:",
+            "  tls.crt: "
+            + base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode(),
+            f"  tls.key: {value}",
+        ],
+        value,
+    )
+
+
+def _key_code(block: list[str], path: str) -> tuple[list[str], str]:
+    first = f'SIGNING_KEY = """{block[0]}'
+    return (["# Signing key for the webhook tests", first, *block[1:-1], block[-1] + '"""'], first)
+
+
+_KEY_SYNTAXES: tuple[tuple[str, Callable[[list[str], str], tuple[list[str], str]]], ...] = (
+    ("pem-file", _key_pem_file),
+    ("service-account-json", _key_json),
+    ("yaml-block", _key_yaml_block),
+    ("k8s-tls-base64", _key_k8s_b64),
+    ("python-string", _key_code),
+)
+_KEY_PATHS = {
+    "service-account-json": "config/service-account.json",
+    "yaml-block": "config/server.yaml",
+    "k8s-tls-base64": "deploy/k8s/tls-secret.yaml",
+    "python-string": "app/signing.py",
+}
+
+
 # ---------------------------------------------------------------------------------- look-alikes
 
 _DOC_JWT = (
@@ -1709,7 +2008,7 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
             body = (
                 f'!function({a},{b}){{var {c}={a}.token||{b}.getItem("auth_token"),p={a}.password;'
                 f'return {c}?fetch("/api/session",{{headers:{{Authorization:"Bearer "+{c}}},body:JSON.stringify({{password:p,apiKey:{a}.apiKey}})}}):null}}'
-                f'(window,localStorage);var _0x{_random_text(rng, HEX, 4)}=["secret","token","{_random_text(rng, B62, 24)}"];'
+                f'(window,localStorage);__webpack_require__.p="/static/chunk.{_random_text(rng, HEX, 20)}.js";'
             )
             out.append(L(body, body[:40]))
         return out
@@ -1957,6 +2256,243 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
             out.append(L(f'<div id="token-row-{v}" class="secret-field" data-key="{v}"></div>', v))
         return out
 
+    def ssh_public(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for user in ("alice@laptop", "deploy@ci", "bob@workstation"):
+            if rng.random() < 0.5:
+                v = "AAAAC3NzaC1lZDI1NTE5AAAAI" + base64.b64encode(rng.randbytes(32)).decode().rstrip("=")
+                out.append(L(f"ssh-ed25519 {v} {user}", v))
+            else:
+                v = "AAAAB3NzaC1yc2EAAAADAQABAAABgQ" + base64.b64encode(rng.randbytes(380)).decode()
+                out.append(L(f"ssh-rsa {v} {user}", v))
+        return out
+
+    def public_pem(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for kind in ("PUBLIC KEY", "CERTIFICATE"):
+            body = base64.b64encode(b"\x30\x82\x01\x22" + rng.randbytes(290)).decode()
+            out.append(L(f"-----BEGIN {kind}-----", f"-----BEGIN {kind}-----"))
+            out += [L(body[i : i + 64]) for i in range(0, len(body), 64)]
+            out.append(L(f"-----END {kind}-----"))
+        return out
+
+    def public_key_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        v = "AAAAC3NzaC1lZDI1NTE5AAAAI" + base64.b64encode(rng.randbytes(32)).decode().rstrip("=")
+        jwk = _b64url(rng.randbytes(256))
+        return [
+            L("users:"),
+            L("  - name: deploy"),
+            L(f"    ssh_public_key: ssh-ed25519 {v} deploy@ci", v),
+            L("jwks:"),
+            L("  - kty: RSA"),
+            L("    e: AQAB"),
+            L(f"    n: {jwk}", jwk),
+        ]
+
+    def sops(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for key in ("db_password", "api_token", "stripe_secret_key"):
+            data = base64.b64encode(rng.randbytes(rng.randint(12, 40))).decode()
+            iv = base64.b64encode(rng.randbytes(32)).decode()
+            tag = base64.b64encode(rng.randbytes(16)).decode()
+            v = f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]"
+            out.append(L(f"{key}: {v}", v))
+        return [*out, L("sops:"), L("    version: 3.8.1")]
+
+    def ansible_vault(rng: random.Random) -> list[tuple[str, str | None]]:
+        hexes = rng.randbytes(160).hex()
+        rows = [hexes[i : i + 80] for i in range(0, len(hexes), 80)]
+        return [
+            L("db_password: !vault |", "!vault"),
+            L("  $ANSIBLE_VAULT;1.1;AES256", "$ANSIBLE_VAULT"),
+            *[L("  " + r, r) for r in rows],
+            L("db_user: app"),
+        ]
+
+    def sealed_secret(rng: random.Random) -> list[tuple[str, str | None]]:
+        v1 = "AgB" + base64.b64encode(rng.randbytes(300)).decode()
+        v2 = "AgC" + base64.b64encode(rng.randbytes(300)).decode()
+        return [
+            L("apiVersion: bitnami.com/v1alpha1"),
+            L("kind: SealedSecret"),
+            L("metadata:"),
+            L("  name: db-creds"),
+            L("spec:"),
+            L("  encryptedData:"),
+            L(f"    password: {v1}", v1),
+            L(f"    api_token: {v2}", v2),
+        ]
+
+    def stripe_object_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("const fixtures = {")]
+        for key, prefix in (
+            ("customer", "cus_"),
+            ("paymentIntent", "pi_"),
+            ("price", "price_1"),
+            ("product", "prod_"),
+            ("event", "evt_1"),
+            ("charge", "ch_3"),
+        ):
+            v = prefix + _random_text(rng, B62, 24 if prefix.endswith("1") or prefix.endswith("3") else 14)
+            out.append(L(f"  {key}: '{v}',", v))
+        return [*out, L("};")]
+
+    def slack_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("slack:"),
+            L(f"  channel_id: C{_random_text(rng, B36U, 10)}", "channel_id"),
+            L(f"  bot_user_id: U{_random_text(rng, B36U, 10)}", "bot_user_id"),
+            L(f"  app_id: A{_random_text(rng, B36U, 10)}", "app_id"),
+            L(f"  team_id: T{_random_text(rng, B36U, 8)}", "team_id"),
+        ]
+
+    def correlation_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        ulid = "01H" + _random_text(rng, "0123456789ABCDEFGHJKMNPQRSTVWXYZ", 23)
+        nano = _random_text(rng, B64URL, 21)
+        sha = _random_text(rng, HEX, 40)
+        trace = _random_text(rng, HEX, 32)
+        return [
+            L(f'2026-11-30T10:00:05Z INFO payment accepted idempotency_key="{ulid}"', ulid),
+            L(f"2026-11-30T10:00:05Z INFO cache hit cache_key={sha}", sha),
+            L(f"2026-11-30T10:00:06Z INFO request done trace_id={trace} status=200", trace),
+            L(f"2026-11-30T10:00:06Z INFO upload stored object_key=uploads/{nano}.png", nano),
+        ]
+
+    def i18n_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [
+            ("password_reset_token_expired", "Your password reset link has expired."),
+            ("api_key_label", "API key"),
+            ("secret_hint", "Keep this secret: anyone with it can act as you."),
+            ("token_copied", "Token copied to clipboard"),
+            ("passwordTooShort", "Password must be at least 12 characters"),
+        ]
+        return [L("{"), *[L(f'  "{k}": "{v}",', v) for k, v in rows], L('  "ok": "OK"'), L("}")]
+
+    def i18n_po(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('msgid "API key"'),
+            L('msgstr "Clé d’API"', "Clé d’API"),
+            L(""),
+            L('msgid "Enter your password"'),
+            L('msgstr "Introduzca su contraseña"', "Introduzca su contraseña"),
+            L(""),
+            L('msgid "Access token"'),
+            L('msgstr "Zugriffstoken"', "Zugriffstoken"),
+        ]
+
+    def json_schema(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("{"),
+            L('  "type": "object",'),
+            L('  "properties": {'),
+            L('    "password": { "type": "string", "minLength": 12, "writeOnly": true },', '"password"'),
+            L('    "apiKey": { "type": "string", "pattern": "^[A-Za-z0-9]{32}$" },', '"apiKey"'),
+            L('    "clientSecret": { "$ref": "#/definitions/Secret" }', '"clientSecret"'),
+            L("  }"),
+            L("}"),
+        ]
+
+    def basic_http(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("### Log in (example credentials from the docs)"),
+            L("GET https://api.example.com/v1/me"),
+            L("Authorization: Basic dXNlcm5hbWU6cGFzc3dvcmQ=", "dXNlcm5hbWU6cGFzc3dvcmQ="),
+            L(""),
+            L("### With a variable"),
+            L("GET https://api.example.com/v1/me"),
+            L("Authorization: Basic {{basicAuth}}", "{{basicAuth}}"),
+        ]
+
+    def references_actions(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("jobs:"),
+            L("  publish:"),
+            L("    runs-on: ubuntu-latest"),
+            L("    env:"),
+            L("      NPM_TOKEN: ${{ secrets.NPM_TOKEN }}", "${{ secrets.NPM_TOKEN }}"),
+            L("      PYPI_API_TOKEN: ${{ secrets.PYPI_API_TOKEN }}", "${{ secrets.PYPI_API_TOKEN }}"),
+            L("    steps:"),
+            L("      - uses: actions/setup-node@v4"),
+            L("        with:"),
+            L("          token: ${{ github.token }}", "${{ github.token }}"),
+        ]
+
+    def references_terraform(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('resource "aws_db_instance" "main" {'),
+            L('  username = "app"'),
+            L("  password = var.db_password", "var.db_password"),
+            L("}"),
+            L('resource "kubernetes_secret" "api" {'),
+            L("  data = {"),
+            L(
+                "    token = data.aws_secretsmanager_secret_version.api.secret_string",
+                "data.aws_secretsmanager",
+            ),
+            L("    password = random_password.db.result", "random_password.db.result"),
+            L("  }"),
+            L("}"),
+        ]
+
+    def test_urls(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("import pytest"),
+            L(""),
+            L(
+                'DATABASE_URL = "postgres://postgres:postgres@localhost:5432/test_db"',
+                "postgres:postgres@localhost",
+            ),
+            L('REDIS_URL = "redis://:testpass@127.0.0.1:6379/1"', ":testpass@127.0.0.1"),
+            L('BROKER = "amqp://guest:guest@localhost:5672//"', "guest:guest@localhost"),
+        ]
+
+    def aws_docs_python(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("import boto3"),
+            L(""),
+            L("client = boto3.client("),
+            L("    's3',"),
+            L("    aws_access_key_id='AKIAIOSFODNN7EXAMPLE',", "AKIAIOSFODNN7EXAMPLE"),
+            L(
+                "    aws_secret_access_key='wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            L(")"),
+        ]
+
+    def lockfile_hashes(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for pkg in ("cryptography", "keyring", "requests"):
+            h1, h2 = _random_text(rng, HEX, 64), _random_text(rng, HEX, 64)
+            out += [
+                L("[[package]]"),
+                L(f'name = "{pkg}"'),
+                L('version = "1.0.0"'),
+                L("files = ["),
+                L(f'    {{file = "{pkg}-1.0.0-py3-none-any.whl", hash = "sha256:{h1}"}},', h1),
+                L(f'    {{file = "{pkg}-1.0.0.tar.gz", hash = "sha256:{h2}"}},', h2),
+                L("]"),
+            ]
+        return out
+
+    def lfs_pointer(rng: random.Random) -> list[tuple[str, str | None]]:
+        h = _random_text(rng, HEX, 64)
+        return [
+            L("version https://git-lfs.github.com/spec/v1"),
+            L(f"oid sha256:{h}", h),
+            L(f"size {rng.randint(10**4, 10**8)}"),
+        ]
+
+    def gpg_fingerprints(rng: random.Random) -> list[tuple[str, str | None]]:
+        fp = _random_text(rng, HEXU, 40)
+        kid = fp[-16:]
+        return [
+            L("signing:"),
+            L(f"  key_fingerprint: {fp}", fp),
+            L(f"  key_id: 0x{kid}", kid),
+            L("  keyserver: hkps://keys.openpgp.org"),
+        ]
+
     def test_fixture_names(rng: random.Random) -> list[tuple[str, str | None]]:
         vals = [
             "def test_rejects_bad_password(client):\n",
@@ -1974,6 +2510,26 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
         ]
 
     return [
+        ("public-key", "authorized_keys", "ops/ssh/authorized_keys", ssh_public),
+        ("public-key", "pem", "certs/public.pem", public_pem),
+        ("public-key", "yaml", "config/keys.yaml", public_key_yaml),
+        ("encrypted", "sops", "secrets/prod.enc.yaml", sops),
+        ("encrypted", "ansible-vault", "ansible/group_vars/prod/vault.yml", ansible_vault),
+        ("encrypted", "sealed-secret", "deploy/k8s/sealed-db.yaml", sealed_secret),
+        ("identifier", "stripe-object-ids", "web/src/fixtures.ts", stripe_object_ids),
+        ("identifier", "slack-ids", "config/slack.yaml", slack_ids),
+        ("identifier", "log-ids", "logs/payments.log", correlation_ids),
+        ("identifier", "gpg", "release/signing.yaml", gpg_fingerprints),
+        ("prose", "i18n-json", "web/src/locales/en.json", i18n_json),
+        ("prose", "gettext", "locale/fr/LC_MESSAGES/app.po", i18n_po),
+        ("xml-schema", "json-schema", "schemas/credentials.schema.json", json_schema),
+        ("basic-header", "http-file", "api/requests.http", basic_http),
+        ("reference", "gh-actions", ".github/workflows/publish.yml", references_actions),
+        ("reference", "terraform", "infra/db.tf", references_terraform),
+        ("example-url", "test-settings", "tests/settings_test.py", test_urls),
+        ("documented-example", "boto3", "examples/s3_upload.py", aws_docs_python),
+        ("integrity", "poetry.lock", "poetry.lock", lockfile_hashes),
+        ("hash", "lfs-pointer", "assets/model.bin.lfs", lfs_pointer),
         ("uuid", "jenkinsfile", "ci/Jenkinsfile", uuids_jenkins),
         ("uuid", "json", "data/requests.json", uuids_json),
         ("uuid", "yaml", "config/azure-ids.yaml", uuids_yaml),
@@ -2025,6 +2581,7 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
 
 SYNTAXES_PER_TOKEN = 7
 """How many file syntaxes each token type is written in (of the ~38): groups to split, not values."""
+PLACEHOLDERS_PER_TOKEN = 4
 GENERIC_VARIANTS = 6
 LOOKALIKE_VARIANTS = 6
 PLACEHOLDER_SYNTAXES = ("dotenv", "yaml", "json", "python", "markdown", "ts", "xml-add", "hcl")
@@ -2044,12 +2601,12 @@ class _File:
 def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
     """Every group's file: (group id, syntax, file). Random choices use ``rng`` in a fixed order, so the
     corpus does not depend on which half is built."""
-    by_name = {s.name: s for s in SECRET_SYNTAXES}
-    keyworded = [s for s in SECRET_SYNTAXES if s.keyword]
-    bare = [s for s in SECRET_SYNTAXES if not s.keyword]
+    by_name = {s.name: s for s in ALL_SYNTAXES}
+    keyworded = [s for s in ALL_SYNTAXES if s.keyword]
+    bare = [s for s in ALL_SYNTAXES if not s.keyword]
     for token in TOKENS:
         pool = keyworded + ([] if token.gated else bare)
-        chosen = rng.sample(pool, SYNTAXES_PER_TOKEN)
+        chosen = rng.sample(pool, SYNTAXES_PER_TOKEN) + list(EXTRA_SYNTAXES.get(token.provider, ()))
         for syntax in chosen:
             n = names(token.var)
             items = [(n, token.value(rng)) for _ in range(2)]
@@ -2059,25 +2616,29 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
             enc = syntax.encode or (lambda v: v)
             labels = [(enc(v), "secret", f"{token.family}/{token.provider}", label, 0) for _n, v in items]
             yield (
-                f"secret|{token.key}|{syntax.name}",
+                f"secret|{token.provider}|{syntax.name}",
                 syntax.name,
                 _File(path, syntax.render(items), labels),
             )
         # placeholders in the token's own shape
         if token.spec:
-            for style in _PLACEHOLDER_STYLES:
+            first = sum(map(ord, token.key)) % len(_PLACEHOLDER_STYLES)
+            styles = [
+                _PLACEHOLDER_STYLES[(first + i) % len(_PLACEHOLDER_STYLES)]
+                for i in range(PLACEHOLDERS_PER_TOKEN)
+            ]
+            for style in styles:
                 syntax = by_name[
                     PLACEHOLDER_SYNTAXES[
                         (len(token.key) + _PLACEHOLDER_STYLES.index(style)) % len(PLACEHOLDER_SYNTAXES)
                     ]
                 ]
-                value = placeholder(token.spec, style)
-                if token.post == "github":
-                    value += "xxxxxx" if style == "x" else "000000"
-                elif token.post == "atlassian":
-                    value += "XXXXXXXX" if style == "x" else "00000000"
-                elif token.post == "grafana":
-                    value += "_xxxxxxxx" if style == "x" else "_00000000"
+                value = placeholder(token.spec, style, token.provider)
+                tail = {"github": "xxxxxx", "atlassian": "XXXXXXXX", "grafana": "_xxxxxxxx"}.get(
+                    token.post, ""
+                )
+                if style not in ("ellipsis", "here"):
+                    value += tail if style == "x" else tail.replace("x", "0").replace("X", "0")
                 n = names(token.var)
                 d = f"{_slug(token.provider)}-{_slug(token.kind)}-placeholder-{style}"
                 path = syntax.path.format(d=d)
@@ -2091,7 +2652,7 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
                     )
                 ]
                 yield (
-                    f"benign|placeholder:{token.key}:{style}|{syntax.name}",
+                    f"benign|placeholder/{token.provider}|{syntax.name}",
                     syntax.name,
                     _File(path, syntax.render([(n, value)]), labels),
                 )
@@ -2102,17 +2663,16 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
             labels = [(text, "secret", "generic/" + _slug(label), label, 0)]
             yield (f"secret|generic|{label}", label, _File(full, lines, labels))
     for kind, path in _private_keys():
-        for variant in range(4):
-            block = pem(rng, kind)
-            d = f"keys-{_slug(kind)}-{variant}"
-            where = rng.choice(("", "config/", "infra/"))
-            yield (
-                f"secret|private-key|{kind}",
-                "pem",
-                _File(
-                    f"{d}/{where}{path}", block, [(block[0], "secret", "key-material/private-key", kind, 1)]
-                ),
-            )
+        for syntax_name, make_key in _KEY_SYNTAXES:
+            for variant in range(2):
+                lines, text = make_key(pem(rng, kind), path)
+                d = f"keys-{_slug(kind)}-{syntax_name}-{variant}"
+                where = path if syntax_name == "pem-file" else _KEY_PATHS[syntax_name]
+                labels = [(text, "secret", f"key-material/{_slug(kind)}", f"{kind} ({syntax_name})", 0)]
+                if syntax_name == "service-account-json":
+                    # The key's id beside the key: a finding there is neither needed nor a false alarm.
+                    labels.append(('"private_key_id"', "any", f"key-material/{_slug(kind)}", "key id", 0))
+                yield (f"secret|key:{kind}|{syntax_name}", syntax_name, _File(f"{d}/{where}", lines, labels))
     for family, syntax_name, path, make_rows in _lookalikes():
         for variant in range(LOOKALIKE_VARIANTS):
             rows = make_rows(rng)

@@ -64,8 +64,11 @@ def test_no_group_and_no_provider_syntax_pair_is_in_both_halves(
 ) -> None:
     dev, test = halves["dev"][1], halves["test"][1]
     assert not {c.group for c in dev} & {c.group for c in test}
-    pairs = [{(c.family, c.label, c.syntax) for c in h if c.kind == "secret"} for h in (dev, test)]
+    pairs = [{(c.family, c.syntax) for c in h} for h in (dev, test)]
     assert not pairs[0] & pairs[1]
+    # ... while most providers and look-alike families are met in both halves (in other syntaxes)
+    families = [{c.family for c in h} for h in (dev, test)]
+    assert len(families[0] & families[1]) >= 0.8 * len(families[0] | families[1])
     assert not {c.path for c in dev} & {c.path for c in test}
 
 
@@ -78,7 +81,7 @@ def test_every_label_points_at_a_line_that_holds_its_value(
         for case in cases:
             lines = files.setdefault(case.path, (root / case.path).read_text(encoding="utf-8").split("\n"))
             assert case.text in lines[case.line - 1], (case.path, case.line, case.label)
-            assert case.kind in ("secret", "benign")
+            assert case.kind in ("secret", "benign", "any")
 
 
 def test_each_half_is_big_enough_and_covers_many_providers(

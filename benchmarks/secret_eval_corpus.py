@@ -686,6 +686,14 @@ TOKENS: tuple[Token, ...] = (
     _t("stripe", "legacy secret key", "payments", "STRIPE_SECRET_KEY", "sk_live_{b62:24}"),
     _t("stripe", "restricted key", "payments", "STRIPE_RESTRICTED_KEY", "rk_live_{b62:99}"),
     _t("stripe", "test secret key", "payments", "STRIPE_TEST_KEY", "sk_test_{b62:99}", test_mode=True),
+    _t(
+        "stripe",
+        "test restricted key",
+        "payments",
+        "STRIPE_TEST_RESTRICTED_KEY",
+        "rk_test_{b62:99}",
+        test_mode=True,
+    ),
     _t("stripe", "webhook secret", "payments", "STRIPE_WEBHOOK_SECRET", "whsec_{b62:32}"),
     _t("square", "access token", "payments", "SQUARE_ACCESS_TOKEN", "EAAA{b64url:60}"),
     _t("square", "oauth secret", "payments", "SQUARE_OAUTH_SECRET", "sq0csp-{b64url:43}"),
@@ -774,7 +782,13 @@ TOKENS: tuple[Token, ...] = (
     _t("mattermost", "access token", "messaging", "MATTERMOST_TOKEN", "{b36l:26}", gated=True),
     _t("intercom", "access token", "messaging", "INTERCOM_ACCESS_TOKEN", "dG9rOj{b64:54}=", gated=True),
     _t("zendesk", "api token", "messaging", "ZENDESK_API_TOKEN", "{b62:40}", gated=True),
-    _t("twitter", "bearer token", "messaging", "TWITTER_BEARER_TOKEN", "AAAAAAAAAAAAAAAAAAAAA{b62:86}"),
+    _t(
+        "twitter",
+        "bearer token",
+        "messaging",
+        "TWITTER_BEARER_TOKEN",
+        "AAAAAAAAAAAAAAAAAAAAAA{b62:30}%2B{b62:24}%3D{b62:30}",
+    ),
     _t("twitter", "api secret", "messaging", "TWITTER_API_SECRET", "{b62:50}", gated=True),
     _t("facebook", "page token", "messaging", "FACEBOOK_PAGE_TOKEN", "EAAM{b62:180}"),
     _t("facebook", "app secret", "messaging", "FACEBOOK_APP_SECRET", "{hex:32}", gated=True),
@@ -1682,8 +1696,104 @@ def _generic_secrets() -> list[tuple[str, str, Callable[[random.Random], tuple[l
             v,
         )
 
+    def xml_add_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "<configuration>",
+                "  <appSettings>",
+                f'    <add key="SmtpPassword" value="{v}" />',
+                "  </appSettings>",
+                "</configuration>",
+            ],
+            v,
+        )
+
+    def sql_user(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "-- reporting role",
+                f"CREATE USER reporting WITH PASSWORD '{v}';",
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporting;",
+            ],
+            v,
+        )
+
+    def netrc(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 32)
+        return ([f"machine api.acme-corp.io login deploy-bot password {v}"], v)
+
+    def docker_config(rng: random.Random) -> tuple[list[str], str]:
+        v = basic_b64(rng)
+        return (
+            [
+                "{",
+                '  "auths": {',
+                '    "registry.acme-corp.io": {',
+                f'      "auth": "{v}"',
+                "    }",
+                "  }",
+                "}",
+            ],
+            v,
+        )
+
+    def git_clone(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 32)
+        return (["#!/bin/sh", f"git clone https://ci-bot:{v}@git.acme-corp.io/platform/infra.git"], v)
+
+    def pgpassword(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"PGPASSWORD='{v}' psql -h db.acme-corp.io -U reporting -c 'select 1'"], v)
+
+    def sshpass(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"sshpass -p '{v}' ssh ops@bastion.acme-corp.io uptime"], v)
+
+    def openssl_pass(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "#!/bin/sh",
+                f"openssl pkcs12 -export -in cert.pem -inkey key.pem -out bundle.p12 -passout pass:{v}",
+            ],
+            v,
+        )
+
+    def ldap_bind(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "ldap:",
+                "  url: ldaps://ldap.acme-corp.io:636",
+                "  bind_dn: cn=svc-gitlab,ou=services,dc=acme,dc=io",
+                f"  bind_password: '{v}'",
+            ],
+            v,
+        )
+
+    def smtp_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 20)
+        return ([f"EMAIL_URL=smtp+tls://alerts%40acme-corp.io:{v}@smtp.acme-corp.io:587"], v)
+
+    def kotlin_secret(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 40)
+        return (["object Auth {", f'    const val clientSecret = "{v}"', "}"], v)
+
     return [
         ("npmrc _authToken", ".npmrc", npmrc_token),
+        ("appSettings add SmtpPassword", "src/Web/Web.config", xml_add_password),
+        ("SQL CREATE USER PASSWORD", "db/migrations/0042_reporting_role.sql", sql_user),
+        (".netrc", "ops/.netrc", netrc),
+        ("docker config.json auth", "ci/docker/config.json", docker_config),
+        ("git clone with token", "scripts/clone.sh", git_clone),
+        ("PGPASSWORD", "scripts/check-db.sh", pgpassword),
+        ("sshpass -p", "scripts/uptime.sh", sshpass),
+        ("openssl -passout", "scripts/bundle-cert.sh", openssl_pass),
+        ("LDAP bind_password", "config/gitlab-ldap.yml", ldap_bind),
+        ("SMTP url", "deploy/mail.env", smtp_url),
+        ("Kotlin clientSecret", "app/src/main/kotlin/Auth.kt", kotlin_secret),
         ("npmrc _auth", "web/.npmrc", npmrc_auth),
         ("pypirc password", ".pypirc", pypirc),
         ("NuGet ClearTextPassword", "NuGet.Config", nuget),
@@ -2598,19 +2708,28 @@ class _File:
     labels: list[tuple[str, str, str, str, int]]  # (text, kind, family, label, line or 0: search for it)
 
 
-def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
-    """Every group's file: (group id, syntax, file). Random choices use ``rng`` in a fixed order, so the
-    corpus does not depend on which half is built."""
+def _rng(*parts: str) -> random.Random:
+    """A generator seeded by the seed and a name (string seeds hash with sha512: the same on every run and
+    machine). One per token type and per file, so adding a provider or a syntax changes no other value."""
+    return random.Random("|".join((str(SEED), *parts)))
+
+
+def _groups() -> Iterator[tuple[str, str, _File]]:
+    """Every group's file: (group id, syntax, file). Each file's values come from a generator of its
+    own (``_rng``), so the corpus does not depend on which half is built or on the order of the tables."""
     by_name = {s.name: s for s in ALL_SYNTAXES}
     keyworded = [s for s in ALL_SYNTAXES if s.keyword]
     bare = [s for s in ALL_SYNTAXES if not s.keyword]
     for token in TOKENS:
         pool = keyworded + ([] if token.gated else bare)
-        chosen = rng.sample(pool, SYNTAXES_PER_TOKEN) + list(EXTRA_SYNTAXES.get(token.provider, ()))
+        chosen = _rng("syntaxes", token.key).sample(pool, SYNTAXES_PER_TOKEN) + list(
+            EXTRA_SYNTAXES.get(token.provider, ())
+        )
         for syntax in chosen:
             n = names(token.var)
-            items = [(n, token.value(rng)) for _ in range(2)]
             d = f"{_slug(token.provider)}-{_slug(token.kind)}-{syntax.name}"
+            rng = _rng(d)
+            items = [(n, token.value(rng)) for _ in range(2)]
             path = syntax.path.format(d=d)
             label = f"{token.provider} {token.kind}" + (" (test mode)" if token.test_mode else "")
             enc = syntax.encode or (lambda v: v)
@@ -2658,15 +2777,15 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
                 )
     for label, path, make in _generic_secrets():
         for variant in range(GENERIC_VARIANTS):
-            lines, text = make(rng)
             full = f"generic-{_slug(label)}-{variant}/{path}"
+            lines, text = make(_rng(full))
             labels = [(text, "secret", "generic/" + _slug(label), label, 0)]
             yield (f"secret|generic|{label}", label, _File(full, lines, labels))
     for kind, path in _private_keys():
         for syntax_name, make_key in _KEY_SYNTAXES:
             for variant in range(2):
-                lines, text = make_key(pem(rng, kind), path)
                 d = f"keys-{_slug(kind)}-{syntax_name}-{variant}"
+                lines, text = make_key(pem(_rng(d), kind), path)
                 where = path if syntax_name == "pem-file" else _KEY_PATHS[syntax_name]
                 labels = [(text, "secret", f"key-material/{_slug(kind)}", f"{kind} ({syntax_name})", 0)]
                 if syntax_name == "service-account-json":
@@ -2675,8 +2794,8 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
                 yield (f"secret|key:{kind}|{syntax_name}", syntax_name, _File(f"{d}/{where}", lines, labels))
     for family, syntax_name, path, make_rows in _lookalikes():
         for variant in range(LOOKALIKE_VARIANTS):
-            rows = make_rows(rng)
             d = f"lookalike-{_slug(family)}-{_slug(syntax_name)}-{variant}"
+            rows = make_rows(_rng(d))
             lines = [r[0] for r in rows]
             labels = [
                 (r[1], "benign", family, f"{family} ({syntax_name})", i)
@@ -2687,7 +2806,7 @@ def _groups(rng: random.Random) -> Iterator[tuple[str, str, _File]]:
 
 
 def all_groups() -> list[tuple[str, str, _File]]:
-    return list(_groups(random.Random(SEED)))
+    return list(_groups())
 
 
 def build(root: Path, half: str) -> list[Case]:

@@ -100,14 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--show", action="store_true", help="list lr-ci's misses and false alarms (dev half only)"
     )
+    parser.add_argument("--keep", metavar="DIR", help="write the corpus into DIR and keep it (dev half only)")
+    parser.add_argument("--lr-ci-only", action="store_true", help="skip detect-secrets and gitleaks")
     args = parser.parse_args(argv)
-    if args.show and args.half != "dev":
+    if (args.show or args.keep) and args.half != "dev":
         print(
-            "--show lists cases: only for --half dev (the test half is reported, never looked into)",
+            "--show and --keep open the cases: only for --half dev (the test half is reported, never looked into)",
             file=sys.stderr,
         )
         return 2
-    corpus = Path(tempfile.mkdtemp(prefix=f"lr-ci-eval-{args.half}-"))
+    if args.keep:
+        corpus = Path(args.keep)
+        if corpus.exists() and any(corpus.iterdir()):
+            print(f"--keep {corpus}: not an empty folder", file=sys.stderr)
+            return 2
+        corpus.mkdir(parents=True, exist_ok=True)
+    else:
+        corpus = Path(tempfile.mkdtemp(prefix=f"lr-ci-eval-{args.half}-"))
     try:
         cases = secret_eval_corpus.build(corpus, args.half)
         positives = sum(c.kind == "secret" for c in cases)
@@ -118,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         tools: dict[str, Callable[[], set[tuple[str, int]]]] = {
             "lr-ci": lambda: lr_ci_lines(args.lr_ci, corpus)
         }
-        if Path(DETECT_SECRETS).exists():
+        if Path(DETECT_SECRETS).exists() and not args.lr_ci_only:
             tools["detect-secrets"] = lambda: detect_secrets_lines(corpus)
-        if shutil.which("gitleaks"):
+        if shutil.which("gitleaks") and not args.lr_ci_only:
             tools["gitleaks"] = lambda: gitleaks_lines(corpus)
         print(f"{'tool':<16} {'recall':>7} {'false positives':>16}")
         mine = None
@@ -148,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {path}:{line}  (unlabelled line)")
         return 1 if mine.recall < RECALL_TARGET or mine.false_positive_rate > FP_TARGET else 0
     finally:
-        shutil.rmtree(corpus, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(corpus, ignore_errors=True)
 
 
 if __name__ == "__main__":

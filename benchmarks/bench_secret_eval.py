@@ -38,7 +38,7 @@ FP_TARGET = 0.01
 DETECT_SECRETS = str(Path(sys.executable).with_name("detect-secrets"))
 
 
-def lr_ci_lines(lr_ci: str, corpus: Path) -> set[tuple[str, int]]:
+def lr_ci_lines(lr_ci: str, corpus: Path, unreadable: list[str] | None = None) -> set[tuple[str, int]]:
     """lr-ci's findings, in batches of folders (a report lists at most 1,000 findings)."""
     program = str(Path(lr_ci).absolute())
 
@@ -55,7 +55,7 @@ def lr_ci_lines(lr_ci: str, corpus: Path) -> set[tuple[str, int]]:
         findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
         return findings
 
-    return secret_eval_corpus.scan_in_batches(corpus, scan)
+    return secret_eval_corpus.scan_in_batches(corpus, scan, unreadable)
 
 
 def detect_secrets_lines(corpus: Path) -> set[tuple[str, int]]:
@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(secret_eval_corpus.providers(cases))} providers, {sum(c.kind == 'benign' for c in cases)} look-alikes"
         )
         tools: dict[str, Callable[[], set[tuple[str, int]]]] = {
-            "lr-ci": lambda: lr_ci_lines(args.lr_ci, corpus)
+            "lr-ci": lambda: lr_ci_lines(args.lr_ci, corpus, unreadable)
         }
+        unreadable: list[str] = []
         if Path(DETECT_SECRETS).exists() and not args.lr_ci_only:
             tools["detect-secrets"] = lambda: detect_secrets_lines(corpus)
         if shutil.which("gitleaks") and not args.lr_ci_only:
@@ -143,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             if name == "lr-ci":
                 mine = score
         assert mine is not None
+        if unreadable:
+            where = ": " + ", ".join(unreadable) if args.half == "dev" else ""
+            print(
+                f"\nlr-ci: {len(unreadable)} folder(s) whose JSON report does not parse, counted as finding "
+                f"nothing (an lr-ci bug){where}"
+            )
         print("\nlr-ci recall by family:")
         for family, (found, total) in mine.family_recall().items():
             print(f"  {family:<16} {found / total:>6.3f}  ({found}/{total})")

@@ -2837,16 +2837,32 @@ BATCH = 120
 batches (``scan_in_batches``) and a batch that still overflows is split again."""
 
 
-def scan_in_batches(root: Path, scan: Callable[[list[str]], list[dict[str, object]]]) -> set[tuple[str, int]]:
+def scan_in_batches(
+    root: Path,
+    scan: Callable[[list[str]], list[dict[str, object]]],
+    unreadable: list[str] | None = None,
+) -> set[tuple[str, int]]:
     """Every (path, line) lr-ci finds under ``root``: ``scan(folders)`` runs ``lr-ci secrets FOLDERS
     --format json`` from ``root`` and returns the report's findings. A batch whose report says findings
-    were left out (rule ``findings-not-listed``) is split in two and scanned again."""
+    were left out (rule ``findings-not-listed``) is split in two and scanned again.
+
+    ``scan`` raises ValueError when the report is not JSON (seen: lr-ci's output redaction masking a
+    whitespace-only line of a PGP key block everywhere, indentation included). Such a batch is split
+    too; a single folder whose report cannot be read is appended to ``unreadable`` and counts as found
+    nothing, which is what a user of that report gets."""
     found: set[tuple[str, int]] = set()
-    todo = [sorted(p.name for p in root.iterdir())]
-    todo = [todo[0][i : i + BATCH] for i in range(0, len(todo[0]), BATCH)]
+    names = sorted(p.name for p in root.iterdir())
+    todo = [names[i : i + BATCH] for i in range(0, len(names), BATCH)]
     while todo:
         batch = todo.pop()
-        findings = scan(batch)
+        try:
+            findings = scan(batch)
+        except ValueError:
+            if len(batch) > 1:
+                todo += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            elif unreadable is not None:
+                unreadable.append(batch[0])
+            continue
         if len(batch) > 1 and any(f.get("rule") == "findings-not-listed" for f in findings):
             todo += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
             continue

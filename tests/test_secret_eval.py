@@ -159,9 +159,37 @@ def test_placeholders_keep_the_shape_and_are_never_random() -> None:
     assert corpus.placeholder("AKIA{b32:16}", "seq") == "AKIA" + "234567ABCDEFGHIJ"
 
 
-def test_show_is_refused_for_the_test_half(capsys: pytest.CaptureFixture[str]) -> None:
+def test_batches_split_until_every_report_fits_and_name_unreadable_folders(tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).mkdir()
+    calls: list[list[str]] = []
+
+    def scan(folders: list[str]) -> list[dict[str, object]]:
+        calls.append(folders)
+        if "c" in folders:
+            raise ValueError("not JSON")
+        if len(folders) > 1:
+            return [{"rule": "findings-not-listed", "location": {"path": None, "line": None}}]
+        return [{"rule": "x", "location": {"path": f"{folders[0]}/f.txt", "line": 3}}]
+
+    unreadable: list[str] = []
+    assert corpus.scan_in_batches(tmp_path, scan, unreadable) == {
+        ("a/f.txt", 3),
+        ("b/f.txt", 3),
+        ("d/f.txt", 3),
+    }
+    assert unreadable == ["c"]
+    assert calls[0] == ["a", "b", "c", "d"]
+
+
+def test_show_and_keep_are_refused_for_the_test_half(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert bench_secret_eval.main(["--half", "test", "--show"]) == 2
+    assert bench_secret_eval.main(["--half", "test", "--keep", str(tmp_path / "t")]) == 2
+    assert bench_secret_eval.main(["--show"]) == 2  # the default half is the test half
     assert "dev" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.xfail(reason="issue 17: rules in progress", strict=False)
@@ -175,7 +203,9 @@ def test_recall_and_false_positives_on_the_test_half(
         findings: list[dict[str, object]] = cli("secrets", *folders, "--format", "json").json()["findings"]
         return findings
 
-    score = corpus.score(cases, corpus.scan_in_batches(root, scan))
+    unreadable: list[str] = []
+    score = corpus.score(cases, corpus.scan_in_batches(root, scan, unreadable))
+    assert not unreadable, f"{len(unreadable)} folders whose JSON report does not parse"
     assert score.positives >= 600 and score.negatives >= 600
     # Only numbers in the message: the test half's cases are never listed.
     assert score.recall >= 0.95, f"recall {score.recall:.3f}"

@@ -2603,6 +2603,72 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
             L("  keyserver: hkps://keys.openpgp.org"),
         ]
 
+    def docs_prose_passwords(rng: random.Random) -> list[tuple[str, str | None]]:
+        user = rng.choice(("admin", "demo", "root"))
+        pw = rng.choice(("admin123", "demo", "changeme", "password1"))
+        return [
+            L("## Getting started"),
+            L(""),
+            L(f"Open http://localhost:8080 and log in as `{user}` with the password `{pw}`.", f"`{pw}`"),
+            L(
+                f"The default password is `{pw}`; change it after the first login.",
+                f"default password is `{pw}`",
+            ),
+            L(f"    docker run -e ADMIN_PASSWORD={pw} -p 8080:8080 acme/app", f"ADMIN_PASSWORD={pw}"),
+        ]
+
+    def docs_repeated_example(rng: random.Random) -> list[tuple[str, str | None]]:
+        key = "demo_" + _random_text(rng, B36L, 20)
+        return [
+            L("# Quickstart"),
+            L(""),
+            L("Every request in this guide uses the sandbox key below."),
+            L(""),
+            L(f"    export ACME_API_KEY={key}", key),
+            L(""),
+            L(f'    curl -H "X-Api-Key: {key}" https://sandbox.acme.example/v1/ping', key),
+            L(""),
+            L(f'    client = acme.Client(api_key="{key}")', key),
+        ]
+
+    def docs_framework_hex(rng: random.Random) -> list[tuple[str, str | None]]:
+        # FastAPI's tutorial key and the Flask docs' example key: public documentation values.
+        fastapi = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+        flask = "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf"
+        return [
+            L("## Signing tokens"),
+            L(""),
+            L("```python"),
+            L(f'SECRET_KEY = "{fastapi}"', fastapi),
+            L('ALGORITHM = "HS256"'),
+            L("```"),
+            L(""),
+            L(f"For Flask, `app.secret_key = '{flask}'` works the same way.", flask),
+        ]
+
+    def vendored_spec_examples(rng: random.Random) -> list[tuple[str, str | None]]:
+        # Values printed in RFC 6749, 6750 and 7617 examples.
+        return [
+            L('"""Examples from the OAuth 2.0 and HTTP Basic RFCs, used by the parser tests."""'),
+            L(
+                'CLIENT_CREDENTIALS = "client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw"',
+                "7Fjfp0ZBr1KtDRbnfVdmIw",
+            ),
+            L('BEARER = "Authorization: Bearer mF_9.B5f-4.1JqM"', "mF_9.B5f-4.1JqM"),
+            L('BASIC = "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="', "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            L('REFRESH_TOKEN = "tGzv3JOkF0XG5Qx2TlKWIA"', "tGzv3JOkF0XG5Qx2TlKWIA"),
+            L('AUTH_CODE = "SplxlOBeZQQYbYS6WxSbIA"', "SplxlOBeZQQYbYS6WxSbIA"),
+        ]
+
+    def unsigned_test_jwt(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("import pytest"), L("")]
+        for user in ("alice", "bob"):
+            header = _b64url(b'{"alg":"none","typ":"JWT"}')
+            payload = _b64url(json.dumps({"sub": user, "role": "tester"}, separators=(",", ":")).encode())
+            t = f"{header}.{payload}."
+            out.append(L(f'UNSIGNED_{user.upper()} = "{t}"', t))
+        return out
+
     def test_fixture_names(rng: random.Random) -> list[tuple[str, str | None]]:
         vals = [
             "def test_rejects_bad_password(client):\n",
@@ -2640,6 +2706,16 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
         ("documented-example", "boto3", "examples/s3_upload.py", aws_docs_python),
         ("integrity", "poetry.lock", "poetry.lock", lockfile_hashes),
         ("hash", "lfs-pointer", "assets/model.bin.lfs", lfs_pointer),
+        ("placeholder", "docs-prose", "docs/getting-started.md", docs_prose_passwords),
+        ("documented-example", "docs-repeated", "docs/quickstart.md", docs_repeated_example),
+        ("documented-example", "framework-docs", "docs/security/tokens.md", docs_framework_hex),
+        (
+            "documented-example",
+            "vendored-rfc",
+            "vendor/oauthlib/tests/rfc_examples.py",
+            vendored_spec_examples,
+        ),
+        ("documented-example", "unsigned-test-jwt", "tests/auth/test_tokens.py", unsigned_test_jwt),
         ("uuid", "jenkinsfile", "ci/Jenkinsfile", uuids_jenkins),
         ("uuid", "json", "data/requests.json", uuids_json),
         ("uuid", "yaml", "config/azure-ids.yaml", uuids_yaml),

@@ -2867,6 +2867,9 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
                 if syntax_name == "service-account-json":
                     # The key's id beside the key: a finding there is neither needed nor a false alarm.
                     labels.append(('"private_key_id"', "any", f"key-material/{_slug(kind)}", "key id", 0))
+                if syntax_name == "yaml-block":
+                    # The block scalar's key, where a scanner may report the block: neither needed nor false.
+                    labels.append(("key: |", "any", f"key-material/{_slug(kind)}", "block key", 0))
                 yield (f"secret|key:{kind}|{syntax_name}", syntax_name, _File(f"{d}/{where}", lines, labels))
     for family, syntax_name, path, make_rows in _lookalikes():
         for variant in range(LOOKALIKE_VARIANTS):

@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nlr-ci recall by family:")
         for family, (found, total) in mine.family_recall().items():
             print(f"  {family:<16} {found / total:>6.3f}  ({found}/{total})")
+        if args.half == "dev":
+            print("\nlr-ci false alarms by look-alike family (dev half only):")
+            for family, (flagged, total) in mine.family_false_alarms().items():
+                print(f"  {family:<20} {flagged / total:>6.1%}  ({flagged}/{total})")
         if args.show:
             print("\nmissed (lr-ci):")
             for case in sorted(mine.missed, key=lambda c: (c.family, c.path)):

@@ -152,6 +152,17 @@ class Score:
                 row[0] += id(case) not in missed
         return {k: (v[0], v[1]) for k, v in sorted(out.items())}
 
+    def family_false_alarms(self) -> dict[str, tuple[int, int]]:
+        """Per look-alike family (placeholders as one): (flagged, total) of the look-alikes."""
+        out: dict[str, list[int]] = {}
+        flagged = {id(c) for c in self.flagged}
+        for case in self.cases:
+            if case.kind == "benign":
+                row = out.setdefault(case.family.split("/")[0], [0, 0])
+                row[1] += 1
+                row[0] += id(case) in flagged
+        return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
 
 def score(cases: list[Case], found: set[tuple[str, int]]) -> Score:
     return Score(cases, found)

@@ -182,6 +182,26 @@ def test_batches_split_until_every_report_fits_and_name_unreadable_folders(tmp_p
     assert calls[0] == ["a", "b", "c", "d"]
 
 
+def test_scores_count_any_severity_on_the_line_and_unlabelled_lines_as_false_alarms() -> None:
+    def case(kind: str, line: int, family: str) -> corpus.Case:
+        return corpus.Case("a/f.env", line, kind, family, "x", "v", "g", "dotenv")
+
+    cases = [
+        case("secret", 1, "cloud/aws"),
+        case("secret", 2, "cloud/aws"),
+        case("benign", 3, "uuid"),
+        case("benign", 4, "placeholder/aws"),
+        case("any", 5, "cloud/aws"),
+    ]
+    score = corpus.score(cases, {("a/f.env", 1), ("a/f.env", 4), ("a/f.env", 5), ("a/f.env", 9)})
+    assert (score.positives, score.negatives, score.found) == (2, 2, 1)
+    assert score.recall == 0.5
+    assert score.unlabelled == [("a/f.env", 9)]
+    assert score.false_alarms == 2 and score.false_positive_rate == 1.0
+    assert score.family_recall() == {"cloud": (1, 2)}
+    assert score.family_false_alarms() == {"placeholder": (1, 1), "uuid": (0, 1)}
+
+
 def test_show_and_keep_are_refused_for_the_test_half(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

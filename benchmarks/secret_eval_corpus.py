@@ -581,6 +581,13 @@ def _teams_webhook(rng: random.Random) -> str:
     )
 
 
+def _elastic(rng: random.Random) -> str:
+    """Elasticsearch API keys as Kibana shows them: base64 of ``<id>:<key>``."""
+    return base64.b64encode(
+        f"{_random_text(rng, B64URL, 20)}:{_random_text(rng, B64URL, 22)}".encode()
+    ).decode()
+
+
 TOKENS: tuple[Token, ...] = (
     # 1. cloud and infrastructure
     _t("aws", "access key id", "cloud", "AWS_ACCESS_KEY_ID", "AKIA{b32:16}"),
@@ -893,6 +900,56 @@ TOKENS: tuple[Token, ...] = (
     _t("intra42", "client secret", "saas", "FT_CLIENT_SECRET", "s-s4t2ud-{hex:64}"),
     _t("looker", "client secret", "saas", "LOOKER_CLIENT_SECRET", "{b62:24}", gated=True),
     _t("etsy", "api key", "saas", "ETSY_API_KEY", "{b36l:24}", gated=True),
+    # more cloud services, connection strings and webhook URLs
+    _t(
+        "azure-servicebus",
+        "connection string",
+        "cloud",
+        "AZURE_SERVICEBUS_CONNECTION_STRING",
+        "Endpoint=sb://acme-prod.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
+        "SharedAccessKey={b64:43}=",
+    ),
+    _t(
+        "azure-sas",
+        "blob sas url",
+        "cloud",
+        "AZURE_BLOB_SAS_URL",
+        "https://acmeprodbackups.blob.core.windows.net/nightly?sv=2022-11-02&ss=b&srt=co&sp=rl"
+        "&se=2027-01-01T00:00:00Z&st=2026-01-01T00:00:00Z&spr=https&sig={b64url:43}%3D",
+    ),
+    _t(
+        "azure-cosmosdb",
+        "connection string",
+        "cloud",
+        "COSMOS_CONNECTION_STRING",
+        "AccountEndpoint=https://acme-orders.documents.azure.com:443/;AccountKey={b64:86}==;",
+    ),
+    _t("firebase", "fcm server key", "messaging", "FCM_SERVER_KEY", "AAAA{b64url:7}:APA91b{b64url:134}"),
+    _t("cloudinary", "url", "saas", "CLOUDINARY_URL", "cloudinary://{dig:15}:{b64url:27}@acme-media"),
+    _t(
+        "zapier",
+        "webhook",
+        "saas",
+        "ZAPIER_WEBHOOK_URL",
+        "https://hooks.zapier.com/hooks/catch/{dig:7}/{b36l:7}/",
+    ),
+    _t("render", "api key", "cloud", "RENDER_API_KEY", "rnd_{b62:32}"),
+    _t("auth0", "client secret", "identity", "AUTH0_CLIENT_SECRET", "{b64url:64}", gated=True),
+    _t("pusher", "app secret", "messaging", "PUSHER_APP_SECRET", "{hex:20}", gated=True),
+    _t("mailjet", "api secret", "messaging", "MAILJET_API_SECRET", "{hex:32}", gated=True),
+    _t("plivo", "auth token", "messaging", "PLIVO_AUTH_TOKEN", "{b62:40}", gated=True),
+    _t("vonage", "api secret", "messaging", "VONAGE_API_SECRET", "{b62:16}", gated=True),
+    _t("linode", "pat", "cloud", "LINODE_TOKEN", "{hex:64}", gated=True),
+    _t("vultr", "api key", "cloud", "VULTR_API_KEY", "{b36u:36}", gated=True),
+    _t("hetzner", "api token", "cloud", "HCLOUD_TOKEN", "{b62:64}", gated=True),
+    _t("consul", "acl token", "cloud", "CONSUL_HTTP_TOKEN", "{uuid}", gated=True),
+    _t("nomad", "acl token", "cloud", "NOMAD_TOKEN", "{uuid}", gated=True),
+    _t("jenkins", "api token", "source", "JENKINS_API_TOKEN", "11{hex:32}", gated=True),
+    _t("rollbar", "access token", "observability", "ROLLBAR_ACCESS_TOKEN", "{hex:32}", gated=True),
+    _t("bugsnag", "api key", "observability", "BUGSNAG_API_KEY", "{hex:32}", gated=True),
+    _t("splunk", "hec token", "observability", "SPLUNK_HEC_TOKEN", "{uuid}", gated=True),
+    _t("opsgenie", "api key", "observability", "OPSGENIE_API_KEY", "{uuid}", gated=True),
+    Token("elastic", "api key", "observability", "ELASTIC_API_KEY", make=_elastic, gated=True),
 )
 
 

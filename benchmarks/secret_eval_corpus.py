@@ -410,8 +410,18 @@ def basic_b64(rng: random.Random) -> str:
     return base64.b64encode(f"svc-{_random_text(rng, B36L, 6)}:{password(rng)}".encode()).decode()
 
 
+_WORDS = (
+    "copper falcon harbor marlin violet granite orchid tundra saffron quartz meadow lantern "
+    "cobalt juniper canyon walnut ember glacier thistle nimbus"
+).split()
+
+
 def password(rng: random.Random) -> str:
-    """A generated password as people and managers make them: 14-28 chars, mixed classes, some symbols."""
+    """A password as people and managers make them: a third are a person's (two words, a symbol, digits:
+    ``Copper!Falcon4821``), the rest a manager's (14-28 random characters of mixed classes, some symbols)."""
+    if rng.random() < 1 / 3:
+        a, b = rng.sample(_WORDS, 2)
+        return f"{a.capitalize()}{rng.choice('!#%*-_.+')}{b.capitalize()}{rng.randint(10, 9999)}"
     while True:
         n = rng.randint(14, 28)
         s = "".join(rng.choice(B62 + "_-.!*~+") for _ in range(n))
@@ -1305,7 +1315,20 @@ def _ipynb(n: dict[str, str], v: str) -> list[str]:
     ]
 
 
+def _long_log(items: list[tuple[dict[str, str], str]]) -> list[str]:
+    """A long access log with the values deep inside: line numbers must hold far from the top."""
+    out: list[str] = []
+    for i, (n, v) in enumerate(items):
+        out += [
+            f"2026-11-30T10:{(j // 60) % 60:02d}:{j % 60:02d}Z INFO GET /health 200 {j % 7 + 1}ms req={i * 1000 + j:08x}"
+            for j in range(700)
+        ]
+        out.append(f"2026-11-30T11:00:00Z DEBUG {n['word']} client init {n['low']}={v}")
+    return [*out, "2026-11-30T11:00:01Z INFO shutting down"]
+
+
 MORE_SYNTAXES: tuple[Syntax, ...] = (
+    Syntax("log-long", "{d}/logs/access.log", _long_log),
     Syntax(
         "spring-default",
         "{d}/src/main/resources/application.yml",
@@ -2191,6 +2214,28 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
             out.append(L(body, body[:40]))
         return out
 
+    def minified_sourcemap(rng: random.Random) -> list[tuple[str, str | None]]:
+        names = [_random_text(rng, LETTERS, rng.randint(1, 3)) for _ in range(400)]
+        code = ";".join(
+            f"var {a}=function({b}){{return {b}&&{b}.apiKey?{b}.token:null}}"
+            for a, b in zip(names[::2], names[1::2], strict=True)
+        )
+        mapping = base64.b64encode(
+            json.dumps(
+                {
+                    "version": 3,
+                    "sources": ["src/auth.ts"],
+                    "names": ["token", "apiKey"],
+                    "mappings": "AAAA," * 400,
+                }
+            ).encode()
+            + rng.randbytes(2000)
+        ).decode()
+        return [
+            L(code, code[:30]),
+            L(f"//# sourceMappingURL=data:application/json;base64,{mapping}", mapping),
+        ]
+
     def placeholders_generic(rng: random.Random) -> list[tuple[str, str | None]]:
         vals = [
             ("API_KEY", "<your-api-key>"),
@@ -2805,6 +2850,7 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
         ("integrity", "sri-html", "web/templates/cdn.html", integrity_html),
         ("minified", "js", "web/static/app.min.js", minified),
         ("minified", "js-bundle", "web/dist/main.js", minified),
+        ("minified", "source-map", "web/dist/vendor.js", minified_sourcemap),
         ("placeholder", "dotenv", ".env.example", placeholders_generic),
         ("placeholder", "dotenv-sample", "deploy/sample.env", placeholders_generic),
         ("placeholder", "yaml", "config/auth.yaml", placeholders_yaml),
@@ -2952,6 +2998,18 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
             yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
 
 
+_CRLF_SUFFIXES = (".cs", ".config", ".ps1", ".cmd", ".csproj", ".http")
+
+
+def _encode(path: str, lines: list[str]) -> bytes:
+    """The file's bytes: CRLF line ends where Windows tools write them (C#, .config, PowerShell, batch),
+    and a UTF-8 byte-order mark on .config files as Visual Studio saves them."""
+    lower = path.lower()
+    end = "\r\n" if lower.endswith(_CRLF_SUFFIXES) else "\n"
+    data = (end.join(lines) + end).encode("utf-8")
+    return b"\xef\xbb\xbf" + data if lower.endswith(".config") else data
+
+
 def all_groups() -> list[tuple[str, str, _File]]:
     return list(_groups())
 
@@ -2970,7 +3028,7 @@ def build(root: Path, half: str) -> list[Case]:
         seen.add(f.path)
         target = root / f.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(f.lines) + "\n", encoding="utf-8")
+        target.write_bytes(_encode(f.path, f.lines))
         used: set[int] = set()
         for text, kind, family, label, at in f.labels:
             line = at or next(i for i, ln in enumerate(f.lines, 1) if text in ln and i not in used)

@@ -97,6 +97,65 @@ def test_each_half_is_big_enough_and_covers_many_providers(
     assert len(every) >= 120
 
 
+def test_the_corpus_holds_every_syntax_and_look_alike_the_issue_names() -> None:
+    syntaxes = {syntax for _g, syntax, _f in corpus.all_groups()}
+    named = {
+        "dotenv",
+        "yaml",
+        "json",
+        "toml",
+        "ini",
+        "xml-element",
+        "xml-attr",
+        "xml-add",
+        "NuGet ClearTextPassword",
+        "hcl",
+        "properties",
+        "npmrc",
+        "npmrc _authToken",
+        "pypirc",
+        "pypirc password",
+        "k8s-secret",
+        "k8s secret base64 password",
+        "python",
+        "js",
+        "ts",
+        "go",
+        "java",
+        "csharp",
+        "shell-export",
+        "python-environ",
+        "os.environ.get default",
+        "curl -u",
+        "mysql -p",
+        "log",
+        "markdown",
+        "camelCase accessToken field",
+        "maven settings.xml password",
+    }
+    assert named <= syntaxes, named - syntaxes
+    families = {g.split("|")[1] for g, _s, _f in corpus.all_groups() if g.startswith("benign|")}
+    for family in (
+        "uuid",
+        "hash",
+        "commit-sha",
+        "password-hash",
+        "data-uri",
+        "integrity",
+        "minified",
+        "placeholder",
+        "secret-name",
+        "reference",
+        "documented-example",
+        "basic-header",
+        "example-url",
+        "xml-schema",
+        "prose",
+    ):
+        assert family in families, family
+    assert any(f.startswith("placeholder/") for f in families)
+
+
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(
     halves: dict[str, tuple[Path, list[corpus.Case]]],
 ) -> None:

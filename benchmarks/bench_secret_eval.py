@@ -13,6 +13,9 @@ Usage:
   ``/work/wt-x/.venv/bin/lr-ci`` (default: the lr-ci beside this Python).
 - ``--show``: list lr-ci's misses and false alarms (path:line, family, label). Dev half only: the test half
   refuses it, so nobody tunes on what it holds.
+- ``--keep DIR``: write the corpus into DIR and leave it there, to read the files (dev half only). Keep it
+  outside any checkout: lr-ci run inside one may pick up that checkout's ``lr-ci.toml``.
+- ``--lr-ci-only``: skip detect-secrets and gitleaks (a quicker loop while tuning; report with all three).
 
 detect-secrets runs as ``detect-secrets scan --all-files`` (the one beside this Python); gitleaks as
 ``gitleaks dir`` (or ``detect --no-git`` for older releases) when a ``gitleaks`` binary is on PATH.

@@ -1,0 +1,3086 @@
+"""The honest evaluation corpus of issue 17: labelled secrets and look-alikes, split dev/test before tuning.
+
+Why a second corpus: ``secret_corpus.py`` was written beside the rules and scores 1.000 on them; on data
+nobody here wrote recall fell to 0.70. This corpus is written from other sources (the providers' documented
+formats as collected in ``/work/research/issue17-providers.md`` sections 1-10, and the syntaxes users write),
+without reading the rules, and is split into two halves **before** anyone tunes:
+
+- ``dev``: tune on it, look at its misses and false alarms (``bench_secret_eval.py --half dev --show``);
+- ``test``: report it, never look inside (the benchmark refuses ``--show`` for it).
+
+The split is by a stable hash of a *group id*: (provider token type or look-alike family, syntax template).
+So the test half holds (provider, syntax) combinations that the dev half does not: a rule tuned to a
+provider's dev cases still meets that provider in other file syntaxes, and vice versa.
+
+Every value is generated here from a fixed seed (no real issued token): random bodies in each provider's
+alphabet and length, with VALID checksums where the format carries one (GitHub/npm CRC32 base62,
+Atlassian/Bitbucket CRC32 hex, Grafana ``glsa_`` little-endian CRC32, PyPI/TestPyPI macaroons, Discord
+snowflake ids, bech32 for Age keys), and test-mode keys labelled as secrets (a scanner must find them, at any
+severity). Look-alikes are what real repositories hold: UUIDs, hashes, commit SHAs, password hashes under
+password keys, data: URIs, lockfile integrity hashes, minified code, placeholders in each provider's own
+shape, names of secrets, references, documented example values, example-domain URLs, XML schemas...
+
+A case is (path, line, kind "secret"/"benign", family, label); ``text`` is what stands on that line (the
+value itself, or its base64 in a Kubernetes ``data:`` map). A finding counts for a case when it is on the
+case's path and line, at any severity; a finding on a line no case labels is a false alarm too.
+
+Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
+``score(cases, found)`` compares with a set of (path, line) findings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import re
+import string
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SEED = 17
+"""Fixed: the corpus is the same bytes on every machine and every run."""
+
+HALVES = ("dev", "test")
+
+DIGITS = string.digits
+UPPER = string.ascii_uppercase
+LOWER = string.ascii_lowercase
+B62 = DIGITS + UPPER + LOWER
+B64URL = B62 + "-_"
+B64 = B62 + "+/"
+HEX = "0123456789abcdef"
+HEXU = "0123456789ABCDEF"
+B36L = DIGITS + LOWER
+B36U = DIGITS + UPPER
+B32 = UPPER + "234567"
+B32L = LOWER + "234567"
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+LETTERS = UPPER + LOWER
+AZURE = B62 + "_~.-"
+WORDISH = B62 + "_"
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+ALPHABETS = {
+    "b62": B62,
+    "b64url": B64URL,
+    "b64": B64,
+    "hex": HEX,
+    "hexu": HEXU,
+    "b36l": B36L,
+    "b36u": B36U,
+    "b32": B32,
+    "b32l": B32L,
+    "b58": B58,
+    "let": LETTERS,
+    "dig": DIGITS,
+    "low": LOWER,
+    "up": UPPER,
+    "azure": AZURE,
+    "word": WORDISH,
+    "ah": "abcdefgh" + DIGITS,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled line. ``text`` stands on ``line`` of ``path`` (1-based); ``group`` decides the half."""
+
+    path: str
+    line: int
+    kind: str  # "secret", "benign", or "any" (beside a secret: a finding there neither counts nor hurts)
+    family: str  # provider (secrets) or look-alike family (benign)
+    label: str  # what it is, for --show
+    text: str
+    group: str
+    syntax: str
+
+
+@dataclass
+class Score:
+    cases: list[Case]
+    found_lines: set[tuple[str, int]]
+    missed: list[Case] = field(default_factory=list)
+    flagged: list[Case] = field(default_factory=list)
+    unlabelled: list[tuple[str, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        labelled = {(c.path, c.line) for c in self.cases}
+        for case in self.cases:
+            hit = (case.path, case.line) in self.found_lines
+            if case.kind == "secret" and not hit:
+                self.missed.append(case)
+            if case.kind == "benign" and hit:
+                self.flagged.append(case)
+        self.unlabelled = sorted(self.found_lines - labelled)
+
+    @property
+    def positives(self) -> int:
+        return sum(c.kind == "secret" for c in self.cases)
+
+    @property
+    def negatives(self) -> int:
+        return sum(c.kind == "benign" for c in self.cases)
+
+    @property
+    def found(self) -> int:
+        return self.positives - len(self.missed)
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.positives if self.positives else 1.0
+
+    @property
+    def false_alarms(self) -> int:
+        return len(self.flagged) + len(self.unlabelled)
+
+    @property
+    def false_positive_rate(self) -> float:
+        return self.false_alarms / self.negatives if self.negatives else 0.0
+
+    def family_recall(self) -> dict[str, tuple[int, int]]:
+        """Per family: (found, total) of the secrets."""
+        out: dict[str, list[int]] = {}
+        missed = {id(c) for c in self.missed}
+        for case in self.cases:
+            if case.kind == "secret":
+                row = out.setdefault(case.family.split("/")[0], [0, 0])
+                row[1] += 1
+                row[0] += id(case) not in missed
+        return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
+    def family_false_alarms(self) -> dict[str, tuple[int, int]]:
+        """Per look-alike family (placeholders as one): (flagged, total) of the look-alikes."""
+        out: dict[str, list[int]] = {}
+        flagged = {id(c) for c in self.flagged}
+        for case in self.cases:
+            if case.kind == "benign":
+                row = out.setdefault(case.family.split("/")[0], [0, 0])
+                row[1] += 1
+                row[0] += id(case) in flagged
+        return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
+
+def score(cases: list[Case], found: set[tuple[str, int]]) -> Score:
+    return Score(cases, found)
+
+
+def half_of(group: str) -> str:
+    """The half a group belongs to: a stable hash (sha256, not Python's salted ``hash``) of its id."""
+    return HALVES[hashlib.sha256(group.encode()).digest()[0] & 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Values: a small spec language. "ghp_{b62:30}" = the literal then 30 random base62 characters;
+# "{b62:20-40}" a length in a range; "{uuid}" a random UUID. Checksums are appended by ``post``.
+
+_PIECE = re.compile(r"\{(\w+)(?::(\d+)(?:-(\d+))?)?\}")
+
+
+def _pieces(spec: str) -> Iterator[tuple[str, str, int, int]]:
+    """Yield ("lit", text, 0, 0) and ("gen", alphabet-name, lo, hi) pieces of a spec."""
+    pos = 0
+    for m in _PIECE.finditer(spec):
+        if m.start() > pos:
+            yield ("lit", spec[pos : m.start()], 0, 0)
+        lo = int(m.group(2) or 0)
+        yield ("gen", m.group(1), lo, int(m.group(3) or lo))
+        pos = m.end()
+    if pos < len(spec):
+        yield ("lit", spec[pos:], 0, 0)
+
+
+def _uuid(rng: random.Random) -> str:
+    h = "".join(rng.choice(HEX) for _ in range(32))
+    h = h[:12] + "4" + h[13:16] + rng.choice("89ab") + h[17:]
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _random_text(rng: random.Random, alphabet: str, n: int) -> str:
+    """Random characters, redrawn until the string has no run of 4 equal characters and, for mixed
+    alphabets of 12+ characters, at least two character classes (as real generated tokens have)."""
+    while True:
+        s = "".join(rng.choice(alphabet) for _ in range(n))
+        if re.search(r"(.)\1\1\1", s):
+            continue
+        if n >= 12 and len(set(alphabet)) > 16:
+            classes = sum(any(c in cls for c in s) for cls in (DIGITS, UPPER, LOWER))
+            if classes < min(2, sum(any(c in cls for c in alphabet) for cls in (DIGITS, UPPER, LOWER))):
+                continue
+        return s
+
+
+def fill(spec: str, rng: random.Random) -> str:
+    out = []
+    for kind, text, lo, hi in _pieces(spec):
+        if kind == "lit":
+            out.append(text)
+        elif text == "uuid":
+            out.append(_uuid(rng))
+        else:
+            out.append(_random_text(rng, ALPHABETS[text], rng.randint(lo, hi)))
+    return "".join(out)
+
+
+_PLACEHOLDER_STYLES = ("x", "seq", "pair", "zero", "ellipsis", "here", "a")
+"""x-runs, sequential characters, "a1b2c3...", zeros, ``prefix...abc123xyz``, ``prefixYourAccessTokenHere``-
+style words, and a run of one letter after the prefix (``AIzaaaaaaa...``)."""
+
+
+def placeholder(spec: str, style: str, provider: str = "") -> str:
+    """The spec's shape with every random piece filled by a placeholder pattern (never random).
+
+    ``ellipsis`` and ``here`` keep only the literal prefix: ``sk-ant-...abc123xyz``,
+    ``shpat_YourShopifyAccessTokenHere`` (what docs and READMEs write instead of a value)."""
+    pieces = list(_pieces(spec))
+    prefix = pieces[0][1] if pieces[0][0] == "lit" else ""
+    if style == "ellipsis":
+        return prefix + ("..." if prefix else "abc123...") + "abc123xyz"
+    if style == "here":
+        return (
+            prefix
+            + "Your"
+            + "".join(w.capitalize() for w in re.split(r"[^a-z0-9]+", provider.lower()) if w)
+            + "AccessTokenHere"
+        )
+    out: list[str] = []
+    for kind, text, _lo, hi in pieces:
+        if kind == "lit":
+            out.append(text)
+            continue
+        if text == "uuid":
+            out.append(
+                {
+                    "x": "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+                    "zero": "00000000-0000-0000-0000-000000000000",
+                    "a": "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa",
+                }.get(style, "12345678-1234-1234-1234-123456789012")
+            )
+            continue
+        alphabet = ALPHABETS[text]
+        n = hi
+        if style == "a" and "a" in alphabet:
+            body = "a" * n
+        elif style == "x" and "x" in alphabet:
+            body = "x" * n
+        elif style == "x" and "X" in alphabet:
+            body = "X" * n
+        elif style == "pair" and all(c in alphabet for c in "a1b2c3d4"):
+            body = ("a1b2c3d4e5f6" * 40)[:n]
+        elif style == "zero" and "0" in alphabet:
+            body = "0" * n
+        else:
+            order = "".join(c for c in B36L + UPPER if c in alphabet)
+            body = (order * (n // len(order) + 1))[:n]
+        out.append(body)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------- checksums
+
+
+def b62_encode(n: int, width: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = B62[r] + out
+    return out.rjust(width, "0")
+
+
+def github_crc(token: str) -> str:
+    """``ghp_`` + 30 random + base62(CRC32 of the 30), zero-padded to 6 (also npm_)."""
+    return token + b62_encode(zlib.crc32(token[4:34].encode()), 6)
+
+
+def atlassian_crc(token: str) -> str:
+    """Everything so far, then CRC32 of it as 8 upper-case hex, big-endian (ATATT, ATBB, ATCTT)."""
+    return token + f"{zlib.crc32(token.encode()):08X}"
+
+
+def grafana_crc(token: str) -> str:
+    """``glsa_`` + 32 + ``_`` + CRC32 of the first 37 characters as 4 little-endian bytes in hex."""
+    return token + "_" + struct.pack("<I", zlib.crc32(token[:37].encode())).hex()
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def pypi_token(rng: random.Random, location: str) -> str:
+    """A macaroon v2 as PyPI issues it: location, UUID identifier, a JSON caveat, 32-byte signature."""
+    ident = _uuid(rng).encode()
+    caveat = json.dumps({"permissions": "user", "version": 1}).encode()
+    if rng.random() < 0.5:
+        caveat = json.dumps([3, _uuid(rng)], separators=(",", ":")).encode()
+    raw = (
+        b"\x02"
+        + b"\x01"
+        + bytes([len(location)])
+        + location.encode()
+        + b"\x02"
+        + bytes([len(ident)])
+        + ident
+        + b"\x00"
+        + b"\x02"
+        + bytes([len(caveat)])
+        + caveat
+        + b"\x00\x00"
+        + b"\x06\x20"
+        + rng.randbytes(32)
+    )
+    return "pypi-" + _b64url(raw)
+
+
+def discord_bot(rng: random.Random) -> str:
+    snowflake = str(rng.randint(10**16, 10**19 - 1))
+    part1 = base64.b64encode(snowflake.encode()).decode().rstrip("=")
+    part3 = _random_text(rng, B64URL, rng.choice((27, 38)))
+    return f"{part1}.{_random_text(rng, B64URL, 6)}.{part3}"
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if ((top >> i) & 1) else 0
+    return chk
+
+
+def age_key(rng: random.Random) -> str:
+    """``AGE-SECRET-KEY-1`` + bech32 of 32 random bytes with a valid checksum, upper-case."""
+    hrp = "age-secret-key-"
+    acc, bits, data = 0, 0, []
+    for b in rng.randbytes(32):
+        acc = (acc << 8) | b
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    poly = _bech32_polymod([*expanded, *data, 0, 0, 0, 0, 0, 0]) ^ 1
+    checksum = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
+    return (hrp + "1" + "".join(BECH32[d] for d in data + checksum)).upper()
+
+
+def b64json(obj: object) -> str:
+    return base64.b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode()
+
+
+def jwt(rng: random.Random) -> str:
+    header = _b64url(json.dumps({"alg": rng.choice(("HS256", "RS256")), "typ": "JWT"}).encode())
+    payload = _b64url(
+        json.dumps(
+            {
+                "sub": _uuid(rng),
+                "iss": rng.choice(("https://auth.acme-internal.io", "billing-svc", "https://login.corp.net")),
+                "iat": 1_760_000_000 + rng.randint(0, 10**7),
+                "exp": 1_790_000_000 + rng.randint(0, 10**7),
+                "scope": rng.choice(("admin", "read write", "deploy")),
+            }
+        ).encode()
+    )
+    return f"{header}.{payload}.{_b64url(rng.randbytes(32))}"
+
+
+def pem(rng: random.Random, kind: str) -> list[str]:
+    """A PEM block of random base64 (a key's shape; not a valid key)."""
+    if kind == "OPENSSH PRIVATE KEY":
+        body = base64.b64encode(b"openssh-key-v1\x00" + rng.randbytes(380)).decode()
+    elif kind == "PGP PRIVATE KEY BLOCK":
+        body = base64.b64encode(b"\x95\x03\xc6\x04" + rng.randbytes(600)).decode()
+    else:
+        body = base64.b64encode(b"\x30\x82\x04\xa4\x02\x01\x00" + rng.randbytes(700)).decode()
+    lines = [f"-----BEGIN {kind}-----"]
+    if kind == "PGP PRIVATE KEY BLOCK":
+        lines.append("")
+    lines += [body[i : i + 64] for i in range(0, len(body), 64)]
+    lines.append(f"-----END {kind}-----")
+    return lines
+
+
+def basic_b64(rng: random.Random) -> str:
+    return base64.b64encode(f"svc-{_random_text(rng, B36L, 6)}:{password(rng)}".encode()).decode()
+
+
+_WORDS = (
+    "copper falcon harbor marlin violet granite orchid tundra saffron quartz meadow lantern "
+    "cobalt juniper canyon walnut ember glacier thistle nimbus"
+).split()
+
+
+def password(rng: random.Random) -> str:
+    """A password as people and managers make them: a third are a person's (two words, a symbol, digits:
+    ``Copper!Falcon4821``), the rest a manager's (14-28 random characters of mixed classes, some symbols)."""
+    if rng.random() < 1 / 3:
+        a, b = rng.sample(_WORDS, 2)
+        return f"{a.capitalize()}{rng.choice('!#%*-_.+')}{b.capitalize()}{rng.randint(10, 9999)}"
+    while True:
+        n = rng.randint(14, 28)
+        s = "".join(rng.choice(B62 + "_-.!*~+") for _ in range(n))
+        mixed = any(c in DIGITS for c in s) and any(c in UPPER for c in s) and any(c in LOWER for c in s)
+        if mixed and not re.search(r"(.)\1\1", s):
+            return s
+
+
+# ---------------------------------------------------------------------------------- token types
+
+
+@dataclass(frozen=True)
+class Token:
+    """A provider token type. ``gated``: no distinctive prefix, so it only appears beside its keyword.
+    ``var``: how people name it (SCREAMING_SNAKE, carrying the provider's name)."""
+
+    provider: str
+    kind: str
+    family: str
+    var: str
+    spec: str = ""
+    post: str = ""
+    gated: bool = False
+    test_mode: bool = False
+    make: Callable[[random.Random], str] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.kind}"
+
+    def value(self, rng: random.Random) -> str:
+        if self.make is not None:
+            return self.make(rng)
+        token = fill(self.spec, rng)
+        if self.post == "github":
+            token = github_crc(token)
+        elif self.post == "atlassian":
+            token = atlassian_crc(token)
+        elif self.post == "grafana":
+            token = grafana_crc(token)
+        return token
+
+
+def _t(provider: str, kind: str, family: str, var: str, spec: str, **kw: object) -> Token:
+    return Token(provider, kind, family, var, spec, **kw)  # type: ignore[arg-type]
+
+
+def _azure_secret(rng: random.Random) -> str:
+    head = rng.choice(("~", ".", "-", "")) + _random_text(rng, AZURE, 3)
+    return head[:3] + rng.choice(DIGITS) + "Q~" + _random_text(rng, AZURE, 34)
+
+
+def _azure_storage(rng: random.Random) -> str:
+    body = _random_text(rng, B64, 86)
+    return body[:52] + "JQQJ9" + rng.choice("9DH") + body[58:] + "=="
+
+
+def _int_colon_b64(rng: random.Random, prefix: str) -> str:
+    raw = str(rng.randint(10**11, 10**12 - 1)).encode() + b":" + rng.randbytes(20)
+    return prefix + base64.b64encode(raw).decode()
+
+
+def _jfrog_ref(rng: random.Random) -> str:
+    raw = f"reftkn:01:{rng.randint(10**9, 10**10 - 1)}:{_random_text(rng, B62, 32)}"
+    return base64.b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _sentry_org(rng: random.Random) -> str:
+    org = rng.choice(("acme", "globex", "initech"))
+    meta = b64json(
+        {
+            "iat": 1_750_000_000 + rng.randint(0, 10**6),
+            "url": "https://sentry.io",
+            "region_url": "https://us.sentry.io",
+            "org": org,
+        }
+    ).rstrip("=")
+    return f"sntrys_{meta}_{_random_text(rng, B64, 43)}"
+
+
+def _grafana_cloud(rng: random.Random) -> str:
+    return "glc_" + b64json(
+        {
+            "o": str(rng.randint(10**5, 10**6)),
+            "n": "stack-ci-write",
+            "k": _random_text(rng, B62, 24),
+            "m": {"r": "us"},
+        }
+    )
+
+
+def _grafana_legacy(rng: random.Random) -> str:
+    return b64json({"k": _random_text(rng, B62, 32), "n": "deploy-bot", "id": rng.randint(1, 9)}).rstrip("=")
+
+
+def _onepassword_sa(rng: random.Random) -> str:
+    return "ops_" + b64json(
+        {
+            "signInAddress": "acme.1password.com",
+            "userAuth": {
+                "method": "SRPg-4096",
+                "alg": "PBES2g-HS256",
+                "iterations": 650000,
+                "salt": _b64url(rng.randbytes(16)),
+            },
+            "email": f"{_random_text(rng, B36L, 12)}@1passwordserviceaccounts.com",
+            "srpX": rng.randbytes(32).hex(),
+            "muk": {"alg": "A256GCM", "ext": True, "k": _b64url(rng.randbytes(32)), "kty": "oct"},
+            "secretKey": "A3-" + _random_text(rng, B36U, 6) + "-" + _random_text(rng, B36U, 6),
+        }
+    ).rstrip("=")
+
+
+def _mapbox_secret(rng: random.Random) -> str:
+    user = rng.choice(("acme-maps", "fleetview", "geo-team"))
+    mid = _b64url(json.dumps({"u": user, "a": _random_text(rng, B36L, 25)}, separators=(",", ":")).encode())
+    return f"sk.{mid}.{_random_text(rng, B64URL, 22)}"
+
+
+def _openai(prefix: str, n: int) -> Callable[[random.Random], str]:
+    def make(rng: random.Random) -> str:
+        return (
+            prefix
+            + _random_text(rng, B64URL if n > 20 else B62, n)
+            + "T3BlbkFJ"
+            + _random_text(rng, B64URL if n > 20 else B62, n)
+        )
+
+    return make
+
+
+def _anthropic(prefix: str) -> Callable[[random.Random], str]:
+    def make(rng: random.Random) -> str:
+        return prefix + _random_text(rng, B64URL, 93) + "AA"
+
+    return make
+
+
+def _groq(rng: random.Random) -> str:
+    return "gsk_" + _random_text(rng, B62, 20) + "WGdyb3FY" + _random_text(rng, B62, 20)
+
+
+def _ns(prefix: str) -> Callable[[random.Random], str]:
+    """NATS nkey seeds: S + type + base32 (58 characters in all)."""
+
+    def make(rng: random.Random) -> str:
+        return prefix + _random_text(rng, B32, 56)
+
+    return make
+
+
+def _pscale(prefix: str) -> Callable[[random.Random], str]:
+    def make(rng: random.Random) -> str:
+        return prefix + _random_text(rng, WORDISH, 43)
+
+    return make
+
+
+def _discord_webhook(rng: random.Random) -> str:
+    return f"https://discord.com/api/webhooks/{rng.randint(10**17, 10**18)}/{_random_text(rng, B64URL, 68)}"
+
+
+def _teams_webhook(rng: random.Random) -> str:
+    return (
+        f"https://acme.webhook.office.com/webhookb2/{_uuid(rng)}@{_uuid(rng)}/IncomingWebhook/"
+        f"{_random_text(rng, HEX, 32)}/{_uuid(rng)}"
+    )
+
+
+def _elastic(rng: random.Random) -> str:
+    """Elasticsearch API keys as Kibana shows them: base64 of ``<id>:<key>``."""
+    return base64.b64encode(
+        f"{_random_text(rng, B64URL, 20)}:{_random_text(rng, B64URL, 22)}".encode()
+    ).decode()
+
+
+TOKENS: tuple[Token, ...] = (
+    # 1. cloud and infrastructure
+    _t("aws", "access key id", "cloud", "AWS_ACCESS_KEY_ID", "AKIA{b32:16}"),
+    _t("aws", "temporary key id", "cloud", "AWS_ACCESS_KEY_ID", "ASIA{b32:16}"),
+    _t("aws", "secret access key", "cloud", "AWS_SECRET_ACCESS_KEY", "{b64:40}", gated=True),
+    _t("google", "api key", "cloud", "GOOGLE_API_KEY", "AIza{b64url:35}"),
+    _t("google", "oauth client secret", "cloud", "GOOGLE_CLIENT_SECRET", "GOCSPX-{b64url:28}"),
+    _t("google", "oauth refresh token", "cloud", "GOOGLE_REFRESH_TOKEN", "1//0{b64url:98}"),
+    _t("google", "oauth access token", "cloud", "GOOGLE_ACCESS_TOKEN", "ya29.a0{b64url:150}"),
+    Token("azure", "client secret", "cloud", "AZURE_CLIENT_SECRET", make=_azure_secret),
+    Token("azure", "storage account key", "cloud", "AZURE_STORAGE_KEY", make=_azure_storage),
+    _t("azure-devops", "pat", "cloud", "AZURE_DEVOPS_PAT", "{b32l:52}", gated=True),
+    _t("alibaba", "access key id", "cloud", "ALIBABA_ACCESS_KEY_ID", "LTAI{b62:20}"),
+    _t("alibaba", "access key secret", "cloud", "ALIBABA_ACCESS_KEY_SECRET", "{b62:30}", gated=True),
+    _t("yandex", "api key", "cloud", "YANDEX_API_KEY", "AQVN{b64url:36}"),
+    _t("digitalocean", "pat", "cloud", "DIGITALOCEAN_TOKEN", "dop_v1_{hex:64}"),
+    _t("digitalocean", "oauth token", "cloud", "DIGITALOCEAN_OAUTH_TOKEN", "doo_v1_{hex:64}"),
+    _t("cloudflare", "api token", "cloud", "CLOUDFLARE_API_TOKEN", "{b64url:40}", gated=True),
+    _t("cloudflare", "global api key", "cloud", "CLOUDFLARE_API_KEY", "{hex:37}", gated=True),
+    _t("cloudflare", "origin ca key", "cloud", "CLOUDFLARE_ORIGIN_CA_KEY", "v1.0-{hex:24}-{hex:146}"),
+    _t("heroku", "api key", "cloud", "HEROKU_API_KEY", "HRKU-AA{b64url:58}"),
+    _t("heroku", "legacy api key", "cloud", "HEROKU_API_KEY", "{uuid}", gated=True),
+    _t("flyio", "access token", "cloud", "FLY_API_TOKEN", "fo1_{b64url:43}"),
+    _t("flyio", "macaroon", "cloud", "FLY_API_TOKEN", "FlyV1 fm2_{b64:220}"),
+    _t("scaleway", "secret key", "cloud", "SCALEWAY_SECRET_KEY", "{uuid}", gated=True),
+    _t("scalingo", "api token", "cloud", "SCALINGO_API_TOKEN", "tk-us-{b64url:48}"),
+    _t("databricks", "pat", "cloud", "DATABRICKS_TOKEN", "dapi{hex:32}"),
+    _t("terraform", "api token", "cloud", "TFE_TOKEN", "{b62:14}.atlasv1.{b62:67}"),
+    _t("vault", "service token", "cloud", "VAULT_TOKEN", "hvs.{b64url:95}"),
+    _t("vault", "batch token", "cloud", "VAULT_TOKEN", "hvb.{b64url:150}"),
+    _t("pulumi", "access token", "cloud", "PULUMI_ACCESS_TOKEN", "pul-{hex:40}"),
+    _t("tailscale", "api key", "cloud", "TAILSCALE_API_KEY", "tskey-api-{b62:16}CNTRL-{b62:32}"),
+    _t("tailscale", "auth key", "cloud", "TS_AUTHKEY", "tskey-auth-{b62:16}CNTRL-{b62:32}"),
+    _t("ngrok", "authtoken", "cloud", "NGROK_AUTHTOKEN", "2{b62:26}_{dig:1}{b62:20}", gated=True),
+    _t("openshift", "user token", "cloud", "OPENSHIFT_TOKEN", "sha256~{b64url:43}"),
+    _t("castai", "api key", "cloud", "CASTAI_API_TOKEN", "castai_v1_{b62:64}_{b62:8}"),
+    _t("infracost", "api token", "cloud", "INFRACOST_API_KEY", "ico-{b62:32}"),
+    _t("defined-networking", "api token", "cloud", "DNKEY_API_TOKEN", "dnkey-{b36u:26}-{b32:52}"),
+    _t("fastly", "api token", "cloud", "FASTLY_API_TOKEN", "{b64url:32}", gated=True),
+    _t("akamai", "client token", "cloud", "AKAMAI_CLIENT_TOKEN", "akab-{b36l:16}-{b36l:16}"),
+    _t("netlify", "pat", "cloud", "NETLIFY_AUTH_TOKEN", "nfp_{word:36}"),
+    _t("vercel", "token", "cloud", "VERCEL_TOKEN", "{b62:24}", gated=True),
+    _t("docker-swarm", "join token", "cloud", "SWARM_JOIN_TOKEN", "SWMTKN-1-{b36l:50}-{b36l:25}"),
+    _t("docker-swarm", "unlock key", "cloud", "SWARM_UNLOCK_KEY", "SWMKEY-1-{b62:43}"),
+    # 2. source hosting, CI/CD, dev tooling
+    _t("github", "classic pat", "source", "GITHUB_TOKEN", "ghp_{b62:30}", post="github"),
+    _t("github", "oauth token", "source", "GITHUB_OAUTH_TOKEN", "gho_{b62:30}", post="github"),
+    _t("github", "user-to-server token", "source", "GH_USER_TOKEN", "ghu_{b62:30}", post="github"),
+    _t("github", "server-to-server token", "source", "GH_APP_TOKEN", "ghs_{b62:30}", post="github"),
+    _t("github", "refresh token", "source", "GITHUB_REFRESH_TOKEN", "ghr_{b62:30}", post="github"),
+    _t("github", "fine-grained pat", "source", "GITHUB_PAT", "github_pat_{b62:22}_{b62:59}"),
+    _t("gitlab", "pat", "source", "GITLAB_TOKEN", "glpat-{b64url:20}"),
+    _t("gitlab", "deploy token", "source", "GITLAB_DEPLOY_TOKEN", "gldt-{b64url:20}"),
+    _t("gitlab", "runner token", "source", "GITLAB_RUNNER_TOKEN", "glrt-{b64url:20}"),
+    _t("gitlab", "pipeline trigger token", "source", "GITLAB_TRIGGER_TOKEN", "glptt-{hex:40}"),
+    _t("gitlab", "feed token", "source", "GITLAB_FEED_TOKEN", "glft-{b64url:20}"),
+    _t("gitlab", "oauth app secret", "source", "GITLAB_OAUTH_SECRET", "gloas-{hex:64}"),
+    _t("gitlab", "agent token", "source", "GITLAB_AGENT_TOKEN", "glagent-{b64url:50}"),
+    _t("gitlab", "runner registration token", "source", "GITLAB_REGISTRATION_TOKEN", "GR1348941{b64url:20}"),
+    _t("bitbucket", "app password", "source", "BITBUCKET_APP_PASSWORD", "ATBB{b62:24}", post="atlassian"),
+    Token(
+        "bitbucket-server",
+        "http access token",
+        "source",
+        "BITBUCKET_SERVER_TOKEN",
+        make=lambda r: _int_colon_b64(r, "BBDC-"),
+    ),
+    _t("atlassian", "api token", "source", "JIRA_API_TOKEN", "ATATT3xFfGF0{b64url:171}=", post="atlassian"),
+    _t(
+        "atlassian",
+        "bitbucket access token",
+        "source",
+        "BITBUCKET_ACCESS_TOKEN",
+        "ATCTT3xFfGN0{b64url:171}=",
+        post="atlassian",
+    ),
+    Token("jira-dc", "pat", "source", "JIRA_PAT", make=lambda r: _int_colon_b64(r, ""), gated=True),
+    _t("sourcegraph", "access token", "source", "SRC_ACCESS_TOKEN", "sgp_{hex:16}_{hex:40}"),
+    _t("circleci", "personal token", "source", "CIRCLECI_TOKEN", "{hex:40}", gated=True),
+    _t("buildkite", "api token", "source", "BUILDKITE_API_TOKEN", "bkua_{b36l:40}"),
+    _t("travis", "api token", "source", "TRAVIS_API_TOKEN", "{b62:22}", gated=True),
+    _t("drone", "token", "source", "DRONECI_TOKEN", "{b62:32}", gated=True),
+    _t("harness", "pat", "source", "HARNESS_API_KEY", "pat.{b64url:22}.{b62:24}.{b62:20}"),
+    _t("octopus", "api key", "source", "OCTOPUS_API_KEY", "API-{b36u:26}"),
+    _t("codecov", "token", "source", "CODECOV_TOKEN", "{uuid}", gated=True),
+    _t("sonarqube", "user token", "source", "SONAR_TOKEN", "squ_{hex:40}"),
+    _t("sonarcloud", "token", "source", "SONARCLOUD_TOKEN", "{hex:40}", gated=True),
+    _t("snyk", "api token", "source", "SNYK_TOKEN", "{uuid}", gated=True),
+    _t("jfrog", "api key", "source", "ARTIFACTORY_API_KEY", "AKCp{b62:69}"),
+    Token("jfrog", "reference token", "source", "JFROG_ACCESS_TOKEN", make=_jfrog_ref),
+    _t("dockerhub", "pat", "source", "DOCKERHUB_TOKEN", "dckr_pat_{b64url:27}"),
+    _t("dockerhub", "org access token", "source", "DOCKERHUB_ORG_TOKEN", "dckr_oat_{b64url:32}"),
+    _t("postman", "api key", "source", "POSTMAN_API_KEY", "PMAK-{hex:24}-{hex:34}"),
+    _t("gitter", "token", "source", "GITTER_TOKEN", "{hex:40}", gated=True),
+    _t("chieftools", "pat", "source", "CHIEF_TOOLS_TOKEN", "ctp_{b62:40}"),
+    _t("readme", "api key", "source", "README_API_KEY", "rdme_{b36l:70}"),
+    _t("prefect", "api key", "source", "PREFECT_API_KEY", "pnu_{b62:36}"),
+    # 3. package registries
+    _t("npm", "access token", "registry", "NPM_TOKEN", "npm_{b62:30}", post="github"),
+    _t("npm", "legacy token", "registry", "NPM_TOKEN", "{uuid}", gated=True),
+    Token("pypi", "api token", "registry", "PYPI_API_TOKEN", make=lambda r: pypi_token(r, "pypi.org")),
+    Token(
+        "testpypi",
+        "api token",
+        "registry",
+        "TEST_PYPI_API_TOKEN",
+        make=lambda r: pypi_token(r, "test.pypi.org"),
+    ),
+    _t("rubygems", "api key", "registry", "GEM_HOST_API_KEY", "rubygems_{hex:48}"),
+    _t("nuget", "api key", "registry", "NUGET_API_KEY", "oy2{b36l:43}"),
+    _t("clojars", "deploy token", "registry", "CLOJARS_TOKEN", "CLOJARS_{b36l:60}"),
+    # 4. payments, commerce, finance
+    _t("stripe", "secret key", "payments", "STRIPE_SECRET_KEY", "sk_live_{b62:99}"),
+    _t("stripe", "legacy secret key", "payments", "STRIPE_SECRET_KEY", "sk_live_{b62:24}"),
+    _t("stripe", "restricted key", "payments", "STRIPE_RESTRICTED_KEY", "rk_live_{b62:99}"),
+    _t("stripe", "test secret key", "payments", "STRIPE_TEST_KEY", "sk_test_{b62:99}", test_mode=True),
+    _t(
+        "stripe",
+        "test restricted key",
+        "payments",
+        "STRIPE_TEST_RESTRICTED_KEY",
+        "rk_test_{b62:99}",
+        test_mode=True,
+    ),
+    _t("stripe", "webhook secret", "payments", "STRIPE_WEBHOOK_SECRET", "whsec_{b62:32}"),
+    _t("square", "access token", "payments", "SQUARE_ACCESS_TOKEN", "EAAA{b64url:60}"),
+    _t("square", "oauth secret", "payments", "SQUARE_OAUTH_SECRET", "sq0csp-{b64url:43}"),
+    _t(
+        "braintree",
+        "access token",
+        "payments",
+        "BRAINTREE_ACCESS_TOKEN",
+        "access_token$production${b36l:16}${hex:32}",
+    ),
+    _t(
+        "braintree",
+        "sandbox access token",
+        "payments",
+        "BRAINTREE_ACCESS_TOKEN",
+        "access_token$sandbox${b36l:16}${hex:32}",
+        test_mode=True,
+    ),
+    _t("adyen", "api key", "payments", "ADYEN_API_KEY", "AQE{b62:6}.{b64url:64}"),
+    _t("shopify", "admin token", "payments", "SHOPIFY_ACCESS_TOKEN", "shpat_{hex:32}"),
+    _t("shopify", "custom app token", "payments", "SHOPIFY_CUSTOM_TOKEN", "shpca_{hex:32}"),
+    _t("shopify", "private app token", "payments", "SHOPIFY_PRIVATE_TOKEN", "shppa_{hex:32}"),
+    _t("shopify", "shared secret", "payments", "SHOPIFY_SHARED_SECRET", "shpss_{hex:32}"),
+    _t(
+        "flutterwave",
+        "test secret key",
+        "payments",
+        "FLW_SECRET_KEY",
+        "FLWSECK_TEST-{ah:32}-X",
+        test_mode=True,
+    ),
+    _t("gocardless", "access token", "payments", "GOCARDLESS_ACCESS_TOKEN", "live_{b64url:40}", gated=True),
+    _t("razorpay", "key id", "payments", "RAZORPAY_KEY_ID", "rzp_live_{b62:14}"),
+    _t("razorpay", "test key id", "payments", "RAZORPAY_KEY_ID", "rzp_test_{b62:14}", test_mode=True),
+    _t("plaid", "access token", "payments", "PLAID_ACCESS_TOKEN", "access-production-{uuid}"),
+    _t(
+        "plaid",
+        "sandbox access token",
+        "payments",
+        "PLAID_ACCESS_TOKEN",
+        "access-sandbox-{uuid}",
+        test_mode=True,
+    ),
+    _t("coinbase", "api secret", "payments", "COINBASE_API_SECRET", "{b64url:64}", gated=True),
+    _t("kraken", "api key", "payments", "KRAKEN_API_KEY", "{b64:88}", gated=True),
+    _t("kucoin", "api key", "payments", "KUCOIN_API_KEY", "{hex:24}", gated=True),
+    _t("bittrex", "api secret", "payments", "BITTREX_API_SECRET", "{b62:32}", gated=True),
+    _t("finicity", "app key", "payments", "FINICITY_APP_KEY", "{hex:32}", gated=True),
+    _t("finnhub", "api key", "payments", "FINNHUB_API_KEY", "{b36l:20}", gated=True),
+    _t("chargebee", "api key", "payments", "CHARGEBEE_API_KEY", "live_{b62:34}", gated=True),
+    _t("duffel", "live token", "payments", "DUFFEL_ACCESS_TOKEN", "duffel_live_{b64url:43}"),
+    _t("duffel", "test token", "payments", "DUFFEL_ACCESS_TOKEN", "duffel_test_{b64url:43}", test_mode=True),
+    _t("easypost", "production key", "payments", "EASYPOST_API_KEY", "EZAK{b62:54}"),
+    _t("easypost", "test key", "payments", "EASYPOST_TEST_KEY", "EZTK{b62:54}", test_mode=True),
+    _t("shippo", "live token", "payments", "SHIPPO_API_TOKEN", "shippo_live_{hex:40}"),
+    _t("shippo", "test token", "payments", "SHIPPO_API_TOKEN", "shippo_test_{hex:40}", test_mode=True),
+    _t("lob", "api key", "payments", "LOB_API_KEY", "live_{hex:35}", gated=True),
+    _t("freshbooks", "token", "payments", "FRESHBOOKS_TOKEN", "{b62:64}", gated=True),
+    # 5. communication, messaging, e-mail
+    _t("slack", "bot token", "messaging", "SLACK_BOT_TOKEN", "xoxb-{dig:12}-{dig:13}-{b62:24}"),
+    _t("slack", "user token", "messaging", "SLACK_USER_TOKEN", "xoxp-{dig:12}-{dig:12}-{dig:13}-{hex:32}"),
+    _t("slack", "workspace token", "messaging", "SLACK_WORKSPACE_TOKEN", "xoxa-2-{b62:40}"),
+    _t("slack", "config token", "messaging", "SLACK_CONFIG_TOKEN", "xoxe.xoxp-1-{b36u:164}"),
+    _t("slack", "config refresh token", "messaging", "SLACK_CONFIG_REFRESH_TOKEN", "xoxe-1-{b36u:146}"),
+    _t("slack", "app token", "messaging", "SLACK_APP_TOKEN", "xapp-1-A{b36u:10}-{dig:13}-{hex:64}"),
+    _t(
+        "slack",
+        "webhook",
+        "messaging",
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T{b36u:10}/B{b36u:10}/{b62:24}",
+    ),
+    Token("discord", "bot token", "messaging", "DISCORD_BOT_TOKEN", make=discord_bot),
+    Token("discord", "webhook", "messaging", "DISCORD_WEBHOOK_URL", make=_discord_webhook),
+    _t("telegram", "bot token", "messaging", "TELEGRAM_BOT_TOKEN", "{dig:10}:AA{b64url:33}"),
+    Token("teams", "incoming webhook", "messaging", "TEAMS_WEBHOOK_URL", make=_teams_webhook),
+    _t("twilio", "auth token", "messaging", "TWILIO_AUTH_TOKEN", "{hex:32}", gated=True),
+    _t("sendgrid", "api key", "messaging", "SENDGRID_API_KEY", "SG.{b64url:22}.{b64url:43}"),
+    _t("mailgun", "private key", "messaging", "MAILGUN_API_KEY", "key-{hex:32}"),
+    _t("mailchimp", "api key", "messaging", "MAILCHIMP_API_KEY", "{hex:32}-us{dig:2}"),
+    _t("postmark", "server token", "messaging", "POSTMARK_SERVER_TOKEN", "{uuid}", gated=True),
+    _t("brevo", "api key", "messaging", "BREVO_API_KEY", "xkeysib-{hex:64}-{b62:16}"),
+    _t("resend", "api key", "messaging", "RESEND_API_KEY", "re_{b58:8}_{b58:24}"),
+    _t("messagebird", "api key", "messaging", "MESSAGEBIRD_API_KEY", "{b62:25}", gated=True),
+    _t("sendbird", "api token", "messaging", "SENDBIRD_API_TOKEN", "{hex:40}", gated=True),
+    _t("mattermost", "access token", "messaging", "MATTERMOST_TOKEN", "{b36l:26}", gated=True),
+    _t("intercom", "access token", "messaging", "INTERCOM_ACCESS_TOKEN", "dG9rOj{b64:54}=", gated=True),
+    _t("zendesk", "api token", "messaging", "ZENDESK_API_TOKEN", "{b62:40}", gated=True),
+    _t(
+        "twitter",
+        "bearer token",
+        "messaging",
+        "TWITTER_BEARER_TOKEN",
+        "AAAAAAAAAAAAAAAAAAAAAA{b62:30}%2B{b62:24}%3D{b62:30}",
+    ),
+    _t("twitter", "api secret", "messaging", "TWITTER_API_SECRET", "{b62:50}", gated=True),
+    _t("facebook", "page token", "messaging", "FACEBOOK_PAGE_TOKEN", "EAAM{b62:180}"),
+    _t("facebook", "app secret", "messaging", "FACEBOOK_APP_SECRET", "{hex:32}", gated=True),
+    _t("instagram", "access token", "messaging", "INSTAGRAM_ACCESS_TOKEN", "IGQVJ{b64url:150}"),
+    _t("linkedin", "client secret", "messaging", "LINKEDIN_CLIENT_SECRET", "{b62:16}", gated=True),
+    _t("twitch", "api token", "messaging", "TWITCH_API_TOKEN", "{b36l:30}", gated=True),
+    _t("beamer", "api key", "messaging", "BEAMER_API_KEY", "b_{b64url:44}"),
+    # 6. AI and ML
+    Token("openai", "project key", "ai", "OPENAI_API_KEY", make=_openai("sk-proj-", 74)),
+    Token("openai", "service account key", "ai", "OPENAI_API_KEY", make=_openai("sk-svcacct-", 74)),
+    Token("openai", "legacy key", "ai", "OPENAI_API_KEY", make=_openai("sk-", 20)),
+    Token("anthropic", "api key", "ai", "ANTHROPIC_API_KEY", make=_anthropic("sk-ant-api03-")),
+    Token("anthropic", "admin key", "ai", "ANTHROPIC_ADMIN_KEY", make=_anthropic("sk-ant-admin01-")),
+    _t("huggingface", "user token", "ai", "HF_TOKEN", "hf_{let:34}"),
+    _t("huggingface", "org token", "ai", "HUGGINGFACE_ORG_TOKEN", "api_org_{let:34}"),
+    Token("groq", "api key", "ai", "GROQ_API_KEY", make=_groq),
+    _t("perplexity", "api key", "ai", "PERPLEXITY_API_KEY", "pplx-{b62:48}"),
+    _t("cohere", "api key", "ai", "COHERE_API_KEY", "{b62:40}", gated=True),
+    _t("replicate", "api token", "ai", "REPLICATE_API_TOKEN", "r8_{b62:37}"),
+    _t("openrouter", "api key", "ai", "OPENROUTER_API_KEY", "sk-or-v1-{hex:64}"),
+    _t("deepseek", "api key", "ai", "DEEPSEEK_API_KEY", "sk-{hex:32}", gated=True),
+    _t("elevenlabs", "api key", "ai", "ELEVENLABS_API_KEY", "sk_{hex:48}", gated=True),
+    _t("mistral", "api key", "ai", "MISTRAL_API_KEY", "{b62:32}", gated=True),
+    _t("pinecone", "api key", "ai", "PINECONE_API_KEY", "pcsk_{b62:6}_{b62:63}"),
+    _t("langsmith", "pat", "ai", "LANGSMITH_API_KEY", "lsv2_pt_{hex:32}_{hex:10}"),
+    _t("langsmith", "service key", "ai", "LANGCHAIN_API_KEY", "lsv2_sk_{hex:32}_{hex:10}"),
+    _t("langfuse", "secret key", "ai", "LANGFUSE_SECRET_KEY", "sk-lf-{uuid}"),
+    _t("xai", "api key", "ai", "XAI_API_KEY", "xai-{b62:80}"),
+    _t("tavily", "api key", "ai", "TAVILY_API_KEY", "tvly-{b62:32}"),
+    # 7. observability
+    _t("datadog", "api key", "observability", "DATADOG_API_KEY", "{hex:32}", gated=True),
+    _t("datadog", "app key", "observability", "DATADOG_APP_KEY", "{hex:40}", gated=True),
+    _t("newrelic", "user api key", "observability", "NEW_RELIC_API_KEY", "NRAK-{b36u:27}"),
+    _t("newrelic", "insert key", "observability", "NEW_RELIC_INSERT_KEY", "NRII-{b62:32}"),
+    _t("sentry", "user token", "observability", "SENTRY_AUTH_TOKEN", "sntryu_{hex:64}"),
+    Token("sentry", "org token", "observability", "SENTRY_AUTH_TOKEN", make=_sentry_org),
+    _t("grafana", "service account token", "observability", "GRAFANA_TOKEN", "glsa_{b62:32}", post="grafana"),
+    Token("grafana", "cloud token", "observability", "GRAFANA_CLOUD_TOKEN", make=_grafana_cloud),
+    Token("grafana", "legacy api key", "observability", "GRAFANA_API_KEY", make=_grafana_legacy),
+    _t("dynatrace", "api token", "observability", "DT_API_TOKEN", "dt0c01.{b36u:24}.{b36u:64}"),
+    _t("honeycomb", "api key", "observability", "HONEYCOMB_API_KEY", "{hex:32}", gated=True),
+    _t("pagerduty", "api key", "observability", "PAGERDUTY_API_KEY", "u+{b64url:18}", gated=True),
+    _t("posthog", "personal api key", "observability", "POSTHOG_PERSONAL_API_KEY", "phx_{b62:43}"),
+    _t("launchdarkly", "api token", "observability", "LAUNCHDARKLY_ACCESS_TOKEN", "api-{uuid}", gated=True),
+    _t("meraki", "api key", "observability", "MERAKI_API_KEY", "{hex:40}", gated=True),
+    # 8. databases and data platforms
+    Token(
+        "planetscale", "service token", "database", "PLANETSCALE_SERVICE_TOKEN", make=_pscale("pscale_tkn_")
+    ),
+    Token("planetscale", "password", "database", "PLANETSCALE_PASSWORD", make=_pscale("pscale_pw_")),
+    Token("planetscale", "oauth token", "database", "PLANETSCALE_OAUTH_TOKEN", make=_pscale("pscale_oauth_")),
+    _t("supabase", "management token", "database", "SUPABASE_ACCESS_TOKEN", "sbp_{hex:40}"),
+    _t("clickhouse", "api secret", "database", "CLICKHOUSE_KEY_SECRET", "4b1d{b62:38}"),
+    _t("confluent", "api secret", "database", "CONFLUENT_API_SECRET", "{b62:64}", gated=True),
+    _t("algolia", "admin api key", "database", "ALGOLIA_ADMIN_API_KEY", "{hex:32}", gated=True),
+    _t("snowflake", "password", "database", "SNOWFLAKE_PASSWORD", "{b62:20}", gated=True),
+    # 9. secrets managers, identity, key material
+    Token("1password", "service account token", "identity", "OP_SERVICE_ACCOUNT_TOKEN", make=_onepassword_sa),
+    _t(
+        "1password",
+        "secret key",
+        "identity",
+        "OP_SECRET_KEY",
+        "A3-{b36u:6}-{b36u:6}-{b36u:5}-{b36u:5}-{b36u:5}",
+    ),
+    _t("doppler", "personal token", "identity", "DOPPLER_TOKEN", "dp.pt.{b62:43}"),
+    _t("doppler", "service token", "identity", "DOPPLER_TOKEN", "dp.st.prd.{b62:43}"),
+    Token("age", "secret key", "identity", "AGE_SECRET_KEY", make=age_key),
+    Token("nats", "user seed", "identity", "NATS_NKEY_SEED", make=_ns("SU")),
+    _t("okta", "api token", "identity", "OKTA_API_TOKEN", "00{b64url:40}", gated=True),
+    _t("salesforce", "session id", "identity", "SALESFORCE_SESSION_ID", "00D{b62:15}!{b62:96}"),
+    Token("jwt", "bearer token", "identity", "AUTH_JWT", make=jwt),
+    # 10. SaaS, productivity, content
+    _t("linear", "api key", "saas", "LINEAR_API_KEY", "lin_api_{b62:40}"),
+    _t("notion", "integration token", "saas", "NOTION_TOKEN", "ntn_{dig:11}{b62:35}"),
+    _t("notion", "legacy token", "saas", "NOTION_API_KEY", "secret_{b62:43}"),
+    _t("airtable", "pat", "saas", "AIRTABLE_API_KEY", "pat{b62:14}.{hex:64}"),
+    _t("asana", "pat", "saas", "ASANA_ACCESS_TOKEN", "2/{dig:16}/{dig:16}:{hex:32}", gated=True),
+    _t("figma", "pat", "saas", "FIGMA_TOKEN", "figd_{b64url:40}"),
+    _t("hubspot", "private app token", "saas", "HUBSPOT_ACCESS_TOKEN", "pat-na1-{uuid}"),
+    _t("contentful", "pat", "saas", "CONTENTFUL_MANAGEMENT_TOKEN", "CFPAT-{b64url:43}"),
+    _t("typeform", "pat", "saas", "TYPEFORM_TOKEN", "tfp_{b62:44}_{b62:14}"),
+    _t("frameio", "token", "saas", "FRAMEIO_TOKEN", "fio-u-{b64url:64}"),
+    Token("mapbox", "secret token", "saas", "MAPBOX_SECRET_TOKEN", make=_mapbox_secret),
+    _t("adobe", "client secret", "saas", "ADOBE_CLIENT_SECRET", "p8e-{b62:32}"),
+    _t("dropbox", "short-lived token", "saas", "DROPBOX_ACCESS_TOKEN", "sl.u.{b64url:140}"),
+    _t("dropbox", "long-lived token", "saas", "DROPBOX_TOKEN", "{b62:11}AAAAAAAAAA{b64url:43}"),
+    _t("sidekiq", "gem credentials", "saas", "BUNDLE_GEMS__CONTRIBSYS__COM", "{hex:8}:{hex:8}", gated=True),
+    _t("settlemint", "pat", "saas", "SETTLEMINT_TOKEN", "sm_pat_{b62:16}"),
+    _t("maxmind", "license key", "saas", "MAXMIND_LICENSE_KEY", "{b62:6}_{b62:29}_mmk"),
+    _t("intra42", "client secret", "saas", "FT_CLIENT_SECRET", "s-s4t2ud-{hex:64}"),
+    _t("looker", "client secret", "saas", "LOOKER_CLIENT_SECRET", "{b62:24}", gated=True),
+    _t("etsy", "api key", "saas", "ETSY_API_KEY", "{b36l:24}", gated=True),
+    # more cloud services, connection strings and webhook URLs
+    _t(
+        "azure-servicebus",
+        "connection string",
+        "cloud",
+        "AZURE_SERVICEBUS_CONNECTION_STRING",
+        "Endpoint=sb://acme-prod.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
+        "SharedAccessKey={b64:43}=",
+    ),
+    _t(
+        "azure-sas",
+        "blob sas url",
+        "cloud",
+        "AZURE_BLOB_SAS_URL",
+        "https://acmeprodbackups.blob.core.windows.net/nightly?sv=2022-11-02&ss=b&srt=co&sp=rl"
+        "&se=2027-01-01T00:00:00Z&st=2026-01-01T00:00:00Z&spr=https&sig={b64url:43}%3D",
+    ),
+    _t(
+        "azure-cosmosdb",
+        "connection string",
+        "cloud",
+        "COSMOS_CONNECTION_STRING",
+        "AccountEndpoint=https://acme-orders.documents.azure.com:443/;AccountKey={b64:86}==;",
+    ),
+    _t("firebase", "fcm server key", "messaging", "FCM_SERVER_KEY", "AAAA{b64url:7}:APA91b{b64url:134}"),
+    _t("cloudinary", "url", "saas", "CLOUDINARY_URL", "cloudinary://{dig:15}:{b64url:27}@acme-media"),
+    _t(
+        "zapier",
+        "webhook",
+        "saas",
+        "ZAPIER_WEBHOOK_URL",
+        "https://hooks.zapier.com/hooks/catch/{dig:7}/{b36l:7}/",
+    ),
+    _t("render", "api key", "cloud", "RENDER_API_KEY", "rnd_{b62:32}"),
+    _t("auth0", "client secret", "identity", "AUTH0_CLIENT_SECRET", "{b64url:64}", gated=True),
+    _t("pusher", "app secret", "messaging", "PUSHER_APP_SECRET", "{hex:20}", gated=True),
+    _t("mailjet", "api secret", "messaging", "MAILJET_API_SECRET", "{hex:32}", gated=True),
+    _t("plivo", "auth token", "messaging", "PLIVO_AUTH_TOKEN", "{b62:40}", gated=True),
+    _t("vonage", "api secret", "messaging", "VONAGE_API_SECRET", "{b62:16}", gated=True),
+    _t("linode", "pat", "cloud", "LINODE_TOKEN", "{hex:64}", gated=True),
+    _t("vultr", "api key", "cloud", "VULTR_API_KEY", "{b36u:36}", gated=True),
+    _t("hetzner", "api token", "cloud", "HCLOUD_TOKEN", "{b62:64}", gated=True),
+    _t("consul", "acl token", "cloud", "CONSUL_HTTP_TOKEN", "{uuid}", gated=True),
+    _t("nomad", "acl token", "cloud", "NOMAD_TOKEN", "{uuid}", gated=True),
+    _t("jenkins", "api token", "source", "JENKINS_API_TOKEN", "11{hex:32}", gated=True),
+    _t("rollbar", "access token", "observability", "ROLLBAR_ACCESS_TOKEN", "{hex:32}", gated=True),
+    _t("bugsnag", "api key", "observability", "BUGSNAG_API_KEY", "{hex:32}", gated=True),
+    _t("splunk", "hec token", "observability", "SPLUNK_HEC_TOKEN", "{uuid}", gated=True),
+    _t("opsgenie", "api key", "observability", "OPSGENIE_API_KEY", "{uuid}", gated=True),
+    Token("elastic", "api key", "observability", "ELASTIC_API_KEY", make=_elastic, gated=True),
+)
+
+
+# ---------------------------------------------------------------------------------- syntaxes
+
+
+def names(var: str) -> dict[str, str]:
+    """The spellings of a variable: AWS_SECRET_ACCESS_KEY, aws_secret_access_key, awsSecretAccessKey,
+    AwsSecretAccessKey, aws.secret.access.key, aws-secret-access-key, and the provider word (aws)."""
+    words = var.lower().split("_")
+    words = [w for w in words if w]
+    camel = words[0] + "".join(w.capitalize() for w in words[1:])
+    return {
+        "UP": var,
+        "low": "_".join(words),
+        "camel": camel,
+        "Pascal": camel[0].upper() + camel[1:],
+        "dot": ".".join(words),
+        "kebab": "-".join(words),
+        "word": words[0],
+    }
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """A file syntax. ``render`` turns [(names, value)] into the file's lines; every value stands whole on
+    the line it is labelled at. ``keyword``: the value stands beside the provider's name (False: the
+    value alone on the line, which only prefixed tokens can be found by)."""
+
+    name: str
+    path: str
+    render: Callable[[list[tuple[dict[str, str], str]]], list[str]]
+    keyword: bool = True
+    encode: Callable[[str], str] | None = None
+
+
+def _lines(
+    head: list[str], body: Callable[[dict[str, str], str], list[str]], tail: list[str]
+) -> Callable[[list[tuple[dict[str, str], str]]], list[str]]:
+    def render(items: list[tuple[dict[str, str], str]]) -> list[str]:
+        out = list(head)
+        for n, v in items:
+            out += body(n, v)
+        return out + list(tail)
+
+    return render
+
+
+def _b64(v: str) -> str:
+    return base64.b64encode(v.encode()).decode()
+
+
+SECRET_SYNTAXES: tuple[Syntax, ...] = (
+    Syntax(
+        "dotenv",
+        "{d}/.env",
+        _lines(
+            ["# local settings", "APP_ENV=production", "LOG_LEVEL=info"],
+            lambda n, v: [f"{n['UP']}={v}"],
+            ["PORT=8080"],
+        ),
+    ),
+    Syntax(
+        "dotenv-quoted",
+        "{d}/.env.production",
+        _lines(["NODE_ENV=production"], lambda n, v: [f'{n["UP"]}="{v}"'], []),
+    ),
+    Syntax(
+        "shell-export",
+        "{d}/scripts/env.sh",
+        _lines(
+            ["#!/usr/bin/env bash", "set -euo pipefail"],
+            lambda n, v: [f"export {n['UP']}='{v}'"],
+            ['exec "$@"'],
+        ),
+    ),
+    Syntax(
+        "yaml",
+        "{d}/config/settings.yaml",
+        _lines(
+            ["server:", "  port: 8080", "integrations:"],
+            lambda n, v: [f"  {n['word']}:", "    enabled: true", f"    {n['low']}: {v}"],
+            [],
+        ),
+    ),
+    Syntax(
+        "yaml-quoted",
+        "{d}/config/app.yml",
+        _lines(["app:", "  name: billing"], lambda n, v: [f'  {n["camel"]}: "{v}"'], ["  workers: 4"]),
+    ),
+    Syntax(
+        "compose",
+        "{d}/docker-compose.yml",
+        _lines(
+            ["services:", "  api:", "    image: acme/api:1.4.2", "    environment:"],
+            lambda n, v: [f"      - {n['UP']}={v}"],
+            ["    ports:", '      - "8080:8080"'],
+        ),
+    ),
+    Syntax(
+        "gh-actions",
+        "{d}/.github/workflows/deploy.yml",
+        _lines(
+            ["name: deploy", "on: push", "jobs:", "  deploy:", "    runs-on: ubuntu-latest", "    env:"],
+            lambda n, v: [f"      {n['UP']}: {v}"],
+            ["    steps:", "      - uses: actions/checkout@v4"],
+        ),
+    ),
+    Syntax(
+        "json",
+        "{d}/config/settings.json",
+        lambda items: [
+            "{",
+            '  "name": "billing",',
+            *[f'  "{n["camel"]}": "{v}",' for n, v in items],
+            '  "debug": false',
+            "}",
+        ],
+    ),
+    Syntax(
+        "json-nested",
+        "{d}/appsettings.json",
+        lambda items: [
+            "{",
+            '  "Logging": { "LogLevel": { "Default": "Information" } },',
+            *[f'  "{n["Pascal"]}": {{ "ApiKey": "{v}" }},' for n, v in items],
+            '  "AllowedHosts": "*"',
+            "}",
+        ],
+    ),
+    Syntax(
+        "toml",
+        "{d}/config.toml",
+        _lines(['title = "service"'], lambda n, v: ["", f"[{n['word']}]", f'{n["low"]} = "{v}"'], []),
+    ),
+    Syntax(
+        "ini",
+        "{d}/settings.ini",
+        _lines(["[server]", "port = 8080"], lambda n, v: ["", f"[{n['word']}]", f"{n['low']} = {v}"], []),
+    ),
+    Syntax(
+        "properties",
+        "{d}/src/main/resources/application.properties",
+        _lines(["server.port=8080", "spring.application.name=billing"], lambda n, v: [f"{n['dot']}={v}"], []),
+    ),
+    Syntax(
+        "xml-element",
+        "{d}/conf/service.xml",
+        _lines(
+            ['<?xml version="1.0" encoding="UTF-8"?>', "<configuration>"],
+            lambda n, v: [f"  <{n['camel']}>{v}</{n['camel']}>"],
+            ["</configuration>"],
+        ),
+    ),
+    Syntax(
+        "xml-add",
+        "{d}/Web.config",
+        _lines(
+            ['<?xml version="1.0" encoding="utf-8"?>', "<configuration>", "  <appSettings>"],
+            lambda n, v: [f'    <add key="{n["Pascal"]}" value="{v}" />'],
+            ["  </appSettings>", "</configuration>"],
+        ),
+    ),
+    Syntax(
+        "xml-attr",
+        "{d}/conf/beans.xml",
+        _lines(["<beans>"], lambda n, v: [f'  <property name="{n["camel"]}" value="{v}"/>'], ["</beans>"]),
+    ),
+    Syntax(
+        "hcl",
+        "{d}/terraform/main.tf",
+        _lines(
+            ["terraform {", '  required_version = ">= 1.5"', "}"],
+            lambda n, v: ["", f'provider "{n["word"]}" {{', f'  {n["low"]} = "{v}"', "}"],
+            [],
+        ),
+    ),
+    Syntax(
+        "tfvars",
+        "{d}/terraform/prod.tfvars",
+        _lines(['region = "eu-west-1"'], lambda n, v: [f'{n["low"]} = "{v}"'], []),
+    ),
+    Syntax(
+        "k8s-secret",
+        "{d}/k8s/secret.yaml",
+        _lines(
+            [
+                "apiVersion: v1",
+                "kind: Secret",
+                "metadata:",
+                "  name: app-credentials",
+                "type: Opaque",
+                "data:",
+            ],
+            lambda n, v: [f"  {n['low']}: {_b64(v)}"],
+            [],
+        ),
+        encode=_b64,
+    ),
+    Syntax(
+        "k8s-stringdata",
+        "{d}/k8s/secret-string.yaml",
+        _lines(
+            ["apiVersion: v1", "kind: Secret", "metadata:", "  name: app-credentials", "stringData:"],
+            lambda n, v: [f"  {n['low']}: {v}"],
+            [],
+        ),
+    ),
+    Syntax(
+        "python",
+        "{d}/app/settings.py",
+        _lines(
+            ['"""Settings."""', "import os", "", "DEBUG = False"], lambda n, v: [f'{n["UP"]} = "{v}"'], []
+        ),
+    ),
+    Syntax(
+        "python-environ",
+        "{d}/app/config.py",
+        _lines(["import os", ""], lambda n, v: [f'{n["low"]} = os.environ.get("{n["UP"]}", "{v}")'], []),
+    ),
+    Syntax(
+        "python-dict",
+        "{d}/app/clients.py",
+        _lines(["CLIENTS = {"], lambda n, v: [f'    "{n["low"]}": "{v}",'], ["}"]),
+    ),
+    Syntax(
+        "js",
+        "{d}/src/config.js",
+        _lines(["'use strict';"], lambda n, v: [f"const {n['camel']} = '{v}';"], ["module.exports = {};"]),
+    ),
+    Syntax(
+        "ts",
+        "{d}/src/config.ts",
+        _lines(["export const config = {"], lambda n, v: [f'  {n["camel"]}: "{v}",'], ["};"]),
+    ),
+    Syntax(
+        "js-env-default",
+        "{d}/src/env.js",
+        _lines([], lambda n, v: [f"const {n['camel']} = process.env.{n['UP']} || '{v}';"], []),
+    ),
+    Syntax(
+        "go",
+        "{d}/internal/config/config.go",
+        _lines(["package config", ""], lambda n, v: [f'var {n["camel"]} = "{v}"'], []),
+    ),
+    Syntax(
+        "go-short",
+        "{d}/cmd/main.go",
+        _lines(
+            ["package main", "", "func main() {"],
+            lambda n, v: [f'\t{n["camel"]} := "{v}"', f"\t_ = {n['camel']}"],
+            ["}"],
+        ),
+    ),
+    Syntax(
+        "java",
+        "{d}/src/main/java/com/acme/Config.java",
+        _lines(
+            ["package com.acme;", "", "public final class Config {"],
+            lambda n, v: [f'    private static final String {n["UP"]} = "{v}";'],
+            ["}"],
+        ),
+    ),
+    Syntax(
+        "csharp",
+        "{d}/src/Settings.cs",
+        _lines(
+            ["namespace Acme;", "public static class Settings {"],
+            lambda n, v: [f'    public const string {n["Pascal"]} = "{v}";'],
+            ["}"],
+        ),
+    ),
+    Syntax(
+        "ruby",
+        "{d}/config/initializers/keys.rb",
+        _lines([], lambda n, v: [f"ENV['{n['UP']}'] ||= '{v}'"], []),
+    ),
+    Syntax(
+        "php",
+        "{d}/config/services.php",
+        _lines(["<?php", "return ["], lambda n, v: [f"    '{n['low']}' => '{v}',"], ["];"]),
+    ),
+    Syntax(
+        "log",
+        "{d}/logs/app.log",
+        _lines(
+            ["2026-11-30T10:00:00Z INFO starting worker pid=4242"],
+            lambda n, v: [f"2026-11-30T10:00:01Z DEBUG {n['word']} client configured {n['low']}={v}"],
+            ["2026-11-30T10:00:02Z INFO ready"],
+        ),
+    ),
+    Syntax(
+        "markdown",
+        "{d}/NOTES.md",
+        _lines(
+            ["# Deploy notes", "", "Set these before running the job:", "", "```sh"],
+            lambda n, v: [f"export {n['UP']}={v}"],
+            ["```"],
+        ),
+    ),
+    Syntax(
+        "dockerfile",
+        "{d}/Dockerfile",
+        _lines(
+            ["FROM python:3.12-slim", "WORKDIR /app"],
+            lambda n, v: [f"ENV {n['UP']}={v}"],
+            ['CMD ["python", "-m", "app"]'],
+        ),
+    ),
+    # prefixed tokens standing alone, beside no keyword
+    Syntax(
+        "bearer-curl",
+        "{d}/scripts/call.sh",
+        _lines(
+            ["#!/bin/sh"],
+            lambda n, v: [f'curl -sS -H "Authorization: Bearer {v}" https://api.internal.acme.io/v1/me'],
+            [],
+        ),
+        keyword=False,
+    ),
+    Syntax(
+        "json-list",
+        "{d}/fixtures/tokens.json",
+        lambda items: ["[", *[f'  "{v}",' for _n, v in items], '  "end"', "]"],
+        keyword=False,
+    ),
+    Syntax(
+        "py-call",
+        "{d}/tools/client.py",
+        _lines(["from acme import Client", ""], lambda n, v: [f'client = Client("{v}")'], []),
+        keyword=False,
+    ),
+    Syntax(
+        "log-header",
+        "{d}/logs/http.log",
+        _lines(
+            [], lambda n, v: [f'2026-11-30 10:00:03 POST /v1/sync headers={{"authorization": "{v}"}}'], []
+        ),
+        keyword=False,
+    ),
+)
+
+
+def _ipynb(n: dict[str, str], v: str) -> list[str]:
+    return [
+        "   {",
+        '   "cell_type": "code",',
+        '   "source": [',
+        '    "import os\\n",',
+        f'    "os.environ[\\"{n["UP"]}\\"] = \\"{v}\\"\\n"',
+        "   ]",
+        "   },",
+    ]
+
+
+def _long_log(items: list[tuple[dict[str, str], str]]) -> list[str]:
+    """A long access log with the values deep inside: line numbers must hold far from the top."""
+    out: list[str] = []
+    for i, (n, v) in enumerate(items):
+        out += [
+            f"2026-11-30T10:{(j // 60) % 60:02d}:{j % 60:02d}Z INFO GET /health 200 {j % 7 + 1}ms req={i * 1000 + j:08x}"
+            for j in range(700)
+        ]
+        out.append(f"2026-11-30T11:00:00Z DEBUG {n['word']} client init {n['low']}={v}")
+    return [*out, "2026-11-30T11:00:01Z INFO shutting down"]
+
+
+MORE_SYNTAXES: tuple[Syntax, ...] = (
+    Syntax("log-long", "{d}/logs/access.log", _long_log),
+    Syntax(
+        "spring-default",
+        "{d}/src/main/resources/application.yml",
+        _lines(
+            ["spring:", "  application:", "    name: orders"],
+            lambda n, v: [f"{n['word']}:", f"  {n['kebab']}: ${{{n['UP']}:{v}}}"],
+            [],
+        ),
+    ),
+    Syntax("rust", "{d}/src/config.rs", _lines([], lambda n, v: [f'pub const {n["UP"]}: &str = "{v}";'], [])),
+    Syntax(
+        "kotlin",
+        "{d}/app/src/main/kotlin/Config.kt",
+        _lines(["object Config {"], lambda n, v: [f'    val {n["camel"]} = "{v}"'], ["}"]),
+    ),
+    Syntax(
+        "swift",
+        "{d}/Sources/App/Keys.swift",
+        _lines(["enum Keys {"], lambda n, v: [f'    static let {n["camel"]} = "{v}"'], ["}"]),
+    ),
+    Syntax("powershell", "{d}/ops/setup.ps1", _lines([], lambda n, v: [f'$env:{n["UP"]} = "{v}"'], [])),
+    Syntax("batch", "{d}/scripts/env.cmd", _lines(["@echo off"], lambda n, v: [f"set {n['UP']}={v}"], [])),
+    Syntax(
+        "makefile",
+        "{d}/Makefile",
+        _lines([".PHONY: deploy"], lambda n, v: [f"{n['UP']} ?= {v}"], ["deploy:", "\t./deploy.sh"]),
+    ),
+    Syntax(
+        "requests-header",
+        "{d}/app/api_client.py",
+        _lines(
+            ["import requests", ""],
+            lambda n, v: [f'resp = requests.get(URL, headers={{"X-{n["Pascal"]}": "{v}"}}, timeout=10)'],
+            [],
+        ),
+    ),
+    Syntax(
+        "curl-header",
+        "{d}/scripts/sync.sh",
+        _lines(
+            ["#!/usr/bin/env bash"],
+            lambda n, v: [f'curl -fsS -H "X-{n["kebab"]}: {v}" https://hooks.acme-corp.io/sync'],
+            [],
+        ),
+    ),
+    Syntax(
+        "url-query",
+        "{d}/config/endpoints.yaml",
+        _lines(
+            ["endpoints:"],
+            lambda n, v: [f"  {n['word']}: https://api.acme-corp.io/v2/feed?{n['low']}={v}&format=json"],
+            [],
+        ),
+    ),
+    Syntax(
+        "ipynb",
+        "{d}/notebooks/explore.ipynb",
+        lambda items: [
+            "{",
+            ' "cells": [',
+            *[ln for n, v in items for ln in _ipynb(n, v)],
+            '   {"cell_type": "markdown", "source": []}',
+            " ]",
+            "}",
+        ],
+    ),
+    Syntax(
+        "ansible",
+        "{d}/ansible/group_vars/prod.yml",
+        _lines(["---"], lambda n, v: [f'{n["low"]}: "{v}"'], ["deploy_user: ansible"]),
+    ),
+    Syntax(
+        "helm-values",
+        "{d}/charts/app/values-prod.yaml",
+        _lines(["replicaCount: 2", "env:"], lambda n, v: [f"  - name: {n['UP']}", f'    value: "{v}"'], []),
+    ),
+    Syntax(
+        "github-actions-with",
+        "{d}/.github/workflows/release.yml",
+        _lines(
+            ["jobs:", "  release:", "    runs-on: ubuntu-latest", "    steps:"],
+            lambda n, v: [
+                f"      - uses: acme/{n['kebab']}-action@v2",
+                "        with:",
+                f"          {n['low']}: {v}",
+            ],
+            [],
+        ),
+    ),
+    Syntax(
+        "terraform-variable",
+        "{d}/terraform/variables.tf",
+        _lines(
+            [],
+            lambda n, v: [
+                f'variable "{n["low"]}" {{',
+                "  type      = string",
+                "  sensitive = true",
+                f'  default   = "{v}"',
+                "}",
+            ],
+            [],
+        ),
+    ),
+    Syntax(
+        "csharp-dictionary",
+        "{d}/src/Startup.cs",
+        _lines(
+            ["var settings = new Dictionary<string, string> {"],
+            lambda n, v: [f'    ["{n["Pascal"]}"] = "{v}",'],
+            ["};"],
+        ),
+    ),
+    Syntax(
+        "yaml-sequence-map",
+        "{d}/.circleci/config.yml",
+        _lines(
+            [
+                "version: 2.1",
+                "jobs:",
+                "  build:",
+                "    docker:",
+                "      - image: cimg/base:2024.01",
+                "        environment:",
+            ],
+            lambda n, v: [f"          {n['UP']}: {v}"],
+            [],
+        ),
+    ),
+    Syntax(
+        "bare-in-prose",
+        "{d}/docs/runbook.md",
+        _lines(
+            ["# Runbook", ""],
+            lambda n, v: [f"The rotation job failed; the old key `{v}` was still live."],
+            [],
+        ),
+        keyword=False,
+    ),
+    Syntax(
+        "csv",
+        "{d}/exports/keys.csv",
+        lambda items: [
+            "service,created,token",
+            *[f"svc-{i},2026-10-0{i + 1},{v}" for i, (_n, v) in enumerate(items)],
+        ],
+        keyword=False,
+    ),
+)
+"""More syntaxes users write (Spring defaults, notebooks, Helm values, CI configs, other languages)."""
+
+ALL_SYNTAXES = SECRET_SYNTAXES + MORE_SYNTAXES
+
+EXTRA_SYNTAXES: dict[str, tuple[Syntax, ...]] = {
+    "npm": (
+        Syntax(
+            "npmrc",
+            "{d}/.npmrc",
+            _lines(
+                ["registry=https://registry.npmjs.org/"],
+                lambda n, v: [f"//registry.npmjs.org/:_authToken={v}"],
+                [],
+            ),
+        ),
+    ),
+    "pypi": (
+        Syntax(
+            "pypirc",
+            "{d}/.pypirc",
+            _lines(
+                ["[distutils]", "index-servers =", "    pypi", "    testpypi", ""],
+                lambda n, v: ["[pypi]", "username = __token__", f"password = {v}", ""],
+                [],
+            ),
+        ),
+    ),
+    "github": (
+        Syntax(
+            "git-credentials",
+            "{d}/.git-credentials",
+            _lines([], lambda n, v: [f"https://x-access-token:{v}@github.com"], []),
+        ),
+        Syntax(
+            "gh-hosts",
+            "{d}/.config/gh/hosts.yml",
+            _lines(
+                ["github.com:"],
+                lambda n, v: [f"    oauth_token: {v}", "    user: acme-bot", "    git_protocol: https"],
+                [],
+            ),
+        ),
+    ),
+    "dockerhub": (
+        Syntax(
+            "docker-login-stdin",
+            "{d}/ci/push.sh",
+            _lines(
+                ["#!/bin/sh"], lambda n, v: [f'echo "{v}" | docker login -u acmebot --password-stdin'], []
+            ),
+        ),
+    ),
+}
+EXTRA_SYNTAXES["testpypi"] = EXTRA_SYNTAXES["pypi"]
+"""Syntaxes only one provider's tokens are written in (.npmrc, .pypirc, .git-credentials...)."""
+
+
+def _generic_secrets() -> list[tuple[str, str, Callable[[random.Random], tuple[list[str], str]]]]:
+    """Passwords and keys that only a keyword or a syntax gives away: (label, path, make) where make
+    returns (file lines, the text to label) and the labelled line is the first one holding the text."""
+
+    def npmrc_token(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B64URL, 40)
+        return (
+            [
+                "registry=https://npm.acme-internal.io/",
+                f"//npm.acme-internal.io/:_authToken={v}",
+                "always-auth=true",
+            ],
+            v,
+        )
+
+    def npmrc_auth(rng: random.Random) -> tuple[list[str], str]:
+        v = basic_b64(rng)
+        return (["@acme:registry=https://registry.acme-corp.io/", f"//registry.acme-corp.io/:_auth={v}"], v)
+
+    def pypirc(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "[distutils]",
+                "index-servers = internal",
+                "",
+                "[internal]",
+                "repository = https://pkgs.acme-corp.io/simple/",
+                "username = deploy",
+                f"password = {v}",
+            ],
+            v,
+        )
+
+    def nuget(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                '<?xml version="1.0" encoding="utf-8"?>',
+                "<configuration>",
+                "  <packageSourceCredentials>",
+                "    <AcmeFeed>",
+                '      <add key="Username" value="builder" />',
+                f'      <add key="ClearTextPassword" value="{v}" />',
+                "    </AcmeFeed>",
+                "  </packageSourceCredentials>",
+                "</configuration>",
+            ],
+            v,
+        )
+
+    def curl_u(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"curl -u deploy:{v} https://ci.acme-corp.io/job/release/build"], v)
+
+    def curl_user(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "#!/bin/sh",
+                f'curl --user "admin:{v}" -X POST https://nexus.acme-corp.io/service/rest/v1/script',
+            ],
+            v,
+        )
+
+    def mysql_p(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"mysql -h db.acme-corp.io -u app -p{v} billing < dump.sql"], v)
+
+    def pg_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, rng.randint(16, 28))
+        return ([f"DATABASE_URL=postgres://billing:{v}@db-prod.acme-corp.io:5432/billing"], v)
+
+    def mongo_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, rng.randint(16, 28))
+        return (
+            [
+                "mongo:",
+                f'  uri: "mongodb+srv://svc_orders:{v}@cluster0.x7k2p.mongodb.net/orders?retryWrites=true"',
+            ],
+            v,
+        )
+
+    def redis_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, rng.randint(20, 32))
+        return ([f'REDIS_URL = "redis://:{v}@cache.acme-corp.io:6379/0"'], v)
+
+    def amqp_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, rng.randint(16, 24))
+        return ([f"broker_url: amqp://worker:{v}@mq.acme-corp.io:5672/prod"], v)
+
+    def jdbc(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "spring.datasource.url=jdbc:postgresql://db.acme-corp.io:5432/app",
+                "spring.datasource.username=app",
+                f"spring.datasource.password={v}",
+            ],
+            v,
+        )
+
+    def conn_string(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "{",
+                '  "ConnectionStrings": {',
+                f'    "Default": "Server=sql.acme-corp.io;Database=Orders;User Id=orders_app;Password={v};"',
+                "  }",
+                "}",
+            ],
+            v,
+        )
+
+    def xml_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "<settings>",
+                "  <servers>",
+                "    <server>",
+                "      <id>acme-releases</id>",
+                "      <username>deployer</username>",
+                f"      <password>{v}</password>",
+                "    </server>",
+                "  </servers>",
+                "</settings>",
+            ],
+            v,
+        )
+
+    def hcl_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                'resource "azurerm_mssql_server" "main" {',
+                '  name                         = "orders-sql"',
+                '  administrator_login          = "sqladmin"',
+                f'  administrator_login_password = "{v}"',
+                "}",
+            ],
+            v,
+        )
+
+    def k8s_password(rng: random.Random) -> tuple[list[str], str]:
+        v = _b64(password(rng))
+        return (
+            [
+                "apiVersion: v1",
+                "kind: Secret",
+                "metadata:",
+                "  name: db-creds",
+                "type: Opaque",
+                "data:",
+                "  username: YXBw",
+                f"  password: {v}",
+            ],
+            v,
+        )
+
+    def py_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "import psycopg",
+                "",
+                f'conn = psycopg.connect(host="db.acme-corp.io", user="app", password="{v}")',
+            ],
+            v,
+        )
+
+    def py_environ(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["import os", "", f'DB_PASSWORD = os.environ.get("DB_PASSWORD", "{v}")'], v)
+
+    def js_secret(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 40)
+        return (
+            [
+                "const session = require('express-session');",
+                f"app.use(session({{ secret: '{v}', resave: false }}));",
+            ],
+            v,
+        )
+
+    def go_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["package db", "", f'const dbPassword = "{v}"'], v)
+
+    def java_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["class Db {", f'    private String password = "{v}";', "}"], v)
+
+    def csharp_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["var creds = new NetworkCredential(", '    "svc_backup",', f'    "{v}");'], v)
+
+    def env_secret_key(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B64URL, 50)
+        return (["DJANGO_DEBUG=0", f"DJANGO_SECRET_KEY={v}"], v)
+
+    def yaml_api_key(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 32)
+        return (["monitoring:", "  endpoint: https://metrics.acme-corp.io", f"  api_key: {v}"], v)
+
+    def log_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return ([f"2026-11-30T10:02:11Z WARN login retry user=svc_sync password={v} attempt=2"], v)
+
+    def ini_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["[database]", "host = db.acme-corp.io", "user = reporting", f"password = {v}"], v)
+
+    def toml_token(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 36)
+        return (["[registry]", 'url = "https://crates.acme-corp.io"', f'token = "{v}"'], v)
+
+    def basic_header(rng: random.Random) -> tuple[list[str], str]:
+        v = basic_b64(rng)
+        return (
+            ["GET /api/v2/reports HTTP/1.1", "Host: reports.acme-corp.io", f"Authorization: Basic {v}"],
+            v,
+        )
+
+    def pg_pass(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return ([f"db.acme-corp.io:5432:billing:billing_app:{v}"], v)
+
+    def ps_secure(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return ([f'$pw = ConvertTo-SecureString "{v}" -AsPlainText -Force'], v)
+
+    def docker_login(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"docker login registry.acme-corp.io -u ci-bot -p {v}"], v)
+
+    def camel_token(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 40)
+        return (["export class Client {", f'  private readonly accessToken = "{v}";', "}"], v)
+
+    def cs_password_prop(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                'var smtp = new SmtpClient("smtp.acme-corp.io") {',
+                f'    Credentials = new NetworkCredential("alerts", "{v}")',
+                "};",
+            ],
+            v,
+        )
+
+    def xml_add_password(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "<configuration>",
+                "  <appSettings>",
+                f'    <add key="SmtpPassword" value="{v}" />',
+                "  </appSettings>",
+                "</configuration>",
+            ],
+            v,
+        )
+
+    def sql_user(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "-- reporting role",
+                f"CREATE USER reporting WITH PASSWORD '{v}';",
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporting;",
+            ],
+            v,
+        )
+
+    def netrc(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 32)
+        return ([f"machine api.acme-corp.io login deploy-bot password {v}"], v)
+
+    def docker_config(rng: random.Random) -> tuple[list[str], str]:
+        v = basic_b64(rng)
+        return (
+            [
+                "{",
+                '  "auths": {',
+                '    "registry.acme-corp.io": {',
+                f'      "auth": "{v}"',
+                "    }",
+                "  }",
+                "}",
+            ],
+            v,
+        )
+
+    def git_clone(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 32)
+        return (["#!/bin/sh", f"git clone https://ci-bot:{v}@git.acme-corp.io/platform/infra.git"], v)
+
+    def pgpassword(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"PGPASSWORD='{v}' psql -h db.acme-corp.io -U reporting -c 'select 1'"], v)
+
+    def sshpass(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (["#!/bin/sh", f"sshpass -p '{v}' ssh ops@bastion.acme-corp.io uptime"], v)
+
+    def openssl_pass(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "#!/bin/sh",
+                f"openssl pkcs12 -export -in cert.pem -inkey key.pem -out bundle.p12 -passout pass:{v}",
+            ],
+            v,
+        )
+
+    def ldap_bind(rng: random.Random) -> tuple[list[str], str]:
+        v = password(rng)
+        return (
+            [
+                "ldap:",
+                "  url: ldaps://ldap.acme-corp.io:636",
+                "  bind_dn: cn=svc-gitlab,ou=services,dc=acme,dc=io",
+                f"  bind_password: '{v}'",
+            ],
+            v,
+        )
+
+    def smtp_url(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 20)
+        return ([f"EMAIL_URL=smtp+tls://alerts%40acme-corp.io:{v}@smtp.acme-corp.io:587"], v)
+
+    def kotlin_secret(rng: random.Random) -> tuple[list[str], str]:
+        v = _random_text(rng, B62, 40)
+        return (["object Auth {", f'    const val clientSecret = "{v}"', "}"], v)
+
+    return [
+        ("npmrc _authToken", ".npmrc", npmrc_token),
+        ("appSettings add SmtpPassword", "src/Web/Web.config", xml_add_password),
+        ("SQL CREATE USER PASSWORD", "db/migrations/0042_reporting_role.sql", sql_user),
+        (".netrc", "ops/.netrc", netrc),
+        ("docker config.json auth", "ci/docker/config.json", docker_config),
+        ("git clone with token", "scripts/clone.sh", git_clone),
+        ("PGPASSWORD", "scripts/check-db.sh", pgpassword),
+        ("sshpass -p", "scripts/uptime.sh", sshpass),
+        ("openssl -passout", "scripts/bundle-cert.sh", openssl_pass),
+        ("LDAP bind_password", "config/gitlab-ldap.yml", ldap_bind),
+        ("SMTP url", "deploy/mail.env", smtp_url),
+        ("Kotlin clientSecret", "app/src/main/kotlin/Auth.kt", kotlin_secret),
+        ("npmrc _auth", "web/.npmrc", npmrc_auth),
+        ("pypirc password", ".pypirc", pypirc),
+        ("NuGet ClearTextPassword", "NuGet.Config", nuget),
+        ("curl -u", "scripts/trigger.sh", curl_u),
+        ("curl --user", "scripts/nexus.sh", curl_user),
+        ("mysql -p", "scripts/restore.sh", mysql_p),
+        ("postgres url", "deploy/.env", pg_url),
+        ("mongodb+srv url", "config/database.yml", mongo_url),
+        ("redis url", "app/cache.py", redis_url),
+        ("amqp url", "config/celery.yaml", amqp_url),
+        ("jdbc properties", "src/main/resources/application-prod.properties", jdbc),
+        ("connection string", "src/Api/appsettings.Production.json", conn_string),
+        ("maven settings.xml password", "ci/settings.xml", xml_password),
+        ("terraform password", "infra/sql.tf", hcl_password),
+        ("k8s secret base64 password", "deploy/k8s/db-secret.yaml", k8s_password),
+        ("python password kwarg", "app/db.py", py_password),
+        ("os.environ.get default", "app/settings.py", py_environ),
+        ("express session secret", "server/app.js", js_secret),
+        ("go const password", "internal/db/db.go", go_password),
+        ("java field password", "src/main/java/Db.java", java_password),
+        ("NetworkCredential", "src/Backup/Job.cs", csharp_password),
+        ("django secret key", "deploy/prod.env", env_secret_key),
+        ("yaml api_key", "config/monitoring.yaml", yaml_api_key),
+        ("log line password", "logs/auth.log", log_password),
+        ("ini password", "conf/reporting.ini", ini_password),
+        ("toml token", ".cargo/credentials.toml", toml_token),
+        ("Basic header", "docs-internal/request.http", basic_header),
+        (".pgpass", "ops/.pgpass", pg_pass),
+        ("ConvertTo-SecureString", "ops/deploy.ps1", ps_secure),
+        ("docker login -p", "ci/login.sh", docker_login),
+        ("camelCase accessToken field", "src/client.ts", camel_token),
+        ("SMTP NetworkCredential", "src/Mail/Sender.cs", cs_password_prop),
+    ]
+
+
+def _private_keys() -> list[tuple[str, str]]:
+    return [
+        ("RSA PRIVATE KEY", "deploy/id_rsa"),
+        ("EC PRIVATE KEY", "certs/server-ec.key"),
+        ("PRIVATE KEY", "certs/tls.key"),
+        ("OPENSSH PRIVATE KEY", "ops/keys/id_ed25519"),
+        ("PGP PRIVATE KEY BLOCK", "release/signing.asc"),
+        ("DSA PRIVATE KEY", "legacy/dsa.pem"),
+    ]
+
+
+def _key_pem_file(block: list[str], path: str) -> tuple[list[str], str]:
+    return (block, block[0])
+
+
+def _key_json(block: list[str], path: str) -> tuple[list[str], str]:
+    """A cloud service-account JSON: the PEM on one line with escaped newlines."""
+    value = "\\n".join(block) + "\\n"
+    return (
+        [
+            "{",
+            '  "type": "service_account",',
+            '  "project_id": "acme-prod-331207",',
+            '  "private_key_id": "' + hashlib.sha1(value.encode()).hexdigest() + '",',
+            f'  "private_key": "{value}",',
+            '  "client_email": "deployer@acme-prod-331207.iam.gserviceaccount.com"',
+            "}",
+        ],
+        value[:60],
+    )
+
+
+def _key_yaml_block(block: list[str], path: str) -> tuple[list[str], str]:
+    return (["tls:", "  enabled: true", "  key: |", *[f"    {ln}" for ln in block], "  port: 8443"], block[0])
+
+
+def _key_k8s_b64(block: list[str], path: str) -> tuple[list[str], str]:
+    value = base64.b64encode(("\n".join(block) + "\n").encode()).decode()
+    return (
+        [
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata:",
+            "  name: ingress-tls",
+            "type: kubernetes.io/tls",
+            "data:",
+            "  tls.crt: "
+            + base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode(),
+            f"  tls.key: {value}",
+        ],
+        value,
+    )
+
+
+def _key_code(block: list[str], path: str) -> tuple[list[str], str]:
+    first = f'SIGNING_KEY = """{block[0]}'
+    return (["# Signing key for the webhook tests", first, *block[1:-1], block[-1] + '"""'], first)
+
+
+_KEY_SYNTAXES: tuple[tuple[str, Callable[[list[str], str], tuple[list[str], str]]], ...] = (
+    ("pem-file", _key_pem_file),
+    ("service-account-json", _key_json),
+    ("yaml-block", _key_yaml_block),
+    ("k8s-tls-base64", _key_k8s_b64),
+    ("python-string", _key_code),
+)
+_KEY_PATHS = {
+    "service-account-json": "config/service-account.json",
+    "yaml-block": "config/server.yaml",
+    "k8s-tls-base64": "deploy/k8s/tls-secret.yaml",
+    "python-string": "app/signing.py",
+}
+
+
+# ---------------------------------------------------------------------------------- look-alikes
+
+_DOC_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+"""The jwt.io example token: the most copied JWT in documentation."""
+
+
+def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tuple[str, str | None]]]]]:
+    """Benign families: (family, syntax, path, make) where make returns [(line, labelled text or None)]:
+    a line whose text is not None is a labelled look-alike; None lines are plain context."""
+
+    def L(text: str, value: str | None = None) -> tuple[str, str | None]:
+        return (text, value)
+
+    def uuids_jenkins(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [
+            L("pipeline {"),
+            L("  agent any"),
+            L("  stages {"),
+            L("    stage('Deploy') {"),
+            L("      steps {"),
+        ]
+        for _ in range(4):
+            u = _uuid(rng)
+            out.append(
+                L(
+                    f"        withCredentials([usernamePassword(credentialsId: '{u}', usernameVariable: 'USER', passwordVariable: 'PASS')]) {{",
+                    u,
+                )
+            )
+            out.append(L("          sh './deploy.sh'"))
+            out.append(L("        }"))
+        return [*out, L("      }"), L("    }"), L("  }"), L("}")]
+
+    def uuids_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("[")]
+        for _ in range(5):
+            u = _uuid(rng)
+            out.append(L(f'  {{"request_id": "{u}", "status": 200}},', u))
+        return [*out, L('  {"request_id": null}'), L("]")]
+
+    def uuids_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("tenants:")]
+        for key in ("tenant_id", "subscription_id", "client_id", "object_id", "installation_id"):
+            u = _uuid(rng)
+            out.append(L(f"  {key}: {u}", u))
+        return out
+
+    def uuids_csproj(rng: random.Random) -> list[tuple[str, str | None]]:
+        u = _uuid(rng).upper()
+        g = _uuid(rng).upper()
+        return [
+            L('<Project Sdk="Microsoft.NET.Sdk.Web">'),
+            L("  <PropertyGroup>"),
+            L(f"    <UserSecretsId>{u}</UserSecretsId>", u),
+            L(f"    <ProjectGuid>{{{g}}}</ProjectGuid>", g),
+            L("  </PropertyGroup>"),
+            L("</Project>"),
+        ]
+
+    def hashes_sums(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for _name, n in (("md5", 32), ("sha1", 40), ("sha256", 64), ("sha256", 64), ("sha1", 40)):
+            h = _random_text(rng, HEX, n)
+            out.append(
+                L(f"{h}  dist/acme-cli-{rng.randint(1, 9)}.{rng.randint(0, 20)}.0-linux-amd64.tar.gz", h)
+            )
+        return out
+
+    def hashes_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("artifacts:")]
+        for key, n in (("md5", 32), ("sha1", 40), ("sha256", 64), ("checksum", 64), ("etag", 32)):
+            h = _random_text(rng, HEX, n)
+            out += [L(f"  - name: bundle-{key}.zip"), L(f"    {key}: {h}", h)]
+        return out
+
+    def docker_digest(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("services:")]
+        for svc in ("api", "worker", "cron"):
+            h = _random_text(rng, HEX, 64)
+            out += [L(f"  {svc}:"), L(f"    image: ghcr.io/acme/{svc}@sha256:{h}", h)]
+        return out
+
+    def commit_shas(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("repos:")]
+        for repo in (
+            "https://github.com/pre-commit/pre-commit-hooks",
+            "https://github.com/astral-sh/ruff-pre-commit",
+            "https://github.com/psf/black",
+        ):
+            h = _random_text(rng, HEX, 40)
+            out += [
+                L(f"  - repo: {repo}"),
+                L(f"    rev: {h}  # frozen: v1.2.3", h),
+                L("    hooks:"),
+                L("      - id: check-yaml"),
+            ]
+        return out
+
+    def git_log(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("# Changelog"), L("")]
+        for msg in (
+            "fix: retry token refresh",
+            "feat: rotate api key on deploy",
+            "chore: bump secret scanner",
+            "docs: password policy",
+        ):
+            h = _random_text(rng, HEX, 40)
+            out.append(L(f"- {msg} ({h})", h))
+        return out
+
+    def gomod(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for mod in ("github.com/acme/auth", "golang.org/x/crypto", "github.com/acme/tokens"):
+            h = base64.b64encode(rng.randbytes(32)).decode()
+            out.append(L(f"{mod} v1.{rng.randint(0, 9)}.{rng.randint(0, 9)} h1:{h}", h))
+        return out
+
+    def bcrypt(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("users:")]
+        for user in ("admin", "ops", "viewer", "auditor"):
+            h = "$2b$12$" + _random_text(rng, B62 + "./", 53)
+            out += [L(f"  - name: {user}"), L(f'    password: "{h}"', h)]
+        return out
+
+    def argon2(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("{"), L('  "users": [')]
+        for user in ("alice", "bob", "carol"):
+            salt = base64.b64encode(rng.randbytes(16)).decode().rstrip("=")
+            h = f"$argon2id$v=19$m=65536,t=3,p=4${salt}${base64.b64encode(rng.randbytes(32)).decode().rstrip('=')}"
+            out.append(L(f'    {{"name": "{user}", "password_hash": "{h}"}},', h))
+        return [*out, L('    {"name": "guest"}'), L("  ]"), L("}")]
+
+    def sha512crypt(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("users:")]
+        for user in ("deploy", "backup", "monitor"):
+            h = f"$6$rounds=656000${_random_text(rng, B62, 16)}${_random_text(rng, B62 + './', 86)}"
+            out += [L(f"  - name: {user}"), L(f"    password: '{h}'", h)]
+        return out
+
+    def htpasswd(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for user in ("admin", "grafana", "prom"):
+            h = "$apr1$" + _random_text(rng, B62, 8) + "$" + _random_text(rng, B62 + "./", 22)
+            out.append(L(f"{user}:{h}", h))
+        return out
+
+    def data_uri(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for cls in ("logo", "icon", "spinner"):
+            b = "iVBORw0KGgoAAAANSUhEUgAA" + base64.b64encode(rng.randbytes(rng.randint(60, 180))).decode()
+            out.append(L(f".{cls} {{ background-image: url(data:image/png;base64,{b}); }}", b))
+        return out
+
+    def data_uri_html(rng: random.Random) -> list[tuple[str, str | None]]:
+        b = "R0lGODlhAQABAIAAAP" + base64.b64encode(rng.randbytes(90)).decode()
+        f = "d09GMgABAAAAA" + base64.b64encode(rng.randbytes(150)).decode()
+        return [
+            L("<!doctype html>"),
+            L(f'<img alt="pixel" src="data:image/gif;base64,{b}">', b),
+            L(f"<style>@font-face {{ font-family: x; src: url(data:font/woff2;base64,{f}); }}</style>", f),
+        ]
+
+    def integrity_npm(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [
+            L("{"),
+            L('  "name": "web",'),
+            L('  "lockfileVersion": 3,'),
+            L('  "packages": {'),
+        ]
+        for pkg in ("left-pad", "react", "token-utils", "jsonwebtoken", "secret-handshake"):
+            i = base64.b64encode(rng.randbytes(64)).decode()
+            out += [
+                L(f'    "node_modules/{pkg}": {{'),
+                L(f'      "version": "1.{rng.randint(0, 9)}.{rng.randint(0, 9)}",'),
+                L(f'      "resolved": "https://registry.npmjs.org/{pkg}/-/{pkg}-1.0.0.tgz",'),
+                L(f'      "integrity": "sha512-{i}"', i),
+                L("    },"),
+            ]
+        return [*out, L('    "": {}'), L("  }"), L("}")]
+
+    def integrity_yarn(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("# yarn lockfile v1"), L("")]
+        for pkg in ("ansi-regex", "api-key-auth", "chalk"):
+            i = base64.b64encode(rng.randbytes(64)).decode()
+            out += [
+                L(f'"{pkg}@^5.0.0":'),
+                L('  version "5.0.1"'),
+                L(f'  resolved "https://registry.yarnpkg.com/{pkg}/-/{pkg}-5.0.1.tgz"'),
+                L(f"  integrity sha512-{i}", i),
+                L(""),
+            ]
+        return out
+
+    def integrity_html(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("<head>")]
+        for lib in ("bootstrap", "jquery"):
+            i = base64.b64encode(rng.randbytes(48)).decode()
+            out.append(
+                L(
+                    f'  <script src="https://cdn.example-cdn.net/{lib}.js" integrity="sha384-{i}" crossorigin="anonymous"></script>',
+                    i,
+                )
+            )
+        return [*out, L("</head>")]
+
+    def minified(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for _ in range(4):
+            a, b, c = (_random_text(rng, LOWER, 1) for _ in range(3))
+            body = (
+                f'!function({a},{b}){{var {c}={a}.token||{b}.getItem("auth_token"),p={a}.password;'
+                f'return {c}?fetch("/api/session",{{headers:{{Authorization:"Bearer "+{c}}},body:JSON.stringify({{password:p,apiKey:{a}.apiKey}})}}):null}}'
+                f'(window,localStorage);__webpack_require__.p="/static/chunk.{_random_text(rng, HEX, 20)}.js";'
+            )
+            out.append(L(body, body[:40]))
+        return out
+
+    def minified_sourcemap(rng: random.Random) -> list[tuple[str, str | None]]:
+        names = [_random_text(rng, LETTERS, rng.randint(1, 3)) for _ in range(400)]
+        code = ";".join(
+            f"var {a}=function({b}){{return {b}&&{b}.apiKey?{b}.token:null}}"
+            for a, b in zip(names[::2], names[1::2], strict=True)
+        )
+        mapping = base64.b64encode(
+            json.dumps(
+                {
+                    "version": 3,
+                    "sources": ["src/auth.ts"],
+                    "names": ["token", "apiKey"],
+                    "mappings": "AAAA," * 400,
+                }
+            ).encode()
+            + rng.randbytes(2000)
+        ).decode()
+        return [
+            L(code, code[:30]),
+            L(f"//# sourceMappingURL=data:application/json;base64,{mapping}", mapping),
+        ]
+
+    def placeholders_generic(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            ("API_KEY", "<your-api-key>"),
+            ("SECRET_KEY", "changeme"),
+            ("DB_PASSWORD", "your_password_here"),
+            ("AUTH_TOKEN", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+            ("CLIENT_SECRET", "YOUR_CLIENT_SECRET"),
+            ("ADMIN_PASSWORD", "********"),
+            ("ACCESS_TOKEN", "REPLACE_ME"),
+            ("SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+            ("WEBHOOK_SECRET", "aaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("SESSION_SECRET", "keyboard cat"),
+        ]
+        rng.shuffle(vals)
+        return [L(f"{k}={v}", v) for k, v in vals[:7]]
+
+    def placeholders_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            ("password", "<password>"),
+            ("api_token", "${API_TOKEN}"),
+            ("secret", "TODO"),
+            ("token", "your-token-here"),
+            ("client_secret", "<client-secret>"),
+            ("access_key", "YourAccessKeyHere"),
+            ("private_token", "insert-token-here"),
+            ("password", "password"),
+        ]
+        rng.shuffle(vals)
+        return [L("auth:"), *[L(f"  {k}: {v}", v) for k, v in vals[:6]]]
+
+    def placeholders_py(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            ("SECRET_KEY", "dev"),
+            ("SECRET_KEY", "dev-secret-key-change-me"),
+            ("API_KEY", "test"),
+            ("PASSWORD", "secret"),
+            ("TOKEN", "dummy-token"),
+            ("STRIPE_KEY", "sk_test_xxxxxxxxxxxxxxxxxxxxxxxx"),
+            ("JWT_SECRET", "super-secret"),
+        ]
+        rng.shuffle(vals)
+        return [L(f'{k} = "{v}"', v) for k, v in vals[:6]]
+
+    def names_of_secrets(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            '  "secretName": "NEXUS-GPT4-API-KEY",',
+            '  "keyVaultSecret": "prod-db-password",',
+            '  "tokenEnvVar": "GITHUB_TOKEN",',
+            '  "passwordSecretRef": "orders-db-creds",',
+            '  "apiKeyHeader": "X-Api-Key",',
+            '  "secretKeyName": "STRIPE_SECRET_KEY",',
+            '  "credentialName": "azure-sp-deploy",',
+        ]
+        rng.shuffle(vals)
+        out = [L("{")]
+        for v in vals[:6]:
+            value = v.split(": ")[1].strip('",')
+            out.append(L(v, value))
+        return [*out, L('  "version": 1'), L("}")]
+
+    def names_k8s(rng: random.Random) -> list[tuple[str, str | None]]:
+        s = rng.choice(("db-creds", "api-credentials", "stripe-secret"))
+        return [
+            L("env:"),
+            L("  - name: DB_PASSWORD"),
+            L("    valueFrom:"),
+            L("      secretKeyRef:"),
+            L(f"        name: {s}", s),
+            L("        key: password", "password"),
+            L("  - name: API_TOKEN"),
+            L("    valueFrom:"),
+            L("      secretKeyRef:"),
+            L("        name: api-token-secret", "api-token-secret"),
+            L("        key: token", "token"),
+            L("volumes:"),
+            L("  - name: tls"),
+            L("    secret:"),
+            L(f"      secretName: {s}-tls", f"{s}-tls"),
+        ]
+
+    def references_env(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            "DB_PASSWORD=${DB_PASSWORD}",
+            "API_TOKEN=$(cat /run/secrets/api_token)",
+            "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
+            "NPM_TOKEN=${NPM_TOKEN:?missing}",
+            "SECRET_KEY=`vault kv get -field=secret_key secret/app`",
+            "AWS_SECRET_ACCESS_KEY=$(aws configure get aws_secret_access_key)",
+            "PASSWORD=$(openssl rand -hex 32)",
+            'TOKEN="$(gh auth token)"',
+        ]
+        rng.shuffle(vals)
+        return [L(v, v.split("=", 1)[1]) for v in vals[:7]]
+
+    def references_templates(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            ("password", "{{ .Values.db.password }}"),
+            ("apiKey", "{{ .Values.apiKey | b64enc }}"),
+            ("token", '{{ vault "secret/data/ci" "token" }}'),
+            ("client_secret", "{{ lookup('env', 'CLIENT_SECRET') }}"),
+            ("secret", "%NUGET_PASSWORD%"),
+            ("auth_token", "@AUTH_TOKEN@"),
+        ]
+        rng.shuffle(vals)
+        return [L(f"  {k}: {v}", v) for k, v in vals[:5]]
+
+    def references_code(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            'password = os.environ["DB_PASSWORD"]',
+            "const apiKey = process.env.STRIPE_SECRET_KEY;",
+            'token := os.Getenv("GITHUB_TOKEN")',
+            'String secret = System.getenv("CLIENT_SECRET");',
+            'var apiKey = Environment.GetEnvironmentVariable("API_KEY");',
+            "secret_key = settings.SECRET_KEY",
+            "password = get_password(user)",
+            "def login(username, password=None):",
+            "    token: str | None = None",
+            "password = None",
+        ]
+        rng.shuffle(vals)
+        return [L(v, v.split("=", 1)[-1].strip() if "=" in v else v.strip()) for v in vals[:8]]
+
+    def references_secret_manager(rng: random.Random) -> list[tuple[str, str | None]]:
+        acct = "".join(rng.choice(DIGITS) for _ in range(12))
+        vals = [
+            f"arn:aws:secretsmanager:us-east-1:{acct}:secret:prod/db-password-{_random_text(rng, B62, 6)}",
+            f"arn:aws:ssm:eu-west-1:{acct}:parameter/prod/api/token",
+            "projects/acme-prod/secrets/stripe-api-key/versions/latest",
+            "https://acme-kv.vault.azure.net/secrets/db-password/",
+            "vault:secret/data/billing#api_key",
+            "op://Engineering/GitHub/token",
+        ]
+        out = [L("secrets:")]
+        for i, v in enumerate(vals):
+            out.append(L(f"  item{i}_secret: {v}", v))
+        return out
+
+    def documented_examples(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            ("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+            ("aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            ("github_token", "gho_16C7e42F292c6912E7710c838347Ae178B4a"),
+            ("slack_token", "xoxb-not-a-real-token-this-will-not-work"),
+            ("jwt", _DOC_JWT),
+        ]
+        return [L("[default]"), *[L(f"{k} = {v}", v) for k, v in vals]]
+
+    def doc_jwt_md(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("# Authentifizierung"),
+            L(""),
+            L("Senden Sie das Token im Header, zum Beispiel:"),
+            L(""),
+            L(f"    Authorization: Bearer {_DOC_JWT}", _DOC_JWT),
+            L(""),
+            L(
+                "Die Signatur wird mit dem geheimen Schlüssel `your-256-bit-secret` geprüft.",
+                "your-256-bit-secret",
+            ),
+        ]
+
+    def basic_not_secret(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",  # user:password
+            "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",  # RFC 7617's aladdin:opensesame
+            "Authorization: Basic <base64(user:pass)>",
+            "Authorization: Basic ${BASIC_CREDENTIALS}",
+            "Authorization: Basic Zm9vOmJhcg==",  # foo:bar
+            "Authorization: Basic YWRtaW46YWRtaW4=",  # admin:admin
+        ]
+        return [
+            L("## Calling the API"),
+            L(""),
+            L("```http"),
+            *[L(v, v.split("Basic ")[1]) for v in vals],
+            L("```"),
+        ]
+
+    def example_urls(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            "postgres://user:password@localhost:5432/mydb",
+            "mysql://root:secret@127.0.0.1:3306/test",
+            "https://username:password@example.com/path",
+            "redis://:mypassword@localhost:6379/0",
+            "mongodb://admin:admin@db.example:27017",
+            "amqp://guest:guest@localhost:5672/",
+            "https://alice:s3cr3t@api.example.org/v1",
+        ]
+        return [L("## Connection strings"), L(""), *[L(f"- `{v}`", v) for v in vals]]
+
+    def xml_schema(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'),
+            L('  <xs:element name="password" type="xs:string"/>', 'name="password"'),
+            L('  <xs:element name="apiKey" type="xs:string" minOccurs="0"/>', 'name="apiKey"'),
+            L('  <xs:attribute name="secretToken" type="xs:string" use="required"/>', 'name="secretToken"'),
+            L('  <xs:element name="clientSecret" type="tns:SecretType"/>', 'name="clientSecret"'),
+            L("</xs:schema>"),
+        ]
+
+    def prose_non_ascii(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            "パスワード: 管理画面で設定してください",
+            "Passwort: Ihr persönliches Kennwort hier eingeben",
+            "contraseña: la que usted elija al registrarse",
+            "密码：请使用您自己的密码",
+            "mot de passe : celui reçu par courriel",
+            "токен: получите его в личном кабинете",
+        ]
+        return [L(v, v.split(":")[-1].split("：")[-1].strip()) for v in vals]
+
+    def iam_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("principals:")]
+        for prefix in ("AIDA", "AROA", "AGPA", "ANPA"):
+            v = prefix + _random_text(rng, B32, 16)
+            out.append(L(f"  - id: {v}", v))
+        return out
+
+    def public_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        cid = f"{rng.randint(10**11, 10**12)}-{_random_text(rng, B36L, 32)}.apps.googleusercontent.com"
+        sid = "AC" + _random_text(rng, HEX, 32)
+        return [
+            L("oauth:"),
+            L(f"  client_id: {cid}", cid),
+            L("twilio:"),
+            L(f"  account_sid: {sid}", sid),
+            L(f"  messaging_service_sid: MG{_random_text(rng, HEX, 32)}", "MG"),
+        ]
+
+    def version_numbers(rng: random.Random) -> list[tuple[str, str | None]]:
+        out = [L("[versions]")]
+        for lib in ("token-bucket", "secretstorage", "keyring", "passlib"):
+            v = f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}"
+            out.append(L(f'{lib} = "{v}"', v))
+        return out
+
+    def css_colors_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for _ in range(5):
+            v = _random_text(rng, B62, 12)
+            out.append(L(f'<div id="token-row-{v}" class="secret-field" data-key="{v}"></div>', v))
+        return out
+
+    def ssh_public(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for user in ("alice@laptop", "deploy@ci", "bob@workstation"):
+            if rng.random() < 0.5:
+                v = "AAAAC3NzaC1lZDI1NTE5AAAAI" + base64.b64encode(rng.randbytes(32)).decode().rstrip("=")
+                out.append(L(f"ssh-ed25519 {v} {user}", v))
+            else:
+                v = "AAAAB3NzaC1yc2EAAAADAQABAAABgQ" + base64.b64encode(rng.randbytes(380)).decode()
+                out.append(L(f"ssh-rsa {v} {user}", v))
+        return out
+
+    def public_pem(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for kind in ("PUBLIC KEY", "CERTIFICATE"):
+            body = base64.b64encode(b"\x30\x82\x01\x22" + rng.randbytes(290)).decode()
+            out.append(L(f"-----BEGIN {kind}-----", f"-----BEGIN {kind}-----"))
+            out += [L(body[i : i + 64]) for i in range(0, len(body), 64)]
+            out.append(L(f"-----END {kind}-----"))
+        return out
+
+    def public_key_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        v = "AAAAC3NzaC1lZDI1NTE5AAAAI" + base64.b64encode(rng.randbytes(32)).decode().rstrip("=")
+        jwk = _b64url(rng.randbytes(256))
+        return [
+            L("users:"),
+            L("  - name: deploy"),
+            L(f"    ssh_public_key: ssh-ed25519 {v} deploy@ci", v),
+            L("jwks:"),
+            L("  - kty: RSA"),
+            L("    e: AQAB"),
+            L(f"    n: {jwk}", jwk),
+        ]
+
+    def sops(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for key in ("db_password", "api_token", "stripe_secret_key"):
+            data = base64.b64encode(rng.randbytes(rng.randint(12, 40))).decode()
+            iv = base64.b64encode(rng.randbytes(32)).decode()
+            tag = base64.b64encode(rng.randbytes(16)).decode()
+            v = f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]"
+            out.append(L(f"{key}: {v}", v))
+        return [*out, L("sops:"), L("    version: 3.8.1")]
+
+    def ansible_vault(rng: random.Random) -> list[tuple[str, str | None]]:
+        hexes = rng.randbytes(160).hex()
+        rows = [hexes[i : i + 80] for i in range(0, len(hexes), 80)]
+        return [
+            L("db_password: !vault |", "!vault"),
+            L("  $ANSIBLE_VAULT;1.1;AES256", "$ANSIBLE_VAULT"),
+            *[L("  " + r, r) for r in rows],
+            L("db_user: app"),
+        ]
+
+    def sealed_secret(rng: random.Random) -> list[tuple[str, str | None]]:
+        v1 = "AgB" + base64.b64encode(rng.randbytes(300)).decode()
+        v2 = "AgC" + base64.b64encode(rng.randbytes(300)).decode()
+        return [
+            L("apiVersion: bitnami.com/v1alpha1"),
+            L("kind: SealedSecret"),
+            L("metadata:"),
+            L("  name: db-creds"),
+            L("spec:"),
+            L("  encryptedData:"),
+            L(f"    password: {v1}", v1),
+            L(f"    api_token: {v2}", v2),
+        ]
+
+    def stripe_object_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("const fixtures = {")]
+        for key, prefix in (
+            ("customer", "cus_"),
+            ("paymentIntent", "pi_"),
+            ("price", "price_1"),
+            ("product", "prod_"),
+            ("event", "evt_1"),
+            ("charge", "ch_3"),
+        ):
+            v = prefix + _random_text(rng, B62, 24 if prefix.endswith("1") or prefix.endswith("3") else 14)
+            out.append(L(f"  {key}: '{v}',", v))
+        return [*out, L("};")]
+
+    def slack_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("slack:"),
+            L(f"  channel_id: C{_random_text(rng, B36U, 10)}", "channel_id"),
+            L(f"  bot_user_id: U{_random_text(rng, B36U, 10)}", "bot_user_id"),
+            L(f"  app_id: A{_random_text(rng, B36U, 10)}", "app_id"),
+            L(f"  team_id: T{_random_text(rng, B36U, 8)}", "team_id"),
+        ]
+
+    def correlation_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        ulid = "01H" + _random_text(rng, "0123456789ABCDEFGHJKMNPQRSTVWXYZ", 23)
+        nano = _random_text(rng, B64URL, 21)
+        sha = _random_text(rng, HEX, 40)
+        trace = _random_text(rng, HEX, 32)
+        return [
+            L(f'2026-11-30T10:00:05Z INFO payment accepted idempotency_key="{ulid}"', ulid),
+            L(f"2026-11-30T10:00:05Z INFO cache hit cache_key={sha}", sha),
+            L(f"2026-11-30T10:00:06Z INFO request done trace_id={trace} status=200", trace),
+            L(f"2026-11-30T10:00:06Z INFO upload stored object_key=uploads/{nano}.png", nano),
+        ]
+
+    def i18n_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [
+            ("password_reset_token_expired", "Your password reset link has expired."),
+            ("api_key_label", "API key"),
+            ("secret_hint", "Keep this secret: anyone with it can act as you."),
+            ("token_copied", "Token copied to clipboard"),
+            ("passwordTooShort", "Password must be at least 12 characters"),
+        ]
+        return [L("{"), *[L(f'  "{k}": "{v}",', v) for k, v in rows], L('  "ok": "OK"'), L("}")]
+
+    def i18n_po(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('msgid "API key"'),
+            L('msgstr "Clé d’API"', "Clé d’API"),
+            L(""),
+            L('msgid "Enter your password"'),
+            L('msgstr "Introduzca su contraseña"', "Introduzca su contraseña"),
+            L(""),
+            L('msgid "Access token"'),
+            L('msgstr "Zugriffstoken"', "Zugriffstoken"),
+        ]
+
+    def json_schema(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("{"),
+            L('  "type": "object",'),
+            L('  "properties": {'),
+            L('    "password": { "type": "string", "minLength": 12, "writeOnly": true },', '"password"'),
+            L('    "apiKey": { "type": "string", "pattern": "^[A-Za-z0-9]{32}$" },', '"apiKey"'),
+            L('    "clientSecret": { "$ref": "#/definitions/Secret" }', '"clientSecret"'),
+            L("  }"),
+            L("}"),
+        ]
+
+    def basic_http(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("### Log in (example credentials from the docs)"),
+            L("GET https://api.example.com/v1/me"),
+            L("Authorization: Basic dXNlcm5hbWU6cGFzc3dvcmQ=", "dXNlcm5hbWU6cGFzc3dvcmQ="),
+            L(""),
+            L("### With a variable"),
+            L("GET https://api.example.com/v1/me"),
+            L("Authorization: Basic {{basicAuth}}", "{{basicAuth}}"),
+        ]
+
+    def references_actions(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("jobs:"),
+            L("  publish:"),
+            L("    runs-on: ubuntu-latest"),
+            L("    env:"),
+            L("      NPM_TOKEN: ${{ secrets.NPM_TOKEN }}", "${{ secrets.NPM_TOKEN }}"),
+            L("      PYPI_API_TOKEN: ${{ secrets.PYPI_API_TOKEN }}", "${{ secrets.PYPI_API_TOKEN }}"),
+            L("    steps:"),
+            L("      - uses: actions/setup-node@v4"),
+            L("        with:"),
+            L("          token: ${{ github.token }}", "${{ github.token }}"),
+        ]
+
+    def references_terraform(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('resource "aws_db_instance" "main" {'),
+            L('  username = "app"'),
+            L("  password = var.db_password", "var.db_password"),
+            L("}"),
+            L('resource "kubernetes_secret" "api" {'),
+            L("  data = {"),
+            L(
+                "    token = data.aws_secretsmanager_secret_version.api.secret_string",
+                "data.aws_secretsmanager",
+            ),
+            L("    password = random_password.db.result", "random_password.db.result"),
+            L("  }"),
+            L("}"),
+        ]
+
+    def test_urls(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("import pytest"),
+            L(""),
+            L(
+                'DATABASE_URL = "postgres://postgres:postgres@localhost:5432/test_db"',
+                "postgres:postgres@localhost",
+            ),
+            L('REDIS_URL = "redis://:testpass@127.0.0.1:6379/1"', ":testpass@127.0.0.1"),
+            L('BROKER = "amqp://guest:guest@localhost:5672//"', "guest:guest@localhost"),
+        ]
+
+    def aws_docs_python(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("import boto3"),
+            L(""),
+            L("client = boto3.client("),
+            L("    's3',"),
+            L("    aws_access_key_id='AKIAIOSFODNN7EXAMPLE',", "AKIAIOSFODNN7EXAMPLE"),
+            L(
+                "    aws_secret_access_key='wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            L(")"),
+        ]
+
+    def lockfile_hashes(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for pkg in ("cryptography", "keyring", "requests"):
+            h1, h2 = _random_text(rng, HEX, 64), _random_text(rng, HEX, 64)
+            out += [
+                L("[[package]]"),
+                L(f'name = "{pkg}"'),
+                L('version = "1.0.0"'),
+                L("files = ["),
+                L(f'    {{file = "{pkg}-1.0.0-py3-none-any.whl", hash = "sha256:{h1}"}},', h1),
+                L(f'    {{file = "{pkg}-1.0.0.tar.gz", hash = "sha256:{h2}"}},', h2),
+                L("]"),
+            ]
+        return out
+
+    def lfs_pointer(rng: random.Random) -> list[tuple[str, str | None]]:
+        h = _random_text(rng, HEX, 64)
+        return [
+            L("version https://git-lfs.github.com/spec/v1"),
+            L(f"oid sha256:{h}", h),
+            L(f"size {rng.randint(10**4, 10**8)}"),
+        ]
+
+    def gpg_fingerprints(rng: random.Random) -> list[tuple[str, str | None]]:
+        fp = _random_text(rng, HEXU, 40)
+        kid = fp[-16:]
+        return [
+            L("signing:"),
+            L(f"  key_fingerprint: {fp}", fp),
+            L(f"  key_id: 0x{kid}", kid),
+            L("  keyserver: hkps://keys.openpgp.org"),
+        ]
+
+    def docs_prose_passwords(rng: random.Random) -> list[tuple[str, str | None]]:
+        user = rng.choice(("admin", "demo", "root"))
+        pw = rng.choice(("admin123", "demo", "changeme", "password1"))
+        return [
+            L("## Getting started"),
+            L(""),
+            L(f"Open http://localhost:8080 and log in as `{user}` with the password `{pw}`.", f"`{pw}`"),
+            L(
+                f"The default password is `{pw}`; change it after the first login.",
+                f"default password is `{pw}`",
+            ),
+            L(f"    docker run -e ADMIN_PASSWORD={pw} -p 8080:8080 acme/app", f"ADMIN_PASSWORD={pw}"),
+        ]
+
+    def docs_repeated_example(rng: random.Random) -> list[tuple[str, str | None]]:
+        key = "demo_" + _random_text(rng, B36L, 20)
+        return [
+            L("# Quickstart"),
+            L(""),
+            L("Every request in this guide uses the sandbox key below."),
+            L(""),
+            L(f"    export ACME_API_KEY={key}", key),
+            L(""),
+            L(f'    curl -H "X-Api-Key: {key}" https://sandbox.acme.example/v1/ping', key),
+            L(""),
+            L(f'    client = acme.Client(api_key="{key}")', key),
+        ]
+
+    def docs_framework_hex(rng: random.Random) -> list[tuple[str, str | None]]:
+        # FastAPI's tutorial key and the Flask docs' example key: public documentation values.
+        fastapi = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+        flask = "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf"
+        return [
+            L("## Signing tokens"),
+            L(""),
+            L("```python"),
+            L(f'SECRET_KEY = "{fastapi}"', fastapi),
+            L('ALGORITHM = "HS256"'),
+            L("```"),
+            L(""),
+            L(f"For Flask, `app.secret_key = '{flask}'` works the same way.", flask),
+        ]
+
+    def vendored_spec_examples(rng: random.Random) -> list[tuple[str, str | None]]:
+        # Values printed in RFC 6749, 6750 and 7617 examples.
+        return [
+            L('"""Examples from the OAuth 2.0 and HTTP Basic RFCs, used by the parser tests."""'),
+            L(
+                'CLIENT_CREDENTIALS = "client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw"',
+                "7Fjfp0ZBr1KtDRbnfVdmIw",
+            ),
+            L('BEARER = "Authorization: Bearer mF_9.B5f-4.1JqM"', "mF_9.B5f-4.1JqM"),
+            L('BASIC = "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="', "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            L('REFRESH_TOKEN = "tGzv3JOkF0XG5Qx2TlKWIA"', "tGzv3JOkF0XG5Qx2TlKWIA"),
+            L('AUTH_CODE = "SplxlOBeZQQYbYS6WxSbIA"', "SplxlOBeZQQYbYS6WxSbIA"),
+        ]
+
+    def unsigned_test_jwt(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("import pytest"), L("")]
+        for user in ("alice", "bob"):
+            header = _b64url(b'{"alg":"none","typ":"JWT"}')
+            payload = _b64url(json.dumps({"sub": user, "role": "tester"}, separators=(",", ":")).encode())
+            t = f"{header}.{payload}."
+            out.append(L(f'UNSIGNED_{user.upper()} = "{t}"', t))
+        return out
+
+    def test_fixture_names(rng: random.Random) -> list[tuple[str, str | None]]:
+        vals = [
+            "def test_rejects_bad_password(client):\n",
+            '    resp = client.post("/login", json={"username": "alice", "password": "wrong-password"})',
+            '    assert resp.json()["error"] == "invalid_token"',
+            '    token = make_token(user="alice")',
+            '    headers = {"Authorization": f"Bearer {token}"}',
+        ]
+        return [
+            L(vals[0].rstrip()),
+            L(vals[1], "wrong-password"),
+            L(vals[2], "invalid_token"),
+            L(vals[3], "make_token"),
+            L(vals[4], "{token}"),
+        ]
+
+    return [
+        ("public-key", "authorized_keys", "ops/ssh/authorized_keys", ssh_public),
+        ("public-key", "pem", "certs/public.pem", public_pem),
+        ("public-key", "yaml", "config/keys.yaml", public_key_yaml),
+        ("encrypted", "sops", "secrets/prod.enc.yaml", sops),
+        ("encrypted", "ansible-vault", "ansible/group_vars/prod/vault.yml", ansible_vault),
+        ("encrypted", "sealed-secret", "deploy/k8s/sealed-db.yaml", sealed_secret),
+        ("identifier", "stripe-object-ids", "web/src/fixtures.ts", stripe_object_ids),
+        ("identifier", "slack-ids", "config/slack.yaml", slack_ids),
+        ("identifier", "log-ids", "logs/payments.log", correlation_ids),
+        ("identifier", "gpg", "release/signing.yaml", gpg_fingerprints),
+        ("prose", "i18n-json", "web/src/locales/en.json", i18n_json),
+        ("prose", "gettext", "locale/fr/LC_MESSAGES/app.po", i18n_po),
+        ("xml-schema", "json-schema", "schemas/credentials.schema.json", json_schema),
+        ("basic-header", "http-file", "api/requests.http", basic_http),
+        ("reference", "gh-actions", ".github/workflows/publish.yml", references_actions),
+        ("reference", "terraform", "infra/db.tf", references_terraform),
+        ("example-url", "test-settings", "tests/settings_test.py", test_urls),
+        ("documented-example", "boto3", "examples/s3_upload.py", aws_docs_python),
+        ("integrity", "poetry.lock", "poetry.lock", lockfile_hashes),
+        ("hash", "lfs-pointer", "assets/model.bin.lfs", lfs_pointer),
+        ("placeholder", "docs-prose", "docs/getting-started.md", docs_prose_passwords),
+        ("documented-example", "docs-repeated", "docs/quickstart.md", docs_repeated_example),
+        ("documented-example", "framework-docs", "docs/security/tokens.md", docs_framework_hex),
+        (
+            "documented-example",
+            "vendored-rfc",
+            "vendor/oauthlib/tests/rfc_examples.py",
+            vendored_spec_examples,
+        ),
+        ("documented-example", "unsigned-test-jwt", "tests/auth/test_tokens.py", unsigned_test_jwt),
+        ("uuid", "jenkinsfile", "ci/Jenkinsfile", uuids_jenkins),
+        ("uuid", "json", "data/requests.json", uuids_json),
+        ("uuid", "yaml", "config/azure-ids.yaml", uuids_yaml),
+        ("uuid", "csproj", "src/Api/Api.csproj", uuids_csproj),
+        ("hash", "sha256sums", "release/SHA256SUMS", hashes_sums),
+        ("hash", "yaml", "release/artifacts.yaml", hashes_yaml),
+        ("hash", "image-digest", "deploy/docker-compose.pinned.yml", docker_digest),
+        ("commit-sha", "pre-commit", ".pre-commit-config.yaml", commit_shas),
+        ("commit-sha", "changelog", "CHANGELOG.md", git_log),
+        ("hash", "go.sum-like", "tools/deps.txt", gomod),
+        ("password-hash", "bcrypt-yaml", "config/users.yaml", bcrypt),
+        ("password-hash", "argon2-json", "fixtures/users.json", argon2),
+        ("password-hash", "sha512crypt-yaml", "ansible/group_vars/all/users.yml", sha512crypt),
+        ("password-hash", "htpasswd", "deploy/nginx/.htpasswd", htpasswd),
+        ("data-uri", "css", "web/static/app.css", data_uri),
+        ("data-uri", "html", "web/templates/base.html", data_uri_html),
+        ("integrity", "package-lock", "web/package-lock.json", integrity_npm),
+        ("integrity", "yarn.lock", "web/yarn.lock", integrity_yarn),
+        ("integrity", "sri-html", "web/templates/cdn.html", integrity_html),
+        ("minified", "js", "web/static/app.min.js", minified),
+        ("minified", "js-bundle", "web/dist/main.js", minified),
+        ("minified", "source-map", "web/dist/vendor.js", minified_sourcemap),
+        ("placeholder", "dotenv", ".env.example", placeholders_generic),
+        ("placeholder", "dotenv-sample", "deploy/sample.env", placeholders_generic),
+        ("placeholder", "yaml", "config/auth.yaml", placeholders_yaml),
+        ("placeholder", "python", "app/defaults.py", placeholders_py),
+        ("secret-name", "json", "infra/keyvault.json", names_of_secrets),
+        ("secret-name", "k8s", "deploy/k8s/deployment.yaml", names_k8s),
+        ("reference", "dotenv", "deploy/runtime.env", references_env),
+        ("reference", "template", "charts/app/values.yaml", references_templates),
+        ("reference", "code", "app/config_loader.py", references_code),
+        ("reference", "secret-manager", "config/secret-refs.yaml", references_secret_manager),
+        ("documented-example", "aws-credentials", "docs/aws/credentials", documented_examples),
+        ("documented-example", "ini", "config/credentials.sample", documented_examples),
+        ("documented-example", "jwt-markdown", "docs/de/auth.md", doc_jwt_md),
+        ("basic-header", "markdown", "docs/api.md", basic_not_secret),
+        ("example-url", "markdown", "docs/connections.md", example_urls),
+        ("example-url", "readme", "README.md", example_urls),
+        ("xml-schema", "xsd", "schemas/credentials.xsd", xml_schema),
+        ("prose", "markdown", "docs/i18n/glossary.md", prose_non_ascii),
+        ("identifier", "iam-ids", "iam/principals.yaml", iam_ids),
+        ("identifier", "public-ids", "config/public.yaml", public_ids),
+        ("identifier", "versions", "gradle/libs.versions.toml", version_numbers),
+        ("identifier", "html-ids", "web/templates/table.html", css_colors_ids),
+        ("code", "test", "tests/test_login.py", test_fixture_names),
+    ]
+
+
+# ---------------------------------------------------------------------------------- building
+
+SYNTAXES_PER_TOKEN = 7
+"""How many file syntaxes each token type is written in (of the ~38): groups to split, not values."""
+PLACEHOLDERS_PER_TOKEN = 4
+GENERIC_VARIANTS = 6
+LOOKALIKE_VARIANTS = 6
+PLACEHOLDER_SYNTAXES = ("dotenv", "yaml", "json", "python", "markdown", "ts", "xml-add", "hcl")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclass
+class _File:
+    path: str
+    lines: list[str]
+    labels: list[tuple[str, str, str, str, int]]  # (text, kind, family, label, line or 0: search for it)
+
+
+def _rng(*parts: str) -> random.Random:
+    """A generator seeded by the seed and a name (string seeds hash with sha512: the same on every run and
+    machine). One per token type and per file, so adding a provider or a syntax changes no other value."""
+    return random.Random("|".join((str(SEED), *parts)))
+
+
+def _groups() -> Iterator[tuple[str, str, _File]]:
+    """Every group's file: (group id, syntax, file). Each file's values come from a generator of its
+    own (``_rng``), so the corpus does not depend on which half is built or on the order of the tables."""
+    by_name = {s.name: s for s in ALL_SYNTAXES}
+    keyworded = [s for s in ALL_SYNTAXES if s.keyword]
+    bare = [s for s in ALL_SYNTAXES if not s.keyword]
+    for token in TOKENS:
+        pool = keyworded + ([] if token.gated else bare)
+        chosen = _rng("syntaxes", token.key).sample(pool, SYNTAXES_PER_TOKEN) + list(
+            EXTRA_SYNTAXES.get(token.provider, ())
+        )
+        for syntax in chosen:
+            n = names(token.var)
+            d = f"{_slug(token.provider)}-{_slug(token.kind)}-{syntax.name}"
+            rng = _rng(d)
+            items = [(n, token.value(rng)) for _ in range(2)]
+            path = syntax.path.format(d=d)
+            label = f"{token.provider} {token.kind}" + (" (test mode)" if token.test_mode else "")
+            enc = syntax.encode or (lambda v: v)
+            labels = [(enc(v), "secret", f"{token.family}/{token.provider}", label, 0) for _n, v in items]
+            yield (
+                f"secret|{token.provider}|{syntax.name}",
+                syntax.name,
+                _File(path, syntax.render(items), labels),
+            )
+        # placeholders in the token's own shape
+        if token.spec:
+            first = sum(map(ord, token.key)) % len(_PLACEHOLDER_STYLES)
+            styles = [
+                _PLACEHOLDER_STYLES[(first + i) % len(_PLACEHOLDER_STYLES)]
+                for i in range(PLACEHOLDERS_PER_TOKEN)
+            ]
+            for style in styles:
+                syntax = by_name[
+                    PLACEHOLDER_SYNTAXES[
+                        (len(token.key) + _PLACEHOLDER_STYLES.index(style)) % len(PLACEHOLDER_SYNTAXES)
+                    ]
+                ]
+                value = placeholder(token.spec, style, token.provider)
+                tail = {"github": "xxxxxx", "atlassian": "XXXXXXXX", "grafana": "_xxxxxxxx"}.get(
+                    token.post, ""
+                )
+                if style not in ("ellipsis", "here"):
+                    value += tail if style == "x" else tail.replace("x", "0").replace("X", "0")
+                n = names(token.var)
+                d = f"{_slug(token.provider)}-{_slug(token.kind)}-placeholder-{style}"
+                path = syntax.path.format(d=d)
+                labels = [
+                    (
+                        value,
+                        "benign",
+                        f"placeholder/{token.provider}",
+                        f"{token.provider} {token.kind} placeholder ({style})",
+                        0,
+                    )
+                ]
+                yield (
+                    f"benign|placeholder/{token.provider}|{syntax.name}",
+                    syntax.name,
+                    _File(path, syntax.render([(n, value)]), labels),
+                )
+    for label, path, make in _generic_secrets():
+        for variant in range(GENERIC_VARIANTS):
+            full = f"generic-{_slug(label)}-{variant}/{path}"
+            lines, text = make(_rng(full))
+            labels = [(text, "secret", "generic/" + _slug(label), label, 0)]
+            yield (f"secret|generic|{label}", label, _File(full, lines, labels))
+    for kind, path in _private_keys():
+        for syntax_name, make_key in _KEY_SYNTAXES:
+            for variant in range(2):
+                d = f"keys-{_slug(kind)}-{syntax_name}-{variant}"
+                lines, text = make_key(pem(_rng(d), kind), path)
+                where = path if syntax_name == "pem-file" else _KEY_PATHS[syntax_name]
+                labels = [(text, "secret", f"key-material/{_slug(kind)}", f"{kind} ({syntax_name})", 0)]
+                if syntax_name == "service-account-json":
+                    # The key's id beside the key: a finding there is neither needed nor a false alarm.
+                    labels.append(('"private_key_id"', "any", f"key-material/{_slug(kind)}", "key id", 0))
+                if syntax_name == "yaml-block":
+                    # The block scalar's key, where a scanner may report the block: neither needed nor false.
+                    labels.append(("key: |", "any", f"key-material/{_slug(kind)}", "block key", 0))
+                yield (f"secret|key:{kind}|{syntax_name}", syntax_name, _File(f"{d}/{where}", lines, labels))
+    for family, syntax_name, path, make_rows in _lookalikes():
+        for variant in range(LOOKALIKE_VARIANTS):
+            d = f"lookalike-{_slug(family)}-{_slug(syntax_name)}-{variant}"
+            rows = make_rows(_rng(d))
+            lines = [r[0] for r in rows]
+            labels = [
+                (r[1], "benign", family, f"{family} ({syntax_name})", i)
+                for i, r in enumerate(rows, 1)
+                if r[1] is not None
+            ]
+            yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
+
+
+_CRLF_SUFFIXES = (".cs", ".config", ".ps1", ".cmd", ".csproj", ".http")
+
+
+def _encode(path: str, lines: list[str]) -> bytes:
+    """The file's bytes: CRLF line ends where Windows tools write them (C#, .config, PowerShell, batch),
+    and a UTF-8 byte-order mark on .config files as Visual Studio saves them."""
+    lower = path.lower()
+    end = "\r\n" if lower.endswith(_CRLF_SUFFIXES) else "\n"
+    data = (end.join(lines) + end).encode("utf-8")
+    return b"\xef\xbb\xbf" + data if lower.endswith(".config") else data
+
+
+def all_groups() -> list[tuple[str, str, _File]]:
+    return list(_groups())
+
+
+def build(root: Path, half: str) -> list[Case]:
+    """Write the files of one half (``dev`` or ``test``) under ``root``; return its labelled cases."""
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for group, syntax, f in all_groups():
+        if half_of(group) != half:
+            continue
+        if f.path in seen:
+            raise ValueError(f"two groups write {f.path}")
+        seen.add(f.path)
+        target = root / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_encode(f.path, f.lines))
+        used: set[int] = set()
+        for text, kind, family, label, at in f.labels:
+            line = at or next(i for i, ln in enumerate(f.lines, 1) if text in ln and i not in used)
+            used.add(line)
+            cases.append(Case(f.path, line, kind, family, label, text, group, syntax))
+    return cases
+
+
+BATCH = 120
+"""Top-level folders per lr-ci call: a report lists at most 1,000 findings, so the corpus is scanned in
+batches (``scan_in_batches``) and a batch that still overflows is split again."""
+
+
+def scan_in_batches(
+    root: Path,
+    scan: Callable[[list[str]], list[dict[str, object]]],
+    unreadable: list[str] | None = None,
+) -> set[tuple[str, int]]:
+    """Every (path, line) lr-ci finds under ``root``: ``scan(folders)`` runs ``lr-ci secrets FOLDERS
+    --format json`` from ``root`` and returns the report's findings. A batch whose report says findings
+    were left out (rule ``findings-not-listed``) is split in two and scanned again.
+
+    ``scan`` raises ValueError when the report is not JSON (seen: lr-ci's output redaction masking a
+    whitespace-only line of a PGP key block everywhere, indentation included). Such a batch is split
+    too; a single folder whose report cannot be read is appended to ``unreadable`` and counts as found
+    nothing, which is what a user of that report gets."""
+    found: set[tuple[str, int]] = set()
+    names = sorted(p.name for p in root.iterdir())
+    todo = [names[i : i + BATCH] for i in range(0, len(names), BATCH)]
+    while todo:
+        batch = todo.pop()
+        try:
+            findings = scan(batch)
+        except ValueError:
+            if len(batch) > 1:
+                todo += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            elif unreadable is not None:
+                unreadable.append(batch[0])
+            continue
+        if len(batch) > 1 and any(f.get("rule") == "findings-not-listed" for f in findings):
+            todo += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            continue
+        for f in findings:
+            loc = f.get("location")
+            if isinstance(loc, dict) and loc.get("path") is not None and loc.get("line") is not None:
+                found.add((str(loc["path"]), int(loc["line"])))
+    return found
+
+
+def providers(cases: Iterable[Case]) -> set[str]:
+    return {
+        c.family.split("/", 1)[1]
+        for c in cases
+        if c.kind == "secret" and not c.family.startswith(("generic/", "key-material/"))
+    }

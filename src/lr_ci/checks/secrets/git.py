@@ -703,6 +703,18 @@ def _big_changes(
 _RAW_FLAGS = ("--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules", "--no-relative")
 
 
+SCAN_ORDER = ("--author-date-order", "--reverse")
+"""The order of a scan's commits, which decides the commit a finding names (the first that added its secret).
+
+A topological order, oldest first: an ancestor always before its descendants, so a secret merged from a
+branch is credited to the branch commit that added it, and a secret removed and added again to the first
+addition. Between commits neither of which descends from the other (two branches, two unrelated roots),
+the one with the older author date (the date a finding shows) comes first; equal dates keep git's own
+order, which is fixed for a given set of refs. (``--topo-order`` alone orders parallel branches by how git
+walks them: a secret added on two branches could be credited to the newer addition.)
+"""
+
+
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
@@ -710,7 +722,7 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     its own ``git log``, ``_PARALLEL_LOGS`` of them running at once (diffing is git's work and the bulk of a
     history scan; a git log's memory grows with the commits it is given).
     """
-    commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
+    commits = run_git(root, "rev-list", *SCAN_ORDER, *revisions, "--").split()
     order = {sha.decode(): index for index, sha in enumerate(commits)}
     # Consecutive parts of at most _COMMITS_PER_PART commits, so each git's memory stays bounded, and a
     # multiple of _PARALLEL_LOGS of them, equal in size, so every wave of gits keeps every core busy.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -162,8 +162,32 @@ class ContentScanner:
     def count_more(self, path: str, rule: str) -> None:
         self._more[(path, rule)] += 1
 
-    def occurrences(self) -> list[Occurrence]:
-        return [occurrence for _, occurrence in sorted(self._found.values(), key=lambda item: item[0])]
+    def occurrences(self, deleted: Mapping[str | None, set[str]] | None = None) -> list[Occurrence]:
+        """What was kept, in scan order (the first commit first), without the secrets that only moved.
+
+        ``deleted`` holds the paths each commit deleted (:attr:`git.PatchStats.deleted`). A secret that a
+        commit adds to one file while it deletes another file in which the same rule found the same secret
+        at an earlier commit was renamed or moved with its file, not introduced (patches are read without
+        rename detection, so a rename is a delete plus an add): it is left out, and the earlier
+        occurrence names the commit that introduced it. Whatever is left out, the secret itself stays
+        reported, at its first commit.
+        """
+        ordered = sorted(self._found.values(), key=lambda item: item[0])
+        if not deleted:
+            return [occurrence for _, occurrence in ordered]
+        first_at: dict[tuple[str, str], dict[str, int]] = {}  # (rule, secret) -> path -> first position
+        for (position, _), occurrence in ordered:
+            paths = first_at.setdefault((occurrence.hit.rule.id, occurrence.hit.secret), {})
+            paths.setdefault(occurrence.path, position)
+        kept = []
+        for (position, _), occurrence in ordered:
+            gone = deleted.get(occurrence.commit.sha) if occurrence.commit is not None else None
+            if gone:
+                paths = first_at[(occurrence.hit.rule.id, occurrence.hit.secret)]
+                if any(path in gone and at < position for path, at in paths.items()):
+                    continue
+            kept.append(occurrence)
+        return kept
 
     def more(self) -> list[More]:
         return [More(path, rule, count) for (path, rule), count in sorted(self._more.items())]

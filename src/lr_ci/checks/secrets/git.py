@@ -485,6 +485,9 @@ class Patches:
             code, error = self.close()
         if code != 0:
             raise LrCiError(complaint([self.what], error.encode(), code))
+        # A commit that changed only files too big to diff is not in the patch (they are left out of it
+        # by pathspec), but it was scanned all the same, from its blobs.
+        self.stats.commits = max(self.stats.commits, len(self.order))
         for change in self._big:
             yield self._position(change), change
 

@@ -287,7 +287,8 @@ def _unquote(raw: bytes) -> bytes:
 
 
 def _new_start(hunk_header: bytes) -> int:
-    """``@@ -a,b +c,d @@`` (or ``@@@ ... +c,d @@@`` for a merge) -> c, the first line on the new side."""
+    """``@@ -a,b +c,d @@`` (or ``@@@ ... +c,d @@@`` for a merge; or without its first ``@@``) -> c, the
+    first line on the new side."""
     new_side = hunk_header.split(b" @@", 1)[0].rsplit(b"+", 1)[-1]
     return int(new_side.split(b",")[0]) or 1
 
@@ -298,21 +299,25 @@ def _strip_prefix(lines: bytes) -> bytes:
 
 
 def _simple_hunks(change: FileChange, body: bytes) -> None:
-    """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones."""
-    for hunk in (b"\n" + body).split(b"\n@@")[1:]:
+    """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones.
+
+    ``body`` starts at the first ``@@``. A history holds thousands of one-line hunks, so each is cut with
+    as few copies as C can do it.
+    """
+    for hunk in body[2:].split(b"\n@@"):
         header_end = hunk.find(b"\n")
         if header_end < 0:
             continue
         lines = hunk[header_end + 1 :]
-        if b"\n\\" in b"\n" + lines:  # "\\ No newline at end of file"
-            lines = b"".join(line for line in lines.splitlines(keepends=True) if not line.startswith(b"\\"))
+        if lines.startswith(b"\\") or b"\n\\" in lines:  # "\\ No newline at end of file"
+            lines = b"\n".join(line for line in lines.split(b"\n") if not line.startswith(b"\\"))
         # -U0: the removed lines, then the added ones. A removed line starts with "-", so the first
         # newline followed by "+" is where the added lines begin.
         plus = 0 if lines.startswith(b"+") else (lines.find(b"\n+") + 1 or len(lines))
         if plus:
             change.removed.append(_strip_prefix(lines[:plus]))
         if plus < len(lines):
-            change.added.append((_new_start(b"@@" + hunk[:header_end]), _strip_prefix(lines[plus:])))
+            change.added.append((_new_start(hunk[:header_end]), _strip_prefix(lines[plus:])))
 
 
 def _merge_hunks(change: FileChange, body: bytes, columns: int) -> None:
@@ -470,7 +475,8 @@ class Patches:
                         # and git never writes more than about 2 * BLOB_STREAM_BYTES for one file.
                         cut = max(buffer.rfind(b"\n\x01", searched), buffer.rfind(b"\ndiff --", searched))
                         if cut > 0:
-                            ready = bytes(buffer[:cut])
+                            with memoryview(buffer) as view:  # one copy, not a bytearray and a bytes
+                                ready = bytes(view[:cut])
                             del buffer[: cut + 1]
                             yield from self._changes(part, ready)
                     elif finished:
@@ -503,7 +509,12 @@ class Patches:
                 sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
                 self._commit[part] = Commit(sha, tuple(parents.split()), date)
                 self.stats.commits += 1
-            for section in (b"\n" + block).split(b"\ndiff --")[1:]:
+            sections = block.split(b"\ndiff --")
+            if block.startswith(b"diff --"):
+                sections[0] = sections[0][7:]
+            else:
+                del sections[0]  # the header's rest, or text before the first file
+            for section in sections:
                 change = _file_change(section, self._commit[part], self.stats)
                 if change is not None:
                     yield self._position(change), change

@@ -45,6 +45,9 @@ rule: a tree of 100,000 files with a token each must not hold them all, nor writ
 _READ_BYTES = 1 << 20
 _PATHS_REMEMBERED = 100_000
 """Paths whose scan decision is remembered (a path and a small string each: a few MB at most)."""
+_PREFILTER_BYTES = 4096
+"""Text up to this size is first searched for keywords alone: the engine's set-up per call costs more than
+that search; in longer text the search would be done twice for what it saves."""
 _BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -160,12 +163,16 @@ class ContentScanner:
         Most pieces of a history are a few lines: text with no NUL byte and no byte-order mark that fits
         one window reads exactly as :meth:`stream` would read it (the decoder returns it unchanged, the
         windows are one that owns every position), so it goes to the engine directly, without the
-        generators of the general road. Anything else takes that road.
+        generators of the general road; and a short one only when it holds a keyword of some rule (most
+        one-line edits hold none, and the engine reports hits only around keywords). Anything else takes
+        that road.
         """
         if len(text) > WINDOW_BYTES or b"\0" in text or text.startswith(_BOMS):
             self.stream([text], path, sink, commit, old=old)
             return
         self.counts["bytes_scanned"] += len(text)
+        if len(text) <= _PREFILTER_BYTES and next(self.rules.keywords_in(text, 0, len(text)), None) is None:
+            return  # no rule's keyword: the engine would find nothing (and set up a scan per rule to say so)
         hits = scan(text, path, self.rules)
         if hits:
             sink(hits)

@@ -286,3 +286,55 @@ def test_lr_ci_secrets_history_on_a_commit_adding_a_5mb_minified_file(
     assert report["metrics"]["commits_scanned"] == 1
     assert report["metrics"]["bytes_scanned"] >= 2 * MINIFIED_BYTES
     assert result.peak_rss <= PEAK_RSS_LIMIT, result.peak_rss
+
+
+# -- the history scan's short road to the engine ---------------------------------------------------------
+
+
+def _both_roads(text: bytes, path: str = "settings.cfg") -> list[tuple[str, object, object]]:
+    """What ``ContentScanner.scan_text`` and ``ContentScanner.stream`` report for ``text``: hits, counts
+    and unread files, side by side."""
+    from lr_ci.checks.secrets.scan import ContentScanner
+    from lr_ci.secret_rules.engine import Hit
+
+    results = []
+    for road in ("scan_text", "stream"):
+        scanner = ContentScanner(default_rules(), 1 << 30, lambda _path: False)
+        found: list[Hit] = []
+        if road == "scan_text":
+            scanner.scan_text(text, path, found.extend)
+        else:
+            scanner.stream([text], path, found.extend)
+        results.append(
+            ([(h.rule.id, h.secret, h.line, h.column) for h in found], scanner.counts, scanner.unread)
+        )
+    return [
+        (name, one, other) for name, one, other in zip(("hits", "counts", "unread"), *results, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"no keyword on this line\nnor on this one",
+        b"token = ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d\nDB_PASSWORD=Xk9mP2vLq7Rt\n",
+        b"x = 1\n" * 2000 + b"aws_access_key_id = AKIAZ7Q3WX5KD2LMNB4R\n",  # past the keyword-only search
+        b"\xff\xfet\x00o\x00k\x00e\x00n\x00=\x00A\x00",  # a byte-order mark: decoded on the long road
+        b"pass\x00word=Xk9mP2vLq7Rt\x00t\x00o\x00k\x00e\x00n\x00",  # NUL bytes: the long road
+        "clé = 'ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d' # é\n".encode(),
+        b"password='" + b"x" * 10 + b"'\n" + b"a" * ((1 << 20) + 10),  # more than one window
+    ],
+    ids=["empty", "no-keyword", "hits", "long", "bom", "nul", "non-ascii", "windows"],
+)
+def test_the_short_road_reports_what_the_long_road_reports(text: bytes) -> None:
+    for name, short, long in _both_roads(text):
+        assert short == long, name
+
+
+def test_the_short_road_names_a_text_with_too_many_hits_as_unread() -> None:
+    text = b"".join(f"db_password = 'Xk9mP2vLq{i:07d}'\n".encode() for i in range(1_100))
+    for name, short, long in _both_roads(text):
+        assert short == long, name
+    ((_, _, unread),) = [row for row in _both_roads(text) if row[0] == "unread"]
+    assert unread and "possible secrets in one window" in str(unread)

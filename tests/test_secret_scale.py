@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -338,3 +339,30 @@ def test_the_short_road_names_a_text_with_too_many_hits_as_unread() -> None:
         assert short == long, name
     ((_, _, unread),) = [row for row in _both_roads(text) if row[0] == "unread"]
     assert unread and "possible secrets in one window" in str(unread)
+
+
+# -- the history's logs, started by a thread while lr-ci loads its rules ----------------------------------
+
+
+def test_a_failure_while_preparing_the_logs_is_raised_where_they_are_read(tmp_path: Path) -> None:
+    from lr_ci.checks.secrets.git import Patches
+    from lr_ci.errors import LrCiError
+
+    def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[Any], Any]:
+        raise LrCiError("git log failed: fatal: bad object")
+
+    patches = Patches(tmp_path, [], "log", prepare=prepare)
+    with pytest.raises(LrCiError, match="bad object"):
+        list(patches)
+    assert patches.close() == (0, "")
+
+
+def test_closing_before_reading_stops_the_logs_the_thread_started(tmp_path: Path) -> None:
+    from lr_ci.checks.secrets.git import Patches, PatchStats
+
+    def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[Any], PatchStats]:
+        return [([sys.executable, "-c", "import time; time.sleep(60)"], None)], [], PatchStats()
+
+    patches = Patches(tmp_path, [], "log", prepare=prepare)
+    patches.close()  # e.g. the config was invalid: exit 2 before the scan
+    assert all(process.poll() is not None for process, _, _ in patches._parts)

@@ -27,8 +27,9 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -412,6 +413,8 @@ class Patches:
         *,
         order: dict[str, int] | None = None,
         big: Sequence[FileChange] = (),
+        prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
+        | None = None,
     ) -> None:
         self.root = root
         self.what = what
@@ -423,8 +426,42 @@ class Patches:
         self._result: tuple[int, str] | None = None
         self._commands = list(commands)
         self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
-        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)):
+        self._preparing: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        if prepare is None:
+            self._start_first()
+        else:
+            # What must be known before the logs start (the files too big to diff) is asked of git in a
+            # thread, which then starts them: lr-ci loads its config and rules meanwhile (the thread only
+            # waits on git), instead of after it.
+            self._preparing = threading.Thread(target=self._prepare, args=(prepare,), daemon=True)
+            self._preparing.start()
+
+    def _start_first(self) -> None:
+        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)) and not self._cancelled:
             self._start_next()
+
+    def _prepare(
+        self, prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
+    ) -> None:
+        try:
+            commands, big, stats = prepare()
+            self._commands, self._big = commands, big
+            self._commit = [None] * len(commands)
+            self.stats.deleted.update(stats.deleted)
+            self._start_first()
+        except BaseException as exc:  # raised again where the patches are read (or dropped by close)
+            self._failure = exc
+
+    def _prepared(self) -> None:
+        """Wait for the thread that prepares the logs (if any); raise what it raised."""
+        if self._preparing is not None:
+            self._preparing.join()
+            self._preparing = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     def _start_next(self) -> int:
         """Start the next command; returns its part number. At most ``_PARALLEL_LOGS`` run at once: a git
@@ -457,6 +494,7 @@ class Patches:
         return len(self._parts) - 1
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
+        self._prepared()
         pending = [bytearray() for _ in self._commands]
         running = set(range(len(self._parts)))
         try:
@@ -521,6 +559,10 @@ class Patches:
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
+        self._cancelled = True  # a thread still preparing starts no log
+        if self._preparing is not None:
+            self._preparing.join()
+            self._preparing = None
         if self._result is None:
             results = []
             for process, output, errors in self._parts:
@@ -745,22 +787,26 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     size = max(1, -(-len(commits) // count))
     parts = [b"\n".join(commits[i : i + size]) + b"\n" for i in range(0, len(commits), size)]
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
-    raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
-    big = (
-        sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
-        if _any_blob_over(root, BLOB_STREAM_BYTES)
-        else []
-    )
-    stats = PatchStats()
-    big_changes = (
-        [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)] if big else []
-    )
-    argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
-    if big:
-        argv += ["--", *_literal(big, exclude=True)]
-    patches = Patches(root, [(argv, part) for part in parts], "log", order=order, big=big_changes)
-    patches.stats.deleted.update(stats.deleted)
-    return patches
+
+    def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]:
+        raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
+        big = (
+            sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
+            if _any_blob_over(root, BLOB_STREAM_BYTES)
+            else []
+        )
+        stats = PatchStats()
+        big_changes = (
+            [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)]
+            if big
+            else []
+        )
+        argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
+        if big:
+            argv += ["--", *_literal(big, exclude=True)]
+        return [(argv, part) for part in parts], big_changes, stats
+
+    return Patches(root, [], "log", order=order, prepare=prepare)
 
 
 def staged_patches(root: Path, head: str | None) -> Patches:

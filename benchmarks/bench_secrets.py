@@ -6,12 +6,19 @@
 - staged: `lr-ci secrets --staged` on a 2-file commit, wall time with interpreter start-up. Target: at most 0.1 s (issue 15).
 - working tree: `lr-ci secrets` vs `detect-secrets scan` on the final tree. Target: at least 20x faster.
 
-Usage: python benchmarks/bench_secrets.py [--commits N]
+- real histories (``--repo PATH``, repeatable): the same ratio on a repository already on this machine (this
+  checkout's own history, a clone of pip's 16,000 commits...): generated edits are not real code's. The
+  repository is only read (``git log``, ``lr-ci secrets --history``), in place.
+
+Usage: python benchmarks/bench_secrets.py [--commits N] [--runs N] [--repo PATH ...] [--history-only]
+
+Run it with nothing else heavy on the machine, twice: on two cores, every other process shows in the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -84,40 +91,65 @@ def build_history(repo: Path, commits: int) -> None:
     subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
 
 
+# lr-ci as installed runs from bytecode: a shell that sets PYTHONDONTWRITEBYTECODE would make every run
+# compile its modules again (0.1 s), which no user pays.
+_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall(argv: list[str], cwd: Path, runs: int, ok: tuple[int, ...] = (0, 1)) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        done = subprocess.run(
+            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=_ENV
+        )
         samples.append(time.perf_counter() - start)
         if done.returncode not in ok:
             raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
     return statistics.median(samples)
 
 
+HISTORY_TARGET = 1.3
+"""``lr-ci secrets --history`` at most this many times ``git log -p -U0 --all`` on the same history."""
+
+
+def history_ratio(repo: Path, runs: int) -> bool:
+    """Print ``--history`` against ``git log -p -U0 --all`` on ``repo`` (interleaved, medians); True when
+    over the target."""
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(f"history of {repo.name}: {count} commits")
+    log_s, scan_s = [], []
+    for _ in range(runs):  # interleaved: a neighbour's burst of work weighs on both sides alike
+        log_s.append(wall(["git", "log", "-p", "-U0", "--all"], repo, 1))
+        scan_s.append(wall([LR_CI, "secrets", "--history", "--format", "json"], repo, 1))
+    log, scan = statistics.median(log_s), statistics.median(scan_s)
+    ratio = scan / log
+    print(f"  git log -p -U0 --all      {log:7.3f} s  (baseline)")
+    verdict = "ok" if ratio <= HISTORY_TARGET else "OVER"
+    print(f"  lr-ci secrets --history   {scan:7.3f} s  {ratio:5.2f}x  target <= {HISTORY_TARGET}x  {verdict}")
+    return ratio > HISTORY_TARGET
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=1200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--repo", type=Path, action="append", default=[], help="also measure this repository's history"
+    )
+    parser.add_argument("--history-only", action="store_true", help="skip the staged and working tree runs")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lr-ci-bench-"))
     try:
         repo = workdir / "repo"
         build_history(repo, args.commits)
-        count = subprocess.run(
-            ["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        print(f"history: {count} commits")
-        failed = False
-
-        log_s = wall(["git", "log", "-p", "-U0", "--all"], repo, args.runs)
-        scan_s = wall([LR_CI, "secrets", "--history", "--format", "json"], repo, args.runs)
-        ratio = scan_s / log_s
-        failed |= ratio > 1.3
-        print(f"  git log -p -U0 --all      {log_s:7.3f} s  (baseline)")
-        print(
-            f"  lr-ci secrets --history   {scan_s:7.3f} s  {ratio:5.2f}x  target <= 1.3x  {'ok' if ratio <= 1.3 else 'OVER'}"
-        )
+        failed = history_ratio(repo, args.runs)
+        for real in args.repo:
+            failed |= history_ratio(real.resolve(), args.runs)
+        if args.history_only:
+            return 1 if failed else 0
 
         (repo / "a.py").write_text("x = 1\n")
         (repo / "b.py").write_text("y = 2\n")

@@ -451,8 +451,8 @@ def run(
     started: Started, settings: SecretsSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> Report:
     scanner, report, root = collect(started, settings, cwd, progress)
-    found = findings(scanner.occurrences(), root)
     deleted = started.patches.stats.deleted if started.patches is not None else {}
+    found = findings(scanner.occurrences(deleted), root)
     # Past the run's cap some secrets were never compared with the baseline: no entry is known stale.
     complete = started.request.complete and not scanner.beyond
     suppress(report, found, settings, root, complete, deleted)
@@ -471,7 +471,8 @@ def update_baseline(started: Started, settings: SecretsSettings, cwd: Path) -> R
             f"more than {SECRETS_PER_RUN:,} different secrets: too many to accept into a baseline; "
             "exclude the data files that hold them ([secrets] exclude)"
         )
-    found = findings(scanner.occurrences(), root)
+    deleted = started.patches.stats.deleted if started.patches is not None else {}
+    found = findings(scanner.occurrences(deleted), root)
     path = root / settings.baseline
     previous = read_baseline(path)
     entries = [

@@ -27,8 +27,9 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -287,7 +288,8 @@ def _unquote(raw: bytes) -> bytes:
 
 
 def _new_start(hunk_header: bytes) -> int:
-    """``@@ -a,b +c,d @@`` (or ``@@@ ... +c,d @@@`` for a merge) -> c, the first line on the new side."""
+    """``@@ -a,b +c,d @@`` (or ``@@@ ... +c,d @@@`` for a merge; or without its first ``@@``) -> c, the
+    first line on the new side."""
     new_side = hunk_header.split(b" @@", 1)[0].rsplit(b"+", 1)[-1]
     return int(new_side.split(b",")[0]) or 1
 
@@ -298,21 +300,25 @@ def _strip_prefix(lines: bytes) -> bytes:
 
 
 def _simple_hunks(change: FileChange, body: bytes) -> None:
-    """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones."""
-    for hunk in (b"\n" + body).split(b"\n@@")[1:]:
+    """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones.
+
+    ``body`` starts at the first ``@@``. A history holds thousands of one-line hunks, so each is cut with
+    as few copies as C can do it.
+    """
+    for hunk in body[2:].split(b"\n@@"):
         header_end = hunk.find(b"\n")
         if header_end < 0:
             continue
         lines = hunk[header_end + 1 :]
-        if b"\n\\" in b"\n" + lines:  # "\\ No newline at end of file"
-            lines = b"".join(line for line in lines.splitlines(keepends=True) if not line.startswith(b"\\"))
+        if lines.startswith(b"\\") or b"\n\\" in lines:  # "\\ No newline at end of file"
+            lines = b"\n".join(line for line in lines.split(b"\n") if not line.startswith(b"\\"))
         # -U0: the removed lines, then the added ones. A removed line starts with "-", so the first
         # newline followed by "+" is where the added lines begin.
         plus = 0 if lines.startswith(b"+") else (lines.find(b"\n+") + 1 or len(lines))
         if plus:
             change.removed.append(_strip_prefix(lines[:plus]))
         if plus < len(lines):
-            change.added.append((_new_start(b"@@" + hunk[:header_end]), _strip_prefix(lines[plus:])))
+            change.added.append((_new_start(hunk[:header_end]), _strip_prefix(lines[plus:])))
 
 
 def _merge_hunks(change: FileChange, body: bytes, columns: int) -> None:
@@ -407,6 +413,8 @@ class Patches:
         *,
         order: dict[str, int] | None = None,
         big: Sequence[FileChange] = (),
+        prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
+        | None = None,
     ) -> None:
         self.root = root
         self.what = what
@@ -418,8 +426,42 @@ class Patches:
         self._result: tuple[int, str] | None = None
         self._commands = list(commands)
         self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
-        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)):
+        self._preparing: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        if prepare is None:
+            self._start_first()
+        else:
+            # What must be known before the logs start (the files too big to diff) is asked of git in a
+            # thread, which then starts them: lr-ci loads its config and rules meanwhile (the thread only
+            # waits on git), instead of after it.
+            self._preparing = threading.Thread(target=self._prepare, args=(prepare,), daemon=True)
+            self._preparing.start()
+
+    def _start_first(self) -> None:
+        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)) and not self._cancelled:
             self._start_next()
+
+    def _prepare(
+        self, prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
+    ) -> None:
+        try:
+            commands, big, stats = prepare()
+            self._commands, self._big = commands, big
+            self._commit = [None] * len(commands)
+            self.stats.deleted.update(stats.deleted)
+            self._start_first()
+        except BaseException as exc:  # raised again where the patches are read (or dropped by close)
+            self._failure = exc
+
+    def _prepared(self) -> None:
+        """Wait for the thread that prepares the logs (if any); raise what it raised."""
+        if self._preparing is not None:
+            self._preparing.join()
+            self._preparing = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     def _start_next(self) -> int:
         """Start the next command; returns its part number. At most ``_PARALLEL_LOGS`` run at once: a git
@@ -452,6 +494,7 @@ class Patches:
         return len(self._parts) - 1
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
+        self._prepared()
         pending = [bytearray() for _ in self._commands]
         running = set(range(len(self._parts)))
         try:
@@ -470,7 +513,8 @@ class Patches:
                         # and git never writes more than about 2 * BLOB_STREAM_BYTES for one file.
                         cut = max(buffer.rfind(b"\n\x01", searched), buffer.rfind(b"\ndiff --", searched))
                         if cut > 0:
-                            ready = bytes(buffer[:cut])
+                            with memoryview(buffer) as view:  # one copy, not a bytearray and a bytes
+                                ready = bytes(view[:cut])
                             del buffer[: cut + 1]
                             yield from self._changes(part, ready)
                     elif finished:
@@ -485,6 +529,9 @@ class Patches:
             code, error = self.close()
         if code != 0:
             raise LrCiError(complaint([self.what], error.encode(), code))
+        # A commit that changed only files too big to diff is not in the patch (they are left out of it
+        # by pathspec), but it was scanned all the same, from its blobs.
+        self.stats.commits = max(self.stats.commits, len(self.order))
         for change in self._big:
             yield self._position(change), change
 
@@ -500,13 +547,22 @@ class Patches:
                 sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
                 self._commit[part] = Commit(sha, tuple(parents.split()), date)
                 self.stats.commits += 1
-            for section in (b"\n" + block).split(b"\ndiff --")[1:]:
+            sections = block.split(b"\ndiff --")
+            if block.startswith(b"diff --"):
+                sections[0] = sections[0][7:]
+            else:
+                del sections[0]  # the header's rest, or text before the first file
+            for section in sections:
                 change = _file_change(section, self._commit[part], self.stats)
                 if change is not None:
                     yield self._position(change), change
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
+        self._cancelled = True  # a thread still preparing starts no log
+        if self._preparing is not None:
+            self._preparing.join()
+            self._preparing = None
         if self._result is None:
             results = []
             for process, output, errors in self._parts:
@@ -703,6 +759,18 @@ def _big_changes(
 _RAW_FLAGS = ("--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules", "--no-relative")
 
 
+SCAN_ORDER = ("--author-date-order", "--reverse")
+"""The order of a scan's commits, which decides the commit a finding names (the first that added its secret).
+
+A topological order, oldest first: an ancestor always before its descendants, so a secret merged from a
+branch is credited to the branch commit that added it, and a secret removed and added again to the first
+addition. Between commits neither of which descends from the other (two branches, two unrelated roots),
+the one with the older author date (the date a finding shows) comes first; equal dates keep git's own
+order, which is fixed for a given set of refs. (``--topo-order`` alone orders parallel branches by how git
+walks them: a secret added on two branches could be credited to the newer addition.)
+"""
+
+
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
@@ -710,7 +778,7 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     its own ``git log``, ``_PARALLEL_LOGS`` of them running at once (diffing is git's work and the bulk of a
     history scan; a git log's memory grows with the commits it is given).
     """
-    commits = run_git(root, "rev-list", "--topo-order", "--reverse", *revisions, "--").split()
+    commits = run_git(root, "rev-list", *SCAN_ORDER, *revisions, "--").split()
     order = {sha.decode(): index for index, sha in enumerate(commits)}
     # Consecutive parts of at most _COMMITS_PER_PART commits, so each git's memory stays bounded, and a
     # multiple of _PARALLEL_LOGS of them, equal in size, so every wave of gits keeps every core busy.
@@ -719,22 +787,26 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     size = max(1, -(-len(commits) // count))
     parts = [b"\n".join(commits[i : i + size]) + b"\n" for i in range(0, len(commits), size)]
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
-    raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
-    big = (
-        sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
-        if _any_blob_over(root, BLOB_STREAM_BYTES)
-        else []
-    )
-    stats = PatchStats()
-    big_changes = (
-        [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)] if big else []
-    )
-    argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
-    if big:
-        argv += ["--", *_literal(big, exclude=True)]
-    patches = Patches(root, [(argv, part) for part in parts], "log", order=order, big=big_changes)
-    patches.stats.deleted.update(stats.deleted)
-    return patches
+
+    def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]:
+        raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
+        big = (
+            sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
+            if _any_blob_over(root, BLOB_STREAM_BYTES)
+            else []
+        )
+        stats = PatchStats()
+        big_changes = (
+            [change for part in parts for change in _big_changes(root, raw_args, part, big, stats)]
+            if big
+            else []
+        )
+        argv = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
+        if big:
+            argv += ["--", *_literal(big, exclude=True)]
+        return [(argv, part) for part in parts], big_changes, stats
+
+    return Patches(root, [], "log", order=order, prepare=prepare)
 
 
 def staged_patches(root: Path, head: str | None) -> Patches:

@@ -21,10 +21,11 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,8 +33,8 @@ from lr_ci.checks.secrets import git
 from lr_ci.errors import LrCiError
 from lr_ci.output._text import printable
 from lr_ci.secret_rules.decoding import Decoder, decoded
-from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS, Hit, RuleSet, path_policy
-from lr_ci.secret_rules.windows import scan_windows
+from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS, Hit, RuleSet, path_policy, scan
+from lr_ci.secret_rules.windows import WINDOW_BYTES, scan_windows
 
 ALWAYS_EXCLUDED_DIRS = frozenset({".git", ".hg", ".svn"})
 FINDINGS_PER_RULE_PER_FILE = 100
@@ -42,6 +43,12 @@ SECRETS_PER_RUN = 10_000
 """Different secrets kept in one run (about 3 KiB each until the report is written); more are counted per
 rule: a tree of 100,000 files with a token each must not hold them all, nor write them all in six formats."""
 _READ_BYTES = 1 << 20
+_PATHS_REMEMBERED = 100_000
+"""Paths whose scan decision is remembered (a path and a small string each: a few MB at most)."""
+_PREFILTER_BYTES = 4096
+"""Text up to this size is first searched for keywords alone: the engine's set-up per call costs more than
+that search; in longer text the search would be done twice for what it saves."""
+_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @dataclass(frozen=True)
@@ -85,13 +92,21 @@ class ContentScanner:
         self.beyond: Counter[str] = Counter()
         """Secrets per rule not kept because the run already holds :data:`SECRETS_PER_RUN`."""
         self._sequence = 0
+        self._why_not: dict[str, str | None] = {}
+        """Per path seen: why it is not scanned ("excluded", "skipped_by_type"), None when it is."""
 
     def wanted(self, path: str) -> bool:
-        if self.excluded(path):
-            self.counts["excluded"] += 1
-            return False
-        if path_policy(path).scan == "skip":
-            self.counts["skipped_by_type"] += 1
+        """Whether ``path`` is scanned (counting why not). Decided once per path: a history changes the
+        same files in thousands of commits, and the exclusion globs are matched in Python."""
+        why = self._why_not.get(path, "?")
+        if why == "?":
+            why = "excluded" if self.excluded(path) else None
+            if why is None and path_policy(path).scan == "skip":
+                why = "skipped_by_type"
+            if len(self._why_not) < _PATHS_REMEMBERED:
+                self._why_not[path] = why
+        if why is not None:
+            self.counts[why] += 1
             return False
         return True
 
@@ -134,6 +149,38 @@ class ContentScanner:
             remedy = "exclude it by name if it is data"
             self.unread.append(Unread(path, reason, commit.sha if commit else None, remedy))
 
+    def scan_text(
+        self,
+        text: bytes,
+        path: str,
+        sink: Callable[[list[Hit]], None],
+        commit: git.Commit | None = None,
+        *,
+        old: bool = False,
+    ) -> None:
+        """:meth:`stream` of one piece of content already in memory (a patch's lines), by the shortest way.
+
+        Most pieces of a history are a few lines: text with no NUL byte and no byte-order mark that fits
+        one window reads exactly as :meth:`stream` would read it (the decoder returns it unchanged, the
+        windows are one that owns every position), so it goes to the engine directly, without the
+        generators of the general road; and a short one only when it holds a keyword of some rule (most
+        one-line edits hold none, and the engine reports hits only around keywords). Anything else takes
+        that road.
+        """
+        if len(text) > WINDOW_BYTES or b"\0" in text or text.startswith(_BOMS):
+            self.stream([text], path, sink, commit, old=old)
+            return
+        self.counts["bytes_scanned"] += len(text)
+        if len(text) <= _PREFILTER_BYTES and next(self.rules.keywords_in(text, 0, len(text)), None) is None:
+            return  # no rule's keyword: the engine would find nothing (and set up a scan per rule to say so)
+        hits = scan(text, path, self.rules)
+        if hits:
+            sink(hits)
+        if hits.dropped and not old:
+            reason = f"more than {DEFAULT_MAX_HITS} possible secrets in one window, the rest not examined"
+            remedy = "exclude it by name if it is data"
+            self.unread.append(Unread(path, reason, commit.sha if commit else None, remedy))
+
     def take(
         self, hits: Iterable[Hit], path: str, commit: git.Commit | None = None, position: int = 0
     ) -> None:
@@ -162,8 +209,32 @@ class ContentScanner:
     def count_more(self, path: str, rule: str) -> None:
         self._more[(path, rule)] += 1
 
-    def occurrences(self) -> list[Occurrence]:
-        return [occurrence for _, occurrence in sorted(self._found.values(), key=lambda item: item[0])]
+    def occurrences(self, deleted: Mapping[str | None, set[str]] | None = None) -> list[Occurrence]:
+        """What was kept, in scan order (the first commit first), without the secrets that only moved.
+
+        ``deleted`` holds the paths each commit deleted (:attr:`git.PatchStats.deleted`). A secret that a
+        commit adds to one file while it deletes another file in which the same rule found the same secret
+        at an earlier commit was renamed or moved with its file, not introduced (patches are read without
+        rename detection, so a rename is a delete plus an add): it is left out, and the earlier
+        occurrence names the commit that introduced it. Whatever is left out, the secret itself stays
+        reported, at its first commit.
+        """
+        ordered = sorted(self._found.values(), key=lambda item: item[0])
+        if not deleted:
+            return [occurrence for _, occurrence in ordered]
+        first_at: dict[tuple[str, str], dict[str, int]] = {}  # (rule, secret) -> path -> first position
+        for (position, _), occurrence in ordered:
+            paths = first_at.setdefault((occurrence.hit.rule.id, occurrence.hit.secret), {})
+            paths.setdefault(occurrence.path, position)
+        kept = []
+        for (position, _), occurrence in ordered:
+            gone = deleted.get(occurrence.commit.sha) if occurrence.commit is not None else None
+            if gone:
+                paths = first_at[(occurrence.hit.rule.id, occurrence.hit.secret)]
+                if any(path in gone and at < position for path, at in paths.items()):
+                    continue
+            kept.append(occurrence)
+        return kept
 
     def more(self) -> list[More]:
         return [More(path, rule, count) for (path, rule), count in sorted(self._more.items())]
@@ -325,9 +396,9 @@ def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[H
     candidates = _Candidates(scanner, change)
     for first_line, text in change.added:
         candidates.first_line = first_line
-        scanner.stream([text], change.path, candidates.add, change.commit)
+        scanner.scan_text(text, change.path, candidates.add, change.commit)
     if candidates.hits and change.removed:
-        scanner.stream([b"\n".join(change.removed)], change.path, candidates.forget, old=True)
+        scanner.scan_text(b"\n".join(change.removed), change.path, candidates.forget, old=True)
     return candidates.introduced()
 
 

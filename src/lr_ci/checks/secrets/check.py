@@ -289,8 +289,10 @@ def findings(occurrences: list[Occurrence], root: Path) -> list[Finding]:
         data = {"author": authors.get(commit.sha, ""), "date": commit.date} if commit else {}
         finding = Finding(
             rule=hit.rule.id,
-            severity=hit.rule.severity,
-            message=hit.rule.description + (f" ({hit.key})" if hit.key else ""),
+            severity=hit.severity,
+            message=hit.rule.description
+            + (f" ({hit.key})" if hit.key else "")
+            + (f": {hit.note}" if hit.note else ""),
             location=Location(
                 path=occurrence.path, line=hit.line, column=hit.column, commit=commit.sha if commit else None
             ),

@@ -553,11 +553,11 @@ class _Scan:
                 continue
             verdict = None
             if rule.verify is not None:
-                from lr_ci.secret_rules.verify import Verdict, verify
+                from lr_ci.secret_rules.verify import verify
 
                 verdict = verify(rule.verify, secret)
-                if verdict is Verdict.EXAMPLE:
-                    continue  # a documented example value: never a leak
+                # A documented example value is never reported, but it keeps its span (resolved below), so
+                # a later rule (a bearer header, a generic keyword) does not report the same value.
             offset = text_start + at if offsets is None else offsets.of(at)
             self.raw.append((offset, rule_index, secret, match.groupdict().get("key"), verdict))
 
@@ -576,9 +576,11 @@ class _Scan:
         if not self.raw:
             return
         from lr_ci.secret_rules.severity import decide
+        from lr_ci.secret_rules.verify import Verdict
 
         raw, self.raw = sorted(self.raw, key=lambda item: (item[0], item[1])), []
         located: list[tuple[int, int, int, int, Hit]] = []  # (rule index, line, column, line start, hit)
+        examples: set[int] = set()  # ids of the hits that are documented examples: they only hold a span
         for offset, rule_index, secret, key, verdict in raw:
             line_start, _line_end = self.hit_lines.of(offset)
             line = self.lines.line_of(line_start)
@@ -588,11 +590,15 @@ class _Scan:
             )
             column = self._column(line_start, offset)
             hit = Hit(rule, secret, line, column, key, severity=severity, note=note)
+            if verdict is Verdict.EXAMPLE:
+                examples.add(id(hit))
             located.append((rule_index, line, hit.column, line_start, hit))
         kept = [item for item in sorted(located, key=lambda item: item[:3]) if self._take(item[4])]
         last_line = located[-1][1]
         self.taken = {line: spans for line, spans in self.taken.items() if line >= last_line}
         for _rank, _line, _column, line_start, hit in sorted(kept, key=lambda item: item[1:3] + item[:1]):
+            if examples and id(hit) in examples:
+                continue
             if self.max_hits is not None and len(self.result) >= self.max_hits:
                 self.result.dropped += 1
                 continue

@@ -56,7 +56,7 @@ TEST_NAME_SUFFIXES = (
 )
 TEST_NAME_PREFIXES = ("test_", "conftest.")
 # ``app.test.ts``, ``app.spec.js``, ``config.example.yml``, ``.env.sample``: a dotted part says what it is.
-EXAMPLE_NAME_PARTS = frozenset("test tests spec example examples sample template tmpl dist-example".split())
+EXAMPLE_NAME_PARTS = frozenset("test tests spec example examples sample template tmpl".split())
 
 CHECKSUM_VERIFIED = "checksum verified"
 STRUCTURE_VERIFIED = "structure verified"

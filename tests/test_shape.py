@@ -327,7 +327,7 @@ def test_the_actions_verdict_keeps_a_bug_apart(
 
 # --- `lr-ci secrets baseline`: a subcommand, and a folder of that name can still be scanned ------------
 
-GH_TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+GH_TOKEN = "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"
 
 
 @pytest.fixture

@@ -347,3 +347,21 @@ def test_a_documented_example_keeps_its_span_from_later_rules() -> None:
         {"alg": "HS256", "typ": "JWT"}, {"sub": "1234567890", "name": "John Doe", "iat": 1516239022}
     )
     assert list(scan(f"Authorization: Bearer {sample}\n".encode(), "src/client.py")) == []
+
+
+def test_every_shipped_rule_with_a_verifier_shows_a_value_that_verifies() -> None:
+    """A rule that names a check carries at least one true example whose check holds (critical), so the
+    rules file shows what a real token of that format looks like (values made by the provider's algorithm,
+    as the helpers above make them)."""
+    from lr_ci.secret_rules.engine import default_rules
+
+    verified = [rule for rule in default_rules().rules if rule.verify is not None]
+    assert verified, "no shipped rule names a verifier"
+    for rule in verified:
+        severities = {
+            hit.severity
+            for example in rule.true_examples
+            for hit in scan(example.encode(), "settings.cfg")
+            if hit.rule.id == rule.id
+        }
+        assert Severity.CRITICAL in severities, (rule.id, rule.verify, severities)

@@ -10,6 +10,10 @@ limits"): every rule's match has a maximum length (checked when the rules load);
 both sides and merged per rule, so a regex sees each byte of a line once however many keywords it holds;
 keywords are found and hits resolved in blocks of :data:`_BLOCK_BYTES`, so no list grows with the input;
 and one call returns at most ``max_hits`` hits, counting the rest.
+
+A rule may name an offline check of its matches (``verify``, :mod:`.verify`): a documented example value is
+dropped (keeping its span from later rules), and the verdict and the path give each hit its severity
+(:mod:`.severity`: how sure the hit is, docs/secrets.md "Severity").
 """
 
 from __future__ import annotations

@@ -365,3 +365,12 @@ def test_every_shipped_rule_with_a_verifier_shows_a_value_that_verifies() -> Non
             if hit.rule.id == rule.id
         }
         assert Severity.CRITICAL in severities, (rule.id, rule.verify, severities)
+
+
+def test_a_hit_made_without_a_severity_has_its_rules() -> None:
+    """Callers that build hits by hand (tests of the history scan) need not know the policy."""
+    from lr_ci.secret_rules.engine import Hit
+
+    rule = _rules().rules[0]
+    assert Hit(rule, "ghp_x", 1, 1).severity is Severity.HIGH
+    assert Hit(rule, "ghp_x", 1, 1, severity=Severity.LOW).severity is Severity.LOW

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lr_ci.report import Severity
 
@@ -139,8 +139,13 @@ class Hit:
     column: int
     key: str | None = None
     allowed: bool = False
-    severity: Severity = field(kw_only=True)
+    severity: Severity = field(default=cast(Severity, None), kw_only=True)
+    """Left out (a hit made by hand, in a test), it is the rule's."""
     note: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.severity is None:
+            object.__setattr__(self, "severity", self.rule.severity)
 
 
 class Hits(list[Hit]):

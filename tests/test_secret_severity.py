@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from helpers.cli import Cli
 from lr_ci.report import Severity
 from lr_ci.secret_rules.severity import (
     CHECKSUM_FAILED,
@@ -125,3 +128,30 @@ def test_example_paths(path: str) -> None:
 @pytest.mark.parametrize("path", REAL_PATHS)
 def test_real_paths(path: str) -> None:
     assert not is_example_path(path)
+
+
+def test_a_scan_reports_the_policy_end_to_end(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token in docs is low with the reason in its message; a test fixture of 150 random AWS key ids is
+    low, and so is the count of those past the 100 listed: neither fails the default gate."""
+    import random
+
+    monkeypatch.chdir(tmp_path)
+    pick = random.Random(8)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    keys = {"AKIA" + "".join(pick.choice(alphabet) for _ in range(16)) for _ in range(150)}
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "keys.txt").write_text("".join(f"aws_access_key_id = {key}\n" for key in keys))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "setup.md").write_text("aws_access_key_id = AKIAZ7Q3WX5KD2LMNB4R\n")
+    result = cli("secrets", ".", "--format", "json")
+    findings = result.json()["findings"]
+    assert result.code == 0, findings[:3]
+    assert {f["severity"] for f in findings} == {"low"}
+    docs = [f for f in findings if f["location"]["path"] == "docs/setup.md"]
+    assert [f["message"] for f in docs] == ["AWS access key ID: " + EXAMPLE_PATH]
+    more = [f for f in findings if f["rule"] == "secrets-more"]
+    assert len(more) == 1 and more[0]["message"].startswith("50 more aws-access-key-id")
+    (tmp_path / "app.env").write_text("aws_access_key_id = AKIAZ7Q3WX5KD2LMNB4R\n")
+    assert cli("secrets", ".").code == 1  # the same key outside those paths: high, a failure

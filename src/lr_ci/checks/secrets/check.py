@@ -318,12 +318,20 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
             f'{others}; {first.remedy} ([secrets] exclude), or set on_skipped = "warn"'
         )
     by_rule = {rule.id: rule for rule in scanner.rules.rules}
+    # The secrets not listed in a file are like the ones listed there: at the worst severity of those (a
+    # test fixture of random tokens is low, as each of its listed tokens is), else the rule's.
+    worst: dict[tuple[str, str], Severity] = {}
+    if scanner.more():
+        for occurrence in scanner.occurrences():
+            key = (occurrence.path, occurrence.hit.rule.id)
+            if key not in worst or occurrence.hit.severity.rank > worst[key].rank:
+                worst[key] = occurrence.hit.severity
     for more in scanner.more():
         rule = by_rule[more.rule]
         report.findings.append(
             Finding(
                 rule="secrets-more",
-                severity=rule.severity,
+                severity=worst.get((more.path, more.rule), rule.severity),
                 message=f"{more.count} more {more.rule} secrets in this file are not listed "
                 f"(the first {FINDINGS_PER_RULE_PER_FILE} per rule and file are)",
                 location=Location(path=more.path),

@@ -216,7 +216,7 @@ def test_workflows_pin_actions_by_sha_and_declare_permissions() -> None:
                     assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step["uses"]
 
 
-TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+TOKEN = "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"
 
 
 def test_secrets_action_scans_the_pull_request(workspace: Path, runner_temp: Path) -> None:

@@ -161,7 +161,7 @@ def test_bad_limit_is_a_config_error(project: Path, cli: Cli) -> None:
 
 
 def test_secrets_in_chunks_and_source_maps(project: Path, cli: Cli) -> None:
-    token = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+    token = "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"
     source_map = {
         "version": 3,
         "sources": ["src/config.ts"],

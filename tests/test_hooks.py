@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 GOOD = "# defaults for every check\n"
 BAD = "[nope]\nx = 1\n"
-TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+TOKEN = "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"
 
 
 def snapshot_of_this_checkout(target: Path) -> str:

@@ -26,7 +26,7 @@ from lr_ci.checks.bundle.sizes import brotli_size, compressed_sizes, gzip_size
 from lr_ci.secret_rules.windows import OVERLAP_BYTES as SCAN_OVERLAP_BYTES
 
 # A GitHub token of the documented shape, split so this file does not trip the scanners.
-TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
+TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs02TwKdN"
 
 
 @pytest.fixture

@@ -265,7 +265,7 @@ def test_almost_matches_of_every_rule_as_2mb_of_lines() -> None:
 
 def test_a_real_secret_among_adversarial_input_is_still_found() -> None:
     """The bounds cut work, not findings: a token in the middle of a hostile long line is reported."""
-    token = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+    token = "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"
     noise = _fill("ghp_ password= eyJ -----BEGIN RSA PRIVATE KEY----- ", 1 << 20)
     data = _one_line(f"{noise} token={token} {noise}", 2 << 20).encode()
     hits = scan(data, "settings.cfg")

@@ -18,7 +18,7 @@ import pytest
 from helpers.hostile import all_format_outputs, assert_one_clear_line, run_measured
 from lr_ci._run import MAX_ERROR_CHARS
 
-TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs0Ya2UeX"
+TOKEN = "ghp_" + "Zq8Rt2Lm5Vx7Bn4Kc9Pw1Hd6Jf3Gs02TwKdN"
 ESCAPE = "\x1b]0;owned\x07\x1b[2J"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

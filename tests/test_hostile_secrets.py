@@ -15,8 +15,8 @@ import pytest
 
 from helpers.hostile import PEAK_RSS_LIMIT, Measured, all_format_outputs, assert_one_clear_line, run_measured
 
-GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
-GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"
+GH = "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"
+GH2 = "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"
 AWS = "AKIAZ7Q3WX5KD2LMNB4R"
 MIB = 1 << 20
 # Outside CI unless a test says so: on_skipped's default depends on it.
@@ -642,16 +642,19 @@ def test_tens_of_thousands_of_findings_are_capped_in_bounded_memory(tmp_path: Pa
     the rest counted at their severity; still a failure. Six formats of 20,000 findings took 266 MiB."""
     import random
     import string
+    import zlib
 
     from lr_ci.checks.secrets.check import LISTED_FINDINGS
     from lr_ci.checks.secrets.scan import SECRETS_PER_RUN
+    from lr_ci.secret_rules.verify import base62
 
     repo = new_repo(tmp_path)
     (repo / "f").mkdir()
     pick = random.Random(5)
     alphabet = string.ascii_letters + string.digits
     for n in range(SECRETS_PER_RUN + 2000):
-        token = "ghp_" + "".join(pick.choice(alphabet) for _ in range(36))
+        body = "".join(pick.choice(alphabet) for _ in range(30))
+        token = "ghp_" + body + base62(zlib.crc32(body.encode()))  # its checksum holds: critical
         (repo / "f" / f"{n}.env").write_text(f"TOKEN={token}\n")
     result = secrets(repo, tmp_path, timeout_s=120)
     assert result.code == 1, result.err

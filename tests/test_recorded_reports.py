@@ -28,7 +28,7 @@ REPORTS = Path(__file__).resolve().parent / "fixtures" / "reports"
 OPSAPP_CONFIG = ROOT / "examples" / "opsapp" / "lr-ci.toml"
 OPSAPP_DIST = ROOT / "examples" / "opsapp" / "dist"
 
-GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+GH = "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"
 AWS = "AKIAZ7Q3WX5KD2LMNB4R"
 STRIPE = "sk_live_51Hq9xfogoEmvnEN5N1aE6PwZPf1Qh6yYTWm"
 # Commits with fixed dates have fixed ids: the reports name them.

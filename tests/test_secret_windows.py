@@ -9,7 +9,7 @@ import pytest
 from lr_ci.secret_rules.engine import scan
 from lr_ci.secret_rules.windows import OVERLAP_BYTES, WINDOW_BYTES, Window, scan_windows, windows
 
-TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O50Zb5Hm"
 
 
 def _offset(data: bytes, line: int, column: int) -> int:

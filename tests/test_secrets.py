@@ -14,8 +14,8 @@ import pytest
 from helpers.cli import Cli, Result, lr_ci_executable
 from helpers.git import git
 
-GH = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
-GH2 = "ghp_Zq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQs"
+GH = "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"
+GH2 = "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"
 AWS = "AKIAZ7Q3WX5KD2LMNB4R"
 PASSWORD = "Xk9mP2vLq7Rt"
 STRIPE_TEST = "sk_test_51Hq9xfogoEmvnEN5N1aE6PwZPf1Qh6yYTWm"

@@ -327,7 +327,7 @@ def test_the_actions_verdict_keeps_a_bug_apart(
 
 # --- `lr-ci secrets baseline`: a subcommand, and a folder of that name can still be scanned ------------
 
-GH_TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+GH_TOKEN = "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"
 
 
 @pytest.fixture
@@ -394,7 +394,7 @@ def test_github_variables_are_read_in_one_place() -> None:
 def test_list_rules_has_a_json_form(cli: Cli) -> None:
     text = cli("secrets", "--list-rules").out.splitlines()
     rules = json.loads(cli("secrets", "--list-rules", "--format", "json").out)
-    assert len(rules) == len(text) and {"id", "severity", "kind", "description"} == set(rules[0])
+    assert len(rules) == len(text) and {"id", "severity", "kind", "description", "verify"} == set(rules[0])
     assert text[0].split()[0] == rules[0]["id"]
 
 

@@ -46,7 +46,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'severity': 'critical'},
  {'description': 'JSON Web Token',
   'examples': {'false': ['eyJhbGciOiJIUzI1NiJ9 is only the base64 of a JWT header',
-                         'the format is header.payload.signature, e.g. eyJ...eyJ...sig'],
+                         'the format is header.payload.signature, e.g. eyJ...eyJ...sig',
+                         'Authorization: Bearer '
+                         'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.1mulWjODfx1gozRHRZTaqPIn0K8S0rC3vGtG9vAzeOb'],
                'true': ['Authorization: Bearer '
                         'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcHMtYm90IiwiaWF0IjoxNzAwMDAwMDAwfQ.Kq3v9ZL2mRzU0T5cG8hYbX1wNfAe7dPj4oQsVtHi',
                         'token: '
@@ -56,7 +58,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 10248,
   'multiline': False,
   'regex': '(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{10,1024}\\.eyJ[A-Za-z0-9_-]{10,8192}\\.[A-Za-z0-9_-]{16,1024})',
-  'severity': 'high'},
+  'severity': 'high',
+  'verify': 'jwt'},
  {'description': 'AWS access key ID',
   'examples': {'false': ['aws_access_key_id = AKIAIOSFODNN7EXAMPLE',
                          'AKIA is the prefix of long-term access key ids',

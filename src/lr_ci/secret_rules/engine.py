@@ -10,6 +10,10 @@ limits"): every rule's match has a maximum length (checked when the rules load);
 both sides and merged per rule, so a regex sees each byte of a line once however many keywords it holds;
 keywords are found and hits resolved in blocks of :data:`_BLOCK_BYTES`, so no list grows with the input;
 and one call returns at most ``max_hits`` hits, counting the rest.
+
+A rule may name an offline check of its matches (``verify``, :mod:`.verify`): a documented example value is
+dropped (keeping its span from later rules), and the verdict and the path give each hit its severity
+(:mod:`.severity`: how sure the hit is, docs/secrets.md "Severity").
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lr_ci.report import Severity
+
+if TYPE_CHECKING:
+    from lr_ci.secret_rules.verify import Verdict
 
 BINARY_SNIFF_BYTES = 8000
 # A line this long is minified or generated: generic rules would only find noise in it.
@@ -97,6 +104,8 @@ class Rule:
     allowlist_patterns: tuple[str, ...] = ()
     true_examples: tuple[str, ...] = ()
     false_examples: tuple[str, ...] = ()
+    verify: str | None = None
+    """The offline check of a match's checksum or structure (:data:`.verify.VERIFIERS`), if any."""
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -117,7 +126,12 @@ class Rule:
 
 @dataclass(frozen=True)
 class Hit:
-    """A secret one rule found. ``line`` and ``column`` are 1-based; ``allowed`` marks an inline allow."""
+    """A secret one rule found. ``line`` and ``column`` are 1-based; ``allowed`` marks an inline allow.
+
+    ``severity`` is how sure the engine is (:func:`.severity.decide`: the rule's severity, raised by a
+    verified checksum, lowered by one that fails or by a test or docs path), and ``note`` says why it
+    differs from the rule's, for the finding's message.
+    """
 
     rule: Rule
     secret: str
@@ -125,6 +139,13 @@ class Hit:
     column: int
     key: str | None = None
     allowed: bool = False
+    severity: Severity = field(default=cast(Severity, None), kw_only=True)
+    """Left out (a hit made by hand, in a test), it is the rule's."""
+    note: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.severity is None:
+            object.__setattr__(self, "severity", self.rule.severity)
 
 
 class Hits(list[Hit]):
@@ -202,6 +223,14 @@ def rule_data(table: dict[str, Any]) -> dict[str, Any]:
     for extra in (table.get("key_words"), table.get("context"), *table.get("allowlist", [])):
         if extra:
             re.compile(extra)
+    if "verify" in table:
+        from lr_ci.secret_rules.verify import VERIFIERS
+
+        if table["verify"] not in VERIFIERS:
+            raise ValueError(
+                f"{table['id']}: unknown verify = {table['verify']!r} "
+                f"(one of: {', '.join(sorted(VERIFIERS))})"
+            )
     return {**table, "multiline": multiline, "max_width": width}
 
 
@@ -223,6 +252,7 @@ def _rule(data: dict[str, Any]) -> Rule:
         allowlist_patterns=tuple(data.get("allowlist", [])),
         true_examples=tuple(examples.get("true", [])),
         false_examples=tuple(examples.get("false", [])),
+        verify=data.get("verify"),
     )
 
 
@@ -383,17 +413,21 @@ class _ByteOffsets:
         return self.byte
 
 
-# A hit before its line and column are known: (byte offset of the secret, rule index, secret, key).
-_RawHit = tuple[int, int, str, "str | None"]
+# A hit before its line and column are known: (byte offset of the secret, rule index, secret, key, the
+# verdict of the rule's check or None).
+_RawHit = tuple[int, int, str, "str | None", "Verdict | None"]
 
 
 class _Scan:
     """One :func:`scan` call: keyword windows per rule, their matches, then hits resolved per block."""
 
-    def __init__(self, data: bytes, rules: RuleSet, policy: PathPolicy, max_hits: int | None) -> None:
+    def __init__(
+        self, data: bytes, rules: RuleSet, policy: PathPolicy, max_hits: int | None, path: str = ""
+    ) -> None:
         self.data = data
         self.rules = rules
         self.policy = policy
+        self.path = path
         self.max_hits = max_hits
         # Windows are measured in bytes but a match's length in characters: a character is 1 to 4 bytes.
         self.ascii = data.isascii()
@@ -526,8 +560,15 @@ class _Scan:
                     continue
             if not _accept(self.rules, rule, match, secret, self.policy):
                 continue
+            verdict = None
+            if rule.verify is not None:
+                from lr_ci.secret_rules.verify import verify
+
+                verdict = verify(rule.verify, secret)
+                # A documented example value is never reported, but it keeps its span (resolved below), so
+                # a later rule (a bearer header, a generic keyword) does not report the same value.
             offset = text_start + at if offsets is None else offsets.of(at)
-            self.raw.append((offset, rule_index, secret, match.groupdict().get("key")))
+            self.raw.append((offset, rule_index, secret, match.groupdict().get("key"), verdict))
 
     def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:
         """The bytes to decode for a window: one character of context before ``start``, whole characters."""
@@ -543,26 +584,37 @@ class _Scan:
         """The block's raw hits as hits: line and column, one per secret occurrence, inline allows."""
         if not self.raw:
             return
+        from lr_ci.secret_rules.severity import decide
+        from lr_ci.secret_rules.verify import Verdict
+
         raw, self.raw = sorted(self.raw, key=lambda item: (item[0], item[1])), []
         located: list[tuple[int, int, int, int, Hit]] = []  # (rule index, line, column, line start, hit)
-        for offset, rule_index, secret, key in raw:
+        examples: set[int] = set()  # ids of the hits that are documented examples: they only hold a span
+        for offset, rule_index, secret, key, verdict in raw:
             line_start, _line_end = self.hit_lines.of(offset)
             line = self.lines.line_of(line_start)
-            hit = Hit(self.rules.rules[rule_index], secret, line, self._column(line_start, offset), key)
+            rule = self.rules.rules[rule_index]
+            severity, note = decide(
+                rule.severity, generic=rule.generic, verdict=verdict, path=self.path, verifier=rule.verify
+            )
+            column = self._column(line_start, offset)
+            hit = Hit(rule, secret, line, column, key, severity=severity, note=note)
+            if verdict is Verdict.EXAMPLE:
+                examples.add(id(hit))
             located.append((rule_index, line, hit.column, line_start, hit))
         kept = [item for item in sorted(located, key=lambda item: item[:3]) if self._take(item[4])]
         last_line = located[-1][1]
         self.taken = {line: spans for line, spans in self.taken.items() if line >= last_line}
         for _rank, _line, _column, line_start, hit in sorted(kept, key=lambda item: item[1:3] + item[:1]):
+            if examples and id(hit) in examples:
+                continue
             if self.max_hits is not None and len(self.result) >= self.max_hits:
                 self.result.dropped += 1
                 continue
             if self.check_allows is None:
                 self.check_allows = any(marker in self.data for marker in _ALLOW_MARKERS)
             allowed = self.check_allows and self._allowed(hit.line, line_start)
-            self.result.append(
-                Hit(hit.rule, hit.secret, hit.line, hit.column, hit.key, True) if allowed else hit
-            )
+            self.result.append(replace(hit, allowed=True) if allowed else hit)
 
     def _column(self, line_start: int, offset: int) -> int:
         """The 1-based column, in characters, of byte ``offset`` on the line starting at ``line_start``."""
@@ -618,4 +670,4 @@ def scan(
         return Hits()
     if policy.scan == "all" and len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES:
         policy = PathPolicy("specific", policy.code)
-    return _Scan(data, rules, policy, max_hits).run()
+    return _Scan(data, rules, policy, max_hits, path).run()

@@ -414,8 +414,9 @@ def _text_secrets(
         found.append(
             Finding(
                 rule=hit.rule.id,
-                severity=hit.rule.severity,
-                message=f"{hit.rule.description} shipped in the build (every visitor can read it)",
+                severity=hit.severity,
+                message=f"{hit.rule.description} shipped in the build (every visitor can read it)"
+                + (f": {hit.note}" if hit.note else ""),
                 location=Location(path=placed[0], line=placed[1], column=placed[2]),
                 secret=hit.secret,
             )

@@ -289,8 +289,10 @@ def findings(occurrences: list[Occurrence], root: Path) -> list[Finding]:
         data = {"author": authors.get(commit.sha, ""), "date": commit.date} if commit else {}
         finding = Finding(
             rule=hit.rule.id,
-            severity=hit.rule.severity,
-            message=hit.rule.description + (f" ({hit.key})" if hit.key else ""),
+            severity=hit.severity,
+            message=hit.rule.description
+            + (f" ({hit.key})" if hit.key else "")
+            + (f": {hit.note}" if hit.note else ""),
             location=Location(
                 path=occurrence.path, line=hit.line, column=hit.column, commit=commit.sha if commit else None
             ),
@@ -316,12 +318,20 @@ def partial_scan(report: Report, scanner: ContentScanner, policy: str) -> None:
             f'{others}; {first.remedy} ([secrets] exclude), or set on_skipped = "warn"'
         )
     by_rule = {rule.id: rule for rule in scanner.rules.rules}
+    # The secrets not listed in a file are like the ones listed there: at the worst severity of those (a
+    # test fixture of random tokens is low, as each of its listed tokens is), else the rule's.
+    worst: dict[tuple[str, str], Severity] = {}
+    if scanner.more():
+        for occurrence in scanner.occurrences():
+            key = (occurrence.path, occurrence.hit.rule.id)
+            if key not in worst or occurrence.hit.severity.rank > worst[key].rank:
+                worst[key] = occurrence.hit.severity
     for more in scanner.more():
         rule = by_rule[more.rule]
         report.findings.append(
             Finding(
                 rule="secrets-more",
-                severity=rule.severity,
+                severity=worst.get((more.path, more.rule), rule.severity),
                 message=f"{more.count} more {more.rule} secrets in this file are not listed "
                 f"(the first {FINDINGS_PER_RULE_PER_FILE} per rule and file are)",
                 location=Location(path=more.path),

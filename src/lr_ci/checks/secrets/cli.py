@@ -109,6 +109,7 @@ def _print_rules(output_format: str) -> None:
             "severity": rule.severity.value,
             "kind": "generic" if rule.generic else "provider",
             "description": rule.description,
+            "verify": rule.verify,
         }
         for rule in default_rules().rules
     ]
@@ -118,4 +119,5 @@ def _print_rules(output_format: str) -> None:
         click.echo(json.dumps(rules, indent=2))
         return
     for rule in rules:
-        click.echo(f"{rule['id']:<28} {rule['severity']:<9} {rule['kind']:<9} {rule['description']}")
+        checked = f" (verified: {rule['verify']})" if rule["verify"] else ""
+        click.echo(f"{rule['id']:<28} {rule['severity']:<9} {rule['kind']:<9} {rule['description']}{checked}")

@@ -1,0 +1,115 @@
+"""How sure a hit is, as its severity: the policy of docs/secrets.md, "Severity", as one pure function.
+
+The default gate (``fail_on = "medium"``) fails on medium and above, so the severity of a hit is what
+decides whether a build fails. It says how sure lr-ci is that the value is a live secret:
+
+1. A verified checksum or structure (:mod:`.verify`) is **critical**, wherever it is: a token that the
+   provider's algorithm made is a leak in a test file too.
+2. A checksum or structure that does not verify is **low**: hand-typed examples and other projects'
+   random test values fail it. Still reported, so that nothing is silently dropped.
+3. Any other hit in a test, documentation or example path (:func:`is_example_path`) is **low**: that is
+   where the false alarms of real repositories were (placeholders in prose, tokens in test data).
+4. A generic rule (a keyword near a value) is **medium** at most: it has no format to be sure of.
+5. Otherwise the rule's own severity (test-mode keys are low in the rules already).
+
+A documented example value (:attr:`.Verdict.EXAMPLE`) is dropped by the engine before this is asked.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lr_ci.report import Severity
+from lr_ci.secret_rules.verify import CHECKSUMS, Verdict
+
+# Folders whose files are tests, test data, documentation or examples (any depth, compared lower-case).
+EXAMPLE_DIRS = frozenset(
+    "test tests __tests__ __test__ testing testdata test_data test-data test-fixtures spec specs "
+    "fixtures __fixtures__ __mocks__ mocks e2e docs doc documentation examples example samples sample "
+    "demo demos".split()
+)
+# Suffixes of documentation files.
+DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc")
+# A ``.txt`` counts as documentation only under these names (``notes.txt`` or ``keys.txt`` holding a
+# token is a leak, not a page; ``requirements.txt`` is configuration).
+DOC_TXT_NAMES = frozenset(
+    "readme changelog changes history news license authors contributing install usage".split()
+)
+# Test files by name, in the conventions of each language's test runner.
+TEST_NAME_SUFFIXES = (
+    "_test.go",
+    "_test.py",
+    "_tests.py",
+    "_spec.rb",
+    "_test.rb",
+    "test.java",
+    "tests.java",
+    "test.kt",
+    "tests.kt",
+    "tests.cs",
+    "test.cs",
+    "test.php",
+    "test.swift",
+    "tests.swift",
+    "_test.dart",
+    "_test.exs",
+)
+TEST_NAME_PREFIXES = ("test_", "conftest.")
+# ``app.test.ts``, ``app.spec.js``, ``config.example.yml``, ``.env.sample``: a dotted part says what it is.
+EXAMPLE_NAME_PARTS = frozenset("test tests spec example examples sample template tmpl".split())
+
+CHECKSUM_VERIFIED = "checksum verified"
+STRUCTURE_VERIFIED = "structure verified"
+CHECKSUM_FAILED = "checksum does not verify: likely an example or test value"
+STRUCTURE_FAILED = "structure does not verify: likely an example or test value"
+EXAMPLE_PATH = "in a test, docs or example path: likely an example"
+EXAMPLE_VALUE = "a documented example value"
+
+
+@lru_cache(maxsize=4096)
+def is_example_path(path: str) -> bool:
+    """Whether ``path`` (``/``-separated, relative or not) is a test, documentation or example file.
+
+    Folders: :data:`EXAMPLE_DIRS` at any depth. Files: :data:`DOC_SUFFIXES`, a ``.txt`` of a
+    documentation name (:data:`DOC_TXT_NAMES`), test files by each language's convention
+    (:data:`TEST_NAME_PREFIXES`, :data:`TEST_NAME_SUFFIXES`), and names with a dotted part of
+    :data:`EXAMPLE_NAME_PARTS` (``app.test.ts``, ``app.spec.js``, ``.env.example``, ``config.sample.yml``).
+    """
+    parts = path.replace("\\", "/").lower().split("/")
+    name = parts[-1]
+    if any(part in EXAMPLE_DIRS for part in parts[:-1]):
+        return True
+    if (
+        name.endswith(DOC_SUFFIXES)
+        or name.startswith(TEST_NAME_PREFIXES)
+        or name.endswith(TEST_NAME_SUFFIXES)
+    ):
+        return True
+    stem, dot, suffix = name.rpartition(".")
+    if dot and suffix == "txt" and stem in DOC_TXT_NAMES:
+        return True
+    return any(part in EXAMPLE_NAME_PARTS for part in name.split(".")[1:])
+
+
+def decide(
+    rule_severity: Severity, *, generic: bool, verdict: Verdict | None, path: str, verifier: str | None = None
+) -> tuple[Severity, str | None]:
+    """A hit's severity and a short note saying why it differs from the rule's (None when it does not).
+
+    ``verdict`` is None for a rule without a ``verify`` key; ``verifier`` names the check, so the note
+    says checksum or structure.
+    """
+    checksum = verifier in CHECKSUMS
+    if verdict is Verdict.VERIFIED:
+        return Severity.CRITICAL, CHECKSUM_VERIFIED if checksum else STRUCTURE_VERIFIED
+    if verdict is Verdict.FAILED:
+        return Severity.LOW, CHECKSUM_FAILED if checksum else STRUCTURE_FAILED
+    if verdict is Verdict.EXAMPLE:
+        return Severity.INFO, EXAMPLE_VALUE
+    if is_example_path(path):
+        if rule_severity.rank <= Severity.LOW.rank:
+            return rule_severity, None
+        return Severity.LOW, EXAMPLE_PATH
+    if generic and rule_severity.rank > Severity.MEDIUM.rank:
+        return Severity.MEDIUM, None
+    return rule_severity, None

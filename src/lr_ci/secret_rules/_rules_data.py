@@ -474,7 +474,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'mongodb+srv://app:c1714Fd439@cluster0.ab12c.mongodb.net/prod?retryWrites=true',
                         'REDIS_URL=redis://default:Q3wx5Kd2Lmnb@cache.internal:6379/0',
                         'amqp://worker:9xfogoEmvnEN@mq:5672/',
-                        'git clone https://deploy:glpaZ63FfkCz@git.example.org/ops/app.git',
+                        'git clone https://deploy:glpaZ63FfkCz@git.ops.internal/ops/app.git',
                         'DATABASE_URL=postgres://ops:Falcon8Uj@39@db.internal:5432/ops']},
   'generic': True,
   'id': 'url-credentials',

@@ -143,8 +143,16 @@ def is_structured_filler(body: str) -> bool:
     never judged. Safe because a random body scores far below the 0.6 share (tested on random values of
     every common alphabet).
     """
-    size = len(body) - body.count("\0")
-    return size >= _MIN_STRUCTURED and structured_share(body) >= _STRUCTURE_SHARE
+    chars = body.replace("\0", "")
+    size = len(chars)
+    if size < _MIN_STRUCTURED:
+        return False
+    share = structured_share(body)
+    if chars.isdigit():  # ten symbols: a random step repeats or counts half the time
+        return size >= 12 and share >= 0.9
+    if _HEX_CHARS.match(chars):
+        return size >= 12 and share >= 0.8
+    return share >= _STRUCTURE_SHARE
 
 
 def has_filler_word(body: str) -> bool:
@@ -255,14 +263,17 @@ def is_example_jwt(value: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 
 _REFERENCE = re.compile(
-    r"""(?ix)
-    ^\$\{.{0,200}\}$ | ^\$[A-Za-z_][\w]{0,100}$ | \$\( | \{\{ | \}\}        # ${VAR}, $VAR, $(cmd), {{ x }}
-    | ^`[^`]{0,200}`$ | ^%[A-Za-z_][\w]{0,100}%$ | ^@[A-Za-z_][\w.]{0,100}@$  # `cmd`, %VAR%, @VAR@
-    | os\.environ | getenv | environ\.get | process\.env | import\.meta\.env | System\.getenv
-    | ^arn:aws: | ^projects/[^/]{1,100}/secrets/ | ^(?:vault|ssm|awssm|gcpsm|azkv|keyvault|op|sm|doppler):
-    | keyvault | secretsmanager | \bsecretKeyRef\b | ^ref\+
+    r"""(?x)
+    ^\$\{.{0,200}\}$ | ^\$[A-Z_][A-Z0-9_]{0,64}$                   # ${VAR}, $VAR
+    | \$\( | \{\{ | \}\}                                                  # $(cmd), {{ x }}
+    | ^`[^`]{0,200}`$ | ^%[A-Za-z_][\w]{0,100}%$ | ^@[A-Z_][A-Z0-9_]{0,100}@$  # `cmd`, %VAR%, @VAR@
+    | (?i:os\.environ|getenv|environ\.get|process\.env|import\.meta\.env)
+    | ^arn:aws: | ^projects/[^/]{1,100}/secrets/
+    | ^(?i:vault|ssm|awssm|gcpsm|azkv|keyvault|op|sm|doppler|secret|secrets|env):
+    | (?i:keyvault|secretsmanager|secretKeyRef) | ^ref\+
     """
 )
+_VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
 _CALL = re.compile(r"^(?:new\s+)?[A-Za-z_$][\w$.]{0,100}\([^()]{0,100}\)$")
 _NOTHING = frozenset("none null nil undefined nan true false empty".split())
 
@@ -276,12 +287,17 @@ def is_reference(value: str) -> bool:
     (``get_password()``), and ``None``/``null``/``nil``/``undefined``: none of these is the secret.
     """
     value = value.strip()
-    return value.lower() in _NOTHING or _REFERENCE.search(value) is not None or _CALL.match(value) is not None
+    if value.lower() in _NOTHING or _REFERENCE.search(value) is not None or _CALL.match(value) is not None:
+        return True
+    # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
+    return _VARIABLE.match(value) is not None and _wordlike(value)
 
 
 # A name segment: a word, CamelCase words, an ACRONYM (with a short number, P95, GPT4), or a short number.
-_SEGMENT = r"(?:[A-Z]?[a-z]{1,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{1,16}[a-z]{0,30})\d{0,3}|\d{1,4}"
-_NAME = re.compile(rf"^[@/$]?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{0,24}}[/]?$")
+_SEGMENT = r"(?:[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{2,16}(?:[A-Z][a-z]{1,30}){0,6})\d{0,3}|\d{1,4}"
+_NAME = re.compile(rf"^[@/$]?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
+_CAMEL_WORDS = re.compile(r"^[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{2,30}){1,6}$")
+_LONG_WORD = re.compile(r"[A-Za-z]{4}")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}(?:[_\-][A-Z0-9]{1,30}){1,16}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials")
@@ -305,8 +321,27 @@ def is_identifier(value: str) -> bool:
     if _ENV_NAME.match(value):
         # A licence key (``X7K2M-9QPLR-3J8WD``) has this shape too: a name is mostly words.
         parts = re.split(r"[_\-]", value)
-        return sum(1 for p in parts if len(p) >= 2 and p.isalpha()) * 2 >= len(parts)
-    return _NAME.match(value) is not None
+        words = sum(1 for p in parts if len(p) >= 2 and p.isalpha())
+        return words * 2 >= len(parts) and _wordlike(value)
+    if _CAMEL_WORDS.match(value):
+        return _wordlike(value)
+    return _NAME.match(value) is not None and _LONG_WORD.search(value) is not None and _wordlike(value)
+
+
+_RUN = re.compile(r"[A-Z]?[a-z]{1,40}|[A-Z]{1,40}(?![a-z])")
+_VOWEL = re.compile(r"[aeiouyAEIOUY]")
+_CONSONANTS = re.compile(r"[^aeiouyAEIOUY]{5}")
+
+
+def _wordlike(value: str) -> bool:
+    """Whether every letter run of ``value`` reads as a word (a vowel, no five consonants in a row) or a
+    short acronym: ``signing``, ``Cluster``, ``GPT``; random letters (``DvlCdnxq``, ``TQPMHN``) do not."""
+    for run in _RUN.findall(value):
+        if len(run) < 3 or (run.isupper() and len(run) <= 5):
+            continue
+        if not _VOWEL.search(run) or _CONSONANTS.search(run):
+            return False
+    return True
 
 
 def is_id_under_id_key(value: str, key: str | None) -> bool:
@@ -429,8 +464,9 @@ def is_prose(value: str) -> bool:
     return not value.isascii() and sum(1 for c in value if c.isalpha() and not c.isascii()) >= 2
 
 
-_HEX = re.compile(r"^(?:[0-9a-f]{16,}|[0-9A-F]{16,})$")
-_BASE64ISH = re.compile(r"^[A-Za-z0-9+/_\-]{20,}={0,2}$")
+_HEX = re.compile(r"^(?=.{0,300}[a-fA-F])(?:[0-9a-f]{16,300}|[0-9A-F]{16,300})$")
+_HEX_CHARS = re.compile(r"^(?:[0-9a-f]{1,300}|[0-9A-F]{1,300})$")
+_BASE64ISH = re.compile(r"^[A-Za-z0-9+/_\-]{20,300}={0,2}$")
 
 
 def expected_entropy(size: int, alphabet: int) -> float:
@@ -447,13 +483,13 @@ def entropy_floor(value: str) -> float | None:
 
     A flat floor cannot serve every class: 32 hex characters top out at 4 bits per character, a 40-char
     base64 string reaches 5, a 12-char password 3.6. So the floor is a share of what a random value of the
-    same class and length has (hex 0.8, base64-like 0.75); ``deadbeefdeadbeef`` and ``AbAbAbAb...`` fall
+    same class and length has (hex 0.7, base64-like 0.75); ``deadbeefdeadbeef`` and ``AbAbAbAb...`` fall
     under it, every random key is well above it. Mixed passwords keep the rule's own floor.
     """
     size = len(value)
     if _HEX.match(value):
-        return 0.8 * expected_entropy(size, 16)
-    if _BASE64ISH.match(value) and any(c.isdigit() for c in value) and not value.islower():
+        return 0.7 * expected_entropy(size, 16)
+    if _BASE64ISH.match(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value):
         return 0.75 * expected_entropy(size, 64)
     return None
 

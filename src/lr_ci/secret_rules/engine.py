@@ -326,7 +326,7 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         return False  # postgres://postgres:postgres@..., user:password@: a local default or a manual's
     if host is not None and filters.is_example_host(host):
         return False
-    if secret.startswith("eyJ") and filters.is_example_jwt(secret):
+    if filters.is_documented_example(secret) or (secret.startswith("eyJ") and filters.is_example_jwt(secret)):
         return False
     head = match.group(0)[: max(0, match.group(0).find(secret))]
     if "asic" in head and _BASIC_BEFORE.search(head) and filters.is_example_basic(secret):
@@ -339,6 +339,8 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         if filters.is_name_key(normalized) or filters.is_id_under_id_key(secret, normalized):
             return False
         unquoted = "q" in groups and groups["q"] is None
+        if groups.get("q") == "`" and not policy.code:
+            return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
         if _IDENTIFIER_WORDS.match(secret) or _REFERENCE.match(secret) or secret.isdigit():
             return False
         if unquoted and (policy.code or _EXPRESSION.match(secret)):

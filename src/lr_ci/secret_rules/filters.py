@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from typing import Any
 
 # ---------------------------------------------------------------------------------------------------------
 # Token bodies: a rule's fixed text is not evidence of a placeholder
@@ -31,11 +32,14 @@ from functools import lru_cache
 
 @lru_cache(maxsize=1024)
 def fixed_texts(pattern: str) -> tuple[str, ...]:
-    """The literal runs (two characters or more) a rule's regex requires, longest first, lower-cased.
+    """The literal runs (two characters or more) a rule's regex requires inside the secret, longest first,
+    lower-cased.
 
     ``ghp_``, ``sk_live_``, Twitter's 22 ``A``s (``A{22}``), Dropbox's ten, Telegram's ``:AA``, the ``==``
     that ends an Azure storage key: text the provider's format fixes, so a filter looking for runs or
-    words must not count it. Read from the parsed regex, so a new rule needs nothing declared.
+    words must not count it. Read from the parsed regex, so a new rule needs nothing declared; only the
+    ``secret``/``secret2`` groups are read when the regex has them (a generic rule's ``token`` key name is
+    not part of its value).
     """
     import importlib
     import sys
@@ -43,10 +47,21 @@ def fixed_texts(pattern: str) -> tuple[str, ...]:
     parser = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
     constants = importlib.import_module("re._constants" if sys.version_info >= (3, 11) else "sre_constants")
     found: set[str] = set()
+    try:
+        compiled = re.compile(pattern)
+        parsed = parser.parse(pattern)
+    except re.error:  # pragma: no cover - the loader compiled every rule already
+        return ()
+    wanted = {compiled.groupindex[n] for n in ("secret", "secret2") if n in compiled.groupindex}
 
-    def walk(items: object) -> None:
+    def keep(run: list[str], inside: bool) -> None:
+        text = "".join(run)
+        if inside and len(text) >= 2:
+            found.add(text.lower())
+
+    def walk(items: Any, inside: bool) -> None:
         run: list[str] = []
-        for op, arg in items:  # type: ignore[attr-defined]
+        for op, arg in items:
             if op is constants.LITERAL:
                 run.append(chr(arg))
                 continue
@@ -56,42 +71,44 @@ def fixed_texts(pattern: str) -> tuple[str, ...]:
                 if low == high and len(body) == 1 and body[0][0] is constants.LITERAL:
                     run.append(chr(body[0][1]) * low)
                     continue
-                keep(run)
+                keep(run, inside)
                 run = []
-                walk(sub)
+                walk(sub, inside)
                 continue
-            keep(run)
+            keep(run, inside)
             run = []
             if op is constants.SUBPATTERN:
-                walk(arg[-1])
+                walk(arg[-1], inside or arg[0] in wanted)
             elif op is constants.BRANCH:
                 for alternative in arg[1]:
-                    walk(alternative)
+                    walk(alternative, inside)
+        keep(run, inside)
 
-        keep(run)
-
-    def keep(run: list[str]) -> None:
-        text = "".join(run)
-        if len(text) >= 2:
-            found.add(text.lower())
-
-    try:
-        walk(parser.parse(pattern))
-    except Exception:  # pragma: no cover - the loader compiled every rule already
-        return ()
+    walk(parsed, not wanted)
     return tuple(sorted(found, key=len, reverse=True))
 
 
 def token_body(value: str, pattern: str) -> str:
-    """``value`` with the fixed text of the rule's regex cut out (each cut a NUL, so runs do not join)."""
+    """``value`` with the fixed text of the rule's regex cut out (each cut a NUL, so runs do not join).
+
+    A fixed text of four characters or more is cut wherever it is (``T3BlbkFJ`` inside an OpenAI key,
+    Twitter's ``A`` run); a shorter one only at the value's start or end (``gh``, ``==``), where a prefix
+    or a suffix is, so that two letters of a random body are never mistaken for it.
+    """
     lowered = value.lower()
     for text in fixed_texts(pattern):
-        if text in lowered:
-            at = lowered.find(text)
-            while at >= 0:
-                value = value[:at] + "\0" * len(text) + value[at + len(text) :]
-                lowered = lowered[:at] + "\0" * len(text) + lowered[at + len(text) :]
-                at = lowered.find(text, at + len(text))
+        size = len(text)
+        if size < 4:
+            if lowered.startswith(text):
+                value, lowered = "\0" * size + value[size:], "\0" * size + lowered[size:]
+            if lowered.endswith(text) and len(lowered) > size:
+                value, lowered = value[:-size] + "\0" * size, lowered[:-size] + "\0" * size
+            continue
+        at = lowered.find(text)
+        while at >= 0:
+            value = value[:at] + "\0" * size + value[at + size :]
+            lowered = lowered[:at] + "\0" * size + lowered[at + size :]
+            at = lowered.find(text, at + size)
     return value
 
 
@@ -104,8 +121,9 @@ _MIN_STRUCTURED = 8
 _STRUCTURE_SHARE = 0.6
 _FILLER_WORDS = re.compile(
     r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
-    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx"
+    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}"
 )
+_YOUR = re.compile(r"Your[A-Z]|YOUR_")
 
 
 def structured_share(body: str) -> float:
@@ -161,7 +179,7 @@ def has_filler_word(body: str) -> bool:
     Words of five letters or more (or a word with its separator) over the body only, so a prefix like
     ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million.
     """
-    return _FILLER_WORDS.search(body) is not None
+    return _FILLER_WORDS.search(body) is not None or _YOUR.search(body) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -234,6 +252,23 @@ def is_example_basic(value: str) -> bool:
     return is_example_pair(user, password)
 
 
+# Values a provider's own documentation prints as its example (the research notes name them): reported by
+# nobody, since every reader of the docs has them.
+_DOCUMENTED = frozenset(
+    (
+        "AKIAIOSFODNN7EXAMPLE",  # AWS
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS
+        "gho_16C7e42F292c6912E7710c838347Ae178B4a",  # GitHub's OAuth docs (its checksum does not verify)
+    )
+)
+
+
+def is_documented_example(value: str) -> bool:
+    """A value a provider's documentation prints as its example (AWS's ``AKIAIOSFODNN7EXAMPLE``, GitHub's
+    ``gho_16C7e42F…``): public by construction, and never issued to anyone."""
+    return value in _DOCUMENTED
+
+
 # jwt.io's sample and its relatives: the payload every tutorial copies.
 _EXAMPLE_JWT_CLAIMS = re.compile(r'"(?:sub|id|user_?id)"\s*:\s*"?1234567890"?|"name"\s*:\s*"John Doe"')
 
@@ -274,6 +309,11 @@ _REFERENCE = re.compile(
     """
 )
 _VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
+# A command that fetches the secret (the value of a backtick or $(...) substitution, or a shell alias).
+_FETCH = re.compile(
+    r"^(?:vault|aws|gcloud|az|op|kubectl|pass|gopass|security|doppler|sops|cat|echo|printenv|bw|lpass|"
+    r"secret-tool|keyring|infisical|chamber|heroku|gh)\s{1,8}[a-z\-]"
+)
 _CALL = re.compile(r"^(?:new\s+)?[A-Za-z_$][\w$.]{0,100}\([^()]{0,100}\)$")
 _NOTHING = frozenset("none null nil undefined nan true false empty".split())
 
@@ -288,6 +328,8 @@ def is_reference(value: str) -> bool:
     """
     value = value.strip()
     if value.lower() in _NOTHING or _REFERENCE.search(value) is not None or _CALL.match(value) is not None:
+        return True
+    if _FETCH.match(value):
         return True
     # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
     return _VARIABLE.match(value) is not None and _wordlike(value)
@@ -322,7 +364,8 @@ def is_identifier(value: str) -> bool:
         # A licence key (``X7K2M-9QPLR-3J8WD``) has this shape too: a name is mostly words.
         parts = re.split(r"[_\-]", value)
         words = sum(1 for p in parts if len(p) >= 2 and p.isalpha())
-        return words * 2 >= len(parts) and _wordlike(value)
+        mixed = any(len(p) > 6 and not p.isalpha() for p in parts)  # API-OJ8N2R2S8M53HR4L: a key
+        return words * 2 >= len(parts) and not mixed and _wordlike(value)
     if _CAMEL_WORDS.match(value):
         return _wordlike(value)
     return _NAME.match(value) is not None and _LONG_WORD.search(value) is not None and _wordlike(value)
@@ -464,8 +507,9 @@ def is_prose(value: str) -> bool:
     return not value.isascii() and sum(1 for c in value if c.isalpha() and not c.isascii()) >= 2
 
 
-_HEX = re.compile(r"^(?=.{0,300}[a-fA-F])(?:[0-9a-f]{16,300}|[0-9A-F]{16,300})$")
+_HEX = re.compile(r"^(?=.{0,300}[a-fA-F])(?:[0-9a-f\-]{16,300}|[0-9A-F\-]{16,300})$")
 _HEX_CHARS = re.compile(r"^(?:[0-9a-f]{1,300}|[0-9A-F]{1,300})$")
+_MIXED = re.compile(r"(?=.{0,300}[a-z])(?=.{0,300}[A-Z])(?=.{0,300}[0-9])")
 _BASE64ISH = re.compile(r"^[A-Za-z0-9+/_\-]{20,300}={0,2}$")
 
 
@@ -483,14 +527,16 @@ def entropy_floor(value: str) -> float | None:
 
     A flat floor cannot serve every class: 32 hex characters top out at 4 bits per character, a 40-char
     base64 string reaches 5, a 12-char password 3.6. So the floor is a share of what a random value of the
-    same class and length has (hex 0.7, base64-like 0.75); ``deadbeefdeadbeef`` and ``AbAbAbAb...`` fall
-    under it, every random key is well above it. Mixed passwords keep the rule's own floor.
+    same class and length has: hex (dashes allowed, a UUID) 0.7 of the 16-symbol figure, mixed-case
+    alphanumerics (base64, base62) 0.75 of the 62-symbol one. ``deadbeefdeadbeef`` and ``AbAbAbAb1...``
+    fall under it, random keys of that class stay above it (tested). Other values (a password with
+    symbols, lower-case alphanumerics with a prefix) keep only the rule's own floor.
     """
     size = len(value)
     if _HEX.match(value):
         return 0.7 * expected_entropy(size, 16)
-    if _BASE64ISH.match(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value):
-        return 0.75 * expected_entropy(size, 64)
+    if _BASE64ISH.match(value) and _MIXED.search(value):
+        return 0.75 * expected_entropy(size, 62)
     return None
 
 

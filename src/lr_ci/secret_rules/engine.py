@@ -278,7 +278,19 @@ class RuleSet:
                     yield slice_start + at, self._keyword_lengths[keyword], rule_index
 
     def is_placeholder(self, value: str) -> bool:
-        return any(p.search(value) for p in self.placeholders)
+        """Whether a ``[placeholders]`` regex finds ``value`` (one search of their union, not one each)."""
+        return self._placeholder_union.search(value) is not None
+
+    @cached_property
+    def _placeholder_union(self) -> re.Pattern[str]:
+        """The ``[placeholders]`` regexes as one alternation: a leading ``(?i)`` becomes a scoped group."""
+        parts = []
+        for pattern in self.placeholders:
+            text, flags = pattern.pattern, ""
+            while text.startswith("(?") and text[2:3].isalpha() and ")" in text:
+                flags, text = flags + text[2 : text.index(")")], text[text.index(")") + 1 :]
+            parts.append(f"(?{flags}:{text})" if flags else f"(?:{text})")
+        return re.compile("|".join(parts) or "(?!)")
 
 
 @cache

@@ -121,7 +121,7 @@ _MIN_STRUCTURED = 8
 _STRUCTURE_SHARE = 0.6
 _FILLER_WORDS = re.compile(
     r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
-    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}"
+    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}|a1b2c3|1a2b3c|abc123"
 )
 _YOUR = re.compile(r"Your[A-Z]|YOUR_")
 
@@ -129,28 +129,22 @@ _YOUR = re.compile(r"Your[A-Z]|YOUR_")
 def structured_share(body: str) -> float:
     """The share of neighbouring characters that repeat or count (``aaaa``, ``abcd``, ``4321``, ``a1b2``).
 
-    Each position counts once if it equals its neighbour, is the next or previous character (same class),
-    or does so with the character two back (``a1b2c3``, ``abab``). A random body over 16 or more symbols
-    scores well under 0.4 (each step has at most a 3-in-16 chance); a filler scores near 1.
+    The larger of two shares: steps of -1, 0 or +1 between neighbours (``aaaa``, ``abcd``, ``4321``), and
+    steps of 0 or +1 between characters two apart (``a1b2c3``, ``abab``). A random body over 16 or more
+    symbols scores well under 0.4 (each step has at most a 3-in-16 chance); a filler scores near 1.
+    Differences are taken with ``map`` over the code points, at C speed: this runs on every match.
     """
-    chars = [c for c in body if c != "\0"]
-    if len(chars) < 3:
+    from operator import sub
+
+    points = [ord(c) for c in body if c != "\0"] if "\0" in body else list(map(ord, body))
+    size = len(points)
+    if size < 3:
         return 0.0
-    hits = 0
-    for i in range(1, len(chars)):
-        step = ord(chars[i]) - ord(chars[i - 1])
-        if -1 <= step <= 1 and _same_class(chars[i], chars[i - 1]):
-            hits += 1
-            continue
-        if i >= 2:
-            step2 = ord(chars[i]) - ord(chars[i - 2])
-            if 0 <= step2 <= 1 and _same_class(chars[i], chars[i - 2]):
-                hits += 1
-    return hits / (len(chars) - 1)
-
-
-def _same_class(a: str, b: str) -> bool:
-    return (a.isdigit() and b.isdigit()) or (a.islower() and b.islower()) or (a.isupper() and b.isupper())
+    steps = list(map(sub, points[1:], points))
+    near = steps.count(0) + steps.count(1) + steps.count(-1)
+    twos = list(map(sub, points[2:], points))
+    paired = twos.count(0) + twos.count(1)
+    return max(near / (size - 1), paired / (size - 2))
 
 
 def is_structured_filler(body: str) -> bool:
@@ -177,7 +171,8 @@ def has_filler_word(body: str) -> bool:
     """A filler written inside a token: ``example``, ``sample``, ``your_``, ``...TokenHere``, ``xxxx``.
 
     Words of five letters or more (or a word with its separator) over the body only, so a prefix like
-    ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million.
+    ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million. ``a1b2c3`` and
+    ``abc123`` are the fillers of the issue's examples (``shpat_a1b2c3d4...``, ``sk-ant-...abc123xyz``).
     """
     return _FILLER_WORDS.search(body) is not None or _YOUR.search(body) is not None
 
@@ -443,6 +438,7 @@ _STOP_WORDS = frozenset(
     api web site db database my_secret my_password mypassword mysecretpassword secretpassword
     """.split()
 )
+_DIGIT_RUNS = re.compile(r"\d{1,64}")
 _LEET = str.maketrans("013457@$!", "oieastasi")
 _AFFIX = re.compile(r"^[\W_]{0,3}(?P<core>.{2,64}?)[\W_\d]{0,6}$")
 _WORD_SPLIT = re.compile(r"[\s_\-.:/]+")
@@ -463,6 +459,8 @@ def is_placeholder_word(value: str) -> bool:
         return True
     match = _AFFIX.match(text)
     core = match.group("core") if match else text
+    if len(core) > 40 or len(_DIGIT_RUNS.findall(core)) > 2 or len(core) - len(core.lstrip("0123456789")) > 3:
+        return False  # digits inside: not a word, even in leetspeak (p4ssw0rd has two)
     for candidate in {core, core.translate(_LEET)}:
         parts = [p for p in _WORD_SPLIT.split(candidate) if p]
         if parts and all(p in _STOP_WORDS or _joined_stop_words(p) for p in parts):

@@ -361,6 +361,7 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
             filters.is_reference(secret)
             or filters.is_identifier(secret)
             or filters.is_password_hash(secret)
+            or filters.is_encrypted(secret)
             or filters.is_prose(secret)
             or filters.is_placeholder_word(secret)
             or filters.is_below_entropy_floor(secret, entropy)

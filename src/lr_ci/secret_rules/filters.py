@@ -400,6 +400,20 @@ def is_name_key(key: str | None) -> bool:
     return key is not None and _NAME_KEY.search(key) is not None
 
 
+_ENCRYPTED = re.compile(
+    r"^(?:ENC\[(?:AES256_GCM|PKCS7|GPGME),|\$ANSIBLE_VAULT;|-----BEGIN PGP MESSAGE|vault:v\d{1,3}:|AQICAH[A-Za-z0-9+/]{40}"
+    r"|Ag[ABC][A-Za-z0-9+/]{100})"
+)
+
+
+def is_encrypted(value: str) -> bool:
+    """Ciphertext committed on purpose: SOPS ``ENC[AES256_GCM,...]``, ``$ANSIBLE_VAULT;``, a PGP message,
+    Vault transit ``vault:v1:``, an AWS KMS blob (``AQICAH...``), a Sealed Secrets value (``AgA``/``AgB``/
+    ``AgC`` and hundreds of base64 characters). Only its private key opens it; storing it in git is what
+    these tools are for."""
+    return _ENCRYPTED.match(value) is not None
+
+
 _HASH = re.compile(
     r"""^(?:
     \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}                          # bcrypt

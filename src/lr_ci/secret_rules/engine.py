@@ -329,19 +329,10 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     entropy = shannon_entropy(secret) if rule.entropy is not None or rule.generic else 0.0
     if rule.entropy is not None and entropy < rule.entropy:
         return False
-    body = filters.token_body(secret, rule.pattern)
-    if filters.is_structured_filler(body) or filters.has_filler_word(body):
-        return False
     groups = match.groupdict()
-    user, host = groups.get("user"), groups.get("host")
-    if user is not None and filters.is_example_pair(user, secret):
-        return False  # postgres://postgres:postgres@..., user:password@: a local default or a manual's
-    if host is not None and filters.is_example_host(host):
-        return False
-    if filters.is_documented_example(secret) or (secret.startswith("eyJ") and filters.is_example_jwt(secret)):
-        return False
     head = match.group(0)[: max(0, match.group(0).find(secret))]
-    if "asic" in head and _BASIC_BEFORE.search(head) and filters.is_example_basic(secret):
+    basic = "asic" in head and _BASIC_BEFORE.search(head) is not None
+    if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
         return False
     if rule.generic:
         key = groups.get("key")
@@ -357,15 +348,7 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
             return False
         if unquoted and (policy.code or _EXPRESSION.match(secret)):
             return False  # an unquoted value in code is an expression, not a literal
-        if (
-            filters.is_reference(secret)
-            or filters.is_identifier(secret)
-            or filters.is_password_hash(secret)
-            or filters.is_encrypted(secret)
-            or filters.is_prose(secret)
-            or filters.is_placeholder_word(secret)
-            or filters.is_below_entropy_floor(secret, entropy)
-        ):
+        if filters.is_not_a_value(secret, entropy):
             return False
     return True
 

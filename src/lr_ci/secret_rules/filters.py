@@ -171,8 +171,9 @@ def has_filler_word(body: str) -> bool:
     """A filler written inside a token: ``example``, ``sample``, ``your_``, ``...TokenHere``, ``xxxx``.
 
     Words of five letters or more (or a word with its separator) over the body only, so a prefix like
-    ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million. ``a1b2c3`` and
-    ``abc123`` are the fillers of the issue's examples (``shpat_a1b2c3d4...``, ``sk-ant-...abc123xyz``).
+    ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million.
+    ``a1b2c3`` and ``abc123`` are the fillers of the issue's examples (``shpat_a1b2c3d4...``,
+    ``sk-ant-...abc123xyz``).
     """
     return _FILLER_WORDS.search(body) is not None or _YOUR.search(body) is not None
 
@@ -331,7 +332,9 @@ def is_reference(value: str) -> bool:
 
 
 # A name segment: a word, CamelCase words, an ACRONYM (with a short number, P95, GPT4), or a short number.
-_SEGMENT = r"(?:[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{2,16}(?:[A-Z][a-z]{1,30}){0,6})\d{0,3}|\d{1,4}"
+_SEGMENT = (
+    r"(?:[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{2,16}(?:[A-Z][a-z]{1,30}){0,6})\d{0,3}|\d{1,4}"
+)
 _NAME = re.compile(rf"^[@/$]?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
 _CAMEL_WORDS = re.compile(r"^[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{2,30}){1,6}$")
 _LONG_WORD = re.compile(r"[A-Za-z]{4}")
@@ -341,7 +344,7 @@ _ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?creden
 # Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV...
 _NAME_KEY = re.compile(
     r"_(?:name|names|url|uri|urls|path|paths|file|files|dir|arn|ref|env|var|variable|type|length|size|"
-    r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest|id|ids)$"
+    r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest)$"
 )
 
 
@@ -401,8 +404,8 @@ def is_name_key(key: str | None) -> bool:
 
 
 _ENCRYPTED = re.compile(
-    r"^(?:ENC\[(?:AES256_GCM|PKCS7|GPGME),|\$ANSIBLE_VAULT;|-----BEGIN PGP MESSAGE|vault:v\d{1,3}:|AQICAH[A-Za-z0-9+/]{40}"
-    r"|Ag[ABC][A-Za-z0-9+/]{100})"
+    r"^(?:ENC\[(?:AES256_GCM|PKCS7|GPGME),|\$ANSIBLE_VAULT;|-----BEGIN PGP MESSAGE|vault:v\d{1,3}:"
+    r"|AQICAH[A-Za-z0-9+/]{40}|Ag[ABC][A-Za-z0-9+/]{100})"
 )
 
 
@@ -557,3 +560,37 @@ def is_below_entropy_floor(value: str, entropy: float) -> bool:
     :func:`entropy_floor`)."""
     floor = entropy_floor(value)
     return floor is not None and entropy < floor
+
+
+def is_not_a_value(value: str, entropy: float) -> bool:
+    """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
+    reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
+    character class allows. The generic rules' shared filter, cheapest checks first."""
+    return (
+        is_reference(value)
+        or is_identifier(value)
+        or is_password_hash(value)
+        or is_encrypted(value)
+        or is_prose(value)
+        or is_placeholder_word(value)
+        or is_below_entropy_floor(value, entropy)
+    )
+
+
+def is_placeholder_or_example(
+    value: str, pattern: str, user: str | None = None, host: str | None = None, basic: bool = False
+) -> bool:
+    """Every rule's shared filter: a placeholder measured over the token body (the value without the
+    fixed text of the rule's ``pattern``), a documented example value or jwt.io's sample, an example pair
+    or reserved host when the match has a ``user``/``host``, and (``basic``: the value follows ``Basic``)
+    a Basic credential that is none."""
+    body = token_body(value, pattern)
+    if is_structured_filler(body) or has_filler_word(body) or is_documented_example(value):
+        return True
+    if value.startswith("eyJ") and is_example_jwt(value):
+        return True
+    if user is not None and is_example_pair(user, value):
+        return True  # postgres://postgres:postgres@..., user:password@: a local default or a manual's
+    if host is not None and is_example_host(host):
+        return True
+    return basic and is_example_basic(value)

@@ -81,12 +81,15 @@ def test_random_values_of_every_alphabet_are_kept() -> None:
     for name, alphabet in alphabets.items():
         for size in (16, 24, 40, 64):
             values = ["".join(pick.choice(alphabet) for _ in range(size)) for _ in range(2000)]
+            # letters only: a word to the generic rules since before these filters (engine._IDENTIFIER_WORDS)
+            values = [v for v in values if not v.isalpha()]
             structured = sum(filters.is_structured_filler(v) for v in values)
             words = sum(filters.has_filler_word(v) for v in values)
             names = sum(filters.is_identifier(v) or filters.is_placeholder_word(v) for v in values)
             floors = sum(filters.is_below_entropy_floor(v, shannon_entropy(v)) for v in values)
             assert structured + words + names <= 2, (name, size, structured, words, names)
             assert floors <= 10, (name, size, floors)  # <= 0.5%, at 16 characters; none from 24
+            assert sum(filters.is_reference(v) or filters.is_password_hash(v) for v in values) == 0
 
 
 @pytest.mark.parametrize(
@@ -135,6 +138,7 @@ def test_example_pairs() -> None:
     assert filters.is_example_pair("Aladdin", "open sesame")
     assert filters.is_example_pair("postgres", "postgres")
     assert filters.is_example_pair("admin", "changeme")
+    assert filters.is_example_pair("jo%40mail.ops", "a%20secret")  # percent-encoded in a URL
     assert not filters.is_example_pair("ops", "Xk9mP2vLq7Rt")
 
 
@@ -166,6 +170,7 @@ def test_the_jwt_io_sample_payload_is_an_example() -> None:
 def test_documented_example_values() -> None:
     assert filters.is_documented_example("AKIAIOSFODNN7EXAMPLE")
     assert filters.is_documented_example("gho_16C7e42F292c6912E7710c838347Ae178B4a")
+    assert filters.is_documented_example("2YotnFZFEjr1zCsicMWpAA")  # RFC 6749's access token
     assert not filters.is_documented_example("AKIAQ3EGRAVQXK2M7HZB")
 
 
@@ -196,6 +201,7 @@ def test_documented_example_values() -> None:
         "https://ops-kv.vault.azure.net/secrets/db  keyvault",
         "get_password()",
         "vault kv get -field=password secret/ops",
+        "Optional[ec.EllipticCurvePrivateKey]",
         "None",
         "null",
         "undefined",
@@ -220,6 +226,8 @@ def test_values_are_not_references(value: str) -> None:
         "xs:string",
         "bench-webhook-signing-secret-5309",
         "PasswordInputField",
+        "_auth_user_backend",
+        "Currently:",
     ],
 )
 def test_names_are_identifiers(value: str) -> None:
@@ -301,13 +309,17 @@ def test_ciphertext(value: str) -> None:
         "my-dev-secret",
         "test123",
         "hunter2",
+        "Password\\x00",
+        "(blah|fake)",
     ],
 )
 def test_placeholder_words(value: str) -> None:
     assert filters.is_placeholder_word(value)
 
 
-@pytest.mark.parametrize("value", ["Xk9mP2vLq7Rt", "Tr0ub4dor&3x", "c1714Fd439ab", "Zx90000000001qQ7w"])
+@pytest.mark.parametrize(
+    "value", ["Xk9mP2vLq7Rt", "Tr0ub4dor&3x", "c1714Fd439ab", "Zx90000000001qQ7w", "50713"]
+)
 def test_passwords_are_not_placeholder_words(value: str) -> None:
     assert not filters.is_placeholder_word(value)
 

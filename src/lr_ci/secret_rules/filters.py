@@ -123,7 +123,7 @@ _FILLER_WORDS = re.compile(
     r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
     r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}|a1b2c3|1a2b3c|abc123"
 )
-_YOUR = re.compile(r"Your[A-Z]|YOUR_")
+_YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|APIKEY|API_KEY)(?:_[A-Z0-9]|\b)")
 
 
 def structured_share(body: str) -> float:
@@ -222,6 +222,10 @@ def is_example_host(host: str) -> bool:
 def is_example_pair(user: str, password: str) -> bool:
     """``user:password``, ``admin:admin``, ``Aladdin:open sesame``...: the pairs manuals and RFCs print,
     or a password that is the user name (a local default such as ``postgres:postgres``)."""
+    if "%" in user or "%" in password:
+        from urllib.parse import unquote
+
+        user, password = unquote(user), unquote(password)
     user, password = user.lower(), password.lower()
     return user == password or (user, password) in _EXAMPLE_PAIRS or is_placeholder_word(password)
 
@@ -255,13 +259,27 @@ _DOCUMENTED = frozenset(
         "AKIAIOSFODNN7EXAMPLE",  # AWS
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS
         "gho_16C7e42F292c6912E7710c838347Ae178B4a",  # GitHub's OAuth docs (its checksum does not verify)
+        # RFC 6749 (OAuth 2.0): access and refresh token, code, client secret, Basic client credentials
+        "2YotnFZFEjr1zCsicMWpAA",
+        "tGzv3JOkF0XG5Qx2TlKWIA",
+        "SplxlOBeZQQYbYS6WxSbIA",
+        "7Fjfp0ZBr1KtDRbnfVdmIw",
+        "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+        # RFC 5849 (OAuth 1.0): consumer key and secret, tokens and their secrets
+        "dpf43f3p2l4k3l03",
+        "kd94hf93k423kf44",
+        "hh5s93j4hdidpola",
+        "hdhd0244k9j7ao03",
+        "nnch734d00sl2jdk",
+        "pfkkdhi9sl3r4s00",
     )
 )
 
 
 def is_documented_example(value: str) -> bool:
-    """A value a provider's documentation prints as its example (AWS's ``AKIAIOSFODNN7EXAMPLE``, GitHub's
-    ``gho_16C7e42F…``): public by construction, and never issued to anyone."""
+    """A value a provider's documentation or an RFC prints as its example (AWS's ``AKIAIOSFODNN7EXAMPLE``,
+    GitHub's ``gho_16C7e42F…``, RFC 6749's ``2YotnFZFEjr1zCsicMWpAA``): public by construction, vendored
+    with every OAuth library, and never issued to anyone."""
     return value in _DOCUMENTED
 
 
@@ -310,6 +328,11 @@ _FETCH = re.compile(
     r"^(?:vault|aws|gcloud|az|op|kubectl|pass|gopass|security|doppler|sops|cat|echo|printenv|bw|lpass|"
     r"secret-tool|keyring|infisical|chamber|heroku|gh)\s{1,8}[a-z\-]"
 )
+# A type annotation written as a string: ``private_key: "Optional[ec.EllipticCurvePrivateKey]" = None``.
+_ANNOTATION = re.compile(
+    r"^(?:typing\.)?(?:Optional|Union|List|Dict|Tuple|Set|Type|Callable|Sequence|Mapping|Iterable|Literal|"
+    r"Annotated|ClassVar|Final)\["
+)
 _CALL = re.compile(r"^(?:new\s+)?[A-Za-z_$][\w$.]{0,100}\([^()]{0,100}\)$")
 _NOTHING = frozenset("none null nil undefined nan true false empty".split())
 
@@ -325,7 +348,7 @@ def is_reference(value: str) -> bool:
     value = value.strip()
     if value.lower() in _NOTHING or _REFERENCE.search(value) is not None or _CALL.match(value) is not None:
         return True
-    if _FETCH.match(value):
+    if _FETCH.match(value) or _ANNOTATION.match(value):
         return True
     # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
     return _VARIABLE.match(value) is not None and _wordlike(value)
@@ -335,7 +358,8 @@ def is_reference(value: str) -> bool:
 _SEGMENT = (
     r"(?:[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{2,16}(?:[A-Z][a-z]{1,30}){0,6})\d{0,3}|\d{1,4}"
 )
-_NAME = re.compile(rf"^[@/$]?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
+_WORD_ONLY = re.compile(r"^_{0,2}(?:[A-Z]?[a-z]{1,40}|[A-Z]{2,40})$")  # word, Word, WORD
+_NAME = re.compile(rf"^[@/$_]?_?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
 _CAMEL_WORDS = re.compile(r"^[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{2,30}){1,6}$")
 _LONG_WORD = re.compile(r"[A-Za-z]{4}")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}(?:[_\-][A-Z0-9]{1,30}){1,16}$")
@@ -355,9 +379,11 @@ def is_identifier(value: str) -> bool:
     Every segment must be a word, CamelCase words, an acronym or a short number: a random credential has
     segments like ``Xk9mP2vLq`` (case and digits mixed inside) and never passes.
     """
-    value = value.strip()
+    value = value.strip().rstrip(":.,;!?")
     if len(value) > 200:
         return False
+    if _WORD_ONLY.match(value):
+        return _wordlike(value)
     if _ENV_NAME.match(value):
         # A licence key (``X7K2M-9QPLR-3J8WD``) has this shape too: a name is mostly words.
         parts = re.split(r"[_\-]", value)
@@ -452,13 +478,13 @@ _STOP_WORDS = frozenset(
     insecure unsafe notsecret notasecret notreal not real ignore ignored unused invalid valid abc abcd
     abcdef xyz one two three test123 pass123 admin123 secret123 password123 s3cr3t p4ss p4ssw0rd passw0rd
     yes no ok true false on off enabled disabled config settings app application service server client
-    api web site db database my_secret my_password mypassword mysecretpassword secretpassword
+    api web site db database a an is blah my_secret my_password mypassword mysecretpassword secretpassword
     """.split()
 )
 _DIGIT_RUNS = re.compile(r"\d{1,64}")
 _LEET = str.maketrans("013457@$!", "oieastasi")
-_AFFIX = re.compile(r"^[\W_]{0,3}(?P<core>.{2,64}?)[\W_\d]{0,6}$")
-_WORD_SPLIT = re.compile(r"[\s_\-.:/]+")
+_AFFIX = re.compile(r"^[\W_]{0,3}(?P<core>.{2,64}?)(?:\\x[0-9a-fA-F]{2}|\\[nrt0])?[\W_\d]{0,6}$")
+_WORD_SPLIT = re.compile(r"[\s_\-.:/|()]+")
 
 
 def is_placeholder_word(value: str) -> bool:
@@ -478,7 +504,8 @@ def is_placeholder_word(value: str) -> bool:
     core = match.group("core") if match else text
     if len(core) > 40 or len(_DIGIT_RUNS.findall(core)) > 2 or len(core) - len(core.lstrip("0123456789")) > 3:
         return False  # digits inside: not a word, even in leetspeak (p4ssw0rd has two)
-    for candidate in {core, core.translate(_LEET)}:
+    candidates = {core, core.translate(_LEET)} if any(c.isalpha() for c in core) else {core}
+    for candidate in candidates:
         parts = [p for p in _WORD_SPLIT.split(candidate) if p]
         if parts and all(p in _STOP_WORDS or _joined_stop_words(p) for p in parts):
             return True

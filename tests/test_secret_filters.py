@@ -422,3 +422,9 @@ def test_the_filters_cost_is_linear_in_the_hits() -> None:
     hits = scan(lines, "settings.cfg", max_hits=None)
     assert len(hits) == 20_000
     assert time.process_time() - started < 10
+
+
+def test_a_format_that_spells_secret_is_not_a_filler() -> None:
+    """age's secret keys start ``AGE-SECRET-KEY-1``: upper-case words are fillers only as ``TOKEN_A``."""
+    assert not filters.has_filler_word("AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS")
+    assert filters.has_filler_word("hooks/TOKEN_A/TOKEN_B/TOKEN_C")

@@ -123,7 +123,8 @@ _FILLER_WORDS = re.compile(
     r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
     r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}|a1b2c3|1a2b3c|abc123"
 )
-_YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|APIKEY|API_KEY)(?:_[A-Z0-9]|\b)")
+# YourAccessToken, YOUR_KEY, TOKEN_A/TOKEN_B (case matters: AGE-SECRET-KEY-1 is an age key's real prefix).
+_YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|KEY)_[A-Z0-9]\b")
 
 
 def structured_share(body: str) -> float:

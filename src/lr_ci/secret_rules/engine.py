@@ -74,6 +74,8 @@ _EXPRESSION = re.compile(r"^[A-Za-z_$][\w$.]*[(\[]")
 # Values that name where a secret lives rather than holding one: URLs (credentials in URLs have their
 # own rule), file paths, cloud resource names.
 _REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://[^:@\s]+$|/[\w.\-]+(?:/[\w.\-]+)+$|arn:|projects/)")
+# ``Basic`` right before a value: the value is an HTTP Basic credential (checked by filters.is_example_basic).
+_BASIC_BEFORE = re.compile(r"(?i)\bbasic\s{1,64}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ALLOW_SAME_LINE = (b"lr-ci: allow-secret", b"pragma: allowlist secret")
 _ALLOW_NEXT_LINE = (b"lr-ci: allow-secret-next-line", b"pragma: allowlist nextline secret")
@@ -306,7 +308,19 @@ class RuleSet:
                     yield slice_start + at, self._keyword_lengths[keyword], rule_index
 
     def is_placeholder(self, value: str) -> bool:
-        return any(p.search(value) for p in self.placeholders)
+        """Whether a ``[placeholders]`` regex finds ``value`` (one search of their union, not one each)."""
+        return self._placeholder_union.search(value) is not None
+
+    @cached_property
+    def _placeholder_union(self) -> re.Pattern[str]:
+        """The ``[placeholders]`` regexes as one alternation: a leading ``(?i)`` becomes a scoped group."""
+        parts = []
+        for pattern in self.placeholders:
+            text, flags = pattern.pattern, ""
+            while text.startswith("(?") and text[2:3].isalpha() and ")" in text:
+                flags, text = flags + text[2 : text.index(")")], text[text.index(")") + 1 :]
+            parts.append(f"(?{flags}:{text})" if flags else f"(?:{text})")
+        return re.compile("|".join(parts) or "(?!)")
 
 
 @cache
@@ -331,24 +345,41 @@ def _normalized_key(key: str) -> str:
 def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, policy: PathPolicy) -> bool:
     """The filters a regex match must pass to be reported (placeholders, entropy, key words...).
 
-    The rule's ``context`` is checked by the caller, once per searched text rather than once per match.
+    Shared by every rule: the ``[placeholders]`` regexes, the rule's allowlist and entropy floor, then
+    :mod:`.filters` on the token's body (the value without the rule's fixed text: structured fillers,
+    filler words), example hosts and pairs in URLs, ``Basic`` values that are no credential, jwt.io's
+    sample. Generic rules add the key-name checks and the filters for references, names, hashes, words,
+    prose and character-class entropy floors. The rule's ``context`` is checked by the caller, once per
+    searched text rather than once per match.
     """
+    from lr_ci.secret_rules import filters
+
     if rules.is_placeholder(secret) or any(a.search(match.group(0)) for a in rule.allowlist):
         return False
-    if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
+    entropy = shannon_entropy(secret) if rule.entropy is not None or rule.generic else 0.0
+    if rule.entropy is not None and entropy < rule.entropy:
         return False
     groups = match.groupdict()
-    if groups.get("user") is not None and groups["user"] == secret:
-        return False  # postgres://postgres:postgres@... is a local default, not a leak
+    head = match.group(0)[: max(0, match.group(0).find(secret))]
+    basic = "asic" in head and _BASIC_BEFORE.search(head) is not None
+    if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
+        return False
     if rule.generic:
         key = groups.get("key")
-        if key is not None and rule.key_words is not None and not rule.key_words.search(_normalized_key(key)):
+        normalized = _normalized_key(key) if key is not None else None
+        if normalized is not None and rule.key_words is not None and not rule.key_words.search(normalized):
+            return False
+        if filters.is_name_key(normalized) or filters.is_id_under_id_key(secret, normalized):
             return False
         unquoted = "q" in groups and groups["q"] is None
+        if groups.get("q") == "`" and not policy.code:
+            return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
         if _IDENTIFIER_WORDS.match(secret) or _REFERENCE.match(secret) or secret.isdigit():
             return False
         if unquoted and (policy.code or _EXPRESSION.match(secret)):
             return False  # an unquoted value in code is an expression, not a literal
+        if filters.is_not_a_value(secret, entropy):
+            return False
     return True
 
 

@@ -1,0 +1,635 @@
+"""False-alarm filters shared by every rule: a candidate value in, a verdict out (True: not a secret).
+
+The engine (:func:`lr_ci.secret_rules.engine._accept`) runs these on each regex match that survived the
+rule's own checks, so they run only where a rule already matched, never over the content: each is a few
+compiled regexes or one linear pass over a value of at most a few hundred characters.
+
+Two families, because a provider rule and a generic rule fail differently:
+
+- every rule (provider rules too): placeholders measured over the token's *body* (the value with the
+  rule's own fixed text removed, :func:`token_body`), well-known documentation values (jwt.io's sample),
+  ``Basic`` values that are not base64 or decode to an example pair, credentials in URLs to reserved
+  example domains or with example pairs;
+- generic rules only (a key name near a value): references instead of values, names and identifiers,
+  password hashes, placeholder words, prose, and character-class-aware entropy floors.
+
+Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
+structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,
+a name, a reference or a hash is not a credential whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------------------
+# Token bodies: a rule's fixed text is not evidence of a placeholder
+# ---------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def fixed_texts(pattern: str) -> tuple[str, ...]:
+    """The literal runs (two characters or more) a rule's regex requires inside the secret, longest first,
+    lower-cased.
+
+    ``ghp_``, ``sk_live_``, Twitter's 22 ``A``s (``A{22}``), Dropbox's ten, Telegram's ``:AA``, the ``==``
+    that ends an Azure storage key: text the provider's format fixes, so a filter looking for runs or
+    words must not count it. Read from the parsed regex, so a new rule needs nothing declared; only the
+    ``secret``/``secret2`` groups are read when the regex has them (a generic rule's ``token`` key name is
+    not part of its value).
+    """
+    import importlib
+    import sys
+
+    parser = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+    constants = importlib.import_module("re._constants" if sys.version_info >= (3, 11) else "sre_constants")
+    found: set[str] = set()
+    try:
+        parsed = parser.parse(pattern)
+    except re.error:  # pragma: no cover - the loader compiled every rule already
+        return ()
+    names = parsed.state.groupdict
+    wanted = {names[n] for n in ("secret", "secret2") if n in names}
+
+    def keep(run: list[str], inside: bool) -> None:
+        text = "".join(run)
+        if inside and len(text) >= 2:
+            found.add(text.lower())
+
+    def walk(items: Any, inside: bool) -> None:
+        run: list[str] = []
+        for op, arg in items:
+            if op is constants.LITERAL:
+                run.append(chr(arg))
+                continue
+            if op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+                low, high, sub = arg
+                body = list(sub)
+                if low == high and len(body) == 1 and body[0][0] is constants.LITERAL:
+                    run.append(chr(body[0][1]) * low)
+                    continue
+                keep(run, inside)
+                run = []
+                walk(sub, inside)
+                continue
+            keep(run, inside)
+            run = []
+            if op is constants.SUBPATTERN:
+                walk(arg[-1], inside or arg[0] in wanted)
+            elif op is constants.BRANCH:
+                for alternative in arg[1]:
+                    walk(alternative, inside)
+        keep(run, inside)
+
+    walk(parsed, not wanted)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def token_body(value: str, pattern: str) -> str:
+    """``value`` with the fixed text of the rule's regex cut out (each cut a NUL, so runs do not join).
+
+    A fixed text of four characters or more is cut wherever it is (``T3BlbkFJ`` inside an OpenAI key,
+    Twitter's ``A`` run); a shorter one only at the value's start or end (``gh``, ``==``), where a prefix
+    or a suffix is, so that two letters of a random body are never mistaken for it.
+    """
+    lowered = value.lower()
+    for text in fixed_texts(pattern):
+        size = len(text)
+        if size < 4:
+            if lowered.startswith(text):
+                value, lowered = "\0" * size + value[size:], "\0" * size + lowered[size:]
+            if lowered.endswith(text) and len(lowered) > size:
+                value, lowered = value[:-size] + "\0" * size, lowered[:-size] + "\0" * size
+            continue
+        at = lowered.find(text)
+        while at >= 0:
+            value = value[:at] + "\0" * size + value[at + size :]
+            lowered = lowered[:at] + "\0" * size + lowered[at + size :]
+            at = lowered.find(text, at + size)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Placeholders (every rule): structure over the body, filler words inside it
+# ---------------------------------------------------------------------------------------------------------
+
+# Steps between neighbours that a person typing a filler makes: same character, next or previous one.
+_MIN_STRUCTURED = 8
+_STRUCTURE_SHARE = 0.6
+_FILLER_WORDS = re.compile(
+    r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
+    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}|a1b2c3|1a2b3c|abc123"
+)
+# YourAccessToken, YOUR_KEY, TOKEN_A/TOKEN_B (case matters: AGE-SECRET-KEY-1 is an age key's real prefix).
+_YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|KEY)_[A-Z0-9]\b")
+
+
+def structured_share(body: str) -> float:
+    """The share of neighbouring characters that repeat or count (``aaaa``, ``abcd``, ``4321``, ``a1b2``).
+
+    The larger of two shares: steps of -1, 0 or +1 between neighbours (``aaaa``, ``abcd``, ``4321``), and
+    steps of 0 or +1 between characters two apart (``a1b2c3``, ``abab``). A random body over 16 or more
+    symbols scores well under 0.4 (each step has at most a 3-in-16 chance); a filler scores near 1.
+    Differences are taken with ``map`` over the code points, at C speed: this runs on every match.
+    """
+    from operator import sub
+
+    points = [ord(c) for c in body if c != "\0"] if "\0" in body else list(map(ord, body))
+    size = len(points)
+    if size < 3:
+        return 0.0
+    steps = list(map(sub, points[1:], points))
+    near = steps.count(0) + steps.count(1) + steps.count(-1)
+    twos = list(map(sub, points[2:], points))
+    paired = twos.count(0) + twos.count(1)
+    return max(near / (size - 1), paired / (size - 2))
+
+
+def is_structured_filler(body: str) -> bool:
+    """A body mostly made of repeats and counts: ``aaaaaaaa``, ``abcd1234``, ``a1b2c3d4``, ``123456789``.
+
+    Measured over the token body (:func:`token_body`), so ``AAAAAAAAAA`` in a Dropbox token or the 22
+    ``A``s of a Twitter bearer token, fixed by the format, do not count; a body under 8 characters is
+    never judged. Safe because a random body scores far below the 0.6 share (tested on random values of
+    every common alphabet).
+    """
+    chars = body.replace("\0", "")
+    size = len(chars)
+    if size < _MIN_STRUCTURED:
+        return False
+    share = structured_share(body)
+    if chars.isdigit():  # ten symbols: a random step repeats or counts half the time
+        return size >= 12 and share >= 0.9
+    if _HEX_CHARS.match(chars):
+        return size >= 12 and share >= 0.8
+    return share >= _STRUCTURE_SHARE
+
+
+def has_filler_word(body: str) -> bool:
+    """A filler written inside a token: ``example``, ``sample``, ``your_``, ``...TokenHere``, ``xxxx``.
+
+    Words of five letters or more (or a word with its separator) over the body only, so a prefix like
+    ``sk_test_`` never counts; the chance of one in a random 40-character body is about one in a million.
+    ``a1b2c3`` and ``abc123`` are the fillers of the issue's examples (``shpat_a1b2c3d4...``,
+    ``sk-ant-...abc123xyz``).
+    """
+    return _FILLER_WORDS.search(body) is not None or _YOUR.search(body) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Documentation examples (every rule)
+# ---------------------------------------------------------------------------------------------------------
+
+_EXAMPLE_HOST = re.compile(
+    r"(?i)(?:^|\.)(?:example\.(?:com|org|net)|[a-z0-9\-]{1,63}\.(?:example|test|invalid|localhost))\.?$"
+    r"|(?:^|\.)(?:example|test|invalid|localhost)\.?$"
+)
+_EXAMPLE_PAIRS = frozenset(
+    (user, password)
+    for user, password in (
+        ("user", "password"),
+        ("username", "password"),
+        ("user", "pass"),
+        ("admin", "admin"),
+        ("admin", "password"),
+        ("root", "root"),
+        ("test", "test"),
+        ("foo", "bar"),
+        ("aladdin", "open sesame"),
+        ("aladdin", "opensesame"),
+        ("user", "secret"),
+        ("guest", "guest"),
+        ("demo", "demo"),
+    )
+)
+
+
+def is_example_host(host: str) -> bool:
+    """A host reserved for documentation or tests (RFC 2606, RFC 6761): never a real service.
+
+    ``example.com``/``.org``/``.net`` and their subdomains, and any name under ``.example``, ``.test``,
+    ``.invalid`` or ``.localhost``. A password in a URL to such a host was written for a reader; bare
+    ``localhost`` is not included (a real local service's password is still a password).
+    """
+    host = host.split(":", 1)[0].strip("[]")
+    if host.lower() == "localhost":
+        return False
+    return _EXAMPLE_HOST.search(host) is not None
+
+
+def is_example_pair(user: str, password: str) -> bool:
+    """``user:password``, ``admin:admin``, ``Aladdin:open sesame``...: the pairs manuals and RFCs print,
+    or a password that is the user name (a local default such as ``postgres:postgres``)."""
+    if "%" in user or "%" in password:
+        from urllib.parse import unquote
+
+        user, password = unquote(user), unquote(password)
+    user, password = user.lower(), password.lower()
+    return user == password or (user, password) in _EXAMPLE_PAIRS or is_placeholder_word(password)
+
+
+def is_example_basic(value: str) -> bool:
+    """A ``Basic`` credential that is no credential: not valid base64, no ``user:password`` inside, or an
+    example pair (RFC 7617's ``Aladdin:open sesame``, ``user:password``, ``admin:admin``).
+
+    Real clients always send ``base64(user ":" password)``; anything else is prose or a template.
+    """
+    import base64
+    import binascii
+
+    text = value.strip()
+    if len(text) % 4:
+        text += "=" * (-len(text) % 4)
+    try:
+        decoded = base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return True
+    user, colon, password = decoded.partition(":")
+    if not colon or not password or not decoded.isprintable():
+        return True
+    return is_example_pair(user, password)
+
+
+# Values a provider's own documentation prints as its example (the research notes name them): reported by
+# nobody, since every reader of the docs has them.
+_DOCUMENTED = frozenset(
+    (
+        "AKIAIOSFODNN7EXAMPLE",  # AWS
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS
+        "gho_16C7e42F292c6912E7710c838347Ae178B4a",  # GitHub's OAuth docs (its checksum does not verify)
+        # RFC 6749 (OAuth 2.0): access and refresh token, code, client secret, Basic client credentials
+        "2YotnFZFEjr1zCsicMWpAA",
+        "tGzv3JOkF0XG5Qx2TlKWIA",
+        "SplxlOBeZQQYbYS6WxSbIA",
+        "7Fjfp0ZBr1KtDRbnfVdmIw",
+        "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+        # RFC 5849 (OAuth 1.0): consumer key and secret, tokens and their secrets
+        "dpf43f3p2l4k3l03",
+        "kd94hf93k423kf44",
+        "hh5s93j4hdidpola",
+        "hdhd0244k9j7ao03",
+        "nnch734d00sl2jdk",
+        "pfkkdhi9sl3r4s00",
+    )
+)
+
+
+def is_documented_example(value: str) -> bool:
+    """A value a provider's documentation or an RFC prints as its example (AWS's ``AKIAIOSFODNN7EXAMPLE``,
+    GitHub's ``gho_16C7e42F…``, RFC 6749's ``2YotnFZFEjr1zCsicMWpAA``): public by construction, vendored
+    with every OAuth library, and never issued to anyone."""
+    return value in _DOCUMENTED
+
+
+# jwt.io's sample and its relatives: the payload every tutorial copies.
+_EXAMPLE_JWT_CLAIMS = re.compile(r'"(?:sub|id|user_?id)"\s*:\s*"?1234567890"?|"name"\s*:\s*"John Doe"')
+
+
+def is_example_jwt(value: str) -> bool:
+    """A JWT whose payload is jwt.io's sample (``"sub": "1234567890"``, ``"name": "John Doe"``).
+
+    That token is printed on jwt.io and copied into countless docs and tests (the issue's third cause,
+    36 findings); its payload is what marks it, whatever key signed it.
+    """
+    import base64
+    import binascii
+
+    parts = value.split(".")
+    if len(parts) < 2 or not parts[0].startswith("eyJ") or len(parts[1]) > 4096:
+        return False
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = base64.urlsafe_b64decode(payload).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return False
+    return _EXAMPLE_JWT_CLAIMS.search(claims) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generic values: references, names, hashes, words, prose, entropy
+# ---------------------------------------------------------------------------------------------------------
+
+_REFERENCE = re.compile(
+    r"""(?x)
+    ^\$\{.{0,200}\}$ | ^\$[A-Z_][A-Z0-9_]{0,64}$                   # ${VAR}, $VAR
+    | \$\( | \{\{ | \}\}                                                  # $(cmd), {{ x }}
+    | ^`[^`]{0,200}`$ | ^%[A-Za-z_][\w]{0,100}%$ | ^@[A-Z_][A-Z0-9_]{0,100}@$  # `cmd`, %VAR%, @VAR@
+    | (?i:os\.environ|getenv|environ\.get|process\.env|import\.meta\.env)
+    | ^arn:aws: | ^projects/[^/]{1,100}/secrets/
+    | ^(?i:vault|ssm|awssm|gcpsm|azkv|keyvault|op|sm|doppler|secret|secrets|env):
+    | (?i:keyvault|secretsmanager|secretKeyRef) | ^ref\+
+    """
+)
+_VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
+# A command that fetches the secret (the value of a backtick or $(...) substitution, or a shell alias).
+_FETCH = re.compile(
+    r"^(?:vault|aws|gcloud|az|op|kubectl|pass|gopass|security|doppler|sops|cat|echo|printenv|bw|lpass|"
+    r"secret-tool|keyring|infisical|chamber|heroku|gh)\s{1,8}[a-z\-]"
+)
+# A type annotation written as a string: ``private_key: "Optional[ec.EllipticCurvePrivateKey]" = None``.
+_ANNOTATION = re.compile(
+    r"^(?:typing\.)?(?:Optional|Union|List|Dict|Tuple|Set|Type|Callable|Sequence|Mapping|Iterable|Literal|"
+    r"Annotated|ClassVar|Final)\["
+)
+_CALL = re.compile(r"^(?:new\s+)?[A-Za-z_$][\w$.]{0,100}\([^()]{0,100}\)$")
+_NOTHING = frozenset("none null nil undefined nan true false empty".split())
+
+
+def is_reference(value: str) -> bool:
+    """A value that says where a secret comes from rather than holding it.
+
+    ``${VAR}``, ``$VAR``, ``{{ x }}``, ``$(cmd)``, backticks, ``%VAR%``, ``@VAR@``, ``os.environ[...]``,
+    ``getenv``, ``process.env.X``, secret-manager paths and ARNs (``arn:aws:secretsmanager:``,
+    ``projects/p/secrets/s``, ``vault:``, ``ssm:``, ``op://``, Key Vault), a function call
+    (``get_password()``), and ``None``/``null``/``nil``/``undefined``: none of these is the secret.
+    """
+    value = value.strip()
+    if value.lower() in _NOTHING or _REFERENCE.search(value) is not None or _CALL.match(value) is not None:
+        return True
+    if _FETCH.match(value) or _ANNOTATION.match(value):
+        return True
+    # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
+    return _VARIABLE.match(value) is not None and _wordlike(value)
+
+
+# A name segment: a word, CamelCase words, an ACRONYM (with a short number, P95, GPT4), or a short number.
+_SEGMENT = (
+    r"(?:[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{1,30}){0,6}|[A-Z]{2,16}(?:[A-Z][a-z]{1,30}){0,6})\d{0,3}|\d{1,4}"
+)
+_WORD_ONLY = re.compile(r"^_{0,2}(?:[A-Z]?[a-z]{1,40}|[A-Z]{2,40})$")  # word, Word, WORD
+_NAME = re.compile(rf"^[@/$_]?_?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
+_CAMEL_WORDS = re.compile(r"^[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{2,30}){1,6}$")
+_LONG_WORD = re.compile(r"[A-Za-z]{4}")
+# An env-var name: upper-case parts joined by _ or - (each part checked in is_identifier; a nested repeat
+# here took 8 ms to compile, a cost on every start-up that meets a match).
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials")
+# Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV...
+_NAME_KEY = re.compile(
+    r"_(?:name|names|url|uri|urls|path|paths|file|files|dir|arn|ref|env|var|variable|type|length|size|"
+    r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest)$"
+)
+
+
+def is_identifier(value: str) -> bool:
+    """A name rather than a value: ``LR_CI_P95_CLUSTER_SECRET``, ``NEXUS-GPT4-API-KEY``,
+    ``ops.database.password``, ``secret/data/ops``, ``xs:string``, ``bench-webhook-signing-secret-5309``.
+
+    Every segment must be a word, CamelCase words, an acronym or a short number: a random credential has
+    segments like ``Xk9mP2vLq`` (case and digits mixed inside) and never passes.
+    """
+    value = value.strip().rstrip(":.,;!?")
+    if len(value) > 200:
+        return False
+    if _WORD_ONLY.match(value):
+        return _wordlike(value)
+    if _ENV_NAME.match(value):
+        # A licence key (``X7K2M-9QPLR-3J8WD``) has this shape too: a name is mostly words.
+        parts = re.split(r"[_\-]", value)
+        if not all(parts) or any(len(p) > 30 for p in parts):
+            return False
+        words = sum(1 for p in parts if len(p) >= 2 and p.isalpha())
+        mixed = any(len(p) > 6 and not p.isalpha() for p in parts)  # API-OJ8N2R2S8M53HR4L: a key
+        return words * 2 >= len(parts) and not mixed and _wordlike(value)
+    if _CAMEL_WORDS.match(value):
+        return _wordlike(value)
+    return _NAME.match(value) is not None and _LONG_WORD.search(value) is not None and _wordlike(value)
+
+
+_RUN = re.compile(r"[A-Z]?[a-z]{1,40}|[A-Z]{1,40}(?![a-z])")
+_VOWEL = re.compile(r"[aeiouyAEIOUY]")
+_CONSONANTS = re.compile(r"[^aeiouyAEIOUY]{5}")
+
+
+def _wordlike(value: str) -> bool:
+    """Whether every letter run of ``value`` reads as a word (a vowel, no five consonants in a row) or a
+    short acronym: ``signing``, ``Cluster``, ``GPT``; random letters (``DvlCdnxq``, ``TQPMHN``) do not."""
+    for run in _RUN.findall(value):
+        if len(run) < 3 or (run.isupper() and len(run) <= 5):
+            continue
+        if not _VOWEL.search(run) or _CONSONANTS.search(run):
+            return False
+    return True
+
+
+def is_id_under_id_key(value: str, key: str | None) -> bool:
+    """A UUID under a key that says id/uuid/guid (``credentialsId``, ``client_id``, ``withCredentials``).
+
+    Jenkins stores a credential's *id* as a UUID; the secret lives in Jenkins. A UUID under ``api_key`` is
+    still reported (Heroku's legacy keys are UUIDs).
+    """
+    return key is not None and _UUID.match(value.strip()) is not None and _ID_KEY.search(key) is not None
+
+
+def is_name_key(key: str | None) -> bool:
+    """A key that names an attribute of a secret (``SECRET_NAME``, ``token_url``, ``CLUSTER_SECRET_ENV``,
+    ``password_hash``), whose value is a name, a URL, a path or a hash: never the secret itself.
+
+    ``key`` is the normalized key (``db_password`` form, :func:`lr_ci.secret_rules.engine._normalized_key`).
+    """
+    return key is not None and _NAME_KEY.search(key) is not None
+
+
+_ENCRYPTED = re.compile(
+    r"^(?:ENC\[(?:AES256_GCM|PKCS7|GPGME),|\$ANSIBLE_VAULT;|-----BEGIN PGP MESSAGE|vault:v\d{1,3}:"
+    r"|AQICAH[A-Za-z0-9+/]{40}|Ag[ABC][A-Za-z0-9+/]{100})"
+)
+
+
+def is_encrypted(value: str) -> bool:
+    """Ciphertext committed on purpose: SOPS ``ENC[AES256_GCM,...]``, ``$ANSIBLE_VAULT;``, a PGP message,
+    Vault transit ``vault:v1:``, an AWS KMS blob (``AQICAH...``), a Sealed Secrets value (``AgA``/``AgB``/
+    ``AgC`` and hundreds of base64 characters). Only its private key opens it; storing it in git is what
+    these tools are for."""
+    return _ENCRYPTED.match(value) is not None
+
+
+_HASH = re.compile(
+    r"""^(?:
+    \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}                          # bcrypt
+    | \$argon2(?:id|i|d)\$[^\s]{10,300}                           # argon2
+    | \$[156]\$(?:rounds=\d{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}  # md5/sha-crypt
+    | \$(?:y|gy|7|sha1|md5|apr1|scrypt|pbkdf2(?:-sha\d{1,3})?)\$[^\s]{8,300}
+    | (?:pbkdf2_sha\d{1,3}|argon2|bcrypt_sha256|bcrypt|scrypt|sha1|md5)\$[^\s]{8,300}  # Django
+    | (?:pbkdf2|scrypt):[^\s]{8,300}                              # Werkzeug
+    | \{(?:SSHA|SHA|SSHA256|SSHA512|MD5|SMD5|CRYPT|PBKDF2[-\w]{0,12}|ARGON2)\}[^\s]{4,300}  # LDAP
+    )$""",
+    re.VERBOSE,
+)
+
+
+def is_password_hash(value: str) -> bool:
+    """A stored password hash (bcrypt ``$2b$``, ``$argon2id$``, crypt ``$6$``/``$5$``/``$1$``, Django's
+    ``pbkdf2_sha256$``, Werkzeug's ``scrypt:``, LDAP's ``{SSHA}``): what a system keeps instead of the
+    password. It is not a leaked password (the issue's second cause, 41 findings)."""
+    return _HASH.match(value.strip()) is not None
+
+
+# Values people write where a secret will go, or as a local default: a small English/programming stop list.
+_STOP_WORDS = frozenset(
+    """
+    dev devel develop development local localhost prod production staging stage test tests testing qa demo
+    secret secrets secretkey secret_key password passwords passwd pass pwd passphrase token tokens apikey
+    key keys private public credential credentials auth login logon user username users admin administrator
+    root guest default defaults example examples sample samples dummy fake mock mocked stub placeholder
+    changeme change change_me changeit replaceme replace todo tbd fixme xxx foo bar baz qux foobar hello
+    world helloworld welcome letmein qwerty asdf hunter keyboard cat keyboardcat opensesame sesame monkey
+    dragon master super supersecret topsecret mysecret my your our the this that some any value values
+    string str text none null nil undefined empty blank required optional unknown hidden masked redacted
+    insecure unsafe notsecret notasecret notreal not real ignore ignored unused invalid valid abc abcd
+    abcdef xyz one two three test123 pass123 admin123 secret123 password123 s3cr3t p4ss p4ssw0rd passw0rd
+    yes no ok true false on off enabled disabled config settings app application service server client
+    api web site db database a an is blah my_secret my_password mypassword mysecretpassword secretpassword
+    """.split()
+)
+_DIGIT_RUNS = re.compile(r"\d{1,64}")
+_LEET = str.maketrans("013457@$!", "oieastasi")
+_AFFIX = re.compile(r"^[\W_]{0,3}(?P<core>.{2,64}?)(?:\\x[0-9a-fA-F]{2}|\\[nrt0])?[\W_\d]{0,6}$")
+_WORD_SPLIT = re.compile(r"[\s_\-.:/|()]+")
+
+
+def is_placeholder_word(value: str) -> bool:
+    """A value that is a stop word or a few of them joined (``dev``, ``keyboard cat``, ``s3cr3t``,
+    ``supersecret``, ``mysecretpassword``, ``Password123!``, ``my-dev-secret``), leetspeak undone and a
+    short number or punctuation after it allowed.
+
+    These are the values the issue's first cause counted (81 findings): local defaults and tutorial
+    values. A real credential has at least one part that is not in the list.
+    """
+    text = value.strip().lower()
+    if not text or len(text) > 64:
+        return False
+    if text in _STOP_WORDS:
+        return True
+    match = _AFFIX.match(text)
+    core = match.group("core") if match else text
+    if len(core) > 40 or len(_DIGIT_RUNS.findall(core)) > 2 or len(core) - len(core.lstrip("0123456789")) > 3:
+        return False  # digits inside: not a word, even in leetspeak (p4ssw0rd has two)
+    candidates = {core, core.translate(_LEET)} if any(c.isalpha() for c in core) else {core}
+    for candidate in candidates:
+        parts = [p for p in _WORD_SPLIT.split(candidate) if p]
+        if parts and all(p in _STOP_WORDS or _joined_stop_words(p) for p in parts):
+            return True
+    return False
+
+
+def _joined_stop_words(text: str) -> bool:
+    """Whether ``text`` (at most 40 letters) splits into stop words (``mysecretpassword``): a DP, O(n*12)."""
+    if len(text) > 40 or not text.isalpha():
+        return False
+    size = len(text)
+    reachable = [True] + [False] * size
+    for end in range(2, size + 1):
+        for start in range(max(0, end - 13), end - 1):
+            if reachable[start] and text[start:end] in _STOP_WORDS:
+                reachable[end] = True
+                break
+    return reachable[size]
+
+
+_WORD = re.compile(r"^[^\W\d_]{1,40}[.,;:!?'\"]{0,2}$")
+
+
+def is_prose(value: str) -> bool:
+    """Words and spaces rather than a credential: ``the password is hunter2``, `` lines, endless HTTP
+    bodies, ``, a sentence in any script (non-ASCII prose).
+
+    A value that starts or ends with a space is a span of text between two quotes or backticks; a value
+    of several words, most of them made only of letters, is a sentence; letters outside ASCII with a
+    space between them are prose in another language. Passphrases of plain words are dropped with them:
+    a generic rule cannot tell one from a sentence.
+    """
+    if value != value.strip() and value.strip():
+        return True
+    words = value.split()
+    if len(words) < 2:
+        return False
+    wordy = sum(1 for w in words if _WORD.match(w))
+    if wordy >= 2 and wordy * 3 >= len(words) * 2:
+        return True
+    return not value.isascii() and sum(1 for c in value if c.isalpha() and not c.isascii()) >= 2
+
+
+_HEX = re.compile(r"^(?=.{0,300}[a-fA-F])(?:[0-9a-f\-]{16,300}|[0-9A-F\-]{16,300})$")
+_HEX_CHARS = re.compile(r"^(?:[0-9a-f]{1,300}|[0-9A-F]{1,300})$")
+_MIXED = re.compile(r"(?=.{0,300}[a-z])(?=.{0,300}[A-Z])(?=.{0,300}[0-9])")
+_BASE64ISH = re.compile(r"^[A-Za-z0-9+/_\-]{20,300}={0,2}$")
+
+
+def expected_entropy(size: int, alphabet: int) -> float:
+    """About the Shannon entropy (bits per character) of a random string of ``size`` symbols drawn from
+    ``alphabet``: log2 of the expected number of distinct symbols in it."""
+    if size <= 1:
+        return 0.0
+    distinct = alphabet * (1 - (1 - 1 / alphabet) ** size)
+    return math.log2(max(distinct, 1.0))
+
+
+def entropy_floor(value: str) -> float | None:
+    """The lowest entropy a random value of this character class and length has, or None (no class floor).
+
+    A flat floor cannot serve every class: 32 hex characters top out at 4 bits per character, a 40-char
+    base64 string reaches 5, a 12-char password 3.6. So the floor is a share of what a random value of the
+    same class and length has: hex (dashes allowed, a UUID) 0.7 of the 16-symbol figure, mixed-case
+    alphanumerics (base64, base62) 0.75 of the 62-symbol one. ``deadbeefdeadbeef`` and ``AbAbAbAb1...``
+    fall under it, random keys of that class stay above it (tested). Other values (a password with
+    symbols, lower-case alphanumerics with a prefix) keep only the rule's own floor.
+    """
+    size = len(value)
+    if _HEX.match(value):
+        return 0.7 * expected_entropy(size, 16)
+    if _BASE64ISH.match(value) and _MIXED.search(value):
+        return 0.75 * expected_entropy(size, 62)
+    return None
+
+
+def is_below_entropy_floor(value: str, entropy: float) -> bool:
+    """Whether ``value`` (of Shannon ``entropy``) is less random than its class allows (see
+    :func:`entropy_floor`)."""
+    floor = entropy_floor(value)
+    return floor is not None and entropy < floor
+
+
+def is_not_a_value(value: str, entropy: float) -> bool:
+    """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
+    reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
+    character class allows. The generic rules' shared filter, cheapest checks first."""
+    return (
+        is_reference(value)
+        or is_identifier(value)
+        or is_password_hash(value)
+        or is_encrypted(value)
+        or is_prose(value)
+        or is_placeholder_word(value)
+        or is_below_entropy_floor(value, entropy)
+    )
+
+
+def _is_filler_body(body: str) -> bool:
+    return is_structured_filler(body) or has_filler_word(body)
+
+
+def is_placeholder_or_example(
+    value: str, pattern: str, user: str | None = None, host: str | None = None, basic: bool = False
+) -> bool:
+    """Every rule's shared filter: a placeholder measured over the token body (the value without the
+    fixed text of the rule's ``pattern``), a documented example value or jwt.io's sample, an example pair
+    or reserved host when the match has a ``user``/``host``, and (``basic``: the value follows ``Basic``)
+    a Basic credential that is none."""
+    if is_documented_example(value):
+        return True
+    # The body is cut only when the whole value looks like a filler (rare for a real token): reading a
+    # rule's fixed text parses its regex, a cost paid once per rule and only when needed.
+    if _is_filler_body(value) and _is_filler_body(token_body(value, pattern)):
+        return True
+    if value.startswith("eyJ") and is_example_jwt(value):
+        return True
+    if user is not None and is_example_pair(user, value):
+        return True  # postgres://postgres:postgres@..., user:password@: a local default or a manual's
+    if host is not None and is_example_host(host):
+        return True
+    return basic and is_example_basic(value)

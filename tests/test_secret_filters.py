@@ -1,0 +1,430 @@
+"""The false-alarm filters shared by every rule (lr_ci/secret_rules/filters.py), each called directly, then
+through the engine: what each drops, and the real values each must keep.
+
+Every value here is synthetic, made for these tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import string
+
+import pytest
+
+from lr_ci.secret_rules import filters
+from lr_ci.secret_rules.engine import default_rules, scan, shannon_entropy
+
+RULES = {rule.id: rule for rule in default_rules().rules}
+
+
+def _rules_found(text: str, path: str = "settings.cfg") -> list[str]:
+    return [hit.rule.id for hit in scan(text.encode(), path)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Token bodies and structure
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_fixed_texts_are_read_from_the_secret_group_of_a_rule() -> None:
+    assert "npm_" in filters.fixed_texts(RULES["npm-token"].pattern)
+    assert ":aa" in filters.fixed_texts(RULES["telegram-bot-token"].pattern)
+    assert filters.fixed_texts(r"(?P<key>token)\s=\s(?P<secret>[a-z]{8,32})") == ()
+    assert filters.fixed_texts(r"tw_A{22}[A-Za-z0-9]{20}") == ("tw_" + "a" * 22,)
+
+
+def test_token_body_cuts_the_fixed_text_so_a_format_run_is_not_a_filler() -> None:
+    pattern = r"\b(?P<secret>AAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,120})"  # a bearer token's 21 A's
+    value = "A" * 21 + "Xk9mP2vLq7Rt"
+    assert filters.is_structured_filler(value)
+    body = filters.token_body(value, pattern)
+    assert body.startswith("\0" * 21)
+    assert not filters.is_structured_filler(body)
+    # a short fixed text only at an end: "gh" inside a random body stays
+    assert filters.token_body("ghp_ghXk9m", r"(?P<secret>gh[pousr]_[A-Za-z0-9]{6})") == "\0\0p_ghXk9m"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "aaaaaaaaaaaaaaaa",
+        "abcd1234abcd1234",
+        "a1b2c3d4e5f6g7h8",
+        "0123456789012345",
+        "abababababababab",
+        "zyxwvuts",
+    ],
+)
+def test_structured_fillers_are_found(body: str) -> None:
+    assert filters.is_structured_filler(body)
+
+
+@pytest.mark.parametrize(
+    "body", ["Xk9mP2vLq7Rt5Kjp1vRt1fjO", "c17149d439536b3216fdaeeb975729fa", "Zx90000000001qQ7w", "abcd123"]
+)
+def test_real_looking_bodies_are_not_structured_fillers(body: str) -> None:
+    assert not filters.is_structured_filler(body)
+
+
+def test_random_values_of_every_alphabet_are_kept() -> None:
+    """The filters that judge any value drop almost no random value (a real token is random)."""
+    pick = random.Random(17)
+    alphabets = {
+        "hex": "0123456789abcdef",
+        "digits": string.digits,
+        "lower36": string.ascii_lowercase + string.digits,
+        "base62": string.ascii_letters + string.digits,
+        "base64": string.ascii_letters + string.digits + "+/",
+    }
+    for name, alphabet in alphabets.items():
+        for size in (16, 24, 40, 64):
+            values = ["".join(pick.choice(alphabet) for _ in range(size)) for _ in range(2000)]
+            # letters only: a word to the generic rules since before these filters (engine._IDENTIFIER_WORDS)
+            values = [v for v in values if not v.isalpha()]
+            structured = sum(filters.is_structured_filler(v) for v in values)
+            words = sum(filters.has_filler_word(v) for v in values)
+            names = sum(filters.is_identifier(v) or filters.is_placeholder_word(v) for v in values)
+            floors = sum(filters.is_below_entropy_floor(v, shannon_entropy(v)) for v in values)
+            assert structured + words + names <= 2, (name, size, structured, words, names)
+            assert floors <= 10, (name, size, floors)  # <= 0.5%, at 16 characters; none from 24
+            assert sum(filters.is_reference(v) or filters.is_password_hash(v) for v in values) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["sk-ant-YourAnthropicKeyHere", "AccessTokenHere", "my_example_key", "xxxx", "a1b2c3", "abc123xyz"],
+)
+def test_filler_words_are_found(body: str) -> None:
+    assert filters.has_filler_word(body)
+
+
+def test_filler_words_are_not_found_in_random_bodies() -> None:
+    assert not filters.has_filler_word("Xk9mP2vLq7Rt5Kjp1vRt1fjO")
+    assert not filters.has_filler_word("7012345678")  # a bot id counts, not a filler
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Documentation examples
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "db.example.org",
+        "api.example.net",
+        "svc.example",
+        "db.test",
+        "x.invalid",
+        "a.localhost",
+    ],
+)
+def test_reserved_hosts_are_examples(host: str) -> None:
+    assert filters.is_example_host(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "db.internal", "examples.com", "example.com.evil.io", "testing.io"]
+)
+def test_other_hosts_are_not(host: str) -> None:
+    assert not filters.is_example_host(host)
+
+
+def test_example_pairs() -> None:
+    assert filters.is_example_pair("user", "password")
+    assert filters.is_example_pair("Aladdin", "open sesame")
+    assert filters.is_example_pair("postgres", "postgres")
+    assert filters.is_example_pair("admin", "changeme")
+    assert filters.is_example_pair("jo%40mail.ops", "a%20secret")  # percent-encoded in a URL
+    assert not filters.is_example_pair("ops", "Xk9mP2vLq7Rt")
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_basic_values_that_are_no_credential() -> None:
+    assert filters.is_example_basic(_b64("Aladdin:open sesame"))
+    assert filters.is_example_basic(_b64("user:password"))
+    assert filters.is_example_basic(_b64("admin:admin"))
+    assert filters.is_example_basic("dGhpcyBpcyBub3QgYSBwYWly")  # base64 of text without a colon
+    assert filters.is_example_basic("not*base64")
+    assert not filters.is_example_basic(_b64("ops-bot:Falcon8Uj!12"))
+
+
+def _jwt(payload: dict[str, object]) -> str:
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(payload)}.c2lnbmF0dXJlLXN5bnRoZXRpYw"
+
+
+def test_the_jwt_io_sample_payload_is_an_example() -> None:
+    assert filters.is_example_jwt(_jwt({"sub": "1234567890", "name": "John Doe", "iat": 1516239022}))
+    assert not filters.is_example_jwt(_jwt({"sub": "svc-billing", "exp": 1900000000}))
+
+
+def test_documented_example_values() -> None:
+    assert filters.is_documented_example("AKIAIOSFODNN7EXAMPLE")
+    assert filters.is_documented_example("gho_16C7e42F292c6912E7710c838347Ae178B4a")
+    assert filters.is_documented_example("2YotnFZFEjr1zCsicMWpAA")  # RFC 6749's access token
+    assert not filters.is_documented_example("AKIAQ3EGRAVQXK2M7HZB")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generic values
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${DB_PASSWORD}",
+        "$DB_PASSWORD",
+        "$password",
+        "$dbPassword",
+        "{{ .Values.password }}",
+        "$(cat /run/secrets/db)",
+        "%DB_PASSWORD%",
+        "@DB_PASSWORD@",
+        "os.environ['DB_PASSWORD']",
+        "os.getenv('API_KEY')",
+        "process.env.API_KEY",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ops-db",
+        "projects/ops/secrets/db-password/versions/latest",
+        "vault:secret/data/ops#password",
+        "ssm:/ops/db/password",
+        "op://vault/item/field",
+        "https://ops-kv.vault.azure.net/secrets/db  keyvault",
+        "get_password()",
+        "vault kv get -field=password secret/ops",
+        "Optional[ec.EllipticCurvePrivateKey]",
+        "None",
+        "null",
+        "undefined",
+    ],
+)
+def test_references_are_not_values(value: str) -> None:
+    assert filters.is_reference(value)
+
+
+@pytest.mark.parametrize("value", ["Xk9mP2vLq7Rt", "$Xk9mP2vL", "k8#Lm2$vQz9w", "nil-Xk9mP2vLq7"])
+def test_values_are_not_references(value: str) -> None:
+    assert not filters.is_reference(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "LR_CI_P95_CLUSTER_SECRET",
+        "NEXUS-GPT4-API-KEY",
+        "ops.database.password",
+        "secret/data/ops/database",
+        "xs:string",
+        "bench-webhook-signing-secret-5309",
+        "PasswordInputField",
+        "_auth_user_backend",
+        "Currently:",
+    ],
+)
+def test_names_are_identifiers(value: str) -> None:
+    assert filters.is_identifier(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Xk9mP2vLq7Rt", "API-OJ8N2R2S8M53HR4L19DENQ2SXO", "X7K2M-9QPLR-3J8WD", "DvlCdnxqPwtr", "TQPMHN-XKCD"],
+)
+def test_keys_are_not_identifiers(value: str) -> None:
+    assert not filters.is_identifier(value)
+
+
+def test_uuids_under_id_keys() -> None:
+    uuid = "3f6c2a9e-8d41-4b7a-9c3e-5a1f0e2d7b64"
+    assert filters.is_id_under_id_key(uuid, "credentials_id")
+    assert filters.is_id_under_id_key(uuid, "client_id")
+    assert not filters.is_id_under_id_key(uuid, "api_key")  # Heroku's legacy keys are UUIDs
+    assert not filters.is_id_under_id_key("Xk9mP2vLq7Rt", "credentials_id")
+
+
+def test_keys_that_name_a_secret() -> None:
+    assert filters.is_name_key("secret_name")
+    assert filters.is_name_key("cluster_secret_env")
+    assert filters.is_name_key("token_url")
+    assert filters.is_name_key("password_hash")
+    assert not filters.is_name_key("db_password")
+    assert not filters.is_name_key("access_key_id")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$2b$12$" + "R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        "$6$rounds=5000$saltsalt$" + "a" * 86,
+        "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/",
+        "pbkdf2_sha256$600000$c2FsdA$aGFzaA==",
+        "scrypt:32768:8:1$salt$abcdef0123",
+        "{SSHA}c2FsdGVkaGFzaHZhbHVl",
+    ],
+)
+def test_password_hashes(value: str) -> None:
+    assert filters.is_password_hash(value)
+
+
+def test_a_password_is_not_a_hash() -> None:
+    assert not filters.is_password_hash("Xk9mP2vLq7Rt")
+    assert not filters.is_password_hash("$Xk9mP2vLq7Rt")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ENC[AES256_GCM,data:c2VjcmV0,iv:aXY=,tag:dGFn,type:str]",
+        "$ANSIBLE_VAULT;1.1;AES256",
+        "vault:v1:c2VjcmV0Y2lwaGVydGV4dA==",
+        "AgB" + "k9mP2vLq7Rt5Kjp1" * 8,
+    ],
+)
+def test_ciphertext(value: str) -> None:
+    assert filters.is_encrypted(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "dev",
+        "keyboard cat",
+        "secret",
+        "s3cr3t",
+        "supersecret",
+        "mysecretpassword",
+        "password123",
+        "Password123!",
+        "p@ssw0rd",
+        "changeit",
+        "my-dev-secret",
+        "test123",
+        "hunter2",
+        "Password\\x00",
+        "(blah|fake)",
+    ],
+)
+def test_placeholder_words(value: str) -> None:
+    assert filters.is_placeholder_word(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["Xk9mP2vLq7Rt", "Tr0ub4dor&3x", "c1714Fd439ab", "Zx90000000001qQ7w", "50713"]
+)
+def test_passwords_are_not_placeholder_words(value: str) -> None:
+    assert not filters.is_placeholder_word(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        " lines, endless HTTP bodies, ",
+        "the password is hunter2",
+        "must be set before start",
+        "пароль от базы данных",
+    ],
+)
+def test_prose(value: str) -> None:
+    assert filters.is_prose(value)
+
+
+@pytest.mark.parametrize("value", ["Xk9mP2vLq7Rt", "k8#Lm2 vQz9w!x7", "correcthorse"])
+def test_not_prose(value: str) -> None:
+    assert not filters.is_prose(value)
+
+
+def test_entropy_floors_depend_on_the_character_class() -> None:
+    hex_floor = filters.entropy_floor("c17149d439536b3216fdaeeb975729fa")
+    b62_floor = filters.entropy_floor("Xk9mP2vLq7Rt5Kjp1vRt1fjORS6ilI8i")
+    assert hex_floor is not None and b62_floor is not None and hex_floor < b62_floor
+    assert filters.entropy_floor("k8#Lm2$vQz9w") is None  # a password keeps its rule's floor
+    assert filters.is_below_entropy_floor(
+        "deadbeefdeadbeefdeadbeef", shannon_entropy("deadbeefdeadbeefdeadbeef")
+    )
+    value = "AbAbAbAbAbAbAbAb1212121212"
+    assert filters.is_below_entropy_floor(value, shannon_entropy(value))
+    value = "c17149d439536b3216fdaeeb975729fa"
+    assert not filters.is_below_entropy_floor(value, shannon_entropy(value))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Through the engine: every rule gets the shared filters, real tokens stay found
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token = ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "token = ghp_a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6",
+        "key = AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "SHOPIFY_TOKEN=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",
+        "JIRA_API_TOKEN=ATATT3xFfGF0YourAtlassianAccessTokenHere",
+        "SECRET = 'bench-webhook-signing-secret-5309'",
+        'CLUSTER_SECRET_ENV = "LR_CI_P95_CLUSTER_SECRET"',
+        'api_key_name: "NEXUS-GPT4-API-KEY"',
+        "SECRET_KEY = 'dev'",
+        "secret: 'keyboard cat'",
+        "password: s3cr3t!",
+        'password_hash = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"',
+        "password = None",
+        "credentialsId: '3f6c2a9e-8d41-4b7a-9c3e-5a1f0e2d7b64'",
+        "SECRET_KEY=`vault kv get -field=secret_key secret/app`",
+        "git clone https://deploy:glpaZ63FfkCz@git.example.org/ops/app.git",
+        "curl -H 'Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==' https://api.ops.internal",
+        "the `password=` lines, endless HTTP bodies, `/dev/zero` as input",
+        'db_password: "ENC[AES256_GCM,data:Xk9mP2vLq7Rt,iv:aXY=,tag:dGFn,type:str]"',
+    ],
+)
+def test_false_alarms_are_dropped_through_the_engine(text: str) -> None:
+    assert _rules_found(text) == []
+
+
+def test_the_jwt_io_sample_is_dropped_through_the_engine() -> None:
+    token = _jwt({"sub": "1234567890", "name": "John Doe", "iat": 1516239022})
+    assert _rules_found(f"Authorization: Bearer {token}") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ("token = ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d", "github-token"),
+        ('bot = Bot(token="7012345678:AAGz63FfkCzJr4i0B3JrTAwR4y9dZSlB5er")', "telegram-bot-token"),
+        ("DB_PASSWORD=Xk9mP2vLq7Rt", "generic-password"),
+        ("password = Zx90000143917qQ7w", "generic-password"),  # a run of zeros inside a real value
+        ("CODECOV_TOKEN=c7f94deb-55f5-43f8-b799-b5fd7592ee96", "generic-secret"),
+        ("DATABASE_URL=postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops", "url-credentials"),
+        (
+            "curl -H 'Authorization: Basic b3BzLWJvdDpGYWxjb244VWohMTI=' https://billing.ops",
+            "basic-auth-header",
+        ),
+    ],
+)
+def test_real_values_are_still_found_through_the_engine(text: str, rule_id: str) -> None:
+    assert rule_id in _rules_found(text)
+
+
+def test_the_filters_cost_is_linear_in_the_hits() -> None:
+    """Every filter runs per match; 20,000 password lines stay well under a second of filter work each."""
+    import time
+
+    lines = "".join(f"db_password = 'Xk9mP2vLq{i:07d}'\n" for i in range(20_000)).encode()
+    started = time.process_time()
+    hits = scan(lines, "settings.cfg", max_hits=None)
+    assert len(hits) == 20_000
+    assert time.process_time() - started < 10
+
+
+def test_a_format_that_spells_secret_is_not_a_filler() -> None:
+    """age's secret keys start ``AGE-SECRET-KEY-1``: upper-case words are fillers only as ``TOKEN_A``."""
+    assert not filters.has_filler_word("AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS")
+    assert filters.has_filler_word("hooks/TOKEN_A/TOKEN_B/TOKEN_C")

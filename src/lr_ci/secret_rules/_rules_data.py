@@ -459,6 +459,239 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '\\b(?P<secret>pat[A-Za-z0-9]{14}\\.[a-f0-9]{64})\\b',
   'severity': 'high'},
+ {'description': 'Password, secret or token as the text of an XML element',
+  'entropy': 2.5,
+  'examples': {'false': ['<password>${env.DB_PASSWORD}</password>',
+                         '<password>xxxxxxxxxxxx</password>',
+                         '<password></password>',
+                         '<password>changeme</password>',
+                         '<xs:element name="password" type="xs:string"/>',
+                         '<key>CFBundleIdentifier</key>',
+                         '<key>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</key>',
+                         '<passwordHash>$2b$12$Vq8rT2mWx5LpZ3nK7yB4cO</passwordHash>',
+                         '<token>{{ .Values.token }}</token>',
+                         '<secretName>NEXUS-GPT4-API-KEY</secretName>',
+                         '<label for="password">Password</label>'],
+               'true': ['<password>Vq8rT2mWx5Lp</password>',
+                        '    <db.password>Vq8rT2mWx5Lp</db.password>',
+                        '<server><id>ops-releases</id><username>deploy</username><password>Vq8rT2mWx5Lp</password></server>',
+                        '<ApiKey>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</ApiKey>',
+                        '<ClientSecret encrypted="false">Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</ClientSecret>',
+                        '<accessToken>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</accessToken>']},
+  'generic': True,
+  'id': 'xml-secret-element',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
+               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+  'keywords': ['password>',
+               'passwd>',
+               'pwd>',
+               'passphrase>',
+               'secret>',
+               'token>',
+               'key>',
+               'credentials>',
+               'credential>',
+               'auth>'],
+  'max_width': 602,
+  'multiline': False,
+  'regex': '(?i)<(?P<key>[A-Za-z0-9_.:\\-]{0,40}(?:pass|pwd|secret|token|key|cred|auth)[A-Za-z0-9_.\\-]{0,20})(?:\\s[^<>]{0,200})?>(?P<secret>[^<>\\s]{6,256})</(?P=key)\\s{0,8}>',
+  'severity': 'medium'},
+ {'description': 'Password, secret or token as the value of an XML setting (<add key="..." value="..."/>)',
+  'entropy': 2.5,
+  'examples': {'false': ['<add key="ClearTextPassword" value="%NUGET_PASSWORD%" />',
+                         '<add key="ClearTextPassword" value="xxxxxxxxxxxx" />',
+                         '<add key="Username" value="Vq8rT2mWx5Lp" />',
+                         '<add key="ApiKeyHeaderName" value="X-Api-Key" />',
+                         '<add key="ApiKey" value="{{ .Values.apiKey }}" />',
+                         '<add key="ApiKey" value="$(ApiKey)" />',
+                         '<xs:attribute name="password" type="xs:string" use="required"/>',
+                         '<input type="password" name="password" value="">',
+                         '<add key="TokenSecretName" value="NEXUS-GPT4-API-KEY" />'],
+               'true': ['<add key="ClearTextPassword" value="Vq8rT2mWx5Lp" />',
+                        '    <add key="ApiKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"/>',
+                        '<add key="StripeSecretKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" />',
+                        '<setting name="SmtpPassword" value="Vq8rT2mWx5Lp"/>',
+                        "<param name='auth.token' value='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'/>"]},
+  'generic': True,
+  'id': 'xml-secret-attribute',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
+               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+  'keywords': ['value='],
+  'max_width': 448,
+  'multiline': False,
+  'regex': '(?i)(?:^|\\s)(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq)\\s{1,64}value\\s{0,8}=\\s{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'<>]{6,256})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Registry token in an .npmrc (_authToken)',
+  'entropy': 3.0,
+  'examples': {'false': ['//registry.npmjs.org/:_authToken=${NPM_TOKEN}',
+                         '//registry.npmjs.org/:_authToken=npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         '//registry.npmjs.org/:_authToken=<your-token>',
+                         'npm config set //registry.npmjs.org/:_authToken $NPM_TOKEN'],
+               'true': ['//npm.pkg.ops.internal/:_authToken=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '//ops.jfrog.io/artifactory/api/npm/npm/:_authToken="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Vq8rT2mWx5Lp"',
+                        '_authToken = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6']},
+  'generic': True,
+  'id': 'npmrc-auth-token',
+  'keywords': ['_authtoken'],
+  'max_width': 2078,
+  'multiline': False,
+  'regex': '(?:^|[\\s:])_authToken\\s{0,8}=\\s{0,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9._~+/=\\-]{16,2048})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'decode': 'base64',
+  'description': 'Base64 password or user:password in an .npmrc (_password, _auth)',
+  'entropy': 2.5,
+  'examples': {'false': ['//npm.pkg.ops.internal/:_password=${NPM_PASSWORD}',
+                         '_auth=eHh4eHh4eHg6eHh4eHh4eHg=',
+                         '//npm.pkg.ops.internal/:_password=Y2hhbmdlbWU='],
+               'true': ['//npm.pkg.ops.internal/:_password=VnE4clQybVd4NUxw',
+                        '_auth=ZGVwbG95OlZxOHJUMm1XeDVMcA==',
+                        '//ops.jfrog.io/artifactory/api/npm/npm/:_auth = "ZGVwbG95OlZxOHJUMm1XeDVMcA=="']},
+  'generic': True,
+  'id': 'npmrc-auth',
+  'keywords': ['_auth', '_password'],
+  'max_width': 1055,
+  'multiline': False,
+  'regex': '(?:^|[\\s:])_(?:auth|password)\\s{0,8}=\\s{0,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'decode': 'base64',
+  'description': 'Registry user:password in a Docker config.json ("auth", base64)',
+  'entropy': 2.5,
+  'examples': {'false': ['{"auths": {"registry.ops.internal": {"auth": ""}}}',
+                         '"auth": "eHh4eHh4eHg6eHh4eHh4eHg="',
+                         '"auth": "dXNlcm5hbWU6cGFzc3dvcmQ="'],
+               'true': ['{"auths": {"registry.ops.internal": {"auth": "ZGVwbG95OlZxOHJUMm1XeDVMcA=="}}}',
+                        '      "auth": "b3BzLWJvdDpacTNXbThLeDRWbjdSdDVKcDJMczlIZDY="']},
+  'generic': True,
+  'id': 'docker-config-auth',
+  'keywords': ['"auth"'],
+  'max_width': 1051,
+  'multiline': False,
+  'regex': '"auth"\\s{0,8}:\\s{0,8}"(?P<secret>[A-Za-z0-9+/]{8,1024}={0,2})"',
+  'severity': 'medium'},
+ {'context': '(?m)^kind:[ \\t]{0,16}["\']?Secret["\']?[ \\t]{0,16}$',
+  'decode': 'base64',
+  'description': "Value in a Kubernetes Secret's data (base64)",
+  'entropy': 2.5,
+  'examples': {'false': ['apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  admin-pw: cGFzc3dvcmQ=\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  password: eHh4eHh4eHh4eHh4\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  password: {{ .Values.password | b64enc }}\n',
+                         'apiVersion: v1\n'
+                         'kind: ConfigMap\n'
+                         'metadata:\n'
+                         '  name: ops\n'
+                         'data:\n'
+                         '  mode: VnE4clQybVd4NUxw\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         '  namespace: production\n'
+                         'data:\n'
+                         '  username: b3BzLWJvdA==\n'
+                         '  host: ZGIub3BzLmludGVybmFs\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-tls\n'
+                         'type: kubernetes.io/tls\n'
+                         'data:\n'
+                         '  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n',
+                         'apiVersion: bitnami.com/v1alpha1\n'
+                         'kind: SealedSecret\n'
+                         'spec:\n'
+                         '  encryptedData:\n'
+                         '    password: '
+                         'AgAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0KP0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fnKAgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrqKwsbKztLW2t7i5uru8vb6qwMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3tqg4eLj5OXm5Kjp6uvs7e7v8PHy8qT19vf4Kfr7qP3KqwABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj9AQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZn\n'],
+               'true': ['apiVersion: v1\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-db\n'
+                        'type: Opaque\n'
+                        'data:\n'
+                        '  password: VnE4clQybVd4NUxw\n',
+                        'apiVersion: v1\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-api\n'
+                        'data:\n'
+                        '  username: b3BzLWJvdA==\n'
+                        '  API_TOKEN: WnEzV204S3g0Vm43UnQ1SnAyTHM5SGQ2\n',
+                        'apiVersion: v1\n'
+                        'data:\n'
+                        '  DB_PASSWORD: "VnE4clQybVd4NUxw"\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-db\n']},
+  'generic': True,
+  'id': 'kubernetes-secret-data',
+  'key_words': '^(?!(?:.*_)?(?:user|username|user_name|login|host|hostname|port|name|db|database|dbname|url|uri|endpoint|region|namespace|email|bucket|path|domain|server|schema|id|client_id|app_id|tenant_id|account|project|ca|ca_crt|tls_crt|cert|crt)$)',
+  'keywords': ['kind: secret'],
+  'max_width': 16690,
+  'multiline': True,
+  'regex': '(?m)^[ \\t]{1,16}(?P<key>[A-Za-z0-9_.\\-]{1,253}):[ '
+           '\\t]{1,16}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,16384}={0,2})(?P=q)[ \\t]{0,16}$',
+  'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
   'examples': {'false': ['DATABASE_URL=postgres://ops:${DB_PASSWORD}@db.internal:5432/ops',
@@ -635,7 +868,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['pass', 'pwd'],
   'max_width': 333,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{6,128})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128}))',
+  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{6,128})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?![^\\s"\'`;,)}\\]\\\\<>]))',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
   'description': 'Secret, token or API key assigned in code or config',
@@ -725,8 +958,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '2026-01-04 10:00:03 DEBUG refreshing session token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 '
                         'user=ops',
                         '2026-01-04 10:00:04 INFO {"event": "login", "access_token": '
-                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
-                        '  "auth": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6",']},
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}']},
   'generic': True,
   'id': 'generic-secret',
   'key_words': '(?x)\n'
@@ -754,10 +986,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'finnhub|coinmarketcap|etherscan|infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|\n'
                'chargebee|recurly|paddle|mux|cloudinary|imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|\n'
                'line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
-  'keywords': ['secret', 'token', 'key', 'credential', 'auth'],
+  'keywords': ['secret', 'token', 'key', 'credential', 'cred'],
   'max_width': 463,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|auth)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{12,256})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256}))',
+  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{12,256})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'severity': 'medium'})
 
 PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',

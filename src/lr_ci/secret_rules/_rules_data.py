@@ -692,6 +692,162 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '(?m)^[ \\t]{1,16}(?P<key>[A-Za-z0-9_.\\-]{1,253}):[ '
            '\\t]{1,16}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,16384}={0,2})(?P=q)[ \\t]{0,16}$',
   'severity': 'medium'},
+ {'description': 'Password in a curl -u/--user option',
+  'entropy': 2.5,
+  'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
+                         'curl -u deploy:$DEPLOY_TOKEN https://ci.ops.internal/api',
+                         'curl -u admin:${ADMIN_PASSWORD} https://ci.ops.internal/api',
+                         'curl -u user:password https://api.ops.internal',
+                         'curl -u <user>:<password> https://api.ops.internal',
+                         'curl -u deploy:xxxxxxxxxxxx https://ci.ops.internal/api',
+                         'curl -u $(cat /run/secrets/ci-user):$(cat /run/secrets/ci-pass) '
+                         'https://ci.ops.internal/api',
+                         'curl -u ops:ops https://ci.ops.internal/api',
+                         'curl --url https://ci.ops.internal/api -o out.json'],
+               'true': ['curl -u deploy:Vq8rT2mWx5Lp https://ci.ops.internal/job/release/build',
+                        "curl -s --user 'deploy:Vq8rT2mWx5Lp' -X POST https://ci.ops.internal/api",
+                        'curl --user=deploy:Vq8rT2mWx5Lp https://ci.ops.internal/api',
+                        'RUN curl -fsSL \\\n'
+                        '    -u ops-bot:Vq8rT2mWx5Lp \\\n'
+                        '    https://repo.ops.internal/pkg.tgz -o /tmp/pkg.tgz',
+                        "curl -X GET -H 'Accept: application/json' -uops-bot:Vq8rT2mWx5Lp "
+                        'https://repo.ops.internal/api']},
+  'generic': True,
+  'id': 'curl-user-password',
+  'keywords': ['curl'],
+  'max_width': 1825,
+  'multiline': True,
+  'regex': '(?i)\\bcurl(?:(?:[ \\t]|\\\\\\r?\\n)(?:[^\\n|;&]|\\\\\\r?\\n){0,512}?)?(?:[ \\t]|\\\\\\r?\\n)[ '
+           '\\t]{0,64}(?:-u|--user|--proxy-user)(?:[ '
+           '\\t]{1,8}|=)?(?P<q>["\']?)(?P<user>[^\\s:"\'$\\\\]{1,64}):(?P<secret>[^\\s"\'$\\\\][^\\s"\'\\\\]{2,127})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'description': "Password in a MySQL/MariaDB client's -p option",
+  'entropy': 2.5,
+  'examples': {'false': ['mysql -u root -p ops',
+                         'mysql -u root -p$MYSQL_ROOT_PASSWORD ops',
+                         'mysql -u root -p"${MYSQL_ROOT_PASSWORD}" ops',
+                         'mysql -u root -ppassword ops',
+                         'mysql -u root -pxxxxxxxx ops',
+                         'mysql -h db -P 3306 -u root --protocol=tcp',
+                         'mysqladmin -u root -p<password> status'],
+               'true': ['mysql -u root -pVq8rT2mWx5Lp ops < dump.sql',
+                        "mysqldump -h db.internal -u backup -p'Vq8rT2mWx5Lp' --single-transaction ops > "
+                        'ops.sql',
+                        'docker exec db mysql -uroot -p"Vq8rT2mWx5Lp" -e \'show databases\'']},
+  'generic': True,
+  'id': 'mysql-password-option',
+  'keywords': ['mysql', 'mariadb'],
+  'max_width': 406,
+  'multiline': False,
+  'regex': '(?<![\\w\\-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mysqlcheck|mariadb|mariadb-dump)(?:\\.exe)?[ '
+           '\\t](?:[^\\n|;&]{0,256}?[ '
+           '\\t])?-p(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-][^\\s"\']{3,127})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'description': 'Password in an sshpass -p option',
+  'entropy': 2.5,
+  'examples': {'false': ['sshpass -p "$SSH_PASS" ssh deploy@10.0.0.7',
+                         'sshpass -f /run/secrets/ssh-pass ssh deploy@10.0.0.7',
+                         'sshpass -e ssh deploy@10.0.0.7',
+                         'sshpass -p xxxxxxxx ssh deploy@10.0.0.7',
+                         "sshpass -p '<password>' ssh deploy@10.0.0.7"],
+               'true': ["sshpass -p 'Vq8rT2mWx5Lp' ssh deploy@10.0.0.7 uptime",
+                        'sshpass -pVq8rT2mWx5Lp scp build.tgz deploy@10.0.0.7:/srv']},
+  'generic': True,
+  'id': 'sshpass-password',
+  'keywords': ['sshpass'],
+  'max_width': 155,
+  'multiline': False,
+  'regex': '\\bsshpass[ \\t]{1,8}-p[ '
+           '\\t]{0,8}(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-][^\\s"\']{2,127})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Password, token or API key passed as a command-line option (--password=..., --token ...)',
+  'entropy': 2.5,
+  'examples': {'false': ['docker login --username deploy --password "$REGISTRY_PASSWORD" '
+                         'registry.ops.internal',
+                         'echo "$TOKEN" | docker login --password-stdin --username deploy '
+                         'registry.ops.internal',
+                         'ops-cli deploy --token-file /run/secrets/ops-token',
+                         'ops-cli deploy --api-key $(cat /run/secrets/api-key)',
+                         'ops-cli deploy --api-key ${OPS_API_KEY}',
+                         'ops-cli deploy --api-key <your-api-key>',
+                         'ops-cli deploy --password PASSWORD',
+                         'ops-cli deploy --token xxxxxxxxxxxxxxxx',
+                         '  --password TEXT   the password to log in with',
+                         'parser.add_argument("--token", help="API token")',
+                         'ops-cli deploy --token-url https://auth.ops.internal/token',
+                         'ops-cli deploy --secret-name NEXUS-GPT4-API-KEY',
+                         'ops-cli deploy --token NEXUS-GPT4-API-KEY'],
+               'true': ['docker login registry.ops.internal --username deploy --password Vq8rT2mWx5Lp',
+                        'vault login -method=userpass username=ops password=x '
+                        '--token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'wget --http-password=Vq8rT2mWx5Lp https://repo.ops.internal/pkg.tgz',
+                        "ops-cli deploy --api-key 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6' --env prod",
+                        '  - run: npx ops-sync --client-secret="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'az login --service-principal -u 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60 --password '
+                        'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --tenant ops']},
+  'generic': True,
+  'id': 'cli-secret-option',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
+               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+  'keywords': ['-pass',
+               '-pwd',
+               '-token',
+               '-secret',
+               '-api-key',
+               '-apikey',
+               '-access-key',
+               '-private-key',
+               '-auth-key'],
+  'max_width': 385,
+  'multiline': False,
+  'regex': '(?i)(?:^|[ '
+           '\\t])-{1,2}(?P<key>(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|pass(?:in|out)?|pwd|token|secret|api-?key|access-key|private-key|auth-key)(?:-[a-z0-9]{1,20}){0,2})(?:=|[ '
+           '\\t]{1,8})(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-<][^\\s"\']{3,255})(?P=q)(?=\\s|$|[;|&)])',
+  'severity': 'medium'},
+ {'context': '(?i)-AsPlainText',
+  'description': "Password in PowerShell's ConvertTo-SecureString -AsPlainText",
+  'entropy': 2.5,
+  'examples': {'false': ['$pw = ConvertTo-SecureString $env:OPS_PASSWORD -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "$password" -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "xxxxxxxxxxxx" -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "<password>" -AsPlainText -Force',
+                         '$pw = Read-Host -AsSecureString | ConvertTo-SecureString'],
+               'true': ['$pw = ConvertTo-SecureString "Vq8rT2mWx5Lp" -AsPlainText -Force',
+                        "$secure = ConvertTo-SecureString -String 'Vq8rT2mWx5Lp' -AsPlainText -Force",
+                        "$cred = New-Object PSCredential('ops', (ConvertTo-SecureString -AsPlainText -Force "
+                        "'Vq8rT2mWx5Lp'))"]},
+  'generic': True,
+  'id': 'powershell-plaintext-securestring',
+  'keywords': ['convertto-securestring'],
+  'max_width': 215,
+  'multiline': False,
+  'regex': '(?i)ConvertTo-SecureString(?:[ \\t]{1,8}-(?:AsPlainText|Force)){0,2}(?:[ \\t]{1,8}-String)?[ '
+           '\\t]{1,8}(?P<q>["\'])(?P<secret>[^"\'\\r\\n$][^"\'\\r\\n]{3,127})(?P=q)',
+  'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
   'examples': {'false': ['DATABASE_URL=postgres://ops:${DB_PASSWORD}@db.internal:5432/ops',
@@ -854,7 +1010,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '  administrator_login_password = "Vq8rT2mWx5Lp"',
                         '2026-01-04 10:00:02 WARN login failed user=ops password=Vq8rT2mWx5Lp from 10.0.0.7',
                         '<connection host="db" password="Vq8rT2mWx5Lp" />',
-                        "headers['X-Admin-Password'] = 'Vq8rT2mWx5Lp'"]},
+                        "headers['X-Admin-Password'] = 'Vq8rT2mWx5Lp'",
+                        'openssl pkcs12 -export -in ops.crt -inkey ops.key -passout pass:Vq8rT2mWx5Lp -out '
+                        'ops.p12']},
   'generic': True,
   'id': 'generic-password',
   'key_words': '(?x)\n'

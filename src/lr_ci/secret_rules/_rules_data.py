@@ -715,9 +715,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'generic': True,
   'id': 'curl-user-password',
   'keywords': ['curl'],
-  'max_width': 1825,
+  'max_width': 1057,
   'multiline': True,
-  'regex': '(?i)\\bcurl(?:(?:[ \\t]|\\\\\\r?\\n)(?:[^\\n|;&]|\\\\\\r?\\n){0,512}?)?(?:[ \\t]|\\\\\\r?\\n)[ '
+  'regex': '(?i)\\bcurl(?:(?:[ \\t]|\\\\\\r?\\n)(?:[^\\n|;&]|\\\\\\r?\\n){0,256}?)?(?:[ \\t]|\\\\\\r?\\n)[ '
            '\\t]{0,64}(?:-u|--user|--proxy-user)(?:[ '
            '\\t]{1,8}|=)?(?P<q>["\']?)(?P<user>[^\\s:"\'$\\\\]{1,64}):(?P<secret>[^\\s"\'$\\\\][^\\s"\'\\\\]{2,127})(?P=q)(?=\\s|$)',
   'severity': 'medium'},

@@ -490,7 +490,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
-               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
                'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
                'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
                'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
@@ -504,7 +505,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
-               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['password>',
                'passwd>',
                'pwd>',
@@ -547,7 +548,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
-               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
                'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
                'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
                'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
@@ -561,7 +563,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
-               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['value='],
   'max_width': 448,
   'multiline': False,
@@ -741,7 +743,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '(?<![\\w\\-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mysqlcheck|mariadb|mariadb-dump)(?:\\.exe)?[ '
            '\\t](?:[^\\n|;&]{0,256}?[ '
-           '\\t])?-p(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-][^\\s"\']{3,127})(?P=q)(?=\\s|$)',
+           '\\t])?-p(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{3,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{3,127}))(?=\\s|$)',
   'severity': 'medium'},
  {'description': 'Password in an sshpass -p option',
   'entropy': 2.5,
@@ -751,14 +753,15 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'sshpass -p xxxxxxxx ssh deploy@10.0.0.7',
                          "sshpass -p '<password>' ssh deploy@10.0.0.7"],
                'true': ["sshpass -p 'Vq8rT2mWx5Lp' ssh deploy@10.0.0.7 uptime",
-                        'sshpass -pVq8rT2mWx5Lp scp build.tgz deploy@10.0.0.7:/srv']},
+                        'sshpass -pVq8rT2mWx5Lp scp build.tgz deploy@10.0.0.7:/srv',
+                        "sshpass -p '-Vq8rT2mWx5Lp' ssh deploy@10.0.0.7 uptime"]},
   'generic': True,
   'id': 'sshpass-password',
   'keywords': ['sshpass'],
   'max_width': 155,
   'multiline': False,
   'regex': '\\bsshpass[ \\t]{1,8}-p[ '
-           '\\t]{0,8}(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-][^\\s"\']{2,127})(?P=q)(?=\\s|$)',
+           '\\t]{0,8}(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{2,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{2,127}))(?=\\s|$)',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
   'description': 'Password, token or API key passed as a command-line option (--password=..., --token ...)',
@@ -798,7 +801,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
-               'creds|auth|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
                'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
                'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
                'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
@@ -812,7 +816,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
-               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['-pass',
                '-pwd',
                '-token',
@@ -826,7 +830,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '(?i)(?:^|[ '
            '\\t])-{1,2}(?P<key>(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|pass(?:in|out)?|pwd|token|secret|api-?key|access-key|private-key|auth-key)(?:-[a-z0-9]{1,20}){0,2})(?:=|[ '
-           '\\t]{1,8})(?P<q>["\']?)(?P<secret>[^\\s"\'$\\-<][^\\s"\']{3,255})(?P=q)(?=\\s|$|[;|&)])',
+           '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$<][^\\s"\']{3,255})(?P=q)|(?P<secret2>[^\\s"\'$\\-<][^\\s"\']{3,255}))(?=\\s|$|[;|&)])',
   'severity': 'medium'},
  {'context': '(?i)-AsPlainText',
   'description': "Password in PowerShell's ConvertTo-SecureString -AsPlainText",
@@ -847,6 +851,34 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '(?i)ConvertTo-SecureString(?:[ \\t]{1,8}-(?:AsPlainText|Force)){0,2}(?:[ \\t]{1,8}-String)?[ '
            '\\t]{1,8}(?P<q>["\'])(?P<secret>[^"\'\\r\\n$][^"\'\\r\\n]{3,127})(?P=q)',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Password in a container registry login command (docker/podman/helm login -p)',
+  'entropy': 2.5,
+  'examples': {'false': ['docker login registry.ops.internal -u ci-bot -p "$REGISTRY_PASSWORD"',
+                         'docker login registry.ops.internal -u ci-bot -p $CI_REGISTRY_PASSWORD',
+                         'echo "$PASS" | docker login -u ci-bot --password-stdin registry.ops.internal',
+                         'docker login -u ci-bot -p xxxxxxxx registry.ops.internal',
+                         'docker login -u <user> -p <password> registry.ops.internal',
+                         'docker login -u ci-bot -p NEXUS-GPT4-REGISTRY-PASSWORD registry.ops.internal'],
+               'true': ['docker login registry.ops.internal -u ci-bot -p Vq8rT2mWx5Lp',
+                        "docker login -u ci-bot -p '-Vq8rT2mWx5Lp' registry.ops.internal",
+                        'podman login --username ci-bot -p=Vq8rT2mWx5Lp quay.ops.internal',
+                        'helm registry login registry.ops.internal -u ci-bot -p "Vq8rT2mWx5Lp"']},
+  'generic': True,
+  'id': 'registry-login-password',
+  'keywords': ['docker login',
+               'podman login',
+               'buildah login',
+               'skopeo login',
+               'nerdctl login',
+               'oras login',
+               'registry login'],
+  'max_width': 438,
+  'multiline': False,
+  'regex': '\\b(?:docker|podman|buildah|skopeo|nerdctl|oras|helm[ \\t]{1,8}registry)[ '
+           '\\t]{1,8}login\\b[^\\n|;&]{0,256}?[ \\t](?:-p|--password)(?:=|[ '
+           '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{2,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{2,127}))(?=\\s|$)',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
@@ -873,7 +905,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['://'],
   'max_width': 473,
   'multiline': False,
-  'regex': '\\b(?:[a-z][a-z0-9+.\\-]{1,20})://(?P<user>[^\\s:/@"\'`<>{}]{1,64}):(?P<secret>[^\\s:/"\'`<>]{3,128})@(?P<host>[A-Za-z0-9.\\-_\\[\\]]{1,255})',
+  'regex': '\\b(?:[a-z][a-z0-9+.\\-]{1,20})://(?P<user>[^\\s:/@"\'`<>{}]{0,64}):(?P<secret>[^\\s:/"\'`<>]{3,128})@(?P<host>[A-Za-z0-9.\\-_\\[\\]]{1,255})',
   'severity': 'high'},
  {'context': '(?i)(server|data source|host|user id|uid|database|initial catalog)\\s*=',
   'description': 'Password in a database connection string',
@@ -1024,9 +1056,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_).*(?:^|_)(?:password|\n'
                'passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)',
   'keywords': ['pass', 'pwd'],
-  'max_width': 333,
+  'max_width': 411,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{6,128})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?![^\\s"\'`;,)}\\]\\\\<>]))',
+  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:\\\\?["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?![^\\s"\'`;,)}\\]\\\\<>]))',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
   'description': 'Secret, token or API key assigned in code or config',
@@ -1076,7 +1108,12 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'token_hash: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                          'api_key: "Enter the API key shown on the settings page"',
                          'auth: "oauth"',
-                         "keyboardLayout: 'us-international'"],
+                         "keyboardLayout: 'us-international'",
+                         'authorization: Bearer',
+                         '"authorization": "required",',
+                         'api_key: str = Field(default=None, alias="OPS_API_KEY")',
+                         'if token == expected_token_value_from_db:',
+                         'WORD_PAT = r"[A-Za-z0-9_]{12,40}"'],
                'true': ['JWT_SECRET=Xk9mP2vLq7Rt5Kjp1vRt1fjO',
                         'api_key: "9xfogoEmvnEN5N1aE6PwZPf1Qh6"',
                         "INTERNAL_API_TOKEN='c17149d439536b3216fdaeeb975729fa'",
@@ -1116,7 +1153,19 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '2026-01-04 10:00:03 DEBUG refreshing session token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 '
                         'user=ops',
                         '2026-01-04 10:00:04 INFO {"event": "login", "access_token": '
-                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}']},
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '2026-01-04 10:00:05 POST /v1/sync headers={"authorization": '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        "ENV['OPS_API_KEY'] ||= 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
+                        'pub const OPS_API_TOKEN: &str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'static OPS_API_TOKEN: &\'static str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        '    api_key: str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "const apiToken: string = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'val apiToken: String = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'var apiToken string = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '    "os.environ[\\"OPS_API_KEY\\"] = \\"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\\"\\n",',
+                        '  ngrokAuthtoken: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "export AZURE_DEVOPS_PAT='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'"]},
   'generic': True,
   'id': 'generic-secret',
   'key_words': '(?x)\n'
@@ -1129,7 +1178,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
-               'creds|auth)(?:_|$)|(?:.*_)?(?:stripe|slack|sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey)(?:_|$)|(?:.*_)?(?:stripe|slack|sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|\n'
                'mandrill|postmark|sparkpost|mailjet|sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|\n'
                'digitalocean|linode|vultr|hetzner|aws|azure|gcp|google|firebase|supabase|planetscale|mongodb|algolia|\n'
                'mapbox|openai|anthropic|claude|cohere|huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|\n'
@@ -1143,11 +1193,20 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'klaviyo|typeform|calendly|tmdb|giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|\n'
                'finnhub|coinmarketcap|etherscan|infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|\n'
                'chargebee|recurly|paddle|mux|cloudinary|imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|\n'
-               'line)(?:_[a-z0-9]+){0,4}_key(?:_|$))',
-  'keywords': ['secret', 'token', 'key', 'credential', 'cred'],
-  'max_width': 463,
+               'devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['secret',
+               'token',
+               'key',
+               'cred',
+               'authorization',
+               '_pat=',
+               '_pat:',
+               '_pat =',
+               '_pat"',
+               "_pat'"],
+  'max_width': 548,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred)[A-Za-z0-9_\\-]{0,20})(?:["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?["\'`])|["\'`]?\\]?\\s{0,64}(?::=|=>|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{12,256})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:\\\\?["\'`]\\]?\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'severity': 'medium'})
 
 PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',

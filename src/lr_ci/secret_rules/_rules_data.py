@@ -459,6 +459,35 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '\\b(?P<secret>pat[A-Za-z0-9]{14}\\.[a-f0-9]{64})\\b',
   'severity': 'high'},
+ {'description': 'Password passed with a user name to a credentials object or a login call',
+  'entropy': 2.5,
+  'examples': {'false': ['var creds = new NetworkCredential(user, password);',
+                         'var creds = new NetworkCredential("svc_backup", '
+                         'Environment.GetEnvironmentVariable("BACKUP_PASSWORD"));',
+                         "session.auth = HTTPBasicAuth('user', 'password')",
+                         'server.login("alerts@ops.internal", "xxxxxxxx")',
+                         'server.login("alerts@ops.internal", "<password>")',
+                         "ftp.login('anonymous', 'anonymous')"],
+               'true': ['var creds = new NetworkCredential(\n    "svc_backup",\n    "Vq8rT2mWx5Lp");',
+                        'Credentials = new NetworkCredential("alerts", "Vq8rT2mWx5Lp")',
+                        'return new PasswordAuthentication("ops", "Vq8rT2mWx5Lp".toCharArray());',
+                        "session.auth = HTTPBasicAuth('ops-bot', 'Vq8rT2mWx5Lp')",
+                        'server.login("alerts@ops.internal", "Vq8rT2mWx5Lp")']},
+  'generic': True,
+  'id': 'credential-constructor',
+  'keywords': ['networkcredential',
+               'passwordauthentication',
+               'basicauth',
+               'digestauth',
+               'proxyauth',
+               'usernamepassword',
+               '.login('],
+  'max_width': 377,
+  'multiline': True,
+  'regex': '(?:NetworkCredential|PasswordAuthentication|HTTPBasicAuth|HTTPDigestAuth|HTTPProxyAuth|BasicAuth|UsernamePasswordCredentials?|UsernamePasswordAuthenticationToken|\\.login)[ '
+           '\\t]{0,8}\\([ \\t\\r\\n]{0,64}(?P<uq>["\'])(?P<user>[^"\'\\s]{1,64})(?P=uq)[ \\t]{0,8},[ '
+           '\\t\\r\\n]{0,64}(?P<q>["\'])(?P<secret>[^"\'\\s\\\\]{4,128})(?P=q)',
+  'severity': 'medium'},
  {'description': 'Password, secret or token as the text of an XML element',
   'entropy': 2.5,
   'examples': {'false': ['<password>${env.DB_PASSWORD}</password>',
@@ -693,6 +722,122 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': True,
   'regex': '(?m)^[ \\t]{1,16}(?P<key>[A-Za-z0-9_.\\-]{1,253}):[ '
            '\\t]{1,16}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,16384}={0,2})(?P=q)[ \\t]{0,16}$',
+  'severity': 'medium'},
+ {'description': 'Password in a .netrc / _netrc entry (machine ... login ... password ...)',
+  'entropy': 2.5,
+  'examples': {'false': ['machine api.ops.internal login deploy-bot password $NETRC_PASSWORD',
+                         'machine api.ops.internal login deploy-bot password xxxxxxxx',
+                         'machine api.ops.internal login deploy-bot password <password>',
+                         'the build machine has no password set'],
+               'true': ['machine api.ops.internal login deploy-bot password Vq8rT2mWx5Lp',
+                        'machine git.ops.internal\n  login deploy-bot\n  password Vq8rT2mWx5Lp\n']},
+  'generic': True,
+  'id': 'netrc-password',
+  'keywords': ['machine'],
+  'max_width': 930,
+  'multiline': True,
+  'regex': '\\bmachine[ '
+           '\\t]{1,16}[^\\s]{1,255}(?:\\s{1,64}login\\s{1,64}[^\\s]{1,255})?\\s{1,64}password\\s{1,64}(?P<secret>[^\\s]{4,128})',
+  'severity': 'medium'},
+ {'description': "Secret in a container's env list (- name: API_TOKEN / value: ...)",
+  'entropy': 2.5,
+  'examples': {'false': ['env:\n'
+                         '  - name: OPS_API_TOKEN\n'
+                         '    valueFrom:\n'
+                         '      secretKeyRef:\n'
+                         '        name: ops\n'
+                         '        key: token\n',
+                         'env:\n  - name: OPS_API_TOKEN\n    value: "{{ .Values.apiToken }}"\n',
+                         'env:\n  - name: OPS_API_TOKEN\n    value: xxxxxxxxxxxxxxxxxxxx\n',
+                         'env:\n  - name: LOG_LEVEL\n    value: Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\n',
+                         'env:\n  - name: OPS_API_TOKEN_FILE\n    value: /var/run/secrets/ops/token\n'],
+               'true': ['env:\n  - name: OPS_API_TOKEN\n    value: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n',
+                        '        env:\n        - name: DB_PASSWORD\n          value: Vq8rT2mWx5Lp\n']},
+  'generic': True,
+  'id': 'kubernetes-env-value',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['value:'],
+  'max_width': 442,
+  'multiline': True,
+  'regex': '-[ \\t]{1,8}name:[ \\t]{0,8}(?P<kq>["\']?)(?P<key>[A-Za-z0-9_.\\-]{1,80})(?P=kq)[ '
+           '\\t]{0,16}\\r?\\n[ \\t]{1,32}value:[ '
+           '\\t]{0,8}(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'#]{6,256}))[ '
+           '\\t]{0,16}(?=\\r?\\n|$)',
+  'severity': 'medium'},
+ {'description': 'Secret as the default of a Terraform variable',
+  'entropy': 2.5,
+  'examples': {'false': ['variable "ops_api_token" {\n  type      = string\n  sensitive = true\n}\n',
+                         'variable "ops_api_token" {\n  default = ""\n}\n',
+                         'variable "ops_api_token" {\n  default = "xxxxxxxxxxxxxxxx"\n}\n',
+                         'variable "region" {\n  default = "eu-west-1"\n}\n',
+                         'variable "ops_api_token_name" {\n  default = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n}\n'],
+               'true': ['variable "ops_api_token" {\n'
+                        '  type      = string\n'
+                        '  sensitive = true\n'
+                        '  default   = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n'
+                        '}\n',
+                        'variable "db_password" {\n'
+                        '  description = "Password of the ops database"\n'
+                        '  default = "Vq8rT2mWx5Lp"\n'
+                        '}\n']},
+  'generic': True,
+  'id': 'terraform-variable-default',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['variable "'],
+  'max_width': 789,
+  'multiline': True,
+  'regex': '\\bvariable[ \\t]{1,8}"(?P<key>[A-Za-z0-9_\\-]{1,80})"[ \\t]{0,8}\\{[^{}]{0,400}?\\bdefault[ '
+           '\\t]{0,8}=[ \\t]{0,8}(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})(?P=q)',
   'severity': 'medium'},
  {'description': 'Password in a curl -u/--user option',
   'entropy': 2.5,

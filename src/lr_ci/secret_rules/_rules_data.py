@@ -462,6 +462,579 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '\\b(?P<secret>pat[A-Za-z0-9]{14}\\.[a-f0-9]{64})\\b',
   'severity': 'high'},
+ {'description': 'Password passed with a user name to a credentials object or a login call',
+  'entropy': 2.5,
+  'examples': {'false': ['var creds = new NetworkCredential(user, password);',
+                         'var creds = new NetworkCredential("svc_backup", '
+                         'Environment.GetEnvironmentVariable("BACKUP_PASSWORD"));',
+                         "session.auth = HTTPBasicAuth('user', 'password')",
+                         'server.login("alerts@ops.internal", "xxxxxxxx")',
+                         'server.login("alerts@ops.internal", "<password>")',
+                         "ftp.login('anonymous', 'anonymous')"],
+               'true': ['var creds = new NetworkCredential(\n    "svc_backup",\n    "Vq8rT2mWx5Lp");',
+                        'Credentials = new NetworkCredential("alerts", "Vq8rT2mWx5Lp")',
+                        'return new PasswordAuthentication("ops", "Vq8rT2mWx5Lp".toCharArray());',
+                        "session.auth = HTTPBasicAuth('ops-bot', 'Vq8rT2mWx5Lp')",
+                        'server.login("alerts@ops.internal", "Vq8rT2mWx5Lp")']},
+  'generic': True,
+  'id': 'credential-constructor',
+  'keywords': ['networkcredential(',
+               'passwordauthentication(',
+               'basicauth(',
+               'digestauth(',
+               'proxyauth(',
+               'usernamepasswordcredential',
+               'usernamepasswordauthenticationtoken(',
+               '.login("',
+               ".login('"],
+  'max_width': 377,
+  'multiline': True,
+  'regex': '(?:NetworkCredential|PasswordAuthentication|HTTPBasicAuth|HTTPDigestAuth|HTTPProxyAuth|BasicAuth|UsernamePasswordCredentials?|UsernamePasswordAuthenticationToken|\\.login)[ '
+           '\\t]{0,8}\\([ \\t\\r\\n]{0,64}(?P<uq>["\'])(?P<user>[^"\'\\s]{1,64})(?P=uq)[ \\t]{0,8},[ '
+           '\\t\\r\\n]{0,64}(?P<q>["\'])(?P<secret>[^"\'\\s\\\\]{4,128})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Password, secret or token as the text of an XML element',
+  'entropy': 2.5,
+  'examples': {'false': ['<password>${env.DB_PASSWORD}</password>',
+                         '<password>xxxxxxxxxxxx</password>',
+                         '<password></password>',
+                         '<password>changeme</password>',
+                         '<xs:element name="password" type="xs:string"/>',
+                         '<key>CFBundleIdentifier</key>',
+                         '<key>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</key>',
+                         '<passwordHash>$2b$12$Vq8rT2mWx5LpZ3nK7yB4cO</passwordHash>',
+                         '<token>{{ .Values.token }}</token>',
+                         '<secretName>NEXUS-GPT4-API-KEY</secretName>',
+                         '<label for="password">Password</label>'],
+               'true': ['<password>Vq8rT2mWx5Lp</password>',
+                        '    <db.password>Vq8rT2mWx5Lp</db.password>',
+                        '<server><id>ops-releases</id><username>deploy</username><password>Vq8rT2mWx5Lp</password></server>',
+                        '<ApiKey>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</ApiKey>',
+                        '<ClientSecret encrypted="false">Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</ClientSecret>',
+                        '<accessToken>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</accessToken>']},
+  'generic': True,
+  'id': 'xml-secret-element',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['password>',
+               'passwd>',
+               'pwd>',
+               'passphrase>',
+               'secret>',
+               'token>',
+               'key>',
+               'credentials>',
+               'credential>',
+               'auth>'],
+  'max_width': 602,
+  'multiline': False,
+  'regex': '(?i)<(?P<key>[A-Za-z0-9_.:\\-]{0,40}(?:pass|pwd|secret|token|key|cred|auth)[A-Za-z0-9_.\\-]{0,20})(?:\\s[^<>]{0,200})?>(?P<secret>[^<>\\s]{6,256})</(?P=key)\\s{0,8}>',
+  'severity': 'medium'},
+ {'description': 'Password, secret or token as the value of an XML setting (<add key="..." value="..."/>)',
+  'entropy': 2.5,
+  'examples': {'false': ['<add key="ClearTextPassword" value="%NUGET_PASSWORD%" />',
+                         '<add key="ClearTextPassword" value="xxxxxxxxxxxx" />',
+                         '<add key="Username" value="Vq8rT2mWx5Lp" />',
+                         '<add key="ApiKeyHeaderName" value="X-Api-Key" />',
+                         '<add key="ApiKey" value="{{ .Values.apiKey }}" />',
+                         '<add key="ApiKey" value="$(ApiKey)" />',
+                         '<xs:attribute name="password" type="xs:string" use="required"/>',
+                         '<input type="password" name="password" value="">',
+                         '<add key="TokenSecretName" value="NEXUS-GPT4-API-KEY" />'],
+               'true': ['<add key="ClearTextPassword" value="Vq8rT2mWx5Lp" />',
+                        '    <add key="ApiKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"/>',
+                        '<add key="StripeSecretKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" />',
+                        '<setting name="SmtpPassword" value="Vq8rT2mWx5Lp"/>',
+                        "<param name='auth.token' value='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'/>"]},
+  'generic': True,
+  'id': 'xml-secret-attribute',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['value='],
+  'max_width': 448,
+  'multiline': False,
+  'regex': '(?i)(?:^|\\s)(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq)\\s{1,64}value\\s{0,8}=\\s{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'<>]{6,256})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Registry token in an .npmrc (_authToken)',
+  'entropy': 3.0,
+  'examples': {'false': ['//registry.npmjs.org/:_authToken=${NPM_TOKEN}',
+                         '//registry.npmjs.org/:_authToken=npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         '//registry.npmjs.org/:_authToken=<your-token>',
+                         'npm config set //registry.npmjs.org/:_authToken $NPM_TOKEN'],
+               'true': ['//npm.pkg.ops.internal/:_authToken=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '//ops.jfrog.io/artifactory/api/npm/npm/:_authToken="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Vq8rT2mWx5Lp"',
+                        '_authToken = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6']},
+  'generic': True,
+  'id': 'npmrc-auth-token',
+  'keywords': ['_authtoken'],
+  'max_width': 2078,
+  'multiline': False,
+  'regex': '(?:^|[\\s:])_authToken\\s{0,8}=\\s{0,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9._~+/=\\-]{16,2048})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'decode': 'base64',
+  'description': 'Base64 password or user:password in an .npmrc (_password, _auth)',
+  'entropy': 2.5,
+  'examples': {'false': ['//npm.pkg.ops.internal/:_password=${NPM_PASSWORD}',
+                         '_auth=eHh4eHh4eHg6eHh4eHh4eHg=',
+                         '//npm.pkg.ops.internal/:_password=Y2hhbmdlbWU='],
+               'true': ['//npm.pkg.ops.internal/:_password=VnE4clQybVd4NUxw',
+                        '_auth=ZGVwbG95OlZxOHJUMm1XeDVMcA==',
+                        '//ops.jfrog.io/artifactory/api/npm/npm/:_auth = "ZGVwbG95OlZxOHJUMm1XeDVMcA=="']},
+  'generic': True,
+  'id': 'npmrc-auth',
+  'keywords': ['_auth', '_password'],
+  'max_width': 1055,
+  'multiline': False,
+  'regex': '(?:^|[\\s:])_(?:auth|password)\\s{0,8}=\\s{0,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'decode': 'base64',
+  'description': 'Registry user:password in a Docker config.json ("auth", base64)',
+  'entropy': 2.5,
+  'examples': {'false': ['{"auths": {"registry.ops.internal": {"auth": ""}}}',
+                         '"auth": "eHh4eHh4eHg6eHh4eHh4eHg="',
+                         '"auth": "dXNlcm5hbWU6cGFzc3dvcmQ="'],
+               'true': ['{"auths": {"registry.ops.internal": {"auth": "ZGVwbG95OlZxOHJUMm1XeDVMcA=="}}}',
+                        '      "auth": "b3BzLWJvdDpacTNXbThLeDRWbjdSdDVKcDJMczlIZDY="']},
+  'generic': True,
+  'id': 'docker-config-auth',
+  'keywords': ['"auth"'],
+  'max_width': 1051,
+  'multiline': False,
+  'regex': '"auth"\\s{0,8}:\\s{0,8}"(?P<secret>[A-Za-z0-9+/]{8,1024}={0,2})"',
+  'severity': 'medium'},
+ {'context': '(?m)^kind:[ \\t]{0,16}["\']?Secret["\']?[ \\t]{0,16}$',
+  'decode': 'base64',
+  'description': "Value in a Kubernetes Secret's data (base64)",
+  'entropy': 2.5,
+  'examples': {'false': ['apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  admin-pw: cGFzc3dvcmQ=\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  password: eHh4eHh4eHh4eHh4\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         'data:\n'
+                         '  password: {{ .Values.password | b64enc }}\n',
+                         'apiVersion: v1\n'
+                         'kind: ConfigMap\n'
+                         'metadata:\n'
+                         '  name: ops\n'
+                         'data:\n'
+                         '  mode: VnE4clQybVd4NUxw\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-db\n'
+                         '  namespace: production\n'
+                         'data:\n'
+                         '  username: b3BzLWJvdA==\n'
+                         '  host: ZGIub3BzLmludGVybmFs\n',
+                         'apiVersion: v1\n'
+                         'kind: Secret\n'
+                         'metadata:\n'
+                         '  name: ops-tls\n'
+                         'type: kubernetes.io/tls\n'
+                         'data:\n'
+                         '  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n',
+                         'apiVersion: bitnami.com/v1alpha1\n'
+                         'kind: SealedSecret\n'
+                         'spec:\n'
+                         '  encryptedData:\n'
+                         '    password: '
+                         'AgAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0KP0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fnKAgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrqKwsbKztLW2t7i5uru8vb6qwMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3tqg4eLj5OXm5Kjp6uvs7e7v8PHy8qT19vf4Kfr7qP3KqwABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj9AQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZn\n'],
+               'true': ['apiVersion: v1\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-db\n'
+                        'type: Opaque\n'
+                        'data:\n'
+                        '  password: VnE4clQybVd4NUxw\n',
+                        'apiVersion: v1\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-api\n'
+                        'data:\n'
+                        '  username: b3BzLWJvdA==\n'
+                        '  API_TOKEN: WnEzV204S3g0Vm43UnQ1SnAyTHM5SGQ2\n',
+                        'apiVersion: v1\n'
+                        'data:\n'
+                        '  DB_PASSWORD: "VnE4clQybVd4NUxw"\n'
+                        'kind: Secret\n'
+                        'metadata:\n'
+                        '  name: ops-db\n']},
+  'generic': True,
+  'id': 'kubernetes-secret-data',
+  'key_words': '^(?!(?:.*_)?(?:user|username|user_name|login|host|hostname|port|name|db|database|dbname|url|uri|endpoint|region|namespace|email|bucket|path|domain|server|schema|id|client_id|app_id|tenant_id|account|project|ca|ca_crt|tls_crt|cert|crt)$)',
+  'keywords': ['kind: secret'],
+  'max_width': 16690,
+  'multiline': True,
+  'regex': '(?m)^[ \\t]{1,16}(?P<key>[A-Za-z0-9_.\\-]{1,253}):[ '
+           '\\t]{1,16}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,16384}={0,2})(?P=q)[ \\t]{0,16}$',
+  'severity': 'medium'},
+ {'description': 'Password in a .netrc / _netrc entry (machine ... login ... password ...)',
+  'entropy': 2.5,
+  'examples': {'false': ['machine api.ops.internal login deploy-bot password $NETRC_PASSWORD',
+                         'machine api.ops.internal login deploy-bot password xxxxxxxx',
+                         'machine api.ops.internal login deploy-bot password <password>',
+                         'the build machine has no password set'],
+               'true': ['machine api.ops.internal login deploy-bot password Vq8rT2mWx5Lp',
+                        'machine git.ops.internal\n  login deploy-bot\n  password Vq8rT2mWx5Lp\n']},
+  'generic': True,
+  'id': 'netrc-password',
+  'keywords': ['machine ', 'machine\t'],
+  'max_width': 484,
+  'multiline': True,
+  'regex': '\\bmachine[ '
+           '\\t]{1,16}[^\\s]{1,128}(?:\\s{1,16}login\\s{1,16}[^\\s]{1,128})?\\s{1,16}password\\s{1,16}(?P<secret>[^\\s]{4,128})',
+  'severity': 'medium'},
+ {'description': "Secret in a container's env list (- name: API_TOKEN / value: ...)",
+  'entropy': 2.5,
+  'examples': {'false': ['env:\n'
+                         '  - name: OPS_API_TOKEN\n'
+                         '    valueFrom:\n'
+                         '      secretKeyRef:\n'
+                         '        name: ops\n'
+                         '        key: token\n',
+                         'env:\n  - name: OPS_API_TOKEN\n    value: "{{ .Values.apiToken }}"\n',
+                         'env:\n  - name: OPS_API_TOKEN\n    value: xxxxxxxxxxxxxxxxxxxx\n',
+                         'env:\n  - name: LOG_LEVEL\n    value: Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\n',
+                         'env:\n  - name: OPS_API_TOKEN_FILE\n    value: /var/run/secrets/ops/token\n'],
+               'true': ['env:\n  - name: OPS_API_TOKEN\n    value: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n',
+                        '        env:\n        - name: DB_PASSWORD\n          value: Vq8rT2mWx5Lp\n']},
+  'generic': True,
+  'id': 'kubernetes-env-value',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['value:'],
+  'max_width': 442,
+  'multiline': True,
+  'regex': '-[ \\t]{1,8}name:[ \\t]{0,8}(?P<kq>["\']?)(?P<key>[A-Za-z0-9_.\\-]{1,80})(?P=kq)[ '
+           '\\t]{0,16}\\r?\\n[ \\t]{1,32}value:[ '
+           '\\t]{0,8}(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'#]{6,256}))[ '
+           '\\t]{0,16}(?=\\r?\\n|$)',
+  'severity': 'medium'},
+ {'description': 'Secret as the default of a Terraform variable',
+  'entropy': 2.5,
+  'examples': {'false': ['variable "ops_api_token" {\n  type      = string\n  sensitive = true\n}\n',
+                         'variable "ops_api_token" {\n  default = ""\n}\n',
+                         'variable "ops_api_token" {\n  default = "xxxxxxxxxxxxxxxx"\n}\n',
+                         'variable "region" {\n  default = "eu-west-1"\n}\n',
+                         'variable "ops_api_token_name" {\n  default = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n}\n'],
+               'true': ['variable "ops_api_token" {\n'
+                        '  type      = string\n'
+                        '  sensitive = true\n'
+                        '  default   = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n'
+                        '}\n',
+                        'variable "db_password" {\n'
+                        '  description = "Password of the ops database"\n'
+                        '  default = "Vq8rT2mWx5Lp"\n'
+                        '}\n']},
+  'generic': True,
+  'id': 'terraform-variable-default',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['variable "'],
+  'max_width': 789,
+  'multiline': True,
+  'regex': '\\bvariable[ \\t]{1,8}"(?P<key>[A-Za-z0-9_\\-]{1,80})"[ \\t]{0,8}\\{[^{}]{0,400}?\\bdefault[ '
+           '\\t]{0,8}=[ \\t]{0,8}(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Password in a curl -u/--user option',
+  'entropy': 2.5,
+  'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
+                         'curl -u deploy:$DEPLOY_TOKEN https://ci.ops.internal/api',
+                         'curl -u admin:${ADMIN_PASSWORD} https://ci.ops.internal/api',
+                         'curl -u user:password https://api.ops.internal',
+                         'curl -u <user>:<password> https://api.ops.internal',
+                         'curl -u deploy:xxxxxxxxxxxx https://ci.ops.internal/api',
+                         'curl -u $(cat /run/secrets/ci-user):$(cat /run/secrets/ci-pass) '
+                         'https://ci.ops.internal/api',
+                         'curl -u ops:ops https://ci.ops.internal/api',
+                         'curl --url https://ci.ops.internal/api -o out.json'],
+               'true': ['curl -u deploy:Vq8rT2mWx5Lp https://ci.ops.internal/job/release/build',
+                        "curl -s --user 'deploy:Vq8rT2mWx5Lp' -X POST https://ci.ops.internal/api",
+                        'curl --user=deploy:Vq8rT2mWx5Lp https://ci.ops.internal/api',
+                        'RUN curl -fsSL \\\n'
+                        '    -u ops-bot:Vq8rT2mWx5Lp \\\n'
+                        '    https://repo.ops.internal/pkg.tgz -o /tmp/pkg.tgz',
+                        "curl -X GET -H 'Accept: application/json' -uops-bot:Vq8rT2mWx5Lp "
+                        'https://repo.ops.internal/api']},
+  'generic': True,
+  'id': 'curl-user-password',
+  'keywords': ['curl'],
+  'max_width': 769,
+  'multiline': True,
+  'regex': '(?i)\\bcurl(?:(?:[ \\t]|\\\\\\r?\\n)(?:[^\\n|;&]|\\\\\\r?\\n){0,160}?)?(?:[ \\t]|\\\\\\r?\\n)[ '
+           '\\t]{0,64}(?:-u|--user|--proxy-user)(?:[ '
+           '\\t]{1,8}|=)?(?P<q>["\']?)(?P<user>[^\\s:"\'$\\\\]{1,64}):(?P<secret>[^\\s"\'$\\\\][^\\s"\'\\\\]{2,127})(?P=q)(?=\\s|$)',
+  'severity': 'medium'},
+ {'description': "Password in a MySQL/MariaDB client's -p option",
+  'entropy': 2.5,
+  'examples': {'false': ['mysql -u root -p ops',
+                         'mysql -u root -p$MYSQL_ROOT_PASSWORD ops',
+                         'mysql -u root -p"${MYSQL_ROOT_PASSWORD}" ops',
+                         'mysql -u root -ppassword ops',
+                         'mysql -u root -pxxxxxxxx ops',
+                         'mysql -h db -P 3306 -u root --protocol=tcp',
+                         'mysqladmin -u root -p<password> status'],
+               'true': ['mysql -u root -pVq8rT2mWx5Lp ops < dump.sql',
+                        "mysqldump -h db.internal -u backup -p'Vq8rT2mWx5Lp' --single-transaction ops > "
+                        'ops.sql',
+                        'docker exec db mysql -uroot -p"Vq8rT2mWx5Lp" -e \'show databases\'']},
+  'generic': True,
+  'id': 'mysql-password-option',
+  'keywords': ['mysql', 'mariadb'],
+  'max_width': 406,
+  'multiline': False,
+  'regex': '(?<![\\w\\-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mysqlcheck|mariadb|mariadb-dump)(?:\\.exe)?[ '
+           '\\t](?:[^\\n|;&]{0,256}?[ '
+           '\\t])?-p(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{3,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{3,127}))(?=\\s|$)',
+  'severity': 'medium'},
+ {'description': 'Password in an sshpass -p option',
+  'entropy': 2.5,
+  'examples': {'false': ['sshpass -p "$SSH_PASS" ssh deploy@10.0.0.7',
+                         'sshpass -f /run/secrets/ssh-pass ssh deploy@10.0.0.7',
+                         'sshpass -e ssh deploy@10.0.0.7',
+                         'sshpass -p xxxxxxxx ssh deploy@10.0.0.7',
+                         "sshpass -p '<password>' ssh deploy@10.0.0.7"],
+               'true': ["sshpass -p 'Vq8rT2mWx5Lp' ssh deploy@10.0.0.7 uptime",
+                        'sshpass -pVq8rT2mWx5Lp scp build.tgz deploy@10.0.0.7:/srv',
+                        "sshpass -p '-Vq8rT2mWx5Lp' ssh deploy@10.0.0.7 uptime"]},
+  'generic': True,
+  'id': 'sshpass-password',
+  'keywords': ['sshpass'],
+  'max_width': 155,
+  'multiline': False,
+  'regex': '\\bsshpass[ \\t]{1,8}-p[ '
+           '\\t]{0,8}(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{2,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{2,127}))(?=\\s|$)',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Password, token or API key passed as a command-line option (--password=..., --token ...)',
+  'entropy': 2.5,
+  'examples': {'false': ['docker login --username deploy --password "$REGISTRY_PASSWORD" '
+                         'registry.ops.internal',
+                         'echo "$TOKEN" | docker login --password-stdin --username deploy '
+                         'registry.ops.internal',
+                         'ops-cli deploy --token-file /run/secrets/ops-token',
+                         'ops-cli deploy --api-key $(cat /run/secrets/api-key)',
+                         'ops-cli deploy --api-key ${OPS_API_KEY}',
+                         'ops-cli deploy --api-key <your-api-key>',
+                         'ops-cli deploy --password PASSWORD',
+                         'ops-cli deploy --token xxxxxxxxxxxxxxxx',
+                         '  --password TEXT   the password to log in with',
+                         'parser.add_argument("--token", help="API token")',
+                         'ops-cli deploy --token-url https://auth.ops.internal/token',
+                         'ops-cli deploy --secret-name NEXUS-GPT4-API-KEY',
+                         'ops-cli deploy --token NEXUS-GPT4-API-KEY'],
+               'true': ['docker login registry.ops.internal --username deploy --password Vq8rT2mWx5Lp',
+                        'vault login -method=userpass username=ops password=x '
+                        '--token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'wget --http-password=Vq8rT2mWx5Lp https://repo.ops.internal/pkg.tgz',
+                        "ops-cli deploy --api-key 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6' --env prod",
+                        '  - run: npx ops-sync --client-secret="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'az login --service-principal -u 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60 --password '
+                        'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --tenant ops']},
+  'generic': True,
+  'id': 'cli-secret-option',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['-pass',
+               '-pwd',
+               '-token',
+               '-secret',
+               '-api-key',
+               '-apikey',
+               '-access-key',
+               '-private-key',
+               '-auth-key'],
+  'max_width': 385,
+  'multiline': False,
+  'regex': '(?i)(?:^|[ '
+           '\\t])-{1,2}(?P<key>(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|pass(?:in|out)?|pwd|token|secret|api-?key|access-key|private-key|auth-key)(?:-[a-z0-9]{1,20}){0,2})(?:=|[ '
+           '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$<][^\\s"\']{3,255})(?P=q)|(?P<secret2>[^\\s"\'$\\-<][^\\s"\']{3,255}))(?=\\s|$|[;|&)])',
+  'severity': 'medium'},
+ {'context': '(?i)-AsPlainText',
+  'description': "Password in PowerShell's ConvertTo-SecureString -AsPlainText",
+  'entropy': 2.5,
+  'examples': {'false': ['$pw = ConvertTo-SecureString $env:OPS_PASSWORD -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "$password" -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "xxxxxxxxxxxx" -AsPlainText -Force',
+                         '$pw = ConvertTo-SecureString "<password>" -AsPlainText -Force',
+                         '$pw = Read-Host -AsSecureString | ConvertTo-SecureString'],
+               'true': ['$pw = ConvertTo-SecureString "Vq8rT2mWx5Lp" -AsPlainText -Force',
+                        "$secure = ConvertTo-SecureString -String 'Vq8rT2mWx5Lp' -AsPlainText -Force",
+                        "$cred = New-Object PSCredential('ops', (ConvertTo-SecureString -AsPlainText -Force "
+                        "'Vq8rT2mWx5Lp'))"]},
+  'generic': True,
+  'id': 'powershell-plaintext-securestring',
+  'keywords': ['convertto-securestring'],
+  'max_width': 215,
+  'multiline': False,
+  'regex': '(?i)ConvertTo-SecureString(?:[ \\t]{1,8}-(?:AsPlainText|Force)){0,2}(?:[ \\t]{1,8}-String)?[ '
+           '\\t]{1,8}(?P<q>["\'])(?P<secret>[^"\'\\r\\n$][^"\'\\r\\n]{3,127})(?P=q)',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Password in a container registry login command (docker/podman/helm login -p)',
+  'entropy': 2.5,
+  'examples': {'false': ['docker login registry.ops.internal -u ci-bot -p "$REGISTRY_PASSWORD"',
+                         'docker login registry.ops.internal -u ci-bot -p $CI_REGISTRY_PASSWORD',
+                         'echo "$PASS" | docker login -u ci-bot --password-stdin registry.ops.internal',
+                         'docker login -u ci-bot -p xxxxxxxx registry.ops.internal',
+                         'docker login -u <user> -p <password> registry.ops.internal',
+                         'docker login -u ci-bot -p NEXUS-GPT4-REGISTRY-PASSWORD registry.ops.internal'],
+               'true': ['docker login registry.ops.internal -u ci-bot -p Vq8rT2mWx5Lp',
+                        "docker login -u ci-bot -p '-Vq8rT2mWx5Lp' registry.ops.internal",
+                        'podman login --username ci-bot -p=Vq8rT2mWx5Lp quay.ops.internal',
+                        'helm registry login registry.ops.internal -u ci-bot -p "Vq8rT2mWx5Lp"']},
+  'generic': True,
+  'id': 'registry-login-password',
+  'keywords': ['docker login',
+               'podman login',
+               'buildah login',
+               'skopeo login',
+               'nerdctl login',
+               'oras login',
+               'registry login'],
+  'max_width': 438,
+  'multiline': False,
+  'regex': '\\b(?:docker|podman|buildah|skopeo|nerdctl|oras|helm[ \\t]{1,8}registry)[ '
+           '\\t]{1,8}login\\b[^\\n|;&]{0,256}?[ \\t](?:-p|--password)(?:=|[ '
+           '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{2,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{2,127}))(?=\\s|$)',
+  'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
   'examples': {'false': ['DATABASE_URL=postgres://ops:${DB_PASSWORD}@db.internal:5432/ops',
@@ -472,24 +1045,28 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'redis://:@localhost:6379',
                          'see https://docs.python.org/3/library/urllib.parse.html',
                          'mysql://root:<password>@127.0.0.1/app',
-                         'url = f"postgres://ops:{password}@{host}:5432/ops"'],
+                         'url = f"postgres://ops:{password}@{host}:5432/ops"',
+                         'postgres://ops:xxxxxxxx@db.internal:5432/ops'],
                'true': ['DATABASE_URL=postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops',
                         'mongodb+srv://app:c1714Fd439@cluster0.ab12c.mongodb.net/prod?retryWrites=true',
                         'REDIS_URL=redis://default:Q3wx5Kd2Lmnb@cache.internal:6379/0',
                         'amqp://worker:9xfogoEmvnEN@mq:5672/',
                         'git clone https://deploy:glpaZ63FfkCz@git.ops.internal/ops/app.git',
-                        'DATABASE_URL=postgres://ops:Falcon8Uj@39@db.internal:5432/ops']},
+                        'DATABASE_URL=postgres://ops:Falcon8Uj@39@db.internal:5432/ops',
+                        '2026-01-04T10:00:00Z INFO connecting to '
+                        'amqp://billing:Vq8rT2mWx5Lp@mq.internal:5672/billing']},
   'generic': True,
   'id': 'url-credentials',
   'keywords': ['://'],
   'max_width': 473,
   'multiline': False,
-  'regex': '\\b(?:[a-z][a-z0-9+.\\-]{1,20})://(?P<user>[^\\s:/@"\'`<>{}]{1,64}):(?P<secret>[^\\s:/"\'`<>]{3,128})@(?P<host>[A-Za-z0-9.\\-_\\[\\]]{1,255})',
-  'severity': 'critical'},
+  'regex': '\\b(?:[a-z][a-z0-9+.\\-]{1,20})://(?P<user>[^\\s:/@"\'`<>{}]{0,64}):(?P<secret>[^\\s:/"\'`<>]{3,128})@(?P<host>[A-Za-z0-9.\\-_\\[\\]]{1,255})',
+  'severity': 'high'},
  {'context': '(?i)(server|data source|host|user id|uid|database|initial catalog)\\s*=',
   'description': 'Password in a database connection string',
   'examples': {'false': ['Server=db;Database=ops;User ID=app;Password=${DB_PASSWORD};',
-                         'Server=db;Database=ops;User ID=app;Password=<password>;'],
+                         'Server=db;Database=ops;User ID=app;Password=<password>;',
+                         'Server=db;Database=ops;User ID=app;Password=xxxxxxxxxxxx;'],
                'true': ['Server=tcp:ops.database.windows.net,1433;Database=ops;User '
                         'ID=app;Password=Xk9mP2vLq7Rt;Encrypt=true;',
                         '"ConnectionStrings": {"Ops": '
@@ -500,11 +1077,12 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 331,
   'multiline': False,
   'regex': '(?i)(?:^|[;"\'\\s])(?:password|pwd)\\s{0,64}=\\s{0,64}(?P<secret>[^;"\'\\s]{4,128})\\s{0,64}(?:;|["\']|$)',
-  'severity': 'critical'},
+  'severity': 'high'},
  {'description': 'HTTP Basic credentials in an Authorization header',
   'entropy': 3.0,
   'examples': {'false': ['curl -H "Authorization: Basic $CREDENTIALS" https://billing.example/api',
-                         'Authorization: Basic <base64 of user:password>'],
+                         'Authorization: Basic <base64 of user:password>',
+                         'Authorization: Basic xxxxxxxxxxxxxxxxxxxx'],
                'true': ['curl -H "Authorization: Basic b3BzLWJvdDpGYWxjb244VWohMTI=" '
                         'https://billing.example/api',
                         'headers = {"Authorization": "Basic YXBpOlhrOW1QMnZMcTdSdA=="}']},
@@ -518,41 +1096,45 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'entropy': 3.5,
   'examples': {'false': ['curl -H "Authorization: Bearer $OPS_TOKEN" https://api.ops.internal',
                          'Authorization: Bearer <token>',
-                         'authorization: bearer-token-authentication-scheme'],
+                         'authorization: bearer-token-authentication-scheme',
+                         'Authorization: Bearer xxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'Authorization: Bearer {{ .Values.token }}'],
                'true': ["curl -H 'Authorization: Bearer k8Lm2vQz9wTr0ub4dorXk9mP2vLq7Rt5Kjp1' "
-                        'https://api.ops.internal']},
+                        'https://api.ops.internal',
+                        "2026-01-04 10:00:01 DEBUG request headers: {'Authorization': 'Bearer "
+                        "Vq8rT2mWx5LpZ3nK7yB4cD9fG1hJ6sA0'}"]},
   'generic': True,
   'id': 'bearer-token-header',
   'keywords': ['bearer'],
   'max_width': 8414,
   'multiline': False,
   'regex': '(?i)authorization["\']?\\s{0,64}[:=]\\s{0,64}["\']?bearer\\s{1,64}(?P<secret>[A-Za-z0-9._~+/\\-]{20,8192}={0,8})',
-  'severity': 'high'},
- {'description': 'Django SECRET_KEY',
+  'severity': 'medium'},
+ {'description': 'Web framework secret key (SECRET_KEY, secret_key_base, APP_KEY)',
   'entropy': 3.5,
   'examples': {'false': ["SECRET_KEY = os.environ['DJANGO_SECRET_KEY']",
                          "SECRET_KEY = env('SECRET_KEY')",
-                         "SECRET_KEY = 'django-insecure-change-me-in-production-please-now'"],
+                         "SECRET_KEY = 'django-insecure-change-me-in-production-please-now'",
+                         'secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>',
+                         "SECRET_KEY = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'",
+                         'APP_KEY=base64:${LARAVEL_APP_KEY}'],
                'true': ["SECRET_KEY = 'django-insecure-7x#q2!m@z63ffkczjr4i0b3jrtawr4y9$k(8)w+e^u%a'",
                         'SECRET_KEY = "Xk9mP2vLq7Rt5Kjp1vRt1fjORS6ilI8ihN5KXSc7T"',
-                        'secret_key = "django-insecure-k(+m0#)=b@rx%6@zept%i+=k4cvxcyks0l_g+tm5"']},
-  'id': 'django-secret-key',
-  'keywords': ['secret_key'],
-  'max_width': 413,
+                        'secret_key = "django-insecure-k(+m0#)=b@rx%6@zept%i+=k4cvxcyks0l_g+tm5"',
+                        "app.secret_key = 'c1714Fd439ab6Kq2Wm8Zx4Vn7Rt5Jp3Ls9'",
+                        'secret_key_base: '
+                        '3581569969e58b081006f7e3dfc967a64cb14028d512c9791e558e08baa7196b3581569969e58b08',
+                        '  secret_key_base: "Qm4tX8vL2pRz7Kc9Wn3Yb6Hd1Jf5Gs0Ae2Tu8Io4Pk7Ly3",',
+                        'APP_KEY=base64:Vq8rT2mWx5LpZ3nK7yB4cD9fG1hJ6sA0eU2iO5uY8tR=']},
+  'generic': True,
+  'id': 'framework-secret-key',
+  'keywords': ['secret_key', 'app_key'],
+  'max_width': 427,
   'multiline': False,
-  'regex': '(?i:\\bSECRET_KEY)\\s{0,64}=\\s{0,64}(?P<q>["\'])(?P<secret>(?:django-insecure-)?[^"\'\\s]{30,256})(?P=q)',
-  'severity': 'high'},
- {'description': 'Rails secret_key_base',
-  'examples': {'false': ['secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>'],
-               'true': ['secret_key_base: '
-                        '3581569969e58b081006f7e3dfc967a64cb14028d512c9791e558e08baa7196b3581569969e58b08']},
-  'id': 'rails-secret-key-base',
-  'keywords': ['secret_key_base'],
-  'max_width': 1170,
-  'multiline': False,
-  'regex': '(?i)\\bsecret_key_base["\'`]?\\s{0,64}(?::|=)\\s{0,64}["\'`]?(?P<secret>[0-9a-f]{64,1024})',
-  'severity': 'high'},
- {'description': 'Password assigned in code or config',
+  'regex': '(?i)(?:^|[\\s"\'`{,(;\\[.$@:])(?P<key>(?:[a-z0-9]{1,20}_)?(?:secret_key(?:_base)?|app_key))["\'`]?\\]?\\s{0,64}(?::=|=>|=|:)\\s{0,64}(?:(?P<q>["\'`])(?P<secret>[^\\s"\'`]{30,256})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{30,256}))',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Password assigned in code or config',
   'entropy': 2.5,
   'examples': {'false': ['password = os.environ["DB_PASSWORD"]',
                          'DB_PASSWORD=${DB_PASSWORD}',
@@ -571,22 +1153,72 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'password: !vault |',
                          'password = getpass.getpass()',
                          'passwd: files systemd',
-                         'compass = True'],
+                         'compass = True',
+                         'DB_PASSWORD=xxxxxxxxxxxx',
+                         '("DB_PASSWORD", "Vq8rT2mWx5Lp"),',
+                         'password: "{{ .Values.db.password }}"',
+                         'password: {{ .Values.db.password }}',
+                         'PASSWORD=$(cat /run/secrets/db_password)',
+                         'DB_PASSWORD=`vault kv get -field=password secret/ops/db`',
+                         'password = os.environ.get("DB_PASSWORD")',
+                         'db_pass = os.environ.get("DB_PASSWORD", "")',
+                         'const password = process.env.DB_PASSWORD || "";',
+                         'POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-changeme}',
+                         'passwordFile: /etc/ops/db-password',
+                         'password_hash: "$2b$12$Vq8rT2mWx5LpZ3nK7yB4cO"',
+                         '"passwordHint": "At least 12 characters",',
+                         'label: "Enter your password"',
+                         'password: "Please enter the password"',
+                         'dbPasswordSecretName: "OPS-DB-PASSWORD-V2"',
+                         'password: NEXUS-GPT4-DB-PASSWORD',
+                         '<xs:element name="password" type="xs:string"/>',
+                         "passwordCredentialsId: 'a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d'"],
                'true': ['DB_PASSWORD=Xk9mP2vLq7Rt',
                         '    password: "c1714Fd439ab!"',
                         "SMTP_PASS='Tr0ub4dor&3x'",
                         'db_password = "k8#Lm2$vQz9w"',
                         '"password": "9xfogoEmvnEN",',
-                        'redis_passphrase: Q3wx5Kd2Lmnb']},
+                        'redis_passphrase: Q3wx5Kd2Lmnb',
+                        "const dbPassword = 'Vq8rT2mWx5Lp';",
+                        'dbPassword := "Vq8rT2mWx5Lp"',
+                        '\tPassword: "Vq8rT2mWx5Lp",',
+                        'private static final String ADMIN_PASSWORD = "Vq8rT2mWx5Lp";',
+                        'var smtpPassword = @"Vq8rT2mWx5Lp";',
+                        '$dbPassword = "Vq8rT2mWx5Lp"',
+                        "$env:DB_PASSWORD = 'Vq8rT2mWx5Lp'",
+                        'export PGPASSWORD=Vq8rT2mWx5Lp',
+                        "define('DB_PASSWORD', 'Vq8rT2mWx5Lp');",
+                        'String pw = props.getProperty("db.password", "Vq8rT2mWx5Lp");',
+                        'db_pass = os.environ.get("DB_PASSWORD", "Vq8rT2mWx5Lp")',
+                        "password = os.getenv('SMTP_PASSWORD', 'Vq8rT2mWx5Lp')",
+                        'DB_PASSWORD = config("DB_PASSWORD", default="Vq8rT2mWx5Lp")',
+                        'const password = process.env.DB_PASSWORD || "Vq8rT2mWx5Lp";',
+                        '      - POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-Vq8rT2mWx5Lp}',
+                        'spring.datasource.password=Vq8rT2mWx5Lp',
+                        'password = Vq8rT2mWx5Lp',
+                        '  administrator_login_password = "Vq8rT2mWx5Lp"',
+                        '2026-01-04 10:00:02 WARN login failed user=ops password=Vq8rT2mWx5Lp from 10.0.0.7',
+                        '<connection host="db" password="Vq8rT2mWx5Lp" />',
+                        "headers['X-Admin-Password'] = 'Vq8rT2mWx5Lp'",
+                        'openssl pkcs12 -export -in ops.crt -inkey ops.key -passout pass:Vq8rT2mWx5Lp -out '
+                        'ops.p12']},
   'generic': True,
   'id': 'generic-password',
-  'key_words': '(?:^|_)(?:password|passwd|passphrase|pwd|pass)(?:_|$)',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_).*(?:^|_)(?:password|\n'
+               'passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)',
   'keywords': ['pass', 'pwd'],
-  'max_width': 336,
+  'max_width': 411,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;])(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:password|passwd|passphrase|pwd|pass)(?:word)?[A-Za-z0-9_]{0,20})["\'`]?\\s{0,64}(?::=|=>|=|:)\\s{0,64}(?:(?P<q>["\'`])(?P<secret>[^"\'`\\r\\n]{6,128})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\]{6,128}))',
-  'severity': 'high'},
- {'description': 'Secret, token or API key assigned in code or config',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?![^\\s"\'`;,)}\\]\\\\<>]))',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
+  'description': 'Secret, token or API key assigned in code or config',
   'entropy': 3.2,
   'examples': {'false': ['JWT_SECRET=${JWT_SECRET}',
                          'api_key = os.getenv("API_KEY")',
@@ -609,7 +1241,37 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'partition_key = /tenantId',
                          'AUTH_TOKEN_URL=https://auth.ops.internal/oauth/token',
                          'secret_arn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:ops-db',
-                         'SECRET_KEY_PATH=/etc/ops/secrets/signing.key'],
+                         'SECRET_KEY_PATH=/etc/ops/secrets/signing.key',
+                         'stripeKey = "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"',
+                         'cache_key = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                         'STRIPE_PUBLISHABLE_KEY=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                         "credentialsId: 'a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d'",
+                         "withCredentials([string(credentialsId: 'c7d3f0e2-9b41-4c55-a1e8-3f6d2b9a7c10', "
+                         "variable: 'TOKEN')]) {",
+                         'secretName: "NEXUS-GPT4-API-KEY"',
+                         'apiKeySecret: "NEXUS-GPT4-API-KEY"',
+                         'token: NEXUS-GPT4-API-KEY',
+                         '<xs:element name="apiKey" type="xs:string"/>',
+                         'TOKEN=$(gcloud auth print-access-token)',
+                         'TOKEN=`cat /var/run/secrets/kubernetes.io/serviceaccount/token`',
+                         'api_key: "{{ .Values.apiKey }}"',
+                         'token: ${{ secrets.GITHUB_TOKEN }}',
+                         'api_key = os.environ["OPS_API_KEY"]',
+                         'API_KEY = os.environ.get("API_KEY", "")',
+                         'API_KEY = os.environ.get("API_KEY", None)',
+                         'const apiKey = process.env.OPS_API_KEY || "your-api-key-here";',
+                         'TOKEN="${OPS_TOKEN:-}"',
+                         'api_key_id: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                         'token_hash: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                         'api_key: "Enter the API key shown on the settings page"',
+                         'auth: "oauth"',
+                         "keyboardLayout: 'us-international'",
+                         'authorization: Bearer',
+                         '"authorization": "required",',
+                         'api_key: str = Field(default=None, alias="OPS_API_KEY")',
+                         'if token == expected_token_value_from_db:',
+                         'CASES = [("OPS_API_TOKEN", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")]',
+                         'WORD_PAT = r"[A-Za-z0-9_]{12,40}"'],
                'true': ['JWT_SECRET=Xk9mP2vLq7Rt5Kjp1vRt1fjO',
                         'api_key: "9xfogoEmvnEN5N1aE6PwZPf1Qh6"',
                         "INTERNAL_API_TOKEN='c17149d439536b3216fdaeeb975729fa'",
@@ -618,15 +1280,95 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '  "apiKey": "z63FfkCzJr4i0B3JrTAwR4y9",',
                         'OPS_SECRET: k8#Lm2$vQz9wTr0ub4dor&3x',
                         'signing_key = "k(+m0#)=b@rx%6@zept%i+=k4c"',
-                        'FERNET_KEY=SgHPYoBlNBmaym2CQlhKCrG-96ep5JbHyD3vB9HDMx0=']},
+                        'FERNET_KEY=SgHPYoBlNBmaym2CQlhKCrG-96ep5JbHyD3vB9HDMx0=',
+                        'stripeKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "const slackBotToken = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'SENDGRID_KEY=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'githubToken := "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '\tAPIKey: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6",',
+                        "  mapboxAccessKey: 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',",
+                        'algolia_admin_key = "c17149d439536b3216fdaeeb975729fa"',
+                        'private val apiToken = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'public const string ApiKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        "$apiKey = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        '$env:OPS_API_TOKEN = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'export OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '@api_key = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "config.api_token = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
+                        ':api_key => "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6",',
+                        'API_KEY = os.environ.get("API_KEY", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")',
+                        "token = os.getenv('OPS_TOKEN', 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6')",
+                        "const apiKey = process.env.OPS_API_KEY || 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'const apiKey = process.env.OPS_API_KEY ?? "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'curl -s '
+                        '"https://api.ops.internal/v1/report?api_key=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6&format=json"',
+                        'TOKEN="${OPS_TOKEN:-Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6}"',
+                        'String apiKey = System.getenv().getOrDefault("OPS_API_KEY", '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6");',
+                        'api_token = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '[default]\naws_secret = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'client.secret=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '2026-01-04 10:00:03 DEBUG refreshing session token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 '
+                        'user=ops',
+                        '2026-01-04 10:00:04 INFO {"event": "login", "access_token": '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '2026-01-04 10:00:05 POST /v1/sync headers={"authorization": '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        "ENV['OPS_API_KEY'] ||= 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
+                        'pub const OPS_API_TOKEN: &str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'static OPS_API_TOKEN: &\'static str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        '    api_key: str = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "const apiToken: string = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'val apiToken: String = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'var apiToken string = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '    "os.environ[\\"OPS_API_KEY\\"] = \\"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\\"\\n",',
+                        '  ngrokAuthtoken: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "export AZURE_DEVOPS_PAT='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
+                        'var newRelicInsertKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '$env:SWARM_UNLOCK_KEY = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"']},
   'generic': True,
   'id': 'generic-secret',
-  'key_words': '(?:^|_)(?:secret|token|api_?key|access_?key|private_?key|client_?secret|auth_?key|signing_?key|encryption_?key|(?:fernet|master|hmac|aes|crypto|session)_?key|credentials?)(?:_|$)',
-  'keywords': ['secret', 'token', 'key', 'credential'],
-  'max_width': 464,
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey)(?:_|$)|(?:.*_)?(?:stripe|slack|sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|\n'
+               'mandrill|postmark|sparkpost|mailjet|sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|\n'
+               'digitalocean|linode|vultr|hetzner|aws|azure|gcp|google|firebase|supabase|planetscale|mongodb|algolia|\n'
+               'mapbox|openai|anthropic|claude|cohere|huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|\n'
+               'weaviate|datadog|newrelic|new_relic|sentry|rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|\n'
+               'papertrail|mixpanel|amplitude|posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|\n'
+               'braintree|adyen|plaid|coinbase|binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|\n'
+               'telegram|dropbox|asana|trello|jira|atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|\n'
+               'pypi|docker|dockerhub|circleci|travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|\n'
+               'nexmo|plivo|messagebird|telnyx|zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|\n'
+               'fastly|akamai|gemini|openrouter|elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|\n'
+               'klaviyo|typeform|calendly|tmdb|giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|\n'
+               'finnhub|coinmarketcap|etherscan|infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|\n'
+               'chargebee|recurly|paddle|mux|cloudinary|imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|\n'
+               'devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['secret',
+               'token',
+               'key',
+               'cred',
+               'authorization',
+               '_pat=',
+               '_pat:',
+               '_pat =',
+               '_pat"',
+               "_pat'"],
+  'max_width': 548,
   'multiline': False,
-  'regex': '(?i)(?:^|[\\s"\'`{,(;])(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|api[_\\-]?key|apikey|access[_\\-]?key|private[_\\-]?key|client[_\\-]?secret|auth[_\\-]?key|signing[_\\-]?key|encryption[_\\-]?key|(?:fernet|master|hmac|aes|crypto|session)[_\\-]?key|credentials?)[A-Za-z0-9_]{0,20})["\'`]?\\s{0,64}(?::=|=>|=|:)\\s{0,64}(?:(?P<q>["\'`])(?P<secret>[^"\'`\\r\\n]{12,256})(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\]{12,256}))',
-  'severity': 'high'})
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'severity': 'medium'})
 
 PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',
  '\\.\\.\\.|…',

@@ -108,6 +108,9 @@ class Rule:
     false_examples: tuple[str, ...] = ()
     verify: str | None = None
     """The offline check of a match's checksum or structure (:data:`.verify.VERIFIERS`), if any."""
+    decode: str | None = None
+    """``"base64"``: the captured value is base64 and what it decodes to is judged (a Kubernetes
+    ``Secret``'s ``data:``); see :func:`_decoded`. The hit still names the encoded value, where it is."""
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -255,7 +258,20 @@ def _rule(data: dict[str, Any]) -> Rule:
         true_examples=tuple(examples.get("true", [])),
         false_examples=tuple(examples.get("false", [])),
         verify=data.get("verify"),
+        decode=_decoder_name(data),
     )
+
+
+DECODERS = frozenset({"base64"})
+"""The values a rule's ``decode`` key may take."""
+
+
+def _decoder_name(data: dict[str, Any]) -> str | None:
+    """A rule's ``decode``, refused (ValueError naming the rule) when it is not one of :data:`DECODERS`."""
+    name = data.get("decode")
+    if name is not None and name not in DECODERS:
+        raise ValueError(f"{data['id']}: unknown decode {name!r} (one of: {', '.join(sorted(DECODERS))})")
+    return name
 
 
 @dataclass
@@ -389,6 +405,40 @@ def _secret_of(match: re.Match[str]) -> tuple[str, int]:
         if name in match.re.groupindex and match.group(name) is not None:
             return match.group(name), match.start(name)
     return match.group(0), match.start()
+
+
+_BASE64_VALUE = re.compile(r"[A-Za-z0-9+/]{2,}={0,2}|[A-Za-z0-9_\-]{2,}={0,2}")
+
+
+def _decoded(value: str) -> str | None:
+    """What base64 ``value`` encodes, when it is printable UTF-8 text; else None (the match is dropped).
+
+    A Kubernetes ``Secret`` holds its values in base64, so the filters (placeholders, entropy) must judge
+    the text inside: ``cGFzc3dvcmQ=`` is ``password``, a placeholder. Anything that is not strict base64,
+    or decodes to bytes that are not printable text (a word such as ``frontend`` read as base64 is noise),
+    is not a secret this rule can judge, so it is not reported. Standard and URL-safe alphabets, with or
+    without padding; whitespace (tabs, newlines) counts as printable, other control characters do not.
+    """
+    import base64
+    import binascii
+
+    if not _BASE64_VALUE.fullmatch(value):
+        return None
+    body = value.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        if "-" in body or "_" in body:
+            raw = base64.urlsafe_b64decode(padded)
+        else:
+            raw = base64.b64decode(padded, validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not text or not all(c.isprintable() or c in "\t\r\n" for c in text):
+        return None
+    return text
 
 
 class _Lines:
@@ -584,12 +634,18 @@ class _Scan:
             secret, at = _secret_of(match)
             if not secret:
                 continue
+            judged = secret
+            if rule.decode is not None:
+                decoded = _decoded(secret)
+                if decoded is None:
+                    continue
+                judged = decoded
             if rule.context is not None:
                 if in_context is None:
                     in_context = rule.context.search(text) is not None
                 if not in_context:
                     continue
-            if not _accept(self.rules, rule, match, secret, self.policy):
+            if not _accept(self.rules, rule, match, judged, self.policy):
                 continue
             verdict = None
             if rule.verify is not None:

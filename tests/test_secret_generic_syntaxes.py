@@ -1,0 +1,562 @@
+"""Generic secret detection that reads real syntaxes (issue 17): a keyword near a value, in each syntax.
+
+The rules are data (``rules/80-code.toml``, ``81-markup.toml``, ``82-command-line.toml``, ``90-generic.toml``)
+and their own examples are walked by ``tests/test_secret_rules.py``; this file holds the issue's syntaxes as
+a spec, scanned under the file names they live in (a ``.py`` file is code: an unquoted value there is an
+expression, not a secret), the look-alikes the issue names, the severity policy of generic rules, and the
+engine's ``decode = "base64"`` (the Kubernetes ``Secret`` values), tested by calling ``_decoded`` directly.
+
+Every value is synthetic, made for these tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import Cli
+from lr_ci.report import Severity
+from lr_ci.secret_rules import engine
+from lr_ci.secret_rules.engine import Rule, RuleSet, _decoded, _rule, default_rules, rule_data, scan
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RULES_DIR = Path(engine.__file__).parent / "rules"
+TOKEN = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"
+PASSWORD = "Vq8rT2mWx5Lp"
+B64_PASSWORD = base64.b64encode(PASSWORD.encode()).decode()
+B64_PAIR = base64.b64encode(f"deploy:{PASSWORD}".encode()).decode()
+
+# (what the issue names, file name, content, the rule expected, the secret it must report)
+FOUND: list[tuple[str, str, str, str, str]] = [
+    # code assignment forms
+    ("python", "app/settings.py", f'OPS_API_TOKEN = "{TOKEN}"\n', "generic-secret", TOKEN),
+    (
+        "python kwarg",
+        "app/db.py",
+        f'connect(host="db", password="{PASSWORD}")\n',
+        "generic-password",
+        PASSWORD,
+    ),
+    ("python annotation", "app/config.py", f'    api_key: str = "{TOKEN}"\n', "generic-secret", TOKEN),
+    ("js const", "src/config.js", f"const stripeKey = '{TOKEN}';\n", "generic-secret", TOKEN),
+    (
+        "ts object literal",
+        "src/config.ts",
+        f'export const config = {{ slackBotToken: "{TOKEN}" }};\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    ("ts annotation", "src/config.ts", f"const apiToken: string = '{TOKEN}';\n", "generic-secret", TOKEN),
+    ("go :=", "cmd/main.go", f'\tgithubToken := "{TOKEN}"\n', "generic-secret", TOKEN),
+    ("go struct field", "cmd/main.go", f'\tcfg := Config{{APIKey: "{TOKEN}"}}\n', "generic-secret", TOKEN),
+    ("go backquote", "cmd/main.go", f"\tvar apiToken string = `{TOKEN}`\n", "generic-secret", TOKEN),
+    (
+        "java",
+        "src/Main.java",
+        f'private static final String SENDGRID_KEY = "{TOKEN}";\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    ("kotlin", "src/Main.kt", f'val apiToken: String = "{TOKEN}"\n', "generic-secret", TOKEN),
+    ("c# var", "src/Startup.cs", f'var apiKey = "{TOKEN}";\n', "generic-secret", TOKEN),
+    ("c# verbatim", "src/Startup.cs", f'var smtpPassword = @"{PASSWORD}";\n', "generic-password", PASSWORD),
+    ("c# attribute", "src/Startup.cs", f'[Webhook(Secret = "{TOKEN}")]\n', "generic-secret", TOKEN),
+    ("c# dictionary", "src/Startup.cs", f'    ["OpsApiToken"] = "{TOKEN}",\n', "generic-secret", TOKEN),
+    ("rust", "src/config.rs", f'pub const OPS_API_TOKEN: &str = "{TOKEN}";\n', "generic-secret", TOKEN),
+    ("ruby ||=", "config/keys.rb", f"ENV['OPS_API_KEY'] ||= '{TOKEN}'\n", "generic-secret", TOKEN),
+    ("php", "wp-config.php", f"define('DB_PASSWORD', '{PASSWORD}');\n", "generic-password", PASSWORD),
+    ("shell export", "scripts/env.sh", f"export OPS_API_TOKEN={TOKEN}\n", "generic-secret", TOKEN),
+    ("powershell", "deploy.ps1", f'$apiKey = "{TOKEN}"\n', "generic-secret", TOKEN),
+    ("powershell env", "deploy.ps1", f"$env:OPS_API_TOKEN = '{TOKEN}'\n", "generic-secret", TOKEN),
+    (
+        "notebook",
+        "explore.ipynb",
+        f'    "os.environ[\\"OPS_API_KEY\\"] = \\"{TOKEN}\\"\\n",\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    # a literal default is the secret
+    (
+        "os.environ.get",
+        "app/settings.py",
+        f'KEY = os.environ.get("OPS_API_KEY", "{TOKEN}")\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    (
+        "os.getenv",
+        "app/settings.py",
+        f"pw = os.getenv('DB_PASSWORD', '{PASSWORD}')\n",
+        "generic-password",
+        PASSWORD,
+    ),
+    (
+        "decouple",
+        "app/settings.py",
+        f'PW = config("DB_PASSWORD", default="{PASSWORD}")\n',
+        "generic-password",
+        PASSWORD,
+    ),
+    (
+        "process.env ||",
+        "src/config.js",
+        f'const k = process.env.OPS_API_KEY || "{TOKEN}";\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    (
+        "shell ${X:-v}",
+        "docker-compose.yml",
+        f"      - DB_PASSWORD=${{DB_PASSWORD:-{PASSWORD}}}\n",
+        "generic-password",
+        PASSWORD,
+    ),
+    # config formats
+    (".env", ".env", f"OPS_API_TOKEN={TOKEN}\n", "generic-secret", TOKEN),
+    ("yaml", "config/app.yml", f"ops:\n  api_token: {TOKEN}\n", "generic-secret", TOKEN),
+    ("json", "appsettings.json", f'{{"Ops": {{"ApiKey": "{TOKEN}"}}}}\n', "generic-secret", TOKEN),
+    ("toml", "config.toml", f'[ops]\napi_token = "{TOKEN}"\n', "generic-secret", TOKEN),
+    ("ini", "settings.ini", f"[db]\npassword = {PASSWORD}\n", "generic-password", PASSWORD),
+    (
+        "properties",
+        "application.properties",
+        f"spring.datasource.password={PASSWORD}\n",
+        "generic-password",
+        PASSWORD,
+    ),
+    ("hcl", "main.tf", f'  administrator_login_password = "{PASSWORD}"\n', "generic-password", PASSWORD),
+    (
+        "terraform default",
+        "variables.tf",
+        f'variable "ops_api_token" {{\n  type = string\n  default = "{TOKEN}"\n}}\n',
+        "terraform-variable-default",
+        TOKEN,
+    ),
+    (
+        "xml element",
+        "settings.xml",
+        f"<server><password>{PASSWORD}</password></server>\n",
+        "xml-secret-element",
+        PASSWORD,
+    ),
+    (
+        "xml dotted element",
+        "pom.xml",
+        f"<db.password>{PASSWORD}</db.password>\n",
+        "xml-secret-element",
+        PASSWORD,
+    ),
+    (
+        "xml add key/value",
+        "Web.config",
+        f'<add key="ApiKey" value="{TOKEN}"/>\n',
+        "xml-secret-attribute",
+        TOKEN,
+    ),
+    (
+        "xml attribute",
+        "app.config",
+        f'<connection host="db" password="{PASSWORD}" />\n',
+        "generic-password",
+        PASSWORD,
+    ),
+    (
+        "nuget ClearTextPassword",
+        "NuGet.config",
+        f'<packageSourceCredentials><ops><add key="ClearTextPassword" value="{PASSWORD}" /></ops></packageSourceCredentials>\n',
+        "xml-secret-attribute",
+        PASSWORD,
+    ),
+    (".npmrc _authToken", ".npmrc", f"//npm.ops.internal/:_authToken={TOKEN}\n", "npmrc-auth-token", TOKEN),
+    (
+        ".npmrc _password",
+        ".npmrc",
+        f"//npm.ops.internal/:_password={B64_PASSWORD}\n",
+        "npmrc-auth",
+        B64_PASSWORD,
+    ),
+    (".npmrc _auth", ".npmrc", f"_auth={B64_PAIR}\n", "npmrc-auth", B64_PAIR),
+    (
+        ".pypirc",
+        ".pypirc",
+        f"[ops]\nrepository = https://pypi.ops.internal\nusername = ci\npassword = {PASSWORD}\n",
+        "generic-password",
+        PASSWORD,
+    ),
+    (
+        "docker config.json",
+        ".docker/config.json",
+        f'{{"auths": {{"r.ops.internal": {{"auth": "{B64_PAIR}"}}}}}}\n',
+        "docker-config-auth",
+        B64_PAIR,
+    ),
+    (
+        "kubernetes Secret data",
+        "k8s/secret.yaml",
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: ops\ntype: Opaque\ndata:\n  DB_PASSWORD: {B64_PASSWORD}\n",
+        "kubernetes-secret-data",
+        B64_PASSWORD,
+    ),
+    (
+        "kubernetes Secret stringData",
+        "k8s/secret.yaml",
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: ops\nstringData:\n  api_token: {TOKEN}\n",
+        "generic-secret",
+        TOKEN,
+    ),
+    (
+        "kubernetes env list",
+        "k8s/deploy.yaml",
+        f'      env:\n        - name: OPS_API_TOKEN\n          value: "{TOKEN}"\n',
+        "kubernetes-env-value",
+        TOKEN,
+    ),
+    (
+        ".netrc",
+        ".netrc",
+        f"machine api.ops.internal login ci password {PASSWORD}\n",
+        "netrc-password",
+        PASSWORD,
+    ),
+    # URLs and command lines
+    (
+        "url",
+        "app/settings.py",
+        f'DB = "postgres://ops:{PASSWORD}@db.internal:5432/ops"\n',
+        "url-credentials",
+        PASSWORD,
+    ),
+    (
+        "url without user",
+        "app/cache.py",
+        f'REDIS = "redis://:{PASSWORD}@cache.internal:6379/0"\n',
+        "url-credentials",
+        PASSWORD,
+    ),
+    (
+        "curl -u",
+        "scripts/call.sh",
+        f"curl -u deploy:{PASSWORD} https://ci.ops.internal/api\n",
+        "curl-user-password",
+        PASSWORD,
+    ),
+    (
+        "curl --user",
+        "scripts/call.sh",
+        f"curl -s --user 'deploy:{PASSWORD}' https://ci.ops.internal\n",
+        "curl-user-password",
+        PASSWORD,
+    ),
+    (
+        "mysql -p'..'",
+        "scripts/dump.sh",
+        f"mysqldump -u backup -p'{PASSWORD}' ops > ops.sql\n",
+        "mysql-password-option",
+        PASSWORD,
+    ),
+    (
+        "mysql -p",
+        "scripts/dump.sh",
+        f"mysql -u root -p{PASSWORD} ops < dump.sql\n",
+        "mysql-password-option",
+        PASSWORD,
+    ),
+    (
+        "sshpass -p",
+        "scripts/up.sh",
+        f"sshpass -p '{PASSWORD}' ssh ops@10.0.0.7 uptime\n",
+        "sshpass-password",
+        PASSWORD,
+    ),
+    (
+        "--password=",
+        "scripts/deploy.sh",
+        f"wget --http-password={PASSWORD} https://repo.ops.internal/x\n",
+        "cli-secret-option",
+        PASSWORD,
+    ),
+    (
+        "--token",
+        "scripts/deploy.sh",
+        f"ops-cli deploy --token {TOKEN} --env prod\n",
+        "cli-secret-option",
+        TOKEN,
+    ),
+    (
+        "docker login -p",
+        "ci/login.sh",
+        f"docker login r.ops.internal -u ci -p {PASSWORD}\n",
+        "registry-login-password",
+        PASSWORD,
+    ),
+    (
+        "ConvertTo-SecureString",
+        "deploy.ps1",
+        f'$pw = ConvertTo-SecureString "{PASSWORD}" -AsPlainText -Force\n',
+        "powershell-plaintext-securestring",
+        PASSWORD,
+    ),
+    (
+        "NetworkCredential",
+        "src/Job.cs",
+        f'var c = new NetworkCredential(\n    "svc",\n    "{PASSWORD}");\n',
+        "credential-constructor",
+        PASSWORD,
+    ),
+    # logs
+    (
+        "log password=",
+        "logs/app.log",
+        f"2026-01-04 10:00:02 WARN login user=ops password={PASSWORD} ip=10.0.0.7\n",
+        "generic-password",
+        PASSWORD,
+    ),
+    ("log token:", "logs/app.log", f"2026-01-04 10:00:03 DEBUG token: {TOKEN}\n", "generic-secret", TOKEN),
+    (
+        "log json",
+        "logs/app.log",
+        f'{{"level": "debug", "access_token": "{TOKEN}"}}\n',
+        "generic-secret",
+        TOKEN,
+    ),
+    (
+        "log bearer",
+        "logs/http.log",
+        f"2026-01-04 10:00:04 > Authorization: Bearer {TOKEN}\n",
+        "bearer-token-header",
+        TOKEN,
+    ),
+]
+
+# Look-alikes: values that are not secrets in the syntaxes above (the issue's list, and references).
+NOT_FOUND: list[tuple[str, str, str]] = [
+    (
+        "jenkins credentialsId",
+        "Jenkinsfile",
+        "withCredentials([string(credentialsId: 'c7d3f0e2-9b41-4c55-a1e8-3f6d2b9a7c10', variable: 'TOKEN')]) {\n",
+    ),
+    ("jenkins credentialsId yaml", "ci.yml", "credentialsId: 'a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d'\n"),
+    ("name of a secret", "values.yaml", 'apiKeySecret: "NEXUS-GPT4-API-KEY"\n'),
+    ("name of a secret as option", "ci.sh", "ops-cli deploy --token NEXUS-GPT4-API-KEY\n"),
+    ("xml schema element", "schema.xsd", '<xs:element name="password" type="xs:string"/>\n'),
+    ("xml schema attribute", "schema.xsd", '<xs:attribute name="apiKey" type="xs:string" use="required"/>\n'),
+    ("command substitution", "env.sh", "export OPS_API_TOKEN=$(vault kv get -field=token secret/ops)\n"),
+    ("backquote command", "env.sh", "OPS_API_TOKEN=`cat /run/secrets/ops-token`\n"),
+    ("quoted command substitution", "env.sh", 'DB_PASSWORD="$(cat /run/secrets/db)"\n'),
+    ("helm template", "values.yaml", 'password: "{{ .Values.db.password }}"\n'),
+    ("github expression", "ci.yml", "token: ${{ secrets.GITHUB_TOKEN }}\n"),
+    ("shell variable", "env.sh", "DB_PASSWORD=${DB_PASSWORD}\n"),
+    ("environ lookup", "settings.py", 'api_key = os.environ["OPS_API_KEY"]\n'),
+    ("getenv without default", "settings.py", 'api_key = os.getenv("OPS_API_KEY")\n'),
+    ("empty default", "settings.py", 'api_key = os.environ.get("OPS_API_KEY", "")\n'),
+    ("process.env", "config.js", "const apiKey = process.env.OPS_API_KEY;\n"),
+    ("unquoted expression in code", "settings.py", "api_token = load_token_from_vault_or_fail()\n"),
+    ("password hash key", "users.yml", 'passwordHash: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"\n'),
+    ("token url", ".env", "OPS_TOKEN_URL=https://auth.ops.internal/oauth/token\n"),
+    ("api key id", ".env", f"OPS_API_KEY_ID={TOKEN}\n"),
+    ("publishable key", ".env", f"STRIPE_PUBLISHABLE_KEY={TOKEN}\n"),
+    ("cache key", "settings.py", f'cache_key = "{TOKEN}"\n'),
+    ("i18n prose", "en.json", '"passwordHint": "Use at least twelve characters and a symbol",\n'),
+    ("password prompt", "login.py", 'password = getpass("Password for ops: ")\n'),
+    (
+        "k8s valueFrom",
+        "deploy.yaml",
+        "        - name: OPS_API_TOKEN\n          valueFrom:\n            secretKeyRef: {name: ops, key: token}\n",
+    ),
+    ("k8s ConfigMap data", "cm.yaml", f"apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: {B64_PASSWORD}\n"),
+    (
+        "sealed secret",
+        "sealed.yaml",
+        "kind: SealedSecret\nspec:\n  encryptedData:\n    password: Ag" + "Zq3Wm8Kx4Vn7Rt5J" * 24 + "\n",
+    ),
+    (
+        "docker password-stdin",
+        "login.sh",
+        'echo "$PW" | docker login -u ci --password-stdin r.ops.internal\n',
+    ),
+    ("mysql prompt", "dump.sh", "mysql -u root -p ops\n"),
+    ("mysql port", "dump.sh", "mysql -h db -P 3306 -u root\n"),
+    ("curl variables", "call.sh", 'curl -u "$CI_USER:$CI_PASSWORD" https://ci.ops.internal\n'),
+    ("argparse option", "cli.py", 'parser.add_argument("--token", help="API token")\n'),
+    ("npmrc variable", ".npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"),
+    ("nuget variable", "NuGet.config", '<add key="ClearTextPassword" value="%NUGET_PASSWORD%" />\n'),
+    (
+        "terraform no default",
+        "variables.tf",
+        'variable "ops_api_token" {\n  type      = string\n  sensitive = true\n}\n',
+    ),
+]
+
+
+@pytest.mark.parametrize(("syntax", "path", "text", "rule_id", "secret"), FOUND, ids=[f[0] for f in FOUND])
+def test_each_syntax_is_read(syntax: str, path: str, text: str, rule_id: str, secret: str) -> None:
+    hits = scan(text.encode(), path)
+    assert [(h.rule.id, h.secret) for h in hits] == [(rule_id, secret)], syntax
+
+
+@pytest.mark.parametrize(("what", "path", "text"), NOT_FOUND, ids=[n[0] for n in NOT_FOUND])
+def test_look_alikes_are_not_reported(what: str, path: str, text: str) -> None:
+    hits = scan(text.encode(), path)
+    assert [(h.rule.id, h.secret) for h in hits] == [], what
+
+
+def test_a_provider_name_makes_a_key_of_key() -> None:
+    """``stripeKey``/``SENDGRID_KEY`` are keys because a provider is named; ``sort_key`` is not."""
+    for key in (
+        "stripeKey",
+        "SENDGRID_KEY",
+        "mapboxAccessKey",
+        "algolia_admin_key",
+        "OPENAI_KEY",
+        "twilioKey",
+    ):
+        hits = scan(f'{key} = "{TOKEN}"\n'.encode(), "config.env")
+        assert [h.rule.id for h in hits] == ["generic-secret"], key
+    for key in ("sort_key", "cache_key", "primary_key", "keyboard_key", "lookup_key", "stripe_public_key"):
+        assert scan(f'{key} = "{TOKEN}"\n'.encode(), "config.env") == [], key
+
+
+def _generic_tables() -> list[tuple[str, dict[str, object]]]:
+    """(file name, rule table) of every rule in the generic rules files (80-89, 90-generic)."""
+    tables = []
+    for path in sorted(RULES_DIR.glob("*.toml")):
+        if path.name.startswith(("8", "9")):
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            tables += [(path.name, table) for table in data.get("rules", [])]
+    return tables
+
+
+def test_generic_rules_are_medium_at_most_except_credentials_in_urls_and_headers() -> None:
+    """A key says what a value is, nothing checks the value: medium. A password in a URL, a connection
+    string or a Basic header is a credential by its syntax: high. None is critical."""
+    high = {"url-credentials", "connection-string-password", "basic-auth-header"}
+    tables = _generic_tables()
+    assert len(tables) >= 20
+    for name, table in tables:
+        expected = Severity.HIGH if table["id"] in high else Severity.MEDIUM
+        assert Severity(table["severity"]) == expected, (name, table["id"])
+
+
+def test_no_rule_is_named_for_one_framework() -> None:
+    """SECRET_KEY is every framework's: the rule for it names none (it fired as "Django" on Flask code)."""
+    ids = {rule.id for rule in default_rules().rules}
+    assert "django-secret-key" not in ids and "rails-secret-key-base" not in ids
+    for text in ("SECRET_KEY = 'c1714Fd439ab6Kq2Wm8Zx4Vn7Rt5Jp3Ls9Qa'\n", f"secret_key_base: {TOKEN * 2}\n"):
+        [hit] = scan(text.encode(), "config.env")
+        assert hit.rule.id == "framework-secret-key" and "Django" not in hit.rule.description
+
+
+def test_generic_rules_keywords_are_specific() -> None:
+    """A keyword runs the rule's regex on its line: a short common word would run it on every line.
+
+    The new syntaxes' keywords are at least 4 characters; the broad rules keep the words they always had
+    (``key``, ``pwd``), which a provider name or a bigger word cannot replace.
+    """
+    for name, table in _generic_tables():
+        keywords = table["keywords"]
+        assert isinstance(keywords, list)
+        for keyword in keywords:
+            assert len(keyword) >= 4 or keyword in {"key", "pwd", "://"}, (name, table["id"], keyword)
+
+
+# --- decode = "base64" -------------------------------------------------------------------------------------
+
+
+def test_decoded_returns_printable_text_or_nothing() -> None:
+    assert _decoded(B64_PASSWORD) == PASSWORD
+    assert _decoded(B64_PASSWORD.rstrip("=")) == PASSWORD  # without its padding
+    assert _decoded(base64.urlsafe_b64encode(b"ops>>??~~pw").decode()) == "ops>>??~~pw"
+    assert _decoded(base64.b64encode("pässwörd-ü".encode()).decode()) == "pässwörd-ü"
+    assert _decoded(base64.b64encode(b"line1\nline2\t!").decode()) == "line1\nline2\t!"
+    assert _decoded(base64.b64encode(bytes(range(0, 256, 7))).decode()) is None  # binary: encrypted data
+    assert _decoded(base64.b64encode(b"ops\x00pw\x1b[0m").decode()) is None  # control characters
+    assert _decoded("frontend") is None  # a word read as base64 is noise
+    assert _decoded("abcde") is None  # no base64 has 4n+1 characters
+    assert _decoded("not base64!") is None
+    assert _decoded("ab+c_d") is None  # both alphabets at once
+    assert _decoded("") is None
+
+
+def _decode_rule(**extra: object) -> Rule:
+    table = {
+        "id": "b64",
+        "description": "a base64 value",
+        "severity": "medium",
+        "regex": r"\bb64val: (?P<secret>[A-Za-z0-9+/=]{4,64})",
+        "keywords": ["b64val"],
+        "generic": True,
+        "decode": "base64",
+        **extra,
+    }
+    return _rule(rule_data(table))
+
+
+def test_a_decode_rule_judges_the_decoded_text_and_points_at_the_encoded_value() -> None:
+    rules = RuleSet((_decode_rule(entropy=2.5),), default_rules().placeholders)
+    text = f"x: 1\n  b64val: {B64_PASSWORD}\n"
+    [hit] = scan(text.encode(), "a.yaml", rules)
+    assert (hit.secret, hit.line, hit.column) == (
+        B64_PASSWORD,
+        2,
+        text.splitlines()[1].index(B64_PASSWORD) + 1,
+    )
+    placeholder = base64.b64encode(b"changeme").decode()  # judged as "changeme": a placeholder
+    low_entropy = base64.b64encode(b"aaaaaaab").decode()  # judged as text of entropy 0.5
+    binary = base64.b64encode(bytes(range(200, 240))).decode()
+    for value in (placeholder, low_entropy, binary, "frontend"):
+        assert scan(f"b64val: {value}\n".encode(), "a.yaml", rules) == [], value
+
+
+def test_an_unknown_decoder_is_refused_when_rules_load() -> None:
+    with pytest.raises(ValueError, match="b64: unknown decode 'rot13'"):
+        _decode_rule(decode="rot13")
+    assert _decode_rule().decode == "base64"
+    assert all(rule.decode in (None, "base64") for rule in default_rules().rules)
+
+
+def test_kubernetes_secret_values_are_reported_encoded_and_only_in_secrets(tmp_path: Path, cli: Cli) -> None:
+    """End to end: the finding names the line of the base64 value, never prints it or what it encodes."""
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ops\ntype: Opaque\ndata:\n"
+        f"  username: {base64.b64encode(b'ops-bot').decode()}\n"
+        f"  password: {B64_PASSWORD}\n"
+        f"  api-token: {base64.b64encode(TOKEN.encode()).decode()}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ops\ndata:\n  LOG_LEVEL: info\n"
+    )
+    (tmp_path / "secret.yaml").write_text(manifest)
+    result = cli("secrets", str(tmp_path), "--format", "json")
+    assert result.code == 1
+    findings = result.json()["findings"]
+    assert sorted((f["rule"], f["location"]["line"], f["severity"]) for f in findings) == [
+        ("kubernetes-secret-data", 8, "medium"),
+        ("kubernetes-secret-data", 9, "medium"),
+    ]
+    for secret in (B64_PASSWORD, PASSWORD, TOKEN):
+        assert secret not in result.out and secret not in json.dumps(findings)
+
+
+# --- gaps that need a filter shared by every rule (the filters' slice: /work/wt-gfilter) -----------------
+
+
+@pytest.mark.xfail(
+    reason="a base64 value whose text is a placeholder needs a shared filter (gfilter)", strict=False
+)
+def test_base64_of_a_placeholder_under_a_password_key_is_not_reported() -> None:
+    """The Kubernetes rule drops it (it judges the decoded text); generic-password still sees the encoded."""
+    text = f"kind: Secret\ndata:\n  password: {base64.b64encode(b'password').decode()}\n"
+    assert scan(text.encode(), "secret.yaml") == []
+
+
+@pytest.mark.xfail(
+    reason="letters-only random values are dropped as identifiers (gfilter's filter)", strict=False
+)
+def test_a_letters_only_token_under_a_secret_key_is_reported() -> None:
+    assert scan(b'OPS_API_TOKEN = "api_org_HqZxWmKvRtLpYnBcDfGjSaEuIoPtReWq"\n', "config.env") != []

@@ -25,12 +25,15 @@ TEST = "tests/test_settings.py"
 
 # (rule severity, generic, verdict, verifier, path) -> (severity, note)
 POLICY = [
-    # A verified checksum or structure is critical wherever it is.
+    # A verified checksum is critical wherever it is; a verified structure outside test/docs paths.
     (H, False, Verdict.VERIFIED, "github-crc32", SRC, C, CHECKSUM_VERIFIED),
     (H, False, Verdict.VERIFIED, "github-crc32", TEST, C, CHECKSUM_VERIFIED),
     (H, False, Verdict.VERIFIED, "grafana-crc32", "docs/grafana.md", C, CHECKSUM_VERIFIED),
     (H, False, Verdict.VERIFIED, "jwt", SRC, C, STRUCTURE_VERIFIED),
     (L, False, Verdict.VERIFIED, "pypi-macaroon", SRC, C, STRUCTURE_VERIFIED),
+    # ... but a structure proves the shape, not the issuer: test suites mint their own JWTs.
+    (H, False, Verdict.VERIFIED, "jwt", TEST, L, EXAMPLE_PATH),
+    (H, False, Verdict.VERIFIED, "jwt", "docs/auth.md", L, EXAMPLE_PATH),
     # One that does not verify is low, wherever it is.
     (C, False, Verdict.FAILED, "github-crc32", SRC, L, CHECKSUM_FAILED),
     (C, False, Verdict.FAILED, "atlassian-crc32", TEST, L, CHECKSUM_FAILED),

@@ -3,8 +3,10 @@
 The default gate (``fail_on = "medium"``) fails on medium and above, so the severity of a hit is what
 decides whether a build fails. It says how sure lr-ci is that the value is a live secret:
 
-1. A verified checksum or structure (:mod:`.verify`) is **critical**, wherever it is: a token that the
-   provider's algorithm made is a leak in a test file too.
+1. A verified checksum (:mod:`.verify`) is **critical**, wherever it is: a token that the provider's
+   algorithm made is a leak in a test file too. A verified structure (a JWT or a macaroon that decodes) is
+   critical outside test, docs and example paths; in them it is low like any unchecked hit (test suites
+   mint their own JWTs).
 2. A checksum or structure that does not verify is **low**: hand-typed examples and other projects'
    random test values fail it. Still reported, so that nothing is silently dropped.
 3. Any other hit in a test, documentation or example path (:func:`is_example_path`) is **low**: that is
@@ -100,16 +102,20 @@ def decide(
     says checksum or structure.
     """
     checksum = verifier in CHECKSUMS
-    if verdict is Verdict.VERIFIED:
-        return Severity.CRITICAL, CHECKSUM_VERIFIED if checksum else STRUCTURE_VERIFIED
+    if verdict is Verdict.VERIFIED and checksum:
+        return Severity.CRITICAL, CHECKSUM_VERIFIED
     if verdict is Verdict.FAILED:
         return Severity.LOW, CHECKSUM_FAILED if checksum else STRUCTURE_FAILED
     if verdict is Verdict.EXAMPLE:
         return Severity.INFO, EXAMPLE_VALUE
     if is_example_path(path):
+        # A structure (a JWT that decodes) says what a value is, not that a provider issued it: test suites
+        # mint their own JWTs, so in test paths it is as unsure as any unchecked hit.
         if rule_severity.rank <= Severity.LOW.rank:
             return rule_severity, None
         return Severity.LOW, EXAMPLE_PATH
+    if verdict is Verdict.VERIFIED:
+        return Severity.CRITICAL, STRUCTURE_VERIFIED
     if generic and rule_severity.rank > Severity.MEDIUM.rank:
         return Severity.MEDIUM, None
     return rule_severity, None

@@ -601,7 +601,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': ['value=', 'value ='],
+  'keywords': ['value='],
   'max_width': 579,
   'multiline': False,
   'regex': '(?i)<[A-Za-z][A-Za-z0-9_.:\\-]{0,40}(?=[^<>]{0,256}?\\s(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq))[^<>]{0,256}?\\svalue\\s{0,8}=\\s{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'<>]{6,256})(?P=q)',

@@ -393,6 +393,12 @@ NOT_FOUND: list[tuple[str, str, str]] = [
         "variables.tf",
         'variable "ops_api_token" {\n  type      = string\n  sensitive = true\n}\n',
     ),
+    ("annotation string", "keys.py", '    private_key: "Optional[crypto.Ed25519PrivateKey]" = None,\n'),
+    (
+        "label in a blanked catalog",
+        "django.mo",
+        "Close Confirm password: Currently: Database error\n",
+    ),
 ]
 
 

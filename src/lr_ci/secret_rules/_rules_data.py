@@ -4060,12 +4060,16 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          '<add key="ApiKey" value="$(ApiKey)" />',
                          '<xs:attribute name="password" type="xs:string" use="required"/>',
                          '<input type="password" name="password" value="">',
-                         '<add key="TokenSecretName" value="NEXUS-GPT4-API-KEY" />'],
+                         '<add key="TokenSecretName" value="NEXUS-GPT4-API-KEY" />',
+                         '<add value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" key="Username" />',
+                         '<add value="%API_KEY%" key="ApiKey" />'],
                'true': ['<add key="ClearTextPassword" value="Vq8rT2mWx5Lp" />',
                         '    <add key="ApiKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"/>',
                         '<add key="StripeSecretKey" value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" />',
                         '<setting name="SmtpPassword" value="Vq8rT2mWx5Lp"/>',
-                        "<param name='auth.token' value='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'/>"]},
+                        "<param name='auth.token' value='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'/>",
+                        '<add value="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" key="ApiKey" />',
+                        '<param value="Vq8rT2mWx5Lp" name="db.password"/>']},
   'generic': True,
   'id': 'xml-secret-attribute',
   'key_words': '(?x)\n'
@@ -4096,9 +4100,67 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['value='],
-  'max_width': 448,
+  'max_width': 579,
   'multiline': False,
-  'regex': '(?i)(?:^|\\s)(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq)\\s{1,64}value\\s{0,8}=\\s{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'<>]{6,256})(?P=q)',
+  'regex': '(?i)<[A-Za-z][A-Za-z0-9_.:\\-]{0,40}(?=[^<>]{0,256}?\\s(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq))[^<>]{0,256}?\\svalue\\s{0,8}=\\s{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'<>]{6,256})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Password, secret or token in an XML element named by an attribute (<entry '
+                 'key="password">...</entry>)',
+  'entropy': 2.5,
+  'examples': {'false': ['<entry key="db.password">${DB_PASSWORD}</entry>',
+                         '<entry key="db.user">Vq8rT2mWx5Lp</entry>',
+                         '<entry key="db.password">xxxxxxxxxxxx</entry>',
+                         '<xs:element name="password" type="xs:string"/>',
+                         '<property name="apiToken">{{ .Values.apiToken }}</property>',
+                         '<property name="tokenSecretName">NEXUS-GPT4-API-KEY</property>'],
+               'true': ['<entry key="db.password">Vq8rT2mWx5Lp</entry>',
+                        '<property name="apiToken">Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</property>']},
+  'generic': True,
+  'id': 'xml-named-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['password">',
+               "password'>",
+               'passwd">',
+               "passwd'>",
+               'pwd">',
+               "pwd'>",
+               'secret">',
+               "secret'>",
+               'token">',
+               "token'>",
+               'key">',
+               "key'>",
+               'credentials">',
+               "credentials'>"],
+  'max_width': 856,
+  'multiline': False,
+  'regex': '(?i)<(?P<tag>[A-Za-z][A-Za-z0-9_.:\\-]{0,40})\\s(?:[^<>]{0,200}?\\s)?(?:key|name)\\s{0,8}=\\s{0,8}(?P<kq>["\'])(?P<key>[A-Za-z0-9_.:\\-]{1,80})(?P=kq)[^<>]{0,200}?>(?P<secret>[^<>\\s]{6,256})</(?P=tag)\\s{0,8}>',
   'severity': 'medium'},
  {'description': 'Registry token in an .npmrc (_authToken)',
   'entropy': 3.0,
@@ -4648,6 +4710,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'password: !vault |',
                          'password = getpass.getpass()',
                          'passwd: files systemd',
+                         'Close  Confirm password:  Currently:  Database error',
                          'compass = True',
                          'DB_PASSWORD=xxxxxxxxxxxx',
                          '("DB_PASSWORD", "Vq8rT2mWx5Lp"),',
@@ -4710,7 +4773,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['pass', 'pwd'],
   'max_width': 411,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?![^\\s"\'`;,)}\\]\\\\<>]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>]))',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
   'description': 'Secret, token or API key assigned in code or config',
@@ -4766,7 +4829,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'api_key: str = Field(default=None, alias="OPS_API_KEY")',
                          'if token == expected_token_value_from_db:',
                          'CASES = [("OPS_API_TOKEN", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")]',
-                         'WORD_PAT = r"[A-Za-z0-9_]{12,40}"'],
+                         'WORD_PAT = r"[A-Za-z0-9_]{12,40}"',
+                         '    private_key: "Optional[crypto.Ed25519PrivateKey]" = None,'],
                'true': ['JWT_SECRET=Xk9mP2vLq7Rt5Kjp1vRt1fjO',
                         'api_key: "9xfogoEmvnEN5N1aE6PwZPf1Qh6"',
                         "INTERNAL_API_TOKEN='c17149d439536b3216fdaeeb975729fa'",
@@ -4862,7 +4926,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                "_pat'"],
   'max_width': 548,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)[@rbu]?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'severity': 'medium'})
 
 PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',

@@ -2,7 +2,7 @@
 
 tests/test_secret_rules.py walks every rule's own true and false examples; this file states what those
 examples alone do not: the checksums the verifiers will check really hold in the examples, each GitLab token
-type and each ``.npmrc`` form is found by its own rule, Azure client secrets that start with ``~``, ``.`` or
+type is found by its own rule, npm tokens in ``.npmrc`` are, Azure client secrets that start with ``~``, ``.`` or
 ``-`` are found, the severity policy (a provider prefix is critical, a provider name in the key is high),
 keywords that keep the prefilter specific, and no hit at all on real source code.
 """
@@ -74,7 +74,7 @@ def test_github_and_npm_examples_carry_a_valid_crc32(rule_id: str) -> None:
 
 
 def test_bitbucket_examples_carry_a_valid_atlassian_crc32() -> None:
-    for rule_id in ("bitbucket-app-password", "bitbucket-access-token"):
+    for rule_id in ("bitbucket-app-password",):
         assert next(t for t in TABLES if t["id"] == rule_id)["verify"] == "atlassian-crc32"
         for token in _secrets(RULES[rule_id]):
             assert format(zlib.crc32(token[:-8].encode()), "08X") == token[-8:], token[:8]
@@ -128,18 +128,14 @@ def test_every_gitlab_token_type_is_found_by_its_own_rule() -> None:
     ]
 
 
-def test_the_three_npmrc_forms_are_found_and_references_are_not() -> None:
+def test_npm_tokens_in_npmrc_are_found_by_the_npm_rules_and_references_are_not() -> None:
+    """``npm_`` and legacy UUID tokens; the other ``.npmrc`` forms are 81-markup.toml's (decoded base64)."""
     npmrc = (
-        "//registry.ops.internal/:_authToken=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Vq8rT2mW\n"
-        "//registry.ops.internal/:_auth=b3BzLWJvdDpacTNXbThLeDRWbjdSdDU=\n"
-        "//registry.ops.internal/:_password=WnEzV204S3g0Vm43UnQ1\n"
+        "//registry.npmjs.org/:_authToken=5c1e7a92-3f4b-4d8e-9a06-b2c7d1e8f350\n"
         "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"
+        "//registry.npmjs.org/:_authToken=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n"
     )
-    assert [rule for rule, _secret in _found(npmrc, ".npmrc")] == [
-        "npm-registry-token",
-        "npm-registry-auth",
-        "npm-registry-password",
-    ]
+    assert _found(npmrc, ".npmrc") == [("npm-legacy-token", "5c1e7a92-3f4b-4d8e-9a06-b2c7d1e8f350")]
 
 
 def test_an_npm_token_in_npmrc_is_reported_as_the_npm_token() -> None:
@@ -163,6 +159,13 @@ def test_keyword_gated_values_are_found_in_the_syntaxes_users_write() -> None:
     for line in lines:
         assert ("snyk-token", uuid) in _found(line), line
     assert _found(f"snyk_org_id = {uuid}") == []
+
+
+def test_algolia_search_only_keys_are_not_reported_as_admin_keys() -> None:
+    """Search-only keys are public by design; the rule wants admin, write, secret or api in the key."""
+    key = "3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e"
+    assert ("algolia-admin-key", key) in _found(f"ALGOLIA_ADMIN_KEY={key}")
+    assert "algolia-admin-key" not in [rule for rule, _ in _found(f"ALGOLIA_SEARCH_KEY={key}")]
 
 
 def test_severity_follows_the_policy() -> None:

@@ -322,7 +322,7 @@ def test_every_false_example_names_a_placeholder_of_the_rule_s_own_shape() -> No
     ],
 )
 def test_a_provider_shape_filled_with_one_character_is_no_secret(value: str) -> None:
-    """Every services rule has an entropy floor (3.0 at least) that 16+ random characters clear."""
+    """Every services rule has an entropy floor (2.5 for a keyword-gated value, 3.0 for a prefixed token)."""
     assert not [r for r, _ in _rules_found(f"TOKEN={value}") if r in SERVICE_IDS]
     for table in TABLES:
-        assert table.get("entropy", 0) >= 3.0, table["id"]
+        assert table.get("entropy", 0) >= 2.5, table["id"]

@@ -308,3 +308,21 @@ def test_every_false_example_names_a_placeholder_of_the_rule_s_own_shape() -> No
     placeholder = re.compile(r"x{4,}|X{4,}|\.\.\.|<[^<>]+>|\$\{")
     for table in TABLES:
         assert any(placeholder.search(example) for example in table["examples"]["false"]), table["id"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "shpca_" + "0" * 32,
+        "gsk_" + "a" * 48,
+        "lin_api_" + "0" * 40,
+        "xkeysib-" + "0" * 64 + "-" + "0" * 16,
+        "sk-or-v1-" + "f" * 64,
+        "dt0c01." + "A" * 24 + "." + "A" * 64,
+    ],
+)
+def test_a_provider_shape_filled_with_one_character_is_no_secret(value: str) -> None:
+    """Every services rule has an entropy floor (2.5 for a keyword-gated value, 3.0 for a prefixed token)."""
+    assert not [r for r, _ in _rules_found(f"TOKEN={value}") if r in SERVICE_IDS]
+    for table in TABLES:
+        assert table.get("entropy", 0) >= 2.5, table["id"]

@@ -420,7 +420,7 @@ def test_a_provider_name_makes_a_key_of_key() -> None:
         "stripeKey",
         "SENDGRID_KEY",
         "mapboxAccessKey",
-        "algolia_admin_key",
+        "mixpanel_admin_key",
         "OPENAI_KEY",
         "twilioKey",
     ):

@@ -4925,7 +4925,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'githubToken := "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         '\tAPIKey: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6",',
                         "  mapboxAccessKey: 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',",
-                        'algolia_admin_key = "c17149d439536b3216fdaeeb975729fa"',
+                        'mixpanel_admin_key = "c17149d439536b3216fdaeeb975729fa"',
                         'private val apiToken = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'public const string ApiKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
                         "$apiKey = 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",

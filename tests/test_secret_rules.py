@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lr_ci.secret_rules.engine import default_rules, scan
@@ -94,3 +96,23 @@ def test_true_example_is_found_in_the_middle_of_a_long_line(rule_id: str, exampl
     short = [h for h in scan(example.encode(), "settings.cfg") if h.rule.id == rule_id]
     assert [(h.secret, h.line) for h in hits] == [(h.secret, h.line) for h in short]
     assert [h.column for h in hits] == [h.column + (len(filler) if h.line == 1 else 0) for h in short]
+
+
+PLACEHOLDER_MARK = re.compile(
+    r"(?i)x{4,}|\*{4,}|\.\.\.|…|<[^<>]+>|\$\{|\{\{|\$\(|(.)\1{5,}|your|example|change_?me|placeholder|dummy|fake"
+    r"|a1b2c3|abc123|123456|0123|abcdef|here\b"
+)
+
+
+def test_every_rule_has_a_placeholder_of_its_own_shape_among_its_false_examples() -> None:
+    """A rule that would report ``ghp_xxxx…`` or ``<your-token>`` cries wolf on every README: each rule
+    proves it does not, with a false example that holds one of its keywords and a placeholder's mark."""
+    missing = [
+        rule.id
+        for rule in RULES
+        if not any(
+            PLACEHOLDER_MARK.search(example) and any(k in example.lower() for k in rule.keywords)
+            for example in rule.false_examples
+        )
+    ]
+    assert missing == []

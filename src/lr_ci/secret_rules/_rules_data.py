@@ -7,7 +7,9 @@ A test fails when this file differs from what the generator writes (lr_ci/secret
 from typing import Any
 
 RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service account key file',
-  'examples': {'false': ['{"type": "service_account", "private_key": ""}'],
+  'examples': {'false': ['{"type": "service_account", "project_id": "ops", "private_key": "-----BEGIN '
+                         'PRIVATE KEY-----\\\\nYOUR_KEY_HERE\\\\n-----END PRIVATE KEY-----\\\\n"}',
+                         '{"type": "service_account", "private_key": ""}'],
                'true': ['{\n'
                         '  "type": "service_account",\n'
                         '  "project_id": "ops-prod",\n'
@@ -1425,9 +1427,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': 'NKEY '
            'SEED-----\\s{1,8}(?P<secret>S[UAO][A-Z2-7]{56})\\b|(?i:nkey|nats)[\\w.\\-]{0,30}(?:[\\s"\'`:=>,|?&()<\\[\\]\\\\]|value|str){1,16}(?P<secret2>S[UAO][A-Z2-7]{56})\\b',
   'severity': 'critical'},
- {'description': 'Private key (PEM) encoded in base64, as in a Kubernetes Secret or a CI variable',
+ {'decode': 'base64',
+  'description': 'Private key (PEM) encoded in base64, as in a Kubernetes Secret or a CI variable',
   'entropy': 4.0,
-  'examples': {'false': ['  tls.crt: '
+  'examples': {'false': ['  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t...',
+                         '  tls.key: '
+                         'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCnh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHgKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=',
+                         '  tls.crt: '
                          'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmxoSDlLQThHVjAwb0xOME1QOFpXRndOUXhHTHZ3Sk9wWGYrSTN0MG5aNi9jckRVM3VxSWFkTWEvREFXek51cWcKY1BOcEl4QzNScjhhTTZHb0RDTElLMEsrM2ZTaXFWV2R4ZDBHRVNyZWhUMTJrVWJSQUtmOXFhOGVnK3kzVjV5TQo1Sm05eHpKMDFUbktmRjVwMHpKc0NNdktvWTYyMk9iSE1hSVFreHQ2cUVMa0M2d0l2NVkzWGE5ZzVpZEFReEJLCmgwcjNHNXZNVGY1MDl4cjJZUVF2UWoxUE1KYkJLLzVEdXc4eHBvaTdpdE4vb0k3YmNpNm9ISCs4c2lSUERhQmQKYnJHNUw4K3JCRldTSG45d2YzZGszcTBXcEJ1YXRGazFkOHRvdHc4Y2o0eVUrWWFZeXJrOUdBUUVRdzdwcy9tdwp5bzNwT2huS1NVUlpNdmUxVUhrT0xEa3JOckNQcTFiYW1iUk1QQ1JlT3FkU0NicWdGNHM1bFl2OEFNdWU3eWVGCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K',
                          '  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t'],
                'true': ['  tls.key: '
@@ -1891,7 +1897,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'severity': 'high'},
  {'description': "Discord bot token (part 1 decodes to the bot's numeric user id)",
   'entropy': 3.0,
-  'examples': {'false': ['DISCORD_BOT_TOKEN=${DISCORD_BOT_TOKEN}',
+  'examples': {'false': ['DISCORD_BOT_TOKEN=MTA0xxxxxxxxxxxxxxxxxxxx.xxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'DISCORD_BOT_TOKEN=${DISCORD_BOT_TOKEN}',
                          'DISCORD_BOT_TOKEN=MTxxxxxxxxxxxxxxxxxxxxxx.xxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxx',
                          'see the context.index.syntax docs on Monday'],
                'true': ['DISCORD_BOT_TOKEN=MTE0ODkwMjA0NDU0MDUzMDMxNQ.GQXeSw.0V-8INpHMknU3RTB065Gx2yUBwJTQ15-WzY6Ms',
@@ -4276,7 +4283,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
  {'decode': 'base64',
   'description': 'Registry user:password in a Docker config.json ("auth", base64)',
   'entropy': 2.5,
-  'examples': {'false': ['{"auths": {"registry.ops.internal": {"auth": ""}}}',
+  'examples': {'false': ['{"auths": {"registry.ops.internal": {"auth": "<base64 of user:token>"}}}',
+                         '{"auths": {"registry.ops.internal": {"auth": ""}}}',
                          '"auth": "eHh4eHh4eHg6eHh4eHh4eHg="',
                          '"auth": "dXNlcm5hbWU6cGFzc3dvcmQ="'],
                'true': ['{"auths": {"registry.ops.internal": {"auth": "ZGVwbG95OlZxOHJUMm1XeDVMcA=="}}}',

@@ -370,6 +370,7 @@ def test_entropy_floors_depend_on_the_character_class() -> None:
         "SHOPIFY_TOKEN=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",
         "JIRA_API_TOKEN=ATATT3xFfGF0YourAtlassianAccessTokenHere",
         "SECRET = 'bench-webhook-signing-secret-5309'",
+        'SECRET_KEY = "dev-secret-key-change-in-production"',  # a keyword rule (django-secret-key) too
         'CLUSTER_SECRET_ENV = "LR_CI_P95_CLUSTER_SECRET"',
         'api_key_name: "NEXUS-GPT4-API-KEY"',
         "SECRET_KEY = 'dev'",

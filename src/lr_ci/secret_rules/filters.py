@@ -531,6 +531,7 @@ def _joined_stop_words(text: str) -> bool:
     return reachable[size]
 
 
+_FOREIGN_WORD = re.compile(r"^(?:(?![A-Za-z0-9])[^\W\d_]){3,200}[.!?。！？]?$")
 _WORD = re.compile(r"^[^\W\d_]{1,40}[.,;:!?'\"]{0,2}$")
 
 
@@ -545,6 +546,10 @@ def is_prose(value: str) -> bool:
     """
     if value != value.strip() and value.strip():
         return True
+    if not value.isascii() and _FOREIGN_WORD.match(value):
+        return (
+            True  # パスワードを入力してください: a word or a sentence in another script, no ASCII key in it
+        )
     words = value.split()
     if len(words) < 2:
         return False
@@ -620,8 +625,8 @@ def is_placeholder_or_example(
     fixed text of the rule's ``pattern``), a documented example value or jwt.io's sample, an example pair
     or reserved host when the match has a ``user``/``host``, and (``basic``: the value follows ``Basic``)
     a Basic credential that is none."""
-    if is_documented_example(value):
-        return True
+    if is_documented_example(value) or is_identifier(value):
+        return True  # a name (dev-secret-key-change-in-production) matched by a keyword rule's shape
     # The body is cut only when the whole value looks like a filler (rare for a real token): reading a
     # rule's fixed text parses its regex, a cost paid once per rule and only when needed.
     if _is_filler_body(value) and _is_filler_body(token_body(value, pattern)):

@@ -119,9 +119,26 @@ def token_body(value: str, pattern: str) -> str:
 # Steps between neighbours that a person typing a filler makes: same character, next or previous one.
 _MIN_STRUCTURED = 8
 _STRUCTURE_SHARE = 0.6
+
+
+def _cased(*words: str) -> str:
+    """``words`` as an alternation in the three casings people write (``dummy``, ``Dummy``, ``DUMMY``;
+    ``TokenHere`` for a camel pair): a random body spells a word in mixed case (``DuMmy``) far more often
+    than in one of these (found: one random ``ghp_`` token in 12,000 held ``DuMmy``)."""
+    variants: list[str] = []
+    for word in words:
+        camel = "".join(part[:1].upper() + part[1:] for part in word.split(" "))
+        plain = word.replace(" ", "")
+        variants += [plain, plain[:1].upper() + plain[1:], plain.upper(), camel]
+    return "|".join(sorted(set(variants), key=len, reverse=True))
+
+
 _FILLER_WORDS = re.compile(
-    r"(?i)example|sample|dummy|placeholder|changeme|change_me|replace_?me|your[_\-]|[_\-]here\b"
-    r"|(?:key|token|secret|password)here|fake[_\-]|[_\-]fake|test123|xxxx|(?:1234-){2}|(?:0000-){2}|a1b2c3|1a2b3c|abc123"
+    "(?:"
+    + _cased("example", "sample", "dummy", "placeholder", "change me", "replace me", "key here", "token here")
+    + "|"
+    + _cased("secret here", "password here", "test123", "abc123", "a1b2c3", "1a2b3c")
+    + r")|(?i:your[_\-]|[_\-]here\b|change_me|replace_me|fake[_\-]|[_\-]fake)|xxxx|XXXX|(?:1234-){2}|(?:0000-){2}"
 )
 # YourAccessToken, YOUR_KEY, TOKEN_A/TOKEN_B (case matters: AGE-SECRET-KEY-1 is an age key's real prefix).
 _YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|KEY)_[A-Z0-9]\b")

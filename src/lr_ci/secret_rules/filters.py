@@ -138,7 +138,8 @@ _FILLER_WORDS = re.compile(
     + _cased("example", "sample", "dummy", "placeholder", "change me", "replace me", "key here", "token here")
     + "|"
     + _cased("secret here", "password here", "test123", "abc123", "a1b2c3", "1a2b3c")
-    + r")|(?i:your[_\-]|[_\-]here\b|change_me|replace_me|fake[_\-]|[_\-]fake)|xxxx|XXXX|(?:1234-){2}|(?:0000-){2}"
+    + r")|(?i:your[_\-]|[_\-]here\b|change_me|replace_me|fake[_\-]|[_\-]fake)"
+    + r"|xxxx|XXXX|(?:1234-){2}|(?:0000-){2}"
 )
 # YourAccessToken, YOUR_KEY, TOKEN_A/TOKEN_B (case matters: AGE-SECRET-KEY-1 is an age key's real prefix).
 _YOUR = re.compile(r"Your[A-Z]|YOUR_|(?:TOKEN|SECRET|PASSWORD|KEY)_[A-Z0-9]\b")

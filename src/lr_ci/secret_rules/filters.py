@@ -6,12 +6,14 @@ compiled regexes or one linear pass over a value of at most a few hundred charac
 
 Two families, because a provider rule and a generic rule fail differently:
 
-- every rule (provider rules too): placeholders measured over the token's *body* (the value with the
-  rule's own fixed text removed, :func:`token_body`), well-known documentation values (jwt.io's sample),
+- every rule (provider rules too, :func:`is_placeholder_or_example`): placeholders measured over the
+  token's *body* (the value with the rule's own fixed text removed, :func:`token_body`), names
+  (:func:`is_identifier`), documented example values (AWS's, GitHub's, the OAuth RFCs', jwt.io's sample),
   ``Basic`` values that are not base64 or decode to an example pair, credentials in URLs to reserved
   example domains or with example pairs;
-- generic rules only (a key name near a value): references instead of values, names and identifiers,
-  password hashes, placeholder words, prose, and character-class-aware entropy floors.
+- generic rules only (a key name near a value, :func:`is_not_a_value`, :func:`is_name_key`,
+  :func:`is_id_under_id_key`): references instead of values, password hashes, ciphertext, placeholder
+  words, prose, and character-class-aware entropy floors.
 
 Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
 structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,

@@ -9,7 +9,7 @@ import pytest
 from lr_ci.secret_rules.engine import scan
 from lr_ci.secret_rules.windows import OVERLAP_BYTES, WINDOW_BYTES, Window, scan_windows, windows
 
-TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O50Zb5Hm"
+TOKEN = "ghp_" + "u8jzPde0IgxLd6GncfBAepfJBd0Kh8024xXH"  # random-looking (A1b2C3d4... is a placeholder), checksum valid
 
 
 def _offset(data: bytes, line: int, column: int) -> int:
@@ -79,7 +79,7 @@ def test_a_secret_around_a_window_boundary_is_found_once(shift: int) -> None:
     """The real sizes: tokens and a multi-line private key placed around the first boundary."""
     key = (
         "-----BEGIN RSA PRIVATE KEY-----\n"
-        + "\n".join(["MIIEow" + "A" * 58] * 20)
+        + "\n".join(["MIIEow" + "wDBofCsK54UxT82d+6aavlFyWjCz1Y+ZvhV96cBqwLpcg9diiCFscx8eo/"] * 20)
         + "\n-----END RSA PRIVATE KEY-----"
     )
     filler = b"# nothing here at all\n" * ((WINDOW_BYTES - shift) // 23)

@@ -771,6 +771,29 @@ walks them: a secret added on two branches could be credited to the newer additi
 """
 
 
+class _Background:
+    """A function's call in a daemon thread; :meth:`result` waits for it (and raises what it raised)."""
+
+    def __init__(self, function: Callable[[], bool]) -> None:
+        self._function = function
+        self._value = False
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._function()
+        except BaseException as exc:  # raised again by result()
+            self._failure = exc
+
+    def result(self) -> bool:
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        return self._value
+
+
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
@@ -778,6 +801,9 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     its own ``git log``, ``_PARALLEL_LOGS`` of them running at once (diffing is git's work and the bulk of a
     history scan; a git log's memory grows with the commits it is given).
     """
+    # Whether any blob is too big to diff is asked of git at the same time as the commits (two gits in
+    # parallel, not one after the other: the logs start that much sooner).
+    any_big = _Background(lambda: _any_blob_over(root, BLOB_STREAM_BYTES))
     commits = run_git(root, "rev-list", *SCAN_ORDER, *revisions, "--").split()
     order = {sha.decode(): index for index, sha in enumerate(commits)}
     # Consecutive parts of at most _COMMITS_PER_PART commits, so each git's memory stays bounded, and a
@@ -792,7 +818,7 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
         raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
         big = (
             sorted({path for part in parts for path in _big_paths(root, raw_args, part)})
-            if _any_blob_over(root, BLOB_STREAM_BYTES)
+            if any_big.result()
             else []
         )
         stats = PatchStats()

@@ -366,6 +366,18 @@ class RuleSet:
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
 
+    def has_keyword(self, data: bytes) -> bool:
+        """Whether ``data`` holds any rule's keyword: one automaton pass that stops at the first, for the
+        many short texts of a history (one-line edits) that hold none and need no scan at all."""
+        self._count_searched(len(data))
+        return bool(self._automaton.find_matches_as_indexes(data.lower()))
+
+    def _count_searched(self, size: int) -> None:
+        if self._dfa_after > 0:
+            self._dfa_after -= size
+            if self._dfa_after <= 0:
+                self._faster_automaton()
+
     def keywords_in(self, data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         """(byte offset, keyword length, rule index) of each keyword starting in ``data[start:end]``.
 
@@ -373,10 +385,7 @@ class RuleSet:
         a million keywords would otherwise be a list of a million tuples).
         """
         reach = self.longest_keyword - 1
-        if self._dfa_after > 0:
-            self._dfa_after -= end - start
-            if self._dfa_after <= 0:
-                self._faster_automaton()
+        self._count_searched(end - start)
         for slice_start in range(start, end, _KEYWORD_SLICE_BYTES):
             slice_end = min(slice_start + _KEYWORD_SLICE_BYTES, end)
             lowered = data[slice_start : slice_end + reach].lower()

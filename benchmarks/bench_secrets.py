@@ -10,7 +10,12 @@
   checkout's own history, a clone of pip's 16,000 commits...): generated edits are not real code's. The
   repository is only read (``git log``, ``lr-ci secrets --history``), in place.
 
+- other checkouts (``--compare NAME=SRC``, repeatable): the same history scan with lr-ci's code read from
+  another ``src`` folder (``git worktree add /tmp/base COMMIT``, then ``--compare base=/tmp/base/src``), in
+  the same interleaved rounds: a change's effect, measured against its start under the same load.
+
 Usage: python benchmarks/bench_secrets.py [--commits N] [--runs N] [--repo PATH ...] [--history-only]
+       [--compare NAME=SRC ...]
 
 Run it with nothing else heavy on the machine, twice: on two cores, every other process shows in the ratio.
 """
@@ -113,22 +118,40 @@ HISTORY_TARGET = 1.3
 """``lr-ci secrets --history`` at most this many times ``git log -p -U0 --all`` on the same history."""
 
 
-def history_ratio(repo: Path, runs: int) -> bool:
+def wall_in(argv: list[str], cwd: Path, source: Path) -> float:
+    """One run of ``python -P -m lr_ci ARGV`` with lr-ci's code read from ``source`` (a ``src`` folder of
+    another checkout: a branch's start, main), under this environment's Python and packages."""
+    env = {**_ENV, "PYTHONPATH": str(source)}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-P", "-m", "lr_ci", *argv], cwd=cwd, stdout=subprocess.DEVNULL, env=env, check=False
+    )
+    return time.perf_counter() - start
+
+
+def history_ratio(repo: Path, runs: int, others: dict[str, Path] | None = None) -> bool:
     """Print ``--history`` against ``git log -p -U0 --all`` on ``repo`` (interleaved, medians); True when
-    over the target."""
+    over the target. ``others`` (name -> a checkout's ``src``) are timed in the same rounds, to compare."""
     count = subprocess.run(
         ["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout.strip()
     print(f"history of {repo.name}: {count} commits")
+    argv = ["secrets", "--history", "--format", "json"]
     log_s, scan_s = [], []
-    for _ in range(runs):  # interleaved: a neighbour's burst of work weighs on both sides alike
+    other_s: dict[str, list[float]] = {name: [] for name in others or {}}
+    for _ in range(runs):  # interleaved: a neighbour's burst of work weighs on every side alike
         log_s.append(wall(["git", "log", "-p", "-U0", "--all"], repo, 1))
-        scan_s.append(wall([LR_CI, "secrets", "--history", "--format", "json"], repo, 1))
+        scan_s.append(wall([LR_CI, *argv], repo, 1))
+        for name, source in (others or {}).items():
+            other_s[name].append(wall_in(argv, repo, source))
     log, scan = statistics.median(log_s), statistics.median(scan_s)
     ratio = scan / log
     print(f"  git log -p -U0 --all      {log:7.3f} s  (baseline)")
     verdict = "ok" if ratio <= HISTORY_TARGET else "OVER"
     print(f"  lr-ci secrets --history   {scan:7.3f} s  {ratio:5.2f}x  target <= {HISTORY_TARGET}x  {verdict}")
+    for name, samples in other_s.items():
+        other = statistics.median(samples)
+        print(f"  {name:<25} {other:7.3f} s  {other / log:5.2f}x")
     return ratio > HISTORY_TARGET
 
 
@@ -140,14 +163,22 @@ def main() -> int:
         "--repo", type=Path, action="append", default=[], help="also measure this repository's history"
     )
     parser.add_argument("--history-only", action="store_true", help="skip the staged and working tree runs")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=SRC",
+        help="also time the history scan of another checkout's src folder, in the same rounds",
+    )
     args = parser.parse_args()
+    others = {name: Path(path).resolve() for name, _, path in (item.partition("=") for item in args.compare)}
     workdir = Path(tempfile.mkdtemp(prefix="lr-ci-bench-"))
     try:
         repo = workdir / "repo"
         build_history(repo, args.commits)
-        failed = history_ratio(repo, args.runs)
+        failed = history_ratio(repo, args.runs, others)
         for real in args.repo:
-            failed |= history_ratio(real.resolve(), args.runs)
+            failed |= history_ratio(real.resolve(), args.runs, others)
         if args.history_only:
             return 1 if failed else 0
 

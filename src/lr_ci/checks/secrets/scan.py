@@ -171,7 +171,7 @@ class ContentScanner:
             self.stream([text], path, sink, commit, old=old)
             return
         self.counts["bytes_scanned"] += len(text)
-        if len(text) <= _PREFILTER_BYTES and next(self.rules.keywords_in(text, 0, len(text)), None) is None:
+        if len(text) <= _PREFILTER_BYTES and not self.rules.has_keyword(text):
             return  # no rule's keyword: the engine would find nothing (and set up a scan per rule to say so)
         hits = scan(text, path, self.rules)
         if hits:

@@ -1,0 +1,146 @@
+"""The history scan's shortcuts find exactly what the long way finds.
+
+- the engine's anchored test of a keyword hit (``RuleSet.anchored``, ``literal_start``): a rule whose
+  every match starts at one of its keywords skips the windows of hits where no match starts;
+- the faster automaton a rule set builds after searching 256 KB (``RuleSet._faster_automaton``);
+- the patch parser's offsets (``git._next_commit``, ``git._marked``, ``git._simple_hunks``), on real git
+  output with files that end without a newline.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lr_ci.checks.secrets import git
+from lr_ci.secret_rules import engine
+from lr_ci.secret_rules.engine import RuleSet, default_rules, literal_start, scan
+
+GITHUB_TOKEN = "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"
+
+
+def _fresh(monkeypatch: pytest.MonkeyPatch, anchor_after: int, dfa_after: int) -> RuleSet:
+    """The shipped rules in a new rule set (nothing measured yet) with the shortcuts' thresholds set."""
+    monkeypatch.setattr(engine, "_ANCHOR_AFTER_HITS", anchor_after)
+    monkeypatch.setattr(engine, "_DFA_AFTER_BYTES", dfa_after)
+    shipped = default_rules()
+    return RuleSet(shipped.rules, shipped.placeholders)
+
+
+def _found(data: bytes, path: str, rules: RuleSet) -> list[tuple[str, str, int, int, str]]:
+    return [(h.rule.id, h.secret, h.line, h.column, h.severity.value) for h in scan(data, path, rules)]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "start"),
+    [
+        (r"\b(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", "pat"),
+        (r"(?<![A-Za-z0-9%])(?P<secret>A{21}[A-Za-z0-9%]{80,101})", "a" * 21),
+        (r"\b(?P<secret>00D[0-9A-Za-z]{12,15}!)", "00d"),
+        (r"(?:ghp_|gho_)[A-Za-z0-9]{36}", "gh"),  # the alternatives' common start (re factors it out)
+        (r"(?:ghp_|xoxb-)[A-Za-z0-9]{36}", ""),
+        (r"x{1,3}y", "x"),  # a repeat with a range: its minimum, then the walk stops
+        (r"[a-z]{4}", ""),
+        (r"(", ""),  # not a regex: no literal start claimed
+    ],
+)
+def test_literal_start(pattern: str, start: str) -> None:
+    assert literal_start(pattern) == start
+
+
+def test_anchored_rules_are_those_whose_keyword_starts_every_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    ids = {rule.id: index for index, rule in enumerate(rules.rules)}
+    assert rules.anchored(ids["airtable-token"])
+    assert not rules.anchored(ids["generic-secret"])
+    assert not rules.anchored(ids["datadog-api-key"])  # "\bdd" or "datadog": keywords dd_/dd- start neither
+    for index, rule in enumerate(rules.rules):
+        if rules.anchored(index):
+            assert not rule.multiline
+            assert any(literal_start(rule.pattern).startswith(keyword) for keyword in rule.keywords)
+
+
+def test_anchored_test_finds_what_every_window_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule's true examples, after many keyword hits where no match starts (``path``, ``re_``...),
+    on short and long lines: the same hits with the anchored test as without it."""
+    decoys = b"".join(f"{keyword} = compat(path, re_, dd_, 00d)\n".encode() for keyword in ("x", "y") * 40)
+    long_line = b"# " + b"path " * 1000
+    blob = bytearray(decoys)
+    for rule in default_rules().rules:
+        for example in rule.true_examples:
+            blob += decoys[:200] + example.encode() + b"\n" + long_line + b" " + example.encode() + b"\n"
+    data = bytes(blob)
+    slow = _found(data, "config/settings.txt", _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30))
+    fast = _found(data, "config/settings.txt", _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30))
+    assert fast == slow
+    assert any(rule_id == "airtable-token" for rule_id, *_ in fast)
+
+
+def test_faster_automaton_finds_the_same_keywords(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = b"".join(
+        f"{keyword} {keyword.upper()} x{keyword}y\n".encode() for keyword in default_rules()._keywords
+    )
+    nfa = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
+    dfa = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1)
+    expected = list(nfa.keywords_in(data, 0, len(data)))
+    assert list(dfa.keywords_in(data, 0, len(data))) == expected  # the first call builds the DFA
+    assert dfa._dfa_after <= 0
+    assert list(dfa.keywords_in(data, 0, len(data))) == expected
+    assert dfa.has_keyword(b"token = 1") and not dfa.has_keyword(b"x = 1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"\x01a", b"a\n\x01b", b"x\x01\n\x01y\n\x01", b"\x01\x01\n\x01", b"\n\x01", b"abc"],
+)
+def test_next_commit_is_the_next_newline_before_x01(text: bytes) -> None:
+    for at in range(len(text) + 1):
+        assert git._next_commit(text, at) == text.find(b"\n\x01", at)
+
+
+@pytest.mark.parametrize(
+    ("side", "marked"),
+    [
+        (b"-a\n-b\n", False),
+        (b"-a\n\\ No newline at end of file\n", True),
+        (b"+a\n+b", False),
+        (b"+a\n\\ No newline at end of file", True),
+        (b"\\ No newline at end of file", True),
+        (b"+a \\ b", False),
+    ],
+)
+def test_marked_looks_at_the_last_line_of_a_side(side: bytes, marked: bool) -> None:
+    section = b"@@ -1 +1 @@\n" + side + b"\n@@ -9 +9 @@\n+z"
+    start = section.index(b"\n") + 1
+    assert git._marked(section, start, start + len(side)) is marked
+
+
+def _commit(repo: Path, files: dict[str, bytes], message: str) -> None:
+    for name, content in files.items():
+        (repo / name).write_bytes(content)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", message],
+        cwd=repo,
+        check=True,
+    )
+
+
+def test_history_with_files_without_a_final_newline(tmp_path: Path) -> None:
+    """Removed and added last lines without a newline, a hunk of only the marker's side: the added lines
+    are read without git's marker, and a secret on a last line without a newline is found."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    _commit(repo, {"f.txt": b"a\nb", "g.txt": b"x"}, "1")
+    _commit(repo, {"f.txt": b"a\nc", "g.txt": b"x\ny\n"}, "2")
+    _commit(repo, {"f.txt": f"a\ntoken = '{GITHUB_TOKEN}'".encode(), "g.txt": b"z"}, "3")
+    changes = [change for _, change in git.commit_patches(repo, ["--all"])]
+    added = {(change.commit.sha if change.commit else "", change.path): change.added for change in changes}
+    texts = [text for runs in added.values() for _, text in runs]
+    assert not any(b"No newline" in text for text in texts)
+    assert f"token = '{GITHUB_TOKEN}'".encode() in texts
+    assert b"c" in texts and b"x\ny" in texts and b"z" in texts
+    removed = [text for change in changes for text in change.removed]
+    assert not any(b"No newline" in text for text in removed)

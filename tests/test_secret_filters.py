@@ -402,7 +402,7 @@ def test_the_jwt_io_sample_is_dropped_through_the_engine() -> None:
         ('bot = Bot(token="7012345678:AAGz63FfkCzJr4i0B3JrTAwR4y9dZSlB5er")', "telegram-bot-token"),
         ("DB_PASSWORD=Xk9mP2vLq7Rt", "generic-password"),
         ("password = Zx90000143917qQ7w", "generic-password"),  # a run of zeros inside a real value
-        ("CODECOV_TOKEN=c7f94deb-55f5-43f8-b799-b5fd7592ee96", "generic-secret"),
+        ("BUILDKITE_ANALYTICS_TOKEN=c7f94deb-55f5-43f8-b799-b5fd7592ee96", "generic-secret"),
         ("DATABASE_URL=postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops", "url-credentials"),
         (
             "curl -H 'Authorization: Basic b3BzLWJvdDpGYWxjb244VWohMTI=' https://billing.ops",

@@ -9,7 +9,9 @@ import pytest
 from lr_ci.secret_rules.engine import scan
 from lr_ci.secret_rules.windows import OVERLAP_BYTES, WINDOW_BYTES, Window, scan_windows, windows
 
-TOKEN = "ghp_" + "u8jzPde0IgxLd6GncfBAepfJBd0Kh8024xXH"  # random-looking (A1b2C3d4... is a placeholder), checksum valid
+TOKEN = (
+    "ghp_" + "u8jzPde0IgxLd6GncfBAepfJBd0Kh8024xXH"
+)  # random-looking (A1b2C3d4... is a placeholder), checksum valid
 
 
 def _offset(data: bytes, line: int, column: int) -> int:

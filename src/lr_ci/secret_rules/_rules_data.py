@@ -4450,7 +4450,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['machine api.ops.internal login deploy-bot password $NETRC_PASSWORD',
                          'machine api.ops.internal login deploy-bot password xxxxxxxx',
                          'machine api.ops.internal login deploy-bot password <password>',
-                         'the build machine has no password set'],
+                         'the build machine has no password set',
+                         '" Issue an ftp : "machine id password [path/]filename" {{{3'],
                'true': ['machine api.ops.internal login deploy-bot password Vq8rT2mWx5Lp',
                         'machine git.ops.internal\n  login deploy-bot\n  password Vq8rT2mWx5Lp\n']},
   'generic': True,
@@ -4459,7 +4460,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 484,
   'multiline': True,
   'regex': '\\bmachine[ '
-           '\\t]{1,16}[^\\s]{1,128}(?:\\s{1,16}login\\s{1,16}[^\\s]{1,128})?\\s{1,16}password\\s{1,16}(?P<secret>[^\\s]{4,128})',
+           '\\t]{1,16}[^\\s]{1,128}(?:\\s{1,16}login\\s{1,16}[^\\s]{1,128})?\\s{1,16}password\\s{1,16}(?P<secret>[^\\s"\'\\[<][^\\s"]{3,127})(?![^\\s])',
   'severity': 'medium'},
  {'description': "Secret in a container's env list (- name: API_TOKEN / value: ...)",
   'entropy': 2.5,

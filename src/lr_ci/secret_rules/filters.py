@@ -405,7 +405,9 @@ _LONG_WORD = re.compile(r"[A-Za-z]{4}")
 # A private type name (``_RSAPrivateKey``, ``_EllipticCurvePrivateKey``): an optional acronym, then words.
 _TYPE_NAME = re.compile(r"^_{1,2}(?:[A-Z]{2,6}(?=[A-Z][a-z]))?(?:[A-Z][a-z]{2,30}){1,8}$")
 # A C++/Perl member or enum name (``_S_token_ord_char``, ``:_Stop_state_ref``): prefixed, lower-case words.
-_MEMBER_NAME = re.compile(r"^:{0,2}_{1,2}[A-Za-z]{1,2}_[a-z]{2,30}(?:_[a-z0-9]{1,30}){0,8}$")
+_MEMBER_NAME = re.compile(
+    r"^:{0,2}_{1,2}(?:[A-Za-z]{1,2}|[A-Z]?[a-z]{2,30})_[a-z]{2,30}(?:_[a-z0-9]{1,30}){0,8}$"
+)
 # An env-var name: upper-case parts joined by _ or - (each part checked in is_identifier; a nested repeat
 # here took 8 ms to compile, a cost on every start-up that meets a match).
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")

@@ -718,17 +718,11 @@ def test_kubernetes_secret_values_are_reported_encoded_and_only_in_secrets(tmp_p
 # --- gaps that need a filter shared by every rule (the filters' slice: /work/wt-gfilter) -----------------
 
 
-@pytest.mark.xfail(
-    reason="a base64 value whose text is a placeholder needs a shared filter (gfilter)", strict=False
-)
 def test_base64_of_a_placeholder_under_a_password_key_is_not_reported() -> None:
     """The Kubernetes rule drops it (it judges the decoded text); generic-password still sees the encoded."""
     text = f"kind: Secret\ndata:\n  password: {base64.b64encode(b'password').decode()}\n"
     assert scan(text.encode(), "secret.yaml") == []
 
 
-@pytest.mark.xfail(
-    reason="letters-only random values are dropped as identifiers (gfilter's filter)", strict=False
-)
 def test_a_letters_only_token_under_a_secret_key_is_reported() -> None:
     assert scan(b'OPS_API_TOKEN = "api_org_HqZxWmKvRtLpYnBcDfGjSaEuIoPtReWq"\n', "config.env") != []

@@ -410,7 +410,9 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         unquoted = "q" in groups and groups["q"] is None
         if groups.get("q") == "`" and not policy.code:
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
-        if _IDENTIFIER_WORDS.match(secret) or _REFERENCE.match(secret) or secret.isdigit():
+        if _IDENTIFIER_WORDS.match(secret) and filters.reads_as_words(secret):
+            return False  # letters in words (ops.database.password); HqZxWmKvRtLp... is random, kept
+        if _REFERENCE.match(secret) or secret.isdigit():
             return False
         if unquoted and (policy.code or _EXPRESSION.match(secret)):
             return False  # an unquoted value in code is an expression, not a literal

@@ -463,6 +463,16 @@ def _wordlike(value: str) -> bool:
     return True
 
 
+def reads_as_words(value: str) -> bool:
+    """Whether the letters of ``value`` read as words: half of them in runs of 3 or more (``getPassword``,
+    ``ops.database.password``), each run word-like. Random mixed case (``HqZxWmKvRtLp``) changes case
+    every one or two letters, so its runs are short: a letters-only token, not a name."""
+    runs = _RUN.findall(value)
+    letters = sum(len(run) for run in runs)
+    long = sum(len(run) for run in runs if len(run) >= 3)
+    return long * 2 >= letters and _wordlike(value)
+
+
 def is_id_under_id_key(value: str, key: str | None) -> bool:
     """A UUID under a key that says id/uuid/guid (``credentialsId``, ``client_id``, ``withCredentials``).
 
@@ -708,6 +718,24 @@ def is_below_entropy_floor(value: str, entropy: float) -> bool:
     return floor is not None and entropy < floor
 
 
+_STRICT_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4}){1,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def is_encoded_placeholder(value: str) -> bool:
+    """Base64 of a placeholder word (``cGFzc3dvcmQ=`` is ``password``, ``Y2hhbmdlbWU=`` is ``changeme``): a
+    Kubernetes ``Secret`` or a Basic value read by a generic rule before anything decodes it."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or not _STRICT_BASE64.match(value):
+        return False
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    return text.isprintable() and is_placeholder_word(text)
+
+
 def is_not_a_value(value: str, entropy: float) -> bool:
     """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
     reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
@@ -723,6 +751,7 @@ def is_not_a_value(value: str, entropy: float) -> bool:
         or is_prose(value)
         or is_placeholder_word(value)
         or is_keyboard_mash(value)
+        or is_encoded_placeholder(value)
         or is_below_entropy_floor(value, entropy)
     )
 

@@ -570,3 +570,17 @@ def test_versioned_shared_libraries_are_skipped() -> None:
 
 
 TOKEN_B = "Kd8Lm3Vq7Rx2Wp5TzN4b"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("TokenMalformedSdJwt", True),
+        ("IdTokenHttpNotFound", True),
+        ("ops.database.password", True),
+        ("HqZxWmKvRtLpYnBcDfGjSaEuIoPtReWq", False),
+        ("aBcDeFgHiJkLmNoP", False),
+    ],
+)
+def test_letters_only_values_read_as_words_or_not(value: str, words: bool) -> None:
+    assert filters.reads_as_words(value) is words

@@ -465,12 +465,12 @@ def _wordlike(value: str) -> bool:
 
 def reads_as_words(value: str) -> bool:
     """Whether the letters of ``value`` read as words: half of them in runs of 3 or more (``getPassword``,
-    ``ops.database.password``), each run word-like. Random mixed case (``HqZxWmKvRtLp``) changes case
-    every one or two letters, so its runs are short: a letters-only token, not a name."""
+    ``ops.database.password``, ``TokenMalformedSdJwt``: acronyms without vowels count). Random mixed case
+    (``HqZxWmKvRtLp``) changes case every one or two letters, so its runs are short: a token, not a name."""
     runs = _RUN.findall(value)
     letters = sum(len(run) for run in runs)
     long = sum(len(run) for run in runs if len(run) >= 3)
-    return long * 2 >= letters and _wordlike(value)
+    return long * 2 >= letters
 
 
 def is_id_under_id_key(value: str, key: str | None) -> bool:

@@ -402,7 +402,7 @@ def test_the_jwt_io_sample_is_dropped_through_the_engine() -> None:
         ('bot = Bot(token="7012345678:AAGz63FfkCzJr4i0B3JrTAwR4y9dZSlB5er")', "telegram-bot-token"),
         ("DB_PASSWORD=Xk9mP2vLq7Rt", "generic-password"),
         ("password = Zx90000143917qQ7w", "generic-password"),  # a run of zeros inside a real value
-        ("CODECOV_TOKEN=c7f94deb-55f5-43f8-b799-b5fd7592ee96", "codecov-token"),
+        ("BUILDKITE_ANALYTICS_TOKEN=c7f94deb-55f5-43f8-b799-b5fd7592ee96", "generic-secret"),
         ("DATABASE_URL=postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops", "url-credentials"),
         (
             "curl -H 'Authorization: Basic b3BzLWJvdDpGYWxjb244VWohMTI=' https://billing.ops",
@@ -440,3 +440,147 @@ def test_no_random_github_token_of_twenty_thousand_is_a_filler() -> None:
     tokens = ["ghp_" + "".join(pick.choice(alphabet) for _ in range(36)) for _ in range(20_000)]
     assert [t[:4] for t in tokens if filters.is_placeholder_or_example(t, pattern)] == []
     assert not default_rules().is_placeholder("ghp_u8jzPde0IgxLd6xXxXfBAepfJBd0Kh8oOOL8d")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round two (fp2): classes of false alarms found scanning third-party code and docs on this machine
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["(?:key|pwd|token)", "([a-f0-9]{48}(?![a-f0-9]))", "([a-z0-9]{64})", "(?P<tok>\\w+)", "\\d{6}"]
+)
+def test_regular_expressions_are_not_values(value: str) -> None:
+    assert filters.is_regex_pattern(value)
+    assert filters.is_not_a_value(value, shannon_entropy(value))
+
+
+@pytest.mark.parametrize("value", ["Vq8rT2mWx5Lp", "Kd8[Lm3]Vq7Rx2", "Zq3Wm8Kx4{Vn7}Rt5", "p@ss(w0rd)Xk9"])
+def test_passwords_with_brackets_are_not_regular_expressions(value: str) -> None:
+    assert not filters.is_regex_pattern(value)
+
+
+@pytest.mark.parametrize("value", ["1219328376.07815", "3.14", "2026-01-04", "10:00:01", "-42"])
+def test_numbers_and_timestamps(value: str) -> None:
+    assert filters.is_number(value)
+
+
+@pytest.mark.parametrize("value", ["12ab34", "Vq8rT2mWx5Lp", "0x1F2E3D"])
+def test_values_with_letters_are_not_numbers(value: str) -> None:
+    assert not filters.is_number(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$dir/private/cakey.pem#",
+        "../../source4/auth/unix_token.c:133",
+        "~/.ssh/id_ed25519",
+        "/etc/ops/tls.key",
+    ],
+)
+def test_file_paths(value: str) -> None:
+    assert filters.is_file_path(value)
+
+
+@pytest.mark.parametrize("value", ["Zq3W/m8Kx4+Vn7Rt5Jp2Ls9Hd6==", "ab/cd", "Vq8rT2mWx5Lp"])
+def test_base64_with_slashes_is_not_a_file_path(value: str) -> None:
+    assert not filters.is_file_path(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["askfjh234as9sd8", "lsdajfh923874", "2kjshdfp92i34asdasd", "ad180jjd733klru7"]
+)
+def test_keyboard_mash(value: str) -> None:
+    assert filters.is_keyboard_mash(value)
+
+
+@pytest.mark.parametrize("value", ["Askfjh234as9sd8", "k3j9x2mq7v1z", "0685bd9184jfhq22", "c7f94deb55f543f8"])
+def test_not_keyboard_mash(value: str) -> None:
+    assert not filters.is_keyboard_mash(value)
+
+
+def test_keyboard_mash_drops_few_random_lower_case_values() -> None:
+    """A random lower-case alphanumeric value of 12 to 32 characters is dropped 1 time in 100 at most."""
+    rng = random.Random(17)
+    alphabet = string.ascii_lowercase + string.digits
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(12, 32))) for _ in range(20_000)]
+    dropped = sum(1 for value in values if filters.is_keyboard_mash(value))
+    assert dropped <= len(values) // 100
+
+
+@pytest.mark.parametrize(
+    "value", ["_RSAPrivateKey", "_EllipticCurvePrivateKey", "_S_token_ord_char", ":_Stop_state_ref"]
+)
+def test_private_type_and_member_names_are_identifiers(value: str) -> None:
+    assert filters.is_identifier(value)
+
+
+@pytest.mark.parametrize("value", ["_Xk9mP2vLq7Rt", "_Vq8rTmWxLp", ":_Zq3_Wm8Kx4"])
+def test_random_values_with_an_underscore_are_not_names(value: str) -> None:
+    assert not filters.is_identifier(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["$self->", "$opt{password", "$CPAN::Config-", "qq{(?:$REG_TAG_FIRST_LETTER"]
+)
+def test_perl_expressions_are_references(value: str) -> None:
+    assert filters.is_reference(value)
+
+
+@pytest.mark.parametrize("value", ["geheim$parole", "Passwort123", "-anonymous@", "motdepasse!"])
+def test_placeholder_words_in_other_languages_and_conventions(value: str) -> None:
+    assert filters.is_placeholder_word(value)
+
+
+def test_a_jwt_of_placeholder_claims_is_an_example() -> None:
+    assert filters.is_example_jwt(_jwt({"some": "payload"}))
+    assert filters.is_example_jwt(_jwt({"user": "admin"}))
+    assert not filters.is_example_jwt(_jwt({"sub": "ops-bot", "iat": 1767225600}))
+    assert not filters.is_example_jwt(_jwt({"some": "payload", "exp": 1767225600}))
+
+
+# Page-level state: where a generic value sits in the whole content
+
+
+def test_a_value_repeated_three_times_in_a_docs_page_is_its_example() -> None:
+    lines = [f"Step {n}: run `export OPS_API_TOKEN={TOKEN_B}` first.\n" for n in range(3)]
+    assert scan("".join(lines).encode(), "docs/setup.md") == []
+    assert [h.rule.id for h in scan("".join(lines[:2]).encode(), "docs/setup.md")] == ["generic-secret"] * 2
+    # the same three lines in a config file are three findings: only a docs page repeats its example
+    assert [h.rule.id for h in scan("".join(lines).encode(), "setup.txt")] == ["generic-secret"] * 3
+
+
+def test_a_value_inside_a_python_docstring_is_an_example() -> None:
+    doc = f'def connect():\n    """Connect.\n\n    >>> connect(token="{TOKEN_B}")\n    """\n'
+    assert scan(doc.encode(), "client.py") == []
+    after = doc + f'\nOPS_TOKEN = "{TOKEN_B}"\n'
+    assert [h.line for h in scan(after.encode(), "client.py")] == [7]
+    # a triple-quoted string assigned to a name is data, not a docstring
+    data = f'CONFIG = """\npassword = "{TOKEN_B}"\n"""\n'
+    assert [h.rule.id for h in scan(data.encode(), "settings.py")] == ["generic-password"]
+
+
+def test_versioned_shared_libraries_are_skipped() -> None:
+    from lr_ci.secret_rules.engine import path_policy
+
+    assert path_policy("/usr/lib/x86_64-linux-gnu/libcurl.so.4.8.0").scan == "skip"
+    assert path_policy("lib/libops.so.1").scan == "skip"
+    assert path_policy("docs/so.1.md").scan == "all"
+
+
+TOKEN_B = "Kd8Lm3Vq7Rx2Wp5TzN4b"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("TokenMalformedSdJwt", True),
+        ("IdTokenHttpNotFound", True),
+        ("ops.database.password", True),
+        ("HqZxWmKvRtLpYnBcDfGjSaEuIoPtReWq", False),
+        ("aBcDeFgHiJkLmNoP", False),
+    ],
+)
+def test_letters_only_values_read_as_words_or_not(value: str, words: bool) -> None:
+    assert filters.reads_as_words(value) is words

@@ -59,8 +59,11 @@ _CONTINUATION = range(0x80, 0xC0)
 
 _CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .jsx .ts .tsx .go .java .kt .kts .scala .rb .php .cs .rs .c .h .cc .cpp .hpp "
-    ".swift .m .dart .lua .ex .exs .erl .clj .groovy .vue .svelte".split()
+    ".swift .m .dart .lua .ex .exs .erl .clj .groovy .vue .svelte "
+    ".pl .pm .tcc .hh .hxx .cxx .ipp .inl".split()
 )
+# A shared library with its version after the suffix (libcurl.so.4.8.0): machine code, like a .so.
+_VERSIONED_LIBRARY = re.compile(r"\.so(?:\.\d{1,6}){1,4}$")
 _SKIPPED_SUFFIXES = frozenset(
     ".png .jpg .jpeg .gif .bmp .ico .webp .avif .tif .tiff .psd .heic .woff .woff2 .ttf .otf .eot "
     ".mp3 .mp4 .m4a .mov .avi .wav .ogg .webm .flac .zip .gz .tgz .bz2 .xz .7z .rar .jar .war .ear "
@@ -185,7 +188,7 @@ def path_policy(path: str) -> PathPolicy:
     name = path.rsplit("/", 1)[-1].lower()
     dot = name.rfind(".")
     suffix = name[dot:] if dot > 0 else ""
-    if suffix in _SKIPPED_SUFFIXES:
+    if suffix in _SKIPPED_SUFFIXES or _VERSIONED_LIBRARY.search(name):
         return PathPolicy("skip")
     parts = path.lower().split("/")[:-1]
     if name in _LOCK_FILES or _MINIFIED.search(name) or any(p in _VENDORED_DIRS for p in parts):
@@ -499,7 +502,9 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         unquoted = "q" in groups and groups["q"] is None
         if groups.get("q") == "`" and not policy.code:
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
-        if _IDENTIFIER_WORDS.match(secret) or _REFERENCE.match(secret) or secret.isdigit():
+        if _IDENTIFIER_WORDS.match(secret) and filters.reads_as_words(secret):
+            return False  # letters in words (ops.database.password); HqZxWmKvRtLp... is random, kept
+        if _REFERENCE.match(secret) or secret.isdigit():
             return False
         if unquoted and (policy.code or _EXPRESSION.match(secret)):
             return False  # an unquoted value in code is an expression, not a literal
@@ -617,6 +622,32 @@ class _ByteOffsets:
 _RawHit = tuple[int, int, str, "str | None", "Verdict | None"]
 
 
+_DOC_PAGE_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc")
+_PAGE_BYTES = 4 << 20  # a page's repeats are counted in its first 4 MB
+
+
+def _in_docstring(data: bytes, offset: int) -> bool:
+    """Whether ``offset`` of Python source ``data`` is inside a docstring: after an odd number of one
+    kind of triple quote, the last of which opens its line (only spaces and a string prefix before it),
+    right after a ``def``/``class`` header or at the top of the module, and closes after ``offset``."""
+    start = 0
+    for quote in (b'"""', b"'''"):
+        if data.count(quote, start, offset) % 2 == 0:
+            continue
+        opening = data.rfind(quote, start, offset)
+        line_start = data.rfind(b"\n", 0, opening) + 1
+        before = data[line_start:opening].strip().lower()
+        if before not in (b"", b"r", b"u", b"b", b"rb", b"br"):
+            continue
+        # The docstring closes after the value, and opens a module (nothing before it) or follows a
+        # ``def``/``class`` header: a history scan reads runs of added lines, where a lone closing quote
+        # at the top of a run must not turn the code after it into a docstring.
+        header = data[:line_start].rstrip()
+        if data.find(quote, offset) >= 0 and (not header or header.endswith((b":", b"->"))):
+            return True
+    return False
+
+
 class _Scan:
     """One :func:`scan` call: keyword windows per rule, their matches, then hits resolved per block."""
 
@@ -641,6 +672,7 @@ class _Scan:
         self.allowed_lines: tuple[int, bool] = (0, False)
         self.column_at: tuple[int, int, int] = (-1, 0, 0)  # (line start, byte offset, characters before it)
         self.line_text: tuple[int, str] = (-1, "")  # (line start, its text): see _line_text
+        self.page_counts: dict[str, int] = {}  # a generic value -> its occurrences in a docs page
 
     def run(self) -> Hits:
         size = len(self.data)
@@ -781,11 +813,34 @@ class _Scan:
                     continue
             if not _accept(self.rules, rule, match, judged, self.policy):
                 continue
+            offset = text_start + at if offsets is None else offsets.of(at)
+            if rule.generic and self._page_example(secret, offset):
+                continue
             # A documented example value is never reported, but it keeps its span (resolved below), so a
             # later rule (a bearer header, a generic keyword) does not report the same value.
             verdict = _verdict(rule, secret)
-            offset = text_start + at if offsets is None else offsets.of(at)
             self.raw.append((offset, rule_index, secret, match.groupdict().get("key"), verdict))
+
+    def _page_example(self, secret: str, offset: int) -> bool:
+        """Whether a generic value is an example by where it sits in the page (state of the whole content).
+
+        - In a documentation page (Markdown, reStructuredText, AsciiDoc), a value written 3 times or more
+          is the page's example: a tutorial repeats the value it shows, a leak is pasted once.
+        - In Python, a value inside a docstring (a triple-quoted string that opens a line) is a usage
+          example (``>>> OAuth1Session(...)``, the sample responses of an API's documentation). A
+          triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring.
+
+        Only generic rules' matches get here, after every filter, so the page is read only for a candidate.
+        """
+        name = self.path.rsplit("/", 1)[-1].lower()
+        if name.endswith(_DOC_PAGE_SUFFIXES):
+            counts = self.page_counts
+            if secret not in counts:
+                counts[secret] = self.data.count(secret.encode("utf-8", "surrogateescape"), 0, _PAGE_BYTES)
+            return counts[secret] >= 3
+        if name.endswith((".py", ".pyi")):
+            return _in_docstring(self.data, offset)
+        return False
 
     def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:
         """The bytes to decode for a window: one character of context before ``start``, whole characters."""

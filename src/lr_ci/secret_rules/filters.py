@@ -13,7 +13,10 @@ Two families, because a provider rule and a generic rule fail differently:
   example domains or with example pairs;
 - generic rules only (a key name near a value, :func:`is_not_a_value`, :func:`is_name_key`,
   :func:`is_id_under_id_key`): references instead of values, password hashes, ciphertext, placeholder
-  words, prose, and character-class-aware entropy floors.
+  words (in other languages too, and base64-encoded), prose, regular expressions, numbers, file paths,
+  keyboard mash, and character-class-aware entropy floors. The classes of the second round were found
+  by scanning third-party code and docs (site-packages, /usr/lib, /usr/share), where almost every
+  finding is false.
 
 Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
 structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,
@@ -325,7 +328,24 @@ def is_example_jwt(value: str) -> bool:
         claims = base64.urlsafe_b64decode(payload).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return False
-    return _EXAMPLE_JWT_CLAIMS.search(claims) is not None
+    return _EXAMPLE_JWT_CLAIMS.search(claims) is not None or _placeholder_claims(claims)
+
+
+def _placeholder_claims(claims: str) -> bool:
+    """A JWT payload of placeholder words only (PyJWT's README signs ``{"some": "payload"}``): a library's
+    usage example. A real token's claims name a subject, an issuer, a time or an id, never only stop words."""
+    import json
+
+    try:
+        payload = json.loads(claims)
+    except ValueError:
+        return False
+    if not isinstance(payload, dict) or not payload or len(payload) > 8:
+        return False
+    words = [*payload, *(v for v in payload.values() if isinstance(v, str))]
+    if len(words) != 2 * len(payload):
+        return False  # a number (an expiry, an id) or an object among the values: claims, not a placeholder
+    return all(is_placeholder_word(word) for word in words)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -341,6 +361,8 @@ _REFERENCE = re.compile(
     | ^arn:aws: | ^projects/[^/]{1,100}/secrets/
     | ^(?i:vault|ssm|awssm|gcpsm|azkv|keyvault|op|sm|doppler|secret|secrets|env):
     | (?i:keyvault|secretsmanager|secretKeyRef) | ^ref\+
+    | ^\$[A-Za-z_][\w]{0,64}(?:->|-$|\{|::|\[)                            # $self->x, $opt{k}, $CPAN::Config
+    | ^q[qrw]?\{                                                        # Perl's qq{...}: an expression
     """
 )
 _VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
@@ -383,6 +405,12 @@ _WORD_ONLY = re.compile(r"^_{0,2}(?:[A-Z]?[a-z]{1,40}|[A-Z]{2,40})$")  # word, W
 _NAME = re.compile(rf"^[@/$_]?_?(?:{_SEGMENT})(?:(?:[_\-./:]|::)(?:{_SEGMENT})){{1,24}}[/]?$")
 _CAMEL_WORDS = re.compile(r"^[A-Z]?[a-z]{2,30}(?:[A-Z][a-z]{2,30}){1,6}$")
 _LONG_WORD = re.compile(r"[A-Za-z]{4}")
+# A private type name (``_RSAPrivateKey``, ``_EllipticCurvePrivateKey``): an optional acronym, then words.
+_TYPE_NAME = re.compile(r"^_{1,2}(?:[A-Z]{2,6}(?=[A-Z][a-z]))?(?:[A-Z][a-z]{2,30}){1,8}$")
+# A C++/Perl member or enum name (``_S_token_ord_char``, ``:_Stop_state_ref``): prefixed, lower-case words.
+_MEMBER_NAME = re.compile(
+    r"^:{0,2}_{1,2}(?:[A-Za-z]{1,2}|[A-Z]?[a-z]{2,30})_[a-z]{2,30}(?:_[a-z0-9]{1,30}){0,8}$"
+)
 # An env-var name: upper-case parts joined by _ or - (each part checked in is_identifier; a nested repeat
 # here took 8 ms to compile, a cost on every start-up that meets a match).
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")
@@ -405,6 +433,8 @@ def is_identifier(value: str) -> bool:
     value = value.strip().rstrip(":.,;!?")
     if len(value) > 200:
         return False
+    if _TYPE_NAME.match(value) or _MEMBER_NAME.match(value):
+        return _wordlike(value)  # _RSAPrivateKey, _S_token_ord_char, :_Stop_state_ref: a type or member
     if _WORD_ONLY.match(value):
         return _wordlike(value)
     if _ENV_NAME.match(value):
@@ -434,6 +464,16 @@ def _wordlike(value: str) -> bool:
         if not _VOWEL.search(run) or _CONSONANTS.search(run):
             return False
     return True
+
+
+def reads_as_words(value: str) -> bool:
+    """Whether the letters of ``value`` read as words: half of them in runs of 3 or more (``getPassword``,
+    ``ops.database.password``, ``TokenMalformedSdJwt``: acronyms without vowels count). Random mixed case
+    (``HqZxWmKvRtLp``) changes case every one or two letters, so its runs are short: a token, not a name."""
+    runs = _RUN.findall(value)
+    letters = sum(len(run) for run in runs)
+    long = sum(len(run) for run in runs if len(run) >= 3)
+    return long * 2 >= letters
 
 
 def is_id_under_id_key(value: str, key: str | None) -> bool:
@@ -504,12 +544,15 @@ _STOP_WORDS = frozenset(
     abcdef xyz one two three test123 pass123 admin123 secret123 password123 s3cr3t p4ss p4ssw0rd passw0rd
     yes no ok true false on off enabled disabled config settings app application service server client
     api web site db database a an is blah my_secret my_password mypassword mysecretpassword secretpassword
+    anonymous nobody payload
+    geheim parole passwort kennwort motdepasse contrasena senha segreto wachtwoord salasana haslo secreto
+    clave
     """.split()
 )
 _DIGIT_RUNS = re.compile(r"\d{1,64}")
 _LEET = str.maketrans("013457@$!", "oieastasi")
 _AFFIX = re.compile(r"^[\W_]{0,3}(?P<core>.{2,64}?)(?:\\x[0-9a-fA-F]{2}|\\[nrt0])?[\W_\d]{0,6}$")
-_WORD_SPLIT = re.compile(r"[\s_\-.:/|()]+")
+_WORD_SPLIT = re.compile(r"[\s_\-.:/|()$@#+&,]+")
 
 
 def is_placeholder_word(value: str) -> bool:
@@ -549,6 +592,65 @@ def _joined_stop_words(text: str) -> bool:
                 reachable[end] = True
                 break
     return reachable[size]
+
+
+# A regular expression as a value (``secret = r'([a-z0-9]{64})'``, ``_token = r'(?:[%s]+|%s)'``): a group
+# construct, a character class with a quantifier, or an escape class (a detector's own source is full of
+# them).
+_REGEX_SYNTAX = re.compile(
+    r"\(\?(?:[:=!]|<[=!]|P<)|\[[^\]]{1,40}\](?:[*+?]|\{\d{1,3}(?:,\d{0,3})?\})|\\[dwsDWS][*+?{]"
+)
+
+
+def is_regex_pattern(value: str) -> bool:
+    """A regular expression rather than a secret: ``(?:key|pwd|token)``, ``([a-f0-9]{48})``, ``\\d+``.
+
+    Secret scanners, lexers and validators assign patterns to variables named ``secret``, ``password`` or
+    ``token``. A credential holding ``(?:`` or ``[a-z]{2}`` is not something a generator or a person makes.
+    """
+    return _REGEX_SYNTAX.search(value) is not None
+
+
+_NUMBER = re.compile(r"^[+\-]?\d{1,32}(?:[.,:_\-]\d{1,32}){0,6}$")
+
+
+def is_number(value: str) -> bool:
+    """A number, a timestamp or a version (``1219328376.07815``, ``3.14``, ``2024-01-01``): digits only."""
+    return _NUMBER.match(value) is not None
+
+
+# A file a key lives in (``$dir/private/cakey.pem``, ``../certs/server.key``, ``~/.ssh/id_rsa``).
+_FILE_PATH = re.compile(
+    r"^(?:[~.$]{1,3}[\w{}()]{0,40})?(?:/[\w.\-{}$]{1,100}){1,20}\.[A-Za-z]{1,10}(?::\d{1,6}|#)?$"
+    r"|^(?:\.{1,2}|~)/[\w.\-/]{1,200}$"
+)
+
+
+def is_file_path(value: str) -> bool:
+    """A path to a file (a key file, a source file with a line number) rather than what the file holds.
+
+    A path has a ``/`` before a name with an extension, or starts with ``./``, ``../``, ``~/``: base64
+    secrets have ``/`` but no ``.``, so ``abc/def.pem`` cannot be one.
+    """
+    return _FILE_PATH.match(value) is not None
+
+
+_HOME_ROW = frozenset("asdfghjkl")
+
+
+def is_keyboard_mash(value: str) -> bool:
+    """Letters typed along the keyboard's home row with a few digits (``askfjh234as9sd8``, ``lsdajfh923874``):
+    the example values of API docstrings (OAuth tokens in ``requests-oauthlib``, ``oauthlib``).
+
+    At least 6 home-row letters and 70% of the letters from it, lower case only. A random lower-case
+    value draws from those 9 letters a third of the time, so 70% of 6 or more is a 1-in-50 case at worst
+    and rarer as the value grows (tested on random values); mixed-case keys are never judged.
+    """
+    if not value.isascii() or not value.isalnum() or value.lower() != value or len(value) > 40:
+        return False
+    letters = [c for c in value if c.isalpha()]
+    home = sum(1 for c in letters if c in _HOME_ROW)
+    return home >= 6 and home * 10 >= len(letters) * 7
 
 
 _FOREIGN_WORD = re.compile(r"^(?:(?![A-Za-z0-9])[^\W\d_]){3,200}[.!?。！？]?$")
@@ -619,6 +721,24 @@ def is_below_entropy_floor(value: str, entropy: float) -> bool:
     return floor is not None and entropy < floor
 
 
+_STRICT_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4}){1,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def is_encoded_placeholder(value: str) -> bool:
+    """Base64 of a placeholder word (``cGFzc3dvcmQ=`` is ``password``, ``Y2hhbmdlbWU=`` is ``changeme``): a
+    Kubernetes ``Secret`` or a Basic value read by a generic rule before anything decodes it."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or not _STRICT_BASE64.match(value):
+        return False
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    return text.isprintable() and is_placeholder_word(text)
+
+
 def is_not_a_value(value: str, entropy: float) -> bool:
     """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
     reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
@@ -626,10 +746,15 @@ def is_not_a_value(value: str, entropy: float) -> bool:
     return (
         is_reference(value)
         or is_identifier(value)
+        or is_number(value)
+        or is_file_path(value)
+        or is_regex_pattern(value)
         or is_password_hash(value)
         or is_encrypted(value)
         or is_prose(value)
         or is_placeholder_word(value)
+        or is_keyboard_mash(value)
+        or is_encoded_placeholder(value)
         or is_below_entropy_floor(value, entropy)
     )
 

@@ -2877,6 +2877,383 @@ def _lookalikes() -> list[tuple[str, str, str, Callable[[random.Random], list[tu
     ]
 
 
+ROUND3_PREFIX = "lookalike3-"
+"""Directory prefix of the round-three look-alike groups (new families added after the first test-half
+run): the test-half files outside it are the ones scored before, kept byte for byte (tests assert it)."""
+
+
+def _lookalikes_round3() -> list[
+    tuple[str, str, str, Callable[[random.Random], list[tuple[str, str | None]]]]
+]:
+    """Round three's benign families, written from what real repositories hold and the issue's list of
+    false-alarm causes (public object ids, resource ids, digests, crypto test vectors, signatures in
+    fixtures, fonts in CSS, password policy prose in many languages, schemas, IaC declarations without
+    values, CI references, named fake tokens of mock servers, ids in logs, minified object keys). Same
+    shape as ``_lookalikes``: (family, syntax, path, make) with make -> [(line, labelled text or None)]."""
+
+    def L(text: str, value: str | None = None) -> tuple[str, str | None]:
+        return (text, value)
+
+    def twilio_sids(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("# Twilio resources (public ids, the auth token is in Vault)")]
+        for key, prefix in (
+            ("account_sid", "AC"),
+            ("messaging_service_sid", "MG"),
+            ("phone_number_sid", "PN"),
+            ("verify_service_sid", "VA"),
+        ):
+            v = prefix + _random_text(rng, HEX, 32)
+            out.append(L(f"TWILIO_{key.upper()}={v}", v))
+        return out
+
+    def google_client_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        num = "".join(rng.choice(DIGITS) for _ in range(12))
+        cid = f"{num}-{_random_text(rng, B36L, 32)}.apps.googleusercontent.com"
+        key_id = _random_text(rng, HEX, 40)
+        return [
+            L("<script>"),
+            L("  window.googleConfig = {"),
+            L(f"    clientId: '{cid}',", cid),
+            L("    scope: 'openid email profile',"),
+            L(f"    keyId: '{key_id}',", key_id),
+            L("  };"),
+            L("</script>"),
+        ]
+
+    def arns(rng: random.Random) -> list[tuple[str, str | None]]:
+        acct = "".join(rng.choice(DIGITS) for _ in range(12))
+        sm = f"arn:aws:secretsmanager:eu-west-1:{acct}:secret:prod/db/password-{_random_text(rng, B62, 6)}"
+        kms = f"arn:aws:kms:eu-west-1:{acct}:key/{_uuid(rng)}"
+        role = f"arn:aws:iam::{acct}:role/github-deploy-token-exchange"
+        ssm = f"arn:aws:ssm:eu-west-1:{acct}:parameter/app/api_key"
+        return [
+            L("{"),
+            L('  "Version": "2012-10-17",'),
+            L('  "Statement": [{'),
+            L('    "Effect": "Allow",'),
+            L('    "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt", "ssm:GetParameter"],'),
+            L(f'    "Resource": ["{sm}",', sm),
+            L(f'                 "{kms}",', kms),
+            L(f'                 "{ssm}"],', ssm),
+            L(f'    "Principal": {{"AWS": "{role}"}}', role),
+            L("  }]"),
+            L("}"),
+        ]
+
+    def azure_resource_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        sub = _uuid(rng)
+        kv = f"https://kv-prod-{_random_text(rng, B36L, 6)}.vault.azure.net/secrets/DbPassword/{_random_text(rng, HEX, 32)}"
+        rid = f"/subscriptions/{sub}/resourceGroups/rg-prod/providers/Microsoft.KeyVault/vaults/kv-prod"
+        return [
+            L("resource:"),
+            L(f"  id: {rid}", rid),
+            L(f"  secret_uri: {kv}", kv),
+            L(f"  tenant_id: {_uuid(rng)}"),
+        ]
+
+    def gcp_resource_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        proj = f"acme-prod-{''.join(rng.choice(DIGITS) for _ in range(6))}"
+        sa = f"deployer@{proj}.iam.gserviceaccount.com"
+        ver = f"projects/{proj}/secrets/stripe-api-key/versions/{rng.randint(1, 40)}"
+        key_id = _random_text(rng, HEX, 40)
+        return [
+            L('resource "google_secret_manager_secret_iam_member" "reader" {'),
+            L(f'  secret_id = "{ver}"', ver),
+            L(f'  member    = "serviceAccount:{sa}"', sa),
+            L("}"),
+            L(f"# service account key id (public, listed by gcloud): {key_id}", key_id),
+        ]
+
+    def ssh_fingerprints(rng: random.Random) -> list[tuple[str, str | None]]:
+        fp = _random_text(rng, B64, 43)
+        md5 = ":".join(_random_text(rng, HEX, 2) for _ in range(16))
+        hostkey = "AAAAC3NzaC1lZDI1NTE5AAAAI" + _random_text(rng, B64, 43)
+        return [
+            L("## Verify the deploy host"),
+            L(""),
+            L(f"The host key fingerprint is `SHA256:{fp}` (ED25519).", fp),
+            L(f"Older clients print `MD5:{md5}`.", md5),
+            L(""),
+            L(f"    deploy.acme.io ssh-ed25519 {hostkey}", hostkey),
+        ]
+
+    def gpg_public_block(rng: random.Random) -> list[tuple[str, str | None]]:
+        body = [_random_text(rng, B64, 64) for _ in range(5)]
+        return [
+            L("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+            L(""),
+            *[L(b, b) for b in body],
+            L("=" + _random_text(rng, B64, 4)),
+            L("-----END PGP PUBLIC KEY BLOCK-----"),
+        ]
+
+    def image_digests_k8s(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("spec:"), L("  containers:")]
+        for name in ("app", "token-refresher", "secrets-sidecar"):
+            h = _random_text(rng, HEX, 64)
+            out += [L(f"    - name: {name}"), L(f"      image: registry.acme.io/{name}@sha256:{h}", h)]
+        return out
+
+    def sri_csp(rng: random.Random) -> list[tuple[str, str | None]]:
+        h1 = _random_text(rng, B64, 43) + "="
+        nonce = _random_text(rng, B64, 22) + "=="
+        h2 = _random_text(rng, B64, 64)
+        return [
+            L("add_header Content-Security-Policy"),
+            L(f"  \"script-src 'self' 'sha256-{h1}' 'nonce-{nonce}'; object-src 'none'\";", h1),
+            L(f'<script nonce="{nonce}" src="/app.js"></script>', nonce),
+            L(f'<link rel="stylesheet" href="/app.css" integrity="sha384-{h2}">', h2),
+        ]
+
+    def crypto_vectors(rng: random.Random) -> list[tuple[str, str | None]]:
+        # The shapes of the RFC 4231 / NIST vectors tests carry: hex keys, data and expected MACs.
+        key = _random_text(rng, HEX, 40)
+        mac = _random_text(rng, HEX, 64)
+        iv = _random_text(rng, HEX, 32)
+        ct = _random_text(rng, HEX, 64)
+        return [
+            L("# HMAC-SHA-256 test case 2 (RFC 4231) and AES-CBC (NIST SP 800-38A) vectors"),
+            L("VECTORS = ["),
+            L("    {"),
+            L(f'        "key": bytes.fromhex("{key}"),', key),
+            L('        "data": b"what do ya want for nothing?",'),
+            L(f'        "expected": "{mac}",', mac),
+            L(f'        "iv": "{iv}",', iv),
+            L(f'        "ciphertext": "{ct}",', ct),
+            L("    },"),
+            L("]"),
+        ]
+
+    def signature_fixtures(rng: random.Random) -> list[tuple[str, str | None]]:
+        sig = _random_text(rng, HEX, 64)
+        ts = rng.randint(1_600_000_000, 1_700_000_000)
+        ed = _random_text(rng, B64, 86) + "=="
+        return [
+            L("describe('webhook signature', () => {"),
+            L(f"  const header = 't={ts},v1={sig}';", sig),
+            L(f"  const expectedSignature = '{ed}';", ed),
+            L("  it('accepts a valid signature', () => { expect(verify(body, header)).toBe(true); });"),
+            L("});"),
+        ]
+
+    def css_fonts(rng: random.Random) -> list[tuple[str, str | None]]:
+        font = "d09GMgABAAAAA" + _random_text(rng, B64, 180)
+        img = "iVBORw0KGgoAAAANSUhEUgAA" + _random_text(rng, B64, 120)
+        return [
+            L("@font-face {"),
+            L('  font-family: "Inter";'),
+            L(f'  src: url(data:font/woff2;charset=utf-8;base64,{font}) format("woff2");', font),
+            L("}"),
+            L(f".icon-key {{ background-image: url('data:image/png;base64,{img}'); }}", img),
+        ]
+
+    def i18n_yaml_many(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [
+            ("de", "password", "Passwort vergessen?"),
+            ("es", "api_token", "Token de acceso personal"),
+            ("pt", "secret", "Chave secreta do cliente"),
+            ("it", "password_confirmation", "Conferma la password"),
+            ("ja", "password", "パスワードを入力してください"),
+            ("ru", "token", "Токен доступа истёк"),
+            ("pl", "secret_key", "Klucz tajny"),
+        ]
+        out: list[tuple[str, str | None]] = []
+        for lang, key, text in rows:
+            out += [L(f"{lang}:"), L(f'  {key}: "{text}"', text)]
+        return out
+
+    def password_policy(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("PASSWORD_VALIDATION_MESSAGES = {"),
+            L('    "too_short": "Password must be at least 12 characters long.",', "at least 12"),
+            L('    "no_digit": "Password must contain a digit (0-9).",', "a digit"),
+            L('    "common": "This password is too common: Passw0rd!",', "Passw0rd!"),
+            L('    "pattern": "^(?=.*[A-Z])(?=.*\\\\d)[A-Za-z\\\\d@$!%*?&]{12,64}$",', "(?=.*[A-Z])"),
+            L("}"),
+            L(
+                'AUTH_PASSWORD_VALIDATORS = [{"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"}]'
+            ),
+        ]
+
+    def openapi_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("components:"),
+            L("  securitySchemes:"),
+            L("    ApiKeyAuth:"),
+            L("      type: apiKey"),
+            L("      in: header"),
+            L("      name: X-API-Key", "X-API-Key"),
+            L("  schemas:"),
+            L("    Login:"),
+            L("      properties:"),
+            L("        password:"),
+            L("          type: string", "type: string"),
+            L("          format: password", "format: password"),
+            L("          example: hunter2-example", "hunter2-example"),
+        ]
+
+    def graphql_schema(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("input LoginInput {"),
+            L("  email: String!"),
+            L("  password: String!", "String!"),
+            L("}"),
+            L("type AuthPayload {"),
+            L("  accessToken: String!", "accessToken"),
+            L("  refreshToken: String", "refreshToken"),
+            L("}"),
+            L("type Mutation { resetPassword(token: ID!, newPassword: String!): Boolean }", "newPassword"),
+        ]
+
+    def sql_schema(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("CREATE TABLE users ("),
+            L("  id BIGSERIAL PRIMARY KEY,"),
+            L("  password_hash VARCHAR(255) NOT NULL,", "VARCHAR(255)"),
+            L("  api_token CHAR(64) UNIQUE,", "CHAR(64)"),
+            L("  secret_key_salt BYTEA NOT NULL DEFAULT gen_random_bytes(16)", "gen_random_bytes"),
+            L(");"),
+            L("CREATE INDEX idx_users_api_token ON users (api_token);", "idx_users_api_token"),
+        ]
+
+    def terraform_sensitive(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L('variable "db_password" {'),
+            L("  type        = string"),
+            L('  description = "Master password for the RDS cluster"', "Master password for the RDS cluster"),
+            L("  sensitive   = true"),
+            L("}"),
+            L('output "api_token" {'),
+            L("  value     = random_password.api_token.result", "random_password.api_token.result"),
+            L("  sensitive = true"),
+            L("}"),
+        ]
+
+    def helm_values(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("auth:"),
+            L('  password: ""', '""'),
+            L('  existingSecret: ""  # name of a Secret holding the password'),
+            L("  secretKey: {{ .Values.global.secretKey | quote }}", ".Values.global.secretKey"),
+            L('  apiToken: {{ required "apiToken is required" .Values.apiToken }}', ".Values.apiToken"),
+            L("redis:"),
+            L("  password: ~", "~"),
+        ]
+
+    def ci_references(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("publish:"),
+            L("  stage: deploy"),
+            L("  script:"),
+            L('    - docker login -u gitlab-ci-token -p "$CI_JOB_TOKEN" "$CI_REGISTRY"', "$CI_JOB_TOKEN"),
+            L(
+                '    - curl --header "JOB-TOKEN: ${CI_JOB_TOKEN}" "${CI_API_V4_URL}/projects"',
+                "${CI_JOB_TOKEN}",
+            ),
+            L('    - echo "//registry.npmjs.org/:_authToken=${NPM_TOKEN}" > .npmrc', "${NPM_TOKEN}"),
+            L("  variables:"),
+            L("    SONAR_TOKEN: $SONARQUBE_TOKEN", "$SONARQUBE_TOKEN"),
+        ]
+
+    def mock_tokens(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("// WireMock stubs: fixed fake credentials the mock server accepts"),
+            L('const FAKE_ACCESS_TOKEN = "fake-access-token-for-tests";', "fake-access-token-for-tests"),
+            L('const MOCK_API_KEY = "mock_api_key_0000";', "mock_api_key_0000"),
+            L('const DUMMY_SECRET = "dummy-client-secret";', "dummy-client-secret"),
+            L('const TEST_PASSWORD = "test-password-123";', "test-password-123"),
+            L("stubFor(post('/oauth/token').willReturn(okJson({ access_token: FAKE_ACCESS_TOKEN })));"),
+        ]
+
+    def session_logs(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for i in range(5):
+            sid = _random_text(rng, B62, 32)
+            u = _uuid(rng)
+            line = (
+                f"2026-11-30 10:0{i}:12,381 INFO  [http-nio-8080-exec-{i}] {u} GET /api/orders {sid} 200 12ms"
+            )
+            out.append(L(line, sid))
+        return out
+
+    def minified_keys(rng: random.Random) -> list[tuple[str, str | None]]:
+        parts = []
+        for k in ("token", "apiKey", "secret", "password"):
+            parts.append(f"{k}:{rng.choice('abcdefghijklmnopqrstuvwxyz')}.{k}")
+        js = (
+            "!function(e){var t={" + ",".join(parts) + "};function n(r){return t[r]||e.headers"
+            '["x-csrf-token"]}e.exports={getToken:n,refreshToken:function(){return n("token")}}}(module);'
+        )
+        return [L(js, "token:")]
+
+    def lockfile_sums(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("[[package]]")]
+        for name in ("secret-sauce", "token-bucket", "password-hash"):
+            h = _random_text(rng, HEX, 64)
+            out += [
+                L(f'name = "{name}"'),
+                L(f'version = "{rng.randint(0, 3)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"'),
+                L('source = "registry+https://github.com/rust-lang/crates.io-index"'),
+                L(f'checksum = "{h}"', h),
+            ]
+        return out
+
+    def test_password_hashes(rng: random.Random) -> list[tuple[str, str | None]]:
+        salt = _random_text(rng, B64, 22)
+        pb = f"pbkdf2_sha256$600000${salt}${_random_text(rng, B64, 43)}="
+        scrypt = f"scrypt:32768:8:1${_random_text(rng, B62, 16)}${_random_text(rng, HEX, 64)}"
+        return [
+            L("@pytest.fixture"),
+            L("def user(db):"),
+            L(f'    return User.objects.create(username="alice", password="{pb}")', pb),
+            L(f'FLASK_USER_PASSWORD_HASH = "{scrypt}"', scrypt),
+        ]
+
+    def cert_thumbprints(rng: random.Random) -> list[tuple[str, str | None]]:
+        t = _random_text(rng, HEXU, 40)
+        s = _random_text(rng, HEXU, 32)
+        return [
+            L("<configuration>"),
+            L("  <system.serviceModel>"),
+            L(
+                f'    <certificate findValue="{t}" storeLocation="LocalMachine" x509FindType="FindByThumbprint" />',
+                t,
+            ),
+            L(f"    <serialNumber>{s}</serialNumber>", s),
+            L("  </system.serviceModel>"),
+            L("</configuration>"),
+        ]
+
+    return [
+        ("object-id", "twilio-sids", "config/twilio.env", twilio_sids),
+        ("object-id", "google-client-id", "web/templates/login.html", google_client_ids),
+        ("resource-id", "aws-arn-policy", "iam/policies/app-read-secrets.json", arns),
+        ("resource-id", "azure-ids", "config/azure-resources.yaml", azure_resource_ids),
+        ("resource-id", "gcp-ids", "infra/gcp/secrets.tf", gcp_resource_ids),
+        ("public-key3", "ssh-fingerprints", "docs/ops/ssh-hosts.md", ssh_fingerprints),
+        ("public-key3", "pgp-public-block", "KEYS.asc", gpg_public_block),
+        ("digest", "k8s-image-digest", "deploy/k8s/pod.yaml", image_digests_k8s),
+        ("digest", "sri-csp-nonce", "deploy/nginx/csp.conf", sri_csp),
+        ("digest", "cargo-lock", "Cargo.lock", lockfile_sums),
+        ("crypto-vector", "python-vectors", "tests/crypto/test_vectors.py", crypto_vectors),
+        ("crypto-vector", "signature-fixtures", "web/src/__tests__/webhook.test.ts", signature_fixtures),
+        ("crypto-vector", "thumbprint-config", "src/Service/Web.config", cert_thumbprints),
+        ("crypto-vector", "test-password-hashes", "tests/conftest.py", test_password_hashes),
+        ("binary-data", "css-fonts", "web/static/fonts.css", css_fonts),
+        ("prose3", "i18n-yaml-many", "config/locales/auth.yml", i18n_yaml_many),
+        ("prose3", "password-policy", "app/validators.py", password_policy),
+        ("schema", "openapi", "api/openapi.yaml", openapi_yaml),
+        ("schema", "graphql", "api/schema.graphql", graphql_schema),
+        ("schema", "sql", "db/migrations/001_users.sql", sql_schema),
+        ("declaration", "terraform-sensitive", "infra/variables.tf", terraform_sensitive),
+        ("declaration", "helm-values", "charts/api/values.yaml", helm_values),
+        ("declaration", "gitlab-ci", ".gitlab-ci.yml", ci_references),
+        ("mock-token", "wiremock", "test/mocks/oauth.js", mock_tokens),
+        ("log-id", "session-log", "logs/access.log", session_logs),
+        ("minified3", "object-keys", "web/dist/auth.min.js", minified_keys),
+    ]
+
+
 # ---------------------------------------------------------------------------------- building
 
 SYNTAXES_PER_TOKEN = 7
@@ -2988,6 +3365,17 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
     for family, syntax_name, path, make_rows in _lookalikes():
         for variant in range(LOOKALIKE_VARIANTS):
             d = f"lookalike-{_slug(family)}-{_slug(syntax_name)}-{variant}"
+            rows = make_rows(_rng(d))
+            lines = [r[0] for r in rows]
+            labels = [
+                (r[1], "benign", family, f"{family} ({syntax_name})", i)
+                for i, r in enumerate(rows, 1)
+                if r[1] is not None
+            ]
+            yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
+    for family, syntax_name, path, make_rows in _lookalikes_round3():
+        for variant in range(LOOKALIKE_VARIANTS):
+            d = f"{ROUND3_PREFIX}{_slug(family)}-{_slug(syntax_name)}-{variant}"
             rows = make_rows(_rng(d))
             lines = [r[0] for r in rows]
             labels = [

@@ -156,6 +156,58 @@ def test_the_corpus_holds_every_syntax_and_look_alike_the_issue_names() -> None:
     assert any(f.startswith("placeholder/") for f in families)
 
 
+TEST_HALF_BEFORE_ROUND3 = "b4a7f621a34856d91ff3f85e09e9af2b6fb0b9dd3ca621137c4788ea0324c19f"
+"""sha256 of the test half's file tree (path, NUL, bytes, NUL per file) as scored before round three's
+look-alikes: computed once from the base commit (95dba65) without reading any file's contents."""
+TEST_CASES_BEFORE_ROUND3 = "750d566a299c291eb68b7a5c27466a9062268ce7c61296486d69f59c63d4fb74"
+"""sha256 of the repr of that half's sorted cases (every field) at the same commit."""
+
+
+def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
+    halves: dict[str, tuple[Path, list[corpus.Case]]],
+) -> None:
+    """New look-alike groups may fall into the test half (that is the point), but none of the groups
+    measured before may change: the files outside ``ROUND3_PREFIX`` and their cases hash as at the base."""
+    root, cases = halves["test"]
+    h = hashlib.sha256()
+    old = (
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not str(p.relative_to(root)).startswith(corpus.ROUND3_PREFIX)
+    )
+    for path in sorted(old):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    assert h.hexdigest() == TEST_HALF_BEFORE_ROUND3
+    kept = sorted(
+        (c.path, c.line, c.kind, c.family, c.label, c.text, c.group, c.syntax)
+        for c in cases
+        if not c.path.startswith(corpus.ROUND3_PREFIX)
+    )
+    assert hashlib.sha256(repr(kept).encode()).hexdigest() == TEST_CASES_BEFORE_ROUND3
+
+
+def test_round_three_adds_new_look_alike_groups_to_both_halves() -> None:
+    """Round three's families are new groups (no id shared with an older group), each labelled, in
+    both halves by the same hash."""
+    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(corpus.ROUND3_PREFIX)]
+    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(corpus.ROUND3_PREFIX)}
+    assert len({g for g, _f in new}) >= 20
+    assert not {g for g, _f in new} & older
+    assert {corpus.half_of(g) for g, _f in new} == set(corpus.HALVES)
+    assert all(f.labels and all(kind == "benign" for _t, kind, *_ in f.labels) for _g, f in new)
+    families = {g.split("|")[1] for g, _f in new}
+    for family in (
+        "object-id",
+        "resource-id",
+        "digest",
+        "crypto-vector",
+        "schema",
+        "declaration",
+        "mock-token",
+    ):
+        assert family in families, family
+
+
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(
     halves: dict[str, tuple[Path, list[corpus.Case]]],
 ) -> None:

@@ -3224,7 +3224,205 @@ def _lookalikes_round3() -> list[
             L("</configuration>"),
         ]
 
+    def public_keys_ts(rng: random.Random) -> list[tuple[str, str | None]]:
+        dd = "pub" + _random_text(rng, HEX, 32)
+        mb = (
+            "pk.eyJ1IjoiYWNtZSIsImEiOiJ" + _random_text(rng, B64URL, 22) + "." + _random_text(rng, B64URL, 22)
+        )
+        alg = _random_text(rng, HEX, 32)
+        mix = _random_text(rng, HEX, 32)
+        site = "6Lc" + _random_text(rng, B64URL, 37)
+        return [
+            L("// Browser SDK keys: public by design (shipped in every page)"),
+            L("export const publicConfig = {"),
+            L(f"  datadogClientToken: '{dd}',", dd),
+            L(f"  mapboxAccessToken: '{mb}',", mb),
+            L(f"  algoliaSearchOnlyApiKey: '{alg}',", alg),
+            L(f"  mixpanelProjectToken: '{mix}',", mix),
+            L(f"  recaptchaSiteKey: '{site}',", site),
+            L("};"),
+        ]
+
+    def public_keys_env(rng: random.Random) -> list[tuple[str, str | None]]:
+        dd = "pub" + _random_text(rng, HEX, 32)
+        mb = (
+            "pk.eyJ1IjoiYWNtZSIsImEiOiJ" + _random_text(rng, B64URL, 22) + "." + _random_text(rng, B64URL, 22)
+        )
+        alg = _random_text(rng, HEX, 32)
+        site = "6Le" + _random_text(rng, B64URL, 37)
+        return [
+            L("# exposed to the browser bundle"),
+            L(f"NEXT_PUBLIC_DD_CLIENT_TOKEN={dd}", dd),
+            L(f"NEXT_PUBLIC_MAPBOX_TOKEN={mb}", mb),
+            L(f"NEXT_PUBLIC_ALGOLIA_SEARCH_KEY={alg}", alg),
+            L(f"VITE_RECAPTCHA_SITE_KEY={site}", site),
+        ]
+
+    def contracts_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("{")]
+        for key in ("token_address", "tokenAddress", "rewardToken", "stakingTokenAddress"):
+            v = "0x" + _random_text(rng, HEX + "ABCDEF", 40)
+            out.append(L(f'  "{key}": "{v}",', v))
+        tx = "0x" + _random_text(rng, HEX, 64)
+        out.append(L(f'  "deployTransactionHash": "{tx}",', tx))
+        return [*out, L(f'  "chainId": {rng.choice((1, 10, 137, 8453))}'), L("}")]
+
+    def hardhat_ts(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L('import { ethers } from "hardhat";')]
+        for name in ("USDC_TOKEN", "WETH_TOKEN", "GOVERNANCE_TOKEN_ADDRESS"):
+            v = "0x" + _random_text(rng, HEX + "ABCDEF", 40)
+            out.append(L(f'const {name} = "{v}";', v))
+        return [*out, L("const token = await ethers.getContractAt('IERC20', USDC_TOKEN);")]
+
+    def csrf_html(rng: random.Random) -> list[tuple[str, str | None]]:
+        meta = _random_text(rng, B64, 86) + "=="
+        field_ = _random_text(rng, B64, 86) + "=="
+        dj = _random_text(rng, B62, 64)
+        return [
+            L("<!-- saved page, fixture for the login flow -->"),
+            L(f'<meta name="csrf-token" content="{meta}" />', meta),
+            L('<form action="/users/sign_in" method="post">'),
+            L(
+                f'  <input type="hidden" name="authenticity_token" value="{field_}" autocomplete="off" />',
+                field_,
+            ),
+            L(f'  <input type="hidden" name="csrfmiddlewaretoken" value="{dj}">', dj),
+            L("</form>"),
+        ]
+
+    def csrf_cassette(rng: random.Random) -> list[tuple[str, str | None]]:
+        x = _random_text(rng, B64URL, 43)
+        c = _random_text(rng, B62, 32)
+        return [
+            L("interactions:"),
+            L("- request:"),
+            L("    headers:"),
+            L(f"      X-CSRF-Token:\n      - {x}", x),
+            L("  response:"),
+            L("    headers:"),
+            L(f"      Set-Cookie:\n      - csrftoken={c}; Path=/; SameSite=Lax", c),
+        ]
+
+    def jwks(rng: random.Random) -> list[tuple[str, str | None]]:
+        kid = _random_text(rng, B64URL, 43)
+        n = _random_text(rng, B64URL, 342)
+        x5t = _random_text(rng, B64URL, 27)
+        return [
+            L("{"),
+            L('  "keys": [{'),
+            L('    "kty": "RSA", "use": "sig", "alg": "RS256",'),
+            L(f'    "kid": "{kid}",', kid),
+            L(f'    "x5t": "{x5t}",', x5t),
+            L(f'    "n": "{n}",', n),
+            L('    "e": "AQAB"'),
+            L("  }]"),
+            L("}"),
+        ]
+
+    def kubeconfig_ca(rng: random.Random) -> list[tuple[str, str | None]]:
+        ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSU" + _random_text(rng, B64, 200)
+        bundle = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSU" + _random_text(rng, B64, 160)
+        return [
+            L("apiVersion: v1"),
+            L("clusters:"),
+            L("- cluster:"),
+            L(f"    certificate-authority-data: {ca}", ca),
+            L("    server: https://k8s.acme.io"),
+            L("  name: prod"),
+            L("webhooks:"),
+            L("- clientConfig:"),
+            L(f"    caBundle: {bundle}", bundle),
+        ]
+
+    def postman(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("{"),
+            L(
+                '  "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{access_token}}"}]},',
+                "{{access_token}}",
+            ),
+            L('  "variable": ['),
+            L(
+                '    {"key": "client_secret", "value": "{{CLIENT_SECRET}}", "type": "secret"},',
+                "{{CLIENT_SECRET}}",
+            ),
+            L('    {"key": "api_key", "value": "", "type": "secret"}', '"api_key"'),
+            L("  ]"),
+            L("}"),
+        ]
+
+    def engine_ids(rng: random.Random) -> list[tuple[str, str | None]]:
+        g = _random_text(rng, HEX, 32)
+        p1 = _random_text(rng, HEXU, 24)
+        p2 = _random_text(rng, HEXU, 24)
+        team = _random_text(rng, B36U, 10)
+        return [
+            L("fileFormatVersion: 2"),
+            L(f"guid: {g}", g),
+            L(f"# pbxproj: {p1} /* KeychainTokenStore.swift in Sources */ = {{fileRef = {p2}; }};", p1),
+            L(f"DEVELOPMENT_TEAM = {team};", team),
+        ]
+
+    def rails_credentials_enc(rng: random.Random) -> list[tuple[str, str | None]]:
+        v = f"{_random_text(rng, B64, 300)}=--{_random_text(rng, B64, 22)}==--{_random_text(rng, B64, 22)}=="
+        return [L(v, v)]
+
+    def oauth_test_values(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [("STATE", 32), ("CODE_VERIFIER", 43), ("CODE_CHALLENGE", 43), ("NONCE", 22)]
+        out: list[tuple[str, str | None]] = [L("# PKCE round trip (RFC 7636 section 4)")]
+        for name, n in rows:
+            v = _random_text(rng, B64URL, n)
+            out.append(L(f'{name} = "{v}"', v))
+        return out
+
+    def settings_names(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("TOKEN_EXPIRY_SECONDS=3600", "3600"),
+            L("PASSWORD_MIN_LENGTH=12", "12"),
+            L("SECRET_ROTATION_DAYS=90", "90"),
+            L("API_KEY_HEADER=X-Api-Key", "X-Api-Key"),
+            L("DB_PASSWORD_FILE=/run/secrets/db_password", "/run/secrets/db_password"),
+            L("AUTH_TOKEN_TTL=15m", "15m"),
+        ]
+
+    def k8s_secret_refs(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("env:"),
+            L("  - name: DB_PASSWORD"),
+            L("    valueFrom:"),
+            L("      secretKeyRef:"),
+            L("        name: db-credentials", "db-credentials"),
+            L("        key: password", "key: password"),
+            L("  - name: API_TOKEN"),
+            L("    valueFrom: {secretKeyRef: {name: api, key: token}}", "secretKeyRef"),
+        ]
+
+    def notebook_png(rng: random.Random) -> list[tuple[str, str | None]]:
+        png = "iVBORw0KGgoAAAANSUhEUgAA" + _random_text(rng, B64, 400)
+        return [
+            L("{"),
+            L(' "cells": [{"cell_type": "code", "outputs": [{"data": {'),
+            L(f'   "image/png": "{png}"', png),
+            L('  }}], "source": ["token_counts = df.tokens.value_counts()"]}]', "token_counts"),
+            L("}"),
+        ]
+
     return [
+        ("public-client-key", "browser-config-ts", "web/src/public-config.ts", public_keys_ts),
+        ("public-client-key", "next-public-env", "web/.env.production", public_keys_env),
+        ("blockchain-id", "contracts-json", "deployments/mainnet.json", contracts_json),
+        ("blockchain-id", "hardhat-ts", "scripts/deploy.ts", hardhat_ts),
+        ("csrf-token", "saved-html", "spec/fixtures/pages/login.html", csrf_html),
+        ("csrf-token", "vcr-cassette", "spec/cassettes/login.yml", csrf_cassette),
+        ("public-key3", "jwks", "web/public/.well-known/jwks.json", jwks),
+        ("public-key3", "kubeconfig-ca", "deploy/kubeconfig.yaml", kubeconfig_ca),
+        ("reference3", "postman", "api/acme.postman_collection.json", postman),
+        ("object-id", "engine-ids", "game/Assets/Player.prefab.meta", engine_ids),
+        ("encrypted3", "rails-credentials", "config/credentials.yml.enc", rails_credentials_enc),
+        ("crypto-vector", "pkce-test-values", "tests/test_pkce.py", oauth_test_values),
+        ("declaration", "settings-numbers", "config/auth.env", settings_names),
+        ("declaration", "k8s-secret-key-ref", "deploy/k8s/api.yaml", k8s_secret_refs),
+        ("binary-data", "notebook-png", "notebooks/tokens.ipynb", notebook_png),
         ("object-id", "twilio-sids", "config/twilio.env", twilio_sids),
         ("object-id", "google-client-id", "web/templates/login.html", google_client_ids),
         ("resource-id", "aws-arn-policy", "iam/policies/app-read-secrets.json", arns),

@@ -584,3 +584,74 @@ TOKEN_B = "Kd8Lm3Vq7Rx2Wp5TzN4b"
 )
 def test_letters_only_values_read_as_words_or_not(value: str, words: bool) -> None:
     assert filters.reads_as_words(value) is words
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round three: look-alike classes the new corpus families showed on the dev half
+# ---------------------------------------------------------------------------------------------------------
+
+_RNG3 = random.Random(1703)
+_ADDRESS = "0x" + "".join(_RNG3.choice("0123456789abcdefABCDEF") for _ in range(40))
+_EVM_KEY = "0x" + "".join(_RNG3.choice("0123456789abcdef") for _ in range(64))
+_NONCE = "".join(_RNG3.choice(string.ascii_letters + string.digits + "+/") for _ in range(86)) + "=="
+
+
+def test_evm_addresses_are_public() -> None:
+    assert filters.is_public_address(_ADDRESS)
+    assert filters.is_public_address(_ADDRESS.lower())
+    assert not filters.is_public_address(_EVM_KEY)  # a private key is 32 bytes: kept
+    assert not filters.is_public_address(_ADDRESS[2:])  # no 0x: any 40 hex digits (a SHA-1 token...)
+    assert not filters.is_public_address(_ADDRESS + "0")
+    assert filters.is_not_a_value(_ADDRESS, shannon_entropy(_ADDRESS))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "authenticity_token",
+        "X-CSRF-Token",
+        "csrfmiddlewaretoken",
+        "__RequestVerificationToken",
+        "csrftoken",
+        "_csrf",
+        "xsrf-token",
+        "antiForgeryToken",
+    ],
+)
+def test_anti_forgery_token_keys(key: str) -> None:
+    from lr_ci.secret_rules.engine import _normalized_key
+
+    assert filters.is_anti_forgery_key(_normalized_key(key))
+
+
+@pytest.mark.parametrize("key", ["WTF_CSRF_SECRET_KEY", "csrf_secret", "api_token", "auth_token", None])
+def test_keys_that_sign_csrf_tokens_or_grant_access_are_not_anti_forgery_keys(key: str | None) -> None:
+    from lr_ci.secret_rules.engine import _normalized_key
+
+    assert not filters.is_anti_forgery_key(None if key is None else _normalized_key(key))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"token_address": "{_ADDRESS}"}}\n',
+        f'const USDC_TOKEN = "{_ADDRESS}";\n',
+        f'<input type="hidden" name="authenticity_token" value="{_NONCE}" autocomplete="off" />\n',
+        f'<meta name="csrf-token" content="{_NONCE}" />\n',
+        f"csrf_token: {_NONCE}\n",
+    ],
+)
+def test_round_three_look_alikes_are_dropped_through_the_engine(text: str) -> None:
+    assert _rules_found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'PRIVATE_KEY = "{_EVM_KEY}"\n',
+        f'WTF_CSRF_SECRET_KEY = "{_NONCE[:40]}"\n',
+        f'<add key="ApiToken" value="{_NONCE[:40]}" />\n',
+    ],
+)
+def test_round_three_keeps_real_values_through_the_engine(text: str) -> None:
+    assert _rules_found(text) != []

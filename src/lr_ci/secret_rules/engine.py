@@ -499,6 +499,8 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
             return False
         if filters.is_name_key(normalized) or filters.is_id_under_id_key(secret, normalized):
             return False
+        if filters.is_anti_forgery_key(normalized):
+            return False  # a CSRF token in a saved page or a cassette: a per-session nonce, no credential
         unquoted = "q" in groups and groups["q"] is None
         if groups.get("q") == "`" and not policy.code:
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time

@@ -739,12 +739,40 @@ def is_encoded_placeholder(value: str) -> bool:
     return text.isprintable() and is_placeholder_word(text)
 
 
+_EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def is_public_address(value: str) -> bool:
+    """An EVM account or contract address (``0x`` + 20 bytes in hex): public by design, on chain for
+    anyone to read, even under a key that says token (``token_address``, ``USDC_TOKEN``: an ERC-20 token's
+    contract). A private key is 32 bytes (64 hex digits) and is never this shape, so it stays reported."""
+    return _EVM_ADDRESS.match(value) is not None
+
+
+_ANTI_FORGERY_KEY = re.compile(
+    r"(?:^|_)(?:(?:csrf|xsrf)(?:_?token|middlewaretoken)?|authenticity_token|anti_?forgery_token"
+    r"|request_verification_token)$"
+)
+
+
+def is_anti_forgery_key(key: str | None) -> bool:
+    """A key that names an anti-forgery token (``csrf_token``, ``X-CSRF-Token``, ``authenticity_token``,
+    ``csrfmiddlewaretoken``, ASP.NET's ``__RequestVerificationToken``): a per-session nonce a server
+    writes into every form it renders, found in saved pages, test fixtures and HTTP cassettes. It proves
+    a request came from the site's own form; it grants no access and dies with the session. The key
+    must END with the token: the key that signs such tokens (``WTF_CSRF_SECRET_KEY``) stays a secret.
+
+    ``key`` is the normalized key (``db_password`` form)."""
+    return key is not None and _ANTI_FORGERY_KEY.search(key) is not None
+
+
 def is_not_a_value(value: str, entropy: float) -> bool:
     """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
     reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
     character class allows. The generic rules' shared filter, cheapest checks first."""
     return (
         is_reference(value)
+        or is_public_address(value)
         or is_identifier(value)
         or is_number(value)
         or is_file_path(value)

@@ -3297,10 +3297,12 @@ def _lookalikes_round3() -> list[
             L("interactions:"),
             L("- request:"),
             L("    headers:"),
-            L(f"      X-CSRF-Token:\n      - {x}", x),
+            L("      X-CSRF-Token:"),
+            L(f"      - {x}", x),
             L("  response:"),
             L("    headers:"),
-            L(f"      Set-Cookie:\n      - csrftoken={c}; Path=/; SameSite=Lax", c),
+            L("      Set-Cookie:"),
+            L(f"      - csrftoken={c}; Path=/; SameSite=Lax", c),
         ]
 
     def jwks(rng: random.Random) -> list[tuple[str, str | None]]:
@@ -3407,7 +3409,221 @@ def _lookalikes_round3() -> list[
             L("}"),
         ]
 
+    def ldif_ssha(rng: random.Random) -> list[tuple[str, str | None]]:
+        raw = bytes(rng.randrange(256) for _ in range(24))
+        inner = b"{SSHA}" + base64.b64encode(raw)
+        dbl = base64.b64encode(inner).decode()
+        single = "{SSHA}" + base64.b64encode(bytes(rng.randrange(256) for _ in range(24))).decode()
+        return [
+            L("dn: uid=alice,ou=people,dc=acme,dc=io"),
+            L("objectClass: inetOrgPerson"),
+            L(f"userPassword:: {dbl}", dbl),
+            L(""),
+            L("dn: uid=bob,ou=people,dc=acme,dc=io"),
+            L(f"userPassword: {single}", single),
+        ]
+
+    def spring_encoded(rng: random.Random) -> list[tuple[str, str | None]]:
+        bc = "{bcrypt}$2a$10$" + _random_text(rng, B62 + "./", 53)
+        pb = "{pbkdf2}" + _random_text(rng, HEX, 80)
+        return [
+            L("@Bean UserDetailsService users() {"),
+            L(
+                f'  return new InMemoryUserDetailsManager(User.withUsername("admin").password("{bc}").build());',
+                bc,
+            ),
+            L(f'  String encoded = "{pb}";', pb),
+            L("}"),
+        ]
+
+    def keycloak_export(rng: random.Random) -> list[tuple[str, str | None]]:
+        h = _random_text(rng, B64, 86) + "=="
+        salt = _random_text(rng, B64, 22) + "=="
+        return [
+            L("{"),
+            L('  "credentials": [{'),
+            L('    "type": "password",'),
+            L(f'    "hashedSaltedValue": "{h}",', h),
+            L(f'    "salt": "{salt}",', salt),
+            L('    "hashIterations": 27500,'),
+            L('    "algorithm": "pbkdf2-sha256"'),
+            L("  }]"),
+            L("}"),
+        ]
+
+    def jwt_io_java(rng: random.Random) -> list[tuple[str, str | None]]:
+        sample = (
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwia"
+            "WF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        )
+        return [
+            L("class JwtParserTest {"),
+            L(f'  static final String TOKEN = "{sample}";', sample),
+            L("}"),
+        ]
+
+    def dev_defaults(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [
+            ("SECRET_KEY", "dev-only-insecure-key-change-me"),
+            ("SESSION_SECRET", "keyboard cat"),
+            ("JWT_SECRET", "super-secret-jwt-key-for-dev"),
+            ("APP_SECRET", "not-a-real-secret"),
+            ("ADMIN_PASSWORD", "admin"),
+            ("COOKIE_SECRET", "cookie-secret-dev"),
+        ]
+        return [L("# local development only"), *[L(f"{k} = '{v}'", v) for k, v in rows]]
+
+    def compose_test(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("services:"),
+            L("  db:"),
+            L("    environment:"),
+            L("      POSTGRES_PASSWORD: postgres", "postgres"),
+            L("      MYSQL_ROOT_PASSWORD: root", "root"),
+            L("      RABBITMQ_DEFAULT_PASS: guest", "guest"),
+            L("      DATABASE_URL: postgres://postgres:postgres@db:5432/app_test", "postgres:postgres@db"),
+            L("      REDIS_URL: redis://:testpass@localhost:6379/0", "testpass"),
+            L("      MINIO_SECRET_KEY: minioadmin", "minioadmin"),
+        ]
+
+    def docs_french(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("# Authentification"),
+            L(""),
+            L("Définissez `API_TOKEN=votre-jeton-ici` dans le fichier `.env`.", "votre-jeton-ici"),
+            L("Puis `mot_de_passe: motdepasse123` dans `config.yml`.", "motdepasse123"),
+            L("Le champ `secret` accepte `<votre-secret>`.", "<votre-secret>"),
+        ]
+
+    def hmac_fixture(rng: random.Random) -> list[tuple[str, str | None]]:
+        sig = _random_text(rng, HEX, 64)
+        exp = _random_text(rng, HEX, 64)
+        return [
+            L("{"),
+            L('  "secret": "whsec_test_secret",', "whsec_test_secret"),
+            L('  "payload": "{\\"id\\": \\"evt_1\\"}",'),
+            L(f'  "signature": "sha256={sig}",', sig),
+            L(f'  "expected_hmac": "{exp}"', exp),
+            L("}"),
+        ]
+
+    def go_crypto_test(rng: random.Random) -> list[tuple[str, str | None]]:
+        k = _random_text(rng, HEX, 64)
+        w = _random_text(rng, HEX, 64)
+        return [
+            L("package hkdf"),
+            L(""),
+            L("// Test vectors from RFC 5869 appendix A."),
+            L("var vectors = []struct{ ikm, salt, okm string }{"),
+            L(f'\t{{ikm: "{k}", salt: "000102030405060708090a0b0c", okm: "{w}"}},', k),
+            L("}"),
+        ]
+
+    def ts_aes_spec(rng: random.Random) -> list[tuple[str, str | None]]:
+        k = _random_text(rng, HEX, 64)
+        arr = ", ".join(str(rng.randrange(256)) for _ in range(32))
+        return [
+            L("describe('aes-gcm', () => {"),
+            L(f"  const key = Buffer.from('{k}', 'hex');", k),
+            L(f"  const rawKey = new Uint8Array([{arr}]);", arr[:20]),
+            L("});"),
+        ]
+
+    def ci_refs_many(rng: random.Random) -> list[tuple[str, str | None]]:
+        sha = _random_text(rng, HEX, 40)
+        return [
+            L("env:"),
+            L("  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "${{ secrets.GITHUB_TOKEN }}"),
+            L("  NPM_TOKEN: ${{ secrets.NPM_TOKEN || '' }}", "${{ secrets.NPM_TOKEN || '' }}"),
+            L("  CODECOV_TOKEN: ${{ vars.CODECOV_TOKEN }}", "${{ vars.CODECOV_TOKEN }}"),
+            L("steps:"),
+            L(f"  - uses: actions/checkout@{sha} # v4.1.1", sha),
+            L("    with:"),
+            L("      token: ${{ steps.app-token.outputs.token }}", "${{ steps.app-token.outputs.token }}"),
+        ]
+
+    def azure_pipelines(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("variables:"),
+            L("  - group: prod-secrets"),
+            L("steps:"),
+            L("  - script: echo $(System.AccessToken) | az devops login", "$(System.AccessToken)"),
+            L("    env:"),
+            L("      AZURE_DEVOPS_EXT_PAT: $(System.AccessToken)", "AZURE_DEVOPS_EXT_PAT"),
+            L("      ARM_CLIENT_SECRET: $(armClientSecret)", "$(armClientSecret)"),
+        ]
+
+    def jenkins_credentials(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("environment {"),
+            L("  AWS_SECRET_ACCESS_KEY = credentials('aws-secret-key')", "credentials('aws-secret-key')"),
+            L("  SONAR_TOKEN = credentials('sonar-token')", "credentials('sonar-token')"),
+            L("}"),
+            L(
+                'sh \'echo "$DOCKERHUB_PASSWORD" | docker login -u "$DOCKERHUB_USER" --password-stdin\'',
+                "--password-stdin",
+            ),
+        ]
+
+    def orm_models(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("protected $hidden = ['password', 'remember_token'];", "'remember_token'"),
+            L("protected $casts = ['password' => 'hashed'];", "'hashed'"),
+            L("$table->string('api_token', 80)->unique()->nullable();", "'api_token'"),
+            L('t.string "encrypted_password", default: "", null: false', "encrypted_password"),
+            L('t.string "reset_password_token"', "reset_password_token"),
+            L("  apiToken     String  @unique @default(cuid())", "@default(cuid())"),
+        ]
+
+    def i18n_cjk_rtl(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [
+            ("password", "密码"),
+            ("token_expired", "令牌已过期"),
+            ("secret_key", "密钥"),
+            ("api_key_hint", "请输入您的 API 密钥"),
+            ("password_ar", "كلمة المرور"),
+            ("token_ko", "액세스 토큰"),
+        ]
+        return [L("{"), *[L(f'  "{k}": "{v}",', v) for k, v in rows], L('  "ok": "确定"'), L("}")]
+
+    def minified_chunk(rng: random.Random) -> list[tuple[str, str | None]]:
+        js = (
+            'var o={apiKey:n.apiKey||"",authToken:t.authToken,password:e.password||void 0,'
+            'secret:"__SECRET__",token:r?r.token:null,clientSecret:i.clientSecret};'
+        )
+        return [L(js, "apiKey:n.apiKey")]
+
+    def debug_log(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for i in range(4):
+            sid = _random_text(rng, B62, 40)
+            rid = _random_text(rng, B64URL, 22)
+            out.append(
+                L(f"2026-11-30T10:00:0{i}Z DEBUG refreshing token for user={i + 40} session={sid}", sid)
+            )
+            out.append(
+                L(f"2026-11-30T10:00:0{i}Z INFO  Token refreshed, expiry 3600s, request_id={rid}", rid)
+            )
+        return out
+
     return [
+        ("password-hash3", "ldif-ssha", "ldap/users.ldif", ldif_ssha),
+        ("password-hash3", "spring-encoded", "src/main/java/acme/SecurityConfig.java", spring_encoded),
+        ("password-hash3", "keycloak-export", "keycloak/realm-export.json", keycloak_export),
+        ("documented-example3", "jwt-io-java", "src/test/java/acme/JwtParserTest.java", jwt_io_java),
+        ("placeholder3", "dev-defaults-py", "config/settings_dev.py", dev_defaults),
+        ("test-data", "compose-test", "docker-compose.test.yml", compose_test),
+        ("placeholder3", "docs-french", "docs/fr/authentification.md", docs_french),
+        ("crypto-vector", "hmac-fixture-json", "tests/fixtures/webhook_hmac.json", hmac_fixture),
+        ("crypto-vector", "go-rfc-vectors", "hkdf/hkdf_test.go", go_crypto_test),
+        ("crypto-vector", "ts-aes-spec", "web/src/crypto/aes.spec.ts", ts_aes_spec),
+        ("ci-reference", "gha-expressions", ".github/workflows/release.yml", ci_refs_many),
+        ("ci-reference", "azure-pipelines", "azure-pipelines.yml", azure_pipelines),
+        ("ci-reference", "jenkins-credentials", "ci/Jenkinsfile.deploy", jenkins_credentials),
+        ("schema", "orm-models", "app/Models/schema_notes.txt", orm_models),
+        ("prose3", "i18n-cjk-rtl", "web/src/locales/intl.json", i18n_cjk_rtl),
+        ("minified3", "webpack-chunk", "web/dist/chunk-auth.js", minified_chunk),
+        ("log-id", "debug-log", "logs/auth-debug.log", debug_log),
         ("public-client-key", "browser-config-ts", "web/src/public-config.ts", public_keys_ts),
         ("public-client-key", "next-public-env", "web/.env.production", public_keys_env),
         ("blockchain-id", "contracts-json", "deployments/mainnet.json", contracts_json),

@@ -3606,7 +3606,98 @@ def _lookalikes_round3() -> list[
             )
         return out
 
+    def page_tokens_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        nxt = _random_text(rng, B64URL, 120)
+        cont = _random_text(rng, B64, 60) + "=="
+        sync = _random_text(rng, B62, 24)
+        return [
+            L("{"),
+            L('  "files": [],'),
+            L(f'  "nextPageToken": "{nxt}",', nxt),
+            L(f'  "continuationToken": "{cont}",', cont),
+            L(f'  "syncToken": "{sync}"', sync),
+            L("}"),
+        ]
+
+    def page_tokens_cli(rng: random.Random) -> list[tuple[str, str | None]]:
+        nxt = "eyJ" + _random_text(rng, B64, 90) + "=="
+        skip = _random_text(rng, B64URL, 64)
+        resume = _random_text(rng, B62, 40)
+        return [
+            L("# aws s3api list-objects-v2 --bucket acme-logs --max-items 2"),
+            L(f"NextToken: {nxt}", nxt),
+            L(f"next_page_token: {skip}", skip),
+            L(f"resume_token: {resume}", resume),
+        ]
+
+    def solana_ts(rng: random.Random) -> list[tuple[str, str | None]]:
+        mint = _random_text(rng, B58, 44)
+        prog = _random_text(rng, B58, 43)
+        stake = _random_text(rng, B58, 44)
+        return [
+            L('import { PublicKey } from "@solana/web3.js";'),
+            L(f'export const USDC_TOKEN_MINT = new PublicKey("{mint}");', mint),
+            L(f'export const TOKEN_PROGRAM = "{prog}";', prog),
+            L(f'const rewardTokenMint = "{stake}";', stake),
+        ]
+
+    def solana_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        rows = [("tokenMint", 44), ("tokenAccount", 44), ("authorityPubkey", 43)]
+        out: list[tuple[str, str | None]] = [L("{")]
+        for key, n in rows:
+            v = _random_text(rng, B58, n)
+            out.append(L(f'  "{key}": "{v}",', v))
+        return [*out, L('  "cluster": "mainnet-beta"'), L("}")]
+
+    def gitconfig_signing(rng: random.Random) -> list[tuple[str, str | None]]:
+        kid = _random_text(rng, HEXU, 16)
+        ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + _random_text(rng, B64, 43)
+        return [
+            L("[user]"),
+            L("\tname = Alice Example"),
+            L(f"\tsigningkey = {kid}", kid),
+            L("[commit]"),
+            L("\tgpgsign = true"),
+            L('[user "ssh"]'),
+            L(f"\tsigningKey = {ssh}", ssh),
+        ]
+
+    def release_signing_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        fp = _random_text(rng, HEXU, 40)
+        kid = "0x" + _random_text(rng, HEXU, 16)
+        ssh = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ" + _random_text(rng, B64, 200)
+        return [
+            L("signing:"),
+            L(f"  gpg_key: {fp}", fp),
+            L(f"  signing_key: {kid}", kid),
+            L(f'  ssh_signing_key: "{ssh}"', ssh),
+        ]
+
+    def vapid_ts(rng: random.Random) -> list[tuple[str, str | None]]:
+        point = _b64url(b"\x04" + bytes(rng.randrange(256) for _ in range(64)))
+        return [
+            L("const registration = await navigator.serviceWorker.ready;"),
+            L(f"const applicationServerKey = '{point}';", point),
+            L("await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });"),
+        ]
+
+    def vapid_env(rng: random.Random) -> list[tuple[str, str | None]]:
+        point = _b64url(b"\x04" + bytes(rng.randrange(256) for _ in range(64)))
+        comp = base64.b64encode(bytes([2 + rng.randrange(2)]) + bytes(rng.randrange(256) for _ in range(32)))
+        return [
+            L(f"PUSH_SERVER_KEY={point}", point),
+            L(f"ECDSA_VERIFY_KEY={comp.decode()}", comp.decode()),
+        ]
+
     return [
+        ("pagination-token", "api-json", "tests/fixtures/drive_files_list.json", page_tokens_json),
+        ("pagination-token", "cli-output", "docs/cli/list-objects.yaml", page_tokens_cli),
+        ("blockchain-id", "solana-ts", "app/constants/solana.ts", solana_ts),
+        ("blockchain-id", "solana-json", "config/solana.json", solana_json),
+        ("public-key3", "gitconfig-signing", "dotfiles/.gitconfig", gitconfig_signing),
+        ("public-key3", "release-signing-yaml", "release/signing-keys.yaml", release_signing_yaml),
+        ("public-key3", "web-push-vapid", "web/src/push.ts", vapid_ts),
+        ("public-key3", "ec-points-env", "config/push.env", vapid_env),
         ("password-hash3", "ldif-ssha", "ldap/users.ldif", ldif_ssha),
         ("password-hash3", "spring-encoded", "src/main/java/acme/SecurityConfig.java", spring_encoded),
         ("password-hash3", "keycloak-export", "keycloak/realm-export.json", keycloak_export),

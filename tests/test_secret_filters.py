@@ -655,3 +655,103 @@ def test_round_three_look_alikes_are_dropped_through_the_engine(text: str) -> No
 )
 def test_round_three_keeps_real_values_through_the_engine(text: str) -> None:
     assert _rules_found(text) != []
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_MINT = "".join(_RNG3.choice(_B58) for _ in range(44))
+_SOLANA_SECRET = "".join(_RNG3.choice(_B58) for _ in range(88))
+_CURSOR = "".join(_RNG3.choice(string.ascii_letters + string.digits + "-_") for _ in range(96))
+
+
+@pytest.mark.parametrize(
+    "key", ["nextPageToken", "NextToken", "continuationToken", "syncToken", "resume_token", "$skiptoken"]
+)
+def test_cursor_keys(key: str) -> None:
+    from lr_ci.secret_rules.engine import _normalized_key
+
+    assert filters.is_cursor_key(_normalized_key(key))
+
+
+@pytest.mark.parametrize("key", ["refresh_token", "access_token", "session_token", "page_secret", None])
+def test_tokens_that_grant_access_are_not_cursors(key: str | None) -> None:
+    from lr_ci.secret_rules.engine import _normalized_key
+
+    assert not filters.is_cursor_key(None if key is None else _normalized_key(key))
+
+
+def test_public_accounts_are_base58_public_keys_under_an_account_key() -> None:
+    assert filters.is_public_account(_MINT, "token_mint")
+    assert filters.is_public_account(_MINT, "usdc_token_mint")
+    assert filters.is_public_account(_MINT[:43], "token_account")
+    assert not filters.is_public_account(_MINT, "token")  # the key says token: kept
+    assert not filters.is_public_account(_MINT, "secret_key")
+    assert not filters.is_public_account(_SOLANA_SECRET, "wallet")  # 64 bytes: a secret key, kept
+    assert not filters.is_public_account(None or _MINT, None)
+
+
+def test_key_ids_are_upper_case_hex_under_a_signing_key() -> None:
+    assert filters.is_key_id("BD5D237B60D7A911", "signingkey")
+    assert filters.is_key_id("0x3AA5C34371567BD2", "signing_key")
+    assert filters.is_key_id("A" * 8 + "0123456789ABCDEF0123456789ABCDEF", "gpg_key")
+    assert not filters.is_key_id("bd5d237b60d7a911bd5d237b60d7a911bd5d237b", "signing_key")  # HMAC-style
+    assert not filters.is_key_id("BD5D237B60D7A911", "api_key")
+    assert not filters.is_key_id("BD5D237B60D7A91", "signingkey")
+
+
+def test_ec_public_points() -> None:
+    point = base64.urlsafe_b64encode(b"\x04" + bytes(_RNG3.randrange(256) for _ in range(64))).decode()
+    assert filters.is_ec_public_point(point.rstrip("="))
+    assert filters.is_ec_public_point(base64.b64encode(base64.urlsafe_b64decode(point)).decode())
+    private = base64.urlsafe_b64encode(bytes(_RNG3.randrange(256) for _ in range(32))).decode()
+    assert not filters.is_ec_public_point(private.rstrip("="))
+    other = base64.urlsafe_b64encode(b"\x05" + bytes(_RNG3.randrange(256) for _ in range(64))).decode()
+    assert not filters.is_ec_public_point(other.rstrip("="))
+    assert not filters.is_ec_public_point("B" + "!" * 86)
+
+
+def test_key_says_no_secret_joins_the_key_checks() -> None:
+    assert filters.key_says_no_secret("x", "secret_name")
+    assert filters.key_says_no_secret(_CURSOR, "next_page_token")
+    assert filters.key_says_no_secret(_MINT, "token_mint")
+    assert not filters.key_says_no_secret(_CURSOR, "api_token")
+    assert not filters.key_says_no_secret(_CURSOR, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"nextPageToken": "{_CURSOR}"}}\n',
+        f"NextToken: {_CURSOR}\n",
+        f'export const USDC_TOKEN_MINT = new PublicKey("{_MINT}");\n',
+        f'{{"tokenMint": "{_MINT}"}}\n',
+        "[user]\n\tsigningkey = BD5D237B60D7A911\n",
+        "applicationServerKey = '"
+        + base64.urlsafe_b64encode(b"\x04" + bytes(range(64))).decode().rstrip("=")
+        + "'\n",
+    ],
+)
+def test_cursors_accounts_key_ids_and_points_are_dropped_through_the_engine(text: str) -> None:
+    assert _rules_found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"refreshToken": "{_CURSOR}"}}\n',
+        f'SOLANA_WALLET_SECRET = "{_SOLANA_SECRET}"\n',
+        "signing_key = 'bd5d237b60d7a911bd5d237b60d7a911bd5d237b'\n",
+        # an unquoted value that starts with b/r/u is read whole (no string-prefix letter dropped)
+        "password=bX9kLm2Qp7Rt4vW8zN\n",
+    ],
+)
+def test_access_tokens_wallet_secrets_and_hmac_keys_are_still_found(text: str) -> None:
+    assert _rules_found(text) != []
+
+
+def test_an_unquoted_value_keeps_its_first_letter() -> None:
+    """``[@rbu]`` is a string prefix (b"..", r"..", @"..") only before a quote: unquoted, it is the value's
+    first letter (``signingkey = BD5D...`` read as ``D5D...`` hid the key id from its filter)."""
+    import re
+
+    match = re.search(RULES["generic-secret"].pattern, "\tsigningkey = BD5D237B60D7A911\n")
+    assert match is not None and match.group("secret2") == "BD5D237B60D7A911"

@@ -497,10 +497,10 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
         normalized = _normalized_key(key) if key is not None else None
         if normalized is not None and rule.key_words is not None and not rule.key_words.search(normalized):
             return False
-        if filters.is_name_key(normalized) or filters.is_id_under_id_key(secret, normalized):
-            return False
-        if filters.is_anti_forgery_key(normalized):
-            return False  # a CSRF token in a saved page or a cassette: a per-session nonce, no credential
+        if filters.key_says_no_secret(secret, normalized):
+            return (
+                False  # a secret's name/URL, an id, a CSRF nonce, a page cursor, a public account, a key id
+            )
         unquoted = "q" in groups and groups["q"] is None
         if groups.get("q") == "`" and not policy.code:
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time

@@ -766,6 +766,77 @@ def is_anti_forgery_key(key: str | None) -> bool:
     return key is not None and _ANTI_FORGERY_KEY.search(key) is not None
 
 
+_CURSOR_KEY = re.compile(
+    r"(?:^|_)(?:next(?:_page)?|page|continuation|sync|resume|skip|delta|change|pagination)_?token$"
+)
+
+
+def is_cursor_key(key: str | None) -> bool:
+    """A key that names a position in a listing (``nextPageToken``, AWS's ``NextToken``,
+    ``continuationToken``, ``syncToken``, ``resume_token``, Azure's ``$skiptoken``): an opaque cursor the
+    API hands out with every page, found in recorded responses and CLI output. It reads the next page of
+    a listing the caller could already read; it authenticates nothing.
+
+    ``key`` is the normalized key (``db_password`` form)."""
+    return key is not None and _CURSOR_KEY.search(key) is not None
+
+
+_ACCOUNT_HEAD = re.compile(r"(?:^|_)(?:mint|pubkey|account|program|wallet|owner|authority|address)$")
+_BASE58_PUBLIC = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
+
+
+def is_public_account(value: str, key: str | None) -> bool:
+    """A base58 32-byte public key (32-44 characters: a Solana mint, token account or program) under a key
+    whose last word says it names an account (``tokenMint``, ``USDC_TOKEN_MINT``, ``tokenAccount``): on
+    chain, public. A Solana secret key is 64 bytes (87-88 base58 characters) and stays reported, as does
+    any value of this shape under a key that ends with token, secret or key."""
+    return (
+        key is not None and _ACCOUNT_HEAD.search(key) is not None and _BASE58_PUBLIC.match(value) is not None
+    )
+
+
+_KEY_ID_KEY = re.compile(r"(?:^|_)(?:signing_?key|gpg_?key|pgp_?key|key_?id|fingerprint)$")
+_KEY_ID = re.compile(r"^(?:0x)?(?:[0-9A-F]{8}|[0-9A-F]{16}|[0-9A-F]{40})$")
+
+
+def is_key_id(value: str, key: str | None) -> bool:
+    """An OpenPGP key id or fingerprint (8, 16 or 40 upper-case hex digits, maybe ``0x``) under a key that
+    names which key signs (git's ``user.signingkey``, ``gpg_key``, ``key_id``): it points at a key in a
+    keyring, it is not one. Lower-case hex (how HMAC signing secrets are written) stays reported."""
+    return key is not None and _KEY_ID_KEY.search(key) is not None and _KEY_ID.match(value) is not None
+
+
+def key_says_no_secret(value: str, key: str | None) -> bool:
+    """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
+    secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce
+    (:func:`is_anti_forgery_key`), a listing's cursor (:func:`is_cursor_key`), a public on-chain account
+    (:func:`is_public_account`) or a key's id (:func:`is_key_id`). ``key`` is normalized or None."""
+    return key is not None and (
+        is_name_key(key)
+        or is_id_under_id_key(value, key)
+        or is_anti_forgery_key(key)
+        or is_cursor_key(key)
+        or is_public_account(value, key)
+        or is_key_id(value, key)
+    )
+
+
+def is_ec_public_point(value: str) -> bool:
+    """An uncompressed elliptic-curve public point: base64 or base64url of 65 bytes starting with 0x04
+    (a Web Push VAPID ``applicationServerKey``, a P-256 verification key). The matching private key is
+    32 bytes, so it never has this shape."""
+    if len(value) not in (87, 88) or value[0] != "B":
+        return False
+    import base64
+    import binascii
+
+    try:
+        raw = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return False
+    return len(raw) == 65 and raw[0] == 4
+
+
 def is_not_a_value(value: str, entropy: float) -> bool:
     """Whether a generic rule's candidate (of Shannon ``entropy``) is anything but a literal secret: a
     reference, a name, a password hash, ciphertext, prose, a placeholder word, or less random than its
@@ -773,6 +844,7 @@ def is_not_a_value(value: str, entropy: float) -> bool:
     return (
         is_reference(value)
         or is_public_address(value)
+        or is_ec_public_point(value)
         or is_identifier(value)
         or is_number(value)
         or is_file_path(value)

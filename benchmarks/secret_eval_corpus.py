@@ -3689,7 +3689,42 @@ def _lookalikes_round3() -> list[
             L(f"ECDSA_VERIFY_KEY={comp.decode()}", comp.decode()),
         ]
 
+    def digest_keys_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [
+            L("# what the server stores: digests of the credentials, never the values")
+        ]
+        for key in ("api_token_sha256", "secret_checksum", "refresh_token_fingerprint", "password_md5"):
+            v = _random_text(rng, HEX, 32 if key.endswith("md5") else 64)
+            out.append(L(f"{key}: {v}", v))
+        return out
+
+    def digest_keys_py(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("# expected digests of the fixture credentials")]
+        for key in ("TOKEN_SHA1", "CLIENT_SECRET_SHA512", "API_KEY_THUMBPRINT"):
+            n = {"TOKEN_SHA1": 40, "CLIENT_SECRET_SHA512": 128, "API_KEY_THUMBPRINT": 40}[key]
+            v = _random_text(rng, HEX, n)
+            out.append(L(f'{key} = "{v}"', v))
+        return out
+
+    def digest_keys_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("{")]
+        for key, n in (("apiKeySha256", 64), ("clientSecretChecksum", 64), ("tokenFingerprint", 64)):
+            v = _random_text(rng, HEX, n)
+            out.append(L(f'  "{key}": "{v}",', v))
+        return [*out, L('  "algorithm": "sha256"'), L("}")]
+
+    def digest_keys_env(rng: random.Random) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [L("# pinned digests, checked at start-up")]
+        for key, n in (("ADMIN_TOKEN_SHA256", 64), ("WEBHOOK_SECRET_SHA1", 40), ("LICENSE_KEY_MD5", 32)):
+            v = _random_text(rng, HEX, n)
+            out.append(L(f"{key}={v}", v))
+        return out
+
     return [
+        ("digest-key", "json", "config/digests.json", digest_keys_json),
+        ("digest-key", "dotenv", "deploy/digests.env", digest_keys_env),
+        ("digest-key", "yaml", "config/stored-digests.yaml", digest_keys_yaml),
+        ("digest-key", "python", "tests/expected_digests.py", digest_keys_py),
         ("pagination-token", "api-json", "tests/fixtures/drive_files_list.json", page_tokens_json),
         ("pagination-token", "cli-output", "docs/cli/list-objects.yaml", page_tokens_cli),
         ("blockchain-id", "solana-ts", "app/constants/solana.ts", solana_ts),

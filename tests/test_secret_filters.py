@@ -755,3 +755,25 @@ def test_an_unquoted_value_keeps_its_first_letter() -> None:
 
     match = re.search(RULES["generic-secret"].pattern, "\tsigningkey = BD5D237B60D7A911\n")
     assert match is not None and match.group("secret2") == "BD5D237B60D7A911"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["api_token_sha256", "clientSecretChecksum", "tokenFingerprint", "WEBHOOK_SECRET_SHA1", "password_md5"],
+)
+def test_keys_naming_a_digest_of_a_secret_are_name_keys(key: str) -> None:
+    from lr_ci.secret_rules.engine import _normalized_key
+
+    assert filters.is_name_key(_normalized_key(key))
+
+
+@pytest.mark.parametrize("key", ["sha256_secret", "api_key", "checksum_token", "shared_secret"])
+def test_a_secret_named_after_a_digest_word_is_not_a_name_key(key: str) -> None:
+    assert not filters.is_name_key(key)
+
+
+def test_a_digest_under_a_digest_key_is_dropped_and_the_secret_kept_through_the_engine() -> None:
+    digest = "".join(_RNG3.choice("0123456789abcdef") for _ in range(64))
+    assert _rules_found(f"ADMIN_TOKEN_SHA256={digest}\n") == []
+    assert _rules_found(f'{{"apiKeySha256": "{digest}"}}\n') == []
+    assert _rules_found(f"ADMIN_TOKEN={_CURSOR[:40]}\n") != []

@@ -416,10 +416,12 @@ _MEMBER_NAME = re.compile(
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials")
-# Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV...
+# Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV, and its
+# digests (api_token_sha256, clientSecretChecksum, tokenFingerprint: what a server stores instead of it)...
 _NAME_KEY = re.compile(
     r"_(?:name|names|url|uri|urls|path|paths|file|files|dir|arn|ref|env|var|variable|type|length|size|"
-    r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest)$"
+    r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest|"
+    r"sha|sha1|sha224|sha256|sha384|sha512|md5|crc|crc32|checksum|fingerprint|thumbprint)$"
 )
 
 

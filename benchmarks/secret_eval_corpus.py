@@ -3720,7 +3720,41 @@ def _lookalikes_round3() -> list[
             out.append(L(f"{key}={v}", v))
         return out
 
+    def public_keys_yaml(rng: random.Random) -> list[tuple[str, str | None]]:
+        dd = "pub" + _random_text(rng, HEX, 32)
+        mb = (
+            "pk.eyJ1IjoiYWNtZSIsImEiOiJ" + _random_text(rng, B64URL, 22) + "." + _random_text(rng, B64URL, 22)
+        )
+        alg = _random_text(rng, HEX, 32)
+        mix = _random_text(rng, HEX, 32)
+        return [
+            L("# web/config/public.yaml: shipped to the browser"),
+            L("rum:"),
+            L(f"  client_token: {dd}", dd),
+            L("maps:"),
+            L(f"  mapbox_public_token: {mb}", mb),
+            L("search:"),
+            L(f"  algolia_search_only_key: {alg}", alg),
+            L("analytics:"),
+            L(f"  mixpanel_project_token: {mix}", mix),
+        ]
+
+    def mock_tokens_py(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("# responses' mock server: the fixed fake credentials it accepts"),
+            L('FAKE_TOKEN = "fake-token"', "fake-token"),
+            L('MOCK_SECRET = "mock-secret-value"', "mock-secret-value"),
+            L('STUB_API_KEY = "stub-api-key-for-tests"', "stub-api-key-for-tests"),
+            L('DUMMY_PASSWORD = "dummy_password_123"', "dummy_password_123"),
+            L(
+                'responses.add(responses.POST, TOKEN_URL, json={"access_token": "fake-access-token"})',
+                "fake-access-token",
+            ),
+        ]
+
     return [
+        ("public-client-key", "yaml", "web/config/public.yaml", public_keys_yaml),
+        ("mock-token", "python", "tests/mocks/oauth_server.py", mock_tokens_py),
         ("digest-key", "json", "config/digests.json", digest_keys_json),
         ("digest-key", "dotenv", "deploy/digests.env", digest_keys_env),
         ("digest-key", "yaml", "config/stored-digests.yaml", digest_keys_yaml),

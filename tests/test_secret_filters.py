@@ -777,3 +777,42 @@ def test_a_digest_under_a_digest_key_is_dropped_and_the_secret_kept_through_the_
     assert _rules_found(f"ADMIN_TOKEN_SHA256={digest}\n") == []
     assert _rules_found(f'{{"apiKeySha256": "{digest}"}}\n') == []
     assert _rules_found(f"ADMIN_TOKEN={_CURSOR[:40]}\n") != []
+
+
+_HEX32 = "".join(_RNG3.choice("0123456789abcdef") for _ in range(32))
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("pub" + _HEX32, "client_token"),
+        ("pub" + _HEX32, None),
+        (_HEX32, "algolia_search_only_key"),
+        (_HEX32, "algolia_search_only_api_key"),
+        ("6Lc" + _CURSOR[:37], "recaptcha_site_key"),
+        (_HEX32, "mixpanel_project_token"),
+        (_HEX32, "mixpanel_token"),
+    ],
+)
+def test_public_client_keys(value: str, key: str | None) -> None:
+    assert filters.is_public_client_key(value, key)
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        (_HEX32, "client_token"),
+        (_HEX32, "algolia_admin_key"),
+        (_HEX32, "recaptcha_secret_key"),
+        ("pub" + _HEX32 + "0", "token"),
+        (_HEX32, "mixpanel_api_secret"),
+    ],
+)
+def test_admin_and_secret_keys_are_not_public_client_keys(value: str, key: str | None) -> None:
+    assert not filters.is_public_client_key(value, key)
+
+
+def test_public_client_keys_through_the_engine() -> None:
+    assert _rules_found(f"rum:\n  client_token: pub{_HEX32}\n") == []
+    assert _rules_found(f"search:\n  algolia_search_only_key: {_HEX32}\n") == []
+    assert _rules_found(f"search:\n  algolia_admin_api_key: {_HEX32}\n") != []

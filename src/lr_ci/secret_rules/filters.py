@@ -808,11 +808,32 @@ def is_key_id(value: str, key: str | None) -> bool:
     return key is not None and _KEY_ID_KEY.search(key) is not None and _KEY_ID.match(value) is not None
 
 
+_PUBLIC_CLIENT_KEY = re.compile(
+    r"(?:^|_)(?:search_only(?:_api)?_key|site_?key|recaptcha_key|mixpanel(?:_project)?_token)$"
+)
+_PUBLIC_CLIENT_TOKEN = re.compile(r"^pub[0-9a-f]{32}$")
+
+
+def is_public_client_key(value: str, key: str | None) -> bool:
+    """A key a browser SDK ships in every page, public by its provider's design: a search-only key
+    (Algolia's ``searchOnlyApiKey``), a CAPTCHA site key (reCAPTCHA, hCaptcha, Turnstile), a Mixpanel
+    project token, or a Datadog browser client token (``pub`` + 32 hex). Each provider's docs say it is
+    not a secret; the matching admin/secret keys have other names and stay reported.
+
+    ``key`` is the normalized key (``db_password`` form)."""
+    if _PUBLIC_CLIENT_TOKEN.match(value):
+        return True
+    return key is not None and _PUBLIC_CLIENT_KEY.search(key) is not None
+
+
 def key_says_no_secret(value: str, key: str | None) -> bool:
     """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
     secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce
     (:func:`is_anti_forgery_key`), a listing's cursor (:func:`is_cursor_key`), a public on-chain account
-    (:func:`is_public_account`) or a key's id (:func:`is_key_id`). ``key`` is normalized or None."""
+    (:func:`is_public_account`), a key's id (:func:`is_key_id`) or a browser SDK's public key
+    (:func:`is_public_client_key`). ``key`` is normalized or None."""
+    if is_public_client_key(value, key):
+        return True
     return key is not None and (
         is_name_key(key)
         or is_id_under_id_key(value, key)

@@ -3752,7 +3752,33 @@ def _lookalikes_round3() -> list[
             ),
         ]
 
+    def rust_rfc_vectors(rng: random.Random) -> list[tuple[str, str | None]]:
+        sk = _random_text(rng, HEX, 64)
+        pk = _random_text(rng, HEX, 64)
+        sig = _random_text(rng, HEX, 128)
+        return [
+            L("// RFC 8032 section 7.1, TEST 1 (Ed25519)"),
+            L(f'const SECRET_KEY: &str = "{sk}";', sk),
+            L(f'const PUBLIC_KEY: &str = "{pk}";', pk),
+            L(f'const SIGNATURE: &str = "{sig}";', sig),
+        ]
+
+    def java_test_vectors(rng: random.Random) -> list[tuple[str, str | None]]:
+        key = _random_text(rng, HEX, 32)
+        nonce = _random_text(rng, HEX, 24)
+        tag = _random_text(rng, HEX, 32)
+        return [
+            L("/** NIST SP 800-38D GCM test vector, test case 3. */"),
+            L("class AesGcmVectorsTest {"),
+            L(f'  static final String KEY = "{key}";', key),
+            L(f'  static final String NONCE = "{nonce}";', nonce),
+            L(f'  static final String EXPECTED_TAG = "{tag}";', tag),
+            L("}"),
+        ]
+
     return [
+        ("crypto-vector", "rust", "crates/ed25519/tests/rfc8032.rs", rust_rfc_vectors),
+        ("crypto-vector", "java", "src/test/java/acme/crypto/AesGcmVectorsTest.java", java_test_vectors),
         ("public-client-key", "yaml", "web/config/public.yaml", public_keys_yaml),
         ("mock-token", "python", "tests/mocks/oauth_server.py", mock_tokens_py),
         ("digest-key", "json", "config/digests.json", digest_keys_json),

@@ -816,3 +816,34 @@ def test_public_client_keys_through_the_engine() -> None:
     assert _rules_found(f"rum:\n  client_token: pub{_HEX32}\n") == []
     assert _rules_found(f"search:\n  algolia_search_only_key: {_HEX32}\n") == []
     assert _rules_found(f"search:\n  algolia_admin_api_key: {_HEX32}\n") != []
+
+
+_KEY_HEX = "".join(_RNG3.choice("0123456789abcdef") for _ in range(64))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"// RFC 8032 section 7.1, TEST 1\n",
+        b"/** NIST SP 800-38D GCM test case 3 */\n",
+        b'"""Test vectors for HKDF."""\n',
+        b"# Known-answer tests (Wycheproof)\n",
+    ],
+)
+def test_hex_values_in_a_file_citing_test_vectors(head: bytes) -> None:
+    assert filters.is_cited_test_vector(_KEY_HEX, head)
+    assert filters.is_cited_test_vector(_KEY_HEX.upper(), head)
+
+
+def test_values_that_are_not_hex_or_pages_that_cite_nothing_are_not_vectors() -> None:
+    assert not filters.is_cited_test_vector(_CURSOR[:40], b"// RFC 8032\n")
+    assert not filters.is_cited_test_vector(_KEY_HEX, b"// the deploy key, do not share\n")
+    assert not filters.is_cited_test_vector(_KEY_HEX, b"// DRFC8032X\n")
+
+
+def test_a_cited_vector_is_dropped_in_a_test_path_only_through_the_engine() -> None:
+    text = f'// RFC 8032 section 7.1, TEST 1\nconst SECRET_KEY: &str = "{_KEY_HEX}";\n'
+    assert _rules_found(text, "crates/ed25519/tests/rfc8032.rs") == []
+    assert _rules_found(text, "src/keys.rs") != []  # outside tests a citation is no excuse
+    plain = f'const SECRET_KEY: &str = "{_KEY_HEX}";\n'
+    assert _rules_found(plain, "crates/ed25519/tests/keys.rs") != []

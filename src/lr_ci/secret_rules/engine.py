@@ -832,8 +832,17 @@ class _Scan:
           example (``>>> OAuth1Session(...)``, the sample responses of an API's documentation). A
           triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring.
 
+        - In a test file, a hex value is a published test vector when the file's head cites one (an RFC,
+          NIST, "test vectors", Wycheproof: :func:`.filters.is_cited_test_vector`).
+
         Only generic rules' matches get here, after every filter, so the page is read only for a candidate.
         """
+        from lr_ci.secret_rules import filters
+        from lr_ci.secret_rules.severity import is_example_path
+
+        head = self.data[: filters.VECTOR_CITATION_BYTES]
+        if filters.is_cited_test_vector(secret, head) and is_example_path(self.path):
+            return True
         name = self.path.rsplit("/", 1)[-1].lower()
         if name.endswith(_DOC_PAGE_SUFFIXES):
             counts = self.page_counts

@@ -826,6 +826,23 @@ def is_public_client_key(value: str, key: str | None) -> bool:
     return key is not None and _PUBLIC_CLIENT_KEY.search(key) is not None
 
 
+_VECTOR_CITATION = re.compile(
+    rb"(?i)\b(?:RFC[ \-]?\d{3,5}|NIST|FIPS[ \-]?\d{2,3}|SP[ \-]?800-\d{2,3}|test[ _\-]?vectors?|"
+    rb"known[ \-]answer|KAT|Wycheproof|CAVP)\b"
+)
+_HEX_VALUE = re.compile(r"^(?:0x)?(?:[0-9a-f]{16,512}|[0-9A-F]{16,512})$")
+VECTOR_CITATION_BYTES = 4096
+"""How much of a test file's start is read for a test-vector citation (the header comment or docstring)."""
+
+
+def is_cited_test_vector(value: str, head: bytes) -> bool:
+    """A hex value in a test file whose head cites a published test vector (``RFC 8032 section 7.1``,
+    ``NIST SP 800-38D``, ``test vectors``, ``known answer``, Wycheproof, CAVP): the key, IV or expected
+    MAC of a vector everyone can read in the spec, not a credential. ``head`` is the file's first
+    :data:`VECTOR_CITATION_BYTES`; the caller only asks for test paths, where vectors live."""
+    return _HEX_VALUE.match(value) is not None and _VECTOR_CITATION.search(head) is not None
+
+
 def key_says_no_secret(value: str, key: str | None) -> bool:
     """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
     secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce

@@ -840,8 +840,7 @@ class _Scan:
         from lr_ci.secret_rules import filters
         from lr_ci.secret_rules.severity import is_example_path
 
-        head = self.data[: filters.VECTOR_CITATION_BYTES]
-        if filters.is_cited_test_vector(secret, head) and is_example_path(self.path):
+        if is_example_path(self.path) and filters.is_cited_test_vector(secret, self.data):
             return True
         name = self.path.rsplit("/", 1)[-1].lower()
         if name.endswith(_DOC_PAGE_SUFFIXES):

@@ -809,7 +809,7 @@ def is_key_id(value: str, key: str | None) -> bool:
 
 
 _PUBLIC_CLIENT_KEY = re.compile(
-    r"(?:^|_)(?:search_only(?:_api)?_key|site_?key|recaptcha_key|mixpanel(?:_project)?_token)$"
+    r"(?:^|_)(?:search_only(?:_api)?_key|site_?key|mixpanel(?:_project)?_token)$"
 )
 _PUBLIC_CLIENT_TOKEN = re.compile(r"^pub[0-9a-f]{32}$")
 

@@ -3776,7 +3776,29 @@ def _lookalikes_round3() -> list[
             L("}"),
         ]
 
+    def public_keys_json(rng: random.Random) -> list[tuple[str, str | None]]:
+        ph = "phc_" + _random_text(rng, B62, 43)
+        dd = "pub" + _random_text(rng, HEX, 32)
+        return [
+            L("{"),
+            L(f'  "posthogKey": "{ph}",', ph),
+            L(f'  "datadogRumClientToken": "{dd}",', dd),
+            L('  "posthogHost": "https://eu.i.posthog.com"'),
+            L("}"),
+        ]
+
+    def totp_python(rng: random.Random) -> list[tuple[str, str | None]]:
+        return [
+            L("import pyotp"),
+            L(""),
+            L("# the base32 secret every TOTP tutorial uses (Google Authenticator's wiki)"),
+            L('OTP_SECRET = "JBSWY3DPEHPK3PXP"', "JBSWY3DPEHPK3PXP"),
+            L("assert pyotp.TOTP(OTP_SECRET).verify(pyotp.TOTP(OTP_SECRET).now())"),
+        ]
+
     return [
+        ("public-client-key", "json", "web/public/runtime-config.json", public_keys_json),
+        ("documented-example3", "totp-python", "app/mfa_demo.py", totp_python),
         ("crypto-vector", "rust", "crates/ed25519/tests/rfc8032.rs", rust_rfc_vectors),
         ("crypto-vector", "java", "src/test/java/acme/crypto/AesGcmVectorsTest.java", java_test_vectors),
         ("public-client-key", "yaml", "web/config/public.yaml", public_keys_yaml),

@@ -847,3 +847,16 @@ def test_a_cited_vector_is_dropped_in_a_test_path_only_through_the_engine() -> N
     assert _rules_found(text, "src/keys.rs") != []  # outside tests a citation is no excuse
     plain = f'const SECRET_KEY: &str = "{_KEY_HEX}";\n'
     assert _rules_found(plain, "crates/ed25519/tests/keys.rs") != []
+
+
+def test_posthog_project_keys_are_public_and_personal_keys_are_not() -> None:
+    body = "".join(_RNG3.choice(string.ascii_letters + string.digits) for _ in range(43))
+    assert filters.is_public_client_key("phc_" + body, "posthog_key")
+    assert not filters.is_public_client_key("phx_" + body, "posthog_key")
+    assert _rules_found(f"POSTHOG_KEY = 'phc_{body}'\n") == []
+
+
+def test_the_tutorials_totp_secret_is_a_documented_example() -> None:
+    assert filters.is_documented_example("JBSWY3DPEHPK3PXP")
+    assert _rules_found('OTP_SECRET = "JBSWY3DPEHPK3PXP"\n', "app/mfa_demo.py") == []
+    assert _rules_found('OTP_SECRET = "KRUGS4ZANFZSA5DIMFXQ"\n', "app/mfa.py") != []

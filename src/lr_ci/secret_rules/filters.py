@@ -296,6 +296,7 @@ _DOCUMENTED = frozenset(
         "hdhd0244k9j7ao03",
         "nnch734d00sl2jdk",
         "pfkkdhi9sl3r4s00",
+        "JBSWY3DPEHPK3PXP",  # the base32 TOTP secret of Google Authenticator's wiki and every TOTP tutorial
     )
 )
 
@@ -808,16 +809,15 @@ def is_key_id(value: str, key: str | None) -> bool:
     return key is not None and _KEY_ID_KEY.search(key) is not None and _KEY_ID.match(value) is not None
 
 
-_PUBLIC_CLIENT_KEY = re.compile(
-    r"(?:^|_)(?:search_only(?:_api)?_key|site_?key|mixpanel(?:_project)?_token)$"
-)
-_PUBLIC_CLIENT_TOKEN = re.compile(r"^pub[0-9a-f]{32}$")
+_PUBLIC_CLIENT_KEY = re.compile(r"(?:^|_)(?:search_only(?:_api)?_key|site_?key|mixpanel(?:_project)?_token)$")
+_PUBLIC_CLIENT_TOKEN = re.compile(r"^(?:pub[0-9a-f]{32}|phc_[A-Za-z0-9]{32,64})$")
 
 
 def is_public_client_key(value: str, key: str | None) -> bool:
     """A key a browser SDK ships in every page, public by its provider's design: a search-only key
     (Algolia's ``searchOnlyApiKey``), a CAPTCHA site key (reCAPTCHA, hCaptcha, Turnstile), a Mixpanel
-    project token, or a Datadog browser client token (``pub`` + 32 hex). Each provider's docs say it is
+    project token, a Datadog browser client token (``pub`` + 32 hex) or a PostHog project key (``phc_``;
+    its personal keys are ``phx_``). Each provider's docs say it is
     not a secret; the matching admin/secret keys have other names and stay reported.
 
     ``key`` is the normalized key (``db_password`` form)."""

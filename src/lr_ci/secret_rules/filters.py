@@ -16,7 +16,11 @@ Two families, because a provider rule and a generic rule fail differently:
   words (in other languages too, and base64-encoded), prose, regular expressions, numbers, file paths,
   keyboard mash, and character-class-aware entropy floors. The classes of the second round were found
   by scanning third-party code and docs (site-packages, /usr/lib, /usr/share), where almost every
-  finding is false.
+  finding is false. The third round's (the evaluation corpus's new look-alike families, tuned on its dev
+  half) read the key and the value together (:func:`key_says_no_secret`): digests of a secret under
+  ``*_sha256``/``*_checksum`` keys, anti-forgery nonces, listing cursors, public on-chain accounts and
+  EVM addresses, GPG key ids, EC public points, browser SDKs' public keys, and hex test vectors in test
+  files that cite their spec (:func:`is_cited_test_vector`, asked by the engine's page-level check).
 
 Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
 structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,

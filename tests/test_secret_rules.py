@@ -116,3 +116,59 @@ def test_every_rule_has_a_placeholder_of_its_own_shape_among_its_false_examples(
         )
     ]
     assert missing == []
+
+
+# Keywords shorter than four characters, each because the format has no longer fixed text before its random
+# body or the provider's name is that short. A keyword runs its rules' regexes on every line that holds it, so
+# a short common word costs every scan: a new one is a decision, made here.
+SHORT_KEYWORDS = frozenset(
+    {
+        "-us",
+        "00d",
+        "://",
+        ":aa",
+        "a3-",
+        "a3t",
+        "aqe",
+        "aws",
+        "dd-",
+        "dd_",
+        "eaa",
+        "eyj",
+        "fb.",
+        "fb_",
+        "hf_",
+        "key",
+        "mg-",
+        "mg_",
+        "oy2",
+        "pat",
+        "pwd",
+        "q~",
+        "r8_",
+        "re_",
+        "sg.",
+        "sl.",
+    }
+)
+
+
+def test_keywords_are_lower_case_and_specific() -> None:
+    """The prefilter matches lower-cased text, and a keyword shorter than four characters is on the list."""
+    loose = [
+        (rule.id, keyword)
+        for rule in RULES
+        for keyword in rule.keywords
+        if keyword != keyword.lower() or (len(keyword) < 4 and keyword not in SHORT_KEYWORDS)
+    ]
+    assert loose == []
+
+
+def test_no_rule_starts_with_an_unanchored_scan() -> None:
+    """A leading ``.{0,n}``-style scan makes a regex read every position again (the speed budget)."""
+    scanning = [
+        rule.id
+        for rule in RULES
+        if rule.pattern.removeprefix("(?P<secret>").startswith((".{", "[^\\n]{", "[\\s\\S]{", "[\\w.\\-]{"))
+    ]
+    assert scanning == []

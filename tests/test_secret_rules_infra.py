@@ -3,8 +3,9 @@
 tests/test_secret_rules.py walks every rule's own true and false examples; this file states what those
 examples alone do not: the checksums the verifiers will check really hold in the examples, each GitLab token
 type is found by its own rule, npm tokens in ``.npmrc`` are, Azure client secrets that start with ``~``, ``.`` or
-``-`` are found, the severity policy (a provider prefix is critical, a provider name in the key is high),
-keywords that keep the prefilter specific, and no hit at all on real source code.
+``-`` are found, and the severity policy (a provider prefix is critical, a provider name in the key is high), and no hit at all
+on real source code. (Keywords, placeholders of each rule's own shape and anchored starts are held for every
+rule in tests/test_secret_rules.py.)
 """
 
 from __future__ import annotations
@@ -33,9 +34,6 @@ TABLES: list[dict[str, Any]] = [
 IDS = {table["id"] for table in TABLES}
 RULES = {rule.id: rule for rule in default_rules().rules if rule.id in IDS}
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Keywords shorter than four characters: the token's own format has no longer fixed text, or the provider's
-# name is that short.
-SHORT_KEYWORDS = {"q~", "oy2", "a3-", "a3t", "00d", "aws"}
 
 
 def _found(text: str, path: str = "settings.cfg") -> list[tuple[str, str]]:
@@ -175,28 +173,6 @@ def test_severity_follows_the_policy() -> None:
         if gated:
             assert table["severity"] == "high", table["id"]
         assert table["severity"] in {"critical", "high", "low"}, table["id"]
-
-
-def test_every_rule_has_a_placeholder_of_its_own_shape_among_its_false_examples() -> None:
-    for rule in RULES.values():
-        shaped = [e for e in rule.false_examples if any(k in e.lower() for k in rule.keywords)]
-        assert shaped, rule.id
-
-
-def test_keywords_are_specific() -> None:
-    for rule in RULES.values():
-        for keyword in rule.keywords:
-            assert keyword == keyword.lower() and (len(keyword) >= 4 or keyword in SHORT_KEYWORDS), (
-                rule.id,
-                keyword,
-            )
-
-
-def test_no_rule_here_starts_with_an_unanchored_scan() -> None:
-    """A leading ``.{0,n}``-style scan makes a regex read every position again (the speed budget)."""
-    for rule in RULES.values():
-        start = rule.pattern.removeprefix("(?P<secret>")
-        assert not start.startswith((".{", "[^\\n]{", "[\\s\\S]{", "[\\w.\\-]{")), rule.id
 
 
 def test_real_source_code_gives_no_hit() -> None:

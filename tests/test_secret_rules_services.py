@@ -3,8 +3,8 @@
 ``tests/test_secret_rules.py`` walks every rule's true and false examples. This file proves what the
 examples alone do not: the variants issue 17 names are found by the rule meant for them (generated here
 from a seeded RNG, so not the examples' values), the example values of rules that declare a checksum carry a
-valid one (the verifier must find them critical, not "checksum does not verify"), the severity policy holds
-for the whole family as data, and the keywords stay specific.
+valid one (the verifier must find them critical, not "checksum does not verify"), and the severity policy holds
+for the whole family as data.
 """
 
 from __future__ import annotations
@@ -277,37 +277,6 @@ def test_severity_follows_the_policy() -> None:
         elif GATED.match(table["regex"]) and rule_id not in NAMED_VARIABLES:
             assert severity == "high", rule_id
         assert severity in {"critical", "high", "low"}, rule_id
-
-
-def test_keywords_are_specific() -> None:
-    """Lower-case, at least 3 characters (4 where the format has that much before its body), never `sk`."""
-    short_prefixes = {
-        "hf_",
-        "r8_",
-        "re_",
-        "sg.",
-        "sl.",
-        "eaa",
-        ":aa",
-        "-us",
-        "pat",
-        "aqe",
-        "fb_",
-        "fb.",
-        "dd_",
-        "dd-",
-    }
-    short_prefixes |= {"mg_", "mg-"}
-    for table in TABLES:
-        for keyword in table["keywords"]:
-            assert keyword == keyword.lower(), (table["id"], keyword)
-            assert len(keyword) >= 4 or keyword in short_prefixes, (table["id"], keyword)
-
-
-def test_every_false_example_names_a_placeholder_of_the_rule_s_own_shape() -> None:
-    placeholder = re.compile(r"x{4,}|X{4,}|\.\.\.|<[^<>]+>|\$\{")
-    for table in TABLES:
-        assert any(placeholder.search(example) for example in table["examples"]["false"]), table["id"]
 
 
 @pytest.mark.parametrize(

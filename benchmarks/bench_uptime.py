@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import queue
@@ -54,7 +52,7 @@ from typing import Any, Protocol
 
 import trustme
 
-from lr_ci.checks.uptime.notify import KEY_HEADER, SIGNATURE_HEADER
+from lr_ci.commands.demo.receiver import Inbox, Notice, webhook_receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "uptime_child.py"
@@ -109,76 +107,16 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
 # -- the webhook receiver ------------------------------------------------------------------------------
 
 
-@dataclass
-class Alert:
-    kind: str
-    monitor: str
-    key: str
-    since: float
-    received_at: float
+def find_alert(inbox: Inbox, kind: str, monitor: str, after: float) -> Notice | None:
+    """The first alert of ``kind`` for ``monitor`` that arrived after the wall-clock instant ``after``."""
+    return next(
+        (n for n in inbox.snapshot() if n.kind == kind and n.monitor == monitor and n.received_at > after),
+        None,
+    )
 
 
-@dataclass
-class Receiver:
-    """Alerts accepted (HMAC verified, once per key), in arrival order."""
-
-    alerts: list[Alert] = field(default_factory=list)
-    bad_signatures: int = 0
-    duplicates: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def arrived(self, kind: str, monitor: str, after: float) -> Callable[[], bool]:
-        return lambda: self.find(kind, monitor, after) is not None
-
-    def find(self, kind: str, monitor: str, after: float) -> Alert | None:
-        with self.lock:
-            return next(
-                (a for a in self.alerts if a.kind == kind and a.monitor == monitor and a.received_at > after),
-                None,
-            )
-
-
-@contextlib.contextmanager
-def webhook_receiver() -> Iterator[tuple[str, Receiver]]:
-    """The receiving end a team writes: the signature checked over the raw body in constant time, a key
-    seen before dropped; the arrival instant noted before anything else is done with the body."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            arrived = time.time()
-            expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-            status = 200
-            with state.lock:
-                if not hmac.compare_digest(expected, self.headers.get(SIGNATURE_HEADER, "")):
-                    state.bad_signatures += 1
-                    status = 401
-                else:
-                    body = json.loads(raw)
-                    key = self.headers.get(KEY_HEADER, "")
-                    if any(a.key == key for a in state.alerts):
-                        state.duplicates += 1
-                    else:
-                        since = float(body.get("since") or 0.0)
-                        state.alerts.append(Alert(body["kind"], body["monitor"], key, since, arrived))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/lr-ci", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def alert_arrived(inbox: Inbox, kind: str, monitor: str, after: float) -> Callable[[], bool]:
+    return lambda: find_alert(inbox, kind, monitor, after) is not None
 
 
 # -- the monitor process -------------------------------------------------------------------------------
@@ -465,7 +403,7 @@ class Kit:
     ca: trustme.CA
     ca_file: Path
     hook_url: str
-    receiver: Receiver
+    receiver: Inbox
     out: Path
     date: str
     over: list[str] = field(default_factory=list)
@@ -513,7 +451,7 @@ def measure_latency(kind: str, trials: int, kit: Kit) -> list[float]:
             opened = None
             deadline = time.monotonic() + BOUND_S + 15
             while opened is None and time.monotonic() < deadline:
-                opened = kit.receiver.find("opened", name, down_at)
+                opened = find_alert(kit.receiver, "opened", name, down_at)
                 time.sleep(0.002)
             if opened is None:
                 raise RuntimeError(f"{kind}: no alert within {BOUND_S + 15:g} s (logs: {monitor.logs[-5:]})")
@@ -521,7 +459,9 @@ def measure_latency(kind: str, trials: int, kit: Kit) -> list[float]:
             latencies.append(latency)
             target.up()
             up_at = time.time()
-            wait_until(kit.receiver.arrived("recovered", name, up_at), 30, f"{kind}: the recovery alert")
+            wait_until(
+                alert_arrived(kit.receiver, "recovered", name, up_at), 30, f"{kind}: the recovery alert"
+            )
             kit.write(
                 {
                     "part": "latency",
@@ -529,7 +469,7 @@ def measure_latency(kind: str, trials: int, kit: Kit) -> list[float]:
                     "trial": trial,
                     "latency_s": round(latency, 4),
                     "bound_s": BOUND_S,
-                    "first_failed_probe_after_s": round(opened.since - down_at, 4),
+                    "first_failed_probe_after_s": round(float(opened.body.get("since") or 0.0) - down_at, 4),
                     "interval_s": INTERVAL_S,
                     "timeout_s": TIMEOUT_S,
                     "failures": FAILURES,
@@ -782,7 +722,7 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}")
     with (
         tempfile.TemporaryDirectory(prefix="bench-uptime-") as scratch,
-        webhook_receiver() as (url, receiver),
+        webhook_receiver(SECRET) as (url, receiver),
     ):
         ca = trustme.CA()
         ca_file = Path(scratch) / "ca.pem"

@@ -25,12 +25,14 @@ MAX_BODY_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Notice:
-    """One accepted notification: when it arrived (monotonic clock), its key, kind and JSON body."""
+    """One accepted notification: when it arrived (monotonic clock, and the wall clock a sender's ``since``
+    is compared with), its key, kind and JSON body."""
 
     at: float
     key: str
     kind: str
     body: dict[str, Any]
+    received_at: float = 0.0
 
     @property
     def monitor(self) -> str:
@@ -47,11 +49,15 @@ class Inbox:
     bad_signatures: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
 
-    def accept(self, raw: bytes, signature: str, key: str) -> int:
+    def accept(self, raw: bytes, signature: str, key: str, received_at: float | None = None) -> int:
         """The HTTP status for one request: 401 for a bad signature, 400 for a body that is not a keyed
-        notification, else 200 (a duplicate key is acknowledged and not recorded again)."""
+        notification, else 200 (a duplicate key is acknowledged and not recorded again).
+
+        ``received_at`` is the wall-clock instant the request arrived (now when not given): the alert
+        latency benchmark notes it before anything else is done with the body."""
         from lr_ci.checks.uptime.notify import sign
 
+        arrived, arrived_wall = time.monotonic(), time.time() if received_at is None else received_at
         with self.changed:
             if not hmac.compare_digest(sign(self.secret, raw), signature):
                 self.bad_signatures += 1
@@ -65,7 +71,7 @@ class Inbox:
             if any(notice.key == key for notice in self.notices):
                 self.duplicates.append(key)
             else:
-                self.notices.append(Notice(time.monotonic(), key, str(body.get("kind", "")), body))
+                self.notices.append(Notice(arrived, key, str(body.get("kind", "")), body, arrived_wall))
             self.changed.notify_all()
             return 200
 
@@ -96,9 +102,9 @@ def webhook_receiver(secret: str) -> Iterator[tuple[str, Inbox]]:
                 self._answer(413)
                 return
             raw = self.rfile.read(length)
-            self._answer(
-                inbox.accept(raw, self.headers.get(SIGNATURE_HEADER, ""), self.headers.get(KEY_HEADER, ""))
-            )
+            arrived = time.time()
+            signature, key = self.headers.get(SIGNATURE_HEADER, ""), self.headers.get(KEY_HEADER, "")
+            self._answer(inbox.accept(raw, signature, key, arrived))
 
         def _answer(self, status: int) -> None:
             self.send_response(status)

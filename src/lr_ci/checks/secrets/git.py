@@ -26,13 +26,12 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from lr_ci.errors import LrCiError
 
@@ -42,6 +41,60 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 def _decode(raw: bytes) -> str:
     return os.fsdecode(raw) if os.name != "nt" else raw.decode("utf-8", "surrogateescape")
+
+
+def _scratch_file() -> IO[bytes]:
+    """An anonymous temporary file, read and written, gone when closed: where git's error output goes.
+
+    ``O_TMPFILE`` (Linux) makes it with one system call in the first temporary folder that takes it
+    (``TMPDIR``, ``TEMP``, ``TMP``, ``/tmp``, ``/var/tmp``, as :mod:`tempfile` looks); elsewhere it is
+    ``tempfile.TemporaryFile``. The staged hook runs on every commit, and importing :mod:`tempfile` (with
+    :mod:`shutil` and :mod:`random`) cost more than the scan of a small commit.
+    """
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        for folder in _temporary_folders():
+            try:
+                return open(os.open(folder, flag | os.O_RDWR, 0o600), "w+b")
+            except OSError:
+                continue
+    import tempfile
+
+    return tempfile.TemporaryFile(prefix="lr-ci-git-")
+
+
+def _temporary_folders() -> list[str]:
+    # An O_TMPFILE file has no name, so a shared folder has no name to race for.
+    shared = ("/tmp", "/var/tmp")  # noqa: S108
+    return [f for f in (*(os.environ.get(n) for n in ("TMPDIR", "TEMP", "TMP")), *shared) if f]
+
+
+def _spool() -> tuple[int, IO[bytes]]:
+    """A temporary file for a patch: a descriptor for git to write with, and a reader with its own offset.
+
+    On Linux an ``O_TMPFILE`` file reopened through ``/proc/self/fd`` (a second open file description: git's
+    writes do not move the reader's offset); elsewhere a named file, unlinked once open (POSIX keeps an open
+    file; Windows removes it when closed).
+    """
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag and os.path.isdir("/proc/self/fd"):
+        for folder in _temporary_folders():
+            try:
+                write_fd = os.open(folder, flag | os.O_WRONLY, 0o600)
+            except OSError:
+                continue
+            try:
+                return write_fd, open(f"/proc/self/fd/{write_fd}", "rb")
+            except OSError:
+                os.close(write_fd)
+                break
+    import tempfile
+
+    write_fd, path = tempfile.mkstemp(prefix="lr-ci-patch-")
+    output = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return write_fd, output
 
 
 BLOB_STREAM_BYTES = 4 << 20
@@ -157,8 +210,10 @@ def run_git_input(root: Path, stdin: bytes, *args: str) -> bytes:
     return done.stdout
 
 
-@dataclass(frozen=True)
-class Repository:
+class Repository(NamedTuple):
+    """A NamedTuple, as :class:`Commit`: immutable, and a fraction of a dataclass's cost to define on the
+    staged hook's start-up path."""
+
     root: Path
     shallow: bool
     """Whether the clone is shallow (a history scan then needs ``--deepen``)."""
@@ -219,8 +274,7 @@ def working_tree_files(root: Path) -> list[str]:
     return [_decode(name) for name in out.split(b"\0") if name]
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     """A commit as the patch header names it. The author is looked up only for commits with findings
     (:func:`commit_authors`): a name may hold any byte, so it never travels inside the parsed stream."""
 
@@ -509,11 +563,8 @@ class Patches:
         log's memory grows with the commits it was given, so a long history is many bounded parts."""
         argv, stdin = self._commands[len(self._parts)]
         # git writes through its own descriptor; the parser reads through another, with its own offset.
-        write_fd, path = tempfile.mkstemp(prefix="lr-ci-patch-")
-        output = open(path, "rb")  # noqa: SIM115 - closed in close()
-        errors = tempfile.TemporaryFile(prefix="lr-ci-patch-")  # noqa: SIM115 - closed in close()
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # POSIX keeps the open file; elsewhere it goes when closed
+        write_fd, output = _spool()
+        errors = _scratch_file()
         try:
             process = subprocess.Popen(
                 argv,
@@ -677,7 +728,7 @@ def _stream(
     stderr goes to a file (git never blocks on a full pipe while lr-ci reads stdout); a failure is exit 2
     quoting git. A generator closed early kills git: nobody needs the rest.
     """
-    errors = tempfile.TemporaryFile(prefix="lr-ci-git-")  # noqa: SIM115 - closed in finally
+    errors = _scratch_file()
     try:
         process = subprocess.Popen(
             git_argv(root, *args),

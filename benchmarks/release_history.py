@@ -112,7 +112,9 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> None:
 def build(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int:
     """The repository: one commit per release, each package in its folder. Returns the commit count."""
     cache.mkdir(parents=True, exist_ok=True)
-    archives = [(name, version, sdist(cache, name, version)) for name, versions in releases for version in versions]
+    archives = [
+        (name, version, sdist(cache, name, version)) for name, versions in releases for version in versions
+    ]
     if repo.exists():
         raise SystemExit(f"{repo} exists: give a new path")
     git(Path.cwd(), "init", "-q", "-b", "main", str(repo))

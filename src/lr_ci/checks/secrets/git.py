@@ -287,9 +287,11 @@ class Commit(NamedTuple):
 class FileChange:
     """What one commit (or the index) changed in one file.
 
-    ``added`` are runs of consecutive added lines (first line number, text); ``removed`` the removed lines.
-    For a merge, only lines that are in none of the parents count as added: content that first appears in
-    the merge resolution. When git would not show the lines (an attribute, or a file larger than
+    ``added`` are runs of consecutive added lines (first line number, text); ``removed_runs`` the runs of
+    removed lines as the patch has them, each line still after its ``-`` (:attr:`removed` strips them:
+    they are read only when an added line holds a secret, so most are never stripped). For a merge,
+    only lines that are in none of the parents count as added: content that first appears in the merge
+    resolution. When git would not show the lines (an attribute, or a file larger than
     :data:`BLOB_STREAM_BYTES`), ``blob`` is the new content's object id and ``old_blobs`` those it
     replaced: the scanner reads the blobs itself.
     """
@@ -297,9 +299,14 @@ class FileChange:
     path: str
     commit: Commit | None = None
     added: list[tuple[int, bytes]] = field(default_factory=list)
-    removed: list[bytes] = field(default_factory=list)
+    removed_runs: list[bytes] = field(default_factory=list)
     blob: str | None = None
     old_blobs: tuple[str, ...] = ()
+
+    @property
+    def removed(self) -> list[bytes]:
+        """The runs of removed lines, without their ``-``."""
+        return [_strip_prefix(run) for run in self.removed_runs]
 
 
 @dataclass
@@ -361,6 +368,9 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
     are copied out of it (each byte of a patch was copied five times more when it was split).
     """
     end = len(section)
+    # git's "\\ No newline at end of file" starts a line: a section without one (nearly all) has no hunk
+    # to check for it.
+    markers = section.find(b"\n\\", at) >= 0
     while True:
         following = section.find(b"\n@@", at + 2)
         hunk_end = following if following >= 0 else end
@@ -374,13 +384,13 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
             else:
                 newline = section.find(b"\n+", start, hunk_end)
                 plus = newline + 1 if newline >= 0 else hunk_end
-            if _marked(section, start, plus) or _marked(section, plus, hunk_end):
+            if markers and (_marked(section, start, plus) or _marked(section, plus, hunk_end)):
                 # "\\ No newline at end of file": dropped, then the lines read as any other hunk's
                 lines = section[start:hunk_end].split(b"\n")
                 _hunk(change, section[at + 2 : header_end], b"\n".join(x for x in lines if x[:1] != b"\\"))
             else:
                 if plus > start:
-                    change.removed.append(_strip_prefix(section[start:plus]))
+                    change.removed_runs.append(section[start:plus])
                 if plus < hunk_end:
                     first = _new_start(section[at + 2 : header_end])
                     change.added.append((first, _strip_prefix(section[plus:hunk_end])))
@@ -403,7 +413,7 @@ def _hunk(change: FileChange, header: bytes, lines: bytes) -> None:
     """One hunk's lines (removed, then added) into ``change``; ``header`` is its ``@@`` line's rest."""
     plus = 0 if lines.startswith(b"+") else (lines.find(b"\n+") + 1 or len(lines))
     if plus:
-        change.removed.append(_strip_prefix(lines[:plus]))
+        change.removed_runs.append(lines[:plus])
     if plus < len(lines):
         change.added.append((_new_start(header), _strip_prefix(lines[plus:])))
 

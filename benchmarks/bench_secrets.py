@@ -148,6 +148,10 @@ def history_ratio(repo: Path, runs: int, others: dict[str, Path] | None = None) 
     print(f"history of {repo.name}: {count} commits")
     argv = ["secrets", "--history", "--format", "json"]
     log_s, scan_s = [], []
+    # Compared with other checkouts, this one is also run as they are (``python -P -m lr_ci``, its src on
+    # PYTHONPATH), so that the launcher is the same on every side.
+    if others:
+        others = {"this (-m)": Path(__file__).resolve().parents[1] / "src", **others}
     other_s: dict[str, list[float]] = {name: [] for name in others or {}}
     for _ in range(runs):  # interleaved: a neighbour's burst of work weighs on every side alike
         log_s.append(wall(["git", "log", "-p", "-U0", "--all"], repo, 1))

@@ -979,6 +979,106 @@ def blob_chunks(root: Path, blob: str, chunk_bytes: int = _READ_CHUNK) -> Iterat
     return _stream(root, ["cat-file", "blob", blob], chunk_bytes=chunk_bytes)
 
 
+class BlobReader:
+    """Blobs read through one ``git cat-file --batch-command`` for a whole scan, not two gits per blob.
+
+    A change git shows as "Binary files differ" (a data file, a file over :data:`BLOB_STREAM_BYTES`) was
+    read with one git for each blob's size and another for its content, 3 to 5 ms each: the 42 such changes
+    of a history of real releases took 0.4 s. Here ``info`` answers a size and ``contents`` streams a blob
+    chunk by chunk (never whole in memory, as :func:`blob_chunks`). A stream left before its end (the scan
+    failed) stops the process; the next request starts another. Use it as a context manager.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._process: subprocess.Popen[bytes] | None = None
+        self._errors: IO[bytes] | None = None
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def size(self, blob: str) -> int:
+        return self._ask("info", blob)[1]
+
+    def chunks(self, blob: str, chunk_bytes: int = _READ_CHUNK) -> Generator[bytes, None, None]:
+        """The blob's content, chunk by chunk (the request is sent when the first chunk is asked for)."""
+        kind, left = self._ask("contents", blob)
+        process = self._process
+        assert process is not None and process.stdout is not None
+        finished = False
+        try:
+            if kind != b"blob":
+                raise LrCiError(
+                    f"git cat-file failed: {blob} is a {kind.decode('ascii', 'replace')}, not a blob"
+                )
+            while left > 0:
+                chunk = process.stdout.read(min(chunk_bytes, left))
+                if not chunk:
+                    raise LrCiError(f"git cat-file failed: {blob} ended early")
+                left -= len(chunk)
+                yield chunk
+            process.stdout.read(1)  # the newline after the content
+            finished = True
+        finally:
+            if not finished:
+                self.close()
+
+    def _ask(self, command: str, blob: str) -> tuple[bytes, int]:
+        """Send ``command blob``; returns the object's type and size from git's answer."""
+        if self._process is None:
+            self._errors = _scratch_file()
+            try:
+                self._process = subprocess.Popen(
+                    git_argv(self.root, "cat-file", "--batch-command"),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=self._errors,
+                    env=git_env(),
+                )
+            except FileNotFoundError:
+                self.close()
+                raise LrCiError("git is not installed or not on PATH") from None
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(f"{command} {blob}\n".encode())
+            process.stdin.flush()
+        except BrokenPipeError:
+            pass  # git ended: its answer is missing, below
+        fields = process.stdout.readline().split()
+        if len(fields) != 3 or not fields[2].isdigit():
+            if fields:  # "<sha> missing", "<sha> ambiguous"
+                message = f"git cat-file failed: {blob} {b' '.join(fields[1:]).decode('ascii', 'replace')}"
+            else:  # git ended: its own complaint says why
+                code = process.wait()
+                errors = self._errors
+                assert errors is not None
+                errors.seek(0)
+                message = complaint(("cat-file",), errors.read(64 << 10), code)
+            self.close()
+            raise LrCiError(message)
+        return fields[1], int(fields[2])
+
+    def close(self) -> None:
+        """Stop git (it waits for the next request on its input) and drop its error file."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            if process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
+
+
 def commit_authors(root: Path, shas: Sequence[str]) -> dict[str, str]:
     """``Name <email>`` of each commit, read from the raw commit objects (length-prefixed: no byte of a
     name can be taken for a separator)."""

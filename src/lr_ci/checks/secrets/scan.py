@@ -436,17 +436,17 @@ def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[H
     return candidates.introduced()
 
 
-def _introduced_blob(change: git.FileChange, root: Path, scanner: ContentScanner) -> list[Hit]:
+def _introduced_blob(change: git.FileChange, blobs: git.BlobReader, scanner: ContentScanner) -> list[Hit]:
     """A file git did not show as lines: the secrets of its new blob that none of its old blobs had."""
     assert change.blob is not None
-    if scanner.too_big(git.blob_size(root, change.blob), change.path, change.commit):
+    if scanner.too_big(blobs.size(change.blob), change.path, change.commit):
         return []
     candidates = _Candidates(scanner, change)
-    scanner.stream(git.blob_chunks(root, change.blob), change.path, candidates.add, change.commit)
+    scanner.stream(blobs.chunks(change.blob), change.path, candidates.add, change.commit)
     for old in change.old_blobs:
-        if not candidates.hits or git.blob_size(root, old) > scanner.max_bytes:
+        if not candidates.hits or blobs.size(old) > scanner.max_bytes:
             continue  # an old blob too big to read: its secrets count as new (reported, never hidden)
-        scanner.stream(git.blob_chunks(root, old), change.path, candidates.forget, old=True)
+        scanner.stream(blobs.chunks(old), change.path, candidates.forget, old=True)
     return candidates.introduced()
 
 
@@ -454,14 +454,15 @@ def scan_patches(
     patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None = None
 ) -> None:
     """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
-    for position, change in patches:
-        if scanner.wanted(change.path):
-            hits = (
-                _introduced_blob(change, patches.root, scanner)
-                if change.blob is not None
-                else _introduced_lines(change, scanner)
-            )
-            scanner.take(hits, change.path, change.commit, position)
-        if progress is not None:
-            progress(patches.stats.commits)
+    with git.BlobReader(patches.root) as blobs:
+        for position, change in patches:
+            if scanner.wanted(change.path):
+                hits = (
+                    _introduced_blob(change, blobs, scanner)
+                    if change.blob is not None
+                    else _introduced_lines(change, scanner)
+                )
+                scanner.take(hits, change.path, change.commit, position)
+            if progress is not None:
+                progress(patches.stats.commits)
     scanner.counts["commits_scanned"] += patches.stats.commits

@@ -360,6 +360,11 @@ def _strip_prefix(lines: bytes) -> bytes:
     return lines[1:].replace(b"\n" + lines[:1], b"\n").rstrip(b"\n")
 
 
+# An ordinary hunk's header, ``@@ -a[,b] +c[,d] @@`` and what git adds after it, to its newline: one match
+# gives where the lines start and the first new line (a history has hundreds of thousands of hunks).
+_HUNK_HEADER = re.compile(rb"@@ -[0-9]+(?:,[0-9]+)? \+([0-9]+)(?:,[0-9]+)? @@[^\n]*\n")
+
+
 def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
     """The hunks of an ordinary ``-U0`` diff: in each, the removed lines come first, then the added ones.
 
@@ -374,7 +379,8 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
     while True:
         following = section.find(b"\n@@", at + 2)
         hunk_end = following if following >= 0 else end
-        header_end = section.find(b"\n", at, hunk_end)
+        header = _HUNK_HEADER.match(section, at, hunk_end)
+        header_end = header.end() - 1 if header is not None else section.find(b"\n", at, hunk_end)
         if header_end >= 0:
             start = header_end + 1
             # -U0: the removed lines, then the added ones. A removed line starts with "-", so the first
@@ -392,8 +398,14 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
                 if plus > start:
                     change.removed_runs.append(section[start:plus])
                 if plus < hunk_end:
-                    first = _new_start(section[at + 2 : header_end])
-                    change.added.append((first, _strip_prefix(section[plus:hunk_end])))
+                    first = (
+                        int(header[1]) or 1
+                        if header is not None
+                        else _new_start(section[at + 2 : header_end])
+                    )
+                    # the added lines without their "+" (as _strip_prefix, without a call per hunk)
+                    added = section[plus + 1 : hunk_end].replace(b"\n+", b"\n").rstrip(b"\n")
+                    change.added.append((first, added))
         if following < 0:
             return
         at = following + 1

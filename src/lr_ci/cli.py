@@ -248,7 +248,8 @@ def _end_process(code: int) -> None:
     import os
     import threading
 
-    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()[1:]):
+    first = threading.main_thread()
+    if any(t is not first and t.is_alive() and not t.daemon for t in threading.enumerate()):
         return
     atexit._run_exitfuncs()
     try:

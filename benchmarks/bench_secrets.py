@@ -15,7 +15,10 @@
   the same interleaved rounds: a change's effect, measured against its start under the same load.
 
 Usage: python benchmarks/bench_secrets.py [--commits N] [--runs N] [--repo PATH ...] [--history-only]
-       [--compare NAME=SRC ...]
+       [--compare NAME=SRC ...] [--staged-only RUNS]
+
+``--staged-only RUNS`` times only the staged hook, ``python -P -m lr_ci secrets --staged``, RUNS times for this
+checkout and each ``--compare`` in turn, and prints medians and minimums.
 
 Run it with nothing else heavy on the machine, twice: on two cores, every other process shows in the ratio.
 """
@@ -101,6 +104,13 @@ def build_history(repo: Path, commits: int) -> None:
 _ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
+def _stage_two_files(repo: Path) -> None:
+    """The staged benchmark's commit: two small new files in the index."""
+    (repo / "a.py").write_text("x = 1\n")
+    (repo / "b.py").write_text("y = 2\n")
+    subprocess.run(["git", "add", "a.py", "b.py"], cwd=repo, check=True)
+
+
 def wall(argv: list[str], cwd: Path, runs: int, ok: tuple[int, ...] = (0, 1)) -> float:
     samples = []
     for _ in range(runs):
@@ -138,6 +148,10 @@ def history_ratio(repo: Path, runs: int, others: dict[str, Path] | None = None) 
     print(f"history of {repo.name}: {count} commits")
     argv = ["secrets", "--history", "--format", "json"]
     log_s, scan_s = [], []
+    # Compared with other checkouts, this one is also run as they are (``python -P -m lr_ci``, its src on
+    # PYTHONPATH), so that the launcher is the same on every side.
+    if others:
+        others = {"this (-m)": Path(__file__).resolve().parents[1] / "src", **others}
     other_s: dict[str, list[float]] = {name: [] for name in others or {}}
     for _ in range(runs):  # interleaved: a neighbour's burst of work weighs on every side alike
         log_s.append(wall(["git", "log", "-p", "-U0", "--all"], repo, 1))
@@ -155,6 +169,29 @@ def history_ratio(repo: Path, runs: int, others: dict[str, Path] | None = None) 
     return ratio > HISTORY_TARGET
 
 
+def staged_times(repo: Path, runs: int, others: dict[str, Path]) -> dict[str, list[float]]:
+    """``python -P -m lr_ci secrets --staged`` on ``repo``'s index, this checkout's code and each of
+    ``others``' in turn (interleaved: a neighbour's burst weighs on every side alike), ``runs`` times each."""
+    sources = {"this": Path(__file__).resolve().parents[1] / "src", **others}
+    samples: dict[str, list[float]] = {name: [] for name in sources}
+    for _ in range(runs):
+        for name, source in sources.items():
+            samples[name].append(wall_in(["secrets", "--staged"], repo, source))
+    return samples
+
+
+def print_staged(samples: dict[str, list[float]]) -> bool:
+    """Median and minimum per checkout; True when this checkout's median is over the target."""
+    for name, times in samples.items():
+        median, low = statistics.median(times), min(times)
+        verdict = "ok" if median <= STAGED_TARGET_S else "OVER"
+        print(
+            f"  staged, 2-file commit, {name:<10} median {median * 1000:6.1f} ms  min {low * 1000:6.1f} ms"
+            f"  ({len(times)} runs)  target <= {STAGED_TARGET_S * 1000:.0f} ms  {verdict}"
+        )
+    return statistics.median(samples["this"]) > STAGED_TARGET_S
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=1200)
@@ -163,6 +200,13 @@ def main() -> int:
         "--repo", type=Path, action="append", default=[], help="also measure this repository's history"
     )
     parser.add_argument("--history-only", action="store_true", help="skip the staged and working tree runs")
+    parser.add_argument(
+        "--staged-only",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="only the staged hook, RUNS interleaved runs per checkout (this one and each --compare)",
+    )
     parser.add_argument(
         "--compare",
         action="append",
@@ -176,15 +220,16 @@ def main() -> int:
     try:
         repo = workdir / "repo"
         build_history(repo, args.commits)
+        if args.staged_only:
+            _stage_two_files(repo)
+            return 1 if print_staged(staged_times(repo, args.staged_only, others)) else 0
         failed = history_ratio(repo, args.runs, others)
         for real in args.repo:
             failed |= history_ratio(real.resolve(), args.runs, others)
         if args.history_only:
             return 1 if failed else 0
 
-        (repo / "a.py").write_text("x = 1\n")
-        (repo / "b.py").write_text("y = 2\n")
-        subprocess.run(["git", "add", "a.py", "b.py"], cwd=repo, check=True)
+        _stage_two_files(repo)
         python_s = wall([sys.executable, "-c", "pass"], repo, 10)
         staged_s = wall([LR_CI, "secrets", "--staged"], repo, 10)
         failed |= staged_s > STAGED_TARGET_S

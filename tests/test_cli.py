@@ -215,3 +215,40 @@ def test_progress_only_on_a_terminal_and_never_in_ci(repo: Path) -> None:
     assert b"scanning commits" in shown
     assert b"scanning commits" not in run({"CI": "true"})
     assert b"scanning commits" not in run({"CI": ""}, "--quiet")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "printed"),
+    [(["--version"], 0, "lr-ci, version"), (["secrets", "--range", ""], 2, "--range: the range is empty")],
+)
+def test_entry_point_ends_the_process_with_everything_written(
+    argv: list[str], code: int, printed: str, tmp_path: Path
+) -> None:
+    """Run as the process's entry point (``main()`` without arguments), lr-ci ends the process without
+    tearing the interpreter down: the exit code is the run's, everything printed is there, and the
+    ``atexit`` functions ran."""
+    program = (
+        "import atexit, sys\nfrom lr_ci.cli import main\n"
+        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        f"sys.argv = ['lr-ci', *{argv!r}]\nsys.exit(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == code
+    assert printed in result.stdout + result.stderr
+    assert result.stderr.rstrip().endswith("atexit ran")
+
+
+def test_entry_point_waits_for_a_thread_still_running(tmp_path: Path) -> None:
+    """A thread that is not a daemon, still running when the run ends, is waited for as Python does."""
+    program = (
+        "import sys, threading, time\nfrom lr_ci.cli import main\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done', flush=True))).start()\n"
+        "sys.argv = ['lr-ci', '--version']\nsys.exit(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == "thread done"

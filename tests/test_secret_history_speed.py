@@ -4,17 +4,23 @@
   every match starts at one of its keywords skips the windows of hits where no match starts;
 - the faster automaton a rule set builds after searching 256 KB (``RuleSet._faster_automaton``);
 - the patch parser's offsets (``git._next_commit``, ``git._marked``, ``git._simple_hunks``), on real git
-  output with files that end without a newline.
+  output with files that end without a newline; removed lines stripped only when read;
+- the runs of one change searched for keywords together (``ContentScanner.worth_scanning``): only runs
+  that ``scan_text`` would drop are dropped;
+- blobs read through one ``git cat-file --batch-command`` (``git.BlobReader``), and the patch spools and
+  error files made without :mod:`tempfile` (``git._spool``, ``git._scratch_file``).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from lr_ci.checks.secrets import git
+from lr_ci.errors import LrCiError
 from lr_ci.secret_rules import engine
 from lr_ci.secret_rules.engine import RuleSet, default_rules, literal_start, scan
 
@@ -144,3 +150,73 @@ def test_history_with_files_without_a_final_newline(tmp_path: Path) -> None:
     assert b"c" in texts and b"x\ny" in texts and b"z" in texts
     removed = [text for change in changes for text in change.removed]
     assert not any(b"No newline" in text for text in removed)
+
+
+def test_blob_reader_reads_what_cat_file_reads(tmp_path: Path) -> None:
+    """One ``cat-file --batch-command`` for every blob: the same sizes and bytes as a git per blob, after a
+    stream left early too; an object that is not there is exit 2, and the next request still works."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    contents = {"a.bin": bytes(range(256)) * 40, "b.txt": b"token\n" * 3, "empty": b""}
+    _commit(repo, contents, "1")
+    blobs = {
+        name: subprocess.run(
+            ["git", "rev-parse", f"HEAD:{name}"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for name in contents
+    }
+    with git.BlobReader(repo) as reader:
+        for name, blob in blobs.items():
+            assert reader.size(blob) == len(contents[name])
+            assert b"".join(reader.chunks(blob, chunk_bytes=7)) == contents[name]
+        stream = reader.chunks(blobs["a.bin"], chunk_bytes=100)
+        assert next(stream) == contents["a.bin"][:100]
+        stream.close()  # left early: the process is stopped, the next request starts another
+        assert b"".join(reader.chunks(blobs["b.txt"])) == contents["b.txt"]
+        with pytest.raises(LrCiError, match="missing"):
+            reader.size("0" * 39 + "1")
+        assert reader.size(blobs["b.txt"]) == len(contents["b.txt"])
+
+
+def test_worth_scanning_drops_only_runs_scan_text_would_drop() -> None:
+    """The runs of one change searched together for keywords: a run is dropped only when it is short, has
+    no NUL byte or byte-order mark and holds no keyword, and its bytes are still counted as scanned."""
+    from lr_ci.checks.secrets.scan import ContentScanner
+
+    runs = [
+        (1, b"x = 1"),
+        (5, f"token = '{GITHUB_TOKEN}'".encode()),
+        (9, b"y = 2\nz = 3"),
+        (20, b"a\0b"),
+        (30, b"\xff\xfe" + "x".encode("utf-16-le")),
+        (40, b"w = 4 " * 1000),
+        (50, b"tail = PASSword"),
+        (60, b""),
+    ]
+    scanner = ContentScanner(default_rules(), 1 << 20, lambda _path: False)
+    kept = scanner.worth_scanning(runs)
+    assert kept == [runs[1], runs[3], runs[4], runs[5], runs[6]]
+    assert scanner.counts["bytes_scanned"] == sum(len(text) for run in (0, 2, 7) for text in [runs[run][1]])
+    assert scanner.worth_scanning(runs[:1]) == runs[:1]  # one run: scan_text decides, as before
+
+
+def test_removed_lines_are_stripped_when_read() -> None:
+    change = git.FileChange("f.py", removed_runs=[b"-a\n-b\n", b"-c"])
+    assert change.removed == [b"a\nb", b"c"]
+
+
+def test_spool_reader_has_its_own_offset() -> None:
+    write_fd, reader = git._spool()
+    try:
+        os.write(write_fd, b"first ")
+        assert reader.read() == b"first "
+        os.write(write_fd, b"second")
+        assert reader.read() == b"second"
+    finally:
+        os.close(write_fd)
+        reader.close()
+    scratch = git._scratch_file()
+    scratch.write(b"error")
+    scratch.seek(0)
+    assert scratch.read() == b"error"
+    scratch.close()

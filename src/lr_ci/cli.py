@@ -224,7 +224,44 @@ def usage_error_line(exc: click.UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code."""
+    """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code.
+
+    Called without ``argv``, as those entry points call it, the process ends here once the run is over
+    (:func:`_end_process`); with ``argv`` (a test, a program that calls lr-ci), it returns.
+    """
+    code = _main(argv)
+    if argv is None:
+        _end_process(code)
+    return code
+
+
+def _end_process(code: int) -> None:
+    """End the process with ``code`` without tearing the interpreter down, when nothing is left to do.
+
+    The run has written and closed its outputs; freeing every module, rule, compiled regex and keyword
+    automaton one by one took 15 to 50 ms, a fifth of the staged hook's time, for nothing the user sees.
+    What an exit does that matters still happens: the ``atexit`` functions run (logging's flush among
+    them) and stdout and stderr are flushed. When a thread that is not a daemon still runs (Python waits
+    for it), or flushing fails (a closed pipe: Python's exit reports it), the normal exit takes over.
+    """
+    import atexit
+    import os
+    import threading
+
+    first = threading.main_thread()
+    if any(t is not first and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Run the command line ``argv`` (None: ``sys.argv``); returns the exit code."""
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a character gets an escape, never a crash.
         if isinstance(stream, io.TextIOWrapper):

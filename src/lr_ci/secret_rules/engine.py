@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from lr_ci.report import Severity
 
@@ -175,8 +175,7 @@ class Hits(list[Hit]):
     """Characters the rules' regexes were run on, in total: the engine's work, linear in the input."""
 
 
-@dataclass(frozen=True)
-class PathPolicy:
+class PathPolicy(NamedTuple):
     """What a path gets: ``skip`` (images, fonts, archives...), ``specific`` (no generic rules), ``all``."""
 
     scan: str
@@ -324,7 +323,9 @@ def _decoder_name(data: dict[str, Any]) -> str | None:
 @dataclass
 class RuleSet:
     rules: tuple[Rule, ...]
-    placeholders: tuple[re.Pattern[str], ...]
+    placeholders: tuple[re.Pattern[str] | str, ...]
+    """The ``[placeholders]`` regexes, compiled or as text: only their union is compiled, when a match
+    first needs it (the staged hook's commits mostly have none)."""
     _by_keyword: list[list[int]] = field(default_factory=list)
     _automaton: Any = None
 
@@ -374,6 +375,12 @@ class RuleSet:
         many short texts of a history (one-line edits) that hold none and need no scan at all."""
         self._count_searched(len(data))
         return bool(self._automaton.find_matches_as_indexes(data.lower()))
+
+    def keyword_starts(self, data: bytes) -> list[int]:
+        """Where in ``data`` keywords start, in order, not overlapping (at least one in any span that
+        holds one): one automaton pass over many short texts joined (``ContentScanner.worth_scanning``)."""
+        self._count_searched(len(data))
+        return [start for _keyword, start, _end in self._automaton.find_matches_as_indexes(data.lower())]
 
     def _count_searched(self, size: int) -> None:
         if self._dfa_after > 0:
@@ -444,7 +451,7 @@ class RuleSet:
         """The ``[placeholders]`` regexes as one alternation: a leading ``(?i)`` becomes a scoped group."""
         parts = []
         for pattern in self.placeholders:
-            text, flags = pattern.pattern, ""
+            text, flags = pattern if isinstance(pattern, str) else pattern.pattern, ""
             while text.startswith("(?") and text[2:3].isalpha() and ")" in text:
                 flags, text = flags + text[2 : text.index(")")], text[text.index(")") + 1 :]
             parts.append(f"(?{flags}:{text})" if flags else f"(?:{text})")
@@ -462,7 +469,7 @@ def default_rules() -> RuleSet:
     from lr_ci.secret_rules import _rules_data
 
     rules = tuple(_rule(r) for r in _rules_data.RULES)
-    return RuleSet(rules, _compile_all(_rules_data.PLACEHOLDERS))
+    return RuleSet(rules, tuple(_rules_data.PLACEHOLDERS))
 
 
 def _normalized_key(key: str) -> str:

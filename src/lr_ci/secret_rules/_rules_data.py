@@ -5026,7 +5026,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'OPS_API_TOKEN,REPLACE_ME',
                          'setx OPS_API_TOKEN "%OPS_API_TOKEN%"',
                          '  for key in sorted(keys)',
-                         'return token'],
+                         'return token',
+                         'AWSSDK.SecurityToken\t4.0.101.10\tApache-2.0',
+                         'passwd-server\t752/udp\t\tpasswd_server',
+                         'gen-secret 2fa:gen-secret gen-url'],
                'true': ['ENV OPS_API_TOKEN Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         '  SetEnv DB_PASSWORD Vq8rT2mWx5Lp',
                         'setenv SMTP_PASSWORD Vq8rT2mWx5Lp',
@@ -5105,7 +5108,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '(?i)(?:^|(?<=[\\s(|`{]))(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z])))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
            '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ '
-           '\\t]{0,8}|,)`?(?:(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9])(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
+           '\\t]{0,8}|,)`?(?:(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',

@@ -176,9 +176,7 @@ def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
     root, cases = halves["test"]
     h = hashlib.sha256()
     old = (
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not str(p.relative_to(root)).startswith(_LATER_ROUNDS)
+        p for p in root.rglob("*") if p.is_file() and not str(p.relative_to(root)).startswith(_LATER_ROUNDS)
     )
     for path in sorted(old):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")

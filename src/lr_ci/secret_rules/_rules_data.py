@@ -4682,7 +4682,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': [': >', ': |'],
+  'keywords': [': >-', ': |-', ': >+', ': |+', ': >\n', ': |\n', ': >\r', ': |\r', ': > ', ': | '],
   'max_width': 1178,
   'multiline': True,
   'regex': '(?:^|(?<=[\\s{,]))["\']?(?P<key>[A-Za-z0-9_.\\-]{1,80})["\']?:[ \\t]{1,8}[|>][+\\-]?[0-9]?[ '
@@ -4956,18 +4956,17 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}["\']?(?!(?:basic|bearer|digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)\\b)[A-Za-z][A-Za-z0-9_\\-]{1,24}[ '
            '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;]{8,1024}={0,2})(?=[\\s"\',;]|$)',
   'severity': 'medium'},
- {'description': 'Secret as a KEY=VALUE pair given to an option (--from-literal=k=v, --env=K=v, -Dk=v)',
+ {'description': 'Secret as a KEY=VALUE pair given to an option (--from-literal=k=v, --env=K=v)',
   'entropy': 2.5,
   'examples': {'false': ['kubectl create secret generic ops --from-literal=db_password=xxxxxxxxxxxx',
                          'kubectl create secret generic ops --from-literal=db_password="$DB_PASSWORD"',
                          'kubectl create secret generic ops --from-literal=db_password=${DB_PASSWORD}',
-                         'java -Ddb.password.file=/run/secrets/db -jar ops.jar',
+                         'ops --config=db.password.file=/run/secrets/db',
                          'docker run --env=OPS_API_TOKEN=<your-api-token> ops/app',
                          'kubectl create secret generic ops --from-literal=username=svc_ops'],
                'true': ['kubectl create secret generic ops --from-literal=db_password=Vq8rT2mWx5Lp',
                         'kubectl create secret generic ops '
                         "--from-literal=api-token='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
-                        'java -Ddb.password=Vq8rT2mWx5Lp -jar ops.jar',
                         'docker run --env=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 ops/app']},
   'generic': True,
   'id': 'option-key-value-pair',
@@ -5001,8 +5000,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['password=', 'passwd=', 'token=', 'secret=', '_key=', '-key=', '.key=', 'apikey='],
   'max_width': 364,
   'multiline': False,
-  'regex': '(?:(?:^|[ \\t])--[a-z][a-z0-9\\-]{1,40}=|(?:^|[ '
-           '\\t])-D)(?P<key>[A-Za-z0-9_.\\-]{1,60})=(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'\\\\$<>{}%]{6,256}))(?=[\\s"\']|$)',
+  'regex': '(?:^|[ '
+           '\\t])--[a-z][a-z0-9\\-]{1,40}=(?P<key>[A-Za-z0-9_.\\-]{1,60})=(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'\\\\$<>{}%]{6,256}))(?=[\\s"\']|$)',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?[ '
                 '\\t;)}|]{0,8}$'],

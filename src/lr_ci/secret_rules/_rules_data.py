@@ -4683,10 +4683,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': [': >-', ': |-', ': >+', ': |+', ': >\n', ': |\n', ': >\r', ': |\r', ': > ', ': | '],
-  'max_width': 1178,
+  'max_width': 410,
   'multiline': True,
   'regex': '(?:^|(?<=[\\s{,]))["\']?(?P<key>[A-Za-z0-9_.\\-]{1,80})["\']?:[ \\t]{1,8}[|>][+\\-]?[0-9]?[ '
-           '\\t]{0,8}\\r?\\n(?P<ind>[ \\t]{1,40})(?P<secret>[^\\s"\'#\\-<$%{][^\\s]{5,1023})[ '
+           '\\t]{0,8}\\r?\\n(?P<ind>[ \\t]{1,40})(?P<secret>[^\\s"\'#\\-<$%{][^\\s]{5,255})[ '
            '\\t]{0,8}(?:\\r?\\n(?!(?P=ind)[^\\s])|\\Z)',
   'severity': 'medium'},
  {'description': 'Secret under a quoted key written with spaces ("API Key": "...", \'Client Secret\' => '
@@ -4950,11 +4950,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'generic': True,
   'id': 'authorization-scheme-token',
   'keywords': ['authorization'],
-  'max_width': 1091,
+  'max_width': 579,
   'multiline': False,
   'regex': '(?i)authorization["\']?[ \\t]{0,8}[:=][ '
            '\\t]{0,8}["\']?(?!(?:basic|bearer|digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)\\b)[A-Za-z][A-Za-z0-9_\\-]{1,24}[ '
-           '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;]{8,1024}={0,2})(?=[\\s"\',;]|$)',
+           '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;]{8,512}={0,2})(?=[\\s"\',;]|$)',
   'severity': 'medium'},
  {'description': 'Secret as a KEY=VALUE pair given to an option (--from-literal=k=v, --env=K=v)',
   'entropy': 2.5,
@@ -4997,7 +4997,17 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': ['password=', 'passwd=', 'token=', 'secret=', '_key=', '-key=', '.key=', 'apikey='],
+  'keywords': ['--from-literal=',
+               '--env=',
+               '--set=',
+               '--set-string=',
+               '--build-arg=',
+               '--var=',
+               '--property=',
+               '--conf=',
+               '--config=',
+               '--define=',
+               '--secret='],
   'max_width': 364,
   'multiline': False,
   'regex': '(?:^|[ '
@@ -5081,8 +5091,6 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'password <-',
                'passwd ',
                'passwd\t',
-               'pwd ',
-               'pwd\t',
                'secret ',
                'secret\t',
                'secret|',
@@ -5095,10 +5103,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'token,',
                'token`',
                'token <-',
-               'key ',
-               'key\t',
+               '_key ',
+               '-key ',
+               '.key ',
+               'apikey ',
+               '_key\t',
                'key|',
-               'key,',
+               '_key,',
                'key`',
                'key <-',
                'credentials ',

@@ -5085,7 +5085,6 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['password ',
                'password\t',
-               'password|',
                'password,',
                'password`',
                'password <-',
@@ -5093,13 +5092,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'passwd\t',
                'secret ',
                'secret\t',
-               'secret|',
                'secret,',
                'secret`',
                'secret <-',
                'token ',
                'token\t',
-               'token|',
                'token,',
                'token`',
                'token <-',
@@ -5108,7 +5105,6 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                '.key ',
                'apikey ',
                '_key\t',
-               'key|',
                '_key,',
                'key`',
                'key <-',
@@ -5116,7 +5112,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'passphrase '],
   'max_width': 346,
   'multiline': False,
-  'regex': '(?i)(?:^|(?<=[\\s(|`{]))(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z])))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
+  'regex': '(?i)(?<![^\\s(|`{])(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z])))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
            '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ '
            '\\t]{0,8}|,)`?(?:(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},

@@ -742,11 +742,46 @@ SHAPES: list[tuple[str, str, str, str, str]] = [
         "generic-key-value-line",
         PASSWORD,
     ),
-    ("PassEnv-style directive", "conf/php-fpm.conf", f"env[DB_PASSWORD] {PASSWORD}\n", "", ""),
+    (
+        "systemd Environment=",
+        "app.service",
+        f"Environment=DB_PASSWORD={PASSWORD} LOG_LEVEL=info\n",
+        "option-key-value-pair",
+        PASSWORD,
+    ),
+    (
+        "ECS task definition",
+        "task-def.json",
+        f'{{"name": "DB_PASSWORD", "value": "{PASSWORD}"}}\n',
+        "name-value-pair",
+        PASSWORD,
+    ),
+    (
+        "HTML meta",
+        "index.html",
+        f'<meta name="ops-api-token" content="{TOKEN}">\n',
+        "name-value-pair",
+        TOKEN,
+    ),
+    (
+        "az --name --value",
+        "deploy.sh",
+        f'az keyvault secret set --vault-name kv --name db-password --value "{PASSWORD}"\n',
+        "name-value-pair",
+        PASSWORD,
+    ),
+    ("Gradle DSL call", "build.gradle", f"    password '{PASSWORD}'\n", "", ""),
     ("csh setenv", "env.csh", f"setenv OPS_API_TOKEN {TOKEN}\n", "generic-key-value-line", TOKEN),
     ("fish set -gx", "config.fish", f"set -gx OPS_API_TOKEN {TOKEN}\n", "generic-key-value-line", TOKEN),
     ("C #define", "src/keys.h", f'#define OPS_API_KEY "{TOKEN}"\n', "generic-key-value-line", TOKEN),
-    ("Objective-C #define", "src/Keys.m", f'#define kOpsApiToken @"{TOKEN}"\n', "", ""),
+    (
+        "Objective-C #define",
+        "src/Keys.m",
+        f'#define kOpsApiToken @"{TOKEN}"\n',
+        "generic-key-value-line",
+        TOKEN,
+    ),
+    ("C++ pair", "src/main.cpp", f'm = {{{{"api_token", "{TOKEN}"}}}};\n', "", ""),
     ("Emacs Lisp setq", "init.el", f'(setq ops-api-token "{TOKEN}")\n', "generic-key-value-line", TOKEN),
     ("Scheme define", "config.scm", f'(define ops-api-token "{TOKEN}")\n', "generic-key-value-line", TOKEN),
     ("Clojure keyword", "config.edn", f'{{:db-password "{PASSWORD}"}}\n', "generic-key-value-line", PASSWORD),
@@ -848,6 +883,13 @@ SHAPE_LOOK_ALIKES: list[tuple[str, str, str]] = [
     ("YAML block script", "ci.yml", f"run: |\n  echo {TOKEN}\n"),
     ("YAML multi-line key block", "app.yml", f"signing_key: |\n  {TOKEN}\n  {TOKEN[::-1]}\n"),
     ("spaced key i18n", "fr.json", '{"Enter API Key": "Saisissez la clé API"}\n'),
+    (
+        "name/value reference",
+        "task-def.json",
+        '{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:eu-west-1:1:parameter/db"}\n',
+    ),
+    ("name/value not a secret", "task-def.json", f'{{"name": "LOG_LEVEL", "value": "{TOKEN}"}}\n'),
+    ("systemd credential path", "app.service", "Environment=OPS_API_TOKEN=%d/ops_api_token\n"),
 ]
 
 
@@ -868,7 +910,10 @@ def test_the_same_shapes_holding_no_secret_are_not_reported(what: str, path: str
     assert [(h.rule.id, h.secret) for h in scan(text.encode(), path)] == [], what
 
 
-@pytest.mark.xfail(reason="shapes not read yet: a bracketed key (env[K] v), an @-string after a #define key")
+@pytest.mark.xfail(
+    reason="shapes not read yet: a plain-word key before a quoted value (Gradle's password '...', prose-like), "
+    'a {"key", "value"} pair (90-generic.toml holds ("NAME", "value") as a look-alike)'
+)
 @pytest.mark.parametrize("text", [s[2] for s in SHAPES if not s[3]], ids=[s[0] for s in SHAPES if not s[3]])
 def test_shapes_not_read_yet(text: str) -> None:
     assert scan(text.encode(), "conf/app.conf") != []

@@ -4744,6 +4744,59 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '(?P<kq>["\'])(?P<key>[A-Za-z][A-Za-z0-9_\\-]{0,20}(?: [A-Za-z0-9_\\-]{1,20}){1,4})(?P=kq)[ '
            '\\t]{0,8}(?::|=>?)[ \\t]{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)',
   'severity': 'medium'},
+ {'description': 'Secret as the value of a name/value pair whose name names a secret ({"name": "API_TOKEN", '
+                 '"value": "..."})',
+  'entropy': 2.5,
+  'examples': {'false': ['{"name": "OPS_API_TOKEN", "value": "xxxxxxxxxxxxxxxxxxxxxxxx"}',
+                         '{"name": "OPS_API_TOKEN", "value": "${OPS_API_TOKEN}"}',
+                         '{"name": "OPS_API_TOKEN", "valueFrom": '
+                         '"arn:aws:ssm:eu-west-1:123456789012:parameter/ops/api-token"}',
+                         '{"name": "LOG_LEVEL", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                         '{"name": "OPS_API_TOKEN_NAME", "value": "OPS-API-TOKEN-V2"}',
+                         '<meta name="ops-api-token" content="<your-api-token>">',
+                         '{"name": "OPS_API_TOKEN", "value": ""}'],
+               'true': ['{"name": "OPS_API_TOKEN", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '  - {name: DB_PASSWORD, value: "Vq8rT2mWx5Lp"}',
+                        '{"key": "opsApiToken", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", "enabled": true}',
+                        '<meta name="ops-api-token" content="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6">',
+                        'az keyvault secret set --vault-name kv --name db-password --value "Vq8rT2mWx5Lp"']},
+  'generic': True,
+  'id': 'name-value-pair',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['"value"', "'value'", 'value:', 'content=', '--value'],
+  'max_width': 469,
+  'multiline': False,
+  'regex': '(?i)(?:(?<![\\w\\-])(?P<nf>["\']?)(?:name|key)(?P=nf)[ \\t]{0,8}[:=]|--(?:secret-)?name[ \\t=])[ '
+           '\\t]{0,8}(?P<kq>["\']?)(?P<key>[A-Za-z0-9_.\\-]{1,80})(?P=kq)[^{}<>\\r\\n]{0,80}?(?:(?<![\\w\\-])|(?<=--))(?P<vf>["\']?)(?:value|content)(?P=vf)[ '
+           '\\t]{0,8}[:= \\t][ '
+           '\\t]{0,8}(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\,}]{6,256})(?P=q)(?=[\\s,}"\'/>]|$)',
+  'severity': 'medium'},
  {'description': 'Password in a curl -u/--user option',
   'entropy': 2.5,
   'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
@@ -4963,11 +5016,14 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'kubectl create secret generic ops --from-literal=db_password=${DB_PASSWORD}',
                          'ops --config=db.password.file=/run/secrets/db',
                          'docker run --env=OPS_API_TOKEN=<your-api-token> ops/app',
+                         'Environment=OPS_API_TOKEN=%d/ops_api_token',
                          'kubectl create secret generic ops --from-literal=username=svc_ops'],
                'true': ['kubectl create secret generic ops --from-literal=db_password=Vq8rT2mWx5Lp',
                         'kubectl create secret generic ops '
                         "--from-literal=api-token='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
-                        'docker run --env=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 ops/app']},
+                        'docker run --env=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 ops/app',
+                        'Environment=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'Environment=DB_PASSWORD=Vq8rT2mWx5Lp LOG_LEVEL=info']},
   'generic': True,
   'id': 'option-key-value-pair',
   'key_words': '(?x)\n'
@@ -4997,7 +5053,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': ['--from-literal=',
+  'keywords': ['environment=',
+               '--from-literal=',
                '--env=',
                '--set=',
                '--set-string=',
@@ -5010,8 +5067,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                '--secret='],
   'max_width': 364,
   'multiline': False,
-  'regex': '(?:^|[ '
-           '\\t])--[a-z][a-z0-9\\-]{1,40}=(?P<key>[A-Za-z0-9_.\\-]{1,60})=(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'\\\\$<>{}%]{6,256}))(?=[\\s"\']|$)',
+  'regex': '(?:(?:^|[ '
+           '\\t])--[a-z][a-z0-9\\-]{1,40}=|(?i:\\bEnvironment=))(?P<key>[A-Za-z0-9_.\\-]{1,60})=(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'\\\\$<>{}%]{6,256}))(?=[\\s"\']|$)',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?[ '
                 '\\t;)}|]{0,8}$'],
@@ -5044,6 +5101,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'setenv SMTP_PASSWORD Vq8rT2mWx5Lp',
                         'set -gx OPS_API_TOKEN Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         '#define OPS_API_KEY "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '#define kOpsApiToken @"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         '(setq ops-api-token "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")',
                         '      :db-password "Vq8rT2mWx5Lp"}}',
                         '    set $upstream_token "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
@@ -5110,11 +5168,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'key <-',
                'credentials ',
                'passphrase '],
-  'max_width': 346,
+  'max_width': 347,
   'multiline': False,
   'regex': '(?i)(?<![^\\s(|`{])(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z])))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
            '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ '
-           '\\t]{0,8}|,)`?(?:(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
+           '\\t]{0,8}|,)`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',

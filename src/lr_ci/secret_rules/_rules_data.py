@@ -5093,6 +5093,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'setx OPS_API_TOKEN "%OPS_API_TOKEN%"',
                          '  for key in sorted(keys)',
                          'return token',
+                         "credentials {\n    password 'xxxxxxxxxxxx'\n}",
+                         "credentials {\n    password System.getenv('OPS_PASSWORD')\n}",
+                         "  see the password 'Vq8rT2mWx5Lp' in the vault",
                          'AWSSDK.SecurityToken\t4.0.101.10\tApache-2.0',
                          'passwd-server\t752/udp\t\tpasswd_server',
                          'gen-secret 2fa:gen-secret gen-url'],
@@ -5111,7 +5114,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '| `OPS_API_TOKEN` | `Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6` |',
                         '| db_password | Vq8rT2mWx5Lp |',
                         'OPS_WEBHOOK_SECRET\tZq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
-                        'OPS_WEBHOOK_SECRET,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6']},
+                        'OPS_WEBHOOK_SECRET,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        "credentials {\n    username 'ops'\n    password 'Vq8rT2mWx5Lp'\n}"]},
   'generic': True,
   'id': 'generic-key-value-line',
   'key_words': '(?x)\n'
@@ -5168,9 +5172,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'key <-',
                'credentials ',
                'passphrase '],
-  'max_width': 347,
+  'max_width': 362,
   'multiline': False,
-  'regex': '(?i)(?<![^\\s(|`{])(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z])))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
+  'regex': '(?i)(?<![^\\s(|`{])(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z]))|(?<![^\\n])[ '
+           '\\t]{0,16}(?=[a-z]{3,20}[ '
+           '\\t]{1,8}@?["\']))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
            '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ '
            '\\t]{0,8}|,)`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},

@@ -24,6 +24,13 @@ A case is (path, line, kind "secret"/"benign", family, label); ``text`` is what 
 value itself, or its base64 in a Kubernetes ``data:`` map). A finding counts for a case when it is on the
 case's path and line, at any severity; a finding on a line no case labels is a false alarm too.
 
+Round four (``ROUND4_PREFIX``) adds generic secrets in 42 file syntaxes the corpus had no generic group
+for (Dockerfile ENV/ARG, systemd units, Apache/nginx configs, C headers, fish/csh/cmd, R, Elixir, Clojure,
+Lisp, Tcl, Erlang, VB.NET, Scala, Dart, Perl, Lua, Jenkinsfiles, tables, TSV/CSV, plists, properties,
+kubectl, Ansible, SQL, logs, .git-credentials, pip.conf, Composer), each a secret group and a look-alike
+group (placeholders, references, names, ids, hashes, paths, URLs under the same keys), split by the same
+hash: written after the first test-half run, so those groups measure syntaxes the rules were not fitted to.
+
 Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
 ``score(cases, found)`` compares with a set of (path, line) findings.
 """

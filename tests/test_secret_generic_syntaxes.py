@@ -791,6 +791,13 @@ SHAPES: list[tuple[str, str, str, str, str]] = [
     ("Emacs Lisp setq", "init.el", f'(setq ops-api-token "{TOKEN}")\n', "generic-key-value-line", TOKEN),
     ("Scheme define", "config.scm", f'(define ops-api-token "{TOKEN}")\n', "generic-key-value-line", TOKEN),
     ("Clojure keyword", "config.edn", f'{{:db-password "{PASSWORD}"}}\n', "generic-key-value-line", PASSWORD),
+    (
+        "Capistrano set",
+        "config/deploy.rb",
+        f"set :db_password, '{PASSWORD}'\n",
+        "generic-key-value-line",
+        PASSWORD,
+    ),
     ("Elixir attribute", "lib/client.ex", f'  @api_token "{TOKEN}"\n', "generic-key-value-line", TOKEN),
     ("Tcl set", "deploy.tcl", f'set ops_api_token "{TOKEN}"\n', "generic-key-value-line", TOKEN),
     ("nginx set", "nginx.conf", f'    set $ops_api_token "{TOKEN}";\n', "generic-key-value-line", TOKEN),

@@ -5096,6 +5096,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          "credentials {\n    password 'xxxxxxxxxxxx'\n}",
                          "credentials {\n    password System.getenv('OPS_PASSWORD')\n}",
                          "  see the password 'Vq8rT2mWx5Lp' in the vault",
+                         "set :db_password, ENV.fetch('DB_PASSWORD')",
+                         "check(db_password, 'Vq8rT2mWx5Lp')",
                          'AWSSDK.SecurityToken\t4.0.101.10\tApache-2.0',
                          'passwd-server\t752/udp\t\tpasswd_server',
                          'gen-secret 2fa:gen-secret gen-url'],
@@ -5115,7 +5117,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '| db_password | Vq8rT2mWx5Lp |',
                         'OPS_WEBHOOK_SECRET\tZq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'OPS_WEBHOOK_SECRET,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
-                        "credentials {\n    username 'ops'\n    password 'Vq8rT2mWx5Lp'\n}"]},
+                        "credentials {\n    username 'ops'\n    password 'Vq8rT2mWx5Lp'\n}",
+                        "set :db_password, 'Vq8rT2mWx5Lp'"]},
   'generic': True,
   'id': 'generic-key-value-line',
   'key_words': '(?x)\n'
@@ -5174,11 +5177,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'passphrase '],
   'max_width': 362,
   'multiline': False,
-  'regex': '(?i)(?<![^\\s(|`{])(?:[$@:]|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z]))|(?<![^\\n])[ '
+  'regex': '(?i)(?<![^\\s(|`{])(?:(?P<sig>[$@:])|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z]))|(?<![^\\n])[ '
            '\\t]{0,16}(?=[a-z]{3,20}[ '
            '\\t]{1,8}@?["\']))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
-           '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ '
-           '\\t]{0,8}|,)`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
+           '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ \\t]{0,8}|,(?(sig)[ '
+           '\\t]{0,8}|))`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',

@@ -24,6 +24,13 @@ A case is (path, line, kind "secret"/"benign", family, label); ``text`` is what 
 value itself, or its base64 in a Kubernetes ``data:`` map). A finding counts for a case when it is on the
 case's path and line, at any severity; a finding on a line no case labels is a false alarm too.
 
+Round four (``ROUND4_PREFIX``) adds generic secrets in 42 file syntaxes the corpus had no generic group
+for (Dockerfile ENV/ARG, systemd units, Apache/nginx configs, C headers, fish/csh/cmd, R, Elixir, Clojure,
+Lisp, Tcl, Erlang, VB.NET, Scala, Dart, Perl, Lua, Jenkinsfiles, tables, TSV/CSV, plists, properties,
+kubectl, Ansible, SQL, logs, .git-credentials, pip.conf, Composer), each a secret group and a look-alike
+group (placeholders, references, names, ids, hashes, paths, URLs under the same keys), split by the same
+hash: written after the first test-half run, so those groups measure syntaxes the rules were not fitted to.
+
 Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
 ``score(cases, found)`` compares with a set of (path, line) findings.
 """
@@ -3878,6 +3885,284 @@ def _lookalikes_round3() -> list[
 
 # ---------------------------------------------------------------------------------- building
 
+# ---------------------------------------------------------------------------------- round four: syntaxes
+
+ROUND4_PREFIX = "gsyntax4-"
+"""Directory prefix of round four's groups: generic secrets and their look-alikes in file syntaxes the
+corpus had no generic group for (added after the first test-half run, so the test-half files outside this
+prefix and ``ROUND3_PREFIX`` are the ones scored before, kept byte for byte)."""
+
+_ROUND4_KEYS = (
+    "DB_PASSWORD",
+    "API_TOKEN",
+    "CLIENT_SECRET",
+    "SMTP_PASSWORD",
+    "AUTH_TOKEN",
+    "PAYMENTS_API_KEY",
+    "WEBHOOK_SECRET",
+    "ADMIN_PASSWORD",
+    "ACCESS_TOKEN",
+    "SIGNING_KEY",
+)
+"""The keys round four's files write, spelled per syntax (``names``): what people name generic secrets."""
+
+_ROUND4_FIXED = "fixed"
+"""A syntax whose key is the syntax itself (``IDENTIFIED BY``, a URL's password, ``Authorization``)."""
+
+
+def _r4_names(var: str) -> dict[str, str]:
+    """``names`` plus ``Title`` (``Api Token``): keys with spaces, as JSON exports and tables write them."""
+    n = names(var)
+    n["Title"] = " ".join(w.capitalize() for w in var.lower().split("_"))
+    return n
+
+
+def _round4_syntaxes() -> list[tuple[str, str, str, Callable[[dict[str, str], str], list[str]]]]:
+    """(syntax, path, key style, frame): frame renders one (names, value) into the lines that hold it. Written
+    from what the real files look like: Dockerfiles, unit files, web-server configs, C headers, shells other
+    than sh, R, Elixir, Clojure, Lisp, Tcl, Erlang, VB.NET, tables, plists, SQL, kubectl, Ansible."""
+    return [
+        (
+            "dockerfile-env-space",
+            "Dockerfile",
+            "",
+            lambda n, v: ["FROM python:3.12-slim", f"ENV {n['UP']} {v}"],
+        ),
+        (
+            "dockerfile-arg",
+            "docker/Dockerfile.build",
+            "",
+            lambda n, v: ["FROM node:20", f"ARG {n['UP']}={v}"],
+        ),
+        (
+            "systemd-environment",
+            "deploy/app.service",
+            "",
+            lambda n, v: ["[Service]", "User=app", f'Environment="{n["UP"]}={v}"', "ExecStart=/usr/bin/app"],
+        ),
+        (
+            "apache-setenv",
+            "conf/httpd-app.conf",
+            "",
+            lambda n, v: ["<VirtualHost *:443>", f"  SetEnv {n['UP']} {v}"],
+        ),
+        (
+            "nginx-set",
+            "conf/nginx/app.conf",
+            "",
+            lambda n, v: ["location /api/ {", f'    set ${n["low"]} "{v}";', "}"],
+        ),
+        ("c-define", "src/config.h", "", lambda n, v: ["#pragma once", f'#define {n["UP"]} "{v}"']),
+        ("fish-set", "scripts/env.fish", "", lambda n, v: [f"set -gx {n['UP']} {v}"]),
+        ("csh-setenv", "scripts/env.csh", "", lambda n, v: ["#!/bin/csh", f"setenv {n['UP']} {v}"]),
+        ("setx", "scripts/setup.cmd", "", lambda n, v: ["@echo off", f'setx {n["UP"]} "{v}"']),
+        ("r-assign", "analysis/setup.R", "", lambda n, v: ["library(httr)", f'{n["low"]} <- "{v}"']),
+        ("r-sys-setenv", "analysis/.Rprofile", "", lambda n, v: [f'Sys.setenv({n["UP"]} = "{v}")']),
+        (
+            "elixir-attribute",
+            "lib/app/client.ex",
+            "",
+            lambda n, v: ["defmodule App.Client do", f'  @{n["low"]} "{v}"'],
+        ),
+        (
+            "clojure-edn",
+            "resources/config.edn",
+            "",
+            lambda n, v: ['{:db {:host "db.internal"', f'      :{n["kebab"]} "{v}"}}}}'],
+        ),
+        ("elisp-setq", "init.el", "", lambda n, v: [f'(setq {n["kebab"]} "{v}")']),
+        ("tcl-set", "scripts/deploy.tcl", "", lambda n, v: [f'set {n["low"]} "{v}"']),
+        (
+            "erlang-tuple",
+            "config/sys.config",
+            "",
+            lambda n, v: ["[{app, [", f'  {{{n["low"]}, "{v}"}}', "]}]."],
+        ),
+        (
+            "vbnet-const",
+            "src/Settings.vb",
+            "",
+            lambda n, v: [f'    Private Const {n["Pascal"]} As String = "{v}"'],
+        ),
+        (
+            "scala-val",
+            "src/main/scala/Config.scala",
+            "",
+            lambda n, v: [f'  lazy val {n["camel"]}: String = "{v}"'],
+        ),
+        ("dart-const", "lib/config.dart", "", lambda n, v: [f"const String {n['camel']} = '{v}';"]),
+        ("perl-my", "lib/App/Config.pm", "", lambda n, v: ["use strict;", f"my ${n['low']} = '{v}';"]),
+        ("lua-local", "scripts/config.lua", "", lambda n, v: [f'local {n["low"]} = "{v}"']),
+        (
+            "jenkinsfile-environment",
+            "Jenkinsfile",
+            "",
+            lambda n, v: ["pipeline {", "  environment {", f"    {n['UP']} = '{v}'", "  }"],
+        ),
+        (
+            "markdown-table",
+            "ops/runbook.md",
+            "",
+            lambda n, v: ["| Setting | Value |", "| --- | --- |", f"| `{n['UP']}` | `{v}` |"],
+        ),
+        ("tsv-row", "ops/settings.tsv", "", lambda n, v: ["name\tvalue", f"{n['UP']}\t{v}"]),
+        ("csv-key-value", "ops/settings.csv", "", lambda n, v: ["key,value", f"{n['UP']},{v}"]),
+        (
+            "plist",
+            "App/Info.plist",
+            "",
+            lambda n, v: ["<dict>", f"  <key>{n['Pascal']}</key>", f"  <string>{v}</string>", "</dict>"],
+        ),
+        ("properties-space", "conf/app.properties", "", lambda n, v: [f"{n['dot']} {v}"]),
+        ("properties-colon", "conf/service.properties", "", lambda n, v: [f"{n['dot']} : {v}"]),
+        (
+            "kubectl-from-literal",
+            "scripts/secrets.sh",
+            "",
+            lambda n, v: [f"kubectl create secret generic app --from-literal={n['low']}={v}"],
+        ),
+        ("json-spaced-key", "config/vendors.json", "", lambda n, v: ["{", f'  "{n["Title"]}": "{v}"', "}"]),
+        ("yaml-flow-map", "config/db.yml", "", lambda n, v: [f"credentials: {{user: app, {n['low']}: {v}}}"]),
+        (
+            "toml-inline-table",
+            "config/app.toml",
+            "",
+            lambda n, v: [f'db = {{ user = "app", {n["low"]} = "{v}" }}'],
+        ),
+        (
+            "ansible-inline-args",
+            "roles/db/tasks/main.yml",
+            "",
+            lambda n, v: ["- name: create the user", f"  mysql_user: name=app {n['low']}={v} priv=*.*:ALL"],
+        ),
+        ("yaml-block-scalar", "config/secrets.yml", "", lambda n, v: [f"{n['low']}: >-", f"  {v}"]),
+        (
+            "json-escaped-string",
+            "fixtures/payload.json",
+            "",
+            lambda n, v: [f'{{"config": "{{\\"{n["low"]}\\": \\"{v}\\"}}"}}'],
+        ),
+        (
+            "sql-identified-by",
+            "db/users.sql",
+            _ROUND4_FIXED,
+            lambda n, v: [f"CREATE USER 'app'@'%' IDENTIFIED BY '{v}';"],
+        ),
+        (
+            "sql-alter-role",
+            "db/roles.sql",
+            _ROUND4_FIXED,
+            lambda n, v: [f"ALTER ROLE app_rw WITH LOGIN PASSWORD '{v}';"],
+        ),
+        (
+            "authorization-token-scheme",
+            "scripts/api.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f'wget --header="Authorization: token {v}" https://api.acme-corp.io/v1/me'],
+        ),
+        (
+            "curl-v-dump",
+            "logs/curl-debug.txt",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                "> GET /v1/orders HTTP/1.1",
+                "> Host: api.acme-corp.io",
+                f"> Authorization: Bearer {v}",
+            ],
+        ),
+        (
+            "git-credentials",
+            ".git-credentials",
+            _ROUND4_FIXED,
+            lambda n, v: [f"https://deploy:{v}@git.acme-corp.io"],
+        ),
+        (
+            "pip-conf-index-url",
+            "pip.conf",
+            _ROUND4_FIXED,
+            lambda n, v: ["[global]", f"index-url = https://deploy:{v}@pypi.acme-corp.io/simple/"],
+        ),
+        (
+            "composer-auth-json",
+            "auth.json",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                '{"http-basic": {"repo.acme-corp.io": {',
+                '  "username": "deploy",',
+                f'  "password": "{v}"}}}}}}',
+            ],
+        ),
+    ]
+
+
+def _round4_value(rng: random.Random, var: str) -> str:
+    """A password for a password key, else a random token (24-40 base62 characters)."""
+    if "PASSWORD" in var:
+        return password(rng)
+    return _random_text(rng, B62, rng.randint(24, 40))
+
+
+_ROUND4_LOOKALIKES = ("placeholder", "reference", "secret-name", "identifier", "password-hash", "path", "url")
+"""What stands under the same keys and is no secret: placeholders, references to a secret, the secret's
+name, an id, a password's hash, a file path, an endpoint (the key changes as people spell those)."""
+
+
+def _round4_lookalike(rng: random.Random, kind: str, var: str) -> tuple[str, str]:
+    """(key, value) of one look-alike of ``kind`` for the secret key ``var``."""
+    n = names(var)
+    if kind == "placeholder":
+        v = rng.choice(
+            ("<your-{k}>", "REPLACE_ME", "changeme", "xxxxxxxxxxxxxxxx", "your-{k}-here", "********", "TODO")
+        )
+        return var, v.format(k=n["kebab"])
+    if kind == "reference":
+        v = rng.choice(
+            ("${{{u}}}", "{{{{ .Values.{c} }}}}", "%{u}%", "$({u})", "{{{{ {l} }}}}", "${{env:{u}}}")
+        )
+        return var, v.format(u=var, c=n["camel"], l=n["low"])
+    if kind == "secret-name":
+        return f"{var}_NAME", f"acme/prod/{n['kebab']}"
+    if kind == "identifier":
+        return f"{var}_ID", _uuid(rng)
+    if kind == "password-hash":
+        return f"{var}_HASH", "$2b$12$" + _random_text(rng, B62 + "./", 53)
+    if kind == "path":
+        return f"{var}_FILE", f"/run/secrets/{n['low']}"
+    return f"{var}_URL", f"https://vault.acme-corp.io/v1/secret/data/{n['kebab']}"
+
+
+def _round4_groups() -> Iterator[tuple[str, str, _File]]:
+    """Round four's groups: per syntax one secret group (``secret|generic4|<syntax>``, a generic secret
+    under a key of ``_ROUND4_KEYS``) and one look-alike group (``benign|syntax-lookalike4|<syntax>``, every
+    kind of ``_ROUND4_LOOKALIKES`` under the same keys), ``GENERIC_VARIANTS`` files each."""
+    for i, (syntax, path, style, frame) in enumerate(_round4_syntaxes()):
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
+            if style == _ROUND4_FIXED:
+                var = "DB_PASSWORD"
+            d = f"{ROUND4_PREFIX}secret-{syntax}-{variant}"
+            rng = _rng(d)
+            value = _round4_value(rng, var)
+            labels = [(value, "secret", "generic/syntax4", f"generic secret ({syntax})", 0)]
+            yield (
+                f"secret|generic4|{syntax}",
+                syntax,
+                _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
+            )
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
+            d = f"{ROUND4_PREFIX}lookalike-{syntax}-{variant}"
+            rng = _rng(d)
+            kinds = ("placeholder", "reference") if style == _ROUND4_FIXED else _ROUND4_LOOKALIKES
+            lines: list[str] = []
+            labels = []
+            for kind in kinds:
+                key, value = _round4_lookalike(rng, kind, var)
+                lines += frame(_r4_names(key), value)
+                labels.append((value, "benign", f"{kind}4", f"{kind} ({syntax})", 0))
+            yield (f"benign|syntax-lookalike4|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+
+
 SYNTAXES_PER_TOKEN = 7
 """How many file syntaxes each token type is written in (of the ~38): groups to split, not values."""
 PLACEHOLDERS_PER_TOKEN = 4
@@ -4006,6 +4291,7 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
                 if r[1] is not None
             ]
             yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
+    yield from _round4_groups()
 
 
 _CRLF_SUFFIXES = (".cs", ".config", ".ps1", ".cmd", ".csproj", ".http")

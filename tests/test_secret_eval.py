@@ -163,17 +163,20 @@ TEST_CASES_BEFORE_ROUND3 = "750d566a299c291eb68b7a5c27466a9062268ce7c61296486d69
 """sha256 of the repr of that half's sorted cases (every field) at the same commit."""
 
 
+_LATER_ROUNDS = (corpus.ROUND3_PREFIX, corpus.ROUND4_PREFIX)
+"""Directory prefixes of the groups added after the test half was first scored (round three's look-alikes,
+round four's generic syntaxes): every other test-half file is held byte for byte."""
+
+
 def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
     halves: dict[str, tuple[Path, list[corpus.Case]]],
 ) -> None:
     """New look-alike groups may fall into the test half (that is the point), but none of the groups
-    measured before may change: the files outside ``ROUND3_PREFIX`` and their cases hash as at the base."""
+    measured before may change: the files outside ``_LATER_ROUNDS`` and their cases hash as at the base."""
     root, cases = halves["test"]
     h = hashlib.sha256()
     old = (
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not str(p.relative_to(root)).startswith(corpus.ROUND3_PREFIX)
+        p for p in root.rglob("*") if p.is_file() and not str(p.relative_to(root)).startswith(_LATER_ROUNDS)
     )
     for path in sorted(old):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -181,7 +184,7 @@ def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
     kept = sorted(
         (c.path, c.line, c.kind, c.family, c.label, c.text, c.group, c.syntax)
         for c in cases
-        if not c.path.startswith(corpus.ROUND3_PREFIX)
+        if not c.path.startswith(_LATER_ROUNDS)
     )
     assert hashlib.sha256(repr(kept).encode()).hexdigest() == TEST_CASES_BEFORE_ROUND3
 
@@ -206,6 +209,29 @@ def test_round_three_adds_new_look_alike_groups_to_both_halves() -> None:
         "mock-token",
     ):
         assert family in families, family
+
+
+def test_round_four_adds_generic_syntax_groups_with_look_alikes_to_both_halves() -> None:
+    """Round four's syntaxes are new groups: per syntax a generic secret group and a look-alike group under
+    the same keys, in both halves by the same hash, none sharing an id with an older group. Only counts are
+    asserted: the test half's groups are never listed."""
+    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(corpus.ROUND4_PREFIX)]
+    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(corpus.ROUND4_PREFIX)}
+    ids = {g for g, _f in new}
+    assert not ids & older
+    secret = {g for g in ids if g.startswith("secret|generic4|")}
+    benign = {g for g in ids if g.startswith("benign|syntax-lookalike4|")}
+    assert secret | benign == ids
+    assert len(secret) >= 40 and len(benign) >= 40
+    for groups in (secret, benign):
+        halves = [corpus.half_of(g) for g in groups]
+        assert min(halves.count(h) for h in corpus.HALVES) >= 15
+    for g, f in new:
+        kinds = {kind for _t, kind, *_ in f.labels}
+        assert kinds == ({"secret"} if g.startswith("secret|") else {"benign"})
+        if g.startswith("benign|") and len(f.labels) > 2:
+            # the look-alikes stand under the secret's key spelled as people spell an id, a name, a hash...
+            assert {fam for _t, _k, fam, *_ in f.labels} >= {"placeholder4", "identifier4", "password-hash4"}
 
 
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(

@@ -4115,6 +4115,33 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '(?:\\b(?:set|with)_?|\\.)(?P<key>(?i:(?:[a-z]{0,20}_?)?(?:password|passwd|secret|token|api_?key|secret_?key)))[ '
            '\\t]{0,8}\\([ \\t]{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,128})(?P=q)[ \\t]{0,8}\\)',
   'severity': 'medium'},
+ {'context': '(?i)\\b(?:create|alter)[ \\t]{1,8}(?:user|role|login)\\b',
+  'description': "Password literal in a SQL user or role statement (IDENTIFIED BY '...', PASSWORD '...')",
+  'entropy': 2.5,
+  'examples': {'false': ["CREATE USER 'ops'@'%' IDENTIFIED BY 'xxxxxxxxxxxx';",
+                         "CREATE USER 'ops'@'%' IDENTIFIED BY '${DB_PASSWORD}';",
+                         "ALTER ROLE ops_rw WITH LOGIN PASSWORD '<password>';",
+                         'CREATE USER ops IDENTIFIED BY :new_password;',
+                         "ALTER ROLE ops_rw WITH LOGIN PASSWORD 'md5Vq8rT2mWx5Lp00000000000000000000000';",
+                         "-- the password 'Vq8rT2mWx5Lp' is only in the vault"],
+               'true': ["CREATE USER 'ops'@'%' IDENTIFIED BY 'Vq8rT2mWx5Lp';",
+                        "ALTER ROLE ops_rw WITH LOGIN PASSWORD 'Vq8rT2mWx5Lp';",
+                        "CREATE LOGIN ops WITH PASSWORD = 'Vq8rT2mWx5Lp', CHECK_POLICY = OFF;",
+                        "alter user ops identified by 'Vq8rT2mWx5Lp' account unlock;"]},
+  'generic': True,
+  'id': 'sql-password-literal',
+  'keywords': ['identified by',
+               "password '",
+               "password n'",
+               "password = '",
+               "password ='",
+               "password= '",
+               "password='"],
+  'max_width': 168,
+  'multiline': False,
+  'regex': '(?i)\\b(?:identified[ \\t]{1,8}by|password)[ \\t]{1,8}(?:=[ '
+           "\\t]{0,8})?N?(?P<q>')(?P<secret>[^'\\s\\\\]{4,128})'(?![A-Za-z0-9'])",
+  'severity': 'medium'},
  {'description': 'Password, secret or token as the text of an XML element',
   'entropy': 2.5,
   'examples': {'false': ['<password>${env.DB_PASSWORD}</password>',
@@ -4564,6 +4591,212 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '\\bvariable[ \\t]{1,8}"(?P<key>[A-Za-z0-9_\\-]{1,80})"[ \\t]{0,8}\\{[^{}]{0,400}?\\bdefault[ '
            '\\t]{0,8}=[ \\t]{0,8}(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})(?P=q)',
   'severity': 'medium'},
+ {'description': "Secret as the value element after a property list's <key>",
+  'entropy': 2.5,
+  'examples': {'false': ['<key>OpsApiToken</key>\n<string>xxxxxxxxxxxxxxxxxxxxxxxx</string>',
+                         '<key>OpsApiToken</key>\n<string>$(OPS_API_TOKEN)</string>',
+                         '<key>OpsApiTokenName</key>\n<string>OPS-API-TOKEN-V2</string>',
+                         '<key>CFBundleIdentifier</key>\n<string>io.ops.Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</string>',
+                         '<key>API_KEY</key>\n<string>&lt;your-api-key&gt;</string>'],
+               'true': ['<dict>\n'
+                        '  <key>OpsApiToken</key>\n'
+                        '  <string>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</string>\n'
+                        '</dict>',
+                        '<key>CLIENT_SECRET</key><string>Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6</string>',
+                        '\t<key>DbPassword</key>\n\t<string>Vq8rT2mWx5Lp</string>']},
+  'generic': True,
+  'id': 'plist-key-value',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['</key>'],
+  'max_width': 1340,
+  'multiline': True,
+  'regex': '<key>[ \\t]{0,8}(?P<key>[A-Za-z0-9_.\\-]{1,80})[ \\t]{0,8}</key>[ '
+           '\\t\\r\\n]{0,64}<(?P<tag>string|data)>[ \\t\\r\\n]{0,64}(?P<secret>[^<>\\s]{6,1024})[ '
+           '\\t\\r\\n]{0,64}</(?P=tag)>',
+  'severity': 'medium'},
+ {'description': 'Secret as the one line of a YAML block scalar (key: >- or key: | and the value below)',
+  'entropy': 2.5,
+  'examples': {'false': ['ops_api_token: >-\n  xxxxxxxxxxxxxxxxxxxxxxxx\n',
+                         'ops_api_token: >-\n  ${OPS_API_TOKEN}\n',
+                         'ops_api_token_file: |\n  /run/secrets/ops_api_token\n',
+                         'run: |\n  echo Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\n',
+                         'signing_key: |\n'
+                         '  Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Yb4Nc1Qa8Rd5Te2Uf7Wg\n'
+                         '  Hk3Mj9Pl6Sn0Vo4Xr8Zt2Bu5Cw1Dy7Ez3Fa9Gb6Hc0\n',
+                         'db_password: |\n  <your-db-password>\n'],
+               'true': ['ops_api_token: >-\n  Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\n',
+                        'auth:\n  db_password: |\n    Vq8rT2mWx5Lp\n  user: ops\n',
+                        'webhook_secret: >\n  Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\n']},
+  'generic': True,
+  'id': 'yaml-block-scalar-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': [': >-', ': |-', ': >+', ': |+', ': >\n', ': |\n', ': >\r', ': |\r', ': > ', ': | '],
+  'max_width': 410,
+  'multiline': True,
+  'regex': '(?:^|(?<=[\\s{,]))["\']?(?P<key>[A-Za-z0-9_.\\-]{1,80})["\']?:[ \\t]{1,8}[|>][+\\-]?[0-9]?[ '
+           '\\t]{0,8}\\r?\\n(?P<ind>[ \\t]{1,40})(?P<secret>[^\\s"\'#\\-<$%{][^\\s]{5,255})[ '
+           '\\t]{0,8}(?:\\r?\\n(?!(?P=ind)[^\\s])|\\Z)',
+  'severity': 'medium'},
+ {'description': 'Secret under a quoted key written with spaces ("API Key": "...", \'Client Secret\' => '
+                 "'...')",
+  'entropy': 2.5,
+  'examples': {'false': ['{"Payments Api Key": "xxxxxxxxxxxxxxxxxxxxxxxx"}',
+                         '{"Payments Api Key": "<your-api-key>"}',
+                         '"Enter API Key": "Saisissez la clé API",',
+                         '"Api Key Name": "OPS-PAYMENTS-API-KEY",',
+                         '"Api Key Id": "3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60",'],
+               'true': ['{"Payments Api Key": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '  "Client Secret": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6",',
+                        "'Admin Password' => 'Vq8rT2mWx5Lp',"]},
+  'generic': True,
+  'id': 'spaced-key-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': [' key"',
+               " key'",
+               ' token"',
+               " token'",
+               ' secret"',
+               " secret'",
+               ' password"',
+               " password'",
+               ' passphrase"',
+               ' credentials"'],
+  'max_width': 383,
+  'multiline': False,
+  'regex': '(?P<kq>["\'])(?P<key>[A-Za-z][A-Za-z0-9_\\-]{0,20}(?: [A-Za-z0-9_\\-]{1,20}){1,4})(?P=kq)[ '
+           '\\t]{0,8}(?::|=>?)[ \\t]{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)',
+  'severity': 'medium'},
+ {'description': 'Secret as the value of a name/value pair whose name names a secret ({"name": "API_TOKEN", '
+                 '"value": "..."})',
+  'entropy': 2.5,
+  'examples': {'false': ['{"name": "OPS_API_TOKEN", "value": "xxxxxxxxxxxxxxxxxxxxxxxx"}',
+                         '{"name": "OPS_API_TOKEN", "value": "${OPS_API_TOKEN}"}',
+                         '{"name": "OPS_API_TOKEN", "valueFrom": '
+                         '"arn:aws:ssm:eu-west-1:123456789012:parameter/ops/api-token"}',
+                         '{"name": "LOG_LEVEL", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                         '{"name": "OPS_API_TOKEN_NAME", "value": "OPS-API-TOKEN-V2"}',
+                         '<meta name="ops-api-token" content="<your-api-token>">',
+                         '{"name": "OPS_API_TOKEN", "value": ""}'],
+               'true': ['{"name": "OPS_API_TOKEN", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '  - {name: DB_PASSWORD, value: "Vq8rT2mWx5Lp"}',
+                        '{"key": "opsApiToken", "value": "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", "enabled": true}',
+                        '<meta name="ops-api-token" content="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6">',
+                        'az keyvault secret set --vault-name kv --name db-password --value "Vq8rT2mWx5Lp"']},
+  'generic': True,
+  'id': 'name-value-pair',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['"value"', "'value'", 'value:', 'content=', '--value'],
+  'max_width': 469,
+  'multiline': False,
+  'regex': '(?i)(?:(?<![\\w\\-])(?P<nf>["\']?)(?:name|key)(?P=nf)[ \\t]{0,8}[:=]|--(?:secret-)?name[ \\t=])[ '
+           '\\t]{0,8}(?P<kq>["\']?)(?P<key>[A-Za-z0-9_.\\-]{1,80})(?P=kq)[^{}<>\\r\\n]{0,80}?(?:(?<![\\w\\-])|(?<=--))(?P<vf>["\']?)(?:value|content)(?P=vf)[ '
+           '\\t]{0,8}[:= \\t][ '
+           '\\t]{0,8}(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\,}]{6,256})(?P=q)(?=[\\s,}"\'/>]|$)',
+  'severity': 'medium'},
  {'description': 'Password in a curl -u/--user option',
   'entropy': 2.5,
   'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
@@ -4750,6 +4983,205 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '\\b(?:docker|podman|buildah|skopeo|nerdctl|oras|helm[ \\t]{1,8}registry)[ '
            '\\t]{1,8}login\\b[^\\n|;&]{0,256}?[ \\t](?:-p|--password)(?:=|[ '
            '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$][^\\s"\']{2,127})(?P=q)|(?P<secret2>[^\\s"\'$\\-][^\\s"\']{2,127}))(?=\\s|$)',
+  'severity': 'medium'},
+ {'description': 'Credential after an Authorization scheme other than Basic or Bearer (token, Bot, SSWS, '
+                 'Api-Key...)',
+  'entropy': 3.0,
+  'examples': {'false': ['wget --header="Authorization: token xxxxxxxxxxxxxxxxxxxxxxxx" '
+                         'https://api.ops.internal/v1/me',
+                         'wget --header="Authorization: token $GITHUB_TOKEN" https://api.ops.internal/v1/me',
+                         'Authorization: Digest username="ops", realm="api", '
+                         'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093"',
+                         'Authorization: token <your-personal-access-token>'],
+               'true': ['wget --header="Authorization: token Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" '
+                        'https://api.ops.internal/v1/me',
+                        "curl -H 'Authorization: SSWS 00Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Yb' "
+                        'https://ops.okta.internal/api/v1/users',
+                        'headers = {"Authorization": "Bot Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}',
+                        '> Authorization: Api-Key Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'Authorization: Token Copper!Falcon4821']},
+  'generic': True,
+  'id': 'authorization-scheme-token',
+  'keywords': ['authorization'],
+  'max_width': 579,
+  'multiline': False,
+  'regex': '(?i)authorization["\']?[ \\t]{0,8}[:=][ '
+           '\\t]{0,8}["\']?(?!(?:basic|bearer|digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)\\b)[A-Za-z][A-Za-z0-9_\\-]{1,24}[ '
+           '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;]{8,512}={0,2})(?=[\\s"\',;]|$)',
+  'severity': 'medium'},
+ {'description': 'Secret as a KEY=VALUE pair given to an option (--from-literal=k=v, --env=K=v)',
+  'entropy': 2.5,
+  'examples': {'false': ['kubectl create secret generic ops --from-literal=db_password=xxxxxxxxxxxx',
+                         'kubectl create secret generic ops --from-literal=db_password="$DB_PASSWORD"',
+                         'kubectl create secret generic ops --from-literal=db_password=${DB_PASSWORD}',
+                         'ops --config=db.password.file=/run/secrets/db',
+                         'docker run --env=OPS_API_TOKEN=<your-api-token> ops/app',
+                         'Environment=OPS_API_TOKEN=%d/ops_api_token',
+                         'kubectl create secret generic ops --from-literal=username=svc_ops'],
+               'true': ['kubectl create secret generic ops --from-literal=db_password=Vq8rT2mWx5Lp',
+                        'kubectl create secret generic ops '
+                        "--from-literal=api-token='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
+                        'docker run --env=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 ops/app',
+                        'Environment=OPS_API_TOKEN=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'Environment=DB_PASSWORD=Vq8rT2mWx5Lp LOG_LEVEL=info']},
+  'generic': True,
+  'id': 'option-key-value-pair',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['environment=',
+               '--from-literal=',
+               '--env=',
+               '--set=',
+               '--set-string=',
+               '--build-arg=',
+               '--var=',
+               '--property=',
+               '--conf=',
+               '--config=',
+               '--define=',
+               '--secret='],
+  'max_width': 364,
+  'multiline': False,
+  'regex': '(?:(?:^|[ '
+           '\\t])--[a-z][a-z0-9\\-]{1,40}=|(?i:\\bEnvironment=))(?P<key>[A-Za-z0-9_.\\-]{1,60})=(?:(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=q)|(?P<secret2>[^\\s"\'\\\\$<>{}%]{6,256}))(?=[\\s"\']|$)',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?[ '
+                '\\t;)}|]{0,8}$'],
+  'description': 'Secret in a line that is a key and a value apart (directive, properties, table row, R, '
+                 'Lisp)',
+  'entropy': 2.5,
+  'examples': {'false': ['ENV OPS_API_TOKEN xxxxxxxxxxxxxxxxxxxxxxxx',
+                         'ENV OPS_API_TOKEN ${OPS_API_TOKEN}',
+                         'ENV OPS_API_TOKEN_FILE /run/secrets/ops_api_token',
+                         'SetEnv DB_PASSWORD <your-db-password>',
+                         '#define OPS_API_KEY_NAME "OPS-API-KEY-V2"',
+                         '| `OPS_API_TOKEN` | `<your-api-token>` |',
+                         '| `OPS_API_TOKEN_ID` | `3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60` |',
+                         '| Token | Description |',
+                         'Rotate the API key regularly',
+                         '  password VARCHAR(255) NOT NULL',
+                         '  password VARCHAR(255)',
+                         'git config user.signingkey',
+                         'ENV OPS_API_TOKEN_VERSION 2.14.1',
+                         'db_password_hash\t$2b$12$Vq8rT2mWx5LpZ3nK7yB4cOa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTu',
+                         'OPS_API_TOKEN,REPLACE_ME',
+                         'setx OPS_API_TOKEN "%OPS_API_TOKEN%"',
+                         '  for key in sorted(keys)',
+                         'return token',
+                         "credentials {\n    password 'xxxxxxxxxxxx'\n}",
+                         "credentials {\n    password System.getenv('OPS_PASSWORD')\n}",
+                         "  see the password 'Vq8rT2mWx5Lp' in the vault",
+                         "set :db_password, ENV.fetch('DB_PASSWORD')",
+                         "check(db_password, 'Vq8rT2mWx5Lp')",
+                         'AWSSDK.SecurityToken\t4.0.101.10\tApache-2.0',
+                         'passwd-server\t752/udp\t\tpasswd_server',
+                         'gen-secret 2fa:gen-secret gen-url'],
+               'true': ['ENV OPS_API_TOKEN Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '  SetEnv DB_PASSWORD Vq8rT2mWx5Lp',
+                        'setenv SMTP_PASSWORD Vq8rT2mWx5Lp',
+                        'set -gx OPS_API_TOKEN Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '#define OPS_API_KEY "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '#define kOpsApiToken @"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '(setq ops-api-token "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")',
+                        '      :db-password "Vq8rT2mWx5Lp"}}',
+                        '    set $upstream_token "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'setx OPS_CLIENT_SECRET "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'db.password Vq8rT2mWx5Lp',
+                        'ops_api_token <- "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '| `OPS_API_TOKEN` | `Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6` |',
+                        '| db_password | Vq8rT2mWx5Lp |',
+                        'OPS_WEBHOOK_SECRET\tZq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'OPS_WEBHOOK_SECRET,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        "credentials {\n    username 'ops'\n    password 'Vq8rT2mWx5Lp'\n}",
+                        "set :db_password, 'Vq8rT2mWx5Lp'"]},
+  'generic': True,
+  'id': 'generic-key-value-line',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['password ',
+               'password\t',
+               'password,',
+               'password`',
+               'password <-',
+               'passwd ',
+               'passwd\t',
+               'secret ',
+               'secret\t',
+               'secret,',
+               'secret`',
+               'secret <-',
+               'token ',
+               'token\t',
+               'token,',
+               'token`',
+               'token <-',
+               '_key ',
+               '-key ',
+               '.key ',
+               'apikey ',
+               '_key\t',
+               '_key,',
+               'key`',
+               'key <-',
+               'credentials ',
+               'passphrase '],
+  'max_width': 362,
+  'multiline': False,
+  'regex': '(?i)(?<![^\\s(|`{])(?:(?P<sig>[$@:])|(?=(?-i:[A-Za-z0-9][a-z0-9]{0,40}[_.\\-A-Z]))|(?<![^\\n])[ '
+           '\\t]{0,16}(?=[a-z]{3,20}[ '
+           '\\t]{1,8}@?["\']))(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd|secret|token|key|cred)[A-Za-z0-9_.\\-]{0,20})`?(?:[ '
+           '\\t]{1,8}|[ \\t]{0,8}(?:<-|\\|)[ \\t]{0,8}|,(?(sig)[ '
+           '\\t]{0,8}|))`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',

@@ -259,10 +259,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "lr-ci-bench" / "packages"))
     parser.add_argument("--download", action="store_true", help="fetch and unpack every package (once)")
-    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2, help="parallel downloads or scans")
     parser.add_argument("--lr-ci", default=str(Path(sys.executable).with_name("lr-ci")))
     parser.add_argument("--half", choices=("dev", "test"))
     parser.add_argument("--show", action="store_true", help="dev only: every finding, its value masked")
+    parser.add_argument(
+        "--packages", help="dev only: a comma-separated subset of the half (a quick re-check)"
+    )
     parser.add_argument("--list", action="store_true", help="print the packages of each half and exit")
     args = parser.parse_args()
     cache = Path(args.cache).expanduser()
@@ -275,20 +278,20 @@ def main() -> int:
         return 0
     if not args.half:
         parser.error("--half dev|test (or --download)")
-    if args.show and args.half != "dev":
+    if (args.show or args.packages) and args.half != "dev":
         parser.error("--show is for the dev half only: the test half is measured, never looked at")
     chosen = [
         (e, n) for e, n in packages() if half_of(n) == args.half and (cache / "src" / slug(e, n)).is_dir()
     ]
-    total_bytes = 0
-    findings: list[dict[str, Any]] = []
-    per_package: Counter[str] = Counter()
-    for ecosystem, name in chosen:
-        root = cache / "src" / slug(ecosystem, name)
-        total_bytes += size_of(root)
-        found = scan(args.lr_ci, root)
-        per_package[slug(ecosystem, name)] = len(found)
-        findings.extend(found)
+    if args.packages:
+        wanted = set(args.packages.split(","))
+        chosen = [(e, n) for e, n in chosen if n in wanted or slug(e, n) in wanted]
+    roots = [cache / "src" / slug(e, n) for e, n in chosen]
+    total_bytes = sum(size_of(root) for root in roots)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(lambda root: scan(args.lr_ci, root), roots))
+    findings: list[dict[str, Any]] = [f for found in results for f in found]
+    per_package = Counter({root.name: len(found) for root, found in zip(roots, results, strict=True)})
     purposeful = [(f, why) for f in findings for why in [on_purpose(f)] if why]
     purposeful_ids = {id(f) for f, _ in purposeful}
     false = [f for f in findings if id(f) not in purposeful_ids]

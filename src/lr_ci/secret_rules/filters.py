@@ -370,6 +370,9 @@ _REFERENCE = re.compile(
     | ^q[qrw]?\{                                                        # Perl's qq{...}: an expression
     """
 )
+# ``$`` and a snake_case name (``$ac_pwd``, ``$db_pass``): an underscore between lower-case parts is how a
+# script names a variable; a password that starts with ``$`` is not written in snake_case.
+_SNAKE_VARIABLE = re.compile(r"^\$[a-z][a-z0-9]{0,30}(?:_[a-z0-9]{1,30}){1,6}$")
 _VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
 # A command that fetches the secret (the value of a backtick or $(...) substitution, or a shell alias).
 _FETCH = re.compile(
@@ -398,6 +401,8 @@ def is_reference(value: str) -> bool:
         return True
     if _FETCH.match(value) or _ANNOTATION.match(value):
         return True
+    if _SNAKE_VARIABLE.match(value):
+        return True  # $ac_pwd, $db_pass: a snake_case variable of the shell, PHP or Perl
     # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
     return _VARIABLE.match(value) is not None and _wordlike(value)
 
@@ -452,8 +457,8 @@ def is_identifier(value: str) -> bool:
         words = sum(1 for p in parts if len(p) >= 2 and p.isalpha())
         mixed = any(len(p) > 6 and not p.isalpha() for p in parts)  # API-OJ8N2R2S8M53HR4L: a key
         return words * 2 >= len(parts) and not mixed and _wordlike(value)
-    if _CAMEL_WORDS.match(value):
-        return _wordlike(value)
+    if _CAMEL_WORDS.match(value.lstrip("_")):
+        return _wordlike(value)  # proxySecret, _proxySecret: a private attribute's name
     return _NAME.match(value) is not None and _LONG_WORD.search(value) is not None and _wordlike(value)
 
 
@@ -518,6 +523,7 @@ def is_encrypted(value: str) -> bool:
 _HASH = re.compile(
     r"""^(?:
     \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}                          # bcrypt
+    | \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{22}                        # bcrypt's salt: no password in it
     | \$argon2(?:id|i|d)\$[^\s]{10,300}                           # argon2
     | \$[156]\$(?:rounds=\d{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}  # md5/sha-crypt
     | \$(?:y|gy|7|sha1|md5|apr1|scrypt|pbkdf2(?:-sha\d{1,3})?)\$[^\s]{8,300}
@@ -851,6 +857,145 @@ def is_cited_test_vector(value: str, data: bytes) -> bool:
     )
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Round four: classes found in the source distributions of well-known packages (benchmarks/scan_packages.py)
+# ---------------------------------------------------------------------------------------------------------
+
+_JOSE_HEAD = re.compile(r"^eyJ[A-Za-z0-9_\-]{2,1024}$")
+_JWT_SHAPE = re.compile(r"^eyJ[A-Za-z0-9_\-]{10,1024}\.eyJ[A-Za-z0-9_\-]{10,8192}\.[A-Za-z0-9_\-]{16,1024}$")
+
+
+def _json_object_prefix(segment: str) -> dict[str, Any] | None:
+    """The JSON object a base64url segment encodes, or None (a truncated object counts as ``{}``)."""
+    import base64
+    import binascii
+    import json
+
+    body = segment[: len(segment) - len(segment) % 4] if len(segment) % 4 == 1 else segment
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    if not text.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}  # a cut header: still a JOSE header's start
+    return parsed if isinstance(parsed, dict) else None
+
+
+def is_jose_fragment(value: str) -> bool:
+    """A JOSE header, or a token built on one that is not a whole JWT: ``eyJhbGciOiJIUzI1NiJ9`` alone, a
+    header and a payload without a signature, a payload of one-letter claims (``{"a": "b"}``), a
+    placeholder signature, a header swapped for junk before a real payload: what a JWT library's tests feed
+    to its parser.
+
+    A header says which algorithm signs (``{"alg": "HS256"}``), public by design; a whole JWT is the jwt
+    rule's to report (it runs first and owns the span), so a generic rule that still sees one is looking
+    at a fragment or a malformed token. A whole, well-formed JWT with real claims is kept.
+    """
+    parts = value.split(".")
+    if len(parts) > 5 or not any(
+        _JOSE_HEAD.match(p) and _json_object_prefix(p) is not None for p in parts[:2]
+    ):
+        return False
+    if not _JWT_SHAPE.match(value) or len(parts) != 3:
+        return True
+    claims = _json_object_prefix(parts[1])
+    return claims is None or all(len(name) <= 1 for name in claims)
+
+
+# A template's hole: ``{}``, ``{0}``, ``{realm-name}``, ``%s``, ``%(name)s``, ``<user_id>``.
+_HOLE = re.compile(r"\{[A-Za-z0-9_\-]{0,40}\}|%(?:\([A-Za-z_]\w{0,40}\))?[sdr]|<[A-Za-z_][\w\-]{0,40}>")
+_PART = re.compile(r"[A-Za-z0-9]+")
+_LISTING_SEPARATOR = re.compile(r"[/.,:;%{}<>()\s]")
+
+
+def is_words_and_numbers(value: str) -> bool:
+    """A value made of words and short numbers around punctuation, or a template with holes: a rate limit
+    (``5/m/user``, ``20/m/ip,5/m/key``), a route (``realms/{realm-name}/protocol/openid-connect/token``), a
+    format string (``ACCESS_TOKEN_{}``, ``header.%s.signature``).
+
+    Every alphanumeric part must be a number of at most 4 digits, a word in one case that reads as one
+    (a vowel, no five consonants in a row), or at most 3 letters; at least one part is a word of 4 letters
+    or more. Without a template hole the value must also hold a separator other than ``-``/``_`` (those
+    are the identifiers' filter's): a generated secret's parts mix case and digits and never all pass.
+    """
+    if len(value) > 200:
+        return False
+    holes = _HOLE.search(value) is not None
+    text = _HOLE.sub(" ", value) if holes else value
+    if not holes and not _LISTING_SEPARATOR.search(text):
+        return False
+    parts = _PART.findall(text)
+    if not parts:
+        return holes
+    word = False
+    for part in parts:
+        if part.isdigit():
+            if len(part) > 4:
+                return False
+            continue
+        if not part.isalpha() or not (part.islower() or part.isupper() or part.istitle()):
+            return False
+        if len(part) >= 4:
+            if not _wordlike(part):
+                return False
+            word = True
+    if word or holes:
+        return True
+    # A rate limit or a ratio of short parts only (``20/m/ip,5/m/key``): numbers and letters never mixed.
+    return len(parts) >= 3 and any(p.isdigit() for p in parts) and not all(p.isdigit() for p in parts)
+
+
+_PLAIN_URL = re.compile(
+    r"^[a-z][a-z0-9+.\-]{1,20}://(?:\[[0-9a-fA-F:.]{2,45}\]|[^:/@\s\[\]]{1,253})(?::\d{1,5})?(?:/[^\s@?#]{0,500})?$"
+)
+
+
+def is_plain_url(value: str) -> bool:
+    """A URL with no user, password or query (``https://[fd00:ec2::254]/latest/api/token``): an address,
+    whatever its key says (``TOKEN_URL_IPV6``). A credential in a URL sits in its user info or its query."""
+    return _PLAIN_URL.match(value) is not None
+
+
+_CODE_OPERATOR = re.compile(r"\|\||&&|=>|===|!==|\+\(|\)\s{0,2}[+?:]")
+
+
+def is_code_expression(value: str) -> bool:
+    """Code the generic syntax read as a quoted value: ``+(r||L.ACCESS_TOKEN||`` in minified JavaScript,
+    ``a && b``. Logical operators, arrows and strict comparisons are not characters a token generator or
+    a person picking a password writes in sequence."""
+    return _CODE_OPERATOR.search(value) is not None
+
+
+def echoes_key(value: str, key: str | None) -> bool:
+    """A value that spells its own key (``AWS_IMDSV2_SESSION_TOKEN = "awsimdsv2sessiontoken"``,
+    ``api_key: API_KEY``): a test's stand-in that says which slot it fills. Compared on letters and digits
+    only, case folded; the value must be 8 characters or more."""
+    if key is None:
+        return False
+    letters = "".join(c for c in value.lower() if c.isalnum())
+    name = "".join(c for c in key.lower() if c.isalnum())
+    return len(letters) >= 8 and (letters == name or (len(name) >= 8 and name in letters))
+
+
+_PEM_HEAD = re.compile(r"^-----BEGIN[ A-Z0-9]{0,40}-----")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{24}")
+
+
+def is_pem_without_body(value: str) -> bool:
+    """A PEM header and footer with code between them, no base64 body: ``"-----BEGIN RSA PRIVATE
+    KEY-----\n" + "\n".join(wrap(key, 64)) + "\n-----END RSA PRIVATE KEY-----"`` (a library that re-wraps
+    a key), ``.replace('-----BEGIN...', '')`` calls. Key material has lines of 64 base64 characters (the
+    shortest key, Ed25519's PKCS#8, is 64 in one run); a body without a run of 24 holds no key."""
+    if not _PEM_HEAD.match(value):
+        return False
+    body = value[value.find("-----", 10) + 5 : value.rfind("-----END")]
+    return _BASE64_RUN.search(body) is None
+
+
 def key_says_no_secret(value: str, key: str | None) -> bool:
     """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
     secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce
@@ -860,7 +1005,8 @@ def key_says_no_secret(value: str, key: str | None) -> bool:
     if is_public_client_key(value, key):
         return True
     return key is not None and (
-        is_name_key(key)
+        echoes_key(value, key)
+        or is_name_key(key)
         or is_id_under_id_key(value, key)
         or is_anti_forgery_key(key)
         or is_cursor_key(key)
@@ -891,6 +1037,10 @@ def is_not_a_value(value: str, entropy: float) -> bool:
     character class allows. The generic rules' shared filter, cheapest checks first."""
     return (
         is_reference(value)
+        or is_code_expression(value)
+        or is_plain_url(value)
+        or is_jose_fragment(value)
+        or is_words_and_numbers(value)
         or is_public_address(value)
         or is_ec_public_point(value)
         or is_identifier(value)
@@ -918,6 +1068,8 @@ def is_placeholder_or_example(
     fixed text of the rule's ``pattern``), a documented example value or jwt.io's sample, an example pair
     or reserved host when the match has a ``user``/``host``, and (``basic``: the value follows ``Basic``)
     a Basic credential that is none."""
+    if value.startswith("-----BEGIN") and is_pem_without_body(value):
+        return True  # code that wraps a key in its header and footer, no key in it
     if is_documented_example(value) or is_identifier(value):
         return True  # a name (dev-secret-key-change-in-production) matched by a keyword rule's shape
     # The body is cut only when the whole value looks like a filler (rare for a real token): reading a

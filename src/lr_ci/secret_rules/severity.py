@@ -19,6 +19,7 @@ A documented example value (:attr:`.Verdict.EXAMPLE`) is dropped by the engine b
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from lr_ci.report import Severity
@@ -60,6 +61,22 @@ TEST_NAME_PREFIXES = ("test_", "conftest.")
 # ``app.test.ts``, ``app.spec.js``, ``config.example.yml``, ``.env.sample``: a dotted part says what it is.
 EXAMPLE_NAME_PARTS = frozenset("test tests spec example examples sample template tmpl".split())
 
+# Whole file names that are tests or a package's documentation: ``test.py``/``tests.py`` (a module's own
+# tests beside it), and PKG-INFO (a Python package's README, copied into its metadata; a wheel's
+# ``*.dist-info/METADATA`` likewise).
+EXAMPLE_FILE_NAMES = frozenset("test.py tests.py test.js tests.js test.rs tests.rs pkg-info".split())
+# Folder names made of words (``docs_src``, ``unit_tests``, ``test-utils``, ``examples-python``): one word
+# of EXAMPLE_DIRS among them marks the folder as tests, docs or examples.
+_FOLDER_WORDS = re.compile(r"[_\-.]")
+
+
+def _has_example_word(folder: str) -> bool:
+    """Whether a folder's name, split at ``_``, ``-`` and ``.``, holds a word of :data:`EXAMPLE_DIRS`."""
+    return bool(_FOLDER_WORDS.search(folder)) and any(
+        word in EXAMPLE_DIRS for word in _FOLDER_WORDS.split(folder) if word
+    )
+
+
 CHECKSUM_VERIFIED = "checksum verified"
 STRUCTURE_VERIFIED = "structure verified"
 CHECKSUM_FAILED = "checksum does not verify: likely an example or test value"
@@ -79,7 +96,11 @@ def is_example_path(path: str) -> bool:
     """
     parts = path.replace("\\", "/").lower().split("/")
     name = parts[-1]
-    if any(part in EXAMPLE_DIRS for part in parts[:-1]):
+    if any(part in EXAMPLE_DIRS or _has_example_word(part) for part in parts[:-1]):
+        return True
+    if name in EXAMPLE_FILE_NAMES or (
+        name == "metadata" and parts[-2:-1] and parts[-2].endswith(".dist-info")
+    ):
         return True
     if (
         name.endswith(DOC_SUFFIXES)

@@ -860,3 +860,141 @@ def test_the_tutorials_totp_secret_is_a_documented_example() -> None:
     assert filters.is_documented_example("JBSWY3DPEHPK3PXP")
     assert _rules_found('OTP_SECRET = "JBSWY3DPEHPK3PXP"\n', "app/mfa_demo.py") == []
     assert _rules_found('OTP_SECRET = "KRUGS4ZANFZSA5DIMFXQ"\n', "app/mfa.py") != []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round four: classes found in real packages' source distributions (benchmarks/scan_packages.py, dev half)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+_HEADER = _b64url('{"alg":"HS256","typ":"JWT"}')
+_SIGNATURE = "Qm9nVXNTaWduYXR1cmVGb3JUZXN0c19MckNp9x7"
+_CLAIMS = _b64url('{"sub":"u-4821","exp":1700000000}')
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _HEADER,  # a header alone
+        _b64url('{"alg":"HS2'),  # a cut header
+        _HEADER + "." + _b64url('{"zq":"wv"}'),  # no signature
+        _HEADER + "." + _b64url('{"a":"b"}') + "." + _SIGNATURE,  # payload too short for the jwt rule
+        _HEADER + "." + _b64url('{"q":"r","s":"tuvwxyz0123"}') + "." + _SIGNATURE,  # one-letter claims
+        "Zm9vYmFy." + _CLAIMS + "." + _SIGNATURE,  # junk header
+    ],
+)
+def test_jose_headers_and_malformed_tokens_are_fragments(value: str) -> None:
+    assert filters.is_jose_fragment(value)
+
+
+def test_a_whole_jwt_with_claims_and_values_that_are_no_jose_are_kept() -> None:
+    whole = _HEADER + "." + _CLAIMS + "." + _SIGNATURE
+    assert not filters.is_jose_fragment(whole)
+    assert not filters.is_jose_fragment("Xk9mP2vLq7Rt.Wn4bZ8cY1dHs.Jf6gT3uV0eKa")
+    assert not filters.is_jose_fragment("eyJhbGciOiJIUzI1NiJ9".replace("eyJ", "abc"))
+
+
+def test_a_jose_fragment_under_a_generic_key_is_not_reported() -> None:
+    text = 'token = "' + _HEADER + "." + _b64url('{"a":"b"}') + "." + _SIGNATURE + '"\n'
+    assert _rules_found(text, "src/app.py") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5/m/user",
+        "20/m/ip,5/m/key",
+        "realms/{realm-name}/protocol/openid-connect/token",
+        "ACCESS_TOKEN_{}",
+        "header.%s.signature",
+        "/users/<user_id>/password",
+        "Session.Token:%(name)s",
+    ],
+)
+def test_words_numbers_and_templates_are_not_values(value: str) -> None:
+    assert filters.is_words_and_numbers(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Xk9mP2vLq7Rt/Wn4bZ8cY1dHs",  # base64 with a slash: parts mix case and digits
+        "hR7/kq2+Zp0w",
+        "winter-blanket-crowd",  # dashes only: the identifier filter's case, not this one
+        "qzvx/brtl/mnkp",  # letter runs that read as no word
+        "Winter.2024",  # one word and a number: a weak password, still a password
+        "abc123def456",
+    ],
+)
+def test_values_with_generated_parts_are_not_words_and_numbers(value: str) -> None:
+    assert not filters.is_words_and_numbers(value)
+
+
+def test_code_operators_are_expressions_and_symbol_passwords_are_not() -> None:
+    assert filters.is_code_expression("+(r||L.ACCESS_TOKEN||")
+    assert filters.is_code_expression("a && b")
+    assert filters.is_code_expression("(t) => t.secret")
+    assert not filters.is_code_expression("p4|Zq&7!vX=9")
+    assert not filters.is_code_expression("Xk9mP2vLq7Rt+Wn4bZ8c")
+
+
+def test_plain_urls_are_addresses_and_urls_with_credentials_are_not() -> None:
+    assert filters.is_plain_url("http://[fd00:ec2::254]/latest/api/token")
+    assert filters.is_plain_url("https://auth.internal.corp/oauth/token")
+    assert not filters.is_plain_url("https://deploy:Xk9mP2vLq7Rt@git.internal.corp/repo")
+    assert not filters.is_plain_url("https://hooks.internal.corp/services?token=Xk9mP2vLq7RtWn4b")
+
+
+def test_a_value_that_spells_its_key_is_a_stand_in() -> None:
+    assert filters.echoes_key("awsimdsv2sessiontoken", "aws_imdsv2_session_token")
+    assert filters.echoes_key("fake-stripe-api-key-value", "stripe_api_key")
+    assert not filters.echoes_key("token", "token")  # too short to judge
+    assert not filters.echoes_key("Xk9mP2vLq7RtWn4b", "session_token")
+    assert filters.key_says_no_secret("awsimdsv2sessiontoken", "aws_imdsv2_session_token")
+
+
+def test_snake_case_dollar_variables_are_references() -> None:
+    assert filters.is_reference("$ac_pwd")
+    assert filters.is_reference("$db_pass_2")
+    assert not filters.is_reference("$Xk9mP2vLq_7Rt")
+
+
+def test_a_bcrypt_salt_is_a_hash_family_value() -> None:
+    salt = "$2b$12$" + "Qm9nVXNTYWx0Rm9yVGVzdH"  # 22 characters of bcrypt's base64, made up
+    assert filters.is_password_hash(salt)
+    assert not filters.is_password_hash("$2b$12$" + "Qm9nVXNT")
+
+
+def test_a_pem_header_and_footer_around_code_hold_no_key() -> None:
+    code = (
+        '-----BEGIN RSA PRIVATE KEY-----\\n" + "\\n".join(wrap(private_key, 64)) + "\\n'
+        "-----END RSA PRIVATE KEY-----"
+    )
+    assert filters.is_pem_without_body(code)
+    keyish = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKq9ZtR3vWx8yN2bLm5pQs7dF4gHj6kXc1aE0uYiOp3T\n-----END PRIVATE KEY-----"
+    assert not filters.is_pem_without_body(keyish)
+    src = (
+        "def wrap_key(private_key, heads):\n"
+        '    return "-----BEGIN RSA PRIVATE KEY-----\\n" + "\\n".join(wrap(private_key, 64)) '
+        '+ "\\n-----END RSA PRIVATE KEY-----\\n"\n'
+    )
+    assert _rules_found(src, "src/saml/utils.py") == []
+    assert _rules_found(keyish, "src/keys.py") == ["private-key"]
+
+
+def test_a_leading_underscore_camel_name_is_an_identifier() -> None:
+    assert filters.is_identifier("_proxySecret")
+    assert not filters.is_identifier("_xK9mPvLqRt")
+
+
+def test_a_value_written_three_times_in_a_test_file_is_its_fixture() -> None:
+    value = "Hq7ZxWm2KvRtLp9sNc4Bd"
+    once = f'API_TOKEN = "{value}"\n'
+    thrice = once + f'client(token="{value}")\nassert seen == "{value}"\n'
+    assert _rules_found(thrice, "tests/test_client.py") == []
+    assert _rules_found(once, "tests/test_client.py") != []
+    assert _rules_found(thrice, "src/client.py") != []  # outside tests a repeated value is still a leak

@@ -918,8 +918,8 @@ def is_words_and_numbers(value: str) -> bool:
     format string (``ACCESS_TOKEN_{}``, ``header.%s.signature``).
 
     Every alphanumeric part must be a number of at most 4 digits, a word in one case that reads as one
-    (a vowel, no five consonants in a row), or at most 3 letters; at least one part is a word of 4 letters
-    or more. Without a template hole the value must also hold a separator other than ``-``/``_`` (those
+    (a vowel, no five consonants in a row), or at most 3 letters; at least two parts are letters, one of
+    them a word of 4 letters or more (``Winter.2024``, one word and a number, may be a password: kept). Without a template hole the value must also hold a separator other than ``-``/``_`` (those
     are the identifiers' filter's): a generated secret's parts mix case and digits and never all pass.
     """
     if len(value) > 200:
@@ -943,8 +943,8 @@ def is_words_and_numbers(value: str) -> bool:
             if not _wordlike(part):
                 return False
             word = True
-    if word or holes:
-        return True
+    if holes or (word and sum(1 for p in parts if not p.isdigit()) >= 2):
+        return True  # one word and a number (Winter.2024) may be a person's password: kept
     # A rate limit or a ratio of short parts only (``20/m/ip,5/m/key``): numbers and letters never mixed.
     return len(parts) >= 3 and any(p.isdigit() for p in parts) and not all(p.isdigit() for p in parts)
 

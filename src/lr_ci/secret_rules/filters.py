@@ -919,8 +919,9 @@ def is_words_and_numbers(value: str) -> bool:
 
     Every alphanumeric part must be a number of at most 4 digits, a word in one case that reads as one
     (a vowel, no five consonants in a row), or at most 3 letters; at least two parts are letters, one of
-    them a word of 4 letters or more (``Winter.2024``, one word and a number, may be a password: kept). Without a template hole the value must also hold a separator other than ``-``/``_`` (those
-    are the identifiers' filter's): a generated secret's parts mix case and digits and never all pass.
+    them a word of 4 letters or more (``Winter.2024``, one word and a number, may be a password: kept).
+    Without a template hole the value must also hold a separator other than ``-``/``_`` (those are the
+    identifiers' filter's): a generated secret's parts mix case and digits and never all pass.
     """
     if len(value) > 200:
         return False

@@ -998,3 +998,9 @@ def test_a_value_written_three_times_in_a_test_file_is_its_fixture() -> None:
     assert _rules_found(thrice, "tests/test_client.py") == []
     assert _rules_found(once, "tests/test_client.py") != []
     assert _rules_found(thrice, "src/client.py") != []  # outside tests a repeated value is still a leak
+
+
+def test_an_accented_example_pair_is_still_an_example_pair() -> None:
+    assert filters.is_example_pair("%C3%BCser", "p%C3%A4ssword")
+    assert filters.is_example_pair("üser", "pässwörd")
+    assert not filters.is_example_pair("üser", "Xk9mP2vLq7Rt")

@@ -249,13 +249,23 @@ def is_example_host(host: str) -> bool:
 
 def is_example_pair(user: str, password: str) -> bool:
     """``user:password``, ``admin:admin``, ``Aladdin:open sesame``...: the pairs manuals and RFCs print,
-    or a password that is the user name (a local default such as ``postgres:postgres``)."""
+    or a password that is the user name (a local default such as ``postgres:postgres``). Percent-encoding
+    and accents are taken off first (``%C3%BCser:p%C3%A4ssword``, an IRI test's ``üser:pässword``)."""
     if "%" in user or "%" in password:
         from urllib.parse import unquote
 
         user, password = unquote(user), unquote(password)
+    if not (user + password).isascii():
+        user, password = _unaccented(user), _unaccented(password)  # üser:pässword, an IRI test's pair
     user, password = user.lower(), password.lower()
     return user == password or (user, password) in _EXAMPLE_PAIRS or is_placeholder_word(password)
+
+
+def _unaccented(text: str) -> str:
+    """``text`` with its accents taken off (``pässword`` -> ``password``): NFKD, combining marks dropped."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def is_example_basic(value: str) -> bool:

@@ -1004,3 +1004,49 @@ def test_an_accented_example_pair_is_still_an_example_pair() -> None:
     assert filters.is_example_pair("%C3%BCser", "p%C3%A4ssword")
     assert filters.is_example_pair("üser", "pässwörd")
     assert not filters.is_example_pair("üser", "Xk9mP2vLq7Rt")
+
+
+_MODULE = '''"""An infrastructure module."""
+
+DOCUMENTATION = r\'\'\'
+options:
+  api_token:
+    description: The token.
+\'\'\'
+
+EXAMPLES = r\'\'\'
+- name: Create a monitor
+  acme.cloud.monitor:
+    api_token: "Hq7ZxWm2KvRtLp9sNc4BdQe"
+\'\'\'
+
+API_TOKEN = "Wn4bZ8cY1dHsJf6gT3uV0eKaPq"
+'''
+
+
+def test_a_string_named_as_documentation_is_documentation() -> None:
+    data = _MODULE.encode()
+    assert filters.in_named_doc_string(data, data.index(b"Hq7Zx"))
+    assert not filters.in_named_doc_string(data, data.index(b"Wn4bZ"))  # a secret assigned to a name
+    found = scan(data, "plugins/modules/monitor.py")
+    assert [hit.secret for hit in found] == ["Wn4bZ8cY1dHsJf6gT3uV0eKaPq"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[System.Net.CredentialCache",
+        "[Acme.AccessToken.TokenUtil",
+        ":DefaultCredentials",
+        ":GetTokenPrivileges(",
+        "$Params.",
+        "$ProxyPassword",
+    ],
+)
+def test_dotnet_type_literals_members_and_variables_are_code(value: str) -> None:
+    assert filters.is_dotnet_code(value)
+
+
+@pytest.mark.parametrize("value", ["$Xk9mP2vLq7Rt", "[Xk9mP2vLq7Rt", ":Xk9mP2vLq7Rt"])
+def test_random_values_after_a_dollar_or_bracket_are_not_dotnet_code(value: str) -> None:
+    assert not filters.is_dotnet_code(value)

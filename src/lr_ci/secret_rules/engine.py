@@ -832,7 +832,9 @@ class _Scan:
           leak is pasted once.
         - In Python, a value inside a docstring (a triple-quoted string that opens a line) is a usage
           example (``>>> OAuth1Session(...)``, the sample responses of an API's documentation). A
-          triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring.
+          triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring,
+          unless the name says documentation (``EXAMPLES``, ``DOCUMENTATION``, ``RETURN``, ``USAGE``:
+          :func:`.filters.in_named_doc_string`).
 
         - In a test file, a hex value is a published test vector when the file's head cites one (an RFC,
           NIST, "test vectors", Wycheproof: :func:`.filters.is_cited_test_vector`).
@@ -853,7 +855,7 @@ class _Scan:
             if counts[secret] >= 3:
                 return True
         if name.endswith((".py", ".pyi")):
-            return _in_docstring(self.data, offset)
+            return _in_docstring(self.data, offset) or filters.in_named_doc_string(self.data, offset)
         return False
 
     def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:

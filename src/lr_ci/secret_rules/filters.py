@@ -1007,6 +1007,50 @@ def is_pem_without_body(value: str) -> bool:
     return _BASE64_RUN.search(body) is None
 
 
+# A Python name that says its string is documentation: EXAMPLES, DOCUMENTATION, RETURN (every Ansible
+# module's three), USAGE, HELP, EPILOG, __doc__, and names ending in them (CLI_EXAMPLES, API_DOC).
+_DOC_STRING_NAME = re.compile(
+    rb"^[ \t]{0,40}(?:__doc__|(?:[A-Z][A-Z0-9]{0,30}_){0,4}(?:EXAMPLES?|DOCUMENTATION|DOCS?|RETURN|USAGE|"
+    rb"HELP|EPILOG|SAMPLES?))[ \t]{0,4}=[ \t]{0,4}[rRuUbB]{0,2}$"
+)
+
+
+def in_named_doc_string(data: bytes, offset: int) -> bool:
+    """Whether ``offset`` of Python source ``data`` is inside a triple-quoted string assigned to a name that
+    says it is documentation (``EXAMPLES = r'''``, ``DOCUMENTATION``, ``RETURN``, ``USAGE``, ``HELP``): a
+    module's usage examples and sample return values, written for a reader, like a docstring.
+
+    The last triple quote of one kind before ``offset`` (an odd count: it opens) must start its line after
+    the name and ``=``, and a closing quote must follow ``offset``. A string assigned to any other name
+    (``KEY = ...``) is not documentation and its secrets stay reported."""
+    for quote in (b'"""', b"'''"):
+        if data.count(quote, 0, offset) % 2 == 0:
+            continue
+        opening = data.rfind(quote, 0, offset)
+        line_start = data.rfind(b"\n", 0, opening) + 1
+        if _DOC_STRING_NAME.match(data[line_start:opening]) and data.find(quote, offset) >= 0:
+            return True
+    return False
+
+
+# PowerShell and .NET code read as a value: a type literal (``[System.Net.CredentialCache``,
+# ``[Ansible.AccessToken.TokenUtil``) or a static member after ``]::`` (``:DefaultCredentials``,
+# ``:GetTokenPrivileges(``), a variable (``$Params.``, ``$ProxyPassword``).
+_TYPE_LITERAL = re.compile(
+    r"^\[[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){0,12}\]?$|^:{1,2}[A-Z]\w{0,80}(?:\(.{0,80})?$"
+)
+_PS_VARIABLE = re.compile(r"^\$[A-Za-z_]\w{0,60}(?:\.\w{0,60}){0,6}\.?$")
+
+
+def is_dotnet_code(value: str) -> bool:
+    """A .NET type literal, a static member or a PowerShell variable read as a value (see above): code
+    that fetches or builds the secret. A random value has no ``[Namespace.Type`` shape; a variable must
+    read as words (``$ProxyPassword``; ``$Xk9mP2vLq`` does not)."""
+    if _TYPE_LITERAL.match(value):
+        return reads_as_words(value) and _wordlike(value)
+    return _PS_VARIABLE.match(value) is not None and reads_as_words(value) and _wordlike(value)
+
+
 def key_says_no_secret(value: str, key: str | None) -> bool:
     """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
     secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce
@@ -1049,6 +1093,7 @@ def is_not_a_value(value: str, entropy: float) -> bool:
     return (
         is_reference(value)
         or is_code_expression(value)
+        or is_dotnet_code(value)
         or is_plain_url(value)
         or is_jose_fragment(value)
         or is_words_and_numbers(value)

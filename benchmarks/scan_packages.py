@@ -314,6 +314,11 @@ def main() -> int:
     print("other by rule:", dict(Counter(f["rule"] for f in false).most_common()))
     print("per package:", {k: v for k, v in per_package.most_common() if v})
     if args.show:
+        for f, why in sorted(
+            purposeful, key=lambda fw: (fw[0]["location"]["path"], fw[0]["location"]["line"])
+        ):
+            path = os.path.relpath(f["location"]["path"], cache / "src")
+            print(f"on-purpose {f['severity']:8} {f['rule']:28} {path}:{f['location']['line']}  ({why})")
         for f in sorted(false, key=lambda f: (f["rule"], f["location"]["path"], f["location"]["line"])):
             where = f["location"]
             path = os.path.relpath(where["path"], cache / "src")

@@ -1050,3 +1050,74 @@ def test_dotnet_type_literals_members_and_variables_are_code(value: str) -> None
 @pytest.mark.parametrize("value", ["$Xk9mP2vLq7Rt", "[Xk9mP2vLq7Rt", ":Xk9mP2vLq7Rt"])
 def test_random_values_after_a_dollar_or_bracket_are_not_dotnet_code(value: str) -> None:
     assert not filters.is_dotnet_code(value)
+
+
+@pytest.mark.parametrize("value", ["#00d6b2", "#fa3", "#0a0b0c80", ":before", "::after", ":hover"])
+def test_css_colours_and_pseudo_classes_are_stylesheet_values(value: str) -> None:
+    assert filters.is_css_value(value)
+    assert filters.is_not_a_value(value, shannon_entropy(value))
+
+
+def test_a_random_value_after_a_hash_is_not_a_colour() -> None:
+    assert not filters.is_css_value("#Xk9mP2vLq7")
+    assert not filters.is_css_value("#00d6b2e")
+
+
+def test_a_parameter_name_and_equals_sign_is_a_prefix() -> None:
+    assert filters.is_parameter_prefix("access_token=")
+    assert filters.is_parameter_prefix("?api_key=")
+    assert not filters.is_parameter_prefix("access_token=Xk9mP2vLq7Rt")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["list[FleetCredentialDetails]", "dict(str, SecretRule)", "V1SecretVolumeSource", "V2beta1TokenStatus"],
+)
+def test_type_names_written_as_strings_are_types(value: str) -> None:
+    assert filters.is_type_name(value)
+
+
+def test_random_values_in_brackets_are_not_types() -> None:
+    assert not filters.is_type_name("list[Xk9mP2vLq7RtWn4b]")
+    assert not filters.is_type_name("V1Xk9mP2vLq7Rt")
+
+
+def test_powershell_cmdlets_and_hashtables_are_code() -> None:
+    assert filters.is_dotnet_code("(ConvertTo-SecureString")
+    assert filters.is_dotnet_code("@{type")
+    assert filters.is_dotnet_code("$replicaSqlCredential")
+    assert filters.is_dotnet_code("[System.IntPtr")
+
+
+def test_a_url_whose_query_is_words_is_an_address() -> None:
+    assert filters.is_plain_url(
+        "https://id.example.org/oauth/authorize?scope=wallet:user:read+wallet:user:email"
+    )
+    assert not filters.is_plain_url("https://id.example.org/cb?token=Xk9mP2vLq7Rt")
+    assert not filters.is_plain_url("https://id.example.org/cb?state=Xk9mP2vLq7RtWn4b")
+
+
+def test_templates_and_routes_with_api_versions_are_words() -> None:
+    assert filters.is_words_and_numbers("{}/ocid1/{}")
+    assert filters.is_words_and_numbers("v1/objects/encryption-keys")
+    assert filters.is_words_and_numbers("resource/v2.2/")
+
+
+def test_a_document_path_with_indexes_is_an_identifier() -> None:
+    assert filters.is_identifier("Jobs[-1].JobId")
+    assert filters.is_identifier("items[*].name")
+    assert not filters.is_identifier("Xk9m[0]P2vLq7Rt")
+
+
+def test_the_storage_emulators_account_key_is_a_documented_example() -> None:
+    key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    assert filters.is_documented_example(key)
+
+
+def test_an_access_key_id_in_a_signed_requests_scope_is_public() -> None:
+    key_id = "ASIA" + "QXV4TZ7KM2PLR5WN"  # synthetic
+    assert filters.is_signed_request_key_id("/20231001/us-east-1/s3/aws4_request")
+    assert not filters.is_signed_request_key_id('", "secret": "x"')
+    form = f'{{"name": "x-amz-credential", "value": "{key_id}/20231001/us-east-1/s3/aws4_request"}}\n'
+    assert "aws-access-key-id" not in _rules_found(form, "cassettes/upload.json")
+    assert "aws-access-key-id" in _rules_found(f'aws_access_key_id = "{key_id}"\n', "deploy/config.py")

@@ -492,6 +492,8 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     basic = "asic" in head and _BASIC_BEFORE.search(head) is not None
     if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
         return False
+    if secret[:1] == "A" and filters.is_signed_request_key_id(match.string[match.end() : match.end() + 80]):
+        return False  # AKIA.../20231001/us-east-1/s3/aws4_request: a presigned request's public key id
     if rule.generic:
         key = groups.get("key")
         normalized = _normalized_key(key) if key is not None else None

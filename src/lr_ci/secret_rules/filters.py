@@ -310,6 +310,8 @@ _DOCUMENTED = frozenset(
         "hdhd0244k9j7ao03",
         "nnch734d00sl2jdk",
         "pfkkdhi9sl3r4s00",
+        # Azurite's and the Azure Storage Emulator's account key, the same on every machine (Microsoft's docs)
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
         "JBSWY3DPEHPK3PXP",  # the base32 TOTP secret of Google Authenticator's wiki and every TOTP tutorial
     )
 )
@@ -455,6 +457,8 @@ def is_identifier(value: str) -> bool:
     value = value.strip().rstrip(":.,;!?")
     if len(value) > 200:
         return False
+    if "[" in value:
+        value = _INDEX.sub("", value)  # Jobs[-1].JobId, items[*].name: a path into a document
     if _TYPE_NAME.match(value) or _MEMBER_NAME.match(value):
         return _wordlike(value)  # _RSAPrivateKey, _S_token_ord_char, :_Stop_state_ref: a type or member
     if _WORD_ONLY.match(value):
@@ -473,6 +477,7 @@ def is_identifier(value: str) -> bool:
 
 
 _RUN = re.compile(r"[A-Z]?[a-z]{1,40}|[A-Z]{1,40}(?![a-z])")
+_INDEX = re.compile(r"\[(?:-?\d{1,3}|\*)\]")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _CONSONANTS = re.compile(r"[^aeiouyAEIOUY]{5}")
 
@@ -919,6 +924,7 @@ def is_jose_fragment(value: str) -> bool:
 # A template's hole: ``{}``, ``{0}``, ``{realm-name}``, ``%s``, ``%(name)s``, ``<user_id>``.
 _HOLE = re.compile(r"\{[A-Za-z0-9_\-]{0,40}\}|%(?:\([A-Za-z_]\w{0,40}\))?[sdr]|<[A-Za-z_][\w\-]{0,40}>")
 _PART = re.compile(r"[A-Za-z0-9]+")
+_API_VERSION = re.compile(r"^v\d{1,2}(?:alpha|beta)?\d{0,2}$")
 _LISTING_SEPARATOR = re.compile(r"[/.,:;%{}<>()\s]")
 
 
@@ -935,40 +941,108 @@ def is_words_and_numbers(value: str) -> bool:
     """
     if len(value) > 200:
         return False
-    holes = _HOLE.search(value) is not None
-    text = _HOLE.sub(" ", value) if holes else value
-    if not holes and not _LISTING_SEPARATOR.search(text):
+    if _HOLE.search(value) is not None:
+        return True  # a template: code fills the holes, the literal is never the secret
+    text = value
+    if not _LISTING_SEPARATOR.search(text):
         return False
     parts = _PART.findall(text)
     if not parts:
-        return holes
+        return False
     word = False
     for part in parts:
         if part.isdigit():
             if len(part) > 4:
                 return False
             continue
+        if _API_VERSION.match(part):
+            continue  # v1, v2beta1: a route's API version
         if not part.isalpha() or not (part.islower() or part.isupper() or part.istitle()):
             return False
         if len(part) >= 4:
             if not _wordlike(part):
                 return False
             word = True
-    if holes or (word and sum(1 for p in parts if not p.isdigit()) >= 2):
+    if word and sum(1 for p in parts if not p.isdigit()) >= 2:
         return True  # one word and a number (Winter.2024) may be a person's password: kept
     # A rate limit or a ratio of short parts only (``20/m/ip,5/m/key``): numbers and letters never mixed.
     return len(parts) >= 3 and any(p.isdigit() for p in parts) and not all(p.isdigit() for p in parts)
 
 
-_PLAIN_URL = re.compile(
-    r"^[a-z][a-z0-9+.\-]{1,20}://(?:\[[0-9a-fA-F:.]{2,45}\]|[^:/@\s\[\]]{1,253})(?::\d{1,5})?(?:/[^\s@?#]{0,500})?$"
+_CSS_VALUE = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^:{1,2}[a-z][a-z\-]{1,30}$")
+
+
+def is_css_value(value: str) -> bool:
+    """A CSS colour (``#00d6b2``) or pseudo-class (``:before``) under a custom property or selector that
+    happens to hold a keyword (``--test-pass-color``, ``.test.pass:before``): a stylesheet, not a secret."""
+    return _CSS_VALUE.match(value) is not None
+
+
+_PARAMETER_PREFIX = re.compile(r"^[?&]?[A-Za-z_][\w\-.]{0,40}=$")
+
+
+def is_parameter_prefix(value: str) -> bool:
+    """A query or form parameter's name and ``=`` with no value (``access_token=``, ``?api_key=``): the start
+    of a string that code completes with the real value at run time."""
+    return _PARAMETER_PREFIX.match(value) is not None
+
+
+_TYPE_EXPRESSION = re.compile(
+    r"^(?:list|dict|set|tuple|frozenset|List|Dict|Set|Tuple|Optional|Sequence|Mapping|Iterable|Array|Map)"
+    r"[\[(<][\w., \[\]()<>]{1,200}[\])>]$"
+)
+# A generated API client's type: an API version, then CamelCase words (V1SecretVolumeSource, V2beta1Status).
+_VERSIONED_TYPE = re.compile(
+    r"^V\d{1,2}(?:alpha|beta)?\d{0,2}(?:[A-Z][a-z]{1,30}|[A-Z]{2,6}(?=[A-Z]|$)){1,10}$"
 )
 
 
+def is_type_name(value: str) -> bool:
+    """A type written as a string: a generated model's attribute map (``'tokens': 'list[Token]'``,
+    ``'secrets': 'dict(str, SecretRule)'``, ``"secret": "V1SecretVolumeSource"``). Its names must read as
+    words, so a random value in brackets is not one."""
+    if _TYPE_EXPRESSION.match(value) or _VERSIONED_TYPE.match(value):
+        return reads_as_words(value) and _long_runs_wordlike(value)
+    return False
+
+
+_SIGNED_REQUEST_SCOPE = re.compile(r"^/\d{8}/[\w\-]{1,40}/[\w\-]{1,40}/(?:aws4|goog4)_request")
+
+
+def is_signed_request_key_id(after: str) -> bool:
+    """Whether the text right ``after`` an access key id is a signed request's credential scope
+    (``AKIA.../20231001/us-east-1/s3/aws4_request``): the id every presigned URL and browser upload form
+    carries in clear text (``X-Amz-Credential``), next to a signature, never next to the secret key. A
+    recorded upload (an HTTP cassette) holds one per request."""
+    return _SIGNED_REQUEST_SCOPE.match(after) is not None
+
+
+_PLAIN_URL = re.compile(
+    r"^[a-z][a-z0-9+.\-]{1,20}://(?:\[[0-9a-fA-F:.]{2,45}\]|[^:/@\s\[\]?#]{1,253})(?::\d{1,5})?"
+    r"(?:/[^\s@?#]{0,500})?(?P<query>\?[^\s@#]{1,500})?$"
+)
+_SECRET_PARAMETER = re.compile(r"(?i)token|key|secret|sig|passw|pwd|auth|code|credential|session")
+_QUERY_WORD = re.compile(r"^(?:[A-Za-z]{1,30}|\d{1,10})$")
+
+
 def is_plain_url(value: str) -> bool:
-    """A URL with no user, password or query (``https://[fd00:ec2::254]/latest/api/token``): an address,
-    whatever its key says (``TOKEN_URL_IPV6``). A credential in a URL sits in its user info or its query."""
-    return _PLAIN_URL.match(value) is not None
+    """A URL with no user, password or secret in its query (``https://[fd00:ec2::254]/latest/api/token``,
+    ``https://id.example.org/oauth/authorize?scope=wallet:user:read``): an address, whatever its key says
+    (``TOKEN_URL_IPV6``, ``authorization``). A credential in a URL sits in its user info or in a query
+    parameter named for it (``token=``, ``sig=``, ``key=``), or is a value that is not words."""
+    match = _PLAIN_URL.match(value)
+    if match is None:
+        return False
+    query = match.group("query")
+    if not query:
+        return True
+    for pair in query[1:].split("&"):
+        name, _, content = pair.partition("=")
+        if _SECRET_PARAMETER.search(name):
+            return False
+        if not all(_QUERY_WORD.match(part) for part in re.split(r"[:+,.%20\-_/]+", content) if part):
+            return False
+    return True
 
 
 _CODE_OPERATOR = re.compile(r"\|\||&&|=>|===|!==|\+\(|\)\s{0,2}[+?:]")
@@ -1039,6 +1113,8 @@ def in_named_doc_string(data: bytes, offset: int) -> bool:
 _TYPE_LITERAL = re.compile(
     r"^\[[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){0,12}\]?$|^:{1,2}[A-Z]\w{0,80}(?:\(.{0,80})?$"
 )
+# A PowerShell cmdlet name (Verb-Noun), maybe after the parenthesis of its call: ``(ConvertTo-SecureString``.
+_CMDLET = re.compile(r"^\(?[A-Z][A-Za-z]{1,20}-[A-Z][A-Za-z]{1,40}$")
 _PS_VARIABLE = re.compile(r"^\$[A-Za-z_]\w{0,60}(?:\.\w{0,60}){0,6}\.?$")
 
 
@@ -1046,9 +1122,16 @@ def is_dotnet_code(value: str) -> bool:
     """A .NET type literal, a static member or a PowerShell variable read as a value (see above): code
     that fetches or builds the secret. A random value has no ``[Namespace.Type`` shape; a variable must
     read as words (``$ProxyPassword``; ``$Xk9mP2vLq`` does not)."""
-    if _TYPE_LITERAL.match(value):
-        return reads_as_words(value) and _wordlike(value)
-    return _PS_VARIABLE.match(value) is not None and reads_as_words(value) and _wordlike(value)
+    if _CMDLET.match(value) or value.startswith(("@{", "@(")):
+        return True  # (ConvertTo-SecureString, @{ type = 'str' }: a cmdlet call, a hashtable
+    if _TYPE_LITERAL.match(value) or _PS_VARIABLE.match(value):
+        return reads_as_words(value) and _long_runs_wordlike(value)
+    return False
+
+
+def _long_runs_wordlike(value: str) -> bool:
+    """Whether every letter run of 4 or more reads as a word (``Sql``, ``Ptr``: short runs are not judged)."""
+    return all(_wordlike(run) for run in _RUN.findall(value) if len(run) >= 4)
 
 
 def key_says_no_secret(value: str, key: str | None) -> bool:
@@ -1094,6 +1177,9 @@ def is_not_a_value(value: str, entropy: float) -> bool:
         is_reference(value)
         or is_code_expression(value)
         or is_dotnet_code(value)
+        or is_css_value(value)
+        or is_parameter_prefix(value)
+        or is_type_name(value)
         or is_plain_url(value)
         or is_jose_fragment(value)
         or is_words_and_numbers(value)

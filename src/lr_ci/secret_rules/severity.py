@@ -29,7 +29,7 @@ from lr_ci.secret_rules.verify import CHECKSUMS, Verdict
 EXAMPLE_DIRS = frozenset(
     "test tests __tests__ __test__ testing testdata test_data test-data test-fixtures spec specs "
     "fixtures __fixtures__ __mocks__ mocks e2e docs doc documentation examples example samples sample "
-    "demo demos".split()
+    "demo demos molecule".split()
 )
 # Suffixes of documentation files.
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc")
@@ -71,10 +71,19 @@ _FOLDER_WORDS = re.compile(r"[_\-.]")
 
 
 def _has_example_word(folder: str) -> bool:
-    """Whether a folder's name, split at ``_``, ``-`` and ``.``, holds a word of :data:`EXAMPLE_DIRS`."""
+    """Whether a folder's name, split at ``_``, ``-`` and ``.``, holds a word of :data:`EXAMPLE_DIRS`, or
+    starts with a word that says it is a stand-in (``dummyserver``, ``fakeapi``, ``mockserver``)."""
+    if folder.startswith(_STAND_IN_PREFIXES):
+        return True
     return bool(_FOLDER_WORDS.search(folder)) and any(
         word in EXAMPLE_DIRS for word in _FOLDER_WORDS.split(folder) if word
     )
+
+
+# Folder names that start with these are a test's stand-ins (dummyserver, fake_backend, mockapi).
+_STAND_IN_PREFIXES = ("dummy", "fake", "mock")
+# Words of a file's stem that say it is an example (``examples-1.json``, ``sample_config.yml``).
+_EXAMPLE_STEM_WORDS = frozenset("example examples sample samples".split())
 
 
 CHECKSUM_VERIFIED = "checksum verified"
@@ -111,7 +120,9 @@ def is_example_path(path: str) -> bool:
     stem, dot, suffix = name.rpartition(".")
     if dot and suffix == "txt" and stem in DOC_TXT_NAMES:
         return True
-    return any(part in EXAMPLE_NAME_PARTS for part in name.split(".")[1:])
+    if any(part in EXAMPLE_NAME_PARTS for part in name.split(".")[1:]):
+        return True
+    return any(word in _EXAMPLE_STEM_WORDS for word in _FOLDER_WORDS.split(name.split(".", 1)[0]))
 
 
 def decide(

@@ -1121,3 +1121,11 @@ def test_an_access_key_id_in_a_signed_requests_scope_is_public() -> None:
     form = f'{{"name": "x-amz-credential", "value": "{key_id}/20231001/us-east-1/s3/aws4_request"}}\n'
     assert "aws-access-key-id" not in _rules_found(form, "cassettes/upload.json")
     assert "aws-access-key-id" in _rules_found(f'aws_access_key_id = "{key_id}"\n', "deploy/config.py")
+
+
+def test_an_idempotency_uuid_and_a_cache_key_name_no_secret() -> None:
+    uuid = "3f2b8c1e-9a4d-4e7b-b6c2-5d1e8f0a7c93"
+    assert filters.key_says_no_secret(uuid, "client_request_token")
+    assert filters.key_says_no_secret(uuid, "idempotency_key")
+    assert not filters.key_says_no_secret(uuid, "client_token")  # Vault's login token may be a UUID
+    assert filters.key_says_no_secret("a3f9c2e18b7d4c6f9e0a1b2c3d4e5f6a7b8c9d0e", "token_cache_key")

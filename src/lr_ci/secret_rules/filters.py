@@ -437,13 +437,17 @@ _MEMBER_NAME = re.compile(
 # here took 8 ms to compile, a cost on every start-up that meets a match).
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials")
+# ... and an idempotency token: a UUID the client makes up so a retried request is not applied twice
+# (AWS's ClientRequestToken, idempotency keys): it names a request, it authenticates nothing.
+_ID_KEY = re.compile(
+    r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials|client_?request_?token$|idempotency_?(?:key|token)$"
+)
 # Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV, and its
 # digests (api_token_sha256, clientSecretChecksum, tokenFingerprint: what a server stores instead of it)...
 _NAME_KEY = re.compile(
     r"_(?:name|names|url|uri|urls|path|paths|file|files|dir|arn|ref|env|var|variable|type|length|size|"
     r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest|"
-    r"sha|sha1|sha224|sha256|sha384|sha512|md5|crc|crc32|checksum|fingerprint|thumbprint)$"
+    r"sha|sha1|sha224|sha256|sha384|sha512|md5|crc|crc32|checksum|fingerprint|thumbprint|cache_?key)$"
 )
 
 

@@ -21,6 +21,14 @@ Two families, because a provider rule and a generic rule fail differently:
   ``*_sha256``/``*_checksum`` keys, anti-forgery nonces, listing cursors, public on-chain accounts and
   EVM addresses, GPG key ids, EC public points, browser SDKs' public keys, and hex test vectors in test
   files that cite their spec (:func:`is_cited_test_vector`, asked by the engine's page-level check).
+  The fourth round's came from the source distributions of ~400 well-known PyPI and npm packages
+  (``benchmarks/scan_packages.py``, tuned on its dev half of the packages only): JOSE headers and malformed
+  JWTs (:func:`is_jose_fragment`), words and numbers and templates with holes (:func:`is_words_and_numbers`),
+  code read as a value (:func:`is_code_expression`, :func:`is_dotnet_code`, :func:`is_type_name`,
+  :func:`is_parameter_prefix`, :func:`is_css_value`), URLs that carry no credential (:func:`is_plain_url`),
+  values that spell their key (:func:`echoes_key`), PEM headers around code (:func:`is_pem_without_body`),
+  an access key id in a signed request's scope (:func:`is_signed_request_key_id`) and strings named as
+  documentation (``EXAMPLES = r'''...``, :func:`in_named_doc_string`).
 
 Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
 structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,

@@ -1129,3 +1129,28 @@ def test_an_idempotency_uuid_and_a_cache_key_name_no_secret() -> None:
     assert filters.key_says_no_secret(uuid, "idempotency_key")
     assert not filters.key_says_no_secret(uuid, "client_token")  # Vault's login token may be a UUID
     assert filters.key_says_no_secret("a3f9c2e18b7d4c6f9e0a1b2c3d4e5f6a7b8c9d0e", "token_cache_key")
+
+
+def test_real_key_material_in_every_encoding_keeps_its_body() -> None:
+    """Keys made at test time (never committed): PEM as is, JSON-escaped, concatenated Java strings and a
+    Python triple-quoted string all keep a base64 run, so is_pem_without_body never drops one."""
+    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
+    ec = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ec")
+    ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    keys = [
+        rsa.generate_private_key(65537, 2048),
+        ec.generate_private_key(ec.SECP256R1()),
+        ed25519.Ed25519PrivateKey.generate(),
+    ]
+    for key in keys:
+        for fmt in (serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.OpenSSH):
+            pem = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+            lines = pem.strip().split("\n")
+            for text in (
+                pem,
+                '{"private_key": "' + pem.replace("\n", "\\n") + '"}\n',
+                "String key =\n" + " +\n".join('    "' + line + '\\n"' for line in lines) + ";\n",
+                'KEY = """' + pem + '"""\n',
+            ):
+                assert "private-key" in _rules_found(text, "tests/fixtures/keys.txt")

@@ -1154,3 +1154,14 @@ def test_real_key_material_in_every_encoding_keeps_its_body() -> None:
                 'KEY = """' + pem + '"""\n',
             ):
                 assert "private-key" in _rules_found(text, "tests/fixtures/keys.txt")
+
+
+def test_a_value_introduced_as_an_example_is_one() -> None:
+    assert filters.follows_example_marker("The client secret of the app, e.g.: ")
+    assert filters.follows_example_marker('For example, "')
+    assert filters.follows_example_marker("Example: `")
+    assert not filters.follows_example_marker('client_secret = "')
+    assert not filters.follows_example_marker("example_token = '")
+    token = "ghp_" + "Qm9nVXNTb2tlbkZvclRlc3RzTHJDaTAxMjM0"
+    assert _rules_found(f"The token, e.g.: {token}\n", "src/models.py") == []
+    assert filters.context_says_no_secret("ASIAQXV4TZ7KM2PLR5WN", "", "/20231001/us-east-1/s3/aws4_request")

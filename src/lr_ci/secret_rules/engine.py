@@ -492,8 +492,9 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     basic = "asic" in head and _BASIC_BEFORE.search(head) is not None
     if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
         return False
-    if secret[:1] == "A" and filters.is_signed_request_key_id(match.string[match.end() : match.end() + 80]):
-        return False  # AKIA.../20231001/us-east-1/s3/aws4_request: a presigned request's public key id
+    text, start, end = match.string, match.start(), match.end()
+    if filters.context_says_no_secret(secret, text[max(0, start - 40) : start], text[end : end + 80]):
+        return False  # "e.g.: <value>", AKIA.../20231001/us-east-1/s3/aws4_request: what the line says
     if rule.generic:
         key = groups.get("key")
         normalized = _normalized_key(key) if key is not None else None

@@ -1029,6 +1029,25 @@ def is_signed_request_key_id(after: str) -> bool:
     return _SIGNED_REQUEST_SCOPE.match(after) is not None
 
 
+_SAYS_EXAMPLE = re.compile(r"(?i)(?:\be\.g\.|\bfor example|\bexample)\s{0,3}[:,]?\s{0,3}[\"'`(]?$")
+
+
+def follows_example_marker(before: str) -> bool:
+    """Whether the text right ``before`` a value on its line says the value is an example (``e.g.:``,
+    ``for example,``, ``Example: "...``): a description in generated docs or a docstring writing out
+    what a value looks like. A leaked token is not introduced as an example."""
+    return _SAYS_EXAMPLE.search(before[-40:]) is not None
+
+
+def context_says_no_secret(value: str, before: str, after: str) -> bool:
+    """Every rule's check of the line around a match: an example marker right ``before`` it
+    (:func:`follows_example_marker`), or an access key id followed by a signed request's scope ``after``
+    it (:func:`is_signed_request_key_id`)."""
+    if value[:1] == "A" and is_signed_request_key_id(after):
+        return True
+    return follows_example_marker(before)
+
+
 _PLAIN_URL = re.compile(
     r"^[a-z][a-z0-9+.\-]{1,20}://(?:\[[0-9a-fA-F:.]{2,45}\]|[^:/@\s\[\]?#]{1,253})(?::\d{1,5})?"
     r"(?:/[^\s@?#]{0,500})?(?P<query>\?[^\s@#]{1,500})?$"

@@ -860,3 +860,308 @@ def test_the_tutorials_totp_secret_is_a_documented_example() -> None:
     assert filters.is_documented_example("JBSWY3DPEHPK3PXP")
     assert _rules_found('OTP_SECRET = "JBSWY3DPEHPK3PXP"\n', "app/mfa_demo.py") == []
     assert _rules_found('OTP_SECRET = "KRUGS4ZANFZSA5DIMFXQ"\n', "app/mfa.py") != []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round four: classes found in real packages' source distributions (benchmarks/scan_packages.py, dev half)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+_HEADER = _b64url('{"alg":"HS256","typ":"JWT"}')
+_SIGNATURE = "Qm9nVXNTaWduYXR1cmVGb3JUZXN0c19MckNp9x7"
+_CLAIMS = _b64url('{"sub":"u-4821","exp":1700000000}')
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _HEADER,  # a header alone
+        _b64url('{"alg":"HS2'),  # a cut header
+        _HEADER + "." + _b64url('{"zq":"wv"}'),  # no signature
+        _HEADER + "." + _b64url('{"a":"b"}') + "." + _SIGNATURE,  # payload too short for the jwt rule
+        _HEADER + "." + _b64url('{"q":"r","s":"tuvwxyz0123"}') + "." + _SIGNATURE,  # one-letter claims
+        "Zm9vYmFy." + _CLAIMS + "." + _SIGNATURE,  # junk header
+    ],
+)
+def test_jose_headers_and_malformed_tokens_are_fragments(value: str) -> None:
+    assert filters.is_jose_fragment(value)
+
+
+def test_a_whole_jwt_with_claims_and_values_that_are_no_jose_are_kept() -> None:
+    whole = _HEADER + "." + _CLAIMS + "." + _SIGNATURE
+    assert not filters.is_jose_fragment(whole)
+    assert not filters.is_jose_fragment("Xk9mP2vLq7Rt.Wn4bZ8cY1dHs.Jf6gT3uV0eKa")
+    assert not filters.is_jose_fragment("eyJhbGciOiJIUzI1NiJ9".replace("eyJ", "abc"))
+
+
+def test_a_jose_fragment_under_a_generic_key_is_not_reported() -> None:
+    text = 'token = "' + _HEADER + "." + _b64url('{"a":"b"}') + "." + _SIGNATURE + '"\n'
+    assert _rules_found(text, "src/app.py") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5/m/user",
+        "20/m/ip,5/m/key",
+        "realms/{realm-name}/protocol/openid-connect/token",
+        "ACCESS_TOKEN_{}",
+        "header.%s.signature",
+        "/users/<user_id>/password",
+        "Session.Token:%(name)s",
+    ],
+)
+def test_words_numbers_and_templates_are_not_values(value: str) -> None:
+    assert filters.is_words_and_numbers(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Xk9mP2vLq7Rt/Wn4bZ8cY1dHs",  # base64 with a slash: parts mix case and digits
+        "hR7/kq2+Zp0w",
+        "winter-blanket-crowd",  # dashes only: the identifier filter's case, not this one
+        "qzvx/brtl/mnkp",  # letter runs that read as no word
+        "Winter.2024",  # one word and a number: a weak password, still a password
+        "abc123def456",
+    ],
+)
+def test_values_with_generated_parts_are_not_words_and_numbers(value: str) -> None:
+    assert not filters.is_words_and_numbers(value)
+
+
+def test_code_operators_are_expressions_and_symbol_passwords_are_not() -> None:
+    assert filters.is_code_expression("+(r||L.ACCESS_TOKEN||")
+    assert filters.is_code_expression("a && b")
+    assert filters.is_code_expression("(t) => t.secret")
+    assert not filters.is_code_expression("p4|Zq&7!vX=9")
+    assert not filters.is_code_expression("Xk9mP2vLq7Rt+Wn4bZ8c")
+
+
+def test_plain_urls_are_addresses_and_urls_with_credentials_are_not() -> None:
+    assert filters.is_plain_url("http://[fd00:ec2::254]/latest/api/token")
+    assert filters.is_plain_url("https://auth.internal.corp/oauth/token")
+    assert not filters.is_plain_url("https://deploy:Xk9mP2vLq7Rt@git.internal.corp/repo")
+    assert not filters.is_plain_url("https://hooks.internal.corp/services?token=Xk9mP2vLq7RtWn4b")
+
+
+def test_a_value_that_spells_its_key_is_a_stand_in() -> None:
+    assert filters.echoes_key("awsimdsv2sessiontoken", "aws_imdsv2_session_token")
+    assert filters.echoes_key("fake-stripe-api-key-value", "stripe_api_key")
+    assert not filters.echoes_key("token", "token")  # too short to judge
+    assert not filters.echoes_key("Xk9mP2vLq7RtWn4b", "session_token")
+    assert filters.key_says_no_secret("awsimdsv2sessiontoken", "aws_imdsv2_session_token")
+
+
+def test_snake_case_dollar_variables_are_references() -> None:
+    assert filters.is_reference("$ac_pwd")
+    assert filters.is_reference("$db_pass_2")
+    assert not filters.is_reference("$Xk9mP2vLq_7Rt")
+
+
+def test_a_bcrypt_salt_is_a_hash_family_value() -> None:
+    salt = "$2b$12$" + "Qm9nVXNTYWx0Rm9yVGVzdH"  # 22 characters of bcrypt's base64, made up
+    assert filters.is_password_hash(salt)
+    assert not filters.is_password_hash("$2b$12$" + "Qm9nVXNT")
+
+
+def test_a_pem_header_and_footer_around_code_hold_no_key() -> None:
+    code = (
+        '-----BEGIN RSA PRIVATE KEY-----\\n" + "\\n".join(wrap(private_key, 64)) + "\\n'
+        "-----END RSA PRIVATE KEY-----"
+    )
+    assert filters.is_pem_without_body(code)
+    keyish = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKq9ZtR3vWx8yN2bLm5pQs7dF4gHj6kXc1aE0uYiOp3T\n-----END PRIVATE KEY-----"
+    assert not filters.is_pem_without_body(keyish)
+    src = (
+        "def wrap_key(private_key, heads):\n"
+        '    return "-----BEGIN RSA PRIVATE KEY-----\\n" + "\\n".join(wrap(private_key, 64)) '
+        '+ "\\n-----END RSA PRIVATE KEY-----\\n"\n'
+    )
+    assert _rules_found(src, "src/saml/utils.py") == []
+    assert _rules_found(keyish, "src/keys.py") == ["private-key"]
+
+
+def test_a_leading_underscore_camel_name_is_an_identifier() -> None:
+    assert filters.is_identifier("_proxySecret")
+    assert not filters.is_identifier("_xK9mPvLqRt")
+
+
+def test_a_value_written_three_times_in_a_test_file_is_its_fixture() -> None:
+    value = "Hq7ZxWm2KvRtLp9sNc4Bd"
+    once = f'API_TOKEN = "{value}"\n'
+    thrice = once + f'client(token="{value}")\nassert seen == "{value}"\n'
+    assert _rules_found(thrice, "tests/test_client.py") == []
+    assert _rules_found(once, "tests/test_client.py") != []
+    assert _rules_found(thrice, "src/client.py") != []  # outside tests a repeated value is still a leak
+
+
+def test_an_accented_example_pair_is_still_an_example_pair() -> None:
+    assert filters.is_example_pair("%C3%BCser", "p%C3%A4ssword")
+    assert filters.is_example_pair("üser", "pässwörd")
+    assert not filters.is_example_pair("üser", "Xk9mP2vLq7Rt")
+
+
+_MODULE = '''"""An infrastructure module."""
+
+DOCUMENTATION = r\'\'\'
+options:
+  api_token:
+    description: The token.
+\'\'\'
+
+EXAMPLES = r\'\'\'
+- name: Create a monitor
+  acme.cloud.monitor:
+    api_token: "Hq7ZxWm2KvRtLp9sNc4BdQe"
+\'\'\'
+
+API_TOKEN = "Wn4bZ8cY1dHsJf6gT3uV0eKaPq"
+'''
+
+
+def test_a_string_named_as_documentation_is_documentation() -> None:
+    data = _MODULE.encode()
+    assert filters.in_named_doc_string(data, data.index(b"Hq7Zx"))
+    assert not filters.in_named_doc_string(data, data.index(b"Wn4bZ"))  # a secret assigned to a name
+    found = scan(data, "plugins/modules/monitor.py")
+    assert [hit.secret for hit in found] == ["Wn4bZ8cY1dHsJf6gT3uV0eKaPq"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[System.Net.CredentialCache",
+        "[Acme.AccessToken.TokenUtil",
+        ":DefaultCredentials",
+        ":GetTokenPrivileges(",
+        "$Params.",
+        "$ProxyPassword",
+    ],
+)
+def test_dotnet_type_literals_members_and_variables_are_code(value: str) -> None:
+    assert filters.is_dotnet_code(value)
+
+
+@pytest.mark.parametrize("value", ["$Xk9mP2vLq7Rt", "[Xk9mP2vLq7Rt", ":Xk9mP2vLq7Rt"])
+def test_random_values_after_a_dollar_or_bracket_are_not_dotnet_code(value: str) -> None:
+    assert not filters.is_dotnet_code(value)
+
+
+@pytest.mark.parametrize("value", ["#00d6b2", "#fa3", "#0a0b0c80", ":before", "::after", ":hover"])
+def test_css_colours_and_pseudo_classes_are_stylesheet_values(value: str) -> None:
+    assert filters.is_css_value(value)
+    assert filters.is_not_a_value(value, shannon_entropy(value))
+
+
+def test_a_random_value_after_a_hash_is_not_a_colour() -> None:
+    assert not filters.is_css_value("#Xk9mP2vLq7")
+    assert not filters.is_css_value("#00d6b2e")
+
+
+def test_a_parameter_name_and_equals_sign_is_a_prefix() -> None:
+    assert filters.is_parameter_prefix("access_token=")
+    assert filters.is_parameter_prefix("?api_key=")
+    assert not filters.is_parameter_prefix("access_token=Xk9mP2vLq7Rt")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["list[FleetCredentialDetails]", "dict(str, SecretRule)", "V1SecretVolumeSource", "V2beta1TokenStatus"],
+)
+def test_type_names_written_as_strings_are_types(value: str) -> None:
+    assert filters.is_type_name(value)
+
+
+def test_random_values_in_brackets_are_not_types() -> None:
+    assert not filters.is_type_name("list[Xk9mP2vLq7RtWn4b]")
+    assert not filters.is_type_name("V1Xk9mP2vLq7Rt")
+
+
+def test_powershell_cmdlets_and_hashtables_are_code() -> None:
+    assert filters.is_dotnet_code("(ConvertTo-SecureString")
+    assert filters.is_dotnet_code("@{type")
+    assert filters.is_dotnet_code("$replicaSqlCredential")
+    assert filters.is_dotnet_code("[System.IntPtr")
+
+
+def test_a_url_whose_query_is_words_is_an_address() -> None:
+    assert filters.is_plain_url(
+        "https://id.example.org/oauth/authorize?scope=wallet:user:read+wallet:user:email"
+    )
+    assert not filters.is_plain_url("https://id.example.org/cb?token=Xk9mP2vLq7Rt")
+    assert not filters.is_plain_url("https://id.example.org/cb?state=Xk9mP2vLq7RtWn4b")
+
+
+def test_templates_and_routes_with_api_versions_are_words() -> None:
+    assert filters.is_words_and_numbers("{}/ocid1/{}")
+    assert filters.is_words_and_numbers("v1/objects/encryption-keys")
+    assert filters.is_words_and_numbers("resource/v2.2/")
+
+
+def test_a_document_path_with_indexes_is_an_identifier() -> None:
+    assert filters.is_identifier("Jobs[-1].JobId")
+    assert filters.is_identifier("items[*].name")
+    assert not filters.is_identifier("Xk9m[0]P2vLq7Rt")
+
+
+def test_the_storage_emulators_account_key_is_a_documented_example() -> None:
+    key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    assert filters.is_documented_example(key)
+
+
+def test_an_access_key_id_in_a_signed_requests_scope_is_public() -> None:
+    key_id = "ASIA" + "QXV4TZ7KM2PLR5WN"  # synthetic
+    assert filters.is_signed_request_key_id("/20231001/us-east-1/s3/aws4_request")
+    assert not filters.is_signed_request_key_id('", "secret": "x"')
+    form = f'{{"name": "x-amz-credential", "value": "{key_id}/20231001/us-east-1/s3/aws4_request"}}\n'
+    assert "aws-access-key-id" not in _rules_found(form, "cassettes/upload.json")
+    assert "aws-access-key-id" in _rules_found(f'aws_access_key_id = "{key_id}"\n', "deploy/config.py")
+
+
+def test_an_idempotency_uuid_and_a_cache_key_name_no_secret() -> None:
+    uuid = "3f2b8c1e-9a4d-4e7b-b6c2-5d1e8f0a7c93"
+    assert filters.key_says_no_secret(uuid, "client_request_token")
+    assert filters.key_says_no_secret(uuid, "idempotency_key")
+    assert not filters.key_says_no_secret(uuid, "client_token")  # Vault's login token may be a UUID
+    assert filters.key_says_no_secret("a3f9c2e18b7d4c6f9e0a1b2c3d4e5f6a7b8c9d0e", "token_cache_key")
+
+
+def test_real_key_material_in_every_encoding_keeps_its_body() -> None:
+    """Keys made at test time (never committed): PEM as is, JSON-escaped, concatenated Java strings and a
+    Python triple-quoted string all keep a base64 run, so is_pem_without_body never drops one."""
+    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
+    ec = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ec")
+    ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    keys = [
+        rsa.generate_private_key(65537, 2048),
+        ec.generate_private_key(ec.SECP256R1()),
+        ed25519.Ed25519PrivateKey.generate(),
+    ]
+    for key in keys:
+        for fmt in (serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.OpenSSH):
+            pem = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+            lines = pem.strip().split("\n")
+            for text in (
+                pem,
+                '{"private_key": "' + pem.replace("\n", "\\n") + '"}\n',
+                "String key =\n" + " +\n".join('    "' + line + '\\n"' for line in lines) + ";\n",
+                'KEY = """' + pem + '"""\n',
+            ):
+                assert "private-key" in _rules_found(text, "tests/fixtures/keys.txt")
+
+
+def test_a_value_introduced_as_an_example_is_one() -> None:
+    assert filters.follows_example_marker("The client secret of the app, e.g.: ")
+    assert filters.follows_example_marker('For example, "')
+    assert filters.follows_example_marker("Example: `")
+    assert not filters.follows_example_marker('client_secret = "')
+    assert not filters.follows_example_marker("example_token = '")
+    token = "ghp_" + "Qm9nVXNTb2tlbkZvclRlc3RzTHJDaTAxMjM0"
+    assert _rules_found(f"The token, e.g.: {token}\n", "src/models.py") == []
+    assert filters.context_says_no_secret("ASIAQXV4TZ7KM2PLR5WN", "", "/20231001/us-east-1/s3/aws4_request")

@@ -158,3 +158,27 @@ def test_a_scan_reports_the_policy_end_to_end(
     assert len(more) == 1 and more[0]["message"].startswith("50 more aws-access-key-id")
     (tmp_path / "app.env").write_text("aws_access_key_id = AKIAZ7Q3WX5KD2LMNB4R\n")
     assert cli("secrets", ".").code == 1  # the same key outside those paths: high, a failure
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "docs_src/security/tutorial.py",
+        "pkg/unit_tests/test_data.json",
+        "roles/user/molecule/default/converge.yml",
+        "lib/dummyserver/certs/server.key",
+        "botocore/data/iam/2010-05-08/examples-1.json",
+        "pkg/tests.py",
+        "pkg-1.0/PKG-INFO",
+        "pkg-1.0.dist-info/METADATA",
+    ],
+)
+def test_round_four_example_paths(path: str) -> None:
+    assert is_example_path(path)
+
+
+@pytest.mark.parametrize(
+    "path", ["src/samplerate.py", "src/resampler/core.py", "config/metadata", "src/latest/app.py"]
+)
+def test_round_four_paths_that_are_not_examples(path: str) -> None:
+    assert not is_example_path(path)

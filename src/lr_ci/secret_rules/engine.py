@@ -499,6 +499,9 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     basic = "asic" in head and _BASIC_BEFORE.search(head) is not None
     if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
         return False
+    text, start, end = match.string, match.start(), match.end()
+    if filters.context_says_no_secret(secret, text[max(0, start - 40) : start], text[end : end + 80]):
+        return False  # "e.g.: <value>", AKIA.../20231001/us-east-1/s3/aws4_request: what the line says
     if rule.generic:
         key = groups.get("key")
         normalized = _normalized_key(key) if key is not None else None
@@ -833,11 +836,15 @@ class _Scan:
     def _page_example(self, secret: str, offset: int) -> bool:
         """Whether a generic value is an example by where it sits in the page (state of the whole content).
 
-        - In a documentation page (Markdown, reStructuredText, AsciiDoc), a value written 3 times or more
-          is the page's example: a tutorial repeats the value it shows, a leak is pasted once.
+        - In a documentation page (Markdown, reStructuredText, AsciiDoc), or any file in a test, docs or
+          example path (an OpenAPI spec's examples, a test module's fixture), a value written 3 times or
+          more is the page's example: a tutorial or a test suite repeats the value it shows or feeds, a
+          leak is pasted once.
         - In Python, a value inside a docstring (a triple-quoted string that opens a line) is a usage
           example (``>>> OAuth1Session(...)``, the sample responses of an API's documentation). A
-          triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring.
+          triple-quoted string assigned to a name (a SQL query, a connection string) is not a docstring,
+          unless the name says documentation (``EXAMPLES``, ``DOCUMENTATION``, ``RETURN``, ``USAGE``:
+          :func:`.filters.in_named_doc_string`).
 
         - In a test file, a hex value is a published test vector when the file's head cites one (an RFC,
           NIST, "test vectors", Wycheproof: :func:`.filters.is_cited_test_vector`).
@@ -847,16 +854,18 @@ class _Scan:
         from lr_ci.secret_rules import filters
         from lr_ci.secret_rules.severity import is_example_path
 
-        if is_example_path(self.path) and filters.is_cited_test_vector(secret, self.data):
+        example_path = is_example_path(self.path)
+        if example_path and filters.is_cited_test_vector(secret, self.data):
             return True
         name = self.path.rsplit("/", 1)[-1].lower()
-        if name.endswith(_DOC_PAGE_SUFFIXES):
+        if example_path or name.endswith(_DOC_PAGE_SUFFIXES):
             counts = self.page_counts
             if secret not in counts:
                 counts[secret] = self.data.count(secret.encode("utf-8", "surrogateescape"), 0, _PAGE_BYTES)
-            return counts[secret] >= 3
+            if counts[secret] >= 3:
+                return True
         if name.endswith((".py", ".pyi")):
-            return _in_docstring(self.data, offset)
+            return _in_docstring(self.data, offset) or filters.in_named_doc_string(self.data, offset)
         return False
 
     def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:

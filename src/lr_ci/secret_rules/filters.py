@@ -21,6 +21,14 @@ Two families, because a provider rule and a generic rule fail differently:
   ``*_sha256``/``*_checksum`` keys, anti-forgery nonces, listing cursors, public on-chain accounts and
   EVM addresses, GPG key ids, EC public points, browser SDKs' public keys, and hex test vectors in test
   files that cite their spec (:func:`is_cited_test_vector`, asked by the engine's page-level check).
+  The fourth round's came from the source distributions of ~400 well-known PyPI and npm packages
+  (``benchmarks/scan_packages.py``, tuned on its dev half of the packages only): JOSE headers and malformed
+  JWTs (:func:`is_jose_fragment`), words and numbers and templates with holes (:func:`is_words_and_numbers`),
+  code read as a value (:func:`is_code_expression`, :func:`is_dotnet_code`, :func:`is_type_name`,
+  :func:`is_parameter_prefix`, :func:`is_css_value`), URLs that carry no credential (:func:`is_plain_url`),
+  values that spell their key (:func:`echoes_key`), PEM headers around code (:func:`is_pem_without_body`),
+  an access key id in a signed request's scope (:func:`is_signed_request_key_id`) and strings named as
+  documentation (``EXAMPLES = r'''...``, :func:`in_named_doc_string`).
 
 Each filter says what it catches and why it cannot drop a real token: a provider's random body has no
 structure (runs, sequences, periods, words) over most of its length, and a generic value that is a word,
@@ -249,13 +257,23 @@ def is_example_host(host: str) -> bool:
 
 def is_example_pair(user: str, password: str) -> bool:
     """``user:password``, ``admin:admin``, ``Aladdin:open sesame``...: the pairs manuals and RFCs print,
-    or a password that is the user name (a local default such as ``postgres:postgres``)."""
+    or a password that is the user name (a local default such as ``postgres:postgres``). Percent-encoding
+    and accents are taken off first (``%C3%BCser:p%C3%A4ssword``, an IRI test's ``üser:pässword``)."""
     if "%" in user or "%" in password:
         from urllib.parse import unquote
 
         user, password = unquote(user), unquote(password)
+    if not (user + password).isascii():
+        user, password = _unaccented(user), _unaccented(password)  # üser:pässword, an IRI test's pair
     user, password = user.lower(), password.lower()
     return user == password or (user, password) in _EXAMPLE_PAIRS or is_placeholder_word(password)
+
+
+def _unaccented(text: str) -> str:
+    """``text`` with its accents taken off (``pässword`` -> ``password``): NFKD, combining marks dropped."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def is_example_basic(value: str) -> bool:
@@ -300,6 +318,8 @@ _DOCUMENTED = frozenset(
         "hdhd0244k9j7ao03",
         "nnch734d00sl2jdk",
         "pfkkdhi9sl3r4s00",
+        # Azurite's and the Azure Storage Emulator's account key, the same on every machine (Microsoft's docs)
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
         "JBSWY3DPEHPK3PXP",  # the base32 TOTP secret of Google Authenticator's wiki and every TOTP tutorial
     )
 )
@@ -370,6 +390,9 @@ _REFERENCE = re.compile(
     | ^q[qrw]?\{                                                        # Perl's qq{...}: an expression
     """
 )
+# ``$`` and a snake_case name (``$ac_pwd``, ``$db_pass``): an underscore between lower-case parts is how a
+# script names a variable; a password that starts with ``$`` is not written in snake_case.
+_SNAKE_VARIABLE = re.compile(r"^\$[a-z][a-z0-9]{0,30}(?:_[a-z0-9]{1,30}){1,6}$")
 _VARIABLE = re.compile(r"^(?:\$[a-z_]{1,30}(?:[A-Z][a-z]{2,30}){0,6}|@[a-z_][a-z_.]{0,60}@)$")
 # A command that fetches the secret (the value of a backtick or $(...) substitution, or a shell alias).
 _FETCH = re.compile(
@@ -398,6 +421,8 @@ def is_reference(value: str) -> bool:
         return True
     if _FETCH.match(value) or _ANNOTATION.match(value):
         return True
+    if _SNAKE_VARIABLE.match(value):
+        return True  # $ac_pwd, $db_pass: a snake_case variable of the shell, PHP or Perl
     # $var, $dbPassword, @var@: a variable of the shell, PHP or Perl, when its name reads as words.
     return _VARIABLE.match(value) is not None and _wordlike(value)
 
@@ -420,13 +445,17 @@ _MEMBER_NAME = re.compile(
 # here took 8 ms to compile, a cost on every start-up that meets a match).
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,30}[_\-][A-Z0-9_\-]{1,200}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ID_KEY = re.compile(r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials")
+# ... and an idempotency token: a UUID the client makes up so a retried request is not applied twice
+# (AWS's ClientRequestToken, idempotency keys): it names a request, it authenticates nothing.
+_ID_KEY = re.compile(
+    r"(?:^|_)(?:id|ids|uuid|guid)$|credentials_?id|with_?credentials|client_?request_?token$|idempotency_?(?:key|token)$"
+)
 # Keys that name a secret's attributes, not the secret: SECRET_NAME, token_url, CLUSTER_SECRET_ENV, and its
 # digests (api_token_sha256, clientSecretChecksum, tokenFingerprint: what a server stores instead of it)...
 _NAME_KEY = re.compile(
     r"_(?:name|names|url|uri|urls|path|paths|file|files|dir|arn|ref|env|var|variable|type|length|size|"
     r"header|alias|version|expiry|expires|ttl|field|param|label|prefix|suffix|format|hash|digest|"
-    r"sha|sha1|sha224|sha256|sha384|sha512|md5|crc|crc32|checksum|fingerprint|thumbprint)$"
+    r"sha|sha1|sha224|sha256|sha384|sha512|md5|crc|crc32|checksum|fingerprint|thumbprint|cache_?key)$"
 )
 
 
@@ -440,6 +469,8 @@ def is_identifier(value: str) -> bool:
     value = value.strip().rstrip(":.,;!?")
     if len(value) > 200:
         return False
+    if "[" in value:
+        value = _INDEX.sub("", value)  # Jobs[-1].JobId, items[*].name: a path into a document
     if _TYPE_NAME.match(value) or _MEMBER_NAME.match(value):
         return _wordlike(value)  # _RSAPrivateKey, _S_token_ord_char, :_Stop_state_ref: a type or member
     if _WORD_ONLY.match(value):
@@ -452,12 +483,13 @@ def is_identifier(value: str) -> bool:
         words = sum(1 for p in parts if len(p) >= 2 and p.isalpha())
         mixed = any(len(p) > 6 and not p.isalpha() for p in parts)  # API-OJ8N2R2S8M53HR4L: a key
         return words * 2 >= len(parts) and not mixed and _wordlike(value)
-    if _CAMEL_WORDS.match(value):
-        return _wordlike(value)
+    if _CAMEL_WORDS.match(value.lstrip("_")):
+        return _wordlike(value)  # proxySecret, _proxySecret: a private attribute's name
     return _NAME.match(value) is not None and _LONG_WORD.search(value) is not None and _wordlike(value)
 
 
 _RUN = re.compile(r"[A-Z]?[a-z]{1,40}|[A-Z]{1,40}(?![a-z])")
+_INDEX = re.compile(r"\[(?:-?\d{1,3}|\*)\]")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _CONSONANTS = re.compile(r"[^aeiouyAEIOUY]{5}")
 
@@ -518,6 +550,7 @@ def is_encrypted(value: str) -> bool:
 _HASH = re.compile(
     r"""^(?:
     \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}                          # bcrypt
+    | \$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{22}                        # bcrypt's salt: no password in it
     | \$argon2(?:id|i|d)\$[^\s]{10,300}                           # argon2
     | \$[156]\$(?:rounds=\d{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}  # md5/sha-crypt
     | \$(?:y|gy|7|sha1|md5|apr1|scrypt|pbkdf2(?:-sha\d{1,3})?)\$[^\s]{8,300}
@@ -851,6 +884,287 @@ def is_cited_test_vector(value: str, data: bytes) -> bool:
     )
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Round four: classes found in the source distributions of well-known packages (benchmarks/scan_packages.py)
+# ---------------------------------------------------------------------------------------------------------
+
+_JOSE_HEAD = re.compile(r"^eyJ[A-Za-z0-9_\-]{2,1024}$")
+_JWT_SHAPE = re.compile(r"^eyJ[A-Za-z0-9_\-]{10,1024}\.eyJ[A-Za-z0-9_\-]{10,8192}\.[A-Za-z0-9_\-]{16,1024}$")
+
+
+def _json_object_prefix(segment: str) -> dict[str, Any] | None:
+    """The JSON object a base64url segment encodes, or None (a truncated object counts as ``{}``)."""
+    import base64
+    import binascii
+    import json
+
+    body = segment[: len(segment) - len(segment) % 4] if len(segment) % 4 == 1 else segment
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    if not text.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}  # a cut header: still a JOSE header's start
+    return parsed if isinstance(parsed, dict) else None
+
+
+def is_jose_fragment(value: str) -> bool:
+    """A JOSE header, or a token built on one that is not a whole JWT: ``eyJhbGciOiJIUzI1NiJ9`` alone, a
+    header and a payload without a signature, a payload of one-letter claims (``{"a": "b"}``), a
+    placeholder signature, a header swapped for junk before a real payload: what a JWT library's tests feed
+    to its parser.
+
+    A header says which algorithm signs (``{"alg": "HS256"}``), public by design; a whole JWT is the jwt
+    rule's to report (it runs first and owns the span), so a generic rule that still sees one is looking
+    at a fragment or a malformed token. A whole, well-formed JWT with real claims is kept.
+    """
+    parts = value.split(".")
+    if len(parts) > 5 or not any(
+        _JOSE_HEAD.match(p) and _json_object_prefix(p) is not None for p in parts[:2]
+    ):
+        return False
+    if not _JWT_SHAPE.match(value) or len(parts) != 3:
+        return True
+    claims = _json_object_prefix(parts[1])
+    return claims is None or all(len(name) <= 1 for name in claims)
+
+
+# A template's hole: ``{}``, ``{0}``, ``{realm-name}``, ``%s``, ``%(name)s``, ``<user_id>``.
+_HOLE = re.compile(r"\{[A-Za-z0-9_\-]{0,40}\}|%(?:\([A-Za-z_]\w{0,40}\))?[sdr]|<[A-Za-z_][\w\-]{0,40}>")
+_PART = re.compile(r"[A-Za-z0-9]+")
+_API_VERSION = re.compile(r"^v\d{1,2}(?:alpha|beta)?\d{0,2}$")
+_LISTING_SEPARATOR = re.compile(r"[/.,:;%{}<>()\s]")
+
+
+def is_words_and_numbers(value: str) -> bool:
+    """A value made of words and short numbers around punctuation, or a template with holes: a rate limit
+    (``5/m/user``, ``20/m/ip,5/m/key``), a route (``realms/{realm-name}/protocol/openid-connect/token``), a
+    format string (``ACCESS_TOKEN_{}``, ``header.%s.signature``).
+
+    Every alphanumeric part must be a number of at most 4 digits, a word in one case that reads as one
+    (a vowel, no five consonants in a row), or at most 3 letters; at least two parts are letters, one of
+    them a word of 4 letters or more (``Winter.2024``, one word and a number, may be a password: kept).
+    Without a template hole the value must also hold a separator other than ``-``/``_`` (those are the
+    identifiers' filter's): a generated secret's parts mix case and digits and never all pass.
+    """
+    if len(value) > 200:
+        return False
+    if _HOLE.search(value) is not None:
+        return True  # a template: code fills the holes, the literal is never the secret
+    text = value
+    if not _LISTING_SEPARATOR.search(text):
+        return False
+    parts = _PART.findall(text)
+    if not parts:
+        return False
+    word = False
+    for part in parts:
+        if part.isdigit():
+            if len(part) > 4:
+                return False
+            continue
+        if _API_VERSION.match(part):
+            continue  # v1, v2beta1: a route's API version
+        if not part.isalpha() or not (part.islower() or part.isupper() or part.istitle()):
+            return False
+        if len(part) >= 4:
+            if not _wordlike(part):
+                return False
+            word = True
+    if word and sum(1 for p in parts if not p.isdigit()) >= 2:
+        return True  # one word and a number (Winter.2024) may be a person's password: kept
+    # A rate limit or a ratio of short parts only (``20/m/ip,5/m/key``): numbers and letters never mixed.
+    return len(parts) >= 3 and any(p.isdigit() for p in parts) and not all(p.isdigit() for p in parts)
+
+
+_CSS_VALUE = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^:{1,2}[a-z][a-z\-]{1,30}$")
+
+
+def is_css_value(value: str) -> bool:
+    """A CSS colour (``#00d6b2``) or pseudo-class (``:before``) under a custom property or selector that
+    happens to hold a keyword (``--test-pass-color``, ``.test.pass:before``): a stylesheet, not a secret."""
+    return _CSS_VALUE.match(value) is not None
+
+
+_PARAMETER_PREFIX = re.compile(r"^[?&]?[A-Za-z_][\w\-.]{0,40}=$")
+
+
+def is_parameter_prefix(value: str) -> bool:
+    """A query or form parameter's name and ``=`` with no value (``access_token=``, ``?api_key=``): the start
+    of a string that code completes with the real value at run time."""
+    return _PARAMETER_PREFIX.match(value) is not None
+
+
+_TYPE_EXPRESSION = re.compile(
+    r"^(?:list|dict|set|tuple|frozenset|List|Dict|Set|Tuple|Optional|Sequence|Mapping|Iterable|Array|Map)"
+    r"[\[(<][\w., \[\]()<>]{1,200}[\])>]$"
+)
+# A generated API client's type: an API version, then CamelCase words (V1SecretVolumeSource, V2beta1Status).
+_VERSIONED_TYPE = re.compile(
+    r"^V\d{1,2}(?:alpha|beta)?\d{0,2}(?:[A-Z][a-z]{1,30}|[A-Z]{2,6}(?=[A-Z]|$)){1,10}$"
+)
+
+
+def is_type_name(value: str) -> bool:
+    """A type written as a string: a generated model's attribute map (``'tokens': 'list[Token]'``,
+    ``'secrets': 'dict(str, SecretRule)'``, ``"secret": "V1SecretVolumeSource"``). Its names must read as
+    words, so a random value in brackets is not one."""
+    if _TYPE_EXPRESSION.match(value) or _VERSIONED_TYPE.match(value):
+        return reads_as_words(value) and _long_runs_wordlike(value)
+    return False
+
+
+_SIGNED_REQUEST_SCOPE = re.compile(r"^/\d{8}/[\w\-]{1,40}/[\w\-]{1,40}/(?:aws4|goog4)_request")
+
+
+def is_signed_request_key_id(after: str) -> bool:
+    """Whether the text right ``after`` an access key id is a signed request's credential scope
+    (``AKIA.../20231001/us-east-1/s3/aws4_request``): the id every presigned URL and browser upload form
+    carries in clear text (``X-Amz-Credential``), next to a signature, never next to the secret key. A
+    recorded upload (an HTTP cassette) holds one per request."""
+    return _SIGNED_REQUEST_SCOPE.match(after) is not None
+
+
+_SAYS_EXAMPLE = re.compile(r"(?i)(?:\be\.g\.|\bfor example|\bexample)\s{0,3}[:,]?\s{0,3}[\"'`(]?$")
+
+
+def follows_example_marker(before: str) -> bool:
+    """Whether the text right ``before`` a value on its line says the value is an example (``e.g.:``,
+    ``for example,``, ``Example: "...``): a description in generated docs or a docstring writing out
+    what a value looks like. A leaked token is not introduced as an example."""
+    return _SAYS_EXAMPLE.search(before[-40:]) is not None
+
+
+def context_says_no_secret(value: str, before: str, after: str) -> bool:
+    """Every rule's check of the line around a match: an example marker right ``before`` it
+    (:func:`follows_example_marker`), or an access key id followed by a signed request's scope ``after``
+    it (:func:`is_signed_request_key_id`)."""
+    if value[:1] == "A" and is_signed_request_key_id(after):
+        return True
+    return follows_example_marker(before)
+
+
+_PLAIN_URL = re.compile(
+    r"^[a-z][a-z0-9+.\-]{1,20}://(?:\[[0-9a-fA-F:.]{2,45}\]|[^:/@\s\[\]?#]{1,253})(?::\d{1,5})?"
+    r"(?:/[^\s@?#]{0,500})?(?P<query>\?[^\s@#]{1,500})?$"
+)
+_SECRET_PARAMETER = re.compile(r"(?i)token|key|secret|sig|passw|pwd|auth|code|credential|session")
+_QUERY_WORD = re.compile(r"^(?:[A-Za-z]{1,30}|\d{1,10})$")
+
+
+def is_plain_url(value: str) -> bool:
+    """A URL with no user, password or secret in its query (``https://[fd00:ec2::254]/latest/api/token``,
+    ``https://id.example.org/oauth/authorize?scope=wallet:user:read``): an address, whatever its key says
+    (``TOKEN_URL_IPV6``, ``authorization``). A credential in a URL sits in its user info or in a query
+    parameter named for it (``token=``, ``sig=``, ``key=``), or is a value that is not words."""
+    match = _PLAIN_URL.match(value)
+    if match is None:
+        return False
+    query = match.group("query")
+    if not query:
+        return True
+    for pair in query[1:].split("&"):
+        name, _, content = pair.partition("=")
+        if _SECRET_PARAMETER.search(name):
+            return False
+        if not all(_QUERY_WORD.match(part) for part in re.split(r"[:+,.%20\-_/]+", content) if part):
+            return False
+    return True
+
+
+_CODE_OPERATOR = re.compile(r"\|\||&&|=>|===|!==|\+\(|\)\s{0,2}[+?:]")
+
+
+def is_code_expression(value: str) -> bool:
+    """Code the generic syntax read as a quoted value: ``+(r||L.ACCESS_TOKEN||`` in minified JavaScript,
+    ``a && b``. Logical operators, arrows and strict comparisons are not characters a token generator or
+    a person picking a password writes in sequence."""
+    return _CODE_OPERATOR.search(value) is not None
+
+
+def echoes_key(value: str, key: str | None) -> bool:
+    """A value that spells its own key (``AWS_IMDSV2_SESSION_TOKEN = "awsimdsv2sessiontoken"``,
+    ``api_key: API_KEY``): a test's stand-in that says which slot it fills. Compared on letters and digits
+    only, case folded; the value must be 8 characters or more."""
+    if key is None:
+        return False
+    letters = "".join(c for c in value.lower() if c.isalnum())
+    name = "".join(c for c in key.lower() if c.isalnum())
+    return len(letters) >= 8 and (letters == name or (len(name) >= 8 and name in letters))
+
+
+_PEM_HEAD = re.compile(r"^-----BEGIN[ A-Z0-9]{0,40}-----")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{24}")
+
+
+def is_pem_without_body(value: str) -> bool:
+    """A PEM header and footer with code between them, no base64 body: ``"-----BEGIN RSA PRIVATE
+    KEY-----\n" + "\n".join(wrap(key, 64)) + "\n-----END RSA PRIVATE KEY-----"`` (a library that re-wraps
+    a key), ``.replace('-----BEGIN...', '')`` calls. Key material has lines of 64 base64 characters (the
+    shortest key, Ed25519's PKCS#8, is 64 in one run); a body without a run of 24 holds no key."""
+    if not _PEM_HEAD.match(value):
+        return False
+    body = value[value.find("-----", 10) + 5 : value.rfind("-----END")]
+    return _BASE64_RUN.search(body) is None
+
+
+# A Python name that says its string is documentation: EXAMPLES, DOCUMENTATION, RETURN (every Ansible
+# module's three), USAGE, HELP, EPILOG, __doc__, and names ending in them (CLI_EXAMPLES, API_DOC).
+_DOC_STRING_NAME = re.compile(
+    rb"^[ \t]{0,40}(?:__doc__|(?:[A-Z][A-Z0-9]{0,30}_){0,4}(?:EXAMPLES?|DOCUMENTATION|DOCS?|RETURN|USAGE|"
+    rb"HELP|EPILOG|SAMPLES?))[ \t]{0,4}=[ \t]{0,4}[rRuUbB]{0,2}$"
+)
+
+
+def in_named_doc_string(data: bytes, offset: int) -> bool:
+    """Whether ``offset`` of Python source ``data`` is inside a triple-quoted string assigned to a name that
+    says it is documentation (``EXAMPLES = r'''``, ``DOCUMENTATION``, ``RETURN``, ``USAGE``, ``HELP``): a
+    module's usage examples and sample return values, written for a reader, like a docstring.
+
+    The last triple quote of one kind before ``offset`` (an odd count: it opens) must start its line after
+    the name and ``=``, and a closing quote must follow ``offset``. A string assigned to any other name
+    (``KEY = ...``) is not documentation and its secrets stay reported."""
+    for quote in (b'"""', b"'''"):
+        if data.count(quote, 0, offset) % 2 == 0:
+            continue
+        opening = data.rfind(quote, 0, offset)
+        line_start = data.rfind(b"\n", 0, opening) + 1
+        if _DOC_STRING_NAME.match(data[line_start:opening]) and data.find(quote, offset) >= 0:
+            return True
+    return False
+
+
+# PowerShell and .NET code read as a value: a type literal (``[System.Net.CredentialCache``,
+# ``[Ansible.AccessToken.TokenUtil``) or a static member after ``]::`` (``:DefaultCredentials``,
+# ``:GetTokenPrivileges(``), a variable (``$Params.``, ``$ProxyPassword``).
+_TYPE_LITERAL = re.compile(
+    r"^\[[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){0,12}\]?$|^:{1,2}[A-Z]\w{0,80}(?:\(.{0,80})?$"
+)
+# A PowerShell cmdlet name (Verb-Noun), maybe after the parenthesis of its call: ``(ConvertTo-SecureString``.
+_CMDLET = re.compile(r"^\(?[A-Z][A-Za-z]{1,20}-[A-Z][A-Za-z]{1,40}$")
+_PS_VARIABLE = re.compile(r"^\$[A-Za-z_]\w{0,60}(?:\.\w{0,60}){0,6}\.?$")
+
+
+def is_dotnet_code(value: str) -> bool:
+    """A .NET type literal, a static member or a PowerShell variable read as a value (see above): code
+    that fetches or builds the secret. A random value has no ``[Namespace.Type`` shape; a variable must
+    read as words (``$ProxyPassword``; ``$Xk9mP2vLq`` does not)."""
+    if _CMDLET.match(value) or value.startswith(("@{", "@(")):
+        return True  # (ConvertTo-SecureString, @{ type = 'str' }: a cmdlet call, a hashtable
+    if _TYPE_LITERAL.match(value) or _PS_VARIABLE.match(value):
+        return reads_as_words(value) and _long_runs_wordlike(value)
+    return False
+
+
+def _long_runs_wordlike(value: str) -> bool:
+    """Whether every letter run of 4 or more reads as a word (``Sql``, ``Ptr``: short runs are not judged)."""
+    return all(_wordlike(run) for run in _RUN.findall(value) if len(run) >= 4)
+
+
 def key_says_no_secret(value: str, key: str | None) -> bool:
     """Whether a generic candidate's key says its value is no secret: the key names an attribute of a
     secret (:func:`is_name_key`), a UUID id (:func:`is_id_under_id_key`), an anti-forgery nonce
@@ -860,7 +1174,8 @@ def key_says_no_secret(value: str, key: str | None) -> bool:
     if is_public_client_key(value, key):
         return True
     return key is not None and (
-        is_name_key(key)
+        echoes_key(value, key)
+        or is_name_key(key)
         or is_id_under_id_key(value, key)
         or is_anti_forgery_key(key)
         or is_cursor_key(key)
@@ -891,6 +1206,14 @@ def is_not_a_value(value: str, entropy: float) -> bool:
     character class allows. The generic rules' shared filter, cheapest checks first."""
     return (
         is_reference(value)
+        or is_code_expression(value)
+        or is_dotnet_code(value)
+        or is_css_value(value)
+        or is_parameter_prefix(value)
+        or is_type_name(value)
+        or is_plain_url(value)
+        or is_jose_fragment(value)
+        or is_words_and_numbers(value)
         or is_public_address(value)
         or is_ec_public_point(value)
         or is_identifier(value)
@@ -918,6 +1241,8 @@ def is_placeholder_or_example(
     fixed text of the rule's ``pattern``), a documented example value or jwt.io's sample, an example pair
     or reserved host when the match has a ``user``/``host``, and (``basic``: the value follows ``Basic``)
     a Basic credential that is none."""
+    if value.startswith("-----BEGIN") and is_pem_without_body(value):
+        return True  # code that wraps a key in its header and footer, no key in it
     if is_documented_example(value) or is_identifier(value):
         return True  # a name (dev-secret-key-change-in-production) matched by a keyword rule's shape
     # The body is cut only when the whole value looks like a filler (rare for a real token): reading a

@@ -19,6 +19,7 @@ A documented example value (:attr:`.Verdict.EXAMPLE`) is dropped by the engine b
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from lr_ci.report import Severity
@@ -28,7 +29,7 @@ from lr_ci.secret_rules.verify import CHECKSUMS, Verdict
 EXAMPLE_DIRS = frozenset(
     "test tests __tests__ __test__ testing testdata test_data test-data test-fixtures spec specs "
     "fixtures __fixtures__ __mocks__ mocks e2e docs doc documentation examples example samples sample "
-    "demo demos".split()
+    "demo demos molecule".split()
 )
 # Suffixes of documentation files.
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc")
@@ -60,6 +61,31 @@ TEST_NAME_PREFIXES = ("test_", "conftest.")
 # ``app.test.ts``, ``app.spec.js``, ``config.example.yml``, ``.env.sample``: a dotted part says what it is.
 EXAMPLE_NAME_PARTS = frozenset("test tests spec example examples sample template tmpl".split())
 
+# Whole file names that are tests or a package's documentation: ``test.py``/``tests.py`` (a module's own
+# tests beside it), and PKG-INFO (a Python package's README, copied into its metadata; a wheel's
+# ``*.dist-info/METADATA`` likewise).
+EXAMPLE_FILE_NAMES = frozenset("test.py tests.py test.js tests.js test.rs tests.rs pkg-info".split())
+# Folder names made of words (``docs_src``, ``unit_tests``, ``test-utils``, ``examples-python``): one word
+# of EXAMPLE_DIRS among them marks the folder as tests, docs or examples.
+_FOLDER_WORDS = re.compile(r"[_\-.]")
+
+
+def _has_example_word(folder: str) -> bool:
+    """Whether a folder's name, split at ``_``, ``-`` and ``.``, holds a word of :data:`EXAMPLE_DIRS`, or
+    starts with a word that says it is a stand-in (``dummyserver``, ``fakeapi``, ``mockserver``)."""
+    if folder.startswith(_STAND_IN_PREFIXES):
+        return True
+    return bool(_FOLDER_WORDS.search(folder)) and any(
+        word in EXAMPLE_DIRS for word in _FOLDER_WORDS.split(folder) if word
+    )
+
+
+# Folder names that start with these are a test's stand-ins (dummyserver, fake_backend, mockapi).
+_STAND_IN_PREFIXES = ("dummy", "fake", "mock")
+# Words of a file's stem that say it is an example (``examples-1.json``, ``sample_config.yml``).
+_EXAMPLE_STEM_WORDS = frozenset("example examples sample samples".split())
+
+
 CHECKSUM_VERIFIED = "checksum verified"
 STRUCTURE_VERIFIED = "structure verified"
 CHECKSUM_FAILED = "checksum does not verify: likely an example or test value"
@@ -79,7 +105,11 @@ def is_example_path(path: str) -> bool:
     """
     parts = path.replace("\\", "/").lower().split("/")
     name = parts[-1]
-    if any(part in EXAMPLE_DIRS for part in parts[:-1]):
+    if any(part in EXAMPLE_DIRS or _has_example_word(part) for part in parts[:-1]):
+        return True
+    if name in EXAMPLE_FILE_NAMES or (
+        name == "metadata" and parts[-2:-1] and parts[-2].endswith(".dist-info")
+    ):
         return True
     if (
         name.endswith(DOC_SUFFIXES)
@@ -90,7 +120,9 @@ def is_example_path(path: str) -> bool:
     stem, dot, suffix = name.rpartition(".")
     if dot and suffix == "txt" and stem in DOC_TXT_NAMES:
         return True
-    return any(part in EXAMPLE_NAME_PARTS for part in name.split(".")[1:])
+    if any(part in EXAMPLE_NAME_PARTS for part in name.split(".")[1:]):
+        return True
+    return any(word in _EXAMPLE_STEM_WORDS for word in _FOLDER_WORDS.split(name.split(".", 1)[0]))
 
 
 def decide(

@@ -349,9 +349,6 @@ def test_show_and_keep_are_refused_for_the_test_half(
     assert not (tmp_path / "t").exists()
 
 
-@pytest.mark.xfail(
-    reason="issue 17: test-half false alarms 1.56% > 1% (recall 0.990 meets 0.95)", strict=False
-)
 def test_recall_and_false_positives_on_the_test_half(
     halves: dict[str, tuple[Path, list[corpus.Case]]], cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

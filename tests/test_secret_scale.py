@@ -79,8 +79,13 @@ def minified_script(size: int, seed: int = 17) -> str:
     return "".join(pieces)[:size]
 
 
+def _breaks_line(keyword: str) -> bool:
+    """A keyword that holds a line break (YAML's ``: |`` then the block) cannot be on one line."""
+    return "\n" in keyword or "\r" in keyword
+
+
 def _alphabet_after_every_keyword(size: int) -> str:
-    """One line: every keyword of every rule, each followed by a run of its rule's token alphabet twice
+    """One line: every keyword of every rule (but those that hold a line break), each followed by a run of its rule's token alphabet twice
     as long as the rule's longest match (at most 4 KB), with a separator after the run."""
     units = []
     for rule in RULES:
@@ -88,7 +93,9 @@ def _alphabet_after_every_keyword(size: int) -> str:
         alphabet = "".join(sorted(set(secret) - set("\r\n"))) or "a"  # a PEM body's too, on one line
         run = _fill(alphabet, min(2 * rule.max_width, 4096))
         units += [
-            f"{keyword}{run}{SEPARATORS[i % len(SEPARATORS)]}" for i, keyword in enumerate(rule.keywords)
+            f"{keyword}{run}{SEPARATORS[i % len(SEPARATORS)]}"
+            for i, keyword in enumerate(rule.keywords)
+            if not _breaks_line(keyword)
         ]
     return _one_line(_fill("".join(units), size), size)
 
@@ -234,7 +241,8 @@ def test_unterminated_openings_are_repeated_100k_times() -> None:
 def test_every_keyword_of_every_rule_is_on_the_alphabet_line() -> None:
     line = hostile_inputs(HOSTILE_BYTES)["alphabet-after-every-keyword"]().split("\n", 1)[0]
     lowered = line.lower()
-    assert all(keyword in lowered for rule in RULES for keyword in rule.keywords)
+    missing = [k for rule in RULES for k in rule.keywords if k not in lowered and not _breaks_line(k)]
+    assert missing == []
 
 
 def test_a_secret_inside_the_5mb_line_is_still_found() -> None:

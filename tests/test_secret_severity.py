@@ -182,3 +182,20 @@ def test_round_four_example_paths(path: str) -> None:
 )
 def test_round_four_paths_that_are_not_examples(path: str) -> None:
     assert not is_example_path(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "example"),
+    [
+        ("/tmp/pytest-of-ci/test_login_0/app.env", False),  # a test's temporary folder: not the file's
+        ("/home/runner/work/e2e-portal/e2e-portal/app.env", False),
+        ("C:/ci/unit_tests_run/app.env", False),
+        ("/tmp/x/tests/app.env", True),  # a folder named exactly as one still counts
+        ("/tmp/test_run_0/app.test.env", True),  # the file's own name still counts
+        ("/srv/repo/docs/setup.md", True),
+    ],
+)
+def test_in_an_absolute_path_only_exact_folder_names_count(path: str, example: bool) -> None:
+    """A file outside the folder lr-ci runs in is named absolutely; the folders above its repository are
+    a runner's or a test's, so the words inside their names (``test_login_0``) do not make it an example."""
+    assert is_example_path(path) is example

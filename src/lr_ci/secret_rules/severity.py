@@ -105,7 +105,11 @@ def is_example_path(path: str) -> bool:
     """
     parts = path.replace("\\", "/").lower().split("/")
     name = parts[-1]
-    if any(part in EXAMPLE_DIRS or _has_example_word(part) for part in parts[:-1]):
+    # A path outside the folder lr-ci runs in is absolute: the words of the folders above a repository
+    # (a CI runner's or a test's temporary folder, ``test_login_0``) say nothing about the file, so there
+    # only a folder named exactly as a test, docs or example folder counts.
+    relative = not (path.startswith(("/", "\\")) or path[1:3] in (":/", ":\\"))
+    if any(part in EXAMPLE_DIRS or (relative and _has_example_word(part)) for part in parts[:-1]):
         return True
     if name in EXAMPLE_FILE_NAMES or (
         name == "metadata" and parts[-2:-1] and parts[-2].endswith(".dist-info")

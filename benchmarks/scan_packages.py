@@ -202,17 +202,21 @@ def size_of(path: Path) -> int:
     )
 
 
-def scan(lr_ci: str, path: Path) -> list[dict[str, Any]]:
-    """The findings of ``lr-ci secrets PATH --format json``; a folder at the report's cap is split by child."""
+def scan(lr_ci: str, root: Path, path: str = ".") -> list[dict[str, Any]]:
+    """The findings of ``lr-ci secrets PATH --format json`` run in the package's folder ``root``, as a user
+    runs it in a checkout (paths in the report, and what they say about tests and docs, are relative to
+    it); a folder at the report's cap is split by child."""
     run = subprocess.run(
-        [lr_ci, "secrets", str(path), "--format", "json"], check=False, capture_output=True, text=True
+        [lr_ci, "secrets", path, "--format", "json"], cwd=root, check=False, capture_output=True, text=True
     )
     try:
         findings: list[dict[str, Any]] = json.loads(run.stdout)["findings"]
     except (ValueError, KeyError):
         return []
-    if len(findings) >= 990 and path.is_dir():
-        return [f for child in sorted(path.iterdir()) if not child.is_symlink() for f in scan(lr_ci, child)]
+    folder = root / path
+    if len(findings) >= 990 and folder.is_dir():
+        children = sorted(child for child in folder.iterdir() if not child.is_symlink())
+        return [f for child in children for f in scan(lr_ci, root, child.relative_to(root).as_posix())]
     return findings
 
 

@@ -206,8 +206,9 @@ def scan(lr_ci: str, root: Path, path: str = ".") -> list[dict[str, Any]]:
     """The findings of ``lr-ci secrets PATH --format json`` run in the package's folder ``root``, as a user
     runs it in a checkout (paths in the report, and what they say about tests and docs, are relative to
     it); a folder at the report's cap is split by child."""
+    program = os.path.abspath(lr_ci) if os.sep in lr_ci else lr_ci  # run from the package's folder
     run = subprocess.run(
-        [lr_ci, "secrets", path, "--format", "json"], cwd=root, check=False, capture_output=True, text=True
+        [program, "secrets", path, "--format", "json"], cwd=root, check=False, capture_output=True, text=True
     )
     try:
         findings: list[dict[str, Any]] = json.loads(run.stdout)["findings"]

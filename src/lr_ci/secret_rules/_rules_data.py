@@ -4992,7 +4992,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'wget --header="Authorization: token $GITHUB_TOKEN" https://api.ops.internal/v1/me',
                          'Authorization: Digest username="ops", realm="api", '
                          'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093"',
-                         'Authorization: token <your-personal-access-token>'],
+                         'Authorization: token <your-personal-access-token>',
+                         '  addAuthorization: function addAuthorization(credentials, date) {',
+                         '  authorization: async signRequestWithCredentials(request, credentialsProvider) {',
+                         'authorization: new AuthorizationHeaderFromCredentials(accessKeyIdentifier)'],
                'true': ['wget --header="Authorization: token Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" '
                         'https://api.ops.internal/v1/me',
                         "curl -H 'Authorization: SSWS 00Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Yb' "
@@ -5005,9 +5008,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['authorization'],
   'max_width': 579,
   'multiline': False,
-  'regex': '(?i)authorization["\']?[ \\t]{0,8}[:=][ '
-           '\\t]{0,8}["\']?(?!(?:basic|bearer|digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)\\b)[A-Za-z][A-Za-z0-9_\\-]{1,24}[ '
-           '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;]{8,512}={0,2})(?=[\\s"\',;]|$)',
+  'regex': '(?i)(?<![A-Za-z0-9_])authorization["\']?[ \\t]{0,8}[:=][ '
+           '\\t]{0,8}["\']?(?!(?:basic|bearer|digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature|function|async|await|new|return|typeof|lambda)\\b)[A-Za-z][A-Za-z0-9_\\-]{1,24}[ '
+           '\\t]{1,8}(?P<secret>[^\\s"\'<>=,;(){}\\[\\]]{8,512}={0,2})(?=[\\s"\',;]|$)',
   'severity': 'medium'},
  {'description': 'Secret as a KEY=VALUE pair given to an option (--from-literal=k=v, --env=K=v)',
   'entropy': 2.5,

@@ -47,6 +47,30 @@ def _collapse_utf16_runs(data: bytes) -> bytes:
     return _UTF16_RUN.sub(lambda run: run[0][0::2], data)
 
 
+# The first bytes of compiled programs: ELF, Mach-O (both byte orders, 32/64-bit, universal), WebAssembly.
+_PROGRAM_MAGIC = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"\0asm",
+)
+
+
+def is_compiled_program(first: bytes) -> bool:
+    """Whether content that starts with ``first`` is a compiled program (ELF, Mach-O, PE, WebAssembly).
+
+    Its printable runs are still read for provider tokens (a key compiled into a binary is a leak), but a
+    keyword near a value there is a string table's neighbours (``password`` beside a format string), not an
+    assignment: the generic rules are for text someone wrote.
+    """
+    if first.startswith(_PROGRAM_MAGIC):
+        return True
+    return first.startswith(b"MZ") and b"PE\0\0" in first[:1024]
+
+
 class Decoder:
     """Turns content into bytes the rules read, piece by piece (a multi-byte character may be split).
 

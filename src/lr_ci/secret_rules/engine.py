@@ -954,9 +954,16 @@ class _Scan:
 
 
 def scan(
-    data: bytes, path: str, rules: RuleSet | None = None, *, max_hits: int | None = DEFAULT_MAX_HITS
+    data: bytes,
+    path: str,
+    rules: RuleSet | None = None,
+    *,
+    max_hits: int | None = DEFAULT_MAX_HITS,
+    specific_only: bool = False,
 ) -> Hits:
-    """Every secret in ``data`` (the content of ``path``), in order of position, at most ``max_hits``.
+    """Every secret in ``data`` (the content of ``path``), in order of position, at most ``max_hits``;
+    ``specific_only``: provider rules only, as for a lock file (the caller knows the content is a
+    compiled program's strings).
 
     Binary content is the caller's to skip (:func:`is_binary`); this function assumes text and decodes it
     as UTF-8 with undecodable bytes kept as surrogates. Time is linear in ``len(data)`` and memory a small
@@ -966,6 +973,6 @@ def scan(
     policy = path_policy(path)
     if policy.scan == "skip":
         return Hits()
-    if policy.scan == "all" and len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES:
+    if policy.scan == "all" and (specific_only or len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES):
         policy = PathPolicy("specific", policy.code)
     return _Scan(data, rules, policy, max_hits, path).run()

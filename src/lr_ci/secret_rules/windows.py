@@ -109,15 +109,16 @@ def windows(
 
 
 def scan_windows(
-    chunks: Iterable[bytes], path: str, rules: RuleSet | None = None
+    chunks: Iterable[bytes], path: str, rules: RuleSet | None = None, *, specific_only: bool = False
 ) -> Iterator[tuple[Window, Hits]]:
     """Each window of ``chunks`` with the hits it reports, placed in the file.
 
     ``Hits.dropped`` is what the engine left out of that window past its cap: the caller must say that the
-    content was not fully examined (see :class:`~lr_ci.secret_rules.engine.Hits`).
+    content was not fully examined (see :class:`~lr_ci.secret_rules.engine.Hits`). ``specific_only``:
+    provider rules only (a compiled program's strings, :func:`.decoding.is_compiled_program`).
     """
     for window in windows(chunks):
-        found = scan(window.data, path, rules)
+        found = scan(window.data, path, rules, specific_only=specific_only)
         placed = Hits(hit for hit in map(window.place, found) if hit is not None)
         placed.dropped, placed.searched = found.dropped, found.searched
         yield window, placed

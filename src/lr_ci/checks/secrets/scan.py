@@ -22,6 +22,7 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 from __future__ import annotations
 
 import codecs
+import itertools
 import os
 import stat
 from collections import Counter
@@ -33,7 +34,7 @@ from typing import NamedTuple
 from lr_ci.checks.secrets import git
 from lr_ci.errors import LrCiError
 from lr_ci.output._text import printable
-from lr_ci.secret_rules.decoding import Decoder, decoded
+from lr_ci.secret_rules.decoding import Decoder, decoded, is_compiled_program
 from lr_ci.secret_rules.engine import DEFAULT_MAX_HITS, Hit, RuleSet, path_policy, scan
 from lr_ci.secret_rules.windows import WINDOW_BYTES, scan_windows
 
@@ -141,7 +142,11 @@ class ContentScanner:
         def sniffed(decoder: Decoder) -> None:
             self.counts["decoded_binary"] += decoder.binary
 
-        for window, hits in scan_windows(decoded(chunks, sniffed), path, self.rules):
+        pieces = iter(chunks)
+        first = next(pieces, b"")
+        compiled = is_compiled_program(first)
+        content = decoded(itertools.chain((first,), pieces), sniffed)
+        for window, hits in scan_windows(content, path, self.rules, specific_only=compiled):
             self.counts["bytes_scanned"] += len(window.data)
             dropped += hits.dropped
             if hits:
@@ -188,9 +193,10 @@ class ContentScanner:
 
         A change of a real history is often hundreds of one-line hunks, most without any rule's keyword,
         which :meth:`scan_text` drops one by one after a keyword search each. Here the runs are searched
-        together, in one pass over their join (no keyword holds a newline, so no match spans two runs),
-        and a short run without a keyword is dropped as :meth:`scan_text` would drop it (its bytes still
-        counted as scanned). Each run that is kept is then scanned alone, exactly as before.
+        together, in one pass over their join (a keyword that holds a newline, YAML's ``: |`` and its
+        line break, may match across the join: that only keeps a run :meth:`scan_text` would drop, never
+        drops one), and a short run without a keyword is dropped as :meth:`scan_text` would drop it (its
+        bytes still counted as scanned). Each run that is kept is then scanned alone, exactly as before.
         """
         if len(runs) < 2:
             return runs

@@ -1165,3 +1165,20 @@ def test_a_value_introduced_as_an_example_is_one() -> None:
     token = "ghp_" + "Qm9nVXNTb2tlbkZvclRlc3RzTHJDaTAxMjM0"
     assert _rules_found(f"The token, e.g.: {token}\n", "src/models.py") == []
     assert filters.context_says_no_secret("ASIAQXV4TZ7KM2PLR5WN", "", "/20231001/us-east-1/s3/aws4_request")
+
+
+def test_an_example_marker_counts_on_the_value_s_own_line_and_never_for_key_material() -> None:
+    """``Example:`` closing the line above says nothing of the next line's value; and a private key is
+    found wherever it sits (key material committed on purpose, in docs too, is reported low, not dropped)."""
+    assert not filters.follows_example_marker("Example:\n")
+    assert not filters.follows_example_marker("for example,\n  ")
+    assert filters.follows_example_marker("first line\nFor example: ")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    for text in (f"Example: {pem}", f"For example:\n\n{pem}"):
+        assert _rules_found(text, "docs/tls.md") == ["private-key"], text[:20]

@@ -500,7 +500,12 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
     if filters.is_placeholder_or_example(secret, rule.pattern, groups.get("user"), groups.get("host"), basic):
         return False
     text, start, end = match.string, match.start(), match.end()
-    if filters.context_says_no_secret(secret, text[max(0, start - 40) : start], text[end : end + 80]):
+    if (
+        not rule.multiline
+        and filters.context_says_no_secret(  # key material is found wherever it is
+            secret, text[max(0, start - 40) : start], text[end : end + 80]
+        )
+    ):
         return False  # "e.g.: <value>", AKIA.../20231001/us-east-1/s3/aws4_request: what the line says
     if rule.generic:
         key = groups.get("key")

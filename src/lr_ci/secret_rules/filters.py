@@ -1029,14 +1029,14 @@ def is_signed_request_key_id(after: str) -> bool:
     return _SIGNED_REQUEST_SCOPE.match(after) is not None
 
 
-_SAYS_EXAMPLE = re.compile(r"(?i)(?:\be\.g\.|\bfor example|\bexample)\s{0,3}[:,]?\s{0,3}[\"'`(]?$")
+_SAYS_EXAMPLE = re.compile(r"(?i)(?:\be\.g\.|\bfor example|\bexample)[ \t]{0,3}[:,]?[ \t]{0,3}[\"'`(]?$")
 
 
 def follows_example_marker(before: str) -> bool:
     """Whether the text right ``before`` a value on its line says the value is an example (``e.g.:``,
     ``for example,``, ``Example: "...``): a description in generated docs or a docstring writing out
     what a value looks like. A leaked token is not introduced as an example."""
-    return _SAYS_EXAMPLE.search(before[-40:]) is not None
+    return _SAYS_EXAMPLE.search(before[-40:].rpartition("\n")[2]) is not None
 
 
 def context_says_no_secret(value: str, before: str, after: str) -> bool:

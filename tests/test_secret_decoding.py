@@ -9,7 +9,7 @@ import pytest
 from helpers.cli import Cli
 from lr_ci.secret_rules.decoding import is_compiled_program
 
-TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"  # its CRC32 verifies: found critical anywhere
+TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"  # a GitHub token's shape (its checksum fails: low)
 STRINGS = b"\0\0password = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6\0\0api_token: " + TOKEN.encode() + b"\0\0"
 
 

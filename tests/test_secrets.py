@@ -265,6 +265,27 @@ def test_unknown_revision_is_exit_2_with_the_fix(repo: Path, cli: Cli) -> None:
     assert "fetch-depth: 0" in result.err
 
 
+def test_a_bare_repository_is_scanned_by_history_and_range_and_refused_for_staged(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI mirror is a bare clone: its history and ranges are scanned; --staged has no index to read."""
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    git(origin, "init", "-q", "-b", "main")
+    first = commit_file(origin, "a.txt", "a\n")
+    commit_file(origin, "app.env", f"AWS_ACCESS_KEY_ID={AWS}\n")
+    mirror = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(mirror))
+    monkeypatch.chdir(mirror)
+    result, report = scan(cli, "--history")
+    assert result.code == 1 and rules_at(report) == [("aws-access-key-id", "app.env", 1)]
+    assert report["metrics"]["commits_scanned"] == 2
+    result, report = scan(cli, "--range", f"{first}..HEAD")
+    assert result.code == 1 and report["metrics"]["commits_scanned"] == 1
+    staged = cli("secrets", "--staged")
+    assert staged.code == 2 and "bare repository" in staged.err and "\n" not in staged.err.strip()
+
+
 # -- shallow clones ---------------------------------------------------------------------------------------
 
 

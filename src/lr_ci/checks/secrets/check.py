@@ -211,6 +211,10 @@ def start(request: Request, cwd: Path) -> Started:
     validate(request)
     found = git.repository(cwd)
     mode = request.mode
+    if found is not None and found.bare and mode not in ("history", "range"):
+        if mode == "staged":
+            raise LrCiError(f"{cwd}: a bare repository has no index (--staged needs a working tree)")
+        found = None  # the working tree or paths: the files in the folder, as outside a repository
     if found is None:
         if mode not in ("paths", "working-tree"):
             raise LrCiError(f"{cwd}: not a git repository (--{mode} needs one)")

@@ -219,6 +219,8 @@ class Repository(NamedTuple):
     """Whether the clone is shallow (a history scan then needs ``--deepen``)."""
     head: str | None
     """The commit HEAD names; None before the first commit."""
+    bare: bool = False
+    """A bare repository (a CI mirror): history and ranges only; ``root`` is its git folder."""
 
 
 def repository(start: Path) -> Repository | None:
@@ -237,9 +239,34 @@ def repository(start: Path) -> Repository | None:
         raise LrCiError("git is not installed or not on PATH") from None
     lines = done.stdout.rstrip(b"\n").split(b"\n")
     if done.returncode not in (0, 1) or len(lines) < 2:
-        return None  # 128: not a repository; 1 with both lines: HEAD has no commit yet
+        return _bare_repository(start)  # 128: not a repository, or one without a working tree
     head = lines[2].decode() if done.returncode == 0 and len(lines) > 2 else None
     return Repository(Path(_decode(lines[0])), lines[1] == b"true", head)
+
+
+def _bare_repository(start: Path) -> Repository | None:
+    """The bare repository at ``start`` (``--show-toplevel`` has no answer there), or None: asked only
+    when the first question failed, so a working tree's start-up pays nothing for it."""
+    done = subprocess.run(
+        git_argv(
+            start,
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            "--is-shallow-repository",
+            "--verify",
+            "-q",
+            "HEAD",
+        ),
+        capture_output=True,
+        check=False,
+        env=git_env(),
+    )
+    lines = done.stdout.rstrip(b"\n").split(b"\n")
+    if done.returncode not in (0, 1) or len(lines) < 3 or lines[0] != b"true":
+        return None
+    head = lines[3].decode() if done.returncode == 0 and len(lines) > 3 else None
+    return Repository(Path(_decode(lines[1])), lines[2] == b"true", head, bare=True)
 
 
 def is_shallow(root: Path) -> bool:

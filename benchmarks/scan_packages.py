@@ -214,6 +214,8 @@ def scan(lr_ci: str, root: Path, path: str = ".") -> list[dict[str, Any]]:
         findings: list[dict[str, Any]] = json.loads(run.stdout)["findings"]
     except (ValueError, KeyError):
         return []
+    for finding in findings:
+        finding["location"]["root"] = str(root)  # paths are the package's; context() reads them from here
     folder = root / path
     if len(findings) >= 990 and folder.is_dir():
         children = sorted(child for child in folder.iterdir() if not child.is_symlink())
@@ -239,11 +241,17 @@ def on_purpose(finding: dict[str, Any]) -> str | None:
     return None
 
 
+def shown(finding: dict[str, Any]) -> str:
+    """The finding's path as the package folder's name, then the path inside it."""
+    where = finding["location"]
+    return f"{os.path.basename(where.get('root', ''))}/{where['path']}"
+
+
 def context(finding: dict[str, Any]) -> str:
     """The finding's line with the value masked from its column on: never the secret itself."""
     where = finding["location"]
     try:
-        with open(where["path"], "rb") as fh:
+        with open(os.path.join(where.get("root", ""), where["path"]), "rb") as fh:
             for number, raw in enumerate(fh, 1):
                 if number == where["line"]:
                     line = raw.decode("utf-8", "replace").rstrip("\n")
@@ -322,11 +330,11 @@ def main() -> int:
         for f, why in sorted(
             purposeful, key=lambda fw: (fw[0]["location"]["path"], fw[0]["location"]["line"])
         ):
-            path = os.path.relpath(f["location"]["path"], cache / "src")
+            path = shown(f)
             print(f"on-purpose {f['severity']:8} {f['rule']:28} {path}:{f['location']['line']}  ({why})")
         for f in sorted(false, key=lambda f: (f["rule"], f["location"]["path"], f["location"]["line"])):
             where = f["location"]
-            path = os.path.relpath(where["path"], cache / "src")
+            path = shown(f)
             print(f"{f['severity']:8} {f['rule']:28} {path}:{where['line']}  {context(f)[:220]}")
     return 0
 

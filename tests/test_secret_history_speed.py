@@ -8,7 +8,7 @@
 - the runs of one change searched for keywords together (``ContentScanner.worth_scanning``): only runs
   that ``scan_text`` would drop are dropped;
 - blobs read through one ``git cat-file --batch-command`` (``git.BlobReader``), and the patch spools and
-  error files made without :mod:`tempfile` (``git._spool``, ``git._scratch_file``).
+  error files made without :mod:`tempfile` (``git._spool``, ``git.scratch_file``).
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def test_spool_reader_has_its_own_offset() -> None:
     finally:
         os.close(write_fd)
         reader.close()
-    scratch = git._scratch_file()
+    scratch = git.scratch_file()
     scratch.write(b"error")
     scratch.seek(0)
     assert scratch.read() == b"error"

@@ -442,6 +442,19 @@ class RuleSet:
             [k.encode() for k in self._keywords], implementation=ahocorasick_rs.Implementation.DFA
         )
 
+    def compile_all(self) -> None:
+        """Make now what a long scan makes as it first needs it: every rule's regexes, the placeholders'
+        union, the faster automaton, the modules the filters live in. Called before a history scan forks
+        its workers (``scan.scan_patches``): made once, shared by every copy, instead of once in each."""
+        from lr_ci.secret_rules import filters, severity, verify  # noqa: F401 (imported to be shared)
+
+        for rule in self.rules:
+            _ = rule.regex, rule.key_words, rule.context, rule.allowlist
+        _ = self._placeholder_union
+        if self._dfa_after > 0:
+            self._dfa_after = 0
+            self._faster_automaton()
+
     def is_placeholder(self, value: str) -> bool:
         """Whether a ``[placeholders]`` regex finds ``value`` (one search of their union, not one each)."""
         return self._placeholder_union.search(value) is not None

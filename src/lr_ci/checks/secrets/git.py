@@ -43,7 +43,7 @@ def _decode(raw: bytes) -> str:
     return os.fsdecode(raw) if os.name != "nt" else raw.decode("utf-8", "surrogateescape")
 
 
-def _scratch_file() -> IO[bytes]:
+def scratch_file() -> IO[bytes]:
     """An anonymous temporary file, read and written, gone when closed: where git's error output goes.
 
     ``O_TMPFILE`` (Linux) makes it with one system call in the first temporary folder that takes it
@@ -349,8 +349,15 @@ _READ_CHUNK = 1 << 20
 _POLL_SECONDS = 0.002  # how long the parser waits when it has caught up with git
 # Each git diffs one file of at most BLOB_STREAM_BYTES at a time, in about 2.4 times that memory.
 _PARALLEL_LOGS = min(os.cpu_count() or 1, 4)
-_COMMITS_PER_PART = 800  # at most: a git log holds about 35 KB per commit it was given (112 MB for 3000)
+# At most: a git log holds about 35 KB per commit it was given (175 MB for 5000), as ``git log --all`` does
+# for a history as long. Each part costs git a cold start (the trees and blobs its first diffs need again):
+# 12 parts of a history of 8,800 commits cost git a third more work than 2.
+_COMMITS_PER_PART = 5000
 _MIN_COMMITS_PER_PART = 200  # fewer: another git costs more than it saves
+SPLIT_COMMITS = 2000
+"""From this many commits on, a history is scanned by :data:`_PARALLEL_LOGS` processes, each reading its own
+parts (:meth:`Patches.become`): below it, parsing and scanning cost less than git's diffs, which the parts
+already spread over the cores, and a second process would only add its start."""
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
@@ -547,6 +554,10 @@ class Patches:
     and the disk hold the patch). Iterating yields ``(position of the commit, change)``: in order within a
     part, parts interleaved as their output arrives; then every change of the paths that were too big
     for git to diff (``big``: see :func:`_big_paths`), which the scanner reads from their blobs.
+
+    With ``workers`` above 1, part ``i`` belongs to worker ``i % workers``: this object reads worker 0's
+    parts, and a forked process calls :meth:`become` to read another worker's instead (see
+    ``scan.scan_patches``). Each worker runs ``_PARALLEL_LOGS // workers`` gits at a time, at least one.
     """
 
     def __init__(
@@ -559,9 +570,11 @@ class Patches:
         big: Sequence[FileChange] = (),
         prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
         | None = None,
+        workers: int = 1,
     ) -> None:
         self.root = root
         self.what = what
+        self.workers = workers
         self.stats = PatchStats()
         self.order = order or {}
         """Each commit's position in the scan (oldest first): which occurrence of a secret is the first."""
@@ -569,7 +582,11 @@ class Patches:
         self._commit: list[Commit | None] = [None] * len(commands)
         self._result: tuple[int, str] | None = None
         self._commands = list(commands)
-        self._parts: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
+        self._parts: dict[int, tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = {}
+        """The parts this process started (and reads, waits for, kills), by part number."""
+        self._worker = 0
+        self._queue = self._parts_of(0)
+        self._started = 0  # how many of self._queue were started
         self._preparing: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._cancelled = False
@@ -582,9 +599,26 @@ class Patches:
             self._preparing = threading.Thread(target=self._prepare, args=(prepare,), daemon=True)
             self._preparing.start()
 
+    def _parts_of(self, worker: int) -> list[int]:
+        return [part for part in range(len(self._commands)) if part % self.workers == worker]
+
     def _start_first(self) -> None:
-        while len(self._parts) < min(_PARALLEL_LOGS, len(self._commands)) and not self._cancelled:
+        at_once = max(1, _PARALLEL_LOGS // self.workers)
+        while self._started < min(at_once, len(self._queue)) and not self._cancelled:
             self._start_next()
+
+    def become(self, worker: int) -> None:
+        """Read worker ``worker``'s parts instead of worker 0's: called in a process forked from the one
+        that made this object, before reading. The gits that process started are its children, not this
+        one's (nothing here can wait for them): they are left to it, and this process starts its own."""
+        for _process, output, errors in self._parts.values():
+            output.close()
+            errors.close()
+        self._parts = {}
+        self._worker = worker
+        self._queue = self._parts_of(worker)
+        self._started = 0
+        self._start_first()
 
     def _prepare(
         self, prepare: Callable[[], tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]]
@@ -593,6 +627,7 @@ class Patches:
             commands, big, stats = prepare()
             self._commands, self._big = commands, big
             self._commit = [None] * len(commands)
+            self._queue = self._parts_of(self._worker)
             self.stats.deleted.update(stats.deleted)
             self._start_first()
         except BaseException as exc:  # raised again where the patches are read (or dropped by close)
@@ -608,12 +643,14 @@ class Patches:
             raise failure
 
     def _start_next(self) -> int:
-        """Start the next command; returns its part number. At most ``_PARALLEL_LOGS`` run at once: a git
+        """Start this worker's next part; returns its number. At most ``_PARALLEL_LOGS`` run at once: a git
         log's memory grows with the commits it was given, so a long history is many bounded parts."""
-        argv, stdin = self._commands[len(self._parts)]
+        part = self._queue[self._started]
+        self._started += 1
+        argv, stdin = self._commands[part]
         # git writes through its own descriptor; the parser reads through another, with its own offset.
         write_fd, output = _spool()
-        errors = _scratch_file()
+        errors = scratch_file()
         try:
             process = subprocess.Popen(
                 argv,
@@ -631,13 +668,13 @@ class Patches:
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.write(stdin)
             process.stdin.close()
-        self._parts.append((process, output, errors))
-        return len(self._parts) - 1
+        self._parts[part] = (process, output, errors)
+        return part
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
         self._prepared()
-        pending = [bytearray() for _ in self._commands]
-        running = set(range(len(self._parts)))
+        pending = {part: bytearray() for part in self._queue}
+        running = set(self._parts)
         try:
             while running:
                 progressed = False
@@ -662,7 +699,7 @@ class Patches:
                         running.discard(part)
                         yield from self._changes(part, bytes(pending[part]))
                         pending[part] = bytearray()
-                        if len(self._parts) < len(self._commands):
+                        if self._started < len(self._queue):
                             running.add(self._start_next())
                 if not progressed and running:
                     time.sleep(_POLL_SECONDS)
@@ -672,7 +709,8 @@ class Patches:
             raise LrCiError(complaint([self.what], error.encode(), code))
         # A commit that changed only files too big to diff is not in the patch (they are left out of it
         # by pathspec), but it was scanned all the same, from its blobs.
-        self.stats.commits = max(self.stats.commits, len(self.order))
+        if self.workers == 1:  # each worker counts its own commits (and no path is too big when split)
+            self.stats.commits = max(self.stats.commits, len(self.order))
         for change in self._big:
             yield self._position(change), change
 
@@ -722,7 +760,7 @@ class Patches:
             self._preparing = None
         if self._result is None:
             results = []
-            for process, output, errors in self._parts:
+            for process, output, errors in self._parts.values():
                 if process.poll() is None:
                     process.kill()  # the parse stopped early: nobody needs the rest
                 code = process.wait()
@@ -777,7 +815,7 @@ def _stream(
     stderr goes to a file (git never blocks on a full pipe while lr-ci reads stdout); a failure is exit 2
     quoting git. A generator closed early kills git: nobody needs the rest.
     """
-    errors = _scratch_file()
+    errors = scratch_file()
     try:
         process = subprocess.Popen(
             git_argv(root, *args),
@@ -951,6 +989,15 @@ class _Background:
         return self._value
 
 
+def can_fork() -> bool:
+    """Whether this process may fork to scan in parallel: on Linux (macOS forks unsafely once system
+    frameworks have threads; Windows has no fork), with no other thread running (a fork copies only the
+    calling thread: a lock another thread held would never be released in the copy)."""
+    import sys
+
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
@@ -976,7 +1023,8 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
         # No blob anywhere is too big to diff (most repositories): the logs start now, from this thread.
         # In the preparing thread they waited for the interpreter's lock, held by the config and rules
         # loading here, for about 30 ms at each step of starting them.
-        return Patches(root, [(log, part) for part in parts], "log", order=order)
+        workers = _PARALLEL_LOGS if len(commits) >= SPLIT_COMMITS and can_fork() else 1
+        return Patches(root, [(log, part) for part in parts], "log", order=order, workers=workers)
 
     def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]:
         raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]
@@ -1068,7 +1116,7 @@ class BlobReader:
     def _ask(self, command: str, blob: str) -> tuple[bytes, int]:
         """Send ``command blob``; returns the object's type and size from git's answer."""
         if self._process is None:
-            self._errors = _scratch_file()
+            self._errors = scratch_file()
             try:
                 self._process = subprocess.Popen(
                     git_argv(self.root, "cat-file", "--batch-command"),

@@ -22,6 +22,7 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import itertools
 import os
 import stat
@@ -29,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from lr_ci.checks.secrets import git
 from lr_ci.errors import LrCiError
@@ -69,6 +70,16 @@ class Unread(NamedTuple):
     reason: str
     commit: str | None = None
     remedy: str = "exclude it by name or raise max_file_bytes"
+
+
+class ScannerState(NamedTuple):
+    """:meth:`ContentScanner.state`: hits as tuples naming their rule by id, which every process has."""
+
+    found: list[tuple[tuple[int, int], str, git.Commit | None, tuple[Any, ...]]]
+    more: Counter[tuple[str, str]]
+    beyond: Counter[str]
+    counts: Counter[str]
+    unread: list[Unread]
 
 
 @dataclass(frozen=True)
@@ -230,21 +241,47 @@ class ContentScanner:
             if hit.allowed:
                 self.counts["allowed_inline"] += 1
                 continue
-            key = (path, hit.rule.id, hit.secret)
             self._sequence += 1
-            order = (position, self._sequence)
-            known = self._found.get(key)
-            if known is None:
-                if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
-                    self._more[key[:2]] += 1
-                    continue
-                if len(self._found) >= SECRETS_PER_RUN:
-                    self.beyond[hit.rule.id] += 1
-                    continue
-                self._secrets_per_rule[key[:2]] += 1
-            elif known[0] <= order:
-                continue
-            self._found[key] = (order, Occurrence(hit, path, commit))
+            self._keep((position, self._sequence), Occurrence(hit, path, commit))
+
+    def _keep(self, order: tuple[int, int], occurrence: Occurrence) -> None:
+        key = (occurrence.path, occurrence.hit.rule.id, occurrence.hit.secret)
+        known = self._found.get(key)
+        if known is None:
+            if self._secrets_per_rule[key[:2]] >= FINDINGS_PER_RULE_PER_FILE:
+                self._more[key[:2]] += 1
+                return
+            if len(self._found) >= SECRETS_PER_RUN:
+                self.beyond[key[1]] += 1
+                return
+            self._secrets_per_rule[key[:2]] += 1
+        elif known[0] <= order:
+            return
+        self._found[key] = (order, occurrence)
+
+    def state(self) -> ScannerState:
+        """What this scanner found and counted, in plain data (rules by id): what a worker process sends
+        back to the one that forked it (see :func:`scan_patches`)."""
+        found = [
+            (order, o.path, o.commit, (o.hit.rule.id, o.hit.secret, o.hit.line, o.hit.column, o.hit.key,
+             o.hit.allowed, o.hit.severity, o.hit.note))
+            for order, o in self._found.values()
+        ]  # fmt: skip
+        return ScannerState(found, self._more, self.beyond, self.counts, self.unread)
+
+    def absorb(self, state: ScannerState) -> None:
+        """Add a worker's :meth:`state`, as if this scanner had scanned what it did: the earliest occurrence
+        of each secret wins (positions are the whole scan's) and the caps hold for the sum."""
+        rules = {rule.id: rule for rule in self.rules.rules}
+        for order, path, commit, (rule_id, secret, line, column, key, allowed, severity, note) in sorted(
+            state.found, key=lambda item: item[0]
+        ):
+            hit = Hit(rules[rule_id], secret, line, column, key, allowed, severity=severity, note=note)
+            self._keep(order, Occurrence(hit, path, commit))
+        self._more.update(state.more)
+        self.beyond.update(state.beyond)
+        self.counts.update(state.counts)
+        self.unread.extend(state.unread)
 
     def count_more(self, path: str, rule: str) -> None:
         self._more[(path, rule)] += 1
@@ -459,7 +496,123 @@ def _introduced_blob(change: git.FileChange, blobs: git.BlobReader, scanner: Con
 def scan_patches(
     patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None = None
 ) -> None:
-    """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first."""
+    """Secrets introduced by the changes of a patch (the index, or commits), oldest commit first.
+
+    A long history (``patches.workers`` above 1) is scanned by that many processes: this one and copies
+    forked from it (:class:`_Worker`), each reading its own git parts; what each found is added to
+    ``scanner`` here. Parsing and scanning a history is Python's work, three halves of what git spends
+    diffing it: one process would take twice as long as git on a history of real code.
+    """
+    workers: list[_Worker] = []
+    try:
+        if patches.workers > 1 and git.can_fork():
+            scanner.rules.compile_all()  # once, before the fork: every worker shares the result
+            workers = [_Worker(patches, scanner, number) for number in range(1, patches.workers)]
+        shown = progress
+        if progress is not None and workers:
+            shown = lambda commits: progress(commits + sum(w.commits() for w in workers))  # noqa: E731
+        _scan_changes(patches, scanner, shown)
+        for worker in workers:
+            scanner.absorb(worker.result(patches.stats))
+    finally:
+        for worker in workers:
+            worker.stop()
+    scanner.counts["commits_scanned"] += patches.stats.commits
+
+
+class _Worker:
+    """A forked copy of this process scanning one worker's share of a history's parts.
+
+    The copy shares every rule, compiled regex and automaton already made (nothing is pickled on the way
+    in), starts its own gits, scans, and writes its scanner's :meth:`~ContentScanner.state` and its patch
+    stats into an unlinked file, then ends without running any exit handler or flushing any stream (the
+    parent owns stdout, stderr and the report). Its commit count is in a shared page, for the progress line.
+    A failure in the copy is raised again here: an :class:`LrCiError` as itself, anything else as an error
+    naming it. An interrupt (Ctrl-C reaches the whole process group) or :meth:`stop` (SIGTERM) ends the
+    copy as an interrupt ends this process: its gits are stopped on the way out, nothing is written.
+    """
+
+    def __init__(self, patches: git.Patches, scanner: ContentScanner, number: int) -> None:
+        import mmap
+
+        self._file = git.scratch_file()
+        self._shared = mmap.mmap(-1, 8)
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover (runs in the forked copy; its coverage is not collected)
+            self._run(patches, scanner, number)
+
+    def _run(self, patches: git.Patches, scanner: ContentScanner, number: int) -> None:
+        import pickle
+        import signal
+
+        def interrupted(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupted)
+        code = 0
+        try:
+            patches.become(number)
+
+            def counted(commits: int) -> None:
+                self._shared[:8] = commits.to_bytes(8, "little")
+
+            _scan_changes(patches, scanner, counted)
+            payload: tuple[str, Any] = ("ok", (scanner.state(), patches.stats))
+        except LrCiError as exc:
+            payload = ("error", exc.message)
+        except KeyboardInterrupt:
+            os._exit(130)
+        except BaseException as exc:  # a bug: named in the parent, which reports it as one
+            payload = ("bug", f"{type(exc).__name__}: {exc}")
+            code = 1
+        try:
+            pickle.dump(payload, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._file.flush()
+        finally:
+            os._exit(code)
+
+    def commits(self) -> int:
+        return int.from_bytes(self._shared[:8], "little")
+
+    def result(self, stats: git.PatchStats) -> ScannerState:
+        """Wait for the copy; add its patch stats to ``stats`` and return its scanner's state."""
+        import pickle
+
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        self._file.seek(0)
+        try:
+            kind, value = pickle.load(self._file)  # noqa: S301 (written by the copy, in a file only we hold)
+        except (EOFError, pickle.UnpicklingError):
+            raise RuntimeError(f"a scanning process ended without a result (wait status {status})") from None
+        if kind == "error":
+            raise LrCiError(value)
+        if kind == "bug":
+            raise RuntimeError(f"a scanning process failed: {value}")
+        state, worker_stats = cast(tuple[ScannerState, git.PatchStats], value)
+        stats.commits += worker_stats.commits
+        for sha, paths in worker_stats.deleted.items():
+            stats.deleted.setdefault(sha, set()).update(paths)
+        return state
+
+    def stop(self) -> None:
+        """End the copy if it still runs (this process failed or was interrupted) and release its files."""
+        import signal
+
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+        self._file.close()
+        self._shared.close()
+
+
+def _scan_changes(
+    patches: git.Patches, scanner: ContentScanner, progress: Callable[[int], None] | None
+) -> None:
+    """Every change ``patches`` yields, scanned: what each introduced is given to ``scanner.take``."""
     with git.BlobReader(patches.root) as blobs:
         for position, change in patches:
             if scanner.wanted(change.path):
@@ -471,4 +624,3 @@ def scan_patches(
                 scanner.take(hits, change.path, change.commit, position)
             if progress is not None:
                 progress(patches.stats.commits)
-    scanner.counts["commits_scanned"] += patches.stats.commits

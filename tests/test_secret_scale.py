@@ -373,4 +373,4 @@ def test_closing_before_reading_stops_the_logs_the_thread_started(tmp_path: Path
 
     patches = Patches(tmp_path, [], "log", prepare=prepare)
     patches.close()  # e.g. the config was invalid: exit 2 before the scan
-    assert all(process.poll() is not None for process, _, _ in patches._parts)
+    assert all(process.poll() is not None for process, _, _ in patches._parts.values())

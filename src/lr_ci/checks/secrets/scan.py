@@ -514,6 +514,8 @@ def scan_patches(
         _scan_changes(patches, scanner, shown)
         for worker in workers:
             scanner.absorb(worker.result(patches.stats))
+        if progress is not None and workers:
+            progress(patches.stats.commits)
     finally:
         for worker in workers:
             worker.stop()

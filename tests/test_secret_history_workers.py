@@ -1,0 +1,181 @@
+"""A long history scanned by several processes (``scan.scan_patches`` with ``Patches.workers`` above 1)
+reports exactly what one process reports: the first commit of each secret, the moved secrets left out,
+the caps, the counts; a failure in a forked worker is raised in the process that forked it, and a worker
+left running is stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lr_ci.checks.secrets import git, scan
+from lr_ci.checks.secrets.scan import ContentScanner, scan_patches
+from lr_ci.errors import LrCiError
+from lr_ci.secret_rules.engine import default_rules
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+
+
+@pytest.fixture(autouse=True)
+def _forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lr-ci forks only with no other thread running; this test process runs the suite's local HTTP server
+    in a daemon thread (waiting in ``select``, holding no lock a worker takes), so the check is lifted."""
+    monkeypatch.setattr(git, "can_fork", lambda: True)
+
+
+TOKEN = "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"
+AWS = "AKIAZ7Q3WX5KD2LMNB4R"
+
+
+def _token(n: int) -> str:
+    """A different GitHub-shaped token per ``n`` (the checksum does not verify: found, at low severity)."""
+    return "ghp_" + f"{n:06d}".join(["Zq8vLm2Rt5Kjp1vRt1fjOx", "Wy"])[:36].ljust(36, "Q")
+
+
+def _history(repo: Path, commits: int) -> list[str]:
+    """A linear history written by ``git fast-import``: a token added at commit 10 and again at 900 (after
+    a deletion), a file moved late in the history with its key, and one file that collects more
+    different tokens than a file's cap. Returns the commits, oldest first."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    stream = bytearray()
+    for n in range(commits):
+        files = {"n.txt": f"n = {n}\n" + (f"TOKEN={TOKEN}\n" if n in (10, 900) else "")}
+        if n == 20:
+            files["keys/aws.env"] = f"aws_access_key_id = {AWS}\n"
+        if 100 <= n < 100 + scan.FINDINGS_PER_RULE_PER_FILE + 5:
+            files["many.env"] = "".join(f"T{i}={_token(i)}\n" for i in range(n - 99))
+        stream += f"commit refs/heads/main\ncommitter A <a@example.com> {1700000000 + n} +0000\n".encode()
+        stream += b"data 2\nc\n"
+        if n == commits - 5:
+            stream += b"D keys/aws.env\n"
+            files["moved/aws.env"] = f"aws_access_key_id = {AWS}\n"
+        for path, body in files.items():
+            stream += f"M 100644 inline {path}\ndata {len(body)}\n{body}\n".encode()
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=bytes(stream), check=True)
+    return subprocess.run(
+        ["git", "rev-list", "--reverse", "main"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
+def _scan(repo: Path, split_from: int, monkeypatch: pytest.MonkeyPatch) -> tuple[ContentScanner, git.Patches]:
+    monkeypatch.setattr(git, "SPLIT_COMMITS", split_from)
+    scanner = ContentScanner(default_rules(), 1 << 20, lambda path: False)
+    patches = git.commit_patches(repo, ["--all"])
+    assert patches.workers == (2 if split_from == 1 else 1)
+    scan_patches(patches, scanner)
+    return scanner, patches
+
+
+Summary = tuple[list[tuple[str, str, str, str | None]], object, object, object, object]
+
+
+def _summary(scanned: tuple[ContentScanner, git.Patches]) -> Summary:
+    scanner, patches = scanned
+    found = [
+        (o.hit.rule.id, o.hit.secret, o.path, o.commit.sha if o.commit else None)
+        for o in scanner.occurrences(patches.stats.deleted)
+    ]
+    return (found, scanner.more(), dict(scanner.counts), scanner.unread, dict(scanner.beyond))
+
+
+def test_workers_report_what_one_process_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shas = _history(tmp_path / "repo", 1000)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    alone = _scan(tmp_path / "repo", 10**9, monkeypatch)
+    together = _scan(tmp_path / "repo", 1, monkeypatch)
+    assert _summary(together) == _summary(alone)
+    found = {(rule, path): sha for rule, _secret, path, sha in _summary(together)[0]}
+    assert found[("github-token", "n.txt")] == shas[10]  # the first commit, though part 2 adds it again
+    assert found[("aws-access-key-id", "keys/aws.env")] == shas[20]
+    assert ("aws-access-key-id", "moved/aws.env") not in found  # moved with its file, in the other part
+    assert [m.path for m in together[0].more()] == ["many.env"]
+    assert together[0].counts["commits_scanned"] == 1000
+
+
+def test_the_progress_line_counts_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _history(tmp_path / "repo", 600)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
+    shown: list[int] = []
+    scanner = ContentScanner(default_rules(), 1 << 20, lambda path: False)
+    scan_patches(git.commit_patches(tmp_path / "repo", ["--all"]), scanner, shown.append)
+    assert shown[-1] == 600
+    assert shown == sorted(shown)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [(LrCiError("git log failed: fatal: bad object"), LrCiError), (ValueError("a bug"), RuntimeError)],
+)
+def test_a_failure_in_a_worker_is_raised_in_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: Exception, expected: type[Exception]
+) -> None:
+    """The worker's user error is the run's exit 2 with git's words; a bug in it is a bug here."""
+    _history(tmp_path / "repo", 400)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
+
+    def become(self: git.Patches, worker: int) -> None:
+        raise raised
+
+    monkeypatch.setattr(git.Patches, "become", become)
+    scanner = ContentScanner(default_rules(), 1 << 20, lambda path: False)
+    with pytest.raises(expected, match=str(raised)):
+        scan_patches(git.commit_patches(tmp_path / "repo", ["--all"]), scanner)
+
+
+def test_an_interrupted_parent_stops_its_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or any failure) in the parent: the workers are ended and reaped, none is left behind."""
+    _history(tmp_path / "repo", 400)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
+    started: list[scan._Worker] = []
+    original = scan._Worker.__init__
+
+    def record(self: scan._Worker, *args: object) -> None:
+        original(self, *args)  # type: ignore[arg-type]
+        started.append(self)
+        self.keep_pid = self.pid  # type: ignore[attr-defined]
+
+    def interrupted(commits: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan._Worker, "__init__", record)
+    scanner = ContentScanner(default_rules(), 1 << 20, lambda path: False)
+    with pytest.raises(KeyboardInterrupt):
+        scan_patches(git.commit_patches(tmp_path / "repo", ["--all"]), scanner, interrupted)
+    assert started
+    for worker in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(worker.keep_pid, os.WNOHANG)  # type: ignore[attr-defined]
+
+
+def test_the_command_line_scans_a_long_history_with_workers(tmp_path: Path) -> None:
+    """End to end, in a process of its own: 2,100 commits (at least ``SPLIT_COMMITS``), findings at their
+    first commits, every commit counted."""
+    shas = _history(tmp_path / "repo", git.SPLIT_COMMITS + 100)
+    out = subprocess.run(
+        [sys.executable, "-m", "lr_ci", "secrets", "--history", "--format", "json"],
+        cwd=tmp_path / "repo",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert report["metrics"]["commits_scanned"] == git.SPLIT_COMMITS + 100
+    first = {(f["rule"], f["location"]["path"]): f["location"]["commit"] for f in report["findings"]}
+    assert first[("github-token", "n.txt")] == shas[10]
+    assert first[("aws-access-key-id", "keys/aws.env")] == shas[20]
+    assert ("aws-access-key-id", "moved/aws.env") not in first
+    assert TOKEN not in out.stdout + out.stderr

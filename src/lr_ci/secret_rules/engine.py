@@ -52,6 +52,8 @@ _BLOCK_BYTES = 256 * 1024
 _KEYWORD_SLICE_BYTES = 64 * 1024
 # Bytes a rule set searches for keywords before it builds its faster automaton (RuleSet._faster_automaton).
 _DFA_AFTER_BYTES = 256 * 1024
+# Key names whose verdict a gated rule remembers (RuleSet.key_may_pass): a few hundred KB at most.
+_KEY_VERDICTS = 20_000
 # Keyword hits of a rule before the engine measures whether the rule is anchored on its keyword.
 _ANCHOR_AFTER_HITS = 32
 # A UTF-8 byte that continues a character: a window never starts or ends on one.
@@ -85,6 +87,12 @@ _REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://[^:@\s]+$|/[\w.\-]+(?:/[\w.\-
 # ``Basic`` right before a value: the value is an HTTP Basic credential (checked by filters.is_example_basic).
 _BASIC_BEFORE = re.compile(r"(?i)\bbasic\s{1,64}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# The key group of the generic assignment rules: up to 40 key characters, a keyword, up to 20 more (no dot).
+_KEY_RUN_GROUP = re.compile(
+    re.escape(r"(?P<key>[A-Za-z0-9_.\-]{0,40}(?:") + r"[a-z|]+" + re.escape(r")[A-Za-z0-9_\-]{0,20})")
+)
+_KEY_HEAD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+_KEY_TAIL = _KEY_HEAD.replace(b".", b"")
 _ALLOW_SAME_LINE = (b"lr-ci: allow-secret", b"pragma: allowlist secret")
 _ALLOW_NEXT_LINE = (b"lr-ci: allow-secret-next-line", b"pragma: allowlist nextline secret")
 _ALLOW_MARKERS = (b"lr-ci: allow-secret", b"pragma: allowlist")
@@ -123,6 +131,16 @@ class Rule:
     @cached_property
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
+
+    @cached_property
+    def key_is_run(self) -> bool:
+        """Whether every match's ``key`` is the whole run of key characters around one of the rule's
+        keywords: a generic rule whose key group is :data:`_KEY_RUN_GROUP` (a delimiter before it, an
+        assignment after it). A keyword hit whose run fails ``key_words`` then cannot be reported, and
+        the engine skips its window (:meth:`RuleSet.key_may_pass`)."""
+        return (
+            self.generic and self.key_words_pattern is not None and bool(_KEY_RUN_GROUP.search(self.pattern))
+        )
 
     @cached_property
     def key_words(self) -> re.Pattern[str] | None:
@@ -345,6 +363,8 @@ class RuleSet:
         self._dfa_after = _DFA_AFTER_BYTES
         # Per rule: keyword hits seen before its literal start was measured, then whether it is anchored.
         self._anchoring: list[int | bool] = [0] * len(self.rules)
+        self.key_gated = [rule.key_is_run for rule in self.rules]
+        self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
         self._plans: dict[tuple[bool, int], list[tuple[bool, bool, int]]] = {}
 
     def plan(self, generic_skipped: bool, bytes_per_char: int) -> list[tuple[bool, bool, int]]:
@@ -408,6 +428,31 @@ class RuleSet:
             for at, keyword in found:
                 for rule_index in self._by_keyword[keyword]:
                     yield slice_start + at, self._keyword_lengths[keyword], rule_index
+
+    def key_may_pass(self, rule_index: int, data: bytes, offset: int) -> bool:
+        """For a rule whose key is the run around its keyword (:attr:`Rule.key_is_run`): whether the run of
+        key characters around the keyword at ``offset`` passes the rule's ``key_words``. When it does not,
+        no match through this keyword is reported (``_accept`` would drop it): its window is not searched.
+        A run longer than the key group allows is cut here, where no match is possible anyway.
+
+        Decided once per run (``self._sort_key``, ``keys``, ``monkey``: a history repeats its names).
+        """
+        head = data[max(0, offset - 41) : offset]
+        tail = data[offset : offset + 61]
+        key = data[
+            offset - (len(head) - len(head.rstrip(_KEY_HEAD))) : offset
+            + len(tail)
+            - len(tail.lstrip(_KEY_TAIL))
+        ]
+        verdicts = self._key_verdicts[rule_index]
+        verdict = verdicts.get(key)
+        if verdict is None:
+            words = self.rules[rule_index].key_words
+            normalized = _normalized_key(key.decode("ascii"))
+            verdict = words is None or words.search(normalized) is not None
+            if len(verdicts) < _KEY_VERDICTS:
+                verdicts[key] = verdict
+        return verdict
 
     def anchored(self, rule_index: int) -> bool:
         """Whether every match of the rule starts where one of its keywords is (:func:`literal_start`): a
@@ -749,12 +794,13 @@ class _Scan:
         pending: dict[int, list[int]] = {}  # rule index -> [owned start, owned end, line start, line end]
         # Per rule: skipped (generic rules in lock files, vendored and minified code), multi-line, reach.
         plan = rules.plan(self.policy.scan != "all", self.bytes_per_char)
+        gated = rules.key_gated
         for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to):
             window = pending.get(rule_index)
             if window is not None and offset + length <= window[1]:
                 continue  # the rule's window already owns this keyword: the common case, kept cheap
             skipped, multiline, width = plan[rule_index]
-            if skipped:
+            if skipped or (gated[rule_index] and not rules.key_may_pass(rule_index, data, offset)):
                 continue
             line_start, line_end = (0, size) if multiline else self.keyword_lines.of(offset)
             if (

@@ -211,21 +211,22 @@ class ContentScanner:
         """
         if len(runs) < 2:
             return runs
-        joined = b"\n".join(text for _, text in runs)
+        # A run longer than _PREFILTER_BYTES is scanned whatever it holds (the engine finds its keywords
+        # itself): only the short runs are joined and searched here, or the long ones (whole added files,
+        # most of a history's bytes) would be searched twice.
+        joined = b"\n".join(text for _, text in runs if len(text) <= _PREFILTER_BYTES)
         found = self.rules.keyword_starts(joined)
         kept: list[tuple[int, bytes]] = []
         at, index = 0, 0
         for run in runs:
             text = run[1]
+            if len(text) > _PREFILTER_BYTES:
+                kept.append(run)
+                continue
             end = at + len(text)
             while index < len(found) and found[index] < at:
                 index += 1
-            if (
-                (index < len(found) and found[index] < end)
-                or len(text) > _PREFILTER_BYTES
-                or b"\0" in text
-                or text.startswith(_BOMS)
-            ):
+            if (index < len(found) and found[index] < end) or b"\0" in text or text.startswith(_BOMS):
                 kept.append(run)
             else:
                 self.counts["bytes_scanned"] += len(text)

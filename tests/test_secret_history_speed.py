@@ -220,3 +220,49 @@ def test_spool_reader_has_its_own_offset() -> None:
     scratch.seek(0)
     assert scratch.read() == b"error"
     scratch.close()
+
+
+GATE_LINES = [
+    'sort_key = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'api_key = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'apiKey: "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    '$env:OPS_API_TOKEN = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'os.getenv("OPS_SECRET", "Zq8vLm2Rt5Kjp1vRt1fjOxWy")',
+    'config.db_password = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'monkey_keys = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"; bypass = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'keys = {"a": 1}; token = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'github_pat = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    "x" * 50 + '_secret = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    "secret_" + "y" * 30 + ' = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'api_key.value = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+    'CLÉ_secret = "Zq8vLm2Rt5Kjp1vRt1fjOxWy"',
+]
+
+
+@pytest.mark.parametrize("line", GATE_LINES)
+def test_the_key_gate_finds_what_the_window_search_finds(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RuleSet.key_may_pass``: a keyword hit of generic-secret/-password whose name fails ``key_words``
+    is skipped; every line gives the same hits with the gate as without it."""
+    gated = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
+    plain = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
+    plain.key_gated = [False] * len(plain.rules)
+    assert sum(gated.key_gated) == 2
+    for path in ("app/settings.py", "conf/app.env"):
+        data = (line + "\n").encode()
+        assert _found(data, path, gated) == _found(data, path, plain)
+
+
+def test_the_key_gate_reads_the_name_around_the_keyword() -> None:
+    rules = default_rules()
+    index = {rule.id: n for n, rule in enumerate(rules.rules)}
+
+    def passes(rule: str, text: bytes, keyword: bytes) -> bool:
+        return rules.key_may_pass(index[rule], text, text.index(keyword))
+
+    assert not passes("generic-secret", b"x.sort_key = 1", b"key")
+    assert not passes("generic-secret", b"monkey = 1", b"key")
+    assert passes("generic-secret", b"(apiKey: 1", b"Key")
+    assert passes("generic-secret", b"$env:OPS_API_TOKEN = 1", b"TOKEN")
+    assert passes("generic-secret", b" github_pat = 1", b"_pat =")
+    assert not passes("generic-password", b"bypass = 1", b"pass")
+    assert passes("generic-password", b'"DB_PASSWORD"', b"PASS")

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from lr_ci.checks.secrets import git
 from lr_ci.errors import LrCiError
 from lr_ci.secret_rules import engine
-from lr_ci.secret_rules.engine import RuleSet, default_rules, literal_start, scan
+from lr_ci.secret_rules.engine import RuleSet, default_rules, literal_start, required_characters, scan
 
 GITHUB_TOKEN = "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"
 
@@ -266,3 +267,41 @@ def test_the_key_gate_reads_the_name_around_the_keyword() -> None:
     assert passes("generic-secret", b" github_pat = 1", b"_pat =")
     assert not passes("generic-password", b"bypass = 1", b"pass")
     assert passes("generic-password", b'"DB_PASSWORD"', b"PASS")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "required"),
+    [
+        (
+            r"\b(?:[a-z]{1,20})://(?P<user>[^\s:/@]{0,64}):(?P<secret>[^\s:/]{3,128})@(?P<host>[a-z.]{1,255})",
+            ":/@",
+        ),
+        (r"\b(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", "."),
+        (r"(?i)key(?:=|:)\s{0,4}(?P<secret>[a-z]{8})", ""),  # alternatives with nothing in common
+        (r"(?:a=b|c=d)", "="),  # ... or something in common
+        (r"x(?:-y)?z(?=;)", ""),  # optional parts and look-aheads hold nothing for sure
+        (r"(?:-{5}BEGIN)", "-"),
+        (r"(", ""),
+    ],
+)
+def test_required_characters(pattern: str, required: str) -> None:
+    assert required_characters(pattern) == required
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "see https://docs.example.org/setup for the password",
+        "db = postgres://ops:Xk9mP2vLq7Rt@db.internal:5432/ops",
+        "path = patRtY7uVw3xZq1aBcdE.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "path = os.path.join(base, 'patterns')",
+    ],
+)
+def test_windows_without_a_required_character_find_nothing_more(
+    line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Rule.required``: skipping a window that lacks a character every match holds changes no hit."""
+    fast = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
+    slow = RuleSet(tuple(dataclasses.replace(rule, required=b"") for rule in fast.rules), fast.placeholders)
+    data = (line + "\n").encode()
+    assert _found(data, "conf/app.env", fast) == _found(data, "conf/app.env", slow)

@@ -9,9 +9,14 @@ whole new files and renames, which weigh differently on a scanner.
 The sdists come from PyPI with ``pip download --no-deps --no-binary :all: NAME==VERSION`` into a cache
 folder (default ``~/.cache/lr-ci-bench``), downloaded once. Benchmarks only: no test builds this.
 
+``--per-change`` makes the history long instead of large-grained, as a real project's is: each release's
+changes are committed a folder at a time (at most 4 files a commit, in path order), which gives about 13,000
+commits of real code (pip's own history has 16,000), the shape the issue's "large real history" names.
+The commits are written with ``git fast-import`` (one process, seconds, not one ``git commit`` each).
+
 Usage::
 
-    python benchmarks/release_history.py OUT_REPO [--cache DIR] [--small]
+    python benchmarks/release_history.py OUT_REPO [--cache DIR] [--small] [--per-change]
     python benchmarks/bench_secrets.py --repo OUT_REPO --history-only
 """
 
@@ -130,12 +135,83 @@ def build(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int
     return len(archives)
 
 
+_FILES_PER_COMMIT = 4
+
+
+def _tree(folder: Path) -> dict[str, tuple[str, bytes]]:
+    """Every file under ``folder``: relative path -> (git mode, content)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            files[relative] = ("120000", os.readlink(path).encode())
+        elif path.is_file() and "\n" not in relative and not relative.startswith('"'):
+            executable = os.access(path, os.X_OK)
+            files[relative] = ("100755" if executable else "100644", path.read_bytes())
+    return files
+
+
+def build_per_change(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int:
+    """The repository: each release's changes a folder at a time. Returns the commit count."""
+    cache.mkdir(parents=True, exist_ok=True)
+    archives = [
+        (name, version, sdist(cache, name, version)) for name, versions in releases for version in versions
+    ]
+    if repo.exists():
+        raise SystemExit(f"{repo} exists: give a new path")
+    git(Path.cwd(), "init", "-q", "-b", "main", str(repo))
+    importer = subprocess.Popen(["git", "-C", str(repo), "fast-import", "--quiet"], stdin=subprocess.PIPE)
+    assert importer.stdin is not None
+    out = importer.stdin
+    commits = 0
+    state: dict[str, dict[str, tuple[str, bytes]]] = {}
+    with tempfile.TemporaryDirectory(prefix="lr-ci-release-") as scratch:
+        for name, version, archive in archives:
+            unpack(archive, Path(scratch) / "tree")
+            new = _tree(Path(scratch) / "tree")
+            old = state.get(name, {})
+            changed = sorted(p for p in new.keys() | old.keys() if new.get(p) != old.get(p))
+            groups: list[list[str]] = []
+            for path in changed:
+                folder = path.rpartition("/")[0]
+                last = groups[-1] if groups else None
+                if last and last[0].rpartition("/")[0] == folder and len(last) < _FILES_PER_COMMIT:
+                    last.append(path)
+                else:
+                    groups.append([path])
+            for group in groups:
+                stamp = 1_500_000_000 + commits * 600
+                message = f"{name} {version}: {group[0].rpartition('/')[0] or '.'}".encode()
+                out.write(b"commit refs/heads/main\n")
+                for role in (b"author", b"committer"):
+                    out.write(role + b" Release Bot <releases@example.com> %d +0000\n" % stamp)
+                out.write(b"data %d\n%s\n" % (len(message), message))
+                for path in group:
+                    target = f"{name}/{path}".encode()
+                    if path in new:
+                        mode, content = new[path]
+                        out.write(b"M %s inline %s\ndata %d\n" % (mode.encode(), target, len(content)))
+                        out.write(content + b"\n")
+                    else:
+                        out.write(b"D %s\n" % target)
+                commits += 1
+            state[name] = new
+    out.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    git(repo, "reset", "-q", "--hard")
+    return commits
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repo", type=Path, help="the repository to create (a new path)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "lr-ci-bench")
     parser.add_argument("--small", action="store_true", help="a few releases of pip and requests only")
     parser.add_argument("--download-only", action="store_true", help="fill the cache, build nothing")
+    parser.add_argument(
+        "--per-change", action="store_true", help="a folder's changes a commit (long history)"
+    )
     args = parser.parse_args()
     releases = SMALL if args.small else RELEASES
     if args.download_only:
@@ -143,11 +219,12 @@ def main() -> int:
             for version in versions:
                 sdist(args.cache, name, version)
         return 0
-    commits = build(args.repo.resolve(), args.cache, releases)
+    builder = build_per_change if args.per_change else build
+    commits = builder(args.repo.resolve(), args.cache, releases)
     size = subprocess.run(
         ["git", "-C", str(args.repo), "log", "-p", "-U0", "--all"], capture_output=True, check=True
     ).stdout
-    print(f"{args.repo}: {commits} releases, git log -p -U0 --all: {len(size) / 1e6:.1f} MB")
+    print(f"{args.repo}: {commits} commits, git log -p -U0 --all: {len(size) / 1e6:.1f} MB")
     return 0
 
 

@@ -81,7 +81,19 @@ def glob_match(pattern: str, path: str) -> bool:
 
 
 def excluder(patterns: Iterable[str]) -> Callable[[str], bool]:
-    listed = list(patterns)
-    for pattern in listed:
+    """Whether a path matches any of ``patterns``. A pattern's literal names (no ``*`` or ``?``) must
+    each be in the path for it to match: a substring test rules most paths out before the matching proper
+    (a history scan asks for every path it meets, and the baselines' names are in every run's list)."""
+    listed = []
+    for pattern in patterns:
         glob_components(pattern)  # parsed once, up front
-    return lambda path: any(glob_match(pattern, path) for pattern in listed)
+        names = tuple(
+            part for part in pattern.split("/") if part and part != "**" and not _GLOB_CHARS & set(part)
+        )
+        listed.append((pattern, names))
+    return lambda path: any(
+        all(name in path for name in names) and glob_match(pattern, path) for pattern, names in listed
+    )
+
+
+_GLOB_CHARS = frozenset("*?")

@@ -198,7 +198,8 @@ def test_worth_scanning_drops_only_runs_scan_text_would_drop() -> None:
     kept = scanner.worth_scanning(runs)
     assert kept == [runs[1], runs[3], runs[4], runs[5], runs[6]]
     assert scanner.counts["bytes_scanned"] == sum(len(text) for run in (0, 2, 7) for text in [runs[run][1]])
-    assert scanner.worth_scanning(runs[:1]) == runs[:1]  # one run: scan_text decides, as before
+    assert scanner.worth_scanning(runs[:1]) == []  # one run alone: searched the same way
+    assert scanner.worth_scanning(runs[1:2]) == runs[1:2]
 
 
 def test_removed_lines_are_stripped_when_read() -> None:

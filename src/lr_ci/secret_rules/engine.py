@@ -206,7 +206,7 @@ class PathPolicy(NamedTuple):
     code: bool = False
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)  # a history's paths: tens of thousands, each asked of again and again
 def path_policy(path: str) -> PathPolicy:
     name = path.rsplit("/", 1)[-1].lower()
     dot = name.rfind(".")

@@ -175,6 +175,7 @@ class ContentScanner:
         commit: git.Commit | None = None,
         *,
         old: bool = False,
+        has_keyword: bool = False,
     ) -> None:
         """:meth:`stream` of one piece of content already in memory (a patch's lines), by the shortest way.
 
@@ -183,13 +184,13 @@ class ContentScanner:
         windows are one that owns every position), so it goes to the engine directly, without the
         generators of the general road; and a short one only when it holds a keyword of some rule (most
         one-line edits hold none, and the engine reports hits only around keywords). Anything else takes
-        that road.
+        that road. ``has_keyword``: :meth:`worth_scanning` already found one (no second search).
         """
         if len(text) > WINDOW_BYTES or b"\0" in text or text.startswith(_BOMS):
             self.stream([text], path, sink, commit, old=old)
             return
         self.counts["bytes_scanned"] += len(text)
-        if len(text) <= _PREFILTER_BYTES and not self.rules.has_keyword(text):
+        if not has_keyword and len(text) <= _PREFILTER_BYTES and not self.rules.has_keyword(text):
             return  # no rule's keyword: the engine would find nothing (and set up a scan per rule to say so)
         hits = scan(text, path, self.rules)
         if hits:
@@ -207,10 +208,9 @@ class ContentScanner:
         together, in one pass over their join (a keyword that holds a newline, YAML's ``: |`` and its
         line break, may match across the join: that only keeps a run :meth:`scan_text` would drop, never
         drops one), and a short run without a keyword is dropped as :meth:`scan_text` would drop it (its
-        bytes still counted as scanned). Each run that is kept is then scanned alone, exactly as before.
+        bytes still counted as scanned). Each run that is kept is then scanned alone, exactly as before,
+        without searching it for keywords again (``scan_text(..., has_keyword=True)``).
         """
-        if len(runs) < 2:
-            return runs
         # A run longer than _PREFILTER_BYTES is scanned whatever it holds (the engine finds its keywords
         # itself): only the short runs are joined and searched here, or the long ones (whole added files,
         # most of a history's bytes) would be searched twice.
@@ -474,7 +474,7 @@ def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[H
     candidates = _Candidates(scanner, change)
     for first_line, text in scanner.worth_scanning(change.added):
         candidates.first_line = first_line
-        scanner.scan_text(text, change.path, candidates.add, change.commit)
+        scanner.scan_text(text, change.path, candidates.add, change.commit, has_keyword=True)
     if candidates.hits and change.removed_runs:
         scanner.scan_text(b"\n".join(change.removed), change.path, candidates.forget, old=True)
     return candidates.introduced()

@@ -179,3 +179,15 @@ def test_the_command_line_scans_a_long_history_with_workers(tmp_path: Path) -> N
     assert first[("aws-access-key-id", "keys/aws.env")] == shas[20]
     assert ("aws-access-key-id", "moved/aws.env") not in first
     assert TOKEN not in out.stdout + out.stderr
+
+
+def test_without_a_fork_one_process_reads_every_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split for workers, but a thread runs when the scan starts (no fork is safe then): this process
+    reads every part itself, and reports what one process reports."""
+    _history(tmp_path / "repo", 1000)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    alone = _scan(tmp_path / "repo", 10**9, monkeypatch)
+    monkeypatch.setattr(git, "can_fork", lambda: False)
+    unforked = _scan(tmp_path / "repo", 1, monkeypatch)
+    assert _summary(unforked) == _summary(alone)

@@ -607,6 +607,14 @@ class Patches:
         while self._started < min(at_once, len(self._queue)) and not self._cancelled:
             self._start_next()
 
+    def alone(self) -> None:
+        """Read every part in this process: the workers were not forked after all (a thread ran)."""
+        started = list(self._parts)
+        self.workers = 1
+        self._queue = started + [part for part in range(len(self._commands)) if part not in self._parts]
+        self._started = len(started)
+        self._start_first()
+
     def become(self, worker: int) -> None:
         """Read worker ``worker``'s parts instead of worker 0's: called in a process forked from the one
         that made this object, before reading. The gits that process started are its children, not this
@@ -989,13 +997,18 @@ class _Background:
         return self._value
 
 
-def can_fork() -> bool:
-    """Whether this process may fork to scan in parallel: on Linux (macOS forks unsafely once system
-    frameworks have threads; Windows has no fork), with no other thread running (a fork copies only the
-    calling thread: a lock another thread held would never be released in the copy)."""
+def forks() -> bool:
+    """Whether this platform scans a long history in forked workers: Linux (macOS forks unsafely once
+    system frameworks have threads; Windows has no fork)."""
     import sys
 
-    return sys.platform == "linux" and threading.active_count() == 1
+    return sys.platform == "linux"
+
+
+def can_fork() -> bool:
+    """Whether this process may fork now: :func:`forks`, and no other thread runs (a fork copies only the
+    calling thread: a lock another thread held would never be released in the copy)."""
+    return forks() and threading.active_count() == 1
 
 
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
@@ -1019,12 +1032,15 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
 
     log = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
+    # The logs start now, from this thread, as if no blob were too big to diff (most repositories): git
+    # works while the object store is still being read for big blobs. (In a thread of their own they
+    # waited for the interpreter's lock, held by the config and rules loading here, for about 30 ms at
+    # each step of starting them.) A big blob found after all: they are stopped, and the long way taken.
+    workers = _PARALLEL_LOGS if len(commits) >= SPLIT_COMMITS and forks() else 1
+    patches = Patches(root, [(log, part) for part in parts], "log", order=order, workers=workers)
     if not any_big.result():
-        # No blob anywhere is too big to diff (most repositories): the logs start now, from this thread.
-        # In the preparing thread they waited for the interpreter's lock, held by the config and rules
-        # loading here, for about 30 ms at each step of starting them.
-        workers = _PARALLEL_LOGS if len(commits) >= SPLIT_COMMITS and can_fork() else 1
-        return Patches(root, [(log, part) for part in parts], "log", order=order, workers=workers)
+        return patches
+    patches.close()
 
     def prepare() -> tuple[list[tuple[list[str], bytes | None]], list[FileChange], PatchStats]:
         raw_args = [*_patch_options(), "log", *_RAW_FLAGS, "-c", *walk]

@@ -509,6 +509,8 @@ def scan_patches(
         if patches.workers > 1 and git.can_fork():
             scanner.rules.compile_all()  # once, before the fork: every worker shares the result
             workers = [_Worker(patches, scanner, number) for number in range(1, patches.workers)]
+        elif patches.workers > 1:
+            patches.alone()
         shown = progress
         if progress is not None and workers:
             shown = lambda commits: progress(commits + sum(w.commits() for w in workers))  # noqa: E731

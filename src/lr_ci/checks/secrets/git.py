@@ -555,9 +555,10 @@ class Patches:
     part, parts interleaved as their output arrives; then every change of the paths that were too big
     for git to diff (``big``: see :func:`_big_paths`), which the scanner reads from their blobs.
 
-    With ``workers`` above 1, part ``i`` belongs to worker ``i % workers``: this object reads worker 0's
-    parts, and a forked process calls :meth:`become` to read another worker's instead (see
-    ``scan.scan_patches``). Each worker runs ``_PARALLEL_LOGS // workers`` gits at a time, at least one.
+    With ``workers`` above 1, part ``i < workers`` is worker ``i``'s own, and the later parts are taken
+    by whichever worker is free first (a pipe of part numbers all the workers read; see
+    :func:`_part_sizes`): this object is worker 0, and a forked process calls :meth:`become` to be another
+    (``scan.scan_patches``). Each worker runs ``_PARALLEL_LOGS // workers`` gits at a time, at least one.
     """
 
     def __init__(
@@ -587,6 +588,12 @@ class Patches:
         self._worker = 0
         self._queue = self._parts_of(0)
         self._started = 0  # how many of self._queue were started
+        self._shared: int | None = None  # the read end of the pipe of parts any worker takes
+        if workers > 1 and len(commands) > workers:
+            read_end, write_end = os.pipe()
+            os.write(write_end, b"".join(p.to_bytes(4, "little") for p in range(workers, len(commands))))
+            os.close(write_end)  # read to its end, the pipe says there is no part left
+            self._shared = read_end
         self._preparing: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._cancelled = False
@@ -600,20 +607,39 @@ class Patches:
             self._preparing.start()
 
     def _parts_of(self, worker: int) -> list[int]:
-        return [part for part in range(len(self._commands)) if part % self.workers == worker]
+        return list(range(len(self._commands))) if self.workers == 1 else [worker]
+
+    def _take(self) -> int | None:
+        """This worker's next part: its own first, then one from the shared pipe; None when none is left.
+        A read of 4 bytes from a pipe is whole and one reader's (the part numbers were written at once)."""
+        if self._started < len(self._queue):
+            self._started += 1
+            return self._queue[self._started - 1]
+        if self._shared is None:
+            return None
+        token = os.read(self._shared, 4)
+        return int.from_bytes(token, "little") if len(token) == 4 else None
 
     def _start_first(self) -> None:
-        at_once = max(1, _PARALLEL_LOGS // self.workers)
-        while self._started < min(at_once, len(self._queue)) and not self._cancelled:
-            self._start_next()
+        for _ in range(max(1, _PARALLEL_LOGS // self.workers)):
+            part = None if self._cancelled else self._take()
+            if part is None:
+                return
+            self._start(part)
 
     def alone(self) -> None:
         """Read every part in this process: the workers were not forked after all (a thread ran)."""
         started = list(self._parts)
         self.workers = 1
+        self._close_shared()
         self._queue = started + [part for part in range(len(self._commands)) if part not in self._parts]
         self._started = len(started)
         self._start_first()
+
+    def _close_shared(self) -> None:
+        if self._shared is not None:
+            os.close(self._shared)
+            self._shared = None
 
     def become(self, worker: int) -> None:
         """Read worker ``worker``'s parts instead of worker 0's: called in a process forked from the one
@@ -650,11 +676,9 @@ class Patches:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _start_next(self) -> int:
-        """Start this worker's next part; returns its number. At most ``_PARALLEL_LOGS`` run at once: a git
-        log's memory grows with the commits it was given, so a long history is many bounded parts."""
-        part = self._queue[self._started]
-        self._started += 1
+    def _start(self, part: int) -> int:
+        """Start part ``part``; returns its number. At most ``_PARALLEL_LOGS`` run at once: a git log's
+        memory grows with the commits it was given, so a long history is many bounded parts."""
         argv, stdin = self._commands[part]
         # git writes through its own descriptor; the parser reads through another, with its own offset.
         write_fd, output = _spool()
@@ -681,7 +705,7 @@ class Patches:
 
     def __iter__(self) -> Iterator[tuple[int, FileChange]]:
         self._prepared()
-        pending = {part: bytearray() for part in self._queue}
+        pending = {part: bytearray() for part in range(len(self._commands))}
         running = set(self._parts)
         try:
             while running:
@@ -707,8 +731,9 @@ class Patches:
                         running.discard(part)
                         yield from self._changes(part, bytes(pending[part]))
                         pending[part] = bytearray()
-                        if self._started < len(self._queue):
-                            running.add(self._start_next())
+                        following = None if self._cancelled else self._take()
+                        if following is not None:
+                            running.add(self._start(following))
                 if not progressed and running:
                     time.sleep(_POLL_SECONDS)
         finally:
@@ -763,6 +788,7 @@ class Patches:
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""
         self._cancelled = True  # a thread still preparing starts no log
+        self._close_shared()
         if self._preparing is not None:
             self._preparing.join()
             self._preparing = None
@@ -1011,6 +1037,34 @@ def can_fork() -> bool:
     return forks() and threading.active_count() == 1
 
 
+def _part_sizes(commits: int, workers: int) -> list[int]:
+    """Commits per git log, consecutive, each at most :data:`_COMMITS_PER_PART` (a git's memory).
+
+    One process: parts equal in size, a multiple of :data:`_PARALLEL_LOGS` of them, so every wave of gits
+    keeps every core busy. Workers: each first gets a part of its own, seven tenths of the history between
+    them, then parts of a fifth and a tenth of that size are taken by whichever worker is free first: the
+    halves of a real history are seldom the same work (a vendored library's update, a rewrite of the
+    docs), and another part costs git about 40 ms of start, so the parts shrink as the end nears.
+    """
+    if workers == 1:
+        waves = -(-commits // (_PARALLEL_LOGS * _COMMITS_PER_PART))
+        count = max(1, min(_PARALLEL_LOGS * waves, commits // _MIN_COMMITS_PER_PART))
+        size = max(1, -(-commits // count))
+        return [min(size, commits - start) for start in range(0, commits, size)]
+    weights: list[float] = []
+    for share in (0.7, 0.2, 0.1):
+        each = commits * share / workers
+        if weights and each < _MIN_COMMITS_PER_PART:
+            break
+        pieces = max(1, -(-round(each) // _COMMITS_PER_PART))
+        weights += [share / workers / pieces] * (pieces * workers)
+    scale, bounds, running = commits / sum(weights), [0], 0.0
+    for weight in weights:
+        running += weight
+        bounds.append(round(running * scale))
+    return [end - start for start, end in itertools.pairwise(bounds) if end > start]
+
+
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     """Per commit of ``revisions``, per file: the lines it added and removed (part order = commit order).
 
@@ -1023,12 +1077,11 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     any_big = _Background(lambda: _any_blob_over(root, BLOB_STREAM_BYTES))
     commits = run_git(root, "rev-list", *SCAN_ORDER, *revisions, "--").split()
     order = {sha.decode(): index for index, sha in enumerate(commits)}
-    # Consecutive parts of at most _COMMITS_PER_PART commits, so each git's memory stays bounded, and a
-    # multiple of _PARALLEL_LOGS of them, equal in size, so every wave of gits keeps every core busy.
-    waves = -(-len(commits) // (_PARALLEL_LOGS * _COMMITS_PER_PART))
-    count = max(1, min(_PARALLEL_LOGS * waves, len(commits) // _MIN_COMMITS_PER_PART))
-    size = max(1, -(-len(commits) // count))
-    parts = [b"\n".join(commits[i : i + size]) + b"\n" for i in range(0, len(commits), size)]
+    workers = _PARALLEL_LOGS if len(commits) >= SPLIT_COMMITS and forks() else 1
+    parts, start = [], 0
+    for size in _part_sizes(len(commits), workers):
+        parts.append(b"\n".join(commits[start : start + size]) + b"\n")
+        start += size
     walk = ["--no-walk=unsorted", "--stdin", f"--format={_LOG_FORMAT}"]
 
     log = git_argv(root, *_patch_options(), "log", *_PATCH_FLAGS, "--cc", *walk)
@@ -1036,7 +1089,6 @@ def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:
     # works while the object store is still being read for big blobs. (In a thread of their own they
     # waited for the interpreter's lock, held by the config and rules loading here, for about 30 ms at
     # each step of starting them.) A big blob found after all: they are stopped, and the long way taken.
-    workers = _PARALLEL_LOGS if len(commits) >= SPLIT_COMMITS and forks() else 1
     patches = Patches(root, [(log, part) for part in parts], "log", order=order, workers=workers)
     if not any_big.result():
         return patches

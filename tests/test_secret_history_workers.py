@@ -191,3 +191,20 @@ def test_without_a_fork_one_process_reads_every_part(tmp_path: Path, monkeypatch
     monkeypatch.setattr(git, "can_fork", lambda: False)
     unforked = _scan(tmp_path / "repo", 1, monkeypatch)
     assert _summary(unforked) == _summary(alone)
+
+
+@pytest.mark.parametrize(
+    ("commits", "workers"), [(2000, 2), (8758, 2), (16000, 2), (16000, 4), (100_000, 2), (1200, 1), (5, 1)]
+)
+def test_part_sizes(commits: int, workers: int) -> None:
+    """Every commit in one part, no part over the memory bound; with workers, each worker's own part
+    first and the parts shrinking after them (whoever is free takes the next)."""
+    sizes = git._part_sizes(commits, workers)
+    assert sum(sizes) == commits
+    assert all(0 < size <= git._COMMITS_PER_PART for size in sizes)
+    if workers == 1:
+        assert max(sizes) - min(sizes) <= 1 or len(sizes) == 1
+    else:
+        assert len(sizes) >= workers
+        assert sizes == sorted(sizes, reverse=True) or commits > workers * git._COMMITS_PER_PART
+        assert sizes[-1] < sizes[0] or commits > 2 * workers * git._COMMITS_PER_PART

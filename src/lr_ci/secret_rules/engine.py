@@ -1089,6 +1089,10 @@ def scan(
     policy = path_policy(path)
     if policy.scan == "skip":
         return Hits()
-    if policy.scan == "all" and (specific_only or len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES):
+    if policy.scan == "all" and (
+        specific_only
+        # (no line of a text this short can be that long: the count is skipped, most texts are)
+        or (len(data) > MINIFIED_LINE_BYTES and len(data) > (data.count(b"\n") + 1) * MINIFIED_LINE_BYTES)
+    ):
         policy = PathPolicy("specific", policy.code)
     return _Scan(data, rules, policy, max_hits, path).run()

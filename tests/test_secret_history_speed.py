@@ -23,7 +23,14 @@ import pytest
 from lr_ci.checks.secrets import git
 from lr_ci.errors import LrCiError
 from lr_ci.secret_rules import engine
-from lr_ci.secret_rules.engine import RuleSet, default_rules, literal_start, required_characters, scan
+from lr_ci.secret_rules.engine import (
+    RuleSet,
+    default_rules,
+    fixed_literal,
+    literal_start,
+    required_characters,
+    scan,
+)
 
 GITHUB_TOKEN = "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"
 
@@ -306,3 +313,35 @@ def test_windows_without_a_required_character_find_nothing_more(
     slow = RuleSet(tuple(dataclasses.replace(rule, required=b"") for rule in fast.rules), fast.placeholders)
     data = (line + "\n").encode()
     assert _found(data, "conf/app.env", fast) == _found(data, "conf/app.env", slow)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "after", "found"),
+    [
+        (r"\b(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", 3, (17, ord("."))),
+        (r"\b(?P<secret>re_[1-9A-Za-z]{8}_[1-9A-Za-z]{24})\b", 3, (11, ord("_"))),
+        (r"\b(?P<secret>re_[1-9A-Za-z]{8}_[1-9A-Za-z]{24})\b", 0, (2, ord("_"))),
+        (r"ghp_[A-Za-z0-9]{36}", 4, None),  # no punctuation after the keyword
+        (r"x{1,3}\.", 0, None),  # not at a fixed offset
+        (r"(?i)ab[cd]-", 0, (3, ord("-"))),
+        (r"(", 0, None),
+    ],
+)
+def test_fixed_literal(pattern: str, after: int, found: tuple[int, int] | None) -> None:
+    assert fixed_literal(pattern, after) == found
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "path = os.path.join(base, 'patterns'); re_compile = re_sub",
+        "AIRTABLE = 'patRtY7uVw3xZq1aBc.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'",
+        "key = 're_aB3dE5fG_hJ7kL9mN2pQ4rS6tU8vW1xY3z'",
+    ],
+)
+def test_the_fixed_literal_finds_what_the_regex_finds(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An anchored rule's hit whose byte at the fixed offset is not the literal is skipped: no hit lost."""
+    fast = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    slow = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
+    data = (line + "\n").encode()
+    assert _found(data, "conf/app.py", fast) == _found(data, "conf/app.py", slow)

@@ -270,6 +270,49 @@ def literal_start(pattern: str) -> str:
     return "".join(prefix).lower()
 
 
+def fixed_literal(pattern: str, after: int = 0) -> tuple[int, int] | None:
+    """(offset, byte) of the first ASCII punctuation character every match of ``pattern`` has at the same
+    offset from its start, at ``after`` or later (the ``.`` 17 characters into an Airtable token, after
+    ``pat`` and 14 of ``[A-Za-z0-9]``); None when the items before it are not of a fixed width.
+
+    On ASCII text a keyword hit of an anchored rule whose byte there differs is no match start: one
+    comparison instead of a regex match (``_Scan._no_match_at``).
+    """
+    new = sys.version_info >= (3, 11)
+    parser: Any = importlib.import_module("re._parser" if new else "sre_parse")
+    constants: Any = importlib.import_module("re._constants" if new else "sre_constants")
+    one_character = (constants.LITERAL, constants.NOT_LITERAL, constants.IN, constants.ANY)
+
+    def walk(items: Any, offset: int) -> tuple[int, tuple[int, int] | None]:
+        """(offset after ``items``, the literal found); an offset of -1: not of a fixed width."""
+        for op, arg in items:
+            if op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+                continue
+            if op is constants.LITERAL and arg < 128 and not chr(arg).isalnum() and offset >= after:
+                return offset, (offset, arg)
+            if op in one_character:
+                offset += 1
+            elif op is constants.SUBPATTERN:
+                offset, found = walk(arg[-1], offset)
+                if found is not None or offset < 0:
+                    return offset, found
+            elif (
+                op in (constants.MAX_REPEAT, constants.MIN_REPEAT)
+                and arg[0] == arg[1]
+                and len(arg[2]) == 1
+                and arg[2][0][0] in one_character
+            ):
+                offset += arg[0]
+            else:
+                return -1, None
+        return offset, None
+
+    try:
+        return walk(parser.parse(pattern).data, 0)[1]
+    except re.error:
+        return None
+
+
 def required_characters(pattern: str) -> str:
     """The ASCII punctuation every match of ``pattern`` holds, each once, in order of first need ('' when
     none): the ``://`` and ``@`` of a URL with credentials, the ``.`` inside a token.
@@ -412,6 +455,8 @@ class RuleSet:
         # Per rule: keyword hits seen before its literal start was measured, then whether it is anchored.
         self._anchoring: list[int | bool] = [0] * len(self.rules)
         self.key_gated = [rule.key_is_run for rule in self.rules]
+        self.fixed_literals: list[tuple[int, int] | None] = [None] * len(self.rules)
+        """Per anchored rule, once measured: :func:`fixed_literal` (None: none, or not anchored)."""
         self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
         self._plans: dict[tuple[bool, int], list[tuple[bool, bool, int]]] = {}
 
@@ -520,6 +565,8 @@ class RuleSet:
         start = literal_start(rule.pattern)
         anchored = not rule.multiline and any(start.startswith(keyword) for keyword in rule.keywords)
         self._anchoring[rule_index] = anchored
+        if anchored:
+            self.fixed_literals[rule_index] = fixed_literal(rule.pattern, after=len(start))
         return anchored
 
     def _faster_automaton(self) -> None:
@@ -887,6 +934,9 @@ class _Scan:
 
     def _no_match_at(self, rule_index: int, offset: int, line_start: int, line_end: int) -> bool:
         """Whether the rule's regex has no match starting at ``offset`` of its (short, ASCII) line."""
+        fixed = self.rules.fixed_literals[rule_index]
+        if fixed is not None and (offset + fixed[0] >= line_end or self.data[offset + fixed[0]] != fixed[1]):
+            return True  # the punctuation every match has there is not there
         text = self._line_text(line_start, line_end)
         return self.rules.rules[rule_index].regex.match(text, offset - line_start) is None
 

@@ -1041,31 +1041,20 @@ def can_fork() -> bool:
 
 
 def _part_sizes(commits: int, workers: int) -> list[int]:
-    """Commits per git log, consecutive, each at most :data:`_COMMITS_PER_PART` (a git's memory).
+    """Commits per git log: consecutive parts, equal in size, each at most :data:`_COMMITS_PER_PART` (a
+    git's memory).
 
-    One process: parts equal in size, a multiple of :data:`_PARALLEL_LOGS` of them, so every wave of gits
-    keeps every core busy. Workers: each first gets a part of its own, seven tenths of the history between
-    them, then parts of a fifth and a tenth of that size are taken by whichever worker is free first: the
-    halves of a real history are seldom the same work (a vendored library's update, a rewrite of the
-    docs), and another part costs git about 40 ms of start, so the parts shrink as the end nears.
+    One process: a multiple of :data:`_PARALLEL_LOGS` parts, so every wave of gits keeps every core busy.
+    Workers: twice as many parts as workers (a multiple of that, for memory), each worker's own first and
+    the others taken by whichever worker is free first: the halves of a real history are seldom the same
+    work (a vendored library's update, a rewrite of the docs), and another part costs git about 40 ms of
+    start (measured on 8,758 commits of real code: 4 parts for 2 workers beat 2, and 6 shrinking ones).
     """
-    if workers == 1:
-        waves = -(-commits // (_PARALLEL_LOGS * _COMMITS_PER_PART))
-        count = max(1, min(_PARALLEL_LOGS * waves, commits // _MIN_COMMITS_PER_PART))
-        size = max(1, -(-commits // count))
-        return [min(size, commits - start) for start in range(0, commits, size)]
-    weights: list[float] = []
-    for share in (0.7, 0.2, 0.1):
-        each = commits * share / workers
-        if weights and each < _MIN_COMMITS_PER_PART:
-            break
-        pieces = max(1, -(-round(each) // _COMMITS_PER_PART))
-        weights += [share / workers / pieces] * (pieces * workers)
-    scale, bounds, running = commits / sum(weights), [0], 0.0
-    for weight in weights:
-        running += weight
-        bounds.append(round(running * scale))
-    return [end - start for start, end in itertools.pairwise(bounds) if end > start]
+    per_wave = _PARALLEL_LOGS if workers == 1 else 2 * workers
+    waves = -(-commits // (per_wave * _COMMITS_PER_PART))
+    count = max(1, min(per_wave * waves, commits // _MIN_COMMITS_PER_PART))
+    size = max(1, -(-commits // count))
+    return [min(size, commits - start) for start in range(0, commits, size)]
 
 
 def commit_patches(root: Path, revisions: Sequence[str]) -> Patches:

@@ -4207,7 +4207,10 @@ def _r5_extras_yaml_tags(rng: random.Random, n: dict[str, str], frame: _Frame) -
     vault = "$ANSIBLE_VAULT;1.1;AES256"
     return [
         (["app:", f"  {n['low']}: !secret {n['low']}"], f"!secret {n['low']}"),
-        (["app:", f"  {n['low']}: !vault |", f"    {vault}", "    " + _random_text(rng, HEX, 64)], "!vault |"),
+        (
+            ["app:", f"  {n['low']}: !vault |", f"    {vault}", "    " + _random_text(rng, HEX, 64)],
+            "!vault |",
+        ),
         (["app:", f"  {n['low']}: !Ref {n['Pascal']}Parameter"], f"!Ref {n['Pascal']}Parameter"),
         (["app:", f"  {n['low']}: !env_var {n['UP']}"], f"!env_var {n['UP']}"),
     ]
@@ -4282,7 +4285,9 @@ def _round5_syntaxes() -> list[tuple[str, str, str, _Frame, _Extras | None]]:
             "objc-setobject-forkey",
             "App/Sources/Session.m",
             "",
-            lambda n, v: [f'[[NSUserDefaults standardUserDefaults] setObject:@"{v}" forKey:@"{n["camel"]}"];'],
+            lambda n, v: [
+                f'[[NSUserDefaults standardUserDefaults] setObject:@"{v}" forKey:@"{n["camel"]}"];'
+            ],
             None,
         ),
         (
@@ -4404,7 +4409,13 @@ def _round5_syntaxes() -> list[tuple[str, str, str, _Frame, _Extras | None]]:
             lambda n, v: [f'export const defaults = new Map([["{n["camel"]}", "{v}"]]);'],
             _r5_extras_pair,
         ),
-        ("toml-literal-multiline", "config/acme.toml", "", lambda n, v: ["[acme]", f"{n['low']} = '''{v}'''"], None),
+        (
+            "toml-literal-multiline",
+            "config/acme.toml",
+            "",
+            lambda n, v: ["[acme]", f"{n['low']} = '''{v}'''"],
+            None,
+        ),
         (
             "aws-ssm-put-parameter",
             "scripts/ssm.sh",

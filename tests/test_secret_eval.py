@@ -258,6 +258,7 @@ def test_round_five_adds_the_unread_shapes_and_more_syntaxes_to_both_halves() ->
         own |= {g.split("|")[2] for _t, _k, fam, *_ in f.labels if fam == "syntax5"}
     assert len(own) >= 8  # pairs, SQL rows and YAML tags carry look-alikes of their own
 
+
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(
     halves: dict[str, tuple[Path, list[corpus.Case]]],
 ) -> None:

@@ -4439,7 +4439,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'entropy': 2.5,
   'examples': {'false': ['    @Value("${ops.api-token:xxxxxxxxxxxxxxxxxxxxxxxx}")',
                          '    @Value("${ops.api-token}")',
-                         'NPM_TOKEN=${NPM_TOKEN:?missing_ops_api_token}',
+                         'NPM_TOKEN=${NPM_TOKEN:?missing}',
                          '    @Value("${ops.api-token-header:X-Api-Token}")',
                          'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { raise "set OPS_API_TOKEN" }',
                          'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "<your-api-token>" }',

@@ -4223,7 +4223,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ["OPS_API_TOKEN = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                         '    db_password = """Vq8rT2mWx5Lp"""',
                         "api_token = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
-                        "client = Client(api_key=r'''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6''')"]},
+                        "client = Client(api_key=r'''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6''')",
+                        'cfg = {"api_token": """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""}']},
   'generic': True,
   'id': 'triple-quoted-secret',
   'key_words': '(?x)\n'
@@ -4253,7 +4254,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': ["= '''",
+  'keywords': [": '''",
+               ":'''",
+               ': """',
+               ':"""',
+               "= '''",
                "= r'''",
                "= b'''",
                "='''",
@@ -4265,10 +4270,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                '="""',
                '=r"""',
                '=b"""'],
-  'max_width': 400,
+  'max_width': 402,
   'multiline': False,
-  'regex': '(?:^|(?<=[\\s(,;{]))(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,60})[ \\t]{0,8}(?::[ '
-           '\\t]{0,8}[A-Za-z_][\\w.\\[\\]]{0,40}[ \\t]{0,8})?=[ '
+  'regex': '(?:^|(?<=[\\s(,;{]))(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,60})(?P=kq)[ '
+           '\\t]{0,8}(?:(?::[ \\t]{0,8}[A-Za-z_][\\w.\\[\\]]{0,40}[ \\t]{0,8})?=|:)[ '
            '\\t]{0,8}[rRbBuU]{0,2}(?P<tq>\'{3}|"{3})(?P<secret>[^\\s"\'\\\\]{6,256})(?P=tq)',
   'severity': 'medium'},
  {'description': 'Secret in a SQL INSERT row, at the position of a column named for it',
@@ -4282,6 +4287,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          "'ops@ops.internal', crypt(:pw, gen_salt('bf')));",
                          "INSERT INTO users (name, password_hash) VALUES ('ops', 'Vq8rT2mWx5Lp');"],
                'true': ["INSERT INTO users (name, password) VALUES ('ops', 'Vq8rT2mWx5Lp');",
+                        "INSERT INTO users (name, password)\nVALUES ('ops', 'Vq8rT2mWx5Lp');",
                         "INSERT INTO service_accounts (name, email, api_token) VALUES ('app', "
                         "'app@ops.internal', 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6');",
                         "insert into `accounts` (`id`, `login`, `passwd`, `role`) values (7, 'ops', "
@@ -4318,8 +4324,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['insert into'],
-  'max_width': 1926,
-  'multiline': False,
+  'max_width': 1962,
+  'multiline': True,
   'regex': '(?i)\\binsert[ \\t]{1,8}into[ \\t]{1,8}[\\w."`\\[\\]]{1,80}[ \\t]{0,8}\\([ '
            '\\t]{0,8}(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
            '\\t]{0,8}(?P<c1>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
@@ -4327,8 +4333,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}(?P<c3>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
            '\\t]{0,8}(?P<c4>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
            '\\t]{0,8}(?P<c5>))?)?)?)?)?[`"\\[]?(?P<key>\\w{0,40}(?:pass|pwd|secret|token|key|cred)\\w{0,20})[`"\\]]?[ '
-           '\\t]{0,8}(?:,[^()\\n]{0,400})?\\)[ \\t]{0,16}values[ \\t]{0,8}\\([ '
-           "\\t]{0,8}(?(c1)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           '\\t]{0,8}(?:,[^()\\n]{0,400})?\\)[ \\t]{0,16}\\r?\\n?[ \\t]{0,16}values[ \\t]{0,8}\\r?\\n?[ '
+           "\\t]{0,16}\\([ \\t]{0,8}(?(c1)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
            "\\t]{0,8})(?(c2)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
            "\\t]{0,8})(?(c3)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
            "\\t]{0,8})(?(c4)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
@@ -4435,7 +4441,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '+]{0,32}\\])?[ \\t]{0,8}=[ \\t]{0,8}(?:L|u8|u|U)?(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})"',
   'severity': 'medium'},
  {'description': 'Secret written as the default of a lookup (${acme.api-token:...}, ENV.fetch("KEY") { "..." '
-                 '})',
+                 '}, getenv("KEY") ?: "...")',
   'entropy': 2.5,
   'examples': {'false': ['    @Value("${ops.api-token:xxxxxxxxxxxxxxxxxxxxxxxx}")',
                          '    @Value("${ops.api-token}")',
@@ -4443,9 +4449,16 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          '    @Value("${ops.api-token-header:X-Api-Token}")',
                          'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { raise "set OPS_API_TOKEN" }',
                          'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "<your-api-token>" }',
-                         'LOG_LEVEL = ENV.fetch("LOG_LEVEL") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }'],
+                         'LOG_LEVEL = ENV.fetch("LOG_LEVEL") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
+                         'val token = System.getenv("OPS_API_TOKEN") ?: "<your-api-token>"',
+                         'token = os.environ.get("OPS_API_TOKEN") or ""',
+                         'label = gettext("api_token") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 label"'],
                'true': ['    @Value("${ops.api-token:Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6}")',
-                        'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }']},
+                        'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
+                        'val token = System.getenv("OPS_API_TOKEN") ?: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "$token = getenv('OPS_API_TOKEN') ?: 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'token = os.environ.get("OPS_API_TOKEN") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'spring.datasource.password=${DB_PASSWORD:Vq8rT2mWx5Lp}']},
   'generic': True,
   'id': 'lookup-default-secret',
   'key_words': '(?x)\n'
@@ -4484,11 +4497,20 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'password:',
                'passwd:',
                'credentials:',
-               '.fetch('],
-  'max_width': 381,
+               '.fetch(',
+               '") or "',
+               "') or '",
+               '") ?: "',
+               "') ?: '",
+               '") ?? "',
+               "') ?? '",
+               '") || "',
+               "') || '"],
+  'max_width': 417,
   'multiline': False,
-  'regex': '(?:\\$\\{|fetch\\([ \\t]{0,8}(?P<fq>["\']))(?P<key>[A-Za-z0-9_.\\-]{1,80})(?(fq)(?P=fq)[ '
-           '\\t]{0,8}\\)[ \\t]{0,8}(?:\\{|do)[ '
+  'regex': '(?:\\$\\{|(?<![\\w$])(?:(?P<fb>fetch)|[A-Za-z_]\\w{0,40})\\([ '
+           '\\t]{0,8}(?P<fq>["\']))(?P<key>[A-Za-z0-9_.\\-]{1,80})(?(fq)(?P=fq)[ \\t]{0,8}\\)[ '
+           '\\t]{0,8}(?(fb)(?:\\{|do\\b|\\?:|\\?\\?|\\|\\||or\\b)|(?:\\?:|\\?\\?|\\|\\||or\\b))[ '
            '\\t]{0,8}(?P<vq>["\'])|:(?![-?+=]))(?P<secret>[^\\s"\'\\\\$\\{\\}:]{6,256})(?(fq)(?P=vq)|\\})',
   'severity': 'medium'},
  {'description': 'Password, secret or token as the text of an XML element',
@@ -5664,7 +5686,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'heroku config:set OPS_API_TOKEN=<your-api-token> --app ops-api',
                          'fly secrets set DATABASE_URL=postgres://db.internal:5432/ops',
                          'doppler secrets set OPS_API_TOKEN_ID 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60',
-                         'gh variable set OPS_REGION --body eu-west-1'],
+                         'gh variable set OPS_REGION --body eu-west-1',
+                         'security add-generic-password -a ops -s ops-api -w',
+                         'kubectl create secret generic ops --from-literal=username=svc_ops',
+                         'railway variables --set "STRIPE=$STRIPE_KEY"'],
                'true': ['gh secret set OPS_API_TOKEN --repo ops/api --body "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'gh secret set OPS_DEPLOY -b Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'heroku config:set STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --app ops-api',
@@ -5674,7 +5699,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'netlify env:set OPS_UPSTREAM Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'aws ssm put-parameter --name /ops/prod/upstream --type SecureString --value '
                         '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" --overwrite',
-                        'vault kv put secret/ops/db pw=Vq8rT2mWx5Lp']},
+                        'vault kv put secret/ops/db pw=Vq8rT2mWx5Lp',
+                        'kubectl create secret generic ops --from-literal=stripe=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'security add-generic-password -a ops -s ops-api -w "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'eas secret:create --scope project --name STRIPE --value Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'railway variables --set "STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"']},
   'generic': True,
   'id': 'secret-store-command',
   'keywords': ['secret set',
@@ -5682,22 +5711,29 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'config:set',
                'env set',
                'env:set',
-               'variables set',
+               'railway variables',
                'kv put',
-               'put-parameter'],
-  'max_width': 1414,
+               'put-parameter',
+               'secret:create',
+               'create secret',
+               'add-generic-password',
+               'add-internet-password'],
+  'max_width': 1437,
   'multiline': False,
-  'regex': '(?i)(?<![\\w\\-])(?:(?P<gh>gh[ \\t]{1,8}secret[ \\t]{1,8}set)|(?P<pos>(?:doppler[ '
-           '\\t]{1,8}secrets|convex[ \\t]{1,8}env|netlify[ \\t]{1,8}env:|railway[ \\t]{1,8}variables)[ '
-           '\\t]{0,8}set)|(?P<ssm>aws[ \\t]{1,8}ssm[ \\t]{1,8}put-parameter)|(?:heroku|dokku)[ '
-           '\\t]{1,8}config:set|(?:fly|flyctl|supabase)[ \\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ '
-           '\\t]{1,8}put)(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?[ \\t]{1,8}(?(gh)(?:--body|-b)(?:=|[ '
-           '\\t]{1,8})?|(?(ssm)--value(?:=|[ '
-           '\\t]{1,8})|(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,80})(?(pos)(?:=|[ '
-           '\\t]{1,8})|=)))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)]|$)',
+  'regex': '(?i)(?<![\\w\\-])(?:(?P<gh>gh[ \\t]{1,8}secret[ \\t]{1,8}set|security[ '
+           '\\t]{1,8}add-(?:generic|internet)-password)|(?P<pos>(?:doppler[ \\t]{1,8}secrets|convex[ '
+           '\\t]{1,8}env|netlify[ \\t]{1,8}env:|railway[ \\t]{1,8}variables)[ \\t]{0,8}set)|(?P<val>aws[ '
+           '\\t]{1,8}ssm[ \\t]{1,8}put-parameter|eas[ \\t]{1,8}secret:create|az[ \\t]{1,8}keyvault[ '
+           '\\t]{1,8}secret[ \\t]{1,8}set)|(?:heroku|dokku)[ \\t]{1,8}config:set|(?:fly|flyctl|supabase)[ '
+           '\\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ \\t]{1,8}put|kubectl[ \\t]{1,8}create[ '
+           '\\t]{1,8}secret|railway[ \\t]{1,8}variables)(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?[ '
+           '\\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ \\t]{1,8})?|(?(val)--value(?:=|[ '
+           '\\t]{1,8})|(?:--from-literal=|--set[ '
+           '\\t]{1,8}["\']?)?(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,80})(?(pos)(?:=|[ '
+           '\\t]{1,8})|=)))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)"\']|$)',
   'severity': 'medium'},
- {'description': 'Secret piped into a command that stores it (echo ... | vercel env add, | wrangler secret '
-                 'put, | gcloud secrets create)',
+ {'description': 'Secret piped into a command that stores or uses it (echo ... | vercel env add, | wrangler '
+                 'secret put, | docker login --password-stdin)',
   'entropy': 2.5,
   'examples': {'false': ['echo -n "$OPS_API_TOKEN" | vercel env add OPS_API_TOKEN production',
                          'echo -n "xxxxxxxxxxxxxxxxxxxxxxxx" | vercel env add OPS_API_TOKEN production',
@@ -5708,7 +5744,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         "printf '%s' 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6' | npx wrangler secret put OPS_API_TOKEN",
                         'echo -n "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" | gcloud secrets versions add ops-api-token '
                         '--data-file=-',
-                        'echo Vq8rT2mWx5Lp | docker secret create db_password -']},
+                        'echo Vq8rT2mWx5Lp | docker secret create db_password -',
+                        'echo "Vq8rT2mWx5Lp" | docker login -u ci-bot --password-stdin '
+                        'registry.ops.internal']},
   'generic': True,
   'id': 'secret-piped-to-store',
   'keywords': ['env add',
@@ -5717,8 +5755,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'versions add',
                'secret set',
                'secret create',
-               'secrets:set'],
-  'max_width': 398,
+               'secrets:set',
+               'password-stdin'],
+  'max_width': 599,
   'multiline': False,
   'regex': '(?i)(?<![\\w\\-])(?:echo|printf)(?:[ \\t]{1,8}-[neE]{1,3}){0,2}(?:[ '
            '\\t]{1,8}(?P<fq>["\'])%s(?:\\\\n)?(?P=fq))?[ '
@@ -5728,7 +5767,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{1,8}secrets[ \\t]{1,8}(?:create|versions[ \\t]{1,8}add)|gh[ \\t]{1,8}secret[ '
            '\\t]{1,8}set|docker[ \\t]{1,8}secret[ \\t]{1,8}create|podman[ \\t]{1,8}secret[ '
            '\\t]{1,8}create|firebase[ \\t]{1,8}functions:secrets:set|az[ \\t]{1,8}keyvault[ \\t]{1,8}secret[ '
-           '\\t]{1,8}set)\\b',
+           '\\t]{1,8}set|(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \\t]{1,8}registry)[ '
+           '\\t]{1,8}login\\b[^|;&\\n]{0,200}?--password-stdin)\\b',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',

@@ -31,14 +31,17 @@ kubectl, Ansible, SQL, logs, .git-credentials, pip.conf, Composer), each a secre
 group (placeholders, references, names, ids, hashes, paths, URLs under the same keys), split by the same
 hash: written after the first test-half run, so those groups measure syntaxes the rules were not fitted to.
 
-Round five (``ROUND5_PREFIX``) adds 31 more: the shapes round four left unread (C++/C#/Java initialiser
+Round five (``ROUND5_PREFIX``) adds 40 more: the shapes round four left unread (C++/C#/Java initialiser
 pairs, Python triple-quoted values, SQL INSERT/UPDATE rows, Swift/Objective-C ``forKey:`` and Keychain
 ``kSecValueData``, commands that store a secret: ``gh secret set``, ``heroku config:set``, ``fly secrets
 set``, ``vercel env add``, ``doppler secrets set``, Markdown labels, YAML ``!!str`` tags) and syntaxes the
 corpus lacked (C pointer and array declarations, Spring ``@Value`` defaults, Ruby ``ENV.fetch`` blocks,
 Kotlin ``to`` pairs, JS ``Map`` entries, TOML literal strings, ``aws ssm put-parameter``, secrets piped to
-``wrangler``/``gcloud``, ``netlify env:set``, Rust ``String::from``), each with look-alikes under the same
-keys and the syntax's own (two names in a pair, a hash in the password column, ``!secret``/``!vault``).
+``wrangler``/``gcloud``, ``netlify env:set``, Rust ``String::from``; and, added after the first tuning run,
+tools given a password as an argument or directive: ``redis.conf``, ``redis-cli -a``, ``chpasswd``,
+``sqlcmd -P``, ``ldapsearch -w``, ``zip -P``, ``wpa_supplicant`` ``psk``, ``rabbitmqctl``, ``mongodump -p``),
+each with look-alikes under the same keys and the syntax's own (two names in a pair, a hash in the password
+column, ``!secret``/``!vault``).
 
 Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
 ``score(cases, found)`` compares with a set of (path, line) findings.
@@ -4451,6 +4454,76 @@ def _round5_syntaxes() -> list[tuple[str, str, str, _Frame, _Extras | None]]:
             "src/config.rs",
             "",
             lambda n, v: [f'    let {n["low"]} = String::from("{v}");'],
+            None,
+        ),
+        # tools that take a password as an argument or a directive, under no key (added after round five's
+        # first tuning run: syntaxes found missing by hand, written before their rule)
+        (
+            "redis-conf-requirepass",
+            "redis/redis.conf",
+            _ROUND4_FIXED,
+            lambda n, v: ["bind 127.0.0.1", "port 6379", f"requirepass {v}"],
+            None,
+        ),
+        (
+            "redis-cli-auth",
+            "scripts/flush-cache.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f"redis-cli -h cache.acme-corp.io -a {v} FLUSHDB"],
+            None,
+        ),
+        (
+            "dockerfile-chpasswd",
+            "docker/Dockerfile.ssh",
+            _ROUND4_FIXED,
+            lambda n, v: ["FROM ubuntu:24.04", f'RUN echo "root:{v}" | chpasswd'],
+            None,
+        ),
+        (
+            "sqlcmd-password",
+            "scripts/restore.cmd",
+            _ROUND4_FIXED,
+            lambda n, v: [f"sqlcmd -S db.acme-corp.io -U sa -P {v} -i restore.sql"],
+            None,
+        ),
+        (
+            "ldapsearch-bind",
+            "scripts/ldap-users.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                f'ldapsearch -x -H ldap://ldap.acme-corp.io -D "cn=admin,dc=acme,dc=io" -w {v} -b "dc=acme,dc=io"'
+            ],
+            None,
+        ),
+        (
+            "zip-password",
+            "scripts/backup.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f"zip -r -P {v} backup.zip dump/"],
+            None,
+        ),
+        (
+            "wpa-psk",
+            "firmware/wpa_supplicant.conf",
+            _ROUND4_FIXED,
+            lambda n, v: ["network={", '    ssid="acme-office"', f'    psk="{v}"', "}"],
+            None,
+        ),
+        (
+            "rabbitmq-add-user",
+            "docker/rabbitmq/init.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                f"rabbitmqctl add_user app {v}",
+                'rabbitmqctl set_permissions -p / app ".*" ".*" ".*"',
+            ],
+            None,
+        ),
+        (
+            "mongodump-password",
+            "scripts/mongo-backup.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f'mongodump --uri "mongodb://db.acme-corp.io:27017" -u app -p {v} --out /backups'],
             None,
         ),
     ]

@@ -1070,6 +1070,50 @@ SHAPES: list[tuple[str, str, str, str, str]] = [
         "secret-piped-to-store",
         PASSWORD,
     ),
+    ("redis.conf requirepass", "redis.conf", f"requirepass {PASSWORD}\n", "tool-password-argument", PASSWORD),
+    (
+        "redis-cli -a",
+        "flush.sh",
+        f"redis-cli -h cache.ops.internal -a {PASSWORD} FLUSHDB\n",
+        "tool-password-argument",
+        PASSWORD,
+    ),
+    (
+        "sqlcmd -P",
+        "restore.cmd",
+        f"sqlcmd -S db -U sa -P {PASSWORD} -i r.sql\n",
+        "tool-password-argument",
+        PASSWORD,
+    ),
+    ("zip -P", "backup.sh", f"zip -r -P {PASSWORD} backup.zip dump/\n", "tool-password-argument", PASSWORD),
+    (
+        "ldapsearch -w",
+        "ldap.sh",
+        f'ldapsearch -x -D "cn=admin,dc=ops" -w {PASSWORD} -b "dc=ops"\n',
+        "tool-password-argument",
+        PASSWORD,
+    ),
+    (
+        "rabbitmqctl add_user",
+        "init.sh",
+        f"rabbitmqctl add_user ops {PASSWORD}\n",
+        "tool-password-argument",
+        PASSWORD,
+    ),
+    (
+        "wpa_supplicant psk",
+        "wpa_supplicant.conf",
+        f'  psk="{PASSWORD}"\n',
+        "tool-password-argument",
+        PASSWORD,
+    ),
+    (
+        "Dockerfile chpasswd",
+        "Dockerfile",
+        f'RUN echo "root:{PASSWORD}" | chpasswd\n',
+        "tool-password-argument",
+        PASSWORD,
+    ),
     (
         "wrangler secret put",
         "cf.sh",
@@ -1164,6 +1208,12 @@ SHAPE_LOOK_ALIKES: list[tuple[str, str, str]] = [
         'echo "$CI_REGISTRY_PASSWORD" | docker login -u ci --password-stdin r.ops.internal\n',
     ),
     ("MySQL GRANT without a password", "db/users.sql", "GRANT SELECT ON ops.* TO 'reporting'@'%';\n"),
+    ("redis-cli reference", "flush.sh", 'redis-cli -a "$REDIS_PASSWORD" FLUSHDB\n'),
+    ("redis-cli prompts", "flush.sh", "redis-cli --askpass FLUSHDB\n"),
+    ("mongosh prompts", "mongo.sh", "mongosh -u ops -p --authenticationDatabase admin\n"),
+    ("net user prompts", "setup.cmd", "net user svc_ops * /add\n"),
+    ("chpasswd reference", "Dockerfile", 'RUN echo "root:${ROOT_PASSWORD}" | chpasswd\n'),
+    ("redis.conf sample", "redis.conf", "# requirepass foobared\n"),
 ]
 
 

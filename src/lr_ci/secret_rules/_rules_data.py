@@ -5782,6 +5782,87 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{1,8}set|(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \\t]{1,8}registry)[ '
            '\\t]{1,8}login\\b[^|;&\\n]{0,200}?--password-stdin)\\b',
   'severity': 'medium'},
+ {'description': 'Password given to a tool by its own flag or position (redis-cli -a, sqlcmd -P, ldapsearch '
+                 '-w, zip -P, rabbitmqctl add_user, requirepass, psk=)',
+  'entropy': 2.5,
+  'examples': {'false': ['redis-cli -h cache.ops.internal -a "$REDIS_PASSWORD" FLUSHDB',
+                         'redis-cli -h cache.ops.internal --askpass FLUSHDB',
+                         'mongosh -u ops -p --authenticationDatabase admin',
+                         'sqlcmd -S db.ops.internal -U sa -P xxxxxxxxxxxx -i restore.sql',
+                         'zip -r backup.zip dump/',
+                         'net user svc_ops * /add',
+                         'net user Administrator /active:yes',
+                         'requirepass foobared',
+                         '# requirepass <your-redis-password>',
+                         '    psk="<your-wifi-password>"',
+                         'RUN echo "root:${ROOT_PASSWORD}" | chpasswd',
+                         'rabbitmqctl add_user ops "$RABBITMQ_PASSWORD"',
+                         'ldapsearch -x -D "cn=admin,dc=ops" -W -b "dc=ops"'],
+               'true': ['redis-cli -h cache.ops.internal -a Vq8rT2mWx5Lp FLUSHDB',
+                        'mongodump --uri "mongodb://db.ops.internal:27017" -u ops -p Vq8rT2mWx5Lp --out '
+                        '/backups',
+                        'sqlcmd -S db.ops.internal -U sa -P Vq8rT2mWx5Lp -i restore.sql',
+                        'zip -r -P Vq8rT2mWx5Lp backup.zip dump/',
+                        '7z a -pVq8rT2mWx5Lp backup.7z dump/',
+                        'openssl enc -aes-256-cbc -k Vq8rT2mWx5Lp -in dump.sql -out dump.enc',
+                        'ldapsearch -x -D "cn=admin,dc=ops" -w Vq8rT2mWx5Lp -b "dc=ops"',
+                        'smbclient //fs.ops.internal/share -U ops%Vq8rT2mWx5Lp',
+                        'rabbitmqctl add_user ops Vq8rT2mWx5Lp',
+                        'net user svc_ops Vq8rT2mWx5Lp /add',
+                        'htpasswd -bc .htpasswd ops Vq8rT2mWx5Lp',
+                        'requirepass Vq8rT2mWx5Lp',
+                        'redis-cli CONFIG SET requirepass "Vq8rT2mWx5Lp"',
+                        '    psk="Vq8rT2mWx5Lp"',
+                        'RUN echo "root:Vq8rT2mWx5Lp" | chpasswd']},
+  'generic': True,
+  'id': 'tool-password-argument',
+  'keywords': ['redis-cli',
+               'mongo',
+               'sqlcmd',
+               'bcp ',
+               'osql',
+               'isql',
+               'zip ',
+               'openssl enc',
+               'ldap',
+               'smbclient',
+               'rpcclient',
+               'smbmap',
+               'smbcacls',
+               'rabbitmqctl',
+               'net user',
+               'htpasswd',
+               'mosquitto_passwd',
+               'requirepass',
+               'masterauth',
+               '7z a',
+               '7za ',
+               'rar a',
+               'psk=',
+               'psk =',
+               'chpasswd'],
+  'max_width': 1767,
+  'multiline': False,
+  'regex': '(?i)(?:(?<![\\w\\-])(?:redis-cli(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ '
+           '\\t]{1,8}-a|mongo(?:sh|dump|restore|export|import|stat|top|files)?(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p|(?:sqlcmd|bcp|osql|isql)(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-P|(?:zip|unzip)(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-P|openssl[ \\t]{1,8}enc(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ '
+           '\\t]{1,8}-k|ldap(?:search|add|modify|delete|passwd|whoami|compare|modrdn)(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-w|(?:smbclient|rpcclient|smbmap|smbcacls)(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-U[ \\t]{0,8}["\']?[^\\s%"\']{1,64}%|rabbitmqctl[ '
+           '\\t]{1,8}(?:add_user|change_password)[ \\t]{1,8}[^\\s]{1,64}|net[ \\t]{1,8}user[ '
+           '\\t]{1,8}[^\\s/*]{1,64}|(?:htpasswd|mosquitto_passwd)[ \\t]{1,8}-[a-zA-Z]{0,4}b[a-zA-Z]{0,4}[ '
+           '\\t]{1,8}[^\\s]{1,200}[ \\t]{1,8}[^\\s]{1,64}|config[ \\t]{1,8}set[ '
+           '\\t]{1,8}(?:requirepass|masterauth))(?:(?=[ \\t])|(?<=%))|(?<![^\\n])[ '
+           '\\t]{0,16}(?:requirepass|masterauth)(?=[ \\t])|(?<![\\w\\-])(?:7z|7za|rar)[ \\t]{1,8}[a-z](?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p(?=[^\\s\\-])|(?<![\\w\\-])psk[ \\t]{0,8}=)[ '
+           '\\t]{0,8}(?P<q>["\']?)(?![-/])(?P<secret>[^\\s"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)"\']|$)|(?<![\\w\\-])echo(?:[ '
+           '\\t]{1,8}-[neE]{1,3})?[ '
+           '\\t]{1,8}(?P<cq>["\']?)[A-Za-z_][\\w.\\-]{0,31}:(?P<secret2>[^\\s"\'\\\\$<>{}%|;&`:]{6,128})(?P=cq)[ '
+           '\\t]{0,8}\\|[ \\t]{0,8}(?:sudo[ \\t]{1,8})?chpasswd\\b',
+  'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
   'examples': {'false': ['DATABASE_URL=postgres://ops:${DB_PASSWORD}@db.internal:5432/ops',

@@ -5797,7 +5797,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          '    psk="<your-wifi-password>"',
                          'RUN echo "root:${ROOT_PASSWORD}" | chpasswd',
                          'rabbitmqctl add_user ops "$RABBITMQ_PASSWORD"',
-                         'ldapsearch -x -D "cn=admin,dc=ops" -W -b "dc=ops"'],
+                         'ldapsearch -x -D "cn=admin,dc=ops" -W -b "dc=ops"',
+                         'decryptor = HPKE.new(receiver_key=key, psk=(psk_id_value, psk_value), enc=enc)'],
                'true': ['redis-cli -h cache.ops.internal -a Vq8rT2mWx5Lp FLUSHDB',
                         'mongodump --uri "mongodb://db.ops.internal:27017" -u ops -p Vq8rT2mWx5Lp --out '
                         '/backups',
@@ -5857,8 +5858,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{1,8}[^\\s]{1,200}[ \\t]{1,8}[^\\s]{1,64}|config[ \\t]{1,8}set[ '
            '\\t]{1,8}(?:requirepass|masterauth))(?:(?=[ \\t])|(?<=%))|(?<![^\\n])[ '
            '\\t]{0,16}(?:requirepass|masterauth)(?=[ \\t])|(?<![\\w\\-])(?:7z|7za|rar)[ \\t]{1,8}[a-z](?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p(?=[^\\s\\-])|(?<![\\w\\-])psk[ \\t]{0,8}=)[ '
-           '\\t]{0,8}(?P<q>["\']?)(?![-/])(?P<secret>[^\\s"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)"\']|$)|(?<![\\w\\-])echo(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p(?=[^\\s\\-])|(?<![\\w\\-])psk[ \\t]{0,8}=(?=[ '
+           '\\t]{0,8}["\']))[ '
+           '\\t]{0,8}(?P<q>["\']?)(?![-/(])(?P<secret>[^\\s"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)"\']|$)|(?<![\\w\\-])echo(?:[ '
            '\\t]{1,8}-[neE]{1,3})?[ '
            '\\t]{1,8}(?P<cq>["\']?)[A-Za-z_][\\w.\\-]{0,31}:(?P<secret2>[^\\s"\'\\\\$<>{}%|;&`:]{6,128})(?P=cq)[ '
            '\\t]{0,8}\\|[ \\t]{0,8}(?:sudo[ \\t]{1,8})?chpasswd\\b',

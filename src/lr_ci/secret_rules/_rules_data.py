@@ -5811,7 +5811,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'rabbitmqctl add_user ops Vq8rT2mWx5Lp',
                         'net user svc_ops Vq8rT2mWx5Lp /add',
                         'htpasswd -bc .htpasswd ops Vq8rT2mWx5Lp',
-                        'requirepass Vq8rT2mWx5Lp',
+                        'port 6379\nrequirepass Vq8rT2mWx5Lp',
                         'redis-cli CONFIG SET requirepass "Vq8rT2mWx5Lp"',
                         '    psk="Vq8rT2mWx5Lp"',
                         'RUN echo "root:Vq8rT2mWx5Lp" | chpasswd']},

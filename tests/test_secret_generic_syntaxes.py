@@ -1017,7 +1017,7 @@ SHAPES: list[tuple[str, str, str, str, str]] = [
     (
         "dict triple-quoted",
         "app/settings.py",
-        f'cfg = {{"api_token": """{TOKEN}"""}}\n',
+        f'cfg = {{\n    "api_token": """{TOKEN}""",\n}}\n',
         "triple-quoted-secret",
         TOKEN,
     ),

@@ -4232,12 +4232,12 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          "OPS_API_TOKEN_HELP = '''Your token from the dashboard'''",
                          "USERNAME = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                          'db_password = """password"""'],
-               'true': ["OPS_API_TOKEN = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
-                        '    db_password = """Vq8rT2mWx5Lp"""',
-                        "api_token = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
-                        "    api_key = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+               'true': ["# ops\nOPS_API_TOKEN = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                        '# ops\n    db_password = """Vq8rT2mWx5Lp"""',
+                        "# ops\napi_token = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                        "# ops\n    api_key = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                         'cfg = {\n    "api_token": """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6""",\n}',
-                        'private const val OPS_API_TOKEN = """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""']},
+                        '# ops\nprivate const val OPS_API_TOKEN = """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""']},
   'generic': True,
   'id': 'triple-quoted-secret',
   'key_words': '(?x)\n'
@@ -5917,27 +5917,22 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'psk=',
                'psk =',
                'chpasswd'],
-  'max_width': 1767,
+  'max_width': 1776,
   'multiline': False,
-  'regex': '(?i)(?:(?<![\\w\\-])(?:redis-cli(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ '
-           '\\t]{1,8}-a|mongo(?:sh|dump|restore|export|import|stat|top|files)?(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p|(?:sqlcmd|bcp|osql|isql)(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-P|(?:zip|unzip)(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-P|openssl[ \\t]{1,8}enc(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ '
-           '\\t]{1,8}-k|ldap(?:search|add|modify|delete|passwd|whoami|compare|modrdn)(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-w|(?:smbclient|rpcclient|smbmap|smbcacls)(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-U[ \\t]{0,8}["\']?[^\\s%"\']{1,64}%|rabbitmqctl[ '
+  'regex': '(?i)(?:(?<![\\w\\-])(?:(?:redis-cli(?P<fa>)|mongo(?:sh|dump|restore|export|import|stat|top|files)?(?P<fp>)|(?:sqlcmd|bcp|osql|isql|zip|unzip)(?P<fP>)|openssl[ '
+           '\\t]{1,8}enc(?P<fk>)|ldap(?:search|add|modify|delete|passwd|whoami|compare|modrdn)(?P<fw>)|(?:smbclient|rpcclient|smbmap|smbcacls)(?P<fU>)|(?:7z|7za|rar)[ '
+           '\\t]{1,8}[a-z])(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}(?(fa)-a(?=[ '
+           '\\t])|(?(fp)-p(?=[ \\t])|(?(fP)-P(?=[ \\t])|(?(fk)-k(?=[ \\t])|(?(fw)-w(?=[ \\t])|(?(fU)-U[ '
+           '\\t]{0,8}[\\"\']?[^\\s%\\"\']{1,64}%|-p(?=[^\\s\\-])))))))|(?:rabbitmqctl[ '
            '\\t]{1,8}(?:add_user|change_password)[ \\t]{1,8}[^\\s]{1,64}|net[ \\t]{1,8}user[ '
            '\\t]{1,8}[^\\s/*]{1,64}|(?:htpasswd|mosquitto_passwd)[ \\t]{1,8}-[a-zA-Z]{0,4}b[a-zA-Z]{0,4}[ '
            '\\t]{1,8}[^\\s]{1,200}[ \\t]{1,8}[^\\s]{1,64}|config[ \\t]{1,8}set[ '
-           '\\t]{1,8}(?:requirepass|masterauth))(?:(?=[ \\t])|(?<=%))|(?<![^\\n])[ '
-           '\\t]{0,16}(?:requirepass|masterauth)(?=[ \\t])|(?<![\\w\\-])(?:7z|7za|rar)[ \\t]{1,8}[a-z](?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}-p(?=[^\\s\\-])|(?<![\\w\\-])psk[ \\t]{0,8}=(?=[ '
-           '\\t]{0,8}["\']))[ '
-           '\\t]{0,8}(?P<q>["\']?)(?![-/(])(?P<secret>[^\\s"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)"\']|$)|(?<![\\w\\-])echo(?:[ '
+           '\\t]{1,8}(?:requirepass|masterauth))(?=[ \\t]))|(?<![^\\n])[ '
+           '\\t]{0,16}(?:requirepass|masterauth)(?=[ \\t])|(?<![\\w\\-])psk[ \\t]{0,8}=(?=[ '
+           '\\t]{0,8}[\\"\']))[ '
+           '\\t]{0,8}(?P<q>[\\"\']?)(?![-/(])(?P<secret>[^\\s\\"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)\\"\']|$)|(?<![\\w\\-])echo(?:[ '
            '\\t]{1,8}-[neE]{1,3})?[ '
-           '\\t]{1,8}(?P<cq>["\']?)[A-Za-z_][\\w.\\-]{0,31}:(?P<secret2>[^\\s"\'\\\\$<>{}%|;&`:]{6,128})(?P=cq)[ '
+           '\\t]{1,8}(?P<cq>[\\"\']?)[A-Za-z_][\\w.\\-]{0,31}:(?P<secret2>[^\\s\\"\'\\\\$<>{}%|;&`:]{6,128})(?P=cq)[ '
            '\\t]{0,8}\\|[ \\t]{0,8}(?:sudo[ \\t]{1,8})?chpasswd\\b',
   'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],

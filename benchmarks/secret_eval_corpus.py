@@ -31,6 +31,18 @@ kubectl, Ansible, SQL, logs, .git-credentials, pip.conf, Composer), each a secre
 group (placeholders, references, names, ids, hashes, paths, URLs under the same keys), split by the same
 hash: written after the first test-half run, so those groups measure syntaxes the rules were not fitted to.
 
+Round five (``ROUND5_PREFIX``) adds 40 more: the shapes round four left unread (C++/C#/Java initialiser
+pairs, Python triple-quoted values, SQL INSERT/UPDATE rows, Swift/Objective-C ``forKey:`` and Keychain
+``kSecValueData``, commands that store a secret: ``gh secret set``, ``heroku config:set``, ``fly secrets
+set``, ``vercel env add``, ``doppler secrets set``, Markdown labels, YAML ``!!str`` tags) and syntaxes the
+corpus lacked (C pointer and array declarations, Spring ``@Value`` defaults, Ruby ``ENV.fetch`` blocks,
+Kotlin ``to`` pairs, JS ``Map`` entries, TOML literal strings, ``aws ssm put-parameter``, secrets piped to
+``wrangler``/``gcloud``, ``netlify env:set``, Rust ``String::from``; and, added after the first tuning run,
+tools given a password as an argument or directive: ``redis.conf``, ``redis-cli -a``, ``chpasswd``,
+``sqlcmd -P``, ``ldapsearch -w``, ``zip -P``, ``wpa_supplicant`` ``psk``, ``rabbitmqctl``, ``mongodump -p``),
+each with look-alikes under the same keys and the syntax's own (two names in a pair, a hash in the password
+column, ``!secret``/``!vault``).
+
 Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
 ``score(cases, found)`` compares with a set of (path, line) findings.
 """
@@ -4163,6 +4175,418 @@ def _round4_groups() -> Iterator[tuple[str, str, _File]]:
             yield (f"benign|syntax-lookalike4|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
 
 
+# ---------------------------------------------------------------------------------- round five: syntaxes
+
+ROUND5_PREFIX = "gsyntax5-"
+"""Directory prefix of round five's groups: the shapes of "a key near a value" round four left unread
+(initialiser pairs, triple-quoted values, SQL rows, Apple key/value stores, commands that store a secret,
+Markdown labels, YAML tags) and more syntaxes real repositories hold (C declarations, Spring defaults, Ruby
+fetch blocks, Kotlin/JS pairs, TOML literal strings, piped secret stores): written before any rule for them,
+split by the same hash."""
+
+_ROUND5_SSM = "SecureString"
+
+
+_Frame = Callable[[dict[str, str], str], list[str]]
+_Extras = Callable[[random.Random, dict[str, str], _Frame], list[tuple[list[str], str]]]
+"""A syntax's own look-alikes: (lines, the text labelled) from a generator, the key's names and the frame."""
+
+
+def _r5_extras_pair(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """Pairs that hold no secret: two names, a format string, a translated label."""
+    label = rng.choice(("Mot de passe", "Jeton API", "Clave secreta", "Geheimer Schluessel"))
+    return [(frame(n, v), v) for v in (n["UP"], "Bearer %s", label)]
+
+
+def _r5_extras_hash(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """A password's hash stored under the password's own column or key."""
+    value = "$2b$12$" + _random_text(rng, B62 + "./", 53)
+    return [(frame(n, value), value)]
+
+
+def _r5_extras_yaml_tags(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """Other YAML tags under the same key: a Home Assistant ``!secret`` reference, an Ansible vault, a
+    CloudFormation ``!Ref``, an environment lookup: none holds the secret."""
+    vault = "$ANSIBLE_VAULT;1.1;AES256"
+    return [
+        (["app:", f"  {n['low']}: !secret {n['low']}"], f"!secret {n['low']}"),
+        (
+            ["app:", f"  {n['low']}: !vault |", f"    {vault}", "    " + _random_text(rng, HEX, 64)],
+            "!vault |",
+        ),
+        (["app:", f"  {n['low']}: !Ref {n['Pascal']}Parameter"], f"!Ref {n['Pascal']}Parameter"),
+        (["app:", f"  {n['low']}: !env_var {n['UP']}"], f"!env_var {n['UP']}"),
+    ]
+
+
+def _round5_syntaxes() -> list[tuple[str, str, str, _Frame, _Extras | None]]:
+    """(syntax, path, key style, frame, extra look-alike values): as round four, plus values that stand in
+    the same frame under the same key and are no secret (two names, a hash in the password column...)."""
+    return [
+        (
+            "cpp-initializer-pair",
+            "src/config.cpp",
+            "",
+            lambda n, v: [
+                "static const std::map<std::string, std::string> kDefaults = {",
+                f'    {{"{n["low"]}", "{v}"}},',
+                "};",
+            ],
+            _r5_extras_pair,
+        ),
+        (
+            "csharp-collection-initializer",
+            "src/Defaults.cs",
+            "",
+            lambda n, v: [
+                "var defaults = new Dictionary<string, string>",
+                "{",
+                f'    {{ "{n["Pascal"]}", "{v}" }},',
+                "};",
+            ],
+            _r5_extras_pair,
+        ),
+        (
+            "java-array-pair",
+            "src/main/java/io/acme/Defaults.java",
+            "",
+            lambda n, v: ["static final String[][] DEFAULTS = {", f'    {{"{n["dot"]}", "{v}"}},', "};"],
+            _r5_extras_pair,
+        ),
+        ("python-triple-single", "app/settings.py", "", lambda n, v: [f"{n['UP']} = '''{v}'''"], None),
+        (
+            "python-triple-double",
+            "app/clients/acme.py",
+            "",
+            lambda n, v: ["class AcmeClient:", f'    {n["low"]} = """{v}"""'],
+            None,
+        ),
+        (
+            "sql-insert-values",
+            "db/seed.sql",
+            "",
+            lambda n, v: [
+                f"INSERT INTO service_accounts (name, email, {n['low']}) VALUES ('app', 'app@acme-corp.io', '{v}');"
+            ],
+            _r5_extras_hash,
+        ),
+        (
+            "sql-update-set",
+            "db/migrations/0042_rotate.sql",
+            "",
+            lambda n, v: [f"UPDATE service_accounts SET {n['low']} = '{v}' WHERE name = 'app';"],
+            _r5_extras_hash,
+        ),
+        (
+            "swift-userdefaults-set",
+            "App/Sources/Session.swift",
+            "",
+            lambda n, v: [f'UserDefaults.standard.set("{v}", forKey: "{n["camel"]}")'],
+            None,
+        ),
+        (
+            "objc-setobject-forkey",
+            "App/Sources/Session.m",
+            "",
+            lambda n, v: [
+                f'[[NSUserDefaults standardUserDefaults] setObject:@"{v}" forKey:@"{n["camel"]}"];'
+            ],
+            None,
+        ),
+        (
+            "swift-keychain-value-data",
+            "App/Sources/Keychain.swift",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                "let query: [String: Any] = [",
+                "    kSecClass as String: kSecClassGenericPassword,",
+                '    kSecAttrAccount as String: "app",',
+                f'    kSecValueData as String: "{v}".data(using: .utf8)!,',
+                "]",
+            ],
+            None,
+        ),
+        (
+            "gh-secret-set-body",
+            "scripts/bootstrap.sh",
+            "",
+            lambda n, v: [f'gh secret set {n["UP"]} --repo acme-corp/api --body "{v}"'],
+            None,
+        ),
+        (
+            "gh-secret-set-short",
+            ".github/scripts/sync-secrets.sh",
+            "",
+            lambda n, v: [f"gh secret set {n['UP']} -b {v}"],
+            None,
+        ),
+        (
+            "heroku-config-set",
+            "scripts/heroku-setup.sh",
+            "",
+            lambda n, v: [f"heroku config:set {n['UP']}={v} --app acme-api"],
+            None,
+        ),
+        (
+            "fly-secrets-set",
+            "scripts/fly-deploy.sh",
+            "",
+            lambda n, v: [f'fly secrets set {n["UP"]}="{v}" -a acme-api'],
+            None,
+        ),
+        (
+            "vercel-env-add-stdin",
+            "scripts/vercel-env.sh",
+            "",
+            lambda n, v: [f'echo -n "{v}" | vercel env add {n["UP"]} production'],
+            None,
+        ),
+        (
+            "doppler-secrets-set",
+            "scripts/doppler.sh",
+            "",
+            lambda n, v: [f'doppler secrets set {n["UP"]} "{v}" --project acme --config prd'],
+            None,
+        ),
+        (
+            "markdown-bold-label",
+            "ops/handover.md",
+            "",
+            lambda n, v: ["## Staging", "", f"**{n['Title']}:** {v}"],
+            None,
+        ),
+        (
+            "markdown-list-code",
+            "ops/access.md",
+            "",
+            lambda n, v: ["Staging access:", "", f"- {n['Title']}: `{v}`"],
+            None,
+        ),
+        (
+            "yaml-str-tag",
+            "config/app.yml",
+            "",
+            lambda n, v: ["app:", f"  {n['low']}: !!str {v}"],
+            _r5_extras_yaml_tags,
+        ),
+        # more syntaxes real repositories hold
+        (
+            "c-pointer-const",
+            "src/keys.c",
+            "",
+            lambda n, v: ['#include "keys.h"', f'static const char *{n["low"]} = "{v}";'],
+            None,
+        ),
+        (
+            "c-char-array",
+            "firmware/main/config.c",
+            "",
+            lambda n, v: [f'static const char {n["low"]}[] = "{v}";'],
+            None,
+        ),
+        (
+            "spring-value-default",
+            "src/main/java/io/acme/ApiClient.java",
+            "",
+            lambda n, v: [f'    @Value("${{acme.{n["kebab"]}:{v}}}")', f"    private String {n['camel']};"],
+            None,
+        ),
+        (
+            "ruby-fetch-block",
+            "config/initializers/acme.rb",
+            "",
+            lambda n, v: [f'ACME_{n["UP"]} = ENV.fetch("{n["UP"]}") {{ "{v}" }}'],
+            None,
+        ),
+        (
+            "kotlin-mapof-to",
+            "app/src/main/kotlin/Defaults.kt",
+            "",
+            lambda n, v: [f'val defaults = mapOf("{n["camel"]}" to "{v}")'],
+            _r5_extras_pair,
+        ),
+        (
+            "js-map-entries",
+            "src/defaults.js",
+            "",
+            lambda n, v: [f'export const defaults = new Map([["{n["camel"]}", "{v}"]]);'],
+            _r5_extras_pair,
+        ),
+        (
+            "toml-literal-multiline",
+            "config/acme.toml",
+            "",
+            lambda n, v: ["[acme]", f"{n['low']} = '''{v}'''"],
+            None,
+        ),
+        (
+            "aws-ssm-put-parameter",
+            "scripts/ssm.sh",
+            "",
+            lambda n, v: [
+                f'aws ssm put-parameter --name /acme/prod/{n["kebab"]} --type {_ROUND5_SSM} --value "{v}" --overwrite'
+            ],
+            None,
+        ),
+        (
+            "wrangler-secret-stdin",
+            "scripts/cf-secrets.sh",
+            "",
+            lambda n, v: [f"printf '%s' '{v}' | npx wrangler secret put {n['UP']}"],
+            None,
+        ),
+        (
+            "gcloud-secrets-stdin",
+            "scripts/gcp-secrets.sh",
+            "",
+            lambda n, v: [f'echo -n "{v}" | gcloud secrets versions add {n["kebab"]} --data-file=-'],
+            None,
+        ),
+        (
+            "netlify-env-set",
+            "scripts/netlify.sh",
+            "",
+            lambda n, v: [f"netlify env:set {n['UP']} {v}"],
+            None,
+        ),
+        (
+            "rust-string-from",
+            "src/config.rs",
+            "",
+            lambda n, v: [f'    let {n["low"]} = String::from("{v}");'],
+            None,
+        ),
+        # tools that take a password as an argument or a directive, under no key (added after round five's
+        # first tuning run: syntaxes found missing by hand, written before their rule)
+        (
+            "redis-conf-requirepass",
+            "redis/redis.conf",
+            _ROUND4_FIXED,
+            lambda n, v: ["bind 127.0.0.1", "port 6379", f"requirepass {v}"],
+            None,
+        ),
+        (
+            "redis-cli-auth",
+            "scripts/flush-cache.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f"redis-cli -h cache.acme-corp.io -a {v} FLUSHDB"],
+            None,
+        ),
+        (
+            "dockerfile-chpasswd",
+            "docker/Dockerfile.ssh",
+            _ROUND4_FIXED,
+            lambda n, v: ["FROM ubuntu:24.04", f'RUN echo "root:{v}" | chpasswd'],
+            None,
+        ),
+        (
+            "sqlcmd-password",
+            "scripts/restore.cmd",
+            _ROUND4_FIXED,
+            lambda n, v: [f"sqlcmd -S db.acme-corp.io -U sa -P {v} -i restore.sql"],
+            None,
+        ),
+        (
+            "ldapsearch-bind",
+            "scripts/ldap-users.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                f'ldapsearch -x -H ldap://ldap.acme-corp.io -D "cn=admin,dc=acme,dc=io" -w {v} -b "dc=acme,dc=io"'
+            ],
+            None,
+        ),
+        (
+            "zip-password",
+            "scripts/backup.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f"zip -r -P {v} backup.zip dump/"],
+            None,
+        ),
+        (
+            "wpa-psk",
+            "firmware/wpa_supplicant.conf",
+            _ROUND4_FIXED,
+            lambda n, v: ["network={", '    ssid="acme-office"', f'    psk="{v}"', "}"],
+            None,
+        ),
+        (
+            "rabbitmq-add-user",
+            "docker/rabbitmq/init.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                f"rabbitmqctl add_user app {v}",
+                'rabbitmqctl set_permissions -p / app ".*" ".*" ".*"',
+            ],
+            None,
+        ),
+        (
+            "mongodump-password",
+            "scripts/mongo-backup.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f'mongodump --uri "mongodb://db.acme-corp.io:27017" -u app -p {v} --out /backups'],
+            None,
+        ),
+    ]
+
+
+_ROUND5_COMMAND_LOOKALIKES = ("placeholder", "reference")
+"""A command's look-alikes: the value it stores is a secret whatever its key is named, so the only things
+that stand there and are no secret are placeholders and references (``"$TOKEN"``, ``$(cat f)``)."""
+
+_ROUND5_COMMANDS = {
+    "gh-secret-set-body",
+    "gh-secret-set-short",
+    "heroku-config-set",
+    "fly-secrets-set",
+    "vercel-env-add-stdin",
+    "doppler-secrets-set",
+    "aws-ssm-put-parameter",
+    "wrangler-secret-stdin",
+    "gcloud-secrets-stdin",
+    "netlify-env-set",
+}
+
+
+def _round5_groups() -> Iterator[tuple[str, str, _File]]:
+    """Round five's groups, as round four's: per syntax a secret group (``secret|generic5|<syntax>``) and a
+    look-alike group (``benign|syntax-lookalike5|<syntax>``: the kinds of ``_ROUND4_LOOKALIKES`` under the
+    same keys, and the syntax's own look-alikes), ``GENERIC_VARIANTS`` files each."""
+    for i, (syntax, path, style, frame, extras) in enumerate(_round5_syntaxes()):
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
+            if style == _ROUND4_FIXED:
+                var = "DB_PASSWORD"
+            d = f"{ROUND5_PREFIX}secret-{syntax}-{variant}"
+            rng = _rng(d)
+            value = _round4_value(rng, var)
+            labels = [(value, "secret", "generic/syntax5", f"generic secret ({syntax})", 0)]
+            yield (
+                f"secret|generic5|{syntax}",
+                syntax,
+                _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
+            )
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
+            d = f"{ROUND5_PREFIX}lookalike-{syntax}-{variant}"
+            rng = _rng(d)
+            if style == _ROUND4_FIXED or syntax in _ROUND5_COMMANDS:
+                kinds: tuple[str, ...] = _ROUND5_COMMAND_LOOKALIKES
+            else:
+                kinds = _ROUND4_LOOKALIKES
+            lines: list[str] = []
+            labels = []
+            for kind in kinds:
+                key, value = _round4_lookalike(rng, kind, var)
+                if kind == "reference" and syntax in _ROUND5_COMMANDS:
+                    value = rng.choice(("$" + var, "$(cat .secrets/" + names(var)["low"] + ")"))
+                lines += frame(_r4_names(key), value)
+                labels.append((value, "benign", f"{kind}5", f"{kind} ({syntax})", 0))
+            for extra_lines, label in extras(rng, _r4_names(var), frame) if extras else []:
+                lines += extra_lines
+                labels.append((label, "benign", "syntax5", f"no secret ({syntax})", 0))
+            yield (f"benign|syntax-lookalike5|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+
+
 SYNTAXES_PER_TOKEN = 7
 """How many file syntaxes each token type is written in (of the ~38): groups to split, not values."""
 PLACEHOLDERS_PER_TOKEN = 4
@@ -4292,6 +4716,7 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
             ]
             yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
     yield from _round4_groups()
+    yield from _round5_groups()
 
 
 _CRLF_SUFFIXES = (".cs", ".config", ".ps1", ".cmd", ".csproj", ".http")

@@ -163,9 +163,9 @@ TEST_CASES_BEFORE_ROUND3 = "750d566a299c291eb68b7a5c27466a9062268ce7c61296486d69
 """sha256 of the repr of that half's sorted cases (every field) at the same commit."""
 
 
-_LATER_ROUNDS = (corpus.ROUND3_PREFIX, corpus.ROUND4_PREFIX)
+_LATER_ROUNDS = (corpus.ROUND3_PREFIX, corpus.ROUND4_PREFIX, corpus.ROUND5_PREFIX)
 """Directory prefixes of the groups added after the test half was first scored (round three's look-alikes,
-round four's generic syntaxes): every other test-half file is held byte for byte."""
+round four's and round five's generic syntaxes): every other test-half file is held byte for byte."""
 
 
 def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
@@ -232,6 +232,31 @@ def test_round_four_adds_generic_syntax_groups_with_look_alikes_to_both_halves()
         if g.startswith("benign|") and len(f.labels) > 2:
             # the look-alikes stand under the secret's key spelled as people spell an id, a name, a hash...
             assert {fam for _t, _k, fam, *_ in f.labels} >= {"placeholder4", "identifier4", "password-hash4"}
+
+
+def test_round_five_adds_the_unread_shapes_and_more_syntaxes_to_both_halves() -> None:
+    """Round five's syntaxes are new groups, as round four's: a secret group and a look-alike group per
+    syntax, in both halves, none sharing an id with an older group; the look-alike groups hold the
+    syntax's own look-alikes (two names in a pair, a hash in the password column, ``!secret``/``!vault``)
+    beside the shared kinds. Only counts are asserted: the test half's groups are never listed."""
+    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(corpus.ROUND5_PREFIX)]
+    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(corpus.ROUND5_PREFIX)}
+    ids = {g for g, _f in new}
+    assert not ids & older
+    secret = {g for g in ids if g.startswith("secret|generic5|")}
+    benign = {g for g in ids if g.startswith("benign|syntax-lookalike5|")}
+    assert secret | benign == ids
+    assert len(secret) >= 30 and len(benign) >= 30
+    assert {g.split("|")[2] for g in secret} == {g.split("|")[2] for g in benign}
+    for groups in (secret, benign):
+        halves = [corpus.half_of(g) for g in groups]
+        assert min(halves.count(h) for h in corpus.HALVES) >= 10
+    own = set()
+    for g, f in new:
+        kinds = {kind for _t, kind, *_ in f.labels}
+        assert kinds == ({"secret"} if g.startswith("secret|") else {"benign"})
+        own |= {g.split("|")[2] for _t, _k, fam, *_ in f.labels if fam == "syntax5"}
+    assert len(own) >= 8  # pairs, SQL rows and YAML tags carry look-alikes of their own
 
 
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(

@@ -4381,7 +4381,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}\\([ \\t]{0,8}(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{6,128})(?P=q)[ \\t]{0,8}\\)',
   'required': '()',
   'severity': 'medium'},
- {'context': '(?i)\\b(?:create|alter)[ \\t]{1,8}(?:user|role|login)\\b',
+ {'context': '(?i)\\b(?:(?:create|alter)[ \\t]{1,8}(?:user|role|login)|grant|set[ \\t]{1,8}password)\\b',
   'description': "Password literal in a SQL user or role statement (IDENTIFIED BY '...', PASSWORD '...')",
   'entropy': 2.5,
   'examples': {'false': ["CREATE USER 'ops'@'%' IDENTIFIED BY 'xxxxxxxxxxxx';",
@@ -4389,25 +4389,489 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          "ALTER ROLE ops_rw WITH LOGIN PASSWORD '<password>';",
                          'CREATE USER ops IDENTIFIED BY :new_password;',
                          "ALTER ROLE ops_rw WITH LOGIN PASSWORD 'md5Vq8rT2mWx5Lp00000000000000000000000';",
-                         "-- the password 'Vq8rT2mWx5Lp' is only in the vault"],
+                         "-- the password 'Vq8rT2mWx5Lp' is only in the vault",
+                         'CREATE USER ops IDENTIFIED BY &password;',
+                         "CREATE USER ops IDENTIFIED BY VALUES 'S:0B4E5C2A9F3D7E1B6C8A0F2D4E6B8C0A2D4F6E8B';",
+                         'GRANT SELECT ON ops.* TO reporting;'],
                'true': ["CREATE USER 'ops'@'%' IDENTIFIED BY 'Vq8rT2mWx5Lp';",
                         "ALTER ROLE ops_rw WITH LOGIN PASSWORD 'Vq8rT2mWx5Lp';",
                         "CREATE LOGIN ops WITH PASSWORD = 'Vq8rT2mWx5Lp', CHECK_POLICY = OFF;",
-                        "alter user ops identified by 'Vq8rT2mWx5Lp' account unlock;"]},
+                        "alter user ops identified by 'Vq8rT2mWx5Lp' account unlock;",
+                        "CREATE USER 'ops'@'%' IDENTIFIED WITH mysql_native_password BY 'Vq8rT2mWx5Lp';",
+                        "GRANT ALL PRIVILEGES ON ops.* TO 'ops'@'%' IDENTIFIED BY 'Vq8rT2mWx5Lp';",
+                        "SET PASSWORD FOR 'ops'@'localhost' = PASSWORD('Vq8rT2mWx5Lp');",
+                        "SET PASSWORD FOR 'ops'@'localhost' = 'Vq8rT2mWx5Lp';",
+                        'CREATE USER ops IDENTIFIED BY Vq8rT2mWx5Lp DEFAULT TABLESPACE users;']},
   'generic': True,
   'id': 'sql-password-literal',
   'keywords': ['identified by',
+               'identified with',
                "password '",
                "password n'",
                "password = '",
                "password ='",
                "password= '",
-               "password='"],
-  'max_width': 168,
+               "password='",
+               'set password'],
+  'max_width': 272,
   'multiline': False,
-  'regex': '(?i)\\b(?:identified[ \\t]{1,8}by|password)[ \\t]{1,8}(?:=[ '
-           "\\t]{0,8})?N?(?P<q>')(?P<secret>[^'\\s\\\\]{4,128})'(?![A-Za-z0-9'])",
-  'required': "'",
+  'regex': '(?i)\\b(?:(?P<ib>identified(?:[ \\t]{1,8}with[ \\t]{1,8}[\'"`]?\\w{1,64}[\'"`]?)?[ '
+           '\\t]{1,8}by(?![ \\t]{1,8}(?:password|values)\\b))[ \\t]{1,8}|password(?:[ \\t]{1,8}for[ '
+           '\\t]{1,8}[^=\\n]{1,80}?=(?:[ \\t]{0,8}password[ \\t]{0,8}\\()?[ \\t]{0,8}|[ \\t]{1,8}(?:=[ '
+           '\\t]{0,8})?))N?(?P<sq>(?(ib)[\'"]?|\'))(?!\\*[0-9A-Fa-f]{40})(?P<secret>[^\'"\\s\\\\;:]{4,128})(?P=sq)(?![A-Za-z0-9\'"])',
+  'required': '',
+  'severity': 'medium'},
+ {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){1,10}["\'`]?[ '
+                '\\t]{0,8}[}\\]]?$'],
+  'description': 'Secret as the second string of a pair whose first names it ({"api_token", "..."}, '
+                 '"apiToken" to "...")',
+  'entropy': 3.0,
+  'examples': {'false': ['    {"api_token", "API_TOKEN"},',
+                         '    {"api_token", "Bearer %s"},',
+                         '    {"password", "Mot de passe"},',
+                         '    {"api_token", "xxxxxxxxxxxxxxxxxxxxxxxx"},',
+                         '    {"api_token", "<your-api-token>"},',
+                         '    {"username", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"},',
+                         '("DB_PASSWORD", "Vq8rT2mWx5Lp"),',
+                         '    {"api_token", "apiToken"},',
+                         'val labels = mapOf("apiToken" to "api_token_label")'],
+               'true': ['static const std::map<std::string, std::string> kDefaults = {{"api_token", '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"}};',
+                        '    { "ApiKey", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" },',
+                        'static final String[][] DEFAULTS = {{"db.password", "Vq8rT2mWx5Lp"}};',
+                        'const defaults = new Map([["apiToken", "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"]]);',
+                        'val defaults = mapOf("apiToken" to "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")']},
+  'generic': True,
+  'id': 'literal-pair-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['token",',
+               "token',",
+               'key",',
+               "key',",
+               'secret",',
+               "secret',",
+               'password",',
+               "password',",
+               'passwd",',
+               'credentials",',
+               'token" to',
+               'key" to',
+               'secret" to',
+               'password" to'],
+  'max_width': 357,
+  'multiline': False,
+  'regex': '(?:(?P<open>[{\\[])[ \\t]{0,8})?(?P<kq>["\'])(?P<key>[A-Za-z0-9_.\\-]{1,60})(?P=kq)[ '
+           '\\t]{0,8}(?(open),|to(?=[ \\t]))[ \\t]{0,8}@?(?P<q>["\'])(?P<secret>[^\\s"\'\\\\]{8,256})(?P=q)[ '
+           '\\t]{0,8}(?(open)[}\\]]|(?=[,)\\s]|$))',
+  'required': '',
+  'severity': 'medium'},
+ {'description': "Secret assigned as a one-line triple-quoted string (API_TOKEN = '''...''', TOML literal "
+                 'strings)',
+  'entropy': 2.5,
+  'examples': {'false': ["OPS_API_TOKEN = '''xxxxxxxxxxxxxxxxxxxxxxxx'''",
+                         "OPS_API_TOKEN = '''${OPS_API_TOKEN}'''",
+                         '    """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""',
+                         "OPS_API_TOKEN_HELP = '''Your token from the dashboard'''",
+                         "USERNAME = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                         'db_password = """password"""'],
+               'true': ["# ops\nOPS_API_TOKEN = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                        '# ops\n    db_password = """Vq8rT2mWx5Lp"""',
+                        "# ops\napi_token = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                        "# ops\n    api_key = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
+                        'cfg = {\n    "api_token": """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6""",\n}',
+                        '# ops\nprivate const val OPS_API_TOKEN = """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""']},
+  'generic': True,
+  'id': 'triple-quoted-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ["token = '''",
+               "token='''",
+               'token": \'\'\'',
+               "token': '''",
+               'token = """',
+               'token="""',
+               'token": """',
+               'token\': """',
+               "key = '''",
+               "key='''",
+               'key": \'\'\'',
+               "key': '''",
+               'key = """',
+               'key="""',
+               'key": """',
+               'key\': """',
+               "secret = '''",
+               "secret='''",
+               'secret": \'\'\'',
+               "secret': '''",
+               'secret = """',
+               'secret="""',
+               'secret": """',
+               'secret\': """',
+               "password = '''",
+               "password='''",
+               'password": \'\'\'',
+               "password': '''",
+               'password = """',
+               'password="""',
+               'password": """',
+               'password\': """',
+               "passwd = '''",
+               "passwd='''",
+               'passwd": \'\'\'',
+               "passwd': '''",
+               'passwd = """',
+               'passwd="""',
+               'passwd": """',
+               'passwd\': """',
+               "pwd = '''",
+               "pwd='''",
+               'pwd": \'\'\'',
+               "pwd': '''",
+               'pwd = """',
+               'pwd="""',
+               'pwd": """',
+               'pwd\': """',
+               "pass = '''",
+               "pass='''",
+               'pass": \'\'\'',
+               "pass': '''",
+               'pass = """',
+               'pass="""',
+               'pass": """',
+               'pass\': """',
+               "passphrase = '''",
+               "passphrase='''",
+               'passphrase": \'\'\'',
+               "passphrase': '''",
+               'passphrase = """',
+               'passphrase="""',
+               'passphrase": """',
+               'passphrase\': """',
+               "credentials = '''",
+               "credentials='''",
+               'credentials": \'\'\'',
+               "credentials': '''",
+               'credentials = """',
+               'credentials="""',
+               'credentials": """',
+               'credentials\': """',
+               "creds = '''",
+               "creds='''",
+               'creds": \'\'\'',
+               "creds': '''",
+               'creds = """',
+               'creds="""',
+               'creds": """',
+               'creds\': """',
+               "pat = '''",
+               "pat='''",
+               'pat": \'\'\'',
+               "pat': '''",
+               'pat = """',
+               'pat="""',
+               'pat": """',
+               'pat\': """'],
+  'max_width': 485,
+  'multiline': False,
+  'regex': '(?<![^\\n])[ '
+           '\\t]{0,32}(?:(?:export|const|val|var|let|def|final|static|private|public|protected|internal|readonly|lazy)[ '
+           '\\t]{1,8}){0,3}(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,60})(?P=kq)[ \\t]{0,8}(?:(?::[ '
+           '\\t]{0,8}[A-Za-z_][\\w.\\[\\]]{0,40}[ \\t]{0,8})?=|:)[ '
+           '\\t]{0,8}[rRbBuU]{0,2}(?P<tq>\'{3}|"{3})(?P<secret>[^\\s"\'\\\\]{6,256})(?P=tq)',
+  'required': '',
+  'severity': 'medium'},
+ {'description': 'Secret in a SQL INSERT row, at the position of a column named for it',
+  'entropy': 2.5,
+  'examples': {'false': ["INSERT INTO users (name, password) VALUES ('ops', "
+                         "'$2b$12$Vq8rT2mWx5LpZ3nK7yB4cOa1b2c3d4e5f6g7h8i9j0kLmNoPqRs');",
+                         "INSERT INTO users (name, password) VALUES ('ops', 'xxxxxxxxxxxx');",
+                         "INSERT INTO users (name, password) VALUES ('ops', :password);",
+                         "INSERT INTO users (password, name) VALUES (?, 'Vq8rT2mWx5Lp');",
+                         "INSERT INTO users (name, email, password) VALUES ('Vq8rT2mWx5Lp', "
+                         "'ops@ops.internal', crypt(:pw, gen_salt('bf')));",
+                         "INSERT INTO users (name, password_hash) VALUES ('ops', 'Vq8rT2mWx5Lp');"],
+               'true': ["INSERT INTO users (name, password) VALUES ('ops', 'Vq8rT2mWx5Lp');",
+                        "INSERT INTO users (name, password)\nVALUES ('ops', 'Vq8rT2mWx5Lp');",
+                        "INSERT INTO service_accounts (name, email, api_token) VALUES ('app', "
+                        "'app@ops.internal', 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6');",
+                        "insert into `accounts` (`id`, `login`, `passwd`, `role`) values (7, 'ops', "
+                        "'Vq8rT2mWx5Lp', 'admin');",
+                        'INSERT INTO [dbo].[Integrations] ([ClientSecret], [Name]) VALUES '
+                        "(N'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6', N'ops');"]},
+  'generic': True,
+  'id': 'sql-insert-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['insert into'],
+  'max_width': 1962,
+  'multiline': True,
+  'regex': '(?i)\\binsert[ \\t]{1,8}into[ \\t]{1,8}[\\w."`\\[\\]]{1,80}[ \\t]{0,8}\\([ '
+           '\\t]{0,8}(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
+           '\\t]{0,8}(?P<c1>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
+           '\\t]{0,8}(?P<c2>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
+           '\\t]{0,8}(?P<c3>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
+           '\\t]{0,8}(?P<c4>)(?:[`"\\[]?\\w{1,64}[`"\\]]?[ \\t]{0,8},[ '
+           '\\t]{0,8}(?P<c5>))?)?)?)?)?[`"\\[]?(?P<key>\\w{0,40}(?:pass|pwd|secret|token|key|cred)\\w{0,20})[`"\\]]?[ '
+           '\\t]{0,8}(?:,[^()\\n]{0,400})?\\)[ \\t]{0,16}\\r?\\n?[ \\t]{0,16}values[ \\t]{0,8}\\r?\\n?[ '
+           "\\t]{0,16}\\([ \\t]{0,8}(?(c1)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           "\\t]{0,8})(?(c2)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           "\\t]{0,8})(?(c3)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           "\\t]{0,8})(?(c4)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           "\\t]{0,8})(?(c5)(?:N?'[^'\\n]{0,128}'|[\\w.+\\-]{1,40})[ \\t]{0,8},[ "
+           "\\t]{0,8})N?'(?P<secret>[^'\\s\\\\]{4,128})'(?=[ \\t]{0,8}[,)])",
+  'required': "()'",
+  'severity': 'medium'},
+ {'description': 'Secret stored under a key of an Apple key-value store (set("...", forKey: "apiToken"), '
+                 'kSecValueData)',
+  'entropy': 2.5,
+  'examples': {'false': ['UserDefaults.standard.set("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", forKey: '
+                         '"lastOpenedDocument")',
+                         'UserDefaults.standard.set("xxxxxxxxxxxxxxxxxxxxxxxx", forKey: "apiToken")',
+                         'UserDefaults.standard.set(token, forKey: "apiToken")',
+                         'UserDefaults.standard.set("", forKey: "apiToken")',
+                         '    kSecValueData as String: password.data(using: .utf8)!,',
+                         '    kSecValueData as String: "<password>".data(using: .utf8)!,'],
+               'true': ['UserDefaults.standard.set("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", forKey: "apiToken")',
+                        'defaults.setValue("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", forKey: "opsApiKey")',
+                        '[[NSUserDefaults standardUserDefaults] setObject:@"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" '
+                        'forKey:@"apiToken"];',
+                        '    kSecValueData as String: "Vq8rT2mWx5Lp".data(using: .utf8)!,']},
+  'generic': True,
+  'id': 'value-for-key-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['forkey', 'ksecvaluedata'],
+  'max_width': 382,
+  'multiline': False,
+  'regex': '@?(?P<vq>["\'])(?P<secret>[^\\s"\'\\\\]{6,256})(?P=vq)[ \\t]{0,8},?[ \\t]{0,8}forKey[ '
+           '\\t]{0,8}:[ \\t]{0,8}@?"(?P<key>[A-Za-z0-9_.\\-]{1,80})"|kSecValueData(?:[ \\t]{1,8}as[ '
+           '\\t]{1,8}String)?[ \\t]{0,8}:[ \\t]{0,8}(?:\\[[ \\t]{0,8})?@?"(?P<secret2>[^\\s"\\\\]{6,256})"',
+  'required': '":',
+  'severity': 'medium'},
+ {'description': 'Secret in a C or C++ string declaration (const char *api_token = "...", char api_token[] = '
+                 '"...")',
+  'entropy': 2.5,
+  'examples': {'false': ['static const char *api_token = "xxxxxxxxxxxxxxxxxxxxxxxx";',
+                         'static const char *api_token_header = "X-Api-Token";',
+                         'static const char *api_token = getenv("OPS_API_TOKEN");',
+                         'static const char *api_token_fmt = "Bearer %s";',
+                         'static const char *device_name = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";'],
+               'true': ['static const char *api_token = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'static const char ops_api_key[] = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'const char* const kDbPassword = "Vq8rT2mWx5Lp";',
+                        'char wifi_password[] = "Vq8rT2mWx5Lp";']},
+  'generic': True,
+  'id': 'c-string-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['char *', 'char*', 'char\t*', '[] = "', '[]="', '[] ="', '[]= "', 'wchar_t'],
+  'max_width': 432,
+  'multiline': False,
+  'regex': '\\b(?:char|wchar_t|TCHAR|gchar|char16_t|char32_t)\\b[ \\t]{0,8}(?:const[ \\t]{0,8})?\\*{0,2}[ '
+           '\\t]{0,8}(?:const[ \\t]{1,8})?(?P<key>[A-Za-z_][A-Za-z0-9_]{0,60})[ \\t]{0,8}(?:\\[[A-Za-z0-9_ '
+           '+]{0,32}\\])?[ \\t]{0,8}=[ \\t]{0,8}(?:L|u8|u|U)?(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})"',
+  'required': '="',
+  'severity': 'medium'},
+ {'description': 'Secret written as the default of a lookup (${acme.api-token:...}, ENV.fetch("KEY") { "..." '
+                 '}, getenv("KEY") ?: "...")',
+  'entropy': 2.5,
+  'examples': {'false': ['    @Value("${ops.api-token:xxxxxxxxxxxxxxxxxxxxxxxx}")',
+                         '    @Value("${ops.api-token}")',
+                         'NPM_TOKEN=${NPM_TOKEN:?missing}',
+                         '    @Value("${ops.api-token-header:X-Api-Token}")',
+                         'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { raise "set OPS_API_TOKEN" }',
+                         'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "<your-api-token>" }',
+                         'LOG_LEVEL = ENV.fetch("LOG_LEVEL") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
+                         'val token = System.getenv("OPS_API_TOKEN") ?: "<your-api-token>"',
+                         'token = os.environ.get("OPS_API_TOKEN") or ""',
+                         'label = gettext("api_token") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 label"'],
+               'true': ['    @Value("${ops.api-token:Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6}")',
+                        'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
+                        'val token = System.getenv("OPS_API_TOKEN") ?: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        "$token = getenv('OPS_API_TOKEN') ?: 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
+                        'token = os.environ.get("OPS_API_TOKEN") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'spring.datasource.password=${DB_PASSWORD:Vq8rT2mWx5Lp}']},
+  'generic': True,
+  'id': 'lookup-default-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['token:',
+               '_key:',
+               '-key:',
+               '.key:',
+               'apikey:',
+               'secret:',
+               'password:',
+               'passwd:',
+               'credentials:',
+               '.fetch(',
+               '") or "',
+               "') or '",
+               '") ?: "',
+               "') ?: '",
+               '") ?? "',
+               "') ?? '",
+               '") || "',
+               "') || '"],
+  'max_width': 417,
+  'multiline': False,
+  'regex': '(?:\\$\\{|(?<![\\w$])(?:(?P<fb>fetch)|[A-Za-z_]\\w{0,40})\\([ '
+           '\\t]{0,8}(?P<fq>["\']))(?P<key>[A-Za-z0-9_.\\-]{1,80})(?(fq)(?P=fq)[ \\t]{0,8}\\)[ '
+           '\\t]{0,8}(?(fb)(?:\\{|do\\b|\\?:|\\?\\?|\\|\\||or\\b)|(?:\\?:|\\?\\?|\\|\\||or\\b))[ '
+           '\\t]{0,8}(?P<vq>["\'])|:(?![-?+=]))(?P<secret>[^\\s"\'\\\\$\\{\\}:]{6,256})(?(fq)(?P=vq)|\\})',
+  'required': '',
   'severity': 'medium'},
  {'description': 'Password, secret or token as the text of an XML element',
   'entropy': 2.5,
@@ -5079,6 +5543,126 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\,}]{6,256})(?P=q)(?=[\\s,}"\'/>]|$)',
   'required': '',
   'severity': 'medium'},
+ {'description': 'Secret after a Markdown label (**API key:** ..., - Password: `...`)',
+  'entropy': 2.5,
+  'examples': {'false': ['**API key:** `<your-api-key>`',
+                         '**API key:** xxxxxxxxxxxxxxxxxxxxxxxx',
+                         '- Password: `$DB_PASSWORD`',
+                         '- Password: `getpass()`',
+                         '**API key:** see the vault',
+                         '- Username: `Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6`',
+                         '- API key ID: `3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60`',
+                         '**Token:** `OPS_API_TOKEN`'],
+               'true': ['**API key:** Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '- **Password**: Vq8rT2mWx5Lp',
+                        '- Password: `Vq8rT2mWx5Lp`',
+                        '* __Webhook secret:__ `Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6`',
+                        '> Staging API token: `Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6`.']},
+  'generic': True,
+  'id': 'markdown-label-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['key:**',
+               'key**:',
+               'key:__',
+               'token:__',
+               'secret:__',
+               'password:__',
+               'token:**',
+               'token**:',
+               'secret:**',
+               'secret**:',
+               'password:**',
+               'password**:',
+               'passphrase:**',
+               'credentials:**',
+               'key: `',
+               'token: `',
+               'secret: `',
+               'password: `',
+               'passphrase: `',
+               'passwd: `'],
+  'max_width': 408,
+  'multiline': False,
+  'regex': '(?<![^\\s*_>|(\\-])(?P<b>\\*\\*|__)?(?P<key>[A-Za-z][A-Za-z0-9_.\\-]{0,30}(?:[ '
+           '\\t][A-Za-z][A-Za-z0-9_.\\-]{0,30}){0,3})(?(b)(?:\\*\\*|__)?[ \\t]{0,4}:[ '
+           '\\t]{0,4}(?:\\*\\*|__)?|[ \\t]{0,4}:)[ '
+           '\\t]{0,8}(?(b)|(?=`))(?P<bq>`)?(?P<secret>[^\\s`"\'<>*|\\\\]{6,256})(?(bq)`)(?=[\\s.,;)|*]|$)',
+  'required': '',
+  'severity': 'medium'},
+ {'description': 'Secret as a YAML scalar tagged !!str (api_token: !!str ...)',
+  'entropy': 2.5,
+  'examples': {'false': ['api_token: !!str xxxxxxxxxxxxxxxxxxxxxxxx',
+                         'api_token: !!str "${OPS_API_TOKEN}"',
+                         'password: !secret db_password',
+                         'password: !vault |',
+                         'password: !Ref DbPasswordParameter',
+                         'api_token_id: !!str 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60',
+                         'version: !!str Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'],
+               'true': ['api_token: !!str Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        '  db_password: !!str "Vq8rT2mWx5Lp"',
+                        'ops: {api_key: !!str Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6}']},
+  'generic': True,
+  'id': 'yaml-tagged-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['!!str'],
+  'max_width': 370,
+  'multiline': False,
+  'regex': '(?:^|(?<=[\\s{,\\-]))["\']?(?P<key>[A-Za-z0-9_.\\-]{1,80})["\']?[ \\t]{0,8}:[ \\t]{1,8}!!str[ '
+           '\\t]{1,8}(?P<q>["\']?)(?P<secret>[^\\s"\'#,\\{\\}\\[\\]\\\\]{6,256})(?P=q)(?=[\\s,\\}\\]#]|$)',
+  'required': ':!',
+  'severity': 'medium'},
  {'description': 'Password in a curl -u/--user option',
   'entropy': 2.5,
   'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
@@ -5477,6 +6061,182 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}|))`?(?:@?(?P<q>["\'])(?P<secret>[^\\s"\'`\\\\]{6,256})(?P=q)|(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[0-9]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[a-z]))(?=(?-i:[^\\s"\'`\\\\<>|;,(){}\\[\\]]{0,255}[A-Z]))(?P<secret2>[^\\s"\'`\\\\<>$%{}(),;|=:\\[\\]#][^\\s"\'`\\\\<>|;,(){}\\[\\]]{5,255}))`?(?=[\\s;)}|,]|$)',
   'required': '',
   'severity': 'medium'},
+ {'description': 'Secret given to a command that stores it (gh secret set --body, fly secrets set K=V, '
+                 'doppler secrets set K V)',
+  'entropy': 2.5,
+  'examples': {'false': ['gh secret set OPS_API_TOKEN --body "$OPS_API_TOKEN"',
+                         'gh secret set OPS_API_TOKEN --body "$(cat .secrets/ops_api_token)"',
+                         'gh secret set OPS_API_TOKEN < .secrets/ops_api_token',
+                         'gh secret set OPS_API_TOKEN --body "xxxxxxxxxxxxxxxxxxxxxxxx"',
+                         'heroku config:set LOG_LEVEL=debug --app ops-api',
+                         'heroku config:set OPS_API_TOKEN=<your-api-token> --app ops-api',
+                         'fly secrets set DATABASE_URL=postgres://db.internal:5432/ops',
+                         'doppler secrets set OPS_API_TOKEN_ID 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60',
+                         'gh variable set OPS_REGION --body eu-west-1',
+                         'security add-generic-password -a ops -s ops-api -w',
+                         'kubectl create secret generic ops --from-literal=username=svc_ops',
+                         'railway variables --set "STRIPE=$STRIPE_KEY"'],
+               'true': ['gh secret set OPS_API_TOKEN --repo ops/api --body "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'gh secret set OPS_DEPLOY -b Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'heroku config:set STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --app ops-api',
+                        'fly secrets set OPS_SIGNING="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" -a ops-api',
+                        'doppler secrets set OPS_UPSTREAM "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" --project ops --config '
+                        'prd',
+                        'netlify env:set OPS_UPSTREAM Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'aws ssm put-parameter --name /ops/prod/upstream --type SecureString --value '
+                        '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" --overwrite',
+                        'vault kv put secret/ops/db pw=Vq8rT2mWx5Lp',
+                        'kubectl create secret generic ops --from-literal=stripe=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'security add-generic-password -a ops -s ops-api -w "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'eas secret:create --scope project --name STRIPE --value Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'railway variables --set "STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"']},
+  'generic': True,
+  'id': 'secret-store-command',
+  'keywords': ['secret set',
+               'secrets set',
+               'config:set',
+               'env set',
+               'env:set',
+               'railway variables',
+               'kv put',
+               'put-parameter',
+               'secret:create',
+               'create secret',
+               'add-generic-password',
+               'add-internet-password'],
+  'max_width': 1437,
+  'multiline': False,
+  'regex': '(?i)(?<![\\w\\-])(?:(?P<gh>gh[ \\t]{1,8}secret[ \\t]{1,8}set|security[ '
+           '\\t]{1,8}add-(?:generic|internet)-password)|(?P<pos>(?:doppler[ \\t]{1,8}secrets|convex[ '
+           '\\t]{1,8}env|netlify[ \\t]{1,8}env:|railway[ \\t]{1,8}variables)[ \\t]{0,8}set)|(?P<val>aws[ '
+           '\\t]{1,8}ssm[ \\t]{1,8}put-parameter|eas[ \\t]{1,8}secret:create|az[ \\t]{1,8}keyvault[ '
+           '\\t]{1,8}secret[ \\t]{1,8}set)|(?:heroku|dokku)[ \\t]{1,8}config:set|(?:fly|flyctl|supabase)[ '
+           '\\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ \\t]{1,8}put|kubectl[ \\t]{1,8}create[ '
+           '\\t]{1,8}secret|railway[ \\t]{1,8}variables)(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?[ '
+           '\\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ \\t]{1,8})?|(?(val)--value(?:=|[ '
+           '\\t]{1,8})|(?:--from-literal=|--set[ '
+           '\\t]{1,8}["\']?)?(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,80})(?(pos)(?:=|[ '
+           '\\t]{1,8})|=)))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)"\']|$)',
+  'required': '',
+  'severity': 'medium'},
+ {'description': 'Secret piped into a command that stores or uses it (echo ... | vercel env add, | wrangler '
+                 'secret put, | docker login --password-stdin)',
+  'entropy': 2.5,
+  'examples': {'false': ['echo -n "$OPS_API_TOKEN" | vercel env add OPS_API_TOKEN production',
+                         'echo -n "xxxxxxxxxxxxxxxxxxxxxxxx" | vercel env add OPS_API_TOKEN production',
+                         'printf \'%s\' "$(cat .secrets/token)" | npx wrangler secret put OPS_API_TOKEN',
+                         'echo "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" | sha256sum',
+                         'echo "<your-api-token>" | gh secret set OPS_API_TOKEN'],
+               'true': ['echo -n "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" | vercel env add OPS_API_TOKEN production',
+                        "printf '%s' 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6' | npx wrangler secret put OPS_API_TOKEN",
+                        'echo -n "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" | gcloud secrets versions add ops-api-token '
+                        '--data-file=-',
+                        'echo Vq8rT2mWx5Lp | docker secret create db_password -',
+                        'echo "Vq8rT2mWx5Lp" | docker login -u ci-bot --password-stdin '
+                        'registry.ops.internal']},
+  'generic': True,
+  'id': 'secret-piped-to-store',
+  'keywords': ['env add',
+               'secret put',
+               'secrets create',
+               'versions add',
+               'secret set',
+               'secret create',
+               'secrets:set',
+               'password-stdin'],
+  'max_width': 599,
+  'multiline': False,
+  'regex': '(?i)(?<![\\w\\-])(?:echo|printf)(?:[ \\t]{1,8}-[neE]{1,3}){0,2}(?:[ '
+           '\\t]{1,8}(?P<fq>["\'])%s(?:\\\\n)?(?P=fq))?[ '
+           '\\t]{1,8}(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)[ \\t]{0,8}\\|[ '
+           '\\t]{0,8}(?:(?:npx|sudo|bunx|pnpm[ \\t]{1,8}dlx)[ \\t]{1,8})?(?:vercel[ \\t]{1,8}env[ '
+           '\\t]{1,8}add|wrangler[ \\t]{1,8}(?:pages[ \\t]{1,8})?secret[ \\t]{1,8}put|gcloud[ '
+           '\\t]{1,8}secrets[ \\t]{1,8}(?:create|versions[ \\t]{1,8}add)|gh[ \\t]{1,8}secret[ '
+           '\\t]{1,8}set|docker[ \\t]{1,8}secret[ \\t]{1,8}create|podman[ \\t]{1,8}secret[ '
+           '\\t]{1,8}create|firebase[ \\t]{1,8}functions:secrets:set|az[ \\t]{1,8}keyvault[ \\t]{1,8}secret[ '
+           '\\t]{1,8}set|(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \\t]{1,8}registry)[ '
+           '\\t]{1,8}login\\b[^|;&\\n]{0,200}?--password-stdin)\\b',
+  'required': '|',
+  'severity': 'medium'},
+ {'description': 'Password given to a tool by its own flag or position (redis-cli -a, sqlcmd -P, ldapsearch '
+                 '-w, zip -P, rabbitmqctl add_user, requirepass, psk=)',
+  'entropy': 2.5,
+  'examples': {'false': ['redis-cli -h cache.ops.internal -a "$REDIS_PASSWORD" FLUSHDB',
+                         'redis-cli -h cache.ops.internal --askpass FLUSHDB',
+                         'mongosh -u ops -p --authenticationDatabase admin',
+                         'sqlcmd -S db.ops.internal -U sa -P xxxxxxxxxxxx -i restore.sql',
+                         'zip -r backup.zip dump/',
+                         'net user svc_ops * /add',
+                         'net user Administrator /active:yes',
+                         'requirepass foobared',
+                         '# requirepass <your-redis-password>',
+                         '    psk="<your-wifi-password>"',
+                         'RUN echo "root:${ROOT_PASSWORD}" | chpasswd',
+                         'rabbitmqctl add_user ops "$RABBITMQ_PASSWORD"',
+                         'ldapsearch -x -D "cn=admin,dc=ops" -W -b "dc=ops"',
+                         'decryptor = HPKE.new(receiver_key=key, psk=(psk_id_value, psk_value), enc=enc)'],
+               'true': ['redis-cli -h cache.ops.internal -a Vq8rT2mWx5Lp FLUSHDB',
+                        'mongodump --uri "mongodb://db.ops.internal:27017" -u ops -p Vq8rT2mWx5Lp --out '
+                        '/backups',
+                        'sqlcmd -S db.ops.internal -U sa -P Vq8rT2mWx5Lp -i restore.sql',
+                        'zip -r -P Vq8rT2mWx5Lp backup.zip dump/',
+                        '7z a -pVq8rT2mWx5Lp backup.7z dump/',
+                        'openssl enc -aes-256-cbc -k Vq8rT2mWx5Lp -in dump.sql -out dump.enc',
+                        'ldapsearch -x -D "cn=admin,dc=ops" -w Vq8rT2mWx5Lp -b "dc=ops"',
+                        'smbclient //fs.ops.internal/share -U ops%Vq8rT2mWx5Lp',
+                        'rabbitmqctl add_user ops Vq8rT2mWx5Lp',
+                        'net user svc_ops Vq8rT2mWx5Lp /add',
+                        'htpasswd -bc .htpasswd ops Vq8rT2mWx5Lp',
+                        'port 6379\nrequirepass Vq8rT2mWx5Lp',
+                        'redis-cli CONFIG SET requirepass "Vq8rT2mWx5Lp"',
+                        '    psk="Vq8rT2mWx5Lp"',
+                        'RUN echo "root:Vq8rT2mWx5Lp" | chpasswd']},
+  'generic': True,
+  'id': 'tool-password-argument',
+  'keywords': ['redis-cli',
+               'mongo',
+               'sqlcmd',
+               'bcp ',
+               'osql',
+               'isql',
+               'zip -',
+               'openssl enc',
+               'ldap',
+               'smbclient',
+               'rpcclient',
+               'smbmap',
+               'smbcacls',
+               'rabbitmqctl',
+               'net user',
+               'htpasswd',
+               'mosquitto_passwd',
+               'requirepass',
+               'masterauth',
+               '7z a',
+               '7za ',
+               'rar a',
+               'psk=',
+               'psk =',
+               'chpasswd'],
+  'max_width': 1776,
+  'multiline': False,
+  'regex': '(?i)(?:(?<![\\w\\-])(?:(?:redis-cli(?P<fa>)|mongo(?:sh|dump|restore|export|import|stat|top|files)?(?P<fp>)|(?:sqlcmd|bcp|osql|isql|zip|unzip)(?P<fP>)|openssl[ '
+           '\\t]{1,8}enc(?P<fk>)|ldap(?:search|add|modify|delete|passwd|whoami|compare|modrdn)(?P<fw>)|(?:smbclient|rpcclient|smbmap|smbcacls)(?P<fU>)|(?:7z|7za|rar)[ '
+           '\\t]{1,8}[a-z])(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,12}?[ \\t]{1,8}(?(fa)-a(?=[ '
+           '\\t])|(?(fp)-p(?=[ \\t])|(?(fP)-P(?=[ \\t])|(?(fk)-k(?=[ \\t])|(?(fw)-w(?=[ \\t])|(?(fU)-U[ '
+           '\\t]{0,8}[\\"\']?[^\\s%\\"\']{1,64}%|-p(?=[^\\s\\-])))))))|(?:rabbitmqctl[ '
+           '\\t]{1,8}(?:add_user|change_password)[ \\t]{1,8}[^\\s]{1,64}|net[ \\t]{1,8}user[ '
+           '\\t]{1,8}[^\\s/*]{1,64}|(?:htpasswd|mosquitto_passwd)[ \\t]{1,8}-[a-zA-Z]{0,4}b[a-zA-Z]{0,4}[ '
+           '\\t]{1,8}[^\\s]{1,200}[ \\t]{1,8}[^\\s]{1,64}|config[ \\t]{1,8}set[ '
+           '\\t]{1,8}(?:requirepass|masterauth))(?=[ \\t]))|(?<![^\\n])[ '
+           '\\t]{0,16}(?:requirepass|masterauth)(?=[ \\t])|(?<![\\w\\-])psk[ \\t]{0,8}=(?=[ '
+           '\\t]{0,8}[\\"\']))[ '
+           '\\t]{0,8}(?P<q>[\\"\']?)(?![-/(])(?P<secret>[^\\s\\"\'\\\\$<>{}%|;&`]{6,128})(?P=q)(?=[\\s;|&)\\"\']|$)|(?<![\\w\\-])echo(?:[ '
+           '\\t]{1,8}-[neE]{1,3})?[ '
+           '\\t]{1,8}(?P<cq>[\\"\']?)[A-Za-z_][\\w.\\-]{0,31}:(?P<secret2>[^\\s\\"\'\\\\$<>{}%|;&`:]{6,128})(?P=cq)[ '
+           '\\t]{0,8}\\|[ \\t]{0,8}(?:sudo[ \\t]{1,8})?chpasswd\\b',
+  'required': '',
+  'severity': 'medium'},
  {'allowlist': ['@example\\.(?:com|org|net)\\b'],
   'description': 'Password inside a URL or connection string',
   'examples': {'false': ['DATABASE_URL=postgres://ops:${DB_PASSWORD}@db.internal:5432/ops',
@@ -5840,6 +6600,6 @@ PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',
  '^wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY$',
  '(?i)EXAMPLE(KEY)?$',
  '(?i)change[_\\-]?me|replace[_\\-]?me|please[_\\-]?change',
- '^![A-Za-z]+$',
+ '^![A-Za-z_]+$',
  '^pk_(live|test)_',
  '(?i)^(pass|pw|user|username|login|admin|root|guest|letmein|qwerty|12345678|123456789)$')

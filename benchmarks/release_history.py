@@ -115,8 +115,10 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
 
 
-def build(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int:
-    """The repository: one commit per release, each package in its folder. Returns the commit count."""
+def _new_repository(
+    repo: Path, cache: Path, releases: list[tuple[str, list[str]]]
+) -> list[tuple[str, str, Path]]:
+    """Every release's sdist (downloaded once into ``cache``), and ``repo`` made, empty."""
     cache.mkdir(parents=True, exist_ok=True)
     archives = [
         (name, version, sdist(cache, name, version)) for name, versions in releases for version in versions
@@ -124,6 +126,12 @@ def build(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int
     if repo.exists():
         raise SystemExit(f"{repo} exists: give a new path")
     git(Path.cwd(), "init", "-q", "-b", "main", str(repo))
+    return archives
+
+
+def build(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int:
+    """The repository: one commit per release, each package in its folder. Returns the commit count."""
+    archives = _new_repository(repo, cache, releases)
     git(repo, "config", "user.name", "Release Bot")
     git(repo, "config", "user.email", "releases@example.com")
     git(repo, "config", "commit.gpgsign", "false")
@@ -154,13 +162,7 @@ def _tree(folder: Path) -> dict[str, tuple[str, bytes]]:
 
 def build_per_change(repo: Path, cache: Path, releases: list[tuple[str, list[str]]]) -> int:
     """The repository: each release's changes a folder at a time. Returns the commit count."""
-    cache.mkdir(parents=True, exist_ok=True)
-    archives = [
-        (name, version, sdist(cache, name, version)) for name, versions in releases for version in versions
-    ]
-    if repo.exists():
-        raise SystemExit(f"{repo} exists: give a new path")
-    git(Path.cwd(), "init", "-q", "-b", "main", str(repo))
+    archives = _new_repository(repo, cache, releases)
     importer = subprocess.Popen(["git", "-C", str(repo), "fast-import", "--quiet"], stdin=subprocess.PIPE)
     assert importer.stdin is not None
     out = importer.stdin

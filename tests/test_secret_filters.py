@@ -269,6 +269,9 @@ def test_keys_that_name_a_secret() -> None:
         "pbkdf2_sha256$600000$c2FsdA$aGFzaA==",
         "scrypt:32768:8:1$salt$abcdef0123",
         "{SSHA}c2FsdGVkaGFzaHZhbHVl",
+        "*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9",
+        "md5" + "3f1c2b7e0a9d4e6b8c5f2d7e9a1b4c60",
+        "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0$" + "A" * 43 + "=:" + "B" * 43 + "=",
     ],
 )
 def test_password_hashes(value: str) -> None:

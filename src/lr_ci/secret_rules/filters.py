@@ -557,6 +557,9 @@ _HASH = re.compile(
     | (?:pbkdf2_sha\d{1,3}|argon2|bcrypt_sha256|bcrypt|scrypt|sha1|md5)\$[^\s]{8,300}  # Django
     | (?:pbkdf2|scrypt):[^\s]{8,300}                              # Werkzeug
     | \{(?:SSHA|SHA|SSHA256|SSHA512|MD5|SMD5|CRYPT|PBKDF2[-\w]{0,12}|ARGON2)\}[^\s]{4,300}  # LDAP
+    | \*[0-9A-Fa-f]{40}                                            # MySQL's mysql_native_password
+    | md5[0-9a-f]{32}                                              # PostgreSQL's md5 (of password and user)
+    | SCRAM-SHA-256\$\d{1,7}:[A-Za-z0-9+/=]{8,64}\$[A-Za-z0-9+/=]{20,64}:[A-Za-z0-9+/=]{20,64}  # PostgreSQL
     )$""",
     re.VERBOSE,
 )
@@ -564,8 +567,8 @@ _HASH = re.compile(
 
 def is_password_hash(value: str) -> bool:
     """A stored password hash (bcrypt ``$2b$``, ``$argon2id$``, crypt ``$6$``/``$5$``/``$1$``, Django's
-    ``pbkdf2_sha256$``, Werkzeug's ``scrypt:``, LDAP's ``{SSHA}``): what a system keeps instead of the
-    password. It is not a leaked password (the issue's second cause, 41 findings)."""
+    ``pbkdf2_sha256$``, Werkzeug's ``scrypt:``, LDAP's ``{SSHA}``, MySQL's ``*`` and 40 hex digits,
+    PostgreSQL's ``md5…`` and ``SCRAM-SHA-256$…``): what a system keeps instead of the password. It is not a leaked password (the issue's second cause, 41 findings)."""
     return _HASH.match(value.strip()) is not None
 
 

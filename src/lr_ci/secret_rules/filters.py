@@ -568,7 +568,8 @@ _HASH = re.compile(
 def is_password_hash(value: str) -> bool:
     """A stored password hash (bcrypt ``$2b$``, ``$argon2id$``, crypt ``$6$``/``$5$``/``$1$``, Django's
     ``pbkdf2_sha256$``, Werkzeug's ``scrypt:``, LDAP's ``{SSHA}``, MySQL's ``*`` and 40 hex digits,
-    PostgreSQL's ``md5…`` and ``SCRAM-SHA-256$…``): what a system keeps instead of the password. It is not a leaked password (the issue's second cause, 41 findings)."""
+    PostgreSQL's ``md5…`` and ``SCRAM-SHA-256$…``): what a system keeps instead of the password. It is
+    not a leaked password (the issue's second cause, 41 findings)."""
     return _HASH.match(value.strip()) is not None
 
 

@@ -205,3 +205,65 @@ def test_part_sizes(commits: int, workers: int) -> None:
     assert max(sizes) - min(sizes) <= max(sizes) // 100 + 1
     if workers > 1:
         assert len(sizes) >= 2 * workers and len(sizes) % (2 * workers) == 0
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_whose_parent_is_killed_ends(tmp_path: Path) -> None:
+    """SIGKILL to lr-ci (a CI job's timeout) cannot stop its workers: each notices it has lost its parent
+    at its next change and ends, with its gits, instead of scanning on for nobody."""
+    import signal
+    import time
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    stream = bytearray()
+    body = "".join(
+        f"    token = self._token_value  # {line}\n" for line in range(400)
+    )  # every line a keyword
+    for n in range(git.SPLIT_COMMITS + 100):
+        stream += f"commit refs/heads/main\ncommitter A <a@example.com> {1700000000 + n} +0000\n".encode()
+        stream += f"data 2\nc\nM 100644 inline f{n}.py\ndata {len(body)}\n{body}\n".encode()
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=bytes(stream), check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lr_ci", "secrets", "--history", "--format", "json"],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline and process.poll() is None:
+        workers = [
+            pid for pid in _children_of(process.pid) if b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        time.sleep(0.005)
+    if not workers:
+        process.wait()
+        pytest.skip("the scan ended before a worker could be seen")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    # Left alone, a worker would scan its half (seconds); told, it ends at its next file.
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in workers)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (an ended process its new parent has not reaped yet is a zombie: 'Z')."""
+    try:
+        return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

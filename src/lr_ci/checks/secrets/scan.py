@@ -534,7 +534,8 @@ class _Worker:
     parent owns stdout, stderr and the report). Its commit count is in a shared page, for the progress line.
     A failure in the copy is raised again here: an :class:`LrCiError` as itself, anything else as an error
     naming it. An interrupt (Ctrl-C reaches the whole process group) or :meth:`stop` (SIGTERM) ends the
-    copy as an interrupt ends this process: its gits are stopped on the way out, nothing is written.
+    copy as an interrupt ends this process: its gits are stopped on the way out, nothing is written. A
+    copy whose parent is gone (killed outright) ends the same way at its next change.
     """
 
     def __init__(self, patches: git.Patches, scanner: ContentScanner, number: int) -> None:
@@ -555,11 +556,14 @@ class _Worker:
 
         signal.signal(signal.SIGTERM, interrupted)
         code = 0
+        parent = os.getppid()
         try:
             patches.become(number)
 
             def counted(commits: int) -> None:
                 self._shared[:8] = commits.to_bytes(8, "little")
+                if os.getppid() != parent:  # the parent was killed (SIGKILL, a CI timeout): nobody waits
+                    raise KeyboardInterrupt
 
             _scan_changes(patches, scanner, counted)
             payload: tuple[str, Any] = ("ok", (scanner.state(), patches.stats))

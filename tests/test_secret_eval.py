@@ -15,6 +15,7 @@ import struct
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,51 +212,45 @@ def test_round_three_adds_new_look_alike_groups_to_both_halves() -> None:
         assert family in families, family
 
 
-def test_round_four_adds_generic_syntax_groups_with_look_alikes_to_both_halves() -> None:
-    """Round four's syntaxes are new groups: per syntax a generic secret group and a look-alike group under
-    the same keys, in both halves by the same hash, none sharing an id with an older group. Only counts are
-    asserted: the test half's groups are never listed."""
-    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(corpus.ROUND4_PREFIX)]
-    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(corpus.ROUND4_PREFIX)}
+def _new_round(
+    prefix: str, secret_tag: str, benign_tag: str, at_least: int, per_half: int
+) -> tuple[list[tuple[str, Any]], set[str], set[str]]:
+    """A corpus round's groups (those under ``prefix``), checked as every round is: none shares an id with
+    an older group, each is a secret group or a look-alike group, at least ``at_least`` of each and
+    ``per_half`` of each in both halves by the same hash, and a group holds only its own kind of label.
+    Only counts are asserted: the test half's groups are never listed."""
+    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(prefix)]
+    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(prefix)}
     ids = {g for g, _f in new}
     assert not ids & older
-    secret = {g for g in ids if g.startswith("secret|generic4|")}
-    benign = {g for g in ids if g.startswith("benign|syntax-lookalike4|")}
+    secret = {g for g in ids if g.startswith(f"secret|{secret_tag}|")}
+    benign = {g for g in ids if g.startswith(f"benign|{benign_tag}|")}
     assert secret | benign == ids
-    assert len(secret) >= 40 and len(benign) >= 40
+    assert len(secret) >= at_least and len(benign) >= at_least
     for groups in (secret, benign):
         halves = [corpus.half_of(g) for g in groups]
-        assert min(halves.count(h) for h in corpus.HALVES) >= 15
+        assert min(halves.count(h) for h in corpus.HALVES) >= per_half
     for g, f in new:
         kinds = {kind for _t, kind, *_ in f.labels}
         assert kinds == ({"secret"} if g.startswith("secret|") else {"benign"})
+    return new, secret, benign
+
+
+def test_round_four_adds_generic_syntax_groups_with_look_alikes_to_both_halves() -> None:
+    """Round four's syntaxes: per syntax a generic secret group and a look-alike group under the same keys."""
+    new, _secret, _benign = _new_round(corpus.ROUND4_PREFIX, "generic4", "syntax-lookalike4", 40, 15)
+    for g, f in new:
         if g.startswith("benign|") and len(f.labels) > 2:
             # the look-alikes stand under the secret's key spelled as people spell an id, a name, a hash...
             assert {fam for _t, _k, fam, *_ in f.labels} >= {"placeholder4", "identifier4", "password-hash4"}
 
 
 def test_round_five_adds_the_unread_shapes_and_more_syntaxes_to_both_halves() -> None:
-    """Round five's syntaxes are new groups, as round four's: a secret group and a look-alike group per
-    syntax, in both halves, none sharing an id with an older group; the look-alike groups hold the
-    syntax's own look-alikes (two names in a pair, a hash in the password column, ``!secret``/``!vault``)
-    beside the shared kinds. Only counts are asserted: the test half's groups are never listed."""
-    new = [(g, f) for g, _s, f in corpus.all_groups() if f.path.startswith(corpus.ROUND5_PREFIX)]
-    older = {g for g, _s, f in corpus.all_groups() if not f.path.startswith(corpus.ROUND5_PREFIX)}
-    ids = {g for g, _f in new}
-    assert not ids & older
-    secret = {g for g in ids if g.startswith("secret|generic5|")}
-    benign = {g for g in ids if g.startswith("benign|syntax-lookalike5|")}
-    assert secret | benign == ids
-    assert len(secret) >= 30 and len(benign) >= 30
+    """Round five's syntaxes, as round four's; the look-alike groups hold the syntax's own look-alikes (two
+    names in a pair, a hash in the password column, ``!secret``/``!vault``) beside the shared kinds."""
+    new, secret, benign = _new_round(corpus.ROUND5_PREFIX, "generic5", "syntax-lookalike5", 30, 10)
     assert {g.split("|")[2] for g in secret} == {g.split("|")[2] for g in benign}
-    for groups in (secret, benign):
-        halves = [corpus.half_of(g) for g in groups]
-        assert min(halves.count(h) for h in corpus.HALVES) >= 10
-    own = set()
-    for g, f in new:
-        kinds = {kind for _t, kind, *_ in f.labels}
-        assert kinds == ({"secret"} if g.startswith("secret|") else {"benign"})
-        own |= {g.split("|")[2] for _t, _k, fam, *_ in f.labels if fam == "syntax5"}
+    own = {g.split("|")[2] for g, f in new for _t, _k, fam, *_ in f.labels if fam == "syntax5"}
     assert len(own) >= 8  # pairs, SQL rows and YAML tags carry look-alikes of their own
 
 

@@ -841,7 +841,7 @@ class _Scan:
         self.check_allows: bool | None = None  # whether the data holds any allow marker, once a hit needs it
         self.allowed_lines: tuple[int, bool] = (0, False)
         self.column_at: tuple[int, int, int] = (-1, 0, 0)  # (line start, byte offset, characters before it)
-        self.line_text: tuple[int, str] = (-1, "")  # (line start, its text): see _line_text
+        self.line_text: tuple[int, str | None] = (-1, "")  # (line start, its text): see _line_text
         self.page_counts: dict[str, int] = {}  # a generic value -> its occurrences in a docs page
 
     def run(self) -> Hits:
@@ -899,8 +899,7 @@ class _Scan:
                 continue
             line_start, line_end = (0, size) if multiline else self.keyword_lines.of(offset)
             if (
-                self.ascii
-                and not multiline
+                not multiline
                 and line_end - line_start <= LONG_LINE_BYTES
                 and rules.anchored(rule_index)
                 and self._no_match_at(rule_index, offset, line_start, line_end)
@@ -933,17 +932,26 @@ class _Scan:
             self._search(rule_index, *window)
 
     def _no_match_at(self, rule_index: int, offset: int, line_start: int, line_end: int) -> bool:
-        """Whether the rule's regex has no match starting at ``offset`` of its (short, ASCII) line."""
-        fixed = self.rules.fixed_literals[rule_index]
-        if fixed is not None and (offset + fixed[0] >= line_end or self.data[offset + fixed[0]] != fixed[1]):
-            return True  # the punctuation every match has there is not there
-        text = self._line_text(line_start, line_end)
-        return self.rules.rules[rule_index].regex.match(text, offset - line_start) is None
+        """Whether the rule's regex has no match starting at ``offset`` of its (short) line; False when the
+        line is not ASCII (a byte offset is then not a character index: the window search decides).
 
-    def _line_text(self, line_start: int, line_end: int) -> str:
-        """The line ``[line_start, line_end)`` of ASCII data as text, the last one remembered."""
+        Only the line need be ASCII, not the data: a whole file added in a history (most of its bytes)
+        often holds one accented name, and its ``path``s were otherwise all searched."""
+        fixed = self.rules.fixed_literals[rule_index]
+        if fixed is not None:
+            at = offset + fixed[0]  # (a character is at least a byte: no match reaches past the line)
+            if at >= line_end or (
+                self.data[at] != fixed[1] and (self.ascii or self.data[offset:at].isascii())
+            ):
+                return True  # the punctuation every match has there is not there (bytes are characters)
+        text = self._line_text(line_start, line_end)
+        return text is not None and self.rules.rules[rule_index].regex.match(text, offset - line_start) is None
+
+    def _line_text(self, line_start: int, line_end: int) -> str | None:
+        """The line ``[line_start, line_end)`` as text when it is ASCII (else None), the last one remembered."""
         if self.line_text[0] != line_start:
-            self.line_text = (line_start, self.data[line_start:line_end].decode("ascii"))
+            line = self.data[line_start:line_end]
+            self.line_text = (line_start, line.decode("ascii") if self.ascii or line.isascii() else None)
         return self.line_text[1]
 
     def _search(

@@ -409,7 +409,7 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
     end = len(section)
     # git's "\\ No newline at end of file" starts a line: a section without one (nearly all) has no hunk
     # to check for it.
-    markers = section.find(b"\n\\", at) >= 0
+    markers = _has_line_starting_backslash(section, at)
     while True:
         following = section.find(b"\n@@", at + 2)
         hunk_end = following if following >= 0 else end
@@ -443,6 +443,17 @@ def _simple_hunks(change: FileChange, section: bytes, at: int) -> None:
         if following < 0:
             return
         at = following + 1
+
+
+def _has_line_starting_backslash(section: bytes, at: int) -> bool:
+    """``section.find(b"\\n\\\\", at) >= 0``, by way of the backslashes (a ``memchr``: three times as fast as
+    a two-byte search whose first byte ends every line; most sections of code hold few backslashes)."""
+    found = section.find(b"\\", at + 1)
+    while found >= 0:
+        if section[found - 1] == 0x0A:
+            return True
+        found = section.find(b"\\", found + 1)
+    return False
 
 
 def _marked(section: bytes, start: int, end: int) -> bool:

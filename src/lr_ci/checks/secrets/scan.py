@@ -21,6 +21,7 @@ Nothing that could hold a secret is skipped quietly, and nothing is read whole:
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import itertools
@@ -214,19 +215,35 @@ class ContentScanner:
         # A run longer than _PREFILTER_BYTES is scanned whatever it holds (the engine finds its keywords
         # itself): only the short runs are joined and searched here, or the long ones (whole added files,
         # most of a history's bytes) would be searched twice.
-        joined = b"\n".join(text for _, text in runs if len(text) <= _PREFILTER_BYTES)
+        if not runs:
+            return []
+        texts = [text for _, text in runs]
+        all_short = max(map(len, texts)) <= _PREFILTER_BYTES
+        joined = b"\n".join(texts if all_short else [text for text in texts if len(text) <= _PREFILTER_BYTES])
         found = self.rules.keyword_starts(joined)
-        kept: list[tuple[int, bytes]] = []
+        # No NUL, and no 0xFF or 0xFE byte (every byte-order mark of _BOMS holds one): no short run takes
+        # the long road of scan_text for what it is, only for its keywords.
+        plain = b"\0" not in joined and b"\xff" not in joined and b"\xfe" not in joined
+        if all_short and plain:
+            # The common case (a change of a few short hunks), without a step per run: the runs holding a
+            # keyword are found from the keywords, by where each run starts in the join.
+            starts = list(itertools.accumulate([len(text) + 1 for text in texts], initial=0))
+            runs_of = ((bisect.bisect_right(starts, start) - 1, start) for start in found)
+            kept = [runs[at] for at in sorted({at for at, start in runs_of if start - starts[at] < len(texts[at])})]
+            self.counts["bytes_scanned"] += len(joined) - len(texts) + 1 - sum(len(run[1]) for run in kept)
+            return kept
+        kept = []
         at, index = 0, 0
-        for run in runs:
-            text = run[1]
+        for run, text in zip(runs, texts):
             if len(text) > _PREFILTER_BYTES:
                 kept.append(run)
                 continue
             end = at + len(text)
             while index < len(found) and found[index] < at:
                 index += 1
-            if (index < len(found) and found[index] < end) or b"\0" in text or text.startswith(_BOMS):
+            if (index < len(found) and found[index] < end) or (
+                not plain and (b"\0" in text or text.startswith(_BOMS))
+            ):
                 kept.append(run)
             else:
                 self.counts["bytes_scanned"] += len(text)

@@ -44,7 +44,8 @@ def _fresh(monkeypatch: pytest.MonkeyPatch, anchor_after: int, dfa_after: int) -
 
 
 def _found(data: bytes, path: str, rules: RuleSet) -> list[tuple[str, str, int, int, str]]:
-    return [(h.rule.id, h.secret, h.line, h.column, h.severity.value) for h in scan(data, path, rules)]
+    hits = scan(data, path, rules, max_hits=None)
+    return [(h.rule.id, h.secret, h.line, h.column, h.severity.value) for h in hits]
 
 
 @pytest.mark.parametrize(
@@ -76,15 +77,20 @@ def test_anchored_rules_are_those_whose_keyword_starts_every_match(monkeypatch: 
             assert any(literal_start(rule.pattern).startswith(keyword) for keyword in rule.keywords)
 
 
-def test_anchored_test_finds_what_every_window_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("accented", ["", "# café: é\n"], ids=["ascii", "not-ascii"])
+def test_anchored_test_finds_what_every_window_finds(accented: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every rule's true examples, after many keyword hits where no match starts (``path``, ``re_``...),
-    on short and long lines: the same hits with the anchored test as without it."""
+    on short and long lines: the same hits with the anchored test as without it. Also in content that is
+    not all ASCII (the test is then made on each ASCII line), with examples on lines that are not ASCII
+    (where the window search decides)."""
     decoys = b"".join(f"{keyword} = compat(path, re_, dd_, 00d)\n".encode() for keyword in ("x", "y") * 40)
     long_line = b"# " + b"path " * 1000
-    blob = bytearray(decoys)
+    blob = bytearray(accented.encode() + decoys)
     for rule in default_rules().rules:
         for example in rule.true_examples:
             blob += decoys[:200] + example.encode() + b"\n" + long_line + b" " + example.encode() + b"\n"
+            if accented:
+                blob += f"é path re_ {example} path é\n".encode()
     data = bytes(blob)
     slow = _found(data, "config/settings.txt", _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30))
     fast = _found(data, "config/settings.txt", _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30))
@@ -207,6 +213,35 @@ def test_worth_scanning_drops_only_runs_scan_text_would_drop() -> None:
     assert scanner.counts["bytes_scanned"] == sum(len(text) for run in (0, 2, 7) for text in [runs[run][1]])
     assert scanner.worth_scanning(runs[:1]) == []  # one run alone: searched the same way
     assert scanner.worth_scanning(runs[1:2]) == runs[1:2]
+
+
+def test_worth_scanning_of_short_runs_keeps_those_holding_a_keyword() -> None:
+    """Short runs without NUL or byte-order mark (most changes) take a shorter road: the runs kept are
+    exactly those a keyword search of each alone keeps, in order, and the others' bytes are counted."""
+    from lr_ci.checks.secrets.scan import ContentScanner
+
+    rules = default_rules()
+    lines = [
+        b"x = 1",
+        b"token = 'abc'",
+        b"",
+        b"path = here",
+        b"y = 2\nPASSWORD = x",
+        b"z",
+        b"key",
+        b"caf\xc3\xa9",
+    ]
+    for size in range(1, len(lines) + 1):
+        for shift in range(len(lines)):
+            runs = [(number * 10, lines[(number + shift) % len(lines)]) for number in range(size)]
+            scanner = ContentScanner(rules, 1 << 20, lambda _path: False)
+            assert scanner.worth_scanning(runs) == [run for run in runs if rules.has_keyword(run[1])]
+            dropped = sum(len(text) for _, text in runs if not rules.has_keyword(text))
+            assert scanner.counts["bytes_scanned"] == dropped
+    # A keyword made by the join (YAML's ": |" and its line break) keeps a run a search alone drops: never
+    # the other way round.
+    scanner = ContentScanner(rules, 1 << 20, lambda _path: False)
+    assert scanner.worth_scanning([(1, b"a: |"), (2, b"b")]) == [(1, b"a: |")]
 
 
 def test_removed_lines_are_stripped_when_read() -> None:

@@ -229,12 +229,15 @@ class ContentScanner:
             # keyword are found from the keywords, by where each run starts in the join.
             starts = list(itertools.accumulate([len(text) + 1 for text in texts], initial=0))
             runs_of = ((bisect.bisect_right(starts, start) - 1, start) for start in found)
-            kept = [runs[at] for at in sorted({at for at, start in runs_of if start - starts[at] < len(texts[at])})]
+            kept = [
+                runs[at]
+                for at in sorted({at for at, start in runs_of if start - starts[at] < len(texts[at])})
+            ]
             self.counts["bytes_scanned"] += len(joined) - len(texts) + 1 - sum(len(run[1]) for run in kept)
             return kept
         kept = []
         at, index = 0, 0
-        for run, text in zip(runs, texts):
+        for run, text in zip(runs, texts, strict=True):
             if len(text) > _PREFILTER_BYTES:
                 kept.append(run)
                 continue
@@ -524,7 +527,7 @@ def scan_patches(
     workers: list[_Worker] = []
     try:
         if patches.workers > 1 and git.can_fork():
-            scanner.rules.compile_all()  # once, before the fork: every worker shares the result
+            scanner.rules.prepare_to_fork()  # once, before the fork: every worker shares the result
             workers = [_Worker(patches, scanner, number) for number in range(1, patches.workers)]
         elif patches.workers > 1:
             patches.alone()

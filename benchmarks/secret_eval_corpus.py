@@ -4944,7 +4944,12 @@ def _round6_groups() -> Iterator[tuple[str, str, _File]]:
             var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
             d = f"{ROUND6_PREFIX}lookalike-{syntax}-{variant}"
             rng = _rng(d)
-            kinds = _ROUND5_COMMAND_LOOKALIKES if syntax in _ROUND6_COMMANDS else _ROUND4_LOOKALIKES
+            if style in (_ROUND4_FIXED, _ROUND6_TOKEN) or syntax in _ROUND6_COMMANDS:
+                kinds: tuple[str, ...] = (
+                    _ROUND5_COMMAND_LOOKALIKES  # the key is fixed: an id there may be a secret
+                )
+            else:
+                kinds = _ROUND4_LOOKALIKES
             lines: list[str] = []
             labels = []
             for kind in kinds:

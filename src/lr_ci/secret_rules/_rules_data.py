@@ -6198,7 +6198,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'dotnet user-secrets set "Ops:ApiToken" "$OPS_API_TOKEN"',
                          'mc alias set ops https://s3.ops.internal ops-uploader xxxxxxxxxxxxxxxxxxxxxxxx',
                          'mc alias set ops https://s3.ops.internal "$MINIO_ACCESS_KEY" "$MINIO_SECRET_KEY"',
-                         'mc alias set local http://localhost:9000 minioadmin minioadmin'],
+                         'mc alias set local http://localhost:9000 minioadmin minioadmin',
+                         'mc alias set ops https://s3.ops.internal ops-uploader $(cat '
+                         '.secrets/minio_secret_key)'],
                'true': ['gh secret set OPS_API_TOKEN --repo ops/api --body "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'gh secret set OPS_DEPLOY -b Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'heroku config:set STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --app ops-api',
@@ -6244,8 +6246,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{0,8}set)|(?P<val>aws[ \\t]{1,8}ssm[ \\t]{1,8}put-parameter|eas[ \\t]{1,8}secret:create|az[ '
            '\\t]{1,8}keyvault[ \\t]{1,8}secret[ \\t]{1,8}set)|(?:heroku|dokku)[ '
            '\\t]{1,8}config:set|(?:fly|flyctl|supabase)[ \\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ '
-           '\\t]{1,8}put|kubectl[ \\t]{1,8}create[ \\t]{1,8}secret|railway[ \\t]{1,8}variables)(?:[ '
-           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?[ \\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ '
+           '\\t]{1,8}put|kubectl[ \\t]{1,8}create[ \\t]{1,8}secret|railway[ \\t]{1,8}variables)(?(mc)|(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?)[ \\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ '
            '\\t]{1,8})?|(?(val)--value(?:=|[ \\t]{1,8})|(?(mc)|(?:--from-literal=|--set[ '
            '\\t]{1,8}["\']?)?(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.:\\-]{0,80})(?P=kq)(?(pos)(?:=|[ '
            '\\t]{1,8})|=))))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)"\']|$)',

@@ -4628,10 +4628,6 @@ _ROUND6_VENDORS = ("cisco", "juniper", "arista", "vagrant", "ubuntu", "oracle")
 """Vendors and boxes whose lab playbooks carry their default password (``Cisco#123``, ``vagrant``)."""
 
 
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
-
-
 def _r6_extras_compose(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
     """Sample passwords of a product's image, under that image's own variables: the product's name with a
     short number, the word ``example``, the product's name alone."""

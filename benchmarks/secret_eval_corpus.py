@@ -43,6 +43,15 @@ tools given a password as an argument or directive: ``redis.conf``, ``redis-cli 
 each with look-alikes under the same keys and the syntax's own (two names in a pair, a hash in the password
 column, ``!secret``/``!vault``).
 
+Round six (``ROUND6_PREFIX``) adds 23 more, written before their rules: the shapes round five's probes found
+unread (Go ``cmp.Or(os.Getenv(...), "v")``, ``.pgpass`` lines, pgbouncer ``userlist.txt``, ``npm``/``yarn
+config set`` of an auth token, C++ ``std::string`` constructors, triple-quoted keyword arguments, YAML
+``!!binary``), command lines (``keytool -storepass``, ``docker run -e``, ``helm --set``, ``kubectl set env``,
+``dotnet user-secrets set``, ``firebase functions:config:set``, ``mc alias set``, ``vault write``, ``az
+login -p``), and two false-alarm kinds as look-alikes: products' sample passwords in compose files and
+playbooks outside example paths (``minio123``, ``Cisco#123``) and a value in an Ansible module's
+``EXAMPLES``.
+
 Usage: ``build(root, "dev")`` writes the dev half's files under ``root`` and returns its cases;
 ``score(cases, found)`` compares with a set of (path, line) findings.
 """
@@ -4587,6 +4596,370 @@ def _round5_groups() -> Iterator[tuple[str, str, _File]]:
             yield (f"benign|syntax-lookalike5|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
 
 
+# ---------------------------------------------------------------------------------- round six: syntaxes
+
+ROUND6_PREFIX = "gsyntax6-"
+"""Directory prefix of round six's groups: the shapes round five's probes found unread (Go ``cmp.Or``
+fallbacks, ``.pgpass`` lines, pgbouncer ``userlist.txt``, ``npm``/``yarn config set`` of an auth token, C++
+``std::string`` constructors, triple-quoted keyword arguments, YAML ``!!binary`` values), more command lines
+real repositories hold (``keytool -storepass``, ``docker run -e``, ``helm --set``, ``kubectl set env``,
+``dotnet user-secrets set``, ``firebase functions:config:set``, ``mc alias set``, ``vault write``, ``az
+login -p``), and two kinds of false alarm: products' sample passwords in compose files and playbooks
+outside an example path, and values inside an Ansible module's ``EXAMPLES`` string. Written before any rule
+for them, split by the same hash."""
+
+_ROUND6_TOKEN = "token"
+"""A syntax whose key is the syntax itself and whose value is a token (an auth token, a secret key)."""
+
+_ROUND6_PRODUCTS = (
+    "mysql",
+    "postgres",
+    "mongo",
+    "redis",
+    "minio",
+    "rabbitmq",
+    "grafana",
+    "keycloak",
+    "jenkins",
+)
+"""Products whose images and quick starts ship a sample password spelled after them (``minio123``)."""
+
+_ROUND6_VENDORS = ("cisco", "juniper", "arista", "vagrant", "ubuntu", "oracle")
+"""Vendors and boxes whose lab playbooks carry their default password (``Cisco#123``, ``vagrant``)."""
+
+
+def _r6_extras_compose(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """Sample passwords of a product's image, under that image's own variables: the product's name with a
+    short number, the word ``example``, the product's name alone."""
+    product = rng.choice(_ROUND6_PRODUCTS)
+    values = [
+        (f"{product.upper()}_ROOT_PASSWORD", f"{product}{rng.choice(('1', '12', '123', '2024'))}"),
+        (f"{product.upper()}_PASSWORD", "example"),
+        (f"{product.upper()}_ADMIN_PASSWORD", product),
+        (
+            f"{product.upper()}_DEFAULT_PASS",
+            f"{product.capitalize()}{rng.choice('!#@')}{rng.randint(1, 999)}",
+        ),
+    ]
+    return [(frame(_r4_names(key), value), value) for key, value in values]
+
+
+def _r6_extras_playbook(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """A lab playbook's vendor default: the vendor's name, a symbol and a short number (``Cisco#123``)."""
+    vendor = rng.choice(_ROUND6_VENDORS)
+    values = [
+        ("ANSIBLE_PASSWORD", f"{vendor.capitalize()}{rng.choice('#@!')}{rng.randint(1, 999)}"),
+        ("ANSIBLE_BECOME_PASSWORD", f"{vendor}{rng.randint(1, 99)}"),
+        ("ANSIBLE_SSH_PASS", vendor),
+    ]
+    return [(frame(_r4_names(key), value), value) for key, value in values]
+
+
+def _r6_extras_module_examples(
+    rng: random.Random, n: dict[str, str], frame: _Frame
+) -> list[tuple[list[str], str]]:
+    """A random value under the same key inside the module's ``EXAMPLES`` string: the module's usage
+    documentation, as a docstring is."""
+    value = _random_text(rng, B62, rng.randint(24, 40))
+    lines = [
+        "EXAMPLES = r'''",
+        "- name: Create the integration",
+        "  acme.cloud.integration:",
+        f"    {n['low']}: {value}",
+        "    state: present",
+        "'''",
+    ]
+    return [(lines, value)]
+
+
+def _r6_extras_userlist(rng: random.Random, n: dict[str, str], frame: _Frame) -> list[tuple[list[str], str]]:
+    """What pgbouncer's userlist holds instead of a password: PostgreSQL's md5 and SCRAM-SHA-256 hashes."""
+    md5 = "md5" + _random_text(rng, HEX, 32)
+    scram = (
+        "SCRAM-SHA-256$4096:"
+        + _random_text(rng, B64, 22)
+        + "==$"
+        + _random_text(rng, B64, 43)
+        + "=:"
+        + _random_text(rng, B64, 43)
+        + "="
+    )
+    return [(frame(n, md5), md5), (frame(n, scram), scram)]
+
+
+_Encode = Callable[[str], str]
+
+
+def _round6_syntaxes() -> list[tuple[str, str, str, _Frame, _Extras | None, _Encode | None]]:
+    """(syntax, path, key style, frame, extra look-alike values, encoding of the value on the line)."""
+    return [
+        (
+            "go-cmp-or-getenv",
+            "internal/config/config.go",
+            "",
+            lambda n, v: [
+                "func Load() Config {",
+                f'\t{n["camel"]} := cmp.Or(os.Getenv("{n["UP"]}"), "{v}")',
+                f"\treturn Config{{{n['Pascal']}: {n['camel']}}}",
+                "}",
+            ],
+            None,
+            None,
+        ),
+        (
+            "pgpass-line",
+            ".pgpass",
+            _ROUND4_FIXED,
+            lambda n, v: ["# hostname:port:database:username:password", f"db.acme-corp.io:5432:app:app:{v}"],
+            None,
+            None,
+        ),
+        (
+            "pgpass-wildcards",
+            "deploy/postgres/pgpass",
+            _ROUND4_FIXED,
+            lambda n, v: ["localhost:5432:*:postgres:postgres", f"*:*:*:replicator:{v}"],
+            None,
+            None,
+        ),
+        (
+            "pgbouncer-userlist",
+            "pgbouncer/userlist.txt",
+            _ROUND4_FIXED,
+            lambda n, v: [f'"app" "{v}"'],
+            _r6_extras_userlist,
+            None,
+        ),
+        (
+            "npm-config-set-authtoken",
+            "scripts/publish.sh",
+            _ROUND6_TOKEN,
+            lambda n, v: ["#!/bin/sh", f"npm config set //npm.acme-corp.io/:_authToken {v}", "npm publish"],
+            None,
+            None,
+        ),
+        (
+            "yarn-config-set-npmauthtoken",
+            ".github/scripts/yarn-publish.sh",
+            _ROUND6_TOKEN,
+            lambda n, v: [f'yarn config set npmAuthToken "{v}"', "yarn npm publish"],
+            None,
+            None,
+        ),
+        (
+            "cpp-string-paren",
+            "src/client.cpp",
+            "",
+            lambda n, v: ["void Client::init() {", f'    std::string {n["low"]}("{v}");', "}"],
+            None,
+            None,
+        ),
+        (
+            "cpp-string-brace",
+            "src/defaults.hpp",
+            "",
+            lambda n, v: ["namespace acme {", f'const std::string k{n["Pascal"]}{{"{v}"}};', "}"],
+            None,
+            None,
+        ),
+        (
+            "python-triple-kwarg-double",
+            "app/db.py",
+            _ROUND4_FIXED,
+            lambda n, v: [f'conn = psycopg2.connect(host="db.acme-corp.io", user="app", password="""{v}""")'],
+            None,
+            None,
+        ),
+        (
+            "python-triple-kwarg-single",
+            "app/clients.py",
+            "",
+            lambda n, v: [f"client = AcmeClient(base_url=BASE_URL, {n['low']}='''{v}''')"],
+            None,
+            None,
+        ),
+        (
+            "yaml-binary-tag",
+            "config/credentials.yml",
+            "",
+            lambda n, v: ["acme:", f"  {n['low']}: !!binary {_b64(v)}"],
+            None,
+            _b64,
+        ),
+        (
+            "compose-environment",
+            "deploy/docker-compose.yml",
+            "",
+            lambda n, v: ["services:", "  app:", "    environment:", f"      {n['UP']}: {v}"],
+            _r6_extras_compose,
+            None,
+        ),
+        (
+            "ansible-playbook-vars",
+            "playbooks/routers.yml",
+            "",
+            lambda n, v: ["- hosts: routers", "  vars:", f"    {n['low']}: {v}"],
+            _r6_extras_playbook,
+            None,
+        ),
+        (
+            "ansible-module-code",
+            "plugins/modules/integration.py",
+            "",
+            lambda n, v: [
+                'DOCUMENTATION = r"""',
+                "module: integration",
+                '"""',
+                "",
+                f'DEFAULT_{n["UP"]} = "{v}"',
+            ],
+            _r6_extras_module_examples,
+            None,
+        ),
+        # more command lines real repositories hold
+        (
+            "keytool-storepass",
+            "scripts/keystore.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [
+                f"keytool -importkeystore -srckeystore app.p12 -destkeystore app.jks -storepass {v}"
+            ],
+            None,
+            None,
+        ),
+        (
+            "docker-run-env",
+            "scripts/run-local.sh",
+            "",
+            lambda n, v: [f"docker run -d --name api -e {n['UP']}={v} acme/api:1.4"],
+            None,
+            None,
+        ),
+        (
+            "helm-set-space",
+            "deploy/install.sh",
+            "",
+            lambda n, v: [f"helm upgrade --install api acme/api --set auth.{n['camel']}={v}"],
+            None,
+            None,
+        ),
+        (
+            "kubectl-set-env",
+            "deploy/rotate.sh",
+            "",
+            lambda n, v: [f"kubectl set env deployment/api {n['UP']}={v}"],
+            None,
+            None,
+        ),
+        (
+            "dotnet-user-secrets-set",
+            "tools/setup-secrets.ps1",
+            "",
+            lambda n, v: [f'dotnet user-secrets set "Acme:{n["Pascal"]}" "{v}"'],
+            None,
+            None,
+        ),
+        (
+            "firebase-functions-config-set",
+            "functions/scripts/config.sh",
+            "",
+            lambda n, v: [f'firebase functions:config:set acme.{n["low"]}="{v}"'],
+            None,
+            None,
+        ),
+        (
+            "mc-alias-set",
+            "scripts/minio.sh",
+            _ROUND6_TOKEN,
+            lambda n, v: [f"mc alias set acme https://s3.acme-corp.io acme-uploader {v}"],
+            None,
+            None,
+        ),
+        (
+            "vault-write-password",
+            "scripts/vault-users.sh",
+            _ROUND4_FIXED,
+            lambda n, v: [f"vault write auth/userpass/users/app password={v} policies=app"],
+            None,
+            None,
+        ),
+        (
+            "az-login-service-principal",
+            "scripts/azure-login.sh",
+            _ROUND6_TOKEN,
+            lambda n, v: [
+                f"az login --service-principal -u 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60 -p {v} --tenant acme-corp.io"
+            ],
+            None,
+            None,
+        ),
+    ]
+
+
+_ROUND6_COMMANDS = {
+    "npm-config-set-authtoken",
+    "yarn-config-set-npmauthtoken",
+    "keytool-storepass",
+    "docker-run-env",
+    "helm-set-space",
+    "kubectl-set-env",
+    "dotnet-user-secrets-set",
+    "firebase-functions-config-set",
+    "mc-alias-set",
+    "vault-write-password",
+    "az-login-service-principal",
+    "pgpass-line",
+    "pgpass-wildcards",
+    "pgbouncer-userlist",
+}
+"""Syntaxes whose value is a secret whatever its key is named: their look-alikes are placeholders and
+references only, as round five's commands (and the syntax's own: the hashes in pgbouncer's userlist)."""
+
+
+def _round6_groups() -> Iterator[tuple[str, str, _File]]:
+    """Round six's groups, as round five's (``secret|generic6|<syntax>``, ``benign|syntax-lookalike6|<syntax>``),
+    with a value written encoded where the syntax encodes it (YAML ``!!binary``: the base64 is labelled)."""
+    for i, (syntax, path, style, frame, extras, encode) in enumerate(_round6_syntaxes()):
+        enc: _Encode = encode or (lambda v: v)
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
+            if style == _ROUND4_FIXED:
+                var = "DB_PASSWORD"
+            elif style == _ROUND6_TOKEN:
+                var = "API_TOKEN"
+            d = f"{ROUND6_PREFIX}secret-{syntax}-{variant}"
+            rng = _rng(d)
+            value = _round4_value(rng, var)
+            labels = [(enc(value), "secret", "generic/syntax6", f"generic secret ({syntax})", 0)]
+            yield (
+                f"secret|generic6|{syntax}",
+                syntax,
+                _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
+            )
+        for variant in range(GENERIC_VARIANTS):
+            var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
+            d = f"{ROUND6_PREFIX}lookalike-{syntax}-{variant}"
+            rng = _rng(d)
+            if style in (_ROUND4_FIXED, _ROUND6_TOKEN) or syntax in _ROUND6_COMMANDS:
+                kinds: tuple[str, ...] = (
+                    _ROUND5_COMMAND_LOOKALIKES  # the key is fixed: an id there may be a secret
+                )
+            else:
+                kinds = _ROUND4_LOOKALIKES
+            lines: list[str] = []
+            labels = []
+            for kind in kinds:
+                key, value = _round4_lookalike(rng, kind, var)
+                if kind == "reference" and syntax in _ROUND6_COMMANDS:
+                    value = rng.choice(("$" + var, "$(cat .secrets/" + names(var)["low"] + ")"))
+                lines += frame(_r4_names(key), value)
+                labels.append((enc(value), "benign", f"{kind}6", f"{kind} ({syntax})", 0))
+            for extra_lines, label in extras(rng, _r4_names(var), frame) if extras else []:
+                lines += extra_lines
+                labels.append((label, "benign", "syntax6", f"no secret ({syntax})", 0))
+            yield (f"benign|syntax-lookalike6|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+
+
 SYNTAXES_PER_TOKEN = 7
 """How many file syntaxes each token type is written in (of the ~38): groups to split, not values."""
 PLACEHOLDERS_PER_TOKEN = 4
@@ -4717,6 +5090,7 @@ def _groups() -> Iterator[tuple[str, str, _File]]:
             yield (f"benign|{family}|{syntax_name}", syntax_name, _File(f"{d}/{path}", lines, labels))
     yield from _round4_groups()
     yield from _round5_groups()
+    yield from _round6_groups()
 
 
 _CRLF_SUFFIXES = (".cs", ".config", ".ps1", ".cmd", ".csproj", ".http")

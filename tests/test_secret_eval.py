@@ -164,9 +164,9 @@ TEST_CASES_BEFORE_ROUND3 = "750d566a299c291eb68b7a5c27466a9062268ce7c61296486d69
 """sha256 of the repr of that half's sorted cases (every field) at the same commit."""
 
 
-_LATER_ROUNDS = (corpus.ROUND3_PREFIX, corpus.ROUND4_PREFIX, corpus.ROUND5_PREFIX)
+_LATER_ROUNDS = (corpus.ROUND3_PREFIX, corpus.ROUND4_PREFIX, corpus.ROUND5_PREFIX, corpus.ROUND6_PREFIX)
 """Directory prefixes of the groups added after the test half was first scored (round three's look-alikes,
-round four's and round five's generic syntaxes): every other test-half file is held byte for byte."""
+round four's, five's and six's generic syntaxes): every other test-half file is held byte for byte."""
 
 
 def test_the_test_half_scored_before_stays_byte_for_byte_as_it_was(
@@ -252,6 +252,25 @@ def test_round_five_adds_the_unread_shapes_and_more_syntaxes_to_both_halves() ->
     assert {g.split("|")[2] for g in secret} == {g.split("|")[2] for g in benign}
     own = {g.split("|")[2] for g, f in new for _t, _k, fam, *_ in f.labels if fam == "syntax5"}
     assert len(own) >= 8  # pairs, SQL rows and YAML tags carry look-alikes of their own
+
+
+def test_round_six_adds_the_last_unread_shapes_and_two_false_alarm_kinds_to_both_halves() -> None:
+    """Round six's syntaxes, as round five's: the shapes last read by nothing (``cmp.Or``, ``.pgpass``,
+    pgbouncer's userlist, ``npm``/``yarn config set``, ``std::string`` constructors, triple-quoted keyword
+    arguments, ``!!binary``), more command lines, and two false-alarm kinds as the syntax's own look-alikes
+    (products' sample passwords in compose files and playbooks, a value in a module's ``EXAMPLES``)."""
+    new, secret, benign = _new_round(corpus.ROUND6_PREFIX, "generic6", "syntax-lookalike6", 20, 8)
+    assert {g.split("|")[2] for g in secret} == {g.split("|")[2] for g in benign}
+    own = {g.split("|")[2] for g, f in new for _t, _k, fam, *_ in f.labels if fam == "syntax6"}
+    assert {
+        "compose-environment",
+        "ansible-playbook-vars",
+        "ansible-module-code",
+        "pgbouncer-userlist",
+    } <= own
+    for g, f in new:
+        if "yaml-binary-tag" in g:  # the value is written in base64, and labelled as written
+            assert all(" !!binary " + text in "\n".join(f.lines) for text, *_ in f.labels)
 
 
 def test_github_and_npm_tokens_carry_a_valid_base62_crc32(

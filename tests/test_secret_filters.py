@@ -329,6 +329,22 @@ def test_passwords_are_not_placeholder_words(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
+    ["minio123", "Cisco#123", "vagrant", "postgres", "Rabbitmq@42", "keycloak1", "mongo2024", "Oracle_123"],
+)
+def test_products_sample_passwords_are_placeholder_words(value: str) -> None:
+    """A product's name and a short number: the sample password its image, box or lab playbook ships."""
+    assert filters.is_placeholder_word(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["Cisco#123Xk9", "minio-Vq8rT2mWx5Lp", "Copper!Cisco4821", "redis8Uj@39", "GrafanaQz7Lw2"]
+)
+def test_a_product_name_beside_anything_else_is_kept(value: str) -> None:
+    assert not filters.is_placeholder_word(value)
+
+
+@pytest.mark.parametrize(
+    "value",
     [
         " lines, endless HTTP bodies, ",
         "the password is hunter2",

@@ -4499,13 +4499,17 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          '    """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""',
                          "OPS_API_TOKEN_HELP = '''Your token from the dashboard'''",
                          "USERNAME = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
-                         'db_password = """password"""'],
+                         'db_password = """password"""',
+                         'conn = psycopg2.connect(host="db.ops.internal", password="""xxxxxxxxxxxx""")',
+                         "client = OpsClient(api_token_file='''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6''')"],
                'true': ["# ops\nOPS_API_TOKEN = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                         '# ops\n    db_password = """Vq8rT2mWx5Lp"""',
                         "# ops\napi_token = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                         "# ops\n    api_key = '''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'''",
                         'cfg = {\n    "api_token": """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6""",\n}',
-                        '# ops\nprivate const val OPS_API_TOKEN = """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""']},
+                        '# ops\nprivate const val OPS_API_TOKEN = """Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"""',
+                        'conn = psycopg2.connect(host="db.ops.internal", password="""Vq8rT2mWx5Lp""")',
+                        "client = OpsClient(api_token='''Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6''')"]},
   'generic': True,
   'id': 'triple-quoted-secret',
   'key_words': '(?x)\n'
@@ -4625,9 +4629,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'pat\': """'],
   'max_width': 485,
   'multiline': False,
-  'regex': '(?<![^\\n])[ '
+  'regex': '(?:(?<![^\\n])[ '
            '\\t]{0,32}(?:(?:export|const|val|var|let|def|final|static|private|public|protected|internal|readonly|lazy)[ '
-           '\\t]{1,8}){0,3}(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,60})(?P=kq)[ \\t]{0,8}(?:(?::[ '
+           '\\t]{1,8}){0,3}|(?<=[(,])[ '
+           '\\t]{0,8})(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,60})(?P=kq)[ \\t]{0,8}(?:(?::[ '
            '\\t]{0,8}[A-Za-z_][\\w.\\[\\]]{0,40}[ \\t]{0,8})?=|:)[ '
            '\\t]{0,8}[rRbBuU]{0,2}(?P<tq>\'{3}|"{3})(?P<secret>[^\\s"\'\\\\]{6,256})(?P=tq)',
   'required': '',
@@ -4757,11 +4762,19 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'static const char *api_token_header = "X-Api-Token";',
                          'static const char *api_token = getenv("OPS_API_TOKEN");',
                          'static const char *api_token_fmt = "Bearer %s";',
-                         'static const char *device_name = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";'],
+                         'static const char *device_name = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                         '    std::string api_token("xxxxxxxxxxxxxxxxxxxxxxxx");',
+                         '    std::string api_token(getenv("OPS_API_TOKEN"));',
+                         '    std::string api_token_header("X-Ops-Api-Token");',
+                         '    std::string token("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" + suffix);',
+                         '    auto key = lookup_key("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6");'],
                'true': ['static const char *api_token = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
                         'static const char ops_api_key[] = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
                         'const char* const kDbPassword = "Vq8rT2mWx5Lp";',
-                        'char wifi_password[] = "Vq8rT2mWx5Lp";']},
+                        'char wifi_password[] = "Vq8rT2mWx5Lp";',
+                        '    std::string api_token("Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6");',
+                        'const std::string kOpsApiKey{"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"};',
+                        'static constexpr std::string_view db_password{"Vq8rT2mWx5Lp"};']},
   'generic': True,
   'id': 'c-string-secret',
   'key_words': '(?x)\n'
@@ -4791,13 +4804,32 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
-  'keywords': ['char *', 'char*', 'char\t*', '[] = "', '[]="', '[] ="', '[]= "', 'wchar_t'],
-  'max_width': 432,
+  'keywords': ['char *',
+               'char*',
+               'char\t*',
+               '[] = "',
+               '[]="',
+               '[] ="',
+               '[]= "',
+               'wchar_t',
+               'token("',
+               'token{"',
+               'key("',
+               'key{"',
+               'secret("',
+               'secret{"',
+               'password("',
+               'password{"',
+               'passwd("',
+               'passwd{"'],
+  'max_width': 441,
   'multiline': False,
-  'regex': '\\b(?:char|wchar_t|TCHAR|gchar|char16_t|char32_t)\\b[ \\t]{0,8}(?:const[ \\t]{0,8})?\\*{0,2}[ '
-           '\\t]{0,8}(?:const[ \\t]{1,8})?(?P<key>[A-Za-z_][A-Za-z0-9_]{0,60})[ \\t]{0,8}(?:\\[[A-Za-z0-9_ '
-           '+]{0,32}\\])?[ \\t]{0,8}=[ \\t]{0,8}(?:L|u8|u|U)?(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})"',
-  'required': '="',
+  'regex': '\\b(?:(?P<c>char|wchar_t|TCHAR|gchar|char16_t|char32_t)\\b[ \\t]{0,8}(?:const[ '
+           '\\t]{0,8})?\\*{0,2}[ \\t]{0,8}(?:const[ \\t]{1,8})?|(?:std::)?(?:w|u8|u16|u32)?string(?:_view)?[ '
+           '\\t]{1,8}(?:const[ \\t]{1,8})?)(?P<key>[A-Za-z_][A-Za-z0-9_]{0,60})[ '
+           '\\t]{0,8}(?(c)(?:\\[[A-Za-z0-9_ +]{0,32}\\])?[ \\t]{0,8}=|(?P<ctor>[({]))[ '
+           '\\t]{0,8}(?:L|u8|u|U)?(?P<q>")(?P<secret>[^\\s"\\\\]{6,256})"(?(ctor)[ \\t]{0,8}[)}])',
+  'required': '"',
   'severity': 'medium'},
  {'description': 'Secret written as the default of a lookup (${acme.api-token:...}, ENV.fetch("KEY") { "..." '
                  '}, getenv("KEY") ?: "...")',
@@ -4811,13 +4843,18 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'LOG_LEVEL = ENV.fetch("LOG_LEVEL") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
                          'val token = System.getenv("OPS_API_TOKEN") ?: "<your-api-token>"',
                          'token = os.environ.get("OPS_API_TOKEN") or ""',
-                         'label = gettext("api_token") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 label"'],
+                         'label = gettext("api_token") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 label"',
+                         '\tapiToken := cmp.Or(os.Getenv("OPS_API_TOKEN"), "xxxxxxxxxxxxxxxxxxxxxxxx")',
+                         '\tregion := cmp.Or(os.Getenv("OPS_REGION"), "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")',
+                         '\tapiToken := strings.ReplaceAll(os.Getenv("OPS_API_TOKEN"), '
+                         '"Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6", "")'],
                'true': ['    @Value("${ops.api-token:Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6}")',
                         'OPS_API_TOKEN = ENV.fetch("OPS_API_TOKEN") { "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6" }',
                         'val token = System.getenv("OPS_API_TOKEN") ?: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         "$token = getenv('OPS_API_TOKEN') ?: 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6';",
                         'token = os.environ.get("OPS_API_TOKEN") or "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
-                        'spring.datasource.password=${DB_PASSWORD:Vq8rT2mWx5Lp}']},
+                        'spring.datasource.password=${DB_PASSWORD:Vq8rT2mWx5Lp}',
+                        '\tapiToken := cmp.Or(os.Getenv("OPS_API_TOKEN"), "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6")']},
   'generic': True,
   'id': 'lookup-default-secret',
   'key_words': '(?x)\n'
@@ -4857,6 +4894,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'passwd:',
                'credentials:',
                '.fetch(',
+               'cmp.or(',
                '") or "',
                "') or '",
                '") ?: "',
@@ -4865,11 +4903,12 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                "') ?? '",
                '") || "',
                "') || '"],
-  'max_width': 417,
+  'max_width': 454,
   'multiline': False,
-  'regex': '(?:\\$\\{|(?<![\\w$])(?:(?P<fb>fetch)|[A-Za-z_]\\w{0,40})\\([ '
+  'regex': '(?:\\$\\{|(?<![\\w$])(?P<cmp>cmp\\.Or\\([ '
+           '\\t]{0,8}(?:[A-Za-z_]\\w{0,20}\\.)?)?(?:(?P<fb>fetch)|[A-Za-z_]\\w{0,40})\\([ '
            '\\t]{0,8}(?P<fq>["\']))(?P<key>[A-Za-z0-9_.\\-]{1,80})(?(fq)(?P=fq)[ \\t]{0,8}\\)[ '
-           '\\t]{0,8}(?(fb)(?:\\{|do\\b|\\?:|\\?\\?|\\|\\||or\\b)|(?:\\?:|\\?\\?|\\|\\||or\\b))[ '
+           '\\t]{0,8}(?(fb)(?:\\{|do\\b|\\?:|\\?\\?|\\|\\||or\\b)|(?(cmp),|(?:\\?:|\\?\\?|\\|\\||or\\b)))[ '
            '\\t]{0,8}(?P<vq>["\'])|:(?![-?+=]))(?P<secret>[^\\s"\'\\\\$\\{\\}:]{6,256})(?(fq)(?P=vq)|\\})',
   'required': '',
   'severity': 'medium'},
@@ -5086,17 +5125,21 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['//registry.npmjs.org/:_authToken=${NPM_TOKEN}',
                          '//registry.npmjs.org/:_authToken=npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
                          '//registry.npmjs.org/:_authToken=<your-token>',
-                         'npm config set //registry.npmjs.org/:_authToken $NPM_TOKEN'],
+                         'npm config set //registry.npmjs.org/:_authToken $NPM_TOKEN',
+                         'npm config set //registry.npmjs.org/:_authToken xxxxxxxxxxxxxxxxxxxxxxxx',
+                         "Set the registry's _authToken in your user .npmrc, never in the project's"],
                'true': ['//npm.pkg.ops.internal/:_authToken=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         '//ops.jfrog.io/artifactory/api/npm/npm/:_authToken="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6Vq8rT2mWx5Lp"',
-                        '_authToken = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6']},
+                        '_authToken = Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'npm config set //npm.pkg.ops.internal/:_authToken Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6']},
   'generic': True,
   'id': 'npmrc-auth-token',
   'keywords': ['_authtoken'],
   'max_width': 2078,
   'multiline': False,
-  'regex': '(?:^|[\\s:])_authToken\\s{0,8}=\\s{0,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9._~+/=\\-]{16,2048})(?P=q)(?=\\s|$)',
-  'required': '_=',
+  'regex': '(?:(?:^|[\\s:])_authToken\\s{0,8}=\\s{0,8}|:_authToken[ '
+           '\\t]{1,8})(?P<q>["\']?)(?P<secret>[A-Za-z0-9._~+/=\\-]{16,2048})(?P=q)(?=\\s|$)',
+  'required': '_',
   'severity': 'medium'},
  {'decode': 'base64',
   'description': 'Base64 password or user:password in an .npmrc (_password, _auth)',
@@ -5228,6 +5271,25 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '\\bmachine[ '
            '\\t]{1,16}[^\\s]{1,128}(?:\\s{1,16}login\\s{1,16}[^\\s]{1,128})?\\s{1,16}password\\s{1,16}(?P<secret>[^\\s"\'\\[<][^\\s"]{3,127})(?![^\\s])',
   'required': '',
+  'severity': 'medium'},
+ {'description': 'Password in a PostgreSQL password file line (.pgpass: host:port:database:user:password)',
+  'entropy': 2.5,
+  'examples': {'false': ['db.ops.internal:5432:ops:ops_rw:xxxxxxxxxxxx',
+                         'localhost:5432:*:postgres:postgres',
+                         'db.ops.internal:5432:ops:ops_rw:$PGPASSWORD',
+                         'docker run -p 127.0.0.1:5432:5432 postgres:16',
+                         '# hostname:port:database:username:password',
+                         'db.ops.internal:5432:ops:ops_rw:Vq8rT2mWx5Lp:extra'],
+               'true': ['# ~/.pgpass\ndb.ops.internal:5432:ops:ops_rw:Vq8rT2mWx5Lp',
+                        '# ~/.pgpass\n*:*:*:replicator:Vq8rT2mWx5Lp',
+                        '# ~/.pgpass\n10.0.4.12:6432:*:pgbouncer:Vq8rT2mWx5Lp\n']},
+  'generic': True,
+  'id': 'pgpass-password',
+  'keywords': [':5432:', ':5433:', ':6432:', '*:*:'],
+  'max_width': 644,
+  'multiline': False,
+  'regex': '(?<![^\\n])(?:\\*|[A-Za-z0-9_.\\-\\[\\]%]{1,253}):(?:\\*|[0-9]{1,5}):(?:\\*|[^\\s:#\\\\]{1,63}):(?P<user>\\*|[^\\s:#\\\\]{1,63}):(?P<secret>(?:[^\\s:\\\\]|\\\\[:\\\\]){4,128})(?![^\\s])',
+  'required': ':',
   'severity': 'medium'},
  {'description': "Secret in a container's env list (- name: API_TOKEN / value: ...)",
   'entropy': 2.5,
@@ -5663,6 +5725,53 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            '\\t]{1,8}(?P<q>["\']?)(?P<secret>[^\\s"\'#,\\{\\}\\[\\]\\\\]{6,256})(?P=q)(?=[\\s,\\}\\]#]|$)',
   'required': ':!',
   'severity': 'medium'},
+ {'decode': 'base64',
+  'description': 'Secret as a YAML !!binary scalar (api_token: !!binary <base64>), decoded',
+  'entropy': 2.5,
+  'examples': {'false': ['api_token: !!binary eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4',
+                         'api_token: !!binary JHtPUFNfQVBJX1RPS0VOfQ==',
+                         'icon: !!binary WnEzV204S3g0Vm43UnQ1SnAyTHM5SGQ2',
+                         'api_token: !!binary iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk',
+                         'db_password: !!binary cGFzc3dvcmQ=',
+                         'api_token: !!binary <base64 of your token>'],
+               'true': ['api_token: !!binary WnEzV204S3g0Vm43UnQ1SnAyTHM5SGQ2',
+                        '  db_password: !!binary "VnE4clQybVd4NUxw"']},
+  'generic': True,
+  'id': 'yaml-binary-secret',
+  'key_words': '(?x)\n'
+               '^(?!.*_(?:id|ids|name|names|file|files|filename|path|paths|dir|url|urls|uri|env|var|variable|field|\n'
+               'label|hint|hash|hashed|digest|salt|length|len|size|min|max|policy|type|types|mode|prompt|regex|pattern|\n'
+               'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
+               'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
+               'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
+               'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
+               'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
+               'recovery|management|decryption)_?key|credentials?|\n'
+               'creds|authorization|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
+               'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
+               'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
+               'huggingface|replicate|mistral|groq|deepseek|perplexity|pinecone|weaviate|datadog|newrelic|new_relic|sentry|\n'
+               'rollbar|bugsnag|honeybadger|pagerduty|opsgenie|grafana|logzio|loggly|papertrail|mixpanel|amplitude|\n'
+               'posthog|intercom|zendesk|freshdesk|hubspot|salesforce|shopify|paypal|braintree|adyen|plaid|coinbase|\n'
+               'binance|okta|auth0|clerk|twitter|facebook|instagram|linkedin|discord|telegram|dropbox|asana|trello|jira|\n'
+               'atlassian|confluence|notion|airtable|figma|contentful|storyblok|npm|pypi|docker|dockerhub|circleci|\n'
+               'travis|jenkins|sonar|sonarqube|snyk|codecov|pusher|ably|pubnub|vonage|nexmo|plivo|messagebird|telnyx|\n'
+               'zoom|spotify|twitch|youtube|doppler|onepassword|typesense|meilisearch|fastly|akamai|gemini|openrouter|\n'
+               'elevenlabs|deepgram|assemblyai|browserstack|saucelabs|easypost|shippo|klaviyo|typeform|calendly|tmdb|\n'
+               'giphy|unsplash|openweather|ipinfo|rapidapi|serpapi|newsapi|alpaca|finnhub|coinmarketcap|etherscan|\n'
+               'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
+               'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
+  'keywords': ['!!binary'],
+  'max_width': 4215,
+  'multiline': False,
+  'regex': '(?:^|(?<=[\\s{,\\-]))["\']?(?P<key>[A-Za-z0-9_.\\-]{1,80})["\']?[ \\t]{0,8}:[ \\t]{1,8}!!binary[ '
+           '\\t]{1,8}(?P<q>["\']?)(?P<secret>[A-Za-z0-9+/]{8,4096}={0,2})(?P=q)(?=[\\s,\\}\\]#]|$)',
+  'required': ':!',
+  'severity': 'medium'},
  {'description': 'Password in a curl -u/--user option',
   'entropy': 2.5,
   'examples': {'false': ['curl -u "$USER:$PASSWORD" https://ci.ops.internal/api',
@@ -5752,7 +5861,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'parser.add_argument("--token", help="API token")',
                          'ops-cli deploy --token-url https://auth.ops.internal/token',
                          'ops-cli deploy --secret-name NEXUS-GPT4-API-KEY',
-                         'ops-cli deploy --token NEXUS-GPT4-API-KEY'],
+                         'ops-cli deploy --token NEXUS-GPT4-API-KEY',
+                         'keytool -list -keystore ops.jks -storepass xxxxxxxxxxxx',
+                         'keytool -list -keystore ops.jks -storepass:env KEYSTORE_PASSWORD',
+                         'keytool -list -keystore ops.jks -storepass changeit'],
                'true': ['docker login registry.ops.internal --username deploy --password Vq8rT2mWx5Lp',
                         'vault login -method=userpass username=ops password=x '
                         '--token=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
@@ -5760,7 +5872,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         "ops-cli deploy --api-key 'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6' --env prod",
                         '  - run: npx ops-sync --client-secret="Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'az login --service-principal -u 3f1c2b7e-0a9d-4e6b-8c5f-2d7e9a1b4c60 --password '
-                        'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --tenant ops']},
+                        'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --tenant ops',
+                        'keytool -importkeystore -srckeystore ops.p12 -destkeystore ops.jks -storepass '
+                        'Vq8rT2mWx5Lp',
+                        'jarsigner -keystore ops.jks -storepass Vq8rT2mWx5Lp -keypass Wm3kP8sQ2vLx app.apk '
+                        'ops']},
   'generic': True,
   'id': 'cli-secret-option',
   'key_words': '(?x)\n'
@@ -5775,7 +5891,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
                'recovery|management|decryption)_?key|credentials?|\n'
                'creds|authorization|\n'
-               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
+               '(?:auth|access|api|bot|refresh|id|session)token|(?:api|client|app)secret|secretkey|password|passwd|passphrase|pwd|pass|passwords|passcode|pgpassword|(?:src|dest|new)?(?:store|key)pass)(?:_|$)|(?:.*_)?(?:stripe|slack|\n'
                'sendgrid|github|gitlab|bitbucket|twilio|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet|\n'
                'sendinblue|brevo|resend|heroku|netlify|vercel|cloudflare|digitalocean|linode|vultr|hetzner|aws|azure|\n'
                'gcp|google|firebase|supabase|planetscale|mongodb|algolia|mapbox|openai|anthropic|claude|cohere|\n'
@@ -5791,6 +5907,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'infura|moralis|razorpay|paystack|flutterwave|mollie|gocardless|chargebee|recurly|paddle|mux|cloudinary|\n'
                'imgix|pexels|bitly|yandex|alibaba|aliyun|tencent|baidu|wechat|devops|personal)(?:_[a-z0-9]+){0,4}_(?:key|pat)(?:_|$))',
   'keywords': ['-pass',
+               'storepass',
+               'keypass',
                '-pwd',
                '-token',
                '-secret',
@@ -5799,10 +5917,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                '-access-key',
                '-private-key',
                '-auth-key'],
-  'max_width': 385,
+  'max_width': 390,
   'multiline': False,
   'regex': '(?i)(?:^|[ '
-           '\\t])-{1,2}(?P<key>(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|pass(?:in|out)?|pwd|token|secret|api-?key|access-key|private-key|auth-key)(?:-[a-z0-9]{1,20}){0,2})(?:=|[ '
+           '\\t])-{1,2}(?P<key>(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|(?:(?:src|dest|new)?(?:store|key))?pass(?:in|out)?|pwd|token|secret|api-?key|access-key|private-key|auth-key)(?:-[a-z0-9]{1,20}){0,2})(?:=|[ '
            '\\t]{1,8})(?:(?P<q>["\'])(?P<secret>[^\\s"\'$<][^\\s"\']{3,255})(?P=q)|(?P<secret2>[^\\s"\'$\\-<][^\\s"\']{3,255}))(?=\\s|$|[;|&)])',
   'required': '-',
   'severity': 'medium'},
@@ -6075,7 +6193,14 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'gh variable set OPS_REGION --body eu-west-1',
                          'security add-generic-password -a ops -s ops-api -w',
                          'kubectl create secret generic ops --from-literal=username=svc_ops',
-                         'railway variables --set "STRIPE=$STRIPE_KEY"'],
+                         'railway variables --set "STRIPE=$STRIPE_KEY"',
+                         'dotnet user-secrets set "Ops:ApiToken" "xxxxxxxxxxxxxxxxxxxxxxxx"',
+                         'dotnet user-secrets set "Ops:ApiToken" "$OPS_API_TOKEN"',
+                         'mc alias set ops https://s3.ops.internal ops-uploader xxxxxxxxxxxxxxxxxxxxxxxx',
+                         'mc alias set ops https://s3.ops.internal "$MINIO_ACCESS_KEY" "$MINIO_SECRET_KEY"',
+                         'mc alias set local http://localhost:9000 minioadmin minioadmin',
+                         'mc alias set ops https://s3.ops.internal ops-uploader $(cat '
+                         '.secrets/minio_secret_key)'],
                'true': ['gh secret set OPS_API_TOKEN --repo ops/api --body "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'gh secret set OPS_DEPLOY -b Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'heroku config:set STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --app ops-api',
@@ -6089,7 +6214,11 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'kubectl create secret generic ops --from-literal=stripe=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
                         'security add-generic-password -a ops -s ops-api -w "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'eas secret:create --scope project --name STRIPE --value Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
-                        'railway variables --set "STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"']},
+                        'railway variables --set "STRIPE=Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'dotnet user-secrets set "Ops:ApiToken" "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'mc alias set ops https://s3.ops.internal ops-uploader Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        'mc config host add ops https://s3.ops.internal ops-uploader '
+                        'Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 --api S3v4']},
   'generic': True,
   'id': 'secret-store-command',
   'keywords': ['secret set',
@@ -6103,20 +6232,25 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'secret:create',
                'create secret',
                'add-generic-password',
-               'add-internet-password'],
-  'max_width': 1437,
+               'add-internet-password',
+               'alias set',
+               'host add'],
+  'max_width': 1875,
   'multiline': False,
-  'regex': '(?i)(?<![\\w\\-])(?:(?P<gh>gh[ \\t]{1,8}secret[ \\t]{1,8}set|security[ '
+  'regex': '(?i)(?<![\\w\\-])(?:(?P<mc>mc[ \\t]{1,8}(?:alias[ \\t]{1,8}set|config[ \\t]{1,8}host[ '
+           '\\t]{1,8}add)[ \\t]{1,8}[^\\s|;&<>]{1,64}[ '
+           '\\t]{1,8}[a-z][a-z0-9+.\\-]{1,20}://[^\\s|;&<>]{1,200}[ \\t]{1,8}[^\\s|;&<>]{1,128})|(?P<gh>gh[ '
+           '\\t]{1,8}secret[ \\t]{1,8}set|security[ '
            '\\t]{1,8}add-(?:generic|internet)-password)|(?P<pos>(?:doppler[ \\t]{1,8}secrets|convex[ '
-           '\\t]{1,8}env|netlify[ \\t]{1,8}env:|railway[ \\t]{1,8}variables)[ \\t]{0,8}set)|(?P<val>aws[ '
-           '\\t]{1,8}ssm[ \\t]{1,8}put-parameter|eas[ \\t]{1,8}secret:create|az[ \\t]{1,8}keyvault[ '
-           '\\t]{1,8}secret[ \\t]{1,8}set)|(?:heroku|dokku)[ \\t]{1,8}config:set|(?:fly|flyctl|supabase)[ '
-           '\\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ \\t]{1,8}put|kubectl[ \\t]{1,8}create[ '
-           '\\t]{1,8}secret|railway[ \\t]{1,8}variables)(?:[ \\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?[ '
-           '\\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ \\t]{1,8})?|(?(val)--value(?:=|[ '
-           '\\t]{1,8})|(?:--from-literal=|--set[ '
-           '\\t]{1,8}["\']?)?(?P<key>[A-Za-z_][A-Za-z0-9_.\\-]{0,80})(?(pos)(?:=|[ '
-           '\\t]{1,8})|=)))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)"\']|$)',
+           '\\t]{1,8}env|netlify[ \\t]{1,8}env:|railway[ \\t]{1,8}variables|dotnet[ \\t]{1,8}user-secrets)[ '
+           '\\t]{0,8}set)|(?P<val>aws[ \\t]{1,8}ssm[ \\t]{1,8}put-parameter|eas[ \\t]{1,8}secret:create|az[ '
+           '\\t]{1,8}keyvault[ \\t]{1,8}secret[ \\t]{1,8}set)|(?:heroku|dokku)[ '
+           '\\t]{1,8}config:set|(?:fly|flyctl|supabase)[ \\t]{1,8}secrets[ \\t]{1,8}set|vault[ \\t]{1,8}kv[ '
+           '\\t]{1,8}put|kubectl[ \\t]{1,8}create[ \\t]{1,8}secret|railway[ \\t]{1,8}variables)(?(mc)|(?:[ '
+           '\\t]{1,8}[^\\s|;&<>]{1,120}){0,8}?)[ \\t]{1,8}(?(gh)(?:--body|-b|-w)(?:=|[ '
+           '\\t]{1,8})?|(?(val)--value(?:=|[ \\t]{1,8})|(?(mc)|(?:--from-literal=|--set[ '
+           '\\t]{1,8}["\']?)?(?P<kq>["\']?)(?P<key>[A-Za-z_][A-Za-z0-9_.:\\-]{0,80})(?P=kq)(?(pos)(?:=|[ '
+           '\\t]{1,8})|=))))(?P<q>["\']?)(?P<secret>[^\\s"\'\\\\$<>{}%|;&`(:]{6,256})(?P=q)(?=[\\s;|&)"\']|$)',
   'required': '',
   'severity': 'medium'},
  {'description': 'Secret piped into a command that stores or uses it (echo ... | vercel env add, | wrangler '
@@ -6380,7 +6514,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                          'dbPasswordSecretName: "OPS-DB-PASSWORD-V2"',
                          'password: NEXUS-GPT4-DB-PASSWORD',
                          '<xs:element name="password" type="xs:string"/>',
-                         "passwordCredentialsId: 'a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d'"],
+                         "passwordCredentialsId: 'a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d'",
+                         'db_password: !!binary eHh4eHh4eHh4eHh4'],
                'true': ['DB_PASSWORD=Xk9mP2vLq7Rt',
                         '    password: "c1714Fd439ab!"',
                         "SMTP_PASS='Tr0ub4dor&3x'",
@@ -6423,7 +6558,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['pass', 'pwd'],
   'max_width': 411,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>]))',
   'required': '',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
@@ -6577,7 +6712,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                "_pat'"],
   'max_width': 548,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'required': '',
   'severity': 'medium'})
 

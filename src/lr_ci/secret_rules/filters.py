@@ -592,6 +592,18 @@ _STOP_WORDS = frozenset(
     geheim parole passwort kennwort motdepasse contrasena senha segreto wachtwoord salasana haslo secreto
     clave
     """.split()
+) | frozenset(
+    # Products, images and lab boxes whose quick starts, compose files and playbooks ship a sample password
+    # spelled after them (MINIO_ROOT_PASSWORD: minio123, ansible_password: Cisco#123, vagrant): a product's
+    # name with a short number is its documented default, found in every copy of its example. A password
+    # with any part that is not such a name (Cisco#123Xk9, a second word) is kept.
+    """
+    mysql mariadb postgres postgresql pgsql psql mongo mongodb redis minio minioadmin rabbitmq rabbit elastic
+    elasticsearch kibana opensearch grafana prometheus keycloak jenkins tomcat nexus sonar sonarqube gitlab
+    gitea airflow superset metabase wordpress drupal joomla nextcloud owncloud odoo zabbix nagios splunk
+    oracle sqlserver mssql neo4j couchdb cassandra influxdb vagrant ubuntu debian centos fedora raspberry
+    cisco juniper arista fortinet mikrotik ansible docker openstack vmware proxmox
+    """.split()
 )
 _DIGIT_RUNS = re.compile(r"\d{1,64}")
 _LEET = str.maketrans("013457@$!", "oieastasi")
@@ -605,7 +617,8 @@ def is_placeholder_word(value: str) -> bool:
     short number or punctuation after it allowed.
 
     These are the values the issue's first cause counted (81 findings): local defaults and tutorial
-    values. A real credential has at least one part that is not in the list.
+    values, and products' sample passwords (``minio123``, ``Cisco#123``: a product's name and a short
+    number). A real credential has at least one part that is not in the list.
     """
     text = value.strip().lower()
     if not text or len(text) > 64:

@@ -563,11 +563,12 @@ class _Worker:
 
         self._file = git.scratch_file()
         self._shared = mmap.mmap(-1, 8)
+        parent = os.getpid()  # before the fork: the parent may be killed before the copy first runs
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover (runs in the forked copy; its coverage is not collected)
-            self._run(patches, scanner, number)
+            self._run(patches, scanner, number, parent)
 
-    def _run(self, patches: git.Patches, scanner: ContentScanner, number: int) -> None:
+    def _run(self, patches: git.Patches, scanner: ContentScanner, number: int, parent: int) -> None:
         import pickle
         import signal
 
@@ -576,7 +577,6 @@ class _Worker:
 
         signal.signal(signal.SIGTERM, interrupted)
         code = 0
-        parent = os.getppid()
         try:
             patches.become(number)
 

@@ -17,6 +17,7 @@ def example_path(rule: Rule) -> str:
     in), in a folder that is no test or docs path; any other rule's, a neutral configuration file."""
     return "ops/" + rule.paths[0].replace("*", "a") if rule.paths else "settings.cfg"
 
+
 TRUE = [(rule.id, example) for rule in RULES for example in rule.true_examples]
 FALSE = [(rule.id, example) for rule in RULES for example in rule.false_examples]
 

@@ -661,7 +661,7 @@ def default_rules() -> RuleSet:
     return RuleSet(rules, tuple(_rules_data.PLACEHOLDERS))
 
 
-# Paths whose path-scoped rules a rule set remembers (RuleSet.path_rules): a history's paths, a few MB at most.
+# Paths whose scoped rules a rule set remembers (RuleSet.path_rules): a history's paths, a few MB at most.
 _PATHS_REMEMBERED = 1 << 16
 
 
@@ -980,10 +980,14 @@ class _Scan:
             pending[rule_index] = [owned_start, owned_end, line_start, line_end]
         for rule_index, window in pending.items():
             self._search(rule_index, *window)
+        self._search_scoped(block_start, block_end, plan)  # (nothing to do for most files: self.scoped is ())
+
+    def _search_scoped(self, block_start: int, block_end: int, plan: list[tuple[bool, bool, int]]) -> None:
+        """Search the block with each rule scoped to this file's name that has no keywords: its file's name
+        is its keyword, so it reads every line (its regex anchors itself to a line's start)."""
         for rule_index in self.scoped:
-            if not rules.rules[rule_index].keywords and not plan[rule_index][0]:
-                # A path-scoped rule without keywords reads the whole block: its file's name is its keyword.
-                self._search(rule_index, block_start, block_end, 0, size)
+            if not self.rules.rules[rule_index].keywords and not plan[rule_index][0]:
+                self._search(rule_index, block_start, block_end, 0, len(self.data))
 
     def _no_match_at(self, rule_index: int, offset: int, line_start: int, line_end: int) -> bool:
         """Whether the rule's regex has no match starting at ``offset`` of its (short) line; False when the
@@ -1151,8 +1155,9 @@ class _Scan:
             self.result.append(replace(hit, allowed=True) if allowed else hit)
 
     def _documentation(self, rule: Rule, verdict: Verdict | None, offset: int) -> bool:
-        """Whether a provider rule's hit at ``offset`` of Python source is a documentation example: inside
-        a docstring or a string named as documentation (``EXAMPLES = r'''``: :func:`.filters.in_named_doc_string`).
+        """Whether a provider rule's hit at ``offset`` of Python source is a documentation example: inside a
+        docstring, or a string named as documentation (``EXAMPLES = r'''``:
+        :func:`.filters.in_named_doc_string`).
 
         Asked per hit, and only where severity.decide would use the answer (an unverified hit of a provider
         rule above low): the content is read only for a candidate. Generic rules' hits there are dropped

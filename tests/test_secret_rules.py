@@ -6,9 +6,18 @@ import re
 
 import pytest
 
-from lr_ci.secret_rules.engine import default_rules, scan
+from lr_ci.secret_rules.engine import Rule, default_rules, scan
 
 RULES = default_rules().rules
+BY_ID = {rule.id: rule for rule in RULES}
+
+
+def example_path(rule: Rule) -> str:
+    """Where a rule's examples are scanned: a path-scoped rule's first file name (a glob's ``*`` filled
+    in), in a folder that is no test or docs path; any other rule's, a neutral configuration file."""
+    return "ops/" + rule.paths[0].replace("*", "a") if rule.paths else "settings.cfg"
+
+
 TRUE = [(rule.id, example) for rule in RULES for example in rule.true_examples]
 FALSE = [(rule.id, example) for rule in RULES for example in rule.false_examples]
 
@@ -18,7 +27,10 @@ def test_every_rule_has_true_and_false_examples() -> None:
         assert rule.true_examples, f"{rule.id} has no true example"
         assert rule.false_examples, f"{rule.id} has no false example"
         for example in rule.true_examples:
-            assert any(k in example.lower() for k in rule.keywords), f"{rule.id}: no keyword in {example!r}"
+            # (a rule scoped to file names may have no keywords: its files' names are its keywords)
+            assert not rule.keywords or any(k in example.lower() for k in rule.keywords), (
+                f"{rule.id}: no keyword in {example!r}"
+            )
 
 
 def test_rule_ids_are_unique() -> None:
@@ -72,13 +84,13 @@ def test_a_commit_without_keywords_compiles_no_rule() -> None:
 
 @pytest.mark.parametrize(("rule_id", "example"), TRUE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(TRUE)])
 def test_true_example_is_found_by_its_rule(rule_id: str, example: str) -> None:
-    hits = scan(example.encode(), "settings.cfg")
+    hits = scan(example.encode(), example_path(BY_ID[rule_id]))
     assert [h.rule.id for h in hits if h.rule.id == rule_id], [(h.rule.id, h.secret) for h in hits]
 
 
 @pytest.mark.parametrize(("rule_id", "example"), FALSE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FALSE)])
 def test_false_example_is_not_reported(rule_id: str, example: str) -> None:
-    hits = scan(example.encode(), "settings.cfg")
+    hits = scan(example.encode(), example_path(BY_ID[rule_id]))
     assert hits == [], [(h.rule.id, h.secret) for h in hits]
 
 
@@ -92,8 +104,9 @@ def test_true_example_is_found_in_the_middle_of_a_long_line(rule_id: str, exampl
     first, _, rest = example.partition("\n")
     text = f"{filler}{first}\n{rest} {filler}" if rest else f"{filler}{example} {filler}"
     data = (text + "\n" * 100).encode("utf-8", "surrogateescape")  # not minified: generic rules run
-    hits = [h for h in scan(data, "settings.cfg") if h.rule.id == rule_id]
-    short = [h for h in scan(example.encode(), "settings.cfg") if h.rule.id == rule_id]
+    path = example_path(BY_ID[rule_id])
+    hits = [h for h in scan(data, path) if h.rule.id == rule_id]
+    short = [h for h in scan(example.encode(), path) if h.rule.id == rule_id]
     assert [(h.secret, h.line) for h in hits] == [(h.secret, h.line) for h in short]
     assert [h.column for h in hits] == [h.column + (len(filler) if h.line == 1 else 0) for h in short]
 
@@ -111,7 +124,8 @@ def test_every_rule_has_a_placeholder_of_its_own_shape_among_its_false_examples(
         rule.id
         for rule in RULES
         if not any(
-            PLACEHOLDER_MARK.search(example) and any(k in example.lower() for k in rule.keywords)
+            PLACEHOLDER_MARK.search(example)
+            and (not rule.keywords or any(k in example.lower() for k in rule.keywords))
             for example in rule.false_examples
         )
     ]
@@ -172,3 +186,29 @@ def test_no_rule_starts_with_an_unanchored_scan() -> None:
         if rule.pattern.removeprefix("(?P<secret>").startswith((".{", "[^\\n]{", "[\\s\\S]{", "[\\w.\\-]{"))
     ]
     assert scanning == []
+
+
+def test_a_path_scoped_rule_runs_only_on_its_files() -> None:
+    """A rule with ``paths`` reads the files so named (its examples, above, are scanned there) and no other:
+    the same line elsewhere is not its to read."""
+    scoped = [rule for rule in RULES if rule.paths]
+    assert {rule.id for rule in scoped} >= {"pgpass-password", "pgbouncer-userlist-password"}
+    for rule in scoped:
+        for example in rule.true_examples:
+            assert [h for h in scan(example.encode(), "ops/notes.cfg") if h.rule.id == rule.id] == []
+            upper = "ops/" + rule.paths[0].replace("*", "a").upper()
+            assert [h.rule.id for h in scan(example.encode(), upper) if h.rule.id == rule.id]
+
+
+def test_the_generator_refuses_a_rule_that_could_never_run_and_paths_that_are_not_names() -> None:
+    """A rule without keywords runs only through its ``paths``; with neither it would never run."""
+    from lr_ci.secret_rules.engine import rule_data
+
+    base = {"id": "x", "description": "x", "severity": "medium", "regex": r"tok_[a-z]{4}"}
+    with pytest.raises(ValueError, match="never run"):
+        rule_data(base)
+    with pytest.raises(ValueError, match="paths"):
+        rule_data({**base, "paths": "userlist.txt"})
+    with pytest.raises(ValueError, match="paths"):
+        rule_data({**base, "paths": ["UserList.txt"]})
+    assert rule_data({**base, "paths": ["userlist.txt"]})["paths"] == ["userlist.txt"]

@@ -126,6 +126,10 @@ class Rule:
     false_examples: tuple[str, ...] = ()
     verify: str | None = None
     """The offline check of a match's checksum or structure (:data:`.verify.VERIFIERS`), if any."""
+    paths: tuple[str, ...] = ()
+    """File names (or ``fnmatch`` globs of one: ``*.pgpass``) the rule is scoped to, lower-case: when
+    given, the rule runs only on files whose name (the path's last part, lower-cased) matches one, and it
+    may have no keywords, then it reads every line of such a file (:meth:`RuleSet.path_rules`)."""
     decode: str | None = None
     """``"base64"``: the captured value is base64 and what it decodes to is judged (a Kubernetes
     ``Secret``'s ``data:``); see :func:`_decoded`. The hit still names the encoded value, where it is."""
@@ -374,6 +378,11 @@ def rule_data(table: dict[str, Any]) -> dict[str, Any]:
             f"{table['id']}: the regex has no bound on its match length, or one over {limit} characters "
             "(use {m,n} instead of *, + or {m,})"
         )
+    paths = table.get("paths", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p and p == p.lower() for p in paths):
+        raise ValueError(f"{table['id']}: paths must be a list of lower-case file names or globs of one")
+    if not table.get("keywords") and not paths:
+        raise ValueError(f"{table['id']}: a rule without keywords must have paths (it would never run)")
     for extra in (table.get("key_words"), table.get("context"), *table.get("allowlist", [])):
         if extra:
             re.compile(extra)
@@ -401,7 +410,7 @@ def _rule(data: dict[str, Any]) -> Rule:
         description=data["description"],
         severity=Severity(data["severity"]),
         pattern=data["regex"],
-        keywords=tuple(k.lower() for k in data["keywords"]),
+        keywords=tuple(k.lower() for k in data.get("keywords", ())),
         max_width=data["max_width"],
         required=data.get("required", "").encode(),
         entropy=data.get("entropy"),
@@ -413,6 +422,7 @@ def _rule(data: dict[str, Any]) -> Rule:
         true_examples=tuple(examples.get("true", [])),
         false_examples=tuple(examples.get("false", [])),
         verify=data.get("verify"),
+        paths=tuple(data.get("paths", ())),
         decode=_decoder_name(data),
     )
 
@@ -458,20 +468,44 @@ class RuleSet:
         self.fixed_literals: list[tuple[int, int] | None] = [None] * len(self.rules)
         """Per anchored rule, once measured: :func:`fixed_literal` (None: none, or not anchored)."""
         self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
-        self._plans: dict[tuple[bool, int], list[tuple[bool, bool, int]]] = {}
+        self._plans: dict[tuple[bool, int, tuple[int, ...]], list[tuple[bool, bool, int]]] = {}
+        self._scoped = [(index, rule.paths) for index, rule in enumerate(self.rules) if rule.paths]
+        self._scoped_by_path: dict[str, tuple[int, ...]] = {}
 
-    def plan(self, generic_skipped: bool, bytes_per_char: int) -> list[tuple[bool, bool, int]]:
-        """Per rule: (skipped, multi-line, reach in bytes), for one kind of path and of content.
+    def path_rules(self, path: str) -> tuple[int, ...]:
+        """Indexes of the path-scoped rules (:attr:`Rule.paths`) that run on ``path``; () for most paths.
+
+        Decided once per path (a history asks of the same paths thousands of times): a file no such rule
+        names costs one dictionary look-up per scan, and nothing at all for a rule set without any.
+        """
+        if not self._scoped:
+            return ()
+        found = self._scoped_by_path.get(path)
+        if found is None:
+            found = _scoped_rules(self._scoped, path)
+            if len(self._scoped_by_path) < _PATHS_REMEMBERED:
+                self._scoped_by_path[path] = found
+        return found
+
+    def plan(
+        self, generic_skipped: bool, bytes_per_char: int, scoped: tuple[int, ...] = ()
+    ) -> list[tuple[bool, bool, int]]:
+        """Per rule: (skipped, multi-line, reach in bytes), for one kind of path and of content; ``scoped``:
+        the path-scoped rules that run on the path (:meth:`path_rules`), the others being skipped.
 
         Made once per rule set and kind, not per scanned text: a history scan calls :func:`scan` thousands
         of times, and with ~300 rules rebuilding it each time was a tenth of the engine's time.
         """
-        key = (generic_skipped, bytes_per_char)
+        key = (generic_skipped, bytes_per_char, scoped)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = [
-                (rule.generic and generic_skipped, rule.multiline, rule.max_width * bytes_per_char)
-                for rule in self.rules
+                (
+                    (rule.generic and generic_skipped) or (bool(rule.paths) and index not in scoped),
+                    rule.multiline,
+                    rule.max_width * bytes_per_char,
+                )
+                for index, rule in enumerate(self.rules)
             ]
         return plan
 
@@ -625,6 +659,19 @@ def default_rules() -> RuleSet:
 
     rules = tuple(_rule(r) for r in _rules_data.RULES)
     return RuleSet(rules, tuple(_rules_data.PLACEHOLDERS))
+
+
+# Paths whose scoped rules a rule set remembers (RuleSet.path_rules): a history's paths, a few MB at most.
+_PATHS_REMEMBERED = 1 << 16
+
+
+def _scoped_rules(scoped: list[tuple[int, tuple[str, ...]]], path: str) -> tuple[int, ...]:
+    """Indexes of the rules in ``scoped`` (index, file-name globs) one of whose globs matches the last part
+    of ``path``, lower-cased (``/`` or ``\\`` separated)."""
+    from fnmatch import fnmatchcase
+
+    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return tuple(index for index, globs in scoped if any(fnmatchcase(name, glob) for glob in globs))
 
 
 def _normalized_key(key: str) -> str:
@@ -820,6 +867,54 @@ def _in_docstring(data: bytes, offset: int) -> bool:
     return False
 
 
+_TRIPLE_QUOTES = (b'"""', b"'''")
+_DOCSTRING_PREFIXES = (b"", b"r", b"u", b"b", b"rb", b"br")
+
+
+class _QuoteIndex:
+    """Where the triple quotes of Python source are, found in one pass when a hit first asks: each hit's
+    docstring question is then a binary search, not a count from the start of the content (1,000 hits in
+    a 4 MB file counted 4 GB of bytes: seconds).
+
+    Positions are those of a left-to-right, non-overlapping search (what ``bytes.count`` counts)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.positions = {
+            quote: [m.start() for m in re.finditer(re.escape(quote), data)] for quote in _TRIPLE_QUOTES
+        }
+
+    def strings_around(self, offset: int) -> Iterator[tuple[bytes, int, int]]:
+        """(quote, opening, closing) of each kind of triple-quoted string ``offset`` is inside: an odd
+        number of that quote ends before it (the last opens) and one starts at or after it (it closes)."""
+        for quote in _TRIPLE_QUOTES:
+            positions = self.positions[quote]
+            before = bisect.bisect_right(positions, offset - len(quote))
+            if before % 2 == 0 or before >= len(positions):
+                continue
+            after = bisect.bisect_left(positions, offset, before - 1)
+            if after < len(positions):
+                yield quote, positions[before - 1], positions[after]
+
+    def in_doc_string(self, offset: int) -> bool:
+        """:func:`_in_docstring` or :func:`.filters.in_named_doc_string` at ``offset``, by the index: a
+        docstring (opening its line, after a ``def``/``class`` header or at the module's top), or a string
+        assigned to a documentation name (``EXAMPLES = r'''``: that check reads the string's own lines)."""
+        from lr_ci.secret_rules import filters
+
+        data = self.data
+        for quote, opening, closing in self.strings_around(offset):
+            line_start = data.rfind(b"\n", 0, opening) + 1
+            if data[line_start:opening].strip().lower() in _DOCSTRING_PREFIXES:
+                header = data[max(0, line_start - 4096) : line_start].rstrip()
+                if (line_start - 4096 < 0 and not header) or header.endswith((b":", b"->")):
+                    return True
+            named = data[line_start : closing + len(quote)]
+            if filters.in_named_doc_string(named, offset - line_start):
+                return True
+        return False
+
+
 class _Scan:
     """One :func:`scan` call: keyword windows per rule, their matches, then hits resolved per block."""
 
@@ -845,6 +940,8 @@ class _Scan:
         self.column_at: tuple[int, int, int] = (-1, 0, 0)  # (line start, byte offset, characters before it)
         self.line_text: tuple[int, str | None] = (-1, "")  # (line start, its text): see _line_text
         self.page_counts: dict[str, int] = {}  # a generic value -> its occurrences in a docs page
+        self.scoped = rules.path_rules(path)  # the path-scoped rules that run here: () for most paths
+        self.quotes: _QuoteIndex | None = None  # made when a hit in Python source first asks
 
     def run(self) -> Hits:
         size = len(self.data)
@@ -890,7 +987,7 @@ class _Scan:
         scan_to = min(size, block_end + reach)
         pending: dict[int, list[int]] = {}  # rule index -> [owned start, owned end, line start, line end]
         # Per rule: skipped (generic rules in lock files, vendored and minified code), multi-line, reach.
-        plan = rules.plan(self.policy.scan != "all", self.bytes_per_char)
+        plan = rules.plan(self.policy.scan != "all", self.bytes_per_char, self.scoped)
         gated = rules.key_gated
         for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to):
             window = pending.get(rule_index)
@@ -932,6 +1029,14 @@ class _Scan:
             pending[rule_index] = [owned_start, owned_end, line_start, line_end]
         for rule_index, window in pending.items():
             self._search(rule_index, *window)
+        self._search_scoped(block_start, block_end, plan)  # (nothing to do for most files: self.scoped is ())
+
+    def _search_scoped(self, block_start: int, block_end: int, plan: list[tuple[bool, bool, int]]) -> None:
+        """Search the block with each rule scoped to this file's name that has no keywords: its file's name
+        is its keyword, so it reads every line (its regex anchors itself to a line's start)."""
+        for rule_index in self.scoped:
+            if not self.rules.rules[rule_index].keywords and not plan[rule_index][0]:
+                self._search(rule_index, block_start, block_end, 0, len(self.data))
 
     def _no_match_at(self, rule_index: int, offset: int, line_start: int, line_end: int) -> bool:
         """Whether the rule's regex has no match starting at ``offset`` of its (short) line; False when the
@@ -1043,8 +1148,14 @@ class _Scan:
             if counts[secret] >= 3:
                 return True
         if name.endswith((".py", ".pyi")):
-            return _in_docstring(self.data, offset) or filters.in_named_doc_string(self.data, offset)
+            return self._in_doc_string(offset)
         return False
+
+    def _in_doc_string(self, offset: int) -> bool:
+        """Whether ``offset`` of this Python source is in a docstring or a documentation string."""
+        if self.quotes is None:
+            self.quotes = _QuoteIndex(self.data)
+        return self.quotes.in_doc_string(offset)
 
     def _text_bounds(self, start: int, end: int, line_start: int, line_end: int) -> tuple[int, int]:
         """The bytes to decode for a window: one character of context before ``start``, whole characters."""
@@ -1064,6 +1175,7 @@ class _Scan:
         from lr_ci.secret_rules.verify import Verdict
 
         raw, self.raw = sorted(self.raw, key=lambda item: (item[0], item[1])), []
+        python = self.path.lower().endswith((".py", ".pyi"))
         located: list[tuple[int, int, int, int, Hit]] = []  # (rule index, line, column, line start, hit)
         examples: set[int] = set()  # ids of the hits that are documented examples: they only hold a span
         for offset, rule_index, secret, key, verdict in raw:
@@ -1071,7 +1183,12 @@ class _Scan:
             line = self.lines.line_of(line_start)
             rule = self.rules.rules[rule_index]
             severity, note = decide(
-                rule.severity, generic=rule.generic, verdict=verdict, path=self.path, verifier=rule.verify
+                rule.severity,
+                generic=rule.generic,
+                verdict=verdict,
+                path=self.path,
+                verifier=rule.verify,
+                documentation=python and self._documentation(rule, verdict, offset),
             )
             column = self._column(line_start, offset)
             hit = Hit(rule, secret, line, column, key, severity=severity, note=note)
@@ -1091,6 +1208,21 @@ class _Scan:
                 self.check_allows = any(marker in self.data for marker in _ALLOW_MARKERS)
             allowed = self.check_allows and self._allowed(hit.line, line_start)
             self.result.append(replace(hit, allowed=True) if allowed else hit)
+
+    def _documentation(self, rule: Rule, verdict: Verdict | None, offset: int) -> bool:
+        """Whether a provider rule's hit at ``offset`` of Python source is a documentation example: inside a
+        docstring, or a string named as documentation (``EXAMPLES = r'''``:
+        :func:`.filters.in_named_doc_string`).
+
+        Asked per hit, and only where severity.decide would use the answer (an unverified hit of a provider
+        rule above low): the content is read only for a candidate. Generic rules' hits there are dropped
+        already (:meth:`_page_example`).
+        """
+        from lr_ci.secret_rules.verify import Verdict
+
+        if rule.generic or verdict is Verdict.VERIFIED or rule.severity.rank <= Severity.LOW.rank:
+            return False
+        return self._in_doc_string(offset)
 
     def _column(self, line_start: int, offset: int) -> int:
         """The 1-based column, in characters, of byte ``offset`` on the line starting at ``line_start``."""

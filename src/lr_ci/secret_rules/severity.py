@@ -9,10 +9,14 @@ decides whether a build fails. It says how sure lr-ci is that the value is a liv
    mint their own JWTs).
 2. A checksum or structure that does not verify is **low**: hand-typed examples and other projects'
    random test values fail it. Still reported, so that nothing is silently dropped.
-3. Any other hit in a test, documentation or example path (:func:`is_example_path`) is **low**: that is
+3. A provider rule's hit in a Python docstring or documentation string (``EXAMPLES = r'''...'''``,
+   ``DOCUMENTATION``, ``RETURN``: an Ansible module's usage examples) is **low**, unless its checksum or
+   structure verifies: a usage example written for a reader (``>>> Client(token="ghp_...")``), not a
+   leak. The same value assigned in code keeps its severity. (Generic hits there are dropped.)
+4. Any other hit in a test, documentation or example path (:func:`is_example_path`) is **low**: that is
    where the false alarms of real repositories were (placeholders in prose, tokens in test data).
-4. A generic rule (a keyword near a value) is **medium** at most: it has no format to be sure of.
-5. Otherwise the rule's own severity (test-mode keys are low in the rules already).
+5. A generic rule (a keyword near a value) is **medium** at most: it has no format to be sure of.
+6. Otherwise the rule's own severity (test-mode keys are low in the rules already).
 
 A documented example value (:attr:`.Verdict.EXAMPLE`) is dropped by the engine before this is asked.
 """
@@ -92,6 +96,7 @@ CHECKSUM_FAILED = "checksum does not verify: likely an example or test value"
 STRUCTURE_FAILED = "structure does not verify: likely an example or test value"
 EXAMPLE_PATH = "in a test, docs or example path: likely an example"
 EXAMPLE_VALUE = "a documented example value"
+DOC_STRING = "in a Python docstring or documentation string: a documentation example"
 
 
 @lru_cache(maxsize=4096)
@@ -130,12 +135,19 @@ def is_example_path(path: str) -> bool:
 
 
 def decide(
-    rule_severity: Severity, *, generic: bool, verdict: Verdict | None, path: str, verifier: str | None = None
+    rule_severity: Severity,
+    *,
+    generic: bool,
+    verdict: Verdict | None,
+    path: str,
+    verifier: str | None = None,
+    documentation: bool = False,
 ) -> tuple[Severity, str | None]:
     """A hit's severity and a short note saying why it differs from the rule's (None when it does not).
 
     ``verdict`` is None for a rule without a ``verify`` key; ``verifier`` names the check, so the note
-    says checksum or structure.
+    says checksum or structure. ``documentation``: the hit is inside a Python docstring or documentation
+    string (the engine asks only for provider rules' unverified hits).
     """
     checksum = verifier in CHECKSUMS
     if verdict is Verdict.VERIFIED and checksum:
@@ -144,6 +156,10 @@ def decide(
         return Severity.LOW, CHECKSUM_FAILED if checksum else STRUCTURE_FAILED
     if verdict is Verdict.EXAMPLE:
         return Severity.INFO, EXAMPLE_VALUE
+    if documentation and verdict is not Verdict.VERIFIED and not generic:
+        if rule_severity.rank <= Severity.LOW.rank:
+            return rule_severity, None
+        return Severity.LOW, DOC_STRING
     if is_example_path(path):
         # A structure (a JWT that decodes) says what a value is, not that a provider issued it: test suites
         # mint their own JWTs, so in test paths it is as unsure as any unchecked hit.

@@ -185,13 +185,20 @@ class ContentScanner:
         windows are one that owns every position), so it goes to the engine directly, without the
         generators of the general road; and a short one only when it holds a keyword of some rule (most
         one-line edits hold none, and the engine reports hits only around keywords). Anything else takes
-        that road. ``has_keyword``: :meth:`worth_scanning` already found one (no second search).
+        that road. ``has_keyword``: :meth:`worth_scanning` already found one (no second search). A file a
+        path-scoped rule names (pgbouncer's ``userlist.txt``: :meth:`.RuleSet.path_rules`) is scanned
+        whatever it holds: its name is that rule's keyword.
         """
         if len(text) > WINDOW_BYTES or b"\0" in text or text.startswith(_BOMS):
             self.stream([text], path, sink, commit, old=old)
             return
         self.counts["bytes_scanned"] += len(text)
-        if not has_keyword and len(text) <= _PREFILTER_BYTES and not self.rules.has_keyword(text):
+        if (
+            not has_keyword
+            and len(text) <= _PREFILTER_BYTES
+            and not self.rules.has_keyword(text)
+            and not self.rules.path_rules(path)
+        ):
             return  # no rule's keyword: the engine would find nothing (and set up a scan per rule to say so)
         hits = scan(text, path, self.rules)
         if hits:
@@ -201,7 +208,7 @@ class ContentScanner:
             remedy = "exclude it by name if it is data"
             self.unread.append(Unread(path, reason, commit.sha if commit else None, remedy))
 
-    def worth_scanning(self, runs: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    def worth_scanning(self, runs: list[tuple[int, bytes]], path: str = "") -> list[tuple[int, bytes]]:
         """The runs of added lines of one change that :meth:`scan_text` could find anything in.
 
         A change of a real history is often hundreds of one-line hunks, most without any rule's keyword,
@@ -210,13 +217,16 @@ class ContentScanner:
         line break, may match across the join: that only keeps a run :meth:`scan_text` would drop, never
         drops one), and a short run without a keyword is dropped as :meth:`scan_text` would drop it (its
         bytes still counted as scanned). Each run that is kept is then scanned alone, exactly as before,
-        without searching it for keywords again (``scan_text(..., has_keyword=True)``).
+        without searching it for keywords again (``scan_text(..., has_keyword=True)``). Every run of a
+        file a path-scoped rule names (``path``: :meth:`.RuleSet.path_rules`) is kept, keywords or not.
         """
         # A run longer than _PREFILTER_BYTES is scanned whatever it holds (the engine finds its keywords
         # itself): only the short runs are joined and searched here, or the long ones (whole added files,
         # most of a history's bytes) would be searched twice.
         if not runs:
             return []
+        if path and self.rules.path_rules(path):
+            return runs
         texts = [text for _, text in runs]
         all_short = max(map(len, texts)) <= _PREFILTER_BYTES
         joined = b"\n".join(texts if all_short else [text for text in texts if len(text) <= _PREFILTER_BYTES])
@@ -492,7 +502,7 @@ def _introduced_lines(change: git.FileChange, scanner: ContentScanner) -> list[H
     if scanner.too_big(sum(len(text) for _, text in change.added), change.path, change.commit):
         return []
     candidates = _Candidates(scanner, change)
-    for first_line, text in scanner.worth_scanning(change.added):
+    for first_line, text in scanner.worth_scanning(change.added, change.path):
         candidates.first_line = first_line
         scanner.scan_text(text, change.path, candidates.add, change.commit, has_keyword=True)
     if candidates.hits and change.removed_runs:

@@ -470,6 +470,11 @@ class RuleSet:
         self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
         self._plans: dict[tuple[bool, int, tuple[int, ...]], list[tuple[bool, bool, int]]] = {}
         self._scoped = [(index, rule.paths) for index, rule in enumerate(self.rules) if rule.paths]
+        globs = [glob for _, paths in self._scoped for glob in paths]
+        # File names the scoped rules name literally (all of them, today): a path whose last part is none of
+        # them, with no wildcard glob to try, has no scoped rule (one set look-up, not a glob match per path).
+        self._scoped_names = frozenset(glob for glob in globs if not any(c in glob for c in "*?["))
+        self._scoped_wildcards = len(self._scoped_names) < len(globs)
         self._scoped_by_path: dict[str, tuple[int, ...]] = {}
 
     def path_rules(self, path: str) -> tuple[int, ...]:
@@ -482,7 +487,12 @@ class RuleSet:
             return ()
         found = self._scoped_by_path.get(path)
         if found is None:
-            found = _scoped_rules(self._scoped, path)
+            name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+            found = (
+                _scoped_rules(self._scoped, name)
+                if self._scoped_wildcards or name in self._scoped_names
+                else ()
+            )
             if len(self._scoped_by_path) < _PATHS_REMEMBERED:
                 self._scoped_by_path[path] = found
         return found
@@ -665,12 +675,11 @@ def default_rules() -> RuleSet:
 _PATHS_REMEMBERED = 1 << 16
 
 
-def _scoped_rules(scoped: list[tuple[int, tuple[str, ...]]], path: str) -> tuple[int, ...]:
-    """Indexes of the rules in ``scoped`` (index, file-name globs) one of whose globs matches the last part
-    of ``path``, lower-cased (``/`` or ``\\`` separated)."""
+def _scoped_rules(scoped: list[tuple[int, tuple[str, ...]]], name: str) -> tuple[int, ...]:
+    """Indexes of the rules in ``scoped`` (index, file-name globs) one of whose globs matches ``name``, the
+    last part of a path (``/`` or ``\\`` separated), lower-cased."""
     from fnmatch import fnmatchcase
 
-    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
     return tuple(index for index, globs in scoped if any(fnmatchcase(name, glob) for glob in globs))
 
 

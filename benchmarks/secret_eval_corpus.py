@@ -66,7 +66,7 @@ import re
 import string
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -4156,32 +4156,10 @@ def _round4_groups() -> Iterator[tuple[str, str, _File]]:
     """Round four's groups: per syntax one secret group (``secret|generic4|<syntax>``, a generic secret
     under a key of ``_ROUND4_KEYS``) and one look-alike group (``benign|syntax-lookalike4|<syntax>``, every
     kind of ``_ROUND4_LOOKALIKES`` under the same keys), ``GENERIC_VARIANTS`` files each."""
-    for i, (syntax, path, style, frame) in enumerate(_round4_syntaxes()):
-        for variant in range(GENERIC_VARIANTS):
-            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
-            if style == _ROUND4_FIXED:
-                var = "DB_PASSWORD"
-            d = f"{ROUND4_PREFIX}secret-{syntax}-{variant}"
-            rng = _rng(d)
-            value = _round4_value(rng, var)
-            labels = [(value, "secret", "generic/syntax4", f"generic secret ({syntax})", 0)]
-            yield (
-                f"secret|generic4|{syntax}",
-                syntax,
-                _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
-            )
-        for variant in range(GENERIC_VARIANTS):
-            var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
-            d = f"{ROUND4_PREFIX}lookalike-{syntax}-{variant}"
-            rng = _rng(d)
-            kinds = ("placeholder", "reference") if style == _ROUND4_FIXED else _ROUND4_LOOKALIKES
-            lines: list[str] = []
-            labels = []
-            for kind in kinds:
-                key, value = _round4_lookalike(rng, kind, var)
-                lines += frame(_r4_names(key), value)
-                labels.append((value, "benign", f"{kind}4", f"{kind} ({syntax})", 0))
-            yield (f"benign|syntax-lookalike4|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+    syntaxes = [(syntax, path, style, frame, None, None) for syntax, path, style, frame in _round4_syntaxes()]
+    return _syntax_round_groups(
+        4, ROUND4_PREFIX, syntaxes, {_ROUND4_FIXED: "DB_PASSWORD"}, ("placeholder", "reference"), set()
+    )
 
 
 # ---------------------------------------------------------------------------------- round five: syntaxes
@@ -4560,40 +4538,15 @@ def _round5_groups() -> Iterator[tuple[str, str, _File]]:
     """Round five's groups, as round four's: per syntax a secret group (``secret|generic5|<syntax>``) and a
     look-alike group (``benign|syntax-lookalike5|<syntax>``: the kinds of ``_ROUND4_LOOKALIKES`` under the
     same keys, and the syntax's own look-alikes), ``GENERIC_VARIANTS`` files each."""
-    for i, (syntax, path, style, frame, extras) in enumerate(_round5_syntaxes()):
-        for variant in range(GENERIC_VARIANTS):
-            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
-            if style == _ROUND4_FIXED:
-                var = "DB_PASSWORD"
-            d = f"{ROUND5_PREFIX}secret-{syntax}-{variant}"
-            rng = _rng(d)
-            value = _round4_value(rng, var)
-            labels = [(value, "secret", "generic/syntax5", f"generic secret ({syntax})", 0)]
-            yield (
-                f"secret|generic5|{syntax}",
-                syntax,
-                _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
-            )
-        for variant in range(GENERIC_VARIANTS):
-            var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
-            d = f"{ROUND5_PREFIX}lookalike-{syntax}-{variant}"
-            rng = _rng(d)
-            if style == _ROUND4_FIXED or syntax in _ROUND5_COMMANDS:
-                kinds: tuple[str, ...] = _ROUND5_COMMAND_LOOKALIKES
-            else:
-                kinds = _ROUND4_LOOKALIKES
-            lines: list[str] = []
-            labels = []
-            for kind in kinds:
-                key, value = _round4_lookalike(rng, kind, var)
-                if kind == "reference" and syntax in _ROUND5_COMMANDS:
-                    value = rng.choice(("$" + var, "$(cat .secrets/" + names(var)["low"] + ")"))
-                lines += frame(_r4_names(key), value)
-                labels.append((value, "benign", f"{kind}5", f"{kind} ({syntax})", 0))
-            for extra_lines, label in extras(rng, _r4_names(var), frame) if extras else []:
-                lines += extra_lines
-                labels.append((label, "benign", "syntax5", f"no secret ({syntax})", 0))
-            yield (f"benign|syntax-lookalike5|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+    syntaxes = [(*syntax, None) for syntax in _round5_syntaxes()]
+    return _syntax_round_groups(
+        5,
+        ROUND5_PREFIX,
+        syntaxes,
+        {_ROUND4_FIXED: "DB_PASSWORD"},
+        _ROUND5_COMMAND_LOOKALIKES,
+        _ROUND5_COMMANDS,
+    )
 
 
 # ---------------------------------------------------------------------------------- round six: syntaxes
@@ -4919,45 +4872,62 @@ references only, as round five's commands (and the syntax's own: the hashes in p
 def _round6_groups() -> Iterator[tuple[str, str, _File]]:
     """Round six's groups, as round five's (``secret|generic6|<syntax>``, ``benign|syntax-lookalike6|<syntax>``),
     with a value written encoded where the syntax encodes it (YAML ``!!binary``: the base64 is labelled)."""
-    for i, (syntax, path, style, frame, extras, encode) in enumerate(_round6_syntaxes()):
+    return _syntax_round_groups(
+        6,
+        ROUND6_PREFIX,
+        _round6_syntaxes(),
+        {_ROUND4_FIXED: "DB_PASSWORD", _ROUND6_TOKEN: "API_TOKEN"},
+        _ROUND5_COMMAND_LOOKALIKES,  # the key is fixed: an id there may be a secret
+        _ROUND6_COMMANDS,
+    )
+
+
+def _syntax_round_groups(
+    number: int,
+    prefix: str,
+    syntaxes: Iterable[tuple[str, str, str, _Frame, _Extras | None, _Encode | None]],
+    fixed_keys: dict[str, str],
+    fixed_kinds: tuple[str, ...],
+    commands: Collection[str],
+) -> Iterator[tuple[str, str, _File]]:
+    """The groups of one round of syntaxes (four, five, six): per syntax ``GENERIC_VARIANTS`` files of a
+    secret group (``secret|generic<number>|<syntax>``) and as many of a look-alike group
+    (``benign|syntax-lookalike<number>|<syntax>``) under the same keys.
+
+    A style in ``fixed_keys`` writes every value under that one key, and its look-alikes (as a command's
+    in ``commands``) are only ``fixed_kinds``: there an id may be a secret. A command's references are
+    shell ones. ``extras`` add a syntax's own look-alikes; ``encode`` writes a value as the syntax encodes
+    it (the encoded text is what is labelled)."""
+    for i, (syntax, path, style, frame, extras, encode) in enumerate(syntaxes):
         enc: _Encode = encode or (lambda v: v)
         for variant in range(GENERIC_VARIANTS):
-            var = _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)]
-            if style == _ROUND4_FIXED:
-                var = "DB_PASSWORD"
-            elif style == _ROUND6_TOKEN:
-                var = "API_TOKEN"
-            d = f"{ROUND6_PREFIX}secret-{syntax}-{variant}"
+            var = fixed_keys.get(style, _ROUND4_KEYS[(i + variant) % len(_ROUND4_KEYS)])
+            d = f"{prefix}secret-{syntax}-{variant}"
             rng = _rng(d)
             value = _round4_value(rng, var)
-            labels = [(enc(value), "secret", "generic/syntax6", f"generic secret ({syntax})", 0)]
+            labels = [(enc(value), "secret", f"generic/syntax{number}", f"generic secret ({syntax})", 0)]
             yield (
-                f"secret|generic6|{syntax}",
+                f"secret|generic{number}|{syntax}",
                 syntax,
                 _File(f"{d}/{path}", frame(_r4_names(var), value), labels),
             )
         for variant in range(GENERIC_VARIANTS):
             var = _ROUND4_KEYS[(i + variant + 3) % len(_ROUND4_KEYS)]
-            d = f"{ROUND6_PREFIX}lookalike-{syntax}-{variant}"
+            d = f"{prefix}lookalike-{syntax}-{variant}"
             rng = _rng(d)
-            if style in (_ROUND4_FIXED, _ROUND6_TOKEN) or syntax in _ROUND6_COMMANDS:
-                kinds: tuple[str, ...] = (
-                    _ROUND5_COMMAND_LOOKALIKES  # the key is fixed: an id there may be a secret
-                )
-            else:
-                kinds = _ROUND4_LOOKALIKES
+            kinds = fixed_kinds if style in fixed_keys or syntax in commands else _ROUND4_LOOKALIKES
             lines: list[str] = []
             labels = []
             for kind in kinds:
                 key, value = _round4_lookalike(rng, kind, var)
-                if kind == "reference" and syntax in _ROUND6_COMMANDS:
+                if kind == "reference" and syntax in commands:
                     value = rng.choice(("$" + var, "$(cat .secrets/" + names(var)["low"] + ")"))
                 lines += frame(_r4_names(key), value)
-                labels.append((enc(value), "benign", f"{kind}6", f"{kind} ({syntax})", 0))
+                labels.append((enc(value), "benign", f"{kind}{number}", f"{kind} ({syntax})", 0))
             for extra_lines, label in extras(rng, _r4_names(var), frame) if extras else []:
                 lines += extra_lines
-                labels.append((label, "benign", "syntax6", f"no secret ({syntax})", 0))
-            yield (f"benign|syntax-lookalike6|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
+                labels.append((label, "benign", f"syntax{number}", f"no secret ({syntax})", 0))
+            yield (f"benign|syntax-lookalike{number}|{syntax}", syntax, _File(f"{d}/{path}", lines, labels))
 
 
 SYNTAXES_PER_TOKEN = 7

@@ -207,6 +207,14 @@ def test_part_sizes(commits: int, workers: int) -> None:
         assert len(sizes) >= 2 * workers and len(sizes) % (2 * workers) == 0
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty when it has ended meanwhile (a short git lr-ci ran)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -245,9 +253,7 @@ def test_a_worker_whose_parent_is_killed_ends(tmp_path: Path) -> None:
     deadline = time.monotonic() + 20
     workers: list[int] = []
     while not workers and time.monotonic() < deadline and process.poll() is None:
-        workers = [
-            pid for pid in _children_of(process.pid) if b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        workers = [pid for pid in _children_of(process.pid) if b"python" in _cmdline(pid)]
         time.sleep(0.005)
     if not workers:
         process.wait()

@@ -889,8 +889,12 @@ class _QuoteIndex:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
+        from array import array
+
+        # 8 bytes a position (a file of nothing but quotes: 11 MB for 4 MB, not the 50 of a list of ints)
         self.positions = {
-            quote: [m.start() for m in re.finditer(re.escape(quote), data)] for quote in _TRIPLE_QUOTES
+            quote: array("q", (m.start() for m in re.finditer(re.escape(quote), data)))
+            for quote in _TRIPLE_QUOTES
         }
 
     def strings_around(self, offset: int) -> Iterator[tuple[bytes, int, int]]:

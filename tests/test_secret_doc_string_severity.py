@@ -104,11 +104,34 @@ def test_decide_documentation() -> None:
     assert decide(Severity.HIGH, generic=False, verdict=None, path="ops/client.py") == (Severity.HIGH, None)
 
 
+def _in_docstring(data: bytes, offset: int) -> bool:
+    """Whether ``offset`` of Python source ``data`` is inside a docstring: after an odd number of one
+    kind of triple quote, the last of which opens its line (only spaces and a string prefix before it),
+    right after a ``def``/``class`` header or at the top of the module, and closes after ``offset``."""
+    start = 0
+    for quote in (b'"""', b"'''"):
+        if data.count(quote, start, offset) % 2 == 0:
+            continue
+        opening = data.rfind(quote, start, offset)
+        line_start = data.rfind(b"\n", 0, opening) + 1
+        before = data[line_start:opening].strip().lower()
+        if before not in (b"", b"r", b"u", b"b", b"rb", b"br"):
+            continue
+        # The docstring closes after the value, and opens a module (nothing before it) or follows a
+        # ``def``/``class`` header: a history scan reads runs of added lines, where a lone closing quote
+        # at the top of a run must not turn the code after it into a docstring.
+        header = data[:line_start].rstrip()
+        if data.find(quote, offset) >= 0 and (not header or header.endswith((b":", b"->"))):
+            return True
+    return False
+
+
 def test_the_quote_index_answers_as_the_counting_checks_do() -> None:
     """The index (one pass per scan, then a binary search per hit) gives the same answer at every offset
-    as :func:`_in_docstring` and :func:`.filters.in_named_doc_string`, which count from the start."""
+    as :func:`_in_docstring` (below: the engine's check before the index) and
+    :func:`.filters.in_named_doc_string`, which count from the start."""
     from lr_ci.secret_rules import filters
-    from lr_ci.secret_rules.engine import _in_docstring, _QuoteIndex
+    from lr_ci.secret_rules.engine import _QuoteIndex
 
     sources = [
         _docstring(AWS).decode(),

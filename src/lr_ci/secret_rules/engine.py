@@ -854,28 +854,6 @@ _DOC_PAGE_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc")
 _PAGE_BYTES = 4 << 20  # a page's repeats are counted in its first 4 MB
 
 
-def _in_docstring(data: bytes, offset: int) -> bool:
-    """Whether ``offset`` of Python source ``data`` is inside a docstring: after an odd number of one
-    kind of triple quote, the last of which opens its line (only spaces and a string prefix before it),
-    right after a ``def``/``class`` header or at the top of the module, and closes after ``offset``."""
-    start = 0
-    for quote in (b'"""', b"'''"):
-        if data.count(quote, start, offset) % 2 == 0:
-            continue
-        opening = data.rfind(quote, start, offset)
-        line_start = data.rfind(b"\n", 0, opening) + 1
-        before = data[line_start:opening].strip().lower()
-        if before not in (b"", b"r", b"u", b"b", b"rb", b"br"):
-            continue
-        # The docstring closes after the value, and opens a module (nothing before it) or follows a
-        # ``def``/``class`` header: a history scan reads runs of added lines, where a lone closing quote
-        # at the top of a run must not turn the code after it into a docstring.
-        header = data[:line_start].rstrip()
-        if data.find(quote, offset) >= 0 and (not header or header.endswith((b":", b"->"))):
-            return True
-    return False
-
-
 _TRIPLE_QUOTES = (b'"""', b"'''")
 _DOCSTRING_PREFIXES = (b"", b"r", b"u", b"b", b"rb", b"br")
 
@@ -910,7 +888,7 @@ class _QuoteIndex:
                 yield quote, positions[before - 1], positions[after]
 
     def in_doc_string(self, offset: int) -> bool:
-        """:func:`_in_docstring` or :func:`.filters.in_named_doc_string` at ``offset``, by the index: a
+        """Whether ``offset`` is in a docstring or :func:`.filters.in_named_doc_string`, by the index: a
         docstring (opening its line, after a ``def``/``class`` header or at the module's top), or a string
         assigned to a documentation name (``EXAMPLES = r'''``: that check reads the string's own lines)."""
         from lr_ci.secret_rules import filters

@@ -522,6 +522,38 @@ def test_list_rules(cli: Cli) -> None:
     assert result.code == 0 and "github-token" in result.out and "generic-password" in result.out
 
 
+def test_list_rules_shows_the_paths_a_rule_is_scoped_to(cli: Cli) -> None:
+    """A path-scoped rule says where it runs: a suffix in the table, ``paths`` in JSON; others unchanged."""
+    from lr_ci.secret_rules.engine import default_rules
+
+    scoped = {rule.id: rule.paths for rule in default_rules().rules if rule.paths}
+    assert scoped["pgbouncer-userlist-password"] == ("userlist.txt",)
+    assert scoped["pgpass-password"] == (".pgpass", "pgpass", "pgpass.conf")
+    text = cli("secrets", "--list-rules")
+    assert text.code == 0
+    lines = {line.split()[0]: line for line in text.out.splitlines()}
+    assert lines["pgbouncer-userlist-password"].endswith(" (only in: userlist.txt)")
+    assert lines["pgpass-password"].endswith(" (only in: .pgpass, pgpass, pgpass.conf)")
+    unscoped = [line for rule_id, line in lines.items() if rule_id not in scoped]
+    assert unscoped and not any("only in:" in line for line in unscoped)
+    assert lines["github-token"].endswith(" (verified: github-crc32)")  # the verify suffix as before
+    listed = cli("secrets", "--list-rules", "--format", "json")
+    assert listed.code == 0
+    rules = {rule["id"]: rule for rule in json.loads(listed.out)}
+    assert rules["pgbouncer-userlist-password"]["paths"] == ["userlist.txt"]
+    assert rules["pgpass-password"]["paths"] == [".pgpass", "pgpass", "pgpass.conf"]
+    assert all(rule["paths"] == [] for rule_id, rule in rules.items() if rule_id not in scoped)
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "sarif", "junit", "github"])
+def test_list_rules_prints_the_table_in_every_format_but_json(cli: Cli, output_format: str) -> None:
+    """Only ``json`` has a form of its own: every other format prints the table, paths suffix included."""
+    result = cli("secrets", "--list-rules", "--format", output_format)
+    assert result.code == 0
+    assert result.out == cli("secrets", "--list-rules", "--format", "text").out
+    assert "pgbouncer-userlist-password" in result.out and "(only in: userlist.txt)" in result.out
+
+
 # -- GitHub Actions event ranges ----------------------------------------------------------------------------
 
 

@@ -394,7 +394,9 @@ def test_github_variables_are_read_in_one_place() -> None:
 def test_list_rules_has_a_json_form(cli: Cli) -> None:
     text = cli("secrets", "--list-rules").out.splitlines()
     rules = json.loads(cli("secrets", "--list-rules", "--format", "json").out)
-    assert len(rules) == len(text) and {"id", "severity", "kind", "description", "verify"} == set(rules[0])
+    assert len(rules) == len(text) and {"id", "severity", "kind", "description", "verify", "paths"} == set(
+        rules[0]
+    )
     assert text[0].split()[0] == rules[0]["id"]
 
 

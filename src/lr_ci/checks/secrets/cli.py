@@ -100,7 +100,13 @@ def _body(run: RunContext, request: Request, *, write_baseline: bool) -> Report:
 
 
 def _print_rules(output_format: str) -> None:
-    """The detection rules: a table for people, or with ``--format json`` a list a program can read."""
+    """The detection rules: a table for people, or with ``--format json`` a list a program can read.
+
+    Every format but ``json`` prints the table. A rule scoped to file names (``Rule.paths``: pgbouncer's
+    ``userlist.txt``) says so, since it finds nothing in a file of another name and a reader would
+    otherwise wonder why: ``(only in: userlist.txt)`` at the end of its line, ``paths`` in JSON (``[]``
+    for the rules that run on every file, so each entry has the same keys).
+    """
     from lr_ci.secret_rules.engine import default_rules
 
     rules = [
@@ -110,6 +116,7 @@ def _print_rules(output_format: str) -> None:
             "kind": "generic" if rule.generic else "provider",
             "description": rule.description,
             "verify": rule.verify,
+            "paths": list(rule.paths),
         }
         for rule in default_rules().rules
     ]
@@ -120,4 +127,6 @@ def _print_rules(output_format: str) -> None:
         return
     for rule in rules:
         checked = f" (verified: {rule['verify']})" if rule["verify"] else ""
-        click.echo(f"{rule['id']:<28} {rule['severity']:<9} {rule['kind']:<9} {rule['description']}{checked}")
+        scoped = f" (only in: {', '.join(rule['paths'])})" if rule["paths"] else ""
+        columns = f"{rule['id']:<28} {rule['severity']:<9} {rule['kind']:<9}"
+        click.echo(f"{columns} {rule['description']}{checked}{scoped}")

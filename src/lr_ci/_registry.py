@@ -38,6 +38,14 @@ class CheckSpec:
     """What its GitHub Action, ``actions/<name>/action.yml``, is made of (None: a command for a person at
     a terminal); a function, so that the data is built only by the actions' code and their generator."""
 
+    validate: str | None = None
+    """``module:attribute`` of the check's cross-table validation, for ``lr-ci config check``: a function
+    ``(config, tables) -> list[SettingError]`` given the parsed :class:`~lr_ci.config.ConfigFile` and
+    every table's validated settings (None for a table with errors of its own), returning what needs more
+    than one table's model to see (a name another table must define, the table's defaults applied to each
+    entry). The check's own run calls the same function, so both report the same problems in the same
+    words."""
+
     def load_command(self) -> click.Command:
         """The click command, imported now; an entry that names anything else is a bug in lr-ci (exit 3)."""
         import click
@@ -278,6 +286,7 @@ CHECKS: dict[str, CheckSpec] = {
             command="lr_ci.checks.uptime.cli:command",
             settings="lr_ci.checks.uptime.settings:UptimeSettings",
             action=_uptime_action,
+            validate="lr_ci.checks.uptime.settings:config_problems",
         ),
         CheckSpec(
             name="init",
@@ -315,6 +324,18 @@ def names(kind: Kind) -> list[str]:
 def settings_tables() -> dict[str, str]:
     """Table name -> settings model target, for every check that reads a table of ``lr-ci.toml``."""
     return {name: spec.settings for name, spec in CHECKS.items() if spec.settings}
+
+
+def settings_validators() -> dict[str, str]:
+    """Table name -> ``module:attribute`` of its cross-table validation (:attr:`CheckSpec.validate`)."""
+    return {name: spec.validate for name, spec in CHECKS.items() if spec.settings and spec.validate}
+
+
+def settings_validator(name: str) -> Any:
+    """The cross-table validation of check ``name`` (imported on first use)."""
+    target = CHECKS[name].validate
+    assert target is not None, name
+    return _load(target)
 
 
 def settings_model(name: str) -> Any:

@@ -26,10 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lr_ci._registry import settings_model, settings_tables
+from lr_ci._registry import settings_model, settings_tables, settings_validator, settings_validators
 from lr_ci._report_paths import repository_root
 from lr_ci._toml_lines import MAX_NESTING, KeyLines, ShapeLimitExceeded
-from lr_ci.errors import ConfigError, FieldError, UnsetVariableError
+from lr_ci.errors import (
+    ConfigError,
+    FieldError,
+    RunEnvironmentError,
+    RunEnvironmentSettingError,
+    UnsetVariableError,
+)
 from lr_ci.redact import Redactor
 
 CONFIG_FILENAME = "lr-ci.toml"
@@ -436,10 +442,28 @@ def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
     that runs the check with its credentials.
     """
     errors = list(unknown_tables(config))
+    validated: dict[str, Any] = {}
     for name in settings_tables():
         if isinstance(config.tables.get(name, {}), dict):
-            errors += _validate_section(config, name, settings_model(name), redactor, errors)[1]
+            validated[name], found = _validate_section(config, name, settings_model(name), redactor, errors)
+            errors += found
+    errors += _cross_table_errors(config, validated)
     return sorted(errors, key=lambda e: (e.line or 0, e.key))
+
+
+def _cross_table_errors(config: ConfigFile, validated: dict[str, Any]) -> list[ConfigError]:
+    """What each check's registered validation (``CheckSpec.validate``) finds once every table is read:
+    the problems its run would refuse (an uptime monitor naming a flow ``[smoke]`` does not define), at
+    their keys' lines. A table with errors of its own is not judged again; a problem of the machine or
+    the command line rather than of the file comes back as a :class:`RunEnvironmentError` (a warning)."""
+    errors: list[ConfigError] = []
+    for name in settings_validators():
+        if validated.get(name) is None:
+            continue
+        for problem in settings_validator(name)(config, validated):
+            kind = RunEnvironmentError if isinstance(problem, RunEnvironmentSettingError) else ConfigError
+            errors.append(config.error(problem.where, problem.problem, kind))
+    return errors
 
 
 def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) -> ConfigError:

@@ -64,6 +64,19 @@ class UnsetVariableError(ConfigError):
     """A ``${NAME}`` whose variable is not set: fatal for a run, a warning for ``config check``."""
 
 
+class RunEnvironmentSettingError(SettingError):
+    """A setting that this machine or command line cannot serve, while the file itself is right
+    (``GITHUB_TOKEN`` unset for a ``github_issues`` target, apprise not installed for an apprise URL, a
+    flow monitor without a base URL, which ``--base-url`` may give): exit 2 for a run, like any
+    :class:`SettingError`, and a warning for ``lr-ci config check`` (:class:`RunEnvironmentError`), since
+    the machine that checks the file is often not the one that runs the check."""
+
+
+class RunEnvironmentError(ConfigError):
+    """A :class:`RunEnvironmentSettingError` at its line of lr-ci.toml, as ``lr-ci config check`` lists it:
+    a warning, like :class:`UnsetVariableError`."""
+
+
 class FieldError(ValueError):
     """A settings ``__post_init__`` rejecting one of its fields.
 

@@ -20,6 +20,7 @@ from lr_ci.report import Finding, Location, Report, Severity
 
 RULE = "config-invalid"
 UNSET_RULE = "config-env-unset"
+RUN_ENVIRONMENT_RULE = "config-run-environment"
 MAX_LISTED_PROBLEMS = 1000
 """Problems listed per file: 49,000 unknown keys made 49,000 findings, 60 MB of reports and a 370 MB
 peak; past this many, one more finding counts the rest (still a failure)."""
@@ -42,7 +43,6 @@ def check_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
     from lr_ci.config import UnreadableConfigError, find_config_file, parse_config, validate_all
-    from lr_ci.errors import UnsetVariableError
 
     targets: list[Path | None] = [*files] or [run.options.config or find_config_file(run.cwd)]
     report = Report(
@@ -51,6 +51,7 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
         rules={
             RULE: "lr-ci.toml is not valid",
             UNSET_RULE: "an environment variable the config reads is not set here",
+            RUN_ENVIRONMENT_RULE: "the config needs something at run time that is not given here",
         },
     )
     checked = 0
@@ -74,9 +75,7 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
         except ConfigError as exc:
             errors = [exc]
         path = report_path(target, run.cwd)
-        report.findings += [
-            _finding(e, path, isinstance(e, UnsetVariableError)) for e in errors[:MAX_LISTED_PROBLEMS]
-        ]
+        report.findings += [_finding(e, path) for e in errors[:MAX_LISTED_PROBLEMS]]
         if len(errors) > MAX_LISTED_PROBLEMS:
             report.findings.append(
                 Finding(
@@ -91,13 +90,22 @@ def _check(run: RunContext, files: tuple[Path, ...]) -> Report:
     return report
 
 
-def _finding(error: ConfigError, path: str, unset_variable: bool) -> Finding:
+def _finding(error: ConfigError, path: str) -> Finding:
+    """A problem of the file fails the check; one of this machine (an unset variable, a package or an
+    option the run will need) is a warning: the file may be right for where the check runs."""
+    from lr_ci.errors import RunEnvironmentError, UnsetVariableError
+
     message = f"{error.key}: {error.problem}" if error.key else error.problem
-    if unset_variable:
+    rule = RULE
+    if isinstance(error, UnsetVariableError):
+        rule = UNSET_RULE
         message += " here (checks that read this table will need it at run time)"
+    elif isinstance(error, RunEnvironmentError):
+        rule = RUN_ENVIRONMENT_RULE
+        message += " (here; the check's run will need it)"
     return Finding(
-        rule=UNSET_RULE if unset_variable else RULE,
-        severity=Severity.LOW if unset_variable else Severity.HIGH,
+        rule=rule,
+        severity=Severity.HIGH if rule == RULE else Severity.LOW,
         message=message,
         location=Location(path=path, line=error.line),
     )

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from lr_ci.config import SETTINGS_CONFIG
-from lr_ci.errors import FieldError, LrCiError, SettingError
+from lr_ci.errors import FieldError, LrCiError, RunEnvironmentSettingError, SettingError
 from lr_ci.flows.model import HttpUrl
 
 if TYPE_CHECKING:
@@ -369,58 +369,30 @@ def build_plan(
     """The plan the runners take: every probe bound to its settings, rules checked, targets built.
 
     Every problem is a :class:`SettingError` at the key's line (or an :class:`LrCiError` for an option),
-    raised before anything is probed, stored or sent.
+    raised before anything is probed, stored or sent: the first of :func:`plan_problems`, the one function
+    that judges what the table's model cannot (``lr-ci config check`` lists the same problems).
     """
     from lr_ci.checks.uptime.monitor import Monitor
     from lr_ci.checks.uptime.plan import Plan, PlannedMonitor
-    from lr_ci.checks.uptime.rule import Rule
 
     environ = os.environ if environ is None else environ
     raw: Mapping[str, Any] = config.tables.get("uptime", {})
+    problems = plan_problems(settings, raw=raw, smoke=smoke, github_issues=github_issues, environ=environ)
+    if problems:
+        raise problems[0]
     folder = config.path.resolve().parent if config.path is not None else Path.cwd()
     mask = redactor.scrub_text
 
     context = _Context(settings, smoke, redactor, folder)
     planned: list[PlannedMonitor] = []
-    seen: dict[str, int] = {}
     for index, monitor in enumerate(settings.monitors):
-        loc = _where("monitors", index)
-        if monitor.name in seen:
-            raise SettingError(
-                (*loc, "name"),
-                f"two monitors are named {monitor.name!r} (also monitor {seen[monitor.name] + 1})",
-            )
-        if monitor.name == CONTROL_NAME:
-            raise SettingError((*loc, "name"), f"{CONTROL_NAME!r} is the control target's name")
-        seen[monitor.name] = index
-        if monitor.password is not None:
-            literal = _literal_credential(raw, loc, "password")
-            if literal is not None:
-                raise literal
-        interval = _pick(monitor.interval, settings.interval)
-        failures = _pick(monitor.failures, settings.failures)
-        window = _pick(monitor.window, settings.window)
-        if monitor.window is None and monitor.interval is not None and (failures - 1) * interval >= window:
-            # The table's window is a default for monitors at the table's pace: a monitor that sets a
-            # slower interval of its own (a certificate checked hourly) gets a window its failures fit in.
-            window = failures * interval
-        rule = Rule(
-            interval=interval,
-            timeout=_pick(monitor.timeout, settings.timeout),
-            failures=failures,
-            window=window,
-            recover_after=_pick(monitor.recover_after, settings.recover_after),
-            renotify=monitor.renotify if monitor.renotify is not None else settings.renotify,
-        )
-        problem = rule.problem()
-        if problem is not None:
-            raise SettingError(loc, f"monitor {monitor.name!r}: {problem}")
-        probe, target, kind = _bind_probe(monitor, rule, loc, context)
+        rule = monitor_rule(monitor, settings)
+        probe, target, kind = _bind_probe(monitor, rule, _where("monitors", index), context)
         owner = monitor.owner if monitor.owner is not None else settings.owner
         planned.append(PlannedMonitor(Monitor(monitor.name, probe, owner), rule, kind, mask(target)))
 
     control = _control(settings, planned, redactor) if settings.control is not None else None
-    targets = _targets(settings, raw, redactor, github_issues, environ)
+    targets = _targets(settings, redactor, github_issues, environ)
     state = Path(_resolve(settings.state, folder))
 
     def notify(delivery: Delivery) -> Sent:
@@ -442,6 +414,187 @@ def build_plan(
         state_path=state,
         retention_s=settings.retention,
     )
+
+
+def plan_problems(
+    settings: UptimeSettings,
+    *,
+    raw: Mapping[str, Any],
+    smoke: SmokeSettings | None,
+    environ: Mapping[str, str],
+    flows_known: bool = True,
+    github_issues: bool = False,
+) -> list[LrCiError]:
+    """Every problem of ``[uptime]`` that its model cannot see alone, in the order a run meets them.
+
+    The one place these are judged: :func:`build_plan` raises the first, ``lr-ci config check`` lists
+    them all (:func:`config_problems`). Each monitor: a second monitor of one name, the control target's
+    name, a literal ``password``, a rule that cannot fire once the table's defaults apply, a flow
+    ``[smoke]`` does not define, a flow monitor without a base URL; then the control target's rule; then
+    the notification targets: an apprise URL apprise cannot use, a literal webhook ``secret``, a GitHub
+    issues target without its repository or token, two targets of one name. ``raw`` is the table as
+    written (before ``${NAME}`` is read), where a literal credential shows; ``smoke`` is ``[smoke]``
+    (None: no flows), ``flows_known`` False when ``[smoke]`` is invalid itself (its flows are unknown, so
+    no flow name is judged). Problems of the machine or command line rather than of the file are
+    :class:`RunEnvironmentSettingError`; ``--github-issues`` (``github_issues``) without what it needs is
+    an :class:`LrCiError` naming the option.
+    """
+    problems: list[LrCiError] = []
+    seen: dict[str, int] = {}
+    rules: list[Rule] = []
+    for index, monitor in enumerate(settings.monitors):
+        loc = _where("monitors", index)
+        if monitor.name in seen:
+            problems.append(
+                SettingError(
+                    (*loc, "name"),
+                    f"two monitors are named {monitor.name!r} (also monitor {seen[monitor.name] + 1})",
+                )
+            )
+        elif monitor.name == CONTROL_NAME:
+            problems.append(SettingError((*loc, "name"), f"{CONTROL_NAME!r} is the control target's name"))
+        else:
+            seen[monitor.name] = index
+        if monitor.password is not None:
+            literal = _literal_credential(raw, loc, "password")
+            if literal is not None:
+                problems.append(literal)
+        rule = monitor_rule(monitor, settings)
+        problem = rule.problem()
+        if problem is not None:
+            problems.append(SettingError(loc, f"monitor {monitor.name!r}: {problem}"))
+        else:
+            rules.append(rule)
+        if monitor.flow is not None and flows_known:
+            problems += _flow_problems(monitor.flow, loc, settings, smoke)
+    if settings.control is not None:
+        problem = _control_rule(settings, rules).problem()
+        if problem is not None:
+            problems.append(SettingError(_where("control"), f"the control target: {problem}"))
+    problems += _target_problems(settings, raw, github_issues, environ)
+    return problems
+
+
+def config_problems(config: ConfigFile, tables: Mapping[str, object | None]) -> list[SettingError]:
+    """``[uptime]``'s cross-table validation for ``lr-ci config check`` (the registry's ``validate``):
+    :func:`plan_problems` of the validated tables, with this machine's environment. None of a run's
+    options is given here, so a problem an option could solve (no base URL: ``--base-url``) is one of the
+    run's environment, a warning there."""
+    from lr_ci.checks.smoke.settings import SmokeSettings
+
+    settings = tables.get("uptime")
+    if not isinstance(settings, UptimeSettings):
+        return []
+    smoke = tables.get("smoke")
+    raw = config.tables.get("uptime", {})
+    found = plan_problems(
+        settings,
+        raw=raw if isinstance(raw, Mapping) else {},
+        smoke=smoke if isinstance(smoke, SmokeSettings) else None,
+        flows_known=smoke is not None,
+        environ=os.environ,
+    )
+    return [problem for problem in found if isinstance(problem, SettingError)]
+
+
+def monitor_rule(monitor: MonitorSettings, settings: UptimeSettings) -> Rule:
+    """The monitor's alert rule: its own values over the table's defaults."""
+    from lr_ci.checks.uptime.rule import Rule
+
+    interval = _pick(monitor.interval, settings.interval)
+    failures = _pick(monitor.failures, settings.failures)
+    window = _pick(monitor.window, settings.window)
+    if monitor.window is None and monitor.interval is not None and (failures - 1) * interval >= window:
+        # The table's window is a default for monitors at the table's pace: a monitor that sets a
+        # slower interval of its own (a certificate checked hourly) gets a window its failures fit in.
+        window = failures * interval
+    return Rule(
+        interval=interval,
+        timeout=_pick(monitor.timeout, settings.timeout),
+        failures=failures,
+        window=window,
+        recover_after=_pick(monitor.recover_after, settings.recover_after),
+        renotify=monitor.renotify if monitor.renotify is not None else settings.renotify,
+    )
+
+
+def _flow_problems(
+    flow: str, loc: tuple[str | int, ...], settings: UptimeSettings, smoke: SmokeSettings | None
+) -> list[LrCiError]:
+    """A flow monitor needs its flow in ``[smoke]`` and a base URL to run it at."""
+    if smoke is None or flow not in smoke.flows:
+        known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
+        return [SettingError((*loc, "flow"), f"no flow named {flow!r} in [smoke] (its flows: {known})")]
+    if (settings.base_url or smoke.base_url) is None:
+        return [
+            RunEnvironmentSettingError(
+                (*loc, "flow"),
+                "a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url (or --base-url)",
+            )
+        ]
+    return []
+
+
+def _control_rule(settings: UptimeSettings, rules: Sequence[Rule]) -> Rule:
+    """The control target's rule: probed at least as often as the most frequent monitor (so the alert
+    bound holds with it, ``rule.py``), failing at its first failure."""
+    from lr_ci.checks.uptime.rule import Rule
+
+    control = settings.control
+    assert control is not None
+    fastest = min(rules, key=lambda rule: rule.interval, default=None)
+    interval = control.interval or (fastest.interval if fastest else settings.interval)
+    timeout = control.timeout or (fastest.timeout if fastest else settings.timeout)
+    return Rule(interval=interval, timeout=timeout, failures=1, window=interval)
+
+
+def _target_problems(
+    settings: UptimeSettings, raw: Mapping[str, Any], github_issues: bool, environ: Mapping[str, str]
+) -> list[LrCiError]:
+    """The notification targets' problems; their ids as :func:`_targets` gives them, each once."""
+    from lr_ci.checks.uptime import notify
+
+    problems: list[LrCiError] = []
+    names: set[str] = set()
+
+    def add(name: str, loc: tuple[str | int, ...]) -> None:
+        if name in names:
+            problems.append(
+                SettingError(
+                    loc, f'two notification targets are called {name!r}: give each a different name = "..."'
+                )
+            )
+        names.add(name)
+
+    for loc, entry in _senders(settings):
+        if entry.url is not None:
+            problem = notify.apprise_url_problem(entry.url)
+            if problem is not None:
+                # apprise not installed here is the machine's problem; a URL apprise refuses, the file's
+                kind = RunEnvironmentSettingError if problem.endswith(notify.APPRISE_MISSING) else SettingError
+                problems.append(kind((*loc, "url"), problem))
+                continue
+        else:
+            literal = _literal_credential(raw, loc, "secret")
+            if literal is not None:
+                problems.append(literal)
+                continue
+        add(entry.name or _sender_id(entry), loc)
+    for loc, github_entry in _github_entries(settings, github_issues):
+        repository = _github_repository(github_entry, environ)
+        if repository is None:
+            problems.append(_github_problem(loc, github_entry, "GITHUB_REPOSITORY is not set to owner/repo"))
+            continue
+        if not environ.get("GITHUB_TOKEN", ""):
+            problems.append(
+                _github_problem(loc, github_entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
+            )
+            continue
+        name = _github_name(github_entry, repository)
+        if github_entry is None and name in names:
+            continue  # --github-issues for the repository [uptime.notify] already names
+        add(name, loc)
+    return problems
 
 
 def _pick(value: T | None, default: T) -> T:
@@ -511,16 +664,9 @@ def _flow_probe(
     from lr_ci.flows.urls import userinfo_credentials, without_userinfo
 
     smoke, redactor = context.smoke, context.redactor
-    assert monitor.flow is not None
-    if smoke is None or monitor.flow not in smoke.flows:
-        known = ", ".join(sorted(smoke.flows)) if smoke is not None and smoke.flows else "none"
-        raise SettingError((*loc, "flow"), f"no flow named {monitor.flow!r} in [smoke] (its flows: {known})")
+    assert monitor.flow is not None and smoke is not None  # plan_problems: the flow and a base URL exist
     base_url = context.settings.base_url or smoke.base_url
-    if base_url is None:
-        raise SettingError(
-            (*loc, "flow"),
-            "a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url (or --base-url)",
-        )
+    assert base_url is not None
     for credential in userinfo_credentials(base_url):
         redactor.add_credential(credential)
     verify: bool | str = smoke.verify_tls if smoke.ca_bundle is None else smoke.ca_bundle
@@ -589,18 +735,12 @@ def _control(
     from lr_ci.checks.uptime import probes
     from lr_ci.checks.uptime.monitor import Monitor
     from lr_ci.checks.uptime.plan import PlannedMonitor
-    from lr_ci.checks.uptime.rule import Rule
     from lr_ci.flows.urls import userinfo_credentials, without_userinfo
 
     control = settings.control
     assert control is not None
-    fastest = min(planned, key=lambda m: m.rule.interval, default=None)
-    interval = control.interval or (fastest.rule.interval if fastest else settings.interval)
-    timeout = control.timeout or (fastest.rule.timeout if fastest else settings.timeout)
-    rule = Rule(interval=interval, timeout=timeout, failures=1, window=interval)
-    problem = rule.problem()
-    if problem is not None:
-        raise SettingError(_where("control"), f"the control target: {problem}")
+    rule = _control_rule(settings, [monitor.rule for monitor in planned])  # plan_problems: it can fire
+    timeout = rule.timeout
     for credential in userinfo_credentials(control.url):
         redactor.add_credential(credential)
     http = probes.HttpProbe(control.url, status=tuple(range(100, 500)), timeout_s=timeout)
@@ -614,92 +754,101 @@ def _control(
 
 
 def _targets(
-    settings: UptimeSettings,
-    raw: Mapping[str, Any],
-    redactor: Redactor,
-    github_issues: bool,
-    environ: Mapping[str, str],
+    settings: UptimeSettings, redactor: Redactor, github_issues: bool, environ: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Target id -> what :func:`notify.deliver` sends to; ids unique and free of credentials."""
+    """Target id -> what :func:`notify.deliver` sends to; ids unique and free of credentials (the
+    targets :func:`plan_problems` found nothing wrong with, in the same order)."""
     targets: dict[str, Any] = {}
-    github: list[tuple[tuple[str | int, ...], NotifySettings | None]] = []
-    for index, entry in enumerate(settings.notify):
-        loc = _where("notify", index)
-        if entry.github_issues not in (None, False):
-            github.append((loc, entry))
-            continue
-        default_id, target = _sender(entry, loc, raw, redactor)
-        _add_target(targets, entry.name or default_id, target, loc)
-    if github_issues:
-        github.append((_where(), None))
-    for loc, github_entry in github:
-        name, target = _github_target(loc, github_entry, redactor, environ)
+    for _loc, entry in _senders(settings):
+        targets[entry.name or _sender_id(entry)] = _sender(entry, redactor)
+    for _loc, github_entry in _github_entries(settings, github_issues):
+        repository = _github_repository(github_entry, environ)
+        assert repository is not None
+        name = _github_name(github_entry, repository)
         if github_entry is None and name in targets:
             continue  # --github-issues for the repository [uptime.notify] already names
-        _add_target(targets, name, target, loc)
+        targets[name] = _github_target(github_entry, repository, redactor, environ)
     return targets
 
 
-def _sender(
-    entry: NotifySettings, loc: tuple[str | int, ...], raw: Mapping[str, Any], redactor: Redactor
-) -> tuple[str, Any]:
-    """(default id, target) of an apprise URL or a signed webhook."""
+def _senders(settings: UptimeSettings) -> list[tuple[tuple[str | int, ...], NotifySettings]]:
+    """The apprise URL and webhook targets with their places in the table."""
+    entries = [(_where("notify", index), entry) for index, entry in enumerate(settings.notify)]
+    return [(loc, entry) for loc, entry in entries if entry.github_issues in (None, False)]
+
+
+def _github_entries(
+    settings: UptimeSettings, github_issues: bool
+) -> list[tuple[tuple[str | int, ...], NotifySettings | None]]:
+    """The GitHub issues targets, after the others: each ``github_issues`` entry, then ``--github-issues``
+    (None)."""
+    entries: list[tuple[tuple[str | int, ...], NotifySettings | None]] = [
+        (_where("notify", index), entry)
+        for index, entry in enumerate(settings.notify)
+        if entry.github_issues not in (None, False)
+    ]
+    if github_issues:
+        entries.append((_where(), None))
+    return entries
+
+
+def _sender_id(entry: NotifySettings) -> str:
+    """The default id of an apprise URL (its scheme) or a signed webhook (its host)."""
     from urllib.parse import urlsplit
 
+    from lr_ci.checks.uptime import notify
+
+    if entry.url is not None:
+        return notify.public(entry.url)
+    assert entry.webhook is not None
+    split = urlsplit(entry.webhook)
+    return f"webhook:{split.hostname}{f':{split.port}' if split.port else ''}"
+
+
+def _sender(entry: NotifySettings, redactor: Redactor) -> Any:
+    """The target of an apprise URL or a signed webhook; its credentials registered with the redactor."""
     from lr_ci.checks.uptime import notify
     from lr_ci.flows.urls import userinfo_credentials
 
     if entry.url is not None:
         redactor.add_credential(entry.url)  # its tokens from ${NAME} are registered by the loader
-        problem = notify.apprise_url_problem(entry.url)
-        if problem is not None:
-            raise SettingError((*loc, "url"), problem)
-        return notify.public(entry.url), notify.AppriseTarget(entry.url, timeout_s=entry.timeout)
+        return notify.AppriseTarget(entry.url, timeout_s=entry.timeout)
     assert entry.webhook is not None and entry.secret is not None
-    literal = _literal_credential(raw, loc, "secret")
-    if literal is not None:
-        raise literal
     redactor.add_credential(entry.secret)
     for credential in userinfo_credentials(entry.webhook):
         redactor.add_credential(credential)
-    split = urlsplit(entry.webhook)
-    default_id = f"webhook:{split.hostname}{f':{split.port}' if split.port else ''}"
-    return default_id, notify.WebhookTarget(entry.webhook, entry.secret, timeout_s=entry.timeout)
+    return notify.WebhookTarget(entry.webhook, entry.secret, timeout_s=entry.timeout)
 
 
-def _github_target(
-    loc: tuple[str | int, ...],
-    entry: NotifySettings | None,
-    redactor: Redactor,
-    environ: Mapping[str, str],
-) -> tuple[str, Any]:
-    """(id, target) of a GitHub issues target: ``[[uptime.notify]] github_issues`` or ``--github-issues``."""
-    from lr_ci.checks.uptime import notify
-
+def _github_repository(entry: NotifySettings | None, environ: Mapping[str, str]) -> str | None:
+    """``owner/repo`` of a GitHub issues target (``true`` and ``--github-issues``: GITHUB_REPOSITORY), or
+    None when the environment does not say."""
     repository = entry.github_issues if entry is not None else True
     if repository is True:
         repository = environ.get("GITHUB_REPOSITORY", "")
-        if not _REPOSITORY.match(repository):
-            raise _github_problem(loc, entry, "GITHUB_REPOSITORY is not set to owner/repo")
-    token = environ.get("GITHUB_TOKEN", "")
-    if not token:
-        raise _github_problem(loc, entry, "GITHUB_TOKEN is not set (the issues are opened with it)")
+        return repository if _REPOSITORY.match(repository) else None
+    return str(repository)
+
+
+def _github_name(entry: NotifySettings | None, repository: str) -> str:
+    return entry.name if entry is not None and entry.name else f"github:{repository}"
+
+
+def _github_target(
+    entry: NotifySettings | None, repository: str, redactor: Redactor, environ: Mapping[str, str]
+) -> Any:
+    """A GitHub issues target: ``[[uptime.notify]] github_issues`` or ``--github-issues``."""
+    from lr_ci.checks.uptime import notify
+
+    token = environ["GITHUB_TOKEN"]  # plan_problems: it is set
     redactor.add_credential(token)
     labels = tuple(entry.labels) if entry is not None else ("uptime",)
-    name = entry.name if entry is not None and entry.name else f"github:{repository}"
     api_url = environ.get("GITHUB_API_URL") or "https://api.github.com"  # GitHub Enterprise sets it
-    return name, notify.GithubIssuesTarget(str(repository), token, labels=labels, api_url=api_url)
+    return notify.GithubIssuesTarget(repository, token, labels=labels, api_url=api_url)
 
 
 def _github_problem(loc: tuple[str | int, ...], entry: NotifySettings | None, problem: str) -> LrCiError:
+    """What the environment lacks for a GitHub issues target: a problem of the machine, not of the file."""
     if entry is None:
         return LrCiError(f"--github-issues: {problem}")
-    return SettingError((*loc, "github_issues"), problem)
-
-
-def _add_target(targets: dict[str, Any], name: str, target: Any, loc: tuple[str | int, ...]) -> None:
-    if name in targets:
-        raise SettingError(
-            loc, f'two notification targets are called {name!r}: give each a different name = "..."'
-        )
-    targets[name] = target
+    return RunEnvironmentSettingError((*loc, "github_issues"), problem)

@@ -571,7 +571,8 @@ def _target_problems(
             problem = notify.apprise_url_problem(entry.url)
             if problem is not None:
                 # apprise not installed here is the machine's problem; a URL apprise refuses, the file's
-                kind = RunEnvironmentSettingError if problem.endswith(notify.APPRISE_MISSING) else SettingError
+                missing = problem.endswith(notify.APPRISE_MISSING)
+                kind = RunEnvironmentSettingError if missing else SettingError
                 problems.append(kind((*loc, "url"), problem))
                 continue
         else:

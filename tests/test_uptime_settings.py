@@ -439,3 +439,158 @@ def test_without_the_uptime_extra_an_apprise_url_says_how_to_install_it(
     settings = load_section(loaded, "uptime", UptimeSettings, redactor)
     plan = build_plan(settings, config=loaded, smoke=None, redactor=redactor)
     assert plan.targets == ("webhook:127.0.0.1:9",)
+
+
+# -- lr-ci config check finds what build_plan refuses (one function judges both: plan_problems) ----------
+
+MONITOR = "[[uptime.monitors]]\nname = 'api'\nurl = 'http://127.0.0.1:9/'\n\n"
+FLOWS = "[smoke]\nbase_url = 'http://127.0.0.1:9'\n[smoke.flows.login]\nsteps = [{ path = '/login' }]\n\n"
+CROSS_TABLE_PROBLEMS = {
+    # name: (lr-ci.toml, what the message says, a problem of the machine or command line (a warning))
+    "unknown flow": (
+        FLOWS + "[[uptime.monitors]]\nname = 'login works'\nflow = 'logon'\n",
+        "uptime.monitors.0.flow: no flow named 'logon' in [smoke] (its flows: login)",
+        False,
+    ),
+    "duplicate monitor name": (
+        MONITOR + MONITOR,
+        "uptime.monitors.1.name: two monitors are named 'api' (also monitor 1)",
+        False,
+    ),
+    "the control target's name": (
+        "[[uptime.monitors]]\nname = '(control)'\nurl = 'http://127.0.0.1:9/'\n",
+        "uptime.monitors.0.name: '(control)' is the control target's name",
+        False,
+    ),
+    "literal password": (
+        "[[uptime.monitors]]\nname = 'mail'\nsmtp = '127.0.0.1:2525'\nusername = 'probe'\n"
+        "password = 'hunter2-literal'\n",
+        "uptime.monitors.0.password: credentials come from environment variables",
+        False,
+    ),
+    "a rule the table's defaults make impossible": (
+        "[uptime]\nfailures = 3\n\n[[uptime.monitors]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\n"
+        "interval = '5m'\nwindow = '10m'\n",
+        "uptime.monitors.0: monitor 'x': this rule can never fire",
+        False,
+    ),
+    "the control target's rule": (
+        MONITOR + "[uptime.control]\nurl = 'http://127.0.0.1:9/'\ninterval = '10s'\ntimeout = '20s'\n",
+        "uptime.control: the control target: the timeout (20 s) is longer than the interval (10 s)",
+        False,
+    ),
+    "malformed apprise URL": (
+        MONITOR + "[[uptime.notify]]\nurl = 'nosuchscheme://token-abcdef123/x'\n",
+        "uptime.notify.0.url: nosuchscheme://***: not a valid apprise URL",
+        False,
+    ),
+    "literal webhook secret": (
+        MONITOR + "[[uptime.notify]]\nwebhook = 'http://127.0.0.1:9/hook'\nsecret = 'written-in-the-file'\n",
+        "uptime.notify.0.secret: credentials come from environment variables",
+        False,
+    ),
+    "two targets of one id": (
+        MONITOR + f"[[uptime.notify]]\n{HOOK}\n[[uptime.notify]]\n{HOOK}",
+        "uptime.notify.1: two notification targets are called 'webhook:127.0.0.1:9'",
+        False,
+    ),
+    "flow monitor without a base URL": (
+        "[smoke.flows.login]\nsteps = [{ path = '/login' }]\n\n"
+        "[[uptime.monitors]]\nname = 'login works'\nflow = 'login'\n",
+        "uptime.monitors.0.flow: a flow monitor needs a base URL: set [uptime] base_url or [smoke] base_url "
+        "(or --base-url)",
+        True,
+    ),
+    "GitHub issues without GITHUB_REPOSITORY": (
+        MONITOR + "[[uptime.notify]]\ngithub_issues = true\n",
+        "uptime.notify.0.github_issues: GITHUB_REPOSITORY is not set to owner/repo",
+        True,
+    ),
+    "GitHub issues without GITHUB_TOKEN": (
+        MONITOR + "[[uptime.notify]]\ngithub_issues = 'acme/ops'\n",
+        "uptime.notify.0.github_issues: GITHUB_TOKEN is not set (the issues are opened with it)",
+        True,
+    ),
+    "apprise not installed": (
+        MONITOR + "[[uptime.notify]]\nurl = 'json://127.0.0.1:9/'\n",
+        "uptime.notify.0.url: json://***: apprise URLs need apprise, which is not installed",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CROSS_TABLE_PROBLEMS))
+def test_config_check_reports_what_uptime_refuses_in_the_same_words(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Every problem ``build_plan`` finds across tables (or in the table's defaults applied to a monitor)
+    is a ``config check`` finding at the same line with the same message as ``lr-ci uptime``'s error: a
+    failure (exit 1) when the file is wrong, a low warning (exit 0) when only this machine or command
+    line lacks something (a variable, a package, ``--base-url``) the run will need."""
+    text, expected, environment = CROSS_TABLE_PROBLEMS[name]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    if name == "apprise not installed":
+        monkeypatch.setitem(sys.modules, "apprise", None)  # `import apprise` raises ImportError
+    config = write(tmp_path, text)
+    error = refused(cli, config).partition(": error: ")[2]
+    assert error.startswith("lr-ci.toml:") and expected in error, error
+    result = cli("config", "check", "--format", "json")
+    assert result.code == (0 if environment else 1), (result.out, result.err)
+    findings = result.json()["findings"]
+    assert len(findings) == 1, findings
+    finding = findings[0]
+    where = f"{finding['location']['path']}:{finding['location']['line']}"
+    assert (finding["rule"], finding["severity"]) == (
+        ("config-run-environment", "low") if environment else ("config-invalid", "high")
+    )
+    if environment:
+        assert finding["message"].endswith(" (here; the check's run will need it)")
+        assert f"{where}: {finding['message']}".startswith(error), (finding, error)
+    else:
+        assert f"{where}: {finding['message']}" == error
+    for literal in ("hunter2-literal", "written-in-the-file", "token-abcdef123"):
+        assert literal not in result.out + result.err
+
+
+def test_config_check_passes_a_valid_uptime_table_with_flows_and_targets(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_token_value_0123456789")
+    write(
+        tmp_path,
+        FLOWS
+        + MONITOR
+        + "[[uptime.monitors]]\nname = 'login works'\nflow = 'login'\n\n"
+        + "[uptime.control]\nurl = 'http://127.0.0.1:9/'\n\n"
+        + f"[[uptime.notify]]\n{HOOK}\n[[uptime.notify]]\ngithub_issues = 'acme/ops'\n",
+    )
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 0 and result.json()["findings"] == [], result.out
+
+
+def test_config_check_lists_every_cross_table_problem_and_judges_no_flow_of_an_invalid_smoke(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stops at the first problem; config check lists them all. A ``[smoke]`` with errors of its own
+    has unknown flows: its error is reported, a flow monitor's name is not judged against it."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, MONITOR + MONITOR + "[[uptime.monitors]]\nname = 'f'\nflow = 'nosuch'\n")
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 1
+    messages = [f["message"] for f in result.json()["findings"]]
+    assert messages == [
+        "uptime.monitors.1.name: two monitors are named 'api' (also monitor 1)",
+        "uptime.monitors.2.flow: no flow named 'nosuch' in [smoke] (its flows: none)",
+    ]
+    write(
+        tmp_path,
+        "[smoke]\nbase_url = 'http://127.0.0.1:9'\ntimeuot = 5\n\n"
+        + "[[uptime.monitors]]\nname = 'f'\nflow = 'nosuch'\n",
+    )
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 1
+    messages = [f["message"] for f in result.json()["findings"]]
+    assert len(messages) == 1 and messages[0].startswith("smoke.timeuot: unknown key"), messages

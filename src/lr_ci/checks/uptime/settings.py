@@ -22,8 +22,10 @@ Why it is shaped this way:
   with two kinds or none, a key of another kind of probe, a JSON condition that does not parse, a bad
   duration): ``lr-ci config check`` finds those too. What needs the whole table, the environment or
   another table (the rule with the table's defaults, duplicate names, an unknown ``[smoke]`` flow, an
-  apprise URL apprise cannot use, a literal password) is refused by :func:`build_plan` before anything
-  starts, as a :class:`~lr_ci.errors.SettingError` the run turns into exit 2 at that monitor's line.
+  apprise URL apprise cannot use, a literal password) is judged by one function, :func:`plan_problems`:
+  :func:`build_plan` raises the first before anything starts, as a :class:`~lr_ci.errors.SettingError`
+  the run turns into exit 2 at that monitor's line, and ``lr-ci config check`` lists them all (the
+  registry's ``validate``: :func:`config_problems`).
 - **An impossible rule is refused, never run.** A monitor whose rule can never fire would stay silent
   through every outage for months: :meth:`Rule.problem` says why, at the monitor's line.
 - **Credentials come from the environment, and only from there.** ``password`` and ``secret`` must be a

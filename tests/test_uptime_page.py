@@ -575,6 +575,123 @@ def test_the_out_folder_must_be_writable(tmp_path: Path, cli: Cli, state_file: P
     assert "cannot write the status page" in line
 
 
+# -- badges of monitors removed from the config ----------------------------------------------------------
+
+
+def _monitors_config(path: Path, names: list[str], port: int) -> Path:
+    monitors = "".join(
+        f"[[uptime.monitors]]\nname = '{name}'\nurl = 'http://127.0.0.1:{port}/'\n\n" for name in names
+    )
+    path.write_text(f"[uptime]\nstate = 'uptime.sqlite'\n\n{monitors}")
+    return path
+
+
+def _page(cli: Cli, config: Path, out: Path) -> dict[str, Any]:
+    result = cli("--config", str(config), "uptime", "page", "--out", str(out), "--format", "json")
+    assert result.code == 0, result.err
+    report: dict[str, Any] = result.json()
+    return report
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_the_badge_of_a_removed_monitor_is_removed_and_nothing_else(tmp_path: Path, cli: Cli) -> None:
+    """Two monitors, the page written, one dropped from lr-ci.toml, the page written again: its badge is
+    gone (it would keep saying "up" forever), the other's stays, and so do files lr-ci did not write, in
+    the folder and in ``badges/`` (status.json, the manifest, never named them)."""
+    port = free_port()  # nothing listens: each probe fails, which is a state like any other
+    config = _monitors_config(tmp_path / "lr-ci.toml", ["API health", "Web"], port)
+    assert cli("--config", str(config), "uptime", "check", "--once").code in (0, 1)
+    out = tmp_path / "site"
+    first = _page(cli, config, out)
+    assert first["metrics"]["removed"] == []
+    (out / "README.md").write_text("published with the status page\n")
+    (out / "badges" / "custom.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>\n")
+    (out / "badges" / "web.png").write_bytes(b"\x89PNG not lr-ci's")
+    assert _files(out) == [
+        "README.md",
+        "badges/api-health.svg",
+        "badges/custom.svg",
+        "badges/web.png",
+        "badges/web.svg",
+        "index.html",
+        "status.json",
+    ]
+    _monitors_config(config, ["API health"], port)
+    second = _page(cli, config, out)
+    assert second["metrics"]["removed"] == ["badges/web.svg"]
+    assert _files(out) == [
+        "README.md",
+        "badges/api-health.svg",
+        "badges/custom.svg",
+        "badges/web.png",
+        "index.html",
+        "status.json",
+    ]
+    status = json.loads((out / "status.json").read_text())
+    assert [m["badge"] for m in status["monitors"]] == ["badges/api-health.svg"]
+    assert _page(cli, config, out)["metrics"]["removed"] == []  # the manifest names only what is there
+
+
+def test_a_monitor_renamed_to_the_same_slug_keeps_its_badge_and_without_a_manifest_nothing_goes(
+    tmp_path: Path, cli: Cli
+) -> None:
+    port = free_port()
+    config = _monitors_config(tmp_path / "lr-ci.toml", ["Web", "Mail"], port)
+    assert cli("--config", str(config), "uptime", "check", "--once").code in (0, 1)
+    out = tmp_path / "site"
+    _page(cli, config, out)
+    _monitors_config(config, ["WEB", "Mail"], port)  # another name, the same file: badges/web.svg
+    assert _page(cli, config, out)["metrics"]["removed"] == []
+    assert (out / "badges" / "web.svg").is_file()
+    (out / "status.json").write_text("{ not json")  # damaged: it no longer says what lr-ci wrote
+    _monitors_config(config, ["WEB"], port)
+    assert _page(cli, config, out)["metrics"]["removed"] == []
+    assert (out / "badges" / "mail.svg").is_file()  # left, as a file lr-ci cannot tell it wrote
+
+
+def test_stale_badges_are_only_badge_paths_an_lr_ci_status_json_names() -> None:
+    """The pure rule: what the previous status.json names, of the badge shape, and this site does not
+    write; a file of another tool, a hand-edited path out of ``badges/``, a foreign JSON name nothing."""
+
+    def status(*badges: object) -> dict[str, Any]:
+        return {"schema": page.SCHEMA, "monitors": [{"badge": badge} for badge in badges]}
+
+    written = ["index.html", "status.json", "badges/api.svg"]
+    assert page.stale_badges(status("badges/api.svg", "badges/web.svg"), written) == ["badges/web.svg"]
+    assert page.stale_badges(status("badges/web.svg", "badges/web.svg"), written) == ["badges/web.svg"]
+    hostile = (
+        "badges/../index.html",
+        "../outside.svg",
+        "/etc/passwd",
+        "badges/sub/x.svg",
+        "badges/x.svg.bak",
+        "status.json",
+        "index.html",
+        "badges/.hidden.svg",
+        "badges/UPPER.svg",
+        "badges/" + "a" * 200 + ".svg",
+        None,
+        42,
+        ["badges/web.svg"],
+    )
+    assert page.stale_badges(status(*hostile), written) == []
+    assert page.stale_badges({"monitors": [{"badge": "badges/web.svg"}]}, written) == []  # no schema
+    assert page.stale_badges({**status("badges/web.svg"), "schema": "other/1"}, written) == []
+    malformed: tuple[object, ...] = (
+        None,
+        [],
+        "x",
+        {"schema": page.SCHEMA},
+        {"schema": page.SCHEMA, "monitors": {}},
+    )
+    for previous in malformed:
+        assert page.stale_badges(previous, written) == []
+    assert page.stale_badges({"schema": page.SCHEMA, "monitors": ["badges/web.svg", None]}, written) == []
+
+
 # -- in a browser ----------------------------------------------------------------------------------------
 
 

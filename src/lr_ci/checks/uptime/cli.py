@@ -174,6 +174,7 @@ def page_command(ctx: click.Context, out: Path, state: Path | None, base_url: st
         with Store.open(path, plan.mask, lock=False) as store:
             shown = summary.read(plan.monitors, store, time.time(), plan.mask)
         folder = run.cwd / out
+        previous = _previous_status(folder / "status.json")  # read before this write replaces it
         written = []
         for site_path, (_type, content) in page.site(shown).items():
             target = folder / page.file_name(site_path)
@@ -185,10 +186,19 @@ def page_command(ctx: click.Context, out: Path, state: Path | None, base_url: st
             except OSError as exc:
                 raise LrCiError(f"{target}: cannot write the status page ({exc.strerror or exc})") from None
             written.append(page.file_name(site_path))
+        removed = page.stale_badges(previous, written)
+        for name in removed:
+            target = folder / name
+            try:
+                if not target.is_symlink():  # lr-ci wrote a regular file; a link is someone else's
+                    target.unlink(missing_ok=True)
+            except OSError as exc:
+                raise LrCiError(f"{target}: cannot remove the badge of a removed monitor ({exc})") from None
         report = Report(check="uptime")
         report.metrics = {
             "out": str(folder),
             "files": written,
+            "removed": removed,
             "monitors": len(shown.monitors),
             "down": sum(view.state == "down" for view in shown.monitors),
             "incidents": len(shown.incidents),
@@ -204,6 +214,23 @@ def page_command(ctx: click.Context, out: Path, state: Path | None, base_url: st
         return report
 
     run_check(ctx, "uptime", body)
+
+
+def _previous_status(path: Path) -> Any:
+    """The ``status.json`` an earlier ``lr-ci uptime page`` wrote in ``--out`` (the manifest of the badges
+    it wrote: :func:`page.stale_badges`), or None when there is none or it cannot be read as JSON: then no
+    badge is removed, since nothing says which files lr-ci wrote. Read with a bound: it may be anything."""
+    import json
+
+    from lr_ci._json_files import MAX_DOCUMENT_BYTES, read_bounded
+    from lr_ci.errors import LrCiError
+
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(read_bounded(path, "previous status.json", MAX_DOCUMENT_BYTES))
+    except (LrCiError, ValueError, RecursionError):
+        return None
 
 
 def load_plan(

@@ -33,6 +33,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lr_ci.checks.uptime.summary import IncidentView, MonitorView, Summary
 
 SCHEMA = "lr-ci.uptime-status/1"
@@ -453,6 +455,36 @@ def site(summary: Summary) -> dict[str, tuple[str, bytes]]:
     for view in summary.monitors:
         files[f"/badges/{view.slug}.svg"] = (CONTENT_TYPES["svg"], badge_for(view).encode("utf-8"))
     return files
+
+
+BADGE_FILE = re.compile(r"badges/[a-z0-9][a-z0-9-]{0,99}\.svg\Z")
+"""A badge's path under ``--out`` as :func:`status_json` names it (``badges/<slug>.svg``): no ``/`` or
+``..`` can pass, so no path a hand-edited ``status.json`` names reaches outside ``badges/``."""
+
+
+def stale_badges(previous: Any, written: Iterable[str]) -> list[str]:
+    """The badge files (paths under ``--out``) of monitors no longer configured: those the previous
+    ``status.json`` (``previous``, as parsed) names and this site does not write (``written``, paths under
+    ``--out``), in its order.
+
+    ``status.json`` is the manifest: lr-ci writes it with the badges, naming each one, so what it names is
+    what lr-ci wrote, and nothing else in the folder is ever named (a README, a badge of another tool,
+    the files of a site the page is part of). A stale badge would otherwise be served forever, with the
+    state it had when its monitor was removed ("up"). A ``status.json`` that is not lr-ci's (no
+    :data:`SCHEMA`), damaged or hand-edited names nothing: only paths of the badge shape count.
+    """
+    if not isinstance(previous, dict) or previous.get("schema") != SCHEMA:
+        return []
+    monitors = previous.get("monitors")
+    if not isinstance(monitors, list):
+        return []
+    keep = set(written)
+    stale: list[str] = []
+    for monitor in monitors:
+        badge = monitor.get("badge") if isinstance(monitor, dict) else None
+        if isinstance(badge, str) and BADGE_FILE.match(badge) and badge not in keep and badge not in stale:
+            stale.append(badge)
+    return stale
 
 
 def file_name(path: str) -> str:

@@ -594,3 +594,28 @@ def test_config_check_lists_every_cross_table_problem_and_judges_no_flow_of_an_i
     assert result.code == 1
     messages = [f["message"] for f in result.json()["findings"]]
     assert len(messages) == 1 and messages[0].startswith("smoke.timeuot: unknown key"), messages
+
+
+def test_config_check_does_not_judge_a_value_whose_variable_is_unset_here(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``slack://${A}/${B}/${C}/#ops`` is no apprise URL until the run sets A, B and C: on a laptop
+    without them, config check warns about the variables and does not fail on the URL; a problem of
+    another monitor or target is still reported (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_UNSET_A", "SLACK_UNSET_B", "SLACK_UNSET_C", "FLOW_UNSET"):
+        monkeypatch.delenv(name, raising=False)
+    text = (
+        FLOWS
+        + "[[uptime.monitors]]\nname = 'f'\nflow = '${FLOW_UNSET}'\n\n"
+        + "[[uptime.notify]]\nurl = 'slack://${SLACK_UNSET_A}/${SLACK_UNSET_B}/${SLACK_UNSET_C}/#ops'\n"
+    )
+    write(tmp_path, text)
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 0, result.out
+    assert {f["rule"] for f in result.json()["findings"]} == {"config-env-unset"}
+    write(tmp_path, text + "\n[[uptime.notify]]\nurl = 'nosuchscheme://x/y'\n")
+    result = cli("config", "check", "--format", "json")
+    assert result.code == 1
+    invalid = [f["message"] for f in result.json()["findings"] if f["rule"] == "config-invalid"]
+    assert len(invalid) == 1 and invalid[0].startswith("uptime.notify.1.url: nosuchscheme://***: not a valid")

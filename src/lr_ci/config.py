@@ -447,23 +447,37 @@ def validate_all(config: ConfigFile, redactor: Redactor) -> list[ConfigError]:
         if isinstance(config.tables.get(name, {}), dict):
             validated[name], found = _validate_section(config, name, settings_model(name), redactor, errors)
             errors += found
-    errors += _cross_table_errors(config, validated)
+    unset = [e.key for e in errors if isinstance(e, UnsetVariableError)]
+    errors += _cross_table_errors(config, validated, unset)
     return sorted(errors, key=lambda e: (e.line or 0, e.key))
 
 
-def _cross_table_errors(config: ConfigFile, validated: dict[str, Any]) -> list[ConfigError]:
+def _cross_table_errors(config: ConfigFile, validated: dict[str, Any], unset: list[str]) -> list[ConfigError]:
     """What each check's registered validation (``CheckSpec.validate``) finds once every table is read:
     the problems its run would refuse (an uptime monitor naming a flow ``[smoke]`` does not define), at
     their keys' lines. A table with errors of its own is not judged again; a problem of the machine or
-    the command line rather than of the file comes back as a :class:`RunEnvironmentError` (a warning)."""
+    the command line rather than of the file comes back as a :class:`RunEnvironmentError` (a warning).
+
+    A value that still holds a ``${NAME}`` whose variable is not set here (``unset``: those warnings'
+    keys) is not judged either: ``slack://${TOKEN}/...`` is not an apprise URL until the run sets it,
+    and its warning already says so. So a problem at such a key, or above or below it, is left out.
+    """
     errors: list[ConfigError] = []
     for name in settings_validators():
         if validated.get(name) is None:
             continue
         for problem in settings_validator(name)(config, validated):
             kind = RunEnvironmentError if isinstance(problem, RunEnvironmentSettingError) else ConfigError
-            errors.append(config.error(problem.where, problem.problem, kind))
+            error = config.error(problem.where, problem.problem, kind)
+            if not any(_related(error.key, key) for key in unset):
+                errors.append(error)
     return errors
+
+
+def _related(key: str, other: str) -> bool:
+    """``uptime.notify.0`` and ``uptime.notify.0.url`` are; ``uptime.notify.1`` and ``uptime.notify.10``
+    are not."""
+    return key == other or key.startswith(f"{other}.") or other.startswith(f"{key}.")
 
 
 def _config_error(config: ConfigFile, table: str, model: type[Any], error: Any) -> ConfigError:

@@ -554,8 +554,6 @@ def _target_problems(
     settings: UptimeSettings, raw: Mapping[str, Any], github_issues: bool, environ: Mapping[str, str]
 ) -> list[LrCiError]:
     """The notification targets' problems; their ids as :func:`_targets` gives them, each once."""
-    from lr_ci.checks.uptime import notify
-
     problems: list[LrCiError] = []
     names: set[str] = set()
 
@@ -570,6 +568,8 @@ def _target_problems(
 
     for loc, entry in _senders(settings):
         if entry.url is not None:
+            from lr_ci.checks.uptime import notify  # only then: `config check` of a file without any
+
             problem = notify.apprise_url_problem(entry.url)
             if problem is not None:
                 # apprise not installed here is the machine's problem; a URL apprise refuses, the file's

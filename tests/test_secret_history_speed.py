@@ -454,3 +454,22 @@ def test_run_keywords_are_repeated_characters_behind_a_look_behind(
     )  # fmt: skip
     assert engine._run_keyword(keyword, [rule]) is run
     assert bool(RuleSet((rule,), ())._runs) is run
+
+
+def test_an_anchored_keyword_is_tested_where_it_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once Airtable's rule is measured anchored, its keyword ``pat`` in ``path`` is no hit at all (the
+    ``.`` every token has 17 bytes on is not there); a token's ``pat`` still is, and so is a ``pat`` whose
+    bytes up to there are not ASCII (the window search decides)."""
+    rules = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    airtable = next(index for index, rule in enumerate(rules.rules) if rule.id == "airtable-token")
+    token = next(r for r in rules.rules if r.id == "airtable-token").true_examples[0].split("=")[-1]
+
+    def hits(data: bytes) -> list[int]:
+        return [offset for offset, _length, rule in rules.keywords_in(data, 0, len(data)) if rule == airtable]
+
+    assert hits(b"path = 1\n") == [0]  # not measured yet: a hit, which _Scan._block would measure
+    assert rules.anchored(airtable) and rules._keyword_fixed
+    assert hits(b"path = 1\n" * 3) == []
+    assert hits(f"x = {token}\n".encode()) == [4]
+    assert hits("patché.é.é.é.é.é.é\n".encode()) == [0]
+    assert hits(b"pat") == []  # no room for the literal

@@ -485,6 +485,9 @@ class RuleSet:
         self.key_gated = [rule.key_is_run for rule in self.rules]
         self.fixed_literals: list[tuple[int, int] | None] = [None] * len(self.rules)
         """Per anchored rule, once measured: :func:`fixed_literal` (None: none, or not anchored)."""
+        self._keyword_fixed: dict[int, tuple[int, int]] = {}
+        """Per keyword of one rule only, once that rule is measured anchored with a fixed literal: the
+        literal, tested where the keyword is found (:meth:`keywords_in`) before it becomes a hit."""
         self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
         self._plans: dict[tuple[bool, int, tuple[int, ...]], list[tuple[bool, bool, int]]] = {}
         self._scoped = [(index, rule.paths) for index, rule in enumerate(self.rules) if rule.paths]
@@ -591,10 +594,12 @@ class RuleSet:
             slice_end = min(slice_start + _KEYWORD_SLICE_BYTES, end)
             lowered = data[slice_start : slice_end + reach].lower()
             inside = slice_end - slice_start
+            fixed = self._keyword_fixed
             found = [
                 (at, keyword)
                 for keyword, at, _end in self._automaton.find_matches_as_indexes(lowered, overlapping=True)
                 if at < inside
+                and (keyword not in fixed or _may_start(data, slice_start + at, fixed[keyword]))
             ]
             if self._runs:
                 found.extend((at, keyword) for keyword, at in self._run_starts(lowered, inside))
@@ -647,7 +652,14 @@ class RuleSet:
         anchored = not rule.multiline and any(start.startswith(keyword) for keyword in rule.keywords)
         self._anchoring[rule_index] = anchored
         if anchored:
-            self.fixed_literals[rule_index] = fixed_literal(rule.pattern, after=len(start))
+            fixed = self.fixed_literals[rule_index] = fixed_literal(rule.pattern, after=len(start))
+            if fixed is not None:
+                # Airtable's "pat" is found thousands of times in "path": each such keyword of this rule
+                # alone is tested where it is found, without the hit's way through _Scan._block.
+                for keyword in rule.keywords:
+                    index = self._keywords.index(keyword)
+                    if self._by_keyword[index] == [rule_index]:
+                        self._keyword_fixed[index] = fixed
         return anchored
 
     def _faster_automaton(self) -> None:
@@ -693,6 +705,16 @@ class RuleSet:
                 flags, text = flags + text[2 : text.index(")")], text[text.index(")") + 1 :]
             parts.append(f"(?{flags}:{text})" if flags else f"(?:{text})")
         return re.compile("|".join(parts) or "(?!)")
+
+
+def _may_start(data: bytes, offset: int, fixed: tuple[int, int]) -> bool:
+    """Whether a match of an anchored rule may start at its keyword found at ``offset``: the byte its
+    fixed literal (:func:`fixed_literal`) puts there is there, or the bytes before it are not all ASCII
+    (then a byte offset is not a character's: the hit's window search decides). As
+    ``_Scan._no_match_at``'s first test, without the line: a literal past the line's end is a newline
+    or another line's byte, and a hit kept is never wrong (the regex decides)."""
+    at = offset + fixed[0]
+    return at < len(data) and (data[at] == fixed[1] or not data[offset:at].isascii())
 
 
 # A pattern that starts with a look-behind refusing a class of characters: ``(?<![A-Za-z0-9%])``.

@@ -380,3 +380,96 @@ def test_the_fixed_literal_finds_what_the_regex_finds(line: str, monkeypatch: py
     slow = _fresh(monkeypatch, anchor_after=1 << 30, dfa_after=1 << 30)
     data = (line + "\n").encode()
     assert _found(data, "conf/app.py", fast) == _found(data, "conf/app.py", slow)
+
+
+# -- a keyword of one repeated character: one hit per run of it ------------------------------------------
+
+TWITTER_BODY = (
+    "MLheAAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F"
+)
+
+
+def _twitter_index(rules: RuleSet) -> int:
+    return next(index for index, rule in enumerate(rules.rules) if rule.id == "twitter-bearer-token")
+
+
+def test_a_run_of_a_repeated_character_keyword_is_one_hit() -> None:
+    """Twitter's bearer tokens start with 21 ``A``: the automaton reported every position of a run of
+    ``A`` (base64 of zero bytes) as a hit, 4 MB of it 4 million hits; now each run is one."""
+    rules = default_rules()
+    twitter = _twitter_index(rules)
+    data = b"x = '" + b"A" * 4000 + b"'\n" + b"a" * 30 + b" " + b"%" + b"A" * 25 + b"\n"
+    hits = [offset for offset, _length, rule in rules.keywords_in(data, 0, len(data)) if rule == twitter]
+    assert hits == [5, 4007, 4039]
+    assert rules.has_keyword(b"A" * 21) and not rules.has_keyword(b"A" * 20)
+    assert rules.keyword_starts(b"token " + b"A" * 50) == [0, 6]
+
+
+def test_run_keywords_find_what_every_position_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same findings with one hit per run as with a hit at every position: tokens after runs of ``A``
+    and ``a``, after ``%`` and letters, inside a run (no match: the look-behind), on short and long lines,
+    and across the 64 KB slices the keywords are found in."""
+    token = "A" * 21 + TWITTER_BODY
+    lines = [
+        f"TWITTER_BEARER={token}",
+        f"x = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA{token}'",
+        f"y = '%{token}' and z = 'aaaaaaaaaaaaaaaaaaaaaaaaa {token}'",
+        "# " + "A" * 5000 + f" {token} " + "a" * 5000 + f"/{token}",
+        *(
+            example
+            for example in next(
+                r for r in default_rules().rules if r.id == "twitter-bearer-token"
+            ).true_examples
+        ),
+    ]
+    crossing = "A" * (engine._KEYWORD_SLICE_BYTES - 30) + f" {token}\n" + "b" * 40 + "A" * 100 + f"-{token}"
+    data = ("\n".join(lines) + "\n" + crossing + "\n").encode()
+    runs = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    assert runs._runs
+    monkeypatch.setattr(engine, "_run_keyword", lambda keyword, rules: False)
+    every = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    assert not every._runs
+    found = _found(data, "config/settings.txt", runs)
+    assert found == _found(data, "config/settings.txt", every)
+    assert sum(rule_id == "twitter-bearer-token" for rule_id, *_ in found) >= 4
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keyword", "run"),
+    [
+        (r"(?<![A-Za-z0-9%])(?P<secret>A{21}[A-Za-z0-9%]{80,101})", "a" * 21, True),
+        (r"(?P<secret>A{21}[A-Za-z0-9%]{80,101})", "a" * 21, False),  # no look-behind: any position may start
+        (r"(?<![0-9])(?P<secret>A{21}[A-Za-z0-9%]{80,101})", "a" * 21, False),  # it does not refuse "a"
+        (r"(?<![a-z])(?P<secret>A{21}[A-Za-z0-9%]{80,101})", "a" * 21, False),  # nor "A"
+        (r"(?<![A-Za-z])(?P<secret>[A-Z]{21}[0-9]{8})", "a" * 21, False),  # matches need not start with it
+        (r"(?<![A-Za-z])(?P<secret>ab[0-9]{8})", "ab", False),  # not one repeated character
+    ],
+)
+def test_run_keywords_are_repeated_characters_behind_a_look_behind(
+    pattern: str, keyword: str, run: bool
+) -> None:
+    rule = engine._rule(
+        {"id": "r", "description": "r", "severity": "high", "regex": pattern, "keywords": [keyword],
+         "max_width": 200, "multiline": False}
+    )  # fmt: skip
+    assert engine._run_keyword(keyword, [rule]) is run
+    assert bool(RuleSet((rule,), ())._runs) is run
+
+
+def test_an_anchored_keyword_is_tested_where_it_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once Airtable's rule is measured anchored, its keyword ``pat`` in ``path`` is no hit at all (the
+    ``.`` every token has 17 bytes on is not there); a token's ``pat`` still is, and so is a ``pat`` whose
+    bytes up to there are not ASCII (the window search decides)."""
+    rules = _fresh(monkeypatch, anchor_after=0, dfa_after=1 << 30)
+    airtable = next(index for index, rule in enumerate(rules.rules) if rule.id == "airtable-token")
+    token = next(r for r in rules.rules if r.id == "airtable-token").true_examples[0].split("=")[-1]
+
+    def hits(data: bytes) -> list[int]:
+        return [offset for offset, _length, rule in rules.keywords_in(data, 0, len(data)) if rule == airtable]
+
+    assert hits(b"path = 1\n") == [0]  # not measured yet: a hit, which _Scan._block would measure
+    assert rules.anchored(airtable) and rules._keyword_fixed
+    assert hits(b"path = 1\n" * 3) == []
+    assert hits(f"x = {token}\n".encode()) == [4]
+    assert hits("patché.é.é.é.é.é.é\n".encode()) == [0]
+    assert hits(b"pat") == []  # no room for the literal

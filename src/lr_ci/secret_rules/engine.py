@@ -455,18 +455,39 @@ class RuleSet:
         for index, rule in enumerate(self.rules):
             for keyword in rule.keywords:
                 keywords.setdefault(keyword, []).append(index)
-        self._keywords = list(keywords)
+        runs = [
+            k
+            for k in keywords
+            if k[1:2] == k[:1] and _run_keyword(k, [self.rules[index] for index in keywords[k]])
+        ]
+        self._keywords = [k for k in keywords if k not in runs] + runs
         self._by_keyword = [keywords[k] for k in self._keywords]
         self._keyword_lengths = [len(k.encode()) for k in self._keywords]
         self.longest_keyword = max(self._keyword_lengths, default=1)
         self.widest_match = max((rule.max_width for rule in self.rules), default=0)
-        self._automaton = ahocorasick_rs.BytesAhoCorasick([k.encode() for k in self._keywords])
+        self._in_automaton = len(self._keywords) - len(runs)
+        # (keyword index, the keyword, a regex for where a run of its character reaches its length)
+        self._runs = [
+            (
+                index,
+                keyword.encode(),
+                re.compile(b"(?<!%s)%s" % (re.escape(keyword[:1].encode()), re.escape(keyword.encode()))),
+            )
+            for index, keyword in enumerate(self._keywords)
+            if index >= self._in_automaton
+        ]
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            [k.encode() for k in self._keywords[: self._in_automaton]]
+        )
         self._dfa_after = _DFA_AFTER_BYTES
         # Per rule: keyword hits seen before its literal start was measured, then whether it is anchored.
         self._anchoring: list[int | bool] = [0] * len(self.rules)
         self.key_gated = [rule.key_is_run for rule in self.rules]
         self.fixed_literals: list[tuple[int, int] | None] = [None] * len(self.rules)
         """Per anchored rule, once measured: :func:`fixed_literal` (None: none, or not anchored)."""
+        self._keyword_fixed: dict[int, tuple[int, int]] = {}
+        """Per keyword of one rule only, once that rule is measured anchored with a fixed literal: the
+        literal, tested where the keyword is found (:meth:`keywords_in`) before it becomes a hit."""
         self._key_verdicts: list[dict[bytes, bool]] = [{} for _ in self.rules]
         self._plans: dict[tuple[bool, int, tuple[int, ...]], list[tuple[bool, bool, int]]] = {}
         self._scoped = [(index, rule.paths) for index, rule in enumerate(self.rules) if rule.paths]
@@ -531,13 +552,29 @@ class RuleSet:
         """Whether ``data`` holds any rule's keyword: one automaton pass that stops at the first, for the
         many short texts of a history (one-line edits) that hold none and need no scan at all."""
         self._count_searched(len(data))
-        return bool(self._automaton.find_matches_as_indexes(data.lower()))
+        lowered = data.lower()
+        return bool(self._automaton.find_matches_as_indexes(lowered)) or any(
+            keyword in lowered for _, keyword, _ in self._runs
+        )
 
     def keyword_starts(self, data: bytes) -> list[int]:
         """Where in ``data`` keywords start, in order, not overlapping (at least one in any span that
         holds one): one automaton pass over many short texts joined (``ContentScanner.worth_scanning``)."""
         self._count_searched(len(data))
-        return [start for _keyword, start, _end in self._automaton.find_matches_as_indexes(data.lower())]
+        lowered = data.lower()
+        starts = [start for _keyword, start, _end in self._automaton.find_matches_as_indexes(lowered)]
+        found_runs = [start for _index, start in self._run_starts(lowered, len(lowered))]
+        return sorted(starts + found_runs) if found_runs else starts
+
+    def _run_starts(self, lowered: bytes, inside: int) -> Iterator[tuple[int, int]]:
+        """(keyword index, offset) where each run of a repeated-character keyword's character, as long as
+        the keyword, starts before ``inside`` (see :func:`_run_keyword`): one hit per run, where the
+        automaton would report every position of it (4 MB of ``A`` was 4 million hits). The run is
+        first looked for as a fixed string (a ``find`` at memory speed): most text holds none."""
+        for index, keyword, pattern in self._runs:
+            if keyword in lowered:
+                for match in pattern.finditer(lowered, 0, inside + len(keyword) - 1):
+                    yield index, match.start()
 
     def _count_searched(self, size: int) -> None:
         if self._dfa_after > 0:
@@ -557,11 +594,16 @@ class RuleSet:
             slice_end = min(slice_start + _KEYWORD_SLICE_BYTES, end)
             lowered = data[slice_start : slice_end + reach].lower()
             inside = slice_end - slice_start
-            found = sorted(
+            fixed = self._keyword_fixed
+            found = [
                 (at, keyword)
                 for keyword, at, _end in self._automaton.find_matches_as_indexes(lowered, overlapping=True)
                 if at < inside
-            )
+                and (keyword not in fixed or _may_start(data, slice_start + at, fixed[keyword]))
+            ]
+            if self._runs:
+                found.extend((at, keyword) for keyword, at in self._run_starts(lowered, inside))
+            found.sort()
             for at, keyword in found:
                 for rule_index in self._by_keyword[keyword]:
                     yield slice_start + at, self._keyword_lengths[keyword], rule_index
@@ -610,7 +652,14 @@ class RuleSet:
         anchored = not rule.multiline and any(start.startswith(keyword) for keyword in rule.keywords)
         self._anchoring[rule_index] = anchored
         if anchored:
-            self.fixed_literals[rule_index] = fixed_literal(rule.pattern, after=len(start))
+            fixed = self.fixed_literals[rule_index] = fixed_literal(rule.pattern, after=len(start))
+            if fixed is not None:
+                # Airtable's "pat" is found thousands of times in "path": each such keyword of this rule
+                # alone is tested where it is found, without the hit's way through _Scan._block.
+                for keyword in rule.keywords:
+                    index = self._keywords.index(keyword)
+                    if self._by_keyword[index] == [rule_index]:
+                        self._keyword_fixed[index] = fixed
         return anchored
 
     def _faster_automaton(self) -> None:
@@ -623,7 +672,8 @@ class RuleSet:
         import ahocorasick_rs
 
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
-            [k.encode() for k in self._keywords], implementation=ahocorasick_rs.Implementation.DFA
+            [k.encode() for k in self._keywords[: self._in_automaton]],
+            implementation=ahocorasick_rs.Implementation.DFA,
         )
 
     def prepare_to_fork(self) -> None:
@@ -655,6 +705,42 @@ class RuleSet:
                 flags, text = flags + text[2 : text.index(")")], text[text.index(")") + 1 :]
             parts.append(f"(?{flags}:{text})" if flags else f"(?:{text})")
         return re.compile("|".join(parts) or "(?!)")
+
+
+def _may_start(data: bytes, offset: int, fixed: tuple[int, int]) -> bool:
+    """Whether a match of an anchored rule may start at its keyword found at ``offset``: the byte its
+    fixed literal (:func:`fixed_literal`) puts there is there, or the bytes before it are not all ASCII
+    (then a byte offset is not a character's: the hit's window search decides). As
+    ``_Scan._no_match_at``'s first test, without the line: a literal past the line's end is a newline
+    or another line's byte, and a hit kept is never wrong (the regex decides)."""
+    at = offset + fixed[0]
+    return at < len(data) and (data[at] == fixed[1] or not data[offset:at].isascii())
+
+
+# A pattern that starts with a look-behind refusing a class of characters: ``(?<![A-Za-z0-9%])``.
+_LEADING_LOOK_BEHIND = re.compile(r"\(\?<!(\[(?:\\.|[^\]\\])+\])\)")
+
+
+def _run_keyword(keyword: str, rules: list[Rule]) -> bool:
+    """Whether ``keyword`` is one character repeated (Twitter's bearer tokens start with 21 ``A``) and
+    no match of its rules can start right after that character: each rule's matches all start with the
+    keyword (:func:`literal_start`) behind a look-behind that refuses the character in either case.
+
+    Then, in a run of the character longer than the keyword, only the run's first position can start a
+    match, and only it need be a keyword hit (its window owns that start): :meth:`RuleSet.keywords_in`
+    reports one hit per run (:meth:`RuleSet._run_starts`) instead of one per position.
+    """
+    if len(keyword) < 2 or keyword.count(keyword[0]) != len(keyword):
+        return False
+    for rule in rules:
+        behind = _LEADING_LOOK_BEHIND.match(rule.pattern)
+        if (
+            behind is None
+            or not literal_start(rule.pattern).startswith(keyword)
+            or not all(re.fullmatch(behind[1], c) for c in {keyword[0].lower(), keyword[0].upper()})
+        ):
+            return False
+    return True
 
 
 @cache

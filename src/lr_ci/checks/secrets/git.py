@@ -768,7 +768,8 @@ class Patches:
     def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
         """Parse complete commits or files; text that starts with ``diff --`` continues the last commit.
 
-        Commits and files are found by offset in ``text``: each file's section is copied out once.
+        Commits and files are found by offset in ``text``, and each file's section is read in place
+        (:func:`_file_change`): only its head and the lines kept are copied.
         """
         at, size, first = 0, len(text), True
         while True:

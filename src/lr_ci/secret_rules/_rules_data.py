@@ -349,12 +349,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['CLOUDFLARE_GLOBAL_API_KEY=0000000000000000000000000000000000000',
                          'cloudflare_zone_id = 023e105f4ecef8ad9ca31a8372d0c353'],
                'true': ['CLOUDFLARE_GLOBAL_API_KEY=6ac801201d9e5d40e5e5bea34ed313782b418',
-                        'CF_API_KEY: c2244b55a335b1403ba3de806806355ad6e5b']},
+                        'CF_API_KEY: c2244b55a335b1403ba3de806806355ad6e5b',
+                        "cloudflare_token = '3f9c07be21d48a6e5b0d91c7f24a83e6d150b'"]},
   'id': 'cloudflare-global-api-key',
   'keywords': ['cloudflare', 'cf_api'],
-  'max_width': 180,
+  'max_width': 183,
   'multiline': True,
-  'regex': '(?i:cloudflare|\\bcf_api)[\\w.\\-]{0,30}(?i:key)[\\w.\\-]{0,20}(?:[\\s"\'`:=>,|?&()<\\[\\]\\\\]|value|str){1,16}(?P<secret>[0-9a-f]{37})(?![0-9A-Za-z])',
+  'regex': '(?i:cloudflare|\\bcf_api)[\\w.\\-]{0,30}(?i:key|token|secret)[\\w.\\-]{0,20}(?:[\\s"\'`:=>,|?&()<\\[\\]\\\\]|value|str){1,16}(?P<secret>[0-9a-f]{37})(?![0-9A-Za-z])',
   'required': '',
   'severity': 'high'},
  {'description': 'Heroku API key (HRKU- format)',
@@ -1722,7 +1723,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 166,
   'multiline': False,
   'regex': '(?i:gocardless[\\w.\\-( '
-           ']{0,20}(?:key|token|secret|access)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[A-Za-z0-9_\\-=]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret|access)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[A-Za-z0-9_\\-=]{40})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Razorpay key secret',
@@ -1735,7 +1736,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 143,
   'multiline': False,
   'regex': '(?i:(?:razorpay|rzp)[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Razorpay live key id (half of the key pair; trufflehog and gitleaks report it)',
@@ -1795,7 +1796,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 146,
   'multiline': False,
   'regex': '(?i:plaid[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{30})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{30})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Coinbase API secret',
@@ -1807,7 +1808,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 185,
   'multiline': False,
   'regex': '(?i:coinbase[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9_\\-+/]{0,63}[A-Z])(?=[A-Za-z_\\-+/]{0,63}[0-9])[A-Za-z0-9_\\-+/]{64}={0,2})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9_\\-+/]{0,63}[A-Z])(?=[A-Za-z_\\-+/]{0,63}[0-9])[A-Za-z0-9_\\-+/]{64}={0,2})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Kraken API key or private key',
@@ -1821,20 +1822,21 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 209,
   'multiline': False,
   'regex': '(?i:kraken[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9+/]{0,89}[A-Z])(?=[A-Za-z+/]{0,89}[0-9])[A-Za-z0-9+/]{80,90}={0,2})(?![A-Za-z0-9+/=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9+/]{0,89}[A-Z])(?=[A-Za-z+/]{0,89}[0-9])[A-Za-z0-9+/]{80,90}={0,2})(?![A-Za-z0-9+/=])',
   'required': '',
   'severity': 'high'},
  {'description': 'KuCoin API key or secret',
   'entropy': 2.5,
   'examples': {'false': ['KUCOIN_API_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'],
                'true': ['KUCOIN_API_KEY=ad4aa73311c887df774f3f07',
-                        'KUCOIN_API_SECRET=e2f6a272-d680-4d6d-aec2-3175bd0a80a6']},
+                        'KUCOIN_API_SECRET=e2f6a272-d680-4d6d-aec2-3175bd0a80a6',
+                        'var kucoinToken string = "5e17c0d93a2b84f6e1a07dc3"']},
   'id': 'kucoin-api-key',
   'keywords': ['kucoin'],
   'max_width': 153,
   'multiline': False,
   'regex': '(?i:kucoin[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{24}|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{24}|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Bittrex API key or secret',
@@ -1846,7 +1848,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 150,
   'multiline': False,
   'regex': '(?i:bittrex[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Finicity API secret or app key',
@@ -1859,7 +1861,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 151,
   'multiline': False,
   'regex': '(?i:finicity[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{20})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Finnhub API token',
@@ -1872,7 +1874,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 138,
   'multiline': False,
   'regex': '(?i:finnhub[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{20})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Chargebee API key',
@@ -1886,7 +1888,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 159,
   'multiline': False,
   'regex': '(?i:chargebee[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:live|test)_[A-Za-z0-9]{32,34})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:live|test)_[A-Za-z0-9]{32,34})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Duffel live API token',
@@ -1967,7 +1969,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 154,
   'multiline': False,
   'regex': '(?i:\\blob[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[a-fA-F0-9]{35})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[a-fA-F0-9]{35})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'FreshBooks access token',
@@ -1979,7 +1981,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 185,
   'multiline': False,
   'regex': '(?i:freshbooks[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Shopify access token or shared secret',
@@ -3024,7 +3026,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 149,
   'multiline': False,
   'regex': '\\b(?P<secret>SK[0-9a-f]{32})\\b|(?i:twilio[\\w.\\-( '
-           ']{0,20}(?:auth|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32})\\b',
+           ']{0,20}(?:auth|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32})\\b',
   'required': '',
   'severity': 'high'},
  {'description': 'SendGrid API key',
@@ -3050,7 +3052,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 168,
   'multiline': False,
   'regex': '\\b(?P<secret>key-[0-9a-f]{32})\\b|(?i:(?:mailgun|\\bmg)[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})\\b',
+           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})\\b',
   'required': '-',
   'severity': 'critical'},
  {'description': 'Mailchimp API key',
@@ -3074,7 +3076,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 155,
   'multiline': False,
   'regex': '(?i:postmark[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Brevo (Sendinblue) API or SMTP key',
@@ -3111,7 +3113,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 148,
   'multiline': False,
   'regex': '(?i:(?:messagebird|message_bird|message-bird)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{25})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{25})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Sendbird API token',
@@ -3124,7 +3126,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 159,
   'multiline': False,
   'regex': '(?i:sendbird[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Mattermost access token',
@@ -3136,7 +3138,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 147,
   'multiline': False,
   'regex': '(?i:mattermost[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{26})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{26})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Intercom access token (base64 of tok:..., or any 60 characters under an Intercom name)',
@@ -3149,7 +3151,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 181,
   'multiline': False,
   'regex': '(?i:intercom[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9+/_\\-]{58,60}={0,2})(?![\\w\\-=+/])|\\b(?P<secret2>dG9rOj[A-Za-z0-9+/_\\-]{50,56}={0,2})(?![\\w\\-=+/])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9+/_\\-]{58,60}={0,2})(?![\\w\\-=+/])|\\b(?P<secret2>dG9rOj[A-Za-z0-9+/_\\-]{50,56}={0,2})(?![\\w\\-=+/])',
   'required': '',
   'severity': 'high'},
  {'description': 'Firebase Cloud Messaging legacy server key',
@@ -3174,7 +3176,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 150,
   'multiline': False,
   'regex': '(?i:mailjet[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Zendesk API token',
@@ -3186,7 +3188,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 158,
   'multiline': False,
   'regex': '(?i:zendesk[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': "Twitter / X app-only bearer token (21 A's, then the URL-escaped key)",
@@ -3213,7 +3215,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 185,
   'multiline': False,
   'regex': '(?i:(?:twitter|\\bx_api|\\bx_access)[\\w.\\-( '
-           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{45}|[A-Za-z0-9]{50}|[0-9]{15,25}-[A-Za-z0-9]{20,40})(?![\\w\\-])',
+           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{45}|[A-Za-z0-9]{50}|[0-9]{15,25}-[A-Za-z0-9]{20,40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Facebook / Meta user, page or system-user access token',
@@ -3243,7 +3245,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 178,
   'multiline': False,
   'regex': '(?i:(?:facebook|\\bfb|\\bmeta)[\\w.\\-( '
-           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[0-9]{15,16}(?:\\||%7C)[A-Za-z0-9_\\-]{27,40})(?![\\w\\-])',
+           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[0-9]{15,16}(?:\\||%7C)[A-Za-z0-9_\\-]{27,40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Instagram Basic Display / Graph access token',
@@ -3267,7 +3269,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 160,
   'multiline': False,
   'regex': '(?i:linkedin[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>WPL_AP[0-9]\\.[A-Za-z0-9]{16}\\.[A-Za-z0-9+/=]{8,16}|[A-Za-z0-9]{16})(?![\\w\\-+/=])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>WPL_AP[0-9]\\.[A-Za-z0-9]{16}\\.[A-Za-z0-9+/=]{8,16}|[A-Za-z0-9]{16})(?![\\w\\-+/=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Twitch client secret or OAuth token',
@@ -3280,7 +3282,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 153,
   'multiline': False,
   'regex': '(?i:twitch[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:oauth:)?[A-Za-z0-9]{30})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:oauth:)?[A-Za-z0-9]{30})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Beamer API key',
@@ -3292,7 +3294,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 163,
   'multiline': False,
   'regex': '(?i:beamer[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>b_[A-Za-z0-9_\\-=]{44})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>b_[A-Za-z0-9_\\-=]{44})(?![\\w\\-=])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Vonage (Nexmo) API secret',
@@ -3304,7 +3306,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 133,
   'multiline': False,
   'regex': '(?i:(?:vonage|nexmo)[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{16})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{16})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Plivo auth token',
@@ -3317,7 +3319,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 156,
   'multiline': False,
   'regex': '(?i:plivo[\\w.\\-( '
-           ']{0,20}(?:token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Pusher Channels app secret',
@@ -3329,7 +3331,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 137,
   'multiline': False,
   'regex': '(?i:pusher[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{20})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Ably API key (app id, key id and secret)',
@@ -3341,7 +3343,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 172,
   'multiline': False,
   'regex': '(?i:\\bably[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{6}\\.[A-Za-z0-9_\\-]{6}:[A-Za-z0-9_\\-]{43})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{6}\\.[A-Za-z0-9_\\-]{6}:[A-Za-z0-9_\\-]{43})(?![\\w\\-])',
   'required': '.:',
   'severity': 'high'},
  {'description': 'OpenAI API key (project, service-account, admin or legacy user key)',
@@ -3527,7 +3529,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 157,
   'multiline': False,
   'regex': '(?i:(?:cohere|\\bco_api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'DeepSeek API key',
@@ -3539,7 +3541,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 154,
   'multiline': False,
   'regex': '(?i:deepseek[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sk-[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sk-[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'ElevenLabs API key',
@@ -3552,7 +3554,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 173,
   'multiline': False,
   'regex': '(?i:(?:elevenlabs|eleven_labs|\\bxi[_\\-]api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)?[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:sk_)?[a-f0-9]{32}(?:[a-f0-9]{16})?)(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)?[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:sk_)?[a-f0-9]{32}(?:[a-f0-9]{16})?)(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Mistral AI API key',
@@ -3566,7 +3568,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 150,
   'multiline': False,
   'regex': '(?i:mistral[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Private AI API key',
@@ -3578,7 +3580,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 153,
   'multiline': False,
   'regex': '(?i:private[_\\-]?ai[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Azure OpenAI API key',
@@ -3592,7 +3594,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['azure_openai', 'azureopenai', 'azure-openai', 'azure.openai'],
   'max_width': 223,
   'multiline': False,
-  'regex': '(?i:azure[\\w.\\-]{0,20}openai[\\w.\\-]{0,20}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{32}|[A-Za-z0-9]{84})(?![\\w\\-])',
+  'regex': '(?i:azure[\\w.\\-]{0,20}openai[\\w.\\-]{0,20}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{32}|[A-Za-z0-9]{84})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'AssemblyAI API key',
@@ -3604,7 +3606,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 154,
   'multiline': False,
   'regex': '(?i:assembly[_\\-]?ai[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Datadog API or application key',
@@ -3619,7 +3621,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 176,
   'multiline': False,
   'regex': '(?i:(?:datadog|\\bdd)[\\w.\\-( '
-           ']{0,20}(?:api|app|application)[\\w.\\-]{0,10}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-f]{32}(?:[0-9a-f]{8})?)\\b',
+           ']{0,20}(?:api|app|application)[\\w.\\-]{0,10}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-f]{32}(?:[0-9a-f]{8})?)\\b',
   'required': '',
   'severity': 'high'},
  {'description': 'New Relic user API, insert or license key',
@@ -3669,7 +3671,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 181,
   'multiline': False,
   'regex': '(?i:sentry[\\w.\\-( '
-           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Grafana service account token (its last 8 hex are a CRC32 of the rest)',
@@ -3738,7 +3740,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 179,
   'multiline': False,
   'regex': '(?i:sumo[\\w.\\-( '
-           ']{0,20}(?:key|id|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:key|id|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Honeycomb API or ingest key',
@@ -3752,7 +3754,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 185,
   'multiline': False,
   'regex': '(?i:honeycomb[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>hc[a-z]{2,4}_[A-Za-z0-9]{58}|[a-fA-F0-9]{32}|[A-Za-z0-9]{22})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>hc[a-z]{2,4}_[A-Za-z0-9]{58}|[a-fA-F0-9]{32}|[A-Za-z0-9]{22})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'PagerDuty API or integration key',
@@ -3765,7 +3767,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 153,
   'multiline': False,
   'regex': '(?i:(?:pagerduty|pager_duty)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_+\\-]{20}|[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_+\\-]{20}|[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'PostHog personal API key (the phc_ project key ships in pages: no rule)',
@@ -3789,7 +3791,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 164,
   'multiline': False,
   'regex': '(?i:(?:launchdarkly|launch_darkly|\\bld_)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:api|sdk)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9_\\-=]{40})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:api|sdk)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9_\\-=]{40})(?![\\w\\-=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Cisco Meraki API key',
@@ -3801,7 +3803,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 157,
   'multiline': False,
   'regex': '(?i:meraki[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Opsgenie API key',
@@ -3813,7 +3815,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 156,
   'multiline': False,
   'regex': '(?i:(?:opsgenie|ops_genie)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Elastic / Elasticsearch API key (base64 of id:key) or Elastic Cloud key',
@@ -3827,7 +3829,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 246,
   'multiline': False,
   'regex': '(?i:(?:elastic|\\bes_api|\\bes_cloud)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>essu_[A-Za-z0-9+/]{40,120}={0,2}|(?=[a-z0-9+/]{0,119}[A-Z])(?=[A-Za-z+/]{0,119}[0-9])[A-Za-z0-9+/]{40,120}={0,2})(?![\\w\\-=+/])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>essu_[A-Za-z0-9+/]{40,120}={0,2}|(?=[a-z0-9+/]{0,119}[A-Z])(?=[A-Za-z+/]{0,119}[0-9])[A-Za-z0-9+/]{40,120}={0,2})(?![\\w\\-=+/])',
   'required': '',
   'severity': 'high'},
  {'description': 'Rollbar access token',
@@ -3839,7 +3841,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 150,
   'multiline': False,
   'regex': '(?i:rollbar[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Bugsnag API key',
@@ -3851,7 +3853,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 150,
   'multiline': False,
   'regex': '(?i:bugsnag[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Splunk HTTP Event Collector token',
@@ -3866,7 +3868,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 153,
   'multiline': False,
   'regex': '(?i:(?:splunk[\\w.\\-( '
-           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|authorization[\\"\']?\\s{0,16}[:=]\\s{0,16}[\\"\']?splunk\\s{1,16}))(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\\w\\-])',
+           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|authorization[\\"\']?\\s{0,16}[:=]\\s{0,16}[\\"\']?splunk\\s{1,16}))(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Logz.io shipping or API token',
@@ -3879,7 +3881,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 154,
   'multiline': False,
   'regex': '(?i:logz[_\\-.]?io[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Segment write key or public API token',
@@ -3892,7 +3894,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 186,
   'multiline': False,
   'regex': '(?i:segment[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sgp_[A-Za-z0-9]{64}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sgp_[A-Za-z0-9]{64}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Atlassian (Jira, Confluence) API token (its last 8 hex are a CRC32 of the rest)',
@@ -3921,7 +3923,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 145,
   'multiline': False,
   'regex': '(?i:(?:atlassian|confluence|jira)[\\w.\\-( '
-           ']{0,20}(?:token|secret|pass)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}(?:token|secret|pass)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Linear API key',
@@ -3970,7 +3972,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 136,
   'multiline': False,
   'regex': '(?i:airtable[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>key[A-Za-z0-9]{14})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>key[A-Za-z0-9]{14})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Asana personal access token or client secret',
@@ -3983,7 +3985,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 184,
   'multiline': False,
   'regex': '(?i:asana[\\w.\\-( '
-           ']{0,20}(?:key|token|secret|pat)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9]/[0-9]{16}(?:/[0-9]{16})?:[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret|pat)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9]/[0-9]{16}(?:/[0-9]{16})?:[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Figma personal access token',
@@ -4021,7 +4023,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 154,
   'multiline': False,
   'regex': '(?i:(?:hubspot[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|[?&]hapikey=))(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|[?&]hapikey=))(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Contentful personal access token',
@@ -4045,7 +4047,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 164,
   'multiline': False,
   'regex': '(?i:contentful[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-=]{43})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-=]{43})(?![\\w\\-=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Typeform personal access token',
@@ -4104,7 +4106,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 148,
   'multiline': False,
   'regex': '(?i:adobe[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Dropbox short-lived access token',
@@ -4130,7 +4132,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 182,
   'multiline': False,
   'regex': '(?i:dropbox[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\\-]{43}|[A-Za-z0-9]{15})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\\-]{43}|[A-Za-z0-9]{15})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Sidekiq Pro / Enterprise gem server credentials',
@@ -4144,7 +4146,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['contribsys'],
   'max_width': 139,
   'multiline': False,
-  'regex': '(?i:BUNDLE_{1,2}(?:ENTERPRISE|GEMS)_{1,2}CONTRIBSYS_{1,2}COM[A-Za-z_]{0,12})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})\\b|https?://(?P<secret2>[a-f0-9]{8}:[a-f0-9]{8})@(?:gems|enterprise)\\.contribsys\\.com',
+  'regex': '(?i:BUNDLE_{1,2}(?:ENTERPRISE|GEMS)_{1,2}CONTRIBSYS_{1,2}COM[A-Za-z_]{0,12})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})\\b|https?://(?P<secret2>[a-f0-9]{8}:[a-f0-9]{8})@(?:gems|enterprise)\\.contribsys\\.com',
   'required': ':',
   'severity': 'critical'},
  {'description': 'SettleMint access token',
@@ -4190,7 +4192,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 141,
   'multiline': False,
   'regex': '(?i:looker[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'RapidAPI key',
@@ -4204,7 +4206,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 170,
   'multiline': False,
   'regex': '(?i:(?:rapidapi|rapid_api|rapid-api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{50})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{50})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Squarespace API key',
@@ -4216,7 +4218,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 158,
   'multiline': False,
   'regex': '(?i:squarespace[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Flickr API key or secret',
@@ -4228,7 +4230,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 149,
   'multiline': False,
   'regex': '(?i:flickr[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[a-fA-F0-9]{16})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[a-fA-F0-9]{16})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Etsy API keystring or shared secret',
@@ -4240,7 +4242,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 139,
   'multiline': False,
   'regex': '(?i:etsy[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24}|[A-Za-z0-9]{10})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24}|[A-Za-z0-9]{10})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'New York Times API key',
@@ -4252,7 +4254,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 157,
   'multiline': False,
   'regex': '(?i:(?:nytimes|new[_\\-]?york[_\\-]?times|\\bnyt)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Zapier catch-hook webhook URL',
@@ -4278,7 +4280,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 193,
   'multiline': False,
   'regex': '(?i:trello[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64}|ATTA[a-fA-F0-9]{64}[A-F0-9]{8}|[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64}|ATTA[a-fA-F0-9]{64}[A-F0-9]{8}|[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Adafruit IO key',
@@ -4303,7 +4305,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 155,
   'multiline': False,
   'regex': '(?i:klaviyo[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>pk_[A-Za-z0-9]{34})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>pk_[A-Za-z0-9]{34})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Zoom app client secret',
@@ -4316,7 +4318,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 147,
   'multiline': False,
   'regex': '(?i:zoom[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Password passed with a user name to a credentials object or a login call',

@@ -6615,6 +6615,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'entropy': 3.2,
   'examples': {'false': ['JWT_SECRET=${JWT_SECRET}',
                          '  keyVaultToStoreSecrets: ops7-stg-4410827731',
+                         'id,name,api_token,created_at,description',
+                         'copyToken(token,destinationBuffer,length)',
+                         'opsApiToken,xxxxxxxxxxxxxxxxxxxxxxxx,',
                          'api_key = os.getenv("API_KEY")',
                          'token = response.json()["token"]',
                          'SECRET_NAME=ops-prod-db',
@@ -6722,7 +6725,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'var newRelicInsertKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         '$env:SWARM_UNLOCK_KEY = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         'OPS_API_TOKEN ::= "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
-                        '$opsApiToken .= "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";']},
+                        '$opsApiToken .= "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'prod,opsApiToken,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6,2026-01-04']},
   'generic': True,
   'id': 'generic-secret',
   'key_words': '(?x)\n'
@@ -6764,7 +6768,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                "_pat'"],
   'max_width': 549,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:|,(?=[^\\s\\"\'`,]{12,256},)))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'required': '',
   'severity': 'medium'})
 

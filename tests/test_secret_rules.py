@@ -152,6 +152,7 @@ SHORT_KEYWORDS = frozenset(
         "fb.",
         "fb_",
         "hf_",
+        "ir@",
         "key",
         "mg-",
         "mg_",

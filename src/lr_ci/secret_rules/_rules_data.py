@@ -204,6 +204,20 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '(?<![A-Za-z0-9+/])(?P<secret>[A-Za-z0-9+/]{52}JQQJ9[9DH][A-Za-z0-9+/]{28}==)(?![A-Za-z0-9+/=])',
   'required': '=',
   'severity': 'critical'},
+ {'description': 'Azure Data Factory self-hosted integration runtime key (IR@guid@factory@location@key)',
+  'entropy': 3.5,
+  'examples': {'false': ['SHIR_AUTH_KEY=IR@xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx@adf-ops-prod@we@xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=',
+                         'Maintainer: Samir <samir@ops.example.net>'],
+               'true': ['SHIR_AUTH_KEY=IR@7d0e52b1-3c94-4f7a-a2e8-91b6c4d03f57@adf-ops-prod@we@Kq7vT2nW9xZ4pL8mB3cR6sH0yG5fJ1dAeU2oNi7XrQ4=',
+                        '"authKey": '
+                        '"IR@0c61f8e2-94ab-47d3-b5e0-2a7d9c13e846@ops-factory-02@ServiceEndpoint=ops-factory-02.westeurope.datafactory.azure.net@Vb9Yh2sMj6FgT1eDuA0oNi8XrQz2LbW7cPk5SaE3yUh="']},
+  'id': 'azure-data-factory-shir-key',
+  'keywords': ['ir@'],
+  'max_width': 296,
+  'multiline': False,
+  'regex': '\\bIR@(?P<secret>[0-9A-Za-z\\-]{36}@[^@\\s"\'`]{1,90}@[0-9A-Za-z.\\-=]{0,120}@[A-Za-z0-9+/]{43}[A-Za-z0-9+/=])(?![A-Za-z0-9+/=])',
+  'required': '@',
+  'severity': 'critical'},
  {'context': '[?&]sv=\\d{4}-\\d{2}-\\d{2}',
   'description': 'Azure shared access signature in a URL (sig= of a SAS with its sv= version)',
   'entropy': 3.5,
@@ -349,12 +363,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['CLOUDFLARE_GLOBAL_API_KEY=0000000000000000000000000000000000000',
                          'cloudflare_zone_id = 023e105f4ecef8ad9ca31a8372d0c353'],
                'true': ['CLOUDFLARE_GLOBAL_API_KEY=6ac801201d9e5d40e5e5bea34ed313782b418',
-                        'CF_API_KEY: c2244b55a335b1403ba3de806806355ad6e5b']},
+                        'CF_API_KEY: c2244b55a335b1403ba3de806806355ad6e5b',
+                        "cloudflare_token = '3f9c07be21d48a6e5b0d91c7f24a83e6d150b'"]},
   'id': 'cloudflare-global-api-key',
   'keywords': ['cloudflare', 'cf_api'],
-  'max_width': 180,
+  'max_width': 183,
   'multiline': True,
-  'regex': '(?i:cloudflare|\\bcf_api)[\\w.\\-]{0,30}(?i:key)[\\w.\\-]{0,20}(?:[\\s"\'`:=>,|?&()<\\[\\]\\\\]|value|str){1,16}(?P<secret>[0-9a-f]{37})(?![0-9A-Za-z])',
+  'regex': '(?i:cloudflare|\\bcf_api)[\\w.\\-]{0,30}(?i:key|token|secret)[\\w.\\-]{0,20}(?:[\\s"\'`:=>,|?&()<\\[\\]\\\\]|value|str){1,16}(?P<secret>[0-9a-f]{37})(?![0-9A-Za-z])',
   'required': '',
   'severity': 'high'},
  {'description': 'Heroku API key (HRKU- format)',
@@ -749,12 +764,14 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'entropy': 3.5,
   'examples': {'false': ['github_pat_ tokens are long',
                          'GH_TOKEN=github_pat_11XXXXXXXXXXXXXXXXXXXX_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
-               'true': ['GH_TOKEN=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']},
+               'true': ['GH_TOKEN=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',
+                        'token := '
+                        '"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"']},
   'id': 'github-fine-grained-pat',
   'keywords': ['github_pat_'],
   'max_width': 93,
   'multiline': False,
-  'regex': '\\b(?P<secret>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\\b',
+  'regex': '\\b(?P<secret>github_pat_[A-Za-z0-9_]{82})\\b',
   'required': '_',
   'severity': 'critical'},
  {'description': 'GitLab personal, project or group access token (classic or routable)',
@@ -1135,13 +1152,16 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'severity': 'critical'},
  {'description': 'JFrog reference token (base64 of reftkn:01:...)',
   'entropy': 3.5,
-  'examples': {'false': ['JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
-               'true': ['JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOjE3Tnkc5bAfDdk939A0VKiDBcX6p8pXConUI3SxmZ7w4m1vGqclgtX']},
+  'examples': {'false': ['JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'artifactory_ref: cmVmdxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'ref: cmVmcy9oZWFkcy9tYWlu'],
+               'true': ['JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOjE3Tnkc5bAfDdk939A0VKiDBcX6p8pXConUI3SxmZ7w4m1vGqclgtX',
+                        'artifactory_ref: cmVmd8Kq2Lx7RtZ3pWn5Vb9YhC4sMj6FgT1eDuA0oNi8XrQz2LbW7cPk5SaE3yUh']},
   'id': 'jfrog-reference-token',
-  'keywords': ['cmvmdgtuo'],
+  'keywords': ['cmvmd'],
   'max_width': 135,
   'multiline': False,
-  'regex': '\\b(?P<secret>cmVmdGtuOjAxO[A-Za-z0-9+/]{50,120}={0,2})(?![A-Za-z0-9+/=])',
+  'regex': '\\b(?P<secret>cmVmdGtuOjAxO[A-Za-z0-9+/]{50,120}={0,2}|cmVmd[A-Za-z0-9]{59})(?![A-Za-z0-9+/=])',
   'required': '',
   'severity': 'critical'},
  {'description': 'JFrog / Artifactory identity or API token, named as one',
@@ -1498,12 +1518,14 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
  {'description': 'Authress service client access key',
   'entropy': 3.5,
   'examples': {'false': ['AUTHRESS_KEY=sc_xxxxxxxxxxxxxxxxxxxx.xxxx.acc_xxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
-               'true': ['AUTHRESS_KEY=sc_8qqs58q78gtmb9sb38l0.5sdz.acc_zwm52psampxxoclfrhsi.37uewjxmrqkv0oley36xko5qx3egx1tvy5eq35gf2t8tfelc0aqrgh78bmbd']},
+               'true': ['AUTHRESS_KEY=sc_8qqs58q78gtmb9sb38l0.5sdz.acc_zwm52psampxxoclfrhsi.37uewjxmrqkv0oley36xko5qx3egx1tvy5eq35gf2t8tfelc0aqrgh78bmbd',
+                        'authress: '
+                        'sc_Kd82mQz7Lp.x4Rt9.acc-7hT2nW5vB8cY.MC4CAQAwBQYDK2VwBCIEIHq8Lm2Zr5Tx9WcN3bVy7Pd1Gk4Sf6Hj0Ue']},
   'id': 'authress-service-client-key',
   'keywords': ['.acc_', '.acc-'],
   'max_width': 204,
   'multiline': False,
-  'regex': '\\b(?P<secret>(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\\.[a-z0-9]{4,6}\\.acc[_\\-][a-z0-9\\-]{10,32}\\.[a-z0-9+/_=\\-]{30,120})',
+  'regex': '\\b(?P<secret>(?:sc|ext|scauth|authress)_[A-Za-z0-9]{5,30}\\.[A-Za-z0-9]{4,6}\\.acc[_\\-][A-Za-z0-9\\-]{10,32}\\.[A-Za-z0-9+/_=\\-]{30,120})',
   'required': '_.',
   'severity': 'critical'},
  {'description': 'Salesforce access / session token (org id ! token)',
@@ -1695,12 +1717,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['FLW_SECRET_KEY=FLWSECK_TEST-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-X',
                          'FLW_PUBLIC_KEY=FLWPUBK_TEST-d7a815cad1b335g78f72795c139g7fed-X'],
                'true': ['FLW_SECRET_KEY=FLWSECK_TEST-e0g40cbg631ahb345bh7eb825c987ab1-X',
-                        'FLW_ENCRYPTION_KEY=FLWSECK_TEST0h492bcg48e2']},
+                        'FLW_ENCRYPTION_KEY=FLWSECK_TEST0h492bcg48e2',
+                        'FLW_ENCRYPTION_KEY=FLWSECK_TEST-7c2gd0a5eh91']},
   'id': 'flutterwave-test-key',
   'keywords': ['flwseck_test'],
   'max_width': 47,
   'multiline': False,
-  'regex': '\\b(?P<secret>FLWSECK_TEST-[a-h0-9]{32}-X|FLWSECK_TEST[a-h0-9]{12})(?![A-Za-z0-9_\\-])',
+  'regex': '\\b(?P<secret>FLWSECK_TEST-[a-h0-9]{32}-X|FLWSECK_TEST-?[a-h0-9]{12})(?![A-Za-z0-9_\\-])',
   'required': '_',
   'severity': 'low'},
  {'description': 'GoCardless live access token',
@@ -1711,10 +1734,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'GoCardlessToken = "live_wQG_14HWVBBOwUAsnyt0ju8nK9XRFZCdDebF4p0o"']},
   'id': 'gocardless-token',
   'keywords': ['gocardless'],
-  'max_width': 165,
+  'max_width': 166,
   'multiline': False,
   'regex': '(?i:gocardless[\\w.\\-( '
-           ']{0,20}(?:key|token|secret|access)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[A-Za-z0-9_\\-=]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret|access)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[A-Za-z0-9_\\-=]{40})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Razorpay key secret',
@@ -1724,10 +1747,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'rzp_secret: "hAGT1kfuyrt6x1MdIYIf124S"']},
   'id': 'razorpay-key-secret',
   'keywords': ['razorpay', 'rzp_'],
-  'max_width': 142,
+  'max_width': 143,
   'multiline': False,
   'regex': '(?i:(?:razorpay|rzp)[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Razorpay live key id (half of the key pair; trufflehog and gitleaks report it)',
@@ -1784,10 +1807,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         "plaidSecret: 'bc041aadf0d366c48c6a5d6960c347'"]},
   'id': 'plaid-secret',
   'keywords': ['plaid'],
-  'max_width': 145,
+  'max_width': 146,
   'multiline': False,
   'regex': '(?i:plaid[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{30})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{30})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Coinbase API secret',
@@ -1796,10 +1819,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['COINBASE_API_SECRET=jCgE-SpRihS1MbVbVh7RuMg52QV-ZVxw2d2IGTEYA7kPnC_2fogpAUMJcDfxJouI']},
   'id': 'coinbase-api-secret',
   'keywords': ['coinbase'],
-  'max_width': 184,
+  'max_width': 185,
   'multiline': False,
   'regex': '(?i:coinbase[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9_\\-+/]{0,63}[A-Z])(?=[A-Za-z_\\-+/]{0,63}[0-9])[A-Za-z0-9_\\-+/]{64}={0,2})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9_\\-+/]{0,63}[A-Z])(?=[A-Za-z_\\-+/]{0,63}[0-9])[A-Za-z0-9_\\-+/]{64}={0,2})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Kraken API key or private key',
@@ -1810,23 +1833,24 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '"yJ4aBWgIxTLZHE9q+wfLtKwQdQxRY1CEumhnoHjnOJiGkC4MFwE2xFCFZTVUt+Yh/i/AFm4usIFGRewj"']},
   'id': 'kraken-api-key',
   'keywords': ['kraken'],
-  'max_width': 208,
+  'max_width': 209,
   'multiline': False,
   'regex': '(?i:kraken[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9+/]{0,89}[A-Z])(?=[A-Za-z+/]{0,89}[0-9])[A-Za-z0-9+/]{80,90}={0,2})(?![A-Za-z0-9+/=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?=[a-z0-9+/]{0,89}[A-Z])(?=[A-Za-z+/]{0,89}[0-9])[A-Za-z0-9+/]{80,90}={0,2})(?![A-Za-z0-9+/=])',
   'required': '',
   'severity': 'high'},
  {'description': 'KuCoin API key or secret',
   'entropy': 2.5,
   'examples': {'false': ['KUCOIN_API_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'],
                'true': ['KUCOIN_API_KEY=ad4aa73311c887df774f3f07',
-                        'KUCOIN_API_SECRET=e2f6a272-d680-4d6d-aec2-3175bd0a80a6']},
+                        'KUCOIN_API_SECRET=e2f6a272-d680-4d6d-aec2-3175bd0a80a6',
+                        'var kucoinToken string = "5e17c0d93a2b84f6e1a07dc3"']},
   'id': 'kucoin-api-key',
   'keywords': ['kucoin'],
-  'max_width': 152,
+  'max_width': 153,
   'multiline': False,
   'regex': '(?i:kucoin[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{24}|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{24}|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Bittrex API key or secret',
@@ -1835,10 +1859,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['BITTREX_API_SECRET=z3tge4rxepwz75t4j9noiylshyumh571']},
   'id': 'bittrex-api-key',
   'keywords': ['bittrex'],
-  'max_width': 149,
+  'max_width': 150,
   'multiline': False,
   'regex': '(?i:bittrex[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Finicity API secret or app key',
@@ -1848,10 +1872,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'finicity_secret = "23w78pvgzxkqpbsd66p4"']},
   'id': 'finicity-secret',
   'keywords': ['finicity'],
-  'max_width': 150,
+  'max_width': 151,
   'multiline': False,
   'regex': '(?i:finicity[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{20})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Finnhub API token',
@@ -1861,10 +1885,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'finnhub_client = finnhub.Client(api_key="jjt8r6s6myvtruuhg9ol")']},
   'id': 'finnhub-token',
   'keywords': ['finnhub'],
-  'max_width': 137,
+  'max_width': 138,
   'multiline': False,
   'regex': '(?i:finnhub[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{20})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Chargebee API key',
@@ -1875,10 +1899,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'chargebeeApiKey: "live_oJDZFpXOXRgZ7siJJFekUs8tToUqJKpZ"']},
   'id': 'chargebee-api-key',
   'keywords': ['chargebee'],
-  'max_width': 158,
+  'max_width': 159,
   'multiline': False,
   'regex': '(?i:chargebee[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:live|test)_[A-Za-z0-9]{32,34})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:live|test)_[A-Za-z0-9]{32,34})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Duffel live API token',
@@ -1956,10 +1980,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'lob.apiKey = "live_d9053605988c5ad8aea02fb8ad0359bbe55"']},
   'id': 'lob-api-key',
   'keywords': ['lob_', 'lobapi', 'lobkey', 'lob.'],
-  'max_width': 153,
+  'max_width': 154,
   'multiline': False,
   'regex': '(?i:\\blob[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[a-fA-F0-9]{35})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[a-fA-F0-9]{35})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'FreshBooks access token',
@@ -1968,10 +1992,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['FRESHBOOKS_ACCESS_TOKEN=88uf09ysz6qbdhhswrcxs32ztdy6wi7uss7fdis69sg7p6q1rfot6bnesygmk6k8']},
   'id': 'freshbooks-token',
   'keywords': ['freshbooks'],
-  'max_width': 184,
+  'max_width': 185,
   'multiline': False,
   'regex': '(?i:freshbooks[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Shopify access token or shared secret',
@@ -3013,10 +3037,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'TWILIO_AUTH_TOKEN=bed233fdb4493cedc27175344b1d73dd']},
   'id': 'twilio-api-key',
   'keywords': ['twilio'],
-  'max_width': 148,
+  'max_width': 149,
   'multiline': False,
   'regex': '\\b(?P<secret>SK[0-9a-f]{32})\\b|(?i:twilio[\\w.\\-( '
-           ']{0,20}(?:auth|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32})\\b',
+           ']{0,20}(?:auth|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32})\\b',
   'required': '',
   'severity': 'high'},
  {'description': 'SendGrid API key',
@@ -3039,10 +3063,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'MAILGUN_API_KEY="122ff9b59afe85d760155d3f17c35d65-6a4d8a7b-0137ab1e"']},
   'id': 'mailgun-api-key',
   'keywords': ['key-', 'mailgun', 'mg_', 'mg-'],
-  'max_width': 167,
+  'max_width': 168,
   'multiline': False,
   'regex': '\\b(?P<secret>key-[0-9a-f]{32})\\b|(?i:(?:mailgun|\\bmg)[\\w.\\-( '
-           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})\\b',
+           ']{0,20}(?:key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret2>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})\\b',
   'required': '-',
   'severity': 'critical'},
  {'description': 'Mailchimp API key',
@@ -3063,10 +3087,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['POSTMARK_SERVER_TOKEN=78be28f8-6409-463b-a303-8e1f32811f55']},
   'id': 'postmark-token',
   'keywords': ['postmark'],
-  'max_width': 154,
+  'max_width': 155,
   'multiline': False,
   'regex': '(?i:postmark[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Brevo (Sendinblue) API or SMTP key',
@@ -3100,10 +3124,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['MESSAGEBIRD_API_KEY=wBJQLYKkVXrLoOoHEID5tjdXV']},
   'id': 'messagebird-api-key',
   'keywords': ['messagebird', 'message_bird', 'message-bird'],
-  'max_width': 147,
+  'max_width': 148,
   'multiline': False,
   'regex': '(?i:(?:messagebird|message_bird|message-bird)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{25})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{25})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Sendbird API token',
@@ -3113,10 +3137,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['SENDBIRD_API_TOKEN=ff66b3e2ddb5481798dbaa1a10f4fbea97c4230e']},
   'id': 'sendbird-token',
   'keywords': ['sendbird'],
-  'max_width': 158,
+  'max_width': 159,
   'multiline': False,
   'regex': '(?i:sendbird[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Mattermost access token',
@@ -3125,10 +3149,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['MATTERMOST_ACCESS_TOKEN=lvp2ag3wmjlywsm8s8p8yxrg2r']},
   'id': 'mattermost-token',
   'keywords': ['mattermost'],
-  'max_width': 146,
+  'max_width': 147,
   'multiline': False,
   'regex': '(?i:mattermost[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{26})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{26})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Intercom access token (base64 of tok:..., or any 60 characters under an Intercom name)',
@@ -3138,10 +3162,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '$env:ICOM_TOKEN = "dG9rOjoLwxg1d2QGMwRfa1qAj/gPFwLpqFHwZVhXD8n0Yb8H6O5PVcitm1="']},
   'id': 'intercom-token',
   'keywords': ['intercom', 'dg9roj'],
-  'max_width': 180,
+  'max_width': 181,
   'multiline': False,
   'regex': '(?i:intercom[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9+/_\\-]{58,60}={0,2})(?![\\w\\-=+/])|\\b(?P<secret2>dG9rOj[A-Za-z0-9+/_\\-]{50,56}={0,2})(?![\\w\\-=+/])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9+/_\\-]{58,60}={0,2})(?![\\w\\-=+/])|\\b(?P<secret2>dG9rOj[A-Za-z0-9+/_\\-]{50,56}={0,2})(?![\\w\\-=+/])',
   'required': '',
   'severity': 'high'},
  {'description': 'Firebase Cloud Messaging legacy server key',
@@ -3163,10 +3187,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'mailjet_api_key: "6d3b400ab9b221aec378548fac447c6b"']},
   'id': 'mailjet-api-key',
   'keywords': ['mailjet'],
-  'max_width': 149,
+  'max_width': 150,
   'multiline': False,
   'regex': '(?i:mailjet[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Zendesk API token',
@@ -3175,10 +3199,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ZENDESK_API_TOKEN=AfJQV2bNDr2QbDWjQk7ysO0Fsyo6dAQ6Sp2lFgkZ']},
   'id': 'zendesk-api-token',
   'keywords': ['zendesk'],
-  'max_width': 157,
+  'max_width': 158,
   'multiline': False,
   'regex': '(?i:zendesk[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': "Twitter / X app-only bearer token (21 A's, then the URL-escaped key)",
@@ -3202,10 +3226,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'twitter_access_token_secret: "HNB81OENGY7oR9uWDaovTigdwxrUtZKxymbTcKQYLSls1"']},
   'id': 'twitter-api-secret',
   'keywords': ['twitter', 'x_api', 'x_access'],
-  'max_width': 184,
+  'max_width': 185,
   'multiline': False,
   'regex': '(?i:(?:twitter|\\bx_api|\\bx_access)[\\w.\\-( '
-           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{45}|[A-Za-z0-9]{50}|[0-9]{15,25}-[A-Za-z0-9]{20,40})(?![\\w\\-])',
+           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{45}|[A-Za-z0-9]{50}|[0-9]{15,25}-[A-Za-z0-9]{20,40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Facebook / Meta user, page or system-user access token',
@@ -3232,10 +3256,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         "metaAppSecret: '1de6424a76ca766a7a5280bbc3f51739'"]},
   'id': 'facebook-app-secret',
   'keywords': ['facebook', 'fb_', 'fb.', 'meta_', 'metaapp'],
-  'max_width': 177,
+  'max_width': 178,
   'multiline': False,
   'regex': '(?i:(?:facebook|\\bfb|\\bmeta)[\\w.\\-( '
-           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[0-9]{15,16}(?:\\||%7C)[A-Za-z0-9_\\-]{27,40})(?![\\w\\-])',
+           ']{0,20}(?:secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[0-9]{15,16}(?:\\||%7C)[A-Za-z0-9_\\-]{27,40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Instagram Basic Display / Graph access token',
@@ -3256,10 +3280,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'linkedin_client_secret: WPL_AP1.PJYJ3ByKbpAVhWDA.GMgk7sa7==']},
   'id': 'linkedin-client-secret',
   'keywords': ['linkedin'],
-  'max_width': 159,
+  'max_width': 160,
   'multiline': False,
   'regex': '(?i:linkedin[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>WPL_AP[0-9]\\.[A-Za-z0-9]{16}\\.[A-Za-z0-9+/=]{8,16}|[A-Za-z0-9]{16})(?![\\w\\-+/=])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>WPL_AP[0-9]\\.[A-Za-z0-9]{16}\\.[A-Za-z0-9+/=]{8,16}|[A-Za-z0-9]{16})(?![\\w\\-+/=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Twitch client secret or OAuth token',
@@ -3269,10 +3293,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'twitch_token = "oauth:a6cb5reh2n066hs0qtlmzjadlfbbwn"']},
   'id': 'twitch-api-token',
   'keywords': ['twitch'],
-  'max_width': 152,
+  'max_width': 153,
   'multiline': False,
   'regex': '(?i:twitch[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:oauth:)?[A-Za-z0-9]{30})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:oauth:)?[A-Za-z0-9]{30})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Beamer API key',
@@ -3281,10 +3305,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['BEAMER_API_KEY=b_QSK2y12HnwUA8nfJBwtlgQu8mmTZXGeIAe9uwRV7Hex=']},
   'id': 'beamer-api-token',
   'keywords': ['beamer'],
-  'max_width': 162,
+  'max_width': 163,
   'multiline': False,
   'regex': '(?i:beamer[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>b_[A-Za-z0-9_\\-=]{44})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>b_[A-Za-z0-9_\\-=]{44})(?![\\w\\-=])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Vonage (Nexmo) API secret',
@@ -3293,10 +3317,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['VONAGE_API_SECRET=hCU95fAAeviO8Dh4', 'nexmo_api_secret: "T6ZJ05CaKr2wx5PH"']},
   'id': 'vonage-api-secret',
   'keywords': ['vonage', 'nexmo'],
-  'max_width': 132,
+  'max_width': 133,
   'multiline': False,
   'regex': '(?i:(?:vonage|nexmo)[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{16})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{16})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Plivo auth token',
@@ -3306,10 +3330,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['PLIVO_AUTH_TOKEN=oMnaAXXMzPNeWecVT6n6LM3AJY8R86KQzyWwTcVe']},
   'id': 'plivo-auth-token',
   'keywords': ['plivo'],
-  'max_width': 155,
+  'max_width': 156,
   'multiline': False,
   'regex': '(?i:plivo[\\w.\\-( '
-           ']{0,20}(?:token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Pusher Channels app secret',
@@ -3318,10 +3342,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['PUSHER_APP_SECRET=fdaad2144e321f8192c1']},
   'id': 'pusher-secret',
   'keywords': ['pusher'],
-  'max_width': 136,
+  'max_width': 137,
   'multiline': False,
   'regex': '(?i:pusher[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{20})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{20})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Ably API key (app id, key id and secret)',
@@ -3330,10 +3354,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ABLY_API_KEY=R0u-6o.cloDWz:qqhf5VnN5jnyhkTp3cA_f3EDJi8x0bPHBSd9RTBR-Xp']},
   'id': 'ably-api-key',
   'keywords': ['ably'],
-  'max_width': 171,
+  'max_width': 172,
   'multiline': False,
   'regex': '(?i:\\bably[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{6}\\.[A-Za-z0-9_\\-]{6}:[A-Za-z0-9_\\-]{43})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{6}\\.[A-Za-z0-9_\\-]{6}:[A-Za-z0-9_\\-]{43})(?![\\w\\-])',
   'required': '.:',
   'severity': 'high'},
  {'description': 'OpenAI API key (project, service-account, admin or legacy user key)',
@@ -3516,10 +3540,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'co = cohere.Client(api_key="koP4d8nfJKfJpsaxx3fT33QOkWIrtjYvkz1ofxAL")']},
   'id': 'cohere-api-key',
   'keywords': ['cohere', 'co_api_key'],
-  'max_width': 156,
+  'max_width': 157,
   'multiline': False,
   'regex': '(?i:(?:cohere|\\bco_api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'DeepSeek API key',
@@ -3528,10 +3552,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['DEEPSEEK_API_KEY=sk-a6f8359fd9090da7cc064635fd82cfa7']},
   'id': 'deepseek-api-key',
   'keywords': ['deepseek'],
-  'max_width': 153,
+  'max_width': 154,
   'multiline': False,
   'regex': '(?i:deepseek[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sk-[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sk-[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'ElevenLabs API key',
@@ -3541,10 +3565,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'headers = {"xi-api-key": "6f719ad031fcf743a9d12c20625c98c4"}']},
   'id': 'elevenlabs-api-key',
   'keywords': ['elevenlabs', 'eleven_labs', 'xi-api', 'xi_api'],
-  'max_width': 172,
+  'max_width': 173,
   'multiline': False,
   'regex': '(?i:(?:elevenlabs|eleven_labs|\\bxi[_\\-]api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)?[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:sk_)?[a-f0-9]{32}(?:[a-f0-9]{16})?)(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)?[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:sk_)?[a-f0-9]{32}(?:[a-f0-9]{16})?)(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Mistral AI API key',
@@ -3555,10 +3579,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'client = Mistral(api_key="DQNCRZ3ecllZkesRr8IpXvyVQnkxVbyq")']},
   'id': 'mistral-api-key',
   'keywords': ['mistral'],
-  'max_width': 149,
+  'max_width': 150,
   'multiline': False,
   'regex': '(?i:mistral[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Private AI API key',
@@ -3567,10 +3591,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['PRIVATE_AI_API_KEY=ihiz5l5gposp86llhvlowzz2cdw2frvu']},
   'id': 'private-ai-api-key',
   'keywords': ['private_ai', 'privateai', 'private-ai'],
-  'max_width': 152,
+  'max_width': 153,
   'multiline': False,
   'regex': '(?i:private[_\\-]?ai[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Azure OpenAI API key',
@@ -3582,9 +3606,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '"AurfMbVRLqBidWqCXRNGBnw2gvD2HszjS1Ap43ejUa8b9sSwKRez3W3jPdB4A9XWmWM8Fo4c4we2ULH6cF6C"']},
   'id': 'azure-openai-key',
   'keywords': ['azure_openai', 'azureopenai', 'azure-openai', 'azure.openai'],
-  'max_width': 222,
+  'max_width': 223,
   'multiline': False,
-  'regex': '(?i:azure[\\w.\\-]{0,20}openai[\\w.\\-]{0,20}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{32}|[A-Za-z0-9]{84})(?![\\w\\-])',
+  'regex': '(?i:azure[\\w.\\-]{0,20}openai[\\w.\\-]{0,20}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{32}|[A-Za-z0-9]{84})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'AssemblyAI API key',
@@ -3593,10 +3617,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ASSEMBLYAI_API_KEY=9069c27898fd4c5ed0416e11706fcb73']},
   'id': 'assemblyai-api-key',
   'keywords': ['assemblyai', 'assembly_ai', 'assembly-ai'],
-  'max_width': 153,
+  'max_width': 154,
   'multiline': False,
   'regex': '(?i:assembly[_\\-]?ai[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Datadog API or application key',
@@ -3608,10 +3632,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'datadog_app_key: "8c7e64964c33f8366dd5ac9d9be54da227bfd07c"']},
   'id': 'datadog-api-key',
   'keywords': ['datadog', 'dd_', 'dd-'],
-  'max_width': 175,
+  'max_width': 176,
   'multiline': False,
   'regex': '(?i:(?:datadog|\\bdd)[\\w.\\-( '
-           ']{0,20}(?:api|app|application)[\\w.\\-]{0,10}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-f]{32}(?:[0-9a-f]{8})?)\\b',
+           ']{0,20}(?:api|app|application)[\\w.\\-]{0,10}key[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-f]{32}(?:[0-9a-f]{8})?)\\b',
   'required': '',
   'severity': 'high'},
  {'description': 'New Relic user API, insert or license key',
@@ -3658,10 +3682,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['SENTRY_AUTH_TOKEN=c354c87332f3be7688de226782eff209a24563a76869b3facebcad55fdb3d62f']},
   'id': 'sentry-legacy-token',
   'keywords': ['sentry'],
-  'max_width': 180,
+  'max_width': 181,
   'multiline': False,
   'regex': '(?i:sentry[\\w.\\-( '
-           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Grafana service account token (its last 8 hex are a CRC32 of the rest)',
@@ -3707,14 +3731,17 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'severity': 'critical'},
  {'description': 'Dynatrace API or platform token',
   'entropy': 3.0,
-  'examples': {'false': ['DT_API_TOKEN=dt0c01.XXXXXXXXXXXXXXXXXXXXXXXX.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX'],
+  'examples': {'false': ['DT_API_TOKEN=dt0c01.XXXXXXXXXXXXXXXXXXXXXXXX.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
+                         'DT_API_TOKEN=dt0c01.xxxxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
                'true': ['DT_API_TOKEN=dt0c01.29YKF9ZY1QCLJLVCX5O2DPTC.A1DZ6T2CP3UZIA4QET6Y6IKG5G39Z5LDKR8H69USYPLS5EMH580UA66CHM3RDJSH',
-                        'DYNATRACE_TOKEN=dt0s01.IBHRLXS7KU1ZKSHKPBZAT3PT.EQ9D6Q3BMHFEQ6RH1S0FP5M69LRH59DAK5Y8C4KBR6SDL6F1UVQ9SWFXSKYV120M']},
+                        'DYNATRACE_TOKEN=dt0s01.IBHRLXS7KU1ZKSHKPBZAT3PT.EQ9D6Q3BMHFEQ6RH1S0FP5M69LRH59DAK5Y8C4KBR6SDL6F1UVQ9SWFXSKYV120M',
+                        'dynatraceToken = '
+                        "'dt0c01.k3RvT8mQ2xWz7LpN4bYc9HdG.fJ2nR8sTq5vW1xZ4cB7mK0pL3yH6gD9aE2uN5tR8wQ1sV4zX7bC0mF3jK6hP9dLq'"]},
   'id': 'dynatrace-api-token',
   'keywords': ['dt0c0', 'dt0s0', 'dt0a0', 'dt0p0'],
   'max_width': 96,
   'multiline': False,
-  'regex': '\\b(?P<secret>dt0[a-z][0-9]{2}\\.[A-Z0-9]{24}\\.[A-Z0-9]{64})\\b',
+  'regex': '\\b(?P<secret>dt0[a-z][0-9]{2}\\.[A-Za-z0-9]{24}\\.[A-Za-z0-9]{64})\\b',
   'required': '.',
   'severity': 'critical'},
  {'description': 'Sumo Logic access ID or key',
@@ -3724,10 +3751,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'SUMOLOGIC_ACCESS_ID=suBbvjmvUz5vJE']},
   'id': 'sumologic-access-key',
   'keywords': ['sumo'],
-  'max_width': 178,
+  'max_width': 179,
   'multiline': False,
   'regex': '(?i:sumo[\\w.\\-( '
-           ']{0,20}(?:key|id|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![\\w\\-])',
+           ']{0,20}(?:key|id|secret|token)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Honeycomb API or ingest key',
@@ -3738,10 +3765,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'HONEYCOMB_INGEST_KEY=hcaik_dlwv5dazmbrhj55rf9vrjy8rejqbfq27wxddh9ns1c6o8x9rmbcpadqphe']},
   'id': 'honeycomb-api-key',
   'keywords': ['honeycomb'],
-  'max_width': 184,
+  'max_width': 185,
   'multiline': False,
   'regex': '(?i:honeycomb[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>hc[a-z]{2,4}_[A-Za-z0-9]{58}|[a-fA-F0-9]{32}|[A-Za-z0-9]{22})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>hc[a-z]{2,4}_[A-Za-z0-9]{58}|[a-fA-F0-9]{32}|[A-Za-z0-9]{22})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'PagerDuty API or integration key',
@@ -3751,10 +3778,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'PAGERDUTY_INTEGRATION_KEY=5c634e9567bf3085487f50b7b3714dca']},
   'id': 'pagerduty-api-key',
   'keywords': ['pagerduty', 'pager_duty'],
-  'max_width': 152,
+  'max_width': 153,
   'multiline': False,
   'regex': '(?i:(?:pagerduty|pager_duty)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_+\\-]{20}|[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_+\\-]{20}|[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'PostHog personal API key (the phc_ project key ships in pages: no rule)',
@@ -3775,10 +3802,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'LD_SDK_KEY=sdk-fa05f14a-5701-4c5f-a149-3d864db535ff']},
   'id': 'launchdarkly-token',
   'keywords': ['launchdarkly', 'launch_darkly', 'ld_sdk', 'ld_api', 'ld_access'],
-  'max_width': 163,
+  'max_width': 164,
   'multiline': False,
   'regex': '(?i:(?:launchdarkly|launch_darkly|\\bld_)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:api|sdk)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9_\\-=]{40})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>(?:api|sdk)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9_\\-=]{40})(?![\\w\\-=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Cisco Meraki API key',
@@ -3787,10 +3814,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['MERAKI_DASHBOARD_API_KEY=d12c5de6d05fd482271672e65513b3c8cba7c547']},
   'id': 'meraki-api-key',
   'keywords': ['meraki'],
-  'max_width': 156,
+  'max_width': 157,
   'multiline': False,
   'regex': '(?i:meraki[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{40})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Opsgenie API key',
@@ -3799,10 +3826,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['OPSGENIE_API_KEY=19cb7757-9907-4664-a417-be253ee82773']},
   'id': 'opsgenie-api-key',
   'keywords': ['opsgenie', 'ops_genie'],
-  'max_width': 155,
+  'max_width': 156,
   'multiline': False,
   'regex': '(?i:(?:opsgenie|ops_genie)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Elastic / Elasticsearch API key (base64 of id:key) or Elastic Cloud key',
@@ -3813,10 +3840,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ELASTIC_API_KEY=dmh1M21lZHU4WVJWU285c05EZHo6RWd1WUk0Vy0tM2J6R09qbFR3b0pZSA==']},
   'id': 'elastic-api-key',
   'keywords': ['elastic', 'es_api', 'es_cloud'],
-  'max_width': 245,
+  'max_width': 246,
   'multiline': False,
   'regex': '(?i:(?:elastic|\\bes_api|\\bes_cloud)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>essu_[A-Za-z0-9+/]{40,120}={0,2}|(?=[a-z0-9+/]{0,119}[A-Z])(?=[A-Za-z+/]{0,119}[0-9])[A-Za-z0-9+/]{40,120}={0,2})(?![\\w\\-=+/])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>essu_[A-Za-z0-9+/]{40,120}={0,2}|(?=[a-z0-9+/]{0,119}[A-Z])(?=[A-Za-z+/]{0,119}[0-9])[A-Za-z0-9+/]{40,120}={0,2})(?![\\w\\-=+/])',
   'required': '',
   'severity': 'high'},
  {'description': 'Rollbar access token',
@@ -3825,10 +3852,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ROLLBAR_ACCESS_TOKEN=cfb67b1389da5ec05be3fd1a857ed759']},
   'id': 'rollbar-access-token',
   'keywords': ['rollbar'],
-  'max_width': 149,
+  'max_width': 150,
   'multiline': False,
   'regex': '(?i:rollbar[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Bugsnag API key',
@@ -3837,10 +3864,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['BUGSNAG_API_KEY=8d3efd50a93c64516b3b0618275676a6']},
   'id': 'bugsnag-api-key',
   'keywords': ['bugsnag'],
-  'max_width': 149,
+  'max_width': 150,
   'multiline': False,
   'regex': '(?i:bugsnag[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Splunk HTTP Event Collector token',
@@ -3852,10 +3879,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'https://hec.ops.internal:8088']},
   'id': 'splunk-hec-token',
   'keywords': ['splunk'],
-  'max_width': 152,
+  'max_width': 153,
   'multiline': False,
   'regex': '(?i:(?:splunk[\\w.\\-( '
-           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|authorization[\\"\']?\\s{0,16}[:=]\\s{0,16}[\\"\']?splunk\\s{1,16}))(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\\w\\-])',
+           ']{0,20}(?:token|key|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|authorization[\\"\']?\\s{0,16}[:=]\\s{0,16}[\\"\']?splunk\\s{1,16}))(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Logz.io shipping or API token',
@@ -3865,10 +3892,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'LOGZIO_API_TOKEN=525cc5d5-ef50-497f-a8ab-3ffc1497040d']},
   'id': 'logzio-token',
   'keywords': ['logzio', 'logz_io', 'logz.io', 'logz-io'],
-  'max_width': 153,
+  'max_width': 154,
   'multiline': False,
   'regex': '(?i:logz[_\\-.]?io[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Segment write key or public API token',
@@ -3878,10 +3905,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'SEGMENT_API_TOKEN=sgp_oV0TLAytinJeD94zcouG6Fjs4ooBIBUtdPImeJzLRBXFXhjsUsLTUpdZcNhjnU9L']},
   'id': 'segment-write-key',
   'keywords': ['segment'],
-  'max_width': 185,
+  'max_width': 186,
   'multiline': False,
   'regex': '(?i:segment[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sgp_[A-Za-z0-9]{64}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>sgp_[A-Za-z0-9]{64}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Atlassian (Jira, Confluence) API token (its last 8 hex are a CRC32 of the rest)',
@@ -3907,10 +3934,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'confluence_api_token: "9jdnJAefgt5ue46CcfwKVks4"']},
   'id': 'atlassian-legacy-token',
   'keywords': ['atlassian', 'confluence', 'jira'],
-  'max_width': 144,
+  'max_width': 145,
   'multiline': False,
   'regex': '(?i:(?:atlassian|confluence|jira)[\\w.\\-( '
-           ']{0,20}(?:token|secret|pass)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}(?:token|secret|pass)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Linear API key',
@@ -3956,23 +3983,25 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['AIRTABLE_API_KEY=keyMD5SG6JGIdOIdu']},
   'id': 'airtable-api-key',
   'keywords': ['airtable'],
-  'max_width': 135,
+  'max_width': 136,
   'multiline': False,
   'regex': '(?i:airtable[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>key[A-Za-z0-9]{14})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>key[A-Za-z0-9]{14})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Asana personal access token or client secret',
   'entropy': 2.5,
   'examples': {'false': ['ASANA_PAT=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'ASANA_WORKSPACE_ID=3873081598319462'],
                'true': ['ASANA_PAT=2/5130785653397425/3045062251650927:0a8b1db671b3ddce506dec1d46a62232',
-                        'ASANA_CLIENT_SECRET=SFmEWqBC44mMeH7mtflbYjI9SfpHbiaP']},
+                        'ASANA_CLIENT_SECRET=SFmEWqBC44mMeH7mtflbYjI9SfpHbiaP',
+                        'ASANA_TOKEN :::= "k8TqW2nZr5Lx9VbC3mYh7PdJ4sGf6Ae1"',
+                        '$asanaToken .= "k8TqW2nZr5Lx9VbC3mYh7PdJ4sGf6Ae1";']},
   'id': 'asana-token',
   'keywords': ['asana'],
-  'max_width': 183,
+  'max_width': 184,
   'multiline': False,
   'regex': '(?i:asana[\\w.\\-( '
-           ']{0,20}(?:key|token|secret|pat)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9]/[0-9]{16}(?:/[0-9]{16})?:[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret|pat)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9]/[0-9]{16}(?:/[0-9]{16})?:[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Figma personal access token',
@@ -4007,10 +4036,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'https://api.hubapi.com/contacts/v1/lists?hapikey=628af090-81a3-4e05-a0b3-276a557e2dd6']},
   'id': 'hubspot-api-key',
   'keywords': ['hubspot', 'hapikey='],
-  'max_width': 153,
+  'max_width': 154,
   'multiline': False,
   'regex': '(?i:(?:hubspot[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|[?&]hapikey=))(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10}(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?|[?&]hapikey=))(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Contentful personal access token',
@@ -4031,10 +4060,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['CONTENTFUL_DELIVERY_TOKEN=w1YFLEjiVsinEDvGCgWtVKscvFv673xS2vTYVJS3Sp8']},
   'id': 'contentful-delivery-token',
   'keywords': ['contentful'],
-  'max_width': 163,
+  'max_width': 164,
   'multiline': False,
   'regex': '(?i:contentful[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-=]{43})(?![\\w\\-=])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-=]{43})(?![\\w\\-=])',
   'required': '',
   'severity': 'high'},
  {'description': 'Typeform personal access token',
@@ -4090,10 +4119,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'adobeIoApiKey: "wijkqn4g85z61a4bnsdpbo7rzbugob4p"']},
   'id': 'adobe-api-key',
   'keywords': ['adobe'],
-  'max_width': 147,
+  'max_width': 148,
   'multiline': False,
   'regex': '(?i:adobe[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Dropbox short-lived access token',
@@ -4116,10 +4145,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'DROPBOX_APP_SECRET=879r3qv60nzgwb2']},
   'id': 'dropbox-long-lived-token',
   'keywords': ['dropbox'],
-  'max_width': 181,
+  'max_width': 182,
   'multiline': False,
   'regex': '(?i:dropbox[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\\-]{43}|[A-Za-z0-9]{15})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\\-]{43}|[A-Za-z0-9]{15})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Sidekiq Pro / Enterprise gem server credentials',
@@ -4127,12 +4156,13 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['BUNDLE_GEMS__CONTRIBSYS__COM=xxxxxxxx:xxxxxxxx',
                          'source "https://gems.contribsys.com/"'],
                'true': ['BUNDLE_ENTERPRISE__CONTRIBSYS__COM=c133c261:edc8c334',
+                        'BUNDLE_GEMS__CONTRIBSYS__COM_CREDS: "4e7a01bd:9c3f52e8"',
                         'source "https://13d6da82:6fcdcba7@gems.contribsys.com/"']},
   'id': 'sidekiq-credentials',
   'keywords': ['contribsys'],
-  'max_width': 126,
+  'max_width': 139,
   'multiline': False,
-  'regex': '(?i:BUNDLE_{1,2}(?:ENTERPRISE|GEMS)_{1,2}CONTRIBSYS_{1,2}COM)(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})\\b|https?://(?P<secret2>[a-f0-9]{8}:[a-f0-9]{8})@(?:gems|enterprise)\\.contribsys\\.com',
+  'regex': '(?i:BUNDLE_{1,2}(?:ENTERPRISE|GEMS)_{1,2}CONTRIBSYS_{1,2}COM[A-Za-z_]{0,12})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})\\b|https?://(?P<secret2>[a-f0-9]{8}:[a-f0-9]{8})@(?:gems|enterprise)\\.contribsys\\.com',
   'required': ':',
   'severity': 'critical'},
  {'description': 'SettleMint access token',
@@ -4175,10 +4205,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['LOOKERSDK_CLIENT_SECRET=sjBJ3PwODEZjj4zrqLYYJB77']},
   'id': 'looker-client-secret',
   'keywords': ['looker'],
-  'max_width': 140,
+  'max_width': 141,
   'multiline': False,
   'regex': '(?i:looker[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'RapidAPI key',
@@ -4189,10 +4219,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '"Kg4CzMUx4vhI1mjJYjuk4FsvxoGBxNdtb1LPQXaJknUBVBGQCA"}']},
   'id': 'rapidapi-key',
   'keywords': ['rapidapi', 'rapid_api', 'rapid-api'],
-  'max_width': 169,
+  'max_width': 170,
   'multiline': False,
   'regex': '(?i:(?:rapidapi|rapid_api|rapid-api)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{50})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9_\\-]{50})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Squarespace API key',
@@ -4201,10 +4231,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['SQUARESPACE_API_KEY=66236510-bfb0-475a-a228-5f2a424452f9']},
   'id': 'squarespace-api-key',
   'keywords': ['squarespace'],
-  'max_width': 157,
+  'max_width': 158,
   'multiline': False,
   'regex': '(?i:squarespace[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\\w\\-])',
   'required': '-',
   'severity': 'high'},
  {'description': 'Flickr API key or secret',
@@ -4213,10 +4243,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['FLICKR_API_KEY=968ea1ba33efd73aac2058e2c6836d59']},
   'id': 'flickr-api-key',
   'keywords': ['flickr'],
-  'max_width': 148,
+  'max_width': 149,
   'multiline': False,
   'regex': '(?i:flickr[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[a-fA-F0-9]{16})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{32}|[a-fA-F0-9]{16})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Etsy API keystring or shared secret',
@@ -4225,10 +4255,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ETSY_API_KEY=qwi1313lfy0y04ln8up0gzxt']},
   'id': 'etsy-api-key',
   'keywords': ['etsy'],
-  'max_width': 138,
+  'max_width': 139,
   'multiline': False,
   'regex': '(?i:etsy[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24}|[A-Za-z0-9]{10})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{24}|[A-Za-z0-9]{10})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'New York Times API key',
@@ -4237,10 +4267,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['NYTIMES_API_KEY=7RJyqp7cNfpFI2FmezNZym7aS1GKMPXE']},
   'id': 'nytimes-api-key',
   'keywords': ['nytimes', 'new_york_times', 'newyorktimes', 'nyt_'],
-  'max_width': 156,
+  'max_width': 157,
   'multiline': False,
   'regex': '(?i:(?:nytimes|new[_\\-]?york[_\\-]?times|\\bnyt)[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Zapier catch-hook webhook URL',
@@ -4263,10 +4293,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'TRELLO_API_KEY=6ca774bf48060473c14ed15346847018']},
   'id': 'trello-api-token',
   'keywords': ['trello'],
-  'max_width': 192,
+  'max_width': 193,
   'multiline': False,
   'regex': '(?i:trello[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64}|ATTA[a-fA-F0-9]{64}[A-F0-9]{8}|[a-fA-F0-9]{32})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[a-fA-F0-9]{64}|ATTA[a-fA-F0-9]{64}[A-F0-9]{8}|[a-fA-F0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Adafruit IO key',
@@ -4288,10 +4318,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['KLAVIYO_PRIVATE_KEY=pk_423756bd0bad4c6bc2519edc745f927831']},
   'id': 'klaviyo-private-key',
   'keywords': ['klaviyo'],
-  'max_width': 154,
+  'max_width': 155,
   'multiline': False,
   'regex': '(?i:klaviyo[\\w.\\-( '
-           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>pk_[A-Za-z0-9]{34})(?![\\w\\-])',
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>pk_[A-Za-z0-9]{34})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
  {'description': 'Zoom app client secret',
@@ -4301,10 +4331,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'true': ['ZOOM_CLIENT_SECRET=WjgYsvFXUzJ5F8Nuqca22sDmJi9qk1fD']},
   'id': 'zoom-client-secret',
   'keywords': ['zoom'],
-  'max_width': 146,
+  'max_width': 147,
   'multiline': False,
   'regex': '(?i:zoom[\\w.\\-( '
-           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12})?\\s{0,16}(?::=|=>|\\?=|\\|\\|=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
+           ']{0,20}secret[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>[A-Za-z0-9]{32})(?![\\w\\-])',
   'required': '',
   'severity': 'high'},
  {'description': 'Password passed with a user name to a credentials object or a login call',
@@ -4449,7 +4479,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4518,7 +4548,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4663,7 +4693,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4726,7 +4756,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4783,7 +4813,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4863,7 +4893,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -4942,7 +4972,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5034,7 +5064,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5080,7 +5110,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5332,7 +5362,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5386,7 +5416,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5435,7 +5465,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5485,7 +5515,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5533,7 +5563,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5594,7 +5624,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5647,7 +5677,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5716,7 +5746,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5763,7 +5793,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -5904,7 +5934,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -6045,7 +6075,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -6141,7 +6171,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -6572,18 +6602,22 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_).*(?:^|_)(?:password|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_).*(?:^|_)(?:password|\n'
                'passwd|passphrase|pwd|pass|passwords|passcode|pgpassword)(?:_|$)',
   'keywords': ['pass', 'pwd'],
-  'max_width': 411,
+  'max_width': 412,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:pass|pwd)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{6,128})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>]{6,128})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>]))',
   'required': '',
   'severity': 'medium'},
  {'allowlist': ['(?:^|[=:,(\\s"\'`])[A-Z][A-Z0-9]{0,30}(?:[_\\-][A-Z][A-Z0-9]{0,30}){2,10}["\'`]?$'],
   'description': 'Secret, token or API key assigned in code or config',
   'entropy': 3.2,
   'examples': {'false': ['JWT_SECRET=${JWT_SECRET}',
+                         '  keyVaultToStoreSecrets: ops7-stg-4410827731',
+                         'id,name,api_token,created_at,description',
+                         'copyToken(token,destinationBuffer,length)',
+                         'opsApiToken,xxxxxxxxxxxxxxxxxxxxxxxx,',
                          'api_key = os.getenv("API_KEY")',
                          'token = response.json()["token"]',
                          'SECRET_NAME=ops-prod-db',
@@ -6689,7 +6723,10 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         '  ngrokAuthtoken: "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
                         "export AZURE_DEVOPS_PAT='Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6'",
                         'var newRelicInsertKey = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
-                        '$env:SWARM_UNLOCK_KEY = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"']},
+                        '$env:SWARM_UNLOCK_KEY = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        'OPS_API_TOKEN ::= "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"',
+                        '$opsApiToken .= "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6";',
+                        'prod,opsApiToken,Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6,2026-01-04']},
   'generic': True,
   'id': 'generic-secret',
   'key_words': '(?x)\n'
@@ -6698,7 +6735,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'format|enabled|required|reset|expiry|expires|expiration|ttl|count|header|prefix|suffix|ref|arn|location|\n'
                'version|kind|scope|method|alias|template|endpoint|provider|algorithm|alg|rotation|timeout|store|stdin|\n'
                'command|cmd|generator|validator|strength|at|date|placeholder|input|label|description|desc|title|text|\n'
-               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub)_)(?:.*(?:^|_)(?:secret|\n'
+               'message|msg|error|help|class)$)(?!(?:.*_)?(?:hash|hashed|public|publishable|pub|key_vault)_)(?:.*(?:^|_)(?:secret|\n'
                'secrets|token|tokens|api_?key|apikey|access_?key|private_?key|client_?secret|auth_?key|signing_?key|\n'
                'encryption_?key|(?:fernet|master|hmac|aes|crypto|session|app|license|account|service|admin|bot|webhook|\n'
                'shared|jwt|write|deploy|cookie|storage|subscription|server|consumer|integration|insert|ingest|unlock|\n'
@@ -6729,9 +6766,9 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                '_pat =',
                '_pat"',
                "_pat'"],
-  'max_width': 548,
+  'max_width': 549,
   'multiline': False,
-  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::=|=>|\\?\\?=|\\|\\|=|\\?=|\\|\\||\\?\\?|:-|=|:))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
+  'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:|,(?=[^\\s\\"\'`,]{12,256},)))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'required': '',
   'severity': 'medium'})
 

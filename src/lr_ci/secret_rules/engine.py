@@ -1122,12 +1122,10 @@ class _Scan:
         Only the line need be ASCII, not the data: a whole file added in a history (most of its bytes)
         often holds one accented name, and its ``path``s were otherwise all searched."""
         fixed = self.rules.fixed_literals[rule_index]
-        if fixed is not None:
-            at = offset + fixed[0]  # (a character is at least a byte: no match reaches past the line)
-            if at >= line_end or (
-                self.data[at] != fixed[1] and (self.ascii or self.data[offset:at].isascii())
-            ):
-                return True  # the punctuation every match has there is not there (bytes are characters)
+        if fixed is not None and (offset + fixed[0] >= line_end or not _may_start(self.data, offset, fixed)):
+            # The punctuation every match has there is not there, or not on this line (a character is at
+            # least a byte: no match reaches past the line).
+            return True
         text = self._line_text(line_start, line_end)
         return (
             text is not None and self.rules.rules[rule_index].regex.match(text, offset - line_start) is None

@@ -48,6 +48,64 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            'A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----',
   'required': '- ',
   'severity': 'critical'},
+ {'description': 'PuTTY private key (.ppk), not encrypted',
+  'entropy': 3.5,
+  'examples': {'false': ['PuTTY-User-Key-File-3: ssh-ed25519\n'
+                         'Encryption: aes256-cbc\n'
+                         'Comment: deploy@ops\n'
+                         'Public-Lines: 2\n'
+                         'AAAAC3NzaC1lZDI1NTE5AAAAIzal2bZZNK190+ucYYzmaDTtNndp6kFFfXt3IzZ7\n'
+                         'qHPw\n'
+                         'Private-Lines: 1\n'
+                         'AAAAIwj+HpYNB8osCPEafhdzJ4YaO3YKGQv7wqFUOYIBeVMC=\n'
+                         'Private-MAC: b8258f3494001d5df07ab0d2820f3b55e9446a7cb754bdc476aa8828208b5124',
+                         'PuTTY-User-Key-File-3: ssh-ed25519\n'
+                         'Encryption: none\n'
+                         'Comment: example\n'
+                         'Public-Lines: 2\n'
+                         '<public key>\n'
+                         'Private-Lines: 1\n'
+                         '<your private key here>\n'
+                         'Private-MAC: <mac>'],
+               'true': ['PuTTY-User-Key-File-3: ssh-ed25519\n'
+                        'Encryption: none\n'
+                        'Comment: deploy@ops\n'
+                        'Public-Lines: 2\n'
+                        'AAAAC3NzaC1lZDI1NTE5AAAAIde4bhIlXysv24id0gQjuy4f6GlD6f9JHEobhT3f\n'
+                        'WJHY\n'
+                        'Private-Lines: 1\n'
+                        'AAAAIDkJYPS8/LYf2ABKqodlVhupNKQWFcJboOm0ue7Tj+dl=\n'
+                        'Private-MAC: d53b67185767fc17c774cba93dfe6cf2ef8c18f87967ee3dbf68bbedf06cc70a',
+                        'PuTTY-User-Key-File-2: ssh-rsa\n'
+                        'Encryption: none\n'
+                        'Comment: rsa-key-20240101\n'
+                        'Public-Lines: 1\n'
+                        '9me7nuTsfUKG25NxyneeQM2AF+T0RIo6kH5M045lTqbGaAY4XFLFy5ZOTSQAytBp\n'
+                        'Private-Lines: 14\n'
+                        'OCDYt/ouexiCAbZVW6gD4hXsrp6K+gaV240ElgLWdExPMJzTzNc3icPatpvNATkJ\n'
+                        'EMh2whjcxJgjSBCjfJMAKih9YeVaMl3yGPJSDJ7nBPGLuT35ItaJuXPpUi6DPvld\n'
+                        'cP/w5GsIzSmL4dujeBSRah+GLV6K0F+w0Plsx/YTXzOBn/ZyEG98le8k3hRnogPF\n'
+                        't/gUHLBw3Tay7Z2NwsAK4uTEWDwDleeVZaTB1OFSBxlca+JF+W3Ybbvq4rmBgMo5\n'
+                        'KR9CsyktxouxM6QVTVprM2VmluUfEKm1rPh8wVmTefioJWUlIT6AzhKJTAwJwPRx\n'
+                        '3WWnVZ5bx3xzea3vP/ervtMzHNR0SUULcAA+gKYDyJgpFx2l9kau+89s+4sWxMnF\n'
+                        '2lKeoPIPc8WGzMrk4bvwuYpxKbqDeKiS7oG7F4VEjd4/z7c+kkaVJYcX0n558VIb\n'
+                        'Boh2bompjPBDqpF/DARJGQOJWIWoBV0n/4hDcmo5rq7+lqYoqxFuqYyuHKzxZxQL\n'
+                        '9h47QHd/If5xBm/+NLfc0iz7yqW6x4hJm5RWCOrW7AjSR8/8guHydh1yRX7a8SRa\n'
+                        'jPG8opcjna3AqyW8pCoN2uosToSCWsu6X6KrW9WBbjRogDHiZyPt3VC/OajvWwzc\n'
+                        '723lr1mOJEryCgIze1MM31OccPa1Nig7neirQkEvRcG6eRKCtL/XmlX0INpVNyY2\n'
+                        'N1b+3G0N5QateycZdotUQI0Za45bR4ELVoTalWDNxbslHVDIYPpluOUKw3LvPuhA\n'
+                        'qt/UUe9HVRuHjUMVmHhgW+TMgzMw2QnZ5FVzIqHacT2a0vbi0k7+Sy0fdAxY8Di5\n'
+                        'Z29LuC/4h+iPIqq626V4==\n'
+                        'Private-MAC: db1ab78ab45b33c67b00c00ee993a3920d622237']},
+  'id': 'putty-private-key',
+  'keywords': ['putty-user-key-file-'],
+  'max_width': 14743,
+  'multiline': True,
+  'regex': 'PuTTY-User-Key-File-[23]: [\\w.@-]{1,64}\\r?\\nEncryption: '
+           'none\\r?\\n(?:[^\\n]{0,256}\\n){0,24}?Private-Lines: '
+           '[0-9]{1,3}\\r?\\n(?P<secret>[A-Za-z0-9+/=]{16,128}(?:\\r?\\n[A-Za-z0-9+/=]{1,128}){0,64})',
+  'required': '-: ',
+  'severity': 'critical'},
  {'description': 'JSON Web Token',
   'examples': {'false': ['eyJhbGciOiJIUzI1NiJ9 is only the base64 of a JWT header',
                          'the format is header.payload.signature, e.g. eyJ...eyJ...sig',
@@ -1986,6 +2044,21 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?(?P<secret>live_[a-fA-F0-9]{35})(?![\\w\\-])',
   'required': '_',
   'severity': 'high'},
+ {'description': 'Lob test API key (low)',
+  'entropy': 2.5,
+  'examples': {'false': ['LOB_API_KEY=test_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'LOB_API_KEY=test_00000000000000000000000000000000000',
+                         'LOB_PUBLISHABLE_KEY=test_pub_9cd18b14210efe26ec78fc3461e05f3'],
+               'true': ['LOB_API_KEY=test_1dffd9a1b67585697abf3768e380b0ba3be',
+                        'lob.apiKey = "test_61fad37878f768c184632930cf456923dd1"']},
+  'id': 'lob-test-key',
+  'keywords': ['lob_', 'lobapi', 'lobkey', 'lob.'],
+  'max_width': 154,
+  'multiline': False,
+  'regex': '(?i:\\blob[\\w.\\-( '
+           ']{0,20}(?:key|token|secret)[\\w.\\-]{0,10})(?:[\\\\"\'`\\]]{0,4}(?:\\s{0,4}:\\s{0,4}&?(?:\'static\\s{1,4})?[A-Za-z]{1,12}|\\s{1,4}string)?\\s{0,16}(?::{1,3}=|=>|\\?=|\\|\\|=|[+.]=|\\|\\||\\?\\?|=|:|,|>)|["\']\\s{1,16}value\\s{0,4}=)\\s{0,16}\\\\?["\'`]?test_(?P<secret>[a-fA-F0-9]{35})(?![\\w\\-])',
+  'required': '_',
+  'severity': 'low'},
  {'description': 'FreshBooks access token',
   'entropy': 2.5,
   'examples': {'false': ['FRESHBOOKS_ACCESS_TOKEN=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
@@ -3429,16 +3502,32 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '\\b(?P<secret>api_org_[A-Za-z]{34})\\b',
   'required': '_',
   'severity': 'critical'},
+ {'description': 'NVIDIA API key (NGC, build.nvidia.com)',
+  'entropy': 3.5,
+  'examples': {'false': ['NVIDIA_API_KEY=nvapi-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+                         'NVIDIA_API_KEY=nvapi-...',
+                         'export NVIDIA_API_KEY=nvapi-YOUR_KEY_HERE'],
+               'true': ['NGC_API_KEY=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',
+                        'client = OpenAI(base_url="https://integrate.api.nvidia.com/v1", '
+                        'api_key="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")']},
+  'id': 'nvidia-api-key',
+  'keywords': ['nvapi-'],
+  'max_width': 70,
+  'multiline': False,
+  'regex': '(?<![\\w-])(?P<secret>nvapi-[A-Za-z0-9_-]{64})(?![\\w-])',
+  'required': '-',
+  'severity': 'high'},
  {'description': 'Groq API key',
   'entropy': 3.0,
   'examples': {'false': ['GROQ_API_KEY=gsk_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
                          'GROQ_API_KEY=gsk_...'],
-               'true': ['GROQ_API_KEY=gsk_HZ7P1oMIvywvvDBYEazhWGdyb3FYym6fH03vKBUz1ZN7SP5a']},
+               'true': ['GROQ_API_KEY=gsk_HZ7P1oMIvywvvDBYEazhWGdyb3FYym6fH03vKBUz1ZN7SP5a',
+                        'client = Groq(api_key="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")']},
   'id': 'groq-api-key',
   'keywords': ['gsk_'],
-  'max_width': 52,
+  'max_width': 60,
   'multiline': False,
-  'regex': '\\b(?P<secret>gsk_[A-Za-z0-9]{48})\\b',
+  'regex': '\\b(?P<secret>gsk_[A-Za-z0-9]{48,56})\\b',
   'required': '_',
   'severity': 'critical'},
  {'description': 'Perplexity API key',

@@ -116,3 +116,29 @@ def test_working_tree_staged_and_history_read_a_userlist(repo: Path, cli: Cli) -
         *expected,
         ("pgbouncer-userlist-password", "pgbouncer/userlist.txt", 3),
     ]
+
+
+LOG_TOKEN = "Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6"  # synthetic
+LOG_LINE = f"2024-05-01T12:00:01Z INFO  auth: using access token {LOG_TOKEN} for user ops\n"
+
+
+def test_log_files_are_named_by_globs() -> None:
+    rules = default_rules()
+    log_rule = {rule.id: index for index, rule in enumerate(rules.rules)}["log-line-secret"]
+    for path in ("var/log/app.log", "app.log.1", "ci/build.out", "LOG.TXT", "deploy/server-log.txt"):
+        assert rules.path_rules(path) == (log_rule,), path
+    for path in ("app/logic.py", "catalog.txt", "docs/logging.md", "app.log.py", "blog.txt"):
+        assert rules.path_rules(path) == (), path
+
+
+def test_a_token_in_a_log_line_is_found_in_log_files_only() -> None:
+    assert _found(scan(LOG_LINE.encode(), "var/log/app.log")) == [("log-line-secret", LOG_TOKEN)]
+    assert _found(scan(LOG_LINE.encode(), "docs/troubleshooting.md")) == []
+    assert _found(scan(LOG_LINE.encode(), "notes.txt")) == []
+
+
+def test_a_log_file_committed_in_history_is_read_line_by_line(repo: Path, cli: Cli) -> None:
+    _commit(repo, "README.md", "ops\n")
+    _commit(repo, "debug/app.log", "2024-05-01T12:00:00Z INFO start\n" + LOG_LINE)
+    _commit(repo, "docs/troubleshooting.md", LOG_LINE)  # the same line in a page: prose, not read
+    assert _findings(cli, "--history") == [("log-line-secret", "debug/app.log", 2)]

@@ -6859,6 +6859,31 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': False,
   'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:|,(?=[^\\s\\"\'`,]{12,256},)))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'required': '',
+  'severity': 'medium'},
+ {'description': 'Secret written into a log file (a keyword, then a token, in prose)',
+  'entropy': 3.0,
+  'examples': {'false': ['2024-05-01 12:00:01 INFO the token expired for user ops, refreshing',
+                         '2024-05-01 12:00:01 INFO token refresh took 120ms',
+                         '2024-05-01 12:00:01 INFO using access token xxxxxxxxxxxxxxxxxxxxxxxx for user ops',
+                         '2024-05-01 12:00:01 INFO api key is YOUR_API_KEY_HERE_1234',
+                         '2024-05-01 12:00:01 DEBUG password reset requested for user ops@example.com',
+                         '2024-05-01 12:00:01 INFO loaded secret ops-database-credentials from the vault'],
+               'true': ['2024-05-01T12:00:01Z INFO  auth: using access token Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 for '
+                        'user ops',
+                        'May  1 12:00:01 ops app[123]: api key is Hd6Ls9Jp2Rt5Vn7Kx4Wm8Zq3',
+                        '2024-05-01 12:00:01 INFO secret key set to 3f9c2a7e1b4d8f6a0c5e9b2d7a1f4c8e',
+                        '2024-05-01 12:00:01 WARN password for admin: Vq8rT2mWx5Lp7Kd3']},
+  'generic': True,
+  'id': 'log-line-secret',
+  'max_width': 273,
+  'multiline': False,
+  'paths': ['*.log', '*.log.[0-9]', '*.out', 'log.txt', 'logs.txt', '*-log.txt', '*_log.txt', '*.log.txt'],
+  'regex': '(?<![\\w-])(?P<key>(?i:(?:access|auth|api|bearer|session|refresh|secret|bot|client|signing|app)[ '
+           '_-]?(?:token|key|secret)|token|password|passwd|passphrase|secret))(?![\\w-])(?:[ '
+           '\\t]{1,4}(?i:is|was|set[ \\t]to|changed[ \\t]to|reset[ \\t]to|(?:for|of|from)[ '
+           '\\t][\\w@.\\-]{1,40}))?[ \\t]{0,4}(?:[:=][ \\t]{0,4}|[ '
+           '\\t])["\'`]?(?P<secret>(?=[\\w+/=.\\-]{0,199}[0-9])(?=[\\w+/=.\\-]{0,199}[A-Z])(?=[\\w+/=.\\-]{0,199}[a-z])[\\w+/=.\\-]{16,200}|(?=[0-9a-f]{0,63}[a-f])(?=[0-9a-f]{0,63}[0-9])[0-9a-f]{32,64})(?![\\w+/=.\\-])',
+  'required': '',
   'severity': 'medium'})
 
 PLACEHOLDERS: tuple[str, ...] = ('\\$\\{',

@@ -495,7 +495,7 @@ class RuleSet:
         # File names the scoped rules name literally (all of them, today): a path whose last part is none of
         # them, with no wildcard glob to try, has no scoped rule (one set look-up, not a glob match per path).
         self._scoped_names = frozenset(glob for glob in globs if not any(c in glob for c in "*?["))
-        self._scoped_wildcards = len(self._scoped_names) < len(globs)
+        self._scoped_wildcards = tuple(glob for glob in globs if glob not in self._scoped_names)
         self._scoped_by_path: dict[str, tuple[int, ...]] = {}
 
     def path_rules(self, path: str) -> tuple[int, ...]:
@@ -511,12 +511,22 @@ class RuleSet:
             name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
             found = (
                 _scoped_rules(self._scoped, name)
-                if self._scoped_wildcards or name in self._scoped_names
+                if name in self._scoped_names
+                or (self._scoped_wildcards and self._wildcard_union.match(name) is not None)
                 else ()
             )
             if len(self._scoped_by_path) < _PATHS_REMEMBERED:
                 self._scoped_by_path[path] = found
         return found
+
+    @cached_property
+    def _wildcard_union(self) -> re.Pattern[str]:
+        """The scoped rules' wildcard globs (``*.log``) as one regex, made when a path first asks: a path
+        none of them matches is then one match, not a glob match per glob (a history asks of tens of
+        thousands of paths)."""
+        from fnmatch import translate
+
+        return re.compile("|".join(f"(?:{translate(glob)})" for glob in self._scoped_wildcards))
 
     def plan(
         self, generic_skipped: bool, bytes_per_char: int, scoped: tuple[int, ...] = ()

@@ -125,9 +125,10 @@ LOG_LINE = f"2024-05-01T12:00:01Z INFO  auth: using access token {LOG_TOKEN} for
 def test_log_files_are_named_by_globs() -> None:
     rules = default_rules()
     log_rule = {rule.id: index for index, rule in enumerate(rules.rules)}["log-line-secret"]
-    for path in ("var/log/app.log", "app.log.1", "ci/build.out", "LOG.TXT", "deploy/server-log.txt"):
+    logs = ("var/log/APP.LOG", "app.log.1", "app.log.10", "app.log.2024-05-01", "ci/build.out", "LOG.TXT")
+    for path in (*logs, "deploy/server-log.txt"):
         assert rules.path_rules(path) == (log_rule,), path
-    for path in ("app/logic.py", "catalog.txt", "docs/logging.md", "app.log.py", "blog.txt"):
+    for path in ("app/logic.py", "catalog.txt", "docs/logging.md", "app.log.py", "blog.txt", "app.log.x1"):
         assert rules.path_rules(path) == (), path
 
 
@@ -135,6 +136,26 @@ def test_a_token_in_a_log_line_is_found_in_log_files_only() -> None:
     assert _found(scan(LOG_LINE.encode(), "var/log/app.log")) == [("log-line-secret", LOG_TOKEN)]
     assert _found(scan(LOG_LINE.encode(), "docs/troubleshooting.md")) == []
     assert _found(scan(LOG_LINE.encode(), "notes.txt")) == []
+
+
+def test_a_log_file_with_long_lines_is_read_all_the_same() -> None:
+    """JSON logs have long lines: content whose lines average over 1,000 bytes reads as minified code,
+    where generic rules are skipped, but not a rule scoped to the file's name."""
+    padding = ", ".join(f'"field{n}": "value {n}"' for n in range(80))
+    lines = [f'{{"level": "info", "n": {n}, {padding}}}\n' for n in range(20)]
+    data = "".join(lines[:10]) + LOG_LINE + "".join(lines[10:]) + "x" * 3000 + "\n"
+    assert _found(scan(data.encode(), "var/log/app.log")) == [("log-line-secret", LOG_TOKEN)]
+
+
+def test_a_log_line_reports_the_token_without_the_sentence_around_it() -> None:
+    for line in (
+        f"api key is {LOG_TOKEN}.",
+        f"refresh token [{LOG_TOKEN}]",
+        f"password for user ops: {LOG_TOKEN}",
+    ):
+        assert _found(scan(f"2024-05-01 INFO {line}\n".encode(), "app.log")) == [
+            ("log-line-secret", LOG_TOKEN)
+        ], line
 
 
 def test_a_log_file_committed_in_history_is_read_line_by_line(repo: Path, cli: Cli) -> None:

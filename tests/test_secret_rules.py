@@ -213,3 +213,13 @@ def test_the_generator_refuses_a_rule_that_could_never_run_and_paths_that_are_no
     with pytest.raises(ValueError, match="paths"):
         rule_data({**base, "paths": ["UserList.txt"]})
     assert rule_data({**base, "paths": ["userlist.txt"]})["paths"] == ["userlist.txt"]
+
+
+def test_a_putty_key_is_its_private_lines_and_nothing_after() -> None:
+    """The Private-Lines block ends at its last line: the ``Private`` of ``Private-MAC:`` is not in it."""
+    rule = BY_ID["putty-private-key"]
+    for example in rule.true_examples:
+        hits = [h for h in scan(example.encode(), example_path(rule)) if h.rule.id == rule.id]
+        assert len(hits) == 1
+        lines = example.split("Private-Lines: ")[1].split("\nPrivate-MAC:")[0].split("\n")[1:]
+        assert hits[0].secret == "\n".join(lines)

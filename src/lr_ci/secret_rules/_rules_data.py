@@ -103,7 +103,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'multiline': True,
   'regex': 'PuTTY-User-Key-File-[23]: [\\w.@-]{1,64}\\r?\\nEncryption: '
            'none\\r?\\n(?:[^\\n]{0,256}\\n){0,24}?Private-Lines: '
-           '[0-9]{1,3}\\r?\\n(?P<secret>[A-Za-z0-9+/=]{16,128}(?:\\r?\\n[A-Za-z0-9+/=]{1,128}){0,64})',
+           '[0-9]{1,3}\\r?\\n(?P<secret>[A-Za-z0-9+/=]{16,128}(?![^\\r\\n])(?:\\r?\\n[A-Za-z0-9+/=]{1,128}(?![^\\r\\n])){0,64})',
   'required': '-: ',
   'severity': 'critical'},
  {'description': 'JSON Web Token',
@@ -6860,29 +6860,51 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'regex': '(?i)(?:(?<=[\\w\\]]\\()(?P<call>["\'])|^|[\\s"\'`{,(;\\[&?])(?:\\$env:|[$@:])?(?P<key>[A-Za-z0-9_.\\-]{0,40}(?:secret|token|key|cred|authorization|pat)[A-Za-z0-9_\\-]{0,20})(?:(?(call)\\\\?["\'`]\\s{0,8},\\s{0,8}(?:default\\s{0,4}=\\s{0,4})?(?=[@rbu]?\\\\?["\'`])|(?!))|\\\\?["\'`]?\\]?(?:\\s{0,8}:\\s{0,8}&?(?:\'static\\s{1,8})?[A-Za-z_][\\w.:<>\\[\\]]{0,40}(?=\\s{0,8}=[^=>])|\\s{1,8}(?:string|str)(?=\\s{0,8}=[^=]))?\\s{0,64}(?::{1,3}=|=>|\\?\\?=|\\|\\|=|\\?=|[+.]=|\\|\\||\\?\\?|:-|=|:|,(?=[^\\s\\"\'`,]{12,256},)))\\s{0,64}(?!\\\\?["\'`]?\\$\\{|process\\.env\\.|import\\.meta\\.env\\.|!!)(?:[@rbu](?=\\\\?["\'`]))?(?:\\\\?(?P<q>["\'`])(?P<secret>[^\\s"\'`\\\\]{12,256})\\\\?(?P=q)(?!\\s{0,8}=(?!=))|(?P<secret2>[^\\s"\'`;,)}\\]\\\\<>&]{12,256})(?<!:)(?![^\\s"\'`;,)}\\]\\\\<>&]))',
   'required': '',
   'severity': 'medium'},
- {'description': 'Secret written into a log file (a keyword, then a token, in prose)',
+ {'allowlist': ['(?:Exception|Error|Impl|Config|Service|Encoder|Decoder|Factory|Manager|Handler|Provider|Client|Builder|Bean|Token)[0-9]{0,4}[\\]"\'`)>]?$'],
+  'description': 'Secret written into a log file (a keyword, then a token, in prose)',
   'entropy': 3.0,
   'examples': {'false': ['2024-05-01 12:00:01 INFO the token expired for user ops, refreshing',
                          '2024-05-01 12:00:01 INFO token refresh took 120ms',
                          '2024-05-01 12:00:01 INFO using access token xxxxxxxxxxxxxxxxxxxxxxxx for user ops',
                          '2024-05-01 12:00:01 INFO api key is YOUR_API_KEY_HERE_1234',
                          '2024-05-01 12:00:01 DEBUG password reset requested for user ops@example.com',
-                         '2024-05-01 12:00:01 INFO loaded secret ops-database-credentials from the vault'],
+                         '2024-05-01 12:00:01 INFO loaded secret ops-database-credentials from the vault',
+                         '2024-05-01 12:00:01 INFO Obtained token for ServiceAccount OrderProcessor2Service',
+                         '2024-05-01 12:00:01 INFO Reading secret from path secret/data/MyApp/Prod2024',
+                         '2024-05-01 12:00:01 DEBUG idempotency token 550e8400e29b41d4a716446655440000',
+                         '2024-05-01 12:00:01 DEBUG next page token is CAUQAA2xNextPage3Token',
+                         '2024-05-01 12:00:01 ERROR password for user ops@example.com: '
+                         'ValidationFailed2Exception',
+                         '2024-05-01 12:00:01 INFO secret key: Base64Encoder2Impl',
+                         '2024-05-01 12:00:01 INFO token from header X-Amzn-Trace-Id: '
+                         'Root=1-5759e988-bd862e3fe1be46a994272793'],
                'true': ['2024-05-01T12:00:01Z INFO  auth: using access token Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6 for '
                         'user ops',
-                        'May  1 12:00:01 ops app[123]: api key is Hd6Ls9Jp2Rt5Vn7Kx4Wm8Zq3',
-                        '2024-05-01 12:00:01 INFO secret key set to 3f9c2a7e1b4d8f6a0c5e9b2d7a1f4c8e',
-                        '2024-05-01 12:00:01 WARN password for admin: Vq8rT2mWx5Lp7Kd3']},
+                        'May  1 12:00:01 ops app[123]: api key is Hd6Ls9Jp2Rt5Vn7Kx4Wm8Zq3.',
+                        '2024-05-01 12:00:01 INFO secret key set to 3F9C2A7E1B4D8F6A0C5E9B2D7A1F4C8E',
+                        '2024-05-01 12:00:01 WARN password for admin: Vq8rT2mWx5Lp7Kd3',
+                        '2024-05-01 12:00:01 WARN password for user admin is Vq8rT2mWx5Lp7Kd3',
+                        '2024-05-01 12:00:01 DEBUG refresh token [Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6]',
+                        '2024-05-01 12:00:01 INFO generated password Vq8rT2mWx5Lp7Kd3 for admin',
+                        '2024-05-01 12:00:01 INFO access token received: Zq3Wm8Kx4Vn7Rt5Jp2Ls9Hd6',
+                        "2024-05-01 12:00:01 INFO Password for user 'admin': Vq8rT2mWx5Lp7Kd3"]},
   'generic': True,
   'id': 'log-line-secret',
-  'max_width': 273,
+  'max_width': 1190,
   'multiline': False,
-  'paths': ['*.log', '*.log.[0-9]', '*.out', 'log.txt', 'logs.txt', '*-log.txt', '*_log.txt', '*.log.txt'],
-  'regex': '(?<![\\w-])(?P<key>(?i:(?:access|auth|api|bearer|session|refresh|secret|bot|client|signing|app)[ '
+  'paths': ['*.log', '*.log.[0-9]*', '*.out', 'log.txt', 'logs.txt', '*-log.txt', '*_log.txt', '*.log.txt'],
+  'regex': '(?<![\\w-])(?<!(?i:page) )(?<!(?i:sync) )(?<!(?i:next) )(?<!(?i:csrf) )(?<!(?i:xsrf) '
+           ')(?<!(?i:cursor) )(?<!(?i:resume) )(?<!(?i:request) )(?<!(?i:pagination) )(?<!(?i:idempotency) '
+           ')(?<!(?i:continuation) '
+           ')(?:(?P<key>(?i:(?:access|auth|api|bearer|session|refresh|secret|bot|client|signing|app)[ '
            '_-]?(?:token|key|secret)|token|password|passwd|passphrase|secret))(?![\\w-])(?:[ '
-           '\\t]{1,4}(?i:is|was|set[ \\t]to|changed[ \\t]to|reset[ \\t]to|(?:for|of|from)[ '
-           '\\t][\\w@.\\-]{1,40}))?[ \\t]{0,4}(?:[:=][ \\t]{0,4}|[ '
-           '\\t])["\'`]?(?P<secret>(?=[\\w+/=.\\-]{0,199}[0-9])(?=[\\w+/=.\\-]{0,199}[A-Z])(?=[\\w+/=.\\-]{0,199}[a-z])[\\w+/=.\\-]{16,200}|(?=[0-9a-f]{0,63}[a-f])(?=[0-9a-f]{0,63}[0-9])[0-9a-f]{32,64})(?![\\w+/=.\\-])',
+           '\\t]{1,4}(?i:for|of|from)(?:[ \\t]{1,4}[\\w@.\\-\'"]{1,40}){1,2})?(?:[ '
+           '\\t]{1,4}(?i:received|issued|generated|created|obtained|refreshed|rotated|updated|value))?(?:[ '
+           '\\t]{0,16}[:=][ \\t]{0,16}|[ \\t]{1,16}(?i:is|was|set[ \\t]to|changed[ \\t]to|reset[ \\t]to)[ '
+           '\\t]{1,16})|(?P<key2>(?i:(?:access|auth|api|bearer|session|refresh|bot|client|signing|app)[ '
+           '_-]?(?:token|key|secret)|(?i:generated|new|initial|temporary|temp|one-time|random)[ '
+           '\\t]{1,4}(?i:password|passwd|passphrase|token|secret)))[ '
+           '\\t]{1,16})[\\["\'`(<]?(?P<secret>(?=[\\w+=.\\-]{0,1023}[0-9])(?=[\\w+=.\\-]{0,1023}[A-Z])(?=[\\w+=.\\-]{0,1023}[a-z])[\\w+.\\-]{15,1021}[\\w+]={0,2}|(?=[0-9a-fA-F]{0,63}[a-fA-F])(?=[0-9a-fA-F]{0,63}[0-9])[0-9a-fA-F]{32,64})(?![\\w+=\\-]|\\.[\\w+=\\-])',
   'required': '',
   'severity': 'medium'})
 

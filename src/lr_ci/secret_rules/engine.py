@@ -492,8 +492,8 @@ class RuleSet:
         self._plans: dict[tuple[bool, int, tuple[int, ...]], list[tuple[bool, bool, int]]] = {}
         self._scoped = [(index, rule.paths) for index, rule in enumerate(self.rules) if rule.paths]
         globs = [glob for _, paths in self._scoped for glob in paths]
-        # File names the scoped rules name literally (all of them, today): a path whose last part is none of
-        # them, with no wildcard glob to try, has no scoped rule (one set look-up, not a glob match per path).
+        # File names the scoped rules name literally (userlist.txt, .pgpass): a path whose last part is none
+        # of them and matches no wildcard glob (*.log: see _wildcard_union) has no scoped rule.
         self._scoped_names = frozenset(glob for glob in globs if not any(c in glob for c in "*?["))
         self._scoped_wildcards = tuple(glob for glob in globs if glob not in self._scoped_names)
         self._scoped_by_path: dict[str, tuple[int, ...]] = {}
@@ -542,7 +542,10 @@ class RuleSet:
         if plan is None:
             plan = self._plans[key] = [
                 (
-                    (rule.generic and generic_skipped) or (bool(rule.paths) and index not in scoped),
+                    # A rule scoped to file names is never skipped as generic: the name is its evidence
+                    # (a JSON log's long lines read as minified code).
+                    (rule.generic and generic_skipped and not rule.paths)
+                    or (bool(rule.paths) and index not in scoped),
                     rule.multiline,
                     rule.max_width * bytes_per_char,
                 )

@@ -163,3 +163,15 @@ def test_a_log_file_committed_in_history_is_read_line_by_line(repo: Path, cli: C
     _commit(repo, "debug/app.log", "2024-05-01T12:00:00Z INFO start\n" + LOG_LINE)
     _commit(repo, "docs/troubleshooting.md", LOG_LINE)  # the same line in a page: prose, not read
     assert _findings(cli, "--history") == [("log-line-secret", "debug/app.log", 2)]
+
+
+def test_a_scoped_rules_keywords_are_hits_only_in_its_files() -> None:
+    """log-line-secret shares "token" and "key" with the generic rules: a file it does not run on gets no
+    hit of it (nothing to skip per keyword), a log file gets both."""
+    rules = default_rules()
+    log_rule = {rule.id: index for index, rule in enumerate(rules.rules)}["log-line-secret"]
+    data = b"session token for ops\n"
+    everywhere = {rule for _, _, rule in rules.keywords_in(data, 0, len(data))}
+    unscoped = {rule for _, _, rule in rules.keywords_in(data, 0, len(data), with_scoped=False)}
+    assert log_rule in everywhere and log_rule not in unscoped
+    assert everywhere - unscoped == {log_rule}

@@ -6890,6 +6890,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         "2024-05-01 12:00:01 INFO Password for user 'admin': Vq8rT2mWx5Lp7Kd3"]},
   'generic': True,
   'id': 'log-line-secret',
+  'keywords': ['token', 'password', 'passwd', 'passphrase', 'secret', 'key'],
   'max_width': 1190,
   'multiline': False,
   'paths': ['*.log', '*.log.[0-9]*', '*.out', 'log.txt', 'logs.txt', '*-log.txt', '*_log.txt', '*.log.txt'],

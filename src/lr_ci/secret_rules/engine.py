@@ -462,6 +462,11 @@ class RuleSet:
         ]
         self._keywords = [k for k in keywords if k not in runs] + runs
         self._by_keyword = [keywords[k] for k in self._keywords]
+        # The same without the rules scoped to file names (log-line-secret's "token", "key"...): what a file
+        # no such rule runs on (nearly all) gets, so their keywords add no hit there to skip one by one.
+        self._by_keyword_unscoped = [
+            [i for i in rules if not self.rules[i].paths] for rules in self._by_keyword
+        ]
         self._keyword_lengths = [len(k.encode()) for k in self._keywords]
         self.longest_keyword = max(self._keyword_lengths, default=1)
         self.widest_match = max((rule.max_width for rule in self.rules), default=0)
@@ -595,13 +600,18 @@ class RuleSet:
             if self._dfa_after <= 0:
                 self._faster_automaton()
 
-    def keywords_in(self, data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
-        """(byte offset, keyword length, rule index) of each keyword starting in ``data[start:end]``.
+    def keywords_in(
+        self, data: bytes, start: int, end: int, with_scoped: bool = True
+    ) -> Iterator[tuple[int, int, int]]:
+        """(byte offset, keyword length, rule index) of each keyword starting in ``data[start:end]``;
+        ``with_scoped``: also for the rules scoped to file names (False: the file has none, see
+        :meth:`path_rules`).
 
         In order of offset, found a slice at a time so that memory does not grow with the input (a line of
         a million keywords would otherwise be a list of a million tuples).
         """
         reach = self.longest_keyword - 1
+        by_keyword = self._by_keyword if with_scoped else self._by_keyword_unscoped
         self._count_searched(end - start)
         for slice_start in range(start, end, _KEYWORD_SLICE_BYTES):
             slice_end = min(slice_start + _KEYWORD_SLICE_BYTES, end)
@@ -618,7 +628,7 @@ class RuleSet:
                 found.extend((at, keyword) for keyword, at in self._run_starts(lowered, inside))
             found.sort()
             for at, keyword in found:
-                for rule_index in self._by_keyword[keyword]:
+                for rule_index in by_keyword[keyword]:
                     yield slice_start + at, self._keyword_lengths[keyword], rule_index
 
     def key_may_pass(self, rule_index: int, data: bytes, offset: int) -> bool:
@@ -1079,7 +1089,7 @@ class _Scan:
         # Per rule: skipped (generic rules in lock files, vendored and minified code), multi-line, reach.
         plan = rules.plan(self.policy.scan != "all", self.bytes_per_char, self.scoped)
         gated = rules.key_gated
-        for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to):
+        for offset, length, rule_index in rules.keywords_in(data, scan_from, scan_to, bool(self.scoped)):
             window = pending.get(rule_index)
             if window is not None and offset + length <= window[1]:
                 continue  # the rule's window already owns this keyword: the common case, kept cheap

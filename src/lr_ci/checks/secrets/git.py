@@ -1126,24 +1126,13 @@ def staged_patches(root: Path, head: str | None) -> Patches:
     with ``head`` (None: an empty repository's first commit)."""
     base = head or EMPTY_TREE
     raw_args = [*_patch_options(), "diff", "--cached", *_RAW_FLAGS, base]
-    big: list[str] = []
-
-    def find_big() -> bool:
-        big.extend(_big_paths(root, raw_args, None))
-        return bool(big)
-
-    # Whether a staged file is too big to diff is asked of git beside the patch, not before it (the hook
-    # runs on every commit: two gits one after the other were a tenth of its time). A big file found after
-    # all: the patch is stopped, before git has read much of it, and made again without it.
-    any_big = _Background(find_big)
-    argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
-    patches = Patches(root, [(argv, None)], "diff")
-    if not any_big.result():
-        return patches
-    patches.close()
+    big = _big_paths(root, raw_args, None)
     stats = PatchStats()
-    big_changes = _big_changes(root, raw_args, None, big, stats)
-    patches = Patches(root, [([*argv, *_literal(big, exclude=True)], None)], "diff", big=big_changes)
+    big_changes = _big_changes(root, raw_args, None, big, stats) if big else []
+    argv = git_argv(root, *_patch_options(), "diff", "--cached", *_PATCH_FLAGS, base, "--")
+    if big:
+        argv += _literal(big, exclude=True)
+    patches = Patches(root, [(argv, None)], "diff", big=big_changes)
     patches.stats.deleted.update(stats.deleted)
     return patches
 

@@ -1,3 +1,3 @@
-from lr_ci.cli import main
+from lr_ci._entry import main
 
-raise SystemExit(main())
+main()

@@ -1,6 +1,7 @@
 """Running one check: settings in, report out, and the exit code that agrees with it.
 
-Every check's click command ends in :func:`run_check`. It owns what every check must do the same way:
+Every check's click command ends in :func:`run_check` (the staged hook's fast start, :mod:`lr_ci._entry`,
+in :func:`finish_check`, the same run without click). It owns what every check must do the same way:
 timing, turning :class:`~lr_ci.errors.LrCiError` into its exit code (2) with one line on stderr, any other
 exception into exit 3 (:func:`internal_error`: a bug, said in one line, the traceback only with
 ``--verbose``), masking credentials (also with ``::add-mask::`` in GitHub Actions) and emitting the report
@@ -26,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
-import click
-
 from lr_ci.errors import LrCiError, SettingError
 from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
@@ -35,6 +34,7 @@ from lr_ci.redact import Redactor
 from lr_ci.report import INTERNAL_ERROR_EXIT, Report
 
 if TYPE_CHECKING:
+    import click
     from _typeshed import DataclassInstance
 
     from lr_ci._progress import Progress
@@ -205,13 +205,18 @@ def internal_error(exc: BaseException, verbose: bool, redactor: Redactor | None 
     """
     if verbose:
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        click.echo(redactor.scrub_text(trace) if redactor else trace, err=True, nl=False)
+        sys.stderr.write(redactor.scrub_text(trace) if redactor else trace)
     return f"internal error, a bug in lr-ci: {type(exc).__name__}: {exc} (--verbose shows the traceback)"
 
 
 def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Report]) -> NoReturn:
     """Run ``body`` and exit with the report's code (0 pass, 1 fail, 2 could not run, 3 a bug)."""
-    options = ctx.ensure_object(GlobalOptions)
+    ctx.exit(finish_check(ctx.ensure_object(GlobalOptions), check, body))
+
+
+def finish_check(options: GlobalOptions, check: str, body: Callable[[RunContext], Report]) -> int:
+    """:func:`run_check` without click: run ``body`` under ``options``, emit its report, return the exit
+    code. Error lines go to stderr as they are (already one printable line each)."""
     started_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     clock = time.perf_counter()
     run: RunContext | None = None
@@ -232,11 +237,16 @@ def run_check(ctx: click.Context, check: str, body: Callable[[RunContext], Repor
     if report.error is not None:
         # Redacted before it is flattened and cut, so no part of a credential survives the cut.
         report.error = one_line(redactor.scrub_text(report.error))
-        click.echo(redactor.scrub_text(error_line(check, report.error)), err=True)
+        _error(redactor.scrub_text(error_line(check, report.error)))
     if run is not None and not (report.error is not None and run.format == "text"):
         try:
             emit(report, run.output, redactor)
         except LrCiError as exc:
-            click.echo(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))), err=True)
-            ctx.exit(exc.exit_code)
-    ctx.exit(report.exit_code)
+            _error(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))))
+            return exc.exit_code
+    return report.exit_code
+
+
+def _error(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -6,7 +6,6 @@ the registry; a check's module, pydantic and the output formats load when a chec
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from lr_ci import __version__
+from lr_ci._entry import ABORTED_EXIT, SIGPIPE_EXIT, prepare_streams, silence_stdout
 from lr_ci._registry import CHECKS
 from lr_ci._run import GlobalOptions, error_line, internal_error, one_line
 from lr_ci.errors import LrCiError
@@ -119,7 +119,7 @@ class LazyGroup(click.Group):
         except BrokenPipeError:
             # The reader left (`lr-ci secrets --list-rules | head`): not a bug, and nothing more to say to
             # it; exit as a process that SIGPIPE ended, the way shells expect from the left of a pipe.
-            _silence_stdout()
+            silence_stdout()
             ctx.exit(SIGPIPE_EXIT)
         except LrCiError as exc:
             click.echo(error_line(_command_name(ctx), exc.message), err=True)
@@ -137,17 +137,6 @@ def _command_name(ctx: click.Context) -> str:
 
 
 _COMMAND_NAME = "lr_ci.command_name"
-SIGPIPE_EXIT = 141
-"""128 + SIGPIPE: the exit of a command whose reader closed the pipe."""
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 class DefaultCommandGroup(click.Group):
@@ -224,55 +213,16 @@ def usage_error_line(exc: click.UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lr-ci`` script and of ``python -m lr_ci``; returns the exit code.
-
-    Called without ``argv``, as those entry points call it, the process ends here once the run is over
-    (:func:`_end_process`); with ``argv`` (a test, a program that calls lr-ci), it returns.
-    """
-    code = _main(argv)
-    if argv is None:
-        _end_process(code)
-    return code
-
-
-def _end_process(code: int) -> None:
-    """End the process with ``code`` without tearing the interpreter down, when nothing is left to do.
-
-    The run has written and closed its outputs; freeing every module, rule, compiled regex and keyword
-    automaton one by one took 15 to 50 ms, a fifth of the staged hook's time, for nothing the user sees.
-    What an exit does that matters still happens: the ``atexit`` functions run (logging's flush among
-    them) and stdout and stderr are flushed. When a thread that is not a daemon still runs (Python waits
-    for it), or flushing fails (a closed pipe: Python's exit reports it), the normal exit takes over.
-    """
-    import atexit
-    import os
-    import threading
-
-    first = threading.main_thread()
-    if any(t is not first and t.is_alive() and not t.daemon for t in threading.enumerate()):
-        return
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    """Run the command line ``argv`` (None: ``sys.argv``); returns the exit code."""
-    for stream in (sys.stdout, sys.stderr):
-        # A terminal that cannot show a character gets an escape, never a crash.
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+    """Run the command line ``argv`` (None: ``sys.argv``) through click; returns the exit code. The process
+    starts in :func:`lr_ci._entry.main`, which calls this and ends the process."""
+    prepare_streams()
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None, prog_name="lr-ci", standalone_mode=False
         )
     except click.exceptions.Abort:
         click.echo("lr-ci: aborted", err=True)
-        return 130
+        return ABORTED_EXIT
     except click.UsageError as exc:
         click.echo(usage_error_line(exc), err=True)
         return 2

@@ -24,6 +24,7 @@ from lr_ci.errors import LrCiError
 from lr_ci.report import Finding, Location, Report, Severity, fingerprint, sha256_hex
 
 if TYPE_CHECKING:  # the scanner, its rules and pydantic load while git already runs (see start)
+    from lr_ci._run import RunContext
     from lr_ci.checks.secrets.scan import ContentScanner, Occurrence
     from lr_ci.checks.secrets.settings import SecretsSettings
 
@@ -75,6 +76,29 @@ def validate(request: Request) -> None:
         raise LrCiError("choose one of PATH..., --staged, --range and --history")
     if request.revision_range is not None and not request.revision_range.strip():
         raise LrCiError("--range: the range is empty; give BASE..HEAD, BASE...HEAD or a revision")
+
+
+def body(context: RunContext, request: Request, *, write_baseline: bool) -> Report:
+    """The run of ``lr-ci secrets`` (a scan) or ``lr-ci secrets baseline``, once the command line is read:
+    by click, or for the staged hook by :mod:`lr_ci._entry` without it."""
+    from lr_ci._report_paths import repository_root
+    from lr_ci.github import in_actions
+
+    if request.mode == "working-tree" and not write_baseline and in_actions():
+        root = repository_root(context.cwd)
+        derived = event_range(root) if root is not None else None
+        if derived:
+            request = request._replace(revision_range=derived)
+    with start(request, context.cwd) as started:
+        from lr_ci.checks.secrets.settings import SecretsSettings
+
+        settings = context.settings(SecretsSettings)
+        if write_baseline:
+            return update_baseline(started, settings, context.cwd)
+        with context.progress("scanning commits") as progress:
+            # Drawn for commits only: a staged or working-tree scan is over before a line would help.
+            shown = progress if request.mode in ("history", "range") else None
+            return run(started, settings, context.cwd, shown)
 
 
 def event_range(root: Path) -> str | None:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from lr_ci._run import GlobalOptions, RunContext, run_check
+from lr_ci._run import GlobalOptions, run_check
 from lr_ci.cli import DefaultCommandGroup, global_options
-from lr_ci.report import Report
-
-if TYPE_CHECKING:
-    from lr_ci.checks.secrets.check import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,10 +49,10 @@ def scan_command(ctx: click.Context, /, list_rules: bool, **targets: Any) -> Non
     if list_rules:
         _print_rules(ctx.ensure_object(GlobalOptions).resolved_format())
         return
-    from lr_ci.checks.secrets.check import Request
+    from lr_ci.checks.secrets.check import Request, body
 
     request = Request(**targets)
-    run_check(ctx, "secrets", lambda run: _body(run, request, write_baseline=False))
+    run_check(ctx, "secrets", lambda run: body(run, request, write_baseline=False))
 
 
 @click.command("baseline")
@@ -68,35 +64,13 @@ def baseline_command(ctx: click.Context, /, **targets: Any) -> None:
 
     Scans what `lr-ci secrets` with the same arguments would; the baseline's entries are then quiet.
     """
-    from lr_ci.checks.secrets.check import Request
+    from lr_ci.checks.secrets.check import Request, body
 
     request = Request(**targets)
-    run_check(ctx, "secrets", lambda run: _body(run, request, write_baseline=True))
+    run_check(ctx, "secrets", lambda run: body(run, request, write_baseline=True))
 
 
 command = DefaultCommandGroup(scan_command, name="secrets", commands=[baseline_command])
-
-
-def _body(run: RunContext, request: Request, *, write_baseline: bool) -> Report:
-    from lr_ci._report_paths import repository_root
-    from lr_ci.checks.secrets import check
-    from lr_ci.github import in_actions
-
-    if request.mode == "working-tree" and not write_baseline and in_actions():
-        root = repository_root(run.cwd)
-        derived = check.event_range(root) if root is not None else None
-        if derived:
-            request = request._replace(revision_range=derived)
-    with check.start(request, run.cwd) as started:
-        from lr_ci.checks.secrets.settings import SecretsSettings
-
-        settings = run.settings(SecretsSettings)
-        if write_baseline:
-            return check.update_baseline(started, settings, run.cwd)
-        with run.progress("scanning commits") as progress:
-            # Drawn for commits only: a staged or working-tree scan is over before a line would help.
-            shown = progress if request.mode in ("history", "range") else None
-            return check.run(started, settings, run.cwd, shown)
 
 
 def _print_rules(output_format: str) -> None:

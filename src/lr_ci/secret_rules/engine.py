@@ -81,6 +81,10 @@ _VENDORED_DIRS = frozenset("vendor node_modules third_party third-party bower_co
 _MINIFIED = re.compile(r"\.min\.(?:js|css|mjs)$|[.-](?:bundle|chunk)\.min\.|\.svg$", re.IGNORECASE)
 _IDENTIFIER_WORDS = re.compile(r"^[/@]?[A-Za-z]+(?:[_\-./:][A-Za-z]+)*$")
 _EXPRESSION = re.compile(r"^[A-Za-z_$][\w$.]*[(\[]")
+# What a shell runs between backticks when it is one word: a path or a variable (`/usr/bin/gen`, `$CMD`), or a
+# command's name (`hostname`, `whoami`, `sha256sum`): short, lower-case, few digits. A random token between
+# backticks (a Go raw string, Markdown code, `KEY := \`...\`` in a config) is a value.
+_COMMAND_WORD = re.compile(r"^(?:[./~$].*|(?=(?:[^0-9]*[0-9]){0,3}[^0-9]*$)[a-z][a-z0-9_\-]{0,15})$")
 # Values that name where a secret lives rather than holding one: URLs (credentials in URLs have their
 # own rule), file paths, cloud resource names.
 _REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://[^:@\s]+$|/[\w.\-]+(?:/[\w.\-]+)+$|arn:|projects/)")
@@ -840,7 +844,7 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
                 False  # a secret's name/URL, an id, a CSRF nonce, a page cursor, a public account, a key id
             )
         unquoted = "q" in groups and groups["q"] is None
-        if groups.get("q") == "`" and not policy.code:
+        if groups.get("q") == "`" and not policy.code and _COMMAND_WORD.match(secret):
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
         if _IDENTIFIER_WORDS.match(secret) and filters.reads_as_words(secret):
             return False  # letters in words (ops.database.password); HqZxWmKvRtLp... is random, kept

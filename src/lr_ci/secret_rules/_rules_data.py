@@ -2147,7 +2147,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['SLACK_BOT_TOKEN=xoxb-your-token',
                          'tokens look like xoxb-...',
                          'SLACK_BOT_TOKEN=xoxb-0000000000-0000000000000-xxxxxxxxxxxxxxxxxxxxxxxx',
-                         '"token": "xoxp-806473156288-257394815046-591832647105-####################"'],
+                         '"token": "xoxp-806473156288-257394815046-591832647105-####################"',
+                         'ticket xoxa-73015829466 closed'],
                'true': ['SLACK_BOT_TOKEN=xoxb-894553505675-5021499201537-cXc7fXbZ2XmXpB1TwBhWTYIl',
                         'SLACK_USER_TOKEN=xoxp-50580560203-66740729833-4171342676332-b5af395cc7d475fc93d25331061d150d',
                         'slack_client_token: '
@@ -2163,7 +2164,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'keywords': ['xoxb-', 'xoxp-', 'xoxa-', 'xoxc-', 'xoxd-', 'xoxo-', 'xoxs-', 'xoxr-', 'xapp-'],
   'max_width': 517,
   'multiline': False,
-  'regex': '\\b(?P<secret>xox[abcoprs]-(?:\\d{1,20}-){1,8}[A-Za-z0-9]{10,256}(?![\\-#*])|xox[ar]-[A-Za-z0-9]{8,48}|xoxd-[A-Za-z0-9%+/=]{40,512}|xapp-\\d-[A-Z0-9]{1,32}-\\d{1,32}-[a-f0-9]{32,256})(?![A-Za-z0-9%+/=])',
+  'regex': '\\b(?P<secret>xox[abcoprs]-(?:\\d{1,20}-){1,8}[A-Za-z0-9]{10,256}(?![\\-#*])|xox[ar]-(?=[0-9]{0,47}[A-Za-z])[A-Za-z0-9]{8,48}|xoxd-[A-Za-z0-9%+/=]{40,512}|xapp-\\d-[A-Z0-9]{1,32}-\\d{1,32}-[a-f0-9]{32,256})(?![A-Za-z0-9%+/=])',
   'required': '-',
   'severity': 'critical'},
  {'description': 'Slack incoming or workflow webhook URL',

@@ -15,7 +15,7 @@ import zlib
 import pytest
 
 from lr_ci.report import Severity
-from lr_ci.secret_rules.engine import Rule, RuleSet, rule_data, scan
+from lr_ci.secret_rules.engine import Rule, RuleSet, default_rules, rule_data, scan
 from lr_ci.secret_rules.verify import (
     VERIFIERS,
     Verdict,
@@ -114,6 +114,7 @@ def test_the_verifier_names_are_those_the_rules_files_use() -> None:
         "grafana-crc32",
         "pypi-macaroon",
         "discord-user-id",
+        "der-private-key",
         "jwt",
     }
 
@@ -232,6 +233,58 @@ def test_discord_values_whose_first_part_is_no_user_id_fail() -> None:
         discord_user_id("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA!.abcdef.ghijklmnopqrstuvwxyz0123456") is Verdict.FAILED
     )
     assert discord_user_id("no.dots") is Verdict.UNCHECKED
+
+
+def _der_keys() -> dict[str, bytes]:
+    """Private keys as DER in every form the rule reads, made here with cryptography."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    none = serialization.NoEncryption()
+    der = serialization.Encoding.DER
+    pkcs8, legacy = serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL
+    keys: dict[str, bytes] = {}
+    for bits in (1024, 2048, 3072, 4096):
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        keys[f"pkcs8-rsa{bits}"] = rsa_key.private_bytes(der, pkcs8, none)
+        keys[f"pkcs1-rsa{bits}"] = rsa_key.private_bytes(der, legacy, none)
+    for curve in (ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()):
+        for _ in range(4):  # the first byte of the key shows in the base64 of the fixed bytes before it
+            ec_key = ec.generate_private_key(curve)
+            keys[f"pkcs8-{curve.name}-{_}"] = ec_key.private_bytes(der, pkcs8, none)
+            keys[f"sec1-{curve.name}-{_}"] = ec_key.private_bytes(der, legacy, none)
+    keys["pkcs8-ed25519"] = ed25519.Ed25519PrivateKey.generate().private_bytes(der, pkcs8, none)
+    keys["pkcs8-ed448"] = ed448.Ed448PrivateKey.generate().private_bytes(der, pkcs8, none)
+    return keys
+
+
+def test_der_private_keys_in_base64_verify_and_cut_or_joined_ones_fail() -> None:
+    from lr_ci.secret_rules.verify import der_private_key
+
+    for form, der in _der_keys().items():
+        text = base64.b64encode(der).decode()
+        assert der_private_key(text) is Verdict.VERIFIED, form
+        assert der_private_key(text[:-8]) is Verdict.FAILED, form  # cut short
+        assert der_private_key(base64.b64encode(der + der).decode()) is Verdict.FAILED, form  # two joined
+    assert der_private_key("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC!!!") is Verdict.FAILED  # not base64
+    assert der_private_key(base64.b64encode(b"\x02\x01\x00").decode()) is Verdict.FAILED  # no SEQUENCE
+
+
+def test_the_shipped_der_key_rule_finds_every_form_and_no_public_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rules = default_rules()
+    for form, der in _der_keys().items():
+        text = base64.b64encode(der).decode()
+        hits = [h for h in scan(f'KEY = "{text}"\n'.encode(), "app/settings.py", rules) if h.secret == text]
+        assert [(h.rule.id, h.severity.value) for h in hits] == [("private-key-der-base64", "critical")], form
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    for der in (spki, pkcs1):
+        data = f"PUBLIC_KEY={base64.b64encode(der).decode()}\n".encode()
+        assert [h.rule.id for h in scan(data, "app/settings.py", rules)] == []
 
 
 def test_jwts_with_json_header_and_payload_verify() -> None:

@@ -29,6 +29,9 @@ The algorithms (``/work/research/issue17-providers.md``, section 12), each teste
   marker, and a signature field of 32 bytes. Trailing bytes after the signature are refused.
 - ``discord-user-id``: a bot token's first part is the base64 of the bot's user id, a snowflake of 17 to
   20 digits.
+- ``der-private-key``: a private key's DER in base64 without its PEM lines (PKCS#8, PKCS#1 or SEC1) decodes
+  to one SEQUENCE exactly as long as its length bytes say (a key cut short, or two pasted together, does
+  not).
 - ``jwt``: the header and the payload base64url-decode to JSON objects and the header names ``alg``. The
   signature cannot be checked without the key; a payload of jwt.io's sample (``"sub": "1234567890",
   "name": "John Doe"``), of the RFC 7519 or Wikipedia examples, or of Supabase's local demo keys is an
@@ -222,6 +225,21 @@ def discord_user_id(token: str) -> Verdict:
     return Verdict.VERIFIED
 
 
+def der_private_key(token: str) -> Verdict:
+    """A base64 private key without its PEM lines: the DER it decodes to is one SEQUENCE (tag 0x30) whose
+    definite length, in one byte or in 1-3 bytes after 0x8N, covers the rest exactly."""
+    data = _b64decode(token, url=False)
+    if data is None or len(data) < 2 or data[0] != 0x30:
+        return Verdict.FAILED
+    header, length = 2, data[1]
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 3 or len(data) < 2 + count:
+            return Verdict.FAILED
+        header, length = 2 + count, int.from_bytes(data[2 : 2 + count], "big")
+    return Verdict.VERIFIED if header + length == len(data) else Verdict.FAILED
+
+
 def _is_example_payload(payload: dict[str, object]) -> bool:
     """A payload that documentation pages show: jwt.io's sample, RFC 7519's, Wikipedia's, Supabase's demo."""
     if payload.get("sub") == "1234567890" and payload.get("name") == "John Doe":
@@ -262,6 +280,7 @@ VERIFIERS: dict[str, Callable[[str], Verdict]] = {
     "grafana-crc32": grafana_crc32,
     "pypi-macaroon": pypi_macaroon,
     "discord-user-id": discord_user_id,
+    "der-private-key": der_private_key,
     "jwt": jwt,
 }
 """The checks a rule may name in ``verify``: the generator refuses any other name."""

@@ -54,7 +54,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'examples': {'false': ['PUBLIC_KEY=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtY0PuWGN988SND8ZcajmWeTyPL/iplbEy//A0kTRgvth0XmLB3OclGTKkfJyCe070iT6dM9nMdmvLOWY6sxkUs0vPRnUuf9rpb2WI01NZniq1SrkX8Y9pmmX14hn8m1dhlYiKxf4OeWV0tkRpPli4M6Qb8wHl4tzhdWVRB82YQP7mIJ7QhBeNCpNQjJLDQm/V8zcETgM3d2NS5XifAvFBo/+5jp1EDwwk3tqkhevbpYIwv5Gdr0sBTGAfKoMYmKxkbN9ulP00l9OPVoHzxE66YBLSLpGvMZBCb37L9OYL01DFDNyagIXq5Wp6auuzxxZKfTGcOEOISAqR8imrcC02QIDAQAB',
                          'PRIVATE_KEY=MIIEvQIBADANBgkqhkiG9w0BAQEFAASC...',
                          'PRIVATE_KEY=MIIEvQIBADANBgkqhkiG9w0BAQEFAASCxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
-               'true': ['private static final String PRIVATE_KEY = '
+               'true': ['TEST_RSA_512=MIIBOgIBAAJBAKSORvwyvUq53QUeVUI2WJ3Ocs5mJhZ1CayvdXY4SVzRvZa8/wkrrQUKZNR42PKtc/+PkuHn7x4dnyquVEjuQ8cCAwEAAQJAWZvAvAVFXzPnT6o881l02Dpb+llV1FTXd9n0NPRhvtD4ujgTG1IRGxKRPZqCOZs0xGXthe++qUn0bujyUG57wQIhANJaiMbYpG2rZE5MFwCCDpJX0+2joKLLrcvXa7KiQOTDAiEAyEOZ3qSGswEEoS052Ta8gSJnylgt5oLsfBeKPZ3y5K0CIE5rUfJPcX0xGAPYefrGgYgtFeTRy2DlbbVAafX+ZxLhAiBxHH2UGylZgYGz5299GEVwSpaE2zlRsTERBdq24reGIQIhAKYgSio4pQxetyhwuuccn9VRttRZiIJNwG1QyREwZRSB',
+                        'private static final String PRIVATE_KEY = '
                         '"MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBANI0NsxIZ2CAEhNEwZccghDWoDqR1cae6mol3poroBM7Yxrty4/2ubmzhAK6GnhewG8Ke+vRSahtgzoA00WY8BBOn8yIWIhxXESd1KICFJmqc5D5xXgYnXOzHqtOg5Cgx2VahyrBN6sThSecqT/yokVx7lRdWGEGR197JCDs2tUbAgMBAAECgYEAjQA7VdKnjYK7HTO8zBlyYcsmVcNna8FDqwpWBIKI8P2gH/ss1hgBQ0DYp1+gy+d7G8EjmO6dgx5arTjKf1/0fzRSDnwRnjDeqGwZ8AXTsyCP2j8ecisrLKIqUcWq+2wq1g6RLR6pi5HSOy43JGIDRovhJralQ4miN5RL7ZtBnXECQQDx4j1GneQarLt9r9QRzgE3nxkb7ObmPXXiuOUCEK64snPIs9zq2fcs3OBh/1//q3kKlqZSpKLVc2XrP4JDZQo5AkEA3nitKK0ryWgL7NIPUZFnBjmHE8uS2NbM61Ysmms/XVJZd6XrMlp/oOgPsfVt3+x4bKHBUXktLyt4JxrXa8cp8wJAQYPs4u6rNQpqMi3ou/XXYJBoRacSF3S4NHOuG7QXDxHOyKLnCHmHOJCO+hwojWCNhW+ulx3euP/rsB9gkg6RCQJBALlKWS5fzPBasFP2QLv3Fo+gqlhaXVwsy0/W3h9e48+eHtYAYvv1VAd4QFo/x9uQ4FvZ/WEWRAPdeJ1ZRcKGhvECQFIdvD6cMhdZ8sb9mRctN+ldOjIVBXic85q2DXCUVu0v5rZgGQiQYvNTN9loz2JZ+idsXKUfayYAJVH+WPniIho=";',
                         'RSA_KEY=MIICXQIBAAKBgQDSNDbMSGdggBITRMGXHIIQ1qA6kdXGnupqJd6aK6ATO2Ma7cuP9rm5s4QCuhp4XsBvCnvr0UmobYM6ANNFmPAQTp/MiFiIcVxEndSiAhSZqnOQ+cV4GJ1zsx6rToOQoMdlWocqwTerE4UnnKk/8qJFce5UXVhhBkdfeyQg7NrVGwIDAQABAoGBAI0AO1XSp42Cux0zvMwZcmHLJlXDZ2vBQ6sKVgSCiPD9oB/7LNYYAUNA2KdfoMvnexvBI5junYMeWq04yn9f9H80Ug58EZ4w3qhsGfAF07Mgj9o/HnIrKyyiKlHFqvtsKtYOkS0eqYuR0jsuNyRiA0aL4Sa2pUOJojeUS+2bQZ1xAkEA8eI9Rp3kGqy7fa/UEc4BN58ZG+zm5j114rjlAhCuuLJzyLPc6tn3LNzgYf9f/6t5CpamUqSi1XNl6z+CQ2UKOQJBAN54rSitK8loC+zSD1GRZwY5hxPLktjWzOtWLJprP11SWXel6zJaf6DoD7H1bd/seGyhwVF5LS8reCca12vHKfMCQEGD7OLuqzUKajIt6Lv112CQaEWnEhd0uDRzrhu0Fw8Rzsii5wh5hziQjvocKI1gjYVvrpcd3rj/67AfYJIOkQkCQQC5SlkuX8zwWrBT9kC79xaPoKpYWl1cLMtP1t4fXuPPnh7WAGL79VQHeEBaP8fbkOBb2f1hFkQD3XidWUXChobxAkBSHbw+nDIXWfLG/ZkXLTfpXToyFQV4nPOatg1wlFbtL+a2YBkIkGLzUzfZaM9iWfonbFylH2smACVR/lj54iIa',
                         'signing_key: '
@@ -68,6 +69,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'ibaakcagea',
                'ibaakcayea',
                'ibaakbgq',
+               'ibaajba',
                'ageambmgbyqgsm49ageg',
                'ageambagbyqgsm49ageg',
                'mc4caqawbqydk2vwbciei',
@@ -78,7 +80,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'max_width': 16033,
   'multiline': True,
   'regex': '(?<![A-Za-z0-9+/])(?<!-----\\n)(?<!-----\\r\\n)(?<!-----\\\\n)(?<!-----\\n  )(?<!-----\\n    '
-           ')(?P<secret>(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBAAK(?:CAQEA|CAgEA|CAYEA|BgQ)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2VwBCIEI|MEcCAQAwBQYDK2VxBDsEO|MHcCAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L]))[A-Za-z0-9+/]{40,16000}={0,2})(?![A-Za-z0-9+/=])(?!(?:\\r?\\n|\\\\r?\\\\n)[ '
+           ')(?P<secret>(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBAA(?:KCAQEA|KCAgEA|KCAYEA|KBgQ|JBA)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2VwBCIEI|MEcCAQAwBQYDK2VxBDsEO|MHcCAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L]))[A-Za-z0-9+/]{40,16000}={0,2})(?![A-Za-z0-9+/=])(?!(?:\\r?\\n|\\\\r?\\\\n)[ '
            '\\t]{0,16}[A-Za-z0-9+/]{16})',
   'required': '',
   'severity': 'critical',

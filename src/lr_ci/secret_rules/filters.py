@@ -339,6 +339,7 @@ _DOCUMENTED = frozenset(
         "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",
         "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
         "6fe4476ee5a1832882e326b506d14126",  # the search-only Algolia key yarn ships, public by design
+        "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",  # Mailgun's API documentation
         # the cleartext passwords of Microsoft's nuget.config reference
         "33f!!lloppa",
         "hal+9ooo_da!sY",

@@ -147,7 +147,48 @@ def test_an_interrupt_is_exit_130(
 
     monkeypatch.setattr(check, "body", interrupted)
     assert _entry.run(["secrets", "--staged"]) == _entry.ABORTED_EXIT
-    assert capsys.readouterr().err == "lr-ci: aborted\n"
+    assert capsys.readouterr().err == "\nlr-ci: aborted\n"  # as click says it: a blank line first
+
+
+def test_a_report_that_cannot_be_written_is_exit_3_on_both_paths(repo: Path) -> None:
+    """stdout on a full disk: the run is over, writing its report fails. Both paths say so in one line."""
+    _staged(repo, "print('hello')\n")
+    results = []
+    for argv in (
+        [lr_ci_executable(), "secrets", "--staged"],
+        [sys.executable, "-c", CLICK_PATH, "secrets", "--staged"],
+    ):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(
+                argv, cwd=repo, stdout=full, stderr=subprocess.PIPE, text=True, check=False, timeout=60
+            )
+        results.append((result.returncode, result.stderr))
+    assert results[0] == results[1]
+    code, stderr = results[0]
+    assert code == 3 and stderr.startswith("lr-ci secrets: error: internal error") and stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("fd", [1, 2], ids=["stdout closed", "stderr closed"])
+def test_a_stream_closed_at_start_ends_as_on_the_click_path(repo: Path, fd: int) -> None:
+    """``lr-ci secrets --staged >&-`` (or ``2>&-``): Python starts with that stream None. Both paths end
+    with the same code and print no traceback on the stream that is left."""
+    _staged(repo, "print('hello')\n")
+    results = []
+    for argv in (
+        [lr_ci_executable(), "secrets", "--staged"],
+        [sys.executable, "-c", CLICK_PATH, "secrets", "--staged"],
+    ):
+        result = subprocess.run(
+            argv,
+            cwd=repo,
+            capture_output=True,
+            preexec_fn=lambda: os.close(fd),  # the child starts with this stream closed
+            check=False,
+            timeout=60,
+        )
+        assert b"Traceback" not in result.stdout + result.stderr
+        results.append(result.returncode)
+    assert results[0] == results[1]
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def test_discord_values_whose_first_part_is_no_user_id_fail() -> None:
 def _der_keys() -> dict[str, bytes]:
     """Private keys as DER in every form the rule reads, made here with cryptography."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
     none = serialization.NoEncryption()
     der = serialization.Encoding.DER
@@ -248,7 +248,12 @@ def _der_keys() -> dict[str, bytes]:
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         keys[f"pkcs8-rsa{bits}"] = rsa_key.private_bytes(der, pkcs8, none)
         keys[f"pkcs1-rsa{bits}"] = rsa_key.private_bytes(der, legacy, none)
-    for curve in (ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()):
+    dsa_key = dsa.generate_private_key(2048)
+    keys["pkcs8-dsa"] = dsa_key.private_bytes(der, pkcs8, none)
+    keys["openssl-dsa"] = dsa_key.private_bytes(der, legacy, none)
+    keys["pkcs8-x25519"] = x25519.X25519PrivateKey.generate().private_bytes(der, pkcs8, none)
+    keys["pkcs8-x448"] = x448.X448PrivateKey.generate().private_bytes(der, pkcs8, none)
+    for curve in (ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1(), ec.SECP256K1()):
         for _ in range(4):  # the first byte of the key shows in the base64 of the fixed bytes before it
             ec_key = ec.generate_private_key(curve)
             keys[f"pkcs8-{curve.name}-{_}"] = ec_key.private_bytes(der, pkcs8, none)
@@ -279,6 +284,22 @@ def test_the_shipped_der_key_rule_finds_every_form_and_no_public_key() -> None:
         text = base64.b64encode(der).decode()
         hits = [h for h in scan(f'KEY = "{text}"\n'.encode(), "app/settings.py", rules) if h.secret == text]
         assert [(h.rule.id, h.severity.value) for h in hits] == [("private-key-der-base64", "critical")], form
+    text = base64.b64encode(_der_keys()["pkcs8-rsa2048"]).decode()
+    wrapped_64 = [text[i : i + 64] for i in range(0, len(text), 64)]
+    wrapped_76 = [text[i : i + 76] for i in range(0, len(text), 76)]  # the `base64` command's output
+    for name, data in {
+        "base64 output": "\n".join(wrapped_76) + "\n",
+        "a YAML block": "signing_key: |\n  " + "\n  ".join(wrapped_64) + "\nnext_key: 1\n",
+        "JSON escapes": '{"key": "' + "\\n".join(wrapped_64) + '"}\n',
+    }.items():
+        hits = [
+            h for h in scan(data.encode(), "deploy/values.yaml", rules) if h.rule.id.startswith("private")
+        ]
+        assert [(h.rule.id, h.severity.value) for h in hits] == [("private-key-der-base64", "critical")], name
+    for indent in ("", "  ", "      ", "\t"):  # a PEM body is the private-key rule's, once
+        pem = f"{indent}-----BEGIN PRIVATE KEY-----\n{indent}" + f"\n{indent}".join(wrapped_64)
+        pem += f"\n{indent}-----END PRIVATE KEY-----\n"
+        assert [h.rule.id for h in scan(pem.encode(), "deploy/key.yaml", rules)] == ["private-key"], indent
     public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)

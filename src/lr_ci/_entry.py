@@ -17,7 +17,7 @@ from collections.abc import Sequence
 HOOK_COMMAND_LINES = {("secrets", "--staged"): False, ("secrets", "--staged", "--quiet"): True}
 """The command lines that start without click (the staged hooks'), each with whether it is ``--quiet``."""
 ABORTED_EXIT = 130
-"""128 + SIGINT: Ctrl-C, as click's own path reports it (``lr-ci: aborted``)."""
+"""128 + SIGINT: Ctrl-C, as click's own path reports it (a blank line, then ``lr-ci: aborted``)."""
 SIGPIPE_EXIT = 141
 """128 + SIGPIPE: the exit of a command whose reader closed the pipe."""
 
@@ -34,19 +34,31 @@ def staged_secrets(quiet: bool = False) -> int:
     """``lr-ci secrets --staged [--quiet]`` as click would run it (same request, same options, same run),
     without click; returns the exit code."""
     prepare_streams()
-    from lr_ci._run import GlobalOptions, finish_check
-    from lr_ci.checks.secrets.check import Request, body
-
-    request = Request(staged=True)
     try:
+        from lr_ci._run import GlobalOptions, finish_check
+        from lr_ci.checks.secrets.check import Request, body
+
+        request = Request(staged=True)
         options = GlobalOptions(quiet=quiet)
         return finish_check(options, "secrets", lambda run: body(run, request, write_baseline=False))
     except KeyboardInterrupt:
-        sys.stderr.write("lr-ci: aborted\n")
+        _say("\nlr-ci: aborted")  # click writes the newline, then lr-ci the line
         return ABORTED_EXIT
     except BrokenPipeError:
         silence_stdout()
         return SIGPIPE_EXIT
+    except Exception as exc:  # escaped the run (writing the report failed): a bug, as the CLI group says it
+        from lr_ci._run import error_line, internal_error
+        from lr_ci.report import INTERNAL_ERROR_EXIT
+
+        _say(error_line("secrets", internal_error(exc, verbose=False)))
+        return INTERNAL_ERROR_EXIT
+
+
+def _say(line: str) -> None:
+    """One line on stderr, unless the process started with stderr closed (``2>&-``), as click does."""
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
 
 
 def prepare_streams() -> None:
@@ -87,7 +99,7 @@ def end_process(code: int) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: a stream closed at start is None
         return
     os._exit(code)
 

@@ -205,7 +205,7 @@ def internal_error(exc: BaseException, verbose: bool, redactor: Redactor | None 
     """
     if verbose:
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        sys.stderr.write(redactor.scrub_text(trace) if redactor else trace)
+        _error((redactor.scrub_text(trace) if redactor else trace).rstrip("\n"))
     return f"internal error, a bug in lr-ci: {type(exc).__name__}: {exc} (--verbose shows the traceback)"
 
 
@@ -248,5 +248,8 @@ def finish_check(options: GlobalOptions, check: str, body: Callable[[RunContext]
 
 
 def _error(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    """One line on stderr; nothing when the process started with stderr closed (``2>&-``), as click does."""
+    stream = sys.stderr
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()

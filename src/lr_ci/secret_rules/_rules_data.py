@@ -48,8 +48,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
            'A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----',
   'required': '- ',
   'severity': 'critical'},
- {'description': 'Private key in base64 without its PEM lines (PKCS#8, PKCS#1 RSA, SEC1 EC, Ed25519): a DER '
-                 'key pasted as one string',
+ {'description': 'Private key in base64 without its PEM lines (PKCS#8, PKCS#1 RSA and DSA, SEC1 EC, '
+                 'Ed25519/X25519/Ed448/X448)',
   'entropy': 4.0,
   'examples': {'false': ['PUBLIC_KEY=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtY0PuWGN988SND8ZcajmWeTyPL/iplbEy//A0kTRgvth0XmLB3OclGTKkfJyCe070iT6dM9nMdmvLOWY6sxkUs0vPRnUuf9rpb2WI01NZniq1SrkX8Y9pmmX14hn8m1dhlYiKxf4OeWV0tkRpPli4M6Qb8wHl4tzhdWVRB82YQP7mIJ7QhBeNCpNQjJLDQm/V8zcETgM3d2NS5XifAvFBo/+5jp1EDwwk3tqkhevbpYIwv5Gdr0sBTGAfKoMYmKxkbN9ulP00l9OPVoHzxE66YBLSLpGvMZBCb37L9OYL01DFDNyagIXq5Wp6auuzxxZKfTGcOEOISAqR8imrcC02QIDAQAB',
                          'PRIVATE_KEY=MIIEvQIBADANBgkqhkiG9w0BAQEFAASC...',
@@ -65,6 +65,7 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'ED25519_SEED=MC4CAQAwBQYDK2VwBCIEIBL8XzOsSwFpdMrQdJ/ZJdzj0sYMGmKXUkrfz+PKs8Ay']},
   'id': 'private-key-der-base64',
   'keywords': ['ibadanbgkqhkig9w0baqefaas',
+               'gbyqgsm44bae',
                'ibaakcaqea',
                'ibaakcagea',
                'ibaakcayea',
@@ -72,16 +73,18 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                'ibaajba',
                'ageambmgbyqgsm49ageg',
                'ageambagbyqgsm49ageg',
-               'mc4caqawbqydk2vwbciei',
-               'meccaqawbqydk2vxbdseo',
-               'mhccaqeei',
+               'caqawbqydk2v',
+               'caqeei',
                'agebbd',
                'agebbe'],
-  'max_width': 16033,
+  'max_width': 24142,
   'multiline': True,
-  'regex': '(?<![A-Za-z0-9+/])(?<!-----\\n)(?<!-----\\r\\n)(?<!-----\\\\n)(?<!-----\\n  )(?<!-----\\n    '
-           ')(?P<secret>(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBAA(?:KCAQEA|KCAgEA|KCAYEA|KBgQ|JBA)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2VwBCIEI|MEcCAQAwBQYDK2VxBDsEO|MHcCAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L]))[A-Za-z0-9+/]{40,16000}={0,2})(?![A-Za-z0-9+/=])(?!(?:\\r?\\n|\\\\r?\\\\n)[ '
-           '\\t]{0,16}[A-Za-z0-9+/]{16})',
+  'regex': '(?<![A-Za-z0-9+/])(?<!-----\\n)(?<!-----\\r\\n)(?<!-----\\\\n)(?<!-----\\n\\n)(?<!-----\\n\\t)(?<!-----\\n\\t\\t)(?<!-----\\n  '
+           ')(?<!-----\\n    )(?<!-----\\n      )(?<!-----\\n        '
+           ')(?P<secret>(?=(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBADCCA[A-Za-z0-9+/]{2}GByqGSM44BAE|MII[A-Za-z0-9+/]{2}[AQgw]IBAA(?:KCAQEA|KCAgEA|KCAYEA|KBgQ|JBA)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2V[uw]BCIEI|ME[cY]CAQAwBQYDK2V[vx]BD[os]EO|MH[A-Za-z0-9+/]CAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L])))(?:[A-Za-z0-9+/]{64}(?:\\r?\\n[ '
+           '\\t]{0,16}|(?:\\\\r)?\\\\n)){1,256}[A-Za-z0-9+/]{0,63}[A-Za-z0-9+/=]{1,3}(?![A-Za-z0-9+/=])|(?=(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBADCCA[A-Za-z0-9+/]{2}GByqGSM44BAE|MII[A-Za-z0-9+/]{2}[AQgw]IBAA(?:KCAQEA|KCAgEA|KCAYEA|KBgQ|JBA)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2V[uw]BCIEI|ME[cY]CAQAwBQYDK2V[vx]BD[os]EO|MH[A-Za-z0-9+/]CAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L])))(?:[A-Za-z0-9+/]{76}(?:\\r?\\n[ '
+           '\\t]{0,16}|(?:\\\\r)?\\\\n)){1,256}[A-Za-z0-9+/]{0,75}[A-Za-z0-9+/=]{1,3}(?![A-Za-z0-9+/=])|(?:MII[A-Za-z0-9+/]{2}[AQgw]IBADANBgkqhkiG9w0BAQEFAAS|MII[A-Za-z0-9+/]{2}[AQgw]IBADCCA[A-Za-z0-9+/]{2}GByqGSM44BAE|MII[A-Za-z0-9+/]{2}[AQgw]IBAA(?:KCAQEA|KCAgEA|KCAYEA|KBgQ|JBA)|MI[EFGH][A-Za-z0-9+/]AgEAMB[AM]GByqGSM49AgEG|MC4CAQAwBQYDK2V[uw]BCIEI|ME[cY]CAQAwBQYDK2V[vx]BD[os]EO|MH[A-Za-z0-9+/]CAQEEI|MI[EFGH][A-Za-z0-9+/]AgEBB(?:D[A-D]|E[I-L]))[A-Za-z0-9+/]{40,16000}={0,2}(?![A-Za-z0-9+/=])(?!(?:\\r?\\n[ '
+           '\\t]{0,16}|(?:\\\\r)?\\\\n)[A-Za-z0-9+/]{16}))',
   'required': '',
   'severity': 'critical',
   'verify': 'der-private-key'},
@@ -2196,12 +2199,14 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
                         'slack_d_cookie = '
                         '"xoxd-9XneoA4iy230wFpn0LWmHjSzsIe7zu%2F0mVMIjPbLBMrEfTA8tPmBETc2JgBwJDpsxw0kjiEi6qow3gFOZcYyavenWyE%3D"',
                         'SLACK_APP_TOKEN=xapp-1-AUFAGM5Y76I-2690031390517-c7e0e7747fd18161f86d50ae590c56c0ce789c759d49d8526456869d869c3050',
-                        'slack_workspace_token = "xoxa-Tq8Vn2LkZ7mRw4Xc9BpJ3sHd"']},
+                        'slack_workspace_token = "xoxa-Tq8Vn2LkZ7mRw4Xc9BpJ3sHd"',
+                        '- *xoxb-2837461920-4829103847261-Kq8mZ2pLwX7rT5vNbY3cJd9H* (prod bot)',
+                        'SLACK_TOKEN=xoxb-3948572610-5930214958372-Lr9nA3qMxY8sU6wOcZ4dKe0J#prod']},
   'id': 'slack-token',
   'keywords': ['xoxb-', 'xoxp-', 'xoxa-', 'xoxc-', 'xoxd-', 'xoxo-', 'xoxs-', 'xoxr-', 'xapp-'],
   'max_width': 517,
   'multiline': False,
-  'regex': '\\b(?P<secret>xox[abcoprs]-(?:\\d{1,20}-){1,8}[A-Za-z0-9]{10,256}(?![\\-#*])|xox[ar]-(?=[0-9]{0,47}[A-Za-z])[A-Za-z0-9]{8,48}|xoxd-[A-Za-z0-9%+/=]{40,512}|xapp-\\d-[A-Z0-9]{1,32}-\\d{1,32}-[a-f0-9]{32,256})(?![A-Za-z0-9%+/=])',
+  'regex': '\\b(?P<secret>xox[abcoprs]-(?:\\d{1,20}-){1,8}[A-Za-z0-9]{10,256}(?!-)(?![#*]{4})|xox[ar]-(?=[0-9]{0,47}[A-Za-z])[A-Za-z0-9]{8,48}|xoxd-[A-Za-z0-9%+/=]{40,512}|xapp-\\d-[A-Z0-9]{1,32}-\\d{1,32}-[a-f0-9]{32,256})(?![A-Za-z0-9%+/=])',
   'required': '-',
   'severity': 'critical'},
  {'description': 'Slack incoming or workflow webhook URL',
@@ -6796,6 +6801,8 @@ RULES: tuple[dict[str, Any], ...] = ({'description': 'Google Cloud service accou
   'entropy': 3.2,
   'examples': {'false': ['GITHUB_TOKEN=`gh-token-helper`',
                          'SECRET_KEY=`sha256sum`',
+                         'API_TOKEN=`fetch-k8s-sa-token`',
+                         'API_TOKEN=`get_aws_secret_v1234`',
                          'JWT_SECRET=${JWT_SECRET}',
                          '  keyVaultToStoreSecrets: ops7-stg-4410827731',
                          'id,name,api_token,created_at,description',

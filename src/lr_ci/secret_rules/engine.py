@@ -81,10 +81,25 @@ _VENDORED_DIRS = frozenset("vendor node_modules third_party third-party bower_co
 _MINIFIED = re.compile(r"\.min\.(?:js|css|mjs)$|[.-](?:bundle|chunk)\.min\.|\.svg$", re.IGNORECASE)
 _IDENTIFIER_WORDS = re.compile(r"^[/@]?[A-Za-z]+(?:[_\-./:][A-Za-z]+)*$")
 _EXPRESSION = re.compile(r"^[A-Za-z_$][\w$.]*[(\[]")
-# What a shell runs between backticks when it is one word: a path or a variable (`/usr/bin/gen`, `$CMD`), or a
-# command's name (`hostname`, `whoami`, `sha256sum`): short, lower-case, few digits. A random token between
-# backticks (a Go raw string, Markdown code, `KEY := \`...\`` in a config) is a value.
-_COMMAND_WORD = re.compile(r"^(?:[./~$].*|(?=(?:[^0-9]*[0-9]){0,3}[^0-9]*$)[a-z][a-z0-9_\-]{0,15})$")
+_LOWER_WORDS = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+){0,8}")
+
+
+def _reads_as_command(value: str) -> bool:
+    """Whether a one-word value between backticks reads as what a shell would run: a path or a variable
+    (``/usr/bin/gen``, ``./get.sh``, ``$CMD``), or a command's name in lower case (``hostname``,
+    ``sha256sum``: short, few digits; ``fetch-k8s-sa-token``, ``get_aws_secret_v1234``: words and short
+    parts joined by ``-`` or ``_``). A random token between backticks (Markdown code, ``KEY := `...` `` in a
+    config or text file) is a value."""
+    if value[:1] in "./~$":
+        return True
+    if not _LOWER_WORDS.fullmatch(value):
+        return False
+    parts = re.split(r"[-_]", value)
+    if len(parts) == 1:
+        return len(value) <= 16 and sum(c.isdigit() for c in value) <= 3
+    return all(len(part) <= 12 and sum(c.isdigit() for c in part) <= 4 for part in parts)
+
+
 # Values that name where a secret lives rather than holding one: URLs (credentials in URLs have their
 # own rule), file paths, cloud resource names.
 _REFERENCE = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://[^:@\s]+$|/[\w.\-]+(?:/[\w.\-]+)+$|arn:|projects/)")
@@ -844,7 +859,7 @@ def _accept(rules: RuleSet, rule: Rule, match: re.Match[str], secret: str, polic
                 False  # a secret's name/URL, an id, a CSRF nonce, a page cursor, a public account, a key id
             )
         unquoted = "q" in groups and groups["q"] is None
-        if groups.get("q") == "`" and not policy.code and _COMMAND_WORD.match(secret):
+        if groups.get("q") == "`" and not policy.code and _reads_as_command(secret):
             return False  # KEY=`command`: a shell command substitution, the secret is fetched at run time
         if _IDENTIFIER_WORDS.match(secret) and filters.reads_as_words(secret):
             return False  # letters in words (ops.database.password); HqZxWmKvRtLp... is random, kept

@@ -30,8 +30,8 @@ The algorithms (``/work/research/issue17-providers.md``, section 12), each teste
 - ``discord-user-id``: a bot token's first part is the base64 of the bot's user id, a snowflake of 17 to
   20 digits.
 - ``der-private-key``: a private key's DER in base64 without its PEM lines (PKCS#8, PKCS#1 or SEC1) decodes
-  to one SEQUENCE exactly as long as its length bytes say (a key cut short, or two pasted together, does
-  not).
+  to one SEQUENCE exactly as long as its length bytes say, whose elements are well-formed DER that fill it
+  exactly, the first an INTEGER version 0 or 1 (a key cut short, or two pasted together, does not).
 - ``jwt``: the header and the payload base64url-decode to JSON objects and the header names ``alg``. The
   signature cannot be checked without the key; a payload of jwt.io's sample (``"sub": "1234567890",
   "name": "John Doe"``), of the RFC 7519 or Wikipedia examples, or of Supabase's local demo keys is an
@@ -225,19 +225,45 @@ def discord_user_id(token: str) -> Verdict:
     return Verdict.VERIFIED
 
 
-def der_private_key(token: str) -> Verdict:
-    """A base64 private key without its PEM lines: the DER it decodes to is one SEQUENCE (tag 0x30) whose
-    definite length, in one byte or in 1-3 bytes after 0x8N, covers the rest exactly."""
-    data = _b64decode(token, url=False)
-    if data is None or len(data) < 2 or data[0] != 0x30:
-        return Verdict.FAILED
-    header, length = 2, data[1]
+def _der_element(data: bytes, at: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, start of the contents, end of the element) of the DER element at ``at``; None when its definite
+    length (one byte, or 1-3 bytes after 0x8N) is malformed or runs past ``end``."""
+    if at + 2 > end:
+        return None
+    tag, length = data[at], data[at + 1]
+    start = at + 2
     if length & 0x80:
         count = length & 0x7F
-        if not 1 <= count <= 3 or len(data) < 2 + count:
+        if not 1 <= count <= 3 or start + count > end or data[start] == 0:
+            return None
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    return (tag, start, start + length) if start + length <= end else None
+
+
+def der_private_key(token: str) -> Verdict:
+    """A base64 private key without its PEM lines (line breaks and ``\\n`` escapes between its lines are
+    dropped first): the DER is one SEQUENCE filling the whole value, whose elements are well-formed DER
+    filling it exactly, the first an INTEGER version 0 or 1, and at least three of them (version, algorithm
+    or modulus, key)."""
+    compact = "".join(token.replace("\\r", "").replace("\\n", "").split())
+    data = _b64decode(compact, url=False)
+    if data is None:
+        return Verdict.FAILED
+    outer = _der_element(data, 0, len(data))
+    if outer is None or outer[0] != 0x30 or outer[2] != len(data):
+        return Verdict.FAILED
+    at, end, children = outer[1], outer[2], []
+    while at < end:
+        element = _der_element(data, at, end)
+        if element is None:
             return Verdict.FAILED
-        header, length = 2 + count, int.from_bytes(data[2 : 2 + count], "big")
-    return Verdict.VERIFIED if header + length == len(data) else Verdict.FAILED
+        children.append(element)
+        at = element[2]
+    if len(children) < 3:
+        return Verdict.FAILED
+    tag, start, stop = children[0]
+    return Verdict.VERIFIED if tag == 0x02 and data[start:stop] in (b"\x00", b"\x01") else Verdict.FAILED
 
 
 def _is_example_payload(payload: dict[str, object]) -> bool:

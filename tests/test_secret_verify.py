@@ -304,8 +304,8 @@ def test_the_shipped_der_key_rule_finds_every_form_and_no_public_key() -> None:
     spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     for der in (spki, pkcs1):
-        data = f"PUBLIC_KEY={base64.b64encode(der).decode()}\n".encode()
-        assert [h.rule.id for h in scan(data, "app/settings.py", rules)] == []
+        line = f"PUBLIC_KEY={base64.b64encode(der).decode()}\n".encode()
+        assert [h.rule.id for h in scan(line, "app/settings.py", rules)] == []
 
 
 def test_jwts_with_json_header_and_payload_verify() -> None:

@@ -88,7 +88,7 @@ def _reads_as_command(value: str) -> bool:
     """Whether a one-word value between backticks reads as what a shell would run: a path or a variable
     (``/usr/bin/gen``, ``./get.sh``, ``$CMD``), or a command's name in lower case (``hostname``,
     ``sha256sum``: short, few digits; ``fetch-k8s-sa-token``, ``get_aws_secret_v1234``: words and short
-    parts joined by ``-`` or ``_``). A random token between backticks (Markdown code, ``KEY := `...` `` in a
+    parts with digits joined by ``-`` or ``_``). A random token between backticks (Markdown code, ``KEY := `...` `` in a
     config or text file) is a value."""
     if value[:1] in "./~$":
         return True
@@ -97,7 +97,8 @@ def _reads_as_command(value: str) -> bool:
     parts = re.split(r"[-_]", value)
     if len(parts) == 1:
         return len(value) <= 16 and sum(c.isdigit() for c in value) <= 3
-    return all(len(part) <= 12 and sum(c.isdigit() for c in part) <= 4 for part in parts)
+    # a word, or a short part with digits (k8s, v1234, ec2); l8hudgm or n1c8kcwt is a random token's
+    return all(len(part) <= (12 if part.isalpha() else 5) for part in parts)
 
 
 # Values that name where a secret lives rather than holding one: URLs (credentials in URLs have their

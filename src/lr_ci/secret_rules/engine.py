@@ -88,8 +88,8 @@ def _reads_as_command(value: str) -> bool:
     """Whether a one-word value between backticks reads as what a shell would run: a path or a variable
     (``/usr/bin/gen``, ``./get.sh``, ``$CMD``), or a command's name in lower case (``hostname``,
     ``sha256sum``: short, few digits; ``fetch-k8s-sa-token``, ``get_aws_secret_v1234``: words and short
-    parts with digits joined by ``-`` or ``_``). A random token between backticks (Markdown code, ``KEY := `...` `` in a
-    config or text file) is a value."""
+    parts with digits joined by ``-`` or ``_``). A random token between backticks (Markdown code,
+    ``KEY := `...` `` in a config or text file) is a value."""
     if value[:1] in "./~$":
         return True
     if not _LOWER_WORDS.fullmatch(value):

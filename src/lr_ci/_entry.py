@@ -42,7 +42,7 @@ def staged_secrets(quiet: bool = False) -> int:
         options = GlobalOptions(quiet=quiet)
         return finish_check(options, "secrets", lambda run: body(run, request, write_baseline=False))
     except KeyboardInterrupt:
-        _say("\nlr-ci: aborted")  # click writes the newline, then lr-ci the line
+        error_line_out("\nlr-ci: aborted")  # click writes the newline, then lr-ci the line
         return ABORTED_EXIT
     except BrokenPipeError:
         silence_stdout()
@@ -51,14 +51,16 @@ def staged_secrets(quiet: bool = False) -> int:
         from lr_ci._run import error_line, internal_error
         from lr_ci.report import INTERNAL_ERROR_EXIT
 
-        _say(error_line("secrets", internal_error(exc, verbose=False)))
+        error_line_out(error_line("secrets", internal_error(exc, verbose=False)))
         return INTERNAL_ERROR_EXIT
 
 
-def _say(line: str) -> None:
-    """One line on stderr, unless the process started with stderr closed (``2>&-``), as click does."""
-    if sys.stderr is not None:
-        sys.stderr.write(line + "\n")
+def error_line_out(line: str) -> None:
+    """One line on stderr, unless the process started with stderr closed (``2>&-``: None), as click does."""
+    stream = sys.stderr
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def prepare_streams() -> None:

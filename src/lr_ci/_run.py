@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
+from lr_ci._entry import error_line_out
 from lr_ci.errors import LrCiError, SettingError
 from lr_ci.github import in_actions
 from lr_ci.output import OutputOptions, emit, parse_output_spec
@@ -205,7 +206,7 @@ def internal_error(exc: BaseException, verbose: bool, redactor: Redactor | None 
     """
     if verbose:
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        _error((redactor.scrub_text(trace) if redactor else trace).rstrip("\n"))
+        error_line_out((redactor.scrub_text(trace) if redactor else trace).rstrip("\n"))
     return f"internal error, a bug in lr-ci: {type(exc).__name__}: {exc} (--verbose shows the traceback)"
 
 
@@ -237,19 +238,11 @@ def finish_check(options: GlobalOptions, check: str, body: Callable[[RunContext]
     if report.error is not None:
         # Redacted before it is flattened and cut, so no part of a credential survives the cut.
         report.error = one_line(redactor.scrub_text(report.error))
-        _error(redactor.scrub_text(error_line(check, report.error)))
+        error_line_out(redactor.scrub_text(error_line(check, report.error)))
     if run is not None and not (report.error is not None and run.format == "text"):
         try:
             emit(report, run.output, redactor)
         except LrCiError as exc:
-            _error(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))))
+            error_line_out(redactor.scrub_text(error_line(check, redactor.scrub_text(exc.message))))
             return exc.exit_code
     return report.exit_code
-
-
-def _error(line: str) -> None:
-    """One line on stderr; nothing when the process started with stderr closed (``2>&-``), as click does."""
-    stream = sys.stderr
-    if stream is not None:
-        stream.write(line + "\n")
-        stream.flush()

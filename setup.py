@@ -1,4 +1,4 @@
-"""Two things a build adds that pyproject.toml cannot say: the sample app, and the commit being built.
+"""What a build adds that pyproject.toml cannot say: the sample app, the commit being built, a C reader.
 
 - The sample ops app (examples/opsapp) ships inside the wheel, so `lr-ci demo` works from a pip install.
   The app stays where the project keeps it (what the tests start); building copies it to
@@ -6,6 +6,7 @@
 - ``lr_ci/_build_commit.py`` records the git commit the wheel or sdist is built from: `lr-ci init
   --workflows` pins lr-ci's actions and hooks to it (``lr_ci.build_info``). An sdist carries the file, so a
   wheel built from it (no git there) records the same commit. An editable install asks git at run time.
+- The compiled reader of git's patches (``lr_ci.checks.secrets._sections``), optional: see ``SECTIONS``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
@@ -64,4 +65,13 @@ class SdistWithCommit(sdist):
         _write_commit(Path(base_dir) / "src")
 
 
-setup(cmdclass={"build_py": BuildWithSampleApp, "sdist": SdistWithCommit})
+# The compiled reader of git's patches (a history scan's CPU: see its file). Optional: without a C compiler
+# the build goes on, and lr-ci reads patches with the same reader in Python (git.python_sections).
+SECTIONS = Extension(
+    "lr_ci.checks.secrets._sections", ["src/lr_ci/checks/secrets/_sections.c"], optional=True
+)
+
+setup(
+    cmdclass={"build_py": BuildWithSampleApp, "sdist": SdistWithCommit},
+    ext_modules=[SECTIONS],
+)

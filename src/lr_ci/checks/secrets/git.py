@@ -21,6 +21,7 @@ on it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Literal, NamedTuple, TypeAlias
 
 from lr_ci.errors import LrCiError
 
@@ -560,6 +561,100 @@ def _next_commit(text: bytes, at: int) -> int:
     return found - 1 if found >= 0 else -1
 
 
+Section: TypeAlias = (
+    tuple[Literal[0], bytes]
+    | tuple[Literal[1], bytes, list[tuple[int, bytes]], list[bytes]]
+    | tuple[Literal[2], int, int]
+)
+"""What :func:`sections` finds, in order:
+
+- ``(0, header)``: a commit's header line (after its ``\\x01``);
+- ``(1, first line, added, removed runs)``: a file section whose lines were read (by the compiled reader);
+- ``(2, start, end)``: a file section (``text[start:end]``, after its ``diff --``) for :func:`_file_change`.
+"""
+
+
+def python_sections(text: bytes) -> list[Section]:
+    """:data:`Section` s of ``text`` (complete commits or files of a patch), read in Python: the reference
+    the compiled reader (``_sections.c``) is held equal to, and the reader where it was not built.
+
+    Commits and files are found by offset in ``text``: nothing is copied but the headers.
+    """
+    found: list[Section] = []
+    at, size, first = 0, len(text), True
+    while True:
+        following = _next_commit(text, at)
+        block_end = following if following >= 0 else size
+        block_start = at
+        if not first or text.startswith(b"\x01", at):
+            header_start = at + 1 if text.startswith(b"\x01", at) else at
+            newline = text.find(b"\n", header_start, block_end)
+            header_end = newline if newline >= 0 else block_end
+            block_start = header_end + 1 if newline >= 0 else block_end
+            found.append((0, text[header_start:header_end]))
+        if text.startswith(b"diff --", block_start, block_end):
+            section_start = block_start + 7
+        else:  # the header's rest, or text before the first file
+            at_diff = text.find(b"\ndiff --", block_start, block_end)
+            section_start = at_diff + 8 if at_diff >= 0 else -1
+        while section_start >= 0:
+            at_diff = text.find(b"\ndiff --", section_start, block_end)
+            found.append((2, section_start, at_diff if at_diff >= 0 else block_end))
+            section_start = at_diff + 8 if at_diff >= 0 else -1
+        if following < 0:
+            return found
+        at, first = following + 2, False
+
+
+@functools.cache
+def _compiled_sections() -> Callable[[bytes], list[Section]]:
+    """The compiled reader when setup.py could build it (a C compiler was there), else
+    :func:`python_sections`. ``LR_CI_PURE_PYTHON=1`` asks for the Python one (to compare them, or to rule
+    the compiled one out)."""
+    if os.environ.get("LR_CI_PURE_PYTHON") != "1":
+        try:
+            from lr_ci.checks.secrets._sections import sections as compiled
+        except ImportError:
+            pass
+        else:
+            return compiled
+    return python_sections
+
+
+def read_patch(
+    text: bytes,
+    commit: Commit | None,
+    stats: PatchStats,
+    reader: Callable[[bytes], list[Section]] | None = None,
+) -> Iterator[Commit | FileChange]:
+    """The commits (as each header is read) and the file changes of ``text``, complete commits or files of a
+    patch; ``commit`` is the one a text that starts with ``diff --`` continues. ``reader``: :func:`sections`
+    unless given (the tests give each reader in turn).
+
+    A file's section is read in place (:func:`_file_change`) unless the compiled reader read its lines.
+    """
+    for item in (reader or sections)(text):
+        match item:
+            case (0, header):
+                sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
+                commit = Commit(sha, tuple(parents.split()), date)
+                stats.commits += 1
+                yield commit
+            case (1, first_line, added, removed_runs):
+                path = _decode(_section_path(first_line))
+                if added:
+                    yield FileChange(path, commit, added, removed_runs)
+            case (2, start, end):
+                change = _file_change(text, start, end, commit, stats)
+                if change is not None:
+                    yield change
+
+
+def sections(text: bytes) -> list[Section]:
+    """:data:`Section` s of ``text``, by the compiled reader where there is one (chosen at the first call)."""
+    return _compiled_sections()(text)
+
+
 class Patches:
     """Running git processes writing patches, parsed commit by commit as their output grows.
 
@@ -766,40 +861,13 @@ class Patches:
         return self.order.get(change.commit.sha, 0) if change.commit is not None else 0
 
     def _changes(self, part: int, text: bytes) -> Iterator[tuple[int, FileChange]]:
-        """Parse complete commits or files; text that starts with ``diff --`` continues the last commit.
-
-        Commits and files are found by offset in ``text``, and each file's section is read in place
-        (:func:`_file_change`): only its head and the lines kept are copied.
-        """
-        at, size, first = 0, len(text), True
-        while True:
-            following = _next_commit(text, at)
-            block_end = following if following >= 0 else size
-            block_start = at
-            if not first or text.startswith(b"\x01", at):
-                header_start = at + 1 if text.startswith(b"\x01", at) else at
-                newline = text.find(b"\n", header_start, block_end)
-                header_end = newline if newline >= 0 else block_end
-                block_start = header_end + 1 if newline >= 0 else block_end
-                header = text[header_start:header_end]
-                sha, parents, date = header.decode("ascii", "replace").split("\x02", 2)
-                self._commit[part] = Commit(sha, tuple(parents.split()), date)
-                self.stats.commits += 1
-            if text.startswith(b"diff --", block_start, block_end):
-                section_start = block_start + 7
-            else:  # the header's rest, or text before the first file
-                found = text.find(b"\ndiff --", block_start, block_end)
-                section_start = found + 8 if found >= 0 else -1
-            while section_start >= 0:
-                found = text.find(b"\ndiff --", section_start, block_end)
-                section_end = found if found >= 0 else block_end
-                change = _file_change(text, section_start, section_end, self._commit[part], self.stats)
-                if change is not None:
-                    yield self._position(change), change
-                section_start = found + 8 if found >= 0 else -1
-            if following < 0:
-                return
-            at, first = following + 2, False
+        """The changes of complete commits or files; text that starts with ``diff --`` continues the last
+        commit of the part."""
+        for item in read_patch(text, self._commit[part], self.stats):
+            if isinstance(item, Commit):
+                self._commit[part] = item
+            else:
+                yield self._position(item), item
 
     def close(self) -> tuple[int, str]:
         """Stop git where it still runs, and return the first failure (exit code, error output)."""

@@ -28,6 +28,9 @@ def _forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(git, "can_fork", lambda: True)
 
 
+# A scan in a process of its own forks workers from two cores on when it reads patches in Python (with the
+# compiled reader, from four: git.history_workers), so that its workers run on the test machines too.
+WORKERS_ON_TWO_CORES = {"LR_CI_PURE_PYTHON": "1"}
 TOKEN = "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"
 AWS = "AKIAZ7Q3WX5KD2LMNB4R"
 
@@ -86,6 +89,7 @@ def _summary(scanned: tuple[ContentScanner, git.Patches]) -> Summary:
 def test_workers_report_what_one_process_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shas = _history(tmp_path / "repo", 1000)
     monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "history_workers", lambda: 2)
     monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
     alone = _scan(tmp_path / "repo", 10**9, monkeypatch)
     together = _scan(tmp_path / "repo", 1, monkeypatch)
@@ -101,6 +105,7 @@ def test_workers_report_what_one_process_reports(tmp_path: Path, monkeypatch: py
 def test_the_progress_line_counts_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _history(tmp_path / "repo", 600)
     monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "history_workers", lambda: 2)
     monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
     monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
     shown: list[int] = []
@@ -120,6 +125,7 @@ def test_a_failure_in_a_worker_is_raised_in_the_parent(
     """The worker's user error is the run's exit 2 with git's words; a bug in it is a bug here."""
     _history(tmp_path / "repo", 400)
     monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "history_workers", lambda: 2)
     monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
     monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
 
@@ -136,6 +142,7 @@ def test_an_interrupted_parent_stops_its_workers(tmp_path: Path, monkeypatch: py
     """Ctrl-C (or any failure) in the parent: the workers are ended and reaped, none is left behind."""
     _history(tmp_path / "repo", 400)
     monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "history_workers", lambda: 2)
     monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
     monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
     started: list[scan._Worker] = []
@@ -168,7 +175,7 @@ def test_the_command_line_scans_a_long_history_with_workers(tmp_path: Path) -> N
         cwd=tmp_path / "repo",
         capture_output=True,
         text=True,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", **WORKERS_ON_TWO_CORES},
         check=False,
     )
     assert out.returncode == 1, out.stderr
@@ -186,6 +193,7 @@ def test_without_a_fork_one_process_reads_every_part(tmp_path: Path, monkeypatch
     reads every part itself, and reports what one process reports."""
     _history(tmp_path / "repo", 1000)
     monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "history_workers", lambda: 2)
     monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
     alone = _scan(tmp_path / "repo", 10**9, monkeypatch)
     monkeypatch.setattr(git, "can_fork", lambda: False)
@@ -249,6 +257,7 @@ def test_a_worker_whose_parent_is_killed_ends(tmp_path: Path) -> None:
         cwd=repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **WORKERS_ON_TWO_CORES},
     )
     deadline = time.monotonic() + 20
     workers: list[int] = []
@@ -273,3 +282,36 @@ def _running(pid: int) -> bool:
         return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def test_scanners_per_core_follow_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the compiled reader a scanner needs about a core beside its gits' core; in Python, a core."""
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 4)
+    assert git.history_workers() == (4 if git._compiled_sections() is git.python_sections else 2)
+    monkeypatch.setattr(git, "_compiled_sections", lambda: git.python_sections)
+    assert git.history_workers() == 4
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 1)
+    assert git.history_workers() == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gits_run_below_a_scanner_that_shares_their_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """One scanner beside two gits: the gits run nicer than lr-ci (the scanner is the slower end, git's
+    output waits in its file); as many scanners as gits: the same priority."""
+    _history(tmp_path / "repo", 400)
+    monkeypatch.setattr(git, "_PARALLEL_LOGS", 2)
+    monkeypatch.setattr(git, "_MIN_COMMITS_PER_PART", 100)
+    monkeypatch.setattr(git, "SPLIT_COMMITS", 1)
+    monkeypatch.setattr(git, "history_workers", lambda: workers)
+    patches = git.commit_patches(tmp_path / "repo", ["--all"])
+    try:
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        started = [process.pid for process, _output, _errors in patches._parts.values()]
+        assert started
+        # (an ended git not yet reaped keeps its priority: it cannot be gone before close() below)
+        niceness = {os.getpriority(os.PRIO_PROCESS, pid) - ours for pid in started}
+        assert niceness == ({min(git.GIT_NICENESS, 19 - ours)} if workers == 1 else {0})
+    finally:
+        patches.close()

@@ -531,8 +531,9 @@ def scan_patches(
 
     A long history (``patches.workers`` above 1) is scanned by that many processes: this one and copies
     forked from it (:class:`_Worker`), each reading its own git parts; what each found is added to
-    ``scanner`` here. Parsing and scanning a history is Python's work, three halves of what git spends
-    diffing it: one process would take twice as long as git on a history of real code.
+    ``scanner`` here. Parsing and scanning a history costs about what git spends diffing it with the
+    compiled reader, three halves of it in Python: how many processes that takes is
+    :func:`.git.history_workers`.
     """
     workers: list[_Worker] = []
     try:
